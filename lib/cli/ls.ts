@@ -1,0 +1,18 @@
+import { Command } from 'commander';
+import { withAppOptions } from './options';
+
+export function registerLs(program: Command): void {
+  withAppOptions(
+    program
+      .command('ls')
+      .alias('list')
+      .description('list the stacks and their resources (TYPE PATH NAME)')
+      .argument('[stacks...]', 'stacks to list (default: all)'),
+  )
+    .option('-q, --quiet', 'print stack names only')
+    .action(async (stacks: string[], opts: { app?: string; output?: string; quiet?: boolean }) => {
+      const [{ synthesize }, { renderStackList }] = await Promise.all([import('../toolkit/synth'), import('../toolkit/list')]);
+      const result = await synthesize({ app: opts.app, outdir: opts.output, stacks });
+      process.stdout.write(renderStackList(result.plans, !opts.quiet));
+    });
+}

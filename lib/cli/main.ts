@@ -1,0 +1,51 @@
+import { Command, CommanderError } from 'commander';
+import pc from 'picocolors';
+import { CdkDockerError } from '../util/errors';
+import { packageVersion } from '../util/package-info';
+import { registerDoctor } from './doctor';
+import { registerGraph } from './graph';
+import { registerInit } from './init';
+import { registerLs } from './ls';
+import { registerRuntime } from './runtime';
+import { registerSynth } from './synth';
+
+/**
+ * Builds the `cdk-docker` command tree. Each command lives in its own file, parses its flags
+ * and calls a function that takes an options object; none of them calls process.exit.
+ */
+export function buildProgram(): Command {
+  const program = new Command('cdk-docker')
+    .description('Infrastructure as code for containers: synth, diff and apply typed stacks.')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false })
+    // `runtime run IMAGE CMD -c …`: options after the image belong to the command, as with Docker.
+    .enablePositionalOptions()
+    .exitOverride();
+  registerSynth(program);
+  registerLs(program);
+  registerGraph(program);
+  registerInit(program);
+  registerDoctor(program);
+  registerRuntime(program);
+  return program;
+}
+
+/** Runs the CLI with `argv` (as process.argv) and resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with exitCode 0; usage errors were printed by commander.
+      return err.exitCode;
+    }
+    if (err instanceof CdkDockerError) {
+      process.stderr.write(`${pc.red('Error:')} ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

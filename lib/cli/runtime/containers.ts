@@ -1,0 +1,529 @@
+import { Command } from 'commander';
+import * as path from 'node:path';
+import type * as Containers from '../../../runtime/containers';
+import { Duration } from '../../constructs/duration';
+import { Size } from '../../constructs/size';
+import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
+import { ago, renderTemplate, shortId, table } from './format';
+
+/** The containers half of the runtime, loaded on first use. */
+function containersModule(): typeof Containers {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../../../runtime/containers') as typeof Containers;
+}
+
+function service(): Containers.ContainerService {
+  const m = containersModule();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runtimeConfig } = require('../../../runtime/config') as typeof import('../../../runtime/config');
+  return new m.ContainerService(runtimeConfig());
+}
+
+function out(s: string): void {
+  process.stdout.write(s);
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+interface RunFlags {
+  detach?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
+  rm?: boolean;
+  name?: string;
+  env?: string[];
+  envFile?: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  hostname?: string;
+  label?: string[];
+  restart?: string;
+  init?: boolean;
+  readOnly?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+  securityOpt?: string[];
+  memory?: string;
+  cpus?: string;
+  pidsLimit?: string;
+  stopSignal?: string;
+  stopTimeout?: string;
+  volume?: string[];
+  mount?: string[];
+  tmpfs?: string[];
+  volumesFrom?: string[];
+  healthCmd?: string;
+  healthInterval?: string;
+  healthRetries?: string;
+  healthTimeout?: string;
+  healthStartPeriod?: string;
+  healthcheck: boolean;
+  network?: string;
+  shmSize?: string;
+  logOpt?: string[];
+}
+
+/** The flags `run` and `create` share, as Docker spells them. */
+function withCreateFlags(cmd: Command): Command {
+  return cmd
+    .argument('<image>', 'the image')
+    .argument('[command...]', 'command and arguments (replace the image\'s Cmd)')
+    .option('--name <name>', 'name the container')
+    .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect)
+    .option('--env-file <file>', 'read environment variables from a file (repeatable)', collect)
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user name or uid, optionally with a group')
+    .option('--entrypoint <cmd>', 'replace the image\'s entrypoint ("" clears it)')
+    .option('-h, --hostname <name>', 'container host name')
+    .option('-l, --label <K=V>', 'set a label (repeatable)', collect)
+    .option('--restart <policy>', 'no, always, unless-stopped, on-failure[:max-retries]')
+    .option('--init', 'run an init (catatonit or tini) as PID 1')
+    .option('--read-only', 'mount the root filesystem read-only')
+    .option('--cap-add <cap>', 'add a Linux capability (repeatable)', collect)
+    .option('--cap-drop <cap>', 'drop a Linux capability (repeatable)', collect)
+    .option('--privileged', 'give all capabilities and devices, no seccomp or masked paths')
+    .option('--security-opt <opt>', 'no-new-privileges, seccomp=unconfined (repeatable)', collect)
+    .option('-m, --memory <size>', 'memory limit, e.g. 512m')
+    .option('--cpus <n>', 'number of CPUs, e.g. 1.5')
+    .option('--pids-limit <n>', 'maximum number of processes')
+    .option('--stop-signal <signal>', 'signal to stop the container')
+    .option('--stop-timeout <seconds>', 'seconds to wait before killing on stop')
+    .option('-v, --volume <spec>', 'bind or volume mount: [SOURCE:]TARGET[:OPTIONS] (repeatable)', collect)
+    .option('--mount <spec>', 'type=volume|bind|tmpfs,source=…,target=…[,readonly] (repeatable)', collect)
+    .option('--tmpfs <path[:opts]>', 'mount a tmpfs (repeatable)', collect)
+    .option('--volumes-from <container[:ro|rw]>', 'mount the volumes of another container (repeatable)', collect)
+    .option('--health-cmd <cmd>', 'command to check health (run with /bin/sh -c)')
+    .option('--health-interval <duration>', 'time between checks (default 30s)')
+    .option('--health-retries <n>', 'failures in a row before unhealthy (default 3)')
+    .option('--health-timeout <duration>', 'maximum time of one check (default 30s)')
+    .option('--health-start-period <duration>', 'time to start before failures count')
+    .option('--no-healthcheck', 'disable the image\'s HEALTHCHECK')
+    .option('--network <mode>', 'none or host')
+    .option('--shm-size <size>', 'size of /dev/shm (default 64m)')
+    .option('--log-opt <K=V>', 'log option: max-size=SIZE (repeatable)', collect)
+    .option('-i, --interactive', 'keep stdin open')
+    .option('-t, --tty', 'allocate a pseudo-TTY');
+}
+
+const nanos = (text: string | undefined, flag: string): number => {
+  if (text === undefined) return 0;
+  try {
+    return Duration.parse(text).toMilliseconds() * 1e6;
+  } catch {
+    throw new InvalidArgumentError(`invalid ${flag} "${text}": use a duration such as 30s, 1m30s or 500ms`);
+  }
+};
+
+const integer = (text: string | undefined, flag: string): number | undefined => {
+  if (text === undefined) return undefined;
+  if (!/^-?\d+$/.test(text)) throw new InvalidArgumentError(`invalid ${flag} "${text}": not a whole number`);
+  return Number(text);
+};
+
+/** Docker's flags as CreateOptions. */
+export function createOptions(image: string, command: string[], o: RunFlags): Containers.CreateOptions {
+  const m = containersModule();
+  let restart: Containers.CreateOptions['restart'];
+  if (o.restart) {
+    const r = /^(no|always|unless-stopped|on-failure)(?::(\d+))?$/.exec(o.restart);
+    if (!r) throw new InvalidArgumentError(`invalid restart policy "${o.restart}": use no, always, unless-stopped or on-failure[:max-retries]`);
+    restart = { name: r[1] as Containers.RestartPolicyName, maxRetries: r[2] !== undefined ? Number(r[2]) : undefined };
+  }
+  const labels: { [k: string]: string } = {};
+  for (const l of o.label ?? []) {
+    const i = l.indexOf('=');
+    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  const cpus = o.cpus === undefined ? undefined : Number(o.cpus);
+  if (cpus !== undefined && !(cpus > 0)) throw new InvalidArgumentError(`invalid --cpus "${o.cpus}": a positive number such as 0.5 or 2`);
+  const healthcheck =
+    o.healthCmd !== undefined || o.healthInterval || o.healthRetries || o.healthTimeout || o.healthStartPeriod
+      ? {
+          Test: o.healthCmd !== undefined ? ['CMD-SHELL', o.healthCmd] : undefined,
+          Interval: nanos(o.healthInterval, '--health-interval'),
+          Timeout: nanos(o.healthTimeout, '--health-timeout'),
+          StartPeriod: nanos(o.healthStartPeriod, '--health-start-period'),
+          Retries: integer(o.healthRetries, '--health-retries') ?? 0,
+        }
+      : undefined;
+  return {
+    image,
+    name: o.name,
+    cmd: command.length ? command : undefined,
+    entrypoint: o.entrypoint !== undefined ? (o.entrypoint === '' ? [] : [o.entrypoint]) : undefined,
+    env: o.env,
+    envFiles: o.envFile,
+    workingDir: o.workdir,
+    user: o.user,
+    hostname: o.hostname,
+    labels,
+    restart,
+    autoRemove: o.rm,
+    init: o.init,
+    readOnly: o.readOnly,
+    capAdd: o.capAdd,
+    capDrop: o.capDrop,
+    privileged: o.privileged,
+    securityOpt: o.securityOpt,
+    memory: o.memory !== undefined ? Size.parse(o.memory).toBytes() : undefined,
+    nanoCpus: cpus !== undefined ? Math.round(cpus * 1e9) : undefined,
+    pidsLimit: integer(o.pidsLimit, '--pids-limit'),
+    stopSignal: o.stopSignal,
+    stopTimeout: integer(o.stopTimeout, '--stop-timeout'),
+    mounts: [...(o.volume ?? []).map(m.parseVolumeFlag), ...(o.mount ?? []).map(m.parseMountFlag), ...(o.tmpfs ?? []).map(m.parseTmpfsFlag)],
+    volumesFrom: o.volumesFrom,
+    healthcheck: healthcheck as Containers.CreateOptions['healthcheck'],
+    noHealthcheck: o.healthcheck === false,
+    tty: o.tty,
+    openStdin: o.interactive,
+    networkMode: o.network,
+    shmSize: o.shmSize !== undefined ? Size.parse(o.shmSize).toBytes() : undefined,
+    logMaxSize: logMaxSize(o.logOpt ?? []),
+  };
+}
+
+/**
+ * Runs in the foreground: streams the container's stdout and stderr (from conmon's log) until it
+ * exits, forwards SIGINT/SIGTERM to it, and resolves with its exit code.
+ */
+async function attach(svc: Containers.ContainerService, id: string): Promise<number> {
+  const m = containersModule();
+  let finished = false;
+  let code = 0;
+  const waiting = svc.wait(id).then((c) => {
+    code = c;
+    finished = true;
+  });
+  const forward = (sig: NodeJS.Signals) => {
+    svc.kill(id, sig).catch(() => undefined);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  try {
+    await m.followLog(svc.logPath(id), 0, (l) => (l.stream === 'stdout' ? process.stdout : process.stderr).write(l.text), () => finished);
+    await waiting;
+  } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+  }
+  return code;
+}
+
+/** Registers the container commands of `cdk-docker runtime`. */
+export function registerContainerCommands(runtime: Command): void {
+  withCreateFlags(runtime.command('run').description('create and start a container').passThroughOptions())
+    .option('-d, --detach', 'run in the background and print the container id')
+    .option('--rm', 'remove the container when it exits')
+    .action(async (image: string, command: string[], o: RunFlags) => {
+      if (o.detach && (o.interactive || o.tty)) throw new InvalidArgumentError('-d with -i or -t needs `attach`, which the built-in runtime does not have yet; use -d alone, or -it without -d');
+      if (o.tty && !process.stdin.isTTY) throw new InvalidArgumentError('the input device is not a TTY; drop -t or run from a terminal');
+      const svc = service();
+      const record = await svc.create(createOptions(image, command, o));
+      if (o.interactive || o.tty) {
+        process.exitCode = await svc.runAttached(record.Id, o.interactive ? 'inherit' : 'ignore');
+        return;
+      }
+      try {
+        await svc.start(record.Id);
+      } catch (e) {
+        const code = (e as { exitCode?: number }).exitCode;
+        if (o.rm) await svc.remove(record.Id, { force: true, volumes: true }).catch(() => undefined);
+        if (code !== undefined) {
+          process.stderr.write(`Error: failed to start container ${shortId(record.Id)}: ${(e as Error).message}\n`);
+          process.exitCode = code;
+          return;
+        }
+        throw e;
+      }
+      if (o.detach) {
+        out(`${record.Id}\n`);
+        return;
+      }
+      process.exitCode = await attach(svc, record.Id);
+    });
+
+  withCreateFlags(runtime.command('create').description('create a container without starting it').passThroughOptions())
+    .option('--rm', 'remove the container when it exits')
+    .action(async (image: string, command: string[], o: RunFlags) => {
+      const record = await service().create(createOptions(image, command, o));
+      out(`${record.Id}\n`);
+    });
+
+  runtime
+    .command('start')
+    .description('start stopped containers')
+    .argument('<containers...>')
+    .option('-a, --attach', 'attach stdout and stderr and wait for the exit')
+    .action(async (names: string[], o: { attach?: boolean }) => {
+      const svc = service();
+      for (const n of names) {
+        await svc.start(n);
+        if (o.attach) {
+          const id = svc.store.resolve(n);
+          const m = containersModule();
+          const from = m.logSize(svc.logPath(id));
+          let done = false;
+          const w = svc.wait(id).then((c) => {
+            done = true;
+            return c;
+          });
+          await m.followLog(svc.logPath(id), from, (l) => (l.stream === 'stdout' ? process.stdout : process.stderr).write(l.text), () => done);
+          process.exitCode = await w;
+        } else out(`${n}\n`);
+      }
+    });
+
+  runtime
+    .command('ps')
+    .description('list containers')
+    .option('-a, --all', 'show all containers (default: running ones)')
+    .option('-q, --quiet', 'only container ids')
+    .option('--no-trunc', 'do not truncate output')
+    .option('-f, --filter <filter>', 'label=K[=V], name=N, status=S, id=ID (repeatable)', collect)
+    .action(async (o: { all?: boolean; quiet?: boolean; trunc: boolean; filter?: string[] }) => {
+      let rows = await service().list(o.all || (o.filter ?? []).some((f) => f.startsWith('status=')));
+      for (const f of o.filter ?? []) {
+        const i = f.indexOf('=');
+        if (i < 0) throw new InvalidArgumentError(`invalid filter "${f}": use KEY=VALUE (label, name, status, id)`);
+        const key = f.slice(0, i);
+        const value = f.slice(i + 1);
+        if (key === 'label') {
+          const j = value.indexOf('=');
+          rows = rows.filter((r) => (j < 0 ? value in r.labels : r.labels[value.slice(0, j)] === value.slice(j + 1)));
+        } else if (key === 'name') rows = rows.filter((r) => r.name.includes(value));
+        else if (key === 'status') rows = rows.filter((r) => r.state.Status === value);
+        else if (key === 'id') rows = rows.filter((r) => r.id.startsWith(value));
+        else throw new InvalidArgumentError(`invalid filter "${key}": use label, name, status or id`);
+      }
+      if (o.quiet) {
+        out(rows.map((r) => `${o.trunc ? shortId(r.id) : r.id}\n`).join(''));
+        return;
+      }
+      const cmd = (c: string) => {
+        const q = `"${c}"`;
+        return o.trunc && q.length > 22 ? `${q.slice(0, 19)}…"` : q;
+      };
+      out(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows.map((r) => [o.trunc ? shortId(r.id) : r.id, r.image, cmd(r.command), ago(r.created), r.status, '', r.name])));
+    });
+
+  runtime
+    .command('inspect')
+    .description('show containers as Docker-like JSON')
+    .argument('<containers...>')
+    .option('-f, --format <template>', 'a Go-template subset such as {{.State.Running}} or {{json .Config}}')
+    .action(async (names: string[], o: { format?: string }) => {
+      const svc = service();
+      const docs: object[] = [];
+      for (const n of names) docs.push(await svc.inspect(n));
+      if (o.format) out(docs.map((d) => `${renderTemplate(o.format!, d)}\n`).join(''));
+      else out(`${JSON.stringify(docs, undefined, 4)}\n`);
+    });
+
+  runtime
+    .command('logs')
+    .description('show a container\'s output')
+    .argument('<container>')
+    .option('-f, --follow', 'keep following the output')
+    .option('-t, --timestamps', 'show timestamps')
+    .option('-n, --tail <n>', 'number of lines from the end ("all" for all)', 'all')
+    .option('--since <time>', 'only output since a time (RFC 3339) or a duration ago (10m)')
+    .option('--until <time>', 'only output before a time or a duration ago')
+    .action(async (name: string, o: { follow?: boolean; timestamps?: boolean; tail: string; since?: string; until?: string }) => {
+      const svc = service();
+      const m = containersModule();
+      const id = svc.store.resolve(name);
+      const file = svc.logPath(id);
+      const opts = { tail: o.tail === 'all' ? undefined : integer(o.tail, '--tail'), since: parseTime(o.since, '--since'), until: parseTime(o.until, '--until') };
+      const write = (l: Containers.LogLine) => (l.stream === 'stdout' ? process.stdout : process.stderr).write(o.timestamps ? `${l.time} ${l.text}` : l.text);
+      for (const l of m.readLog(file, opts)) write(l);
+      if (!o.follow) return;
+      const running = () => {
+        const s = svc.store.tryRecord(id) ? svc.store.state(id).Status : 'exited';
+        return s === 'running' || s === 'paused' || s === 'restarting';
+      };
+      let done = !running();
+      const stop = () => (done = true);
+      process.once('SIGINT', stop);
+      await m.followLog(file, m.logSize(file), write, async () => done || (done = !running() && !(await Promise.resolve(false))), { since: opts.since, until: opts.until });
+    });
+
+  const lifecycle = (name: string, description: string, fn: (svc: Containers.ContainerService, c: string, o: { time?: string; signal?: string }) => Promise<void>) =>
+    runtime
+      .command(name)
+      .description(description)
+      .argument('<containers...>')
+      .action(async (names: string[], o: { time?: string; signal?: string }) => {
+        const svc = service();
+        let failed = false;
+        for (const n of names) {
+          try {
+            await fn(svc, n, o);
+            out(`${n}\n`);
+          } catch (e) {
+            if (!(e instanceof CdkDockerError)) throw e;
+            process.stderr.write(`Error: ${e.message}\n`);
+            failed = true;
+          }
+        }
+        if (failed) process.exitCode = 1;
+      });
+  lifecycle('stop', 'stop running containers (STOPSIGNAL, then SIGKILL after the timeout)', (svc, c, o) => svc.stop(c, integer(o.time, '--time'))).option('-t, --time <seconds>', 'seconds to wait before killing');
+  lifecycle('restart', 'restart containers', (svc, c, o) => svc.restart(c, integer(o.time, '--time'))).option('-t, --time <seconds>', 'seconds to wait before killing');
+  lifecycle('kill', 'send a signal to running containers', (svc, c, o) => svc.kill(c, o.signal ?? 'KILL')).option('-s, --signal <signal>', 'signal to send', 'KILL');
+  lifecycle('pause', 'suspend all processes in containers', (svc, c) => svc.pause(c));
+  lifecycle('unpause', 'resume paused containers', (svc, c) => svc.unpause(c));
+
+  runtime
+    .command('rm')
+    .description('remove containers')
+    .argument('<containers...>')
+    .option('-f, --force', 'kill and remove running containers')
+    .option('-v, --volumes', 'remove anonymous volumes too')
+    .action(async (names: string[], o: { force?: boolean; volumes?: boolean }) => {
+      const svc = service();
+      let failed = false;
+      for (const n of names) {
+        try {
+          await svc.remove(n, o);
+          out(`${n}\n`);
+        } catch (e) {
+          if (!(e instanceof CdkDockerError)) throw e;
+          process.stderr.write(`Error: ${e.message}\n`);
+          failed = true;
+        }
+      }
+      if (failed) process.exitCode = 1;
+    });
+
+  runtime
+    .command('wait')
+    .description('wait for containers to stop and print their exit codes')
+    .argument('<containers...>')
+    .action(async (names: string[]) => {
+      const svc = service();
+      for (const n of names) out(`${await svc.wait(n)}\n`);
+    });
+
+  runtime
+    .command('rename')
+    .description('rename a container')
+    .argument('<container>')
+    .argument('<new-name>')
+    .action(async (c: string, n: string) => {
+      await service().rename(c, n);
+    });
+
+  runtime
+    .command('top')
+    .description('show the processes of a container')
+    .argument('<container>')
+    .argument('[ps-options...]', 'ps options (default -ef)')
+    .action(async (c: string, psArgs: string[]) => {
+      const pids = await service().pids(c);
+      const { execFileSync } = await import('node:child_process');
+      const args = psArgs.length ? psArgs : ['-ef'];
+      const text = execFileSync('ps', [...args], { encoding: 'utf8' });
+      const [header, ...lines] = text.trimEnd().split('\n');
+      const pidCol = header.trim().split(/\s+/).indexOf('PID');
+      if (pidCol < 0) throw new InvalidArgumentError('the ps options must show a PID column');
+      const mine = new Set(pids);
+      out(`${[header, ...lines.filter((l) => mine.has(Number(l.trim().split(/\s+/)[pidCol])))].join('\n')}\n`);
+    });
+
+  runtime
+    .command('exec')
+    .description('run a command in a running container')
+    .passThroughOptions()
+    .argument('<container>')
+    .argument('<command...>')
+    .option('-d, --detach', 'run in the background')
+    .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect)
+    .option('-w, --workdir <dir>', 'working directory')
+    .option('-u, --user <user[:group]>', 'user name or uid')
+    .option('-i, --interactive', 'keep stdin open')
+    .option('-t, --tty', 'allocate a pseudo-TTY')
+    .action(async (c: string, command: string[], o: { detach?: boolean; env?: string[]; workdir?: string; user?: string; interactive?: boolean; tty?: boolean }) => {
+      const svc = service();
+      const id = svc.ensureRunning(c);
+      const m = containersModule();
+      const args = ['exec'];
+      if (o.tty) args.push('--tty');
+      if (o.detach) args.push('--detach');
+      for (const e of o.env ?? []) args.push('--env', e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
+      if (o.workdir) args.push('--cwd', o.workdir);
+      if (o.user !== undefined) {
+        const u = m.resolveUser(path.join(svc.store.bundleDir(id), 'rootfs'), o.user);
+        args.push('--user', `${u.uid}:${u.gid}`);
+        for (const g of u.additionalGids) args.push('--additional-gids', String(g));
+      }
+      args.push(id, ...command);
+      const child = svc.runcFor().spawn(args, { stdio: [o.interactive || o.tty ? 'inherit' : 'ignore', 'inherit', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => {
+        const text = d.toString();
+        if (/level=|exec failed/.test(text)) stderr += text;
+        else process.stderr.write(d);
+      });
+      const code = await new Promise<number>((resolve) => child.on('close', (status) => resolve(status ?? 1)));
+      if (stderr) {
+        const msg = m.runcMessage(stderr);
+        process.stderr.write(`Error: ${msg}\n`);
+        process.exitCode = m.exitCodeFor(msg);
+        return;
+      }
+      process.exitCode = code;
+    });
+
+  const health = runtime.command('healthcheck').description('run container healthchecks');
+  health
+    .command('run')
+    .description('run a container\'s healthcheck now; exit 0 when healthy')
+    .argument('<container>')
+    .action(async (c: string) => {
+      const h = await service().runHealthcheck(c);
+      out(`${h.Status}\n`);
+      process.exitCode = h.Status === 'healthy' ? 0 : 1;
+    });
+
+  runtime
+    .command('restore')
+    .description('after a reboot: start again the containers whose restart policy says so (for a boot unit)')
+    .action(async () => {
+      for (const n of await service().restoreIfRebooted(true)) out(`${n}\n`);
+    });
+
+  // conmon's exit command: records the exit and applies the restart policy. Not for users.
+  runtime.addCommand(
+    new Command('_exited')
+      .argument('<id>')
+      .action(async (id: string) => {
+        await service().exited(id);
+      }),
+    { hidden: true },
+  );
+}
+
+function logMaxSize(opts: string[]): number | undefined {
+  let size: number | undefined;
+  for (const o of opts) {
+    const [k, v] = [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)];
+    if (k !== 'max-size' || !o.includes('=')) throw new InvalidArgumentError(`unknown log option "${o}": the k8s-file log supports max-size=SIZE`);
+    size = Size.parse(v).toBytes();
+  }
+  return size;
+}
+
+function parseTime(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  const t = Date.parse(text);
+  if (Number.isFinite(t)) return t;
+  try {
+    return Date.now() - Duration.parse(text).toMilliseconds();
+  } catch {
+    throw new InvalidArgumentError(`invalid ${flag} "${text}": use an RFC 3339 time, a Unix timestamp or a duration such as 10m`);
+  }
+}
+

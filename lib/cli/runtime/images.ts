@@ -1,0 +1,208 @@
+import { Command, Option } from 'commander';
+import * as fs from 'node:fs';
+import type * as Runtime from '../../../runtime';
+import { InvalidArgumentError } from '../../util/errors';
+import { normalizeReference } from '../../util/reference';
+import { ago, renderTemplate, shortId, table } from './format';
+
+/** The runtime's API, loaded on first use so that other commands start without it. */
+export function loadRuntime(): typeof Runtime {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../../../runtime') as typeof Runtime;
+}
+
+/** The image service for this process's runtime configuration. */
+export function imageService(): Runtime.ImageService {
+  const rt = loadRuntime();
+  return new rt.ImageService(rt.runtimeConfig());
+}
+
+function out(s: string): void {
+  process.stdout.write(s);
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Registers the image commands of `cdk-docker runtime`. */
+export function registerImageCommands(runtime: Command): void {
+  runtime
+    .command('pull')
+    .description('download an image from a registry')
+    .argument('<image>', 'NAME[:TAG|@DIGEST]')
+    .option('-q, --quiet', 'print only the image reference')
+    .action(async (ref: string, o: { quiet?: boolean }) => {
+      await imageService().pull(ref, o.quiet ? loadRuntime().Progress.silent() : loadRuntime().Progress.to(process.stdout));
+      out(`${normalizeReference(ref)}\n`);
+    });
+
+  runtime
+    .command('push')
+    .description('upload an image to a registry')
+    .argument('<image>', 'NAME[:TAG]')
+    .option('-q, --quiet', 'print nothing but errors')
+    .action(async (ref: string, o: { quiet?: boolean }) => {
+      await imageService().push(ref, o.quiet ? loadRuntime().Progress.silent() : loadRuntime().Progress.to(process.stdout));
+    });
+
+  runtime
+    .command('tag')
+    .description('create a tag TARGET that refers to SOURCE')
+    .argument('<source>', 'SOURCE_IMAGE[:TAG]')
+    .argument('<target>', 'TARGET_IMAGE[:TAG]')
+    .action(async (source: string, target: string) => {
+      await imageService().tag(source, target);
+    });
+
+  const images = (cmd: Command) =>
+    cmd
+      .description('list images')
+      .option('-q, --quiet', 'only image IDs')
+      .option('--digests', 'show digests')
+      .option('--no-trunc', 'do not truncate IDs')
+      .action((o: { quiet?: boolean; digests?: boolean; trunc: boolean }) => {
+        const rows = imageService().list();
+        if (o.quiet) {
+          out([...new Set(rows.map((r) => (o.trunc ? shortId(r.id) : r.id)))].map((l) => `${l}\n`).join(''));
+          return;
+        }
+        const header = ['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
+        out(table(header, rows.map((r) => [r.repository, r.tag, ...(o.digests ? [r.digest] : []), o.trunc ? shortId(r.id) : r.id, ago(r.created), loadRuntime().formatBytes(r.size)])));
+      });
+  images(runtime.command('images'));
+
+  const image = runtime.command('image').description('manage images');
+  images(image.command('ls').alias('list'));
+  image
+    .command('inspect')
+    .description('show images as Docker-like JSON')
+    .argument('<images...>')
+    .option('-f, --format <template>', 'a Go-template subset such as {{.Id}} or {{json .Config}}')
+    .action((names: string[], o: { format?: string }) => {
+      const svc = imageService();
+      const docs = names.map((n) => svc.inspect(n));
+      if (o.format) out(docs.map((d) => `${renderTemplate(o.format!, d)}\n`).join(''));
+      else out(`${JSON.stringify(docs, undefined, 4)}\n`);
+    });
+  const rmi = (cmd: Command) =>
+    cmd
+      .description('remove images')
+      .argument('<images...>')
+      .option('-f, --force', 'remove even if a container uses it (it is only untagged then)')
+      .action(async (names: string[], o: { force?: boolean }) => {
+        const svc = imageService();
+        let failed = false;
+        for (const n of names) {
+          try {
+            out((await svc.remove(n, o.force)).map((l) => `${l}\n`).join(''));
+          } catch (e) {
+            if (!(e instanceof Error) || !('code' in e)) throw e;
+            process.stderr.write(`Error: ${e.message}\n`);
+            failed = true;
+          }
+        }
+        if (failed) process.exitCode = 1;
+      });
+  rmi(runtime.command('rmi'));
+  rmi(image.command('rm'));
+  image
+    .command('prune')
+    .description('remove dangling images (all unused ones with -a)')
+    .option('-a, --all', 'remove all images no container uses')
+    .option('-f, --force', 'do not prompt')
+    .action(async (o: { all?: boolean }) => {
+      const r = await imageService().prune(o.all);
+      if (r.deleted.length) out(`Deleted Images:\n${r.deleted.map((d) => `deleted: ${d}\n`).join('')}\n`);
+      out(`Total reclaimed space: ${loadRuntime().formatBytes(r.reclaimed)}\n`);
+    });
+
+  const history = (cmd: Command) =>
+    cmd
+      .description('show the history of an image')
+      .argument('<image>')
+      .option('--no-trunc', 'do not truncate output')
+      .option('-q, --quiet', 'only image IDs')
+      .action((name: string, o: { trunc: boolean; quiet?: boolean }) => {
+        const rows = imageService().history(name);
+        if (o.quiet) {
+          out(rows.map((r) => `${r.id === '<missing>' ? r.id : o.trunc ? shortId(r.id) : r.id}\n`).join(''));
+          return;
+        }
+        const trunc = (s: string) => (o.trunc && s.length > 45 ? `${s.slice(0, 44)}…` : s);
+        out(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r) => [r.id === '<missing>' ? r.id : o.trunc ? shortId(r.id) : r.id, ago(r.created), trunc(r.createdBy), loadRuntime().formatBytes(r.size), r.comment])));
+      });
+  history(runtime.command('history'));
+  history(image.command('history'));
+
+  runtime
+    .command('save')
+    .description('write images to a tar archive (Docker archive + OCI layout), to stdout by default')
+    .argument('<images...>')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .action(async (names: string[], o: { output?: string }) => {
+      if (!o.output && process.stdout.isTTY) throw new InvalidArgumentError('cowardly refusing to save to a terminal: use -o FILE or redirect stdout');
+      const svc = imageService();
+      if (o.output) {
+        const tmp = `${o.output}.tmp-${process.pid}`;
+        try {
+          await svc.save(names, fs.createWriteStream(tmp));
+          fs.renameSync(tmp, o.output);
+        } finally {
+          fs.rmSync(tmp, { force: true });
+        }
+      } else {
+        await svc.save(names, process.stdout);
+      }
+    });
+
+  runtime
+    .command('load')
+    .description('load images from a tar archive (Docker or OCI), from stdin by default')
+    .option('-i, --input <file>', 'read from a file instead of stdin')
+    .option('-q, --quiet', 'print nothing')
+    .action(async (o: { input?: string; quiet?: boolean }) => {
+      const input = o.input ? fs.createReadStream(o.input) : process.stdin;
+      const lines = await imageService().load(input, o.input ?? 'stdin');
+      if (!o.quiet) out(lines.map((l) => `${l}\n`).join(''));
+    });
+
+  runtime
+    .command('import')
+    .description('make a one-layer image from a root filesystem tarball (FILE or - for stdin)')
+    .argument('<file>')
+    .argument('[reference]', 'REPOSITORY[:TAG]')
+    .addOption(new Option('-c, --change <instruction>', 'apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, …)').argParser(collect))
+    .option('-m, --message <message>', 'commit message')
+    .action(async (file: string, ref: string | undefined, o: { change?: string[]; message?: string }) => {
+      const input = file === '-' ? process.stdin : fs.createReadStream(file);
+      const record = await imageService().import(input, ref, { changes: o.change, message: o.message ?? `Imported from ${file}` });
+      out(`${record.id}\n`);
+    });
+
+  runtime
+    .command('login')
+    .description('log in to a registry (credentials go to ~/.docker/config.json, shared with docker)')
+    .argument('[server]', 'registry host[:port]', 'docker.io')
+    .option('-u, --username <user>')
+    .option('-p, --password <password>', 'password (prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from stdin')
+    .action(async (server: string, o: { username?: string; password?: string; passwordStdin?: boolean }) => {
+      let password = o.password;
+      if (o.passwordStdin) {
+        const chunks: Buffer[] = [];
+        for await (const c of process.stdin) chunks.push(c as Buffer);
+        password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      }
+      if (!o.username || password === undefined) throw new InvalidArgumentError('login needs --username and a password (--password-stdin or -p)');
+      await imageService().login(server, { username: o.username, password });
+      out('Login Succeeded\n');
+    });
+
+  runtime
+    .command('logout')
+    .description('remove stored credentials for a registry')
+    .argument('[server]', 'registry host[:port]', 'docker.io')
+    .action((server: string) => {
+      const removed = imageService().logout(server);
+      out(removed ? `Removing login credentials for ${server}\n` : `Not logged in to ${server}\n`);
+    });
+}

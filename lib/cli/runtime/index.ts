@@ -1,0 +1,17 @@
+import { Command } from 'commander';
+import { registerContainerFileCommands } from './container-files';
+import { registerContainerCommands } from './containers';
+import { registerImageCommands } from './images';
+import { registerVolumeCommands } from './volumes';
+
+/** `cdk-docker runtime …`: a Docker-like CLI over the built-in runtime. */
+export function registerRuntime(program: Command): void {
+  const runtime = program
+    .command('runtime')
+    .description('the built-in runtime, with Docker\'s commands (run, ps, exec, logs, pull, images, volume, …)')
+    .enablePositionalOptions();
+  registerImageCommands(runtime);
+  registerVolumeCommands(runtime);
+  registerContainerCommands(runtime);
+  registerContainerFileCommands(runtime);
+}

@@ -1,0 +1,182 @@
+import { Command, Option } from 'commander';
+import * as readline from 'node:readline';
+import type * as Config from '../../../runtime/config';
+import type * as Volumes from '../../../runtime/volumes';
+import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
+import { renderTemplate, table } from './format';
+
+/** The volumes half of the runtime, loaded on first use so that other commands start without it. */
+export function loadVolumes(): typeof Volumes {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../../../runtime/volumes') as typeof Volumes;
+}
+
+/** The volume store for this process's runtime configuration. */
+export function volumeStore(): Volumes.VolumeStore {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runtimeConfig } = require('../../../runtime/config') as typeof Config;
+  return new (loadVolumes().VolumeStore)(runtimeConfig().root);
+}
+
+function out(s: string): void {
+  process.stdout.write(s);
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** `KEY=VALUE` arguments (`KEY` alone means an empty value, as Docker's map options). */
+function keyValues(flag: string, args: string[] | undefined): { [key: string]: string } | undefined {
+  if (!args) return undefined;
+  const map: { [key: string]: string } = {};
+  for (const arg of args) {
+    const i = arg.indexOf('=');
+    const key = i < 0 ? arg : arg.slice(0, i);
+    if (key.length === 0) throw new InvalidArgumentError(`invalid ${flag} "${arg}": empty name (use ${flag} KEY=VALUE)`);
+    map[key] = i < 0 ? '' : arg.slice(i + 1);
+  }
+  return map;
+}
+
+/** Docker's units.HumanSize: decimal units, four significant digits. */
+export function humanSize(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${Number(v.toPrecision(4))}${units[i]}`;
+}
+
+/** Asks on stdout, reads a line on stdin; only "y" (any case) confirms, as Docker's prompt. */
+async function confirm(question: string): Promise<boolean> {
+  out(`${question} [y/N] `);
+  const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  const answer = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
+  rl.close();
+  return answer.trim().toLowerCase() === 'y';
+}
+
+/** The fields of a `volume ls --format` template (Docker's names). */
+function listFields(v: Volumes.Volume): { [field: string]: string } {
+  return {
+    Name: v.Name,
+    Driver: v.Driver,
+    Scope: v.Scope,
+    Mountpoint: v.Mountpoint,
+    Labels: Object.keys(v.Labels).sort().map((k) => `${k}=${v.Labels[k]}`).join(','),
+    Links: 'N/A',
+    Size: 'N/A',
+  };
+}
+
+/** Registers `cdk-docker runtime volume …`. */
+export function registerVolumeCommands(runtime: Command): void {
+  const volume = runtime.command('volume').description('manage volumes (create, ls, inspect, rm, prune)');
+
+  volume
+    .command('create')
+    .description('create a volume (a random name when none is given); prints its name')
+    .argument('[name]', 'volume name')
+    .option('--name <name>', 'volume name')
+    .option('-d, --driver <driver>', 'volume driver (only "local")', 'local')
+    .addOption(new Option('-o, --opt <key=value>', 'driver option: type, device, o (e.g. -o type=tmpfs -o device=tmpfs -o o=size=10m)').argParser(collect))
+    .addOption(new Option('-l, --label <key=value>', 'set a label').argParser(collect))
+    .action(async (positional: string | undefined, o: { name?: string; driver: string; opt?: string[]; label?: string[] }) => {
+      if (positional !== undefined && o.name !== undefined && positional !== o.name) {
+        throw new InvalidArgumentError('conflicting options: either specify --name or provide positional arg, not both');
+      }
+      const record = await volumeStore().create(positional ?? o.name, {
+        driver: o.driver,
+        labels: keyValues('--label', o.label),
+        driverOpts: keyValues('--opt', o.opt),
+      });
+      out(`${record.Name}\n`);
+    });
+
+  volume
+    .command('ls')
+    .alias('list')
+    .description('list volumes')
+    .option('-q, --quiet', 'only volume names')
+    .addOption(new Option('-f, --filter <filter>', 'dangling=true|false, label=KEY[=VALUE], name=NAME, driver=local').argParser(collect))
+    .option('--format <template>', 'a Go-template subset over .Name .Driver .Scope .Mountpoint .Labels')
+    .action((o: { quiet?: boolean; filter?: string[]; format?: string }) => {
+      const volumes = volumeStore().list(loadVolumes().parseListFilters(o.filter ?? []));
+      if (o.quiet) {
+        out(volumes.map((v) => `${v.Name}\n`).join(''));
+      } else if (o.format) {
+        if (/^\s*table\b/.test(o.format)) throw new InvalidArgumentError('"table" formats are not supported; drop "table" to print one line per volume');
+        out(volumes.map((v) => `${renderTemplate(o.format!, listFields(v))}\n`).join(''));
+      } else {
+        out(table(['DRIVER', 'VOLUME NAME'], volumes.map((v) => [v.Driver, v.Name])));
+      }
+    });
+
+  volume
+    .command('inspect')
+    .description('show volumes as Docker-like JSON')
+    .argument('<names...>')
+    .option('-f, --format <template>', 'a Go-template subset such as {{.Mountpoint}} or {{json .Labels}}')
+    .action((names: string[], o: { format?: string }) => {
+      const store = volumeStore();
+      const found: Volumes.Volume[] = [];
+      const errors: string[] = [];
+      for (const n of names) {
+        try {
+          found.push(store.inspect(n));
+        } catch (e) {
+          if (!(e instanceof CdkDockerError)) throw e;
+          errors.push(e.message);
+        }
+      }
+      if (o.format) out(found.map((v) => `${renderTemplate(o.format!, v)}\n`).join(''));
+      else out(`${JSON.stringify(found, undefined, 4)}\n`);
+      for (const m of errors) process.stderr.write(`Error: ${m}\n`);
+      if (errors.length) process.exitCode = 1;
+    });
+
+  volume
+    .command('rm')
+    .alias('remove')
+    .description('remove volumes (never one a container uses)')
+    .argument('<names...>')
+    .option('-f, --force', 'no error for volumes that do not exist')
+    .action(async (names: string[], o: { force?: boolean }) => {
+      const store = volumeStore();
+      let failed = false;
+      for (const n of names) {
+        try {
+          await store.remove(n, { force: o.force });
+          out(`${n}\n`);
+        } catch (e) {
+          if (!(e instanceof CdkDockerError)) throw e;
+          process.stderr.write(`Error: ${e.message}\n`);
+          failed = true;
+        }
+      }
+      if (failed) process.exitCode = 1;
+    });
+
+  volume
+    .command('prune')
+    .description('remove anonymous volumes no container uses (all unused ones with -a)')
+    .option('-a, --all', 'remove all unused volumes, not just anonymous ones')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .addOption(new Option('--filter <filter>', 'label=KEY[=VALUE], label!=KEY[=VALUE]').argParser(collect))
+    .action(async (o: { all?: boolean; force?: boolean; filter?: string[] }) => {
+      const opts = loadVolumes().parsePruneFilters(o.filter ?? [], o.all);
+      if (!o.force) {
+        const what = opts.all ? 'all local volumes' : 'anonymous local volumes';
+        // Declined: nothing printed, exit 0, as Docker's CLI does for a cancelled prune.
+        if (!(await confirm(`WARNING! This will remove ${what} not used by at least one container.\nAre you sure you want to continue?`))) return;
+      }
+      const r = await volumeStore().prune(opts);
+      if (r.deleted.length) out(`Deleted Volumes:\n${r.deleted.map((n) => `${n}\n`).join('')}\n`);
+      out(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+    });
+}

@@ -1,0 +1,254 @@
+import { Construct, IConstruct } from 'constructs';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { hashBuildContext, hashFileContent } from '../plan/hashing';
+import { Manifest, writeAssembly } from '../plan/io';
+import type { Plan, PortMapping } from '../plan/types';
+import { canonicalize, hmacSha256 } from '../util/canonical';
+import { ValidationError } from '../util/errors';
+import { Container, IContainer } from './container';
+import { Network } from './network';
+import { portsClash } from './private/ports';
+import { StackResource } from './private/resource';
+import type { SynthContext } from './private/synth-context';
+import { Secret } from './secret';
+import { Stack } from './stack';
+import { Volume } from './volume';
+
+const APP_SYMBOL = Symbol.for('cdk-docker.App');
+
+/** Properties of an App. */
+export interface AppProps {
+  /**
+   * Directory the plans are written to.
+   * @default - `$CDK_DOCKER_OUTDIR` (set by `cdk-docker synth`), else "cdk.out"
+   */
+  readonly outdir?: string;
+  /**
+   * Directory that relative paths in props (build contexts, bind mounts, env files, secret
+   * files, archives) are resolved against.
+   * @default - the current working directory
+   */
+  readonly baseDir?: string;
+  /**
+   * Environment that `Secret.fromEnv` reads (and `CDK_DOCKER_SECRET_KEY`, the HMAC key).
+   * @default process.env
+   */
+  readonly env?: { readonly [name: string]: string | undefined };
+}
+
+/** The result of `App.synth()`. */
+export interface Assembly {
+  /** Absolute path of the output directory. */
+  readonly outdir: string;
+  readonly manifest: Manifest;
+  /** The plans, by stack name. */
+  readonly plans: { readonly [stackName: string]: Plan };
+}
+
+/**
+ * The root of a construct tree. `synth()` validates the whole tree and writes one plan per
+ * stack. The App is the boundary with the outside world: it reads the environment and files
+ * (hashes of build contexts, bind-mounted files, env files and secrets); constructs do not.
+ */
+export class App extends Construct {
+  /** True when `x` is an App, even from another copy of this library. */
+  public static isApp(x: unknown): x is App {
+    return x !== null && typeof x === 'object' && APP_SYMBOL in x;
+  }
+
+  public readonly outdir: string;
+  public readonly baseDir: string;
+  private readonly env: { readonly [name: string]: string | undefined };
+
+  constructor(props: AppProps = {}) {
+    super(undefined as unknown as Construct, '');
+    Object.defineProperty(this, APP_SYMBOL, { value: true });
+    this.env = props.env ?? process.env;
+    this.baseDir = path.resolve(props.baseDir ?? process.cwd());
+    this.outdir = path.resolve(this.baseDir, props.outdir ?? this.env.CDK_DOCKER_OUTDIR ?? 'cdk.out');
+  }
+
+  /** The stacks of this app, in tree order. */
+  public get stacks(): Stack[] {
+    return this.node.findAll().filter((c): c is Stack => Stack.isStack(c));
+  }
+
+  /**
+   * Validates the tree and writes `<outdir>/<stack>.plan.json` for every stack plus
+   * `manifest.json`. Throws ValidationError listing every problem, each prefixed by the
+   * construct path; nothing is written then.
+   */
+  public synth(): Assembly {
+    const plans = this._render();
+    const manifest = writeAssembly(this.outdir, Object.values(plans));
+    return { outdir: this.outdir, manifest, plans };
+  }
+
+  /**
+   * Validates the tree and renders the plans in canonical form (sorted keys, no undefined)
+   * without writing them; the schema check is the caller's (writeAssembly, Testing.synth).
+   * @internal
+   */
+  public _render(only?: Stack[]): { [stackName: string]: Plan } {
+    const problems: string[] = [];
+    for (const c of this.node.findAll()) {
+      for (const m of c.node.validate()) problems.push(`[${c.node.path}] ${m}`);
+    }
+    problems.push(...crossChecks(this));
+    const stacks = this.stacks;
+    const byName = new Map<string, Stack>();
+    for (const s of stacks) {
+      const other = byName.get(s.stackName);
+      if (other) problems.push(`[${s.node.path}] stack name "${s.stackName}" is already used by ${other.node.path}; set a different stackName`);
+      byName.set(s.stackName, s);
+    }
+    const ctx = new AppSynthContext(this.baseDir, this.env, problems);
+    const plans: { [stackName: string]: Plan } = {};
+    for (const s of only ?? stacks) plans[s.stackName] = canonicalize(s._toPlan(ctx));
+    if (problems.length > 0) throw new ValidationError(problems);
+    return plans;
+  }
+}
+
+class AppSynthContext implements SynthContext {
+  private readonly fileHashes = new Map<string, string | undefined>();
+
+  constructor(
+    private readonly baseDir: string,
+    private readonly env: { readonly [name: string]: string | undefined },
+    private readonly problems: string[],
+  ) {}
+
+  public resolvePath(p: string): string {
+    return path.resolve(this.baseDir, p);
+  }
+
+  public error(scope: IConstruct, message: string): void {
+    this.problems.push(`[${scope.node.path}] ${message}`);
+  }
+
+  public hashFile(scope: IConstruct, what: string, absPath: string): string | undefined {
+    if (!this.fileHashes.has(absPath)) {
+      try {
+        this.fileHashes.set(absPath, hashFileContent(absPath));
+      } catch (e) {
+        this.fileHashes.set(absPath, undefined);
+        this.error(scope, `${what} ${absPath} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); create it or fix the path`);
+      }
+    }
+    return this.fileHashes.get(absPath);
+  }
+
+  public statPath(scope: IConstruct, what: string, absPath: string): 'file' | 'directory' | 'other' | 'missing' {
+    try {
+      const st = fs.statSync(absPath);
+      return st.isFile() ? 'file' : st.isDirectory() ? 'directory' : 'other';
+    } catch {
+      this.error(scope, `${what}: ${absPath} does not exist; create it (mkdir -p ${absPath}) or fix the path`);
+      return 'missing';
+    }
+  }
+
+  public hashBuildContext(scope: IConstruct, context: string, dockerfile: string): string | undefined {
+    if (this.statPath(scope, 'build context', context) !== 'directory') return undefined;
+    const df = path.resolve(context, dockerfile);
+    if (!fs.existsSync(df)) {
+      this.error(scope, `Dockerfile ${df} does not exist; create it or set build.dockerfile`);
+      return undefined;
+    }
+    return hashBuildContext(context, dockerfile);
+  }
+
+  public secretHmac(scope: IConstruct, stackName: string, secret: Secret): string | undefined {
+    let value: string | undefined;
+    if (secret.source === 'env') {
+      value = this.env[secret.from];
+      if (value === undefined) {
+        this.error(scope, `${secret.toString()}: environment variable ${secret.from} is not set; export it before running cdk-docker`);
+        return undefined;
+      }
+    } else {
+      const file = this.resolvePath(secret.from);
+      try {
+        value = fs.readFileSync(file, 'utf8');
+      } catch (e) {
+        this.error(scope, `${secret.toString()}: ${file} cannot be read (${(e as NodeJS.ErrnoException).code}); create it or fix the path`);
+        return undefined;
+      }
+    }
+    return secretHmac(stackName, value, this.env.CDK_DOCKER_SECRET_KEY);
+  }
+}
+
+/**
+ * The HMAC a secret is diffed by. Keyed by `CDK_DOCKER_SECRET_KEY` when set (recommended for
+ * low-entropy secrets), else by the stack name, so plans are identical across machines.
+ */
+export function secretHmac(stackName: string, value: string, key?: string): string {
+  return hmacSha256(key ?? `cdk-docker/secret/${stackName}`, value);
+}
+
+/** Checks across constructs: names and host ports are global on one engine; no dependsOn cycles. */
+function crossChecks(app: App): string[] {
+  const problems: string[] = [];
+  const resources = app.node.findAll().filter(StackResource.isStackResource);
+  const containers = resources.filter(Container.isContainer);
+
+  const claim = (kind: string, names: Map<string, IConstruct>, name: string, owner: IConstruct): void => {
+    const other = names.get(name);
+    if (other && other !== owner) {
+      problems.push(`[${owner.node.path}] ${kind} name "${name}" is already used by ${other.node.path}; give one of them another name`);
+    } else {
+      names.set(name, owner);
+    }
+  };
+  const containerNames = new Map<string, IConstruct>();
+  for (const c of containers) {
+    const names = c.replicas > 1 ? Array.from({ length: c.replicas }, (_, i) => `${c.containerName}-${i + 1}`) : [c.containerName];
+    for (const n of names) claim('container', containerNames, n, c);
+  }
+  const networkNames = new Map<string, IConstruct>();
+  for (const n of resources.filter(Network.isNetwork)) claim('network', networkNames, n.networkName, n);
+  const volumeNames = new Map<string, IConstruct>();
+  for (const v of resources.filter(Volume.isVolume)) claim('volume', volumeNames, v.volumeName, v);
+
+  // Host ports, grouped by port and protocol so the check stays linear.
+  const byPort = new Map<string, Array<{ c: Container; p: PortMapping }>>();
+  for (const c of containers) {
+    for (const p of c.ports) {
+      if (p.hostPort === 0) continue;
+      const key = `${p.hostPort}/${p.protocol}`;
+      const group = byPort.get(key) ?? [];
+      const clash = group.find((g) => g.c !== c && portsClash(g.p, p));
+      if (clash) {
+        problems.push(`[${c.node.path}] host port ${p.hostIp}:${p.hostPort}/${p.protocol} is already published by ${clash.c.node.path} (${clash.p.hostIp}:${clash.p.hostPort}); choose another hostPort or hostIp`);
+      }
+      group.push({ c, p });
+      byPort.set(key, group);
+    }
+  }
+
+  // dependsOn (and volumesFrom) cycles.
+  const edges = (c: Container): IContainer[] => [...c.dependencies.map((d) => d.container), ...c.volumesFromContainers];
+  const state = new Map<Container, 'visiting' | 'done'>();
+  const stack: Container[] = [];
+  const visit = (c: Container): void => {
+    state.set(c, 'visiting');
+    stack.push(c);
+    for (const next of edges(c)) {
+      if (!Container.isContainer(next)) continue;
+      const s = state.get(next);
+      if (s === 'visiting') {
+        const cycle = [...stack.slice(stack.indexOf(next)), next].map((x) => x.node.path);
+        problems.push(`[${next.node.path}] dependsOn cycle: ${cycle.join(' → ')}; remove one of these dependencies`);
+      } else if (s === undefined) {
+        visit(next);
+      }
+    }
+    stack.pop();
+    state.set(c, 'done');
+  };
+  for (const c of containers) if (!state.has(c)) visit(c);
+  return problems;
+}

@@ -1,0 +1,792 @@
+import { Construct, IConstruct } from 'constructs';
+import type {
+  ContainerDependency,
+  ContainerResource,
+  DependencyCondition as PlanDependencyCondition,
+  Healthcheck as PlanHealthcheck,
+  Mount,
+  NetworkAttachment,
+  PortMapping,
+  RestartPolicy as PlanRestartPolicy,
+  SecretRef,
+} from '../plan/types';
+import { InvalidArgumentError } from '../util/errors';
+import { isIpv4 } from '../util/ip';
+import { normalizeCapability, normalizeSignal } from '../util/linux';
+import { checkName } from '../util/names';
+import { Duration } from './duration';
+import { IImage, Image } from './image';
+import { INetwork } from './network';
+import { PortError, PortOptions, parsePort, portsClash } from './private/ports';
+import { PlanRefs, StackResource, at } from './private/resource';
+import type { SynthContext } from './private/synth-context';
+import { checkLabels, defaultName } from './private/util';
+import { Secret } from './secret';
+import { Size } from './size';
+import { Stack } from './stack';
+import { IVolume } from './volume';
+
+export type { PortOptions } from './private/ports';
+
+const CONTAINER_SYMBOL = Symbol.for('cdk-docker.Container');
+
+/** Docker's minimum memory limit. */
+export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+
+/** A container other constructs can refer to. */
+export interface IContainer extends IConstruct {
+  /** The container's name in the runtime. */
+  readonly containerName: string;
+}
+
+/** A named volume mounted into the container. */
+export interface VolumeMountOptions {
+  readonly type: 'volume';
+  /** The volume. */
+  readonly source: IVolume;
+  /** Absolute path in the container. */
+  readonly target: string;
+  /**
+   * Mount read-only.
+   * @default false
+   */
+  readonly readOnly?: boolean;
+}
+
+/** A host path mounted into the container. */
+export interface BindMountOptions {
+  readonly type: 'bind';
+  /** Host path, relative to the app's directory. It must exist. A file's content is part of the spec. */
+  readonly source: string;
+  /** Absolute path in the container. */
+  readonly target: string;
+  /**
+   * Mount read-only.
+   * @default false
+   */
+  readonly readOnly?: boolean;
+}
+
+/** A tmpfs (memory-backed) mount. */
+export interface TmpfsMountOptions {
+  readonly type: 'tmpfs';
+  /** Absolute path in the container. */
+  readonly target: string;
+  /**
+   * Size limit.
+   * @default - half of the host's memory (the kernel default)
+   */
+  readonly size?: Size | string;
+  /**
+   * File mode of the mount point, as an octal number such as 0o1777.
+   * @default 0o1777
+   */
+  readonly mode?: number;
+}
+
+/** A mount: a volume, a bind mount or a tmpfs. */
+export type ContainerMount = VolumeMountOptions | BindMountOptions | TmpfsMountOptions;
+
+/** A network to join, with options. */
+export interface NetworkAttachmentOptions {
+  /** The network. */
+  readonly network: INetwork;
+  /**
+   * Extra DNS names for the container on this network.
+   * @default []
+   */
+  readonly aliases?: string[];
+  /**
+   * Static IPv4 address in the network's subnet.
+   * @default - allocated by the runtime
+   */
+  readonly ipv4Address?: string;
+}
+
+/** Another container whose volumes are mounted too. */
+export interface VolumesFromOptions {
+  /** The container. */
+  readonly container: IContainer;
+  /**
+   * Mount them read-only.
+   * @default false
+   */
+  readonly readOnly?: boolean;
+}
+
+/** A container that must reach a condition before this one starts. */
+export interface ContainerDependencyOptions {
+  /** The container (in the same stack). */
+  readonly container: IContainer;
+  /**
+   * The condition to wait for.
+   * @default DependencyCondition.STARTED
+   */
+  readonly condition?: DependencyCondition | `${DependencyCondition}`;
+}
+
+/** A healthcheck, as Dockerfile's HEALTHCHECK. */
+export interface HealthcheckOptions {
+  /**
+   * The check: a shell script string (`CMD-SHELL`), an exec array (`CMD`), or an array that
+   * starts with "CMD" or "CMD-SHELL". Exit 0 means healthy.
+   */
+  readonly test: string | string[];
+  /**
+   * Time between checks.
+   * @default 30s
+   */
+  readonly interval?: Duration | string;
+  /**
+   * Time a check may take.
+   * @default 30s
+   */
+  readonly timeout?: Duration | string;
+  /**
+   * Consecutive failures before the container is unhealthy.
+   * @default 3
+   */
+  readonly retries?: number;
+  /**
+   * Start-up time during which failures do not count.
+   * @default 0s
+   */
+  readonly startPeriod?: Duration | string;
+}
+
+/** Properties of a Container. */
+export interface ContainerProps {
+  /**
+   * The image: an Image construct or a reference such as `"nginx:1.25"` (pulled if missing).
+   */
+  readonly image: IImage | string;
+  /**
+   * Container name.
+   * @default - `<stack>-<path>`
+   */
+  readonly name?: string;
+  /**
+   * Arguments replacing the image's CMD.
+   * @default - the image's CMD
+   */
+  readonly command?: string[];
+  /**
+   * Replaces the image's ENTRYPOINT; `[]` removes it.
+   * @default - the image's ENTRYPOINT
+   */
+  readonly entrypoint?: string[];
+  /**
+   * Environment variables, merged over the image's. Secret values never appear in the plan.
+   * @default {}
+   */
+  readonly env?: { readonly [name: string]: string | Secret };
+  /**
+   * Env files (`KEY=VALUE` lines), relative to the app's directory; their content is part of the spec.
+   * @default []
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#env
+   */
+  readonly envFiles?: string[];
+  /**
+   * Working directory (absolute).
+   * @default - the image's WORKDIR
+   */
+  readonly workingDir?: string;
+  /**
+   * `user`, `user:group`, `uid` or `uid:gid`.
+   * @default - the image's USER
+   */
+  readonly user?: string;
+  /**
+   * Host name inside the container.
+   * @default - the first 12 characters of the container id
+   */
+  readonly hostname?: string;
+  /**
+   * Published ports: objects, numbers (container port, random host port) or Docker's short
+   * syntax such as `"127.0.0.1:8080:80/tcp"`, `"8080:80"`, `"80"`, `"8000-8001:80-81"`.
+   * @default []
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#publish
+   */
+  readonly ports?: Array<PortOptions | string | number>;
+  /**
+   * Publish every port the image EXPOSEs on a random host port (`-P`).
+   * @default false
+   */
+  readonly publishAllPorts?: boolean;
+  /**
+   * Volume, bind and tmpfs mounts.
+   * @default []
+   */
+  readonly mounts?: ContainerMount[];
+  /**
+   * Containers whose volumes are mounted too (`--volumes-from`).
+   * @default []
+   */
+  readonly volumesFrom?: Array<IContainer | VolumesFromOptions>;
+  /**
+   * Networks to join. Containers on a shared network reach each other by name and alias.
+   * @default - the runtime's default bridge network
+   */
+  readonly networks?: Array<INetwork | NetworkAttachmentOptions>;
+  /**
+   * Network mode; `host` and `none` exclude `networks` and `ports`.
+   * @default NetworkMode.BRIDGE
+   */
+  readonly networkMode?: NetworkMode | `${NetworkMode}`;
+  /**
+   * Restart policy.
+   * @default Restart.NO
+   * @see https://docs.docker.com/engine/containers/start-containers-automatically/
+   */
+  readonly restart?: Restart | `${RestartPolicy}`;
+  /**
+   * Healthcheck.
+   * @default - the image's HEALTHCHECK, if any
+   */
+  readonly healthcheck?: HealthcheckOptions;
+  /**
+   * Containers that must be started, healthy or completed first.
+   * @default []
+   */
+  readonly dependsOn?: Array<IContainer | ContainerDependencyOptions>;
+  /**
+   * Labels (`io.cdk-docker.` is reserved).
+   * @default {}
+   */
+  readonly labels?: { readonly [key: string]: string };
+  /**
+   * Signal that stops the container: `"SIGTERM"`, `"TERM"`, `"15"`.
+   * @default - the image's STOPSIGNAL, else SIGTERM
+   */
+  readonly stopSignal?: string;
+  /**
+   * Time between the stop signal and SIGKILL.
+   * @default 10s
+   */
+  readonly stopTimeout?: Duration | string;
+  /**
+   * Run a small init as PID 1 that forwards signals and reaps zombies.
+   * @default false
+   */
+  readonly init?: boolean;
+  /**
+   * Mount the root filesystem read-only.
+   * @default false
+   */
+  readonly readOnlyRootfs?: boolean;
+  /**
+   * Capabilities to add to Docker's default set (`NET_ADMIN` or `CAP_NET_ADMIN`).
+   * @default []
+   */
+  readonly capAdd?: string[];
+  /**
+   * Capabilities to drop from Docker's default set (`ALL` drops all).
+   * @default []
+   */
+  readonly capDrop?: string[];
+  /**
+   * Give the container all capabilities and devices.
+   * @default false
+   */
+  readonly privileged?: boolean;
+  /**
+   * Memory limit: `Size.mebibytes(512)` or `"512m"`; at least 6 MiB.
+   * @default - unlimited
+   */
+  readonly memory?: Size | string;
+  /**
+   * CPU limit in CPUs, e.g. 1.5.
+   * @default - unlimited
+   */
+  readonly cpus?: number;
+  /**
+   * Maximum number of processes.
+   * @default - unlimited
+   */
+  readonly pidsLimit?: number;
+  /**
+   * Number of identical containers (named `<name>-1` … `<name>-N` when more than one).
+   * @default 1
+   */
+  readonly replicas?: number;
+}
+
+/**
+ * A container: one process tree from an image, with its environment, ports, mounts and
+ * networks, kept in the state this construct describes.
+ */
+export class Container extends StackResource implements IContainer {
+  /** True when `x` is a Container, even from another copy of this library. */
+  public static isContainer(x: unknown): x is Container {
+    return x !== null && typeof x === 'object' && CONTAINER_SYMBOL in x;
+  }
+
+  /** A container that exists already and is not managed by this stack (for `volumesFrom`). */
+  public static fromName(scope: Construct, id: string, name: string): IContainer {
+    class Imported extends Construct implements IContainer {
+      public readonly containerName = name;
+    }
+    const c = new Imported(scope, id);
+    const problem = checkName('container', name);
+    if (problem) throw new InvalidArgumentError(at(c, problem));
+    return c;
+  }
+
+  public readonly resourceType = 'container' as const;
+  public readonly containerName: string;
+  /** The image this container runs. */
+  public readonly image: IImage;
+
+  private readonly props: ContainerProps;
+  private readonly _env: { [name: string]: string | Secret } = {};
+  private readonly _ports: PortMapping[] = [];
+  private readonly _mounts: ContainerMount[] = [];
+  private readonly _networks: NetworkAttachmentOptions[] = [];
+  private readonly _volumesFrom: VolumesFromOptions[] = [];
+  private readonly _dependsOn: Array<{ container: IContainer; condition: PlanDependencyCondition }> = [];
+  private readonly _labels: { [key: string]: string } = {};
+
+  constructor(scope: Construct, id: string, props: ContainerProps) {
+    super(scope, id);
+    Object.defineProperty(this, CONTAINER_SYMBOL, { value: true });
+    this.props = props;
+    const fail = (m: string): never => {
+      throw new InvalidArgumentError(at(this, m));
+    };
+
+    if (props.image === undefined || props.image === null || props.image === '') fail('image is required: give an Image construct or a reference such as "nginx:1.25"');
+    if (typeof props.image === 'string') {
+      const stack = Stack.of(this); // its error names this construct already
+      try {
+        this.image = stack._imageForRef(props.image);
+      } catch (e) {
+        throw new InvalidArgumentError(at(this, (e as Error).message));
+      }
+    } else {
+      this.image = props.image;
+    }
+
+    this.containerName = props.name ?? defaultName(this);
+    const nameProblem = checkName('container', this.containerName);
+    if (nameProblem) fail(nameProblem);
+
+    for (const [k, v] of Object.entries(props.env ?? {})) this.addEnv(k, v);
+    for (const p of props.ports ?? []) this.addPort(p);
+    for (const m of props.mounts ?? []) this.addMount(m);
+    for (const n of props.networks ?? []) this.connect(n);
+    for (const v of props.volumesFrom ?? []) this.addVolumesFrom(v);
+    for (const d of props.dependsOn ?? []) this.addDependency(d);
+    checkLabels(this, props.labels);
+    Object.assign(this._labels, props.labels ?? {});
+
+    this.checkLocalProps();
+    this.node.addValidation({ validate: () => this.validateWhole() });
+  }
+
+  /** Sets an environment variable (a Secret stays out of the plan). */
+  public addEnv(name: string, value: string | Secret): void {
+    if (name === '' || /[=\s]/.test(name) || name.includes('\0')) {
+      throw new InvalidArgumentError(at(this, `environment variable name "${name}" must be non-empty without "=" or whitespace`));
+    }
+    if (typeof value !== 'string' && !Secret.isSecret(value)) {
+      throw new InvalidArgumentError(at(this, `environment variable ${name} must be a string or a Secret, got ${typeof value}; convert numbers with String()`));
+    }
+    this._env[name] = value;
+  }
+
+  /** Publishes a port: an object, a container port number or Docker's short syntax. */
+  public addPort(port: PortOptions | string | number): void {
+    let mappings: PortMapping[];
+    try {
+      mappings = parsePort(port);
+    } catch (e) {
+      if (e instanceof PortError) throw new InvalidArgumentError(at(this, e.message));
+      throw e;
+    }
+    this._ports.push(...mappings);
+  }
+
+  /** Adds a volume, bind or tmpfs mount. */
+  public addMount(mount: ContainerMount): void {
+    const fail = (m: string): never => {
+      throw new InvalidArgumentError(at(this, m));
+    };
+    if (!mount || !['volume', 'bind', 'tmpfs'].includes(mount.type)) {
+      fail(`mount type "${(mount as { type?: string } | undefined)?.type}" is not one of "volume", "bind", "tmpfs"`);
+    }
+    if (typeof mount.target !== 'string' || !mount.target.startsWith('/')) {
+      fail(`mount target "${mount.target}" must be an absolute path in the container, such as "/data"`);
+    }
+    if (this._mounts.some((m) => m.target === mount.target)) fail(`two mounts have the same target ${mount.target}; give each its own path`);
+    if (mount.type === 'bind' && (typeof mount.source !== 'string' || mount.source === '')) fail(`bind mount to ${mount.target} needs a host path as source`);
+    if (mount.type === 'volume' && (!mount.source || typeof (mount.source as IVolume).volumeName !== 'string')) {
+      fail(`volume mount to ${mount.target} needs a Volume (or Volume.fromName) as source`);
+    }
+    if (mount.type === 'tmpfs' && mount.mode !== undefined && (!Number.isInteger(mount.mode) || mount.mode < 0 || mount.mode > 0o7777)) {
+      fail(`tmpfs mode ${mount.mode} must be an octal mode such as 0o1777`);
+    }
+    if (mount.type === 'tmpfs' && mount.size !== undefined) this.parse(`tmpfs size for ${mount.target}`, () => Size.of(mount.size!));
+    this._mounts.push(mount);
+  }
+
+  /** Joins a network, optionally with aliases and a static address. */
+  public connect(network: INetwork | NetworkAttachmentOptions, options: Omit<NetworkAttachmentOptions, 'network'> = {}): void {
+    const att: NetworkAttachmentOptions = 'network' in network && typeof (network as NetworkAttachmentOptions).network === 'object'
+      ? (network as NetworkAttachmentOptions)
+      : { network: network as INetwork, ...options };
+    if (!att.network || typeof att.network.networkName !== 'string') {
+      throw new InvalidArgumentError(at(this, 'connect() needs a Network (or Network.fromName)'));
+    }
+    if (this._networks.some((n) => n.network.networkName === att.network.networkName)) {
+      throw new InvalidArgumentError(at(this, `already connected to network ${att.network.networkName}`));
+    }
+    for (const a of att.aliases ?? []) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(a)) throw new InvalidArgumentError(at(this, `network alias "${a}" must be a DNS name: letters, digits, "_", "." or "-"`));
+    }
+    if (att.ipv4Address !== undefined && !isIpv4(att.ipv4Address)) {
+      throw new InvalidArgumentError(at(this, `ipv4Address "${att.ipv4Address}" is not an IPv4 address`));
+    }
+    this._networks.push(att);
+  }
+
+  /** Mounts the volumes of another container. */
+  public addVolumesFrom(source: IContainer | VolumesFromOptions): void {
+    const opts: VolumesFromOptions = 'container' in source && typeof (source as VolumesFromOptions).container === 'object'
+      ? (source as VolumesFromOptions)
+      : { container: source as IContainer };
+    if (opts.container === this) throw new InvalidArgumentError(at(this, 'volumesFrom refers to the container itself'));
+    this._volumesFrom.push(opts);
+  }
+
+  /** Starts this container only once `container` reaches `condition`. */
+  public addDependency(dep: IContainer | ContainerDependencyOptions): void {
+    const opts: ContainerDependencyOptions = 'container' in dep && typeof (dep as ContainerDependencyOptions).container === 'object'
+      ? (dep as ContainerDependencyOptions)
+      : { container: dep as IContainer };
+    const condition = (opts.condition ?? DependencyCondition.STARTED) as PlanDependencyCondition;
+    if (!Object.values(DependencyCondition).includes(condition as DependencyCondition)) {
+      throw new InvalidArgumentError(at(this, `dependsOn condition "${condition}" is not one of "started", "healthy", "completed"`));
+    }
+    if (opts.container === this) throw new InvalidArgumentError(at(this, 'a container cannot depend on itself'));
+    this._dependsOn.push({ container: opts.container, condition });
+  }
+
+  /** Sets a label. */
+  public addLabel(key: string, value: string): void {
+    checkLabels(this, { [key]: value });
+    this._labels[key] = value;
+  }
+
+  /** Containers this one depends on (copies). */
+  public get dependencies(): ReadonlyArray<{ container: IContainer; condition: PlanDependencyCondition }> {
+    return this._dependsOn.map((d) => ({ ...d }));
+  }
+
+  /** Containers whose volumes this one mounts (copies). */
+  public get volumesFromContainers(): IContainer[] {
+    return this._volumesFrom.map((v) => v.container);
+  }
+
+  /** Published port mappings in canonical form (copies). */
+  public get ports(): PortMapping[] {
+    return this._ports.map((p) => ({ ...p }));
+  }
+
+  /** Number of replicas. */
+  public get replicas(): number {
+    return this.props.replicas ?? 1;
+  }
+
+  /** Whether a healthcheck is declared on the construct. */
+  public get hasHealthcheck(): boolean {
+    return this.props.healthcheck !== undefined;
+  }
+
+  private checkLocalProps(): void {
+    const p = this.props;
+    const fail = (m: string): never => {
+      throw new InvalidArgumentError(at(this, m));
+    };
+    if (p.networkMode !== undefined && !Object.values(NetworkMode).includes(p.networkMode as NetworkMode)) {
+      fail(`networkMode "${p.networkMode}" is not one of "bridge", "host", "none"`);
+    }
+    if (p.workingDir !== undefined && !p.workingDir.startsWith('/')) fail(`workingDir "${p.workingDir}" must be an absolute path, such as "/app"`);
+    if (p.user !== undefined && !/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/.test(p.user)) fail(`user "${p.user}" must be "user", "user:group", "uid" or "uid:gid"`);
+    if (p.hostname !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(p.hostname)) {
+      fail(`hostname "${p.hostname}" is not a valid host name (letters, digits and "-", dot-separated)`);
+    }
+    if (p.restart !== undefined && !(p.restart instanceof Restart) && !Object.values(RestartPolicy).includes(p.restart as RestartPolicy)) {
+      fail(`restart "${p.restart}" is not one of "no", "always", "unless-stopped", "on-failure"; for a retry limit use Restart.onFailure(3)`);
+    }
+    if (p.stopSignal !== undefined && normalizeSignal(p.stopSignal) === undefined) fail(`stopSignal "${p.stopSignal}" is not a signal name such as "SIGTERM" or "SIGQUIT"`);
+    if (p.stopTimeout !== undefined) this.parse('stopTimeout', () => Duration.of(p.stopTimeout!));
+    for (const [key, caps] of [['capAdd', p.capAdd], ['capDrop', p.capDrop]] as const) {
+      for (const c of caps ?? []) if (normalizeCapability(c) === undefined) fail(`${key}: "${c}" is not a Linux capability (see capabilities(7)), such as "NET_ADMIN"`);
+    }
+    if (p.memory !== undefined) {
+      const bytes = this.parse('memory', () => Size.of(p.memory!)).toBytes();
+      if (bytes < MIN_MEMORY_BYTES) {
+        fail(`memory ${typeof p.memory === 'string' ? `"${p.memory}"` : p.memory.toString()} (${bytes} bytes) is below Docker's minimum of 6 MiB; use at least "6m"`);
+      }
+    }
+    if (p.cpus !== undefined && !(typeof p.cpus === 'number' && p.cpus > 0 && Number.isFinite(p.cpus))) fail(`cpus ${p.cpus} must be a positive number, such as 0.5 or 2`);
+    if (p.pidsLimit !== undefined && !(Number.isInteger(p.pidsLimit) && p.pidsLimit >= 1)) fail(`pidsLimit ${p.pidsLimit} must be a whole number of at least 1`);
+    if (p.replicas !== undefined && !(Number.isInteger(p.replicas) && p.replicas >= 0)) fail(`replicas ${p.replicas} must be a whole number of 0 or more`);
+    if (p.healthcheck) {
+      healthcheckToPlan(p.healthcheck, fail);
+    }
+  }
+
+  /** Parses a Duration or Size prop, naming this construct and the prop when it is invalid. */
+  private parse<T>(what: string, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) throw new InvalidArgumentError(at(this, `${what}: ${e.message}`));
+      throw e;
+    }
+  }
+
+  /** Whole-object checks, run at synth after all mutators. */
+  private validateWhole(): string[] {
+    const p = this.props;
+    const errors: string[] = [];
+    const mode = (p.networkMode ?? NetworkMode.BRIDGE) as NetworkMode;
+    if (mode !== NetworkMode.BRIDGE && this._networks.length > 0) {
+      errors.push(`networkMode ${mode} cannot be combined with networks; remove networks or use networkMode bridge`);
+    }
+    if (mode !== NetworkMode.BRIDGE && (this._ports.length > 0 || p.publishAllPorts)) {
+      errors.push(`networkMode ${mode} cannot publish ports; remove ports or use networkMode bridge`);
+    }
+    if (p.name !== undefined && this.replicas > 1) {
+      errors.push(`a fixed name ("${p.name}") cannot be used with replicas ${this.replicas}; remove name so each replica gets <name>-N`);
+    }
+    if (this.replicas > 1) {
+      for (const port of this._ports) {
+        if (port.hostPort !== 0) {
+          errors.push(`host port ${port.hostIp}:${port.hostPort}/${port.protocol} cannot be published by ${this.replicas} replicas; omit hostPort to get a free port per replica`);
+        }
+      }
+    }
+    for (const d of this._dependsOn) {
+      if (d.condition === 'healthy' && Container.isContainer(d.container) && !d.container.hasHealthcheck) {
+        errors.push(`dependsOn ${d.container.node.path} with condition "healthy", but ${d.container.node.path} has no healthcheck; add a healthcheck to it or use condition "started"`);
+      }
+    }
+    // One container port may be published on several host ports (as `-p 8080:80 -p 8081:80`),
+    // but one host address and port can be bound only once.
+    const published: PortMapping[] = [];
+    for (const port of this._ports) {
+      if (published.some((q) => portsClash(q, port))) {
+        errors.push(`host port ${port.hostIp}:${port.hostPort}/${port.protocol} is published twice by this container; remove one mapping or choose another hostPort`);
+      }
+      published.push(port);
+    }
+    return errors;
+  }
+
+  /** @internal */
+  public _toPlan(ctx: SynthContext, refs: PlanRefs): ContainerResource {
+    const p = this.props;
+    const deps = new Set<string>();
+    const ref = (target: IConstruct, what: string): string | undefined => {
+      const id = refs.logicalIdOf(this, target, what);
+      if (id) deps.add(id);
+      return id;
+    };
+
+    // An Image of another stack is reported by ref(); anything else that is not an Image here.
+    const imageId = Image.isImage(this.image) ? ref(this.image, 'image') : undefined;
+    if (!Image.isImage(this.image)) ctx.error(this, 'image must be an Image construct of this stack or a reference string');
+
+    const env: Record<string, string> = {};
+    const secretEnv: Record<string, SecretRef> = {};
+    for (const [k, v] of Object.entries(this._env)) {
+      if (Secret.isSecret(v)) {
+        const from = v.source === 'file' ? ctx.resolvePath(v.from) : v.from;
+        const hmac = ctx.secretHmac(this, refs.stackName, v) ?? `hmac-sha256:${'0'.repeat(64)}`;
+        secretEnv[k] = { source: v.source, from, hmac };
+      } else {
+        env[k] = v;
+      }
+    }
+    const envFiles = (p.envFiles ?? []).map((f) => {
+      const path = ctx.resolvePath(f);
+      return { path, sha256: ctx.hashFile(this, 'env file', path) ?? `sha256:${'0'.repeat(64)}` };
+    });
+
+    const mounts: Mount[] = this._mounts.map((m): Mount => {
+      switch (m.type) {
+        case 'volume':
+          ref(m.source, 'volume');
+          return { type: 'volume', source: m.source.volumeName, target: m.target, readOnly: m.readOnly ?? false };
+        case 'bind': {
+          const source = ctx.resolvePath(m.source);
+          const kind = ctx.statPath(this, `bind mount source for ${m.target}`, source);
+          const sha256 = kind === 'file' ? ctx.hashFile(this, 'bind mount source', source) : undefined;
+          return { type: 'bind', source, target: m.target, readOnly: m.readOnly ?? false, sha256 };
+        }
+        case 'tmpfs':
+          return { type: 'tmpfs', target: m.target, sizeBytes: m.size === undefined ? undefined : Size.of(m.size).toBytes(), mode: m.mode };
+      }
+    });
+
+    const networks: NetworkAttachment[] = this._networks
+      .map((n) => {
+        ref(n.network, 'network');
+        return { network: n.network.networkName, aliases: [...new Set(n.aliases ?? [])].sort(), ipv4Address: n.ipv4Address };
+      })
+      .sort((a, b) => a.network.localeCompare(b.network));
+
+    const volumesFrom = this._volumesFrom.map((v) => {
+      ref(v.container, 'volumesFrom container');
+      return { container: v.container.containerName, readOnly: v.readOnly ?? false };
+    });
+
+    // A set of conditions: sorted and without repeats, so the order of addDependency() calls
+    // does not change the spec (and its hash).
+    const dependsOn = new Map<string, ContainerDependency>();
+    for (const d of this._dependsOn) {
+      const id = ref(d.container, 'dependsOn container');
+      if (id) dependsOn.set(`${id}/${d.condition}`, { container: id, condition: d.condition });
+      else if (!StackResource.isStackResource(d.container)) ctx.error(this, `dependsOn ${d.container.node.path} is not managed by a stack; only containers of this stack can be waited for`);
+    }
+
+    const restart: PlanRestartPolicy = p.restart instanceof Restart
+      ? p.restart._toPlan()
+      : { policy: (p.restart ?? 'no') as PlanRestartPolicy['policy'], maxRetries: 0 };
+
+    return {
+      type: 'container',
+      path: refs.pathOf(this),
+      name: this.containerName,
+      dependsOn: [...deps].sort(),
+      spec: {
+        image: imageId ?? 'Missing',
+        command: p.command ? [...p.command] : undefined,
+        entrypoint: p.entrypoint ? [...p.entrypoint] : undefined,
+        env,
+        secretEnv,
+        envFiles,
+        workingDir: p.workingDir,
+        user: p.user,
+        hostname: p.hostname,
+        ports: sortPorts(this._ports),
+        publishAllPorts: p.publishAllPorts ?? false,
+        mounts,
+        volumesFrom,
+        networkMode: (p.networkMode ?? NetworkMode.BRIDGE) as NetworkMode,
+        networks,
+        restart,
+        healthcheck: p.healthcheck ? healthcheckToPlan(p.healthcheck, (m) => { throw new InvalidArgumentError(at(this, m)); }) : undefined,
+        dependsOn: [...dependsOn.keys()].sort().map((k) => dependsOn.get(k)!),
+        labels: { ...this._labels },
+        stopSignal: p.stopSignal !== undefined ? normalizeSignal(p.stopSignal) : undefined,
+        stopTimeoutSeconds: p.stopTimeout !== undefined ? Duration.of(p.stopTimeout).toSeconds() : undefined,
+        init: p.init ?? false,
+        readOnlyRootfs: p.readOnlyRootfs ?? false,
+        capAdd: normalizeCaps(p.capAdd),
+        capDrop: normalizeCaps(p.capDrop),
+        privileged: p.privileged ?? false,
+        memoryBytes: p.memory !== undefined ? Size.of(p.memory).toBytes() : undefined,
+        nanoCpus: p.cpus !== undefined ? Math.round(p.cpus * 1e9) : undefined,
+        pidsLimit: p.pidsLimit,
+        replicas: this.replicas,
+      },
+    };
+  }
+}
+
+function normalizeCaps(caps: string[] | undefined): string[] {
+  return [...new Set((caps ?? []).map((c) => normalizeCapability(c)!))].sort();
+}
+
+function sortPorts(ports: PortMapping[]): PortMapping[] {
+  return [...ports].sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol) || a.hostIp.localeCompare(b.hostIp) || a.hostPort - b.hostPort);
+}
+
+function healthcheckToPlan(h: HealthcheckOptions, fail: (m: string) => never): PlanHealthcheck {
+  let test: string[];
+  if (typeof h.test === 'string') {
+    if (h.test.trim() === '') fail('healthcheck test is empty; give a command such as "wget -q -O- http://localhost/ || exit 1"');
+    test = ['CMD-SHELL', h.test];
+  } else if (Array.isArray(h.test) && h.test.length > 0) {
+    test = h.test[0] === 'CMD' || h.test[0] === 'CMD-SHELL' ? [...h.test] : ['CMD', ...h.test];
+    if (test.length < 2) fail(`healthcheck test ${JSON.stringify(h.test)} has no command after "${test[0]}"`);
+    if (test[0] === 'CMD-SHELL' && test.length !== 2) fail('a CMD-SHELL healthcheck takes exactly one script string');
+  } else {
+    return fail('healthcheck test must be a shell string or a non-empty exec array');
+  }
+  const retries = h.retries ?? 3;
+  if (!Number.isInteger(retries) || retries < 1) fail(`healthcheck retries ${retries} must be a whole number of at least 1`);
+  const ms = (d: Duration | string | undefined, dflt: number, what: string, min: number): number => {
+    let v = dflt;
+    try {
+      if (d !== undefined) v = Duration.of(d).toMilliseconds();
+    } catch (e) {
+      if (!(e instanceof InvalidArgumentError)) throw e;
+      fail(`healthcheck ${what}: ${e.message}`);
+    }
+    if (v < min) fail(`healthcheck ${what} ${Duration.millis(v).toString()} is too short; use at least ${Duration.millis(min).toString()}`);
+    return v;
+  };
+  return {
+    test,
+    intervalMs: ms(h.interval, 30_000, 'interval', 1),
+    timeoutMs: ms(h.timeout, 30_000, 'timeout', 1),
+    retries,
+    startPeriodMs: ms(h.startPeriod, 0, 'startPeriod', 0),
+  };
+}
+
+/** A restart policy. */
+export class Restart {
+  /** Never restart (the default). */
+  public static readonly NO = new Restart('no', 0);
+  /** Always restart, also after the engine restarts (unless removed). */
+  public static readonly ALWAYS = new Restart('always', 0);
+  /** Like ALWAYS, but not after the user stopped the container. */
+  public static readonly UNLESS_STOPPED = new Restart('unless-stopped', 0);
+  /** Restart when the process exits non-zero, at most `maxRetries` times (0 = no limit). */
+  public static onFailure(maxRetries = 0): Restart {
+    if (!Number.isInteger(maxRetries) || maxRetries < 0) {
+      throw new InvalidArgumentError(`Restart.onFailure(${maxRetries}): maxRetries must be a whole number of 0 or more`);
+    }
+    return new Restart('on-failure', maxRetries);
+  }
+
+  private constructor(public readonly policy: RestartPolicy | `${RestartPolicy}`, public readonly maxRetries: number) {}
+
+  /** @internal */
+  public _toPlan(): PlanRestartPolicy {
+    return { policy: this.policy as PlanRestartPolicy['policy'], maxRetries: this.maxRetries };
+  }
+}
+
+/** Restart policy names. */
+export enum RestartPolicy {
+  NO = 'no',
+  ALWAYS = 'always',
+  UNLESS_STOPPED = 'unless-stopped',
+  ON_FAILURE = 'on-failure',
+}
+
+/** Network modes. */
+export enum NetworkMode {
+  /** Own network namespace on bridge networks (the default). */
+  BRIDGE = 'bridge',
+  /** Share the host's network namespace. */
+  HOST = 'host',
+  /** Loopback only. */
+  NONE = 'none',
+}
+
+/** Conditions a dependency must reach. */
+export enum DependencyCondition {
+  /** The dependency's process has started. */
+  STARTED = 'started',
+  /** The dependency's healthcheck passes. */
+  HEALTHY = 'healthy',
+  /** The dependency ran to completion with exit code 0. */
+  COMPLETED = 'completed',
+}

@@ -1,0 +1,167 @@
+import { Construct, IConstruct } from 'constructs';
+import type { ImageResource, ImageSpec } from '../plan/types';
+import { InvalidArgumentError } from '../util/errors';
+import { normalizeReference } from '../util/reference';
+import { PlanRefs, StackResource, at } from './private/resource';
+import type { SynthContext } from './private/synth-context';
+import { Stack } from './stack';
+
+const IMAGE_SYMBOL = Symbol.for('cdk-docker.Image');
+
+/** An image a container can run. */
+export interface IImage extends IConstruct {
+  /** The fully qualified reference the image is known by, e.g. `docker.io/library/nginx:latest`. */
+  readonly imageName: string;
+}
+
+/** How to build an image from a Dockerfile. */
+export interface BuildOptions {
+  /** Build context directory, relative to the app's directory. */
+  readonly context: string;
+  /**
+   * Dockerfile path, relative to the context.
+   * @default "Dockerfile"
+   */
+  readonly dockerfile?: string;
+  /**
+   * `ARG` values.
+   * @default {}
+   */
+  readonly buildArgs?: { readonly [name: string]: string };
+  /**
+   * Stage to build.
+   * @default - the last stage
+   */
+  readonly target?: string;
+  /**
+   * Build without the layer cache.
+   * @default false
+   */
+  readonly noCache?: boolean;
+}
+
+/** Properties of an Image: exactly one of `ref`, `build` or `archive`. */
+export interface ImageProps {
+  /**
+   * Pull this reference from a registry: `nginx`, `nginx:1.25`, `host:5000/team/app@sha256:…`.
+   * @default - none; give exactly one of ref, build or archive
+   * @see https://docs.docker.com/reference/cli/docker/image/pull/
+   */
+  readonly ref?: string;
+  /**
+   * When to pull a `ref` image.
+   * @default PullPolicy.MISSING
+   */
+  readonly pullPolicy?: PullPolicy | `${PullPolicy}`;
+  /**
+   * Build from a Dockerfile.
+   * @default - none; give exactly one of ref, build or archive
+   * @see https://docs.docker.com/reference/dockerfile/
+   */
+  readonly build?: BuildOptions;
+  /**
+   * Load from a `docker save` or OCI layout archive (path relative to the app's directory).
+   * @default - none; give exactly one of ref, build or archive
+   * @see https://docs.docker.com/reference/cli/docker/image/load/
+   */
+  readonly archive?: string;
+  /**
+   * Tag for a built or loaded image.
+   * @default - `<stack>-<path>:latest`
+   */
+  readonly tag?: string;
+}
+
+/**
+ * A container image: pulled from a registry, built from a Dockerfile, or loaded from an archive.
+ */
+export class Image extends StackResource implements IImage {
+  /** True when `x` is an Image, even from another copy of this library. */
+  public static isImage(x: unknown): x is Image {
+    return x !== null && typeof x === 'object' && IMAGE_SYMBOL in x;
+  }
+
+  public readonly resourceType = 'image' as const;
+  public readonly imageName: string;
+  private readonly props: ImageProps;
+
+  constructor(scope: Construct, id: string, props: ImageProps) {
+    super(scope, id);
+    Object.defineProperty(this, IMAGE_SYMBOL, { value: true });
+    this.props = props;
+    const sources = (['ref', 'build', 'archive'] as const).filter((k) => props[k] !== undefined);
+    if (sources.length !== 1) {
+      const got = sources.length === 0 ? 'none' : sources.join(' and ');
+      throw new InvalidArgumentError(at(this, `an Image needs exactly one source — ref, build or archive — but got ${got}; split it into one Image per source`));
+    }
+    if (props.pullPolicy !== undefined && props.ref === undefined) {
+      throw new InvalidArgumentError(at(this, 'pullPolicy applies to ref images only; remove it'));
+    }
+    if (props.pullPolicy !== undefined && !Object.values(PullPolicy).includes(props.pullPolicy as PullPolicy)) {
+      throw new InvalidArgumentError(at(this, `pullPolicy "${props.pullPolicy}" is not one of "missing", "always", "never"`));
+    }
+    if (props.tag !== undefined && props.ref !== undefined) {
+      throw new InvalidArgumentError(at(this, 'tag applies to build and archive images; a ref image is already named by its ref'));
+    }
+    if (props.build && (typeof props.build.context !== 'string' || props.build.context === '')) {
+      throw new InvalidArgumentError(at(this, 'build.context is empty; give the directory to build from, such as "./app"'));
+    }
+    if (props.build?.target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(props.build.target)) {
+      throw new InvalidArgumentError(at(this, `build.target "${props.build.target}" is not a valid stage name`));
+    }
+    try {
+      if (props.ref !== undefined) {
+        this.imageName = normalizeReference(props.ref);
+      } else {
+        this.imageName = normalizeReference(props.tag ?? defaultTag(this));
+      }
+    } catch (e) {
+      throw new InvalidArgumentError(at(this, (e as Error).message));
+    }
+  }
+
+  /** @internal */
+  public _toPlan(ctx: SynthContext, refs: PlanRefs): ImageResource {
+    const p = this.props;
+    let spec: ImageSpec;
+    if (p.ref !== undefined) {
+      spec = { source: 'registry', ref: this.imageName, pullPolicy: (p.pullPolicy ?? PullPolicy.MISSING) as PullPolicy };
+    } else if (p.build !== undefined) {
+      const context = ctx.resolvePath(p.build.context);
+      const dockerfile = p.build.dockerfile ?? 'Dockerfile';
+      spec = {
+        source: 'build',
+        context,
+        contextHash: ctx.hashBuildContext(this, context, dockerfile) ?? `sha256:${'0'.repeat(64)}`,
+        dockerfile,
+        buildArgs: { ...(p.build.buildArgs ?? {}) },
+        target: p.build.target,
+        noCache: p.build.noCache ?? false,
+      };
+    } else {
+      const path = ctx.resolvePath(p.archive!);
+      spec = { source: 'archive', path, sha256: ctx.hashFile(this, 'archive', path) ?? `sha256:${'0'.repeat(64)}` };
+    }
+    return { type: 'image', path: refs.pathOf(this), name: this.imageName, dependsOn: [], spec };
+  }
+}
+
+function defaultTag(image: Image): string {
+  const stack = Stack.of(image);
+  const repo = `${stack.stackName}-${stack.relativePath(image).replace(/\//g, '-')}`
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/[._-]{2,}/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  return `${repo}:latest`;
+}
+
+/** When to pull an image from its registry. */
+export enum PullPolicy {
+  /** Pull only when the image is not present. */
+  MISSING = 'missing',
+  /** Pull on every apply (a moved tag replaces the containers using it). */
+  ALWAYS = 'always',
+  /** Never pull; fail when the image is not present. */
+  NEVER = 'never',
+}

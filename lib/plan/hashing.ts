@@ -1,0 +1,64 @@
+import ignore from '@balena/dockerignore';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** `sha256:…` of a file's content. */
+export function hashFileContent(file: string): string {
+  return `sha256:${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
+}
+
+/**
+ * The files of a build context that Docker would send: everything not excluded by the
+ * context's .dockerignore, as sorted POSIX paths relative to the context. The Dockerfile and
+ * .dockerignore are always part of it, as with Docker.
+ */
+export function contextFiles(context: string, dockerfile = 'Dockerfile'): string[] {
+  const ignoreFile = path.join(context, '.dockerignore');
+  const ig = ignore({ ignorecase: false });
+  if (fs.existsSync(ignoreFile)) ig.add(fs.readFileSync(ignoreFile, 'utf8').split(/\r?\n/));
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    const abs = rel === '' ? context : path.join(context, rel);
+    for (const entry of fs.readdirSync(abs, { withFileTypes: true })) {
+      const r = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) {
+        // Descend even into ignored directories: a later "!" rule may re-include files.
+        walk(r);
+      } else if (!ig.ignores(r)) {
+        out.push(r);
+      }
+    }
+  };
+  walk('');
+  for (const always of [dockerfile.split(path.sep).join('/'), '.dockerignore']) {
+    if (!out.includes(always) && fs.existsSync(path.join(context, always))) out.push(always);
+  }
+  return out.sort();
+}
+
+/**
+ * `sha256:…` over a build context: for each file Docker would send, its path, type, executable
+ * bit and content (a symlink's target). Changing, adding or removing such a file changes the
+ * hash; an ignored file does not. The Dockerfile is included even when it is outside the context.
+ */
+export function hashBuildContext(context: string, dockerfile = 'Dockerfile'): string {
+  const h = createHash('sha256');
+  h.update('cdk-docker build context v1\0');
+  for (const rel of contextFiles(context, dockerfile)) {
+    const abs = path.join(context, rel);
+    const st = fs.lstatSync(abs);
+    if (st.isSymbolicLink()) {
+      h.update(`L\0${rel}\0${fs.readlinkSync(abs)}\0`);
+    } else if (st.isFile()) {
+      h.update(`F\0${rel}\0${(st.mode & 0o111) !== 0 ? 'x' : '-'}\0${st.size}\0`);
+      h.update(fs.readFileSync(abs));
+      h.update('\0');
+    }
+  }
+  const dfAbs = path.resolve(context, dockerfile);
+  if (!dfAbs.startsWith(path.resolve(context) + path.sep)) {
+    h.update(`D\0${fs.readFileSync(dfAbs)}`);
+  }
+  return `sha256:${h.digest('hex')}`;
+}

@@ -1,0 +1,271 @@
+/**
+ * The plan: what `synth` writes and every later stage (diff, apply, drift) reads.
+ *
+ * Terms
+ * - A *plan* describes one stack. It is a map of *resources* keyed by *logical id*.
+ * - A *logical id* is derived from the construct path relative to the stack only, so it is
+ *   stable when unrelated constructs are added, removed or renamed.
+ * - Every field has exactly one canonical form. Short syntaxes users may write (`"8080:80"`,
+ *   `"512m"`, `"nginx"`) are normalised at synth time and never appear here.
+ * - Values known only at apply time (an image id from a build, a random host port) are not in
+ *   the plan; the fields that produce them are (`hostPort: 0` means "a free port").
+ * - Secrets appear only as references (`SecretRef`): where to read them at apply time and an
+ *   HMAC to diff them by. Their values never appear.
+ *
+ * The JSON Schema in schema/plan.schema.json describes exactly these types; `validatePlan`
+ * checks a plan against it on write and on read.
+ */
+
+export const PLAN_VERSION = 1 as const;
+
+export type ResourceType = 'image' | 'container' | 'network' | 'volume';
+
+export interface Plan {
+  /** Version of this format. */
+  readonly version: typeof PLAN_VERSION;
+  /** Stack name: also the value of the `io.cdk-docker.stack` label. */
+  readonly stack: string;
+  /** Resources by logical id. */
+  readonly resources: { readonly [logicalId: string]: Resource };
+}
+
+export type Resource = ImageResource | ContainerResource | NetworkResource | VolumeResource;
+
+interface ResourceBase {
+  /** Construct path relative to the stack, e.g. `web` or `db/primary`. */
+  readonly path: string;
+  /** Name of the resource in the runtime (container name, image reference, network or volume name). */
+  readonly name: string;
+  /** Logical ids this resource needs before it can be created; sorted, no duplicates. */
+  readonly dependsOn: string[];
+}
+
+export interface ImageResource extends ResourceBase {
+  readonly type: 'image';
+  readonly spec: ImageSpec;
+}
+export interface ContainerResource extends ResourceBase {
+  readonly type: 'container';
+  readonly spec: ContainerSpec;
+}
+export interface NetworkResource extends ResourceBase {
+  readonly type: 'network';
+  readonly spec: NetworkSpec;
+}
+export interface VolumeResource extends ResourceBase {
+  readonly type: 'volume';
+  readonly spec: VolumeSpec;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images
+
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+export type ImageSpec = RegistryImageSpec | BuildImageSpec | ArchiveImageSpec;
+
+/** An image pulled from a registry. The resource `name` is the normalised reference. */
+export interface RegistryImageSpec {
+  readonly source: 'registry';
+  /** Fully qualified reference: `docker.io/library/nginx:latest`, `host:5000/a/b@sha256:…`. */
+  readonly ref: string;
+  readonly pullPolicy: PullPolicy;
+}
+
+/** An image built from a Dockerfile. The resource `name` is the tag given to the result. */
+export interface BuildImageSpec {
+  readonly source: 'build';
+  /** Absolute path of the build context. */
+  readonly context: string;
+  /** `sha256:…` over the context's files (after .dockerignore), their modes and the Dockerfile. */
+  readonly contextHash: string;
+  /** Dockerfile path relative to the context. */
+  readonly dockerfile: string;
+  readonly buildArgs: { readonly [name: string]: string };
+  /** Build stage; absent = the last stage. */
+  readonly target?: string;
+  readonly noCache: boolean;
+}
+
+/** An image loaded from a `docker save` or OCI layout archive. The resource `name` is its tag. */
+export interface ArchiveImageSpec {
+  readonly source: 'archive';
+  /** Absolute path of the archive. */
+  readonly path: string;
+  /** `sha256:…` of the archive file. */
+  readonly sha256: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Containers
+
+export type Protocol = 'tcp' | 'udp' | 'sctp';
+export type RestartPolicyName = 'no' | 'always' | 'unless-stopped' | 'on-failure';
+export type NetworkMode = 'bridge' | 'host' | 'none';
+export type DependencyCondition = 'started' | 'healthy' | 'completed';
+
+export interface ContainerSpec {
+  /** Logical id of the image resource. */
+  readonly image: string;
+  /** Replaces the image's Cmd; absent = the image's. */
+  readonly command?: string[];
+  /** Replaces the image's Entrypoint; absent = the image's, `[]` = none. */
+  readonly entrypoint?: string[];
+  /** Plain environment, merged over the image's. */
+  readonly env: { readonly [name: string]: string };
+  /** Secret environment, injected at apply. */
+  readonly secretEnv: { readonly [name: string]: SecretRef };
+  /** Env files, read at apply in order; later files and `env` win. */
+  readonly envFiles: FileRef[];
+  readonly workingDir?: string;
+  readonly user?: string;
+  readonly hostname?: string;
+  /** Published ports, one entry per container port (ranges are expanded); sorted. */
+  readonly ports: PortMapping[];
+  readonly publishAllPorts: boolean;
+  readonly mounts: Mount[];
+  /** Container names whose volumes are mounted too. */
+  readonly volumesFrom: VolumesFrom[];
+  readonly networkMode: NetworkMode;
+  /** Networks to join (networkMode bridge only); empty = the runtime's default network. */
+  readonly networks: NetworkAttachment[];
+  readonly restart: RestartPolicy;
+  readonly healthcheck?: Healthcheck;
+  /** Containers that must reach a condition before this one starts. */
+  readonly dependsOn: ContainerDependency[];
+  /** User labels (the `io.cdk-docker.` prefix is reserved). */
+  readonly labels: { readonly [key: string]: string };
+  /** Signal name, `SIGTERM` form; absent = the image's or SIGTERM. */
+  readonly stopSignal?: string;
+  /** Seconds between the stop signal and SIGKILL; absent = 10. */
+  readonly stopTimeoutSeconds?: number;
+  readonly init: boolean;
+  readonly readOnlyRootfs: boolean;
+  /** Capability names without the `CAP_` prefix, upper case, sorted. */
+  readonly capAdd: string[];
+  readonly capDrop: string[];
+  readonly privileged: boolean;
+  /** Memory limit in bytes; absent = unlimited. */
+  readonly memoryBytes?: number;
+  /** CPU quota in billionths of a CPU (Docker's NanoCpus); absent = unlimited. */
+  readonly nanoCpus?: number;
+  /** Max processes; absent = unlimited. */
+  readonly pidsLimit?: number;
+  /** Number of identical containers. */
+  readonly replicas: number;
+}
+
+export interface SecretRef {
+  readonly source: 'env' | 'file';
+  /** Environment variable name or absolute file path the value is read from at apply. */
+  readonly from: string;
+  /** `hmac-sha256:…` of the value, keyed per stack. */
+  readonly hmac: string;
+}
+
+export interface FileRef {
+  /** Absolute path. */
+  readonly path: string;
+  /** `sha256:…` of the content at synth time. */
+  readonly sha256: string;
+}
+
+export interface PortMapping {
+  readonly containerPort: number;
+  readonly protocol: Protocol;
+  /** Host address to bind; `0.0.0.0` = all. */
+  readonly hostIp: string;
+  /** Host port; 0 = a free port chosen at apply. */
+  readonly hostPort: number;
+}
+
+export type Mount = VolumeMount | BindMount | TmpfsMount;
+
+export interface VolumeMount {
+  readonly type: 'volume';
+  /** Volume name. */
+  readonly source: string;
+  readonly target: string;
+  readonly readOnly: boolean;
+}
+
+export interface BindMount {
+  readonly type: 'bind';
+  /** Absolute host path. */
+  readonly source: string;
+  readonly target: string;
+  readonly readOnly: boolean;
+  /** `sha256:…` of the content when the source is a file (a change replaces the container). */
+  readonly sha256?: string;
+}
+
+export interface TmpfsMount {
+  readonly type: 'tmpfs';
+  readonly target: string;
+  /** Size limit in bytes; absent = the kernel default (half of RAM). */
+  readonly sizeBytes?: number;
+  /** Octal mode as a number (e.g. 1777 → 0o1777 = 1023); absent = 1777. */
+  readonly mode?: number;
+}
+
+export interface VolumesFrom {
+  /** Container name. */
+  readonly container: string;
+  readonly readOnly: boolean;
+}
+
+export interface NetworkAttachment {
+  /** Network name. */
+  readonly network: string;
+  /** Extra DNS names on this network, sorted. */
+  readonly aliases: string[];
+  /** Static address; absent = allocated. */
+  readonly ipv4Address?: string;
+}
+
+export interface RestartPolicy {
+  readonly policy: RestartPolicyName;
+  /** on-failure only: max restarts, 0 = unlimited. Always 0 for other policies. */
+  readonly maxRetries: number;
+}
+
+export interface Healthcheck {
+  /** `["CMD", exe, args…]` or `["CMD-SHELL", script]`. */
+  readonly test: string[];
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly startPeriodMs: number;
+}
+
+export interface ContainerDependency {
+  /** Logical id of the container resource. */
+  readonly container: string;
+  readonly condition: DependencyCondition;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Networks and volumes
+
+export type NetworkDriver = 'bridge' | 'overlay';
+
+export interface NetworkSpec {
+  readonly driver: NetworkDriver;
+  /** CIDR; absent = allocated by the runtime. */
+  readonly subnet?: string;
+  readonly gateway?: string;
+  readonly ipRange?: string;
+  readonly internal: boolean;
+  readonly attachable: boolean;
+  readonly labels: { readonly [key: string]: string };
+}
+
+export type RemovalPolicy = 'retain' | 'destroy';
+
+export interface VolumeSpec {
+  readonly driver: string;
+  readonly driverOpts: { readonly [key: string]: string };
+  readonly labels: { readonly [key: string]: string };
+  /** What `destroy` does with the volume. */
+  readonly removalPolicy: RemovalPolicy;
+}

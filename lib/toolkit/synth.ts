@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readAssembly, renderPlan, planFileName, MANIFEST_FILE } from '../plan/io';
+import type { Plan } from '../plan/types';
+import { CdkDockerError, InvalidArgumentError } from '../util/errors';
+import { CONFIG_FILE, loadConfig } from './config';
+
+/** The app command failed; its own output has been shown already. */
+export class AppFailedError extends CdkDockerError {
+  public override readonly code = 'APP_FAILED';
+}
+
+export interface SynthOptions {
+  /** Project directory (where cdk-docker.json is). @default process.cwd() */
+  readonly dir?: string;
+  /** App command; overrides cdk-docker.json's `app`. */
+  readonly app?: string;
+  /** Output directory. @default cdk-docker.json's `output`, else "cdk.out" */
+  readonly outdir?: string;
+  /** Stacks to return (all when empty); unknown names are an error. */
+  readonly stacks?: string[];
+  /** Also write `<stack>.plan.yaml`. */
+  readonly format?: 'json' | 'yaml';
+  /** Where the app's stdout and stderr go. @default process.stderr */
+  readonly appOutput?: NodeJS.WritableStream;
+}
+
+export interface SynthResult {
+  readonly outdir: string;
+  readonly plans: Plan[];
+  /** Files written per stack (relative to the project directory). */
+  readonly files: { readonly [stack: string]: string[] };
+}
+
+/**
+ * Runs the app command (like `cdk synth`) with `CDK_DOCKER_OUTDIR` set, then reads back and
+ * validates every plan it wrote. The app's output is passed through; a failing app is an
+ * AppFailedError.
+ */
+export async function synthesize(options: SynthOptions = {}): Promise<SynthResult> {
+  const dir = path.resolve(options.dir ?? process.cwd());
+  const config = loadConfig(dir);
+  const app = options.app ?? config.app;
+  if (!app) {
+    throw new InvalidArgumentError(`no app to run: add {"app": "npx tsx main.ts"} to ${path.join(dir, CONFIG_FILE)} or pass --app "<command>"`);
+  }
+  const outdir = path.resolve(dir, options.outdir ?? config.output ?? 'cdk.out');
+  fs.mkdirSync(outdir, { recursive: true });
+  fs.rmSync(path.join(outdir, MANIFEST_FILE), { force: true });
+
+  const out = options.appOutput ?? process.stderr;
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(app, {
+      cwd: dir,
+      shell: true,
+      env: { ...process.env, CDK_DOCKER_OUTDIR: outdir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (d) => out.write(d));
+    child.stderr.on('data', (d) => out.write(d));
+    child.on('error', reject);
+    child.on('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+  });
+  if (code !== 0) {
+    throw new AppFailedError(`the app command \`${app}\` failed with exit code ${code} (its output is above)`);
+  }
+  if (!fs.existsSync(path.join(outdir, MANIFEST_FILE))) {
+    throw new AppFailedError(`the app command \`${app}\` wrote no plans to ${outdir}: does it call app.synth() at the end?`);
+  }
+  const plans = readAssembly(outdir, options.stacks ?? []);
+  const files: Record<string, string[]> = {};
+  for (const plan of plans) {
+    const list = [path.relative(dir, path.join(outdir, planFileName(plan.stack, 'json')))];
+    if (options.format === 'yaml') {
+      const yamlFile = path.join(outdir, planFileName(plan.stack, 'yaml'));
+      fs.writeFileSync(yamlFile, renderPlan(plan, 'yaml'));
+      list.push(path.relative(dir, yamlFile));
+    }
+    files[plan.stack] = list;
+  }
+  return { outdir, plans, files };
+}

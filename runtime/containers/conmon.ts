@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { CdkDockerError } from '../../lib/util/errors';
+import { findHelper } from '../host';
+import { runcMessage } from './runc';
+
+/** Where conmon puts things for one container. */
+export interface ConmonOptions {
+  readonly id: string;
+  readonly name: string;
+  readonly bundle: string;
+  readonly runcBinary: string;
+  readonly runcRoot: string;
+  /** Directory conmon writes `<id>` into, holding the exit code. */
+  readonly exitDir: string;
+  readonly logPath: string;
+  readonly logSizeMax: number;
+  readonly terminal: boolean;
+  /** The program conmon runs after the container exits, and its arguments. */
+  readonly exitCommand: string[];
+  /** Environment for conmon and, through it, the exit command. */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Raised when runc could not create the container (a missing executable, a bad mount, …). */
+export class ContainerCreateError extends CdkDockerError {
+  public override readonly code = 'CREATE_FAILED';
+  constructor(message: string, public readonly exitCode: number) {
+    super(message);
+  }
+}
+
+/**
+ * Starts conmon for a container (conmon runs `runc create` and then monitors the container:
+ * stdio into the k8s-file log, the exit code into the exit dir, then the exit command). Resolves
+ * with the container's pid and conmon's once runc created it; the caller then runs `runc start`.
+ * conmon daemonizes, so nothing of it stays attached to this process.
+ */
+export async function startConmon(o: ConmonOptions): Promise<{ pid: number; conmonPid: number }> {
+  const conmon = findHelper('conmon', o.env);
+  if (!conmon) throw new CdkDockerError('conmon is not installed: the built-in runtime monitors containers with it; install it with `apt-get install conmon` (or run `cdk-docker doctor`)');
+  const pidFile = `${o.bundle}/pidfile`;
+  const conmonPidFile = `${o.bundle}/conmon.pid`;
+  const args = [
+    '--api-version', '1',
+    '-c', o.id,
+    '-u', o.id,
+    '-n', o.name,
+    '-r', o.runcBinary,
+    '--runtime-arg', '--root',
+    '--runtime-arg', o.runcRoot,
+    '-b', o.bundle,
+    '-p', pidFile,
+    '-P', conmonPidFile,
+    '-l', `k8s-file:${o.logPath}`,
+    '--log-size-max', String(o.logSizeMax),
+    '--exit-dir', o.exitDir,
+    '--socket-dir-path', `${o.bundle}/sockets`,
+    '--log-level', 'error',
+    ...(o.terminal ? ['-t'] : []),
+    '--exit-command', o.exitCommand[0],
+    ...o.exitCommand.slice(1).flatMap((a) => ['--exit-command-arg', a]),
+  ];
+  fs.mkdirSync(`${o.bundle}/sockets`, { recursive: true, mode: 0o700 });
+  const child = spawn(conmon, args, {
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    env: { ...o.env, _OCI_SYNCPIPE: '3' },
+    detached: true,
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+  const message = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    sync.on('data', (d: Buffer) => {
+      text += d.toString('utf8');
+      if (text.includes('\n')) resolve(text);
+    });
+    sync.on('end', () => resolve(text));
+    sync.on('error', reject);
+    child.on('error', (e) => reject(new CdkDockerError(`cannot run conmon: ${e.message}`)));
+  });
+  // conmon keeps our pipes open for its lifetime; let go of them so this process can exit.
+  for (const s of [child.stdout, child.stderr, sync]) (s as { destroy(): void } | null)?.destroy();
+  child.unref();
+  let data: { data?: number; message?: string };
+  try {
+    data = JSON.parse(message.split('\n')[0]) as { data?: number; message?: string };
+  } catch {
+    throw new CdkDockerError(`conmon failed to start the container: ${output.trim() || message.trim() || 'no output'}`);
+  }
+  if (!data.data || data.data < 0) {
+    throw new ContainerCreateError(runcMessage(data.message ?? output) || 'the OCI runtime failed to create the container', exitCodeFor(data.message ?? ''));
+  }
+  const conmonPid = Number(fs.readFileSync(conmonPidFile, 'utf8').trim());
+  return { pid: data.data, conmonPid };
+}
+
+/** Docker's exit codes for a container that could not start: 127 not found, 126 not executable. */
+export function exitCodeFor(message: string): number {
+  if (/executable file not found|no such file or directory/i.test(message)) return 127;
+  if (/permission denied|exec format error/i.test(message)) return 126;
+  return 125;
+}

@@ -1,0 +1,11 @@
+/** The containers half of the built-in runtime: what the CLI and the built-in driver use. */
+export { ContainerService, backoffMs, humanDuration, mergeEnv, signalName } from './service';
+export type { CreateOptions, ContainerSummary } from './service';
+export { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from './mounts';
+export type { MountRequest } from './mounts';
+export { followLog, logSize, parseLog, readLog } from './logs';
+export type { LogLine, LogOptions } from './logs';
+export { resolveUser } from './user';
+export { runcMessage, RuncError } from './runc';
+export { ContainerCreateError, exitCodeFor } from './conmon';
+export type { ContainerRecord, ContainerState, RestartPolicyName } from './types';

@@ -1,0 +1,129 @@
+import * as fs from 'node:fs';
+
+/**
+ * Reading conmon's k8s-file logs: one line per chunk, `<RFC3339Nano> <stdout|stderr> <F|P> <text>`;
+ * `P` (partial) lines continue on the next line of the same stream. conmon truncates the file
+ * when it reaches the size cap; a follower notices the file shrinking and starts over.
+ */
+
+export interface LogLine {
+  readonly time: string;
+  readonly stream: 'stdout' | 'stderr';
+  /** The text, with its newline when the line was complete. */
+  readonly text: string;
+}
+
+export interface LogOptions {
+  /** Only the last N lines (complete lines). */
+  readonly tail?: number;
+  /** Only lines at or after this time (ms since epoch). */
+  readonly since?: number;
+  /** Only lines before this time (ms since epoch). */
+  readonly until?: number;
+}
+
+/** Parses k8s-file text into lines, joining partial chunks. `rest` is an unfinished last line. */
+export function parseLog(text: string): { lines: LogLine[]; rest: string } {
+  const out: LogLine[] = [];
+  const raw = text.split('\n');
+  const rest = raw.pop() ?? '';
+  const pending: { [s: string]: { time: string; text: string } | undefined } = {};
+  for (const l of raw) {
+    const m = /^(\S+) (stdout|stderr) ([FP])(?:\S*) ?(.*)$/.exec(l);
+    if (!m) continue;
+    const [, time, stream, kind, body] = m;
+    const prev = pending[stream];
+    if (kind === 'P') {
+      pending[stream] = { time: prev?.time ?? time, text: (prev?.text ?? '') + body };
+      continue;
+    }
+    out.push({ time: prev?.time ?? time, stream: stream as 'stdout' | 'stderr', text: `${prev?.text ?? ''}${body}\n` });
+    pending[stream] = undefined;
+  }
+  // Partial chunks not finished yet are returned as they are (a prompt without a newline).
+  for (const [stream, p] of Object.entries(pending)) if (p) out.push({ time: p.time, stream: stream as 'stdout' | 'stderr', text: p.text });
+  return { lines: out, rest };
+}
+
+/** The log's lines selected by `opts`. */
+export function readLog(file: string, opts: LogOptions = {}): LogLine[] {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  let lines = parseLog(text).lines.filter((l) => inWindow(l, opts));
+  if (opts.tail !== undefined && opts.tail >= 0) lines = opts.tail === 0 ? [] : lines.slice(-opts.tail);
+  return lines;
+}
+
+function inWindow(l: LogLine, opts: LogOptions): boolean {
+  const t = Date.parse(l.time);
+  if (opts.since !== undefined && t < opts.since) return false;
+  if (opts.until !== undefined && t >= opts.until) return false;
+  return true;
+}
+
+/**
+ * Follows a log from byte `offset`: calls `onLine` for each new complete (or partial) chunk
+ * until `done()` says the writer is finished, then drains what is left. Survives truncation.
+ */
+export async function followLog(file: string, offset: number, onLine: (l: LogLine) => void, done: () => Promise<boolean> | boolean, opts: LogOptions = {}): Promise<void> {
+  let pos = offset;
+  let carry = '';
+  const readMore = () => {
+    let size = 0;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      return;
+    }
+    if (size < pos) {
+      // Truncated by the size cap: the new content starts at 0.
+      pos = 0;
+      carry = '';
+    }
+    if (size === pos) return;
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(size - pos);
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      pos += n;
+      const { lines, rest } = parseLogComplete(carry + buf.subarray(0, n).toString('utf8'));
+      carry = rest;
+      for (const l of lines) if (inWindow(l, opts)) onLine(l);
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    const before = pos;
+    readMore();
+    if (await done()) {
+      readMore();
+      if (carry) for (const l of parseLog(`${carry}\n`).lines) onLine(l);
+      return;
+    }
+    if (pos !== before) delay = 5;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** Like parseLog, but keeps trailing partial chunks in `rest` (more may follow). */
+function parseLogComplete(text: string): { lines: LogLine[]; rest: string } {
+  const raw = text.split('\n');
+  let rest = raw.pop() ?? '';
+  // Hold back trailing P chunks: their line is not finished.
+  while (raw.length > 0 && / (stdout|stderr) P/.test(raw[raw.length - 1])) rest = `${raw.pop()}\n${rest}`;
+  return { lines: parseLog(raw.length ? `${raw.join('\n')}\n` : '').lines, rest };
+}
+
+/** Size of the log now (the offset a follower starts at to skip what is there). */
+export function logSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}

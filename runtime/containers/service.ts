@@ -1,0 +1,1021 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/util/errors';
+import { normalizeSignal, SIGNALS } from '../../lib/util/linux';
+import { packageRoot } from '../../lib/util/package-info';
+import type { RuntimeConfig } from '../config';
+import { findHelper } from '../host';
+import { ImageStore } from '../images/store';
+import type { ImageConfig } from '../images/types';
+import { writeFileAtomic } from '../util/files';
+import { VolumeStore } from '../volumes';
+import { ANONYMOUS_LABEL } from '../volumes/types';
+import { ContainerCreateError, startConmon } from './conmon';
+import { MountRequest } from './mounts';
+import { isMounted, mountRootfs, unmountAll } from './rootfs';
+import { healthArgv, healthTimings, nextHealth, startHealthLoop, stopHealthLoop } from './health';
+import { Runc, pidAlive, runcMessage } from './runc';
+import { buildSpec } from './spec';
+import { ContainerStore } from './store';
+import type { ContainerRecord, ContainerState, HealthcheckConfig, HealthState, MountPoint, OciMount, RestartPolicyName } from './types';
+import { defaultEnv, resolveUser } from './user';
+
+/** What `create` takes: Docker's flags as values. Unset fields come from the image or Docker's defaults. */
+export interface CreateOptions {
+  readonly image: string;
+  readonly name?: string;
+  /** Replaces the image's Cmd (when non-empty). */
+  readonly cmd?: string[];
+  /** Replaces the image's Entrypoint ([] or [""] clears it) and then also drops the image's Cmd. */
+  readonly entrypoint?: string[];
+  /** `K=V` (or `K` to take it from this process's environment), applied after envFiles. */
+  readonly env?: string[];
+  /** Files of `K=V` lines (Docker's --env-file). */
+  readonly envFiles?: string[];
+  readonly workingDir?: string;
+  readonly user?: string;
+  readonly hostname?: string;
+  readonly labels?: { readonly [k: string]: string };
+  readonly restart?: { readonly name: RestartPolicyName; readonly maxRetries?: number };
+  readonly autoRemove?: boolean;
+  readonly init?: boolean;
+  readonly readOnly?: boolean;
+  readonly capAdd?: string[];
+  readonly capDrop?: string[];
+  readonly privileged?: boolean;
+  readonly securityOpt?: string[];
+  /** Bytes. */
+  readonly memory?: number;
+  readonly nanoCpus?: number;
+  readonly pidsLimit?: number;
+  readonly stopSignal?: string;
+  /** Seconds. */
+  readonly stopTimeout?: number;
+  readonly mounts?: MountRequest[];
+  /** `C[:ro|rw]`. */
+  readonly volumesFrom?: string[];
+  /** Replaces the image's healthcheck; fields left 0 keep the image's. */
+  readonly healthcheck?: Partial<HealthcheckConfig>;
+  readonly noHealthcheck?: boolean;
+  readonly tty?: boolean;
+  readonly openStdin?: boolean;
+  /** `none` or `host` (bridge networks come with the networking part of the runtime). */
+  readonly networkMode?: string;
+  readonly shmSize?: number;
+  /** Log size cap in bytes (`--log-opt max-size`). */
+  readonly logMaxSize?: number;
+}
+
+/** A row of `ps`. */
+export interface ContainerSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly image: string;
+  readonly command: string;
+  readonly created: string;
+  readonly status: string;
+  readonly state: ContainerState;
+  readonly labels: { readonly [k: string]: string };
+}
+
+const LOG_SIZE_MAX = 20 * 1024 * 1024;
+const DEFAULT_STOP_TIMEOUT = 10;
+
+/**
+ * The containers half of the built-in runtime. No daemon: every method does its work in the
+ * calling process and leaves the container to conmon; conmon's exit command (`runtime _exited`)
+ * records the exit and applies the restart policy.
+ */
+export class ContainerService {
+  public readonly store: ContainerStore;
+  public readonly images: ImageStore;
+  public readonly volumes: VolumeStore;
+  private runcCache?: Runc;
+
+  constructor(private readonly config: RuntimeConfig) {
+    this.store = new ContainerStore(config.root, config.runRoot);
+    this.images = new ImageStore(config.root);
+    this.volumes = new VolumeStore(config.root);
+  }
+
+  private get runc(): Runc {
+    this.runcCache ??= new Runc(path.join(this.config.runRoot, 'runc'));
+    return this.runcCache;
+  }
+
+  private exitDir(): string {
+    const d = path.join(this.config.runRoot, 'exits');
+    fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    return d;
+  }
+
+  private exitFile(id: string): string {
+    return path.join(this.exitDir(), id);
+  }
+
+  /** How the engine calls itself back (conmon's exit command, the health loop). */
+  private selfCommand(): string[] {
+    return [process.execPath, path.join(packageRoot(), 'bin', 'cdk-docker')];
+  }
+
+  /** The environment of processes that call back: just enough to find this runtime's state. */
+  private childEnv(): NodeJS.ProcessEnv {
+    return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CDK_DOCKER_ROOT: this.config.root, CDK_DOCKER_RUNROOT: this.config.runRoot };
+  }
+
+  public logPath(id: string): string {
+    return path.join(this.store.containerDir(id), 'ctr.log');
+  }
+
+  // --- create ---------------------------------------------------------------------------------
+
+  public async create(opts: CreateOptions): Promise<ContainerRecord> {
+    await this.restoreIfRebooted();
+    const image = this.images.resolve(opts.image);
+    const imageConfig = this.images.config(image).config ?? {};
+    const entrypoint = opts.entrypoint !== undefined ? opts.entrypoint.filter((a, i) => !(i === 0 && a === '' && opts.entrypoint!.length === 1)) : (imageConfig.Entrypoint ?? []);
+    const cmd = opts.cmd && opts.cmd.length > 0 ? opts.cmd : opts.entrypoint !== undefined ? [] : (imageConfig.Cmd ?? []);
+    const argv = [...entrypoint, ...cmd];
+    if (argv.length === 0) throw new InvalidArgumentError(`No command specified: the image ${opts.image} has no Cmd or Entrypoint; give a command after the image name`);
+
+    const env = mergeEnv(imageConfig.Env ?? [], [...(opts.envFiles ?? []).flatMap(readEnvFile), ...(opts.env ?? []).map(expandEnv)]);
+    const restart = opts.restart ?? { name: 'no' };
+    if (restart.name !== 'on-failure' && restart.maxRetries) {
+      throw new InvalidArgumentError(`maximum retry count cannot be used with restart policy '${restart.name}'; use on-failure:N`);
+    }
+    if (opts.autoRemove && restart.name !== 'no') throw new ConflictError('Conflicting options: --restart and --rm');
+    const stopSignal = opts.stopSignal ?? imageConfig.StopSignal ?? 'SIGTERM';
+    signalName(stopSignal);
+    const networkMode = opts.networkMode ?? 'none';
+    if (!['none', 'host'].includes(networkMode)) {
+      throw new InvalidArgumentError(`network "${networkMode}" is not available yet: the built-in runtime supports --network none and --network host (bridge networks come with its networking part)`);
+    }
+    let healthcheck: HealthcheckConfig | undefined = imageConfig.Healthcheck as HealthcheckConfig | undefined;
+    if (opts.noHealthcheck) healthcheck = { Test: ['NONE'] };
+    else if (opts.healthcheck) {
+      healthcheck = {
+        Test: opts.healthcheck.Test ?? healthcheck?.Test ?? [],
+        Interval: opts.healthcheck.Interval || healthcheck?.Interval || 0,
+        Timeout: opts.healthcheck.Timeout || healthcheck?.Timeout || 0,
+        StartPeriod: opts.healthcheck.StartPeriod || healthcheck?.StartPeriod || 0,
+        Retries: opts.healthcheck.Retries || healthcheck?.Retries || 0,
+      };
+      if (healthcheck.Test.length === 0) throw new InvalidArgumentError('--health-interval and the other health flags need --health-cmd (or an image HEALTHCHECK)');
+    }
+
+    const id = ContainerStore.newId();
+    return this.store.namesLocked(async () => {
+      const name = opts.name ?? this.generateName();
+      this.store.checkNameFree(name);
+      const mounts = await this.resolveMounts(id, opts, imageConfig);
+      const record: ContainerRecord = {
+        version: 1,
+        Id: id,
+        Name: name,
+        Created: new Date().toISOString(),
+        ImageId: image.id,
+        Path: argv[0],
+        Args: argv.slice(1),
+        Config: {
+          Hostname: opts.hostname ?? (networkMode === 'host' ? fs.readFileSync('/etc/hostname', 'utf8').trim() : id.slice(0, 12)),
+          User: opts.user ?? imageConfig.User ?? '',
+          Env: env,
+          Cmd: cmd.length ? cmd : null,
+          Entrypoint: entrypoint.length ? entrypoint : null,
+          WorkingDir: opts.workingDir ?? imageConfig.WorkingDir ?? '',
+          Labels: { ...(imageConfig.Labels ?? {}), ...(opts.labels ?? {}) },
+          StopSignal: stopSignal,
+          StopTimeout: opts.stopTimeout,
+          Healthcheck: healthcheck,
+          Tty: opts.tty ?? false,
+          OpenStdin: opts.openStdin ?? false,
+          Image: opts.image,
+          Volumes: imageConfig.Volumes ?? null,
+          ExposedPorts: imageConfig.ExposedPorts ?? null,
+        },
+        HostConfig: {
+          Binds: (opts.mounts ?? []).filter((m) => m.type !== 'tmpfs' && m.source !== undefined).map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
+          Tmpfs: Object.fromEntries((opts.mounts ?? []).filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.options.join(',')])),
+          VolumesFrom: opts.volumesFrom ?? [],
+          RestartPolicy: { Name: restart.name, MaximumRetryCount: restart.maxRetries ?? 0 },
+          AutoRemove: opts.autoRemove ?? false,
+          Init: opts.init ?? false,
+          ReadonlyRootfs: opts.readOnly ?? false,
+          CapAdd: opts.capAdd ?? [],
+          CapDrop: opts.capDrop ?? [],
+          Privileged: opts.privileged ?? false,
+          SecurityOpt: opts.securityOpt ?? [],
+          Memory: opts.memory ?? 0,
+          NanoCpus: opts.nanoCpus ?? 0,
+          PidsLimit: opts.pidsLimit,
+          NetworkMode: networkMode,
+          ShmSize: opts.shmSize ?? 64 * 1024 * 1024,
+          LogMaxSize: opts.logMaxSize ?? LOG_SIZE_MAX,
+        },
+        Mounts: mounts,
+      };
+      if (record.HostConfig.Memory > 0 && record.HostConfig.Memory < 6 * 1024 * 1024) {
+        throw new InvalidArgumentError('Minimum memory limit allowed is 6MB');
+      }
+      this.store.add(record);
+      return record;
+    });
+  }
+
+  /** Volumes, binds and tmpfs of a new container, in Docker's order of precedence. */
+  private async resolveMounts(id: string, opts: CreateOptions, imageConfig: ImageConfig['config'] & object): Promise<MountPoint[]> {
+    const out = new Map<string, MountPoint>();
+    // --volumes-from first: the container's own mounts replace them at the same path.
+    for (const spec of opts.volumesFrom ?? []) {
+      const [source, mode = ''] = spec.split(':');
+      if (mode && !['ro', 'rw'].includes(mode)) throw new InvalidArgumentError(`invalid --volumes-from "${spec}": the mode must be ro or rw`);
+      const from = this.store.record(this.store.resolve(source));
+      for (const m of from.Mounts) {
+        if (m.Type === 'tmpfs') continue;
+        out.set(m.Destination, { ...m, RW: mode ? mode === 'rw' : m.RW, Anonymous: false });
+      }
+    }
+    for (const m of opts.mounts ?? []) {
+      if (m.type === 'bind') {
+        if (!fs.existsSync(m.source!)) {
+          // Docker creates a missing -v host directory; --mount refuses. We create it for both, as -v does.
+          fs.mkdirSync(m.source!, { recursive: true });
+        }
+        out.set(m.target, { Type: 'bind', Source: m.source!, Destination: m.target, RW: !m.readOnly, Options: m.options });
+      } else if (m.type === 'tmpfs') {
+        out.set(m.target, { Type: 'tmpfs', Source: '', Destination: m.target, RW: !m.readOnly, Options: m.options });
+      } else {
+        const anonymous = m.source === undefined;
+        const v = await this.volumes.create(m.source, anonymous ? { labels: { [ANONYMOUS_LABEL]: '' } } : {});
+        out.set(m.target, { Type: 'volume', Name: v.Name, Source: v.Mountpoint, Destination: m.target, RW: !m.readOnly, Options: m.options, Anonymous: anonymous });
+      }
+    }
+    // The image's VOLUMEs not covered above become anonymous volumes.
+    for (const target of Object.keys(imageConfig.Volumes ?? {})) {
+      const dest = path.posix.normalize(target);
+      if (out.has(dest)) continue;
+      const v = await this.volumes.create(undefined, { labels: { [ANONYMOUS_LABEL]: '' } });
+      out.set(dest, { Type: 'volume', Name: v.Name, Source: v.Mountpoint, Destination: dest, RW: true, Options: [], Anonymous: true });
+    }
+    void id;
+    return [...out.values()];
+  }
+
+  private generateName(): string {
+    const adjectives = ['admiring', 'brave', 'clever', 'dreamy', 'eager', 'focused', 'gallant', 'happy', 'jolly', 'keen', 'lucid', 'modest', 'nifty', 'optimistic', 'peaceful', 'quirky', 'relaxed', 'serene', 'tender', 'upbeat', 'vibrant', 'wizardly', 'youthful', 'zealous'];
+    const names = ['almeida', 'babbage', 'curie', 'darwin', 'euclid', 'fermi', 'galois', 'hopper', 'innes', 'jackson', 'kepler', 'lovelace', 'meitner', 'noether', 'ohm', 'pascal', 'ritchie', 'shannon', 'turing', 'volta', 'wilson', 'yalow', 'zuse'];
+    const taken = new Set(this.store.records().map((r) => r.Name));
+    for (let i = 0; ; i++) {
+      const n = `${adjectives[Math.floor(Math.random() * adjectives.length)]}_${names[Math.floor(Math.random() * names.length)]}${i > 10 ? i : ''}`;
+      if (!taken.has(n)) return n;
+    }
+  }
+
+  // --- start ----------------------------------------------------------------------------------
+
+  /** Starts a created or exited container; resolves once it runs. */
+  public async start(nameOrId: string): Promise<void> {
+    await this.restoreIfRebooted();
+    const id = this.store.resolve(nameOrId);
+    await this.store.locked(id, async () => {
+      const state = await this.refresh(id);
+      if (state.Status === 'running' || state.Status === 'paused') return;
+      this.store.patchState(id, { StoppedByUser: false });
+      await this.startLocked(id);
+    });
+  }
+
+  /** Creates the bundle and starts the container under conmon. Call under the container's lock. */
+  private async startLocked(id: string): Promise<void> {
+    const record = this.store.record(id);
+    const bundle = this.store.bundleDir(id);
+    const rootfs = path.join(bundle, 'rootfs');
+    fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
+    fs.rmSync(this.exitFile(id), { force: true });
+    const image = this.images.resolve(record.ImageId);
+    const layers = this.images.chainIds(image).map((c) => this.images.layerDiffDir(c));
+    await mountRootfs(layers, this.store.containerDir(id), rootfs);
+    try {
+      const spec = await this.specFor(record, rootfs);
+      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+      await this.runc.delete(id); // a stale runc record from a crash would block create
+      let started: { pid: number; conmonPid: number };
+      try {
+        started = await startConmon({
+          id,
+          name: record.Name,
+          bundle,
+          runcBinary: this.runc.binary,
+          runcRoot: this.runc.stateDir,
+          exitDir: this.exitDir(),
+          logPath: this.logPath(id),
+          logSizeMax: record.HostConfig.LogMaxSize ?? LOG_SIZE_MAX,
+          terminal: record.Config.Tty,
+          exitCommand: [...this.selfCommand(), 'runtime', '_exited', id],
+          env: this.childEnv(),
+        });
+      } catch (e) {
+        if (e instanceof ContainerCreateError) {
+          this.store.patchState(id, { ExitCode: e.exitCode, Error: e.message });
+        }
+        throw e;
+      }
+      await this.runc.start(id);
+      const probe = healthArgv(record.Config.Healthcheck);
+      const healthPid = probe ? startHealthLoop(this.selfCommand(), id, started.conmonPid, healthTimings(record.Config.Healthcheck!).interval, this.childEnv()) : undefined;
+      this.store.patchState(id, {
+        HealthPid: healthPid,
+        Status: 'running',
+        Pid: started.pid,
+        MonitorPid: started.conmonPid,
+        ExitCode: 0,
+        Error: '',
+        OOMKilled: false,
+        StartedAt: new Date().toISOString(),
+        FinishedAt: '0001-01-01T00:00:00Z',
+        Health: probe ? { Status: 'starting', FailingStreak: 0, Log: [] } : undefined,
+      });
+    } catch (e) {
+      await this.runc.delete(id).catch(() => undefined);
+      await unmountAll(rootfs);
+      throw e;
+    }
+  }
+
+  /**
+   * Runs a container in the foreground with the caller's terminal (`run -i`/`-t`): runc runs it
+   * directly (it allocates the pseudo-TTY for `-t` and proxies it), this process is its monitor,
+   * and its output is also written to the container's log. Resolves with the exit code.
+   */
+  public async runAttached(nameOrId: string, stdin: 'inherit' | 'ignore'): Promise<number> {
+    const id = this.store.resolve(nameOrId);
+    const record = this.store.record(id);
+    const bundle = this.store.bundleDir(id);
+    const rootfs = path.join(bundle, 'rootfs');
+    const child = await this.store.locked(id, async () => {
+      const state = await this.refresh(id);
+      if (state.Status === 'running' || state.Status === 'paused') throw new ConflictError(`container ${record.Name} is already running`);
+      fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
+      fs.rmSync(this.exitFile(id), { force: true });
+      const image = this.images.resolve(record.ImageId);
+      await mountRootfs(this.images.chainIds(image).map((c) => this.images.layerDiffDir(c)), this.store.containerDir(id), rootfs);
+      try {
+        fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(await this.specFor(record, rootfs)));
+        await this.runc.delete(id);
+      } catch (e) {
+        await unmountAll(rootfs);
+        throw e;
+      }
+      const proc = this.runc.spawn(['run', '--bundle', bundle, id], { stdio: [stdin, 'pipe', 'pipe'] });
+      this.store.patchState(id, { Status: 'running', Pid: 0, MonitorPid: process.pid, ExitCode: 0, Error: '', OOMKilled: false, StoppedByUser: false, StartedAt: new Date().toISOString(), FinishedAt: '0001-01-01T00:00:00Z' });
+      return proc;
+    });
+    const log = fs.openSync(this.logPath(id), 'a', 0o600);
+    const tee = (stream: 'stdout' | 'stderr', to: NodeJS.WriteStream) => (chunk: Buffer) => {
+      to.write(chunk);
+      const text = chunk.toString('utf8');
+      const lines = text.split('\n');
+      const last = lines.pop()!;
+      const now = new Date().toISOString().replace('Z', '000000+00:00');
+      let entry = lines.map((l) => `${now} ${stream} F ${l.replace(/\r$/, '')}\n`).join('');
+      if (last) entry += `${now} ${stream} P ${last}\n`;
+      fs.writeSync(log, entry);
+    };
+    child.stdout!.on('data', tee('stdout', process.stdout));
+    child.stderr!.on('data', tee('stderr', process.stderr));
+    // The container's pid, once runc has started it.
+    void this.runc.state(id).then((st) => st && this.store.locked(id, () => this.store.state(id).Status === 'running' && this.store.patchState(id, { Pid: st.pid }))).catch(() => undefined);
+    const code = await new Promise<number>((resolve) => child.on('close', (c, signal) => resolve(c ?? (signal ? 128 + (normalizeSignalNumber(signal) ?? 9) : 255))));
+    fs.closeSync(log);
+    fs.writeFileSync(this.exitFile(id), String(code));
+    await this.store.locked(id, () => this.finalizeLocked(id));
+    if (record.HostConfig.AutoRemove) await this.remove(id, { force: true, volumes: true }).catch(() => undefined);
+    return code;
+  }
+
+  /** The OCI spec of a container about to start (volumes mounted and copied up, files for /etc written). */
+  private async specFor(record: ContainerRecord, rootfs: string): Promise<object> {
+    const dir = this.store.containerDir(record.Id);
+    const user = resolveUser(rootfs, record.Config.User || undefined);
+    const mounts: OciMount[] = [];
+    // /etc/hostname, /etc/hosts and /etc/resolv.conf are the container's own files, as Docker's.
+    writeFileAtomic(path.join(dir, 'hostname'), `${record.Config.Hostname}\n`, 0o644);
+    writeFileAtomic(path.join(dir, 'hosts'), hostsFile(record), 0o644);
+    writeFileAtomic(path.join(dir, 'resolv.conf'), resolvConf(), 0o644);
+    for (const f of ['hostname', 'hosts', 'resolv.conf']) {
+      mounts.push({ destination: `/etc/${f}`, type: 'bind', source: path.join(dir, f), options: ['rbind', 'rprivate', record.HostConfig.ReadonlyRootfs ? 'ro' : 'rw'] });
+    }
+    for (const m of record.Mounts) {
+      if (m.Type === 'tmpfs') {
+        mounts.push({ destination: m.Destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(m.RW ? ['rw'] : ['ro']), ...(m.Options ?? [])] });
+        continue;
+      }
+      let source = m.Source;
+      if (m.Type === 'volume' && m.Name) {
+        source = await this.volumes.mount(m.Name);
+        if (!(m.Options ?? []).includes('nocopy')) await this.volumes.copyUp(m.Name, path.join(rootfs, m.Destination));
+      }
+      const propagation = (m.Options ?? []).find((o) => /^r?(private|shared|slave)$/.test(o)) ?? 'rprivate';
+      mounts.push({ destination: m.Destination, type: 'bind', source, options: ['rbind', propagation, m.RW ? 'rw' : 'ro'] });
+    }
+    let args = [record.Path, ...record.Args];
+    if (record.HostConfig.Init) {
+      const init = findHelper('catatonit') ?? findHelper('tini-static') ?? findHelper('tini');
+      if (!init) throw new CdkDockerError('--init needs catatonit or tini; install one with `apt-get install catatonit`');
+      mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: init, options: ['rbind', 'rprivate', 'ro'] });
+      args = ['/sbin/docker-init', '--', ...args];
+    }
+    const security = record.HostConfig.SecurityOpt;
+    return buildSpec({
+      id: record.Id,
+      rootfs,
+      readonlyRootfs: record.HostConfig.ReadonlyRootfs,
+      args,
+      env: defaultEnv(record.Config.Env, user, record.Config.Hostname, record.Config.Tty),
+      cwd: record.Config.WorkingDir || '/',
+      user,
+      hostname: record.Config.Hostname,
+      tty: record.Config.Tty,
+      capAdd: record.HostConfig.CapAdd,
+      capDrop: record.HostConfig.CapDrop,
+      privileged: record.HostConfig.Privileged,
+      noNewPrivileges: security.some((s) => /^no-new-privileges(=true|:true)?$/.test(s)),
+      seccomp: !security.includes('seccomp=unconfined'),
+      memory: record.HostConfig.Memory,
+      nanoCpus: record.HostConfig.NanoCpus,
+      pidsLimit: record.HostConfig.PidsLimit ?? 0,
+      cgroupsPath: `/cdk-docker/${record.Id}`,
+      shmSize: record.HostConfig.ShmSize,
+      mounts,
+      netns: record.HostConfig.NetworkMode === 'host' ? 'host' : undefined,
+    });
+  }
+
+  // --- exit, stop, kill -----------------------------------------------------------------------
+
+  /**
+   * Brings the recorded state in line with reality: a container recorded as running whose
+   * process is gone (its exit file is written, or its monitor died) is finalized.
+   */
+  public async refresh(id: string): Promise<ContainerState> {
+    const state = this.store.state(id);
+    if (state.Status !== 'running' && state.Status !== 'paused') return state;
+    const exited = fs.existsSync(this.exitFile(id));
+    if (!exited && pidAlive(state.MonitorPid ?? 0)) return state;
+    await this.finalizeLocked(id);
+    return this.store.state(id);
+  }
+
+  /**
+   * Records a container's exit and tears down what its run used (runc state, overlay mount),
+   * once: whoever comes first (the exit command, `stop`, `wait`, `ps`) does it. Decides whether
+   * the restart policy wants it back (Status `restarting`). Call under the container's lock.
+   */
+  private async finalizeLocked(id: string): Promise<void> {
+    const state = this.store.state(id);
+    if (state.Status !== 'running' && state.Status !== 'paused') return;
+    let exitCode = 255;
+    try {
+      const text = fs.readFileSync(this.exitFile(id), 'utf8').trim();
+      if (/^-?\d+$/.test(text)) exitCode = Number(text);
+    } catch {
+      // The monitor died without writing it (kill -9, reboot): Docker reports 255 then.
+    }
+    stopHealthLoop(state.HealthPid);
+    const oomKilled = readOomKilled(id);
+    await this.runc.delete(id).catch(() => undefined);
+    await unmountAll(path.join(this.store.bundleDir(id), 'rootfs'));
+    const record = this.store.record(id);
+    const startedAt = Date.parse(state.StartedAt);
+    const ranMs = Date.now() - (Number.isFinite(startedAt) ? startedAt : Date.now());
+    const restart = wantsRestart(record, state, exitCode);
+    this.store.writeState(id, {
+      ...state,
+      Status: restart ? 'restarting' : 'exited',
+      Pid: 0,
+      ExitCode: exitCode,
+      OOMKilled: oomKilled,
+      FinishedAt: new Date().toISOString(),
+      MonitorPid: undefined,
+      HealthPid: undefined,
+      // Docker resets the back-off when the container ran for at least 10 s.
+      RestartCount: state.RestartCount,
+      Health: state.Health ? { ...state.Health, Status: 'unhealthy' } : undefined,
+    });
+    void ranMs;
+  }
+
+  /** Called by conmon's exit command: record the exit, then restart (after the back-off) or remove. */
+  public async exited(id: string): Promise<void> {
+    if (!this.store.tryRecord(id)) return;
+    let delay = 0;
+    await this.store.locked(id, async () => {
+      await this.finalizeLocked(id);
+      const state = this.store.state(id);
+      if (state.Status === 'restarting') delay = backoffMs(state);
+    });
+    const record = this.store.tryRecord(id);
+    if (!record) return;
+    if (this.store.state(id).Status !== 'restarting') {
+      if (record.HostConfig.AutoRemove) await this.remove(id, { force: true, volumes: true }).catch(() => undefined);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    await this.store.locked(id, async () => {
+      const state = this.store.state(id);
+      // A user may have stopped or removed it meanwhile.
+      if (!this.store.tryRecord(id) || state.Status !== 'restarting' || state.StoppedByUser) return;
+      this.store.patchState(id, { RestartCount: state.RestartCount + 1 });
+      try {
+        await this.startLocked(id);
+      } catch (e) {
+        this.store.patchState(id, { Status: 'exited', Error: (e as Error).message });
+      }
+    });
+  }
+
+  /** Sends STOPSIGNAL, waits up to `timeout` seconds, then SIGKILL; resolves once it has exited. */
+  public async stop(nameOrId: string, timeout?: number): Promise<void> {
+    const id = this.store.resolve(nameOrId);
+    await this.store.locked(id, async () => {
+      let state = await this.refresh(id);
+      if (state.Status === 'restarting') {
+        this.store.patchState(id, { Status: 'exited', StoppedByUser: true });
+        return;
+      }
+      this.store.patchState(id, { StoppedByUser: true });
+      if (state.Status !== 'running' && state.Status !== 'paused') return;
+      const record = this.store.record(id);
+      if (state.Status === 'paused') await this.runc.resume(id).catch(() => undefined);
+      const seconds = timeout ?? record.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
+      if (seconds !== 0) {
+        await this.runc.kill(id, signalName(record.Config.StopSignal)).catch(() => undefined);
+        if (await this.waitExitFile(id, seconds * 1000)) {
+          await this.finalizeLocked(id);
+          return;
+        }
+      }
+      await this.runc.kill(id, 'SIGKILL', true).catch(() => undefined);
+      await this.waitExitFile(id, 10_000);
+      state = this.store.state(id);
+      await this.finalizeLocked(id);
+    });
+  }
+
+  /** Sends a signal (default SIGKILL). */
+  public async kill(nameOrId: string, signal = 'KILL'): Promise<void> {
+    const id = this.store.resolve(nameOrId);
+    const sig = signalName(signal);
+    await this.store.locked(id, async () => {
+      const state = await this.refresh(id);
+      if (state.Status !== 'running' && state.Status !== 'paused') {
+        throw new ConflictError(`cannot kill container: ${nameOrId}: container ${id} is not running`);
+      }
+      if (sig === 'SIGKILL' || sig === signalName(this.store.record(id).Config.StopSignal)) this.store.patchState(id, { StoppedByUser: true });
+      await this.runc.kill(id, sig, sig === 'SIGKILL');
+      if (sig === 'SIGKILL' && (await this.waitExitFile(id, 10_000))) await this.finalizeLocked(id);
+    });
+  }
+
+  private async waitExitFile(id: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    const file = this.exitFile(id);
+    for (let delay = 5; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+      if (fs.existsSync(file)) return true;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    return fs.existsSync(file);
+  }
+
+  /** Waits until the container is not running (nor restarting) and returns its exit code. */
+  public async wait(nameOrId: string): Promise<number> {
+    const id = this.store.resolve(nameOrId);
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      if (!this.store.tryRecord(id)) return this.lastExitCodes.get(id) ?? 0;
+      let state = this.store.state(id);
+      if (state.Status === 'running' || state.Status === 'paused') {
+        if (fs.existsSync(this.exitFile(id)) || !pidAlive(state.MonitorPid ?? 0)) {
+          state = await this.store.locked(id, () => this.refresh(id));
+        }
+      }
+      if (state.Status === 'exited' || state.Status === 'created' || state.Status === 'dead') return state.ExitCode;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  private readonly lastExitCodes = new Map<string, number>();
+
+  public async restart(nameOrId: string, timeout?: number): Promise<void> {
+    await this.stop(nameOrId, timeout);
+    await this.start(nameOrId);
+  }
+
+  /** Removes a container (`force` stops it first; `volumes` removes its anonymous volumes). */
+  public async remove(nameOrId: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const id = this.store.resolve(nameOrId);
+    await this.store.locked(id, async () => {
+      const state = await this.refresh(id);
+      if ((state.Status === 'running' || state.Status === 'paused' || state.Status === 'restarting') && !opts.force) {
+        throw new ConflictError(
+          `cannot remove container "/${this.store.record(id).Name}": container is ${state.Status}: stop the container before removing or force remove`,
+        );
+      }
+      if (state.Status === 'running' || state.Status === 'paused') {
+        this.store.patchState(id, { StoppedByUser: true });
+        await this.runc.kill(id, 'SIGKILL', true).catch(() => undefined);
+        await this.waitExitFile(id, 10_000);
+        await this.finalizeLocked(id);
+      }
+      const record = this.store.record(id);
+      this.lastExitCodes.set(id, this.store.state(id).ExitCode);
+      await this.runc.delete(id).catch(() => undefined);
+      await unmountAll(this.store.bundleDir(id));
+      await this.store.namesLocked(() => this.store.delete(id));
+      fs.rmSync(this.exitFile(id), { force: true });
+      removeCgroups(id);
+      if (opts.volumes) {
+        for (const m of record.Mounts) {
+          if (m.Type === 'volume' && m.Anonymous && m.Name) await this.volumes.remove(m.Name).catch(() => undefined);
+        }
+      }
+    });
+  }
+
+  public async rename(nameOrId: string, newName: string): Promise<void> {
+    const id = this.store.resolve(nameOrId);
+    await this.store.namesLocked(() => {
+      this.store.checkNameFree(newName, id);
+      this.store.writeRecord({ ...this.store.record(id), Name: newName });
+    });
+  }
+
+  public async pause(nameOrId: string): Promise<void> {
+    const id = this.store.resolve(nameOrId);
+    await this.store.locked(id, async () => {
+      const state = await this.refresh(id);
+      if (state.Status === 'paused') throw new ConflictError(`Container ${id} is already paused`);
+      if (state.Status !== 'running') throw new ConflictError(`Container ${id} is not running`);
+      await this.runc.pause(id);
+      this.store.patchState(id, { Status: 'paused' });
+    });
+  }
+
+  public async unpause(nameOrId: string): Promise<void> {
+    const id = this.store.resolve(nameOrId);
+    await this.store.locked(id, async () => {
+      const state = await this.refresh(id);
+      if (state.Status !== 'paused') throw new ConflictError(`Container ${id} is not paused`);
+      await this.runc.resume(id);
+      this.store.patchState(id, { Status: 'running' });
+    });
+  }
+
+  // --- queries --------------------------------------------------------------------------------
+
+  public async list(all = false): Promise<ContainerSummary[]> {
+    await this.restoreIfRebooted();
+    const rows: ContainerSummary[] = [];
+    for (const r of this.store.records()) {
+      let state = this.store.state(r.Id);
+      if ((state.Status === 'running' || state.Status === 'paused') && (fs.existsSync(this.exitFile(r.Id)) || !pidAlive(state.MonitorPid ?? 0))) {
+        state = await this.store.locked(r.Id, () => this.refresh(r.Id));
+      }
+      if (!all && state.Status !== 'running' && state.Status !== 'paused' && state.Status !== 'restarting') continue;
+      rows.push({ id: r.Id, name: r.Name, image: r.Config.Image, command: [r.Path, ...r.Args].join(' '), created: r.Created, status: statusText(state), state, labels: r.Config.Labels });
+    }
+    return rows.sort((a, b) => b.created.localeCompare(a.created));
+  }
+
+  /** Docker-like `inspect` JSON of a container. */
+  public async inspect(nameOrId: string): Promise<object> {
+    const id = this.store.resolve(nameOrId);
+    let state = this.store.state(id);
+    if (state.Status === 'running' || state.Status === 'paused') state = await this.store.locked(id, () => this.refresh(id));
+    const r = this.store.record(id);
+    return {
+      Id: r.Id,
+      Created: r.Created,
+      Path: r.Path,
+      Args: r.Args,
+      State: {
+        Status: state.Status,
+        Running: state.Status === 'running' || state.Status === 'paused',
+        Paused: state.Status === 'paused',
+        Restarting: state.Status === 'restarting',
+        OOMKilled: state.OOMKilled,
+        Dead: state.Status === 'dead',
+        Pid: state.Pid,
+        ExitCode: state.ExitCode,
+        Error: state.Error,
+        StartedAt: state.StartedAt,
+        FinishedAt: state.FinishedAt,
+        ...(state.Health ? { Health: state.Health } : {}),
+      },
+      Image: r.ImageId,
+      ResolvConfPath: path.join(this.store.containerDir(id), 'resolv.conf'),
+      HostnamePath: path.join(this.store.containerDir(id), 'hostname'),
+      HostsPath: path.join(this.store.containerDir(id), 'hosts'),
+      LogPath: this.logPath(id),
+      Name: `/${r.Name}`,
+      RestartCount: state.RestartCount,
+      Driver: 'overlay2',
+      Platform: 'linux',
+      HostConfig: { ...r.HostConfig, LogConfig: { Type: 'k8s-file', Config: { 'max-size': String(r.HostConfig.LogMaxSize ?? LOG_SIZE_MAX) } } },
+      GraphDriver: { Name: 'overlay2', Data: { UpperDir: path.join(this.store.containerDir(id), 'diff'), WorkDir: path.join(this.store.containerDir(id), 'work'), MergedDir: path.join(this.store.bundleDir(id), 'rootfs') } },
+      Mounts: r.Mounts.map((m) => ({ Type: m.Type, ...(m.Name ? { Name: m.Name } : {}), Source: m.Source, Destination: m.Destination, Mode: m.RW ? '' : 'ro', RW: m.RW, Propagation: m.Type === 'bind' ? 'rprivate' : '', ...(m.Type === 'volume' ? { Driver: 'local' } : {}) })),
+      Config: { ...r.Config, Labels: r.Config.Labels },
+      NetworkSettings: { Networks: {} },
+    };
+  }
+
+  // --- reboot ---------------------------------------------------------------------------------
+
+  /**
+   * After a reboot the run dir is empty and every container that was running is gone: mark them
+   * exited and start again those whose policy says so (`always`; `unless-stopped` unless a user
+   * stopped it). Runs once per boot, from whichever command comes first, or from `runtime restore`.
+   */
+  public async restoreIfRebooted(force = false): Promise<string[]> {
+    const marker = path.join(this.config.runRoot, 'boot-id');
+    const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    let seen = '';
+    try {
+      seen = fs.readFileSync(marker, 'utf8').trim();
+    } catch {
+      // first command since boot
+    }
+    if (seen === bootId && !force) return [];
+    const restarted: string[] = [];
+    for (const r of this.store.records()) {
+      const state = this.store.state(r.Id);
+      const wasUp = state.Status === 'running' || state.Status === 'paused' || state.Status === 'restarting';
+      if (wasUp) {
+        await this.store.locked(r.Id, async () => {
+          const now = await this.refresh(r.Id);
+          if (now.Status === 'running' || now.Status === 'paused') return; // force: still alive
+          if (now.Status === 'restarting') this.store.patchState(r.Id, { Status: 'exited' });
+        });
+      }
+      const policy = r.HostConfig.RestartPolicy.Name;
+      const after = this.store.state(r.Id);
+      if (after.Status === 'exited' && wasUp && (policy === 'always' || (policy === 'unless-stopped' && !after.StoppedByUser))) {
+        await this.store.locked(r.Id, () => this.startLocked(r.Id)).then(
+          () => restarted.push(r.Name),
+          () => undefined,
+        );
+      }
+    }
+    fs.mkdirSync(this.config.runRoot, { recursive: true, mode: 0o700 });
+    writeFileAtomic(marker, bootId);
+    return restarted;
+  }
+
+  /**
+   * Runs `fn` with the container's merged root filesystem: the live one while it runs, else one
+   * mounted for the call (and unmounted after). For cp, diff, export and commit.
+   */
+  public async withRootfs<T>(nameOrId: string, fn: (rootfs: string, record: ContainerRecord) => Promise<T>): Promise<T> {
+    const id = this.store.resolve(nameOrId);
+    const record = this.store.record(id);
+    const rootfs = path.join(this.store.bundleDir(id), 'rootfs');
+    const state = this.store.state(id);
+    if ((state.Status === 'running' || state.Status === 'paused') && isMounted(rootfs)) return fn(rootfs, record);
+    return this.store.locked(id, async () => {
+      const image = this.images.resolve(record.ImageId);
+      await mountRootfs(this.images.chainIds(image).map((c) => this.images.layerDiffDir(c)), this.store.containerDir(id), rootfs);
+      try {
+        return await fn(rootfs, record);
+      } finally {
+        const now = this.store.state(id);
+        if (now.Status !== 'running' && now.Status !== 'paused') await unmountAll(rootfs);
+      }
+    });
+  }
+
+  /** The container's own changes: the overlay upper directory (whiteouts as 0:0 character devices). */
+  public upperDir(nameOrId: string): string {
+    return path.join(this.store.containerDir(this.store.resolve(nameOrId)), 'diff');
+  }
+
+  /**
+   * Runs the container's healthcheck once (what the health loop calls, and
+   * `runtime healthcheck run`) and records the result; returns the new health.
+   */
+  public async runHealthcheck(nameOrId: string): Promise<HealthState> {
+    const id = this.store.resolve(nameOrId);
+    const record = this.store.record(id);
+    const argv = healthArgv(record.Config.Healthcheck);
+    if (!argv) throw new InvalidArgumentError(`container ${record.Name} has no healthcheck`);
+    const state = await this.store.locked(id, () => this.refresh(id));
+    if (state.Status !== 'running') throw new ConflictError(`container ${record.Name} is not running`);
+    const timings = healthTimings(record.Config.Healthcheck!);
+    const start = new Date();
+    const result = await new Promise<{ code: number; output: string }>((resolve) => {
+      const child = this.runc.spawn(['exec', id, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      const take = (d: Buffer) => {
+        if (output.length < 8192) output += d.toString('utf8');
+      };
+      child.stdout!.on('data', take);
+      child.stderr!.on('data', take);
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve({ code: -1, output: `Health check exceeded timeout (${timings.timeout / 1000}s)` });
+      }, timings.timeout);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, output: /level=error|exec failed/.test(output) ? runcMessage(output) : output });
+      });
+    });
+    return this.store.locked(id, () => {
+      const now = this.store.state(id);
+      if (now.Status !== 'running') return now.Health ?? { Status: 'unhealthy', FailingStreak: 0, Log: [] };
+      const inStartPeriod = Date.now() - Date.parse(now.StartedAt) < timings.startPeriod;
+      const health = nextHealth(now.Health, { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: result.code, Output: result.output }, inStartPeriod, timings.retries);
+      this.store.patchState(id, { Health: health });
+      return health;
+    });
+  }
+
+  /** Pids in the container (host view). */
+  public async pids(nameOrId: string): Promise<number[]> {
+    const id = this.store.resolve(nameOrId);
+    const state = await this.store.locked(id, () => this.refresh(id));
+    if (state.Status !== 'running' && state.Status !== 'paused') throw new ConflictError(`container ${id} is not running`);
+    return this.runc.pids(id);
+  }
+
+  /** The runc wrapper, for exec and foreground runs. */
+  public runcFor(): Runc {
+    return this.runc;
+  }
+
+  public ensureRunning(nameOrId: string): string {
+    const id = this.store.resolve(nameOrId);
+    const s = this.store.state(id).Status;
+    if (s === 'paused') throw new ConflictError(`Container ${id} is paused, unpause the container before exec`);
+    if (s !== 'running') throw new ConflictError(`Container ${id} is not running`);
+    return id;
+  }
+}
+
+// --- helpers ---------------------------------------------------------------------------------
+
+function wantsRestart(record: ContainerRecord, state: ContainerState, exitCode: number): boolean {
+  if (state.StoppedByUser) return false;
+  const p = record.HostConfig.RestartPolicy;
+  switch (p.Name) {
+    case 'always':
+    case 'unless-stopped':
+      return true;
+    case 'on-failure':
+      return exitCode !== 0 && (p.MaximumRetryCount === 0 || state.RestartCount < p.MaximumRetryCount);
+    default:
+      return false;
+  }
+}
+
+/** Docker's back-off: 100 ms doubling per restart up to 1 min; reset when the last run lasted 10 s. */
+export function backoffMs(state: ContainerState): number {
+  const ran = Date.parse(state.FinishedAt) - Date.parse(state.StartedAt);
+  if (Number.isFinite(ran) && ran >= 10_000) return 100;
+  return Math.min(100 * 2 ** state.RestartCount, 60_000);
+}
+
+function statusText(state: ContainerState, now = Date.now()): string {
+  const since = (iso: string) => humanDuration(now - Date.parse(iso));
+  switch (state.Status) {
+    case 'running':
+      return `Up ${since(state.StartedAt)}${state.Health ? ` (${state.Health.Status === 'starting' ? 'health: starting' : state.Health.Status})` : ''}`;
+    case 'paused':
+      return `Up ${since(state.StartedAt)} (Paused)`;
+    case 'restarting':
+      return `Restarting (${state.ExitCode}) ${since(state.FinishedAt)} ago`;
+    case 'exited':
+      return `Exited (${state.ExitCode}) ${since(state.FinishedAt)} ago`;
+    case 'created':
+      return 'Created';
+    default:
+      return state.Status;
+  }
+}
+
+/** Docker's units.HumanDuration. */
+export function humanDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.round(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 14) return `${Math.round(h / 24)} days`;
+  if (h < 24 * 60) return `${Math.round(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.round(h / 24 / 30)} months`;
+  return `${Math.round(h / 24 / 365)} years`;
+}
+
+/** Env merged by key: later entries win, order of first appearance kept. */
+export function mergeEnv(base: string[], overrides: string[]): string[] {
+  const out = new Map<string, string>();
+  for (const e of [...base, ...overrides]) {
+    const i = e.indexOf('=');
+    out.set(i < 0 ? e : e.slice(0, i), e);
+  }
+  return [...out.values()].filter((e) => e.includes('='));
+}
+
+/** `K` alone takes K from this process's environment, as Docker's `-e K`. */
+function expandEnv(e: string): string {
+  if (e.includes('=')) return e;
+  const v = process.env[e];
+  return v === undefined ? e : `${e}=${v}`;
+}
+
+function readEnvFile(file: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InvalidArgumentError(`cannot read env file ${file}: ${(e as Error).message}`);
+  }
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))
+    .map((l) => expandEnv(l.replace(/^\s+/, '')));
+}
+
+function normalizeSignalNumber(signal: string): number | undefined {
+  return (SIGNALS as { [k: string]: number })[signal];
+}
+
+/** Accepts `TERM`, `SIGTERM`, `15`, `SIGRTMIN+3`; returns the `SIGTERM` form runc takes. */
+export function signalName(signal: string): string {
+  const name = normalizeSignal(signal);
+  if (!name) throw new InvalidArgumentError(`invalid signal: ${signal}`);
+  return name;
+}
+
+function hostsFile(record: ContainerRecord): string {
+  if (record.HostConfig.NetworkMode === 'host') return fs.readFileSync('/etc/hosts', 'utf8');
+  return [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    '',
+  ].join('\n');
+}
+
+/** The host's resolv.conf without loopback nameservers (unreachable from a container), as Docker. */
+function resolvConf(): string {
+  let text = '';
+  try {
+    text = fs.readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    // none
+  }
+  const lines = text.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l));
+  if (!lines.some((l) => /^\s*nameserver\s/.test(l))) lines.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
+  return `${lines.filter((l, i, a) => l !== '' || i < a.length - 1).join('\n')}\n`;
+}
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** Whether the kernel's OOM killer killed a process of the container's cgroup (v1 or v2). */
+function readOomKilled(id: string): boolean {
+  for (const file of [path.join(CGROUP_ROOT, 'memory', 'cdk-docker', id, 'memory.oom_control'), path.join(CGROUP_ROOT, 'cdk-docker', id, 'memory.events')]) {
+    try {
+      const m = /oom_kill (\d+)/.exec(fs.readFileSync(file, 'utf8'));
+      if (m) return Number(m[1]) > 0;
+    } catch {
+      // not this hierarchy
+    }
+  }
+  return false;
+}
+
+/** Removes the container's cgroup directories runc left (it removes them on delete; a crash may not). */
+function removeCgroups(id: string): void {
+  let controllers: string[] = [];
+  try {
+    controllers = fs.readdirSync(CGROUP_ROOT);
+  } catch {
+    return;
+  }
+  for (const c of ['', ...controllers]) {
+    const dir = path.join(CGROUP_ROOT, c, 'cdk-docker', id);
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      // absent or busy
+    }
+  }
+}
+

@@ -1,0 +1,413 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { InvalidArgumentError } from '../../lib/util/errors';
+import { CAPABILITIES, DEFAULT_CAPABILITIES, normalizeCapability } from '../../lib/util/linux';
+import { OciSeccomp, seccompFor } from './seccomp';
+import { OciMount, SpecInput } from './types';
+
+/**
+ * The OCI runtime spec (runc's `config.json`) of a container, with Docker's defaults: moby's
+ * `oci.DefaultLinuxSpec` and `daemon.createSpec` (docker-v29.7.2) rendered for one container.
+ *
+ * Terms
+ * - *Host facts* are what Docker reads from the host while it builds a spec: the daemon's own
+ *   capabilities (`--privileged` and `--cap-add ALL` mean "all of those"), the cgroup version,
+ *   swap accounting, which sysctls exist. `hostFacts()` probes them once; tests pass their own.
+ * - *Default mounts* are /proc, /dev, /dev/pts, /sys, /sys/fs/cgroup, /dev/mqueue and /dev/shm;
+ *   a caller's mount with the same destination replaces one, a caller's /dev replaces all that
+ *   lie under /dev.
+ */
+
+export const OCI_VERSION = '1.0.2';
+
+/** Docker's default /dev/shm size (64 MiB). */
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+
+/** RLIMIT_NOFILE soft and hard limit of containers, as Docker's engine gives them. */
+export const DEFAULT_NOFILE = 1048576;
+
+/** cpu.cfs_period_us used with `--cpus`. */
+export const CPU_PERIOD = 100000;
+
+/** Docker's masked paths (moby `defaultLinuxMaskedPaths`), before the per-CPU thermal_throttle ones. */
+export const DEFAULT_MASKED_PATHS: readonly string[] = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/interrupts',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/sys/devices/virtual/powercap',
+  '/sys/firmware',
+];
+
+/** Docker's read-only paths. */
+export const DEFAULT_READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** A device cgroup rule (OCI `linux.resources.devices[]`). */
+export interface OciDeviceRule {
+  readonly allow: boolean;
+  readonly type?: 'a' | 'c' | 'b';
+  readonly major?: number;
+  readonly minor?: number;
+  readonly access: string;
+}
+
+/**
+ * The device cgroup rules of a non-privileged container: Docker's list (deny all; null, zero,
+ * urandom, random, tty, console; deny fuse), then the rules runc always appends after it
+ * (`specconv.AllowedDevices`: mknod of any device, full, /dev/pts/*, ptmx, tun), written out so
+ * the effective set does not depend on the runc version.
+ */
+export const DEFAULT_DEVICE_RULES: readonly OciDeviceRule[] = [
+  { allow: false, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' },
+  { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' },
+  // runc's implicit rules (a wildcard major/minor is omitted in OCI form)
+  { allow: true, type: 'c', access: 'm' },
+  { allow: true, type: 'b', access: 'm' },
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
+  { allow: true, type: 'c', major: 136, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
+  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
+];
+
+/** Docker's network sysctls for containers with their own network namespace. */
+export const DEFAULT_NET_SYSCTLS: { readonly [key: string]: string } = {
+  'net.ipv4.ping_group_range': '0 2147483647',
+  'net.ipv4.ip_unprivileged_port_start': '0',
+};
+
+/** The facts of the host a spec depends on. */
+export interface HostFacts {
+  /** The capabilities this process has (effective set, `CAP_` form): "all" for a container. */
+  readonly capabilities: readonly string[];
+  /** Only the unified hierarchy is mounted (Docker then gives containers a cgroup namespace). */
+  readonly cgroup2: boolean;
+  /** The memory controller accounts swap (`memory.memsw.*` / `memory.swap.max`). */
+  readonly swapLimit: boolean;
+  /** Extra masked paths: `/sys/devices/system/cpu/cpuN/thermal_throttle` that exist. */
+  readonly thermalThrottlePaths: readonly string[];
+  /** RLIMIT_NOFILE for containers: DEFAULT_NOFILE, lowered to what this process may set. */
+  readonly nofile: number;
+  /** The DEFAULT_NET_SYSCTLS this kernel has (Docker sets only existing ones). */
+  readonly netSysctls: { readonly [key: string]: string };
+  /** Node's `process.arch`. */
+  readonly arch: string;
+  /** `uname -r`. */
+  readonly kernel: string;
+}
+
+let cachedFacts: HostFacts | undefined;
+
+/** The host's facts, probed on first use. */
+export function hostFacts(): HostFacts {
+  cachedFacts ??= probeHost();
+  return cachedFacts;
+}
+
+/** An OCI `process.rlimits[]` entry. */
+export interface OciRlimit {
+  readonly type: string;
+  readonly hard: number;
+  readonly soft: number;
+}
+
+/** An OCI `linux.devices[]` entry (privileged containers get the host's). */
+export interface OciDevice {
+  readonly path: string;
+  readonly type: 'c' | 'b';
+  readonly major: number;
+  readonly minor: number;
+  readonly fileMode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** The parts of the OCI runtime spec this generator writes. */
+export interface OciSpec {
+  readonly ociVersion: string;
+  readonly process: {
+    readonly terminal: boolean;
+    readonly user: { readonly uid: number; readonly gid: number; readonly additionalGids: number[] };
+    readonly args: string[];
+    readonly env: string[];
+    readonly cwd: string;
+    readonly capabilities: {
+      readonly bounding: string[];
+      readonly effective: string[];
+      readonly permitted: string[];
+      readonly inheritable: string[];
+      readonly ambient: string[];
+    };
+    readonly rlimits: OciRlimit[];
+    readonly noNewPrivileges: boolean;
+    readonly oomScoreAdj: number;
+  };
+  readonly root: { readonly path: string; readonly readonly: boolean };
+  readonly hostname: string;
+  readonly mounts: OciMount[];
+  readonly linux: {
+    readonly namespaces: Array<{ readonly type: string; readonly path?: string }>;
+    readonly maskedPaths: string[];
+    readonly readonlyPaths: string[];
+    readonly devices: OciDevice[];
+    readonly resources: {
+      readonly devices: OciDeviceRule[];
+      readonly memory?: { readonly limit: number; readonly swap?: number };
+      readonly cpu?: { readonly quota: number; readonly period: number };
+      readonly pids?: { readonly limit: number };
+    };
+    readonly cgroupsPath: string;
+    readonly sysctl: { [key: string]: string };
+    readonly seccomp?: OciSeccomp;
+  };
+}
+
+/** Builds the OCI runtime spec of a container from `input`, with Docker's defaults. */
+export function buildSpec(input: SpecInput, host: HostFacts = hostFacts()): OciSpec {
+  if (input.args.length === 0) throw new InvalidArgumentError('No command specified');
+  const caps = capabilitiesFor(input.capAdd, input.capDrop, input.privileged, host.capabilities);
+  const netns = input.netns;
+  const namespaces: Array<{ type: string; path?: string }> = [{ type: 'mount' }];
+  if (netns === undefined) namespaces.push({ type: 'network' });
+  else if (netns !== 'host') namespaces.push({ type: 'network', path: netns });
+  namespaces.push({ type: 'uts' }, { type: 'pid' }, { type: 'ipc' });
+  if (host.cgroup2) namespaces.push({ type: 'cgroup' });
+
+  const resources: OciSpec['linux']['resources'] = {
+    devices: input.privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((r) => ({ ...r })),
+    ...(input.memory > 0 ? { memory: { limit: input.memory, ...(host.swapLimit ? { swap: input.memory * 2 } : {}) } } : {}),
+    ...(input.nanoCpus > 0 ? { cpu: { quota: cpuQuota(input.nanoCpus), period: CPU_PERIOD } } : {}),
+    ...(input.pidsLimit > 0 ? { pids: { limit: input.pidsLimit } } : {}),
+  };
+
+  const useSeccomp = input.seccomp && !input.privileged;
+  return {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: input.tty,
+      user: { uid: input.user.uid, gid: input.user.gid, additionalGids: [...input.user.additionalGids] },
+      args: [...input.args],
+      env: [...input.env],
+      cwd: input.cwd || '/',
+      capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: host.nofile, soft: host.nofile }],
+      noNewPrivileges: input.noNewPrivileges,
+      oomScoreAdj: input.oomScoreAdj ?? 0,
+    },
+    root: { path: input.rootfs, readonly: input.readonlyRootfs },
+    hostname: input.hostname,
+    mounts: mountsFor(input),
+    linux: {
+      namespaces,
+      maskedPaths: input.privileged ? [] : [...DEFAULT_MASKED_PATHS, ...host.thermalThrottlePaths],
+      readonlyPaths: input.privileged ? [] : [...DEFAULT_READONLY_PATHS],
+      devices: input.privileged ? hostDevices() : [],
+      resources,
+      cgroupsPath: input.cgroupsPath,
+      sysctl: netns === 'host' ? {} : { ...host.netSysctls },
+      ...(useSeccomp ? { seccomp: seccompFor(caps, host.arch, host.kernel) } : {}),
+    },
+  };
+}
+
+/**
+ * The container's capability set, `CAP_` form, as moby's `TweakCapabilities`: privileged → all
+ * of `available`; `--cap-add ALL` → all but the dropped ones; `--cap-drop ALL` → only the added
+ * ones; otherwise the 14 defaults minus drops plus adds. Names are accepted in any case, with or
+ * without `CAP_`; unknown ones and ones this host cannot grant are refused with Docker's message.
+ */
+export function capabilitiesFor(
+  capAdd: readonly string[],
+  capDrop: readonly string[],
+  privileged: boolean,
+  available: readonly string[] = hostFacts().capabilities,
+): string[] {
+  const defaults = DEFAULT_CAPABILITIES.map((c) => `CAP_${c}`);
+  if (privileged) return [...available];
+  if (capAdd.length === 0 && capDrop.length === 0) return defaults;
+  const add = normalizeCaps(capAdd, available);
+  const drop = normalizeCaps(capDrop, available);
+  let caps: string[];
+  if (add.includes('ALL')) caps = available.filter((c) => !drop.includes(c));
+  else if (drop.includes('ALL')) caps = add;
+  else caps = [...defaults.filter((c) => !drop.includes(c)), ...add];
+  return [...new Set(caps)];
+}
+
+/** moby's `NormalizeLegacyCapabilities`: `CAP_X` form or `ALL`. */
+function normalizeCaps(caps: readonly string[], available: readonly string[]): string[] {
+  return caps.map((raw) => {
+    const n = normalizeCapability(raw);
+    const shown = `CAP_${raw.trim().toUpperCase().replace(/^CAP_/, '')}`;
+    if (n === undefined) throw new InvalidArgumentError(`unknown capability: "${shown}"`);
+    if (n === 'ALL') return n;
+    if (!available.includes(`CAP_${n}`)) {
+      throw new InvalidArgumentError(`capability not supported by your kernel or not available in the current environment: "${shown}"`);
+    }
+    return `CAP_${n}`;
+  });
+}
+
+/** quota = nanoCpus × period / 1e9, truncated as Go's integer division. */
+function cpuQuota(nanoCpus: number): number {
+  return Number((BigInt(Math.trunc(nanoCpus)) * BigInt(CPU_PERIOD)) / 1_000_000_000n);
+}
+
+/** Docker's default mounts for `input`, then the caller's (see the module comment). */
+function mountsFor(input: SpecInput): OciMount[] {
+  const defaults: OciMount[] = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${input.shmSize > 0 ? input.shmSize : DEFAULT_SHM_SIZE}`] },
+  ];
+
+  // The caller's mounts: the last one for a destination wins; parents before children (moby's
+  // sortMounts, stable here so equal depths keep the caller's order).
+  const byDest = new Map<string, OciMount>();
+  for (const m of input.mounts) {
+    const dest = path.posix.resolve('/', m.destination);
+    byDest.delete(dest);
+    byDest.set(dest, { destination: dest, type: m.type, source: m.source, options: [...m.options] });
+  }
+  const user = [...byDest.values()].map((m, i) => ({ m, i })).sort((a, b) => depth(a.m.destination) - depth(b.m.destination) || a.i - b.i).map((x) => x.m);
+
+  const userDev = byDest.has('/dev');
+  const kept = defaults
+    .filter((m) => !byDest.has(m.destination) && !(userDev && m.destination.startsWith('/dev/')))
+    .map((m) => {
+      let options = m.options;
+      if (input.readonlyRootfs && !['/proc', '/dev/pts', '/dev/shm', '/dev/mqueue', '/dev'].includes(m.destination) && !options.includes('ro')) {
+        options = [...options, 'ro'];
+      }
+      // Privileged containers get a writable /sys and writable cgroups.
+      if (input.privileged && (m.destination === '/sys' || m.type === 'cgroup')) options = options.filter((o) => o !== 'ro');
+      return { ...m, options };
+    });
+  return [...kept, ...user];
+}
+
+function depth(p: string): number {
+  return p === '/' ? 0 : p.split('/').length - 1;
+}
+
+/**
+ * The host's device nodes for a privileged container (containerd's `HostDevices`): every char
+ * and block device under /dev except /dev/console and the pts, shm, fd, mqueue, .lxc,
+ * .lxd-mounts and .udev directories; symlinks are not followed.
+ */
+export function hostDevices(dir = '/dev'): OciDevice[] {
+  const out: OciDevice[] = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (!['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev'].includes(e.name)) out.push(...hostDevices(p));
+      continue;
+    }
+    if (e.name === 'console' || !(e.isCharacterDevice() || e.isBlockDevice())) continue;
+    let st: fs.BigIntStats;
+    try {
+      st = fs.lstatSync(p, { bigint: true });
+    } catch {
+      continue;
+    }
+    const rdev = st.rdev;
+    const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+    const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+    out.push({
+      path: p,
+      type: st.isBlockDevice() ? 'b' : 'c',
+      major,
+      minor,
+      fileMode: Number(st.mode & 0o7777n),
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+    });
+  }
+  return out;
+}
+
+/** Capability names (`CAP_` form) of the bits set in a `/proc/<pid>/status` hex mask. */
+export function capabilitiesFromMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex.trim()}`);
+  return CAPABILITIES.filter((_, bit) => ((mask >> BigInt(bit)) & 1n) === 1n).map((c) => `CAP_${c}`);
+}
+
+function readOr(p: string, fallback: string): string {
+  try {
+    return fs.readFileSync(p, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function probeHost(): HostFacts {
+  const status = readOr('/proc/self/status', '');
+  const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  const capabilities = capEff ? capabilitiesFromMask(capEff) : CAPABILITIES.map((c) => `CAP_${c}`);
+
+  const cgroup2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+  let swapLimit: boolean;
+  if (cgroup2) {
+    const own = /^0::(.*)$/m.exec(readOr('/proc/self/cgroup', ''))?.[1] ?? '/';
+    swapLimit = [path.join('/sys/fs/cgroup', own), '/sys/fs/cgroup/init.scope', '/sys/fs/cgroup/system.slice']
+      .some((d) => fs.existsSync(path.join(d, 'memory.swap.max')));
+  } else {
+    swapLimit = fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes');
+  }
+
+  const thermalThrottlePaths = possibleCpus(readOr('/sys/devices/system/cpu/possible', ''))
+    .map((n) => `/sys/devices/system/cpu/cpu${n}/thermal_throttle`)
+    .filter((p) => fs.existsSync(p));
+
+  // Raising a hard limit needs CAP_SYS_RESOURCE; without it runc could not apply DEFAULT_NOFILE.
+  const nrOpen = Number.parseInt(readOr('/proc/sys/fs/nr_open', String(DEFAULT_NOFILE)), 10) || DEFAULT_NOFILE;
+  let nofile = Math.min(DEFAULT_NOFILE, nrOpen);
+  if (!capabilities.includes('CAP_SYS_RESOURCE')) {
+    const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(readOr('/proc/self/limits', ''))?.[1];
+    if (hard && /^\d+$/.test(hard)) nofile = Math.min(nofile, Number(hard));
+  }
+
+  // Docker skips ping_group_range inside a user namespace, and any sysctl the kernel lacks.
+  const inUserNs = !/^\s*0\s+0\s+4294967295\s*$/.test(readOr('/proc/self/uid_map', '0 0 4294967295'));
+  const netSysctls: { [key: string]: string } = {};
+  for (const [key, value] of Object.entries(DEFAULT_NET_SYSCTLS)) {
+    if (key === 'net.ipv4.ping_group_range' && inUserNs) continue;
+    if (fs.existsSync(path.join('/proc/sys', key.replace(/\./g, '/')))) netSysctls[key] = value;
+  }
+  return { capabilities, cgroup2, swapLimit, thermalThrottlePaths, nofile, netSysctls, arch: process.arch, kernel: os.release() };
+}
+
+/** `0-3,5` → [0, 1, 2, 3, 5] (the format of /sys/devices/system/cpu/possible). */
+function possibleCpus(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.trim().split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) return [];
+    const start = Number(m[1]);
+    const end = m[2] === undefined ? start : Number(m[2]);
+    for (let i = start; i <= end; i++) out.push(i);
+  }
+  return out;
+}

@@ -1,0 +1,265 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Readable, Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tarStream from 'tar-stream';
+import { CdkDockerError } from '../../lib/util/errors';
+import { MEDIA_TYPES } from './types';
+
+/**
+ * Layers: unpacking a layer blob into a directory usable as an overlayfs lowerdir.
+ *
+ * Every entry of the layer is checked before anything is trusted: an entry that would land
+ * outside the layer directory — through `..`, an absolute path, a symlink of the layer or a
+ * hardlink — rejects the whole layer, and its directory is removed. Extraction itself is done
+ * by GNU tar (ownership, modes, mtimes, xattrs such as file capabilities, device nodes,
+ * hardlinks and symlinks), into a fresh directory that is renamed into place only when
+ * complete. Whiteouts are then converted to overlayfs form: `.wh.X` → a 0:0 character device
+ * `X`; `.wh..wh..opq` → the `trusted.overlay.opaque=y` xattr on its directory.
+ */
+
+/** A layer tried to write outside its directory (or was otherwise unsafe). */
+export class UnsafeLayerError extends CdkDockerError {
+  public override readonly code = 'UNSAFE_LAYER';
+}
+
+/** Content did not hash to the digest it was expected to have. */
+export class DigestMismatchError extends CdkDockerError {
+  public override readonly code = 'DIGEST_MISMATCH';
+  constructor(what: string, public readonly expected: string, public readonly actual: string) {
+    super(`${what}: digest mismatch: expected ${expected}, got ${actual}`);
+  }
+}
+
+/** chain(L1) = diffid(L1); chain(Ln) = sha256(chain(Ln-1) + " " + diffid(Ln)). */
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) {
+    out.push(out.length === 0 ? d : `sha256:${createHash('sha256').update(`${out[out.length - 1]} ${d}`).digest('hex')}`);
+  }
+  return out;
+}
+
+/** How a layer blob is compressed, from its media type (or its first bytes). */
+export function compressionOf(mediaType: string, head?: Buffer): 'gzip' | 'zstd' | 'none' {
+  if (/zstd/.test(mediaType)) return 'zstd';
+  if (/gzip/.test(mediaType)) return 'gzip';
+  if (head && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (mediaType === MEDIA_TYPES.ociLayer || mediaType === 'application/vnd.docker.image.rootfs.diff.tar') return 'none';
+  return 'none';
+}
+
+/** Whiteouts found in a layer, applied after extraction. */
+interface Scan {
+  readonly whiteouts: string[];
+  readonly opaques: string[];
+  readonly size: number;
+}
+
+/**
+ * Checks one entry name (and link target) against the layer root; returns the normalised
+ * relative path or throws UnsafeLayerError.
+ */
+function checkEntry(name: string, type: string, linkname: string | null, symlinks: Set<string>): string {
+  const bad = (why: string): never => {
+    throw new UnsafeLayerError(`layer entry "${name}" ${why}; the layer was rejected and nothing of it was kept`);
+  };
+  if (name.startsWith('/')) bad('has an absolute path');
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) bad('contains ".." and would escape the layer directory');
+  for (let i = 1; i < parts.length; i++) {
+    if (symlinks.has(parts.slice(0, i).join('/'))) bad(`goes through the symlink "${parts.slice(0, i).join('/')}" of the same layer`);
+  }
+  const rel = parts.join('/');
+  if (type === 'link') {
+    if (!linkname) bad('is a hardlink without a target');
+    const target = linkname!;
+    if (target.startsWith('/') && !target.replace(/^\/+/, '')) bad('is a hardlink to the root');
+    const tparts = target.split('/').filter((p) => p !== '' && p !== '.');
+    if (tparts.includes('..')) bad(`is a hardlink to "${target}", outside the layer directory`);
+    for (let i = 1; i <= tparts.length; i++) {
+      if (symlinks.has(tparts.slice(0, i).join('/'))) bad(`is a hardlink through the symlink "${tparts.slice(0, i).join('/')}"`);
+    }
+  }
+  if (type === 'symlink') symlinks.add(rel);
+  else symlinks.delete(rel);
+  return rel;
+}
+
+/** Parses the tar stream, validating every entry; resolves with what extraction must fix up. */
+function scanner(): { sink: Writable; done: Promise<Scan> } {
+  const extract = tarStream.extract();
+  const symlinks = new Set<string>();
+  const whiteouts: string[] = [];
+  const opaques: string[] = [];
+  let size = 0;
+  const done = new Promise<Scan>((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      try {
+        const rel = checkEntry(header.name, header.type ?? 'file', header.linkname ?? null, symlinks);
+        const base = path.posix.basename(rel);
+        if (base === '.wh..wh..opq') opaques.push(path.posix.dirname(rel));
+        else if (base.startsWith('.wh.')) whiteouts.push(rel);
+        size += header.size ?? 0;
+      } catch (e) {
+        stream.on('error', () => undefined);
+        extract.destroy(e as Error);
+        return;
+      }
+      stream.on('end', () => next());
+      stream.resume();
+    });
+    extract.on('finish', () => resolve({ whiteouts, opaques, size }));
+    extract.on('error', reject);
+  });
+  return { sink: extract as unknown as Writable, done };
+}
+
+/**
+ * Runs a bash pipeline in its own process group; its stdout is `output`. `kill` ends
+ * every process of it. A missing `tool` (exit 127) becomes an error naming the package.
+ */
+function runPipeline(script: string, args: string[], tool: string): { output: Readable; done: Promise<void>; kill: () => void } {
+  const child = spawn('bash', ['-c', script, 'unpack', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: process.env });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', (e) => reject(new CdkDockerError(`cannot run bash to unpack a layer: ${e.message}`)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else if (code === 127 && tool !== 'cat') reject(new CdkDockerError(`this layer needs ${tool} to be decompressed and ${tool} is not installed; install it with \`apt-get install ${tool}\``));
+      else reject(new CdkDockerError(`unpacking the layer failed (${signal ?? `exit ${code}`}): ${stderr.trim()}`));
+    });
+  });
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  return { output: child.stdout!, done, kill };
+}
+
+function run(cmd: string, args: string[], stdin?: Readable): { done: Promise<void>; kill: () => void } {
+  const child = spawn(cmd, args, { stdio: [stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', (e) => reject(new CdkDockerError(`cannot run ${cmd}: ${e.message}`)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new CdkDockerError(`${cmd} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim()}`));
+    });
+  });
+  if (stdin) {
+    stdin.pipe(child.stdin!);
+    child.stdin!.on('error', () => {
+      /* tar exited early; its exit status reports why */
+    });
+  }
+  return { done, kill: () => child.kill('SIGKILL') };
+}
+
+export interface UnpackResult {
+  /** Digest of the uncompressed tar. */
+  readonly diffId: string;
+  /** Sum of the entry sizes. */
+  readonly size: number;
+}
+
+/**
+ * Unpacks `blob` into `dest` (which must not exist): validated, extracted, whiteouts
+ * converted, then renamed into place. On any failure nothing is left at `dest`.
+ * When `expectedDiffId` is given, the uncompressed content must hash to it.
+ */
+export async function unpackLayer(blob: string, mediaType: string, dest: string, expectedDiffId?: string): Promise<UnpackResult> {
+  const head = Buffer.alloc(4);
+  const fd = fs.openSync(blob, 'r');
+  fs.readSync(fd, head, 0, 4, 0);
+  fs.closeSync(fd);
+  const tmp = path.join(path.dirname(dest), `.tmp-${path.basename(dest)}-${randomBytes(4).toString('hex')}`);
+  const diffDir = path.join(tmp, 'diff');
+  fs.mkdirSync(diffDir, { recursive: true, mode: 0o755 });
+  try {
+    // One pipeline of C programs decompresses the blob once and tees it: tar extracts (reading a
+    // FIFO), this process hashes and checks every entry (reading the pipeline's stdout). A bad
+    // entry kills the pipeline and the directory goes.
+    const decompressor = { gzip: 'gzip -dc', zstd: 'zstd -dcq', none: 'cat' }[compressionOf(mediaType, head)];
+    const fifo = path.join(tmp, 'layer.fifo');
+    const script = [
+      'set -o pipefail',
+      'command -v tar >/dev/null || exit 126',
+      'mkfifo -m 600 "$3" || exit 1',
+      `tar -x -f "$3" -C "$2" --numeric-owner --same-owner --same-permissions --xattrs '--xattrs-include=*' &`,
+      'tarpid=$!',
+      `${decompressor} -- "$1" | tee -p "$3"`,
+      'st=$?',
+      'wait $tarpid; tst=$?',
+      '[ $st -ne 0 ] && exit $st',
+      'exit $tst',
+    ].join('\n');
+    const unpack = runPipeline(script, [blob, diffDir, fifo], decompressor.split(' ')[0]);
+    const hash = createHash('sha256');
+    const scan = scanner();
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    const piping = pipeline(unpack.output, hashing, scan.sink);
+    let result: Scan;
+    try {
+      [result] = await Promise.all([scan.done, piping]);
+    } catch (e) {
+      unpack.kill();
+      await unpack.done.catch(() => undefined);
+      throw e;
+    }
+    await unpack.done;
+    const diffId = `sha256:${hash.digest('hex')}`;
+    if (expectedDiffId && diffId !== expectedDiffId) throw new DigestMismatchError(`layer ${path.basename(blob)}`, expectedDiffId, diffId);
+    await convertWhiteouts(diffDir, result);
+    fs.rmSync(fifo);
+    fs.writeFileSync(path.join(tmp, 'size'), String(result.size));
+    try {
+      fs.renameSync(tmp, dest);
+    } catch (e) {
+      // Another process unpacked the same layer first: its copy is as good as ours.
+      if (!['ENOTEMPTY', 'EEXIST'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    return { diffId, size: result.size };
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function convertWhiteouts(root: string, scan: Scan): Promise<void> {
+  for (const rel of scan.whiteouts) {
+    const file = path.join(root, rel);
+    const target = path.join(path.dirname(file), path.basename(file).slice('.wh.'.length));
+    fs.rmSync(file, { force: true });
+    fs.rmSync(target, { recursive: true, force: true });
+    await run('mknod', ['-m', '000', target, 'c', '0', '0']).done;
+  }
+  for (const rel of scan.opaques) {
+    const dir = path.join(root, rel);
+    fs.rmSync(path.join(dir, '.wh..wh..opq'), { force: true });
+    await run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', dir]).done;
+  }
+}
+
+/** Size recorded for an unpacked layer directory. */
+export function layerSize(layerDir: string): number {
+  try {
+    return Number(fs.readFileSync(path.join(layerDir, 'size'), 'utf8')) || 0;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,165 @@
+import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
+import { ImageReference, formatReference, parseReference } from '../../lib/util/reference';
+import { Progress } from './progress';
+import { RegistryClient } from './registry';
+import { ImageRecord, ImageStore } from './store';
+import { Descriptor, ImageConfig, ImageIndex, ImageManifest, MEDIA_TYPES, Platform, hostPlatform } from './types';
+
+export interface PullOptions {
+  /** Platform to pick from a manifest list. @default the host's */
+  readonly platform?: Platform;
+  /** Layers downloaded at once. @default 3 */
+  readonly concurrency?: number;
+  readonly progress?: Progress;
+}
+
+const MANIFEST_TYPES: string[] = [MEDIA_TYPES.dockerManifest, MEDIA_TYPES.ociManifest];
+const INDEX_TYPES: string[] = [MEDIA_TYPES.dockerManifestList, MEDIA_TYPES.ociIndex];
+
+/**
+ * Pulls `ref` into the store: resolves a manifest list for the platform, downloads the config
+ * and the missing layers in parallel (each verified against its digest), unpacks them, and only
+ * then records the image and its tag. Returns the record.
+ */
+export async function pullImage(store: ImageStore, client: RegistryClient, refText: string, opts: PullOptions = {}): Promise<ImageRecord> {
+  const ref = parseReference(refText);
+  const progress = opts.progress ?? Progress.silent();
+  const reference = ref.digest ?? ref.tag!;
+  let fetched = await client.getManifest(ref.registry, ref.repository, reference);
+
+  if (INDEX_TYPES.includes(fetched.mediaType)) {
+    const index = JSON.parse(fetched.body.toString('utf8')) as ImageIndex;
+    const chosen = choosePlatform(index.manifests, opts.platform ?? hostPlatform(), ref);
+    fetched = await client.getManifest(ref.registry, ref.repository, chosen.digest);
+  }
+  if (!MANIFEST_TYPES.includes(fetched.mediaType)) {
+    throw new InvalidArgumentError(`${formatReference(ref)} has a manifest of type ${fetched.mediaType}, which is not supported (Docker v2 schema 2 and OCI manifests are)`);
+  }
+  const manifest = JSON.parse(fetched.body.toString('utf8')) as ImageManifest;
+  progress.line(`${ref.tag ?? ref.digest}: Pulling from ${ref.repository}`);
+
+  const configDigest = manifest.config.digest;
+  if (!store.hasBlob(configDigest)) {
+    const { stream } = await client.getBlob(ref.registry, ref.repository, configDigest);
+    await store.ingest(stream, configDigest, `config of ${formatReference(ref)}`);
+  }
+  const config = JSON.parse(store.readBlob(configDigest).toString('utf8')) as ImageConfig;
+  if (config.rootfs?.diff_ids?.length !== manifest.layers.length) {
+    throw new InvalidArgumentError(`${formatReference(ref)}: the manifest has ${manifest.layers.length} layers but the config lists ${config.rootfs?.diff_ids?.length ?? 0}`);
+  }
+
+  for (const layer of manifest.layers) {
+    if (/zstd/.test(layer.mediaType)) continue;
+    if (!/tar(\+gzip|\.gzip)?$/.test(layer.mediaType) && !/diff\.tar/.test(layer.mediaType)) {
+      throw new InvalidArgumentError(`${formatReference(ref)}: layer ${layer.digest} has the unsupported media type ${layer.mediaType}`);
+    }
+  }
+  // Each layer is unpacked as soon as it is downloaded (at most `unpackLimit` at once), while
+  // the download slots go on to the next layers.
+  const unpackSlots = limiter(2);
+  const unpacks: Promise<void>[] = [];
+  const unpack = (i: number, short: string, downloaded: boolean) => {
+    const p = unpackSlots(async () => {
+      if (downloaded) progress.layer(short, 'Extracting');
+      await store.unpackLayerOf(manifest, config, i);
+      if (downloaded) progress.layer(short, 'Pull complete');
+    });
+    p.catch(() => undefined); // observed below, with the others
+    unpacks.push(p);
+  };
+  await mapLimit(manifest.layers.map((layer, i) => ({ layer, i })), opts.concurrency ?? 3, async ({ layer, i }: { layer: Descriptor; i: number }) => {
+    const short = layer.digest.slice(7, 19);
+    if (store.hasBlob(layer.digest)) {
+      progress.layer(short, 'Already exists');
+      unpack(i, short, false);
+      return;
+    }
+    progress.layer(short, 'Pulling fs layer');
+    const { stream } = await client.getBlob(ref.registry, ref.repository, layer.digest);
+    let received = 0;
+    stream.on('data', (c: Buffer) => {
+      received += c.length;
+      progress.bytes(short, received, layer.size);
+    });
+    await store.ingest(stream, layer.digest, `layer ${layer.digest} of ${formatReference(ref)}`);
+    progress.layer(short, 'Download complete');
+    unpack(i, short, true);
+  });
+  await Promise.all(unpacks);
+
+  const manifestDigest = store.writeBlob(fetched.body);
+  const upToDate = store.tryResolve(formatReference(ref))?.manifestDigest === manifestDigest;
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await store.unpackImage(manifest, config);
+      const record = await store.register({
+        manifestDigest,
+        manifestMediaType: fetched.mediaType,
+        tags: ref.tag !== undefined && !ref.digest ? [formatReference(ref)] : [],
+        repoDigest: `${ref.registry}/${ref.repository}@${ref.digest ?? fetched.digest}`,
+        source: `${ref.registry}/${ref.repository}`,
+      });
+      progress.line(`Digest: ${ref.digest ?? fetched.digest}`);
+      progress.line(`Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${formatReference(ref)}`);
+      return record;
+    } catch (e) {
+      // A concurrent rmi/prune may have collected content between unpack and register.
+      if (!(e instanceof NotFoundError)) throw e;
+      lastError = e;
+      for (const layer of manifest.layers) {
+        if (!store.hasBlob(layer.digest)) {
+          const { stream } = await client.getBlob(ref.registry, ref.repository, layer.digest);
+          await store.ingest(stream, layer.digest);
+        }
+      }
+    }
+  }
+  throw lastError;
+}
+
+function choosePlatform(manifests: Descriptor[], want: Platform, ref: ImageReference): Descriptor {
+  const match = manifests.find(
+    (m) => m.platform && m.platform.os === want.os && m.platform.architecture === want.architecture && (!want.variant || m.platform.variant === want.variant),
+  );
+  if (match) return match;
+  const available = manifests.filter((m) => m.platform).map((m) => `${m.platform!.os}/${m.platform!.architecture}${m.platform!.variant ? `/${m.platform!.variant}` : ''}`);
+  throw new NotFoundError(`no matching manifest for ${want.os}/${want.architecture} in the manifest list of ${formatReference(ref)} (it has ${available.join(', ') || 'none'})`);
+}
+
+/** A function that runs tasks with at most `limit` running at once, in call order. */
+export function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const queue: Array<() => void> = [];
+  const release = () => {
+    running--;
+    queue.shift()?.();
+  };
+  return <T>(task: () => Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      const start = () => {
+        running++;
+        task().then(resolve, reject).finally(release);
+      };
+      if (running < limit) start();
+      else queue.push(start);
+    });
+}
+
+/** Runs `fn` over `items` with at most `limit` at once; the first failure rejects. */
+export async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failed === undefined) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed instanceof Error ? failed : new CdkDockerError(String(failed));
+}

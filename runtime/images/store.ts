@@ -1,0 +1,417 @@
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { withLock, writeJsonAtomic } from '../util/files';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
+import { familiarReference, formatReference, parseReference } from '../../lib/util/reference';
+import { DigestMismatchError, chainIds, layerSize, unpackLayer } from './layers';
+import type { ImageConfig, ImageManifest } from './types';
+
+/**
+ * The image store of the built-in runtime.
+ *
+ * Layout under `<root>/images`:
+ * - `blobs/sha256/<hex>` — content-addressed blobs (manifests, configs, compressed layers);
+ *   written to `ingest/` first, verified, then renamed into place.
+ * - `layers/<chain-hex>/diff` — each layer unpacked once, keyed by chain id (an overlayfs
+ *   lowerdir), with its size in `layers/<chain-hex>/size`. A layer directory appears only
+ *   when complete (rename).
+ * - `index.json` — the image records and tags, rewritten atomically under `index.lock`.
+ *
+ * Consistency: a record is added only after every blob and layer it needs is in place, so a
+ * pull killed at any moment leaves at most unreferenced content, which the next pull reuses
+ * and `rmi`/`prune` collect. Garbage collection runs under the same lock as registration.
+ */
+export interface ImageRecord {
+  /** The config digest (Docker's image id). */
+  readonly id: string;
+  /** Digest of the stored manifest blob. */
+  readonly manifestDigest: string;
+  readonly manifestMediaType: string;
+  /** Fully qualified `registry/repo:tag` references. */
+  readonly repoTags: string[];
+  /** Fully qualified `registry/repo@sha256:…` references (from pulls and pushes). */
+  readonly repoDigests: string[];
+  /** When the image was made (from its config). */
+  readonly created: string;
+  /** When it was added to this store. */
+  readonly added: string;
+}
+
+interface IndexFile {
+  version: 1;
+  images: { [id: string]: ImageRecord };
+  /** Repositories each blob is known to exist in (for cross-repository mounts on push). */
+  blobSources: { [digest: string]: string[] };
+}
+
+export class ImageStore {
+  public readonly dir: string;
+
+  constructor(root: string) {
+    this.dir = path.join(root, 'images');
+    for (const d of ['blobs/sha256', 'ingest', 'layers']) fs.mkdirSync(path.join(this.dir, d), { recursive: true, mode: 0o700 });
+  }
+
+  // --- blobs ----------------------------------------------------------------------------------
+
+  public blobPath(digest: string): string {
+    const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
+    if (!m) throw new InvalidArgumentError(`"${digest}" is not a sha256 digest`);
+    return path.join(this.dir, 'blobs', 'sha256', m[1]);
+  }
+
+  public hasBlob(digest: string): boolean {
+    return fs.existsSync(this.blobPath(digest));
+  }
+
+  public readBlob(digest: string): Buffer {
+    try {
+      return fs.readFileSync(this.blobPath(digest));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`blob ${digest} is not in the image store`);
+      throw e;
+    }
+  }
+
+  public blobSize(digest: string): number {
+    return fs.statSync(this.blobPath(digest)).size;
+  }
+
+  /**
+   * Stores a stream as a blob. With `expected`, the content must hash to it: on a mismatch
+   * the partial file is deleted and DigestMismatchError names both digests.
+   */
+  public async ingest(stream: Readable, expected?: string, what = 'blob'): Promise<{ digest: string; size: number }> {
+    if (expected && this.hasBlob(expected)) {
+      // Someone else stored it meanwhile: drop the download (its abort error is expected).
+      stream.on('error', () => undefined);
+      stream.destroy();
+      return { digest: expected, size: this.blobSize(expected) };
+    }
+    const tmp = path.join(this.dir, 'ingest', randomBytes(8).toString('hex'));
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await pipeline(
+        stream,
+        new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            hash.update(chunk);
+            size += chunk.length;
+            cb(null, chunk);
+          },
+        }),
+        fs.createWriteStream(tmp, { mode: 0o600 }),
+      );
+      const digest = `sha256:${hash.digest('hex')}`;
+      if (expected && digest !== expected) throw new DigestMismatchError(what, expected, digest);
+      fs.renameSync(tmp, this.blobPath(digest));
+      return { digest, size };
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+
+  /** Stores bytes as a blob and returns its digest. */
+  public writeBlob(data: Buffer): string {
+    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    const file = this.blobPath(digest);
+    if (!fs.existsSync(file)) {
+      const tmp = path.join(this.dir, 'ingest', randomBytes(8).toString('hex'));
+      fs.writeFileSync(tmp, data, { mode: 0o600 });
+      fs.renameSync(tmp, file);
+    }
+    return digest;
+  }
+
+  // --- layers ---------------------------------------------------------------------------------
+
+  public layerDir(chainId: string): string {
+    return path.join(this.dir, 'layers', chainId.replace(/^sha256:/, ''));
+  }
+
+  /** The overlayfs lowerdir of a layer. */
+  public layerDiffDir(chainId: string): string {
+    return path.join(this.layerDir(chainId), 'diff');
+  }
+
+  public hasLayer(chainId: string): boolean {
+    return fs.existsSync(path.join(this.layerDir(chainId), 'size'));
+  }
+
+  /** Unpacks every layer of an image that is not unpacked yet (bottom to top). */
+  public async unpackImage(manifest: ImageManifest, config: ImageConfig): Promise<void> {
+    const diffIds = config.rootfs.diff_ids;
+    if (diffIds.length !== manifest.layers.length) {
+      throw new InvalidArgumentError(`the image has ${manifest.layers.length} layers but its config lists ${diffIds.length} diff ids`);
+    }
+    for (let i = 0; i < diffIds.length; i++) await this.unpackLayerOf(manifest, config, i);
+  }
+
+  /**
+   * Unpacks layer `i` of an image unless it is there already. Each layer directory holds only
+   * that layer's diff, so layers can be unpacked in any order and in parallel.
+   */
+  public async unpackLayerOf(manifest: ImageManifest, config: ImageConfig, i: number): Promise<void> {
+    const chainId = chainIds(config.rootfs.diff_ids.slice(0, i + 1))[i];
+    if (this.hasLayer(chainId)) return;
+    await unpackLayer(this.blobPath(manifest.layers[i].digest), manifest.layers[i].mediaType, this.layerDir(chainId), config.rootfs.diff_ids[i]);
+  }
+
+  // --- records --------------------------------------------------------------------------------
+
+  private indexFile(): string {
+    return path.join(this.dir, 'index.json');
+  }
+
+  /** The current index (atomic writes make an unlocked read consistent). */
+  private readIndex(): IndexFile {
+    try {
+      return JSON.parse(fs.readFileSync(this.indexFile(), 'utf8')) as IndexFile;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, images: {}, blobSources: {} };
+      throw e;
+    }
+  }
+
+  private writeIndex(index: IndexFile): void {
+    writeJsonAtomic(this.indexFile(), index);
+  }
+
+  /** Runs `fn` with the index locked (across processes); writes it back if `fn` returns true. */
+  public async withIndex<T>(fn: (index: IndexFile) => { result: T; changed: boolean }): Promise<T> {
+    return withLock(path.join(this.dir, 'index.lock'), () => {
+      const index = this.readIndex();
+      const { result, changed } = fn(index);
+      if (changed) this.writeIndex(index);
+      return result;
+    });
+  }
+
+  public list(): ImageRecord[] {
+    return Object.values(this.readIndex().images).sort((a, b) => b.created.localeCompare(a.created) || a.id.localeCompare(b.id));
+  }
+
+  public manifest(record: ImageRecord): ImageManifest {
+    return JSON.parse(this.readBlob(record.manifestDigest).toString('utf8')) as ImageManifest;
+  }
+
+  public config(record: ImageRecord): ImageConfig {
+    return JSON.parse(this.readBlob(record.id).toString('utf8')) as ImageConfig;
+  }
+
+  /** Chain ids of an image's layers, bottom to top. */
+  public chainIds(record: ImageRecord): string[] {
+    return chainIds(this.config(record).rootfs.diff_ids);
+  }
+
+  /** Unpacked size of an image (sum of its layers). */
+  public size(record: ImageRecord): number {
+    return this.chainIds(record).reduce((n, c) => n + layerSize(this.layerDir(c)), 0);
+  }
+
+  /**
+   * Finds an image by reference (`busybox`, `host:5000/a:b`, `repo@sha256:…`), by id
+   * (`sha256:…`) or by an id prefix of at least 4 hex digits. Throws NotFoundError.
+   */
+  public resolve(nameOrId: string): ImageRecord {
+    const found = this.tryResolve(nameOrId);
+    if (!found) throw new NotFoundError(`No such image: ${nameOrId}`);
+    return found;
+  }
+
+  public tryResolve(nameOrId: string): ImageRecord | undefined {
+    const images = this.readIndex().images;
+    if (images[nameOrId]) return images[nameOrId];
+    const hex = nameOrId.replace(/^sha256:/, '');
+    if (/^[a-f0-9]{4,64}$/.test(hex)) {
+      const matches = Object.values(images).filter((r) => r.id.slice(7).startsWith(hex));
+      if (matches.length === 1) return matches[0];
+    }
+    let ref: string;
+    try {
+      ref = formatReference(parseReference(nameOrId));
+    } catch {
+      return undefined;
+    }
+    return Object.values(images).find((r) => r.repoTags.includes(ref) || r.repoDigests.includes(ref));
+  }
+
+  /**
+   * Records an image whose manifest, config and layer blobs are stored and whose layers are
+   * unpacked; moves `tags` to it. Checks that everything is still there (under the lock), so a
+   * concurrent garbage collection cannot leave a record without its content.
+   */
+  public async register(opts: {
+    manifestDigest: string;
+    manifestMediaType: string;
+    tags?: string[];
+    repoDigest?: string;
+    source?: string;
+  }): Promise<ImageRecord> {
+    const manifest = JSON.parse(this.readBlob(opts.manifestDigest).toString('utf8')) as ImageManifest;
+    const config = JSON.parse(this.readBlob(manifest.config.digest).toString('utf8')) as ImageConfig;
+    const chains = chainIds(config.rootfs.diff_ids);
+    return this.withIndex((index) => {
+      for (const l of manifest.layers) if (!this.hasBlob(l.digest)) throw new NotFoundError(`layer blob ${l.digest} disappeared while the image was being added; retry`);
+      for (const c of chains) if (!this.hasLayer(c)) throw new NotFoundError(`unpacked layer ${c} disappeared while the image was being added; retry`);
+      const id = manifest.config.digest;
+      const tags = (opts.tags ?? []).map((t) => formatReference(parseReference(t)));
+      for (const r of Object.values(index.images)) {
+        if (r.id !== id && tags.some((t) => r.repoTags.includes(t))) {
+          index.images[r.id] = { ...r, repoTags: r.repoTags.filter((t) => !tags.includes(t)) };
+        }
+      }
+      const previous = index.images[id];
+      const record: ImageRecord = {
+        id,
+        manifestDigest: opts.manifestDigest,
+        manifestMediaType: opts.manifestMediaType,
+        repoTags: [...new Set([...(previous?.repoTags ?? []), ...tags])].sort(),
+        repoDigests: [...new Set([...(previous?.repoDigests ?? []), ...(opts.repoDigest ? [opts.repoDigest] : [])])].sort(),
+        created: config.created ?? previous?.created ?? new Date(0).toISOString(),
+        added: previous?.added ?? new Date().toISOString(),
+      };
+      index.images[id] = record;
+      if (opts.source) {
+        for (const d of [...manifest.layers.map((l) => l.digest), manifest.config.digest]) {
+          const list = index.blobSources[d] ?? [];
+          if (!list.includes(opts.source)) index.blobSources[d] = [...list, opts.source].slice(-5);
+        }
+      }
+      return { result: record, changed: true };
+    });
+  }
+
+  /** Repositories (`registry/repo`) a blob is known to be in. */
+  public blobSources(digest: string): string[] {
+    return this.readIndex().blobSources[digest] ?? [];
+  }
+
+  /** Records that blobs exist in a repository, and the repo digest of a pushed image. */
+  public async recordPush(id: string, digests: string[], source: string, repoDigest: string): Promise<void> {
+    await this.withIndex((index) => {
+      for (const d of digests) {
+        const list = index.blobSources[d] ?? [];
+        if (!list.includes(source)) index.blobSources[d] = [...list, source].slice(-5);
+      }
+      const r = index.images[id];
+      if (r && !r.repoDigests.includes(repoDigest)) index.images[id] = { ...r, repoDigests: [...r.repoDigests, repoDigest].sort() };
+      return { result: undefined, changed: true };
+    });
+  }
+
+  /** `tag SRC DST`: DST now names SRC's image (moved from any other image). */
+  public async tag(source: string, target: string): Promise<ImageRecord> {
+    const record = this.resolve(source);
+    const ref = parseReference(target);
+    if (ref.digest) throw new InvalidArgumentError(`cannot tag with a digest reference "${target}"; use a tag`);
+    const full = formatReference(ref);
+    return this.withIndex((index) => {
+      for (const r of Object.values(index.images)) {
+        if (r.repoTags.includes(full)) index.images[r.id] = { ...r, repoTags: r.repoTags.filter((t) => t !== full) };
+      }
+      const current = index.images[record.id];
+      if (!current) throw new NotFoundError(`No such image: ${source}`);
+      index.images[record.id] = { ...current, repoTags: [...current.repoTags, full].sort() };
+      return { result: index.images[record.id], changed: true };
+    });
+  }
+
+  /**
+   * `rmi`: a tag of an image with other tags is only untagged; otherwise the image is deleted
+   * and its unreferenced blobs and layers collected. An image a container uses (`inUse`) is
+   * refused unless `force`, and with `force` only untagged (its content stays for the
+   * container), as Docker does. Returns Docker's "Untagged:"/"Deleted:" lines.
+   */
+  public async remove(nameOrId: string, opts: { force?: boolean; inUse?: (id: string) => string | undefined } = {}): Promise<string[]> {
+    const record = this.resolve(nameOrId);
+    let byTag: string | undefined;
+    try {
+      const full = formatReference(parseReference(nameOrId));
+      if (record.repoTags.includes(full)) byTag = full;
+    } catch {
+      byTag = undefined;
+    }
+    const user = opts.inUse?.(record.id);
+    const lines: string[] = [];
+    await this.withIndex((index) => {
+      const r = index.images[record.id];
+      if (!r) throw new NotFoundError(`No such image: ${nameOrId}`);
+      if (byTag && r.repoTags.length > 1) {
+        index.images[r.id] = { ...r, repoTags: r.repoTags.filter((t) => t !== byTag) };
+        lines.push(`Untagged: ${familiarReference(parseReference(byTag))}`);
+        return { result: undefined, changed: true };
+      }
+      if (!byTag && r.repoTags.length > 1 && !opts.force) {
+        throw new ConflictError(`conflict: unable to delete ${r.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
+      }
+      if (user && !opts.force) {
+        throw new ConflictError(`conflict: unable to remove repository reference "${nameOrId}" (must force) - container ${user} is using its referenced image ${r.id.slice(7, 19)}`);
+      }
+      for (const t of r.repoTags) lines.push(`Untagged: ${familiarReference(parseReference(t))}`);
+      if (user) {
+        index.images[r.id] = { ...r, repoTags: [] };
+        return { result: undefined, changed: true };
+      }
+      delete index.images[r.id];
+      lines.push(`Deleted: ${r.id}`);
+      this.collect(index);
+      return { result: undefined, changed: true };
+    });
+    return lines;
+  }
+
+  /** `image prune`: removes images without tags (all unused ones with `all`) that no container uses. */
+  public async prune(opts: { all?: boolean; inUse?: (id: string) => string | undefined } = {}): Promise<{ deleted: string[]; reclaimed: number }> {
+    const before = this.diskUsage();
+    const deleted: string[] = [];
+    await this.withIndex((index) => {
+      for (const r of Object.values(index.images)) {
+        if ((opts.all || r.repoTags.length === 0) && !opts.inUse?.(r.id)) {
+          delete index.images[r.id];
+          deleted.push(r.id);
+        }
+      }
+      this.collect(index);
+      return { result: undefined, changed: deleted.length > 0 };
+    });
+    return { deleted, reclaimed: Math.max(0, before - this.diskUsage()) };
+  }
+
+  /** Deletes blobs and layers no record needs. Called with the index locked. */
+  private collect(index: IndexFile): void {
+    const blobs = new Set<string>();
+    const layers = new Set<string>();
+    for (const r of Object.values(index.images)) {
+      blobs.add(r.manifestDigest);
+      blobs.add(r.id);
+      const manifest = JSON.parse(this.readBlob(r.manifestDigest).toString('utf8')) as ImageManifest;
+      for (const l of manifest.layers) blobs.add(l.digest);
+      for (const c of chainIds((JSON.parse(this.readBlob(r.id).toString('utf8')) as ImageConfig).rootfs.diff_ids)) layers.add(c.slice(7));
+    }
+    const blobDir = path.join(this.dir, 'blobs', 'sha256');
+    for (const hex of fs.readdirSync(blobDir)) {
+      if (!blobs.has(`sha256:${hex}`)) {
+        fs.rmSync(path.join(blobDir, hex), { force: true });
+        delete index.blobSources[`sha256:${hex}`];
+      }
+    }
+    const layerRoot = path.join(this.dir, 'layers');
+    for (const name of fs.readdirSync(layerRoot)) {
+      if (!layers.has(name) && !name.startsWith('.tmp-')) fs.rmSync(path.join(layerRoot, name), { recursive: true, force: true });
+    }
+  }
+
+  /** Bytes used by blobs and unpacked layers. */
+  public diskUsage(): number {
+    let total = 0;
+    const blobDir = path.join(this.dir, 'blobs', 'sha256');
+    for (const hex of fs.readdirSync(blobDir)) total += fs.statSync(path.join(blobDir, hex)).size;
+    for (const name of fs.readdirSync(path.join(this.dir, 'layers'))) total += layerSize(path.join(this.dir, 'layers', name));
+    return total;
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * The built-in runtime's public API. `lib/` (the CLI and the built-in driver) uses only this.
+ */
+export { runtimeConfig } from './config';
+export type { RuntimeConfig } from './config';
+export { ImageService } from './images/service';
+export type { ImageSummary } from './images/service';
+export { Progress, formatBytes } from './images/progress';
+export { RegistryAuthError, RegistryUnreachableError, RegistryError } from './images/registry';
+export { UnsafeLayerError, DigestMismatchError } from './images/layers';
+export { BadArchiveError } from './images/archive';
+export type { ImageRecord } from './images/store';
+export type { ImageConfig, ImageManifest, ContainerConfig } from './images/types';
+export { checkHost, findHelper, cgroupMode } from './host';
+export type { HostCheck } from './host';

@@ -1,0 +1,40 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** The repository root (the package under test). */
+export const ROOT = path.resolve(__dirname, '..', '..');
+/** The built CLI (tests run after `tsc`, as `npm test` does). */
+export const CLI = path.join(ROOT, 'bin', 'cdk-docker');
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `cdk-docker ARGS` in `cwd` as a user would and returns what they would see. */
+export function cdkDocker(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, input?: string): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    timeout: 120_000,
+  });
+  if (r.error) throw r.error;
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A fresh temporary directory; remove it with `fs.rmSync(dir, { recursive: true })`. */
+export function tempDir(prefix = 'cdk-docker-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Writes a JS app (CommonJS, requiring the built library) and its cdk-docker.json into `dir`. */
+export function writeJsApp(dir: string, body: string): void {
+  const lib = JSON.stringify(path.join(ROOT, 'dist', 'lib'));
+  fs.writeFileSync(path.join(dir, 'app.js'), `const cdk = require(${lib});\n${body}\n`);
+  fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify({ app: 'node app.js' }));
+}

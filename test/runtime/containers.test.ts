@@ -1,0 +1,357 @@
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLI, CliResult, cdkDocker, tempDir } from '../helpers/cli';
+import { busyboxRootfsTar } from '../helpers/images';
+import { requireCommand } from '../helpers/prereq';
+
+jest.setTimeout(60_000);
+
+/**
+ * Containers of the built-in runtime on real runc + conmon, driven through the CLI as a user
+ * would, from a busybox image imported offline, with private state roots.
+ */
+let work: string;
+let env: NodeJS.ProcessEnv;
+const rt = (args: string[]): CliResult => cdkDocker(['runtime', ...args], work, env);
+const ok = (r: CliResult): string => {
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+};
+const inspect = (c: string, template: string) => ok(rt(['inspect', '-f', template, c])).trim();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Mounts and cgroups this suite's containers could leave behind. */
+function leftovers(): string[] {
+  const mounts = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m && m.startsWith(work));
+  const cgroups: string[] = [];
+  for (const c of ['memory', 'pids', 'cpu', 'freezer']) {
+    const dir = path.join('/sys/fs/cgroup', c, 'cdk-docker');
+    if (!fs.existsSync(dir)) continue;
+    for (const e of fs.readdirSync(dir)) if (/^[0-9a-f]{64}$/.test(e) && ids.has(e)) cgroups.push(`${c}/${e}`);
+  }
+  return [...mounts, ...cgroups];
+}
+const ids = new Set<string>();
+const remember = (id: string) => {
+  ids.add(id.trim());
+  return id.trim();
+};
+
+beforeAll(() => {
+  requireCommand('runc', 'runc');
+  requireCommand('conmon', 'conmon');
+  work = tempDir('cdk-docker-containers-');
+  env = { CDK_DOCKER_ROOT: path.join(work, 'root'), CDK_DOCKER_RUNROOT: path.join(work, 'run') };
+  const rootfs = busyboxRootfsTar(work, ['sh', 'ls', 'cat', 'echo', 'sleep', 'true', 'false', 'env', 'id', 'pwd', 'tail', 'mkdir', 'kill', 'wc', 'head']);
+  fs.mkdirSync(path.join(work, 'data-in-image', 'srv', 'data'), { recursive: true });
+  ok(rt(['import', '-c', 'CMD ["sh"]', '-c', 'ENV PATH=/bin GREETING=from-image', rootfs, 'busybox:ctr']));
+  // An image with Entrypoint, Cmd, WorkingDir, User, StopSignal and a VOLUME.
+  ok(rt(['import', '-c', 'ENTRYPOINT ["echo", "entry"]', '-c', 'CMD ["default", "args"]', '-c', 'WORKDIR /tmp', '-c', 'ENV PATH=/bin', '-c', 'VOLUME /cache', rootfs, 'busybox:entry']));
+});
+
+afterAll(async () => {
+  if (!work) return;
+  const all = rt(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
+  if (all.length) rt(['rm', '-f', ...all]);
+  const left = leftovers();
+  fs.rmSync(work, { recursive: true, force: true });
+  expect(left).toEqual([]);
+});
+
+test('a foreground run streams stdout and stderr apart and returns the exit code; --rm leaves nothing', () => {
+  const r = rt(['run', '--rm', 'busybox:ctr', 'sh', '-c', 'echo out; echo err >&2; echo $GREETING; exit 3']);
+  expect(r).toMatchObject({ code: 3, stdout: 'out\nfrom-image\n', stderr: 'err\n' });
+  expect(ok(rt(['ps', '-aq']))).toBe('');
+  expect(leftovers()).toEqual([]);
+});
+
+test('a missing executable fails like Docker: exit 127 naming it', () => {
+  const r = rt(['run', '--rm', 'busybox:ctr', 'nosuchcmd', 'x']);
+  expect(r.code).toBe(127);
+  expect(r.stderr).toMatch(/^Error: failed to start container [0-9a-f]{12}: .*"nosuchcmd".*executable file not found in \$PATH/);
+  expect(ok(rt(['ps', '-aq']))).toBe('');
+});
+
+test('image config is applied as Docker does: entrypoint + cmd, overrides, env, workdir, user', () => {
+  expect(rt(['run', '--rm', 'busybox:entry'])).toMatchObject({ code: 0, stdout: 'entry default args\n' });
+  expect(rt(['run', '--rm', 'busybox:entry', 'mine'])).toMatchObject({ stdout: 'entry mine\n' });
+  expect(rt(['run', '--rm', '--entrypoint', 'pwd', 'busybox:entry'])).toMatchObject({ stdout: '/tmp\n' });
+  expect(rt(['run', '--rm', '-w', '/etc', '--entrypoint', 'pwd', 'busybox:entry'])).toMatchObject({ stdout: '/etc\n' });
+  const envFile = path.join(work, 'app.env');
+  fs.writeFileSync(envFile, '# comment\nFROM_FILE=1\nGREETING=from-file\n');
+  const r = rt(['run', '--rm', '--env-file', envFile, '-e', 'GREETING=from-flag', '-e', 'EXTRA=x', 'busybox:ctr', 'sh', '-c', 'echo $GREETING $FROM_FILE $EXTRA $HOSTNAME $HOME']);
+  expect(r.stdout).toMatch(/^from-flag 1 x [0-9a-f]{12} \/root\n$/);
+  expect(rt(['run', '--rm', '-u', 'nobody', 'busybox:ctr', 'id']).stdout).toBe('uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n');
+  expect(rt(['run', '--rm', '-u', '1234:5', 'busybox:ctr', 'id', '-u']).stdout).toBe('1234\n');
+  expect(rt(['run', '--rm', '--hostname', 'box', 'busybox:ctr', 'cat', '/etc/hostname']).stdout).toBe('box\n');
+  expect(rt(['run', '--rm', '--read-only', 'busybox:ctr', 'sh', '-c', 'echo x > /x']).code).not.toBe(0);
+});
+
+test('run -d, ps, logs, inspect, stop, start, rm', async () => {
+  const id = remember(ok(rt(['run', '-d', '--name', 'ticker', '-l', 'app=clock', 'busybox:ctr', 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done'])));
+  expect(id).toMatch(/^[0-9a-f]{64}$/);
+  const ps = ok(rt(['ps']));
+  expect(ps).toMatch(new RegExp(`^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES\\n${id.slice(0, 12)} +busybox:ctr +"sh -c i=0; while t…" +.* ago +Up .* +ticker\\n$`));
+  expect(ok(rt(['ps', '-q', '--filter', 'label=app=clock']))).toBe(`${id.slice(0, 12)}\n`);
+  expect(ok(rt(['ps', '-q', '--filter', 'label=app=other']))).toBe('');
+  await until('two ticks', () => rt(['logs', 'ticker']).stdout.includes('tick 2'));
+  expect(ok(rt(['logs', '--tail', '1', 'ticker']))).toMatch(/^tick \d+\n$/);
+  expect(ok(rt(['logs', '-t', '--tail', '1', 'ticker']))).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d tick \d+\n$/);
+  expect(inspect('ticker', '{{.State.Status}} {{.State.Running}} {{.Name}} {{.Config.Labels.app}}')).toBe('running true /ticker clock');
+  const [doc] = JSON.parse(ok(rt(['inspect', 'ticker'])));
+  expect(doc).toMatchObject({ Id: id, Name: '/ticker', State: { Status: 'running', Running: true, ExitCode: 0, OOMKilled: false }, HostConfig: { RestartPolicy: { Name: 'no' } }, RestartCount: 0 });
+  expect(doc.State.Pid).toBeGreaterThan(1);
+
+  const t0 = Date.now();
+  expect(ok(rt(['stop', '-t', '1', 'ticker']))).toBe('ticker\n');
+  expect(Date.now() - t0).toBeLessThan(5_000);
+  expect(inspect('ticker', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 137');
+  expect(ok(rt(['ps', '-a', '--filter', 'status=exited', '-q']))).toContain(id.slice(0, 12));
+  expect(leftovers()).toEqual([]);
+
+  ok(rt(['start', 'ticker']));
+  expect(inspect('ticker', '{{.State.Status}}')).toBe('running');
+  const refused = rt(['rm', 'ticker']);
+  expect(refused).toMatchObject({ code: 1, stderr: 'Error: cannot remove container "/ticker": container is running: stop the container before removing or force remove\n' });
+  expect(ok(rt(['rm', '-f', 'ticker']))).toBe('ticker\n');
+  expect(rt(['inspect', 'ticker'])).toMatchObject({ code: 1, stderr: 'Error: No such container: ticker\n' });
+  expect(leftovers()).toEqual([]);
+});
+
+test('--init makes stop quick for a shell that ignores SIGTERM; STOPSIGNAL is used', () => {
+  remember(ok(rt(['run', '-d', '--name', 'initd', '--init', 'busybox:ctr', 'sh', '-c', 'sleep 1000'])));
+  const t0 = Date.now();
+  ok(rt(['stop', 'initd']));
+  expect(Date.now() - t0).toBeLessThan(3_000);
+  expect(inspect('initd', '{{.State.ExitCode}}')).toBe('143');
+  remember(ok(rt(['run', '-d', '--name', 'usr1', '--stop-signal', 'USR1', 'busybox:ctr', 'sh', '-c', "trap 'echo got usr1; exit 7' USR1; while true; do sleep 0.1; done"])));
+  ok(rt(['stop', 'usr1']));
+  expect(inspect('usr1', '{{.State.ExitCode}} {{.Config.StopSignal}}')).toBe('7 USR1');
+  expect(ok(rt(['logs', 'usr1']))).toBe('got usr1\n');
+  ok(rt(['rm', 'initd', 'usr1']));
+});
+
+test('a container name in use is refused with Docker\'s message', () => {
+  const id = remember(ok(rt(['create', '--name', 'taken', 'busybox:ctr', 'true'])));
+  const r = rt(['create', '--name', 'taken', 'busybox:ctr', 'true']);
+  expect(r).toMatchObject({ code: 1, stderr: `Error: Conflict. The container name "/taken" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.\n` });
+  ok(rt(['rename', 'taken', 'renamed']));
+  expect(inspect('renamed', '{{.Name}} {{.State.Status}}')).toBe('/renamed created');
+  ok(rt(['rm', 'renamed']));
+});
+
+test('restart policies: on-failure:2 runs three times; always comes back; a user stop is final', async () => {
+  remember(ok(rt(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox:ctr', 'sh', '-c', 'echo run; exit 1'])));
+  await until('on-failure to give up', () => rt(['inspect', '-f', '{{.State.Status}} {{.RestartCount}}', 'flaky']).stdout.trim() === 'exited 2');
+  expect(ok(rt(['logs', 'flaky']))).toBe('run\nrun\nrun\n');
+  expect(inspect('flaky', '{{.State.ExitCode}}')).toBe('1');
+
+  remember(ok(rt(['run', '-d', '--name', 'always', '--restart', 'always', 'busybox:ctr', 'sh', '-c', 'sleep 0.3'])));
+  await until('two restarts', () => Number(inspect('always', '{{.RestartCount}}')) >= 2);
+  ok(rt(['stop', 'always']));
+  const count = inspect('always', '{{.RestartCount}}');
+  await sleep(1_500);
+  expect(inspect('always', '{{.State.Status}} {{.RestartCount}}')).toBe(`exited ${count}`);
+  ok(rt(['rm', 'flaky', 'always']));
+});
+
+test('volumes: named data survives rm and re-run, --volumes-from, anonymous volumes from VOLUME, tmpfs', () => {
+  ok(rt(['run', '--rm', '-v', 'keep:/data', 'busybox:ctr', 'sh', '-c', 'echo persisted > /data/file']));
+  expect(rt(['run', '--rm', '-v', 'keep:/data:ro', 'busybox:ctr', 'cat', '/data/file']).stdout).toBe('persisted\n');
+  expect(rt(['run', '--rm', '-v', 'keep:/data:ro', 'busybox:ctr', 'sh', '-c', 'echo x > /data/other']).code).not.toBe(0);
+
+  const host = path.join(work, 'bind');
+  fs.mkdirSync(host);
+  fs.writeFileSync(path.join(host, 'index.html'), 'hello from the host\n');
+  expect(rt(['run', '--rm', '--mount', `type=bind,source=${host},target=/www,readonly`, 'busybox:ctr', 'cat', '/www/index.html']).stdout).toBe('hello from the host\n');
+
+  remember(ok(rt(['create', '--name', 'holder', '-v', 'keep:/data', 'busybox:ctr', 'true'])));
+  expect(rt(['run', '--rm', '--volumes-from', 'holder:ro', 'busybox:ctr', 'cat', '/data/file']).stdout).toBe('persisted\n');
+  expect(rt(['volume', 'rm', 'keep'])).toMatchObject({ code: 1, stderr: 'Error: remove keep: volume is in use - [holder]\n' });
+
+  const id = remember(ok(rt(['create', '--name', 'anon', 'busybox:entry'])));
+  const [doc] = JSON.parse(ok(rt(['inspect', id])));
+  const cache = doc.Mounts.find((m: { Destination: string }) => m.Destination === '/cache');
+  expect(cache).toMatchObject({ Type: 'volume', RW: true, Driver: 'local' });
+  expect(ok(rt(['volume', 'ls', '-q']))).toContain(cache.Name);
+  ok(rt(['rm', '-v', 'anon']));
+  expect(ok(rt(['volume', 'ls', '-q']))).not.toContain(cache.Name);
+
+  expect(rt(['run', '--rm', '--tmpfs', '/scratch:size=1m', 'busybox:ctr', 'sh', '-c', 'grep -q " /scratch tmpfs" /proc/mounts && echo tmpfs']).stdout).toBe('tmpfs\n');
+  ok(rt(['rm', 'holder']));
+  ok(rt(['volume', 'rm', 'keep']));
+});
+
+test('exec runs in the container with its env, -e, -w and -u, and returns the exit code', async () => {
+  remember(ok(rt(['run', '-d', '--name', 'svc', '-e', 'ROLE=api', 'busybox:ctr', 'sleep', '1000'])));
+  expect(rt(['exec', 'svc', 'sh', '-c', 'echo $ROLE $EXTRA; pwd; exit 4'])).toMatchObject({ code: 4, stdout: 'api\n/\n' });
+  expect(rt(['exec', '-e', 'EXTRA=1', '-w', '/etc', '-u', 'nobody', 'svc', 'sh', '-c', 'echo $EXTRA; pwd; id -u']).stdout).toBe('1\n/etc\n65534\n');
+  const missing = rt(['exec', 'svc', 'nosuchcmd']);
+  expect(missing.code).toBe(127);
+  expect(missing.stderr).toMatch(/nosuchcmd/);
+  expect(ok(rt(['top', 'svc']))).toMatch(/^UID +PID +PPID .*\n.*sleep 1000\n$/);
+  ok(rt(['pause', 'svc']));
+  expect(inspect('svc', '{{.State.Status}}')).toBe('paused');
+  expect(rt(['exec', 'svc', 'true'])).toMatchObject({ code: 1 });
+  ok(rt(['unpause', 'svc']));
+  expect(inspect('svc', '{{.State.Status}}')).toBe('running');
+  ok(rt(['rm', '-f', 'svc']));
+});
+
+test('memory limits: a container over its limit is OOM-killed and reported', () => {
+  const r = rt(['run', '--name', 'hog', '-m', '16m', 'busybox:ctr', 'tail', '/dev/zero']);
+  expect(r.code).toBe(137);
+  expect(inspect('hog', '{{.State.OOMKilled}} {{.State.ExitCode}} {{.HostConfig.Memory}}')).toBe(`true 137 ${16 * 1024 * 1024}`);
+  expect(rt(['run', '--rm', '-m', '4m', 'busybox:ctr', 'true'])).toMatchObject({ code: 1, stderr: 'Error: Minimum memory limit allowed is 6MB\n' });
+  ok(rt(['rm', 'hog']));
+});
+
+test('kill -9 of the CLI during run -d leaves state the next command repairs, and nothing leaks', async () => {
+  for (const delay of [30, 120, 250]) {
+    const child = spawn(process.execPath, [CLI, 'runtime', 'run', '-d', '--name', `crash${delay}`, 'busybox:ctr', 'sleep', '1000'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    await sleep(delay);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    // The next commands read whatever is there: a created, running or no container.
+    const list = rt(['ps', '-a', '--no-trunc', '--filter', `name=crash${delay}`]);
+    expect(list.code).toBe(0);
+    const found = rt(['ps', '-aq', '--no-trunc', '--filter', `name=crash${delay}`]).stdout.trim();
+    if (found) {
+      remember(found);
+      expect(ok(rt(['rm', '-f', `crash${delay}`]))).toBe(`crash${delay}\n`);
+    }
+  }
+  expect(ok(rt(['ps', '-aq', '--filter', 'name=crash']))).toBe('');
+  await until('no leftovers', () => leftovers().length === 0, 5_000);
+});
+
+test('wait returns the exit code; kill sends a signal', async () => {
+  remember(ok(rt(['run', '-d', '--name', 'waiter', 'busybox:ctr', 'sh', '-c', 'sleep 0.5; exit 5'])));
+  expect(ok(rt(['wait', 'waiter']))).toBe('5\n');
+  remember(ok(rt(['run', '-d', '--name', 'victim', 'busybox:ctr', 'sh', '-c', "trap 'exit 9' HUP; while true; do sleep 0.1; done"])));
+  ok(rt(['kill', '-s', 'HUP', 'victim']));
+  expect(ok(rt(['wait', 'victim']))).toBe('9\n');
+  expect(rt(['kill', 'victim'])).toMatchObject({ code: 1 });
+  ok(rt(['rm', 'waiter', 'victim']));
+});
+
+test('healthchecks run on schedule: starting → healthy → unhealthy, shown by ps and inspect; the probe loop ends with the container', async () => {
+  const id = remember(
+    ok(rt(['run', '-d', '--name', 'probed', '--health-cmd', 'test -f /ready', '--health-interval', '300ms', '--health-retries', '2', 'busybox:ctr', 'sh', '-c', 'sleep 0.8; echo ok > /ready; sleep 1.5; rm /ready; sleep 1000'])),
+  );
+  expect(inspect('probed', '{{.State.Health.Status}}')).toBe('starting');
+  expect(ok(rt(['ps']))).toContain('(health: starting)');
+  await until('healthy', () => inspect('probed', '{{.State.Health.Status}}') === 'healthy');
+  expect(ok(rt(['ps']))).toMatch(/Up .* \(healthy\) +probed/);
+  await until('unhealthy', () => inspect('probed', '{{.State.Health.Status}}') === 'unhealthy');
+  const log = JSON.parse(inspect('probed', '{{json .State.Health.Log}}')) as Array<{ ExitCode: number; Start: string }>;
+  expect(log.length).toBeGreaterThanOrEqual(2);
+  expect(log.length).toBeLessThanOrEqual(5);
+  expect(log[log.length - 1].ExitCode).toBe(1);
+  expect(Number(inspect('probed', '{{.State.Health.FailingStreak}}'))).toBeGreaterThanOrEqual(2);
+  expect(rt(['healthcheck', 'run', 'probed'])).toMatchObject({ code: 1, stdout: 'unhealthy\n' });
+  ok(rt(['rm', '-f', 'probed']));
+  const probes = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && safeRead(`/proc/${p}/cmdline`).includes(id));
+  await until('the probe loop to end', () => probes().length === 0, 5_000);
+});
+
+function safeRead(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+test('logs -f keeps following when the size cap truncates the log', async () => {
+  remember(ok(rt(['run', '-d', '--name', 'chatty', '--log-opt', 'max-size=2k', 'busybox:ctr', 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo line $i; sleep 0.01; done'])));
+  const child = spawn(process.execPath, [CLI, 'runtime', 'logs', '-f', 'chatty'], { env: { ...process.env, ...env } });
+  let text = '';
+  child.stdout.on('data', (d) => (text += d));
+  await sleep(2_500);
+  child.kill('SIGINT');
+  await new Promise((r) => child.once('exit', r));
+  const numbers = text.trim().split('\n').map((l) => Number(l.split(' ')[1]));
+  // Far more lines than 2 KiB holds, none lost or repeated across the truncations.
+  expect(numbers.length).toBeGreaterThan(150);
+  expect(numbers.every((n, i) => i === 0 || n === numbers[i - 1] + 1)).toBe(true);
+  expect(fs.statSync(JSON.parse(ok(rt(['inspect', 'chatty'])))[0].LogPath).size).toBeLessThanOrEqual(4096);
+  ok(rt(['rm', '-f', 'chatty']));
+});
+
+test("Docker's security defaults reach the process; --privileged lifts them; --cap-add/--cap-drop adjust", () => {
+  const status = (args: string[]) => rt(['run', '--rm', ...args, 'busybox:ctr', 'sh', '-c', 'grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status']).stdout;
+  expect(status([])).toBe('CapEff:\t00000000a80425fb\nNoNewPrivs:\t0\nSeccomp:\t2\n');
+  expect(status(['--cap-drop', 'ALL', '--security-opt', 'no-new-privileges'])).toBe('CapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n');
+  expect(status(['--cap-add', 'NET_ADMIN', '--cap-drop', 'MKNOD'])).toBe('CapEff:\t00000000a00435fb\nNoNewPrivs:\t0\nSeccomp:\t2\n');
+  expect(status(['--privileged'])).toMatch(/^CapEff:\t000001[0-9a-f]{10}\nNoNewPrivs:\t0\nSeccomp:\t0\n$/);
+  expect(rt(['run', '--rm', 'busybox:ctr', 'sh', '-c', 'echo 1 > /proc/sys/kernel/domainname']).code).not.toBe(0);
+  expect(rt(['run', '--rm', 'busybox:ctr', 'sh', '-c', 'ls /dev']).stdout.split('\n')).toEqual(expect.arrayContaining(['null', 'zero', 'urandom', 'pts', 'shm', 'mqueue']));
+  expect(fs.statSync(path.join(work, 'root', 'containers')).mode & 0o777).toBe(0o700);
+});
+
+test('after a reboot, always and unless-stopped containers come back; a user-stopped one does not', async () => {
+  const a = remember(ok(rt(['run', '-d', '--name', 'boot-always', '--restart', 'always', 'busybox:ctr', 'sleep', '1000'])));
+  remember(ok(rt(['run', '-d', '--name', 'boot-stopped', '--restart', 'unless-stopped', 'busybox:ctr', 'sleep', '1000'])));
+  const n = remember(ok(rt(['run', '-d', '--name', 'boot-no', 'busybox:ctr', 'sleep', '1000'])));
+  ok(rt(['stop', '-t', '0', 'boot-stopped']));
+  // A reboot: every monitor and container process dies at once and the run dir is emptied.
+  const runc = requireCommand('runc', 'runc');
+  for (const id of [a, n]) {
+    const state = JSON.parse(fs.readFileSync(path.join(work, 'root', 'containers', id, 'state.json'), 'utf8'));
+    process.kill(state.MonitorPid, 'SIGKILL');
+    if (state.HealthPid) process.kill(-state.HealthPid, 'SIGKILL');
+    spawnSyncOk(runc, ['--root', path.join(work, 'run', 'runc'), 'kill', '--all', id, 'KILL']);
+  }
+  await sleep(300);
+  for (const id of [a, n]) spawnSyncOk(runc, ['--root', path.join(work, 'run', 'runc'), 'delete', '--force', id]);
+  for (const m of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(path.join(work, 'run'))).reverse()) {
+    spawnSyncOk('umount', [m]);
+  }
+  fs.rmSync(path.join(work, 'run'), { recursive: true, force: true });
+
+  const ps = ok(rt(['ps', '-a']));
+  expect(ps).toMatch(/Up .* +boot-always\n/);
+  expect(inspect('boot-always', '{{.State.Status}}')).toBe('running');
+  expect(inspect('boot-stopped', '{{.State.Status}}')).toBe('exited');
+  expect(inspect('boot-no', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 255');
+  ok(rt(['rm', '-f', 'boot-always', 'boot-stopped', 'boot-no']));
+});
+
+function spawnSyncOk(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+}
+
+test('run -i passes stdin; run -t and exec -t give a terminal', () => {
+  const r = cdkDocker(['runtime', 'run', '-i', '--name', 'reader', 'busybox:ctr', 'sh', '-c', 'while read l; do echo got $l; done; echo bye >&2; exit 4'], work, env, 'one\ntwo\n');
+  expect(r).toMatchObject({ code: 4, stdout: 'got one\ngot two\n', stderr: 'bye\n' });
+  expect(rt(['logs', 'reader'])).toMatchObject({ stdout: 'got one\ngot two\n', stderr: 'bye\n' });
+  expect(inspect('reader', '{{.State.Status}} {{.State.ExitCode}} {{.Config.OpenStdin}}')).toBe('exited 4 true');
+  ok(rt(['rm', 'reader']));
+
+  expect(rt(['run', '-t', 'busybox:ctr', 'true'])).toMatchObject({ code: 1, stderr: 'Error: the input device is not a TTY; drop -t or run from a terminal\n' });
+  const inTerminal = (args: string) =>
+    spawnSync('script', ['-qec', `${process.execPath} ${CLI} runtime ${args}`, '/dev/null'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const tty = inTerminal(`run -it --rm busybox:ctr sh -c 'test -t 0 && test -t 1 && echo tty $TERM; exit 6'`);
+  expect(tty.status).toBe(6);
+  expect(tty.stdout).toContain('tty xterm\r\n');
+  remember(ok(rt(['run', '-d', '--name', 'shell', 'busybox:ctr', 'sleep', '1000'])));
+  const exec = inTerminal(`exec -it shell sh -c 'test -t 1 && echo exec-tty'`);
+  expect(exec.status).toBe(0);
+  expect(exec.stdout).toContain('exec-tty\r\n');
+  ok(rt(['rm', '-f', 'shell']));
+});

@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLI, CliResult, cdkDocker, tempDir } from '../helpers/cli';
+import { busyboxRootfsTar } from '../helpers/images';
+import { TestRegistry, startRegistry } from '../helpers/registry';
+
+jest.setTimeout(60_000);
+
+/**
+ * `cdk-docker runtime` image commands as a user types them: the built CLI, a private state
+ * root, a real docker-registry. Output formats follow Docker's.
+ */
+let work: string;
+let rootfs: string;
+let registry: TestRegistry;
+let authRegistry: TestRegistry;
+
+const env = (root = 'root') => ({ CDK_DOCKER_ROOT: path.join(work, root), CDK_DOCKER_RUNROOT: path.join(work, `${root}-run`), DOCKER_CONFIG: path.join(work, 'docker-config') });
+const rt = (args: string[], root = 'root', input?: string): CliResult => cdkDocker(['runtime', ...args], work, env(root), input);
+const ok = (r: CliResult): string => {
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+};
+
+beforeAll(async () => {
+  work = tempDir('cdk-docker-images-cli-');
+  rootfs = busyboxRootfsTar(work);
+  [registry, authRegistry] = await Promise.all([startRegistry(), startRegistry({ basicAuth: { ci: 's3cret' } })]);
+});
+
+afterAll(async () => {
+  await Promise.all([registry?.stop(), authRegistry?.stop()]);
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+test('import, images, inspect, history, tag, push, rmi, pull, save, load', () => {
+  const id = ok(rt(['import', '-c', 'CMD ["sh"]', '-c', 'ENV PATH=/bin', '-m', 'busybox from busybox-static', rootfs, 'busybox:cli'])).trim();
+  expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
+  const short = id.slice(7, 19);
+
+  expect(ok(rt(['images']))).toMatch(new RegExp(`^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE\\nbusybox +cli +${short} +(Less than a second|\\d+ seconds) ago +\\d+(\\.\\d+)?MB\\n$`));
+  expect(ok(rt(['images', '-q']))).toBe(`${short}\n`);
+  expect(ok(rt(['image', 'inspect', '-f', '{{.Id}}', 'busybox:cli']))).toBe(`${id}\n`);
+  const [doc] = JSON.parse(ok(rt(['image', 'inspect', 'busybox'.concat(':cli')])));
+  expect(doc).toMatchObject({ Id: id, RepoTags: ['busybox:cli'], Config: { Cmd: ['sh'], Env: ['PATH=/bin'] }, RootFS: { Type: 'layers' } });
+  expect(ok(rt(['history', 'busybox:cli']))).toMatch(new RegExp(`^IMAGE +CREATED +CREATED BY +SIZE +COMMENT\\n${short} +.* ago +\\S+ +busybox from busybox-static\\n$`));
+
+  const remote = `${registry.host}/team/busybox:1`;
+  ok(rt(['tag', 'busybox:cli', remote]));
+  const push = ok(rt(['push', remote]));
+  expect(push).toContain(`The push refers to repository [${registry.host}/team/busybox]`);
+  expect(push).toMatch(/^[0-9a-f]{12}: Pushed$/m);
+  const digest = /^1: digest: (sha256:[0-9a-f]{64}) size: \d+$/m.exec(push)![1];
+  expect(push.split('\n').filter((l) => l.endsWith(': Pushed'))).toHaveLength(1); // the layer, not the config
+
+  expect(ok(rt(['rmi', remote]))).toBe(`Untagged: ${remote}\n`);
+  // A fresh store pulls everything; plain lines, as Docker prints without a TTY.
+  const pull = ok(rt(['pull', remote], 'other'));
+  expect(pull).toMatch(new RegExp(`^1: Pulling from team/busybox\\n[0-9a-f]{12}: Pulling fs layer\\n`));
+  expect(pull).toContain(`Digest: ${digest}\nStatus: Downloaded newer image for ${remote}\n${remote}\n`);
+  expect(ok(rt(['pull', remote], 'other'))).toContain(`Status: Image is up to date for ${remote}\n`);
+  expect(ok(rt(['images', '--digests'], 'other'))).toMatch(new RegExp(`^${registry.host}/team/busybox +1 +${digest} +${short} `, 'm'));
+
+  // On a terminal the layer rows are redrawn in place and stay, final, above the summary.
+  const tty = execFileSync('script', ['-qec', `${process.execPath} ${CLI} runtime pull ${remote}`, '/dev/null'], { env: { ...process.env, ...env('tty') }, encoding: 'utf8' }).replace(/\r/g, '');
+  expect(tty).toMatch(/\x1b\[\d+A/);
+  expect(tty).toMatch(new RegExp(`\x1b\\[2K[0-9a-f]{12}: Pull complete\nDigest: ${digest}\nStatus: Downloaded newer image for ${remote}\n${remote}\n$`));
+
+  const archive = path.join(work, 'busybox.tar');
+  ok(rt(['save', '-o', archive, 'busybox:cli']));
+  expect(execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }).split('\n')).toEqual(expect.arrayContaining(['manifest.json', 'repositories', 'index.json']));
+  expect(ok(rt(['load', '-i', archive], 'third'))).toBe('Loaded image: busybox:cli\n');
+  expect(ok(rt(['images', '-q', '--no-trunc'], 'third'))).toBe(`${id}\n`);
+
+  expect(ok(rt(['rmi', 'busybox:cli'], 'third'))).toMatch(new RegExp(`^Untagged: busybox:cli\\nDeleted: ${id}\\n`));
+  expect(ok(rt(['images', '-q'], 'third'))).toBe('');
+});
+
+test('login and logout against a registry with basic auth', () => {
+  ok(rt(['import', rootfs, 'busybox:auth']));
+  const remote = `${authRegistry.host}/ci/busybox:1`;
+  ok(rt(['tag', 'busybox:auth', remote]));
+  const denied = rt(['push', remote]);
+  expect(denied.code).toBe(1);
+  expect(denied.stderr).toMatch(new RegExp(`^Error: .*${authRegistry.host}.*cdk-docker runtime login`, 'm'));
+
+  const wrong = rt(['login', '-u', 'ci', '--password-stdin', authRegistry.host], 'root', 'nope\n');
+  expect(wrong.code).toBe(1);
+  expect(wrong.stderr).toContain('Error:');
+  expect(ok(rt(['login', '-u', 'ci', '--password-stdin', authRegistry.host], 'root', 's3cret\n'))).toBe('Login Succeeded\n');
+  const config = JSON.parse(fs.readFileSync(path.join(work, 'docker-config', 'config.json'), 'utf8'));
+  expect(config.auths[authRegistry.host].auth).toBe(Buffer.from('ci:s3cret').toString('base64'));
+
+  expect(ok(rt(['push', '-q', remote]))).toBe('');
+  expect(ok(rt(['logout', authRegistry.host]))).toBe(`Removing login credentials for ${authRegistry.host}\n`);
+  expect(rt(['pull', remote], 'fresh').code).toBe(1);
+});
+
+test('errors name the thing and the fix', () => {
+  const missing = rt(['pull', `${registry.host}/nope/none:1`]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toBe(`Error: manifest for ${registry.host}/nope/none:1 not found: registry ${registry.host} has no tag "1" in repository nope/none (MANIFEST_UNKNOWN: manifest unknown)\n`);
+  expect(rt(['rmi', 'no-such-image'])).toMatchObject({ code: 1, stderr: 'Error: No such image: no-such-image\n' });
+  const untagged = rt(['push', `${registry.host}/x/y:1`]);
+  expect(untagged.stderr).toBe(`Error: An image does not exist locally with the tag: ${registry.host}/x/y:1; tag one first with \`cdk-docker runtime tag IMAGE ${registry.host}/x/y:1\`\n`);
+  expect(rt(['pull', 'Busybox'])).toMatchObject({ code: 1, stderr: 'Error: invalid image reference "Busybox": repository name must be lowercase\n' });
+});
