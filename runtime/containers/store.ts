@@ -45,7 +45,7 @@ export class ContainerStore {
 
   /** Runs `fn` holding the container's lock. */
   public locked<T>(id: string, fn: () => Promise<T> | T): Promise<T> {
-    return withLock(path.join(this.dir, `${id}.lock`), fn, 10_000);
+    return withLock(path.join(this.dir, `${id}.lock`), fn, { staleMs: 10_000 });
   }
 
   /** Runs `fn` holding the names lock (create, rename, rm). */

@@ -1,7 +1,9 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as lockfile from 'proper-lockfile';
+import { ConflictError } from '../../lib/util/errors';
 
 /**
  * Crash-safe metadata: every record is written to a temporary file beside it and renamed into
@@ -36,22 +38,45 @@ export function readJsonIfExists<T>(file: string): T | undefined {
   }
 }
 
+/** The locks this async context holds, so a holder can call code that takes the same lock. */
+const held = new AsyncLocalStorage<ReadonlySet<string>>();
+
+export interface LockOptions {
+  /** A lock not refreshed for this long belongs to a dead holder and is taken over. @default 5000 */
+  readonly staleMs?: number;
+  /** The error message when the lock stays busy for the whole wait (about 100 s). */
+  readonly busy?: string;
+}
+
 /**
- * Runs `fn` holding the lock `lockPath` (a directory proper-lockfile creates). A holder killed
- * with -9 leaves a lock that goes stale after `staleMs` and is then taken over. The lock is
- * refreshed while `fn` runs, so long operations (a stop that waits 10 s) keep it.
+ * Runs `fn` holding the lock `lockPath` (a directory proper-lockfile creates), across processes
+ * and re-entrant within one async context. A holder killed with -9 leaves a lock that goes stale
+ * after `staleMs` and is then taken over. The lock is refreshed while `fn` runs, so long
+ * operations (a stop that waits 10 s) keep it.
  */
-export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, staleMs = 5_000): Promise<T> {
+export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
+  const mine = held.getStore();
+  if (mine?.has(lockPath)) return fn();
   fs.mkdirSync(path.dirname(lockPath), { recursive: true, mode: 0o700 });
-  const release = await lockfile.lock(path.dirname(lockPath), {
-    lockfilePath: lockPath,
-    retries: { retries: 1_000, minTimeout: 10, maxTimeout: 100 },
-    stale: staleMs,
-    realpath: false,
-  });
+  let release: () => Promise<void>;
   try {
-    return await fn();
+    // proper-lockfile keeps its bookkeeping per locked path: each lock must be its own path
+    // (locking a shared directory with several lockfilePaths mixes their releases up).
+    release = await lockfile.lock(lockPath, {
+      lockfilePath: lockPath,
+      retries: { retries: 1_000, minTimeout: 10, maxTimeout: 100 },
+      stale: options.staleMs ?? 5_000,
+      realpath: false,
+    });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new ConflictError(options.busy ?? `${lockPath} is held by another cdk-docker command; retry when it has finished`);
+    }
+    throw e;
+  }
+  try {
+    return await held.run(new Set([...(mine ?? []), lockPath]), fn);
   } finally {
-    await release().catch(() => undefined);
+    await release();
   }
 }

@@ -1,12 +1,11 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as lockfile from 'proper-lockfile';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
 import { NAME_PATTERN, checkName, validateName } from '../../lib/util/names';
 import type { ContainerRecord } from '../containers/types';
+import { withLock } from '../util/files';
 import { matchLabel, matchName } from './filters';
 import {
   ANONYMOUS_LABEL,
@@ -24,9 +23,6 @@ const DRIVER_OPTS = ['type', 'device', 'o'];
 /** The record of a volume and the staged copy-up being applied to it, inside `<name>/`. */
 const RECORD = 'volume.json';
 const STAGED = 'copyup';
-
-/** Directories the current async context holds the lock of (re-entrant locking). */
-const held = new AsyncLocalStorage<ReadonlySet<string>>();
 
 /**
  * The volume store of the built-in runtime (see ./types for the terms).
@@ -72,31 +68,11 @@ export class VolumeStore {
    * Callers that must not race a removal — a container being created with a volume — write
    * their record inside it.
    */
-  public async locked<T>(fn: () => Promise<T> | T): Promise<T> {
-    const mine = held.getStore();
-    if (mine?.has(this.dir)) return fn();
+  public locked<T>(fn: () => Promise<T> | T): Promise<T> {
     const lockPath = path.join(this.dir, '.lock');
-    let release: () => Promise<void>;
-    try {
-      release = await lockfile.lock(this.dir, {
-        lockfilePath: lockPath,
-        // A lock whose holder died (kill -9) goes stale within 5 s and is taken over.
-        retries: { retries: 300, minTimeout: 20, maxTimeout: 100 },
-        stale: 5_000,
-        realpath: false,
-      });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ELOCKED') {
-        throw new ConflictError(`the volume store is locked by another cdk-docker command (${lockPath}); retry when it has finished`);
-      }
-      throw e;
-    }
-    try {
-      return await held.run(new Set([...(mine ?? []), this.dir]), fn);
-    } finally {
-      await release();
-    }
+    return withLock(lockPath, fn, { busy: `the volume store is locked by another cdk-docker command (${lockPath}); retry when it has finished` });
   }
+
 
   // --- reading (atomic writes make unlocked reads consistent) -----------------------------------
 

@@ -21,10 +21,10 @@ const ok = (r: CliResult): string => {
 const inspect = (c: string, template: string) => ok(rt(['inspect', '-f', template, c])).trim();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
+async function until(what: string, check: () => boolean, timeoutMs = 15_000, detail?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `; still there:\n${detail()}` : ''}`);
     await sleep(100);
   }
 }
@@ -42,7 +42,9 @@ function leftovers(): string[] {
     if (!fs.existsSync(dir)) continue;
     for (const e of fs.readdirSync(dir)) if (/^[0-9a-f]{64}$/.test(e) && ids.has(e)) cgroups.push(`${c}/${e}`);
   }
-  return [...mounts, ...cgroups];
+  // A lock left behind by a container command (a failed release) blocks the next one for 10 s.
+  const locks = fs.existsSync(path.join(work, 'root', 'containers')) ? fs.readdirSync(path.join(work, 'root', 'containers')).filter((f) => f.endsWith('.lock')) : [];
+  return [...mounts, ...cgroups, ...locks];
 }
 const ids = new Set<string>();
 const remember = (id: string) => {
@@ -265,7 +267,7 @@ test('healthchecks run on schedule: starting → healthy → unhealthy, shown by
   expect(rt(['healthcheck', 'run', 'probed'])).toMatchObject({ code: 1, stdout: 'unhealthy\n' });
   ok(rt(['rm', '-f', 'probed']));
   const probes = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && safeRead(`/proc/${p}/cmdline`).includes(id));
-  await until('the probe loop to end', () => probes().length === 0, 5_000);
+  await until('the probe loop to end', () => probes().length === 0, 5_000, () => probes().map((p) => safeRead(`/proc/${p}/cmdline`).replace(/\0/g, ' ')).join('\n'));
 });
 
 function safeRead(file: string): string {

@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { withLock } from '../../runtime/util/files';
+import { ROOT, tempDir } from '../helpers/cli';
+
+/** The metadata locks every store uses (proper-lockfile directories). */
+let dir: string;
+beforeAll(() => {
+  dir = tempDir('cdk-docker-locks-');
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('two locks in one directory taken one inside the other are both released', async () => {
+  const a = path.join(dir, 'a.lock');
+  const b = path.join(dir, 'b.lock');
+  await withLock(a, () =>
+    withLock(b, () => {
+      expect(fs.existsSync(a) && fs.existsSync(b)).toBe(true);
+    }),
+  );
+  expect(fs.readdirSync(dir).filter((f) => f.endsWith('.lock'))).toEqual([]);
+});
+
+test('a holder may take its own lock again (re-entrant within one async context)', async () => {
+  const a = path.join(dir, 'again.lock');
+  const order: string[] = [];
+  await withLock(a, async () => {
+    order.push('outer');
+    await withLock(a, () => order.push('inner'));
+  });
+  expect(order).toEqual(['outer', 'inner']);
+  expect(fs.existsSync(a)).toBe(false);
+});
+
+test('another process waits for the lock and gets it once released', async () => {
+  const a = path.join(dir, 'shared.lock');
+  let childDone = 0;
+  const started = Date.now();
+  await withLock(a, async () => {
+    const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(path.join(ROOT, 'dist/runtime/util/files.js'))}).withLock(${JSON.stringify(a)}, () => {}).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); })`], { stdio: 'inherit' });
+    child.on('exit', (code) => {
+      childDone = Date.now();
+      expect(code).toBe(0);
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(childDone).toBe(0);
+  });
+  while (!childDone) await new Promise((r) => setTimeout(r, 20));
+  expect(childDone - started).toBeGreaterThanOrEqual(500);
+});
+
+test('a lock whose holder was killed goes stale and is taken over', async () => {
+  const a = path.join(dir, 'dead.lock');
+  fs.mkdirSync(a);
+  const old = new Date(Date.now() - 60_000);
+  fs.utimesSync(a, old, old);
+  await withLock(a, () => undefined, { staleMs: 5_000 });
+  expect(fs.existsSync(a)).toBe(false);
+});
