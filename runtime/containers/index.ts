@@ -9,3 +9,5 @@ export { resolveUser } from './user';
 export { runcMessage, RuncError } from './runc';
 export { ContainerCreateError, exitCodeFor } from './conmon';
 export type { ContainerRecord, ContainerState, RestartPolicyName } from './types';
+export { cpuPercent, statsRow } from './stats';
+export type { StatsRow, StatsSample } from './stats';

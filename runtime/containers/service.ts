@@ -16,6 +16,7 @@ import { isMounted, mountRootfs, unmountAll } from './rootfs';
 import { healthArgv, healthTimings, nextHealth, startHealthLoop, stopHealthLoop } from './health';
 import { Runc, pidAlive, runcMessage } from './runc';
 import { buildSpec } from './spec';
+import { StatsSample, sampleStats } from './stats';
 import { ContainerStore } from './store';
 import type { ContainerRecord, ContainerState, HealthcheckConfig, HealthState, MountPoint, OciMount, RestartPolicyName } from './types';
 import { defaultEnv, resolveUser } from './user';
@@ -444,7 +445,7 @@ export class ContainerService {
       memory: record.HostConfig.Memory,
       nanoCpus: record.HostConfig.NanoCpus,
       pidsLimit: record.HostConfig.PidsLimit ?? 0,
-      cgroupsPath: `/cdk-docker/${record.Id}`,
+      cgroupsPath: cgroupsPath(record.Id),
       shmSize: record.HostConfig.ShmSize,
       mounts,
       netns: record.HostConfig.NetworkMode === 'host' ? 'host' : undefined,
@@ -837,6 +838,15 @@ export class ContainerService {
     });
   }
 
+  /** One reading of a container's resource counters; undefined when it is not running. */
+  public sampleStats(nameOrId: string): { id: string; name: string; sample?: StatsSample } {
+    const id = this.store.resolve(nameOrId);
+    const record = this.store.record(id);
+    const state = this.store.state(id);
+    const running = (state.Status === 'running' || state.Status === 'paused') && pidAlive(state.MonitorPid ?? 0);
+    return { id, name: record.Name, sample: running ? sampleStats(cgroupsPath(id), state.Pid, record.HostConfig.NetworkMode === 'host') : undefined };
+  }
+
   /** Pids in the container (host view). */
   public async pids(nameOrId: string): Promise<number[]> {
     const id = this.store.resolve(nameOrId);
@@ -987,6 +997,11 @@ function resolvConf(): string {
 }
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** The container's cgroup (runc's cgroupfs driver, under every controller). */
+function cgroupsPath(id: string): string {
+  return `/cdk-docker/${id}`;
+}
 
 /** Whether the kernel's OOM killer killed a process of the container's cgroup (v1 or v2). */
 function readOomKilled(id: string): boolean {

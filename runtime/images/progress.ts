@@ -1,3 +1,4 @@
+import { humanSize } from '../util/units';
 /**
  * Pull/push progress: on a TTY one live line per layer (`<id>: Downloading 1.2MB/3.4MB`),
  * redrawn in place; otherwise plain lines for each status change, which read well in CI logs.
@@ -48,7 +49,7 @@ export class Progress {
   public bytes(id: string, done: number, total: number): void {
     if (!this.out || !this.live) return;
     if (!this.text.has(id)) this.rows.push(id);
-    this.text.set(id, `Downloading ${formatBytes(done)}/${formatBytes(total)}`);
+    this.text.set(id, `Downloading ${humanSize(done)}/${humanSize(total)}`);
     this.redraw();
   }
 
@@ -62,17 +63,4 @@ export class Progress {
     this.drawn = this.rows.length;
     this.out!.write(s);
   }
-}
-
-/** `1.2MB`, as Docker prints sizes (decimal units). */
-export function formatBytes(n: number): string {
-  if (n < 1000) return `${n}B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1000;
-    i++;
-  } while (v >= 1000 && i < units.length - 1);
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)}${units[i]}`;
 }

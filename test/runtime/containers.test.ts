@@ -68,6 +68,8 @@ afterAll(async () => {
   if (!work) return;
   const all = rt(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
   if (all.length) rt(['rm', '-f', ...all]);
+  // conmon and its exit command outlive `rm -f` by a moment; let them finish before looking.
+  await until('the monitors of this suite to exit', () => monitors().length === 0, 15_000, () => monitors().join('\n'));
   const left = leftovers();
   fs.rmSync(work, { recursive: true, force: true });
   expect(left).toEqual([]);
@@ -221,6 +223,38 @@ test('memory limits: a container over its limit is OOM-killed and reported', () 
   ok(rt(['rm', 'hog']));
 });
 
+test('stats reads CPU, memory, limit and PIDs from the cgroups; stopped containers show zeros', async () => {
+  remember(ok(rt(['run', '-d', '--name', 'busy', '-m', '64m', 'busybox:ctr', 'sh', '-c', 'while true; do :; done'])));
+  remember(ok(rt(['run', '-d', '--name', 'idle', 'busybox:ctr', 'sh', '-c', 'sleep 1000 & sleep 1000 & wait'])));
+  remember(ok(rt(['create', '--name', 'never', 'busybox:ctr', 'true'])));
+  const text = ok(rt(['stats', '--no-stream', '--format', '{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.MemPerc}} {{.PIDs}}', 'busy', 'idle', 'never']));
+  const [busy, idle, never] = text.trim().split('\n').map((l) => l.split(' '));
+  expect(busy[0]).toBe('busy');
+  // A busy loop gets most of a CPU even on a loaded 2-core machine; an idle container ~none.
+  expect(parseFloat(busy[1])).toBeGreaterThan(20);
+  expect(parseFloat(idle[1])).toBeLessThan(5);
+  expect(busy.slice(4, 6)).toEqual(['64MiB', expect.stringMatching(/^\d+\.\d\d%$/)]);
+  expect(busy[2]).toMatch(/^\d+(\.\d+)?(KiB|MiB)$/);
+  expect(idle[idle.length - 1]).toBe('3');
+  expect(never).toEqual(['never', '0.00%', '0B', '/', '0B', '0.00%', '0']);
+  // The default table lists the running ones only; -a adds the rest.
+  const table = ok(rt(['stats', '--no-stream']));
+  expect(table.split('\n')[0]).toMatch(/^CONTAINER ID +NAME +CPU % +MEM USAGE \/ LIMIT +MEM % +NET I\/O +BLOCK I\/O +PIDS$/);
+  expect(table).toMatch(/ busy /);
+  expect(table).not.toMatch(/ never /);
+  expect(ok(rt(['stats', '--no-stream', '-a']))).toMatch(/ never /);
+  expect(JSON.parse(ok(rt(['stats', '--no-stream', '--format', 'json', 'idle'])))).toMatchObject({ Name: 'idle', NetIO: '0B / 0B', PIDs: '3' });
+  // Without --no-stream it keeps printing a reading every second.
+  const child = spawn(process.execPath, [CLI, 'runtime', 'stats', '--format', '{{.Name}}', 'idle'], { env: { ...process.env, ...env } });
+  let streamed = '';
+  child.stdout.on('data', (d) => (streamed += d));
+  await until('three readings', () => streamed.split('\n').length > 3, 10_000);
+  child.kill();
+  expect(streamed.startsWith('idle\nidle\nidle\n')).toBe(true);
+  expect(rt(['stats', '--no-stream', 'nosuch'])).toMatchObject({ code: 1, stderr: 'Error: No such container: nosuch\n' });
+  ok(rt(['rm', '-f', 'busy', 'idle', 'never']));
+});
+
 test('kill -9 of the CLI during run -d leaves state the next command repairs, and nothing leaks', async () => {
   for (const delay of [30, 120, 250]) {
     const child = spawn(process.execPath, [CLI, 'runtime', 'run', '-d', '--name', `crash${delay}`, 'busybox:ctr', 'sleep', '1000'], { env: { ...process.env, ...env }, stdio: 'ignore' });
@@ -269,6 +303,15 @@ test('healthchecks run on schedule: starting → healthy → unhealthy, shown by
   const probes = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && safeRead(`/proc/${p}/cmdline`).includes(id));
   await until('the probe loop to end', () => probes().length === 0, 5_000, () => probes().map((p) => safeRead(`/proc/${p}/cmdline`).replace(/\0/g, ' ')).join('\n'));
 });
+
+/** Processes working on this suite's state (conmon, exit commands, probe loops). */
+function monitors(): string[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .map((p) => safeRead(`/proc/${p}/cmdline`).replace(/\0/g, ' '))
+    .filter((c) => c.includes(work) || [...ids].some((id) => c.includes(id)));
+}
 
 function safeRead(file: string): string {
   try {

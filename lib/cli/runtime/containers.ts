@@ -433,6 +433,40 @@ export function registerContainerCommands(runtime: Command): void {
     });
 
   runtime
+    .command('stats')
+    .description('show containers\' resource usage (CPU, memory, network and block I/O, PIDs)')
+    .argument('[containers...]', 'containers to show (default: the running ones)')
+    .option('-a, --all', 'show all containers (default: running ones)')
+    .option('--no-stream', 'print one reading and exit')
+    .option('--no-trunc', 'do not truncate output')
+    .option('--format <template>', 'a Go-template subset: table {{.Name}}\t{{.CPUPerc}}…, {{json .}}, json')
+    .action(async (names: string[], o: { all?: boolean; stream: boolean; trunc: boolean; format?: string }) => {
+      const svc = service();
+      const m = containersModule();
+      const pick = async () => (names.length ? names.map((n) => svc.store.resolve(n)) : (await svc.list(o.all)).map((r) => r.id));
+      let previous = new Map<string, Containers.StatsSample | undefined>();
+      const read = (ids: string[]) => new Map(ids.map((id) => [id, svc.sampleStats(id)]));
+      // CPU % needs two readings, as Docker's first line does.
+      let ids = await pick();
+      previous = new Map([...read(ids)].map(([id, r]) => [id, r.sample]));
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 1000));
+        ids = await pick();
+        const now = read(ids);
+        const rows = ids.map((id) => {
+          const r = now.get(id)!;
+          const row = m.statsRow(id, r.name, previous.get(id), r.sample);
+          return o.trunc ? row : { ...row, ID: id, Container: id };
+        });
+        const text = renderStats(rows, o.format);
+        if (o.stream && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+        out(text);
+        if (!o.stream) return;
+        previous = new Map([...now].map(([id, r]) => [id, r.sample]));
+      }
+    });
+
+  runtime
     .command('exec')
     .description('run a command in a running container')
     .passThroughOptions()
@@ -525,5 +559,28 @@ function parseTime(text: string | undefined, flag: string): number | undefined {
   } catch {
     throw new InvalidArgumentError(`invalid ${flag} "${text}": use an RFC 3339 time, a Unix timestamp or a duration such as 10m`);
   }
+}
+
+const STATS_COLUMNS: Record<string, string> = {
+  ID: 'CONTAINER ID',
+  Container: 'CONTAINER',
+  Name: 'NAME',
+  CPUPerc: 'CPU %',
+  MemUsage: 'MEM USAGE / LIMIT',
+  MemPerc: 'MEM %',
+  NetIO: 'NET I/O',
+  BlockIO: 'BLOCK I/O',
+  PIDs: 'PIDS',
+};
+const STATS_DEFAULT = 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
+
+/** `stats` output for a `--format` (Docker's: `table …` with headers, `json`, or a line template). */
+function renderStats(rows: Containers.StatsRow[], format = STATS_DEFAULT): string {
+  if (format === 'json') format = '{{json .}}';
+  const m = /^table\s+(.*)$/s.exec(format);
+  if (!m) return rows.map((r) => `${renderTemplate(format, r)}\n`).join('');
+  const cells = m[1].replace(/\\t/g, '\t').split('\t');
+  const header = cells.map((c) => c.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_x, f: string) => STATS_COLUMNS[f] ?? f.toUpperCase()));
+  return table(header, rows.map((r) => cells.map((c) => renderTemplate(c, r))));
 }
 

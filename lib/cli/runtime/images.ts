@@ -66,7 +66,7 @@ export function registerImageCommands(runtime: Command): void {
           return;
         }
         const header = ['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-        out(table(header, rows.map((r) => [r.repository, r.tag, ...(o.digests ? [r.digest] : []), o.trunc ? shortId(r.id) : r.id, ago(r.created), loadRuntime().formatBytes(r.size)])));
+        out(table(header, rows.map((r) => [r.repository, r.tag, ...(o.digests ? [r.digest] : []), o.trunc ? shortId(r.id) : r.id, ago(r.created), loadRuntime().humanSize(r.size, 3)])));
       });
   images(runtime.command('images'));
 
@@ -112,7 +112,7 @@ export function registerImageCommands(runtime: Command): void {
     .action(async (o: { all?: boolean }) => {
       const r = await imageService().prune(o.all);
       if (r.deleted.length) out(`Deleted Images:\n${r.deleted.map((d) => `deleted: ${d}\n`).join('')}\n`);
-      out(`Total reclaimed space: ${loadRuntime().formatBytes(r.reclaimed)}\n`);
+      out(`Total reclaimed space: ${loadRuntime().humanSize(r.reclaimed)}\n`);
     });
 
   const history = (cmd: Command) =>
@@ -128,7 +128,7 @@ export function registerImageCommands(runtime: Command): void {
           return;
         }
         const trunc = (s: string) => (o.trunc && s.length > 45 ? `${s.slice(0, 44)}…` : s);
-        out(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r) => [r.id === '<missing>' ? r.id : o.trunc ? shortId(r.id) : r.id, ago(r.created), trunc(r.createdBy), loadRuntime().formatBytes(r.size), r.comment])));
+        out(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r) => [r.id === '<missing>' ? r.id : o.trunc ? shortId(r.id) : r.id, ago(r.created), trunc(r.createdBy), loadRuntime().humanSize(r.size, 3), r.comment])));
       });
   history(runtime.command('history'));
   history(image.command('history'));

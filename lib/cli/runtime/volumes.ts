@@ -4,6 +4,7 @@ import type * as Config from '../../../runtime/config';
 import type * as Volumes from '../../../runtime/volumes';
 import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
 import { renderTemplate, table } from './format';
+import { humanSize } from '../../../runtime/util/units';
 
 /** The volumes half of the runtime, loaded on first use so that other commands start without it. */
 export function loadVolumes(): typeof Volumes {
@@ -35,18 +36,6 @@ function keyValues(flag: string, args: string[] | undefined): { [key: string]: s
     map[key] = i < 0 ? '' : arg.slice(i + 1);
   }
   return map;
-}
-
-/** Docker's units.HumanSize: decimal units, four significant digits. */
-export function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
 }
 
 /** Asks on stdout, reads a line on stdin; only "y" (any case) confirms, as Docker's prompt. */
