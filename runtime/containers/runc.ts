@@ -66,6 +66,8 @@ export class Runc {
   }
 
   public async delete(id: string): Promise<void> {
+    // runc keeps a directory per container it knows; without one there is nothing to delete.
+    if (!fs.existsSync(`${this.stateDir}/${id}`)) return;
     try {
       await this.run(['delete', '--force', id]);
     } catch (e) {

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/util/errors';
+import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
 import { normalizeSignal, SIGNALS } from '../../lib/util/linux';
 import { packageRoot } from '../../lib/util/package-info';
 import type { RuntimeConfig } from '../config';
@@ -274,20 +274,33 @@ export class ContainerService {
 
   // --- start ----------------------------------------------------------------------------------
 
-  /** Starts a created or exited container; resolves once it runs. */
-  public async start(nameOrId: string): Promise<void> {
+  /**
+   * Starts a created or exited container; resolves once it runs. `attachedBy`: the pid of a
+   * process that waits for the exit and records it itself (a foreground `run`), so conmon's exit
+   * command only has work to do if that process is gone by then.
+   */
+  public async start(nameOrId: string, opts: { attachedBy?: number } = {}): Promise<void> {
     await this.restoreIfRebooted();
     const id = this.store.resolve(nameOrId);
     await this.store.locked(id, async () => {
       const state = await this.refresh(id);
       if (state.Status === 'running' || state.Status === 'paused') return;
       this.store.patchState(id, { StoppedByUser: false });
-      await this.startLocked(id);
+      await this.startLocked(id, opts.attachedBy);
     });
   }
 
+  /** conmon's exit command for `id`: record the exit, apply the restart policy, auto-remove. */
+  private exitCommand(id: string, attachedBy: number | undefined, record: ContainerRecord): string[] {
+    const command = [...this.selfCommand(), 'runtime', '_exited', id];
+    // A restart policy needs the exit command; otherwise an attached CLI does its job without a
+    // second Node process starting beside it, and the command runs only if that CLI has died.
+    if (!attachedBy || record.HostConfig.RestartPolicy.Name !== 'no') return command;
+    return ['/bin/sh', '-c', `[ -d /proc/${attachedBy} ] || exec "$0" "$@"`, ...command];
+  }
+
   /** Creates the bundle and starts the container under conmon. Call under the container's lock. */
-  private async startLocked(id: string): Promise<void> {
+  private async startLocked(id: string, attachedBy?: number): Promise<void> {
     const record = this.store.record(id);
     const bundle = this.store.bundleDir(id);
     const rootfs = path.join(bundle, 'rootfs');
@@ -312,7 +325,7 @@ export class ContainerService {
           logPath: this.logPath(id),
           logSizeMax: record.HostConfig.LogMaxSize ?? LOG_SIZE_MAX,
           terminal: record.Config.Tty,
-          exitCommand: [...this.selfCommand(), 'runtime', '_exited', id],
+          exitCommand: this.exitCommand(id, attachedBy, record),
           env: this.childEnv(),
         });
       } catch (e) {
@@ -390,7 +403,7 @@ export class ContainerService {
     fs.closeSync(log);
     fs.writeFileSync(this.exitFile(id), String(code));
     await this.store.locked(id, () => this.finalizeLocked(id));
-    if (record.HostConfig.AutoRemove) await this.remove(id, { force: true, volumes: true }).catch(() => undefined);
+    if (record.HostConfig.AutoRemove) await this.removeIfExists(id).catch(() => undefined);
     return code;
   }
 
@@ -518,7 +531,7 @@ export class ContainerService {
     const record = this.store.tryRecord(id);
     if (!record) return;
     if (this.store.state(id).Status !== 'restarting') {
-      if (record.HostConfig.AutoRemove) await this.remove(id, { force: true, volumes: true }).catch(() => undefined);
+      if (record.HostConfig.AutoRemove) await this.removeIfExists(id).catch(() => undefined);
       return;
     }
     await new Promise((r) => setTimeout(r, delay));
@@ -579,19 +592,40 @@ export class ContainerService {
   }
 
   private async waitExitFile(id: string, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
     const file = this.exitFile(id);
-    for (let delay = 5; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
-      if (fs.existsSync(file)) return true;
-      await new Promise((r) => setTimeout(r, delay));
+    const deadline = Date.now() + timeoutMs;
+    while (!fs.existsSync(file)) {
+      if (Date.now() >= deadline) return false;
+      await this.exitOrTimeout(id, Math.min(50, deadline - Date.now()));
     }
-    return fs.existsSync(file);
+    return true;
+  }
+
+  /** Resolves when conmon writes `id`'s exit file (inotify on the exit directory) or after `ms`. */
+  private exitOrTimeout(id: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let watcher: fs.FSWatcher | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        watcher?.close();
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      try {
+        watcher = fs.watch(this.exitDir(), (_event, name) => {
+          if (name === id) done();
+        });
+      } catch {
+        // no inotify: the timeout polls
+      }
+      if (fs.existsSync(this.exitFile(id))) done();
+    });
   }
 
   /** Waits until the container is not running (nor restarting) and returns its exit code. */
   public async wait(nameOrId: string): Promise<number> {
     const id = this.store.resolve(nameOrId);
-    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    for (;;) {
       if (!this.store.tryRecord(id)) return this.lastExitCodes.get(id) ?? 0;
       let state = this.store.state(id);
       if (state.Status === 'running' || state.Status === 'paused') {
@@ -600,7 +634,8 @@ export class ContainerService {
         }
       }
       if (state.Status === 'exited' || state.Status === 'created' || state.Status === 'dead') return state.ExitCode;
-      await new Promise((r) => setTimeout(r, delay));
+      // The exit file wakes us at once; the timeout notices what other commands did (a restart, an rm).
+      await this.exitOrTimeout(id, 100);
     }
   }
 
@@ -640,6 +675,16 @@ export class ContainerService {
         }
       }
     });
+  }
+
+  /** `rm -f -v` of an auto-removed container, unless someone (its exit command) removed it first. */
+  public async removeIfExists(id: string): Promise<void> {
+    if (!this.store.tryRecord(id)) return;
+    try {
+      await this.remove(id, { force: true, volumes: true });
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
   }
 
   public async rename(nameOrId: string, newName: string): Promise<void> {

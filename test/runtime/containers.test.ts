@@ -256,11 +256,13 @@ test('stats reads CPU, memory, limit and PIDs from the cgroups; stopped containe
 });
 
 test('kill -9 of the CLI during run -d leaves state the next command repairs, and nothing leaks', async () => {
-  for (const delay of [30, 120, 250]) {
+  // `run -d` takes ~0.2 s: these delays kill it while it loads, creates and starts.
+  for (const delay of [30, 90, 150]) {
     const child = spawn(process.execPath, [CLI, 'runtime', 'run', '-d', '--name', `crash${delay}`, 'busybox:ctr', 'sleep', '1000'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const exited = new Promise((r) => child.once('exit', r));
     await sleep(delay);
     child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    await exited;
     // The next commands read whatever is there: a created, running or no container.
     const list = rt(['ps', '-a', '--no-trunc', '--filter', `name=crash${delay}`]);
     expect(list.code).toBe(0);
@@ -272,6 +274,17 @@ test('kill -9 of the CLI during run -d leaves state the next command repairs, an
   }
   expect(ok(rt(['ps', '-aq', '--filter', 'name=crash']))).toBe('');
   await until('no leftovers', () => leftovers().length === 0, 5_000);
+});
+
+test('a foreground run --rm whose CLI is killed is still recorded and removed when it exits', async () => {
+  const child = spawn(process.execPath, [CLI, 'runtime', 'run', '--rm', '--name', 'orphan', 'busybox:ctr', 'sleep', '1'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  const exited = new Promise((r) => child.once('exit', r));
+  await until('the container to run', () => rt(['ps', '-q', '--filter', 'name=orphan']).stdout.trim() !== '', 10_000);
+  remember(ok(rt(['ps', '-q', '--no-trunc', '--filter', 'name=orphan'])));
+  child.kill('SIGKILL');
+  await exited;
+  // The CLI was its monitor's client: conmon's exit command takes over and auto-removes it.
+  await until('the container to be removed', () => rt(['ps', '-aq', '--filter', 'name=orphan']).stdout.trim() === '', 10_000);
 });
 
 test('wait returns the exit code; kill sends a signal', async () => {

@@ -226,7 +226,7 @@ export function registerContainerCommands(runtime: Command): void {
         return;
       }
       try {
-        await svc.start(record.Id);
+        await svc.start(record.Id, { attachedBy: o.detach ? undefined : process.pid });
       } catch (e) {
         const code = (e as { exitCode?: number }).exitCode;
         if (o.rm) await svc.remove(record.Id, { force: true, volumes: true }).catch(() => undefined);
@@ -242,6 +242,8 @@ export function registerContainerCommands(runtime: Command): void {
         return;
       }
       process.exitCode = await attach(svc, record.Id);
+      // As `docker run --rm`: return once it is gone (conmon's exit command may be doing the same).
+      if (o.rm) await svc.removeIfExists(record.Id);
     });
 
   withCreateFlags(runtime.command('create').description('create a container without starting it').passThroughOptions())
