@@ -50,33 +50,89 @@ export interface LockOptions {
 
 /**
  * Runs `fn` holding the lock `lockPath` (a directory proper-lockfile creates), across processes
- * and re-entrant within one async context. A holder killed with -9 leaves a lock that goes stale
- * after `staleMs` and is then taken over. The lock is refreshed while `fn` runs, so long
+ * and re-entrant within one async context. The holder writes its pid (and the process's start
+ * time, against pid reuse) into the lock, so a lock whose holder was killed with -9 is taken
+ * over at once; a lock without that note (its holder died between creating the lock and
+ * writing it) goes stale after `staleMs`. The lock is refreshed while `fn` runs, so long
  * operations (a stop that waits 10 s) keep it.
  */
 export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
   const mine = held.getStore();
   if (mine?.has(lockPath)) return fn();
   fs.mkdirSync(path.dirname(lockPath), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + LOCK_WAIT_MS;
   let release: () => Promise<void>;
-  try {
-    // proper-lockfile keeps its bookkeeping per locked path: each lock must be its own path
-    // (locking a shared directory with several lockfilePaths mixes their releases up).
-    release = await lockfile.lock(lockPath, {
-      lockfilePath: lockPath,
-      retries: { retries: 1_000, minTimeout: 10, maxTimeout: 100 },
-      stale: options.staleMs ?? 5_000,
-      realpath: false,
-    });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new ConflictError(options.busy ?? `${lockPath} is held by another cdk-docker command; retry when it has finished`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      // proper-lockfile keeps its bookkeeping per locked path: each lock must be its own path
+      // (locking a shared directory with several lockfilePaths mixes their releases up).
+      release = await lockfile.lock(lockPath, { lockfilePath: lockPath, retries: 0, stale: options.staleMs ?? 5_000, realpath: false });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
+      if (takeOverDeadLock(lockPath)) continue;
+      if (Date.now() > deadline) throw new ConflictError(options.busy ?? `${lockPath} is held by another cdk-docker command; retry when it has finished`);
+      await new Promise((r) => setTimeout(r, Math.min(10 * 2 ** attempt, 100)));
     }
-    throw e;
   }
+  const owner = path.join(lockPath, OWNER);
+  fs.writeFileSync(owner, processIdentity(process.pid) ?? String(process.pid));
   try {
     return await held.run(new Set([...(mine ?? []), lockPath]), fn);
   } finally {
+    fs.rmSync(owner, { force: true });
     await release();
   }
+}
+
+const LOCK_WAIT_MS = 100_000;
+const OWNER = 'owner';
+
+/** `pid starttime` of a live process (start time in clock ticks since boot), else undefined. */
+function processIdentity(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return `${pid} ${fields[19]}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes `lockPath` when the process that holds it is gone; true when the caller should try
+ * again at once. The lock is renamed away first and checked to be the same one, so a lock
+ * another process has just taken is not removed by mistake.
+ */
+function takeOverDeadLock(lockPath: string): boolean {
+  let note: string;
+  try {
+    note = fs.readFileSync(path.join(lockPath, OWNER), 'utf8');
+  } catch {
+    return false; // gone already, or being taken: the next attempt sees
+  }
+  const pid = Number(note.split(' ')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || processIdentity(pid) === note) return false;
+  const aside = `${lockPath}.dead-${randomBytes(4).toString('hex')}`;
+  try {
+    fs.renameSync(lockPath, aside);
+  } catch {
+    return true; // someone else moved it first
+  }
+  let same = false;
+  try {
+    same = fs.readFileSync(path.join(aside, OWNER), 'utf8') === note;
+  } catch {
+    // no note: not the lock we looked at
+  }
+  if (same) fs.rmSync(aside, { recursive: true, force: true });
+  else {
+    try {
+      fs.renameSync(aside, lockPath);
+    } catch {
+      fs.rmSync(aside, { recursive: true, force: true });
+    }
+  }
+  return true;
 }

@@ -293,9 +293,10 @@ describe('registry', () => {
     const script = `const r = require(${JSON.stringify(path.join(ROOT, 'dist', 'runtime'))}); new r.ImageService(r.runtimeConfig({ CDK_DOCKER_ROOT: ${JSON.stringify(root)} })).pull(${JSON.stringify(ref)});`;
     for (const delay of [30, 80, 130, 180, 260]) {
       const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+      const exited = new Promise((r) => child.once('exit', r));
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
       const check = new ImageService(runtimeConfig({ CDK_DOCKER_ROOT: root }));
       for (const row of check.list()) {
         // Whatever is registered is complete: its layers are unpacked.

@@ -58,3 +58,20 @@ test('a lock whose holder was killed goes stale and is taken over', async () => 
   await withLock(a, () => undefined, { staleMs: 5_000 });
   expect(fs.existsSync(a)).toBe(false);
 });
+
+test('a lock whose holder was killed with -9 is taken over at once, not after the stale time', async () => {
+  const a = path.join(dir, 'killed.lock');
+  const child = spawn(
+    process.execPath,
+    ['-e', `require(${JSON.stringify(path.join(ROOT, 'dist/runtime/util/files.js'))}).withLock(${JSON.stringify(a)}, () => { console.log('held'); return new Promise(() => setInterval(() => {}, 1000)); })`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  expect(fs.readFileSync(path.join(a, 'owner'), 'utf8')).toMatch(new RegExp(`^${child.pid} \\d+$`));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  const started = Date.now();
+  await withLock(a, () => undefined, { staleMs: 60_000 });
+  expect(Date.now() - started).toBeLessThan(2_000);
+  expect(fs.readdirSync(dir).filter((f) => f.startsWith('killed'))).toEqual([]);
+});
