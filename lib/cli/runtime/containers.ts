@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import type * as Containers from '../../../runtime/containers';
 import { Duration } from '../../constructs/duration';
 import { Size } from '../../constructs/size';
-import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
-import { ago, renderTemplate, shortId, table } from './format';
+import { InvalidArgumentError } from '../../util/errors';
+import { ago, eachName, renderTemplate, shortId, table } from './format';
 
 /** The containers half of the runtime, loaded on first use. */
 function containersModule(): typeof Containers {
@@ -358,18 +358,7 @@ export function registerContainerCommands(runtime: Command): void {
       .argument('<containers...>')
       .action(async (names: string[], o: { time?: string; signal?: string }) => {
         const svc = service();
-        let failed = false;
-        for (const n of names) {
-          try {
-            await fn(svc, n, o);
-            out(`${n}\n`);
-          } catch (e) {
-            if (!(e instanceof CdkDockerError)) throw e;
-            process.stderr.write(`Error: ${e.message}\n`);
-            failed = true;
-          }
-        }
-        if (failed) process.exitCode = 1;
+        await eachName(names, (n) => fn(svc, n, o));
       });
   lifecycle('stop', 'stop running containers (STOPSIGNAL, then SIGKILL after the timeout)', (svc, c, o) => svc.stop(c, integer(o.time, '--time'))).option('-t, --time <seconds>', 'seconds to wait before killing');
   lifecycle('restart', 'restart containers', (svc, c, o) => svc.restart(c, integer(o.time, '--time'))).option('-t, --time <seconds>', 'seconds to wait before killing');
@@ -385,18 +374,7 @@ export function registerContainerCommands(runtime: Command): void {
     .option('-v, --volumes', 'remove anonymous volumes too')
     .action(async (names: string[], o: { force?: boolean; volumes?: boolean }) => {
       const svc = service();
-      let failed = false;
-      for (const n of names) {
-        try {
-          await svc.remove(n, o);
-          out(`${n}\n`);
-        } catch (e) {
-          if (!(e instanceof CdkDockerError)) throw e;
-          process.stderr.write(`Error: ${e.message}\n`);
-          failed = true;
-        }
-      }
-      if (failed) process.exitCode = 1;
+      await eachName(names, (n) => svc.remove(n, o));
     });
 
   runtime

@@ -1,5 +1,7 @@
 /** Table and time formatting shared by the `runtime` commands, as Docker prints them. */
 
+import { CdkDockerError } from '../../util/errors';
+
 /** Left-aligned columns separated by three spaces (Docker's tabwriter look). */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -46,4 +48,24 @@ export function renderTemplate(template: string, data: unknown): string {
     if (typeof v === 'object') return `map[${Object.entries(v).map(([k, x]) => `${k}:${typeof x === 'object' ? JSON.stringify(x) : x}`).join(' ')}]`;
     return String(v);
   });
+}
+
+/**
+ * Applies `fn` to each of `names` as Docker's commands on several objects do: what `fn`
+ * returns is printed (by default the name), each failure is an `Error:` line on stderr, the
+ * others still run, and the exit code is 1 if any failed. Unexpected errors propagate.
+ */
+export async function eachName(names: string[], fn: (name: string) => Promise<string | void>): Promise<void> {
+  let failed = false;
+  for (const n of names) {
+    try {
+      const text = await fn(n);
+      process.stdout.write(text ?? `${n}\n`);
+    } catch (e) {
+      if (!(e instanceof CdkDockerError)) throw e;
+      process.stderr.write(`Error: ${e.message}\n`);
+      failed = true;
+    }
+  }
+  if (failed) process.exitCode = 1;
 }

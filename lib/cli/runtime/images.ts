@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type * as Runtime from '../../../runtime';
 import { InvalidArgumentError } from '../../util/errors';
 import { normalizeReference } from '../../util/reference';
-import { ago, renderTemplate, shortId, table } from './format';
+import { ago, eachName, renderTemplate, shortId, table } from './format';
 
 /** The runtime's API, loaded on first use so that other commands start without it. */
 export function loadRuntime(): typeof Runtime {
@@ -90,17 +90,7 @@ export function registerImageCommands(runtime: Command): void {
       .option('-f, --force', 'remove even if a container uses it (it is only untagged then)')
       .action(async (names: string[], o: { force?: boolean }) => {
         const svc = imageService();
-        let failed = false;
-        for (const n of names) {
-          try {
-            out((await svc.remove(n, o.force)).map((l) => `${l}\n`).join(''));
-          } catch (e) {
-            if (!(e instanceof Error) || !('code' in e)) throw e;
-            process.stderr.write(`Error: ${e.message}\n`);
-            failed = true;
-          }
-        }
-        if (failed) process.exitCode = 1;
+        await eachName(names, async (n) => (await svc.remove(n, o.force)).map((l) => `${l}\n`).join(''));
       });
   rmi(runtime.command('rmi'));
   rmi(image.command('rm'));

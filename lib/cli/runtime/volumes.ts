@@ -3,7 +3,7 @@ import * as readline from 'node:readline';
 import type * as Config from '../../../runtime/config';
 import type * as Volumes from '../../../runtime/volumes';
 import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
-import { renderTemplate, table } from './format';
+import { eachName, renderTemplate, table } from './format';
 import { humanSize } from '../../../runtime/util/units';
 
 /** The volumes half of the runtime, loaded on first use so that other commands start without it. */
@@ -137,18 +137,9 @@ export function registerVolumeCommands(runtime: Command): void {
     .option('-f, --force', 'no error for volumes that do not exist')
     .action(async (names: string[], o: { force?: boolean }) => {
       const store = volumeStore();
-      let failed = false;
-      for (const n of names) {
-        try {
-          await store.remove(n, { force: o.force });
-          out(`${n}\n`);
-        } catch (e) {
-          if (!(e instanceof CdkDockerError)) throw e;
-          process.stderr.write(`Error: ${e.message}\n`);
-          failed = true;
-        }
-      }
-      if (failed) process.exitCode = 1;
+      await eachName(names, async (n) => {
+        await store.remove(n, { force: o.force });
+      });
     });
 
   volume
