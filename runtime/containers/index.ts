@@ -11,3 +11,4 @@ export { ContainerCreateError, exitCodeFor } from './conmon';
 export type { ContainerRecord, ContainerState, RestartPolicyName } from './types';
 export { cpuPercent, statsRow } from './stats';
 export type { StatsRow, StatsSample } from './stats';
+export { commitContainer, containerChanges, copyFromContainer, copyToContainer, exportContainer } from './files';

@@ -242,7 +242,7 @@ async function storeLayer(store: ImageStore, file: string, diffId: string, what:
 }
 
 /** Gzips an uncompressed tar stream into a blob; returns the blob digest and the tar's diff id. */
-async function gzipIntoStore(store: ImageStore, tar: Readable, what: string): Promise<{ digest: string; size: number; diffId: string }> {
+export async function gzipIntoStore(store: ImageStore, tar: Readable, what: string): Promise<{ digest: string; size: number; diffId: string }> {
   const hash = createHash('sha256');
   const counted = new Transform({
     transform(chunk: Buffer, _e, cb) {
