@@ -24,6 +24,11 @@ import type { ContainerRecord } from './types';
  *   `..` never leave it), and a path under a bind or volume mount lands in the mount's source.
  *
  * Tars are written by GNU tar and read and rewritten with tar-stream.
+ *
+ * Limits: a copy reads and writes the merged root as the host sees it, so a directory copy does
+ * not descend into mounts below it and tmpfs mounts are out of reach; a running container can
+ * change its files between the resolution of a path and its use (as with Docker's cp), though an
+ * archive can never write through a symlink it made itself.
  */
 
 /** Paths the runtime itself creates as mount points (Docker keeps these in an init layer, out of diff and commit). */
@@ -452,7 +457,8 @@ function opaqueDirs(root: string): Promise<Set<string>> {
       const out = new Set<string>();
       let file: string | undefined;
       for (const line of text.split('\n')) {
-        if (line.startsWith('# file: ')) file = line.slice(8).replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+        // getfattr escapes each byte above 127 as \ooo: undo that, then read the bytes as UTF-8.
+        if (line.startsWith('# file: ')) file = Buffer.from(line.slice(8).replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))), 'latin1').toString('utf8');
         else if (file && /^trusted\.overlay\.opaque="y"$/.test(line)) out.add(path.relative(root, file));
       }
       resolve(out);

@@ -69,7 +69,9 @@ beforeAll(() => {
   const tar = path.join(work, 'image.tar');
   execFileSync('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', rootfs, '-cf', tar, '.']);
   ok(rt(['import', '-c', 'CMD ["sh"]', '-c', 'ENV PATH=/bin', tar, 'busybox:files']));
-  ok(rt(['run', '-d', '--name', 'live', 'busybox:files', 'sleep', '1000']));
+  fs.mkdirSync(path.join(work, 'bind'));
+  fs.mkdirSync(path.join(work, 'bind-ro'));
+  ok(rt(['run', '-d', '--name', 'live', '-v', `${path.join(work, 'bind')}:/data`, '-v', `${path.join(work, 'bind-ro')}:/ro:ro`, 'busybox:files', 'sleep', '1000']));
 });
 
 afterAll(async () => {
@@ -108,6 +110,15 @@ test('cp copies files both ways on a running container, as root unless -a, and t
   expect(exec('live', 'stat', '-c', '%u %n', '/tmp/fromtar/x.txt')).toBe('0 /tmp/fromtar/x.txt\n');
   expect(exec('live', 'cat', '/tmp/fromtar/x.txt')).toBe('from a tar\n');
   expect(rtBinary(['cp', '-', 'live:/etc/passwd'], input)).toMatchObject({ code: 1, stderr: 'Error: destination "live:/etc/passwd" must be a directory\n' });
+
+  // Into and out of a bind mount: its files on the host.
+  ok(rt(['cp', hello, 'live:/data/']));
+  expect(fs.readFileSync(path.join(work, 'bind', 'hello.txt'), 'utf8')).toBe('hello\n');
+  expect(exec('live', 'cat', '/data/hello.txt')).toBe('hello\n');
+  fs.writeFileSync(path.join(work, 'bind', 'from-host.txt'), 'host side\n');
+  ok(rt(['cp', 'live:/data/from-host.txt', path.join(outDir, 'from-host.txt')]));
+  expect(fs.readFileSync(path.join(outDir, 'from-host.txt'), 'utf8')).toBe('host side\n');
+  expect(rt(['cp', hello, 'live:/ro/'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^Error: mounted volume is marked read-only: \/ro /) });
 
   // Docker's errors.
   expect(rt(['cp', 'live:/nope', outDir])).toMatchObject({ code: 1, stderr: 'Error: Could not find the file /nope in container live\n' });
@@ -209,6 +220,9 @@ test('export writes the merged filesystem as a tar, to stdout or -o', async () =
   expect(entries.get('bin/busybox')?.type).toBe('file');
   expect(entries.has('etc/group')).toBe(false);
   expect([...entries.keys()].filter((n) => n.startsWith('srv/data/')).sort()).toEqual(['srv/data/', 'srv/data/three']);
+  // Never a tar to a terminal.
+  const tty = spawnSync('script', ['-qec', `${process.execPath} ${CLI} runtime export live`, '/dev/null'], { cwd: work, env: { ...process.env, NO_COLOR: '1', ...env }, encoding: 'utf8' });
+  expect(tty.stdout.replace(/\r/g, '')).toBe('Error: cowardly refusing to save to a terminal. Use the -o flag or redirect\n');
   const piped = rtBinary(['export', 'live']);
   expect(piped.code).toBe(0);
   expect((await untar(piped.stdout)).get('tmp/hello.txt')?.content).toBe('hello\n');
