@@ -82,6 +82,16 @@ test('a foreground run streams stdout and stderr apart and returns the exit code
   expect(leftovers()).toEqual([]);
 });
 
+test('start -a attaches to this run only and returns its exit code; an --rm container goes after it', () => {
+  const id = remember(ok(rt(['create', '--name', 'again', 'busybox:ctr', 'sh', '-c', 'echo run; exit 4'])));
+  expect(rt(['start', '-a', 'again'])).toMatchObject({ code: 4, stdout: 'run\n' });
+  expect(rt(['start', '-a', 'again'])).toMatchObject({ code: 4, stdout: 'run\n' });
+  ok(rt(['rm', id]));
+  remember(ok(rt(['create', '--rm', '--name', 'once', 'busybox:ctr', 'echo', 'bye'])));
+  expect(rt(['start', '-a', 'once'])).toMatchObject({ code: 0, stdout: 'bye\n' });
+  expect(ok(rt(['ps', '-aq', '--filter', 'name=once']))).toBe('');
+});
+
 test('a missing executable fails like Docker: exit 127 naming it', () => {
   const r = rt(['run', '--rm', 'busybox:ctr', 'nosuchcmd', 'x']);
   expect(r.code).toBe(127);

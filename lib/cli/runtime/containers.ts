@@ -188,7 +188,7 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
  * Runs in the foreground: streams the container's stdout and stderr (from conmon's log) until it
  * exits, forwards SIGINT/SIGTERM to it, and resolves with its exit code.
  */
-async function attach(svc: Containers.ContainerService, id: string): Promise<number> {
+async function attach(svc: Containers.ContainerService, id: string, from = 0): Promise<number> {
   const m = containersModule();
   let finished = false;
   let code = 0;
@@ -202,12 +202,14 @@ async function attach(svc: Containers.ContainerService, id: string): Promise<num
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   try {
-    await m.followLog(svc.logPath(id), 0, (l) => (l.stream === 'stdout' ? process.stdout : process.stderr).write(l.text), () => finished);
+    await m.followLog(svc.logPath(id), from, (l) => (l.stream === 'stdout' ? process.stdout : process.stderr).write(l.text), () => finished);
     await waiting;
   } finally {
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
   }
+  // As `docker run --rm`: return once it is gone (conmon's exit command may be doing the same).
+  if (svc.store.tryRecord(id)?.HostConfig.AutoRemove) await svc.removeIfExists(id);
   return code;
 }
 
@@ -242,8 +244,6 @@ export function registerContainerCommands(runtime: Command): void {
         return;
       }
       process.exitCode = await attach(svc, record.Id);
-      // As `docker run --rm`: return once it is gone (conmon's exit command may be doing the same).
-      if (o.rm) await svc.removeIfExists(record.Id);
     });
 
   withCreateFlags(runtime.command('create').description('create a container without starting it').passThroughOptions())
@@ -261,19 +261,16 @@ export function registerContainerCommands(runtime: Command): void {
     .action(async (names: string[], o: { attach?: boolean }) => {
       const svc = service();
       for (const n of names) {
-        await svc.start(n);
-        if (o.attach) {
-          const id = svc.store.resolve(n);
-          const m = containersModule();
-          const from = m.logSize(svc.logPath(id));
-          let done = false;
-          const w = svc.wait(id).then((c) => {
-            done = true;
-            return c;
-          });
-          await m.followLog(svc.logPath(id), from, (l) => (l.stream === 'stdout' ? process.stdout : process.stderr).write(l.text), () => done);
-          process.exitCode = await w;
-        } else out(`${n}\n`);
+        if (!o.attach) {
+          await svc.start(n);
+          out(`${n}\n`);
+          continue;
+        }
+        // What the log holds from earlier runs is not shown: only this run's output.
+        const id = svc.store.resolve(n);
+        const from = containersModule().logSize(svc.logPath(id));
+        await svc.start(id, { attachedBy: process.pid });
+        process.exitCode = await attach(svc, id, from);
       }
     });
 
