@@ -13,4 +13,5 @@ export { BadArchiveError } from './images/archive';
 export type { ImageRecord } from './images/store';
 export type { ImageConfig, ImageManifest, ContainerConfig } from './images/types';
 export { checkHost, findHelper, cgroupMode } from './host';
+export * as networks from './networks';
 export type { HostCheck } from './host';

@@ -1,6 +1,7 @@
 /** Table and time formatting shared by the `runtime` commands, as Docker prints them. */
 
-import { CdkDockerError } from '../../util/errors';
+import * as readline from 'node:readline';
+import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
 
 /** Left-aligned columns separated by three spaces (Docker's tabwriter look). */
 export function table(header: string[], rows: string[][]): string {
@@ -68,4 +69,29 @@ export async function eachName(names: string[], fn: (name: string) => Promise<st
     }
   }
   if (failed) process.exitCode = 1;
+}
+
+/** `KEY=VALUE` arguments (`KEY` alone means an empty value, as Docker's map options). */
+export function keyValues(flag: string, args: string[] | undefined): { [key: string]: string } | undefined {
+  if (!args) return undefined;
+  const map: { [key: string]: string } = {};
+  for (const arg of args) {
+    const i = arg.indexOf('=');
+    const key = i < 0 ? arg : arg.slice(0, i);
+    if (key.length === 0) throw new InvalidArgumentError(`invalid ${flag} "${arg}": empty name (use ${flag} KEY=VALUE)`);
+    map[key] = i < 0 ? '' : arg.slice(i + 1);
+  }
+  return map;
+}
+
+/** Asks on stdout, reads a line on stdin; only "y" (any case) confirms, as Docker's prompt. */
+export async function confirm(question: string): Promise<boolean> {
+  process.stdout.write(`${question} [y/N] `);
+  const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  const answer = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
+  rl.close();
+  return answer.trim().toLowerCase() === 'y';
 }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerContainerFileCommands } from './container-files';
 import { registerContainerCommands } from './containers';
 import { registerImageCommands } from './images';
+import { registerNetworkCommands } from './networks';
 import { registerVolumeCommands } from './volumes';
 
 /** `cdk-docker runtime …`: a Docker-like CLI over the built-in runtime. */
@@ -12,6 +13,7 @@ export function registerRuntime(program: Command): void {
     .enablePositionalOptions();
   registerImageCommands(runtime);
   registerVolumeCommands(runtime);
+  registerNetworkCommands(runtime);
   registerContainerCommands(runtime);
   registerContainerFileCommands(runtime);
 }

@@ -1,9 +1,8 @@
 import { Command, Option } from 'commander';
-import * as readline from 'node:readline';
 import type * as Config from '../../../runtime/config';
 import type * as Volumes from '../../../runtime/volumes';
 import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
-import { eachName, renderTemplate, table } from './format';
+import { confirm, eachName, keyValues, renderTemplate, table } from './format';
 import { humanSize } from '../../../runtime/util/units';
 
 /** The volumes half of the runtime, loaded on first use so that other commands start without it. */
@@ -24,31 +23,6 @@ function out(s: string): void {
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-/** `KEY=VALUE` arguments (`KEY` alone means an empty value, as Docker's map options). */
-function keyValues(flag: string, args: string[] | undefined): { [key: string]: string } | undefined {
-  if (!args) return undefined;
-  const map: { [key: string]: string } = {};
-  for (const arg of args) {
-    const i = arg.indexOf('=');
-    const key = i < 0 ? arg : arg.slice(0, i);
-    if (key.length === 0) throw new InvalidArgumentError(`invalid ${flag} "${arg}": empty name (use ${flag} KEY=VALUE)`);
-    map[key] = i < 0 ? '' : arg.slice(i + 1);
-  }
-  return map;
-}
-
-/** Asks on stdout, reads a line on stdin; only "y" (any case) confirms, as Docker's prompt. */
-async function confirm(question: string): Promise<boolean> {
-  out(`${question} [y/N] `);
-  const rl = readline.createInterface({ input: process.stdin, terminal: false });
-  const answer = await new Promise<string>((resolve) => {
-    rl.once('line', resolve);
-    rl.once('close', () => resolve(''));
-  });
-  rl.close();
-  return answer.trim().toLowerCase() === 'y';
-}
 
 /** The fields of a `volume ls --format` template (Docker's names). */
 function listFields(v: Volumes.Volume): { [field: string]: string } {

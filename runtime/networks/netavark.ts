@@ -1,0 +1,366 @@
+import { spawn } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/util/errors';
+import { findHelper } from '../host';
+import type { NetworkStore } from './store';
+import type { NetavarkNetwork, NetworkRecord, PortMapping } from './types';
+
+/**
+ * The runtime's use of netavark: one `setup` when a container's network namespace is made, one
+ * `teardown` before it goes. netavark creates the bridge, the veth pair, the addresses, the
+ * iptables rules (NAT, isolation, published ports) and the aardvark-dns entries; it keeps no
+ * state of its own except aardvark's files under the config directory, so both calls take the
+ * same full description of the container's networks.
+ *
+ * Input (stdin JSON, podman's contract): `{container_id, container_name, networks: {NAME:
+ * {interface_name, static_ips, aliases}}, network_info: {NAME: Network}, port_mappings:
+ * [{host_ip, host_port, container_port, protocol, range}], dns_servers}`. Output of setup: `{NAME:
+ * {dns_server_ips, dns_search_domains, interfaces: {IFACE: {mac_address, subnets: [{ipnet,
+ * gateway}]}}}}`; errors are `{"error": "…"}` on stdout with exit status 1.
+ */
+
+/** A network the container joins, and how. */
+export interface AttachNetwork {
+  /** Name, id or unique id prefix. */
+  readonly network: string;
+  /**
+   * The container's address there.
+   * @default - the one `NetworkStore.allocate` reserved for the container
+   */
+  readonly ip?: string;
+  /** Extra DNS names on this network (`--network-alias`); the container name always resolves. */
+  readonly aliases?: readonly string[];
+  /**
+   * The interface inside the container.
+   * @default `eth<N>` by position
+   */
+  readonly interfaceName?: string;
+}
+
+/** What `setup` and `teardown` take. */
+export interface AttachRequest {
+  readonly containerId: string;
+  readonly containerName: string;
+  /** The networks, the first being the one published ports go through. */
+  readonly networks: readonly AttachNetwork[];
+  /**
+   * Published ports. For teardown, the default is what setup recorded.
+   * @default - none (setup), the recorded ones (teardown)
+   */
+  readonly ports?: readonly PortMapping[];
+  /**
+   * Upstream DNS servers aardvark-dns asks for names it does not know (`--dns`).
+   * @default - the host's resolv.conf, read by aardvark-dns
+   */
+  readonly dnsServers?: readonly string[];
+}
+
+/** One interface netavark made in the container. */
+export interface SetupInterface {
+  readonly network: string;
+  readonly interfaceName: string;
+  readonly macAddress: string;
+  /** Address without prefix length. */
+  readonly ip: string;
+  readonly prefixLength: number;
+  readonly gateway: string;
+}
+
+/** What `setup` made. */
+export interface SetupResult {
+  readonly interfaces: SetupInterface[];
+  /** The published ports, host ports chosen where 0 was asked. */
+  readonly ports: PortMapping[];
+  /** Name servers for the container's resolv.conf (aardvark-dns on the gateways of DNS-enabled networks). */
+  readonly dnsServers: string[];
+  /** Search domains netavark suggests (`dns.podman`). */
+  readonly dnsSearch: string[];
+}
+
+export interface NetavarkOptions {
+  /** The runtime's run dir; netavark's config dir (aardvark-dns files) is `<runRoot>/networks`. */
+  readonly runRoot: string;
+  /** Environment for finding the binaries (`findHelper`). @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A failure reported by netavark. */
+export class NetavarkError extends CdkDockerError {
+  public override readonly code = 'NETAVARK';
+}
+
+interface NetavarkStatus {
+  readonly dns_search_domains?: string[];
+  readonly dns_server_ips?: string[];
+  readonly interfaces?: { [name: string]: { mac_address: string; subnets?: { ipnet: string; gateway?: string }[] } };
+}
+
+export class Netavark {
+  /** netavark's `--config`: aardvark-dns keeps its per-network files under `aardvark-dns/` here. */
+  public readonly configDir: string;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(private readonly store: NetworkStore, opts: NetavarkOptions) {
+    this.configDir = path.join(opts.runRoot, 'networks');
+    this.env = opts.env ?? process.env;
+  }
+
+  /** The netavark binary; InvalidArgumentError with the install command when missing. */
+  public binary(): string {
+    const found = findHelper('netavark', this.env);
+    if (!found) throw new CdkDockerError('netavark not found on PATH or in /usr/lib/podman (it is needed for container networks): install it with `apt-get install netavark aardvark-dns` (cdk-docker doctor --fix)');
+    return found;
+  }
+
+  /**
+   * Connects the network namespace at `netnsPath` to the networks of `req` and publishes its
+   * ports. Host ports are checked first (ConflictError "Bind for 0.0.0.0:8080 failed: port is
+   * already allocated"); a failed setup is torn down again, so nothing is left half-made. The
+   * endpoints record the MAC, the interface and the ports.
+   */
+  public async setup(netnsPath: string, req: AttachRequest): Promise<SetupResult> {
+    const ports = (req.ports ?? []).map(checkPort);
+    return this.store.locked(async () => {
+      const records = this.store.readAllLocked();
+      const resolved = this.resolveNetworks(req);
+      const used = usedPorts(records, req.containerId);
+      const chosen: PortMapping[] = [];
+      for (const p of ports) chosen.push(await reservePort(p, [...used, ...chosen]));
+      const input = this.input(req, resolved, chosen);
+      let status: { [network: string]: NetavarkStatus };
+      try {
+        status = JSON.parse(await this.run('setup', netnsPath, input)) as { [network: string]: NetavarkStatus };
+      } catch (e) {
+        await this.run('teardown', netnsPath, input).catch(() => undefined);
+        throw e;
+      }
+      const interfaces: SetupInterface[] = [];
+      const dnsServers: string[] = [];
+      const dnsSearch: string[] = [];
+      for (const [i, { record, attach }] of resolved.entries()) {
+        const s = status[record.Name] ?? {};
+        const ifname = attach.interfaceName;
+        const iface = s.interfaces?.[ifname];
+        const sub = iface?.subnets?.[0];
+        const [ip, prefix] = (sub?.ipnet ?? `${attach.ip}/32`).split('/');
+        interfaces.push({ network: record.Name, interfaceName: ifname, macAddress: iface?.mac_address ?? '', ip, prefixLength: Number(prefix), gateway: sub?.gateway ?? record.IPAM.Config[0].Gateway });
+        for (const d of s.dns_server_ips ?? []) if (!dnsServers.includes(d)) dnsServers.push(d);
+        for (const d of s.dns_search_domains ?? []) if (!dnsSearch.includes(d)) dnsSearch.push(d);
+        await this.store.updateEndpoint(record.Id, req.containerId, (e) => ({
+          ...e,
+          mac: iface?.mac_address,
+          interfaceName: ifname,
+          aliases: attach.aliases.length ? attach.aliases : e.aliases,
+          ports: i === 0 && chosen.length ? chosen : undefined,
+        }));
+      }
+      return { interfaces, ports: chosen, dnsServers, dnsSearch };
+    });
+  }
+
+  /**
+   * Undoes `setup`: veths, iptables rules, aardvark entries (netavark removes the bridge with
+   * its last container). The addresses stay reserved until `NetworkStore.release`.
+   */
+  public async teardown(netnsPath: string, req: AttachRequest): Promise<void> {
+    await this.store.locked(async () => {
+      const resolved = this.resolveNetworks(req);
+      const ports = req.ports?.map(checkPort) ?? resolved[0]?.record.endpoints[req.containerId]?.ports ?? [];
+      await this.run('teardown', netnsPath, this.input(req, resolved, ports));
+      for (const { record } of resolved) {
+        if (!record.endpoints[req.containerId]) continue;
+        await this.store.updateEndpoint(record.Id, req.containerId, (e) => ({ ...e, mac: undefined, interfaceName: undefined, ports: undefined }));
+      }
+    });
+  }
+
+  private resolveNetworks(req: AttachRequest): { record: NetworkRecord; attach: { ip: string; aliases: string[]; interfaceName: string } }[] {
+    if (req.networks.length === 0) throw new InvalidArgumentError(`container ${req.containerName}: no network to set up (give at least one)`);
+    const seen = new Set<string>();
+    return req.networks.map((n, i) => {
+      const record = this.store.getLocked(n.network);
+      if (seen.has(record.Id)) throw new InvalidArgumentError(`container ${req.containerName}: network "${record.Name}" is given twice`);
+      seen.add(record.Id);
+      const ip = n.ip ?? record.endpoints[req.containerId]?.ip;
+      if (!ip) throw new InvalidArgumentError(`container ${req.containerName} has no address on network "${record.Name}"; reserve one first (NetworkStore.allocate)`);
+      return { record, attach: { ip, aliases: [...(n.aliases ?? [])], interfaceName: n.interfaceName ?? `eth${i}` } };
+    });
+  }
+
+  private input(req: AttachRequest, resolved: ReturnType<Netavark['resolveNetworks']>, ports: readonly PortMapping[]): string {
+    const networks: { [name: string]: { interface_name: string; static_ips: string[]; aliases?: string[] } } = {};
+    const info: { [name: string]: NetavarkNetwork } = {};
+    for (const { record, attach } of resolved) {
+      networks[record.Name] = { interface_name: attach.interfaceName, static_ips: [attach.ip], ...(record.netavark.dns_enabled && attach.aliases.length ? { aliases: attach.aliases } : {}) };
+      info[record.Name] = record.netavark;
+    }
+    return JSON.stringify({
+      container_id: req.containerId,
+      container_name: req.containerName,
+      networks,
+      network_info: info,
+      port_mappings: ports.map((p) => ({ host_ip: p.hostIp === '0.0.0.0' ? '' : p.hostIp, host_port: p.hostPort, container_port: p.containerPort, protocol: p.protocol, range: p.range ?? 1 })),
+      ...(req.dnsServers?.length ? { dns_servers: [...req.dnsServers] } : {}),
+    });
+  }
+
+  /** Runs `netavark --config … --rootless false --aardvark-binary … CMD NETNS` with `input` on stdin. */
+  private run(command: 'setup' | 'teardown', netnsPath: string, input: string): Promise<string> {
+    const bin = this.binary();
+    const aardvark = findHelper('aardvark-dns', this.env);
+    fs.mkdirSync(this.configDir, { recursive: true, mode: 0o700 });
+    const args = ['--config', this.configDir, '--rootless', 'false', ...(aardvark ? ['--aardvark-binary', aardvark] : []), command, netnsPath];
+    return new Promise((resolve, reject) => {
+      // aardvark-dns, started by netavark, must not inherit our pipes: it outlives the call.
+      const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('error', (e) => reject(new NetavarkError(`cannot run ${bin}: ${e.message}; check the installation (cdk-docker doctor)`)));
+      child.on('exit', (code, signal) => {
+        // Read what is buffered, without waiting for pipes a daemonised child may hold open.
+        setImmediate(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+          if (code === 0) return resolve(stdout);
+          let message = '';
+          try {
+            message = (JSON.parse(stdout) as { error?: string }).error ?? '';
+          } catch {
+            // not JSON
+          }
+          message ||= stderrLines(stderr) || stdout.trim() || `exit ${signal ?? code}`;
+          reject(new NetavarkError(`netavark ${command} failed: ${message}; ${hint(command, message, netnsPath)}`));
+        });
+      });
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(input);
+    });
+  }
+}
+
+/** stderr without netavark's "failed to connect to syslog" noise. */
+function stderrLines(stderr: string): string {
+  return stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/failed to connect to syslog/.test(l)).join('; ');
+}
+
+function hint(command: string, message: string, netnsPath: string): string {
+  if (/namespace/i.test(message)) return `the network namespace ${netnsPath} is missing or not one; the container must be running`;
+  if (/already exists/i.test(message)) return 'an interface of an earlier run is left over: remove the container (its teardown repairs it) or delete that interface (ip link delete NAME)';
+  if (/iptables|xtables|nftables/i.test(message)) return 'check that iptables works here (iptables -L; apt-get install iptables) and that the kernel has the nat table';
+  if (/aardvark/i.test(message)) return 'check aardvark-dns (apt-get install aardvark-dns; cdk-docker doctor) and that nothing else listens on port 53 of the gateway';
+  if (command === 'teardown') return 'the container may be left connected: remove it again once the cause is fixed';
+  return 'run cdk-docker doctor to check netavark, aardvark-dns and iptables';
+}
+
+// --- published ports -----------------------------------------------------------------------------
+
+const PROTOCOLS = ['tcp', 'udp', 'sctp'];
+
+/** Checks a port mapping's numbers (the constructs validate earlier; this is the engine's guard). */
+export function checkPort(p: PortMapping): PortMapping {
+  const range = p.range ?? 1;
+  const protocol = p.protocol ?? 'tcp';
+  if (!PROTOCOLS.includes(protocol)) throw new InvalidArgumentError(`published port ${p.hostPort}:${p.containerPort}: unknown protocol "${protocol}"; use tcp, udp or sctp`);
+  if (!Number.isInteger(range) || range < 1) throw new InvalidArgumentError(`published port ${p.hostPort}:${p.containerPort}/${protocol}: range ${range} must be a positive integer`);
+  if (!Number.isInteger(p.containerPort) || p.containerPort < 1 || p.containerPort + range - 1 > 65535) {
+    throw new InvalidArgumentError(`published port ${p.hostPort}:${p.containerPort}/${protocol}: container port ${p.containerPort} is out of range 1-65535`);
+  }
+  if (!Number.isInteger(p.hostPort) || p.hostPort < 0 || p.hostPort + range - 1 > 65535) {
+    throw new InvalidArgumentError(`published port ${p.hostPort}:${p.containerPort}/${protocol}: host port ${p.hostPort} is out of range 1-65535`);
+  }
+  const hostIp = p.hostIp === '' ? '0.0.0.0' : p.hostIp;
+  if (net.isIP(hostIp) !== 4) throw new InvalidArgumentError(`published port ${p.hostIp}:${p.hostPort}:${p.containerPort}: host address "${p.hostIp}" is not an IPv4 address (IPv6 is not supported by the built-in runtime yet)`);
+  return { hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol, range };
+}
+
+/** The ports other containers publish (from the endpoints of every network). */
+function usedPorts(records: readonly NetworkRecord[], except: string): PortMapping[] {
+  return records.flatMap((r) => Object.values(r.endpoints).filter((e) => e.containerId !== except).flatMap((e) => e.ports ?? []));
+}
+
+function clash(a: PortMapping, b: PortMapping): boolean {
+  if (a.protocol !== b.protocol) return false;
+  if (a.hostIp !== b.hostIp && a.hostIp !== '0.0.0.0' && b.hostIp !== '0.0.0.0') return false;
+  const aEnd = a.hostPort + (a.range ?? 1) - 1;
+  const bEnd = b.hostPort + (b.range ?? 1) - 1;
+  return a.hostPort <= bEnd && b.hostPort <= aEnd;
+}
+
+function allocated(hostIp: string, port: number): ConflictError {
+  return new ConflictError(`Bind for ${hostIp}:${port} failed: port is already allocated; publish on another host port or stop what holds it (ss -lntup shows it)`);
+}
+
+/**
+ * Makes sure `p`'s host ports are free — no other container publishes them, and binding them
+ * on the host works — choosing free ones when the host port is 0.
+ */
+async function reservePort(p: PortMapping, used: readonly PortMapping[]): Promise<PortMapping> {
+  const range = p.range ?? 1;
+  if (p.hostPort !== 0) {
+    const other = used.find((u) => clash(u, p));
+    if (other) {
+      const port = Math.max(p.hostPort, other.hostPort);
+      throw allocated(p.hostIp, port);
+    }
+    for (let port = p.hostPort; port < p.hostPort + range; port++) {
+      const problem = await tryBind(p.protocol, p.hostIp, port);
+      if (problem === 'EADDRINUSE' || problem === 'EACCES') throw allocated(p.hostIp, port);
+      if (problem) throw new InvalidArgumentError(`cannot publish ${p.hostIp}:${port}/${p.protocol}: ${problem}; publish on an address of this host (or 0.0.0.0)`);
+    }
+    return p;
+  }
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const base = range === 1 ? await freePort(p.protocol, p.hostIp) : 32768 + Math.floor(Math.random() * (60999 - 32768 - range));
+    const candidate = { ...p, hostPort: base };
+    if (used.some((u) => clash(u, candidate))) continue;
+    let free = true;
+    for (let port = base; port < base + range && free; port++) free = (await tryBind(p.protocol, p.hostIp, port)) === undefined;
+    if (free) return candidate;
+  }
+  throw new ConflictError(`no free host port found for ${p.hostIp}:0-${p.containerPort}/${p.protocol} (range ${range}); give a host port explicitly`);
+}
+
+/** undefined when `port` can be bound on `ip`, else the error code (EADDRINUSE, EADDRNOTAVAIL…). */
+function tryBind(protocol: string, ip: string, port: number): Promise<string | undefined> {
+  if (protocol === 'sctp') return Promise.resolve(undefined); // Node has no SCTP sockets
+  return new Promise((resolve) => {
+    if (protocol === 'udp') {
+      const s = dgram.createSocket('udp4');
+      s.once('error', (e: NodeJS.ErrnoException) => {
+        s.close();
+        resolve(e.code ?? e.message);
+      });
+      s.bind(port, ip, () => s.close(() => resolve(undefined)));
+      return;
+    }
+    const s = net.createServer();
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    s.listen({ port, host: ip, exclusive: true }, () => s.close(() => resolve(undefined)));
+  });
+}
+
+/** A port the kernel says is free on `ip` now. */
+function freePort(protocol: string, ip: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (protocol === 'udp') {
+      const s = dgram.createSocket('udp4');
+      s.once('error', reject);
+      s.bind(0, ip, () => {
+        const port = s.address().port;
+        s.close(() => resolve(port));
+      });
+      return;
+    }
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen({ port: 0, host: ip === '' ? '0.0.0.0' : ip, exclusive: true }, () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
