@@ -27,8 +27,10 @@ export interface AttachNetwork {
   /** Name, id or unique id prefix. */
   readonly network: string;
   /**
-   * The container's address there.
-   * @default - the one `NetworkStore.allocate` reserved for the container
+   * The container's address there: for setup, the one `NetworkStore.allocate` reserved (setup
+   * refuses a container without a reservation, or another address); for teardown, needed only
+   * when the reservation is already released.
+   * @default - the reserved one
    */
   readonly ip?: string;
   /** Extra DNS names on this network (`--network-alias`); the container name always resolves. */
@@ -125,7 +127,7 @@ export class Netavark {
     const ports = (req.ports ?? []).map(checkPort);
     return this.store.locked(async () => {
       const records = this.store.readAllLocked();
-      const resolved = this.resolveNetworks(req);
+      const resolved = this.resolveNetworks(req, true);
       const used = usedPorts(records, req.containerId);
       const chosen: PortMapping[] = [];
       for (const p of ports) chosen.push(await reservePort(p, [...used, ...chosen]));
@@ -177,15 +179,20 @@ export class Netavark {
     });
   }
 
-  private resolveNetworks(req: AttachRequest): { record: NetworkRecord; attach: { ip: string; aliases: string[]; interfaceName: string } }[] {
+  private resolveNetworks(req: AttachRequest, forSetup = false): { record: NetworkRecord; attach: { ip: string; aliases: string[]; interfaceName: string } }[] {
     if (req.networks.length === 0) throw new InvalidArgumentError(`container ${req.containerName}: no network to set up (give at least one)`);
     const seen = new Set<string>();
     return req.networks.map((n, i) => {
       const record = this.store.getLocked(n.network);
       if (seen.has(record.Id)) throw new InvalidArgumentError(`container ${req.containerName}: network "${record.Name}" is given twice`);
       seen.add(record.Id);
-      const ip = n.ip ?? record.endpoints[req.containerId]?.ip;
-      if (!ip) throw new InvalidArgumentError(`container ${req.containerName} has no address on network "${record.Name}"; reserve one first (NetworkStore.allocate)`);
+      const reserved = record.endpoints[req.containerId]?.ip;
+      if (forSetup && reserved === undefined) throw new InvalidArgumentError(`container ${req.containerName} has no address on network "${record.Name}"; reserve one first (NetworkStore.allocate)`);
+      if (forSetup && n.ip !== undefined && n.ip !== reserved) {
+        throw new ConflictError(`container ${req.containerName} holds address ${reserved} on network "${record.Name}", not ${n.ip}; release it and allocate ${n.ip} to change it`);
+      }
+      const ip = n.ip ?? reserved;
+      if (!ip) throw new InvalidArgumentError(`container ${req.containerName} has no address on network "${record.Name}" to tear down; give it (networks[].ip)`);
       return { record, attach: { ip, aliases: [...(n.aliases ?? [])], interfaceName: n.interfaceName ?? `eth${i}` } };
     });
   }

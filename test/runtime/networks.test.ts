@@ -336,6 +336,8 @@ describe('netavark', () => {
   test('a host port another container publishes, or another program holds, is refused before anything is made', async () => {
     const c1 = addNamespace('c1');
     const id = cid('late');
+    await expect(netavark.setup(nsPath(c1), { containerId: id, containerName: 'late', networks: [{ network: B.Name }] }))
+      .rejects.toThrow(`container late has no address on network "${B.Name}"; reserve one first (NetworkStore.allocate)`);
     await store.allocate(B.Name, id, { containerName: 'late' });
     await expect(netavark.setup(nsPath(c1), { containerId: id, containerName: 'late', networks: [{ network: B.Name }], ports: [{ hostIp: '', hostPort, containerPort: 80, protocol: 'tcp' }] }))
       .rejects.toThrow(`Bind for 0.0.0.0:${hostPort} failed: port is already allocated; publish on another host port or stop what holds it (ss -lntup shows it)`);
