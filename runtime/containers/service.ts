@@ -18,7 +18,9 @@ import { Runc, pidAlive, runcMessage } from './runc';
 import { buildSpec } from './spec';
 import { StatsSample, sampleStats } from './stats';
 import { ContainerStore } from './store';
-import type { ContainerRecord, ContainerState, HealthcheckConfig, HealthState, MountPoint, OciMount, RestartPolicyName } from './types';
+import type { ContainerRecord, ContainerState, HealthcheckConfig, HealthState, MountPoint, OciMount, PortBinding, RestartPolicyName } from './types';
+import { ContainerNetworking, endpointsConfig, formatPorts, joinsNetwork, joinsNetworks, portsMap } from './network';
+import { DEFAULT_NETWORK, NetworkStore } from '../networks';
 import { defaultEnv, resolveUser } from './user';
 
 /** What `create` takes: Docker's flags as values. Unset fields come from the image or Docker's defaults. */
@@ -60,8 +62,21 @@ export interface CreateOptions {
   readonly noHealthcheck?: boolean;
   readonly tty?: boolean;
   readonly openStdin?: boolean;
-  /** `none` or `host` (bridge networks come with the networking part of the runtime). */
+  /**
+   * `bridge` (the default network), a network name, `none`, `host` or `container:NAME`.
+   * @default "bridge"
+   */
   readonly networkMode?: string;
+  /** `--network-alias` on the first network. */
+  readonly networkAliases?: string[];
+  /** `--ip` on the first network. */
+  readonly ipv4Address?: string;
+  /** `-p`, one mapping per port. */
+  readonly ports?: ReadonlyArray<{ readonly hostIp: string; readonly hostPort: number; readonly containerPort: number; readonly protocol: string }>;
+  /** `-P`. */
+  readonly publishAll?: boolean;
+  /** `--add-host NAME:IP`. */
+  readonly extraHosts?: string[];
   readonly shmSize?: number;
   /** Log size cap in bytes (`--log-opt max-size`). */
   readonly logMaxSize?: number;
@@ -77,6 +92,8 @@ export interface ContainerSummary {
   readonly status: string;
   readonly state: ContainerState;
   readonly labels: { readonly [k: string]: string };
+  /** `0.0.0.0:8080->80/tcp`, as the PORTS column. */
+  readonly ports: string;
 }
 
 const LOG_SIZE_MAX = 20 * 1024 * 1024;
@@ -91,12 +108,14 @@ export class ContainerService {
   public readonly store: ContainerStore;
   public readonly images: ImageStore;
   public readonly volumes: VolumeStore;
+  public readonly networking: ContainerNetworking;
   private runcCache?: Runc;
 
   constructor(private readonly config: RuntimeConfig) {
     this.store = new ContainerStore(config.root, config.runRoot);
     this.images = new ImageStore(config.root);
     this.volumes = new VolumeStore(config.root);
+    this.networking = new ContainerNetworking(config.runRoot, new NetworkStore(config.root, undefined, config.network));
   }
 
   private get runc(): Runc {
@@ -147,10 +166,7 @@ export class ContainerService {
     if (opts.autoRemove && restart.name !== 'no') throw new ConflictError('Conflicting options: --restart and --rm');
     const stopSignal = opts.stopSignal ?? imageConfig.StopSignal ?? 'SIGTERM';
     signalName(stopSignal);
-    const networkMode = opts.networkMode ?? 'none';
-    if (!['none', 'host'].includes(networkMode)) {
-      throw new InvalidArgumentError(`network "${networkMode}" is not available yet: the built-in runtime supports --network none and --network host (bridge networks come with its networking part)`);
-    }
+    const networkMode = await this.networkModeFor(opts);
     let healthcheck: HealthcheckConfig | undefined = imageConfig.Healthcheck as HealthcheckConfig | undefined;
     if (opts.noHealthcheck) healthcheck = { Test: ['NONE'] };
     else if (opts.healthcheck) {
@@ -178,7 +194,7 @@ export class ContainerService {
         Path: argv[0],
         Args: argv.slice(1),
         Config: {
-          Hostname: opts.hostname ?? (networkMode === 'host' ? fs.readFileSync('/etc/hostname', 'utf8').trim() : id.slice(0, 12)),
+          Hostname: opts.hostname ?? (networkMode === 'host' ? fs.readFileSync('/etc/hostname', 'utf8').trim() : networkMode.startsWith('container:') ? this.store.record(networkMode.slice(10)).Config.Hostname : id.slice(0, 12)),
           User: opts.user ?? imageConfig.User ?? '',
           Env: env,
           Cmd: cmd.length ? cmd : null,
@@ -210,10 +226,16 @@ export class ContainerService {
           NanoCpus: opts.nanoCpus ?? 0,
           PidsLimit: opts.pidsLimit,
           NetworkMode: networkMode,
+          PortBindings: portBindings(opts.ports ?? []),
+          PublishAllPorts: opts.publishAll ?? false,
+          ExtraHosts: opts.extraHosts ?? [],
           ShmSize: opts.shmSize ?? 64 * 1024 * 1024,
           LogMaxSize: opts.logMaxSize ?? LOG_SIZE_MAX,
         },
         Mounts: mounts,
+        EndpointsConfig: joinsNetwork(networkMode)
+          ? { [networkMode]: { Aliases: opts.networkAliases ?? [], ...(opts.ipv4Address ? { IPAMConfig: { IPv4Address: opts.ipv4Address } } : {}) } }
+          : undefined,
       };
       if (record.HostConfig.Memory > 0 && record.HostConfig.Memory < 6 * 1024 * 1024) {
         throw new InvalidArgumentError('Minimum memory limit allowed is 6MB');
@@ -221,6 +243,29 @@ export class ContainerService {
       this.store.add(record);
       return record;
     });
+  }
+
+  /** The network mode of a new container, checked as Docker checks it. */
+  private async networkModeFor(opts: CreateOptions): Promise<string> {
+    const mode = !opts.networkMode || opts.networkMode === 'default' ? DEFAULT_NETWORK : opts.networkMode;
+    const ports = (opts.ports ?? []).length > 0 || opts.publishAll;
+    if (mode.startsWith('container:')) {
+      const conflicts = [ports && 'port publishing', opts.hostname && '--hostname', opts.extraHosts?.length && '--add-host', opts.networkAliases?.length && '--network-alias', opts.ipv4Address && '--ip'].filter(Boolean);
+      if (conflicts.length) throw new ConflictError(`conflicting options: ${conflicts.join(', ')} and the container network mode (it uses the network of ${mode.slice(10)})`);
+      return `container:${this.store.resolve(mode.slice(10))}`;
+    }
+    if (!joinsNetwork(mode)) {
+      if (opts.networkAliases?.length) throw new InvalidArgumentError('network-scoped aliases are supported only for containers on user-defined networks');
+      if (opts.ipv4Address) throw new InvalidArgumentError('user specified IP address is supported on user defined networks only');
+      if (mode === 'none' && ports) throw new ConflictError('conflicting options: port publishing and the network mode none (the container has no network); drop -p/-P or choose a network');
+      return mode;
+    }
+    const network = await this.networking.store.get(mode);
+    if (network.Name === DEFAULT_NETWORK) {
+      if (opts.networkAliases?.length) throw new InvalidArgumentError('network-scoped aliases are supported only for containers on user-defined networks; create one with `runtime network create`');
+      if (opts.ipv4Address) throw new InvalidArgumentError('user specified IP address is supported on user defined networks only; create one with `runtime network create --subnet …`');
+    }
+    return network.Name;
   }
 
   /** Volumes, binds and tmpfs of a new container, in Docker's order of precedence. */
@@ -351,6 +396,7 @@ export class ContainerService {
       });
     } catch (e) {
       await this.runc.delete(id).catch(() => undefined);
+      await this.networking.detach(id).catch(() => undefined);
       await unmountAll(rootfs);
       throw e;
     }
@@ -377,6 +423,7 @@ export class ContainerService {
         fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(await this.specFor(record, rootfs)));
         await this.runc.delete(id);
       } catch (e) {
+        await this.networking.detach(id).catch(() => undefined);
         await unmountAll(rootfs);
         throw e;
       }
@@ -412,10 +459,11 @@ export class ContainerService {
     const dir = this.store.containerDir(record.Id);
     const user = resolveUser(rootfs, record.Config.User || undefined);
     const mounts: OciMount[] = [];
+    const { netns, hosts, resolv } = await this.networkFor(record);
     // /etc/hostname, /etc/hosts and /etc/resolv.conf are the container's own files, as Docker's.
     writeFileAtomic(path.join(dir, 'hostname'), `${record.Config.Hostname}\n`, 0o644);
-    writeFileAtomic(path.join(dir, 'hosts'), hostsFile(record), 0o644);
-    writeFileAtomic(path.join(dir, 'resolv.conf'), resolvConf(), 0o644);
+    writeFileAtomic(path.join(dir, 'hosts'), hosts, 0o644);
+    writeFileAtomic(path.join(dir, 'resolv.conf'), resolv, 0o644);
     for (const f of ['hostname', 'hosts', 'resolv.conf']) {
       mounts.push({ destination: `/etc/${f}`, type: 'bind', source: path.join(dir, f), options: ['rbind', 'rprivate', record.HostConfig.ReadonlyRootfs ? 'ro' : 'rw'] });
     }
@@ -461,8 +509,42 @@ export class ContainerService {
       cgroupsPath: cgroupsPath(record.Id),
       shmSize: record.HostConfig.ShmSize,
       mounts,
-      netns: record.HostConfig.NetworkMode === 'host' ? 'host' : undefined,
+      netns,
     });
+  }
+
+  /**
+   * The network namespace a starting container runs in, and its /etc/hosts and resolv.conf:
+   * the host's (`host`), another container's (`container:C`, which must be running), a new
+   * one with loopback only (`none`), or its own on bridge networks, set up now by netavark.
+   */
+  private async networkFor(record: ContainerRecord): Promise<{ netns?: string; hosts: string; resolv: string }> {
+    const mode = record.HostConfig.NetworkMode;
+    const extra: string[] = [];
+    for (const h of record.HostConfig.ExtraHosts ?? []) {
+      const i = h.indexOf(':');
+      let ip = h.slice(i + 1);
+      // Docker's special value: the host, as the default network's gateway.
+      if (ip === 'host-gateway') ip = (await this.networking.store.get(DEFAULT_NETWORK)).IPAM.Config[0].Gateway;
+      extra.push(`${ip}\t${h.slice(0, i)}`);
+    }
+    if (mode === 'host') return { netns: 'host', hosts: [fs.readFileSync('/etc/hosts', 'utf8').trimEnd(), ...extra, ''].join('\n'), resolv: resolvConf() };
+    if (mode.startsWith('container:')) {
+      const other = mode.slice('container:'.length);
+      const state = this.store.state(other);
+      const name = this.store.tryRecord(other)?.Name ?? other.slice(0, 12);
+      if ((state.Status !== 'running' && state.Status !== 'paused') || !pidAlive(state.MonitorPid ?? 0)) {
+        throw new ConflictError(`cannot join network of a non running container: ${name}; start ${name} first`);
+      }
+      const otherRecord = this.store.record(other);
+      const netns = joinsNetworks(otherRecord) ? this.networking.netnsPath(other) : `/proc/${state.Pid}/ns/net`;
+      const read = (f: string) => fs.readFileSync(path.join(this.store.containerDir(other), f), 'utf8');
+      return { netns: otherRecord.HostConfig.NetworkMode === 'host' ? 'host' : netns, hosts: read('hosts'), resolv: read('resolv.conf') };
+    }
+    if (!joinsNetworks(record)) return { hosts: [BASE_HOSTS, ...extra, ''].join('\n'), resolv: resolvConf() };
+    const setup = await this.networking.attach(record);
+    const own = setup.interfaces[0] ? [`${setup.interfaces[0].ip}\t${record.Config.Hostname}`] : [];
+    return { netns: this.networking.netnsPath(record.Id), hosts: [BASE_HOSTS, ...own, ...extra, ''].join('\n'), resolv: resolvConf(setup.dnsServers) };
   }
 
   // --- exit, stop, kill -----------------------------------------------------------------------
@@ -498,6 +580,8 @@ export class ContainerService {
     stopHealthLoop(state.HealthPid);
     const oomKilled = readOomKilled(id);
     await this.runc.delete(id).catch(() => undefined);
+    // As Docker, a stopped container holds no address: they go back to the networks.
+    await this.networking.detach(id).catch(() => undefined);
     await unmountAll(path.join(this.store.bundleDir(id), 'rootfs'));
     const record = this.store.record(id);
     const startedAt = Date.parse(state.StartedAt);
@@ -665,6 +749,7 @@ export class ContainerService {
       const record = this.store.record(id);
       this.lastExitCodes.set(id, this.store.state(id).ExitCode);
       await this.runc.delete(id).catch(() => undefined);
+      await this.networking.detach(id).catch(() => undefined);
       await unmountAll(this.store.bundleDir(id));
       await this.store.namesLocked(() => this.store.delete(id));
       fs.rmSync(this.exitFile(id), { force: true });
@@ -721,15 +806,100 @@ export class ContainerService {
   public async list(all = false): Promise<ContainerSummary[]> {
     await this.restoreIfRebooted();
     const rows: ContainerSummary[] = [];
+    const networks = await this.networking.store.records();
+    const portsOf = (id: string) => networks.flatMap((n) => n.endpoints[id]?.ports ?? []);
     for (const r of this.store.records()) {
       let state = this.store.state(r.Id);
       if ((state.Status === 'running' || state.Status === 'paused') && (fs.existsSync(this.exitFile(r.Id)) || !pidAlive(state.MonitorPid ?? 0))) {
         state = await this.store.locked(r.Id, () => this.refresh(r.Id));
       }
       if (!all && state.Status !== 'running' && state.Status !== 'paused' && state.Status !== 'restarting') continue;
-      rows.push({ id: r.Id, name: r.Name, image: r.Config.Image, command: [r.Path, ...r.Args].join(' '), created: r.Created, status: statusText(state), state, labels: r.Config.Labels });
+      rows.push({ id: r.Id, name: r.Name, image: r.Config.Image, command: [r.Path, ...r.Args].join(' '), created: r.Created, status: statusText(state), state, labels: r.Config.Labels, ports: state.Status === 'running' || state.Status === 'paused' ? formatPorts(r, portsOf(r.Id)) : '' });
     }
     return rows.sort((a, b) => b.created.localeCompare(a.created));
+  }
+
+  /** Docker's NetworkSettings: an entry per network (address while running), the published ports. */
+  private async networkSettings(r: ContainerRecord): Promise<object> {
+    const mode = r.HostConfig.NetworkMode;
+    const endpoints = await this.networking.endpoints(r.Id);
+    const Networks: { [name: string]: object } = {};
+    if (mode === 'host' || mode === 'none') Networks[mode] = { NetworkID: mode, IPAddress: '', Gateway: '', MacAddress: '', Aliases: null };
+    for (const [name, cfg] of Object.entries(joinsNetworks(r) ? (r.EndpointsConfig ?? {}) : {})) {
+      const live = endpoints.find((e) => e.network.Name === name);
+      const subnet = live?.network.IPAM.Config[0];
+      Networks[name] = {
+        IPAMConfig: cfg.IPAMConfig ?? null,
+        Aliases: cfg.Aliases.length ? cfg.Aliases : null,
+        NetworkID: live?.network.Id ?? '',
+        EndpointID: live?.endpoint.endpointId ?? '',
+        Gateway: live ? subnet?.Gateway ?? '' : '',
+        IPAddress: live?.endpoint.ip ?? '',
+        IPPrefixLen: live && subnet ? Number(subnet.Subnet.split('/')[1]) : 0,
+        MacAddress: live?.endpoint.mac ?? '',
+      };
+    }
+    const primary = endpoints.find((e) => e.network.Name === DEFAULT_NETWORK);
+    return {
+      Ports: portsMap(r, endpoints.flatMap((e) => e.endpoint.ports ?? [])),
+      SandboxKey: joinsNetworks(r) && endpoints.length ? this.networking.netnsPath(r.Id) : '',
+      // The top-level fields describe the default network, as Docker's.
+      IPAddress: primary?.endpoint.ip ?? '',
+      Gateway: primary ? primary.network.IPAM.Config[0]?.Gateway ?? '' : '',
+      MacAddress: primary?.endpoint.mac ?? '',
+      Networks,
+    };
+  }
+
+  /** `network connect`: joins one more network, at once when running, else from the next start. */
+  public async connect(network: string, nameOrId: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
+    const id = this.store.resolve(nameOrId);
+    const net = await this.networking.store.get(network);
+    await this.store.locked(id, async () => {
+      const record = this.store.record(id);
+      if (!joinsNetworks(record)) {
+        throw new ConflictError(`container ${record.Name} uses network mode ${record.HostConfig.NetworkMode}: it cannot be connected to another network`);
+      }
+      if (record.EndpointsConfig?.[net.Name] || record.HostConfig.NetworkMode === net.Name) {
+        throw new ConflictError(`endpoint with name ${record.Name} already exists in network ${net.Name}`);
+      }
+      if (net.Name === DEFAULT_NETWORK && (opts.aliases?.length || opts.ip)) {
+        throw new InvalidArgumentError('network-scoped aliases and user specified IP addresses are supported only on user-defined networks');
+      }
+      const cfg = { Aliases: opts.aliases ?? [], ...(opts.ip ? { IPAMConfig: { IPv4Address: opts.ip } } : {}) };
+      const state = await this.refresh(id);
+      if (state.Status === 'running' || state.Status === 'paused') await this.networking.connectRunning(record, net.Name, cfg);
+      this.store.writeRecord({ ...record, EndpointsConfig: { ...(record.EndpointsConfig ?? {}), [net.Name]: cfg } });
+    });
+  }
+
+  /** `network disconnect`: leaves a network (the next one becomes the primary, or none). */
+  public async disconnect(network: string, nameOrId: string): Promise<void> {
+    const id = this.store.resolve(nameOrId);
+    const net = await this.networking.store.get(network);
+    await this.store.locked(id, async () => {
+      const record = this.store.record(id);
+      const joined = endpointsConfig(record).map(([name]) => name);
+      if (!joined.includes(net.Name)) throw new ConflictError(`container ${record.Name} is not connected to network ${net.Name}`);
+      const state = await this.refresh(id);
+      if (state.Status === 'running' || state.Status === 'paused') await this.networking.disconnectRunning(record, net.Name);
+      const rest = { ...(record.EndpointsConfig ?? {}) };
+      delete rest[net.Name];
+      const mode = record.HostConfig.NetworkMode === net.Name ? (joined.find((n) => n !== net.Name) ?? 'none') : record.HostConfig.NetworkMode;
+      this.store.writeRecord({ ...record, HostConfig: { ...record.HostConfig, NetworkMode: mode }, EndpointsConfig: rest });
+    });
+  }
+
+  /** `runtime port`: the published ports of a running container (all, or those of `port[/proto]`). */
+  public async ports(nameOrId: string): Promise<Array<{ container: string; host: string }>> {
+    const id = this.store.resolve(nameOrId);
+    const out: Array<{ container: string; host: string }> = [];
+    for (const { endpoint } of await this.networking.endpoints(id)) {
+      for (const p of endpoint.ports ?? []) {
+        for (let i = 0; i < (p.range ?? 1); i++) out.push({ container: `${p.containerPort + i}/${p.protocol}`, host: `${p.hostIp}:${p.hostPort + i}` });
+      }
+    }
+    return out;
   }
 
   /** Docker-like `inspect` JSON of a container. */
@@ -770,7 +940,7 @@ export class ContainerService {
       GraphDriver: { Name: 'overlay2', Data: { UpperDir: path.join(this.store.containerDir(id), 'diff'), WorkDir: path.join(this.store.containerDir(id), 'work'), MergedDir: path.join(this.store.bundleDir(id), 'rootfs') } },
       Mounts: r.Mounts.map((m) => ({ Type: m.Type, ...(m.Name ? { Name: m.Name } : {}), Source: m.Source, Destination: m.Destination, Mode: m.RW ? '' : 'ro', RW: m.RW, Propagation: m.Type === 'bind' ? 'rprivate' : '', ...(m.Type === 'volume' ? { Driver: 'local' } : {}) })),
       Config: { ...r.Config, Labels: r.Config.Labels },
-      NetworkSettings: { Networks: {} },
+      NetworkSettings: await this.networkSettings(r),
     };
   }
 
@@ -1015,30 +1185,40 @@ export function signalName(signal: string): string {
   return name;
 }
 
-function hostsFile(record: ContainerRecord): string {
-  if (record.HostConfig.NetworkMode === 'host') return fs.readFileSync('/etc/hosts', 'utf8');
-  return [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    'fe00::0\tip6-localnet',
-    'ff00::0\tip6-mcastprefix',
-    'ff02::1\tip6-allnodes',
-    'ff02::2\tip6-allrouters',
-    '',
-  ].join('\n');
-}
+const BASE_HOSTS = [
+  '127.0.0.1\tlocalhost',
+  '::1\tlocalhost ip6-localhost ip6-loopback',
+  'fe00::0\tip6-localnet',
+  'ff00::0\tip6-mcastprefix',
+  'ff02::1\tip6-allnodes',
+  'ff02::2\tip6-allrouters',
+].join('\n');
 
-/** The host's resolv.conf without loopback nameservers (unreachable from a container), as Docker. */
-function resolvConf(): string {
+/**
+ * A container's resolv.conf: the host's without loopback nameservers (unreachable from a
+ * container), as Docker; on networks with DNS, their name servers (aardvark-dns) instead.
+ */
+function resolvConf(nameservers: readonly string[] = []): string {
   let text = '';
   try {
     text = fs.readFileSync('/etc/resolv.conf', 'utf8');
   } catch {
     // none
   }
-  const lines = text.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l));
+  const lines = text.split('\n').filter((l) => (nameservers.length ? !/^\s*nameserver\s/.test(l) : !/^\s*nameserver\s+(127\.|::1\b)/.test(l)));
+  if (nameservers.length) lines.unshift(...nameservers.map((n) => `nameserver ${n}`));
   if (!lines.some((l) => /^\s*nameserver\s/.test(l))) lines.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
   return `${lines.filter((l, i, a) => l !== '' || i < a.length - 1).join('\n')}\n`;
+}
+
+/** Docker's PortBindings from `-p` mappings. */
+function portBindings(ports: NonNullable<CreateOptions['ports']>): { [portProto: string]: PortBinding[] } {
+  const out: { [portProto: string]: PortBinding[] } = {};
+  for (const p of ports) {
+    const key = `${p.containerPort}/${p.protocol}`;
+    out[key] = [...(out[key] ?? []), { HostIp: p.hostIp === '0.0.0.0' ? '' : p.hostIp, HostPort: p.hostPort ? String(p.hostPort) : '' }];
+  }
+  return out;
 }
 
 const CGROUP_ROOT = '/sys/fs/cgroup';

@@ -83,12 +83,29 @@ export interface HostConfigRecord {
   readonly NanoCpus: number;
   /** 0 or undefined = unlimited. */
   readonly PidsLimit?: number;
-  /** `none`, `host`, `bridge`, a network name, or `container:<id>`. */
+  /** `none`, `host`, `bridge` (the default network), a network name, or `container:<id>`. */
   readonly NetworkMode: string;
+  /** Published ports, Docker's form: `{"80/tcp": [{HostIp: "", HostPort: "8080"}]}` (HostPort "" = a free one). */
+  readonly PortBindings?: { readonly [portProto: string]: PortBinding[] };
+  /** `-P`: every exposed port on a free host port. */
+  readonly PublishAllPorts?: boolean;
+  /** `--add-host NAME:IP` lines for /etc/hosts, as `NAME:IP`. */
+  readonly ExtraHosts?: string[];
   /** Bytes of /dev/shm; default 64 MiB. */
   readonly ShmSize: number;
   /** conmon truncates the log at this many bytes (`--log-opt max-size`); default 20 MiB. */
   readonly LogMaxSize?: number;
+}
+
+export interface PortBinding {
+  readonly HostIp: string;
+  readonly HostPort: string;
+}
+
+/** How a container joins one network (`--network-alias`, `--ip`; Docker's EndpointSettings). */
+export interface EndpointConfig {
+  readonly Aliases: string[];
+  readonly IPAMConfig?: { readonly IPv4Address?: string };
 }
 
 /** What `create` decided; `<root>/containers/<id>/config.json`. */
@@ -107,6 +124,8 @@ export interface ContainerRecord {
   readonly Config: ContainerConfigRecord;
   readonly HostConfig: HostConfigRecord;
   readonly Mounts: MountPoint[];
+  /** The networks it joins when it starts, by name (NetworkMode is the first); `connect` adds to them. */
+  readonly EndpointsConfig?: { readonly [network: string]: EndpointConfig };
 }
 
 export interface HealthLogEntry {

@@ -143,7 +143,7 @@ export class Netavark {
       const dnsServers: string[] = [];
       const dnsSearch: string[] = [];
       for (const [i, { record, attach }] of resolved.entries()) {
-        const s = status[record.Name] ?? {};
+        const s = status[record.netavark.name] ?? {};
         const ifname = attach.interfaceName;
         const iface = s.interfaces?.[ifname];
         const sub = iface?.subnets?.[0];
@@ -201,8 +201,8 @@ export class Netavark {
     const networks: { [name: string]: { interface_name: string; static_ips: string[]; aliases?: string[] } } = {};
     const info: { [name: string]: NetavarkNetwork } = {};
     for (const { record, attach } of resolved) {
-      networks[record.Name] = { interface_name: attach.interfaceName, static_ips: [attach.ip], ...(record.netavark.dns_enabled && attach.aliases.length ? { aliases: attach.aliases } : {}) };
-      info[record.Name] = record.netavark;
+      networks[record.netavark.name] = { interface_name: attach.interfaceName, static_ips: [attach.ip], ...(record.netavark.dns_enabled && attach.aliases.length ? { aliases: attach.aliases } : {}) };
+      info[record.netavark.name] = record.netavark;
     }
     return JSON.stringify({
       container_id: req.containerId,

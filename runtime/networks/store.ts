@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
 import { validateName } from '../../lib/util/names';
+import type { NetworkSettings } from '../config';
 import { withLock, writeJsonAtomic } from '../util/files';
 import { matchLabel, matchName } from '../volumes/filters';
 import {
@@ -17,6 +18,7 @@ import {
   hostSubnets,
   leaseRange,
   networkSubnets,
+  parseCidr,
 } from './ipam';
 import {
   AttachedContainers,
@@ -56,8 +58,9 @@ export class NetworkStore {
   /**
    * @param root the runtime's state root (`RuntimeConfig.root`)
    * @param attached lists the containers attached to a network; by default its endpoints
+   * @param settings the default network's bridge and addresses, the pools (`RuntimeConfig.network`)
    */
-  constructor(root: string, attached?: AttachedContainers) {
+  constructor(root: string, attached?: AttachedContainers, private readonly settings: Partial<NetworkSettings> = {}) {
     this.dir = path.join(root, 'networks');
     if (fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 }) !== undefined) fs.chmodSync(this.dir, 0o700);
     this.attachedFn = attached ?? endpointContainers;
@@ -198,10 +201,14 @@ export class NetworkStore {
     if (all.some((r) => r.Name === name)) throw new ConflictError(`network with name ${name} already exists; choose another name or remove it first (cdk-docker runtime network rm ${name})`);
     const id = randomBytes(32).toString('hex');
     const options = checkOptions(name, opts.options ?? {});
-    const bridge = isDefault ? DEFAULT_BRIDGE : (options[BRIDGE_NAME_OPTION] ?? `cdkbr-${id.slice(0, IFNAMSIZ - 'cdkbr-'.length)}`);
+    const bridge = isDefault ? (this.settings.defaultBridge ?? DEFAULT_BRIDGE) : (options[BRIDGE_NAME_OPTION] ?? `cdkbr-${id.slice(0, IFNAMSIZ - 'cdkbr-'.length)}`);
     const clash = all.find((r) => r.netavark.network_interface === bridge);
     if (clash) throw new ConflictError(`create ${name}: bridge interface ${bridge} is already used by network "${clash.Name}"; choose another -o ${BRIDGE_NAME_OPTION}=…`);
-    const choice = checkIpam(name, opts, networkSubnets(all), await hostSubnets(), isDefault ? DEFAULT_POOL : USER_POOL, isDefault ? 16 : USER_PREFIX);
+    const pools = this.settings.defaultAddressPools;
+    const ipam = isDefault && this.settings.bip ? bipIpam(this.settings.bip) : opts;
+    const choice = isDefault
+      ? checkIpam(name, ipam, networkSubnets(all), await hostSubnets(), DEFAULT_POOL, 16)
+      : checkIpam(name, ipam, networkSubnets(all), await hostSubnets(), pools?.map((p) => p.base) ?? USER_POOL, pools?.[0]?.size ?? USER_PREFIX);
     const subnet = formatCidr(choice.subnet);
     const gateway = formatIp(choice.gateway);
     const created = rfc3339Nano(new Date());
@@ -229,7 +236,9 @@ export class NetworkStore {
       IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: gateway, ...(choice.ipRange ? { IPRange: formatCidr(choice.ipRange) } : {}) }] },
       Options: sortedMap(dockerOptions),
       netavark: {
-        name,
+        // netavark names its iptables chains and aardvark files after the network name: the id
+        // keeps two state roots' networks of the same name (every root has a "bridge") apart.
+        name: id,
         id,
         driver: 'bridge',
         network_interface: bridge,
@@ -372,6 +381,13 @@ export class NetworkStore {
   public readAllLocked(): NetworkRecord[] {
     return this.readAll();
   }
+}
+
+/** Docker's `bip` ("10.88.0.1/16": the gateway with the prefix) as a subnet and gateway. */
+function bipIpam(bip: string): { subnet: string; gateway: string } {
+  const [ip, prefix] = bip.split('/');
+  const cidr = parseCidr(`${ip}/${prefix}`, 'bip', false);
+  return { subnet: formatCidr(cidr), gateway: ip };
 }
 
 /** The default `attached`: the network's own endpoints. */

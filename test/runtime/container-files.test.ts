@@ -5,6 +5,7 @@ import * as tarStream from 'tar-stream';
 import { CLI, CliResult, cdkDocker, tempDir } from '../helpers/cli';
 import { tarOf } from '../helpers/archive';
 import { busyboxRootfsTar } from '../helpers/images';
+import { privateNetworkConfig } from '../helpers/network';
 import { requireCommand } from '../helpers/prereq';
 
 jest.setTimeout(60_000);
@@ -60,6 +61,7 @@ beforeAll(() => {
   requireCommand('conmon', 'conmon');
   work = tempDir('cdk-docker-files-');
   env = { CDK_DOCKER_ROOT: path.join(work, 'root'), CDK_DOCKER_RUNROOT: path.join(work, 'run') };
+  privateNetworkConfig(path.join(work, 'root'), 142);
   busyboxRootfsTar(work, ['sh', 'ls', 'cat', 'echo', 'sleep', 'mkdir', 'rm', 'ln', 'stat', 'true']);
   // The image also holds /srv/data/{one,two}, for an opaque directory.
   const rootfs = path.join(work, 'rootfs');

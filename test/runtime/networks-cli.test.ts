@@ -68,7 +68,7 @@ test('create, ls, inspect, rm', () => {
   expect(ok(network(['inspect', '-f', '{{.Name}} {{json .IPAM.Config}} {{.Options.com}}', 'backend', db.slice(0, 8)]))).toMatch(/^backend \[\{"Subnet":"10\.89\.\d+\.0\/24","Gateway":"10\.89\.\d+\.1"\}\] <no value>\ndb \[\{"Subnet":"10\.213\.0\.0\/16","Gateway":"10\.213\.0\.254","IPRange":"10\.213\.7\.0\/24"\}\] <no value>\n$/);
   const def = JSON.parse(ok(network(['inspect', 'bridge', 'host'])));
   expect(def.map((n: { Name: string; Driver: string }) => [n.Name, n.Driver])).toEqual([['bridge', 'bridge'], ['host', 'host']]);
-  expect(def[0].Options).toMatchObject({ 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': 'cdk0' });
+  expect(def[0].Options).toMatchObject({ 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': expect.stringMatching(/^cdk0-[0-9a-f]{8}$/) });
   expect(network(['inspect', 'nope'])).toEqual({ code: 1, stdout: '[]\n', stderr: 'Error: network nope not found\n' });
 
   // Bad input: each error names the thing and the fix.

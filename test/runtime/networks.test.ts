@@ -169,7 +169,7 @@ afterAll(async () => {
 describe('IPAM', () => {
   test('the default network exists from the first use, with a pooled subnet and no DNS, and cannot be removed', async () => {
     const [def] = (await store.records()).filter((r) => r.Name === 'bridge');
-    expect(def.netavark).toMatchObject({ name: 'bridge', network_interface: 'cdk0', dns_enabled: false, internal: false, ipv6_enabled: false, driver: 'bridge' });
+    expect(def.netavark).toMatchObject({ name: def.Id, network_interface: 'cdk0', dns_enabled: false, internal: false, ipv6_enabled: false, driver: 'bridge' });
     expect(def.IPAM.Config[0].Subnet).toMatch(/^10\.8[5-8]\.0\.0\/16$/);
     expect(def.Options['com.docker.network.bridge.default_bridge']).toBe('true');
     await expect(store.remove('bridge')).rejects.toThrow('bridge is a pre-defined network and cannot be removed');

@@ -1,7 +1,9 @@
 import { Command } from 'commander';
+import { isIP } from 'node:net';
 import * as path from 'node:path';
 import type * as Containers from '../../../runtime/containers';
 import { Duration } from '../../constructs/duration';
+import { PortError, parsePort } from '../../constructs/private/ports';
 import { Size } from '../../constructs/size';
 import { InvalidArgumentError } from '../../util/errors';
 import { ago, eachName, renderTemplate, shortId, table } from './format';
@@ -12,7 +14,8 @@ function containersModule(): typeof Containers {
   return require('../../../runtime/containers') as typeof Containers;
 }
 
-function service(): Containers.ContainerService {
+/** The container service for this process's runtime configuration. */
+export function service(): Containers.ContainerService {
   const m = containersModule();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { runtimeConfig } = require('../../../runtime/config') as typeof import('../../../runtime/config');
@@ -61,6 +64,11 @@ interface RunFlags {
   healthStartPeriod?: string;
   healthcheck: boolean;
   network?: string;
+  networkAlias?: string[];
+  ip?: string;
+  publish?: string[];
+  publishAll?: boolean;
+  addHost?: string[];
   shmSize?: string;
   logOpt?: string[];
 }
@@ -100,7 +108,12 @@ function withCreateFlags(cmd: Command): Command {
     .option('--health-timeout <duration>', 'maximum time of one check (default 30s)')
     .option('--health-start-period <duration>', 'time to start before failures count')
     .option('--no-healthcheck', 'disable the image\'s HEALTHCHECK')
-    .option('--network <mode>', 'none or host')
+    .option('--network <network>', 'bridge (default), a network name, none, host or container:NAME')
+    .option('--network-alias <alias>', 'a DNS name on the network (repeatable)', collect)
+    .option('--ip <address>', 'IPv4 address on the network')
+    .option('-p, --publish <[ip:][hostPort:]containerPort[/proto]>', 'publish a port or a range (repeatable)', collect)
+    .option('-P, --publish-all', 'publish every exposed port on a free host port')
+    .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect)
     .option('--shm-size <size>', 'size of /dev/shm (default 64m)')
     .option('--log-opt <K=V>', 'log option: max-size=SIZE (repeatable)', collect)
     .option('-i, --interactive', 'keep stdin open')
@@ -179,6 +192,11 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
     tty: o.tty,
     openStdin: o.interactive,
     networkMode: o.network,
+    networkAliases: o.networkAlias,
+    ipv4Address: o.ip,
+    ports: (o.publish ?? []).flatMap(publishFlag),
+    publishAll: o.publishAll,
+    extraHosts: (o.addHost ?? []).map(addHostFlag),
     shmSize: o.shmSize !== undefined ? Size.parse(o.shmSize).toBytes() : undefined,
     logMaxSize: logMaxSize(o.logOpt ?? []),
   };
@@ -231,7 +249,9 @@ export function registerContainerCommands(runtime: Command): void {
         await svc.start(record.Id, { attachedBy: o.detach ? undefined : process.pid });
       } catch (e) {
         const code = (e as { exitCode?: number }).exitCode;
-        if (o.rm) await svc.remove(record.Id, { force: true, volumes: true }).catch(() => undefined);
+        // A run whose container could not be set up (a port taken, an address in use) leaves
+        // nothing behind; one whose process failed to start stays, exited, as with Docker.
+        if (o.rm || code === undefined) await svc.remove(record.Id, { force: true, volumes: true }).catch(() => undefined);
         if (code !== undefined) {
           process.stderr.write(`Error: failed to start container ${shortId(record.Id)}: ${(e as Error).message}\n`);
           process.exitCode = code;
@@ -304,7 +324,7 @@ export function registerContainerCommands(runtime: Command): void {
         const q = `"${c}"`;
         return o.trunc && q.length > 22 ? `${q.slice(0, 19)}…"` : q;
       };
-      out(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows.map((r) => [o.trunc ? shortId(r.id) : r.id, r.image, cmd(r.command), ago(r.created), r.status, '', r.name])));
+      out(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows.map((r) => [o.trunc ? shortId(r.id) : r.id, r.image, cmd(r.command), ago(r.created), r.status, r.ports, r.name])));
     });
 
   runtime
@@ -407,6 +427,23 @@ export function registerContainerCommands(runtime: Command): void {
       if (pidCol < 0) throw new InvalidArgumentError('the ps options must show a PID column');
       const mine = new Set(pids);
       out(`${[header, ...lines.filter((l) => mine.has(Number(l.trim().split(/\s+/)[pidCol])))].join('\n')}\n`);
+    });
+
+  runtime
+    .command('port')
+    .description('list the published ports of a container (or the mapping of one port)')
+    .argument('<container>')
+    .argument('[port]', 'PORT[/PROTO]')
+    .action(async (c: string, port: string | undefined) => {
+      let rows = await service().ports(c);
+      if (port) {
+        const key = port.includes('/') ? port : `${port}/tcp`;
+        rows = rows.filter((r) => r.container === key);
+        if (!rows.length) throw new InvalidArgumentError(`No public port '${key}' published for ${c}`);
+        out(rows.map((r) => `${r.host}\n`).join(''));
+        return;
+      }
+      out(rows.map((r) => `${r.container} -> ${r.host}\n`).join(''));
     });
 
   runtime
@@ -561,3 +598,19 @@ function renderStats(rows: Containers.StatsRow[], format = STATS_DEFAULT): strin
   return table(header, rows.map((r) => cells.map((c) => renderTemplate(c, r))));
 }
 
+/** `-p` in Docker's syntax, one mapping per port. */
+function publishFlag(text: string): Array<{ hostIp: string; hostPort: number; containerPort: number; protocol: string }> {
+  try {
+    return parsePort(text);
+  } catch (e) {
+    if (e instanceof PortError) throw new InvalidArgumentError(`invalid -p ${e.message}`);
+    throw e;
+  }
+}
+
+/** `--add-host NAME:IP` (also `NAME=IP`), checked as Docker checks it. */
+function addHostFlag(text: string): string {
+  const m = /^([^:=\s]+)[:=](.+)$/.exec(text);
+  if (!m || (isIP(m[2]) === 0 && m[2] !== 'host-gateway')) throw new InvalidArgumentError(`invalid argument "${text}" for "--add-host" flag: use NAME:IP, for example db:10.0.0.5`);
+  return `${m[1]}:${m[2]}`;
+}

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type * as Config from '../../../runtime/config';
 import type * as Networks from '../../../runtime/networks';
 import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
+import { service as containerService } from './containers';
 import { confirm, eachName, keyValues, renderTemplate, shortId, table } from './format';
 
 /** The networks half of the runtime, loaded on first use so that other commands start without it. */
@@ -14,7 +15,8 @@ export function loadNetworks(): typeof Networks {
 export function networkStore(): Networks.NetworkStore {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { runtimeConfig } = require('../../../runtime/config') as typeof Config;
-  return new (loadNetworks().NetworkStore)(runtimeConfig().root);
+  const config = runtimeConfig();
+  return new (loadNetworks().NetworkStore)(config.root, undefined, config.network);
 }
 
 function out(s: string): void {
@@ -116,6 +118,27 @@ export function registerNetworkCommands(runtime: Command): void {
       else out(`${JSON.stringify(found, undefined, 4)}\n`);
       for (const m of errors) process.stderr.write(`Error: ${m}\n`);
       if (errors.length) process.exitCode = 1;
+    });
+
+  network
+    .command('connect')
+    .description('connect a container to a network (at once when it runs)')
+    .argument('<network>')
+    .argument('<container>')
+    .option('--alias <alias>', 'a DNS name on the network (repeatable)', collect)
+    .option('--ip <address>', 'IPv4 address on the network')
+    .action(async (net: string, c: string, o: { alias?: string[]; ip?: string }) => {
+      await containerService().connect(net, c, { aliases: o.alias, ip: o.ip });
+    });
+
+  network
+    .command('disconnect')
+    .description('disconnect a container from a network')
+    .argument('<network>')
+    .argument('<container>')
+    .option('-f, --force', 'accepted for Docker compatibility')
+    .action(async (net: string, c: string) => {
+      await containerService().disconnect(net, c);
     });
 
   network
