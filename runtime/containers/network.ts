@@ -3,8 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { InvalidArgumentError } from '../../lib/util/errors';
-import { DEFAULT_NETWORK, Netavark, NetworkStore } from '../networks';
+import type { Netavark, NetworkStore } from '../networks';
 import type { Endpoint, NetworkRecord, PortMapping, SetupResult } from '../networks';
+import { DEFAULT_NETWORK } from '../networks/types';
 import type { ContainerRecord, EndpointConfig, PortBinding } from './types';
 
 const run = promisify(execFile);
@@ -84,7 +85,9 @@ export class ContainerNetworking {
   ) {}
 
   private get netavark(): Netavark {
-    this.netavarkCache ??= new Netavark(this.store, { runRoot: this.runRoot });
+    // Loaded on first use: containers without networks never pay for it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    this.netavarkCache ??= new (require('../networks/netavark') as typeof import('../networks/netavark')).Netavark(this.store, { runRoot: this.runRoot });
     return this.netavarkCache;
   }
 

@@ -20,7 +20,8 @@ import { StatsSample, sampleStats } from './stats';
 import { ContainerStore } from './store';
 import type { ContainerRecord, ContainerState, HealthcheckConfig, HealthState, MountPoint, OciMount, PortBinding, RestartPolicyName } from './types';
 import { ContainerNetworking, endpointsConfig, formatPorts, joinsNetwork, joinsNetworks, portsMap } from './network';
-import { DEFAULT_NETWORK, NetworkStore } from '../networks';
+import type { NetworkStore } from '../networks';
+import { DEFAULT_NETWORK } from '../networks/types';
 import { defaultEnv, resolveUser } from './user';
 
 /** What `create` takes: Docker's flags as values. Unset fields come from the image or Docker's defaults. */
@@ -108,14 +109,21 @@ export class ContainerService {
   public readonly store: ContainerStore;
   public readonly images: ImageStore;
   public readonly volumes: VolumeStore;
-  public readonly networking: ContainerNetworking;
+  private networkingCache?: ContainerNetworking;
   private runcCache?: Runc;
 
   constructor(private readonly config: RuntimeConfig) {
     this.store = new ContainerStore(config.root, config.runRoot);
     this.images = new ImageStore(config.root);
     this.volumes = new VolumeStore(config.root);
-    this.networking = new ContainerNetworking(config.runRoot, new NetworkStore(config.root, undefined, config.network));
+  }
+
+  /** Networks of containers (loaded on first use: a container without networks never needs it). */
+  public get networking(): ContainerNetworking {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { NetworkStore: Store } = require('../networks/store') as { NetworkStore: typeof NetworkStore };
+    this.networkingCache ??= new ContainerNetworking(this.config.runRoot, new Store(this.config.root, undefined, this.config.network));
+    return this.networkingCache;
   }
 
   private get runc(): Runc {
@@ -581,7 +589,7 @@ export class ContainerService {
     const oomKilled = readOomKilled(id);
     await this.runc.delete(id).catch(() => undefined);
     // As Docker, a stopped container holds no address: they go back to the networks.
-    await this.networking.detach(id).catch(() => undefined);
+    if (joinsNetworks(this.store.record(id))) await this.networking.detach(id).catch(() => undefined);
     await unmountAll(path.join(this.store.bundleDir(id), 'rootfs'));
     const record = this.store.record(id);
     const startedAt = Date.parse(state.StartedAt);
@@ -749,7 +757,7 @@ export class ContainerService {
       const record = this.store.record(id);
       this.lastExitCodes.set(id, this.store.state(id).ExitCode);
       await this.runc.delete(id).catch(() => undefined);
-      await this.networking.detach(id).catch(() => undefined);
+      if (joinsNetworks(record)) await this.networking.detach(id).catch(() => undefined);
       await unmountAll(this.store.bundleDir(id));
       await this.store.namesLocked(() => this.store.delete(id));
       fs.rmSync(this.exitFile(id), { force: true });
@@ -806,9 +814,11 @@ export class ContainerService {
   public async list(all = false): Promise<ContainerSummary[]> {
     await this.restoreIfRebooted();
     const rows: ContainerSummary[] = [];
-    const networks = await this.networking.store.records();
+    const records = this.store.records();
+    // Network records are read only when some container may publish ports.
+    const networks = records.some((r) => joinsNetworks(r)) ? await this.networking.store.records() : [];
     const portsOf = (id: string) => networks.flatMap((n) => n.endpoints[id]?.ports ?? []);
-    for (const r of this.store.records()) {
+    for (const r of records) {
       let state = this.store.state(r.Id);
       if ((state.Status === 'running' || state.Status === 'paused') && (fs.existsSync(this.exitFile(r.Id)) || !pidAlive(state.MonitorPid ?? 0))) {
         state = await this.store.locked(r.Id, () => this.refresh(r.Id));
@@ -822,7 +832,7 @@ export class ContainerService {
   /** Docker's NetworkSettings: an entry per network (address while running), the published ports. */
   private async networkSettings(r: ContainerRecord): Promise<object> {
     const mode = r.HostConfig.NetworkMode;
-    const endpoints = await this.networking.endpoints(r.Id);
+    const endpoints = joinsNetworks(r) ? await this.networking.endpoints(r.Id) : [];
     const Networks: { [name: string]: object } = {};
     if (mode === 'host' || mode === 'none') Networks[mode] = { NetworkID: mode, IPAddress: '', Gateway: '', MacAddress: '', Aliases: null };
     for (const [name, cfg] of Object.entries(joinsNetworks(r) ? (r.EndpointsConfig ?? {}) : {})) {
