@@ -38,3 +38,28 @@ export function writeJsApp(dir: string, body: string): void {
   fs.writeFileSync(path.join(dir, 'app.js'), `const cdk = require(${lib});\n${body}\n`);
   fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify({ app: 'node app.js' }));
 }
+
+/** The output of a command that must succeed; otherwise an error with its exit code and stderr. */
+export function ok(r: CliResult): string {
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Polls `check` every 100 ms until it holds (a check that throws does not hold yet); after
+ * `timeoutMs` fails with `what` and, when given, `detail()` of what is still in the way.
+ */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000, detail?: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `; still there:\n${detail()}` : ''}`);
+    await sleep(100);
+  }
+}

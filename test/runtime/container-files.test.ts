@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tarStream from 'tar-stream';
-import { CLI, CliResult, cdkDocker, tempDir } from '../helpers/cli';
+import { CLI, CliResult, cdkDocker, ok, tempDir } from '../helpers/cli';
 import { tarOf } from '../helpers/archive';
 import { busyboxRootfsTar } from '../helpers/images';
 import { privateNetworkConfig } from '../helpers/network';
@@ -17,10 +17,6 @@ jest.setTimeout(60_000);
 let work: string;
 let env: NodeJS.ProcessEnv;
 const rt = (args: string[]): CliResult => cdkDocker(['runtime', ...args], work, env);
-const ok = (r: CliResult): string => {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-};
 /** The CLI with binary stdin/stdout (tar streams). */
 function rtBinary(args: string[], input?: Buffer): { code: number; stdout: Buffer; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, 'runtime', ...args], { cwd: work, input, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { CliResult, cdkDocker, tempDir } from '../helpers/cli';
+import { CliResult, cdkDocker, ok, tempDir, until } from '../helpers/cli';
 import { busyboxRootfsTar } from '../helpers/images';
 import { privateNetworkConfig } from '../helpers/network';
 import { requireCommand } from '../helpers/prereq';
@@ -21,12 +21,7 @@ let env: NodeJS.ProcessEnv;
 let root: string;
 let defaultSubnet: string;
 const rt = (args: string[]): CliResult => cdkDocker(['runtime', ...args], work, env);
-const ok = (r: CliResult): string => {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-};
 const inspect = (c: string, template: string) => ok(rt(['inspect', '-f', template, c])).trim();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Each suite that runs containers has its own octet (see privateNetworkConfig).
 const OCTET = 144;
 const userSubnet = (n: number) => `10.${OCTET + 1}.${n}.0/24`;
@@ -47,18 +42,6 @@ function get(host: string, port: number): Promise<string> {
   });
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** What this suite could leave on the host: links, namespaces, iptables lines, mounts. */
 function footprint(): string[] {

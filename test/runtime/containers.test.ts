@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, CliResult, cdkDocker, tempDir } from '../helpers/cli';
+import { CLI, CliResult, cdkDocker, ok, sleep, tempDir, until } from '../helpers/cli';
 import { busyboxRootfsTar } from '../helpers/images';
 import { privateNetworkConfig } from '../helpers/network';
 import { requireCommand } from '../helpers/prereq';
@@ -15,20 +15,8 @@ jest.setTimeout(60_000);
 let work: string;
 let env: NodeJS.ProcessEnv;
 const rt = (args: string[]): CliResult => cdkDocker(['runtime', ...args], work, env);
-const ok = (r: CliResult): string => {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-};
 const inspect = (c: string, template: string) => ok(rt(['inspect', '-f', template, c])).trim();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => boolean, timeoutMs = 15_000, detail?: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `; still there:\n${detail()}` : ''}`);
-    await sleep(100);
-  }
-}
 
 /** Mounts and cgroups this suite's containers could leave behind. */
 function leftovers(): string[] {

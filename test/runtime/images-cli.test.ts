@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, CliResult, cdkDocker, tempDir } from '../helpers/cli';
+import { CLI, CliResult, cdkDocker, ok, tempDir } from '../helpers/cli';
 import { busyboxRootfsTar } from '../helpers/images';
 import { TestRegistry, startRegistry } from '../helpers/registry';
 
@@ -18,10 +18,6 @@ let authRegistry: TestRegistry;
 
 const env = (root = 'root') => ({ CDK_DOCKER_ROOT: path.join(work, root), CDK_DOCKER_RUNROOT: path.join(work, `${root}-run`), DOCKER_CONFIG: path.join(work, 'docker-config') });
 const rt = (args: string[], root = 'root', input?: string): CliResult => cdkDocker(['runtime', ...args], work, env(root), input);
-const ok = (r: CliResult): string => {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-};
 
 beforeAll(async () => {
   work = tempDir('cdk-docker-images-cli-');

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NetworkStore } from '../../runtime/networks';
-import { CliResult, cdkDocker, tempDir } from '../helpers/cli';
+import { CliResult, cdkDocker, ok, tempDir } from '../helpers/cli';
 
 /**
  * `cdk-docker runtime network …` as a user types it: the built CLI, private state roots.
@@ -12,10 +12,6 @@ let root: string;
 
 const env = () => ({ CDK_DOCKER_ROOT: root, CDK_DOCKER_RUNROOT: path.join(work, 'run') });
 const network = (args: string[], input?: string): CliResult => cdkDocker(['runtime', 'network', ...args], work, env(), input);
-const ok = (r: CliResult): string => {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-};
 
 beforeEach(() => {
   work = tempDir('cdk-docker-networks-cli-');

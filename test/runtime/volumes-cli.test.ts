@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CliResult, cdkDocker, tempDir } from '../helpers/cli';
+import { CliResult, cdkDocker, ok, tempDir } from '../helpers/cli';
 
 /**
  * `cdk-docker runtime volume …` as a user types it: the built CLI, a private state root.
@@ -11,10 +11,6 @@ let root: string;
 
 const env = () => ({ CDK_DOCKER_ROOT: root, CDK_DOCKER_RUNROOT: path.join(work, 'run') });
 const vol = (args: string[], input?: string): CliResult => cdkDocker(['runtime', 'volume', ...args], work, env(), input);
-const ok = (r: CliResult): string => {
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-};
 const mountpoint = (name: string) => path.join(root, 'volumes', name, '_data');
 
 /** A container record that mounts `volumes`, as runtime/containers writes it. */
