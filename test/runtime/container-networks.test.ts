@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { CliResult, cdkDocker, ok, tempDir, until } from '../helpers/cli';
+import { CliResult, cdkDocker, ok, sleep, tempDir, until } from '../helpers/cli';
 import { busyboxRootfsTar } from '../helpers/images';
 import { privateNetworkConfig } from '../helpers/network';
 import { requireCommand } from '../helpers/prereq';
@@ -60,7 +60,12 @@ function footprint(): string[] {
     .filter((m) => m && m.startsWith(work))
     .map((m) => `mount ${m}`);
   const netns = fs.existsSync(path.join(work, 'run', 'netns')) ? fs.readdirSync(path.join(work, 'run', 'netns')).map((n) => `netns ${n}`) : [];
-  return [...links, ...rules, ...mounts, ...netns];
+  // aardvark-dns keeps a file per DNS-enabled network with a line per container on it.
+  const dnsDir = path.join(work, 'run', 'networks', 'aardvark-dns');
+  const dns = fs.existsSync(dnsDir)
+    ? fs.readdirSync(dnsDir).flatMap((f) => (/^[0-9a-f]{64}$/.test(f) ? fs.readFileSync(path.join(dnsDir, f), 'utf8').split('\n').slice(1).filter(Boolean).map((l) => `aardvark ${f.slice(0, 12)} ${l}`) : []))
+    : [];
+  return [...links, ...rules, ...mounts, ...netns, ...dns];
 }
 
 beforeAll(() => {
@@ -162,6 +167,35 @@ test('published ports answer from the host: fixed, random (-p 80) and -P; port a
   await until('-P port', async () => (await get('127.0.0.1', p)) === 'all-ports\n');
   ok(rt(['rm', '-f', 'pub', 'all']));
   await expect(get('127.0.0.1', fixed)).rejects.toThrow();
+});
+
+test('port ranges and UDP: -p A-B:80-81 maps each port, /udp forwards datagrams', async () => {
+  const [a, u] = [await freePort(), await freePort()];
+  const range = `${a}-${a + 1}`;
+  ok(rt(['run', '-d', '--name', 'ranged', '-p', `127.0.0.1:${range}:80-81`, '-p', `${u}:5353/udp`, 'busybox:net', 'httpd', '-f', '-p', '81', '-h', '/']));
+  expect(ok(rt(['port', 'ranged'])).trim().split('\n').sort()).toEqual([`5353/udp -> 0.0.0.0:${u}`, `80/tcp -> 127.0.0.1:${a}`, `81/tcp -> 127.0.0.1:${a + 1}`].sort());
+  await until('the second port of the range', async () => (await get('127.0.0.1', a + 1).catch((e: Error) => e.message)).includes('404'));
+  // busybox has no UDP listener: a receiver runs in the container's network namespace instead.
+  const netns = inspect('ranged', '{{.NetworkSettings.SandboxKey}}');
+  const receiver = spawn('nsenter', [`--net=${netns}`, process.execPath, '-e', "const s=require('dgram').createSocket('udp4');s.on('message',(m)=>{process.stdout.write(m);process.exit(0)});s.bind(5353,()=>console.log('ready'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let got = '';
+  receiver.stdout!.on('data', (d) => (got += d));
+  const ended = new Promise((r) => receiver.once('exit', r));
+  const dgram = await import('node:dgram');
+  const sock = dgram.createSocket('udp4');
+  try {
+    await until('the receiver', () => got.startsWith('ready'));
+    await until('the datagram to arrive', async () => {
+      await new Promise<void>((r) => sock.send('ping-udp', u, '127.0.0.1', () => r()));
+      await sleep(100);
+      return got.includes('ping-udp');
+    });
+  } finally {
+    sock.close();
+    receiver.kill();
+    await ended;
+  }
+  ok(rt(['rm', '-f', 'ranged']));
 });
 
 test('a host port in use fails the run, naming the port, and leaves no container and no network state', async () => {
