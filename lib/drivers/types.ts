@@ -1,0 +1,185 @@
+/**
+ * Drivers: what the reconciler asks of a container engine.
+ *
+ * Terms
+ * - A *driver* adapts one engine (the built-in runtime, a Docker Engine, Swarm) to the calls
+ *   below. The reconciler never talks to an engine any other way, so one conformance suite
+ *   (test/drivers) holds every driver to the same behaviour.
+ * - A *managed* object (image, network, volume, container) is one that carries the labels
+ *   `io.cdk-docker.stack`, `io.cdk-docker.path` and `io.cdk-docker.spec-hash` (see LABELS).
+ *   Labels are the only state: there is no state file. What a driver reports for a stack's
+ *   labelled objects is the *observed* state; plan resources without an observed object are to
+ *   be created, observed objects without a plan resource are *orphans*.
+ * - Images are the exception: an image is shared content, not owned by a stack. Images are
+ *   observed by reference (`image(ref)`), never removed by `destroy`.
+ * - A *replica* is one of the `replicas` containers of a container resource; replica N > 1 is
+ *   named `<name>-<N>` and labelled `io.cdk-docker.replica=N`.
+ *
+ * Lifecycle the reconciler follows for each resource, in dependency order:
+ *   images: ensureImage → (containers use the image id it returns)
+ *   networks, volumes: create → … → remove (only when orphaned, or on destroy)
+ *   containers: create → start → wait(condition) → … → stop → remove
+ * Every call is idempotent where the engine allows it: creating what exists with the same
+ * labels returns it; removing what is gone succeeds. Errors are CdkDockerError subclasses whose
+ * message names the object and the fix.
+ */
+
+import type { ContainerSpec, DependencyCondition, ImageResource, NetworkSpec, VolumeSpec } from '../plan/types';
+
+/** The labels that make an object managed. */
+export const LABELS = {
+  stack: 'io.cdk-docker.stack',
+  path: 'io.cdk-docker.path',
+  specHash: 'io.cdk-docker.spec-hash',
+  replica: 'io.cdk-docker.replica',
+} as const;
+
+/** The identity labels of a managed object. */
+export interface ManagedLabels {
+  readonly [LABELS.stack]: string;
+  readonly [LABELS.path]: string;
+  readonly [LABELS.specHash]: string;
+  readonly [key: string]: string;
+}
+
+/** An image as the engine has it. */
+export interface ObservedImage {
+  /** `sha256:…` (the config digest). */
+  readonly id: string;
+  /** The image's own config, for the values it supplies (Cmd, Entrypoint, Env, WorkingDir, User…). */
+  readonly config: ImageDefaults;
+}
+
+/** What an image supplies when a container does not say (normalisation: these count as equal). */
+export interface ImageDefaults {
+  readonly cmd: string[];
+  readonly entrypoint: string[];
+  readonly env: { readonly [name: string]: string };
+  readonly workingDir: string;
+  readonly user: string;
+  readonly stopSignal?: string;
+  readonly exposedPorts: string[];
+  readonly healthcheck?: { readonly test: string[] };
+  readonly labels: { readonly [key: string]: string };
+}
+
+export interface ObservedNetwork {
+  readonly id: string;
+  readonly name: string;
+  readonly labels: { readonly [key: string]: string };
+  readonly driver: string;
+  readonly subnet: string;
+  readonly gateway: string;
+  readonly ipRange?: string;
+  readonly internal: boolean;
+  readonly attachable: boolean;
+}
+
+export interface ObservedVolume {
+  readonly name: string;
+  readonly labels: { readonly [key: string]: string };
+  readonly driver: string;
+  readonly driverOpts: { readonly [key: string]: string };
+  /** Host path of the data (for tests and backups). */
+  readonly mountpoint: string;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead';
+
+export interface ObservedContainer {
+  readonly id: string;
+  readonly name: string;
+  readonly labels: { readonly [key: string]: string };
+  /** The image id it runs. */
+  readonly imageId: string;
+  readonly status: ContainerStatus;
+  readonly exitCode: number;
+  readonly health?: 'starting' | 'healthy' | 'unhealthy';
+  readonly restartCount: number;
+  /** What it was created with, in the plan's terms, so the reconciler can compare field by field. */
+  readonly spec: ObservedContainerSpec;
+  /** Address per network while running. */
+  readonly networks: { readonly [network: string]: { readonly ipv4Address: string; readonly aliases: string[] } };
+  /** Published ports while running (host ports resolved). */
+  readonly ports: Array<{ readonly containerPort: number; readonly protocol: string; readonly hostIp: string; readonly hostPort: number }>;
+}
+
+/**
+ * A container's settings as observed, in the plan's vocabulary: the fields of ContainerSpec the
+ * engine can report (secrets only as the values it holds — compare by HMAC, never print).
+ */
+export type ObservedContainerSpec = Omit<ContainerSpec, 'image' | 'secretEnv' | 'envFiles' | 'dependsOn' | 'replicas'> & {
+  /** The full environment the container runs with (image's, env files', secrets' and the spec's). */
+  readonly fullEnv: { readonly [name: string]: string };
+};
+
+/** What `observe` returns for one stack. */
+export interface ObservedStack {
+  readonly networks: ObservedNetwork[];
+  readonly volumes: ObservedVolume[];
+  readonly containers: ObservedContainer[];
+}
+
+/** A container to create: the plan's spec with what apply resolved. */
+export interface ContainerCreateRequest {
+  /** Container name (replica suffix included). */
+  readonly name: string;
+  readonly spec: ContainerSpec;
+  /** The image id `ensureImage` returned. */
+  readonly imageId: string;
+  /** The environment with env files read and secrets resolved (spec.env wins over files). */
+  readonly env: { readonly [name: string]: string };
+  readonly labels: ManagedLabels;
+}
+
+/** Changes the engine applies to an existing container without recreating it. */
+export interface ContainerUpdate {
+  readonly restart?: ContainerSpec['restart'];
+  readonly memoryBytes?: number | null;
+  readonly nanoCpus?: number | null;
+  readonly pidsLimit?: number | null;
+  /** New name (rename). */
+  readonly name?: string;
+  /** New labels (the spec hash after an in-place update). */
+  readonly labels?: ManagedLabels;
+}
+
+export interface Driver {
+  /** A short name for messages: `built-in`, `docker`. */
+  readonly name: string;
+
+  /** The managed networks, volumes and containers of `stack`. */
+  observe(stack: string): Promise<ObservedStack>;
+
+  /** The image `ref` names, or undefined when the engine does not have it. */
+  image(ref: string): Promise<ObservedImage | undefined>;
+  /** Makes the image of a plan resource available (pull per pullPolicy, load an archive, build); returns it. */
+  ensureImage(resource: ImageResource): Promise<ObservedImage>;
+
+  createNetwork(name: string, spec: NetworkSpec, labels: ManagedLabels): Promise<ObservedNetwork>;
+  removeNetwork(name: string): Promise<void>;
+
+  createVolume(name: string, spec: VolumeSpec, labels: ManagedLabels): Promise<ObservedVolume>;
+  removeVolume(name: string): Promise<void>;
+
+  /** Creates (does not start) a container; its networks, mounts and ports as the spec says. */
+  createContainer(request: ContainerCreateRequest): Promise<ObservedContainer>;
+  startContainer(nameOrId: string): Promise<void>;
+  /** Stops with the container's stop signal and timeout; nothing when it is not running. */
+  stopContainer(nameOrId: string): Promise<void>;
+  /** Removes (force: also when running); nothing when it is gone. Never removes named volumes. */
+  removeContainer(nameOrId: string, opts?: { force?: boolean }): Promise<void>;
+  updateContainer(nameOrId: string, update: ContainerUpdate): Promise<void>;
+  connectNetwork(container: string, network: string, opts: { aliases: string[]; ipv4Address?: string }): Promise<void>;
+  disconnectNetwork(container: string, network: string): Promise<void>;
+
+  /**
+   * Resolves when the container reaches `condition` (`started`: running; `healthy`: its
+   * healthcheck passed; `completed`: exited 0). Rejects at once, naming the container and its
+   * last log lines, when it cannot get there any more (exited, exited non-zero, unhealthy), or
+   * after `timeoutMs`.
+   */
+  wait(nameOrId: string, condition: DependencyCondition, timeoutMs: number): Promise<void>;
+  /** The last `lines` lines of the container's output (for error messages). */
+  logs(nameOrId: string, lines: number): Promise<string>;
+}
