@@ -154,29 +154,50 @@ function decompressed(blob: string, compression: 'gzip' | 'zstd' | 'none'): { st
   return { stream: child.stdout!, done, kill: () => child.kill('SIGKILL') };
 }
 
-/** A sink that writes every chunk to all of `targets`, going on when each has taken it. */
+/**
+ * A sink that writes every chunk to all of `targets`, going on when each has taken it. A target
+ * that has closed (GNU tar exits after the archive's end blocks, before the record padding) no
+ * longer holds the others up.
+ */
 function fanOut(targets: Writable[]): Writable {
+  const closed = (t: Writable) => t.destroyed || t.writableFinished || (t as Writable & { closed?: boolean }).closed === true;
+  const taken = (t: Writable, cb: () => void) => {
+    const go = () => {
+      t.off('drain', go);
+      t.off('close', go);
+      cb();
+    };
+    t.on('drain', go);
+    t.on('close', go);
+  };
   return new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _enc, cb) {
-      let waiting = 0;
-      let failed = false;
-      const done = (e?: Error | null) => {
-        if (failed) return;
-        if (e) {
-          failed = true;
-          cb(e);
-        } else if (--waiting === 0) cb();
+      const open = targets.filter((t) => !closed(t));
+      let waiting = open.length;
+      if (waiting === 0) return cb();
+      const done = () => {
+        if (--waiting === 0) cb();
       };
-      for (const t of targets) {
-        waiting++;
+      for (const t of open) {
         if (t.write(chunk)) process.nextTick(done);
-        else t.once('drain', () => done());
+        else taken(t, done);
       }
     },
     final(cb) {
-      let waiting = targets.length;
-      for (const t of targets) t.end(() => --waiting === 0 && cb());
+      const open = targets.filter((t) => !closed(t));
+      let waiting = open.length;
+      if (waiting === 0) return cb();
+      for (const t of open) {
+        let counted = false;
+        const go = () => {
+          if (counted) return;
+          counted = true;
+          if (--waiting === 0) cb();
+        };
+        t.once('close', go);
+        t.end(go);
+      }
     },
   });
 }
