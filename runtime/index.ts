@@ -15,3 +15,5 @@ export type { ImageConfig, ImageManifest, ContainerConfig } from './images/types
 export { checkHost, findHelper, cgroupMode } from './host';
 export * as networks from './networks';
 export type { HostCheck } from './host';
+export { withLock, lockHolder } from './util/files';
+export type { LockHolder, LockOptions } from './util/files';

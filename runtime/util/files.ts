@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as lockfile from 'proper-lockfile';
 import { ConflictError } from '../../lib/util/errors';
@@ -46,6 +47,19 @@ export interface LockOptions {
   readonly staleMs?: number;
   /** The error message when the lock stays busy for the whole wait (about 100 s). */
   readonly busy?: string;
+  /**
+   * Fail at once when the lock is held by a live process (ConflictError naming the holder: pid,
+   * host, since), instead of waiting for it. A dead holder's lock is still taken over.
+   * @default false
+   */
+  readonly noWait?: boolean;
+}
+
+/** Who holds a lock, from the note in it. */
+export interface LockHolder {
+  readonly pid: number;
+  readonly host: string;
+  readonly since: string;
 }
 
 /**
@@ -71,12 +85,16 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, op
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
       if (takeOverDeadLock(lockPath)) continue;
+      if (options.noWait) {
+        const h = lockHolder(lockPath);
+        throw new ConflictError(`${options.busy ?? `${lockPath} is held by another cdk-docker command`}${h ? ` (pid ${h.pid} on ${h.host}, since ${h.since})` : ''}; wait for it to finish`);
+      }
       if (Date.now() > deadline) throw new ConflictError(options.busy ?? `${lockPath} is held by another cdk-docker command; retry when it has finished`);
       await new Promise((r) => setTimeout(r, Math.min(10 * 2 ** attempt, 100)));
     }
   }
   const owner = path.join(lockPath, OWNER);
-  fs.writeFileSync(owner, processIdentity(process.pid) ?? String(process.pid));
+  fs.writeFileSync(owner, `${processIdentity(process.pid) ?? String(process.pid)}\n${os.hostname()} ${new Date().toISOString()}\n`);
   try {
     return await held.run(new Set([...(mine ?? []), lockPath]), fn);
   } finally {
@@ -86,6 +104,17 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, op
 }
 
 const LOCK_WAIT_MS = 100_000;
+
+/** The holder named in a lock's note, if it can be read. */
+export function lockHolder(lockPath: string): LockHolder | undefined {
+  try {
+    const [ident, where = ''] = fs.readFileSync(path.join(lockPath, OWNER), 'utf8').split('\n');
+    const [host = '?', since = '?'] = where.split(' ');
+    return { pid: Number(ident.split(' ')[0]), host, since };
+  } catch {
+    return undefined;
+  }
+}
 const OWNER = 'owner';
 
 /** `pid starttime` of a live process (start time in clock ticks since boot), else undefined. */
@@ -113,7 +142,7 @@ function takeOverDeadLock(lockPath: string): boolean {
     return false; // gone already, or being taken: the next attempt sees
   }
   const pid = Number(note.split(' ')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || processIdentity(pid) === note) return false;
+  if (!Number.isInteger(pid) || pid <= 0 || processIdentity(pid) === note.split('\n')[0]) return false;
   const aside = `${lockPath}.dead-${randomBytes(4).toString('hex')}`;
   try {
     fs.renameSync(lockPath, aside);

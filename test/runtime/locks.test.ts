@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withLock } from '../../runtime/util/files';
@@ -67,11 +67,22 @@ test('a lock whose holder was killed with -9 is taken over at once, not after th
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
-  expect(fs.readFileSync(path.join(a, 'owner'), 'utf8')).toMatch(new RegExp(`^${child.pid} \\d+$`));
+  expect(fs.readFileSync(path.join(a, 'owner'), 'utf8')).toMatch(new RegExp(`^${child.pid} \\d+\n\\S+ \\d{4}-\\d\\d-\\d\\dT`));
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
   const started = Date.now();
   await withLock(a, () => undefined, { staleMs: 60_000 });
   expect(Date.now() - started).toBeLessThan(2_000);
   expect(fs.readdirSync(dir).filter((f) => f.startsWith('killed'))).toEqual([]);
+});
+
+test('with noWait a lock held by a live process fails at once, naming the holder', async () => {
+  const a = path.join(dir, 'held.lock');
+  await withLock(a, async () => {
+    const started = Date.now();
+    const child = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(ROOT, 'dist/runtime/util/files.js'))}).withLock(${JSON.stringify(a)}, () => {}, { noWait: true, busy: 'stack web is being applied' }).catch((e) => { console.log(e.message); process.exit(3); })`], { encoding: 'utf8' });
+    expect(child.status).toBe(3);
+    expect(child.stdout).toMatch(new RegExp(`^stack web is being applied \\(pid ${process.pid} on \\S+, since \\d{4}-.*\\); wait for it to finish\n$`));
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
 });
