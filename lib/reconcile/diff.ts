@@ -1,0 +1,712 @@
+/**
+ * The diff: a plan against what a driver observed, as a list of changes with reasons.
+ *
+ * Pure: no engine access. The caller observes the stack (`driver.observe`) and looks up each
+ * image resource (`driver.image(name)`) first.
+ *
+ * Matching
+ * - Networks and volumes match plan resources of their type by the `io.cdk-docker.path` label;
+ *   containers by path and `io.cdk-docker.replica` (missing = 1). A container resource with
+ *   `replicas: N` wants replicas 1..N named `<name>` and `<name>-<N>` (N > 1).
+ * - Plan resource with no observed object → `create`. Observed object with no plan resource,
+ *   a replica beyond N, or a second object claiming the same path and replica → `delete`.
+ * - A spec-hash label equal to the plan's skips the field comparison (the fast path); the
+ *   checks that do not depend on the spec (the image id a container runs, whether it runs,
+ *   its name) are always made. Without the label, or with another hash, every field is
+ *   compared with the normalisation below and each difference becomes a reason; no reason →
+ *   `no-op` (a stale or missing hash alone is not a change).
+ *
+ * Normalisation (values that count as equal)
+ * - What the image supplies: command absent = the image's Cmd (and `[]` when the plan sets an
+ *   entrypoint, as Docker drops the image's Cmd then); entrypoint absent = the image's;
+ *   workingDir absent = the image's or `/`; user absent = the image's or `""`; stopSignal absent
+ *   = the image's or SIGTERM (`TERM`, `sigterm` and `SIGTERM` are equal); healthcheck absent =
+ *   the image's or none; env = the image's env with the plan's merged over it; labels = the
+ *   image's with the plan's merged over it.
+ * - Runtime defaults: stopTimeout absent = 10 s; a host port of 0 matches any host port;
+ *   no networks = the default network `bridge`; tmpfs mode absent = 1777; hostname absent =
+ *   whatever the runtime chose (the container id's first 12 digits or its name); aliases the
+ *   runtime adds (container name, short id, the construct id) are not differences; a PATH,
+ *   HOSTNAME or HOME in the environment that nothing in the plan or image sets is the runtime's.
+ * - Env files: their variables cannot be told apart from others in the observed environment,
+ *   so with env files only the plan's own variables are compared; the files' contents are
+ *   compared by their sha256 in the `io.cdk-docker.inputs` label.
+ * - Secrets: values are never compared or shown. A secret counts as changed only when the
+ *   HMAC in the `io.cdk-docker.inputs` label differs from the plan's (a missing label is not a
+ *   difference), or when the variable is missing from the environment. Any variable that is or
+ *   was a secret shows as MASKED; a variable removed from the plan shows its old value only
+ *   when the inputs label proves it was not a secret.
+ *
+ * What a difference needs
+ * - In place (`update`): restart policy, memory/cpus/pids limits, the name (rename), network
+ *   attachments (connect/disconnect), a container that should run but does not (start).
+ * - `replace`: everything else of a container; any property of a network or a volume (the
+ *   apply step asks for --allow-data-loss before replacing a volume).
+ * - Images: a registry image present → `no-op` (pullPolicy always → `update`, a pull); missing
+ *   → `create`. A build image is current when its spec-hash label is the plan's; otherwise it
+ *   is rebuilt (`update`). An archive is loaded again (`update`) when a container made from
+ *   it was made from another archive. Images are never deleted.
+ */
+
+import { LABELS } from '../drivers/types';
+import type { ImageDefaults, ObservedContainer, ObservedContainerSpec, ObservedImage, ObservedNetwork, ObservedStack, ObservedVolume } from '../drivers/types';
+import type {
+  ContainerResource,
+  ContainerSpec,
+  Healthcheck,
+  ImageResource,
+  Mount,
+  NetworkResource,
+  Plan,
+  PortMapping,
+  Resource,
+  ResourceType,
+  VolumeResource,
+} from '../plan/types';
+import { containerInputs, ContainerInputs, EXTRA_LABELS, imageOf, LABEL_PREFIX, parseInputs, replicaName, specHash } from './hash';
+import { dependencyOrder, TYPE_RANK } from './graph';
+import { Change, ChangeAction, KNOWN_AFTER_APPLY, MASKED, Reason, StackDiff } from './types';
+
+/** Observed images by the logical id of their image resource (undefined = not present). */
+export interface ObservedImages {
+  readonly [imageLogicalId: string]: ObservedImage | undefined;
+}
+
+/** The default network a container joins when the plan names none. */
+export const DEFAULT_NETWORK = 'bridge';
+/** Stop timeout when the plan gives none (Docker's). */
+export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
+const DEFAULT_TMPFS_MODE = 0o1777;
+const RUNTIME_ENV = ['PATH', 'HOSTNAME', 'HOME'];
+/** Docker's healthcheck defaults, for engines that report 0 for "default". */
+const HEALTH_DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 };
+
+/** Computes what it takes to bring `observed` to `plan`. */
+export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedImages): StackDiff {
+  const order = dependencyOrder(plan);
+  const position = new Map(order.map((id, i) => [id, i]));
+  const byPath = indexByPath(plan);
+
+  // Observed objects by plan resource; everything unclaimed ends up deleted.
+  const claimedNetworks = new Map<string, ObservedNetwork>();
+  const claimedVolumes = new Map<string, ObservedVolume>();
+  const claimedContainers = new Map<string, Map<number, ObservedContainer>>();
+  const deletes: Array<Change & { rank: number }> = [];
+  const orphan = (type: ResourceType, name: string, labels: { readonly [k: string]: string }, replica?: number): void => {
+    const path = labels[LABELS.path] ?? name;
+    const logicalId = byPath[type].get(path);
+    deletes.push({
+      logicalId: logicalId ?? path,
+      path,
+      type,
+      name,
+      action: 'delete',
+      reasons: [],
+      ...(replica !== undefined ? { replica } : {}),
+      rank: logicalId !== undefined ? (position.get(logicalId) ?? -1) : Number.MAX_SAFE_INTEGER,
+    });
+  };
+  for (const n of sortByName(observed.networks)) {
+    const id = byPath.network.get(n.labels[LABELS.path] ?? '');
+    if (id !== undefined && !claimedNetworks.has(id)) claimedNetworks.set(id, n);
+    else orphan('network', n.name, n.labels);
+  }
+  for (const v of sortByName(observed.volumes)) {
+    const id = byPath.volume.get(v.labels[LABELS.path] ?? '');
+    if (id !== undefined && !claimedVolumes.has(id)) claimedVolumes.set(id, v);
+    else orphan('volume', v.name, v.labels);
+  }
+  // Containers: prefer the one with the expected name when two claim the same replica.
+  const containers = [...observed.containers].sort((a, b) => {
+    const ea = expectedName(plan, byPath, a) === a.name ? 0 : 1;
+    const eb = expectedName(plan, byPath, b) === b.name ? 0 : 1;
+    return ea - eb || cmpStr(a.name, b.name);
+  });
+  for (const c of containers) {
+    const replica = replicaOf(c);
+    const id = byPath.container.get(c.labels[LABELS.path] ?? '');
+    const res = id !== undefined ? (plan.resources[id] as ContainerResource) : undefined;
+    const claimed = id !== undefined ? (claimedContainers.get(id) ?? new Map<number, ObservedContainer>()) : undefined;
+    if (id !== undefined && res !== undefined && claimed !== undefined && replica >= 1 && replica <= res.spec.replicas && !claimed.has(replica)) {
+      claimed.set(replica, c);
+      claimedContainers.set(id, claimed);
+    } else {
+      orphan('container', c.name, c.labels, Number.isFinite(replica) ? replica : undefined);
+    }
+  }
+
+  // Images first: containers need to know whether their image will change.
+  const imageChanges = new Map<string, Change>();
+  for (const id of order) {
+    const r = plan.resources[id];
+    if (r.type === 'image') imageChanges.set(id, diffImage(plan, id, r, images[id], claimedContainers));
+  }
+
+  const changes: Change[] = [];
+  const replacedNetworks = new Map<string, ObservedNetwork>();
+  const replacedVolumes = new Set<string>();
+  const resourceChanges = new Map<string, Change[]>();
+  for (const id of order) {
+    const r = plan.resources[id];
+    if (r.type === 'network') {
+      const obs = claimedNetworks.get(id);
+      const change = obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffNetwork(plan, r, obs));
+      if (change.action === 'replace' && obs !== undefined) replacedNetworks.set(obs.name, obs);
+      resourceChanges.set(id, [change]);
+    } else if (r.type === 'volume') {
+      const obs = claimedVolumes.get(id);
+      const change = obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffVolume(plan, r, obs));
+      if (change.action === 'replace' && obs !== undefined) replacedVolumes.add(obs.name);
+      resourceChanges.set(id, [change]);
+    }
+  }
+  for (const id of order) {
+    const r = plan.resources[id];
+    if (r.type === 'image') {
+      changes.push(imageChanges.get(id) as Change);
+    } else if (r.type === 'container') {
+      const observedReplicas = claimedContainers.get(id) ?? new Map<number, ObservedContainer>();
+      for (let replica = 1; replica <= r.spec.replicas; replica++) {
+        const obs = observedReplicas.get(replica);
+        const name = replicaName(r.name, replica);
+        if (obs === undefined) {
+          changes.push({ ...created(id, r), name, replica });
+          continue;
+        }
+        const ctx: ContainerContext = {
+          plan,
+          resource: r,
+          observed: obs,
+          replica,
+          image: images[r.spec.image],
+          imageChange: imageChanges.get(r.spec.image),
+          replacedNetworks,
+          replacedVolumes,
+        };
+        changes.push({ ...withReasons(id, r, name, diffContainer(ctx)), replica });
+      }
+    } else {
+      changes.push(...(resourceChanges.get(id) ?? []));
+    }
+  }
+
+  // Deletes last, in reverse dependency order: containers, then volumes, then networks;
+  // within a type, later resources first, orphans (unknown dependencies) before them all,
+  // higher replicas first.
+  deletes.sort(
+    (a, b) =>
+      TYPE_RANK[b.type] - TYPE_RANK[a.type] || b.rank - a.rank || cmpStr(a.path, b.path) || (b.replica ?? 0) - (a.replica ?? 0) || cmpStr(a.name, b.name),
+  );
+  for (const { rank: _rank, ...d } of deletes) changes.push(d);
+  return { stack: plan.stack, changes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images
+
+function diffImage(
+  plan: Plan,
+  id: string,
+  r: ImageResource,
+  obs: ObservedImage | undefined,
+  claimedContainers: Map<string, Map<number, ObservedContainer>>,
+): Change {
+  if (obs === undefined) return created(id, r);
+  const spec = r.spec;
+  const reasons: Reason[] = [];
+  if (spec.source === 'registry') {
+    if (spec.pullPolicy === 'always') reasons.push({ field: 'pullPolicy', before: undefined, after: 'always', needs: 'update' });
+  } else if (spec.source === 'build') {
+    const want = specHash(r, plan);
+    const have = obs.config.labels[LABELS.specHash];
+    if (have !== want) {
+      const context = obs.config.labels[EXTRA_LABELS.contextHash];
+      if (context !== spec.contextHash) reasons.push({ field: 'contextHash', before: context, after: spec.contextHash, needs: 'update' });
+      else reasons.push({ field: 'build', before: have !== undefined ? shortId(have) : undefined, after: shortId(want), needs: 'update' });
+    }
+  } else {
+    // An archive image cannot carry labels: the containers made from it say which archive it was.
+    for (const [cid, replicas] of claimedContainers) {
+      const c = plan.resources[cid] as ContainerResource;
+      if (c.spec.image !== id) continue;
+      const want = containerInputs(plan, c).image;
+      for (const o of replicas.values()) {
+        const had = parseInputs(o.labels[EXTRA_LABELS.inputs])?.image;
+        if (had !== undefined && had !== want && reasons.length === 0) reasons.push({ field: 'sha256', before: had, after: want, needs: 'update' });
+      }
+    }
+  }
+  return withReasons(id, r, r.name, reasons);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Networks and volumes
+
+function diffNetwork(plan: Plan, r: NetworkResource, obs: ObservedNetwork): Reason[] {
+  const reasons: Reason[] = [];
+  const replace = (field: string, before: unknown, after: unknown): void => {
+    reasons.push({ field, before: show(before), after: show(after), needs: 'replace' });
+  };
+  if (hashMatches(obs.labels, r, plan)) return reasons;
+  const s = r.spec;
+  if (obs.name !== r.name) replace('name', obs.name, r.name);
+  if (obs.driver !== s.driver) replace('driver', obs.driver, s.driver);
+  if (s.subnet !== undefined && obs.subnet !== s.subnet) replace('subnet', obs.subnet || undefined, s.subnet);
+  if (s.gateway !== undefined && obs.gateway !== s.gateway) replace('gateway', obs.gateway || undefined, s.gateway);
+  if (s.ipRange !== undefined && obs.ipRange !== s.ipRange) replace('ipRange', obs.ipRange, s.ipRange);
+  if (obs.internal !== s.internal) replace('internal', obs.internal, s.internal);
+  if (obs.attachable !== s.attachable) replace('attachable', obs.attachable, s.attachable);
+  diffMap('labels', userLabels(obs.labels), s.labels, (field, before, after) => replace(field, before, after));
+  return reasons;
+}
+
+function diffVolume(plan: Plan, r: VolumeResource, obs: ObservedVolume): Reason[] {
+  const reasons: Reason[] = [];
+  const replace = (field: string, before: unknown, after: unknown): void => {
+    reasons.push({ field, before: show(before), after: show(after), needs: 'replace' });
+  };
+  if (hashMatches(obs.labels, r, plan)) return reasons;
+  const s = r.spec;
+  if (obs.name !== r.name) replace('name', obs.name, r.name);
+  if (obs.driver !== s.driver) replace('driver', obs.driver, s.driver);
+  diffMap('driverOpts', obs.driverOpts, s.driverOpts, (field, before, after) => replace(field, before, after));
+  diffMap('labels', userLabels(obs.labels), s.labels, (field, before, after) => replace(field, before, after));
+  return reasons;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Containers
+
+interface ContainerContext {
+  readonly plan: Plan;
+  readonly resource: ContainerResource;
+  readonly observed: ObservedContainer;
+  readonly replica: number;
+  /** The observed image of the container's image resource. */
+  readonly image: ObservedImage | undefined;
+  readonly imageChange: Change | undefined;
+  /** Networks about to be replaced, by name. */
+  readonly replacedNetworks: ReadonlyMap<string, ObservedNetwork>;
+  /** Volumes about to be replaced, by name. */
+  readonly replacedVolumes: ReadonlySet<string>;
+}
+
+function diffContainer(ctx: ContainerContext): Reason[] {
+  const { plan, resource: r, observed: obs } = ctx;
+  const reasons: Reason[] = [];
+  const need = (needs: Reason['needs'], field: string, before: string | undefined, after: string | undefined): void => {
+    reasons.push({ field, before, after, needs });
+  };
+  const expectedName = replicaName(r.name, ctx.replica);
+
+  // Always checked: the image it runs, its name, whether it runs.
+  const img = imageOf(plan, r.spec);
+  const imageRebuilt =
+    ctx.imageChange !== undefined &&
+    (ctx.imageChange.action === 'create' || (ctx.imageChange.action !== 'no-op' && img !== undefined && img.spec.source !== 'registry'));
+  if (imageRebuilt) {
+    need('replace', 'image', shortId(obs.imageId), KNOWN_AFTER_APPLY);
+  } else if (ctx.image !== undefined && ctx.image.id !== obs.imageId) {
+    need('replace', 'image', shortId(obs.imageId), shortId(ctx.image.id));
+  }
+  if (obs.name !== expectedName) need('update', 'name', show(obs.name), show(expectedName));
+
+  if (!hashMatches(obs.labels, r, plan)) diffContainerFields(ctx, need);
+
+  // Networks and volumes replaced under it.
+  const planned = plannedNetworks(r.spec);
+  for (const n of planned) {
+    const replaced = ctx.replacedNetworks.get(n.network);
+    if (replaced !== undefined) need('update', `networks.${n.network}`, shortId(replaced.id), KNOWN_AFTER_APPLY);
+  }
+  r.spec.mounts.forEach((m, i) => {
+    if (m.type === 'volume' && ctx.replacedVolumes.has(m.source)) need('replace', `mounts[${i}].source`, show(m.source), `${show(m.source)} (recreated)`);
+  });
+
+  const running = obs.status === 'running' || obs.status === 'restarting';
+  const completed = obs.status === 'exited' && obs.exitCode === 0 && (r.spec.restart.policy === 'no' || r.spec.restart.policy === 'on-failure');
+  const replacing = reasons.some((x) => x.needs === 'replace');
+  if (!running && !completed && !replacing) need('update', 'status', show(obs.status), show('running'));
+  return dedupe(reasons);
+}
+
+type Need = (needs: Reason['needs'], field: string, before: string | undefined, after: string | undefined) => void;
+
+function diffContainerFields(ctx: ContainerContext, need: Need): void {
+  const { plan, resource: r, observed: obs } = ctx;
+  const s = r.spec;
+  const o: ObservedContainerSpec = obs.spec;
+  const d: ImageDefaults | undefined = ctx.image?.config;
+  const replace = (field: string, before: unknown, after: unknown): void => need('replace', field, show(before), show(after));
+  const update = (field: string, before: unknown, after: unknown): void => need('update', field, show(before), show(after));
+
+  // Entrypoint and command: absent = the image's (a planned entrypoint drops the image's Cmd).
+  if (s.entrypoint !== undefined) {
+    const have = o.entrypoint ?? d?.entrypoint ?? [];
+    if (!eq(have, s.entrypoint)) replace('entrypoint', have, s.entrypoint);
+  } else if (d !== undefined && o.entrypoint !== undefined && !eq(o.entrypoint, d.entrypoint)) {
+    replace('entrypoint', o.entrypoint, d.entrypoint);
+  }
+  if (s.command !== undefined) {
+    const have = o.command ?? (o.entrypoint !== undefined ? [] : d?.cmd ?? []);
+    if (!eq(have, s.command)) replace('command', have, s.command);
+  } else if (d !== undefined && o.command !== undefined && !eq(o.command, d.cmd) && !(s.entrypoint !== undefined && o.command.length === 0)) {
+    replace('command', o.command, s.entrypoint !== undefined ? [] : d.cmd);
+  }
+  /** A field the image supplies when the plan does not; with the image unknown, absent is equal. */
+  const withDefault = (field: string, want: string | undefined, have: string | undefined, imageValue: string | undefined, fallback: string, norm: (x: string) => string = (x) => x): void => {
+    if (want === undefined && d === undefined) return;
+    const def = imageValue || fallback;
+    if (norm(want ?? def) !== norm(have ?? def)) replace(field, have ?? def, want ?? def);
+  };
+  withDefault('workingDir', s.workingDir, o.workingDir, d?.workingDir, '/', (x) => x || '/');
+  withDefault('user', s.user, o.user, d?.user, '');
+  withDefault('stopSignal', s.stopSignal, o.stopSignal, d?.stopSignal, 'SIGTERM', signalName);
+  if ((s.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS) !== (o.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS)) {
+    replace('stopTimeoutSeconds', o.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS, s.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS);
+  }
+  if (s.hostname !== undefined ? o.hostname !== s.hostname : o.hostname !== undefined && o.hostname !== '' && o.hostname !== obs.id.slice(0, 12) && o.hostname !== obs.name) {
+    replace('hostname', o.hostname, s.hostname);
+  }
+  for (const f of ['init', 'readOnlyRootfs', 'privileged', 'publishAllPorts'] as const) {
+    if (Boolean(o[f]) !== s[f]) replace(f, Boolean(o[f]), s[f]);
+  }
+  if (o.networkMode !== s.networkMode) replace('networkMode', o.networkMode, s.networkMode);
+  for (const f of ['capAdd', 'capDrop'] as const) {
+    const have = normCaps(o[f] ?? []);
+    if (!eq(have, normCaps(s[f]))) replace(f, have, normCaps(s[f]));
+  }
+  {
+    const key = (v: { container: string; readOnly: boolean }): string => `${v.container}:${v.readOnly ? 'ro' : 'rw'}`;
+    const have = (o.volumesFrom ?? []).map(key).sort();
+    const want = s.volumesFrom.map(key).sort();
+    if (!eq(have, want)) replace('volumesFrom', have, want);
+  }
+
+  // In place.
+  if (o.restart.policy !== s.restart.policy || (o.restart.maxRetries ?? 0) !== s.restart.maxRetries) {
+    update('restart', showRestart(o.restart), showRestart(s.restart));
+  }
+  for (const f of ['memoryBytes', 'nanoCpus', 'pidsLimit'] as const) {
+    const have = o[f] || undefined;
+    const want = s[f] || undefined;
+    if (have !== want) update(f, have, want);
+  }
+
+  diffEnv(ctx, need);
+  diffLabels(s, o, d, replace);
+  diffPorts(s.ports, o.ports ?? [], replace);
+  diffMounts(ctx, replace);
+  diffHealthcheck(s.healthcheck, o.healthcheck, d, replace);
+  diffNetworks(ctx, update);
+
+  // Inputs the engine cannot report: image source (for archives), env files.
+  const had = parseInputs(obs.labels[EXTRA_LABELS.inputs]);
+  const want = containerInputs(plan, r);
+  if (had !== undefined) {
+    const n = Math.max(had.envFiles.length, want.envFiles.length);
+    for (let i = 0; i < n; i++) {
+      if (had.envFiles[i] !== want.envFiles[i]) need('replace', `envFiles[${i}]`, had.envFiles[i], want.envFiles[i]);
+    }
+  }
+}
+
+function diffEnv(ctx: ContainerContext, need: Need): void {
+  const { plan, resource: r, observed: obs } = ctx;
+  const s = r.spec;
+  const full = obs.spec.fullEnv ?? {};
+  const imageEnv = ctx.image?.config.env ?? {};
+  const had: ContainerInputs | undefined = parseInputs(obs.labels[EXTRA_LABELS.inputs]);
+  const want = containerInputs(plan, r);
+  const wasSecret = (k: string): boolean => had !== undefined && Object.prototype.hasOwnProperty.call(had.secrets, k);
+  const isSecret = (k: string): boolean => Object.prototype.hasOwnProperty.call(s.secretEnv, k);
+  const hasEnvFiles = s.envFiles.length > 0 || (had !== undefined && had.envFiles.length > 0);
+  const shown = (k: string, v: string | undefined): string | undefined => (v === undefined ? undefined : isSecret(k) || wasSecret(k) ? MASKED : show(v));
+
+  // Plain variables the plan sets.
+  for (const [k, v] of Object.entries(s.env)) {
+    if (full[k] !== v) need('replace', `env.${k}`, shown(k, full[k]), isSecret(k) ? MASKED : show(v));
+  }
+  // Secrets: presence, and the HMAC when the label says what it was.
+  for (const k of Object.keys(s.secretEnv).sort()) {
+    if (Object.prototype.hasOwnProperty.call(s.env, k)) continue;
+    if (full[k] === undefined) need('replace', `env.${k}`, undefined, MASKED);
+    else if (had !== undefined && had.secrets[k] !== undefined && had.secrets[k] !== want.secrets[k]) need('replace', `env.${k}`, MASKED, MASKED);
+    else if (had !== undefined && !wasSecret(k)) {
+      // It was a plain (or env-file) variable and is a secret now.
+      need('replace', `env.${k}`, MASKED, MASKED);
+    }
+  }
+  if (hasEnvFiles) return; // Everything else may come from an env file: compared by its hash.
+  // What the image supplies, unless the plan overrides it.
+  for (const [k, v] of Object.entries(imageEnv)) {
+    if (k in s.env || k in s.secretEnv) continue;
+    if (full[k] !== v) need('replace', `env.${k}`, shown(k, full[k]), shown(k, v));
+  }
+  // Variables nothing asks for any more.
+  for (const k of Object.keys(full).sort()) {
+    if (k in s.env || k in s.secretEnv || k in imageEnv) continue;
+    if (RUNTIME_ENV.includes(k)) continue;
+    const provenPlain = had !== undefined && !wasSecret(k);
+    need('replace', `env.${k}`, provenPlain ? show(full[k]) : MASKED, undefined);
+  }
+}
+
+function diffLabels(s: ContainerSpec, o: ObservedContainerSpec, d: ImageDefaults | undefined, replace: (f: string, b: unknown, a: unknown) => void): void {
+  const have = userLabels(o.labels ?? {});
+  const imageLabels = userLabels(d?.labels ?? {});
+  const want: Record<string, string> = { ...imageLabels, ...s.labels };
+  for (const k of Object.keys({ ...have, ...want }).sort()) {
+    if (have[k] === want[k]) continue;
+    // An engine that does not merge the image's labels reports them absent: still equal.
+    if (have[k] === undefined && !(k in s.labels) && imageLabels[k] !== undefined) continue;
+    replace(`labels.${k}`, have[k], want[k]);
+  }
+}
+
+function portKey(p: { containerPort: number; protocol: string }): string {
+  return `${p.containerPort}/${p.protocol}`;
+}
+
+function showPort(p: { containerPort: number; protocol: string; hostIp: string; hostPort: number }): string {
+  const ip = p.hostIp.includes(':') ? `[${p.hostIp}]` : p.hostIp;
+  return `${ip}:${p.hostPort === 0 ? '*' : p.hostPort}:${p.containerPort}/${p.protocol}`;
+}
+
+function diffPorts(want: PortMapping[], have: ObservedContainerSpec['ports'], replace: (f: string, b: unknown, a: unknown) => void): void {
+  const pool = new Map<string, PortMapping[]>();
+  for (const p of have) pool.set(portKey(p), [...(pool.get(portKey(p)) ?? []), p]);
+  const unmatched: PortMapping[] = [];
+  want.forEach((w) => {
+    const candidates = pool.get(portKey(w)) ?? [];
+    const exact = candidates.findIndex((h) => normIp(h.hostIp) === normIp(w.hostIp) && (w.hostPort === 0 || h.hostPort === w.hostPort));
+    if (exact >= 0) {
+      candidates.splice(exact, 1);
+      return;
+    }
+    unmatched.push(w);
+  });
+  for (const w of unmatched) {
+    const i = want.indexOf(w);
+    const candidates = pool.get(portKey(w)) ?? [];
+    const h = candidates.shift();
+    if (h === undefined) {
+      replace(`ports[${i}]`, undefined, showPort(w));
+      continue;
+    }
+    if (normIp(h.hostIp) !== normIp(w.hostIp)) replace(`ports[${i}].hostIp`, h.hostIp, w.hostIp);
+    if (w.hostPort !== 0 && h.hostPort !== w.hostPort) replace(`ports[${i}].hostPort`, h.hostPort, w.hostPort);
+  }
+  for (const rest of pool.values()) for (const h of rest) replace(`ports`, showPort(h), undefined);
+}
+
+function showMount(m: Mount): string {
+  if (m.type === 'tmpfs') return `tmpfs:${m.target}`;
+  return `${m.type}:${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`;
+}
+
+function diffMounts(ctx: ContainerContext, replace: (f: string, b: unknown, a: unknown) => void): void {
+  const want = ctx.resource.spec.mounts;
+  const have = ctx.observed.spec.mounts ?? [];
+  const had = parseInputs(ctx.observed.labels[EXTRA_LABELS.inputs]);
+  const byTarget = new Map(have.map((m) => [m.target, m]));
+  want.forEach((w, i) => {
+    const h = byTarget.get(w.target);
+    byTarget.delete(w.target);
+    if (h === undefined) return replace(`mounts[${i}]`, undefined, showMount(w));
+    if (h.type !== w.type) return replace(`mounts[${i}]`, showMount(h), showMount(w));
+    if (w.type !== 'tmpfs' && h.type !== 'tmpfs') {
+      if (h.source !== w.source) replace(`mounts[${i}].source`, h.source, w.source);
+      if (Boolean(h.readOnly) !== w.readOnly) replace(`mounts[${i}].readOnly`, Boolean(h.readOnly), w.readOnly);
+    }
+    if (w.type === 'bind' && h.type === 'bind') {
+      const before = h.sha256 ?? had?.files[w.target];
+      if (w.sha256 !== undefined && before !== undefined && before !== w.sha256) replace(`mounts[${i}].sha256`, before, w.sha256);
+      if (w.sha256 === undefined && had !== undefined && had.files[w.target] !== undefined) replace(`mounts[${i}].sha256`, had.files[w.target], undefined);
+    }
+    if (w.type === 'tmpfs' && h.type === 'tmpfs') {
+      if (h.sizeBytes !== w.sizeBytes) replace(`mounts[${i}].sizeBytes`, h.sizeBytes, w.sizeBytes);
+      if ((h.mode ?? DEFAULT_TMPFS_MODE) !== (w.mode ?? DEFAULT_TMPFS_MODE)) {
+        replace(`mounts[${i}].mode`, (h.mode ?? DEFAULT_TMPFS_MODE).toString(8), (w.mode ?? DEFAULT_TMPFS_MODE).toString(8));
+      }
+    }
+    return undefined;
+  });
+  for (const h of byTarget.values()) replace('mounts', showMount(h), undefined);
+}
+
+function showHealth(h: Partial<Healthcheck> | undefined): string | undefined {
+  if (h === undefined || h.test === undefined) return undefined;
+  const n = normHealth(h);
+  return `${JSON.stringify(n.test)} every ${n.intervalMs}ms, timeout ${n.timeoutMs}ms, ${n.retries} retries, start period ${n.startPeriodMs}ms`;
+}
+
+function normHealth(h: Partial<Healthcheck>): Healthcheck {
+  return {
+    test: h.test ?? [],
+    intervalMs: h.intervalMs || HEALTH_DEFAULTS.intervalMs,
+    timeoutMs: h.timeoutMs || HEALTH_DEFAULTS.timeoutMs,
+    retries: h.retries || HEALTH_DEFAULTS.retries,
+    startPeriodMs: h.startPeriodMs || HEALTH_DEFAULTS.startPeriodMs,
+  };
+}
+
+function diffHealthcheck(
+  want: Healthcheck | undefined,
+  have: Healthcheck | undefined,
+  d: ImageDefaults | undefined,
+  replace: (f: string, b: unknown, a: unknown) => void,
+): void {
+  if (want === undefined) {
+    // Absent = the image's (or none): equal when the engine reports none or the image's test.
+    if (have === undefined || (d?.healthcheck !== undefined && eq(have.test, d.healthcheck.test))) return;
+    if (d === undefined) return;
+    replace('healthcheck', showHealth(have), showHealth(d.healthcheck));
+    return;
+  }
+  if (have === undefined) return replace('healthcheck', undefined, showHealth(want));
+  const a = normHealth(have);
+  const b = normHealth(want);
+  if (!eq(a.test, b.test)) replace('healthcheck.test', a.test, b.test);
+  for (const f of ['intervalMs', 'timeoutMs', 'retries', 'startPeriodMs'] as const) {
+    if (a[f] !== b[f]) replace(`healthcheck.${f}`, a[f], b[f]);
+  }
+}
+
+function plannedNetworks(s: ContainerSpec): ContainerSpec['networks'] {
+  if (s.networkMode !== 'bridge') return [];
+  return s.networks.length > 0 ? s.networks : [{ network: DEFAULT_NETWORK, aliases: [] }];
+}
+
+function diffNetworks(ctx: ContainerContext, update: (f: string, b: unknown, a: unknown) => void): void {
+  const s = ctx.resource.spec;
+  const obs = ctx.observed;
+  if (s.networkMode !== 'bridge' || obs.spec.networkMode !== 'bridge') return;
+  const want = plannedNetworks(s);
+  const haveList = obs.spec.networks ?? [];
+  const have = new Map((haveList.length > 0 ? haveList : [{ network: DEFAULT_NETWORK, aliases: [] }]).map((n) => [n.network, n]));
+  const auto = new Set([obs.name, obs.id, obs.id.slice(0, 12), ctx.resource.path, ctx.resource.path.split('/').pop() ?? '', ctx.resource.name, replicaName(ctx.resource.name, ctx.replica)]);
+  for (const w of want) {
+    const h = have.get(w.network);
+    have.delete(w.network);
+    if (h === undefined) {
+      update(`networks.${w.network}`, undefined, w.aliases.length > 0 ? `aliases ${w.aliases.join(',')}` : 'attached');
+      continue;
+    }
+    const ha = [...new Set(h.aliases ?? [])].filter((a) => !auto.has(a) || w.aliases.includes(a)).sort();
+    const wa = [...new Set(w.aliases)].sort();
+    if (!eq(ha, wa)) update(`networks.${w.network}.aliases`, ha, wa);
+    if (w.ipv4Address !== undefined && h.ipv4Address !== w.ipv4Address) update(`networks.${w.network}.ipv4Address`, h.ipv4Address, w.ipv4Address);
+  }
+  for (const h of have.values()) update(`networks.${h.network}`, 'attached', undefined);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function indexByPath(plan: Plan): { [t in ResourceType]: Map<string, string> } {
+  const out = { image: new Map<string, string>(), container: new Map<string, string>(), network: new Map<string, string>(), volume: new Map<string, string>() };
+  for (const [id, r] of Object.entries(plan.resources)) out[r.type].set(r.path, id);
+  return out;
+}
+
+function replicaOf(c: ObservedContainer): number {
+  const label = c.labels[LABELS.replica];
+  if (label === undefined || label === '') return 1;
+  return /^[1-9][0-9]*$/.test(label) ? Number(label) : Number.NaN;
+}
+
+function expectedName(plan: Plan, byPath: { container: Map<string, string> }, c: ObservedContainer): string | undefined {
+  const id = byPath.container.get(c.labels[LABELS.path] ?? '');
+  if (id === undefined) return undefined;
+  const replica = replicaOf(c);
+  return Number.isFinite(replica) ? replicaName(plan.resources[id].name, replica) : undefined;
+}
+
+function hashMatches(labels: { readonly [k: string]: string }, r: Resource, plan: Plan): boolean {
+  const h = labels[LABELS.specHash];
+  return h !== undefined && h === specHash(r, plan);
+}
+
+function created(logicalId: string, r: Resource): Change {
+  return { logicalId, path: r.path, type: r.type, name: r.name, action: 'create', reasons: [] };
+}
+
+function withReasons(logicalId: string, r: Resource, name: string, reasons: Reason[]): Change {
+  const action: ChangeAction = reasons.some((x) => x.needs === 'replace') ? 'replace' : reasons.length > 0 ? 'update' : 'no-op';
+  return { logicalId, path: r.path, type: r.type, name, action, reasons };
+}
+
+function dedupe(reasons: Reason[]): Reason[] {
+  const seen = new Set<string>();
+  return reasons.filter((r) => {
+    const k = JSON.stringify([r.field, r.before, r.after, r.needs]);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function diffMap(
+  prefix: string,
+  have: { readonly [k: string]: string },
+  want: { readonly [k: string]: string },
+  report: (field: string, before: string | undefined, after: string | undefined) => void,
+): void {
+  for (const k of Object.keys({ ...have, ...want }).sort()) {
+    if (have[k] !== want[k]) report(`${prefix}.${k}`, have[k], want[k]);
+  }
+}
+
+/** Labels without cdk-docker's own. */
+function userLabels(labels: { readonly [k: string]: string }): { [k: string]: string } {
+  const out: { [k: string]: string } = {};
+  for (const [k, v] of Object.entries(labels)) if (!k.startsWith(LABEL_PREFIX)) out[k] = v;
+  return out;
+}
+
+/** A value as shown to users: strings and lists as JSON, numbers and booleans as such. */
+export function show(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
+}
+
+function showRestart(r: { policy: string; maxRetries?: number }): string {
+  return r.policy === 'on-failure' && (r.maxRetries ?? 0) > 0 ? `on-failure:${r.maxRetries}` : r.policy;
+}
+
+/** `sha256:` and the first 12 hex digits, as Docker shows ids. */
+function shortId(id: string): string {
+  const m = /^(sha256:)?([0-9a-f]{12})[0-9a-f]*$/.exec(id);
+  return m ? `${m[1] ?? ''}${m[2]}` : id;
+}
+
+function signalName(s: string): string {
+  const u = s.toUpperCase();
+  if (u === '15') return 'SIGTERM';
+  return u.startsWith('SIG') ? u : `SIG${u}`;
+}
+
+function normCaps(caps: string[]): string[] {
+  return [...new Set(caps.map((c) => c.toUpperCase().replace(/^CAP_/, '')))].sort();
+}
+
+function normIp(ip: string | undefined): string {
+  return ip === undefined || ip === '' ? '0.0.0.0' : ip;
+}
+
+function eq(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortByName<T extends { name: string }>(xs: readonly T[]): T[] {
+  return [...xs].sort((a, b) => cmpStr(a.name, b.name));
+}
+
+export { renderDiff, diffToJson, summarize, hasChanges } from './render';
+export type { RenderOptions, DiffSummary } from './render';

@@ -1,0 +1,6 @@
+export * from './types';
+export { diffStack, show, DEFAULT_NETWORK, DEFAULT_STOP_TIMEOUT_SECONDS } from './diff';
+export type { ObservedImages } from './diff';
+export * from './hash';
+export * from './graph';
+export * from './render';

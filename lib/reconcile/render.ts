@@ -1,0 +1,81 @@
+/**
+ * How a diff is shown: plain text in the style of `terraform plan`, and JSON for `--json`.
+ *
+ * Text: one line per resource that changes — `+` create, `~` update in place, `-/+` replace,
+ * `-` delete — with its type, construct path and runtime name, then one indented line per
+ * reason, `field: before → after`, marked `(forces replacement)` when that field is why the
+ * resource is replaced. No-ops are not listed. A summary line ends it.
+ */
+
+import { createColors } from 'picocolors';
+import type { Change, ChangeAction, StackDiff } from './types';
+
+export interface RenderOptions {
+  /** ANSI colours. */
+  readonly color: boolean;
+}
+
+/** How many changes of each kind a diff has. */
+export interface DiffSummary {
+  readonly add: number;
+  readonly change: number;
+  readonly replace: number;
+  readonly destroy: number;
+}
+
+const SYMBOL: { readonly [a in ChangeAction]: string } = { create: '  +', update: '  ~', replace: '-/+', delete: '  -', 'no-op': '   ' };
+const ABSENT = '(none)';
+
+/** Counts of changes by kind. */
+export function summarize(diff: StackDiff): DiffSummary {
+  const n = (a: ChangeAction): number => diff.changes.filter((c) => c.action === a).length;
+  return { add: n('create'), change: n('update'), replace: n('replace'), destroy: n('delete') };
+}
+
+/** True when applying `diff` would do anything. */
+export function hasChanges(diff: StackDiff): boolean {
+  return diff.changes.some((c) => c.action !== 'no-op');
+}
+
+/** The diff as text (ends with a newline). */
+export function renderDiff(diff: StackDiff, opts: RenderOptions): string {
+  const pc = createColors(opts.color);
+  const paint: { readonly [a in ChangeAction]: (s: string) => string } = {
+    create: pc.green,
+    update: pc.yellow,
+    replace: pc.magenta,
+    delete: pc.red,
+    'no-op': (s) => s,
+  };
+  if (!hasChanges(diff)) return 'No changes. The stack matches the plan.\n';
+  const lines: string[] = [];
+  for (const c of diff.changes) {
+    if (c.action === 'no-op') continue;
+    lines.push(`${paint[c.action](SYMBOL[c.action])} ${c.type} ${pc.bold(c.path)} (${c.name})`);
+    for (const r of c.reasons) {
+      const forces = c.action === 'replace' && r.needs === 'replace';
+      const note = forces ? (c.type === 'volume' ? ' (forces replacement: the volume and its data are deleted; apply needs --allow-data-loss)' : ' (forces replacement)') : '';
+      lines.push(`      ${r.field}: ${r.before ?? ABSENT} → ${r.after ?? ABSENT}${forces ? pc.red(note) : note}`);
+    }
+  }
+  const s = summarize(diff);
+  lines.push('', `Plan: ${s.add} to add, ${s.change} to change, ${s.replace} to replace, ${s.destroy} to destroy.`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The diff for `--json`: every change (no-ops included) and the summary. */
+export function diffToJson(diff: StackDiff): { stack: string; summary: DiffSummary; changes: Change[] } {
+  return {
+    stack: diff.stack,
+    summary: summarize(diff),
+    changes: diff.changes.map((c) => ({
+      logicalId: c.logicalId,
+      path: c.path,
+      type: c.type,
+      name: c.name,
+      action: c.action,
+      ...(c.replica !== undefined ? { replica: c.replica } : {}),
+      reasons: c.reasons.map((r) => ({ field: r.field, ...(r.before !== undefined ? { before: r.before } : {}), ...(r.after !== undefined ? { after: r.after } : {}), needs: r.needs })),
+    })),
+  };
+}
