@@ -631,10 +631,13 @@ export class Container extends StackResource implements IContainer {
       }
     });
 
+    // As a Compose service by its service name, a container answers to its construct id on
+    // every network it joins (besides its container name).
+    const idAlias = this.node.id.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
     const networks: NetworkAttachment[] = this._networks
       .map((n) => {
         ref(n.network, 'network');
-        return { network: n.network.networkName, aliases: [...new Set(n.aliases ?? [])].sort(), ipv4Address: n.ipv4Address };
+        return { network: n.network.networkName, aliases: [...new Set([...(n.aliases ?? []), ...(idAlias ? [idAlias] : [])])].sort(), ipv4Address: n.ipv4Address };
       })
       .sort((a, b) => a.network.localeCompare(b.network));
 

@@ -163,8 +163,8 @@ describe('Container', () => {
       ],
       networkMode: 'bridge',
       networks: [
-        { network: 'shop-backend', aliases: ['shop', 'www'], ipv4Address: '172.31.0.10' },
-        { network: 'shop-frontend', aliases: [] },
+        { network: 'shop-backend', aliases: ['shop', 'web', 'www'], ipv4Address: '172.31.0.10' },
+        { network: 'shop-frontend', aliases: ['web'] },
       ],
       restart: { policy: 'on-failure', maxRetries: 5 },
       healthcheck: { test: ['CMD', 'curl', '-f', 'http://localhost/'], intervalMs: 10_000, timeoutMs: 3_000, retries: 5, startPeriodMs: 60_000 },
@@ -269,7 +269,8 @@ describe('Container', () => {
     });
     const r = resourceAt(Testing.synth(stack), 'web', 'container');
     expect(r.dependsOn).toEqual([stack.getLogicalId(c.image)]);
-    expect(r.spec.networks).toEqual([{ network: 'shared', aliases: [] }]);
+    // The construct id is an alias on every network, as a Compose service's name.
+    expect(r.spec.networks).toEqual([{ network: 'shared', aliases: ['web'] }]);
     expect(r.spec.mounts).toEqual([{ type: 'volume', source: 'shared-data', target: '/data', readOnly: false }]);
     expect(r.spec.volumesFrom).toEqual([{ container: 'legacy-app', readOnly: false }]);
   });
@@ -402,7 +403,7 @@ describe('Container mutators', () => {
     const r = resourceAt(Testing.synth(stack), 'web', 'container');
     expect(r.spec.networks).toEqual([
       { network: 'shop-a', aliases: ['web', 'www'] },
-      { network: 'shop-b', aliases: ['api'], ipv4Address: '10.10.0.5' },
+      { network: 'shop-b', aliases: ['api', 'web'], ipv4Address: '10.10.0.5' },
     ]);
     expect(r.dependsOn).toEqual(expect.arrayContaining([stack.getLogicalId(a), stack.getLogicalId(b)]));
     expect(invalidArgument(() => c.connect(a))).toBe('[shop/web] already connected to network shop-a');
