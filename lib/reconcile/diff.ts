@@ -385,7 +385,7 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
 
   // In place.
   if (o.restart.policy !== s.restart.policy || (o.restart.maxRetries ?? 0) !== s.restart.maxRetries) {
-    update('restart', showRestart(o.restart), showRestart(s.restart));
+    need('update', 'restart', showRestart(o.restart), showRestart(s.restart));
   }
   for (const f of ['memoryBytes', 'nanoCpus', 'pidsLimit'] as const) {
     const have = o[f] || undefined;
@@ -396,9 +396,9 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
   diffEnv(ctx, need);
   diffLabels(s, o, d, replace);
   diffPorts(s.ports, o.ports ?? [], replace);
-  diffMounts(ctx, replace);
-  diffHealthcheck(s.healthcheck, o.healthcheck, d, replace);
-  diffNetworks(ctx, update);
+  diffMounts(ctx, replace, (field, before, after) => need('replace', field, before, after));
+  diffHealthcheck(s.healthcheck, o.healthcheck, d, (field, before, after) => need('replace', field, before, after));
+  diffNetworks(ctx, (field, before, after) => need('update', field, before, after));
 
   // Inputs the engine cannot report: image source (for archives), env files.
   const had = parseInputs(obs.labels[EXTRA_LABELS.inputs]);
@@ -421,11 +421,14 @@ function diffEnv(ctx: ContainerContext, need: Need): void {
   const wasSecret = (k: string): boolean => had !== undefined && Object.prototype.hasOwnProperty.call(had.secrets, k);
   const isSecret = (k: string): boolean => Object.prototype.hasOwnProperty.call(s.secretEnv, k);
   const hasEnvFiles = s.envFiles.length > 0 || (had !== undefined && had.envFiles.length > 0);
-  const shown = (k: string, v: string | undefined): string | undefined => (v === undefined ? undefined : isSecret(k) || wasSecret(k) ? MASKED : show(v));
+  // An observed value is shown only when the inputs label proves it was not a secret.
+  const shownBefore = (k: string, v: string | undefined): string | undefined =>
+    v === undefined ? undefined : had === undefined || isSecret(k) || wasSecret(k) ? MASKED : show(v);
+  const shownAfter = (k: string, v: string | undefined): string | undefined => (v === undefined ? undefined : isSecret(k) ? MASKED : show(v));
 
   // Plain variables the plan sets.
   for (const [k, v] of Object.entries(s.env)) {
-    if (full[k] !== v) need('replace', `env.${k}`, shown(k, full[k]), isSecret(k) ? MASKED : show(v));
+    if (full[k] !== v) need('replace', `env.${k}`, shownBefore(k, full[k]), shownAfter(k, v));
   }
   // Secrets: presence, and the HMAC when the label says what it was.
   for (const k of Object.keys(s.secretEnv).sort()) {
@@ -441,14 +444,13 @@ function diffEnv(ctx: ContainerContext, need: Need): void {
   // What the image supplies, unless the plan overrides it.
   for (const [k, v] of Object.entries(imageEnv)) {
     if (k in s.env || k in s.secretEnv) continue;
-    if (full[k] !== v) need('replace', `env.${k}`, shown(k, full[k]), shown(k, v));
+    if (full[k] !== v) need('replace', `env.${k}`, shownBefore(k, full[k]), shownAfter(k, v));
   }
   // Variables nothing asks for any more.
   for (const k of Object.keys(full).sort()) {
     if (k in s.env || k in s.secretEnv || k in imageEnv) continue;
     if (RUNTIME_ENV.includes(k)) continue;
-    const provenPlain = had !== undefined && !wasSecret(k);
-    need('replace', `env.${k}`, provenPlain ? show(full[k]) : MASKED, undefined);
+    need('replace', `env.${k}`, shownBefore(k, full[k]), undefined);
   }
 }
 
@@ -505,7 +507,7 @@ function showMount(m: Mount): string {
   return `${m.type}:${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`;
 }
 
-function diffMounts(ctx: ContainerContext, replace: (f: string, b: unknown, a: unknown) => void): void {
+function diffMounts(ctx: ContainerContext, replace: (f: string, b: unknown, a: unknown) => void, raw: (f: string, b: string | undefined, a: string | undefined) => void): void {
   const want = ctx.resource.spec.mounts;
   const have = ctx.observed.spec.mounts ?? [];
   const had = parseInputs(ctx.observed.labels[EXTRA_LABELS.inputs]);
@@ -521,13 +523,13 @@ function diffMounts(ctx: ContainerContext, replace: (f: string, b: unknown, a: u
     }
     if (w.type === 'bind' && h.type === 'bind') {
       const before = h.sha256 ?? had?.files[w.target];
-      if (w.sha256 !== undefined && before !== undefined && before !== w.sha256) replace(`mounts[${i}].sha256`, before, w.sha256);
-      if (w.sha256 === undefined && had !== undefined && had.files[w.target] !== undefined) replace(`mounts[${i}].sha256`, had.files[w.target], undefined);
+      if (w.sha256 !== undefined && before !== undefined && before !== w.sha256) raw(`mounts[${i}].sha256`, before, w.sha256);
+      if (w.sha256 === undefined && had !== undefined && had.files[w.target] !== undefined) raw(`mounts[${i}].sha256`, had.files[w.target], undefined);
     }
     if (w.type === 'tmpfs' && h.type === 'tmpfs') {
       if (h.sizeBytes !== w.sizeBytes) replace(`mounts[${i}].sizeBytes`, h.sizeBytes, w.sizeBytes);
       if ((h.mode ?? DEFAULT_TMPFS_MODE) !== (w.mode ?? DEFAULT_TMPFS_MODE)) {
-        replace(`mounts[${i}].mode`, (h.mode ?? DEFAULT_TMPFS_MODE).toString(8), (w.mode ?? DEFAULT_TMPFS_MODE).toString(8));
+        raw(`mounts[${i}].mode`, (h.mode ?? DEFAULT_TMPFS_MODE).toString(8), (w.mode ?? DEFAULT_TMPFS_MODE).toString(8));
       }
     }
     return undefined;
@@ -555,7 +557,7 @@ function diffHealthcheck(
   want: Healthcheck | undefined,
   have: Healthcheck | undefined,
   d: ImageDefaults | undefined,
-  replace: (f: string, b: unknown, a: unknown) => void,
+  replace: (f: string, b: string | undefined, a: string | undefined) => void,
 ): void {
   if (want === undefined) {
     // Absent = the image's (or none): equal when the engine reports none or the image's test.
@@ -567,9 +569,9 @@ function diffHealthcheck(
   if (have === undefined) return replace('healthcheck', undefined, showHealth(want));
   const a = normHealth(have);
   const b = normHealth(want);
-  if (!eq(a.test, b.test)) replace('healthcheck.test', a.test, b.test);
+  if (!eq(a.test, b.test)) replace('healthcheck.test', show(a.test), show(b.test));
   for (const f of ['intervalMs', 'timeoutMs', 'retries', 'startPeriodMs'] as const) {
-    if (a[f] !== b[f]) replace(`healthcheck.${f}`, a[f], b[f]);
+    if (a[f] !== b[f]) replace(`healthcheck.${f}`, String(a[f]), String(b[f]));
   }
 }
 
@@ -578,7 +580,7 @@ function plannedNetworks(s: ContainerSpec): ContainerSpec['networks'] {
   return s.networks.length > 0 ? s.networks : [{ network: DEFAULT_NETWORK, aliases: [] }];
 }
 
-function diffNetworks(ctx: ContainerContext, update: (f: string, b: unknown, a: unknown) => void): void {
+function diffNetworks(ctx: ContainerContext, update: (f: string, b: string | undefined, a: string | undefined) => void): void {
   const s = ctx.resource.spec;
   const obs = ctx.observed;
   if (s.networkMode !== 'bridge' || obs.spec.networkMode !== 'bridge') return;
@@ -595,8 +597,8 @@ function diffNetworks(ctx: ContainerContext, update: (f: string, b: unknown, a: 
     }
     const ha = [...new Set(h.aliases ?? [])].filter((a) => !auto.has(a) || w.aliases.includes(a)).sort();
     const wa = [...new Set(w.aliases)].sort();
-    if (!eq(ha, wa)) update(`networks.${w.network}.aliases`, ha, wa);
-    if (w.ipv4Address !== undefined && h.ipv4Address !== w.ipv4Address) update(`networks.${w.network}.ipv4Address`, h.ipv4Address, w.ipv4Address);
+    if (!eq(ha, wa)) update(`networks.${w.network}.aliases`, show(ha), show(wa));
+    if (w.ipv4Address !== undefined && h.ipv4Address !== w.ipv4Address) update(`networks.${w.network}.ipv4Address`, show(h.ipv4Address), show(w.ipv4Address));
   }
   for (const h of have.values()) update(`networks.${h.network}`, 'attached', undefined);
 }

@@ -1,0 +1,396 @@
+import { Container, Image, Network, Restart, Secret, Stack, Testing, Volume } from '../../lib';
+import type { ObservedContainer, ObservedStack } from '../../lib/drivers/types';
+import { LABELS } from '../../lib/drivers/types';
+import type { Plan } from '../../lib/plan/types';
+import { Change, diffStack, diffToJson, KNOWN_AFTER_APPLY, MASKED, renderDiff, StackDiff } from '../../lib/reconcile';
+import { FIXTURE_ENV, fixtureApp, resourceAt } from '../fixtures';
+import { BUSYBOX_DEFAULTS, faithful, Faithful } from './faithful';
+
+type ContainerProps = ConstructorParameters<typeof Container>[2];
+
+/** A stack with one container `web` (props given) on busybox, plus optional extras. */
+function webStack(props: Partial<ContainerProps> = {}, env: { [k: string]: string } = FIXTURE_ENV): Plan {
+  const stack = new Stack(fixtureApp({ env }), 'shop');
+  new Container(stack, 'web', { image: 'busybox:1.36', ...props });
+  return Testing.synth(stack);
+}
+
+/** The full stack: network, volume, two containers, a secret, ports, mounts, a healthcheck. */
+function fullStack(o: { replicas?: number; password?: string; extra?: boolean; subnet?: string; volumeOpts?: { [k: string]: string } } = {}): Plan {
+  const stack = new Stack(fixtureApp({ env: { ...FIXTURE_ENV, ...(o.password ? { DB_PASSWORD: o.password } : {}) } }), 'shop');
+  const net = new Network(stack, 'backend', { subnet: o.subnet });
+  const data = new Volume(stack, 'data', { driverOpts: o.volumeOpts });
+  const db = new Container(stack, 'db', {
+    image: 'busybox:1.36',
+    command: ['sleep', '1000'],
+    env: { DB_PASSWORD: Secret.fromEnv('DB_PASSWORD'), MODE: 'primary' },
+    networks: [{ network: net, aliases: ['database'] }],
+    mounts: [{ type: 'volume', source: data, target: '/data' }],
+    healthcheck: { test: 'true' },
+    restart: Restart.UNLESS_STOPPED,
+  });
+  new Container(stack, 'web', {
+    image: 'busybox:1.36',
+    ports: ['127.0.0.1::8080', '443'],
+    networks: [net],
+    dependsOn: [{ container: db, condition: 'healthy' }],
+    mounts: [{ type: 'bind', source: 'nginx.conf', target: '/etc/nginx.conf', readOnly: true }],
+    replicas: o.replicas ?? 1,
+  });
+  if (o.extra) new Container(stack, 'extra', { image: 'busybox:1.36' });
+  return Testing.synth(stack);
+}
+
+const id = (plan: Plan, path: string): string => resourceAt(plan, path).logicalId;
+const actions = (d: StackDiff): string[] => d.changes.map((c) => `${c.action} ${c.type} ${c.name}`);
+const changed = (d: StackDiff): Change[] => d.changes.filter((c) => c.action !== 'no-op');
+const only = (d: StackDiff): Change => {
+  const c = changed(d);
+  if (c.length !== 1) throw new Error(`expected one change, got ${JSON.stringify(c, undefined, 2)}`);
+  return c[0];
+};
+
+/** A faithful observation of `plan` with the container at `path` changed by `f`. */
+function withContainer(f0: Faithful, path: string, f: (c: ObservedContainer) => ObservedContainer): Faithful {
+  return {
+    ...f0,
+    observed: { ...f0.observed, containers: f0.observed.containers.map((c) => (c.labels[LABELS.path] === path ? f(c) : c)) },
+  };
+}
+
+/** Diffs `plan` against what applying `applied` left behind (labels from `applied`). */
+function diffAfter(applied: Plan, plan: Plan, opts: Parameters<typeof faithful>[1] = {}): StackDiff {
+  const f = faithful(applied, opts);
+  return diffStack(plan, f.observed, f.images);
+}
+
+describe('an unchanged stack plans no changes', () => {
+  const cases: Array<[string, Parameters<typeof faithful>[1]]> = [
+    ['with the labels apply wrote', {}],
+    ['without spec-hash labels (every field compared)', { labels: false }],
+    ['as docker inspect reports it (image defaults and runtime values filled in)', { effective: true }],
+    ['as docker inspect reports it, without labels', { effective: true, labels: false }],
+  ];
+  test.each(cases)('%s', (_name, opts) => {
+    const plan = fullStack({ replicas: 2 });
+    const d = diffAfter(plan, plan, opts);
+    expect(d.changes).toHaveLength(6);
+    expect(d.changes.every((c) => c.action === 'no-op')).toBe(true);
+    expect(renderDiff(d, { color: false })).toBe('No changes. The stack matches the plan.\n');
+  });
+
+  test('image-supplied values left unset in the plan are not differences', () => {
+    const plan = webStack({ entrypoint: ['/bin/sh', '-c'] });
+    const defaults = { ...BUSYBOX_DEFAULTS, cmd: ['httpd', '-f'], workingDir: '/srv', user: 'www', stopSignal: 'SIGQUIT', env: { PATH: '/bin', LANG: 'C' }, labels: { 'org.image': 'x' } };
+    const imageId = id(plan, 'image-busybox-1.36');
+    for (const labels of [true, false]) {
+      const f = faithful(plan, { effective: true, labels, imageDefaults: { [imageId]: defaults } });
+      // An entrypoint in the plan drops the image's Cmd, as Docker does.
+      expect(f.observed.containers[0].spec.command).toBeUndefined();
+      expect(changed(diffStack(plan, f.observed, f.images))).toEqual([]);
+    }
+  });
+
+  test('a stopped one-shot container that exited 0 with restart "no" is left alone', () => {
+    const plan = webStack({ command: ['true'] });
+    const f = withContainer(faithful(plan), 'web', (c) => ({ ...c, status: 'exited', exitCode: 0 }));
+    expect(changed(diffStack(plan, f.observed, f.images))).toEqual([]);
+  });
+});
+
+describe('containers: each field gets the right action and reason', () => {
+  const cases: Array<[string, Partial<ContainerProps>, Partial<ContainerProps>, Change['action'], string, string | undefined, string | undefined]> = [
+    ['env', { env: { DB_URL: 'a' } }, { env: { DB_URL: 'b' } }, 'replace', 'env.DB_URL', '"a"', '"b"'],
+    ['a new env var', {}, { env: { NEW: 'x' } }, 'replace', 'env.NEW', undefined, '"x"'],
+    ['restart', {}, { restart: Restart.ALWAYS }, 'update', 'restart', 'no', 'always'],
+    ['memory', {}, { memory: '512m' }, 'update', 'memoryBytes', undefined, '536870912'],
+    ['cpus', { cpus: 1 }, { cpus: 2 }, 'update', 'nanoCpus', '1000000000', '2000000000'],
+    ['pids', { pidsLimit: 10 }, { pidsLimit: 20 }, 'update', 'pidsLimit', '10', '20'],
+    ['name', { name: 'old-web' }, { name: 'new-web' }, 'update', 'name', '"old-web"', '"new-web"'],
+    ['command', { command: ['a'] }, { command: ['b'] }, 'replace', 'command', '["a"]', '["b"]'],
+    ['command back to the image\'s', { command: ['a'] }, {}, 'replace', 'command', '["a"]', '["sh"]'],
+    ['entrypoint', {}, { entrypoint: ['/init'] }, 'replace', 'entrypoint', '[]', '["/init"]'],
+    ['user', {}, { user: '1000' }, 'replace', 'user', '""', '"1000"'],
+    ['workingDir', {}, { workingDir: '/app' }, 'replace', 'workingDir', '"/"', '"/app"'],
+    ['hostname', {}, { hostname: 'h' }, 'replace', 'hostname', undefined, '"h"'],
+    ['stopSignal', {}, { stopSignal: 'SIGINT' }, 'replace', 'stopSignal', '"SIGTERM"', '"SIGINT"'],
+    ['stopTimeout', {}, { stopTimeout: '30s' }, 'replace', 'stopTimeoutSeconds', '10', '30'],
+    ['init', {}, { init: true }, 'replace', 'init', 'false', 'true'],
+    ['readOnlyRootfs', {}, { readOnlyRootfs: true }, 'replace', 'readOnlyRootfs', 'false', 'true'],
+    ['privileged', {}, { privileged: true }, 'replace', 'privileged', 'false', 'true'],
+    ['capAdd', {}, { capAdd: ['NET_ADMIN'] }, 'replace', 'capAdd', '[]', '["NET_ADMIN"]'],
+    ['labels', { labels: { team: 'a' } }, { labels: { team: 'b' } }, 'replace', 'labels.team', '"a"', '"b"'],
+    ['a host port', { ports: ['8080:80'] }, { ports: ['9090:80'] }, 'replace', 'ports[0].hostPort', '8080', '9090'],
+    ['a new port', {}, { ports: ['127.0.0.1:8080:80'] }, 'replace', 'ports[0]', undefined, '"127.0.0.1:8080:80/tcp"'],
+    ['a mount\'s readOnly', { mounts: [{ type: 'bind', source: 'site', target: '/www' }] }, { mounts: [{ type: 'bind', source: 'site', target: '/www', readOnly: true }] }, 'replace', 'mounts[0].readOnly', 'false', 'true'],
+    ['a tmpfs size', { mounts: [{ type: 'tmpfs', target: '/tmp' }] }, { mounts: [{ type: 'tmpfs', target: '/tmp', size: '1m' }] }, 'replace', 'mounts[0].sizeBytes', undefined, '1048576'],
+    ['a healthcheck', {}, { healthcheck: { test: 'true', interval: '5s', timeout: '2s', retries: 2, startPeriod: '1s' } }, 'replace', 'healthcheck', undefined, '["CMD-SHELL","true"] every 5000ms, timeout 2000ms, 2 retries, start period 1000ms'],
+    ['networkMode', {}, { networkMode: 'host' as never }, 'replace', 'networkMode', '"bridge"', '"host"'],
+  ];
+  test.each(cases)('%s', (_name, before, after, action, field, b, a) => {
+    for (const labels of [true, false]) {
+      const applied = webStack(before);
+      const plan = webStack(after);
+      const d = diffAfter(applied, plan, { labels });
+      const c = only(d);
+      expect(c.action).toBe(action);
+      // Without the inputs label nothing proves an old variable was not a secret: masked.
+      const shownBefore = !labels && field.startsWith('env.') && b !== undefined ? MASKED : b;
+      expect(c.reasons).toContainEqual({ field, before: shownBefore, after: a, needs: action === 'replace' ? 'replace' : 'update' });
+    }
+  });
+
+  test('a host port of 0 matches whatever port the runtime chose', () => {
+    const plan = webStack({ ports: ['80', '127.0.0.1::81'] });
+    expect(changed(diffAfter(plan, plan, { effective: true, labels: false }))).toEqual([]);
+  });
+
+  test('a stopped container that should run is started in place', () => {
+    const plan = webStack({ restart: Restart.ALWAYS });
+    const f = withContainer(faithful(plan), 'web', (c) => ({ ...c, status: 'exited', exitCode: 137 }));
+    const c = only(diffStack(plan, f.observed, f.images));
+    expect(c).toMatchObject({ action: 'update', reasons: [{ field: 'status', before: '"exited"', after: '"running"', needs: 'update' }] });
+  });
+
+  test('an image whose id moved replaces its containers', () => {
+    const plan = webStack();
+    const f = faithful(plan);
+    const imageId = id(plan, 'image-busybox-1.36');
+    const images = { ...f.images, [imageId]: { id: `sha256:${'b'.repeat(64)}`, config: BUSYBOX_DEFAULTS } };
+    const c = only(diffStack(plan, f.observed, images));
+    expect(c.action).toBe('replace');
+    expect(c.reasons).toEqual([{ field: 'image', before: f.observed.containers[0].imageId.slice(0, 19), after: `sha256:${'b'.repeat(12)}`, needs: 'replace' }]);
+  });
+
+  test('a missing image is created and its containers get an image known after apply', () => {
+    const plan = webStack();
+    const f = faithful(plan);
+    const imageId = id(plan, 'image-busybox-1.36');
+    const d = diffStack(plan, f.observed, { [imageId]: undefined });
+    expect(actions(d)).toEqual(['create image docker.io/library/busybox:1.36', 'replace container shop-web']);
+    expect(d.changes[1].reasons).toContainEqual({ field: 'image', before: f.observed.containers[0].imageId.slice(0, 19), after: KNOWN_AFTER_APPLY, needs: 'replace' });
+  });
+
+  test('pullPolicy always updates the image and leaves its containers alone', () => {
+    const stack = new Stack(fixtureApp(), 'shop');
+    new Container(stack, 'web', { image: new Image(stack, 'img', { ref: 'busybox:1.36', pullPolicy: 'always' }) });
+    const plan = Testing.synth(stack);
+    const d = diffAfter(plan, plan);
+    expect(only(d)).toMatchObject({ type: 'image', action: 'update', reasons: [{ field: 'pullPolicy', after: 'always', needs: 'update' }] });
+  });
+
+  test('a build image is current by its spec-hash label, rebuilt otherwise, and its containers replaced', () => {
+    const stack = new Stack(fixtureApp(), 'shop');
+    const img = new Image(stack, 'img', { build: { context: 'web' } });
+    new Container(stack, 'web', { image: img });
+    const plan = Testing.synth(stack);
+    expect(changed(diffAfter(plan, plan))).toEqual([]);
+    const f = faithful(plan);
+    const imgId = id(plan, 'img');
+    const stale = { ...f.images, [imgId]: { id: 'sha256:' + 'c'.repeat(64), config: { ...BUSYBOX_DEFAULTS, labels: { 'io.cdk-docker.context-hash': 'sha256:old' } } } };
+    const d = diffStack(plan, f.observed, stale);
+    const image = resourceAt(plan, 'img', 'image');
+    expect(actions(d)).toEqual(['update image ' + image.name, 'replace container shop-web']);
+    expect(d.changes[0].reasons).toEqual([{ field: 'contextHash', before: 'sha256:old', after: image.spec.source === 'build' ? image.spec.contextHash : '', needs: 'update' }]);
+    expect(d.changes[1].reasons).toContainEqual(expect.objectContaining({ field: 'image', after: KNOWN_AFTER_APPLY }));
+  });
+
+  test('network attachments change in place: connect, disconnect, aliases', () => {
+    const stack = () => new Stack(fixtureApp(), 'shop');
+    const a = stack();
+    const n1 = new Network(a, 'n1');
+    new Network(a, 'n2');
+    new Container(a, 'web', { image: 'busybox:1.36', networks: [n1] });
+    const b = stack();
+    new Network(b, 'n1');
+    const n2 = new Network(b, 'n2');
+    new Container(b, 'web', { image: 'busybox:1.36', networks: [{ network: n2, aliases: ['www'] }] });
+    for (const labels of [true, false]) {
+      const c = only(diffAfter(Testing.synth(a), Testing.synth(b), { labels, effective: !labels }));
+      expect(c.action).toBe('update');
+      expect(c.reasons).toEqual([
+        { field: 'networks.shop-n2', before: undefined, after: 'aliases web,www', needs: 'update' },
+        { field: 'networks.shop-n1', before: 'attached', after: undefined, needs: 'update' },
+      ]);
+    }
+  });
+
+  test('a bind-mounted file whose content changed replaces the container (by its hash in the inputs label)', () => {
+    const plan = webStack({ mounts: [{ type: 'bind', source: 'nginx.conf', target: '/etc/nginx.conf' }] });
+    const f = faithful(plan);
+    const web = resourceAt(plan, 'web', 'container');
+    // The engine cannot report the hash; the label remembers the old one.
+    const oldInputs = JSON.stringify({ image: 'docker.io/library/busybox:1.36', secrets: {}, envFiles: [], files: { '/etc/nginx.conf': 'sha256:old' } });
+    const g = withContainer(f, 'web', (c) => ({
+      ...c,
+      labels: { ...c.labels, 'io.cdk-docker.inputs': oldInputs, [LABELS.specHash]: 'sha256:old' },
+      spec: { ...c.spec, mounts: c.spec.mounts.map((m) => (m.type === 'bind' ? { ...m, sha256: undefined } : m)) },
+    }));
+    const c = only(diffStack(plan, g.observed, g.images));
+    const want = web.spec.mounts[0].type === 'bind' ? web.spec.mounts[0].sha256 : undefined;
+    expect(c.reasons).toEqual([{ field: 'mounts[0].sha256', before: 'sha256:old', after: want, needs: 'replace' }]);
+  });
+
+  test('an env file whose content changed replaces the container', () => {
+    const plan = webStack({ envFiles: ['app.env'] });
+    const g = withContainer(faithful(plan), 'web', (c) => ({
+      ...c,
+      labels: { ...c.labels, 'io.cdk-docker.inputs': JSON.stringify({ image: 'docker.io/library/busybox:1.36', secrets: {}, envFiles: ['sha256:old'], files: {} }), [LABELS.specHash]: 'sha256:old' },
+    }));
+    const c = only(diffStack(plan, g.observed, { ...g.images }));
+    expect(c.reasons).toEqual([{ field: 'envFiles[0]', before: 'sha256:old', after: resourceAt(plan, 'web', 'container').spec.envFiles[0].sha256, needs: 'replace' }]);
+    // Env-file variables in the environment are not differences.
+    const h = faithful(plan, { labels: false, envFileVars: { FROM_FILE: 'yes' } });
+    expect(changed(diffStack(plan, h.observed, h.images))).toEqual([]);
+  });
+});
+
+describe('secrets', () => {
+  const VALUE = 'the-secret-value-0xDEADBEEF';
+
+  test('a secret whose HMAC changed is a masked replace; its value appears nowhere', () => {
+    const applied = webStack({ env: { TOKEN: Secret.fromEnv('TOKEN') } }, { TOKEN: 'first' });
+    const plan = webStack({ env: { TOKEN: Secret.fromEnv('TOKEN') } }, { TOKEN: VALUE });
+    const d = diffAfter(applied, plan, { secrets: { TOKEN: 'first' } });
+    expect(only(d)).toMatchObject({ action: 'replace', reasons: [{ field: 'env.TOKEN', before: MASKED, after: MASKED, needs: 'replace' }] });
+    const out = renderDiff(d, { color: false }) + JSON.stringify(diffToJson(d));
+    expect(out).not.toContain(VALUE);
+    expect(out).not.toContain('first');
+    // Without the label (no HMAC to compare), a present secret is not a difference.
+    expect(changed(diffAfter(applied, plan, { labels: false, secrets: { TOKEN: 'first' } }))).toEqual([]);
+  });
+
+  test('the environment never leaks a secret into a reason, whether it is, was or might have been one', () => {
+    const applied = webStack({ env: { TOKEN: Secret.fromEnv('TOKEN'), PLAIN: 'p' } }, { TOKEN: VALUE });
+    const plain = webStack({ env: { TOKEN: 'now-plain', PLAIN: 'q' } }, {});
+    for (const labels of [true, false]) {
+      const d = diffAfter(applied, plain, { labels, secrets: { TOKEN: VALUE } });
+      const text = renderDiff(d, { color: false }) + JSON.stringify(diffToJson(d));
+      expect(text).not.toContain(VALUE);
+      expect(only(d).reasons).toContainEqual({ field: 'env.TOKEN', before: MASKED, after: '"now-plain"', needs: 'replace' });
+    }
+    // Removed from the plan: the old value is masked unless the label proves it was plain.
+    const removed = webStack({}, {});
+    for (const labels of [true, false]) {
+      const d = diffAfter(applied, removed, { labels, secrets: { TOKEN: VALUE } });
+      expect(JSON.stringify(d)).not.toContain(VALUE);
+      expect(only(d).reasons).toContainEqual({ field: 'env.TOKEN', before: MASKED, after: undefined, needs: 'replace' });
+      expect(only(d).reasons).toContainEqual({ field: 'env.PLAIN', before: labels ? '"p"' : MASKED, after: undefined, needs: 'replace' });
+    }
+  });
+
+  test('a secret missing from the environment is added', () => {
+    const plan = webStack({ env: { TOKEN: Secret.fromEnv('TOKEN') } }, { TOKEN: VALUE });
+    const g = withContainer(faithful(plan), 'web', (c) => ({ ...c, labels: { ...c.labels, [LABELS.specHash]: 'x' }, spec: { ...c.spec, fullEnv: BUSYBOX_DEFAULTS.env } }));
+    expect(only(diffStack(plan, g.observed, g.images)).reasons).toEqual([{ field: 'env.TOKEN', before: undefined, after: MASKED, needs: 'replace' }]);
+  });
+});
+
+describe('networks and volumes', () => {
+  test('a network whose subnet changed is replaced, and its containers reconnected', () => {
+    const d = diffAfter(fullStack({ subnet: '10.1.0.0/24' }), fullStack({ subnet: '10.2.0.0/24' }));
+    const c = changed(d);
+    expect(c.map((x) => `${x.action} ${x.name}`)).toEqual(['replace shop-backend', 'update shop-db', 'update shop-web']);
+    expect(c[0].reasons).toEqual([{ field: 'subnet', before: '"10.1.0.0/24"', after: '"10.2.0.0/24"', needs: 'replace' }]);
+    expect(c[1].reasons).toEqual([{ field: 'networks.shop-backend', before: expect.any(String), after: KNOWN_AFTER_APPLY, needs: 'update' }]);
+  });
+
+  test('a volume whose driver options changed is replaced with a data-loss note, its containers too', () => {
+    const d = diffAfter(fullStack(), fullStack({ volumeOpts: { type: 'tmpfs' } }));
+    const c = changed(d);
+    expect(c.map((x) => `${x.action} ${x.name}`)).toEqual(['replace shop-data', 'replace shop-db']);
+    expect(c[0].reasons).toEqual([{ field: 'driverOpts.type', before: undefined, after: '"tmpfs"', needs: 'replace' }]);
+    expect(c[1].reasons).toEqual([{ field: 'mounts[0].source', before: '"shop-data"', after: '"shop-data" (recreated)', needs: 'replace' }]);
+    expect(renderDiff(d, { color: false })).toContain('driverOpts.type: (none) → "tmpfs" (forces replacement: the volume and its data are deleted; apply needs --allow-data-loss)');
+  });
+});
+
+describe('orphans, replicas and order', () => {
+  test('objects no longer in the plan are deleted last, containers before volumes and networks', () => {
+    const stack = new Stack(fixtureApp(), 'shop');
+    new Container(stack, 'web', { image: 'busybox:1.36' });
+    const plan = Testing.synth(stack);
+    const old = faithful(fullStack({ extra: true }));
+    const d = diffStack(plan, old.observed, old.images);
+    expect(actions(d)).toEqual([
+      'no-op image docker.io/library/busybox:1.36',
+      'replace container shop-web',
+      'delete container shop-db',
+      'delete container shop-extra',
+      'delete volume shop-data',
+      'delete network shop-backend',
+    ]);
+  });
+
+  test('scaling up creates only the new replicas, scaling down deletes only the extra ones', () => {
+    const up = diffAfter(fullStack({ replicas: 1 }), fullStack({ replicas: 3 }));
+    expect(changed(up).map((c) => `${c.action} ${c.name} ${c.replica}`)).toEqual(['create shop-web-2 2', 'create shop-web-3 3']);
+    const down = diffAfter(fullStack({ replicas: 3 }), fullStack({ replicas: 1 }));
+    expect(changed(down).map((c) => `${c.action} ${c.name} ${c.replica}`)).toEqual(['delete shop-web-3 3', 'delete shop-web-2 2']);
+  });
+
+  test('creates come in dependency order', () => {
+    const plan = fullStack();
+    const d = diffStack(plan, { networks: [], volumes: [], containers: [] }, {});
+    expect(actions(d)).toEqual([
+      'create image docker.io/library/busybox:1.36',
+      'create network shop-backend',
+      'create volume shop-data',
+      'create container shop-db',
+      'create container shop-web',
+    ]);
+  });
+
+  test('a second container claiming the same replica is deleted; the one with the right name is kept', () => {
+    const plan = webStack();
+    const f = faithful(plan);
+    const c = f.observed.containers[0];
+    const dup: ObservedContainer = { ...c, id: 'f'.repeat(64), name: 'shop-web-old' };
+    const observed: ObservedStack = { ...f.observed, containers: [dup, c] };
+    expect(actions(diffStack(plan, observed, f.images))).toEqual(['no-op image docker.io/library/busybox:1.36', 'no-op container shop-web', 'delete container shop-web-old']);
+  });
+});
+
+describe('renderDiff', () => {
+  test('one line per changed resource, reasons indented, a summary', () => {
+    const applied = webStack({ env: { DB_URL: 'a' } });
+    const plan = webStack({ env: { DB_URL: 'b' }, restart: Restart.ALWAYS });
+    const f = faithful(applied);
+    const orphan = { ...f.observed.containers[0], id: 'e'.repeat(64), name: 'shop-old', labels: { ...f.observed.containers[0].labels, [LABELS.path]: 'old' } };
+    const d = diffStack(plan, { ...f.observed, containers: [...f.observed.containers, orphan] }, f.images);
+    expect(renderDiff(d, { color: false })).toBe(
+      [
+        '-/+ container web (shop-web)',
+        '      restart: no → always',
+        '      env.DB_URL: "a" → "b" (forces replacement)',
+        '  - container old (shop-old)',
+        '',
+        'Plan: 0 to add, 0 to change, 1 to replace, 1 to destroy.',
+        '',
+      ].join('\n'),
+    );
+    expect(renderDiff(d, { color: true })).toContain('\u001b[');
+    const created = diffStack(plan, { networks: [], volumes: [], containers: [] }, {});
+    expect(renderDiff(created, { color: false })).toBe(
+      ['  + image image-busybox-1.36 (docker.io/library/busybox:1.36)', '  + container web (shop-web)', '', 'Plan: 2 to add, 0 to change, 0 to replace, 0 to destroy.', ''].join('\n'),
+    );
+  });
+
+  test('diffToJson lists every change with its reasons and a summary', () => {
+    const applied = webStack({ restart: Restart.NO });
+    const plan = webStack({ restart: Restart.ALWAYS });
+    const j = diffToJson(diffAfter(applied, plan));
+    expect(j.summary).toEqual({ add: 0, change: 1, replace: 0, destroy: 0 });
+    expect(j.changes.map((c) => c.action)).toEqual(['no-op', 'update']);
+    expect(j.changes[1]).toEqual({
+      logicalId: id(plan, 'web'),
+      path: 'web',
+      type: 'container',
+      name: 'shop-web',
+      action: 'update',
+      replica: 1,
+      reasons: [{ field: 'restart', before: 'no', after: 'always', needs: 'update' }],
+    });
+    expect(JSON.parse(JSON.stringify(j))).toEqual(j);
+  });
+});
