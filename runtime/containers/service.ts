@@ -616,7 +616,9 @@ export class ContainerService {
     if (!this.store.tryRecord(id)) return;
     let delay = 0;
     await this.store.locked(id, async () => {
-      await this.finalizeLocked(id);
+      // Not finalizeLocked: the exit command of a run that `stop` already recorded can come
+      // after a new `start`; refresh leaves a run whose monitor lives and has no exit file alone.
+      await this.refresh(id);
       const state = this.store.state(id);
       if (state.Status === 'restarting') delay = backoffMs(state);
     });
@@ -785,6 +787,41 @@ export class ContainerService {
     await this.store.namesLocked(() => {
       this.store.checkNameFree(newName, id);
       this.store.writeRecord({ ...this.store.record(id), Name: newName });
+    });
+  }
+
+  /**
+   * Docker's `update` (and the labels, which Docker cannot change): rewrites the container's
+   * record under its lock. The restart policy counts from the next exit; memory, CPU and pids
+   * limits take effect on the next start (a running container keeps the cgroup limits it
+   * started with). `labels` replaces all the labels. 0 for a limit means unlimited.
+   */
+  public async update(
+    nameOrId: string,
+    change: { restart?: { name: RestartPolicyName; maxRetries?: number }; memory?: number; nanoCpus?: number; pidsLimit?: number; labels?: { readonly [k: string]: string } },
+  ): Promise<void> {
+    const id = this.store.resolve(nameOrId);
+    if (change.restart && change.restart.name !== 'on-failure' && change.restart.maxRetries) {
+      throw new InvalidArgumentError(`maximum retry count cannot be used with restart policy '${change.restart.name}'; use on-failure:N`);
+    }
+    if (change.memory !== undefined && change.memory > 0 && change.memory < 6 * 1024 * 1024) throw new InvalidArgumentError('Minimum memory limit allowed is 6MB');
+    await this.store.locked(id, () => {
+      const record = this.store.record(id);
+      if (change.restart && change.restart.name !== 'no' && record.HostConfig.AutoRemove) {
+        throw new ConflictError(`Conflicting options: container ${record.Name} is removed when it exits (--rm); it cannot have the restart policy ${change.restart.name}`);
+      }
+      const h = record.HostConfig;
+      this.store.writeRecord({
+        ...record,
+        Config: change.labels ? { ...record.Config, Labels: { ...change.labels } } : record.Config,
+        HostConfig: {
+          ...h,
+          RestartPolicy: change.restart ? { Name: change.restart.name, MaximumRetryCount: change.restart.maxRetries ?? 0 } : h.RestartPolicy,
+          Memory: change.memory ?? h.Memory,
+          NanoCpus: change.nanoCpus ?? h.NanoCpus,
+          PidsLimit: change.pidsLimit === undefined ? h.PidsLimit : change.pidsLimit || undefined,
+        },
+      });
     });
   }
 

@@ -1,0 +1,795 @@
+/**
+ * The built-in driver: the driver interface (./types) over the built-in runtime's public API
+ * (runtime/containers, runtime/images, runtime/networks, runtime/volumes). No daemon: every call
+ * does its work in this process and leaves running containers to conmon, as the runtime CLI does.
+ *
+ * How observed containers are expressed in the plan's terms (`ObservedContainer.spec`): the
+ * container's record says what `create` decided, after the image's defaults were applied, so
+ * - exact: ports (hostIp `0.0.0.0` and hostPort 0 for "any"), publishAllPorts, mounts (the
+ *   volumes, binds and tmpfs the container asked for, in its order; not those of the image's
+ *   VOLUMEs nor those `volumesFrom` brought), volumesFrom, networkMode and networks (the first is
+ *   the primary; only the default network and nothing else = `[]`), restart, init,
+ *   readOnlyRootfs, capAdd/capDrop (no `CAP_`, upper case, sorted), privileged, memoryBytes,
+ *   nanoCpus, pidsLimit (absent = unlimited), stopTimeoutSeconds (absent when not set), labels
+ *   (without `io.cdk-docker.*`, but with those the image supplied).
+ * - resolved against the image (compare with the plan's value or else ImageDefaults): command
+ *   and entrypoint (what runs; `[]` = none; Docker's rule: a plan entrypoint without a command
+ *   runs with no command, the image's Cmd is dropped), workingDir and user (absent when empty),
+ *   stopSignal (the image's or SIGTERM when not set; `SIGTERM` form), healthcheck (the image's
+ *   when not set; Docker's defaults filled in: 30 s interval and timeout, 3 retries; absent when
+ *   none or `NONE`).
+ * - approximations: `env` is the container's environment without the entries equal to the
+ *   image's (so it also holds values from env files and secrets: compare secrets by HMAC, never
+ *   print); `fullEnv` is everything. `hostname` is absent when it is the runtime's default (the
+ *   short id, or the host's name with `host` networking). A bind mount's `sha256` is not
+ *   observable (the spec hash label carries it).
+ */
+
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import type * as RuntimeApi from '../../runtime';
+import type { RuntimeConfig } from '../../runtime/config';
+import type * as Containers from '../../runtime/containers';
+import type { ImageService } from '../../runtime/images/service';
+import type { ImageRecord, ImageStore } from '../../runtime/images/store';
+import type { ContainerConfig, ImageConfig } from '../../runtime/images/types';
+import type * as Networks from '../../runtime/networks';
+import type * as Volumes from '../../runtime/volumes';
+import type {
+  ContainerSpec,
+  DependencyCondition,
+  Healthcheck,
+  ImageResource,
+  Mount,
+  NetworkAttachment,
+  NetworkSpec,
+  PortMapping,
+  Protocol,
+  RestartPolicyName,
+  VolumeSpec,
+} from '../plan/types';
+import { CdkDockerError, ConflictError, NotFoundError } from '../util/errors';
+import { normalizeSignal } from '../util/linux';
+import { ContainerConditionError, UnsupportedError } from './errors';
+import {
+  ContainerCreateRequest,
+  ContainerStatus,
+  ContainerUpdate,
+  Driver,
+  ImageDefaults,
+  LABELS,
+  ManagedLabels,
+  ObservedContainer,
+  ObservedContainerSpec,
+  ObservedImage,
+  ObservedNetwork,
+  ObservedStack,
+  ObservedVolume,
+} from './types';
+
+type ContainerRecord = Containers.ContainerRecord;
+type ContainerState = Containers.ContainerState;
+type NetworkRecord = Networks.NetworkRecord;
+
+/** The prefix of the labels the reconciler owns. */
+const MANAGED_PREFIX = 'io.cdk-docker.';
+/** The runtime's default network (Docker's `bridge`). */
+const DEFAULT_NETWORK = 'bridge';
+/** How often `wait` looks at the container. */
+const POLL_MS = 100;
+/** Log lines quoted when a container cannot reach a condition. */
+const ERROR_LOG_LINES = 10;
+/** Docker's healthcheck defaults (nanoseconds), for zeros in a record. */
+const HEALTH_DEFAULT_NS = 30e9;
+const HEALTH_DEFAULT_RETRIES = 3;
+
+// The runtime's halves are loaded on first use: `synth` and `diff` of a stack without containers
+// never pay for them.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const loadContainers = () => require('../../runtime/containers') as typeof Containers;
+const loadImages = () => require('../../runtime/images/service') as { ImageService: typeof ImageService };
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/**
+ * The driver of the built-in runtime, for one state root (`RuntimeConfig`). Cheap to construct:
+ * the runtime's services are made on first use.
+ */
+export class BuiltinDriver implements Driver {
+  public readonly name = 'built-in';
+  private containerService?: Containers.ContainerService;
+  private imageService?: ImageService;
+
+  constructor(public readonly config: RuntimeConfig) {}
+
+  private get containers(): Containers.ContainerService {
+    this.containerService ??= new (loadContainers().ContainerService)(this.config);
+    return this.containerService;
+  }
+
+  private get images(): ImageService {
+    this.imageService ??= new (loadImages().ImageService)(this.config);
+    return this.imageService;
+  }
+
+  private get imageStore(): ImageStore {
+    return this.images.store;
+  }
+
+  private get volumes(): Volumes.VolumeStore {
+    return this.containers.volumes;
+  }
+
+  private get networks(): Networks.NetworkStore {
+    return this.containers.networking.store;
+  }
+
+  // --- observe --------------------------------------------------------------------------------
+
+  public async observe(stack: string): Promise<ObservedStack> {
+    const mine = (labels: { readonly [k: string]: string } | null | undefined) => labels?.[LABELS.stack] === stack;
+    const svc = this.containers;
+    // `list` brings the states of containers whose process has gone up to date.
+    const rows = (await svc.list(true)).filter((r) => mine(r.labels));
+    const records = rows.map((r) => svc.store.tryRecord(r.id)).filter((r): r is ContainerRecord => r !== undefined);
+    const netRecords = await this.networks.records();
+    const imageConfigs = new Map<string, ContainerConfig>();
+    const containers = records.map((r) => this.toObservedContainer(r, svc.store.state(r.Id), netRecords, imageConfigs));
+    const networks = netRecords.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(toObservedNetwork);
+    const volumes = this.volumes.list({ label: [`${LABELS.stack}=${stack}`] }).filter((v) => mine(v.Labels)).map(toObservedVolume);
+    return {
+      networks: networks.sort(byName),
+      volumes: volumes.sort(byName),
+      containers: containers.sort(byName),
+    };
+  }
+
+  /** One container as observed now. */
+  private async observeContainer(nameOrId: string): Promise<ObservedContainer> {
+    const svc = this.containers;
+    const id = svc.store.resolve(nameOrId);
+    const state = await svc.store.locked(id, () => svc.refresh(id));
+    const record = svc.store.record(id);
+    const netRecords = joinsNetworks(record) ? await this.networks.records() : [];
+    return this.toObservedContainer(record, state, netRecords, new Map());
+  }
+
+  private toObservedContainer(r: ContainerRecord, state: ContainerState, netRecords: NetworkRecord[], imageConfigs: Map<string, ContainerConfig>): ObservedContainer {
+    let image = imageConfigs.get(r.ImageId);
+    if (!image) {
+      const rec = this.imageStore.tryResolve(r.ImageId);
+      image = (rec ? this.imageStore.config(rec).config : undefined) ?? {};
+      imageConfigs.set(r.ImageId, image);
+    }
+    const running = state.Status === 'running' || state.Status === 'paused';
+    const networks: { [network: string]: { ipv4Address: string; aliases: string[] } } = {};
+    const ports: Array<{ containerPort: number; protocol: string; hostIp: string; hostPort: number }> = [];
+    if (running) {
+      for (const n of netRecords) {
+        const e = n.endpoints[r.Id];
+        if (!e?.interfaceName) continue;
+        networks[n.Name] = { ipv4Address: e.ip, aliases: [...(r.EndpointsConfig?.[n.Name]?.Aliases ?? [])] };
+        for (const p of e.ports ?? []) {
+          for (let i = 0; i < (p.range ?? 1); i++) ports.push({ containerPort: p.containerPort + i, protocol: p.protocol, hostIp: p.hostIp || '0.0.0.0', hostPort: p.hostPort + i });
+        }
+      }
+    }
+    ports.sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol) || a.hostIp.localeCompare(b.hostIp));
+    return {
+      id: r.Id,
+      name: r.Name,
+      labels: { ...r.Config.Labels },
+      imageId: r.ImageId,
+      status: observedStatus(state.Status),
+      exitCode: state.ExitCode,
+      health: running ? state.Health?.Status : undefined,
+      restartCount: state.RestartCount,
+      spec: observedSpec(r, image),
+      networks,
+      ports,
+    };
+  }
+
+  // --- images ---------------------------------------------------------------------------------
+
+  public async image(ref: string): Promise<ObservedImage | undefined> {
+    const record = this.imageStore.tryResolve(ref);
+    return record ? this.toObservedImage(record) : undefined;
+  }
+
+  public async ensureImage(resource: ImageResource): Promise<ObservedImage> {
+    const spec = resource.spec;
+    switch (spec.source) {
+      case 'registry': {
+        const present = this.imageStore.tryResolve(spec.ref);
+        if (spec.pullPolicy === 'never') {
+          if (!present) {
+            throw new NotFoundError(
+              `image ${spec.ref} (${resource.path}) is not in the built-in runtime and its pullPolicy is "never"; ` +
+                `load it (cdk-docker runtime load -i FILE) or pull it (cdk-docker runtime pull ${spec.ref}) first, or set pullPolicy to "missing"`,
+            );
+          }
+          return this.toObservedImage(present);
+        }
+        if (present && spec.pullPolicy === 'missing') return this.toObservedImage(present);
+        try {
+          return this.toObservedImage(await this.images.pull(spec.ref));
+        } catch (e) {
+          if (e instanceof CdkDockerError) throw wrap(e, `pull ${spec.ref} (${resource.path}): `);
+          throw e;
+        }
+      }
+      case 'archive':
+        return this.toObservedImage(await this.loadArchive(resource.name, resource.path, spec.path, spec.sha256));
+      case 'build':
+        throw new UnsupportedError(
+          `image ${resource.name} (${resource.path}) is built from ${spec.context}, but the built-in runtime has no image builder yet (issue 7); ` +
+            'build it with another tool and use an archive (Image props `archive`) or a registry reference (`ref`) meanwhile',
+        );
+    }
+  }
+
+  /** Loads an image archive and returns the image named `name` (the only image of the archive gets that tag). */
+  private async loadArchive(name: string, where: string, file: string, sha256: string): Promise<ImageRecord> {
+    let actual: string;
+    try {
+      actual = `sha256:${await fileSha256(file)}`;
+    } catch (e) {
+      throw new NotFoundError(`image ${name} (${where}): cannot read the archive ${file} (${(e as Error).message}); create it (e.g. \`docker save -o ${file} IMAGE\`) or fix the path`);
+    }
+    if (sha256 !== `sha256:${'0'.repeat(64)}` && actual !== sha256) {
+      throw new ConflictError(`image ${name} (${where}): the archive ${file} changed since the plan was made (plan ${sha256}, now ${actual}); synthesize the plan again`);
+    }
+    const lines = await this.images.load(fs.createReadStream(file), file);
+    const found = this.imageStore.tryResolve(name);
+    const loaded = lines.map((l) => /^Loaded image(?: ID)?: (.+)$/.exec(l)?.[1]).filter((x): x is string => x !== undefined);
+    if (loaded.length === 1) {
+      const only = this.imageStore.resolve(loaded[0]);
+      // The archive's image is the one the plan names, whatever tag it had when it was saved.
+      if (found?.id !== only.id) return this.images.tag(only.id, name);
+      return only;
+    }
+    if (found) return found;
+    throw new NotFoundError(`image ${name} (${where}): the archive ${file} holds ${loaded.length} images (${loaded.join(', ')}) and none is tagged ${name}; tag the image as ${name} when saving it, or save only one image`);
+  }
+
+  private toObservedImage(record: ImageRecord): ObservedImage {
+    return { id: record.id, config: imageDefaults(this.imageStore.config(record)) };
+  }
+
+  // --- networks -------------------------------------------------------------------------------
+
+  public async createNetwork(name: string, spec: NetworkSpec, labels: ManagedLabels): Promise<ObservedNetwork> {
+    if (spec.driver !== 'bridge') {
+      throw new UnsupportedError(`network ${name}: the built-in runtime has only the "bridge" driver, not "${spec.driver}"; use driver bridge, or apply this stack to a Docker Swarm`);
+    }
+    const wanted = { ...spec.labels, ...labels };
+    const existing = (await this.networks.records()).find((n) => n.Name === name);
+    if (existing) return sameNetwork(existing, wanted);
+    try {
+      const record = await this.networks.create(name, {
+        subnet: spec.subnet,
+        gateway: spec.gateway,
+        ipRange: spec.ipRange,
+        internal: spec.internal,
+        attachable: spec.attachable,
+        labels: wanted,
+      });
+      return toObservedNetwork(record);
+    } catch (e) {
+      // Created meanwhile by someone else: the same one is fine.
+      const now = e instanceof ConflictError ? (await this.networks.records()).find((n) => n.Name === name) : undefined;
+      if (now) return sameNetwork(now, wanted);
+      throw e;
+    }
+  }
+
+  public async removeNetwork(name: string): Promise<void> {
+    await this.networks.remove(name, { force: true });
+  }
+
+  // --- volumes --------------------------------------------------------------------------------
+
+  public async createVolume(name: string, spec: VolumeSpec, labels: ManagedLabels): Promise<ObservedVolume> {
+    if (spec.driver !== 'local') {
+      throw new UnsupportedError(`volume ${name}: the built-in runtime has only the "local" volume driver, not "${spec.driver}"; use driver local (with driverOpts type/device/o for tmpfs, bind or nfs)`);
+    }
+    const record = await this.volumes.create(name, { driver: 'local', labels: { ...spec.labels, ...labels }, driverOpts: { ...spec.driverOpts } });
+    return toObservedVolume(this.volumes.inspect(record.Name));
+  }
+
+  public async removeVolume(name: string): Promise<void> {
+    await this.volumes.remove(name, { force: true });
+  }
+
+  // --- containers -----------------------------------------------------------------------------
+
+  public async createContainer(request: ContainerCreateRequest): Promise<ObservedContainer> {
+    const svc = this.containers;
+    const { spec, name } = request;
+    const existing = svc.store.records().find((r) => r.Name === name);
+    if (existing && sameLabels(managedOnly(existing.Config.Labels), managedOnly(request.labels))) return this.observeContainer(existing.Id);
+    if (existing) {
+      throw new ConflictError(
+        `container ${name} already exists${existing.Config.Labels[LABELS.stack] ? ` (stack ${existing.Config.Labels[LABELS.stack]}, ${existing.Config.Labels[LABELS.path]})` : ' and was not created by cdk-docker'}; ` +
+          `remove or rename it (cdk-docker runtime rm -f ${name}) or give the container another name`,
+      );
+    }
+    const [first, ...rest] = spec.networkMode === 'bridge' ? spec.networks : [];
+    const record = await svc.create({
+      image: request.imageId,
+      name,
+      cmd: spec.command ? [...spec.command] : undefined,
+      entrypoint: spec.entrypoint ? [...spec.entrypoint] : undefined,
+      env: Object.entries(request.env).map(([k, v]) => `${k}=${v}`),
+      workingDir: spec.workingDir,
+      user: spec.user,
+      hostname: spec.hostname,
+      labels: { ...spec.labels, ...request.labels },
+      restart: { name: spec.restart.policy, maxRetries: spec.restart.policy === 'on-failure' ? spec.restart.maxRetries : 0 },
+      init: spec.init,
+      readOnly: spec.readOnlyRootfs,
+      capAdd: [...spec.capAdd],
+      capDrop: [...spec.capDrop],
+      privileged: spec.privileged,
+      memory: spec.memoryBytes,
+      nanoCpus: spec.nanoCpus,
+      pidsLimit: spec.pidsLimit,
+      stopSignal: spec.stopSignal,
+      stopTimeout: spec.stopTimeoutSeconds,
+      mounts: spec.mounts.map(mountRequest),
+      volumesFrom: spec.volumesFrom.map((v) => (v.readOnly ? `${v.container}:ro` : v.container)),
+      ...healthOptions(spec.healthcheck),
+      networkMode: spec.networkMode === 'bridge' ? (first?.network ?? DEFAULT_NETWORK) : spec.networkMode,
+      networkAliases: first ? [...first.aliases] : undefined,
+      ipv4Address: first?.ipv4Address,
+      ports: spec.ports.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol })),
+      publishAll: spec.publishAllPorts,
+    });
+    try {
+      // The other networks: connect works on a container that has not started.
+      for (const n of rest) await svc.connect(n.network, record.Id, { aliases: [...n.aliases], ip: n.ipv4Address });
+    } catch (e) {
+      // All or nothing: a half-connected container would look created to the next observe.
+      await svc.remove(record.Id, { force: true, volumes: true }).catch(() => undefined);
+      throw e;
+    }
+    return this.observeContainer(record.Id);
+  }
+
+  public async startContainer(nameOrId: string): Promise<void> {
+    await this.containers.start(nameOrId);
+  }
+
+  public async stopContainer(nameOrId: string): Promise<void> {
+    try {
+      await this.containers.stop(nameOrId);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+
+  public async removeContainer(nameOrId: string, opts: { force?: boolean } = {}): Promise<void> {
+    try {
+      // Docker's `rm -v`: the container's anonymous volumes go with it, named volumes never.
+      await this.containers.remove(nameOrId, { force: opts.force, volumes: true });
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+
+  public async updateContainer(nameOrId: string, update: ContainerUpdate): Promise<void> {
+    const svc = this.containers;
+    const id = svc.store.resolve(nameOrId);
+    // The name first: the new labels (the spec hash) are written last, when everything else is done.
+    if (update.name !== undefined && update.name !== svc.store.record(id).Name) await svc.rename(id, update.name);
+    const record = svc.store.record(id);
+    let labels: { [k: string]: string } | undefined;
+    if (update.labels) {
+      labels = Object.fromEntries(Object.entries(record.Config.Labels).filter(([k]) => !k.startsWith(MANAGED_PREFIX)));
+      Object.assign(labels, update.labels);
+    }
+    const limit = (v: number | null | undefined) => (v === undefined ? undefined : (v ?? 0));
+    await svc.update(id, {
+      restart: update.restart ? { name: update.restart.policy, maxRetries: update.restart.policy === 'on-failure' ? update.restart.maxRetries : 0 } : undefined,
+      memory: limit(update.memoryBytes),
+      nanoCpus: limit(update.nanoCpus),
+      pidsLimit: limit(update.pidsLimit),
+      labels,
+    });
+  }
+
+  public async connectNetwork(container: string, network: string, opts: { aliases: string[]; ipv4Address?: string }): Promise<void> {
+    const svc = this.containers;
+    const id = svc.store.resolve(container);
+    const net = await this.networks.get(network);
+    const record = svc.store.record(id);
+    const joined = joinsNetworks(record) ? networkList(record) : [];
+    const current = joined.find((j) => j.network === net.Name);
+    if (current) {
+      if (sameStrings(current.aliases, opts.aliases) && (current.ipv4Address ?? '') === (opts.ipv4Address ?? '')) return;
+      throw new ConflictError(
+        `container ${record.Name} is already on network ${net.Name} with ${describeAttachment(current)}, not ${describeAttachment({ network: net.Name, aliases: [...opts.aliases].sort(), ipv4Address: opts.ipv4Address })}; disconnect it first`,
+      );
+    }
+    await svc.connect(net.Name, id, { aliases: [...opts.aliases], ip: opts.ipv4Address });
+  }
+
+  public async disconnectNetwork(container: string, network: string): Promise<void> {
+    const svc = this.containers;
+    const id = svc.store.tryResolve(container);
+    if (!id) return;
+    const record = svc.store.record(id);
+    if (!joinsNetworks(record) || !networkList(record).some((j) => j.network === network)) return;
+    try {
+      await svc.disconnect(network, id);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+
+  // --- conditions and output ------------------------------------------------------------------
+
+  public async wait(nameOrId: string, condition: DependencyCondition, timeoutMs: number): Promise<void> {
+    const svc = this.containers;
+    const id = svc.store.resolve(nameOrId);
+    const name = svc.store.record(id).Name;
+    const deadline = Date.now() + timeoutMs;
+    const fail = async (reason: string, fix: string) => new ContainerConditionError(name, condition, reason, await this.logs(id, ERROR_LOG_LINES).catch(() => ''), fix);
+    for (;;) {
+      if (!svc.store.tryRecord(id)) throw await fail(`was removed while cdk-docker waited for it to be ${CONDITION_WORDS[condition]}`, 'apply again');
+      let state = svc.store.state(id);
+      // The process may be gone without its exit recorded yet: finish that first.
+      if ((state.Status === 'running' || state.Status === 'paused') && !alive(state.MonitorPid)) state = await svc.store.locked(id, () => svc.refresh(id));
+      const verdict = judge(state, condition, svc.store.record(id));
+      if (verdict.done) return;
+      if (verdict.failure) throw await fail(verdict.failure, verdict.fix ?? `see \`cdk-docker runtime logs ${name}\` and fix the container`);
+      if (Date.now() >= deadline) {
+        throw await fail(
+          `was not ${CONDITION_WORDS[condition]} within ${formatSeconds(timeoutMs)} (it is ${describeState(state)})`,
+          `see \`cdk-docker runtime logs ${name}\`; if it is only slow, allow it more time`,
+        );
+      }
+      await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
+    }
+  }
+
+  public async logs(nameOrId: string, lines: number): Promise<string> {
+    const svc = this.containers;
+    const id = svc.store.resolve(nameOrId);
+    return loadContainers()
+      .readLog(svc.logPath(id), { tail: lines })
+      .map((l) => (l.text.endsWith('\n') ? l.text : `${l.text}\n`))
+      .join('');
+  }
+}
+
+/** The built-in runtime's driver for the state root that `env` names (CDK_DOCKER_ROOT, CDK_DOCKER_RUNROOT). */
+export function builtinDriver(env: NodeJS.ProcessEnv = process.env): BuiltinDriver {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runtimeConfig } = require('../../runtime/config') as Pick<typeof RuntimeApi, 'runtimeConfig'>;
+  return new BuiltinDriver(runtimeConfig(env));
+}
+
+// --- conditions -------------------------------------------------------------------------------
+
+interface Verdict {
+  readonly done?: boolean;
+  /** Why the condition cannot be reached any more. */
+  readonly failure?: string;
+  readonly fix?: string;
+}
+
+/** Whether a container in `state` has reached `condition`, can never reach it, or may still. */
+function judge(state: ContainerState, condition: DependencyCondition, record: ContainerRecord): Verdict {
+  const started = state.StartedAt !== '0001-01-01T00:00:00Z' && state.StartedAt !== '';
+  const exited = (state.Status === 'exited' || state.Status === 'dead') && started;
+  const running = state.Status === 'running' || state.Status === 'paused';
+  const exitText = `exited with code ${state.ExitCode}${state.OOMKilled ? ' (killed for lack of memory)' : ''}${state.Error ? ` (${state.Error})` : ''}`;
+  switch (condition) {
+    case 'started':
+      if (running) return { done: true };
+      // A one-shot container that already did its job has started.
+      if (exited) return state.ExitCode === 0 ? { done: true } : { failure: `${exitText} instead of running` };
+      return {};
+    case 'healthy': {
+      if (exited) return { failure: `${exitText} before it was healthy` };
+      if (!running) return {};
+      const health = state.Health;
+      if (!health) return { failure: 'has no healthcheck, so it can never be healthy', fix: 'give the container a healthcheck, or depend on it being "started" instead' };
+      if (health.Status === 'healthy') return { done: true };
+      if (health.Status !== 'unhealthy') return {};
+      const last = health.Log[health.Log.length - 1];
+      const output = last?.Output.trim().split('\n').slice(-3).join(' / ');
+      return {
+        failure: `turned unhealthy (${health.FailingStreak} failed check${health.FailingStreak === 1 ? '' : 's'}${last ? `; the last one exited ${last.ExitCode}${output ? `: ${output}` : ''}` : ''})`,
+        fix: `check the healthcheck ${JSON.stringify(record.Config.Healthcheck?.Test ?? [])} and the service (cdk-docker runtime logs ${record.Name})`,
+      };
+    }
+    case 'completed':
+      if (exited) return state.ExitCode === 0 ? { done: true } : { failure: `${exitText} before it completed successfully` };
+      return {};
+  }
+}
+
+/** `was not … within 5 s`. */
+const CONDITION_WORDS: { readonly [c in DependencyCondition]: string } = { started: 'running', healthy: 'healthy', completed: 'completed successfully' };
+
+function describeState(state: ContainerState): string {
+  if (state.Status === 'running' && state.Health) return `running, health ${state.Health.Status}`;
+  if (state.Status === 'exited') return `exited with code ${state.ExitCode}`;
+  return state.Status;
+}
+
+function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// --- observed state in the plan's terms -------------------------------------------------------
+
+function observedStatus(status: ContainerState['Status']): ContainerStatus {
+  return status === 'removing' ? 'dead' : status;
+}
+
+function joinsNetworks(record: ContainerRecord): boolean {
+  const mode = record.HostConfig.NetworkMode;
+  return mode !== 'none' && mode !== 'host' && !mode.startsWith('container:');
+}
+
+/** The networks a container joins, in order (the primary first), in the plan's terms. */
+function networkList(record: ContainerRecord): NetworkAttachment[] {
+  const primary = record.HostConfig.NetworkMode === 'default' ? DEFAULT_NETWORK : record.HostConfig.NetworkMode;
+  const configs = record.EndpointsConfig ?? {};
+  const names = [primary, ...Object.keys(configs).filter((n) => n !== primary)];
+  return names.map((network) => {
+    const cfg = configs[network];
+    return { network, aliases: [...(cfg?.Aliases ?? [])].sort(), ...(cfg?.IPAMConfig?.IPv4Address ? { ipv4Address: cfg.IPAMConfig.IPv4Address } : {}) };
+  });
+}
+
+function observedSpec(r: ContainerRecord, image: ContainerConfig): ObservedContainerSpec {
+  const c = r.Config;
+  const h = r.HostConfig;
+  const fullEnv = envMap(c.Env);
+  const imageEnv = envMap(image.Env ?? []);
+  const env = Object.fromEntries(Object.entries(fullEnv).filter(([k, v]) => imageEnv[k] !== v));
+
+  let networkMode: ContainerSpec['networkMode'] = 'bridge';
+  let networks: NetworkAttachment[] = [];
+  if (h.NetworkMode === 'host' || h.NetworkMode === 'none') networkMode = h.NetworkMode;
+  else if (joinsNetworks(r)) {
+    networks = networkList(r);
+    // Only the default network, as the runtime chose it: the plan says `[]`.
+    if (networks.length === 1 && networks[0].network === DEFAULT_NETWORK && networks[0].aliases.length === 0 && !networks[0].ipv4Address) networks = [];
+  }
+
+  const defaultHostname = r.Id.slice(0, 12);
+  let hostname: string | undefined = c.Hostname;
+  if (hostname === defaultHostname || hostname === '' || (h.NetworkMode === 'host' && hostname === hostHostname())) hostname = undefined;
+
+  const labels = Object.fromEntries(Object.entries(c.Labels ?? {}).filter(([k]) => !k.startsWith(MANAGED_PREFIX)));
+  const caps = (list: string[]) => [...new Set(list.map((x) => x.toUpperCase().replace(/^CAP_/, '')))].sort();
+
+  return {
+    command: [...(c.Cmd ?? [])],
+    entrypoint: [...(c.Entrypoint ?? [])],
+    env,
+    fullEnv,
+    ...(c.WorkingDir ? { workingDir: c.WorkingDir } : {}),
+    ...(c.User ? { user: c.User } : {}),
+    ...(hostname !== undefined ? { hostname } : {}),
+    ports: observedPorts(h.PortBindings ?? {}),
+    publishAllPorts: h.PublishAllPorts ?? false,
+    mounts: observedMounts(r),
+    volumesFrom: h.VolumesFrom.map((v) => {
+      const [container, mode] = v.split(':');
+      return { container, readOnly: mode === 'ro' };
+    }),
+    networkMode,
+    networks,
+    restart: { policy: h.RestartPolicy.Name as RestartPolicyName, maxRetries: h.RestartPolicy.Name === 'on-failure' ? h.RestartPolicy.MaximumRetryCount : 0 },
+    ...(observedHealthcheck(c.Healthcheck) ? { healthcheck: observedHealthcheck(c.Healthcheck) } : {}),
+    labels,
+    stopSignal: normalizeSignal(c.StopSignal || 'SIGTERM') ?? c.StopSignal,
+    ...(c.StopTimeout !== undefined && c.StopTimeout !== null ? { stopTimeoutSeconds: c.StopTimeout } : {}),
+    init: h.Init,
+    readOnlyRootfs: h.ReadonlyRootfs,
+    capAdd: caps(h.CapAdd),
+    capDrop: caps(h.CapDrop),
+    privileged: h.Privileged,
+    ...(h.Memory > 0 ? { memoryBytes: h.Memory } : {}),
+    ...(h.NanoCpus > 0 ? { nanoCpus: h.NanoCpus } : {}),
+    ...(h.PidsLimit !== undefined && h.PidsLimit > 0 ? { pidsLimit: h.PidsLimit } : {}),
+  };
+}
+
+function observedPorts(bindings: { readonly [portProto: string]: ReadonlyArray<{ HostIp: string; HostPort: string }> }): PortMapping[] {
+  const out: PortMapping[] = [];
+  for (const [key, list] of Object.entries(bindings)) {
+    const [port, proto = 'tcp'] = key.split('/');
+    for (const b of list) out.push({ containerPort: Number(port), protocol: proto as Protocol, hostIp: b.HostIp || '0.0.0.0', hostPort: Number(b.HostPort) || 0 });
+  }
+  return out.sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol) || a.hostIp.localeCompare(b.hostIp) || a.hostPort - b.hostPort);
+}
+
+/** The mounts the container asked for (HostConfig Binds and Tmpfs), not the image's VOLUMEs nor those of volumesFrom. */
+function observedMounts(r: ContainerRecord): Mount[] {
+  const binds = new Set(r.HostConfig.Binds);
+  const out: Mount[] = [];
+  for (const m of r.Mounts) {
+    if (m.Type === 'tmpfs') {
+      if (!Object.prototype.hasOwnProperty.call(r.HostConfig.Tmpfs, m.Destination)) continue;
+      const opts = m.Options ?? [];
+      const size = opts.find((o) => o.startsWith('size='));
+      const mode = opts.find((o) => o.startsWith('mode='));
+      out.push({
+        type: 'tmpfs',
+        target: m.Destination,
+        ...(size ? { sizeBytes: parseSize(size.slice(5)) } : {}),
+        ...(mode ? { mode: parseInt(mode.slice(5), 8) } : {}),
+      });
+      continue;
+    }
+    const source = m.Type === 'volume' ? (m.Name ?? '') : m.Source;
+    const asked = `${source}:${m.Destination}`;
+    if (!binds.has(asked) && !binds.has(`${asked}:ro`)) continue;
+    out.push(m.Type === 'volume' ? { type: 'volume', source, target: m.Destination, readOnly: !m.RW } : { type: 'bind', source, target: m.Destination, readOnly: !m.RW });
+  }
+  return out;
+}
+
+function observedHealthcheck(hc: ContainerRecord['Config']['Healthcheck']): Healthcheck | undefined {
+  if (!hc || hc.Test.length === 0 || hc.Test[0] === 'NONE') return undefined;
+  return {
+    test: [...hc.Test],
+    intervalMs: (hc.Interval || HEALTH_DEFAULT_NS) / 1e6,
+    timeoutMs: (hc.Timeout || HEALTH_DEFAULT_NS) / 1e6,
+    retries: hc.Retries || HEALTH_DEFAULT_RETRIES,
+    startPeriodMs: (hc.StartPeriod || 0) / 1e6,
+  };
+}
+
+/** `64m`, `1g`, `65536` → bytes (tmpfs size options). */
+function parseSize(text: string): number {
+  const m = /^(\d+)([kmg]?)$/i.exec(text.trim());
+  if (!m) return Number(text) || 0;
+  return Number(m[1]) * { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
+}
+
+function imageDefaults(config: ImageConfig): ImageDefaults {
+  const c = config.config ?? {};
+  return {
+    cmd: [...(c.Cmd ?? [])],
+    entrypoint: [...(c.Entrypoint ?? [])],
+    env: envMap(c.Env ?? []),
+    workingDir: c.WorkingDir ?? '',
+    user: c.User ?? '',
+    ...(c.StopSignal ? { stopSignal: normalizeSignal(c.StopSignal) ?? c.StopSignal } : {}),
+    exposedPorts: Object.keys(c.ExposedPorts ?? {}).sort(),
+    ...(c.Healthcheck?.Test?.length ? { healthcheck: { test: [...c.Healthcheck.Test] } } : {}),
+    labels: { ...(c.Labels ?? {}) },
+  };
+}
+
+function toObservedNetwork(n: NetworkRecord): ObservedNetwork {
+  const ipam = n.IPAM.Config[0];
+  return {
+    id: n.Id,
+    name: n.Name,
+    labels: { ...n.Labels },
+    driver: n.Driver,
+    subnet: ipam?.Subnet ?? '',
+    gateway: ipam?.Gateway ?? '',
+    ...(ipam?.IPRange ? { ipRange: ipam.IPRange } : {}),
+    internal: n.Internal,
+    attachable: n.Attachable,
+  };
+}
+
+function toObservedVolume(v: Volumes.Volume): ObservedVolume {
+  return { name: v.Name, labels: { ...v.Labels }, driver: v.Driver, driverOpts: { ...v.Options }, mountpoint: v.Mountpoint };
+}
+
+/** An existing network of the name asked for: it, when it has the labels asked for; else ConflictError. */
+function sameNetwork(existing: NetworkRecord, wanted: { readonly [k: string]: string }): ObservedNetwork {
+  if (sameLabels(managedOnly(existing.Labels), managedOnly(wanted))) return toObservedNetwork(existing);
+  const owner = existing.Labels[LABELS.stack];
+  throw new ConflictError(
+    `network ${existing.Name} already exists${owner ? ` (stack ${owner}, ${existing.Labels[LABELS.path]}, with other labels)` : ' and was not created by cdk-docker'}; ` +
+      `remove it (cdk-docker runtime network rm ${existing.Name}) or give the network another name`,
+  );
+}
+
+// --- create options ---------------------------------------------------------------------------
+
+function mountRequest(m: Mount): Containers.MountRequest {
+  switch (m.type) {
+    case 'volume':
+      return { type: 'volume', source: m.source, target: m.target, readOnly: m.readOnly, options: [] };
+    case 'bind':
+      return { type: 'bind', source: m.source, target: m.target, readOnly: m.readOnly, options: [] };
+    case 'tmpfs':
+      return {
+        type: 'tmpfs',
+        target: m.target,
+        readOnly: false,
+        options: [...(m.sizeBytes !== undefined ? [`size=${m.sizeBytes}`] : []), ...(m.mode !== undefined ? [`mode=${m.mode.toString(8)}`] : [])],
+      };
+  }
+}
+
+function healthOptions(hc: Healthcheck | undefined): Pick<Containers.CreateOptions, 'healthcheck' | 'noHealthcheck'> {
+  if (!hc) return {};
+  if (hc.test[0] === 'NONE') return { noHealthcheck: true };
+  return { healthcheck: { Test: [...hc.test], Interval: hc.intervalMs * 1e6, Timeout: hc.timeoutMs * 1e6, StartPeriod: hc.startPeriodMs * 1e6, Retries: hc.retries } };
+}
+
+// --- small helpers ----------------------------------------------------------------------------
+
+function envMap(list: readonly string[]): { [name: string]: string } {
+  const out: { [name: string]: string } = {};
+  for (const e of list) {
+    const i = e.indexOf('=');
+    if (i > 0) out[e.slice(0, i)] = e.slice(i + 1);
+  }
+  return out;
+}
+
+function sameLabels(a: { readonly [k: string]: string } | null | undefined, b: { readonly [k: string]: string }): boolean {
+  const ka = Object.keys(a ?? {});
+  return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && b[k] === a![k]);
+}
+
+/** The `io.cdk-docker.*` labels: the identity and spec hash of a managed object. */
+function managedOnly(labels: { readonly [k: string]: string } | null | undefined): { [k: string]: string } {
+  return Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => k.startsWith(MANAGED_PREFIX)));
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  const x = [...a].sort();
+  const y = [...b].sort();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+function describeAttachment(a: NetworkAttachment): string {
+  return `${a.aliases.length ? `aliases ${a.aliases.join(', ')}` : 'no aliases'}${a.ipv4Address ? ` and address ${a.ipv4Address}` : ''}`;
+}
+
+function byName<T extends { readonly name: string }>(a: T, b: T): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+function hostHostname(): string {
+  try {
+    return fs.readFileSync('/etc/hostname', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function fileSha256(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    fs.createReadStream(file)
+      .on('data', (d) => hash.update(d))
+      .on('end', () => resolve(hash.digest('hex')))
+      .on('error', reject);
+  });
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The same error with `prefix` (context for the user) before its message. */
+function wrap(e: CdkDockerError, prefix: string): CdkDockerError {
+  if (!e.message.startsWith(prefix)) e.message = `${prefix}${e.message}`;
+  return e;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

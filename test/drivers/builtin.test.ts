@@ -1,0 +1,141 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BuiltinDriver, driverFor } from '../../lib/drivers';
+import type { ImageResource } from '../../lib/plan/types';
+import { CdkDockerError } from '../../lib/util/errors';
+import { runtimeConfig } from '../../runtime/config';
+import { ContainerService } from '../../runtime/containers';
+import { ImageService } from '../../runtime/images/service';
+import { tempDir, until } from '../helpers/cli';
+import { busyboxRootfsTar } from '../helpers/images';
+import { privateNetworkConfig } from '../helpers/network';
+import { requireCommand } from '../helpers/prereq';
+import { driverConformance } from './conformance';
+
+jest.setTimeout(60_000);
+
+/**
+ * The built-in driver on real runc + conmon + netavark containers, with a private state root
+ * (and subnets of its own: octet 150), from a busybox image imported offline.
+ */
+const OCTET = 150;
+let work: string;
+
+function env(): NodeJS.ProcessEnv {
+  return { CDK_DOCKER_ROOT: path.join(work, 'root'), CDK_DOCKER_RUNROOT: path.join(work, 'run') };
+}
+
+async function prepare(): Promise<void> {
+  for (const [cmd, pkg] of [['runc', 'runc'], ['conmon', 'conmon'], ['iptables-save', 'iptables'], ['ip', 'iproute2'], ['unshare', 'util-linux']]) requireCommand(cmd, pkg);
+  requireCommand('netavark', 'netavark', ['/usr/lib/podman', '/usr/libexec/podman']);
+  requireCommand('aardvark-dns', 'aardvark-dns', ['/usr/lib/podman', '/usr/libexec/podman']);
+  work = tempDir('cdk-docker-driver-');
+  privateNetworkConfig(path.join(work, 'root'), OCTET);
+  const rootfs = busyboxRootfsTar(work, ['sh', 'cat', 'echo', 'sleep', 'true', 'false', 'test']);
+  await new ImageService(runtimeConfig(env())).import(fs.createReadStream(rootfs), 'busybox:driver', { changes: ['ENV PATH=/bin', 'CMD ["sh"]'] });
+}
+
+/** Everything under the private root goes; nothing may stay mounted under the temp dir. */
+async function cleanup(): Promise<void> {
+  if (!work) return;
+  const config = runtimeConfig(env());
+  const svc = new ContainerService(config);
+  for (const r of svc.store.records()) await svc.remove(r.Id, { force: true, volumes: true }).catch(() => undefined);
+  for (const n of await svc.networking.store.records()) if (n.Name !== 'bridge') await svc.networking.store.remove(n.Id, { force: true }).catch(() => undefined);
+  for (const v of svc.volumes.list()) await svc.volumes.remove(v.Name, { force: true }).catch(() => undefined);
+  // conmon, its exit command and the health loops outlive `rm -f` by a moment.
+  await until('the monitors of this suite to exit', () => processesUsing(work).length === 0, 15_000, () => processesUsing(work).join('\n')).catch(() => undefined);
+  const left = [...mountsUnder(work), ...processesUsing(work).map((p) => `process ${p}`), ...networkFootprint(config.root)];
+  fs.rmSync(work, { recursive: true, force: true });
+  if (left.length) throw new Error(`the built-in driver left behind:\n${left.join('\n')}`);
+}
+
+/** Links, iptables lines and namespaces of this root's networks (octet 150 and 151). */
+function networkFootprint(root: string): string[] {
+  const bridge = `cdk0-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`;
+  const links = (JSON.parse(execFileSync('ip', ['-j', 'link'], { encoding: 'utf8' })) as Array<{ ifname: string; master?: string }>)
+    .filter((l) => l.ifname === bridge || l.master === bridge)
+    .map((l) => `link ${l.ifname}`);
+  const rules = execFileSync('iptables-save', { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(`10.${OCTET}.`) || l.includes(`10.${OCTET + 1}.`))
+    .map((l) => `iptables ${l}`);
+  const netnsDir = path.join(work, 'run', 'netns');
+  const netns = fs.existsSync(netnsDir) ? fs.readdirSync(netnsDir).map((n) => `netns ${n}`) : [];
+  return [...links, ...rules, ...netns];
+}
+
+function mountsUnder(dir: string): string[] {
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m && m.startsWith(dir))
+    .map((m) => `mount ${m}`);
+}
+
+function processesUsing(dir: string): string[] {
+  const out: string[] = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const environ = fs.readFileSync(`/proc/${p}/environ`, 'utf8');
+      if (cmd.includes(dir) || environ.includes(dir)) out.push(`${p} ${cmd.slice(0, 200)}`);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+driverConformance('built-in', async () => {
+  await prepare();
+  return { driver: driverFor('builtin', env()), baseImageRef: 'busybox:driver', cleanup };
+});
+
+describe('built-in driver', () => {
+  // These use state roots of their own, without containers.
+  test('a build image is refused with a clear error naming the image and issue 7', async () => {
+    const driver = new BuiltinDriver(runtimeConfig({ CDK_DOCKER_ROOT: path.join(tempDir('cdk-docker-driver-build-'), 'root') }));
+    const resource: ImageResource = {
+      type: 'image',
+      path: 'app',
+      name: 'docker.io/library/shop-app:latest',
+      dependsOn: [],
+      spec: { source: 'build', context: '/src/app', contextHash: `sha256:${'1'.repeat(64)}`, dockerfile: 'Dockerfile', buildArgs: {}, noCache: false },
+    };
+    const e = await driver.ensureImage(resource).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(CdkDockerError);
+    expect((e as CdkDockerError).code).toBe('UNSUPPORTED');
+    expect((e as Error).message).toContain('docker.io/library/shop-app:latest (app)');
+    expect((e as Error).message).toContain('issue 7');
+    fs.rmSync(path.dirname(driver.config.root), { recursive: true, force: true });
+  });
+
+  test('an archive saved by the runtime loads into another state root under the name the plan gives it', async () => {
+    const dir = tempDir('cdk-docker-driver-archive-');
+    try {
+      const from = new ImageService(runtimeConfig({ CDK_DOCKER_ROOT: path.join(dir, 'a') }));
+      const rootfs = busyboxRootfsTar(dir, ['sh', 'echo']);
+      const saved = await from.import(fs.createReadStream(rootfs), 'busybox:saved', { changes: ['ENV PATH=/bin', 'CMD ["echo", "hi"]', 'LABEL kind=saved'] });
+      const file = path.join(dir, 'saved.tar');
+      await from.save(['busybox:saved'], fs.createWriteStream(file));
+      const sha256 = `sha256:${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
+      const driver = new BuiltinDriver(runtimeConfig({ CDK_DOCKER_ROOT: path.join(dir, 'b') }));
+      const name = 'docker.io/library/shop-base:latest';
+      const image = await driver.ensureImage({ type: 'image', path: 'base', name, dependsOn: [], spec: { source: 'archive', path: file, sha256 } });
+      expect(image).toEqual({ id: saved.id, config: { cmd: ['echo', 'hi'], entrypoint: [], env: { PATH: '/bin' }, workingDir: '', user: '', exposedPorts: [], labels: { kind: 'saved' } } });
+      expect((await driver.image(name))?.id).toBe(saved.id);
+      expect((await driver.image('busybox:saved'))?.id).toBe(saved.id);
+      // The archive changed since the plan was made: refused.
+      const e = await driver.ensureImage({ type: 'image', path: 'base', name, dependsOn: [], spec: { source: 'archive', path: file, sha256: `sha256:${'2'.repeat(64)}` } }).catch((x: Error) => x);
+      expect((e as CdkDockerError).code).toBe('CONFLICT');
+      expect((e as Error).message).toContain('changed since the plan was made');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
