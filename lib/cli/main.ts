@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
 import { CdkDockerError } from '../util/errors';
 import { packageVersion } from '../util/package-info';
+import { registerDeploy } from './deploy';
 import { registerDoctor } from './doctor';
 import { registerGraph } from './graph';
 import { registerInit } from './init';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerSynth(program);
   registerLs(program);
   registerGraph(program);
+  registerDeploy(program);
   registerInit(program);
   registerDoctor(program);
   registerRuntime(program);

@@ -1,0 +1,159 @@
+import { Command } from 'commander';
+import * as path from 'node:path';
+import pc from 'picocolors';
+import type { Driver } from '../drivers/types';
+import type { Plan } from '../plan/types';
+import type { StackDiff } from '../reconcile/types';
+import { InvalidArgumentError } from '../util/errors';
+import { withAppOptions } from './options';
+import { confirm } from './runtime/format';
+
+/**
+ * `diff`, `apply` and `destroy`: synthesize the app, observe each stack through the driver (the
+ * built-in runtime), and compare or converge. State is the labels on what the engine runs.
+ */
+
+interface AppFlags {
+  app?: string;
+  output?: string;
+}
+
+async function synthAndDriver(stacks: string[], flags: AppFlags): Promise<{ plans: Plan[]; driver: Driver; lockDir: string }> {
+  const { synthesize } = await import('../toolkit/synth');
+  const { plans } = await synthesize({ app: flags.app, outdir: flags.output, stacks });
+  const { driverFor } = await import('../drivers');
+  const { runtimeConfig } = await import('../../runtime/config');
+  return { plans: stacks.length ? plans.filter((p) => stacks.includes(p.stack)) : plans, driver: driverFor('builtin'), lockDir: path.join(runtimeConfig().root, 'stacks') };
+}
+
+/** Observes `plan`'s stack and its images, and diffs. */
+async function diffOf(plan: Plan, driver: Driver): Promise<{ diff: StackDiff; observed: Awaited<ReturnType<Driver['observe']>> }> {
+  const { diffStack } = await import('../reconcile/diff');
+  const observed = await driver.observe(plan.stack);
+  const images: { [id: string]: Awaited<ReturnType<Driver['image']>> } = {};
+  for (const [id, r] of Object.entries(plan.resources)) if (r.type === 'image') images[id] = await driver.image(r.name);
+  return { diff: diffStack(plan, observed, images), observed };
+}
+
+const hasChanges = (d: StackDiff) => d.changes.some((c) => c.action !== 'no-op');
+const color = () => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+
+export function registerDeploy(program: Command): void {
+  withAppOptions(
+    program
+      .command('diff')
+      .alias('plan')
+      .description('show what apply would change: each resource as create, update in place, replace or delete, with the field and the reason')
+      .argument('[stacks...]', 'stacks to compare (default: all)'),
+  )
+    .option('--json', 'print the changes as JSON')
+    .option('--detailed-exitcode', 'exit 0 without changes, 2 with changes, 1 on error')
+    .action(async (stacks: string[], flags: AppFlags & { json?: boolean; detailedExitcode?: boolean }) => {
+      const { renderDiff, diffToJson } = await import('../reconcile/diff');
+      const { plans, driver } = await synthAndDriver(stacks, flags);
+      const diffs: StackDiff[] = [];
+      for (const plan of plans) diffs.push((await diffOf(plan, driver)).diff);
+      if (flags.json) process.stdout.write(`${JSON.stringify(diffs.map(diffToJson), undefined, 2)}\n`);
+      else for (const d of diffs) process.stdout.write(`${plans.length > 1 ? `${pc.bold(`Stack ${d.stack}`)}\n` : ''}${renderDiff(d, { color: color() })}`);
+      if (flags.detailedExitcode && diffs.some(hasChanges)) process.exitCode = 2;
+    });
+
+  withAppOptions(
+    program
+      .command('apply')
+      .description('converge the machine to the stacks: show the diff, ask, then create, update, replace and delete in dependency order')
+      .argument('[stacks...]', 'stacks to apply (default: all)'),
+  )
+    .option('--auto-approve', 'do not ask before applying')
+    .option('--parallelism <n>', 'changes carried out at once', '4')
+    .option('--allow-data-loss', 'accept changes that recreate a volume')
+    .action(async (stacks: string[], flags: AppFlags & { autoApprove?: boolean; parallelism: string; allowDataLoss?: boolean }) => {
+      const parallelism = Number(flags.parallelism);
+      if (!Number.isInteger(parallelism) || parallelism < 1) throw new InvalidArgumentError(`--parallelism ${flags.parallelism}: give a whole number of at least 1`);
+      const { renderDiff } = await import('../reconcile/diff');
+      const { applyDiff } = await import('../reconcile/apply');
+      const { withLock } = await import('../../runtime');
+      const { plans, driver, lockDir } = await synthAndDriver(stacks, flags);
+      for (const plan of plans) {
+        await withLock(
+          path.join(lockDir, `${plan.stack}.lock`),
+          async () => {
+            const { diff, observed } = await diffOf(plan, driver);
+            process.stdout.write(renderDiff(diff, { color: color() }));
+            if (!hasChanges(diff)) return;
+            if (!flags.autoApprove) {
+              if (!process.stdin.isTTY) throw new InvalidArgumentError('apply needs a confirmation: run it from a terminal, or pass --auto-approve');
+              if (!(await confirm(`Apply these changes to stack ${plan.stack}?`))) {
+                process.stdout.write('Apply cancelled.\n');
+                return;
+              }
+            }
+            const counts = { create: 0, update: 0, replace: 0, delete: 0 };
+            await applyDiff(plan, diff, observed, driver, {
+              parallelism,
+              allowDataLoss: flags.allowDataLoss,
+              onEvent: (e) => {
+                const who = `${e.change.path}${e.change.type === 'container' ? ` (${e.change.name})` : ''}`;
+                if (e.phase === 'start') process.stdout.write(`${who}: ${verb(e.change.action)}…\n`);
+                else if (e.phase === 'done') {
+                  if (e.change.action !== 'no-op') counts[e.change.action]++;
+                  process.stdout.write(`${who}: ${e.message ?? 'done'} [${((e.ms ?? 0) / 1000).toFixed(1)}s]\n`);
+                } else process.stdout.write(`${who}: ${pc.red('failed')}: ${e.message}\n`);
+              },
+            });
+            process.stdout.write(`\nApply complete! Resources: ${counts.create} added, ${counts.update} changed, ${counts.replace} replaced, ${counts.delete} destroyed.\n`);
+            await printOutputs(plan, driver);
+          },
+          { noWait: true, busy: `stack ${plan.stack} is being applied by another cdk-docker command` },
+        );
+      }
+    });
+
+  withAppOptions(
+    program
+      .command('destroy')
+      .description('remove the stacks\' containers and networks (volumes only with removalPolicy destroy or --volumes)')
+      .argument('[stacks...]', 'stacks to destroy (default: all)'),
+  )
+    .option('--auto-approve', 'do not ask before destroying')
+    .option('--volumes', 'remove the stacks\' volumes too')
+    .action(async (stacks: string[], flags: AppFlags & { autoApprove?: boolean; volumes?: boolean }) => {
+      const { destroyStack } = await import('../reconcile/apply');
+      const { withLock } = await import('../../runtime');
+      const { plans, driver, lockDir } = await synthAndDriver(stacks, flags);
+      for (const plan of plans) {
+        await withLock(
+          path.join(lockDir, `${plan.stack}.lock`),
+          async () => {
+            if (!flags.autoApprove) {
+              if (!process.stdin.isTTY) throw new InvalidArgumentError('destroy needs a confirmation: run it from a terminal, or pass --auto-approve');
+              if (!(await confirm(`Destroy every container and network of stack ${plan.stack}${flags.volumes ? ' and its volumes' : ''}?`))) {
+                process.stdout.write('Destroy cancelled.\n');
+                return;
+              }
+            }
+            const r = await destroyStack(plan.stack, plan, driver, { volumes: flags.volumes, onEvent: (e) => process.stdout.write(`${e.kind} ${e.name}: ${e.message}\n`) });
+            process.stdout.write(`\nDestroy complete! ${r.removed} removed${r.keptVolumes.length ? `, volumes kept: ${r.keptVolumes.join(', ')}` : ''}.\n`);
+          },
+          { noWait: true, busy: `stack ${plan.stack} is being applied by another cdk-docker command` },
+        );
+      }
+    });
+}
+
+function verb(action: string): string {
+  return { create: 'creating', update: 'updating', replace: 'replacing', delete: 'removing', 'no-op': 'checking' }[action] ?? action;
+}
+
+/** The stack's outputs: each container's addresses and published ports. */
+async function printOutputs(plan: Plan, driver: Driver): Promise<void> {
+  const observed = await driver.observe(plan.stack);
+  if (!observed.containers.length) return;
+  process.stdout.write('\nOutputs:\n');
+  for (const c of observed.containers.sort((a, b) => a.name.localeCompare(b.name))) {
+    const ips = Object.entries(c.networks).map(([n, a]) => `${n} ${a.ipv4Address}`);
+    const ports = c.ports.map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.protocol}`);
+    process.stdout.write(`  ${c.name}: ${c.status}${ips.length ? `, ${ips.join(', ')}` : ''}${ports.length ? `, ${ports.join(', ')}` : ''}\n`);
+  }
+}
+

@@ -1,0 +1,300 @@
+import * as fs from 'node:fs';
+import type { ContainerResource, ContainerSpec, Plan, Resource } from '../plan/types';
+import type { Driver, ObservedContainer, ObservedStack } from '../drivers/types';
+import { CdkDockerError } from '../util/errors';
+import { readEnvFile } from '../util/env';
+import { managedLabels, replicaName } from './hash';
+import type { Change, StackDiff } from './types';
+
+/**
+ * Carrying out a diff: the changes run as a dependency graph (a resource starts when the
+ * resources it depends on are done), at most `parallelism` at once; deletions run last, in
+ * reverse dependency order. Containers wait for their `dependsOn` conditions before they start
+ * and the run fails at once when a dependency cannot reach its condition.
+ *
+ * Every step is idempotent, so an apply killed at any point and run again converges: objects
+ * are found again by their labels, never duplicated.
+ */
+
+export interface ApplyEvent {
+  readonly change: Change;
+  readonly phase: 'start' | 'done' | 'failed';
+  /** What happened, for the progress display (`created`, `replaced`, the error). */
+  readonly message?: string;
+  readonly ms?: number;
+}
+
+export interface ApplyOptions {
+  /** Changes carried out at once. @default 4 */
+  readonly parallelism?: number;
+  /** Allow a change that recreates a volume (its data is lost). @default false */
+  readonly allowDataLoss?: boolean;
+  /** How long a `dependsOn` condition may take. @default 120 s */
+  readonly waitTimeoutMs?: number;
+  /** Where secrets from the environment are read. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly onEvent?: (e: ApplyEvent) => void;
+}
+
+/** A failed apply: what failed and why; the rest of what could run has run. */
+export class ApplyError extends CdkDockerError {
+  public override readonly code = 'APPLY_FAILED';
+}
+
+/** The environment a container starts with: env files in order, then `env`, then secrets. */
+export function resolveEnv(spec: ContainerSpec, env: NodeJS.ProcessEnv = process.env): { [name: string]: string } {
+  const out: { [name: string]: string } = {};
+  for (const f of spec.envFiles) {
+    for (const line of readEnvFile(f.path, env)) {
+      const i = line.indexOf('=');
+      out[line.slice(0, i)] = line.slice(i + 1);
+    }
+  }
+  Object.assign(out, spec.env);
+  for (const [name, ref] of Object.entries(spec.secretEnv)) {
+    if (ref.source === 'env') {
+      const value = env[ref.from];
+      if (value === undefined) throw new CdkDockerError(`secret ${name} comes from the environment variable ${ref.from}, which is not set; export it before apply`);
+      out[name] = value;
+    } else {
+      try {
+        out[name] = fs.readFileSync(ref.from, 'utf8').replace(/\r?\n$/, '');
+      } catch (e) {
+        throw new CdkDockerError(`secret ${name} comes from the file ${ref.from}, which cannot be read (${(e as Error).message})`);
+      }
+    }
+  }
+  return out;
+}
+
+/** Applies `diff` (computed from `observed`) to the engine behind `driver`. */
+export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedStack, driver: Driver, opts: ApplyOptions = {}): Promise<void> {
+  const emit = opts.onEvent ?? (() => undefined);
+  const imageIds = new Map<string, string>();
+  const containers = new Map(observed.containers.map((c) => [c.name, c]));
+  const failures: string[] = [];
+
+  // Image ids for every image resource (containers are created from them).
+  for (const [id, r] of Object.entries(plan.resources)) {
+    if (r.type !== 'image') continue;
+    const pending = diff.changes.find((c) => c.logicalId === id && c.action !== 'no-op');
+    if (pending) continue;
+    const img = await driver.image(r.name);
+    if (img) imageIds.set(id, img.id);
+  }
+
+  const step = async (change: Change): Promise<void> => {
+    const started = Date.now();
+    emit({ change, phase: 'start' });
+    try {
+      const message = await carryOut(change);
+      emit({ change, phase: 'done', message, ms: Date.now() - started });
+    } catch (e) {
+      const message = (e as Error).message;
+      emit({ change, phase: 'failed', message, ms: Date.now() - started });
+      failures.push(`${change.path}${change.replica && change.replica > 1 ? ` (replica ${change.replica})` : ''}: ${message}`);
+      throw e;
+    }
+  };
+
+  const carryOut = async (change: Change): Promise<string> => {
+    const resource = plan.resources[change.logicalId] as Resource | undefined;
+    if (change.action === 'delete') return remove(change);
+    if (!resource) throw new ApplyError(`${change.path} is not in the plan`);
+    const labels = managedLabels(plan, change.logicalId, change.type === 'container' ? change.replica ?? 1 : undefined);
+    switch (resource.type) {
+      case 'image': {
+        const img = await driver.ensureImage(resource);
+        imageIds.set(change.logicalId, img.id);
+        return change.action === 'create' ? `ready (${img.id.slice(7, 19)})` : `updated (${img.id.slice(7, 19)})`;
+      }
+      case 'network':
+        if (change.action === 'replace') await driver.removeNetwork(resource.name);
+        if (change.action !== 'no-op') await driver.createNetwork(resource.name, resource.spec, labels);
+        return change.action === 'replace' ? 'replaced' : 'created';
+      case 'volume':
+        if (change.action === 'replace') {
+          if (!opts.allowDataLoss) {
+            throw new ApplyError(`volume ${resource.name} would have to be recreated (${change.reasons.map((r) => r.field).join(', ')} changed) and its data would be lost; apply with --allow-data-loss to accept that`);
+          }
+          await driver.removeVolume(resource.name);
+        }
+        await driver.createVolume(resource.name, resource.spec, labels);
+        return change.action === 'replace' ? 'recreated' : 'created';
+      case 'container':
+        return container(change, resource, labels);
+    }
+    return '';
+  };
+
+  const container = async (change: Change, resource: ContainerResource, labels: ReturnType<typeof managedLabels>): Promise<string> => {
+    const name = change.name;
+    const existing = containers.get(name);
+    if (change.action === 'update' && existing) {
+      await updateInPlace(change, resource, existing, labels);
+      return `updated (${change.reasons.map((r) => r.field).join(', ')})`;
+    }
+    const imageId = imageIds.get(resource.spec.image);
+    if (!imageId) throw new ApplyError(`${change.path}: its image ${plan.resources[resource.spec.image]?.name ?? resource.spec.image} is not available`);
+    await waitForDependencies(resource);
+    const env = resolveEnv(resource.spec, opts.env);
+    const fixedPorts = resource.spec.ports.some((p) => p.hostPort !== 0);
+    if (change.action === 'replace' && existing && !fixedPorts && resource.spec.networkMode !== 'host') {
+      // Start the new one first; the old one goes once the new one runs.
+      const temp = `${name}-next`;
+      await driver.removeContainer(temp, { force: true });
+      await driver.createContainer({ name: temp, spec: resource.spec, imageId, env, labels });
+      await startAndCheck(temp);
+      await driver.removeContainer(existing.id, { force: true });
+      await driver.updateContainer(temp, { name });
+      return `replaced (${change.reasons.map((r) => r.field).join(', ')})`;
+    }
+    if (existing) await driver.removeContainer(existing.id, { force: true });
+    // A crashed earlier apply may have left the temporary container of a replacement.
+    await driver.removeContainer(`${name}-next`, { force: true });
+    await driver.createContainer({ name, spec: resource.spec, imageId, env, labels });
+    await startAndCheck(name);
+    return change.action === 'replace' ? `replaced (${change.reasons.map((r) => r.field).join(', ')})` : 'created and started';
+  };
+
+  const startAndCheck = async (name: string): Promise<void> => {
+    try {
+      await driver.startContainer(name);
+      await driver.wait(name, 'started', 10_000);
+    } catch (e) {
+      const logs = await driver.logs(name, 20).catch(() => '');
+      // The failed container stays, with its logs, for the user to look at.
+      throw new ApplyError(`${(e as Error).message}${logs ? `\n--- last output of ${name} ---\n${logs.trimEnd()}` : ''}`);
+    }
+  };
+
+  const updateInPlace = async (change: Change, resource: ContainerResource, existing: ObservedContainer, labels: ReturnType<typeof managedLabels>): Promise<void> => {
+    const spec = resource.spec;
+    await driver.updateContainer(existing.id, {
+      restart: spec.restart,
+      memoryBytes: spec.memoryBytes ?? null,
+      nanoCpus: spec.nanoCpus ?? null,
+      pidsLimit: spec.pidsLimit ?? null,
+      labels,
+      ...(existing.name !== change.name ? { name: change.name } : {}),
+    });
+    if (change.reasons.some((r) => r.field.startsWith('networks'))) {
+      const wanted = new Map(spec.networks.map((n) => [n.network, n]));
+      for (const n of Object.keys(existing.networks)) if (!wanted.has(n)) await driver.disconnectNetwork(existing.id, n);
+      for (const [n, a] of wanted) if (!(n in existing.networks)) await driver.connectNetwork(existing.id, n, { aliases: a.aliases, ipv4Address: a.ipv4Address });
+    }
+    if (existing.status !== 'running' && existing.status !== 'restarting') await startAndCheck(change.name);
+  };
+
+  const waitForDependencies = async (resource: ContainerResource): Promise<void> => {
+    for (const dep of resource.spec.dependsOn) {
+      const target = plan.resources[dep.container];
+      if (!target || target.type !== 'container') continue;
+      for (let r = 1; r <= target.spec.replicas; r++) {
+        await driver.wait(replicaName(target.name, r), dep.condition, opts.waitTimeoutMs ?? 120_000);
+      }
+    }
+  };
+
+  const remove = async (change: Change): Promise<string> => {
+    if (change.type === 'container') {
+      await driver.removeContainer(change.name, { force: true });
+      return 'removed';
+    }
+    if (change.type === 'network') {
+      await driver.removeNetwork(change.name);
+      return 'removed';
+    }
+    if (change.type === 'volume') return 'kept (volumes are never deleted by apply; `cdk-docker destroy --volumes` or `runtime volume rm` removes it)';
+    return 'left in the image store';
+  };
+
+  await runGraph(plan, diff.changes.filter((c) => c.action !== 'no-op' && c.action !== 'delete'), step, opts.parallelism ?? 4);
+  for (const c of diff.changes.filter((x) => x.action === 'delete')) await step(c).catch(() => undefined);
+  if (failures.length) throw new ApplyError(`apply of stack ${plan.stack} failed:\n  ${failures.join('\n  ')}`);
+}
+
+/**
+ * Runs `changes` so that each starts after the changes of the resources it depends on have
+ * finished, at most `parallelism` at once. A failed change fails the changes that depend on
+ * it; independent ones still run.
+ */
+async function runGraph(plan: Plan, changes: Change[], run: (c: Change) => Promise<void>, parallelism: number): Promise<void> {
+  const byId = new Map<string, Change[]>();
+  for (const c of changes) byId.set(c.logicalId, [...(byId.get(c.logicalId) ?? []), c]);
+  const done = new Map<Change, Promise<boolean>>();
+  let running = 0;
+  const queue: Array<() => void> = [];
+  const slot = async (): Promise<void> => {
+    if (running < parallelism) {
+      running++;
+      return;
+    }
+    await new Promise<void>((r) => queue.push(r));
+    running++;
+  };
+  const release = () => {
+    running--;
+    queue.shift()?.();
+  };
+  const start = (c: Change): Promise<boolean> => {
+    let p = done.get(c);
+    if (p) return p;
+    p = (async () => {
+      const deps = (plan.resources[c.logicalId]?.dependsOn ?? []).flatMap((d) => byId.get(d) ?? []);
+      const ok = (await Promise.all(deps.map(start))).every(Boolean);
+      if (!ok) return false;
+      await slot();
+      try {
+        await run(c);
+        return true;
+      } catch {
+        return false;
+      } finally {
+        release();
+      }
+    })();
+    done.set(c, p);
+    return p;
+  };
+  await Promise.all(changes.map(start));
+}
+
+export interface DestroyOptions {
+  /** Remove the stack's volumes too, whatever their removal policy. @default false */
+  readonly volumes?: boolean;
+  readonly onEvent?: (e: { readonly kind: string; readonly name: string; readonly message: string }) => void;
+}
+
+/**
+ * Removes a stack's containers, then its networks, then the volumes whose removal policy is
+ * `destroy` (all with `volumes`); the others are kept and reported. Images stay.
+ */
+export async function destroyStack(stack: string, plan: Plan | undefined, driver: Driver, opts: DestroyOptions = {}): Promise<{ removed: number; keptVolumes: string[] }> {
+  const emit = opts.onEvent ?? (() => undefined);
+  const observed = await driver.observe(stack);
+  let removed = 0;
+  for (const c of observed.containers) {
+    await driver.removeContainer(c.id, { force: true });
+    emit({ kind: 'container', name: c.name, message: 'removed' });
+    removed++;
+  }
+  for (const n of observed.networks) {
+    await driver.removeNetwork(n.name);
+    emit({ kind: 'network', name: n.name, message: 'removed' });
+    removed++;
+  }
+  const keptVolumes: string[] = [];
+  const policy = new Map(Object.values(plan?.resources ?? {}).flatMap((r) => (r.type === 'volume' ? [[r.path, r.spec.removalPolicy] as const] : [])));
+  for (const v of observed.volumes) {
+    if (opts.volumes || policy.get(v.labels['io.cdk-docker.path']) === 'destroy') {
+      await driver.removeVolume(v.name);
+      emit({ kind: 'volume', name: v.name, message: 'removed' });
+      removed++;
+    } else {
+      keptVolumes.push(v.name);
+      emit({ kind: 'volume', name: v.name, message: 'kept (removalPolicy retain; --volumes removes it)' });
+    }
+  }
+  return { removed, keptVolumes };
+}

@@ -1,0 +1,168 @@
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { CliResult, ROOT, cdkDocker, ok, sleep, tempDir, until, writeJsApp } from '../helpers/cli';
+import { privateNetworkConfig } from '../helpers/network';
+import { requireCommand } from '../helpers/prereq';
+
+jest.setTimeout(120_000);
+
+/**
+ * `cdk-docker diff / apply / destroy` end to end on the built-in runtime (real runc, conmon,
+ * netavark), with a private state root: the examples are applied, re-diffed (no changes) and
+ * destroyed; a JS app goes through each kind of change.
+ */
+let work: string;
+let env: NodeJS.ProcessEnv;
+const ARCHIVE = path.join(ROOT, 'examples', 'base', 'busybox.tar');
+const cli = (dir: string, args: string[]): CliResult => cdkDocker(args, dir, env);
+const rt = (args: string[]): CliResult => cdkDocker(['runtime', ...args], work, env);
+
+function get(port: number, p = '/'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, timeout: 2_000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+beforeAll(() => {
+  for (const [c, p] of [['runc', 'runc'], ['conmon', 'conmon'], ['busybox', 'busybox-static']]) requireCommand(c, p, ['/bin']);
+  requireCommand('netavark', 'netavark', ['/usr/lib/podman']);
+  execFileSync('bash', [path.join(ROOT, 'examples', 'base', 'make-busybox-archive.sh')], { stdio: 'inherit' });
+  work = tempDir('cdk-docker-apply-');
+  env = { CDK_DOCKER_ROOT: path.join(work, 'root'), CDK_DOCKER_RUNROOT: path.join(work, 'run') };
+  privateNetworkConfig(env.CDK_DOCKER_ROOT!, 160);
+});
+
+afterAll(async () => {
+  if (!work) return;
+  const all = rt(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
+  if (all.length) rt(['rm', '-f', ...all]);
+  for (const n of rt(['network', 'ls', '-q', '--filter', 'type=custom']).stdout.split('\n').filter(Boolean)) rt(['network', 'rm', n]);
+  await sleep(500);
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(work));
+  fs.rmSync(work, { recursive: true, force: true });
+  expect(mounts).toEqual([]);
+});
+
+describe.each([
+  ['static-site', 8080, '/', /<html|<h1|static/i],
+  ['two-tier', 8081, '/', /hello from the db volume/],
+])('example %s', (name, port, urlPath, body) => {
+  const dir = path.join(ROOT, 'examples', name);
+  test('applies, serves, plans no changes, and is destroyed', async () => {
+    const applied = cli(dir, ['apply', '--auto-approve']);
+    expect(applied.stderr).not.toMatch(/Error/);
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toMatch(/Apply complete! Resources: \d+ added, 0 changed, 0 replaced, 0 destroyed\./);
+    await until(`${name} to answer`, async () => body.test(await get(port, urlPath)), 20_000);
+    const again = cli(dir, ['diff', '--detailed-exitcode']);
+    expect(again).toMatchObject({ code: 0 });
+    expect(again.stdout).toContain('No changes');
+    expect(ok(cli(dir, ['apply', '--auto-approve']))).toContain('No changes');
+    const destroyed = ok(cli(dir, ['destroy', '--auto-approve']));
+    expect(destroyed).toContain('Destroy complete!');
+    expect(rt(['ps', '-aq', '--filter', `label=io.cdk-docker.stack=${name}`]).stdout).toBe('');
+    await expect(get(port, urlPath)).rejects.toThrow();
+  });
+});
+
+test('example backup: the archive of the other container\'s volume lands in the host directory; re-apply does not rerun it', () => {
+  const dir = path.join(ROOT, 'examples', 'backup');
+  const archive = path.join(dir, 'backups', 'notes.tgz');
+  fs.rmSync(archive, { force: true });
+  try {
+    ok(cli(dir, ['apply', '--auto-approve']));
+    const deadline = Date.now() + 20_000;
+    while (!fs.existsSync(archive) && Date.now() < deadline) execFileSync('sleep', ['0.2']);
+    expect(execFileSync('tar', ['-tzf', archive], { encoding: 'utf8' })).toContain('./todo.txt');
+    const again = cli(dir, ['diff', '--detailed-exitcode']);
+    expect(again.stdout).toContain('No changes');
+    expect(again.code).toBe(0);
+    ok(cli(dir, ['destroy', '--auto-approve', '--volumes']));
+    expect(rt(['volume', 'ls', '-q', '--filter', 'label=io.cdk-docker.stack=backup']).stdout).toBe('');
+  } finally {
+    fs.rmSync(archive, { force: true });
+  }
+});
+
+describe('changes', () => {
+  let dir: string;
+  const write = (opts: { greeting: string; restart: string; extra?: boolean }) =>
+    writeJsApp(
+      dir,
+      `const app = new cdk.App();
+const stack = new cdk.Stack(app, 'changes');
+const img = new cdk.Image(stack, 'busybox', { archive: ${JSON.stringify(ARCHIVE)}, tag: 'busybox:examples' });
+const net = new cdk.Network(stack, 'net');
+new cdk.Container(stack, 'svc', { image: img, command: ['sleep', '100000'], env: { GREETING: ${JSON.stringify(opts.greeting)} }, networks: [net], restart: ${JSON.stringify(opts.restart)} });
+${opts.extra ? `new cdk.Container(stack, 'peer', { image: img, command: ['sh', '-c', 'exec sleep 100000'], networks: [net] });` : ''}
+app.synth();`,
+    );
+  beforeAll(() => {
+    dir = tempDir('cdk-docker-changes-');
+  });
+  afterAll(() => {
+    cli(dir, ['destroy', '--auto-approve']);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('create, no-op, update in place, replace, delete, each with the field and the reason', async () => {
+    write({ greeting: 'hello', restart: 'no', extra: true });
+    const plan = cli(dir, ['diff', '--detailed-exitcode']);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toMatch(/\+ .*svc/);
+    ok(cli(dir, ['apply', '--auto-approve']));
+    const id = ok(rt(['ps', '-q', '--no-trunc', '--filter', 'name=changes-svc'])).trim();
+    // The containers reach each other by construct id on their network.
+    expect(rt(['exec', 'changes-peer', 'sh', '-c', 'ping -c1 -W2 svc >/dev/null && echo reached']).stdout).toBe('reached\n');
+
+    write({ greeting: 'hello', restart: 'always', extra: true });
+    const update = cli(dir, ['diff', '--detailed-exitcode']);
+    expect(update.code).toBe(2);
+    expect(update.stdout).toMatch(/~ .*svc/);
+    expect(update.stdout).toMatch(/restart/);
+    ok(cli(dir, ['apply', '--auto-approve']));
+    expect(ok(rt(['ps', '-q', '--no-trunc', '--filter', 'name=changes-svc'])).trim()).toBe(id);
+    expect(ok(rt(['inspect', '-f', '{{.HostConfig.RestartPolicy.Name}}', 'changes-svc'])).trim()).toBe('always');
+
+    write({ greeting: 'bonjour', restart: 'always', extra: false });
+    const replace = cli(dir, ['diff', '--detailed-exitcode']);
+    expect(replace.code).toBe(2);
+    expect(replace.stdout).toMatch(/env\.GREETING/);
+    expect(replace.stdout).toMatch(/replace/i);
+    expect(replace.stdout).toMatch(/- .*peer/);
+    ok(cli(dir, ['apply', '--auto-approve']));
+    expect(ok(rt(['ps', '-q', '--no-trunc', '--filter', 'name=changes-svc'])).trim()).not.toBe(id);
+    expect(ok(rt(['exec', 'changes-svc', 'sh', '-c', 'echo $GREETING']))).toBe('bonjour\n');
+    expect(rt(['ps', '-aq', '--filter', 'name=changes-peer']).stdout).toBe('');
+    expect(cli(dir, ['diff', '--detailed-exitcode']).code).toBe(0);
+  });
+
+  test('apply without a terminal and without --auto-approve is refused; a second apply at once fails naming the holder', async () => {
+    write({ greeting: 'changed', restart: 'always' });
+    const refused = cli(dir, ['apply']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--auto-approve');
+    // Hold the stack's lock from another process, as a running apply would.
+    const lock = path.join(env.CDK_DOCKER_ROOT!, 'stacks', 'changes.lock');
+    const holder = spawn(process.execPath, ['-e', `require(${JSON.stringify(path.join(ROOT, 'dist/runtime/util/files.js'))}).withLock(${JSON.stringify(lock)}, () => { console.log('held'); return new Promise(() => setInterval(() => {}, 1000)); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((r) => holder.stdout!.once('data', () => r()));
+    try {
+      const second = cli(dir, ['apply', '--auto-approve']);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`stack changes is being applied by another cdk-docker command (pid ${holder.pid}`);
+    } finally {
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('exit', r));
+    }
+    // Its holder killed, the lock is taken over at once.
+    ok(cli(dir, ['apply', '--auto-approve']));
+  });
+});
