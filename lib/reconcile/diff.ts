@@ -242,11 +242,14 @@ function diffImage(
 // ---------------------------------------------------------------------------------------------
 // Networks and volumes
 
+/** Adds to `reasons` a difference that needs a replace. */
+function replacing(reasons: Reason[]): (field: string, before: unknown, after: unknown) => void {
+  return (field, before, after) => reasons.push({ field, before: show(before), after: show(after), needs: 'replace' });
+}
+
 function diffNetwork(plan: Plan, r: NetworkResource, obs: ObservedNetwork): Reason[] {
   const reasons: Reason[] = [];
-  const replace = (field: string, before: unknown, after: unknown): void => {
-    reasons.push({ field, before: show(before), after: show(after), needs: 'replace' });
-  };
+  const replace = replacing(reasons);
   if (hashMatches(obs.labels, r, plan)) return reasons;
   const s = r.spec;
   if (obs.name !== r.name) replace('name', obs.name, r.name);
@@ -262,9 +265,7 @@ function diffNetwork(plan: Plan, r: NetworkResource, obs: ObservedNetwork): Reas
 
 function diffVolume(plan: Plan, r: VolumeResource, obs: ObservedVolume): Reason[] {
   const reasons: Reason[] = [];
-  const replace = (field: string, before: unknown, after: unknown): void => {
-    reasons.push({ field, before: show(before), after: show(after), needs: 'replace' });
-  };
+  const replace = replacing(reasons);
   if (hashMatches(obs.labels, r, plan)) return reasons;
   const s = r.spec;
   if (obs.name !== r.name) replace('name', obs.name, r.name);

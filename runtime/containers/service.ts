@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
+import { readEnvFile } from '../../lib/util/env';
 import { normalizeSignal, SIGNALS } from '../../lib/util/linux';
 import { packageRoot } from '../../lib/util/package-info';
 import type { RuntimeConfig } from '../config';
@@ -166,7 +167,7 @@ export class ContainerService {
     const argv = [...entrypoint, ...cmd];
     if (argv.length === 0) throw new InvalidArgumentError(`No command specified: the image ${opts.image} has no Cmd or Entrypoint; give a command after the image name`);
 
-    const env = mergeEnv(imageConfig.Env ?? [], [...(opts.envFiles ?? []).flatMap(readEnvFile), ...(opts.env ?? []).map(expandEnv)]);
+    const env = mergeEnv(imageConfig.Env ?? [], [...(opts.envFiles ?? []).flatMap((f) => readEnvFile(f)), ...(opts.env ?? []).map(expandEnv)]);
     const restart = opts.restart ?? { name: 'no' };
     if (restart.name !== 'on-failure' && restart.maxRetries) {
       throw new InvalidArgumentError(`maximum retry count cannot be used with restart policy '${restart.name}'; use on-failure:N`);
@@ -1205,20 +1206,6 @@ function expandEnv(e: string): string {
   if (e.includes('=')) return e;
   const v = process.env[e];
   return v === undefined ? e : `${e}=${v}`;
-}
-
-function readEnvFile(file: string): string[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InvalidArgumentError(`cannot read env file ${file}: ${(e as Error).message}`);
-  }
-  return text
-    .split('\n')
-    .map((l) => l.replace(/\r$/, ''))
-    .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))
-    .map((l) => expandEnv(l.replace(/^\s+/, '')));
 }
 
 function normalizeSignalNumber(signal: string): number | undefined {
