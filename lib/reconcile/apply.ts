@@ -209,7 +209,12 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     return 'left in the image store';
   };
 
-  await runGraph(plan, diff.changes.filter((c) => c.action !== 'no-op' && c.action !== 'delete'), step, opts.parallelism ?? 4);
+  const skipped = (c: Change) => {
+    const message = 'not changed: a resource it depends on failed';
+    emit({ change: c, phase: 'failed', message });
+    failures.push(`${c.path}: ${message}`);
+  };
+  await runGraph(plan, diff.changes.filter((c) => c.action !== 'no-op' && c.action !== 'delete'), step, opts.parallelism ?? 4, skipped);
   for (const c of diff.changes.filter((x) => x.action === 'delete')) await step(c).catch(() => undefined);
   if (failures.length) throw new ApplyError(`apply of stack ${plan.stack} failed:\n  ${failures.join('\n  ')}`);
 }
@@ -219,7 +224,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
  * finished, at most `parallelism` at once. A failed change fails the changes that depend on
  * it; independent ones still run.
  */
-async function runGraph(plan: Plan, changes: Change[], run: (c: Change) => Promise<void>, parallelism: number): Promise<void> {
+async function runGraph(plan: Plan, changes: Change[], run: (c: Change) => Promise<void>, parallelism: number, skipped: (c: Change) => void): Promise<void> {
   const byId = new Map<string, Change[]>();
   for (const c of changes) byId.set(c.logicalId, [...(byId.get(c.logicalId) ?? []), c]);
   const done = new Map<Change, Promise<boolean>>();
@@ -243,7 +248,10 @@ async function runGraph(plan: Plan, changes: Change[], run: (c: Change) => Promi
     p = (async () => {
       const deps = (plan.resources[c.logicalId]?.dependsOn ?? []).flatMap((d) => byId.get(d) ?? []);
       const ok = (await Promise.all(deps.map(start))).every(Boolean);
-      if (!ok) return false;
+      if (!ok) {
+        skipped(c);
+        return false;
+      }
       await slot();
       try {
         await run(c);
