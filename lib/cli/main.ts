@@ -4,10 +4,12 @@ import { CdkDockerError } from '../util/errors';
 import { packageVersion } from '../util/package-info';
 import { registerDeploy } from './deploy';
 import { registerDoctor } from './doctor';
+import { registerDrift } from './drift';
 import { registerGraph } from './graph';
 import { registerInit } from './init';
 import { registerLs } from './ls';
 import { registerRuntime } from './runtime';
+import { registerStackCommands } from './stack-commands';
 import { registerSynth } from './synth';
 
 /**
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerLs(program);
   registerGraph(program);
   registerDeploy(program);
+  registerDrift(program);
+  registerStackCommands(program);
   registerInit(program);
   registerDoctor(program);
   registerRuntime(program);

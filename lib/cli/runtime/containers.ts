@@ -349,24 +349,7 @@ export function registerContainerCommands(runtime: Command): void {
     .option('-n, --tail <n>', 'number of lines from the end ("all" for all)', 'all')
     .option('--since <time>', 'only output since a time (RFC 3339) or a duration ago (10m)')
     .option('--until <time>', 'only output before a time or a duration ago')
-    .action(async (name: string, o: { follow?: boolean; timestamps?: boolean; tail: string; since?: string; until?: string }) => {
-      const svc = service();
-      const m = containersModule();
-      const id = svc.store.resolve(name);
-      const file = svc.logPath(id);
-      const opts = { tail: o.tail === 'all' ? undefined : integer(o.tail, '--tail'), since: parseTime(o.since, '--since'), until: parseTime(o.until, '--until') };
-      const write = (l: Containers.LogLine) => (l.stream === 'stdout' ? process.stdout : process.stderr).write(o.timestamps ? `${l.time} ${l.text}` : l.text);
-      for (const l of m.readLog(file, opts)) write(l);
-      if (!o.follow) return;
-      const running = () => {
-        const s = svc.store.tryRecord(id) ? svc.store.state(id).Status : 'exited';
-        return s === 'running' || s === 'paused' || s === 'restarting';
-      };
-      let done = !running();
-      const stop = () => (done = true);
-      process.once('SIGINT', stop);
-      await m.followLog(file, m.logSize(file), write, async () => done || (done = !running() && !(await Promise.resolve(false))), { since: opts.since, until: opts.until });
-    });
+    .action((name: string, o: LogsOptions) => containerLogs(name, o));
 
   const lifecycle = (name: string, description: string, fn: (svc: Containers.ContainerService, c: string, o: { time?: string; signal?: string }) => Promise<void>) =>
     runtime
@@ -492,37 +475,7 @@ export function registerContainerCommands(runtime: Command): void {
     .option('-u, --user <user[:group]>', 'user name or uid')
     .option('-i, --interactive', 'keep stdin open')
     .option('-t, --tty', 'allocate a pseudo-TTY')
-    .action(async (c: string, command: string[], o: { detach?: boolean; env?: string[]; workdir?: string; user?: string; interactive?: boolean; tty?: boolean }) => {
-      const svc = service();
-      const id = svc.ensureRunning(c);
-      const m = containersModule();
-      const args = ['exec'];
-      if (o.tty) args.push('--tty');
-      if (o.detach) args.push('--detach');
-      for (const e of o.env ?? []) args.push('--env', e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
-      if (o.workdir) args.push('--cwd', o.workdir);
-      if (o.user !== undefined) {
-        const u = m.resolveUser(path.join(svc.store.bundleDir(id), 'rootfs'), o.user);
-        args.push('--user', `${u.uid}:${u.gid}`);
-        for (const g of u.additionalGids) args.push('--additional-gids', String(g));
-      }
-      args.push(id, ...command);
-      const child = svc.runcFor().spawn(args, { stdio: [o.interactive || o.tty ? 'inherit' : 'ignore', 'inherit', 'pipe'] });
-      let stderr = '';
-      child.stderr!.on('data', (d: Buffer) => {
-        const text = d.toString();
-        if (/level=|exec failed/.test(text)) stderr += text;
-        else process.stderr.write(d);
-      });
-      const code = await new Promise<number>((resolve) => child.on('close', (status) => resolve(status ?? 1)));
-      if (stderr) {
-        const msg = m.runcMessage(stderr);
-        process.stderr.write(`Error: ${msg}\n`);
-        process.exitCode = m.exitCodeFor(msg);
-        return;
-      }
-      process.exitCode = code;
-    });
+    .action((c: string, command: string[], o: ExecOptions) => containerExec(c, command, o));
 
   const health = runtime.command('healthcheck').description('run container healthchecks');
   health
@@ -551,6 +504,79 @@ export function registerContainerCommands(runtime: Command): void {
       }),
     { hidden: true },
   );
+}
+
+/** `runtime logs` flags. */
+export interface LogsOptions {
+  readonly follow?: boolean;
+  readonly timestamps?: boolean;
+  /** Lines from the end, or "all". */
+  readonly tail: string;
+  readonly since?: string;
+  readonly until?: string;
+}
+
+/** Writes a container's output to stdout/stderr as `runtime logs` does (also for stack-scoped `logs`). */
+export async function containerLogs(name: string, o: LogsOptions): Promise<void> {
+  const svc = service();
+  const m = containersModule();
+  const id = svc.store.resolve(name);
+  const file = svc.logPath(id);
+  const opts = { tail: o.tail === 'all' ? undefined : integer(o.tail, '--tail'), since: parseTime(o.since, '--since'), until: parseTime(o.until, '--until') };
+  const write = (l: Containers.LogLine) => (l.stream === 'stdout' ? process.stdout : process.stderr).write(o.timestamps ? `${l.time} ${l.text}` : l.text);
+  for (const l of m.readLog(file, opts)) write(l);
+  if (!o.follow) return;
+  const running = () => {
+    const s = svc.store.tryRecord(id) ? svc.store.state(id).Status : 'exited';
+    return s === 'running' || s === 'paused' || s === 'restarting';
+  };
+  let done = !running();
+  const stop = () => (done = true);
+  process.once('SIGINT', stop);
+  await m.followLog(file, m.logSize(file), write, async () => done || (done = !running() && !(await Promise.resolve(false))), { since: opts.since, until: opts.until });
+}
+
+/** `runtime exec` flags. */
+export interface ExecOptions {
+  readonly detach?: boolean;
+  readonly env?: string[];
+  readonly workdir?: string;
+  readonly user?: string;
+  readonly interactive?: boolean;
+  readonly tty?: boolean;
+}
+
+/** Runs `command` in a running container as `runtime exec` does (also for stack-scoped `exec`); sets process.exitCode. */
+export async function containerExec(c: string, command: string[], o: ExecOptions): Promise<void> {
+  const svc = service();
+  const id = svc.ensureRunning(c);
+  const m = containersModule();
+  const args = ['exec'];
+  if (o.tty) args.push('--tty');
+  if (o.detach) args.push('--detach');
+  for (const e of o.env ?? []) args.push('--env', e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
+  if (o.workdir) args.push('--cwd', o.workdir);
+  if (o.user !== undefined) {
+    const u = m.resolveUser(path.join(svc.store.bundleDir(id), 'rootfs'), o.user);
+    args.push('--user', `${u.uid}:${u.gid}`);
+    for (const g of u.additionalGids) args.push('--additional-gids', String(g));
+  }
+  args.push(id, ...command);
+  const child = svc.runcFor().spawn(args, { stdio: [o.interactive || o.tty ? 'inherit' : 'ignore', 'inherit', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    const text = d.toString();
+    if (/level=|exec failed/.test(text)) stderr += text;
+    else process.stderr.write(d);
+  });
+  const code = await new Promise<number>((resolve) => child.on('close', (status) => resolve(status ?? 1)));
+  if (stderr) {
+    const msg = m.runcMessage(stderr);
+    process.stderr.write(`Error: ${msg}\n`);
+    process.exitCode = m.exitCodeFor(msg);
+    return;
+  }
+  process.exitCode = code;
 }
 
 function logMaxSize(opts: string[]): number | undefined {
