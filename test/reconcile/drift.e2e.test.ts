@@ -91,6 +91,9 @@ test('drift reports nothing after apply, then each out-of-band change under its 
   expect(ok(cli(['ps']))).toMatch(/^STACK\s+NAME\s+PATH\s+STATUS\s+PORTS\n(drifty\s+.*\n){5}$/);
   expect(ok(cli(['logs', 'drifty', 'api']))).toBe('started api\n');
   expect(ok(cli(['logs', '--tail', '1', 'drifty', 'drifty-worker']))).toBe('started worker\n');
+  expect(cli(['logs', '-f', 'drifty', 'migrate'])).toMatchObject({ code: 0, stdout: '' }); // exited: -f returns
+  // Without plans (another -o), ps lists the stacks found by label.
+  expect(ok(cli(['ps', '-o', 'elsewhere']))).toMatch(/^STACK\s+NAME\s+PATH\s+STATUS\s+PORTS\n(drifty\s+.*\n){5}$/);
   expect(ok(cli(['exec', 'drifty', 'api', 'echo', 'hi']))).toBe('hi\n');
   expect(ok(cli(['exec', 'drifty', 'cache', 'sh', '-c', 'echo $ROLE']))).toBe('cache\n');
   const unknown = cli(['exec', 'drifty', 'nope', 'true']);

@@ -1,5 +1,6 @@
 import { Container, Network, Restart, Stack, Testing, Volume } from '../../lib';
-import type { ObservedContainer } from '../../lib/drivers/types';
+import { resolveStackContainer, stackPathOf } from '../../lib/cli/stack-commands';
+import type { Driver, ObservedContainer } from '../../lib/drivers/types';
 import { LABELS } from '../../lib/drivers/types';
 import type { Plan } from '../../lib/plan/types';
 import { driftStack, driftToJson, renderDrift, StackDrift } from '../../lib/reconcile/drift';
@@ -162,5 +163,25 @@ describe('driftStack', () => {
     const json = driftToJson(d);
     expect(json.drift).toBe(true);
     expect(JSON.parse(JSON.stringify(json))).toEqual(json);
+  });
+});
+
+describe('resolveStackContainer', () => {
+  const plan = shop();
+  const f = faithful(plan);
+  const driver = { observe: async (stack: string) => (stack === 'shop' ? f.observed : { networks: [], volumes: [], containers: [] }) } as unknown as Driver;
+
+  test('a container is found by construct path, path:N for replica N, or container name', async () => {
+    expect((await resolveStackContainer('shop', 'web', driver)).name).toBe('shop-web');
+    expect((await resolveStackContainer('shop', 'web:2', driver)).name).toBe('shop-web-2');
+    expect((await resolveStackContainer('shop', 'shop-init', driver)).name).toBe('shop-init');
+    expect(stackPathOf(f.observed.containers.find((c) => c.name === 'shop-web-2')!)).toBe('web:2');
+  });
+
+  test('an unknown container or stack is an error naming what there is and the fix', async () => {
+    await expect(resolveStackContainer('shop', 'web:3', driver)).rejects.toThrow('stack shop has no container "web:3"; its containers: init (shop-init), web (shop-web), web:2 (shop-web-2)');
+    await expect(resolveStackContainer('shopp', 'web', driver)).rejects.toThrow(
+      'stack shopp has no containers (none carries the label io.cdk-docker.stack=shopp); check the stack name, or create them with `cdk-docker apply shopp`',
+    );
   });
 });
