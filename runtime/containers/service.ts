@@ -119,6 +119,14 @@ export class ContainerService {
     this.volumes = new VolumeStore(config.root);
   }
 
+  /**
+   * Whether a container may hold network state to undo: it joins networks, or its namespace is
+   * still mounted (its last network was disconnected while it ran).
+   */
+  private mayHoldNetwork(record: ContainerRecord): boolean {
+    return joinsNetworks(record) || fs.existsSync(path.join(this.config.runRoot, 'netns', record.Id));
+  }
+
   /** Networks of containers (loaded on first use: a container without networks never needs it). */
   public get networking(): ContainerNetworking {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -590,7 +598,7 @@ export class ContainerService {
     const oomKilled = readOomKilled(id);
     await this.runc.delete(id).catch(() => undefined);
     // As Docker, a stopped container holds no address: they go back to the networks.
-    if (joinsNetworks(this.store.record(id))) await this.networking.detach(id).catch(() => undefined);
+    if (this.mayHoldNetwork(this.store.record(id))) await this.networking.detach(id).catch(() => undefined);
     await unmountAll(path.join(this.store.bundleDir(id), 'rootfs'));
     const record = this.store.record(id);
     const startedAt = Date.parse(state.StartedAt);
@@ -760,7 +768,7 @@ export class ContainerService {
       const record = this.store.record(id);
       this.lastExitCodes.set(id, this.store.state(id).ExitCode);
       await this.runc.delete(id).catch(() => undefined);
-      if (joinsNetworks(record)) await this.networking.detach(id).catch(() => undefined);
+      if (this.mayHoldNetwork(record)) await this.networking.detach(id).catch(() => undefined);
       await unmountAll(this.store.bundleDir(id));
       await this.store.namesLocked(() => this.store.delete(id));
       fs.rmSync(this.exitFile(id), { force: true });

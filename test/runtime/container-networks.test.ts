@@ -236,6 +236,11 @@ test('network connect and disconnect act on a running container; rm of a network
   expect(rt(['exec', 'roamer', 'sh', '-c', 'ip link show eth1 || echo gone']).stdout).toContain('gone');
   expect(rt(['network', 'disconnect', 'extra', 'roamer']).stderr).toContain('is not connected to network extra');
   ok(rt(['rm', '-f', 'svc', 'roamer']));
+  // Disconnected from its only network, a container still has its namespace to undo at rm.
+  const lonely = ok(rt(['run', '-d', '--name', 'lonely', '--network', 'extra', 'busybox:net', 'sleep', '1000'])).trim();
+  ok(rt(['network', 'disconnect', 'extra', 'lonely']));
+  ok(rt(['rm', '-f', 'lonely']));
+  expect(fs.readdirSync(path.join(work, 'run', 'netns'))).not.toContain(lonely);
   ok(rt(['network', 'rm', 'extra']));
 });
 
