@@ -67,26 +67,37 @@ export interface LockHolder {
  * and re-entrant within one async context. The holder writes its pid (and the process's start
  * time, against pid reuse) into the lock, so a lock whose holder was killed with -9 is taken
  * over at once; a lock without that note (its holder died between creating the lock and
- * writing it) goes stale after `staleMs`. The lock is refreshed while `fn` runs, so long
- * operations (a stop that waits 10 s) keep it.
+ * writing it) goes stale after `staleMs` — with `noWait` too, which waits that long for a
+ * note-less lock rather than failing without a holder to name. The lock is refreshed while
+ * `fn` runs, so long operations (a stop that waits 10 s) keep it.
  */
 export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
   const mine = held.getStore();
   if (mine?.has(lockPath)) return fn();
   fs.mkdirSync(path.dirname(lockPath), { recursive: true, mode: 0o700 });
+  const staleMs = options.staleMs ?? 5_000;
   const deadline = Date.now() + LOCK_WAIT_MS;
+  // A lock without a note is being taken right now, or its taker died before writing the note:
+  // a `noWait` caller waits until the note appears or the lock goes stale.
+  const noteDeadline = Date.now() + staleMs + 1_000;
   let release: () => Promise<void>;
   for (let attempt = 0; ; attempt++) {
     try {
       // proper-lockfile keeps its bookkeeping per locked path: each lock must be its own path
       // (locking a shared directory with several lockfilePaths mixes their releases up).
-      release = await lockfile.lock(lockPath, { lockfilePath: lockPath, retries: 0, stale: options.staleMs ?? 5_000, realpath: false });
+      release = await lockfile.lock(lockPath, { lockfilePath: lockPath, retries: 0, stale: staleMs, realpath: false });
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
-      if (takeOverDeadLock(lockPath)) continue;
+      // ENOTEMPTY: proper-lockfile found the lock stale but could not rmdir it (a note left in it).
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ELOCKED' && code !== 'ENOTEMPTY') throw e;
+      if (takeOverDeadLock(lockPath, staleMs)) continue;
       if (options.noWait) {
         const h = lockHolder(lockPath);
+        if (!h && Date.now() < noteDeadline) {
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
         throw new ConflictError(`${options.busy ?? `${lockPath} is held by another cdk-docker command`}${h ? ` (pid ${h.pid} on ${h.host}, since ${h.since})` : ''}; wait for it to finish`);
       }
       if (Date.now() > deadline) throw new ConflictError(options.busy ?? `${lockPath} is held by another cdk-docker command; retry when it has finished`);
@@ -94,7 +105,12 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, op
     }
   }
   const owner = path.join(lockPath, OWNER);
-  fs.writeFileSync(owner, `${processIdentity(process.pid) ?? String(process.pid)}\n${os.hostname()} ${new Date().toISOString()}\n`);
+  // Atomically: a reader sees the whole note or none, never a torn pid. Writing it changes the
+  // lock directory's mtime, which proper-lockfile checks as its own when it refreshes the lock
+  // (every staleMs / 2): put it back, or a lock held that long is "compromised" and the process dies.
+  const { atime, mtime } = fs.statSync(lockPath);
+  writeFileAtomic(owner, `${processIdentity(process.pid) ?? String(process.pid)}\n${os.hostname()} ${new Date().toISOString()}\n`, 0o644);
+  fs.utimesSync(lockPath, atime, mtime);
   try {
     return await held.run(new Set([...(mine ?? []), lockPath]), fn);
   } finally {
@@ -110,7 +126,8 @@ export function lockHolder(lockPath: string): LockHolder | undefined {
   try {
     const [ident, where = ''] = fs.readFileSync(path.join(lockPath, OWNER), 'utf8').split('\n');
     const [host = '?', since = '?'] = where.split(' ');
-    return { pid: Number(ident.split(' ')[0]), host, since };
+    const pid = Number(ident.split(' ')[0]);
+    return Number.isInteger(pid) && pid > 0 ? { pid, host, since } : undefined;
   } catch {
     return undefined;
   }
@@ -131,18 +148,24 @@ function processIdentity(pid: number): string | undefined {
 
 /**
  * Removes `lockPath` when the process that holds it is gone; true when the caller should try
- * again at once. The lock is renamed away first and checked to be the same one, so a lock
+ * again at once. A lock with a note is dead when the process it names is; a lock without one
+ * (its taker died before writing it) when it has not been refreshed for `staleMs`. The lock is
+ * renamed away first and checked to be the same one (same directory, same note), so a lock
  * another process has just taken is not removed by mistake.
  */
-function takeOverDeadLock(lockPath: string): boolean {
-  let note: string;
+function takeOverDeadLock(lockPath: string, staleMs: number): boolean {
+  let before: fs.Stats;
   try {
-    note = fs.readFileSync(path.join(lockPath, OWNER), 'utf8');
+    before = fs.statSync(lockPath);
   } catch {
-    return false; // gone already, or being taken: the next attempt sees
+    return true; // gone already: try again
   }
-  const pid = Number(note.split(' ')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || processIdentity(pid) === note.split('\n')[0]) return false;
+  const note = readNote(lockPath);
+  const ident = note?.split('\n')[0];
+  const pid = ident === undefined ? NaN : Number(ident.split(' ')[0]);
+  if (Number.isInteger(pid) && pid > 0) {
+    if (processIdentity(pid) === ident) return false;
+  } else if (before.mtimeMs > Date.now() - staleMs) return false;
   const aside = `${lockPath}.dead-${randomBytes(4).toString('hex')}`;
   try {
     fs.renameSync(lockPath, aside);
@@ -151,9 +174,9 @@ function takeOverDeadLock(lockPath: string): boolean {
   }
   let same = false;
   try {
-    same = fs.readFileSync(path.join(aside, OWNER), 'utf8') === note;
+    same = fs.statSync(aside).ino === before.ino && readNote(aside) === note;
   } catch {
-    // no note: not the lock we looked at
+    // not the lock we looked at
   }
   if (same) fs.rmSync(aside, { recursive: true, force: true });
   else {
@@ -164,4 +187,12 @@ function takeOverDeadLock(lockPath: string): boolean {
     }
   }
   return true;
+}
+
+function readNote(lockPath: string): string | undefined {
+  try {
+    return fs.readFileSync(path.join(lockPath, OWNER), 'utf8');
+  } catch {
+    return undefined;
+  }
 }
