@@ -86,3 +86,10 @@ test('with noWait a lock held by a live process fails at once, naming the holder
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 });
+
+test('a lock held for longer than its refresh interval stays ours (the note does not look like a takeover)', async () => {
+  const a = path.join(dir, 'long.lock');
+  // proper-lockfile refreshes every staleMs / 2 and checks the lock's mtime is its own.
+  await expect(withLock(a, () => new Promise((r) => setTimeout(() => r('done'), 3_000)), { staleMs: 2_000 })).resolves.toBe('done');
+  expect(fs.existsSync(a)).toBe(false);
+});
