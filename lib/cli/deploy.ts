@@ -36,6 +36,7 @@ async function diffOf(plan: Plan, driver: Driver): Promise<{ diff: StackDiff; ob
 }
 
 const hasChanges = (d: StackDiff) => d.changes.some((c) => c.action !== 'no-op');
+const collect = (v: string, prev: string[] = []) => [...prev, v];
 const color = () => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 
 export function registerDeploy(program: Command): void {
@@ -48,13 +49,24 @@ export function registerDeploy(program: Command): void {
   )
     .option('--json', 'print the changes as JSON')
     .option('--detailed-exitcode', 'exit 0 without changes, 2 with changes, 1 on error')
-    .action(async (stacks: string[], flags: AppFlags & { json?: boolean; detailedExitcode?: boolean }) => {
+    .option('--out <file>', 'save the plan for `apply --plan FILE` (Terraform\'s -out)')
+    .option('--target <path>', 'only this resource (a construct path) and what it depends on (repeatable)', collect)
+    .action(async (stacks: string[], flags: AppFlags & { json?: boolean; detailedExitcode?: boolean; out?: string; target?: string[] }) => {
       const { renderDiff, diffToJson } = await import('../reconcile/diff');
+      const saved = await import('../reconcile/saved');
       const { plans, driver } = await synthAndDriver(stacks, flags);
       const diffs: StackDiff[] = [];
-      for (const plan of plans) diffs.push((await diffOf(plan, driver)).diff);
+      const toSave: Array<import('../reconcile/saved').SavedStack> = [];
+      for (const plan of plans) {
+        const { diff, observed } = await diffOf(plan, driver);
+        const targeted = saved.targetChanges(plan, diff, flags.target ?? []);
+        diffs.push(targeted);
+        toSave.push({ plan, diff: targeted, observed: saved.fingerprint(observed) });
+      }
+      if (flags.out) saved.writeSavedPlan(flags.out, toSave);
       if (flags.json) process.stdout.write(`${JSON.stringify(diffs.map(diffToJson), undefined, 2)}\n`);
       else for (const d of diffs) process.stdout.write(`${plans.length > 1 ? `${pc.bold(`Stack ${d.stack}`)}\n` : ''}${renderDiff(d, { color: color() })}`);
+      if (flags.out && !flags.json) process.stdout.write(`\nSaved the plan to ${flags.out}: \`cdk-docker apply --plan ${flags.out}\` carries out exactly these changes.\n`);
       if (flags.detailedExitcode && diffs.some(hasChanges)) process.exitCode = 2;
     });
 
@@ -67,21 +79,42 @@ export function registerDeploy(program: Command): void {
     .option('--auto-approve', 'do not ask before applying')
     .option('--parallelism <n>', 'changes carried out at once', '4')
     .option('--allow-data-loss', 'accept changes that recreate a volume')
-    .action(async (stacks: string[], flags: AppFlags & { autoApprove?: boolean; parallelism: string; allowDataLoss?: boolean }) => {
+    .option('--plan <file>', 'carry out a plan saved by `diff --out FILE` (refused when the stack changed since)')
+    .option('--target <path>', 'only this resource (a construct path) and what it depends on (repeatable)', collect)
+    .action(async (stacks: string[], flags: AppFlags & { autoApprove?: boolean; parallelism: string; allowDataLoss?: boolean; plan?: string; target?: string[] }) => {
       const parallelism = Number(flags.parallelism);
       if (!Number.isInteger(parallelism) || parallelism < 1) throw new InvalidArgumentError(`--parallelism ${flags.parallelism}: give a whole number of at least 1`);
       const { renderDiff } = await import('../reconcile/diff');
       const { applyDiff } = await import('../reconcile/apply');
+      const saved = await import('../reconcile/saved');
       const { withLock } = await import('../../runtime');
-      const { plans, driver, lockDir } = await synthAndDriver(stacks, flags);
-      for (const plan of plans) {
+      let work: Array<{ plan: Plan; saved?: import('../reconcile/saved').SavedStack }>;
+      let driver: Driver;
+      let lockDir: string;
+      if (flags.plan) {
+        // A saved plan is carried out as reviewed: no app run, no question.
+        const file = saved.readSavedPlan(flags.plan);
+        const { driverFor } = await import('../drivers');
+        const { runtimeConfig } = await import('../../runtime/config');
+        driver = driverFor('builtin');
+        lockDir = path.join(runtimeConfig().root, 'stacks');
+        work = file.stacks.filter((x) => !stacks.length || stacks.includes(x.plan.stack)).map((x) => ({ plan: x.plan, saved: x }));
+      } else {
+        const r = await synthAndDriver(stacks, flags);
+        ({ driver, lockDir } = r);
+        work = r.plans.map((plan) => ({ plan }));
+      }
+      for (const { plan, saved: fromFile } of work) {
         await withLock(
           path.join(lockDir, `${plan.stack}.lock`),
           async () => {
-            const { diff, observed } = await diffOf(plan, driver);
+            const now = await diffOf(plan, driver);
+            const observed = now.observed;
+            if (fromFile) saved.checkSaved(fromFile, observed, flags.plan!);
+            const diff = fromFile ? fromFile.diff : saved.targetChanges(plan, now.diff, flags.target ?? []);
             process.stdout.write(renderDiff(diff, { color: color() }));
             if (!hasChanges(diff)) return;
-            if (!flags.autoApprove) {
+            if (!flags.autoApprove && !fromFile) {
               if (!process.stdin.isTTY) throw new InvalidArgumentError('apply needs a confirmation: run it from a terminal, or pass --auto-approve');
               if (!(await confirm(`Apply these changes to stack ${plan.stack}?`))) {
                 process.stdout.write('Apply cancelled.\n');

@@ -145,6 +145,21 @@ app.synth();`,
     expect(cli(dir, ['diff', '--detailed-exitcode']).code).toBe(0);
   });
 
+  test('a saved plan is carried out as reviewed and refused once the stack changed; --target limits the changes', () => {
+    write({ greeting: 'saved', restart: 'always', extra: true });
+    const file = path.join(dir, 'reviewed.plan.json');
+    const targeted = ok(cli(dir, ['diff', '--target', 'peer', '--out', file]));
+    expect(targeted).toMatch(/peer/);
+    expect(targeted).not.toMatch(/GREETING/);
+    expect(ok(cli(dir, ['apply', '--plan', file]))).toContain('Apply complete!');
+    // Only the targeted container was touched: svc still has the old value.
+    expect(ok(rt(['exec', 'changes-svc', 'sh', '-c', 'echo $GREETING']))).toBe('bonjour\n');
+    const stale = cli(dir, ['apply', '--plan', file]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain('changed since the plan');
+    expect(cli(dir, ['diff', '--target', 'nosuch']).stderr).toContain('--target nosuch: no resource of stack changes has that path; its paths are busybox, net, peer, svc');
+  });
+
   test('apply without a terminal and without --auto-approve is refused; a second apply at once fails naming the holder', async () => {
     write({ greeting: 'changed', restart: 'always' });
     const refused = cli(dir, ['apply']);
