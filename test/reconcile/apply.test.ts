@@ -2,9 +2,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { CliResult, ROOT, cdkDocker, ok, sleep, tempDir, until, writeJsApp } from '../helpers/cli';
-import { privateNetworkConfig } from '../helpers/network';
-import { requireCommand } from '../helpers/prereq';
+import { CliResult, ROOT, cdkDocker, ok, tempDir, until, writeJsApp } from '../helpers/cli';
+import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 
 jest.setTimeout(120_000);
 
@@ -15,7 +14,7 @@ jest.setTimeout(120_000);
  */
 let work: string;
 let env: NodeJS.ProcessEnv;
-const ARCHIVE = path.join(ROOT, 'examples', 'base', 'busybox.tar');
+const ARCHIVE = BASE_ARCHIVE;
 const cli = (dir: string, args: string[]): CliResult => cdkDocker(args, dir, env);
 const rt = (args: string[]): CliResult => cdkDocker(['runtime', ...args], work, env);
 
@@ -31,24 +30,14 @@ function get(port: number, p = '/'): Promise<string> {
   });
 }
 
+let world: StackWorld;
 beforeAll(() => {
-  for (const [c, p] of [['runc', 'runc'], ['conmon', 'conmon'], ['busybox', 'busybox-static']]) requireCommand(c, p, ['/bin']);
-  requireCommand('netavark', 'netavark', ['/usr/lib/podman']);
-  execFileSync('bash', [path.join(ROOT, 'examples', 'base', 'make-busybox-archive.sh')], { stdio: 'inherit' });
-  work = tempDir('cdk-docker-apply-');
-  env = { CDK_DOCKER_ROOT: path.join(work, 'root'), CDK_DOCKER_RUNROOT: path.join(work, 'run') };
-  privateNetworkConfig(env.CDK_DOCKER_ROOT!, 160);
+  world = stackWorld('cdk-docker-apply-', 160);
+  ({ work, env } = world);
 });
 
 afterAll(async () => {
-  if (!work) return;
-  const all = rt(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
-  if (all.length) rt(['rm', '-f', ...all]);
-  for (const n of rt(['network', 'ls', '-q', '--filter', 'type=custom']).stdout.split('\n').filter(Boolean)) rt(['network', 'rm', n]);
-  await sleep(500);
-  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(work));
-  fs.rmSync(work, { recursive: true, force: true });
-  expect(mounts).toEqual([]);
+  expect(await tearDownWorld(world)).toEqual([]);
 });
 
 describe.each([

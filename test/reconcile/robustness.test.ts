@@ -1,10 +1,9 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, CliResult, ROOT, cdkDocker, ok, sleep, tempDir, until, writeJsApp } from '../helpers/cli';
-import { privateNetworkConfig } from '../helpers/network';
-import { requireCommand } from '../helpers/prereq';
+import { CLI, CliResult, cdkDocker, ok, sleep, tempDir, until, writeJsApp } from '../helpers/cli';
+import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 
 jest.setTimeout(120_000);
 
@@ -17,7 +16,7 @@ jest.setTimeout(120_000);
  */
 let work: string;
 let env: NodeJS.ProcessEnv;
-const ARCHIVE = path.join(ROOT, 'examples', 'base', 'busybox.tar');
+const ARCHIVE = BASE_ARCHIVE;
 const IMAGE = `const img = new cdk.Image(stack, 'busybox', { archive: ${JSON.stringify(ARCHIVE)}, tag: 'busybox:examples' });`;
 const dirs: string[] = [];
 
@@ -72,25 +71,15 @@ function strayMounts(): string[] {
     });
 }
 
+let world: StackWorld;
 beforeAll(() => {
-  for (const [c, p] of [['runc', 'runc'], ['conmon', 'conmon'], ['busybox', 'busybox-static']]) requireCommand(c, p, ['/bin']);
-  requireCommand('netavark', 'netavark', ['/usr/lib/podman']);
-  execFileSync('bash', [path.join(ROOT, 'examples', 'base', 'make-busybox-archive.sh')], { stdio: 'inherit' });
-  work = tempDir('cdk-docker-robust-');
-  env = { CDK_DOCKER_ROOT: path.join(work, 'root'), CDK_DOCKER_RUNROOT: path.join(work, 'run') };
-  privateNetworkConfig(env.CDK_DOCKER_ROOT!, 180);
+  world = stackWorld('cdk-docker-robust-', 180);
+  ({ work, env } = world);
 });
 
 afterAll(async () => {
-  if (!work) return;
-  const all = rt(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
-  if (all.length) rt(['rm', '-f', ...all]);
-  for (const n of rt(['network', 'ls', '-q', '--filter', 'type=custom']).stdout.split('\n').filter(Boolean)) rt(['network', 'rm', n]);
-  await sleep(500);
-  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(work));
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-  fs.rmSync(work, { recursive: true, force: true });
-  expect(mounts).toEqual([]);
+  expect(await tearDownWorld(world)).toEqual([]);
 });
 
 describe('crash safety', () => {
