@@ -43,11 +43,19 @@ function get(host: string, port: number): Promise<string> {
 }
 
 
+/** The bridges of this suite's networks (other suites running at once have their own). */
+const bridges = new Set<string>();
+function netCreate(args: string[]): void {
+  const name = args[args.length - 1];
+  ok(rt(['network', 'create', ...args]));
+  bridges.add((JSON.parse(ok(rt(['network', 'inspect', name]))) as Array<{ Options: { [k: string]: string } }>)[0].Options['com.docker.network.bridge.name']);
+}
+
 /** What this suite could leave on the host: links, namespaces, iptables lines, mounts. */
 function footprint(): string[] {
-  const bridge = `cdk0-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`;
+  const ours = new Set([...bridges, `cdk0-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`]);
   const links = (JSON.parse(execFileSync('ip', ['-j', 'link'], { encoding: 'utf8' })) as Array<{ ifname: string; master?: string }>)
-    .filter((l) => l.ifname === bridge || l.ifname.startsWith('cdkbr-') || l.master === bridge || l.master?.startsWith('cdkbr-'))
+    .filter((l) => ours.has(l.ifname) || (l.master !== undefined && ours.has(l.master)))
     .map((l) => `link ${l.ifname}`);
   const rules = execFileSync('iptables-save', { encoding: 'utf8' })
     .split('\n')
@@ -120,8 +128,8 @@ test('the default network: an address from its subnet while running, /etc/hosts 
 });
 
 test('on a user network containers reach each other by name and alias; resolv.conf points at aardvark; other networks are isolated', async () => {
-  ok(rt(['network', 'create', '--subnet', userSubnet(1), 'front']));
-  ok(rt(['network', 'create', '--subnet', userSubnet(2), 'back']));
+  netCreate(['--subnet', userSubnet(1), 'front']);
+  netCreate(['--subnet', userSubnet(2), 'back']);
   ok(rt(['run', '-d', '--name', 'web', '--network', 'front', '--network-alias', 'www', 'busybox:net', ...httpd('hello-web')]));
   await until('web to serve', () => rt(['exec', 'web', 'wget', '-qO-', 'http://127.0.0.1/index.html']).stdout === 'hello-web\n');
   const client = ok(rt(['run', '--rm', '--network', 'front', 'busybox:net', 'sh', '-c', 'wget -qO- http://web/index.html; wget -qO- http://www/index.html; cat /etc/resolv.conf']));
@@ -136,7 +144,7 @@ test('on a user network containers reach each other by name and alias; resolv.co
 });
 
 test('an internal network has no way out, but its containers still talk', async () => {
-  ok(rt(['network', 'create', '--internal', '--subnet', userSubnet(3), 'sealed']));
+  netCreate(['--internal', '--subnet', userSubnet(3), 'sealed']);
   ok(rt(['run', '-d', '--name', 'inner', '--network', 'sealed', 'busybox:net', ...httpd('inside')]));
   await until('inner to serve', () => rt(['exec', 'inner', 'wget', '-qO-', 'http://127.0.0.1/index.html']).stdout === 'inside\n');
   const out = ok(rt(['run', '--rm', '--network', 'sealed', 'busybox:net', 'sh', '-c', 'wget -qO- http://inner/index.html; ip route; wget -T 2 -qO- http://192.0.2.1/ || echo no-egress']));
@@ -220,7 +228,7 @@ test('a host port in use fails the run, naming the port, and leaves no container
 });
 
 test('network connect and disconnect act on a running container; rm of a network in use is refused', async () => {
-  ok(rt(['network', 'create', '--subnet', userSubnet(4), 'extra']));
+  netCreate(['--subnet', userSubnet(4), 'extra']);
   ok(rt(['run', '-d', '--name', 'svc', '--network', 'extra', 'busybox:net', ...httpd('svc')]));
   ok(rt(['run', '-d', '--name', 'roamer', '--network', 'back', 'busybox:net', 'sleep', '1000']));
   expect(rt(['exec', 'roamer', 'sh', '-c', 'wget -T 2 -qO- http://svc/index.html || echo unreachable']).stdout).toBe('unreachable\n');
