@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { ContainerResource, ContainerSpec, Plan, Resource } from '../plan/types';
 import type { Driver, ObservedContainer, ObservedStack } from '../drivers/types';
 import { CdkDockerError } from '../util/errors';
+import { limiter, mapLimit } from '../util/concurrency';
 import { readEnvFile } from '../util/env';
 import { managedLabels, replicaName } from './hash';
 import type { Change, StackDiff } from './types';
@@ -228,20 +229,7 @@ async function runGraph(plan: Plan, changes: Change[], run: (c: Change) => Promi
   const byId = new Map<string, Change[]>();
   for (const c of changes) byId.set(c.logicalId, [...(byId.get(c.logicalId) ?? []), c]);
   const done = new Map<Change, Promise<boolean>>();
-  let running = 0;
-  const queue: Array<() => void> = [];
-  const slot = async (): Promise<void> => {
-    if (running < parallelism) {
-      running++;
-      return;
-    }
-    await new Promise<void>((r) => queue.push(r));
-    running++;
-  };
-  const release = () => {
-    running--;
-    queue.shift()?.();
-  };
+  const slot = limiter(parallelism);
   const start = (c: Change): Promise<boolean> => {
     let p = done.get(c);
     if (p) return p;
@@ -252,15 +240,10 @@ async function runGraph(plan: Plan, changes: Change[], run: (c: Change) => Promi
         skipped(c);
         return false;
       }
-      await slot();
-      try {
-        await run(c);
-        return true;
-      } catch {
-        return false;
-      } finally {
-        release();
-      }
+      return slot(() => run(c).then(
+        () => true,
+        () => false,
+      ));
     })();
     done.set(c, p);
     return p;
@@ -269,6 +252,8 @@ async function runGraph(plan: Plan, changes: Change[], run: (c: Change) => Promi
 }
 
 export interface DestroyOptions {
+  /** Containers removed at once. @default 4 */
+  readonly parallelism?: number;
   /** Remove the stack's volumes too, whatever their removal policy. @default false */
   readonly volumes?: boolean;
   readonly onEvent?: (e: { readonly kind: string; readonly name: string; readonly message: string }) => void;
@@ -282,11 +267,11 @@ export async function destroyStack(stack: string, plan: Plan | undefined, driver
   const emit = opts.onEvent ?? (() => undefined);
   const observed = await driver.observe(stack);
   let removed = 0;
-  for (const c of observed.containers) {
+  await mapLimit(observed.containers, opts.parallelism ?? 4, async (c) => {
     await driver.removeContainer(c.id, { force: true });
     emit({ kind: 'container', name: c.name, message: 'removed' });
     removed++;
-  }
+  });
   for (const n of observed.networks) {
     await driver.removeNetwork(n.name);
     emit({ kind: 'network', name: n.name, message: 'removed' });

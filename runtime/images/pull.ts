@@ -1,9 +1,10 @@
-import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
+import { InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
 import { ImageReference, formatReference, parseReference } from '../../lib/util/reference';
 import { Progress } from './progress';
 import { RegistryClient } from './registry';
 import { ImageRecord, ImageStore } from './store';
 import { Descriptor, ImageConfig, ImageIndex, ImageManifest, MEDIA_TYPES, Platform, hostPlatform } from './types';
+import { limiter, mapLimit } from '../../lib/util/concurrency';
 
 export interface PullOptions {
   /** Platform to pick from a manifest list. @default the host's */
@@ -127,39 +128,4 @@ function choosePlatform(manifests: Descriptor[], want: Platform, ref: ImageRefer
   throw new NotFoundError(`no matching manifest for ${want.os}/${want.architecture} in the manifest list of ${formatReference(ref)} (it has ${available.join(', ') || 'none'})`);
 }
 
-/** A function that runs tasks with at most `limit` running at once, in call order. */
-export function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const queue: Array<() => void> = [];
-  const release = () => {
-    running--;
-    queue.shift()?.();
-  };
-  return <T>(task: () => Promise<T>) =>
-    new Promise<T>((resolve, reject) => {
-      const start = () => {
-        running++;
-        task().then(resolve, reject).finally(release);
-      };
-      if (running < limit) start();
-      else queue.push(start);
-    });
-}
-
-/** Runs `fn` over `items` with at most `limit` at once; the first failure rejects. */
-export async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && failed === undefined) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (e) {
-        failed ??= e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed !== undefined) throw failed instanceof Error ? failed : new CdkDockerError(String(failed));
-}
+export { limiter, mapLimit };
