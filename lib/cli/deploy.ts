@@ -87,7 +87,7 @@ export function registerDeploy(program: Command): void {
       const { renderDiff } = await import('../reconcile/diff');
       const { applyDiff } = await import('../reconcile/apply');
       const saved = await import('../reconcile/saved');
-      const { withLock } = await import('../../runtime');
+      const { Progress, withLock } = await import('../../runtime');
       let work: Array<{ plan: Plan; saved?: import('../reconcile/saved').SavedStack }>;
       let driver: Driver;
       let lockDir: string;
@@ -122,19 +122,21 @@ export function registerDeploy(program: Command): void {
               }
             }
             const counts = { create: 0, update: 0, replace: 0, delete: 0 };
+            // On a terminal one live row per resource, redrawn in place; plain lines otherwise (CI).
+            const progress = Progress.to(process.stdout);
             await applyDiff(plan, diff, observed, driver, {
               parallelism,
               allowDataLoss: flags.allowDataLoss,
               onEvent: (e) => {
                 const who = `${e.change.path}${e.change.type === 'container' ? ` (${e.change.name})` : ''}`;
-                if (e.phase === 'start') process.stdout.write(`${who}: ${verb(e.change.action)}…\n`);
+                if (e.phase === 'start') progress.layer(who, `${verb(e.change.action)}…`);
                 else if (e.phase === 'done') {
                   if (e.change.action !== 'no-op') counts[e.change.action]++;
-                  process.stdout.write(`${who}: ${e.message ?? 'done'} [${((e.ms ?? 0) / 1000).toFixed(1)}s]\n`);
-                } else process.stdout.write(`${who}: ${pc.red('failed')}: ${e.message}\n`);
+                  progress.layer(who, `${e.message ?? 'done'} [${((e.ms ?? 0) / 1000).toFixed(1)}s]`);
+                } else progress.layer(who, `${pc.red('failed')}: ${(e.message ?? '').split('\n')[0]}`);
               },
-            });
-            process.stdout.write(`\nApply complete! Resources: ${counts.create} added, ${counts.update} changed, ${counts.replace} replaced, ${counts.delete} destroyed.\n`);
+            }).finally(() => progress.line(''));
+            process.stdout.write(`Apply complete! Resources: ${counts.create} added, ${counts.update} changed, ${counts.replace} replaced, ${counts.delete} destroyed.\n`);
             await printOutputs(plan, driver);
           },
           { noWait: true, busy: `stack ${plan.stack} is being applied by another cdk-docker command` },

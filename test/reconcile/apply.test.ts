@@ -149,6 +149,16 @@ app.synth();`,
     expect(cli(dir, ['diff', '--target', 'nosuch']).stderr).toContain('--target nosuch: no resource of stack changes has that path; its paths are busybox, net, peer, svc');
   });
 
+  test('on a terminal apply shows one live row per resource, redrawn in place', () => {
+    write({ greeting: 'tty', restart: 'always' });
+    const out = execFileSync('script', ['-qec', `${process.execPath} ${path.join(ROOT, 'bin', 'cdk-docker')} apply --auto-approve`, '/dev/null'], { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8' }).replace(/\r/g, '');
+    // The row of svc goes from its verb to its result in place (cursor up, erase line).
+    expect(out).toMatch(/\x1b\[2Ksvc \(changes-svc\): (replacing|creating)…/);
+    expect(out).toMatch(/\x1b\[\d+A/);
+    expect(out).toMatch(/\x1b\[2Ksvc \(changes-svc\): (replaced \(env\.GREETING\)|created and started) \[\d+\.\ds\]/);
+    expect(out).toMatch(/Apply complete! Resources: \d+ added, \d+ changed, \d+ replaced, \d+ destroyed\./);
+  });
+
   test('apply without a terminal and without --auto-approve is refused; a second apply at once fails naming the holder', async () => {
     write({ greeting: 'changed', restart: 'always' });
     const refused = cli(dir, ['apply']);
