@@ -187,6 +187,12 @@ async function main() {
       }
     }
     if (dockerIds.length) dockerd.docker(['rm', '-f', ...dockerIds]);
+    // dockerd leaves a user network's bridge behind when it stops: remove the network first.
+    try {
+      dockerd.docker(['network', 'rm', 'benchnet']);
+    } catch {
+      // not created
+    }
     await dockerd.stop();
     // Let the monitors' exit commands finish before the state goes.
     const deadline = Date.now() + 15_000;

@@ -345,12 +345,18 @@ test('logs -f keeps following when the size cap truncates the log', async () => 
   await sleep(2_500);
   child.kill('SIGINT');
   await new Promise((r) => child.once('exit', r));
-  const numbers = text.trim().split('\n').map((l) => Number(l.split(' ')[1]));
-  // Far more lines than 2 KiB holds, none lost or repeated across the truncations.
-  expect(numbers.length).toBeGreaterThan(150);
-  expect(numbers.every((n, i) => i === 0 || n === numbers[i - 1] + 1)).toBe(true);
-  expect(fs.statSync(JSON.parse(ok(rt(['inspect', 'chatty'])))[0].LogPath).size).toBeLessThanOrEqual(4096);
-  ok(rt(['rm', '-f', 'chatty']));
+  try {
+    const numbers = text.trim().split('\n').map((l) => Number(l.split(' ')[1]));
+    // Far more lines than 2 KiB holds, in order and never repeated across the truncations. (A
+    // line written and truncated away between two reads of a loaded machine is gone: conmon
+    // truncates in place, so following cannot promise every line, only to go on.)
+    expect(numbers.length).toBeGreaterThan(150);
+    expect(numbers.every((n, i) => Number.isInteger(n) && (i === 0 || n > numbers[i - 1]))).toBe(true);
+    expect(numbers[numbers.length - 1] - numbers[0] + 1 - numbers.length).toBeLessThan(numbers.length / 10);
+    expect(fs.statSync(JSON.parse(ok(rt(['inspect', 'chatty'])))[0].LogPath).size).toBeLessThanOrEqual(4096);
+  } finally {
+    ok(rt(['rm', '-f', 'chatty']));
+  }
 });
 
 test("Docker's security defaults reach the process; --privileged lifts them; --cap-add/--cap-drop adjust", () => {
