@@ -35,7 +35,6 @@ async function diffOf(plan: Plan, driver: Driver): Promise<{ diff: StackDiff; ob
   return { diff: diffStack(plan, observed, images), observed };
 }
 
-const hasChanges = (d: StackDiff) => d.changes.some((c) => c.action !== 'no-op');
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const color = () => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 
@@ -52,7 +51,7 @@ export function registerDeploy(program: Command): void {
     .option('--out <file>', 'save the plan for `apply --plan FILE` (Terraform\'s -out)')
     .option('--target <path>', 'only this resource (a construct path) and what it depends on (repeatable)', collect)
     .action(async (stacks: string[], flags: AppFlags & { json?: boolean; detailedExitcode?: boolean; out?: string; target?: string[] }) => {
-      const { renderDiff, diffToJson } = await import('../reconcile/diff');
+      const { renderDiff, diffToJson, hasChanges } = await import('../reconcile/diff');
       const saved = await import('../reconcile/saved');
       const { plans, driver } = await synthAndDriver(stacks, flags);
       const diffs: StackDiff[] = [];
@@ -84,7 +83,7 @@ export function registerDeploy(program: Command): void {
     .action(async (stacks: string[], flags: AppFlags & { autoApprove?: boolean; parallelism: string; allowDataLoss?: boolean; plan?: string; target?: string[] }) => {
       const parallelism = Number(flags.parallelism);
       if (!Number.isInteger(parallelism) || parallelism < 1) throw new InvalidArgumentError(`--parallelism ${flags.parallelism}: give a whole number of at least 1`);
-      const { renderDiff } = await import('../reconcile/diff');
+      const { renderDiff, hasChanges } = await import('../reconcile/diff');
       const { applyDiff } = await import('../reconcile/apply');
       const saved = await import('../reconcile/saved');
       const { Progress, withLock } = await import('../../runtime');

@@ -26,6 +26,7 @@ import type { ObservedContainer, ObservedStack } from '../drivers/types';
 import type { ContainerResource, Plan, ResourceType } from '../plan/types';
 import { diffStack, ObservedImages, show } from './diff';
 import { replicaName } from './hash';
+import { reasonText } from './render';
 import type { RenderOptions } from './render';
 import { KNOWN_AFTER_APPLY, Reason } from './types';
 
@@ -170,7 +171,6 @@ const CATEGORY_TEXT: { readonly [c in DriftCategory]: string } = {
   orphan: 'orphan',
   'image-moved': 'image moved',
 };
-const ABSENT = '(none)';
 
 /**
  * The drift as text (ends with a newline), in the style of the diff: one line per finding —
@@ -192,7 +192,7 @@ export function renderDrift(drift: StackDrift, opts: RenderOptions): string {
   for (const f of drift.findings) {
     const where = f.replica !== undefined && f.replica > 1 ? `${f.path}:${f.replica}` : f.path;
     lines.push(`  ${paint[f.category](CATEGORY_TEXT[f.category].padEnd(width))} ${f.type} ${pc.bold(where)} (${f.name})`);
-    for (const r of f.reasons) lines.push(`      ${r.field}: ${r.before ?? ABSENT} → ${r.after ?? ABSENT}`);
+    for (const r of f.reasons) lines.push(`      ${reasonText(r)}`);
   }
   const s = summarizeDrift(drift);
   lines.push('', `Drift: ${DRIFT_CATEGORIES.map((c) => `${s[c]} ${CATEGORY_TEXT[c]}`).join(', ')}.`);

@@ -8,7 +8,7 @@
  */
 
 import { createColors } from 'picocolors';
-import type { Change, ChangeAction, StackDiff } from './types';
+import type { Change, ChangeAction, Reason, StackDiff } from './types';
 
 export interface RenderOptions {
   /** ANSI colours. */
@@ -37,6 +37,11 @@ export function hasChanges(diff: StackDiff): boolean {
   return diff.changes.some((c) => c.action !== 'no-op');
 }
 
+/** A reason as shown under its resource: `field: engine's → plan's`. */
+export function reasonText(r: Reason): string {
+  return `${r.field}: ${r.before ?? ABSENT} → ${r.after ?? ABSENT}`;
+}
+
 /** The diff as text (ends with a newline). */
 export function renderDiff(diff: StackDiff, opts: RenderOptions): string {
   const pc = createColors(opts.color);
@@ -55,7 +60,7 @@ export function renderDiff(diff: StackDiff, opts: RenderOptions): string {
     for (const r of c.reasons) {
       const forces = c.action === 'replace' && r.needs === 'replace';
       const note = forces ? (c.type === 'volume' ? ' (forces replacement: the volume and its data are deleted; apply needs --allow-data-loss)' : ' (forces replacement)') : '';
-      lines.push(`      ${r.field}: ${r.before ?? ABSENT} → ${r.after ?? ABSENT}${forces ? pc.red(note) : note}`);
+      lines.push(`      ${reasonText(r)}${forces ? pc.red(note) : note}`);
     }
   }
   const s = summarize(diff);
