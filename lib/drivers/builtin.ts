@@ -48,6 +48,7 @@ import type {
   RestartPolicyName,
   VolumeSpec,
 } from '../plan/types';
+import { Size } from '../constructs/size';
 import { CdkDockerError, ConflictError, NotFoundError } from '../util/errors';
 import { normalizeSignal } from '../util/linux';
 import { ContainerConditionError, UnsupportedError } from './errors';
@@ -439,7 +440,7 @@ export class BuiltinDriver implements Driver {
       if (!svc.store.tryRecord(id)) throw await fail(`was removed while cdk-docker waited for it to be ${CONDITION_WORDS[condition]}`, 'apply again');
       let state = svc.store.state(id);
       // The process may be gone without its exit recorded yet: finish that first.
-      if ((state.Status === 'running' || state.Status === 'paused') && !alive(state.MonitorPid)) state = await svc.store.locked(id, () => svc.refresh(id));
+      if ((state.Status === 'running' || state.Status === 'paused') && !loadContainers().pidAlive(state.MonitorPid ?? 0)) state = await svc.store.locked(id, () => svc.refresh(id));
       const verdict = judge(state, condition, svc.store.record(id));
       if (verdict.done) return;
       if (verdict.failure) throw await fail(verdict.failure, verdict.fix ?? `see \`cdk-docker runtime logs ${name}\` and fix the container`);
@@ -520,36 +521,22 @@ function describeState(state: ContainerState): string {
   return state.Status;
 }
 
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 // --- observed state in the plan's terms -------------------------------------------------------
 
 function observedStatus(status: ContainerState['Status']): ContainerStatus {
   return status === 'removing' ? 'dead' : status;
 }
 
-function joinsNetworks(record: ContainerRecord): boolean {
-  const mode = record.HostConfig.NetworkMode;
-  return mode !== 'none' && mode !== 'host' && !mode.startsWith('container:');
-}
-
 /** The networks a container joins, in order (the primary first), in the plan's terms. */
 function networkList(record: ContainerRecord): NetworkAttachment[] {
-  const primary = record.HostConfig.NetworkMode === 'default' ? DEFAULT_NETWORK : record.HostConfig.NetworkMode;
-  const configs = record.EndpointsConfig ?? {};
-  const names = [primary, ...Object.keys(configs).filter((n) => n !== primary)];
-  return names.map((network) => {
-    const cfg = configs[network];
-    return { network, aliases: [...(cfg?.Aliases ?? [])].sort(), ...(cfg?.IPAMConfig?.IPv4Address ? { ipv4Address: cfg.IPAMConfig.IPv4Address } : {}) };
-  });
+  return loadContainers()
+    .endpointsConfig(record)
+    .map(([network, cfg]) => ({ network, aliases: [...cfg.Aliases].sort(), ...(cfg.IPAMConfig?.IPv4Address ? { ipv4Address: cfg.IPAMConfig.IPv4Address } : {}) }));
+}
+
+/** Whether the container joins bridge networks (not none, host or another container's). */
+function joinsNetworks(record: ContainerRecord): boolean {
+  return loadContainers().joinsNetworks(record);
 }
 
 function observedSpec(r: ContainerRecord, image: ContainerConfig): ObservedContainerSpec {
@@ -630,7 +617,7 @@ function observedMounts(r: ContainerRecord): Mount[] {
       out.push({
         type: 'tmpfs',
         target: m.Destination,
-        ...(size ? { sizeBytes: parseSize(size.slice(5)) } : {}),
+        ...(size ? { sizeBytes: Size.parse(size.slice(5)).toBytes() } : {}),
         ...(mode ? { mode: parseInt(mode.slice(5), 8) } : {}),
       });
       continue;
@@ -652,13 +639,6 @@ function observedHealthcheck(hc: ContainerRecord['Config']['Healthcheck']): Heal
     retries: hc.Retries || HEALTH_DEFAULT_RETRIES,
     startPeriodMs: (hc.StartPeriod || 0) / 1e6,
   };
-}
-
-/** `64m`, `1g`, `65536` → bytes (tmpfs size options). */
-function parseSize(text: string): number {
-  const m = /^(\d+)([kmg]?)$/i.exec(text.trim());
-  if (!m) return Number(text) || 0;
-  return Number(m[1]) * { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
 }
 
 function imageDefaults(config: ImageConfig): ImageDefaults {
