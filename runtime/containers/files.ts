@@ -10,6 +10,7 @@ import type { ImageRecord } from '../images/store';
 import type { ContainerConfig } from '../images/types';
 import type { ContainerService } from './service';
 import type { ContainerRecord } from './types';
+import { runTool } from '../util/exec';
 
 /**
  * The files of a container: `cp`, `diff`, `export` and `commit`, as Docker has them.
@@ -351,13 +352,7 @@ async function extractTar(input: Readable, target: ExtractTarget): Promise<void>
 
 function mknod(file: string, h: Header): Promise<void> {
   const kind = h.type === 'fifo' ? ['p'] : [h.type === 'block-device' ? 'b' : 'c', String(h.devmajor ?? 0), String(h.devminor ?? 0)];
-  return new Promise((resolve, reject) => {
-    const child = spawn('mknod', [file, ...kind], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.on('error', (e) => reject(new CdkDockerError(`cannot run mknod: ${e.message}`)));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new CdkDockerError(`mknod ${file} failed: ${stderr.trim()}`))));
-  });
+  return runTool('mknod', [file, ...kind]);
 }
 
 export interface CopyOptions {

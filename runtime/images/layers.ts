@@ -7,6 +7,7 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
 import { CdkDockerError } from '../../lib/util/errors';
+import { runTool } from '../util/exec';
 import { MEDIA_TYPES } from './types';
 
 /**
@@ -202,26 +203,6 @@ function fanOut(targets: Writable[]): Writable {
   });
 }
 
-function run(cmd: string, args: string[], stdin?: Readable): { done: Promise<void>; kill: () => void } {
-  const child = spawn(cmd, args, { stdio: [stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<void>((resolve, reject) => {
-    child.on('error', (e) => reject(new CdkDockerError(`cannot run ${cmd}: ${e.message}`)));
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new CdkDockerError(`${cmd} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim()}`));
-    });
-  });
-  if (stdin) {
-    stdin.pipe(child.stdin!);
-    child.stdin!.on('error', () => {
-      /* tar exited early; its exit status reports why */
-    });
-  }
-  return { done, kill: () => child.kill('SIGKILL') };
-}
-
 export interface UnpackResult {
   /** Digest of the uncompressed tar. */
   readonly diffId: string;
@@ -298,12 +279,12 @@ async function convertWhiteouts(root: string, scan: Scan): Promise<void> {
     const target = path.join(path.dirname(file), path.basename(file).slice('.wh.'.length));
     fs.rmSync(file, { force: true });
     fs.rmSync(target, { recursive: true, force: true });
-    await run('mknod', ['-m', '000', target, 'c', '0', '0']).done;
+    await runTool('mknod', ['-m', '000', target, 'c', '0', '0']);
   }
   for (const rel of scan.opaques) {
     const dir = path.join(root, rel);
     fs.rmSync(path.join(dir, '.wh..wh..opq'), { force: true });
-    await run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', dir]).done;
+    await runTool('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', dir]);
   }
 }
 
