@@ -27,12 +27,12 @@ async function synthAndDriver(stacks: string[], flags: AppFlags): Promise<{ plan
 }
 
 /** Observes `plan`'s stack and its images, and diffs. */
-async function diffOf(plan: Plan, driver: Driver): Promise<{ diff: StackDiff; observed: Awaited<ReturnType<Driver['observe']>> }> {
+async function diffOf(plan: Plan, driver: Driver): Promise<{ diff: StackDiff; observed: Awaited<ReturnType<Driver['observe']>>; images: { [id: string]: Awaited<ReturnType<Driver['image']>> } }> {
   const { diffStack } = await import('../reconcile/diff');
   const observed = await driver.observe(plan.stack);
   const images: { [id: string]: Awaited<ReturnType<Driver['image']>> } = {};
   for (const [id, r] of Object.entries(plan.resources)) if (r.type === 'image') images[id] = await driver.image(r.name);
-  return { diff: diffStack(plan, observed, images), observed };
+  return { diff: diffStack(plan, observed, images), observed, images };
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -124,6 +124,7 @@ export function registerDeploy(program: Command): void {
             // On a terminal one live row per resource, redrawn in place; plain lines otherwise (CI).
             const progress = Progress.to(process.stdout);
             await applyDiff(plan, diff, observed, driver, {
+              images: now.images,
               parallelism,
               allowDataLoss: flags.allowDataLoss,
               onEvent: (e) => {

@@ -5,6 +5,7 @@ import { CdkDockerError } from '../util/errors';
 import { limiter, mapLimit } from '../util/concurrency';
 import { readEnvFile } from '../util/env';
 import { managedLabels, replicaName } from './hash';
+import type { ObservedImages } from './diff';
 import type { Change, StackDiff } from './types';
 
 /**
@@ -32,6 +33,8 @@ export interface ApplyOptions {
   readonly allowDataLoss?: boolean;
   /** How long a `dependsOn` condition may take. @default 120 s */
   readonly waitTimeoutMs?: number;
+  /** The images the diff observed, by logical id (saves reading them again). @default - read now */
+  readonly images?: ObservedImages;
   /** Where secrets from the environment are read. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
   readonly onEvent?: (e: ApplyEvent) => void;
@@ -75,12 +78,13 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
   const containers = new Map(observed.containers.map((c) => [c.name, c]));
   const failures: string[] = [];
 
-  // Image ids for every image resource (containers are created from them).
+  // Image ids for every image resource (containers are created from them): those the diff
+  // observed, unless the apply changes them (then ensureImage gives the id).
   for (const [id, r] of Object.entries(plan.resources)) {
     if (r.type !== 'image') continue;
     const pending = diff.changes.find((c) => c.logicalId === id && c.action !== 'no-op');
     if (pending) continue;
-    const img = await driver.image(r.name);
+    const img = opts.images ? opts.images[id] : await driver.image(r.name);
     if (img) imageIds.set(id, img.id);
   }
 
