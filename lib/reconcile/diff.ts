@@ -242,37 +242,42 @@ function diffImage(
 // ---------------------------------------------------------------------------------------------
 // Networks and volumes
 
-/** Adds to `reasons` a difference that needs a replace. */
-function replacing(reasons: Reason[]): (field: string, before: unknown, after: unknown) => void {
-  return (field, before, after) => reasons.push({ field, before: show(before), after: show(after), needs: 'replace' });
+type Replace = (field: string, before: unknown, after: unknown) => void;
+
+/**
+ * Networks and volumes cannot change in place: every difference needs a replace. Name, driver
+ * and user labels are compared for both; `compare` adds the kind's own fields. Nothing is
+ * compared when the spec-hash label matches.
+ */
+function replaceReasons(
+  plan: Plan,
+  r: NetworkResource | VolumeResource,
+  obs: { readonly name: string; readonly driver: string; readonly labels: { readonly [k: string]: string } },
+  compare: (replace: Replace) => void,
+): Reason[] {
+  const reasons: Reason[] = [];
+  if (hashMatches(obs.labels, r, plan)) return reasons;
+  const replace: Replace = (field, before, after) => reasons.push({ field, before: show(before), after: show(after), needs: 'replace' });
+  if (obs.name !== r.name) replace('name', obs.name, r.name);
+  if (obs.driver !== r.spec.driver) replace('driver', obs.driver, r.spec.driver);
+  compare(replace);
+  diffMap('labels', userLabels(obs.labels), r.spec.labels, replace);
+  return reasons;
 }
 
 function diffNetwork(plan: Plan, r: NetworkResource, obs: ObservedNetwork): Reason[] {
-  const reasons: Reason[] = [];
-  const replace = replacing(reasons);
-  if (hashMatches(obs.labels, r, plan)) return reasons;
   const s = r.spec;
-  if (obs.name !== r.name) replace('name', obs.name, r.name);
-  if (obs.driver !== s.driver) replace('driver', obs.driver, s.driver);
-  if (s.subnet !== undefined && obs.subnet !== s.subnet) replace('subnet', obs.subnet || undefined, s.subnet);
-  if (s.gateway !== undefined && obs.gateway !== s.gateway) replace('gateway', obs.gateway || undefined, s.gateway);
-  if (s.ipRange !== undefined && obs.ipRange !== s.ipRange) replace('ipRange', obs.ipRange, s.ipRange);
-  if (obs.internal !== s.internal) replace('internal', obs.internal, s.internal);
-  if (obs.attachable !== s.attachable) replace('attachable', obs.attachable, s.attachable);
-  diffMap('labels', userLabels(obs.labels), s.labels, (field, before, after) => replace(field, before, after));
-  return reasons;
+  return replaceReasons(plan, r, obs, (replace) => {
+    if (s.subnet !== undefined && obs.subnet !== s.subnet) replace('subnet', obs.subnet || undefined, s.subnet);
+    if (s.gateway !== undefined && obs.gateway !== s.gateway) replace('gateway', obs.gateway || undefined, s.gateway);
+    if (s.ipRange !== undefined && obs.ipRange !== s.ipRange) replace('ipRange', obs.ipRange, s.ipRange);
+    if (obs.internal !== s.internal) replace('internal', obs.internal, s.internal);
+    if (obs.attachable !== s.attachable) replace('attachable', obs.attachable, s.attachable);
+  });
 }
 
 function diffVolume(plan: Plan, r: VolumeResource, obs: ObservedVolume): Reason[] {
-  const reasons: Reason[] = [];
-  const replace = replacing(reasons);
-  if (hashMatches(obs.labels, r, plan)) return reasons;
-  const s = r.spec;
-  if (obs.name !== r.name) replace('name', obs.name, r.name);
-  if (obs.driver !== s.driver) replace('driver', obs.driver, s.driver);
-  diffMap('driverOpts', obs.driverOpts, s.driverOpts, (field, before, after) => replace(field, before, after));
-  diffMap('labels', userLabels(obs.labels), s.labels, (field, before, after) => replace(field, before, after));
-  return reasons;
+  return replaceReasons(plan, r, obs, (replace) => diffMap('driverOpts', obs.driverOpts, r.spec.driverOpts, replace));
 }
 
 // ---------------------------------------------------------------------------------------------
