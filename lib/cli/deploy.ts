@@ -18,12 +18,23 @@ interface AppFlags {
   output?: string;
 }
 
-async function synthAndDriver(stacks: string[], flags: AppFlags): Promise<{ plans: Plan[]; driver: Driver; lockDir: string }> {
-  const { synthesize } = await import('../toolkit/synth');
-  const { plans } = await synthesize({ app: flags.app, outdir: flags.output, stacks });
+/** The engine the stacks go to (the built-in runtime), and its per-stack lock. */
+async function engine(): Promise<{ driver: Driver; stackLocked: <T>(stack: string, fn: () => Promise<T>) => Promise<T> }> {
   const { driverFor } = await import('../drivers');
   const { runtimeConfig } = await import('../../runtime/config');
-  return { plans: stacks.length ? plans.filter((p) => stacks.includes(p.stack)) : plans, driver: driverFor('builtin'), lockDir: path.join(runtimeConfig().root, 'stacks') };
+  const { withLock } = await import('../../runtime');
+  const lockDir = path.join(runtimeConfig().root, 'stacks');
+  return {
+    driver: driverFor('builtin'),
+    // One apply or destroy per stack at a time: a second one fails at once, naming the holder.
+    stackLocked: (stack, fn) => withLock(path.join(lockDir, `${stack}.lock`), fn, { noWait: true, busy: `stack ${stack} is being applied by another cdk-docker command` }),
+  };
+}
+
+async function synthAndDriver(stacks: string[], flags: AppFlags): Promise<{ plans: Plan[] } & Awaited<ReturnType<typeof engine>>> {
+  const { synthesize } = await import('../toolkit/synth');
+  const { plans } = await synthesize({ app: flags.app, outdir: flags.output, stacks });
+  return { plans: stacks.length ? plans.filter((p) => stacks.includes(p.stack)) : plans, ...(await engine()) };
 }
 
 /** Observes `plan`'s stack and its images, and diffs. */
@@ -86,61 +97,54 @@ export function registerDeploy(program: Command): void {
       const { renderDiff, hasChanges } = await import('../reconcile/diff');
       const { applyDiff } = await import('../reconcile/apply');
       const saved = await import('../reconcile/saved');
-      const { Progress, withLock } = await import('../../runtime');
+      const { Progress } = await import('../../runtime');
       let work: Array<{ plan: Plan; saved?: import('../reconcile/saved').SavedStack }>;
-      let driver: Driver;
-      let lockDir: string;
+      let target: Awaited<ReturnType<typeof engine>>;
       if (flags.plan) {
         // A saved plan is carried out as reviewed: no app run, no question.
         const file = saved.readSavedPlan(flags.plan);
-        const { driverFor } = await import('../drivers');
-        const { runtimeConfig } = await import('../../runtime/config');
-        driver = driverFor('builtin');
-        lockDir = path.join(runtimeConfig().root, 'stacks');
+        target = await engine();
         work = file.stacks.filter((x) => !stacks.length || stacks.includes(x.plan.stack)).map((x) => ({ plan: x.plan, saved: x }));
       } else {
         const r = await synthAndDriver(stacks, flags);
-        ({ driver, lockDir } = r);
+        target = r;
         work = r.plans.map((plan) => ({ plan }));
       }
+      const { driver } = target;
       for (const { plan, saved: fromFile } of work) {
-        await withLock(
-          path.join(lockDir, `${plan.stack}.lock`),
-          async () => {
-            const now = await diffOf(plan, driver);
-            const observed = now.observed;
-            if (fromFile) saved.checkSaved(fromFile, observed, flags.plan!);
-            const diff = fromFile ? fromFile.diff : saved.targetChanges(plan, now.diff, flags.target ?? []);
-            process.stdout.write(renderDiff(diff, { color: color() }));
-            if (!hasChanges(diff)) return;
-            if (!flags.autoApprove && !fromFile) {
-              if (!process.stdin.isTTY) throw new InvalidArgumentError('apply needs a confirmation: run it from a terminal, or pass --auto-approve');
-              if (!(await confirm(`Apply these changes to stack ${plan.stack}?`))) {
-                process.stdout.write('Apply cancelled.\n');
-                return;
-              }
+        await target.stackLocked(plan.stack, async () => {
+          const now = await diffOf(plan, driver);
+          const observed = now.observed;
+          if (fromFile) saved.checkSaved(fromFile, observed, flags.plan!);
+          const diff = fromFile ? fromFile.diff : saved.targetChanges(plan, now.diff, flags.target ?? []);
+          process.stdout.write(renderDiff(diff, { color: color() }));
+          if (!hasChanges(diff)) return;
+          if (!flags.autoApprove && !fromFile) {
+            if (!process.stdin.isTTY) throw new InvalidArgumentError('apply needs a confirmation: run it from a terminal, or pass --auto-approve');
+            if (!(await confirm(`Apply these changes to stack ${plan.stack}?`))) {
+              process.stdout.write('Apply cancelled.\n');
+              return;
             }
-            const counts = { create: 0, update: 0, replace: 0, delete: 0 };
-            // On a terminal one live row per resource, redrawn in place; plain lines otherwise (CI).
-            const progress = Progress.to(process.stdout);
-            await applyDiff(plan, diff, observed, driver, {
-              images: now.images,
-              parallelism,
-              allowDataLoss: flags.allowDataLoss,
-              onEvent: (e) => {
-                const who = `${e.change.path}${e.change.type === 'container' ? ` (${e.change.name})` : ''}`;
-                if (e.phase === 'start') progress.layer(who, `${verb(e.change.action)}…`);
-                else if (e.phase === 'done') {
-                  if (e.change.action !== 'no-op') counts[e.change.action]++;
-                  progress.layer(who, `${e.message ?? 'done'} [${((e.ms ?? 0) / 1000).toFixed(1)}s]`);
-                } else progress.layer(who, `${pc.red('failed')}: ${(e.message ?? '').split('\n')[0]}`);
-              },
-            }).finally(() => progress.line(''));
-            process.stdout.write(`Apply complete! Resources: ${counts.create} added, ${counts.update} changed, ${counts.replace} replaced, ${counts.delete} destroyed.\n`);
-            await printOutputs(plan, driver);
-          },
-          { noWait: true, busy: `stack ${plan.stack} is being applied by another cdk-docker command` },
-        );
+          }
+          const counts = { create: 0, update: 0, replace: 0, delete: 0 };
+          // On a terminal one live row per resource, redrawn in place; plain lines otherwise (CI).
+          const progress = Progress.to(process.stdout);
+          await applyDiff(plan, diff, observed, driver, {
+            images: now.images,
+            parallelism,
+            allowDataLoss: flags.allowDataLoss,
+            onEvent: (e) => {
+              const who = `${e.change.path}${e.change.type === 'container' ? ` (${e.change.name})` : ''}`;
+              if (e.phase === 'start') progress.layer(who, `${verb(e.change.action)}…`);
+              else if (e.phase === 'done') {
+                if (e.change.action !== 'no-op') counts[e.change.action]++;
+                progress.layer(who, `${e.message ?? 'done'} [${((e.ms ?? 0) / 1000).toFixed(1)}s]`);
+              } else progress.layer(who, `${pc.red('failed')}: ${(e.message ?? '').split('\n')[0]}`);
+            },
+          }).finally(() => progress.line(''));
+          process.stdout.write(`Apply complete! Resources: ${counts.create} added, ${counts.update} changed, ${counts.replace} replaced, ${counts.delete} destroyed.\n`);
+          await printOutputs(plan, driver);
+        });
       }
     });
 
@@ -154,24 +158,19 @@ export function registerDeploy(program: Command): void {
     .option('--volumes', 'remove the stacks\' volumes too')
     .action(async (stacks: string[], flags: AppFlags & { autoApprove?: boolean; volumes?: boolean }) => {
       const { destroyStack } = await import('../reconcile/apply');
-      const { withLock } = await import('../../runtime');
-      const { plans, driver, lockDir } = await synthAndDriver(stacks, flags);
+      const { plans, driver, stackLocked } = await synthAndDriver(stacks, flags);
       for (const plan of plans) {
-        await withLock(
-          path.join(lockDir, `${plan.stack}.lock`),
-          async () => {
-            if (!flags.autoApprove) {
-              if (!process.stdin.isTTY) throw new InvalidArgumentError('destroy needs a confirmation: run it from a terminal, or pass --auto-approve');
-              if (!(await confirm(`Destroy every container and network of stack ${plan.stack}${flags.volumes ? ' and its volumes' : ''}?`))) {
-                process.stdout.write('Destroy cancelled.\n');
-                return;
-              }
+        await stackLocked(plan.stack, async () => {
+          if (!flags.autoApprove) {
+            if (!process.stdin.isTTY) throw new InvalidArgumentError('destroy needs a confirmation: run it from a terminal, or pass --auto-approve');
+            if (!(await confirm(`Destroy every container and network of stack ${plan.stack}${flags.volumes ? ' and its volumes' : ''}?`))) {
+              process.stdout.write('Destroy cancelled.\n');
+              return;
             }
-            const r = await destroyStack(plan.stack, plan, driver, { volumes: flags.volumes, onEvent: (e) => process.stdout.write(`${e.kind} ${e.name}: ${e.message}\n`) });
-            process.stdout.write(`\nDestroy complete! ${r.removed} removed${r.keptVolumes.length ? `, volumes kept: ${r.keptVolumes.join(', ')}` : ''}.\n`);
-          },
-          { noWait: true, busy: `stack ${plan.stack} is being applied by another cdk-docker command` },
-        );
+          }
+          const r = await destroyStack(plan.stack, plan, driver, { volumes: flags.volumes, onEvent: (e) => process.stdout.write(`${e.kind} ${e.name}: ${e.message}\n`) });
+          process.stdout.write(`\nDestroy complete! ${r.removed} removed${r.keptVolumes.length ? `, volumes kept: ${r.keptVolumes.join(', ')}` : ''}.\n`);
+        });
       }
     });
 }
