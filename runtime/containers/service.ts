@@ -129,9 +129,11 @@ export class ContainerService {
 
   /** Networks of containers (loaded on first use: a container without networks never needs it). */
   public get networking(): ContainerNetworking {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { NetworkStore: Store } = require('../networks/store') as { NetworkStore: typeof NetworkStore };
-    this.networkingCache ??= new ContainerNetworking(this.config.runRoot, new Store(this.config.root, undefined, this.config.network));
+    if (!this.networkingCache) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { NetworkStore: Store } = require('../networks/store') as { NetworkStore: typeof NetworkStore };
+      this.networkingCache = new ContainerNetworking(this.config.runRoot, new Store(this.config.root, undefined, this.config.network));
+    }
     return this.networkingCache;
   }
 
