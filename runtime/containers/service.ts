@@ -696,22 +696,24 @@ export class ContainerService {
     });
   }
 
+  /** Whether `id`'s exit file appeared within `timeoutMs`. */
   private async waitExitFile(id: string, timeoutMs: number): Promise<boolean> {
-    const file = this.exitFile(id);
-    const deadline = Date.now() + timeoutMs;
-    while (!fs.existsSync(file)) {
-      if (Date.now() >= deadline) return false;
-      await this.exitOrTimeout(id, Math.min(50, deadline - Date.now()));
-    }
-    return true;
+    await this.exitOrTimeout(id, timeoutMs);
+    return fs.existsSync(this.exitFile(id));
   }
 
-  /** Resolves when conmon writes `id`'s exit file (inotify on the exit directory) or after `ms`. */
+  /**
+   * Resolves when conmon writes `id`'s exit file or after `ms`: woken by inotify on the exit
+   * directory, or by polling every 50 ms where inotify is not available.
+   */
   private exitOrTimeout(id: string, ms: number): Promise<void> {
+    const file = this.exitFile(id);
     return new Promise((resolve) => {
       let watcher: fs.FSWatcher | undefined;
+      let poll: NodeJS.Timeout | undefined;
       const done = () => {
         clearTimeout(timer);
+        clearInterval(poll);
         watcher?.close();
         resolve();
       };
@@ -721,9 +723,10 @@ export class ContainerService {
           if (name === id) done();
         });
       } catch {
-        // no inotify: the timeout polls
+        poll = setInterval(() => fs.existsSync(file) && done(), 50);
       }
-      if (fs.existsSync(this.exitFile(id))) done();
+      // Armed first, then checked: an exit written in between is not missed.
+      if (fs.existsSync(file)) done();
     });
   }
 
