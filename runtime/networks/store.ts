@@ -6,7 +6,7 @@ import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } fr
 import { validateName } from '../../lib/util/names';
 import type { NetworkSettings } from '../config';
 import { withLock, writeJsonAtomic } from '../util/files';
-import { matchLabel, matchName } from '../volumes/filters';
+import { groupFilters, matchLabel, matchName } from '../volumes/filters';
 import {
   DEFAULT_POOL,
   USER_POOL,
@@ -492,22 +492,9 @@ function rfc3339Nano(d: Date): string {
 
 // --- filters -------------------------------------------------------------------------------------
 
-/** Splits `--filter KEY=VALUE` arguments by key, refusing keys not in `accepted` (Docker's messages). */
-function groupFilters(args: readonly string[], accepted: readonly string[]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const arg of args) {
-    const i = arg.indexOf('=');
-    if (i <= 0) throw new InvalidArgumentError(`bad format of filter "${arg}" (expected name=value, e.g. ${accepted.map((k) => `${k}=…`).join(', ')})`);
-    const key = arg.slice(0, i).trim().toLowerCase();
-    if (!accepted.includes(key)) throw new InvalidArgumentError(`Invalid filter '${key}': the network filters are ${accepted.join(', ')}`);
-    out.set(key, [...(out.get(key) ?? []), arg.slice(i + 1)]);
-  }
-  return out;
-}
-
 /** Parses `network ls --filter` arguments: `name=`, `label=KEY[=VALUE]`, `driver=`, `id=`, `type=builtin|custom`. */
 export function parseNetworkListFilters(args: readonly string[]): NetworkListFilters {
-  const g = groupFilters(args, ['name', 'label', 'driver', 'id', 'type']);
+  const g = groupFilters(args, ['name', 'label', 'driver', 'id', 'type'], 'network');
   const type = g.get('type');
   for (const t of type ?? []) if (t !== 'builtin' && t !== 'custom') throw new InvalidArgumentError(`Invalid filter: 'type'='${t}': use type=builtin or type=custom`);
   return { name: g.get('name'), label: g.get('label'), driver: g.get('driver'), id: g.get('id'), type: type as ('builtin' | 'custom')[] | undefined };
@@ -515,6 +502,6 @@ export function parseNetworkListFilters(args: readonly string[]): NetworkListFil
 
 /** Parses `network prune --filter` arguments: `label=…`, `label!=…`. */
 export function parseNetworkPruneFilters(args: readonly string[]): { label?: string[]; labelNot?: string[] } {
-  const g = groupFilters(args, ['label', 'label!']);
+  const g = groupFilters(args, ['label', 'label!'], 'network');
   return { label: g.get('label'), labelNot: g.get('label!') };
 }

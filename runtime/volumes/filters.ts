@@ -1,14 +1,17 @@
 import { InvalidArgumentError } from '../../lib/util/errors';
 import type { PruneVolumesOptions, VolumeListFilters } from './types';
 
-/** Splits `--filter KEY=VALUE` arguments by key, refusing keys not in `accepted` (Docker's messages). */
-function group(args: readonly string[], accepted: readonly string[]): Map<string, string[]> {
+/**
+ * Splits `--filter KEY=VALUE` arguments by key, refusing keys not in `accepted` (Docker's
+ * messages, naming the `kind` of object: volume, network).
+ */
+export function groupFilters(args: readonly string[], accepted: readonly string[], kind = 'volume'): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const arg of args) {
     const i = arg.indexOf('=');
     if (i <= 0) throw new InvalidArgumentError(`bad format of filter "${arg}" (expected name=value, e.g. ${accepted.map((k) => `${k}=…`).join(', ')})`);
     const key = arg.slice(0, i).trim().toLowerCase();
-    if (!accepted.includes(key)) throw new InvalidArgumentError(`Invalid filter '${key}': the volume filters are ${accepted.join(', ')}`);
+    if (!accepted.includes(key)) throw new InvalidArgumentError(`Invalid filter '${key}': the ${kind} filters are ${accepted.join(', ')}`);
     out.set(key, [...(out.get(key) ?? []), arg.slice(i + 1)]);
   }
   return out;
@@ -27,7 +30,7 @@ function bool(key: string, values: string[]): boolean {
 
 /** Parses `volume ls --filter` arguments: `dangling=true|false`, `label=KEY[=VALUE]`, `name=X`, `driver=D`. */
 export function parseListFilters(args: readonly string[]): VolumeListFilters {
-  const g = group(args, ['dangling', 'label', 'name', 'driver']);
+  const g = groupFilters(args, ['dangling', 'label', 'name', 'driver']);
   return {
     dangling: g.has('dangling') ? bool('dangling', g.get('dangling')!) : undefined,
     label: g.get('label'),
@@ -38,7 +41,7 @@ export function parseListFilters(args: readonly string[]): VolumeListFilters {
 
 /** Parses `volume prune --filter` arguments: `label=…`, `label!=…`, `all=true|false`. */
 export function parsePruneFilters(args: readonly string[], all = false): PruneVolumesOptions {
-  const g = group(args, ['label', 'label!', 'all']);
+  const g = groupFilters(args, ['label', 'label!', 'all']);
   if (g.has('all') && all) throw new InvalidArgumentError('conflicting options: cannot specify both --all and --filter all=1');
   return {
     all: g.has('all') ? bool('all', g.get('all')!) : all,
