@@ -95,3 +95,24 @@ export async function confirm(question: string): Promise<boolean> {
   rl.close();
   return answer.trim().toLowerCase() === 'y';
 }
+
+/**
+ * `inspect` of several objects as Docker prints it: a JSON array of those found (or a line per
+ * object with `--format`), then an `Error:` line for each one not found, exit 1 if any.
+ */
+export async function printInspect<T>(refs: string[], get: (ref: string) => T | Promise<T>, format: string | undefined): Promise<void> {
+  const found: T[] = [];
+  const errors: string[] = [];
+  for (const ref of refs) {
+    try {
+      found.push(await get(ref));
+    } catch (e) {
+      if (!(e instanceof CdkDockerError)) throw e;
+      errors.push(e.message);
+    }
+  }
+  if (format) process.stdout.write(found.map((x) => `${renderTemplate(format, x)}\n`).join(''));
+  else process.stdout.write(`${JSON.stringify(found, undefined, 4)}\n`);
+  for (const m of errors) process.stderr.write(`Error: ${m}\n`);
+  if (errors.length) process.exitCode = 1;
+}

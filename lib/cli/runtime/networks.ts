@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
 import type * as Config from '../../../runtime/config';
 import type * as Networks from '../../../runtime/networks';
-import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
+import { InvalidArgumentError } from '../../util/errors';
 import { service as containerService } from './containers';
-import { confirm, eachName, keyValues, renderTemplate, shortId, table } from './format';
+import { confirm, eachName, keyValues, printInspect, renderTemplate, shortId, table } from './format';
 
 /** The networks half of the runtime, loaded on first use so that other commands start without it. */
 export function loadNetworks(): typeof Networks {
@@ -104,20 +104,7 @@ export function registerNetworkCommands(runtime: Command): void {
     .option('-f, --format <template>', 'a Go-template subset such as {{.IPAM.Config}} or {{json .Containers}}')
     .action(async (refs: string[], o: { format?: string }) => {
       const store = networkStore();
-      const found: Networks.Network[] = [];
-      const errors: string[] = [];
-      for (const ref of refs) {
-        try {
-          found.push(await store.inspect(ref));
-        } catch (e) {
-          if (!(e instanceof CdkDockerError)) throw e;
-          errors.push(e.message);
-        }
-      }
-      if (o.format) out(found.map((n) => `${renderTemplate(o.format!, n)}\n`).join(''));
-      else out(`${JSON.stringify(found, undefined, 4)}\n`);
-      for (const m of errors) process.stderr.write(`Error: ${m}\n`);
-      if (errors.length) process.exitCode = 1;
+      await printInspect(refs, (ref) => store.inspect(ref), o.format);
     });
 
   network

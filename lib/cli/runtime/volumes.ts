@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
 import type * as Config from '../../../runtime/config';
 import type * as Volumes from '../../../runtime/volumes';
-import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
-import { confirm, eachName, keyValues, renderTemplate, table } from './format';
+import { InvalidArgumentError } from '../../util/errors';
+import { confirm, eachName, keyValues, printInspect, renderTemplate, table } from './format';
 import { humanSize } from '../../../runtime/util/units';
 
 /** The volumes half of the runtime, loaded on first use so that other commands start without it. */
@@ -85,22 +85,9 @@ export function registerVolumeCommands(runtime: Command): void {
     .description('show volumes as Docker-like JSON')
     .argument('<names...>')
     .option('-f, --format <template>', 'a Go-template subset such as {{.Mountpoint}} or {{json .Labels}}')
-    .action((names: string[], o: { format?: string }) => {
+    .action(async (names: string[], o: { format?: string }) => {
       const store = volumeStore();
-      const found: Volumes.Volume[] = [];
-      const errors: string[] = [];
-      for (const n of names) {
-        try {
-          found.push(store.inspect(n));
-        } catch (e) {
-          if (!(e instanceof CdkDockerError)) throw e;
-          errors.push(e.message);
-        }
-      }
-      if (o.format) out(found.map((v) => `${renderTemplate(o.format!, v)}\n`).join(''));
-      else out(`${JSON.stringify(found, undefined, 4)}\n`);
-      for (const m of errors) process.stderr.write(`Error: ${m}\n`);
-      if (errors.length) process.exitCode = 1;
+      await printInspect(names, (n) => store.inspect(n), o.format);
     });
 
   volume
