@@ -132,11 +132,24 @@ export class Netavark {
       const chosen: PortMapping[] = [];
       for (const p of ports) chosen.push(await reservePort(p, [...used, ...chosen]));
       const input = this.input(req, resolved, chosen);
+      // Recorded before netavark runs, so that a process killed meanwhile leaves an endpoint
+      // its container's teardown still undoes (iptables rules, aardvark entries).
+      const mark = async (clear: boolean) => {
+        for (const [i, { record, attach }] of resolved.entries()) {
+          await this.store.updateEndpoint(record.Id, req.containerId, (e) =>
+            clear
+              ? { ...e, interfaceName: undefined, ports: undefined, settingUp: undefined }
+              : { ...e, interfaceName: attach.interfaceName, ports: i === 0 && chosen.length ? chosen : undefined, settingUp: true },
+          );
+        }
+      };
+      await mark(false);
       let status: { [network: string]: NetavarkStatus };
       try {
         status = JSON.parse(await this.run('setup', netnsPath, input)) as { [network: string]: NetavarkStatus };
       } catch (e) {
         await this.run('teardown', netnsPath, input).catch(() => undefined);
+        await mark(true);
         throw e;
       }
       const interfaces: SetupInterface[] = [];
@@ -155,6 +168,7 @@ export class Netavark {
           ...e,
           mac: iface?.mac_address,
           interfaceName: ifname,
+          settingUp: undefined,
           aliases: attach.aliases.length ? attach.aliases : e.aliases,
           ports: i === 0 && chosen.length ? chosen : undefined,
         }));
@@ -171,10 +185,17 @@ export class Netavark {
     await this.store.locked(async () => {
       const resolved = this.resolveNetworks(req);
       const ports = req.ports?.map(checkPort) ?? resolved[0]?.record.endpoints[req.containerId]?.ports ?? [];
-      await this.run('teardown', netnsPath, this.input(req, resolved, ports));
+      const halfMade = resolved.some(({ record }) => record.endpoints[req.containerId]?.settingUp);
+      try {
+        await this.run('teardown', netnsPath, this.input(req, resolved, ports));
+      } catch (e) {
+        // Repairing a setup a crash interrupted: netavark removed what was there and reports
+        // the pieces that never were (the veth, aardvark's entry).
+        if (!halfMade) throw e;
+      }
       for (const { record } of resolved) {
         if (!record.endpoints[req.containerId]) continue;
-        await this.store.updateEndpoint(record.Id, req.containerId, (e) => ({ ...e, mac: undefined, interfaceName: undefined, ports: undefined }));
+        await this.store.updateEndpoint(record.Id, req.containerId, (e) => ({ ...e, mac: undefined, interfaceName: undefined, ports: undefined, settingUp: undefined }));
       }
     });
   }

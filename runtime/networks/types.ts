@@ -141,6 +141,12 @@ export interface Endpoint {
   readonly mac?: string;
   /** The container's interface in its namespace (`eth0`), set by setup. */
   readonly interfaceName?: string;
+  /**
+   * Set (with `interfaceName` and `ports`) just before netavark's setup runs and cleared when it
+   * returns: an endpoint still marked after a crash may be half set up, and its teardown is a
+   * best-effort repair whose errors about missing pieces are expected.
+   */
+  readonly settingUp?: true;
   readonly aliases?: string[];
   /** Ports published through this endpoint while it is set up (host ports resolved). */
   readonly ports?: PortMapping[];

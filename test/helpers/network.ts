@@ -15,3 +15,19 @@ export function privateNetworkConfig(root: string, octet: number): { defaultSubn
   fs.writeFileSync(file, JSON.stringify({ ...existing, bip: `10.${octet}.0.1/24`, 'default-address-pools': [{ base: pool, size: 24 }] }));
   return { defaultSubnet: `10.${octet}.0.0/24`, pool };
 }
+
+/** Live (not zombie) aardvark-dns processes whose command line names a path under `dir`. */
+export function aardvarksUnder(dir: string): number[] {
+  const out: number[] = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      const state = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.[0];
+      if (cmd.includes('aardvark-dns') && cmd.includes(dir) && state !== 'Z') out.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CliResult, ROOT, cdkDocker, sleep, tempDir } from './cli';
-import { privateNetworkConfig } from './network';
+import { aardvarksUnder, privateNetworkConfig } from './network';
 import { requireCommand } from './prereq';
 
 /** The offline base image the examples and stack tests load (examples/base). */
@@ -30,7 +30,10 @@ export function stackWorld(prefix: string, octet: number): StackWorld {
   return { work, env, rt: (args) => cdkDocker(['runtime', ...args], work, env) };
 }
 
-/** Removes every container and user network of the root, then the root; returns the mounts that were left. */
+/**
+ * Removes every container and user network of the root, then the root; returns what was left:
+ * mounts, and aardvark-dns processes still serving the root (stopped here, once reported).
+ */
 export async function tearDownWorld(world: StackWorld | undefined): Promise<string[]> {
   if (!world) return [];
   const all = world.rt(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
@@ -38,6 +41,8 @@ export async function tearDownWorld(world: StackWorld | undefined): Promise<stri
   for (const n of world.rt(['network', 'ls', '-q', '--filter', 'type=custom']).stdout.split('\n').filter(Boolean)) world.rt(['network', 'rm', n]);
   await sleep(500);
   const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(world.work));
+  const aardvarks = aardvarksUnder(world.work);
+  for (const pid of aardvarks) process.kill(pid, 'SIGTERM');
   fs.rmSync(world.work, { recursive: true, force: true });
-  return mounts;
+  return [...mounts, ...aardvarks.map((pid) => `aardvark-dns (pid ${pid}) still serving ${world.work}`)];
 }

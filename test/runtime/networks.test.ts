@@ -8,6 +8,7 @@ import { findHelper } from '../../runtime/host';
 import { chooseSubnet, formatCidr, hostSubnets, overlaps, parseCidr } from '../../runtime/networks/ipam';
 import { Netavark, NetworkStore, NetworkRecord } from '../../runtime/networks';
 import { ROOT, tempDir } from '../helpers/cli';
+import { aardvarksUnder } from '../helpers/network';
 import { requireCommand, sh } from '../helpers/prereq';
 
 /**
@@ -111,21 +112,8 @@ function aardvarkEntries(): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir).filter((f) => f !== 'aardvark.pid').flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').slice(1).filter(Boolean));
 }
-/** Live (not zombie) aardvark-dns processes serving our config dir. */
-function ourAardvarks(): number[] {
-  const out: number[] = [];
-  for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      const state = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.[0];
-      if (cmd.includes('aardvark-dns') && cmd.includes(path.join(runRoot, 'networks')) && state !== 'Z') out.push(Number(p));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
+/** Live aardvark-dns processes serving our config dir. */
+const ourAardvarks = () => aardvarksUnder(path.join(runRoot, 'networks'));
 
 beforeAll(() => {
   requireCommand('ip', 'iproute2');
@@ -356,6 +344,31 @@ describe('netavark', () => {
     await expect(netavark.setup('/run/netns/cdkt-does-not-exist', { containerId: id, containerName: 'late', networks: [{ network: B.Name }] }))
       .rejects.toThrow(/^netavark setup failed: invalid namespace path: .*; the network namespace \/run\/netns\/cdkt-does-not-exist is missing or not one; the container must be running$/);
     await store.release(B.Name, id);
+  });
+
+  test('a setup a crash interrupted (endpoint still marked settingUp) is undone by teardown, whether netavark had run or not', async () => {
+    const entriesBefore = aardvarkEntries().length;
+    const port = hostPort + 1;
+    // netavark ran to the end but the process died before recording it: only the mark is there.
+    const k1 = addNamespace('k1');
+    const id = cid('killed');
+    await store.allocate(A.Name, id, { containerName: 'killed' });
+    await netavark.setup(nsPath(k1), { containerId: id, containerName: 'killed', networks: [{ network: A.Name }], ports: [{ hostIp: '', hostPort: port, containerPort: 80, protocol: 'tcp' }] });
+    await store.updateEndpoint(A.Name, id, (e) => ({ ...e, mac: undefined, settingUp: true }));
+    expect(aardvarkEntries().length).toBe(entriesBefore + 1);
+    expect(ourRules([], [], [`--dport ${port}`]).length).toBeGreaterThan(0);
+    await netavark.teardown(nsPath(k1), { containerId: id, containerName: 'killed', networks: [{ network: A.Name }] });
+    expect(aardvarkEntries().length).toBe(entriesBefore);
+    expect(ourRules([], [], [`--dport ${port}`])).toEqual([]);
+    expect((await store.get(A.Name)).endpoints[id]).toEqual(expect.not.objectContaining({ settingUp: true, interfaceName: 'eth0' }));
+    // Marked, but netavark never ran: nothing to undo, and no error about the missing pieces.
+    await store.updateEndpoint(A.Name, id, (e) => ({ ...e, interfaceName: 'eth0', settingUp: true }));
+    await netavark.teardown(nsPath(k1), { containerId: id, containerName: 'killed', networks: [{ network: A.Name }] });
+    // Without the mark a failing teardown is still an error.
+    await expect(netavark.teardown(nsPath(k1), { containerId: id, containerName: 'killed', networks: [{ network: A.Name }] })).rejects.toThrow(/^netavark teardown failed/);
+    await store.release(A.Name, id);
+    sh('ip', ['netns', 'delete', k1]);
+    namespaces.splice(namespaces.indexOf(k1), 1);
   });
 
   test('teardown and network rm leave no link, namespace, iptables rule or aardvark entry behind', async () => {
