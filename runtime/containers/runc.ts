@@ -76,6 +76,11 @@ export class Runc {
     }
   }
 
+  /** Changes the cgroup limits of a running or paused container (`runc update -r -`). */
+  public async update(id: string, resources: object): Promise<void> {
+    await this.run(['update', '--resources', '-', id], JSON.stringify(resources));
+  }
+
   public async pause(id: string): Promise<void> {
     await this.run(['pause', id]);
   }

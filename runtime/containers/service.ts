@@ -16,7 +16,7 @@ import { MountRequest } from './mounts';
 import { isMounted, mountRootfs, unmountAll } from './rootfs';
 import { healthArgv, healthTimings, nextHealth, startHealthLoop, stopHealthLoop } from './health';
 import { Runc, pidAlive, runcMessage } from './runc';
-import { buildSpec } from './spec';
+import { buildSpec, hostFacts, limitResources } from './spec';
 import { StatsSample, sampleStats } from './stats';
 import { ContainerStore } from './store';
 import type { ContainerRecord, ContainerState, HealthcheckConfig, HealthState, MountPoint, OciMount, PortBinding, RestartPolicyName } from './types';
@@ -819,23 +819,32 @@ export class ContainerService {
       throw new InvalidArgumentError(`maximum retry count cannot be used with restart policy '${change.restart.name}'; use on-failure:N`);
     }
     if (change.memory !== undefined && change.memory > 0 && change.memory < 6 * 1024 * 1024) throw new InvalidArgumentError('Minimum memory limit allowed is 6MB');
-    await this.store.locked(id, () => {
+    await this.store.locked(id, async () => {
       const record = this.store.record(id);
       if (change.restart && change.restart.name !== 'no' && record.HostConfig.AutoRemove) {
         throw new ConflictError(`Conflicting options: container ${record.Name} is removed when it exits (--rm); it cannot have the restart policy ${change.restart.name}`);
       }
       const h = record.HostConfig;
-      this.store.writeRecord({
-        ...record,
-        Config: change.labels ? { ...record.Config, Labels: { ...change.labels } } : record.Config,
-        HostConfig: {
-          ...h,
-          RestartPolicy: change.restart ? { Name: change.restart.name, MaximumRetryCount: change.restart.maxRetries ?? 0 } : h.RestartPolicy,
-          Memory: change.memory ?? h.Memory,
-          NanoCpus: change.nanoCpus ?? h.NanoCpus,
-          PidsLimit: change.pidsLimit === undefined ? h.PidsLimit : change.pidsLimit || undefined,
-        },
-      });
+      const HostConfig = {
+        ...h,
+        RestartPolicy: change.restart ? { Name: change.restart.name, MaximumRetryCount: change.restart.maxRetries ?? 0 } : h.RestartPolicy,
+        Memory: change.memory ?? h.Memory,
+        NanoCpus: change.nanoCpus ?? h.NanoCpus,
+        PidsLimit: change.pidsLimit === undefined ? h.PidsLimit : change.pidsLimit || undefined,
+      };
+      const limitsChanged = HostConfig.Memory !== h.Memory || HostConfig.NanoCpus !== h.NanoCpus || (HostConfig.PidsLimit ?? 0) !== (h.PidsLimit ?? 0);
+      const state = await this.refresh(id);
+      if (limitsChanged && (state.Status === 'running' || state.Status === 'paused')) {
+        // A running container gets the new limits now, as `docker update` does; the next start
+        // builds them from the record anyway.
+        const limits = { memory: HostConfig.Memory, nanoCpus: HostConfig.NanoCpus, pidsLimit: HostConfig.PidsLimit ?? 0 };
+        try {
+          await this.runc.update(id, limitResources(limits, hostFacts(), true));
+        } catch (e) {
+          throw new ConflictError(`cannot update the limits of running container ${record.Name}: ${(e as Error).message}; stop it, or choose a limit above what it uses now`);
+        }
+      }
+      this.store.writeRecord({ ...record, Config: change.labels ? { ...record.Config, Labels: { ...change.labels } } : record.Config, HostConfig });
     });
   }
 

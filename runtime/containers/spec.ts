@@ -187,9 +187,7 @@ export function buildSpec(input: SpecInput, host: HostFacts = hostFacts()): OciS
 
   const resources: OciSpec['linux']['resources'] = {
     devices: input.privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((r) => ({ ...r })),
-    ...(input.memory > 0 ? { memory: { limit: input.memory, ...(host.swapLimit ? { swap: input.memory * 2 } : {}) } } : {}),
-    ...(input.nanoCpus > 0 ? { cpu: { quota: cpuQuota(input.nanoCpus), period: CPU_PERIOD } } : {}),
-    ...(input.pidsLimit > 0 ? { pids: { limit: input.pidsLimit } } : {}),
+    ...limitResources(input, host, false),
   };
 
   const useSeccomp = input.seccomp && !input.privileged;
@@ -258,6 +256,22 @@ function normalizeCaps(caps: readonly string[], available: readonly string[]): s
     }
     return `CAP_${n}`;
   });
+}
+
+/** The memory, CPU and PID limits (0 = none), as OCI resources. */
+export type LimitResources = Pick<NonNullable<OciSpec['linux']['resources']>, 'memory' | 'cpu' | 'pids'>;
+
+/**
+ * The OCI resources of a container's limits: Docker's (swap twice the memory where the host
+ * accounts swap, CFS quota over a 100 ms period). At create an unset limit is left out; for
+ * `runc update` of a running container (`forUpdate`) it is given as -1, unlimited.
+ */
+export function limitResources(limits: { memory: number; nanoCpus: number; pidsLimit: number }, host: Pick<HostFacts, 'swapLimit'>, forUpdate: boolean): LimitResources {
+  const unset = forUpdate ? -1 : undefined;
+  const memory = limits.memory > 0 ? { limit: limits.memory, ...(host.swapLimit ? { swap: limits.memory * 2 } : {}) } : unset && { limit: unset, ...(host.swapLimit ? { swap: unset } : {}) };
+  const cpu = limits.nanoCpus > 0 ? { quota: cpuQuota(limits.nanoCpus), period: CPU_PERIOD } : unset && { quota: unset, period: CPU_PERIOD };
+  const pids = limits.pidsLimit > 0 ? { limit: limits.pidsLimit } : unset && { limit: unset };
+  return { ...(memory ? { memory } : {}), ...(cpu ? { cpu } : {}), ...(pids ? { pids } : {}) };
 }
 
 /** quota = nanoCpus × period / 1e9, truncated as Go's integer division. */

@@ -223,6 +223,37 @@ test('memory limits: a container over its limit is OOM-killed and reported', () 
   ok(rt(['rm', 'hog']));
 });
 
+test('update changes a running container\'s limits at once (the cgroup) and keeps them for the next start', () => {
+  // 20 MB in /dev/shm (tmpfs, charged to the container and not reclaimable without swap).
+  const id = remember(ok(rt(['run', '-d', '--name', 'upd', '--network', 'none', '-m', '32m', 'busybox:ctr', 'sh', '-c', 'head -c 20000000 /dev/zero > /dev/shm/fill; sleep 1000'])));
+  const cg = (controller: string, file: string) => fs.readFileSync(path.join('/sys/fs/cgroup', controller, 'cdk-docker', id, file), 'utf8').trim();
+  const v2 = !fs.existsSync('/sys/fs/cgroup/memory');
+  const memory = () => (v2 ? cg('', 'memory.max') : cg('memory', 'memory.limit_in_bytes'));
+  const quota = () => (v2 ? cg('', 'cpu.max').split(' ')[0] : cg('cpu', 'cpu.cfs_quota_us'));
+  const pids = () => (v2 ? cg('', 'pids.max') : cg('pids', 'pids.max'));
+  expect(memory()).toBe(String(32 * 1024 * 1024));
+  expect(ok(rt(['update', '-m', '64m', '--cpus', '0.5', '--pids-limit', '50', '--restart', 'on-failure:2', 'upd']))).toBe('upd\n');
+  expect(memory()).toBe(String(64 * 1024 * 1024));
+  expect(quota()).toBe('50000');
+  expect(pids()).toBe('50');
+  expect(inspect('upd', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}')).toBe(`${64 * 1024 * 1024} 500000000 50 on-failure`);
+  // Removing the PID limit makes it unlimited now; the others stay.
+  ok(rt(['update', '--pids-limit', '-1', 'upd']));
+  expect(pids()).toBe('max');
+  expect(memory()).toBe(String(64 * 1024 * 1024));
+  // A limit below what the container uses now is refused by the kernel: the error says so and nothing changes.
+  expect(rt(['update', '-m', '8m', '--cpus', '1', 'upd'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^Error: cannot update the limits of running container upd: runc update failed: .*; stop it, or choose a limit above what it uses now\n$/) });
+  expect(inspect('upd', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}')).toBe(`${64 * 1024 * 1024} 500000000`);
+  expect(memory()).toBe(String(64 * 1024 * 1024));
+  expect(rt(['update', 'upd'])).toMatchObject({ code: 1, stderr: 'Error: nothing to update: give --restart, --memory, --cpus or --pids-limit\n' });
+  // Stopped and started again, the container gets the updated limits from its record.
+  ok(rt(['stop', '-t', '0', 'upd']));
+  ok(rt(['start', 'upd']));
+  expect(quota()).toBe('50000');
+  expect(memory()).toBe(String(64 * 1024 * 1024));
+  ok(rt(['rm', '-f', 'upd']));
+});
+
 test('stats reads CPU, memory, limit and PIDs from the cgroups; stopped containers show zeros', async () => {
   remember(ok(rt(['run', '-d', '--name', 'busy', '-m', '64m', 'busybox:ctr', 'sh', '-c', 'while true; do :; done'])));
   remember(ok(rt(['run', '-d', '--name', 'idle', '--network', 'none', 'busybox:ctr', 'sh', '-c', 'sleep 1000 & sleep 1000 & wait'])));

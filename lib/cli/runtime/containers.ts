@@ -135,22 +135,34 @@ const integer = (text: string | undefined, flag: string): number | undefined => 
   return Number(text);
 };
 
+/** `--restart no|always|unless-stopped|on-failure[:N]`. */
+function restartFlag(text: string | undefined): Containers.CreateOptions['restart'] {
+  if (!text) return undefined;
+  const r = /^(no|always|unless-stopped|on-failure)(?::(\d+))?$/.exec(text);
+  if (!r) throw new InvalidArgumentError(`invalid restart policy "${text}": use no, always, unless-stopped or on-failure[:max-retries]`);
+  return { name: r[1] as Containers.RestartPolicyName, maxRetries: r[2] !== undefined ? Number(r[2]) : undefined };
+}
+
+/** `--memory`, `--cpus` and `--pids-limit` (unset flags stay undefined). */
+function limitFlags(o: { memory?: string; cpus?: string; pidsLimit?: string }): { memory?: number; nanoCpus?: number; pidsLimit?: number } {
+  const cpus = o.cpus === undefined ? undefined : Number(o.cpus);
+  if (cpus !== undefined && !(cpus > 0)) throw new InvalidArgumentError(`invalid --cpus "${o.cpus}": a positive number such as 0.5 or 2`);
+  return {
+    memory: o.memory !== undefined ? Size.parse(o.memory).toBytes() : undefined,
+    nanoCpus: cpus !== undefined ? Math.round(cpus * 1e9) : undefined,
+    pidsLimit: integer(o.pidsLimit, '--pids-limit'),
+  };
+}
+
 /** Docker's flags as CreateOptions. */
 export function createOptions(image: string, command: string[], o: RunFlags): Containers.CreateOptions {
   const m = containersModule();
-  let restart: Containers.CreateOptions['restart'];
-  if (o.restart) {
-    const r = /^(no|always|unless-stopped|on-failure)(?::(\d+))?$/.exec(o.restart);
-    if (!r) throw new InvalidArgumentError(`invalid restart policy "${o.restart}": use no, always, unless-stopped or on-failure[:max-retries]`);
-    restart = { name: r[1] as Containers.RestartPolicyName, maxRetries: r[2] !== undefined ? Number(r[2]) : undefined };
-  }
+  const restart = restartFlag(o.restart);
   const labels: { [k: string]: string } = {};
   for (const l of o.label ?? []) {
     const i = l.indexOf('=');
     labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
   }
-  const cpus = o.cpus === undefined ? undefined : Number(o.cpus);
-  if (cpus !== undefined && !(cpus > 0)) throw new InvalidArgumentError(`invalid --cpus "${o.cpus}": a positive number such as 0.5 or 2`);
   const healthcheck =
     o.healthCmd !== undefined || o.healthInterval || o.healthRetries || o.healthTimeout || o.healthStartPeriod
       ? {
@@ -180,9 +192,7 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
     capDrop: o.capDrop,
     privileged: o.privileged,
     securityOpt: o.securityOpt,
-    memory: o.memory !== undefined ? Size.parse(o.memory).toBytes() : undefined,
-    nanoCpus: cpus !== undefined ? Math.round(cpus * 1e9) : undefined,
-    pidsLimit: integer(o.pidsLimit, '--pids-limit'),
+    ...limitFlags(o),
     stopSignal: o.stopSignal,
     stopTimeout: integer(o.stopTimeout, '--stop-timeout'),
     mounts: [...(o.volume ?? []).map(m.parseVolumeFlag), ...(o.mount ?? []).map(m.parseMountFlag), ...(o.tmpfs ?? []).map(m.parseTmpfsFlag)],
@@ -384,6 +394,22 @@ export function registerContainerCommands(runtime: Command): void {
     .action(async (names: string[]) => {
       const svc = service();
       for (const n of names) out(`${await svc.wait(n)}\n`);
+    });
+
+  runtime
+    .command('update')
+    .description('change the restart policy and limits of containers (a running one at once)')
+    .argument('<containers...>')
+    .option('--restart <policy>', 'no, always, unless-stopped, on-failure[:max-retries]')
+    .option('-m, --memory <size>', 'memory limit, e.g. 512m')
+    .option('--cpus <n>', 'number of CPUs, e.g. 1.5')
+    .option('--pids-limit <n>', 'maximum number of processes (0 or -1: unlimited)')
+    .action(async (names: string[], o: { restart?: string; memory?: string; cpus?: string; pidsLimit?: string }) => {
+      const change = { restart: restartFlag(o.restart), ...limitFlags(o) };
+      if (Object.values(change).every((v) => v === undefined)) throw new InvalidArgumentError('nothing to update: give --restart, --memory, --cpus or --pids-limit');
+      if (change.pidsLimit !== undefined && change.pidsLimit < 0) change.pidsLimit = 0;
+      const svc = service();
+      await eachName(names, (n) => svc.update(n, change));
     });
 
   runtime
