@@ -17,3 +17,5 @@ export * as networks from './networks';
 export type { HostCheck } from './host';
 export { withLock, lockHolder } from './util/files';
 export type { LockHolder, LockOptions } from './util/files';
+export { BuildService, BuildError, DockerfileError } from './build';
+export type { BuildOptions, BuildResult, BuildStep } from './build';

@@ -429,6 +429,30 @@ export async function copyToContainer(svc: ContainerService, src: string, input:
   });
 }
 
+// --- the builder's access ---------------------------------------------------------------------
+
+/** A stopped container's merged root, as the builder writes COPY, ADD and WORKDIR into it. */
+export interface ContainerRoot {
+  /** The merged root on the host. */
+  readonly rootfs: string;
+  /** Resolves a container path inside the root (symlinks followed relative to it; the last one with `followLast`). */
+  resolve(ctrPath: string, followLast?: boolean): { readonly ctr: string; readonly host: string; readonly stat?: fs.Stats };
+  /** Extracts a tar into directory `dir` (a container path), keeping the archive's owners, as `cp -a`. */
+  extract(tar: Readable, dir: string): Promise<void>;
+}
+
+/** Runs `fn` with a container's merged root mounted (unmounted after). */
+export function withContainerRoot<T>(svc: ContainerService, container: string, fn: (root: ContainerRoot) => Promise<T>): Promise<T> {
+  return svc.withRootfs(container, (rootfs, record) => {
+    const map = containerMap(svc, record, rootfs);
+    return fn({
+      rootfs,
+      resolve: (p, followLast = true) => resolveIn(map, p, followLast),
+      extract: (tar, dir) => extractTar(tar, { map, dir: resolveIn(map, dir, true).ctr, owner: 'keep', label: (p) => p }),
+    });
+  });
+}
+
 // --- diff -----------------------------------------------------------------------------------
 
 export type ChangeKind = 'A' | 'C' | 'D';
@@ -607,6 +631,10 @@ export interface CommitContainerOptions {
   readonly changes?: string[];
   /** Pause a running container while its changes are read. @default true */
   readonly pause?: boolean;
+  /** The new image's defaults, instead of the container's settings (the builder's config). */
+  readonly config?: ContainerConfig;
+  /** The history's `created_by`. @default the container's command */
+  readonly createdBy?: string;
 }
 
 /** The container's settings as image defaults (what `commit` keeps). */
@@ -653,7 +681,7 @@ export async function commitContainer(svc: ContainerService, nameOrId: string, o
   const id = svc.store.resolve(nameOrId);
   const record = svc.store.record(id);
   const image = svc.images.resolve(record.ImageId);
-  const config = imageDefaults(svc, record, image);
+  const config = opts.config ?? imageDefaults(svc, record, image);
   validateCommit(opts.ref, config, opts.changes);
   const status = svc.store.state(id).Status;
   const pause = opts.pause !== false && status === 'running';
@@ -671,7 +699,7 @@ export async function commitContainer(svc: ContainerService, nameOrId: string, o
         changes: opts.changes,
         author: opts.author,
         message: opts.message,
-        createdBy: [record.Path, ...record.Args].join(' '),
+        createdBy: opts.createdBy ?? [record.Path, ...record.Args].join(' '),
         ref: opts.ref,
       }).then((r) => (committed = r)),
     );

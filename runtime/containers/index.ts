@@ -12,4 +12,5 @@ export { ContainerCreateError, exitCodeFor } from './conmon';
 export type { ContainerRecord, ContainerState, RestartPolicyName } from './types';
 export { cpuPercent, statsRow } from './stats';
 export type { StatsRow, StatsSample } from './stats';
-export { commitContainer, containerChanges, copyFromContainer, copyToContainer, exportContainer } from './files';
+export { commitContainer, containerChanges, copyFromContainer, copyToContainer, exportContainer, withContainerRoot } from './files';
+export type { ContainerRoot } from './files';

@@ -260,7 +260,7 @@ export async function gzipIntoStore(store: ImageStore, tar: Readable, what: stri
 // --- import -------------------------------------------------------------------------------------
 
 /** Opens a rootfs tarball file decompressed, by its magic bytes (gzip, bzip2, xz, zstd or plain). */
-function openDecompressed(file: string): Readable {
+export function openDecompressed(file: string): Readable {
   const head = Buffer.alloc(6);
   const fd = fs.openSync(file, 'r');
   const n = fs.readSync(fd, head, 0, 6, 0);

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../../lib/util/errors';
 import { formatReference, parseReference } from '../../lib/util/reference';
 import { applyChanges, gzipIntoStore } from './archive';
 import { ImageRecord, ImageStore } from './store';
-import { ContainerConfig, Descriptor, ImageConfig, ImageManifest, MEDIA_TYPES } from './types';
+import { ContainerConfig, Descriptor, ImageConfig, ImageManifest, MEDIA_TYPES, hostPlatform } from './types';
 
 /**
  * `commit`: an image made of a base image's layers plus one more layer (a container's changes),
@@ -12,10 +12,14 @@ import { ContainerConfig, Descriptor, ImageConfig, ImageManifest, MEDIA_TYPES } 
  * other.
  */
 export interface CommitOptions {
-  /** The image the new one builds on (id or reference). */
-  readonly baseImage: string;
-  /** The new layer: an uncompressed tar, deletions as `.wh.` entries, opaque directories as `.wh..wh..opq`. */
-  readonly layer: Readable;
+  /** The image the new one builds on (id or reference); undefined: none (`FROM scratch`). */
+  readonly baseImage: string | undefined;
+  /**
+   * The new layer: an uncompressed tar, deletions as `.wh.` entries, opaque directories as
+   * `.wh..wh..opq`. Undefined: no layer, only a new config (its history entry is `empty_layer`),
+   * as the builder's metadata instructions make.
+   */
+  readonly layer: Readable | undefined;
   /** The image's defaults (Cmd, Env, …), before `changes`. */
   readonly config: ContainerConfig;
   /** Dockerfile instructions applied to `config`, as `import -c`. */
@@ -43,11 +47,12 @@ export function validateCommit(ref: string | undefined, config: ContainerConfig,
 
 export async function commitImage(store: ImageStore, opts: CommitOptions): Promise<ImageRecord> {
   const { tags, config } = validateCommit(opts.ref, opts.config, opts.changes);
-  const base = store.resolve(opts.baseImage);
-  const baseConfig = store.config(base);
-  const baseManifest = store.manifest(base);
-  const oci = base.manifestMediaType === MEDIA_TYPES.ociManifest;
-  const layer = await gzipIntoStore(store, opts.layer, 'the container\'s layer');
+  const base = opts.baseImage !== undefined ? store.resolve(opts.baseImage) : undefined;
+  const platform = hostPlatform();
+  const baseConfig: ImageConfig = base ? store.config(base) : { architecture: platform.architecture, os: platform.os, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+  const baseManifest: Pick<ImageManifest, 'layers'> = base ? store.manifest(base) : { layers: [] };
+  const oci = base?.manifestMediaType === MEDIA_TYPES.ociManifest;
+  const layer = opts.layer ? await gzipIntoStore(store, opts.layer, 'the container\'s layer') : undefined;
   const created = new Date().toISOString();
   const imageConfig: ImageConfig = {
     ...baseConfig,
@@ -55,20 +60,23 @@ export async function commitImage(store: ImageStore, opts: CommitOptions): Promi
     author: opts.author ?? '',
     config,
     container_config: undefined,
-    rootfs: { type: 'layers', diff_ids: [...baseConfig.rootfs.diff_ids, layer.diffId] },
-    history: [...(baseConfig.history ?? []), { created, created_by: opts.createdBy, ...(opts.author ? { author: opts.author } : {}), ...(opts.message ? { comment: opts.message } : {}) }],
+    rootfs: { type: 'layers', diff_ids: [...baseConfig.rootfs.diff_ids, ...(layer ? [layer.diffId] : [])] },
+    history: [
+      ...(baseConfig.history ?? []),
+      { created, created_by: opts.createdBy, ...(opts.author ? { author: opts.author } : {}), ...(opts.message ? { comment: opts.message } : {}), ...(layer ? {} : { empty_layer: true }) },
+    ],
   };
   const configBytes = Buffer.from(JSON.stringify(imageConfig));
   const configDigest = store.writeBlob(configBytes);
-  const newLayer: Descriptor = { mediaType: oci ? MEDIA_TYPES.ociLayerGzip : MEDIA_TYPES.dockerLayerGzip, digest: layer.digest, size: layer.size };
+  const newLayers: Descriptor[] = layer ? [{ mediaType: oci ? MEDIA_TYPES.ociLayerGzip : MEDIA_TYPES.dockerLayerGzip, digest: layer.digest, size: layer.size }] : [];
   const mediaType = oci ? MEDIA_TYPES.ociManifest : MEDIA_TYPES.dockerManifest;
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType,
     config: { mediaType: oci ? MEDIA_TYPES.ociConfig : MEDIA_TYPES.dockerConfig, digest: configDigest, size: configBytes.length },
-    layers: [...baseManifest.layers, newLayer],
+    layers: [...baseManifest.layers, ...newLayers],
   };
   const manifestDigest = store.writeBlob(Buffer.from(JSON.stringify(manifest)));
   await store.unpackImage(manifest, imageConfig);
-  return store.register({ manifestDigest, manifestMediaType: mediaType, tags });
+  return store.register({ manifestDigest, manifestMediaType: mediaType, tags, parent: base?.id });
 }

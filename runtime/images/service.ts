@@ -72,9 +72,10 @@ export class ImageService {
     return removeCredentials(parseReference(`${registry}/x`).registry);
   }
 
-  public list(): ImageSummary[] {
+  /** `images`: without `all`, intermediate images (a build's untagged steps) are left out. */
+  public list(all = false): ImageSummary[] {
     const rows: ImageSummary[] = [];
-    for (const r of this.store.list()) {
+    for (const r of this.store.list(all)) {
       const size = this.store.size(r);
       const digestOf = (repo: string) => r.repoDigests.find((d) => d.startsWith(`${repo}@`))?.split('@')[1] ?? '<none>';
       if (r.repoTags.length === 0) {
@@ -99,7 +100,7 @@ export class ImageService {
       Id: r.id,
       RepoTags: r.repoTags.map((t) => familiarReference(parseReference(t))),
       RepoDigests: r.repoDigests.map((d) => familiarReference(parseReference(d))),
-      Parent: '',
+      Parent: r.parent ?? '',
       Comment: config.history?.slice(-1)[0]?.comment ?? '',
       Created: r.created,
       DockerVersion: config.docker_version ?? '',
@@ -142,6 +143,11 @@ export class ImageService {
         layer++;
       }
       rows.push({ id: '<missing>', created: h.created ?? '', createdBy: h.created_by ?? '', size, comment: h.comment ?? '' });
+    }
+    // Each image of the parent chain still here names the history row it added (a build's steps).
+    for (let p: ImageRecord | undefined = r; p; p = p.parent ? this.store.tryResolve(p.parent) : undefined) {
+      const n = (p === r ? config : this.store.config(p)).history?.length ?? 0;
+      if (n > 0 && rows[n - 1]) rows[n - 1].id = p.id;
     }
     rows.reverse();
     if (rows.length) rows[0].id = r.id;

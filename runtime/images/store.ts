@@ -38,6 +38,8 @@ export interface ImageRecord {
   readonly created: string;
   /** When it was added to this store. */
   readonly added: string;
+  /** The image it was made from by `commit` or a build step (Docker's Parent). */
+  readonly parent?: string;
 }
 
 interface IndexFile {
@@ -191,8 +193,19 @@ export class ImageStore {
     });
   }
 
-  public list(): ImageRecord[] {
-    return Object.values(this.readIndex().images).sort((a, b) => b.created.localeCompare(a.created) || a.id.localeCompare(b.id));
+  /**
+   * The images, newest first. Without `all`, intermediate images (untagged parents of other
+   * images: the build's steps) are left out, as `docker images` does.
+   */
+  public list(all = true): ImageRecord[] {
+    const images = Object.values(this.readIndex().images);
+    const parents = new Set(images.map((r) => r.parent).filter((p): p is string => !!p));
+    return images.filter((r) => all || r.repoTags.length > 0 || !parents.has(r.id)).sort((a, b) => b.created.localeCompare(a.created) || a.id.localeCompare(b.id));
+  }
+
+  /** Images made from `id` (its children). */
+  public children(id: string): ImageRecord[] {
+    return Object.values(this.readIndex().images).filter((r) => r.parent === id);
   }
 
   public manifest(record: ImageRecord): ImageManifest {
@@ -251,6 +264,7 @@ export class ImageStore {
     tags?: string[];
     repoDigest?: string;
     source?: string;
+    parent?: string;
   }): Promise<ImageRecord> {
     const manifest = JSON.parse(this.readBlob(opts.manifestDigest).toString('utf8')) as ImageManifest;
     const config = JSON.parse(this.readBlob(manifest.config.digest).toString('utf8')) as ImageConfig;
@@ -274,6 +288,7 @@ export class ImageStore {
         repoDigests: [...new Set([...(previous?.repoDigests ?? []), ...(opts.repoDigest ? [opts.repoDigest] : [])])].sort(),
         created: config.created ?? previous?.created ?? new Date(0).toISOString(),
         added: previous?.added ?? new Date().toISOString(),
+        ...(opts.parent || previous?.parent ? { parent: opts.parent ?? previous?.parent } : {}),
       };
       index.images[id] = record;
       if (opts.source) {
@@ -359,6 +374,12 @@ export class ImageStore {
       }
       delete index.images[r.id];
       lines.push(`Deleted: ${r.id}`);
+      // As Docker: the untagged parents nothing else builds on (a build's steps) go too.
+      for (let p = r.parent ? index.images[r.parent] : undefined; p && p.repoTags.length === 0 && !opts.inUse?.(p.id); p = p.parent ? index.images[p.parent] : undefined) {
+        if (Object.values(index.images).some((c) => c.parent === p!.id)) break;
+        delete index.images[p.id];
+        lines.push(`Deleted: ${p.id}`);
+      }
       this.collect(index);
       return { result: undefined, changed: true };
     });
@@ -370,10 +391,16 @@ export class ImageStore {
     const before = this.diskUsage();
     const deleted: string[] = [];
     await this.withIndex((index) => {
-      for (const r of Object.values(index.images)) {
-        if ((opts.all || r.repoTags.length === 0) && !opts.inUse?.(r.id)) {
-          delete index.images[r.id];
-          deleted.push(r.id);
+      // Dangling = untagged and no image built on it; removing one can make its parent dangling.
+      for (let again = true; again; ) {
+        again = false;
+        const parents = new Set(Object.values(index.images).map((r) => r.parent));
+        for (const r of Object.values(index.images)) {
+          if ((opts.all || r.repoTags.length === 0) && !opts.inUse?.(r.id) && !parents.has(r.id)) {
+            delete index.images[r.id];
+            deleted.push(r.id);
+            again = true;
+          }
         }
       }
       this.collect(index);

@@ -56,11 +56,12 @@ export function registerImageCommands(runtime: Command): void {
   const images = (cmd: Command) =>
     cmd
       .description('list images')
+      .option('-a, --all', 'show intermediate images too (a build\'s steps)')
       .option('-q, --quiet', 'only image IDs')
       .option('--digests', 'show digests')
       .option('--no-trunc', 'do not truncate IDs')
-      .action((o: { quiet?: boolean; digests?: boolean; trunc: boolean }) => {
-        const rows = imageService().list();
+      .action((o: { all?: boolean; quiet?: boolean; digests?: boolean; trunc: boolean }) => {
+        const rows = imageService().list(o.all);
         if (o.quiet) {
           out([...new Set(rows.map((r) => (o.trunc ? shortId(r.id) : r.id)))].map((l) => `${l}\n`).join(''));
           return;

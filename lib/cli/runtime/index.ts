@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerBuildCommand } from './build';
 import { registerContainerFileCommands } from './container-files';
 import { registerContainerCommands } from './containers';
 import { registerImageCommands } from './images';
@@ -12,6 +13,7 @@ export function registerRuntime(program: Command): void {
     .description('the built-in runtime, with Docker\'s commands (run, ps, exec, logs, pull, images, volume, …)')
     .enablePositionalOptions();
   registerImageCommands(runtime);
+  registerBuildCommand(runtime);
   registerVolumeCommands(runtime);
   registerNetworkCommands(runtime);
   registerContainerCommands(runtime);

@@ -1,0 +1,89 @@
+import { Command, Option } from 'commander';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as Runtime from '../../../runtime';
+import { InvalidArgumentError } from '../../util/errors';
+import { loadRuntime } from './images';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+interface BuildFlags {
+  tag?: string[];
+  file?: string;
+  buildArg?: string[];
+  target?: string;
+  cache: boolean;
+  label?: string[];
+  quiet?: boolean;
+  network?: string;
+}
+
+/** `K=V` flags as a map; `K` alone takes the value from the environment (undefined here). */
+function keyValues(flag: string, values: string[] = [], bareAllowed: boolean): { [k: string]: string | undefined } {
+  const out: { [k: string]: string | undefined } = {};
+  for (const v of values) {
+    const i = v.indexOf('=');
+    if (i === 0 || (i < 0 && !bareAllowed)) throw new InvalidArgumentError(`invalid ${flag} "${v}": expected KEY=VALUE`);
+    if (i < 0) out[v] = undefined;
+    else out[v.slice(0, i)] = v.slice(i + 1);
+  }
+  return out;
+}
+
+/** The build's options from the command line (`-` reads the Dockerfile from stdin, without a context). */
+export async function buildOptions(context: string, o: BuildFlags, output?: (t: string) => void): Promise<Runtime.BuildOptions> {
+  let dockerfileContent: string | undefined;
+  let dir: string | undefined = context;
+  if (context === '-') {
+    dir = undefined;
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    dockerfileContent = Buffer.concat(chunks).toString('utf8');
+  } else if (o.file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    dockerfileContent = Buffer.concat(chunks).toString('utf8');
+  }
+  const labels = keyValues('--label', o.label, false) as { [k: string]: string };
+  return {
+    context: dir,
+    dockerfile: o.file && o.file !== '-' ? path.resolve(o.file) : undefined,
+    dockerfileContent,
+    tags: o.tag,
+    buildArgs: keyValues('--build-arg', o.buildArg, true),
+    target: o.target,
+    noCache: !o.cache,
+    labels,
+    network: o.network,
+    output,
+  };
+}
+
+/** Registers `cdk-docker runtime build`. */
+export function registerBuildCommand(runtime: Command): void {
+  const build = (cmd: Command) =>
+    cmd
+      .description('build an image from a Dockerfile (CONTEXT is a directory, or - for a Dockerfile on stdin)')
+      .argument('<context>', 'PATH | -')
+      .addOption(new Option('-t, --tag <name>', 'NAME[:TAG] (repeatable)').argParser(collect))
+      .option('-f, --file <path>', 'the Dockerfile (default: CONTEXT/Dockerfile; - for stdin)')
+      .addOption(new Option('--build-arg <arg>', 'KEY=VALUE for an ARG (repeatable; KEY alone takes it from the environment)').argParser(collect))
+      .option('--target <stage>', 'build up to this stage')
+      .option('--no-cache', 'build every step again')
+      .addOption(new Option('--label <label>', 'KEY=VALUE label on the image (repeatable)').argParser(collect))
+      .option('-q, --quiet', 'print only the image id')
+      .option('--network <mode>', 'network for RUN steps: bridge (default), none, host or a network name')
+      .action(async (context: string, o: BuildFlags) => {
+        if (context !== '-' && !fs.existsSync(context)) throw new InvalidArgumentError(`unable to prepare context: path "${context}" not found`);
+        const rt = loadRuntime();
+        const svc = new rt.BuildService(rt.runtimeConfig());
+        const result = await svc.build(await buildOptions(context, o, o.quiet ? undefined : (t) => process.stdout.write(t)));
+        if (o.quiet) {
+          for (const w of result.warnings) process.stderr.write(`${w}\n`);
+          process.stdout.write(`${result.imageId}\n`);
+        }
+      });
+  build(runtime.command('build'));
+  const image = runtime.commands.find((c) => c.name() === 'image');
+  if (image) build(image.command('build'));
+}

@@ -1,0 +1,911 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
+import { familiarReference, formatReference, parseReference } from '../../lib/util/reference';
+import type { RuntimeConfig } from '../config';
+import { ContainerService, signalName } from '../containers/service';
+import { commitContainer, withContainerRoot, ContainerRoot } from '../containers/files';
+import { followLog } from '../containers/logs';
+import { resolveUser } from '../containers/user';
+import { commitImage } from '../images/commit';
+import { openDecompressed } from '../images/archive';
+import { ImageService } from '../images/service';
+import type { ImageRecord } from '../images/store';
+import type { ContainerConfig, HealthConfig } from '../images/types';
+import { BuildContext, Source, TarItem, sourcesHash, tarOf } from './context';
+import { DockerfileError, Instruction, ParsedDockerfile, Stage, parseDockerfile, parseTrigger } from './dockerfile';
+import { SubstitutionError, Vars, processWord, processWords, varsOf } from './words';
+
+/**
+ * The Dockerfile builder of the built-in runtime, with the classic Docker builder's behaviour:
+ * each instruction is a step that makes an image from the previous one — RUN in a real container
+ * of the image so far (runc + conmon), COPY/ADD/WORKDIR by writing into a stopped container's
+ * root, the others as a new config with an `empty_layer` history entry.
+ *
+ * Cache (Docker's rules): a step is reused when an image made from the same parent has the same
+ * history line (`created_by`), which holds the instruction after substitution, the build args a
+ * RUN sees (`|N K=V …`) and, for COPY/ADD, the content hash of the sources. The first miss
+ * builds every later step of the stage. Intermediate images are untagged children of their
+ * parents: `images` hides them, `images -a` shows them, `rmi` of the result removes them.
+ */
+
+/** What `build` takes. */
+export interface BuildOptions {
+  /** The build context directory. @default none: COPY and ADD of local files fail (`build -` with a Dockerfile on stdin) */
+  readonly context?: string;
+  /** Path of the Dockerfile. @default `<context>/Dockerfile` */
+  readonly dockerfile?: string;
+  /** The Dockerfile's text, instead of a file. */
+  readonly dockerfileContent?: string;
+  /** `NAME[:TAG]` references the result is tagged with. @default untagged */
+  readonly tags?: string[];
+  /** `--build-arg`: values for declared ARGs (and the predefined proxy args). `undefined` takes the value from this process's environment. */
+  readonly buildArgs?: { readonly [name: string]: string | undefined };
+  /** The stage to build (its `AS` name). @default the last stage */
+  readonly target?: string;
+  /** Build every step, reusing nothing. @default false */
+  readonly noCache?: boolean;
+  /** Labels added to the result. */
+  readonly labels?: { readonly [k: string]: string };
+  /** The network RUN steps join: `bridge` (the default network), `none`, `host` or a network name. @default "bridge" */
+  readonly network?: string;
+  /** Receives the build's output: `Step N/M : …` lines, ` ---> …` lines and RUN output. */
+  readonly output?: (text: string) => void;
+}
+
+/** One step of a build. */
+export interface BuildStep {
+  /** 1-based, as `Step N/M`. */
+  readonly step: number;
+  /** The instruction as written (continuations joined). */
+  readonly instruction: string;
+  /** Whether the step was taken from the cache. */
+  readonly cached: boolean;
+  /** The image the step made (or found). */
+  readonly imageId: string;
+}
+
+export interface BuildResult {
+  /** The built image's id (`sha256:…`). */
+  readonly imageId: string;
+  /** The tags it now has (fully qualified). */
+  readonly tags: string[];
+  readonly steps: BuildStep[];
+  /** Warnings, as printed (unused build args). */
+  readonly warnings: string[];
+}
+
+/** A step failed (a RUN exited non-zero, a COPY source is missing …): names the Dockerfile line. */
+export class BuildError extends CdkDockerError {
+  public override readonly code = 'BUILD_FAILED';
+  constructor(message: string, public readonly exitCode?: number) {
+    super(message);
+  }
+}
+
+/** The proxy build args: usable without ARG, not kept in the image history. */
+export const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
+
+const DEFAULT_SHELL = ['/bin/sh', '-c'];
+const OUTPUT_TAIL_LINES = 20;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The state of a stage being built. */
+interface StageState {
+  /** The image so far; undefined while a stage FROM scratch has made no image yet. */
+  imageId?: string;
+  config: Mutable<ContainerConfig>;
+  author?: string;
+  /** ARGs declared in the stage, in order, with their values (undefined: no value). */
+  args: Map<string, string | undefined>;
+  /** Whether CMD was set in this stage (ENTRYPOINT then keeps it). */
+  cmdSet: boolean;
+  /** Set by the first cache miss. */
+  missed: boolean;
+}
+
+/** Go's time.ParseDuration subset Docker's HEALTHCHECK flags use, in nanoseconds. */
+export function parseDuration(s: string): number {
+  const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  if (s === '0') return 0;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
+  let total = 0;
+  let i = 0;
+  while (i < s.length) {
+    re.lastIndex = i;
+    const m = re.exec(s);
+    if (!m) throw new InvalidArgumentError(`time: invalid duration "${s}"`);
+    total += Number(m[1]) * units[m[2]];
+    i = re.lastIndex;
+  }
+  if (s.length === 0) throw new InvalidArgumentError('time: invalid duration ""');
+  return Math.round(total);
+}
+
+/** EXPOSE's ports as `port/proto` keys (ranges expanded). */
+export function exposedPorts(words: string[]): string[] {
+  const out: string[] = [];
+  for (const w of words) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(w);
+    if (!m) throw new InvalidArgumentError(`invalid port "${w}": expected PORT[/PROTO] or FIRST-LAST[/PROTO]`);
+    const proto = (m[3] ?? 'tcp').toLowerCase();
+    const from = Number(m[1]);
+    const to = m[2] ? Number(m[2]) : from;
+    if (to < from || to > 65535) throw new InvalidArgumentError(`invalid port range "${w}"`);
+    for (let p = from; p <= to; p++) out.push(`${p}/${proto}`);
+  }
+  return out;
+}
+
+/** Sets `K=V` in an env list (replacing K). */
+function setEnv(env: string[] | undefined, name: string, value: string): string[] {
+  return [...(env ?? []).filter((e) => e.slice(0, e.indexOf('=') < 0 ? e.length : e.indexOf('=')) !== name), `${name}=${value}`];
+}
+
+const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+
+/** The builder. One instance per runtime configuration. */
+export class BuildService {
+  private readonly containers: ContainerService;
+  private readonly images: ImageService;
+
+  constructor(config: RuntimeConfig) {
+    this.containers = new ContainerService(config);
+    this.images = new ImageService(config);
+  }
+
+  /** Builds an image from a Dockerfile; see BuildOptions. Throws DockerfileError, BuildError, NotFoundError. */
+  public async build(opts: BuildOptions): Promise<BuildResult> {
+    return new Build(this.containers, this.images, opts).run();
+  }
+}
+
+/** One build: its Dockerfile, context, args and output. */
+class Build {
+  private readonly out: (text: string) => void;
+  private readonly parsed: ParsedDockerfile;
+  private readonly file: string;
+  private readonly context?: BuildContext;
+  private readonly buildArgs: Map<string, string>;
+  private readonly consumed = new Set<string>();
+  private readonly metaArgs = new Map<string, string | undefined>();
+  private readonly steps: BuildStep[] = [];
+  private readonly results = new Map<number, StageState>();
+  private stepNo = 0;
+  private totalSteps = 0;
+  /** Temporary directories and containers to remove whatever happens. */
+  private readonly cleanups: Array<() => Promise<void>> = [];
+
+  constructor(
+    private readonly svc: ContainerService,
+    private readonly imageService: ImageService,
+    private readonly opts: BuildOptions,
+  ) {
+    this.out = opts.output ?? (() => undefined);
+    if (opts.context !== undefined) {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(opts.context);
+      } catch {
+        throw new NotFoundError(`unable to prepare context: path "${opts.context}" not found`);
+      }
+      if (!st.isDirectory()) throw new InvalidArgumentError(`unable to prepare context: "${opts.context}" is not a directory`);
+      this.context = new BuildContext(fs.realpathSync(opts.context));
+    }
+    let text = opts.dockerfileContent;
+    this.file = opts.dockerfile ? path.basename(opts.dockerfile) : 'Dockerfile';
+    if (text === undefined) {
+      const file = opts.dockerfile ?? (opts.context !== undefined ? path.join(opts.context, 'Dockerfile') : undefined);
+      if (!file) throw new InvalidArgumentError('no Dockerfile: give a context directory, a Dockerfile path or its content');
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch {
+        throw new NotFoundError(`unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${path.resolve(file)}: no such file or directory`);
+      }
+    }
+    this.parsed = parseDockerfile(text, this.file);
+    this.buildArgs = new Map();
+    for (const [k, v] of Object.entries(opts.buildArgs ?? {})) {
+      const value = v ?? process.env[k];
+      if (value !== undefined) this.buildArgs.set(k, value);
+    }
+    for (const t of opts.tags ?? []) {
+      const r = parseReference(t);
+      if (r.digest) throw new InvalidArgumentError(`invalid tag "${t}": a tag cannot have a digest; give NAME[:TAG]`);
+    }
+  }
+
+  private fail(ins: Instruction, message: string): never {
+    throw new DockerfileError(this.file, ins.line, ins.keyword, message);
+  }
+
+  /** Substitutes variables in one word, turning substitution errors into Dockerfile errors. */
+  private word(ins: Instruction, w: string, vars: Vars): string {
+    try {
+      return processWord(w, vars, this.parsed.escape);
+    } catch (e) {
+      if (e instanceof SubstitutionError) this.fail(ins, e.message);
+      throw e;
+    }
+  }
+
+  private words(ins: Instruction, w: string, vars: Vars): string[] {
+    try {
+      return processWords(w, vars, this.parsed.escape);
+    } catch (e) {
+      if (e instanceof SubstitutionError) this.fail(ins, e.message);
+      throw e;
+    }
+  }
+
+  public async run(): Promise<BuildResult> {
+    try {
+      return await this.runStages();
+    } finally {
+      for (const c of this.cleanups.reverse()) await c().catch(() => undefined);
+    }
+  }
+
+  private async runStages(): Promise<BuildResult> {
+    const { stages } = this.parsed;
+    // Meta ARGs: usable in FROM lines.
+    for (const ins of this.parsed.metaArgs) {
+      const vars: Vars = (n) => this.metaArgs.get(n);
+      for (const p of ins.pairs ?? []) {
+        const name = this.word(ins, p.name, vars);
+        const def = p.value !== undefined ? this.word(ins, p.value, vars) : undefined;
+        this.metaArgs.set(name, this.buildArgs.get(name) ?? def);
+        if (this.buildArgs.has(name)) this.consumed.add(name);
+      }
+    }
+    let target = stages[stages.length - 1];
+    if (this.opts.target !== undefined) {
+      const t = stages.find((s) => s.name === this.opts.target!.toLowerCase());
+      if (!t) throw new NotFoundError(`failed to reach build target ${this.opts.target} in Dockerfile: no stage is named "${this.opts.target}" (stages: ${stages.map((s) => s.name ?? String(s.index)).join(', ')})`);
+      target = t;
+    }
+    const extra: Instruction[] = [];
+    if (this.opts.labels && Object.keys(this.opts.labels).length) {
+      const pairs = Object.entries(this.opts.labels).map(([k, v]) => ({ name: JSON.stringify(k), value: JSON.stringify(v) }));
+      extra.push({ keyword: 'LABEL', line: 0, original: `LABEL ${Object.entries(this.opts.labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`, args: '', flags: {}, pairs });
+    }
+    const needed = this.neededStages(target);
+    this.totalSteps = needed.reduce((n, s) => n + 1 + s.instructions.length, 0) + extra.length;
+    for (const stage of needed) {
+      const st = await this.buildStage(stage, stage === target ? extra : []);
+      this.results.set(stage.index, st);
+    }
+    const final = this.results.get(target.index)!;
+    const imageId = final.imageId ?? (await this.materialize(final));
+    const warnings: string[] = [];
+    const unused = [...this.buildArgs.keys()].filter((k) => !this.consumed.has(k) && !PROXY_ARGS.includes(k)).sort();
+    if (unused.length) {
+      const w = `[Warning] One or more build-args [${unused.join(' ')}] were not consumed`;
+      warnings.push(w);
+      this.out(`${w}\n`);
+    }
+    this.out(`Successfully built ${short(imageId)}\n`);
+    const tags: string[] = [];
+    for (const t of this.opts.tags ?? []) {
+      await this.svc.images.tag(imageId, t);
+      tags.push(formatReference(parseReference(t)));
+      this.out(`Successfully tagged ${familiarReference(parseReference(t))}\n`);
+    }
+    return { imageId, tags, steps: this.steps, warnings };
+  }
+
+  /** A stage's FROM as an earlier stage, or undefined for an image. */
+  private stageRef(name: string, before: number): Stage | undefined {
+    const lower = name.toLowerCase();
+    return this.parsed.stages.find((s) => s.index < before && (s.name === lower || (/^\d+$/.test(name) && s.index === Number(name))));
+  }
+
+  private fromName(stage: Stage): string {
+    return this.word(stage.from, stage.from.args, (n) => this.metaArgs.get(n));
+  }
+
+  /** The stages the target needs (its FROM chain and COPY --from sources), in file order. */
+  private neededStages(target: Stage): Stage[] {
+    const need = new Set<number>();
+    const visit = (s: Stage) => {
+      if (need.has(s.index)) return;
+      need.add(s.index);
+      const base = this.stageRef(this.fromName(s), s.index);
+      if (base && !/^\d+$/.test(this.fromName(s))) visit(base);
+      for (const ins of s.instructions) {
+        const from = ins.flags.from;
+        if (from !== undefined && ins.keyword === 'COPY') {
+          const ref = this.stageRef(from, s.index);
+          if (ref) visit(ref);
+        }
+      }
+    };
+    visit(target);
+    return this.parsed.stages.filter((s) => need.has(s.index));
+  }
+
+  private step(ins: Instruction): number {
+    this.stepNo++;
+    this.out(`Step ${this.stepNo}/${this.totalSteps} : ${ins.original}\n`);
+    return this.stepNo;
+  }
+
+  private async buildStage(stage: Stage, extra: Instruction[]): Promise<StageState> {
+    const from = stage.from;
+    const stepNo = this.step(from);
+    const baseName = this.fromName(stage);
+    let state: StageState;
+    const ref = /^\d+$/.test(baseName) ? undefined : this.stageRef(baseName, stage.index);
+    if (ref) {
+      const r = this.results.get(ref.index)!;
+      state = { imageId: r.imageId, config: { ...r.config }, author: r.author, args: new Map(), cmdSet: false, missed: false };
+    } else if (baseName.toLowerCase() === 'scratch') {
+      state = { imageId: undefined, config: {}, args: new Map(), cmdSet: false, missed: false };
+    } else {
+      const image = await this.baseImage(from, baseName);
+      const config = this.svc.images.config(image);
+      state = { imageId: image.id, config: { ...(config.config ?? {}) }, author: config.author || undefined, args: new Map(), cmdSet: false, missed: false };
+    }
+    this.out(state.imageId ? ` ---> ${short(state.imageId)}\n` : ' ---> scratch\n');
+    this.steps.push({ step: stepNo, instruction: from.original, cached: false, imageId: state.imageId ?? '' });
+    // ONBUILD triggers of the base run now, once; the result does not keep them.
+    const triggers = state.config.OnBuild ?? [];
+    if (triggers.length) {
+      this.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      state.config.OnBuild = undefined;
+      for (const t of triggers) {
+        const ins = parseTrigger(t, this.file, from.line);
+        if (['ONBUILD', 'FROM', 'MAINTAINER'].includes(ins.keyword)) this.fail(from, `${ins.keyword} isn't allowed as an ONBUILD trigger (in the base image ${baseName})`);
+        await this.dispatch(state, ins, from);
+      }
+    }
+    for (const ins of [...stage.instructions, ...extra]) {
+      const n = this.step(ins);
+      const cached = await this.dispatch(state, ins);
+      this.steps.push({ step: n, instruction: ins.original, cached, imageId: state.imageId ?? '' });
+    }
+    return state;
+  }
+
+  /** The base image of a FROM: from the store, else pulled. */
+  private async baseImage(ins: Instruction, name: string): Promise<ImageRecord> {
+    let ref: string;
+    try {
+      ref = formatReference(parseReference(name));
+    } catch (e) {
+      this.fail(ins, `invalid reference format: "${name}" (${(e as Error).message})`);
+    }
+    const found = this.svc.images.tryResolve(ref) ?? this.svc.images.tryResolve(name);
+    if (found) return found;
+    try {
+      this.out(`Pulling ${familiarReference(parseReference(ref))}\n`);
+      return await this.imageService.pull(ref);
+    } catch (e) {
+      this.fail(ins, `base image ${name} is not in the image store and could not be pulled: ${(e as Error).message}`);
+    }
+  }
+
+  /** Variables for substitution: the stage's ARGs with values, overridden by ENV. */
+  private vars(state: StageState): Vars {
+    const args = [...state.args].filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+    return varsOf(args, state.config.Env ?? []);
+  }
+
+  /** Dispatches one instruction; returns whether it came from the cache. `trigger`: the FROM an ONBUILD trigger runs under. */
+  private async dispatch(state: StageState, ins: Instruction, trigger?: Instruction): Promise<boolean> {
+    const vars = this.vars(state);
+    const c = state.config;
+    const nop = (text: string) => `/bin/sh -c #(nop)  ${text}`;
+    const shellOrExec = (): string[] => ins.json ?? [...(c.Shell ?? DEFAULT_SHELL), ins.args];
+    const label = trigger ? { ...ins, line: trigger.line } : ins;
+    try {
+      switch (ins.keyword) {
+        case 'ENV': {
+          const set: string[] = [];
+          for (const p of ins.pairs ?? []) {
+            const name = this.word(ins, p.name, vars);
+            const value = this.word(ins, p.value ?? '', vars);
+            if (!name) this.fail(ins, 'ENV names can not be blank');
+            c.Env = setEnv(c.Env, name, value);
+            set.push(`${name}=${value}`);
+          }
+          return this.commitMeta(state, nop(`ENV ${set.join(' ')}`));
+        }
+        case 'LABEL': {
+          const set: string[] = [];
+          const labels = { ...(c.Labels ?? {}) };
+          for (const p of ins.pairs ?? []) {
+            const name = this.word(ins, p.name, vars);
+            const value = this.word(ins, p.value ?? '', vars);
+            if (!name) this.fail(ins, 'LABEL names can not be blank');
+            labels[name] = value;
+            set.push(`${name}=${value}`);
+          }
+          c.Labels = labels;
+          return this.commitMeta(state, nop(`LABEL ${set.join(' ')}`));
+        }
+        case 'ARG': {
+          const shown: string[] = [];
+          for (const p of ins.pairs ?? []) {
+            const name = this.word(ins, p.name, vars);
+            const def = p.value !== undefined ? this.word(ins, p.value, vars) : undefined;
+            let value = def;
+            if (this.buildArgs.has(name)) {
+              value = this.buildArgs.get(name);
+              this.consumed.add(name);
+            } else if (def === undefined && this.metaArgs.has(name)) {
+              value = this.metaArgs.get(name);
+            }
+            state.args.set(name, value);
+            shown.push(def !== undefined ? `${name}=${def}` : name);
+          }
+          return this.commitMeta(state, nop(`ARG ${shown.join(' ')}`));
+        }
+        case 'CMD':
+          c.Cmd = shellOrExec();
+          state.cmdSet = true;
+          return this.commitMeta(state, nop(`CMD ${JSON.stringify(c.Cmd)}`));
+        case 'ENTRYPOINT':
+          c.Entrypoint = ins.json ?? (ins.args === '' ? undefined : shellOrExec());
+          if (!state.cmdSet) c.Cmd = undefined;
+          return this.commitMeta(state, nop(`ENTRYPOINT ${JSON.stringify(c.Entrypoint ?? [])}`));
+        case 'EXPOSE': {
+          const ports = exposedPorts(this.words(ins, ins.args, vars));
+          c.ExposedPorts = { ...(c.ExposedPorts ?? {}), ...Object.fromEntries(ports.map((p) => [p, {}])) };
+          return this.commitMeta(state, nop(`EXPOSE ${ports.join(' ')}`));
+        }
+        case 'VOLUME': {
+          const vols = (ins.json ? ins.json.map((v) => this.word(ins, v, vars)) : this.words(ins, ins.args, vars)).map((v) => v.trim());
+          if (vols.length === 0 || vols.some((v) => v === '')) this.fail(ins, 'VOLUME specified can not be an empty string');
+          c.Volumes = { ...(c.Volumes ?? {}), ...Object.fromEntries(vols.map((v) => [v, {}])) };
+          return this.commitMeta(state, nop(`VOLUME ${JSON.stringify(vols)}`));
+        }
+        case 'USER':
+          c.User = this.word(ins, ins.args, vars);
+          return this.commitMeta(state, nop(`USER ${c.User}`));
+        case 'STOPSIGNAL': {
+          const sig = this.word(ins, ins.args, vars);
+          signalName(sig);
+          c.StopSignal = sig;
+          return this.commitMeta(state, nop(`STOPSIGNAL ${sig}`));
+        }
+        case 'MAINTAINER':
+          state.author = ins.args;
+          return this.commitMeta(state, nop(`MAINTAINER ${ins.args}`));
+        case 'SHELL':
+          if (!ins.json || ins.json.length === 0) this.fail(ins, 'SHELL requires the arguments to be in JSON form, e.g. SHELL ["/bin/bash", "-c"]');
+          c.Shell = ins.json;
+          return this.commitMeta(state, nop(`SHELL ${JSON.stringify(ins.json)}`));
+        case 'ONBUILD': {
+          const kw = ins.args.split(/\s+/)[0].toUpperCase();
+          if (kw === 'ONBUILD') this.fail(ins, 'Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
+          if (kw === 'FROM' || kw === 'MAINTAINER') this.fail(ins, `${kw} isn't allowed as an ONBUILD trigger`);
+          c.OnBuild = [...(c.OnBuild ?? []), ins.args];
+          return this.commitMeta(state, nop(`ONBUILD ${ins.args}`));
+        }
+        case 'HEALTHCHECK':
+          c.Healthcheck = this.healthcheck(ins);
+          return this.commitMeta(state, nop(`HEALTHCHECK ${ins.args.split(/\s+/)[0].toUpperCase() === 'NONE' ? 'NONE' : `${JSON.stringify(c.Healthcheck.Test)}`}`));
+        case 'WORKDIR': {
+          const dir = this.word(ins, ins.args, vars);
+          c.WorkingDir = path.posix.resolve(c.WorkingDir || '/', dir);
+          return this.workdir(state, nop(`WORKDIR ${c.WorkingDir}`));
+        }
+        case 'RUN':
+          return this.runStep(state, label);
+        case 'COPY':
+        case 'ADD':
+          return this.copyStep(state, label, vars);
+        case 'FROM':
+          this.fail(ins, 'FROM is not allowed here');
+          break;
+        default:
+          this.fail(ins, `unknown instruction: ${ins.keyword}`);
+      }
+    } catch (e) {
+      if (e instanceof DockerfileError || e instanceof BuildError) throw e;
+      if (e instanceof CdkDockerError && !(e instanceof NotFoundError && ins.keyword === 'RUN')) throw new DockerfileError(this.file, label.line, ins.keyword, e.message);
+      throw e;
+    }
+    return false;
+  }
+
+  private healthcheck(ins: Instruction): HealthConfig {
+    const words = ins.args.split(/\s+/);
+    const sub = words[0].toUpperCase();
+    if (sub === 'NONE') {
+      if (words.length > 1 || Object.keys(ins.flags).length) this.fail(ins, 'HEALTHCHECK NONE takes no arguments or options');
+      return { Test: ['NONE'] };
+    }
+    if (sub !== 'CMD') this.fail(ins, `unknown type "${words[0]}" in HEALTHCHECK (try CMD or NONE)`);
+    const rest = ins.args.slice(words[0].length).trim();
+    if (!rest) this.fail(ins, 'HEALTHCHECK CMD requires a command');
+    const json = rest.startsWith('[') ? (() => {
+      try {
+        const v = JSON.parse(rest) as unknown;
+        return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+      } catch {
+        return undefined;
+      }
+    })() : undefined;
+    const duration = (name: string) => {
+      const v = ins.flags[name];
+      if (v === undefined) return undefined;
+      const ns = parseDuration(v);
+      if (ns !== 0 && ns < 1e6) this.fail(ins, `--${name} cannot be less than 1ms`);
+      return ns;
+    };
+    const retries = ins.flags.retries !== undefined ? Number(ins.flags.retries) : undefined;
+    if (retries !== undefined && (!Number.isInteger(retries) || retries < 0)) this.fail(ins, `--retries must be a non-negative integer, got "${ins.flags.retries}"`);
+    return {
+      Test: json ? ['CMD', ...json] : ['CMD-SHELL', rest],
+      ...(duration('interval') !== undefined ? { Interval: duration('interval') } : {}),
+      ...(duration('timeout') !== undefined ? { Timeout: duration('timeout') } : {}),
+      ...(duration('start-period') !== undefined ? { StartPeriod: duration('start-period') } : {}),
+      ...(retries !== undefined ? { Retries: retries } : {}),
+    };
+  }
+
+  // --- committing and the cache -------------------------------------------------------------
+
+  /** The cached child of the state's image made by `createdBy`, if any (and caching is on). */
+  private cached(state: StageState, createdBy: string): string | undefined {
+    if (this.opts.noCache || state.missed) return undefined;
+    const store = this.svc.images;
+    const parentHistory = state.imageId ? (store.config(store.resolve(state.imageId)).history?.length ?? 0) : 0;
+    const candidates = state.imageId ? store.children(state.imageId) : store.list().filter((r) => !r.parent);
+    for (const r of candidates.sort((a, b) => b.created.localeCompare(a.created))) {
+      const h = store.config(r).history ?? [];
+      if (h.length === parentHistory + 1 && h[h.length - 1].created_by === createdBy) return r.id;
+    }
+    return undefined;
+  }
+
+  /** Takes a cached step: the state moves to the cached image (its config is the same by construction). */
+  private useCache(state: StageState, id: string): boolean {
+    this.out(` ---> Using cache\n ---> ${short(id)}\n`);
+    state.imageId = id;
+    const config = this.svc.images.config(this.svc.images.resolve(id));
+    state.config = { ...(config.config ?? {}) };
+    return true;
+  }
+
+  private done(state: StageState, record: ImageRecord): boolean {
+    state.missed = true;
+    state.imageId = record.id;
+    this.out(` ---> ${short(record.id)}\n`);
+    return false;
+  }
+
+  private cleanConfig(c: ContainerConfig): ContainerConfig {
+    return Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as ContainerConfig;
+  }
+
+  /** A step that changes only the config: an image with the same layers and an `empty_layer` history entry. */
+  private async commitMeta(state: StageState, createdBy: string): Promise<boolean> {
+    const hit = this.cached(state, createdBy);
+    if (hit) return this.useCache(state, hit);
+    const record = await commitImage(this.svc.images, { baseImage: state.imageId, layer: undefined, config: this.cleanConfig(state.config), createdBy, author: state.author });
+    return this.done(state, record);
+  }
+
+  /** The image of a stage FROM scratch that has made none yet: no layers, its config so far. */
+  private async materialize(state: StageState): Promise<string> {
+    if (state.imageId) return state.imageId;
+    const record = await commitImage(this.svc.images, { baseImage: undefined, layer: undefined, config: this.cleanConfig(state.config), createdBy: '', author: state.author });
+    state.imageId = record.id;
+    return record.id;
+  }
+
+  /** A stopped container of the state's image, removed when the build ends. */
+  private async buildContainer(state: StageState, opts: { cmd?: string[]; env?: string[]; network?: string } = {}): Promise<string> {
+    const image = await this.materialize(state);
+    const record = await this.svc.create({
+      image,
+      cmd: opts.cmd ?? ['/bin/sh'],
+      entrypoint: [],
+      env: opts.env ?? [],
+      user: state.config.User ?? '',
+      workingDir: state.config.WorkingDir ?? '',
+      networkMode: opts.network ?? 'none',
+      noHealthcheck: true,
+      labels: { 'io.cdk-docker.build': 'true' },
+    });
+    this.cleanups.push(() => this.svc.remove(record.Id, { force: true, volumes: true }).catch((e: unknown) => (e instanceof NotFoundError ? undefined : Promise.reject(e))));
+    return record.Id;
+  }
+
+  private async removeContainer(id: string): Promise<void> {
+    await this.svc.remove(id, { force: true, volumes: true });
+  }
+
+  /** Commits a build container's changes as the state's next image. */
+  private async commitLayer(state: StageState, ctr: string, createdBy: string): Promise<boolean> {
+    const record = await commitContainer(this.svc, ctr, { config: this.cleanConfig(state.config), createdBy, author: state.author });
+    await this.removeContainer(ctr);
+    return this.done(state, record);
+  }
+
+  private async workdir(state: StageState, createdBy: string): Promise<boolean> {
+    const hit = this.cached(state, createdBy);
+    if (hit) return this.useCache(state, hit);
+    const dir = state.config.WorkingDir!;
+    const ctr = await this.buildContainer(state);
+    const made = await withContainerRoot(this.svc, ctr, async (root) => {
+      const r = root.resolve(dir);
+      if (r.stat) return false;
+      fs.mkdirSync(r.host, { recursive: true, mode: 0o755 });
+      return true;
+    });
+    if (made) return this.commitLayer(state, ctr, createdBy);
+    await this.removeContainer(ctr);
+    const record = await commitImage(this.svc.images, { baseImage: state.imageId, layer: undefined, config: this.cleanConfig(state.config), createdBy, author: state.author });
+    return this.done(state, record);
+  }
+
+  // --- RUN ------------------------------------------------------------------------------------
+
+  private async runStep(state: StageState, ins: Instruction): Promise<boolean> {
+    const c = state.config;
+    const argv = ins.json ?? [...(c.Shell ?? DEFAULT_SHELL), ins.args];
+    if (argv.length === 0 || (ins.json === undefined && ins.args === '')) this.fail(ins, 'RUN requires at least one argument');
+    // Build args the command sees: declared ones with a value, unless ENV sets the same name.
+    const envNames = new Set((c.Env ?? []).map((e) => e.split('=')[0]));
+    const args = [...state.args].filter(([k, v]) => v !== undefined && !envNames.has(k)).map(([k, v]) => `${k}=${v}`);
+    const proxies = PROXY_ARGS.filter((k) => this.buildArgs.has(k) && !state.args.has(k)).map((k) => `${k}=${this.buildArgs.get(k)}`);
+    for (const k of PROXY_ARGS) if (this.buildArgs.has(k)) this.consumed.add(k);
+    const createdBy = `${args.length ? `|${args.length} ${args.join(' ')} ` : ''}${argv.join(' ')}`;
+    const hit = this.cached(state, createdBy);
+    if (hit) return this.useCache(state, hit);
+    const ctr = await this.buildContainer(state, { cmd: argv, env: [...args, ...proxies].filter((a) => !envNames.has(a.split('=')[0])), network: this.opts.network ?? 'bridge' });
+    this.out(` ---> Running in ${short(ctr)}\n`);
+    const tail: string[] = [];
+    let partial = '';
+    const keep = (text: string) => {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!;
+      tail.push(...lines);
+      if (tail.length > OUTPUT_TAIL_LINES) tail.splice(0, tail.length - OUTPUT_TAIL_LINES);
+    };
+    let finished = false;
+    let code = 0;
+    const forward = () => void this.svc.kill(ctr, 'KILL').catch(() => undefined);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    try {
+      try {
+        await this.svc.start(ctr, { attachedBy: process.pid });
+      } catch (e) {
+        throw new BuildError(`${this.file}:${ins.line}: ${ins.keyword}: the command '${argv.join(' ')}' could not start: ${(e as Error).message}`, (e as { exitCode?: number }).exitCode ?? 1);
+      }
+      const waiting = this.svc.wait(ctr).then((x) => {
+        code = x;
+        finished = true;
+      });
+      await followLog(this.svc.logPath(ctr), 0, (l) => {
+        this.out(l.text);
+        keep(l.text);
+      }, () => finished);
+      await waiting;
+    } finally {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+    }
+    if (partial) tail.push(partial);
+    if (code !== 0) {
+      await this.removeContainer(ctr).catch(() => undefined);
+      const output = tail.length ? `\n${tail.map((l) => `  ${l}`).join('\n')}` : '';
+      throw new BuildError(`${this.file}:${ins.line}: ${ins.original}: the command '${argv.join(' ')}' returned a non-zero code: ${code}${output}`, code);
+    }
+    this.out(`Removing intermediate container ${short(ctr)}\n`);
+    return this.commitLayer(state, ctr, createdBy);
+  }
+
+  // --- COPY and ADD ---------------------------------------------------------------------------
+
+  private async copyStep(state: StageState, ins: Instruction, vars: Vars): Promise<boolean> {
+    const add = ins.keyword === 'ADD';
+    const words = (ins.json ?? ins.args.split(/\s+/)).map((w) => this.word(ins, w, vars));
+    if (words.length < 2) this.fail(ins, `${ins.keyword} requires at least two arguments, but only one was provided. Destination could not be determined.`);
+    const destArg = words[words.length - 1];
+    const srcArgs = words.slice(0, -1);
+    const chown = ins.flags.chown !== undefined ? this.word(ins, ins.flags.chown, vars) : undefined;
+    const chmod = ins.flags.chmod !== undefined ? parseInt(ins.flags.chmod, 8) : undefined;
+    if (chmod !== undefined && (!/^[0-7]{3,4}$/.test(ins.flags.chmod) || Number.isNaN(chmod))) this.fail(ins, `invalid --chmod "${ins.flags.chmod}": give octal permissions such as 755`);
+    const from = ins.flags.from !== undefined ? this.word(ins, ins.flags.from, vars) : undefined;
+    if (from !== undefined && add) this.fail(ins, 'ADD does not take --from; use COPY --from');
+    const workdir = state.config.WorkingDir || '/';
+    const destDirSyntax = destArg.endsWith('/') || destArg.endsWith('/.') || destArg === '.';
+    const dest = path.posix.resolve(workdir, destArg);
+
+    // Sources: in the context, another stage or image, or URLs (ADD).
+    let sources: Source[] = [];
+    let keyPart: string;
+    let fromImage: string | undefined;
+    if (from !== undefined) {
+      const stage = this.stageRef(from, Infinity);
+      if (stage) {
+        const r = this.results.get(stage.index);
+        if (!r) this.fail(ins, `COPY --from=${from}: the stage is not built before this one (a stage can only copy from earlier stages)`);
+        fromImage = await this.materialize(r);
+      } else {
+        fromImage = (await this.baseImage(ins, from)).id;
+      }
+      keyPart = `from:${fromImage} ${JSON.stringify(srcArgs)}`;
+    } else {
+      for (const s of srcArgs) {
+        if (add && /^https?:\/\//.test(s)) {
+          sources.push(await this.download(ins, s, destDirSyntax));
+          continue;
+        }
+        if (!this.context) this.fail(ins, `${ins.keyword} failed: no build context (the Dockerfile came from stdin); build with a context directory to copy ${s}`);
+        try {
+          sources.push(...this.context.sources(s, ins.keyword));
+        } catch (e) {
+          if (e instanceof CdkDockerError) this.fail(ins, e.message);
+          throw e;
+        }
+      }
+      keyPart = sourcesHash(sources);
+    }
+    const multiple = srcArgs.length > 1 || sources.length > 1;
+    if (multiple && !destDirSyntax) this.fail(ins, `When using ${ins.keyword} with more than one source file, the destination must be a directory and end with a /`);
+    const flagText = [chown !== undefined ? `--chown=${chown} ` : '', chmod !== undefined ? `--chmod=${ins.flags.chmod} ` : ''].join('');
+    const createdBy = `/bin/sh -c #(nop) ${ins.keyword} ${flagText}${keyPart} in ${destArg} `;
+    const hit = this.cached(state, createdBy);
+    if (hit) return this.useCache(state, hit);
+
+    const ctr = await this.buildContainer(state);
+    const write = async (root: ContainerRoot, srcRoot?: ContainerRoot) => {
+      const owner = chown !== undefined ? ownerOf(root.rootfs, chown) : undefined;
+      if (srcRoot) sources = srcArgs.flatMap((a) => imageSources(srcRoot, a, ins));
+      if (sources.length > 1 && !destDirSyntax) this.fail(ins, `When using ${ins.keyword} with more than one source file, the destination must be a directory and end with a /`);
+      const target = root.resolve(dest);
+      const destIsDir = destDirSyntax || sources.length > 1 || !!target.stat?.isDirectory();
+      const ensureDir = (dir: string) => {
+        const r = root.resolve(dir);
+        if (r.stat && !r.stat.isDirectory()) this.fail(ins, `cannot copy to ${dir}: it is a file in the image, not a directory`);
+        if (!r.stat) {
+          fs.mkdirSync(r.host, { recursive: true, mode: 0o755 });
+          if (owner) fs.chownSync(r.host, owner.uid, owner.gid);
+        }
+      };
+      for (const s of sources) {
+        if (add && !s.isDir && !s.rel.includes('://') && (await isArchive(s.host))) {
+          ensureDir(dest);
+          await root.extract(openDecompressed(s.host), dest);
+          continue;
+        }
+        const item = (e: Source['entries'][number], name: string): TarItem => ({
+          name,
+          type: e.type,
+          mode: chmod !== undefined ? chmod : e.stat.mode & 0o7777,
+          uid: owner?.uid ?? 0,
+          gid: owner?.gid ?? 0,
+          mtime: e.stat.mtime,
+          linkname: e.linkname,
+          host: e.type === 'file' ? e.host : undefined,
+        });
+        if (s.isDir) {
+          ensureDir(dest);
+          await root.extract(tarOf(s.entries.map((e) => item(e, e.rel))), dest);
+        } else if (destIsDir) {
+          ensureDir(dest);
+          await root.extract(tarOf([item(s.entries[0], path.posix.basename(s.rel))]), dest);
+        } else {
+          if (target.stat?.isDirectory()) this.fail(ins, `cannot overwrite directory ${dest} with a file`);
+          ensureDir(path.posix.dirname(dest));
+          await root.extract(tarOf([item(s.entries[0], path.posix.basename(dest))]), path.posix.dirname(dest));
+        }
+      }
+    };
+    if (fromImage) {
+      const src = await this.buildContainer({ imageId: fromImage, config: {}, args: new Map(), cmdSet: false, missed: false });
+      await withContainerRoot(this.svc, src, (srcRoot) => withContainerRoot(this.svc, ctr, (root) => write(root, srcRoot)));
+      await this.removeContainer(src);
+    } else {
+      await withContainerRoot(this.svc, ctr, (root) => write(root));
+    }
+    return this.commitLayer(state, ctr, createdBy);
+  }
+
+  /** ADD URL: downloads into a temporary directory (removed with the build); never extracted. */
+  private async download(ins: Instruction, url: string, destIsDir: boolean): Promise<Source> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-docker-build-'));
+    this.cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    const name = destIsDir ? decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).pop() ?? '') : 'download';
+    if (!name) this.fail(ins, `cannot determine a filename from the URL ${url}; give a destination file name (without a trailing /)`);
+    const file = path.join(dir, name);
+    let res: Response;
+    try {
+      res = await fetch(url, { redirect: 'follow' });
+    } catch (e) {
+      this.fail(ins, `cannot download ${url}: ${(e as Error).message}`);
+    }
+    if (!res.ok || !res.body) this.fail(ins, `cannot download ${url}: HTTP ${res.status} ${res.statusText}`);
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), fs.createWriteStream(file, { mode: 0o600 }));
+    fs.chmodSync(file, 0o600);
+    const modified = res.headers.get('last-modified');
+    if (modified && Number.isFinite(Date.parse(modified))) fs.utimesSync(file, new Date(modified), new Date(modified));
+    const stat = fs.statSync(file);
+    return { rel: name, host: file, isDir: false, entries: [{ rel: '', host: file, stat, type: 'file' }] };
+  }
+}
+
+/** `--chown=user[:group]` against the image's /etc/passwd and /etc/group (a user alone: gid = uid, as Docker). */
+function ownerOf(rootfs: string, spec: string): { uid: number; gid: number } {
+  const [user, group] = spec.split(':');
+  const u = resolveUser(rootfs, user);
+  if (group === undefined) return { uid: u.uid, gid: /^\d+$/.test(user) ? u.uid : u.gid };
+  const g = resolveUser(rootfs, `${user}:${group}`);
+  return { uid: u.uid, gid: g.gid };
+}
+
+/** COPY --from sources: a path (or a wildcard in its last component) in another image's root. */
+function imageSources(root: ContainerRoot, arg: string, ins: Instruction): Source[] {
+  const clean = path.posix.normalize(`/${arg}`);
+  const base = path.posix.basename(clean);
+  let paths = [clean];
+  if (/[*?[]/.test(base)) {
+    const dir = root.resolve(path.posix.dirname(clean));
+    const re = new RegExp(`^${base.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    paths = dir.stat?.isDirectory() ? fs.readdirSync(dir.host).filter((n) => re.test(n)).sort().map((n) => path.posix.join(dir.ctr, n)) : [];
+    if (paths.length === 0) throw new NotFoundError(`${ins.keyword} failed: no source files were specified: "${arg}" matches nothing in the source image`);
+  }
+  return paths.map((p) => {
+    const r = root.resolve(p);
+    if (!r.stat) throw new NotFoundError(`${ins.keyword} failed: stat ${arg}: file does not exist in the source image`);
+    const st = fs.statSync(r.host);
+    if (!st.isDirectory()) return { rel: p, host: r.host, isDir: false, entries: [{ rel: '', host: r.host, stat: st, type: 'file' as const }] };
+    const entries: Source['entries'] = [];
+    const walk = (rel: string) => {
+      for (const name of fs.readdirSync(path.join(r.host, rel)).sort()) {
+        const sub = rel ? `${rel}/${name}` : name;
+        const host = path.join(r.host, sub);
+        const s = fs.lstatSync(host);
+        if (s.isDirectory()) {
+          entries.push({ rel: sub, host, stat: s, type: 'directory' });
+          walk(sub);
+        } else if (s.isSymbolicLink()) entries.push({ rel: sub, host, stat: s, type: 'symlink', linkname: fs.readlinkSync(host) });
+        else if (s.isFile()) entries.push({ rel: sub, host, stat: s, type: 'file' });
+      }
+    };
+    walk('');
+    return { rel: p, host: r.host, isDir: true, entries };
+  });
+}
+
+/** Whether a local file is a tar archive ADD unpacks: plain tar, or gzip, bzip2 or xz compressed. */
+async function isArchive(file: string): Promise<boolean> {
+  const head = Buffer.alloc(512);
+  const fd = fs.openSync(file, 'r');
+  const n = fs.readSync(fd, head, 0, 512, 0);
+  fs.closeSync(fd);
+  if (n >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return true;
+  const gzip = head[0] === 0x1f && head[1] === 0x8b;
+  const bzip2 = head.subarray(0, 3).toString('latin1') === 'BZh';
+  const xz = head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]));
+  if (!gzip && !bzip2 && !xz) return false;
+  // Compressed: a tar only if the decompressed start has the ustar magic.
+  const start = await new Promise<Buffer>((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const s = openDecompressed(file);
+    const finish = () => {
+      s.destroy();
+      resolve(Buffer.concat(chunks));
+    };
+    s.on('data', (d: Buffer) => {
+      chunks.push(d);
+      size += d.length;
+      if (size >= 512) finish();
+    });
+    s.on('end', finish);
+    s.on('error', finish);
+  });
+  return start.length >= 262 && start.subarray(257, 262).toString('latin1') === 'ustar';
+}
