@@ -10,11 +10,11 @@
  *   `replicas: N` wants replicas 1..N named `<name>` and `<name>-<N>` (N > 1).
  * - Plan resource with no observed object → `create`. Observed object with no plan resource,
  *   a replica beyond N, or a second object claiming the same path and replica → `delete`.
- * - A spec-hash label equal to the plan's skips the field comparison (the fast path); the
- *   checks that do not depend on the spec (the image id a container runs, whether it runs,
- *   its name) are always made. Without the label, or with another hash, every field is
- *   compared with the normalisation below and each difference becomes a reason; no reason →
- *   `no-op` (a stale or missing hash alone is not a change).
+ * - Every field is compared, with the normalisation below, and each difference becomes a
+ *   reason; no reason → `no-op`. The spec-hash label is not trusted for networks, volumes and
+ *   containers: a container re-created by hand with the labels copied, or changed under them,
+ *   is repaired by the next apply as Terraform's refresh would, not taken at its label's word
+ *   as Compose's config-hash is. A stale or missing hash alone is not a change either.
  *
  * Normalisation (values that count as equal)
  * - What the image supplies: command absent = the image's Cmd (and `[]` when the plan sets an
@@ -150,12 +150,12 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
     const r = plan.resources[id];
     if (r.type === 'network') {
       const obs = claimedNetworks.get(id);
-      const change = obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffNetwork(plan, r, obs));
+      const change = obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffNetwork(r, obs));
       if (change.action === 'replace' && obs !== undefined) replacedNetworks.set(obs.name, obs);
       resourceChanges.set(id, [change]);
     } else if (r.type === 'volume') {
       const obs = claimedVolumes.get(id);
-      const change = obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffVolume(plan, r, obs));
+      const change = obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffVolume(r, obs));
       if (change.action === 'replace' && obs !== undefined) replacedVolumes.add(obs.name);
       resourceChanges.set(id, [change]);
     }
@@ -246,17 +246,14 @@ type Replace = (field: string, before: unknown, after: unknown) => void;
 
 /**
  * Networks and volumes cannot change in place: every difference needs a replace. Name, driver
- * and user labels are compared for both; `compare` adds the kind's own fields. Nothing is
- * compared when the spec-hash label matches.
+ * and user labels are compared for both; `compare` adds the kind's own fields.
  */
 function replaceReasons(
-  plan: Plan,
   r: NetworkResource | VolumeResource,
   obs: { readonly name: string; readonly driver: string; readonly labels: { readonly [k: string]: string } },
   compare: (replace: Replace) => void,
 ): Reason[] {
   const reasons: Reason[] = [];
-  if (hashMatches(obs.labels, r, plan)) return reasons;
   const replace: Replace = (field, before, after) => reasons.push({ field, before: show(before), after: show(after), needs: 'replace' });
   if (obs.name !== r.name) replace('name', obs.name, r.name);
   if (obs.driver !== r.spec.driver) replace('driver', obs.driver, r.spec.driver);
@@ -265,9 +262,9 @@ function replaceReasons(
   return reasons;
 }
 
-function diffNetwork(plan: Plan, r: NetworkResource, obs: ObservedNetwork): Reason[] {
+function diffNetwork(r: NetworkResource, obs: ObservedNetwork): Reason[] {
   const s = r.spec;
-  return replaceReasons(plan, r, obs, (replace) => {
+  return replaceReasons(r, obs, (replace) => {
     if (s.subnet !== undefined && obs.subnet !== s.subnet) replace('subnet', obs.subnet || undefined, s.subnet);
     if (s.gateway !== undefined && obs.gateway !== s.gateway) replace('gateway', obs.gateway || undefined, s.gateway);
     if (s.ipRange !== undefined && obs.ipRange !== s.ipRange) replace('ipRange', obs.ipRange, s.ipRange);
@@ -276,8 +273,8 @@ function diffNetwork(plan: Plan, r: NetworkResource, obs: ObservedNetwork): Reas
   });
 }
 
-function diffVolume(plan: Plan, r: VolumeResource, obs: ObservedVolume): Reason[] {
-  return replaceReasons(plan, r, obs, (replace) => diffMap('driverOpts', obs.driverOpts, r.spec.driverOpts, replace));
+function diffVolume(r: VolumeResource, obs: ObservedVolume): Reason[] {
+  return replaceReasons(r, obs, (replace) => diffMap('driverOpts', obs.driverOpts, r.spec.driverOpts, replace));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,7 +314,7 @@ function diffContainer(ctx: ContainerContext): Reason[] {
   }
   if (obs.name !== expectedName) need('update', 'name', show(obs.name), show(expectedName));
 
-  if (!hashMatches(obs.labels, r, plan)) diffContainerFields(ctx, need);
+  diffContainerFields(ctx, need);
 
   // Networks and volumes replaced under it.
   const planned = plannedNetworks(r.spec);
@@ -629,11 +626,6 @@ function expectedName(plan: Plan, byPath: { container: Map<string, string> }, c:
   if (id === undefined) return undefined;
   const replica = replicaOf(c);
   return Number.isFinite(replica) ? replicaName(plan.resources[id].name, replica) : undefined;
-}
-
-function hashMatches(labels: { readonly [k: string]: string }, r: Resource, plan: Plan): boolean {
-  const h = labels[LABELS.specHash];
-  return h !== undefined && h === specHash(r, plan);
 }
 
 function created(logicalId: string, r: Resource): Change {

@@ -15,7 +15,7 @@
  * - `image-moved`: a container runs another image id than the plan's image reference names now
  *   (the tag was pulled, loaded or built again under it).
  *
- * Unlike `diff`, drift never trusts the spec-hash label: a container changed by hand keeps its
+ * As `diff`, drift never trusts the spec-hash label: a container changed by hand keeps its
  * labels, so every field is compared (with the diff engine's normalisation). Consequences of
  * other findings (an image or network to be recreated) are reported on those resources only.
  */
@@ -63,7 +63,7 @@ const OWN_CATEGORY_FIELDS = new Set(['status', 'image']);
 
 /** Computes how `observed` departs from `plan`. */
 export function driftStack(plan: Plan, observed: ObservedStack, images: ObservedImages): StackDrift {
-  const diff = diffStack(plan, withoutSpecHashes(observed), images);
+  const diff = diffStack(plan, observed, images);
   const containersByKey = new Map<string, ObservedContainer>();
   for (const c of observed.containers) containersByKey.set(`${c.labels[LABELS.path] ?? ''}\u0000${c.name}`, c);
 
@@ -125,15 +125,6 @@ export function isRunningAsPlanned(r: ContainerResource, obs: ObservedContainer)
   if (obs.status === 'running' || obs.status === 'restarting') return true;
   const oneShot = r.spec.restart.policy === 'no' || r.spec.restart.policy === 'on-failure';
   return obs.status === 'exited' && obs.exitCode === 0 && oneShot;
-}
-
-/** The observed stack without spec-hash labels, so the diff compares every field. */
-function withoutSpecHashes(observed: ObservedStack): ObservedStack {
-  const strip = <T extends { labels: { readonly [k: string]: string } }>(o: T): T => {
-    const { [LABELS.specHash]: _h, ...labels } = o.labels;
-    return { ...o, labels };
-  };
-  return { networks: observed.networks.map(strip), volumes: observed.volumes.map(strip), containers: observed.containers.map(strip) };
 }
 
 /** The name of the observed container the diff matched to replica `replica` of `r`. */

@@ -145,6 +145,17 @@ describe('containers: each field gets the right action and reason', () => {
     expect(changed(diffAfter(plan, plan, { effective: true, labels: false }))).toEqual([]);
   });
 
+  test('a matching spec-hash label is not trusted: settings changed under it (a container re-made by hand with the labels copied) are changes', () => {
+    const plan = webStack({ env: { MODE: 'prod' }, memory: '64m' });
+    const f = withContainer(faithful(plan), 'web', (c) => {
+      expect(c.labels[LABELS.specHash]).toMatch(/^sha256:/);
+      return { ...c, spec: { ...c.spec, fullEnv: { ...c.spec.fullEnv, MODE: 'dev' }, memoryBytes: undefined } };
+    });
+    const c = only(diffStack(plan, f.observed, f.images));
+    expect(c).toMatchObject({ action: 'replace' });
+    expect(c.reasons.map((r) => `${r.field} ${r.before} → ${r.after} (${r.needs})`).sort()).toEqual(['env.MODE "dev" → "prod" (replace)', 'memoryBytes undefined → 67108864 (update)']);
+  });
+
   test('a stopped container that should run is started in place', () => {
     const plan = webStack({ restart: Restart.ALWAYS });
     const f = withContainer(faithful(plan), 'web', (c) => ({ ...c, status: 'exited', exitCode: 137 }));

@@ -136,12 +136,15 @@ test('drift reports nothing after apply, then each out-of-band change under its 
   expect(recreated.category).toBe('changed');
   expect(recreated.reasons.map((r) => r.field)).toEqual(expect.arrayContaining(['command', 'env.ROLE']));
 
-  // `diff` trusts the spec-hash label the impostor copied, so apply would keep it (drift does
-  // not trust it: that is how it was caught); removed, apply creates it again. apply converges
-  // the rest (the orphan deleted, api started, worker created, tool replaced): no drift.
-  expect(cli(['diff', '--detailed-exitcode']).stdout).not.toMatch(/cache/);
-  ok(rt(['rm', '-f', 'drifty-cache']));
+  // `diff` does not trust the spec-hash label the impostor copied either: apply replaces it,
+  // and converges the rest (the orphan deleted, api started, worker created, tool replaced).
+  const impostorId = ok(rt(['inspect', '-f', '{{.Id}}', 'drifty-cache'])).trim();
+  const plan = cli(['diff', '--detailed-exitcode']);
+  expect(plan.code).toBe(2);
+  expect(plan.stdout).toMatch(/^-\/\+ container cache \(drifty-cache\)\n(?: {6}.*\n)*? {6}env\.ROLE: "impostor" → "cache" \(forces replacement\)$/m);
   ok(cli(['apply', '--auto-approve']));
+  expect(ok(rt(['inspect', '-f', '{{.Id}}', 'drifty-cache'])).trim()).not.toBe(impostorId);
+  expect(ok(cli(['exec', 'drifty', 'cache', 'sh', '-c', 'echo $ROLE']))).toBe('cache\n');
   expect(rt(['ps', '-aq', '--filter', 'name=stray']).stdout).toBe('');
   const converged = cli(['drift']);
   expect(converged.stdout).toContain('No drift.');
