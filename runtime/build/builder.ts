@@ -596,7 +596,7 @@ class Build {
   /** The image of a stage FROM scratch that has made none yet: no layers, its config so far. */
   private async materialize(state: StageState): Promise<string> {
     if (state.imageId) return state.imageId;
-    const record = await commitImage(this.svc.images, { baseImage: undefined, layer: undefined, config: this.cleanConfig(state.config), createdBy: '', author: state.author });
+    const record = await commitImage(this.svc.images, { baseImage: undefined, layer: undefined, config: this.cleanConfig(state.config), createdBy: undefined, author: state.author });
     state.imageId = record.id;
     return record.id;
   }
@@ -695,7 +695,10 @@ class Build {
       process.off('SIGINT', forward);
       process.off('SIGTERM', forward);
     }
-    if (partial) tail.push(partial);
+    if (partial) {
+      tail.push(partial);
+      this.out('\n');
+    }
     if (code !== 0) {
       await this.removeContainer(ctr).catch(() => undefined);
       const output = tail.length ? `\n${tail.map((l) => `  ${l}`).join('\n')}` : '';

@@ -66,6 +66,11 @@ function textOf(lines: string[], r: Range): string {
   return [lines[r.start.line].slice(r.start.character), ...lines.slice(r.start.line + 1, r.end.line), lines[r.end.line].slice(0, r.end.character)].join('\n');
 }
 
+/** Everything after the keyword, flags included (dockerfile-ast's argument text leaves flags out). */
+function rawArguments(node: { getRange(): Range; getInstructionRange(): Range }, lines: string[]): string {
+  return textOf(lines, { start: node.getInstructionRange().end, end: node.getRange().end }).trim();
+}
+
 /** ENV, LABEL and ARG pairs as written. */
 function pairsOf(node: unknown, keyword: string, lines: string[], escape: string): Array<{ name: string; value?: string }> | undefined {
   const props = (node as WithProperties).getProperties;
@@ -137,7 +142,7 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): ParsedDocker
   for (const node of df.getInstructions()) {
     const line = node.getRange().start.line + 1;
     const keyword = node.getInstruction();
-    const raw = node.getRawArgumentsContent() ?? '';
+    const raw = rawArguments(node, lines);
     const ins = makeInstruction(file, line, keyword, raw, escape, pairsOf(node, keyword, lines, escape));
     if (ins.keyword === 'FROM') {
       const words = ins.args.split(/\s+/);
@@ -166,5 +171,5 @@ export function parseTrigger(trigger: string, file: string, line: number): Instr
   const nodes = DockerfileParser.parse(text).getInstructions();
   if (nodes.length !== 2) throw new DockerfileError(file, line, 'ONBUILD', `invalid trigger "${trigger}"`);
   const node = nodes[1];
-  return makeInstruction(file, line, node.getInstruction(), node.getRawArgumentsContent() ?? '', '\\', pairsOf(node, node.getInstruction(), text.split('\n'), '\\'));
+  return makeInstruction(file, line, node.getInstruction(), rawArguments(node, text.split('\n')), '\\', pairsOf(node, node.getInstruction(), text.split('\n'), '\\'));
 }

@@ -28,8 +28,8 @@ export interface CommitOptions {
   readonly author?: string;
   /** The history comment. @default "" */
   readonly message?: string;
-  /** The history's `created_by` (Docker puts the container's command there). */
-  readonly createdBy: string;
+  /** The history's `created_by` (Docker puts the container's command there); undefined: no history entry (the empty start of a build stage FROM scratch). */
+  readonly createdBy: string | undefined;
   /** `REPOSITORY[:TAG]` to tag the image with. @default untagged */
   readonly ref?: string;
 }
@@ -63,7 +63,9 @@ export async function commitImage(store: ImageStore, opts: CommitOptions): Promi
     rootfs: { type: 'layers', diff_ids: [...baseConfig.rootfs.diff_ids, ...(layer ? [layer.diffId] : [])] },
     history: [
       ...(baseConfig.history ?? []),
-      { created, created_by: opts.createdBy, ...(opts.author ? { author: opts.author } : {}), ...(opts.message ? { comment: opts.message } : {}), ...(layer ? {} : { empty_layer: true }) },
+      ...(opts.createdBy === undefined
+        ? []
+        : [{ created, created_by: opts.createdBy, ...(opts.author ? { author: opts.author } : {}), ...(opts.message ? { comment: opts.message } : {}), ...(layer ? {} : { empty_layer: true }) }]),
     ],
   };
   const configBytes = Buffer.from(JSON.stringify(imageConfig));
