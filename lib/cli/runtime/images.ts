@@ -112,8 +112,14 @@ export function registerImageCommands(runtime: Command): void {
       .argument('<image>')
       .option('--no-trunc', 'do not truncate output')
       .option('-q, --quiet', 'only image IDs')
-      .action((name: string, o: { trunc: boolean; quiet?: boolean }) => {
+      .option('--format <template>', 'a Go-template subset per row: {{.ID}}, {{.CreatedSince}}, {{.CreatedAt}}, {{.CreatedBy}}, {{.Size}}, {{.Comment}}')
+      .action((name: string, o: { trunc: boolean; quiet?: boolean; format?: string }) => {
         const rows = imageService().history(name);
+        if (o.format) {
+          const id = (r: { id: string }) => (r.id === '<missing>' || !o.trunc ? r.id : shortId(r.id));
+          out(rows.map((r) => `${renderTemplate(o.format!, { ID: id(r), CreatedSince: ago(r.created), CreatedAt: r.created, CreatedBy: r.createdBy, Size: loadRuntime().humanSize(r.size, 3), Comment: r.comment })}\n`).join(''));
+          return;
+        }
         if (o.quiet) {
           out(rows.map((r) => `${r.id === '<missing>' ? r.id : o.trunc ? shortId(r.id) : r.id}\n`).join(''));
           return;
