@@ -33,8 +33,9 @@ async function engine(): Promise<{ driver: Driver; stackLocked: <T>(stack: strin
 
 async function synthAndDriver(stacks: string[], flags: AppFlags): Promise<{ plans: Plan[] } & Awaited<ReturnType<typeof engine>>> {
   const { synthesize } = await import('../toolkit/synth');
-  const { plans } = await synthesize({ app: flags.app, outdir: flags.output, stacks });
-  return { plans: stacks.length ? plans.filter((p) => stacks.includes(p.stack)) : plans, ...(await engine()) };
+  // The engine's modules load while the app runs (synthesize spawns it before its first await).
+  const [{ plans }, target] = await Promise.all([synthesize({ app: flags.app, outdir: flags.output, stacks }), engine()]);
+  return { plans: stacks.length ? plans.filter((p) => stacks.includes(p.stack)) : plans, ...target };
 }
 
 /** Observes `plan`'s stack and its images, and diffs. */
@@ -97,7 +98,6 @@ export function registerDeploy(program: Command): void {
       const { renderDiff, hasChanges } = await import('../reconcile/diff');
       const { applyDiff } = await import('../reconcile/apply');
       const saved = await import('../reconcile/saved');
-      const { Progress } = await import('../../runtime');
       let work: Array<{ plan: Plan; saved?: import('../reconcile/saved').SavedStack }>;
       let target: Awaited<ReturnType<typeof engine>>;
       if (flags.plan) {
@@ -111,6 +111,7 @@ export function registerDeploy(program: Command): void {
         work = r.plans.map((plan) => ({ plan }));
       }
       const { driver } = target;
+      const { Progress } = await import('../../runtime');
       for (const { plan, saved: fromFile } of work) {
         await target.stackLocked(plan.stack, async () => {
           const now = await diffOf(plan, driver);

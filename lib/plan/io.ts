@@ -1,10 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import YAML from 'yaml';
 import { canonicalize, canonicalJson } from '../util/canonical';
 import { InvalidArgumentError, NotFoundError, PlanValidationError } from '../util/errors';
 import type { Plan } from './types';
 import { validatePlan } from './validate';
+
+/** The yaml module, loaded when a YAML plan is written or read (most commands use JSON only). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const yaml = (): typeof import('yaml') => require('yaml') as typeof import('yaml');
 
 export type PlanFormat = 'json' | 'yaml';
 
@@ -24,7 +27,7 @@ export function planFileName(stack: string, format: PlanFormat = 'json'): string
 /** The canonical bytes of a plan: sorted keys, 2-space indent, trailing newline. */
 export function renderPlan(plan: Plan, format: PlanFormat = 'json'): string {
   if (format === 'yaml') {
-    return YAML.stringify(canonicalize(plan), { sortMapEntries: true, lineWidth: 0 });
+    return yaml().stringify(canonicalize(plan), { sortMapEntries: true, lineWidth: 0 });
   }
   return `${canonicalJson(plan, 2)}\n`;
 }
@@ -71,7 +74,7 @@ export function readPlan(file: string): Plan {
   }
   let data: unknown;
   try {
-    data = /\.ya?ml$/.test(file) ? YAML.parse(text) : JSON.parse(text);
+    data = /\.ya?ml$/.test(file) ? yaml().parse(text) : JSON.parse(text);
   } catch (e) {
     throw new PlanValidationError(file, [`(file): not valid ${/\.ya?ml$/.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message}`]);
   }

@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import YAML from 'yaml';
 import { Container, Image, NotFoundError, PlanValidationError, Secret, Stack, Testing, Volume, Network } from '../../lib';
 import { Plan, planSchema, readPlan, renderPlan, validatePlan, writeAssembly } from '../../lib/plan';
+import { writePrecompiledValidator } from '../../lib/plan/precompile';
+import { PRECOMPILED_FILE, planAjv, planSchemaHash } from '../../lib/plan/validate';
 import { fixtureApp, removeTempDirs, resourceAt, tempDir, thrown } from '../fixtures';
 
 afterAll(removeTempDirs);
@@ -170,6 +172,36 @@ describe('plan schema', () => {
         `resources.${ids.web}.spec.memoryBytes: must be >= 6291456`,
       ].sort(),
     );
+  });
+});
+
+describe('the precompiled validator', () => {
+  test('the build wrote it for the current schema, and it reaches the same verdicts and errors as compiling the schema', () => {
+    // `npm test` builds first: dist holds the validator commands load instead of compiling.
+    const built = path.join(__dirname, '..', '..', 'dist', 'lib', 'plan', PRECOMPILED_FILE);
+    expect((require(built) as { schemaHash: string }).schemaHash).toBe(planSchemaHash());
+    // Written where it resolves ajv's runtime helpers, as it does in dist.
+    const dir = fs.mkdtempSync(path.join(__dirname, '..', '..', 'dist', '.precompile-test-'));
+    let precompiled: ((d: unknown) => boolean) & { errors?: unknown[]; schemaHash: string };
+    try {
+      precompiled = require(writePrecompiledValidator(dir));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    expect(precompiled.schemaHash).toBe(planSchemaHash());
+    const compiled = planAjv().compile(planSchema());
+    const cases: unknown[] = [
+      validPlan(),
+      broken((p, id) => { p.extra = true; p.resources[id('net')].colour = 'blue'; }),
+      broken((p, id) => { p.resources[id('web')].spec.restart.policy = 'sometimes'; p.resources[id('web')].spec.ports[0].hostPort = 70000; }),
+      broken((p) => { delete p.version; }),
+      null,
+    ];
+    for (const c of cases) {
+      expect(precompiled(c)).toBe(compiled(c));
+      expect(precompiled.errors ?? null).toEqual(compiled.errors ?? null);
+    }
+    expect(compiled(cases[1])).toBe(false);
   });
 });
 
