@@ -778,7 +778,7 @@ class Build {
         }
       };
       for (const s of sources) {
-        if (add && !s.isDir && !s.rel.includes('://') && (await isArchive(s.host))) {
+        if (add && !s.isDir && !s.remote && (await isArchive(s.host))) {
           ensureDir(dest);
           await root.extract(openDecompressed(s.host), dest);
           continue;
@@ -835,7 +835,7 @@ class Build {
     const modified = res.headers.get('last-modified');
     if (modified && Number.isFinite(Date.parse(modified))) fs.utimesSync(file, new Date(modified), new Date(modified));
     const stat = fs.statSync(file);
-    return { rel: name, host: file, isDir: false, entries: [{ rel: '', host: file, stat, type: 'file' }] };
+    return { rel: name, host: file, isDir: false, remote: true, entries: [{ rel: '', host: file, stat, type: 'file' }] };
   }
 }
 

@@ -39,6 +39,8 @@ export interface Source {
   readonly isDir: boolean;
   /** What it brings (for a directory: its contents, parents before children). */
   readonly entries: Entry[];
+  /** Downloaded from a URL (ADD): never extracted. */
+  readonly remote?: boolean;
 }
 
 const WILDCARD = /[*?[]/;
