@@ -223,6 +223,39 @@ test('memory limits: a container over its limit is OOM-killed and reported', () 
   ok(rt(['rm', 'hog']));
 });
 
+test('stop and rm -f record the exit themselves: conmon\'s exit command starts no second Node process for it', async () => {
+  /** Processes running `runtime _exited ID` (conmon's exit command past its shell check). */
+  const exitCommands = (id: string) =>
+    fs.readdirSync('/proc').filter((p) => {
+      if (!/^\d+$/.test(p)) return false;
+      try {
+        const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+        return argv.includes('_exited') && argv.includes(id) && !argv.includes('-c');
+      } catch {
+        return false;
+      }
+    });
+  const seen = async (id: string) => {
+    const found = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      for (const p of exitCommands(id)) found.add(p);
+      await sleep(10);
+    }
+    return [...found];
+  };
+  const a = remember(ok(rt(['run', '-d', '--network', 'none', 'busybox:ctr', 'sleep', '1000'])));
+  ok(rt(['stop', '-t', '0', a]));
+  expect(await seen(a)).toEqual([]);
+  expect(inspect(a, '{{.State.Status}}')).toBe('exited');
+  ok(rt(['start', a]));
+  ok(rt(['rm', '-f', a]));
+  expect(await seen(a)).toEqual([]);
+  // A container that exits by itself still has its exit recorded by the exit command.
+  const b = remember(ok(rt(['run', '-d', '--network', 'none', 'busybox:ctr', 'sh', '-c', 'exit 3'])));
+  await until('the exit recorded', () => inspect(b, '{{.State.Status}} {{.State.ExitCode}}') === 'exited 3', 10_000);
+  ok(rt(['rm', b]));
+});
+
 test('update changes a running container\'s limits at once (the cgroup) and keeps them for the next start', () => {
   // 20 MB in /dev/shm (tmpfs, charged to the container and not reclaimable without swap).
   const id = remember(ok(rt(['run', '-d', '--name', 'upd', '--network', 'none', '-m', '32m', 'busybox:ctr', 'sh', '-c', 'head -c 20000000 /dev/zero > /dev/shm/fill; sleep 1000'])));
