@@ -151,7 +151,7 @@ async function main() {
       '',
       `${pad('cdk-docker --version (CLI start)', w)}${pad('', 16)}${pad(ms(floor), 16)}the floor under every cdk-docker command`,
       '',
-      `fully cached rebuild vs docker build (legacy): ${cachedRatio.toFixed(2)}× faster (target ≥ ${TARGET}×: ${cachedRatio >= TARGET ? 'met' : 'MISSED'})`,
+      `fully cached rebuild vs docker build (legacy): ${cachedRatio >= 1 ? `${cachedRatio.toFixed(2)}× faster` : `${(1 / cachedRatio).toFixed(2)}× slower`} (target ≥ ${TARGET}×: ${cachedRatio >= TARGET ? 'met' : 'MISSED'})`,
       buildx ? 'BuildKit: measured above (DOCKER_BUILDKIT=1, --progress plain)' : 'BuildKit: not measured — the docker CLI here has no buildx plugin (DOCKER_BUILDKIT=1 needs it)',
       `same image config on both engines: ${pick(cdkConfig) === pick(dockerConfig) ? 'yes' : `NO\n  cdk-docker ${pick(cdkConfig)}\n  docker     ${pick(dockerConfig)}`}`,
       `same output when run: ${runCdk === runDocker ? 'yes' : `NO (cdk-docker ${JSON.stringify(runCdk)}, docker ${JSON.stringify(runDocker)})`}`,
