@@ -27,6 +27,7 @@
 
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type * as RuntimeApi from '../../runtime';
 import type { RuntimeConfig } from '../../runtime/config';
 import type * as Containers from '../../runtime/containers';
@@ -89,6 +90,7 @@ const HEALTH_DEFAULT_RETRIES = 3;
 /* eslint-disable @typescript-eslint/no-require-imports */
 const loadContainers = () => require('../../runtime/containers') as typeof Containers;
 const loadImages = () => require('../../runtime/images/service') as { ImageService: typeof ImageService };
+const loadBuild = () => require('../../runtime/build') as Pick<typeof RuntimeApi, 'BuildService'>;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
@@ -197,7 +199,7 @@ export class BuiltinDriver implements Driver {
     return record ? this.toObservedImage(record) : undefined;
   }
 
-  public async ensureImage(resource: ImageResource): Promise<ObservedImage> {
+  public async ensureImage(resource: ImageResource, labels: ManagedLabels): Promise<ObservedImage> {
     const spec = resource.spec;
     switch (spec.source) {
       case 'registry': {
@@ -221,11 +223,25 @@ export class BuiltinDriver implements Driver {
       }
       case 'archive':
         return this.toObservedImage(await this.loadArchive(resource.name, resource.path, spec.path, spec.sha256));
-      case 'build':
-        throw new UnsupportedError(
-          `image ${resource.name} (${resource.path}) is built from ${spec.context}, but the built-in runtime has no image builder yet (issue 7); ` +
-            'build it with another tool and use an archive (Image props `archive`) or a registry reference (`ref`) meanwhile',
-        );
+      case 'build': {
+        const { [LABELS.stack]: _stack, [LABELS.path]: _path, [LABELS.replica]: _replica, ...imageLabels } = labels as unknown as { [k: string]: string };
+        try {
+          const built = await new (loadBuild().BuildService)(this.config).build({
+            context: spec.context,
+            // The plan's Dockerfile is relative to the context.
+            dockerfile: path.resolve(spec.context, spec.dockerfile),
+            buildArgs: { ...spec.buildArgs },
+            target: spec.target,
+            noCache: spec.noCache,
+            tags: [resource.name],
+            labels: imageLabels,
+          });
+          return this.toObservedImage(this.imageStore.resolve(built.imageId));
+        } catch (e) {
+          if (e instanceof CdkDockerError) throw wrap(e, `build ${resource.name} (${resource.path}) from ${spec.context}: `);
+          throw e;
+        }
+      }
     }
   }
 

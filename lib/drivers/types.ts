@@ -153,8 +153,13 @@ export interface Driver {
 
   /** The image `ref` names, or undefined when the engine does not have it. */
   image(ref: string): Promise<ObservedImage | undefined>;
-  /** Makes the image of a plan resource available (pull per pullPolicy, load an archive, build); returns it. */
-  ensureImage(resource: ImageResource): Promise<ObservedImage>;
+  /**
+   * Makes the image of a plan resource available (pull per pullPolicy, load an archive, build);
+   * returns it. A built image carries `labels`' spec hash and context hash (what the diff reads
+   * to tell whether it is current) but not the stack and path: containers inherit an image's
+   * labels, and one run by hand from it must not pass for the stack's.
+   */
+  ensureImage(resource: ImageResource, labels: ManagedLabels): Promise<ObservedImage>;
 
   createNetwork(name: string, spec: NetworkSpec, labels: ManagedLabels): Promise<ObservedNetwork>;
   removeNetwork(name: string): Promise<void>;

@@ -109,7 +109,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     const labels = managedLabels(plan, change.logicalId, change.type === 'container' ? change.replica ?? 1 : undefined);
     switch (resource.type) {
       case 'image': {
-        const img = await driver.ensureImage(resource);
+        const img = await driver.ensureImage(resource, labels);
         imageIds.set(change.logicalId, img.id);
         return change.action === 'create' ? `ready (${img.id.slice(7, 19)})` : `updated (${img.id.slice(7, 19)})`;
       }

@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BuiltinDriver, driverFor } from '../../lib/drivers';
-import type { ImageResource } from '../../lib/plan/types';
 import { CdkDockerError } from '../../lib/util/errors';
 import { runtimeConfig } from '../../runtime/config';
 import { ContainerService } from '../../runtime/containers';
@@ -98,23 +97,6 @@ driverConformance('built-in', async () => {
 
 describe('built-in driver', () => {
   // These use state roots of their own, without containers.
-  test('a build image is refused with a clear error naming the image and issue 7', async () => {
-    const driver = new BuiltinDriver(runtimeConfig({ CDK_DOCKER_ROOT: path.join(tempDir('cdk-docker-driver-build-'), 'root') }));
-    const resource: ImageResource = {
-      type: 'image',
-      path: 'app',
-      name: 'docker.io/library/shop-app:latest',
-      dependsOn: [],
-      spec: { source: 'build', context: '/src/app', contextHash: `sha256:${'1'.repeat(64)}`, dockerfile: 'Dockerfile', buildArgs: {}, noCache: false },
-    };
-    const e = await driver.ensureImage(resource).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(CdkDockerError);
-    expect((e as CdkDockerError).code).toBe('UNSUPPORTED');
-    expect((e as Error).message).toContain('docker.io/library/shop-app:latest (app)');
-    expect((e as Error).message).toContain('issue 7');
-    fs.rmSync(path.dirname(driver.config.root), { recursive: true, force: true });
-  });
-
   test('an archive saved by the runtime loads into another state root under the name the plan gives it', async () => {
     const dir = tempDir('cdk-docker-driver-archive-');
     try {
@@ -126,12 +108,13 @@ describe('built-in driver', () => {
       const sha256 = `sha256:${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
       const driver = new BuiltinDriver(runtimeConfig({ CDK_DOCKER_ROOT: path.join(dir, 'b') }));
       const name = 'docker.io/library/shop-base:latest';
-      const image = await driver.ensureImage({ type: 'image', path: 'base', name, dependsOn: [], spec: { source: 'archive', path: file, sha256 } });
+      const labels = { 'io.cdk-docker.stack': 's', 'io.cdk-docker.path': 'base', 'io.cdk-docker.spec-hash': 'sha256:1' };
+      const image = await driver.ensureImage({ type: 'image', path: 'base', name, dependsOn: [], spec: { source: 'archive', path: file, sha256 } }, labels);
       expect(image).toEqual({ id: saved.id, config: { cmd: ['echo', 'hi'], entrypoint: [], env: { PATH: '/bin' }, workingDir: '', user: '', exposedPorts: [], labels: { kind: 'saved' } } });
       expect((await driver.image(name))?.id).toBe(saved.id);
       expect((await driver.image('busybox:saved'))?.id).toBe(saved.id);
       // The archive changed since the plan was made: refused.
-      const e = await driver.ensureImage({ type: 'image', path: 'base', name, dependsOn: [], spec: { source: 'archive', path: file, sha256: `sha256:${'2'.repeat(64)}` } }).catch((x: Error) => x);
+      const e = await driver.ensureImage({ type: 'image', path: 'base', name, dependsOn: [], spec: { source: 'archive', path: file, sha256: `sha256:${'2'.repeat(64)}` } }, labels).catch((x: Error) => x);
       expect((e as CdkDockerError).code).toBe('CONFLICT');
       expect((e as Error).message).toContain('changed since the plan was made');
     } finally {

@@ -128,7 +128,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       work = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-docker-conformance-'));
       fs.mkdirSync(path.join(work, 'config'));
       fs.writeFileSync(path.join(work, 'config', 'app.conf'), 'setting=1\n');
-      imageId = (await driver.ensureImage(registryImage(ctx.baseImageRef, 'never'))).id;
+      imageId = (await driver.ensureImage(registryImage(ctx.baseImageRef, 'never'), managed('base'))).id;
     }, 120_000);
 
     afterAll(async () => {
@@ -143,16 +143,44 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
     }, 120_000);
 
     test('ensureImage with pullPolicy never returns a present image and refuses a missing one, naming it and the fix', async () => {
-      const present = await driver.ensureImage(registryImage(ctx.baseImageRef, 'never'));
+      const present = await driver.ensureImage(registryImage(ctx.baseImageRef, 'never'), managed('base'));
       expect(present.id).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(await driver.image(ctx.baseImageRef)).toEqual(present);
       const missing = `registry.invalid/${prefix}/missing:none`;
       expect(await driver.image(missing)).toBeUndefined();
-      const e = await rejection(driver.ensureImage(registryImage(missing, 'never')));
+      const e = await rejection(driver.ensureImage(registryImage(missing, 'never'), managed('missing')));
       expect(e.code).toBe('NOT_FOUND');
       expect(e.message).toContain(missing);
       expect(e.message).toMatch(/pullPolicy is "never"/);
       expect(e.message).toMatch(/pull|load/);
+    });
+
+    test('a build image is built from its context, carries its spec and context hashes but not the stack, and runs', async () => {
+      const context = path.join(work, 'build-context');
+      fs.mkdirSync(context, { recursive: true });
+      fs.writeFileSync(path.join(context, 'Dockerfile'), `FROM ${ctx.baseImageRef}\nARG GREETING=hello\nCOPY message.txt /message.txt\nENV GREETING=$GREETING\nCMD ["sh", "-c", "echo $GREETING; cat /message.txt"]\n`);
+      fs.writeFileSync(path.join(context, 'message.txt'), 'built by the driver\n');
+      const name = `docker.io/library/${prefix}-built:latest`;
+      const contextHash = `sha256:${'c'.repeat(64)}`;
+      const resource: ImageResource = { type: 'image', path: 'built', name, dependsOn: [], spec: { source: 'build', context, contextHash, dockerfile: 'Dockerfile', buildArgs: { GREETING: 'hi' }, noCache: false } };
+      const labels = { ...managed('built', 'sha256:b1'), 'io.cdk-docker.context-hash': contextHash } as ManagedLabels;
+      const image = await driver.ensureImage(resource, labels);
+      expect(image.id).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(image.config.labels).toEqual({ [LABELS.specHash]: 'sha256:b1', 'io.cdk-docker.context-hash': contextHash });
+      expect(image.config.env).toMatchObject({ GREETING: 'hi' });
+      expect((await driver.image(name))?.id).toBe(image.id);
+      made.containers.add(n('from-build'));
+      await driver.createContainer({ name: n('from-build'), spec: spec({ image: 'built' }), imageId: image.id, env: {}, labels: managed('from-build', 'sha256:1', jobs) });
+      await driver.startContainer(n('from-build'));
+      await driver.wait(n('from-build'), 'completed', 20_000);
+      expect(await driver.logs(n('from-build'), 5)).toBe('hi\nbuilt by the driver\n');
+      // A container run from the image does not join the stack through the image's labels.
+      expect((await driver.observe(stack)).containers.map((c) => c.name)).not.toContain(n('from-build'));
+      // A Dockerfile error names the image and the file.
+      fs.writeFileSync(path.join(context, 'Dockerfile'), `FROM ${ctx.baseImageRef}\nRUN exit 3\n`);
+      const e = await rejection(driver.ensureImage(resource, labels));
+      expect(e.message).toContain(`build ${name} (built) from ${context}: `);
+      expect(e.message).toMatch(/non-zero code: 3/);
     });
 
     test('an archive image is loaded, named as the plan says, and runs', async () => {
@@ -167,12 +195,12 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       const name = `docker.io/library/${prefix}-archive:latest`;
       const sha256 = `sha256:${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
       const resource: ImageResource = { type: 'image', path: 'archived', name, dependsOn: [], spec: { source: 'archive', path: file, sha256 } };
-      const image = await driver.ensureImage(resource);
+      const image = await driver.ensureImage(resource, managed('archived'));
       expect(image.id).toBe(id);
       expect(image.config).toEqual({ cmd: ['echo', 'from the archive'], entrypoint: [], env: { PATH: '/bin', FROM_ARCHIVE: '1' }, workingDir: '/bin', user: '', exposedPorts: [], labels: { origin: 'archive' } });
       expect((await driver.image(name))?.id).toBe(id);
       // Again: idempotent.
-      expect((await driver.ensureImage(resource)).id).toBe(id);
+      expect((await driver.ensureImage(resource, managed('archived'))).id).toBe(id);
       made.containers.add(n('from-archive'));
       await driver.createContainer({ name: n('from-archive'), spec: spec({ image: 'archived' }), imageId: id, env: {}, labels: managed('from-archive', 'sha256:1', jobs) });
       await driver.startContainer(n('from-archive'));

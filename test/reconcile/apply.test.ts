@@ -81,6 +81,63 @@ test('example backup: the archive of the other container\'s volume lands in the 
   }
 });
 
+describe('build images', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir('cdk-docker-builds-');
+    ok(rt(['load', '-i', ARCHIVE]));
+    fs.mkdirSync(path.join(dir, 'app'));
+    fs.writeFileSync(path.join(dir, 'app', 'Dockerfile'), 'FROM busybox:examples\nARG FLAVOUR=plain\nRUN echo "$FLAVOUR" > /flavour\nCOPY message.txt /message.txt\nCMD ["sleep", "100000"]\n');
+    fs.writeFileSync(path.join(dir, 'app', 'message.txt'), 'first\n');
+    fs.writeFileSync(path.join(dir, 'app', 'notes.md'), 'not part of the image\n');
+    fs.writeFileSync(path.join(dir, 'app', '.dockerignore'), 'notes.md\n');
+    writeJsApp(
+      dir,
+      `const app = new cdk.App();
+const stack = new cdk.Stack(app, 'builds');
+const img = new cdk.Image(stack, 'app', { build: { context: 'app', buildArgs: { FLAVOUR: 'vanilla' } }, tag: 'builds-app:dev' });
+new cdk.Container(stack, 'web', { image: img });
+app.synth();`,
+    );
+  });
+  afterAll(() => {
+    cli(dir, ['destroy', '--auto-approve']);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('apply builds the image and runs it; an unchanged context skips the build; a changed file rebuilds and replaces the container', () => {
+    const first = ok(cli(dir, ['apply', '--auto-approve']));
+    expect(first).toMatch(/Apply complete! Resources: 2 added, 0 changed, 0 replaced, 0 destroyed\./);
+    const id = ok(rt(['inspect', '-f', '{{.Id}}', 'builds-web'])).trim();
+    const imageId = ok(rt(['inspect', '-f', '{{.Image}}', 'builds-web'])).trim();
+    expect(ok(rt(['inspect', '-f', '{{.Id}}', 'builds-app:dev'])).trim()).toBe(imageId);
+    expect(ok(rt(['exec', 'builds-web', 'cat', '/flavour', '/message.txt']))).toBe('vanilla\nfirst\n');
+    // The image carries the hashes apply compares, not the stack's identity.
+    const labels = JSON.parse(ok(rt(['inspect', '-f', '{{json .Config.Labels}}', 'builds-app:dev']))) as { [k: string]: string };
+    expect(Object.keys(labels).sort()).toEqual(['io.cdk-docker.context-hash', 'io.cdk-docker.spec-hash']);
+
+    // Nothing changed, or only an ignored file: no build, no change.
+    fs.writeFileSync(path.join(dir, 'app', 'notes.md'), 'edited\n');
+    const again = cli(dir, ['diff', '--detailed-exitcode']);
+    expect(again).toMatchObject({ code: 0 });
+    const noop = ok(cli(dir, ['apply', '--auto-approve']));
+    expect(noop).toContain('No changes');
+    expect(noop).not.toMatch(/Step \d/);
+
+    // A file of the context changed: the image is rebuilt and the container replaced.
+    fs.writeFileSync(path.join(dir, 'app', 'message.txt'), 'second\n');
+    const plan = cli(dir, ['diff', '--detailed-exitcode']);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toMatch(/~ image app \(docker\.io\/library\/builds-app:dev\)\n {6}contextHash: /);
+    expect(plan.stdout).toMatch(/-\/\+ container web \(builds-web\)\n {6}image: sha256:[0-9a-f]{12} → \(known after apply\) \(forces replacement\)/);
+    ok(cli(dir, ['apply', '--auto-approve']));
+    expect(ok(rt(['inspect', '-f', '{{.Id}}', 'builds-web'])).trim()).not.toBe(id);
+    expect(ok(rt(['inspect', '-f', '{{.Image}}', 'builds-web'])).trim()).not.toBe(imageId);
+    expect(ok(rt(['exec', 'builds-web', 'cat', '/flavour', '/message.txt']))).toBe('vanilla\nsecond\n');
+    expect(cli(dir, ['diff', '--detailed-exitcode']).code).toBe(0);
+  });
+});
+
 describe('changes', () => {
   let dir: string;
   const write = (opts: { greeting: string; restart: string; extra?: boolean }) =>

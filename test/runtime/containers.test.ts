@@ -131,7 +131,11 @@ test('run -d, ps, logs, inspect, stop, start, rm', async () => {
   const refused = rt(['rm', 'ticker']);
   expect(refused).toMatchObject({ code: 1, stderr: 'Error: cannot remove container "/ticker": container is running: stop the container before removing or force remove\n' });
   expect(ok(rt(['rm', '-f', 'ticker']))).toBe('ticker\n');
-  expect(rt(['inspect', 'ticker'])).toMatchObject({ code: 1, stderr: 'Error: No such container: ticker\n' });
+  // As docker inspect: a container first, then an image; --type narrows it.
+  expect(rt(['inspect', 'ticker'])).toMatchObject({ code: 1, stderr: 'Error: No such object: ticker\n' });
+  expect(rt(['inspect', '--type', 'container', 'ticker'])).toMatchObject({ code: 1, stderr: 'Error: No such container: ticker\n' });
+  expect(inspect('busybox:ctr', '{{json .RepoTags}}')).toBe('["busybox:ctr"]');
+  expect(rt(['inspect', '--type', 'container', 'busybox:ctr']).code).toBe(1);
   expect(leftovers()).toEqual([]);
 });
 

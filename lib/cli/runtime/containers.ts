@@ -5,8 +5,9 @@ import type * as Containers from '../../../runtime/containers';
 import { Duration } from '../../constructs/duration';
 import { PortError, parsePort } from '../../constructs/private/ports';
 import { Size } from '../../constructs/size';
-import { InvalidArgumentError } from '../../util/errors';
+import { InvalidArgumentError, NotFoundError } from '../../util/errors';
 import { ago, eachName, renderTemplate, shortId, table } from './format';
+import { imageService } from './images';
 
 /** The containers half of the runtime, loaded on first use. */
 function containersModule(): typeof Containers {
@@ -339,13 +340,28 @@ export function registerContainerCommands(runtime: Command): void {
 
   runtime
     .command('inspect')
-    .description('show containers as Docker-like JSON')
-    .argument('<containers...>')
+    .description('show containers or images as Docker-like JSON (a container first, as docker inspect)')
+    .argument('<names...>')
     .option('-f, --format <template>', 'a Go-template subset such as {{.State.Running}} or {{json .Config}}')
-    .action(async (names: string[], o: { format?: string }) => {
-      const svc = service();
+    .option('--type <type>', 'only this kind of object: container or image')
+    .action(async (names: string[], o: { format?: string; type?: string }) => {
+      if (o.type !== undefined && o.type !== 'container' && o.type !== 'image') throw new InvalidArgumentError(`"${o.type}" is not a valid value for --type: use container or image`);
       const docs: object[] = [];
-      for (const n of names) docs.push(await svc.inspect(n));
+      for (const n of names) {
+        if (o.type !== 'image') {
+          const svc = service();
+          if (o.type === 'container' || svc.store.tryResolve(n) !== undefined) {
+            docs.push(await svc.inspect(n));
+            continue;
+          }
+        }
+        try {
+          docs.push(imageService().inspect(n));
+        } catch (e) {
+          if (e instanceof NotFoundError && o.type === undefined) throw new NotFoundError(`No such object: ${n}`);
+          throw e;
+        }
+      }
       if (o.format) out(docs.map((d) => `${renderTemplate(o.format!, d)}\n`).join(''));
       else out(`${JSON.stringify(docs, undefined, 4)}\n`);
     });
