@@ -17,5 +17,12 @@ export * as networks from './networks';
 export type { HostCheck } from './host';
 export { withLock, lockHolder } from './util/files';
 export type { LockHolder, LockOptions } from './util/files';
-export { BuildService, BuildError, DockerfileError } from './build';
-export type { BuildOptions, BuildResult, BuildStep } from './build';
+export type { BuildOptions, BuildResult, BuildStep, BuildService, BuildError, DockerfileError } from './build';
+
+/**
+ * The Dockerfile builder's module (`BuildService`, its errors), loaded on first use: it brings
+ * the container runtime with it, which commands that only read images or take a lock should
+ * not pay for.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const builder = (): typeof import('./build') => require('./build') as typeof import('./build');

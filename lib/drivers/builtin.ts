@@ -90,7 +90,7 @@ const HEALTH_DEFAULT_RETRIES = 3;
 /* eslint-disable @typescript-eslint/no-require-imports */
 const loadContainers = () => require('../../runtime/containers') as typeof Containers;
 const loadImages = () => require('../../runtime/images/service') as { ImageService: typeof ImageService };
-const loadBuild = () => require('../../runtime/build') as Pick<typeof RuntimeApi, 'BuildService'>;
+const loadBuild = () => (require('../../runtime') as typeof RuntimeApi).builder();
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**

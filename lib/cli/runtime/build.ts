@@ -76,7 +76,7 @@ export function registerBuildCommand(runtime: Command): void {
       .action(async (context: string, o: BuildFlags) => {
         if (context !== '-' && !fs.existsSync(context)) throw new InvalidArgumentError(`unable to prepare context: path "${context}" not found`);
         const rt = loadRuntime();
-        const svc = new rt.BuildService(rt.runtimeConfig());
+        const svc = new (rt.builder().BuildService)(rt.runtimeConfig());
         const result = await svc.build(await buildOptions(context, o, o.quiet ? undefined : (t) => process.stdout.write(t)));
         if (o.quiet) {
           for (const w of result.warnings) process.stderr.write(`${w}\n`);
