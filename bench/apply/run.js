@@ -11,11 +11,11 @@
 // covers the synth child it waits for).
 //
 // Fairness: each container runs `sleep` with stop signal SIGKILL on both sides, so neither
-// `destroy` nor `down` waits out a stop timeout (sleep as PID 1 ignores SIGTERM). The private
-// dockerd runs with --bridge=none --iptables=false (bench/lib/services.js); user bridge
-// networks still work there, and the compose file names a user network (`net`) just as the
-// cdk-docker stack does, so both sides create and use one bridge network — but Docker's side
-// does no iptables work, which is in Docker's favour. cdk-docker's time includes synthesizing
+// `destroy` nor `down` waits out a stop timeout (sleep as PID 1 ignores SIGTERM). Both sides
+// create and use one user bridge network (`net`). The private dockerd runs as installed, with
+// its bridge and iptables rules (DOCKER_NETWORKING=0: --bridge=none --iptables=false, where
+// Docker does no iptables work while netavark does, in Docker's favour); bench/lib/services.js
+// takes out what it added to iptables when it stops. cdk-docker's time includes synthesizing
 // the app (a Node process running app.js) on every command; compose only parses YAML.
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
@@ -74,7 +74,7 @@ async function main() {
   // Addresses of its own, apart from any other cdk-docker state root on this machine.
   fs.writeFileSync(path.join(root, 'config.json'), JSON.stringify({ bip: '10.196.0.1/24', 'default-address-pools': [{ base: '10.197.0.0/16', size: 24 }] }));
   const cdkEnv = { ...process.env, NO_COLOR: '1', CDK_DOCKER_ROOT: root, CDK_DOCKER_RUNROOT: path.join(work, 'run') };
-  const dockerd = await startDockerd();
+  const dockerd = await startDockerd({ networking: process.env.DOCKER_NETWORKING !== '0' });
   const composeEnv = { ...process.env, DOCKER_HOST: dockerd.host, COMPOSE_INTERACTIVE_NO_CLI: '1' };
   const rows = [];
   try {
@@ -105,7 +105,7 @@ async function main() {
       rows.push({ n, m });
     }
     const lines = [
-      `bench/apply — ${os.cpus().length} CPUs, cdk-docker (built-in runtime) vs docker-compose ${composeVersion} on Docker ${dockerd.version}; median of ${RUNS} runs`,
+      `bench/apply — ${os.cpus().length} CPUs, cdk-docker (built-in runtime) vs docker-compose ${composeVersion} on Docker ${dockerd.version} (${dockerd.networking ? 'bridge + iptables, as installed' : 'no iptables'}); median of ${RUNS} runs`,
       '',
       `${pad('containers', 11)}${pad('operation', 10)}${pad('cdk-docker', 12)}${pad('compose', 12)}${pad('ratio', 9)}target`,
     ];

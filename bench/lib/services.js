@@ -36,17 +36,64 @@ async function startRegistry() {
   };
 }
 
-async function startDockerd() {
+const IPTABLES_TABLES = ['filter', 'nat'];
+
+/** The chains (with policies) and rules of the iptables tables Docker touches. */
+function iptablesState() {
+  const out = {};
+  for (const t of IPTABLES_TABLES) {
+    const lines = execFileSync('iptables-save', ['-t', t], { encoding: 'utf8' }).split('\n');
+    out[t] = { chains: new Map(lines.filter((l) => l.startsWith(':')).map((l) => { const [name, policy] = l.slice(1).split(' '); return [name, policy]; })), rules: lines.filter((l) => l.startsWith('-A ')) };
+  }
+  return out;
+}
+
+/** iptables-save's rule text as arguments (double-quoted words kept whole). */
+function ruleArgs(line) {
+  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]));
+}
+
+/** Undoes what was added to iptables since `before`: rules, chains and changed policies. */
+function restoreIptables(before) {
+  const after = iptablesState();
+  for (const t of IPTABLES_TABLES) {
+    const had = new Set(before[t].rules);
+    for (const rule of after[t].rules.filter((r) => !had.has(r)).reverse()) {
+      try { execFileSync('iptables', ['-t', t, ...ruleArgs(rule.replace(/^-A /, '-D '))], { stdio: 'ignore' }); } catch { /* gone */ }
+    }
+    for (const [chain, policy] of after[t].chains) {
+      const old = before[t].chains.get(chain);
+      if (old === undefined) {
+        try { execFileSync('iptables', ['-t', t, '-F', chain], { stdio: 'ignore' }); execFileSync('iptables', ['-t', t, '-X', chain], { stdio: 'ignore' }); } catch { /* in use or gone */ }
+      } else if (old !== '-' && old !== policy) {
+        execFileSync('iptables', ['-t', t, '-P', chain, old], { stdio: 'ignore' });
+      }
+    }
+  }
+}
+
+/**
+ * A private dockerd for the benchmarks. By default without networking of its own (no bridge,
+ * no iptables); with `{ networking: true }` as installed (docker0, iptables NAT and filter
+ * rules, userland proxy), which is how users run it — `stop()` then takes out the rules,
+ * chains, policy and bridge it added, so the host is left as it was.
+ */
+async function startDockerd(opts = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-docker-bench-dockerd-'));
   const host = `unix://${dir}/docker.sock`;
+  const networking = opts.networking === true;
+  if (networking && fs.existsSync('/sys/class/net/docker0')) throw new Error('docker0 exists already (another dockerd?): stop it, or run the bench without Docker networking');
+  const iptablesBefore = networking ? iptablesState() : undefined;
+  const netArgs = networking ? [] : ['--bridge=none', '--iptables=false', '--ip-masq=false'];
   const child = spawn('dockerd', ['--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--pidfile', `${dir}/pid`, '-H', host,
-    '--bridge=none', '--iptables=false', '--ip-masq=false', '--containerd-namespace', `cdk-bench-${process.pid}`, '--containerd-plugins-namespace', `cdk-bench-${process.pid}-p`], { stdio: 'ignore' });
+    ...netArgs, '--containerd-namespace', `cdk-bench-${process.pid}`, '--containerd-plugins-namespace', `cdk-bench-${process.pid}-p`], { stdio: 'ignore' });
   const docker = (args) => execFileSync('docker', args, { env: { ...process.env, DOCKER_HOST: host }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   await waitFor(() => docker(['version', '--format', '{{.Server.Version}}']).trim().length > 0, 'dockerd');
   return {
     host,
     docker,
     version: docker(['version', '--format', '{{.Server.Version}}']).trim(),
+    networking,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -54,6 +101,10 @@ async function startDockerd() {
         try { execFileSync('umount', ['-l', m]); } catch { /* gone */ }
       }
       fs.rmSync(dir, { recursive: true, force: true });
+      if (networking) {
+        restoreIptables(iptablesBefore);
+        try { execFileSync('ip', ['link', 'delete', 'docker0'], { stdio: 'ignore' }); } catch { /* gone */ }
+      }
     },
   };
 }
