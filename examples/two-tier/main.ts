@@ -1,6 +1,6 @@
 // A two-tier app on a user network: `db` keeps its data in a named volume and reports healthy
-// once the data is there; `app` starts only when `db` is healthy, reads from it by name over
-// the network and serves the result on 127.0.0.1:8081.
+// once the data is there; `app`, an image built from app/Dockerfile, starts only when `db` is
+// healthy, reads from it by name over the network and serves the result on 127.0.0.1:8081.
 import * as path from 'node:path';
 import { App, Container, DependencyCondition, Image, Network, Restart, Stack, Volume } from 'cdk-docker';
 
@@ -20,9 +20,11 @@ const db = new Container(stack, 'db', {
   healthcheck: { test: 'test -f /data/greeting', interval: '1s', retries: 5 },
 });
 
+// Built FROM busybox:examples, the Image above: apply loads that one first.
+const frontend = new Image(stack, 'frontend', { build: { context: 'app' }, tag: 'two-tier-app:latest' });
+
 new Container(stack, 'app', {
-  image: busybox,
-  command: ['sh', '-c', 'mkdir -p /www && while true; do wget -q -O /www/index.html http://db/greeting; sleep 2; done & exec httpd -f -p 80 -h /www'],
+  image: frontend,
   networks: [backend],
   ports: ['127.0.0.1:8081:80'],
   restart: Restart.UNLESS_STOPPED,

@@ -1,7 +1,7 @@
 import { Construct, IConstruct } from 'constructs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { hashBuildContext, hashFileContent } from '../plan/hashing';
+import { dockerfileBaseImages, hashBuildContext, hashFileContent } from '../plan/hashing';
 import { Manifest, writeAssembly } from '../plan/io';
 import type { Plan, PortMapping } from '../plan/types';
 import { canonicalize, hmacSha256 } from '../util/canonical';
@@ -158,6 +158,14 @@ class AppSynthContext implements SynthContext {
       return undefined;
     }
     return hashBuildContext(context, dockerfile);
+  }
+
+  public dockerfileBaseImages(context: string, dockerfile: string): string[] {
+    try {
+      return dockerfileBaseImages(fs.readFileSync(path.resolve(context, dockerfile), 'utf8'));
+    } catch {
+      return []; // hashBuildContext reports the missing file
+    }
   }
 
   public secretHmac(scope: IConstruct, stackName: string, secret: Secret): string | undefined {

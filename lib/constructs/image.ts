@@ -14,7 +14,11 @@ export interface IImage extends IConstruct {
   readonly imageName: string;
 }
 
-/** How to build an image from a Dockerfile. */
+/**
+ * How to build an image from a Dockerfile. A stage that starts FROM another Image of the same
+ * stack (by its name: `FROM busybox:examples` and an Image tagged `busybox:examples`) makes this
+ * image depend on it: apply loads, pulls or builds that one first.
+ */
 export interface BuildOptions {
   /** Build context directory, relative to the app's directory. */
   readonly context: string;
@@ -123,12 +127,20 @@ export class Image extends StackResource implements IImage {
   /** @internal */
   public _toPlan(ctx: SynthContext, refs: PlanRefs): ImageResource {
     const p = this.props;
+    const dependsOn = new Set<string>();
     let spec: ImageSpec;
     if (p.ref !== undefined) {
       spec = { source: 'registry', ref: this.imageName, pullPolicy: (p.pullPolicy ?? PullPolicy.MISSING) as PullPolicy };
     } else if (p.build !== undefined) {
       const context = ctx.resolvePath(p.build.context);
       const dockerfile = p.build.dockerfile ?? 'Dockerfile';
+      const bases = new Set(ctx.dockerfileBaseImages(context, dockerfile).map(safeNormalize));
+      for (const other of Stack.of(this).node.findAll()) {
+        if (other !== this && Image.isImage(other) && bases.has(other.imageName)) {
+          const id = refs.logicalIdOf(this, other, 'base image');
+          if (id) dependsOn.add(id);
+        }
+      }
       spec = {
         source: 'build',
         context,
@@ -142,7 +154,7 @@ export class Image extends StackResource implements IImage {
       const path = ctx.resolvePath(p.archive!);
       spec = { source: 'archive', path, sha256: ctx.hashFile(this, 'archive', path) ?? `sha256:${'0'.repeat(64)}` };
     }
-    return { type: 'image', path: refs.pathOf(this), name: this.imageName, dependsOn: [], spec };
+    return { type: 'image', path: refs.pathOf(this), name: this.imageName, dependsOn: [...dependsOn].sort(), spec };
   }
 }
 
@@ -164,4 +176,13 @@ export enum PullPolicy {
   ALWAYS = 'always',
   /** Never pull; fail when the image is not present. */
   NEVER = 'never',
+}
+
+/** A FROM reference normalised like image names; one that is not a valid reference matches nothing. */
+function safeNormalize(ref: string): string {
+  try {
+    return normalizeReference(ref);
+  } catch {
+    return '';
+  }
 }

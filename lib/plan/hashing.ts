@@ -62,3 +62,21 @@ export function hashBuildContext(context: string, dockerfile = 'Dockerfile'): st
   }
   return `sha256:${h.digest('hex')}`;
 }
+
+/**
+ * The images a Dockerfile's stages start FROM, as written: not `scratch`, not an earlier stage
+ * (`FROM build`), not a reference with a variable in it (its value is known only at build time).
+ */
+export function dockerfileBaseImages(text: string): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { DockerfileParser } = require('dockerfile-ast') as typeof import('dockerfile-ast');
+  const stages = new Set<string>();
+  const out: string[] = [];
+  for (const from of DockerfileParser.parse(text).getFROMs()) {
+    const image = from.getImage();
+    if (image && image !== 'scratch' && !image.includes('$') && !stages.has(image.toLowerCase()) && !out.includes(image)) out.push(image);
+    const stage = from.getBuildStage();
+    if (stage) stages.add(stage.toLowerCase());
+  }
+  return out;
+}

@@ -83,6 +83,21 @@ describe('Image built from a Dockerfile (build)', () => {
     expect(portable(plan)).toMatchSnapshot();
   });
 
+  test('an Image of the stack that a stage starts FROM (by name) is a dependency; other bases are not', () => {
+    const stack = shop();
+    // fixtures/web/Dockerfile starts FROM busybox:1.36.
+    const base = new Image(stack, 'base', { archive: 'image.tar', tag: 'busybox:1.36' });
+    new Image(stack, 'other', { ref: 'nginx' });
+    const web = new Image(stack, 'web', { build: { context: 'web' } });
+    const plan = Testing.synth(stack);
+    expect(resourceAt(plan, 'web').dependsOn).toEqual([stack.getLogicalId(base)]);
+    expect(web.imageName).toBe('docker.io/library/shop-web:latest');
+    // Without such an Image, nothing.
+    const alone = shop();
+    new Image(alone, 'web', { build: { context: 'web' } });
+    expect(resourceAt(Testing.synth(alone), 'web').dependsOn).toEqual([]);
+  });
+
   test('a missing context or Dockerfile is reported at synth with the fix', () => {
     const stack = shop();
     new Image(stack, 'nodir', { build: { context: 'no-such-dir' } });

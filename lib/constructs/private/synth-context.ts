@@ -12,6 +12,8 @@ export interface SynthContext {
   hashFile(scope: IConstruct, what: string, absPath: string): string | undefined;
   /** `sha256:…` of a build context (honouring .dockerignore) and its Dockerfile. */
   hashBuildContext(scope: IConstruct, context: string, dockerfile: string): string | undefined;
+  /** The images a build's Dockerfile starts FROM (see `dockerfileBaseImages`); none when it cannot be read. */
+  dockerfileBaseImages(context: string, dockerfile: string): string[];
   /** `hmac-sha256:…` of a secret's current value, keyed per stack. */
   secretHmac(scope: IConstruct, stackName: string, secret: Secret): string | undefined;
   /** What `absPath` is; reports a missing path as an error naming `what`. */
