@@ -6,7 +6,7 @@ import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } fr
 import { validateName } from '../../lib/util/names';
 import type { NetworkSettings } from '../config';
 import { withLock, writeJsonAtomic } from '../util/files';
-import { groupFilters, matchLabel, matchName } from '../volumes/filters';
+import { LabelFilters, anyOf, enumFilter, groupFilters, matchId, matchLabels, matchName } from '../util/filters';
 import {
   DEFAULT_POOL,
   USER_POOL,
@@ -106,12 +106,8 @@ export class NetworkStore {
     const nets = [...(await this.records()).map((r) => this.toNetwork(r)), pseudoNetwork('host'), pseudoNetwork('none')];
     return nets
       .filter((n) => {
-        if (filters.driver && !filters.driver.includes(n.Driver)) return false;
-        if (filters.name && !filters.name.some((f) => matchName(n.Name, f))) return false;
-        if (filters.id && !filters.id.some((f) => n.Id.startsWith(f))) return false;
-        if (filters.label && !filters.label.every((f) => matchLabel(n.Labels, f))) return false;
-        if (filters.type && !filters.type.includes(PREDEFINED_NETWORKS.includes(n.Name) ? 'builtin' : 'custom')) return false;
-        return true;
+        const type = PREDEFINED_NETWORKS.includes(n.Name) ? 'builtin' : 'custom';
+        return anyOf(filters.driver, (d) => d === n.Driver) && anyOf(filters.name, (f) => matchName(n.Name, f)) && anyOf(filters.id, (f) => matchId(n.Id, f)) && matchLabels(n.Labels, filters) && anyOf(filters.type, (t) => t === type);
       })
       .sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
   }
@@ -286,15 +282,13 @@ export class NetworkStore {
   }
 
   /** Removes every user network no container is attached to (Docker's `network prune`). */
-  public async prune(opts: { label?: readonly string[]; labelNot?: readonly string[] } = {}): Promise<PruneNetworksResult> {
+  public async prune(opts: LabelFilters = {}): Promise<PruneNetworksResult> {
     await this.ensureDefault();
     return this.locked(async () => {
       const deleted: string[] = [];
       for (const r of this.readAll()) {
         if (r.Name === DEFAULT_NETWORK) continue;
-        if (opts.label && !opts.label.every((f) => matchLabel(r.Labels, f))) continue;
-        if (opts.labelNot && opts.labelNot.some((f) => matchLabel(r.Labels, f))) continue;
-        if (Object.keys(this.attached(r)).length > 0) continue;
+        if (!matchLabels(r.Labels, opts) || Object.keys(this.attached(r)).length > 0) continue;
         await this.removeLocked(r);
         deleted.push(r.Name);
       }
@@ -495,13 +489,11 @@ function rfc3339Nano(d: Date): string {
 /** Parses `network ls --filter` arguments: `name=`, `label=KEY[=VALUE]`, `driver=`, `id=`, `type=builtin|custom`. */
 export function parseNetworkListFilters(args: readonly string[]): NetworkListFilters {
   const g = groupFilters(args, ['name', 'label', 'driver', 'id', 'type'], 'network');
-  const type = g.get('type');
-  for (const t of type ?? []) if (t !== 'builtin' && t !== 'custom') throw new InvalidArgumentError(`Invalid filter: 'type'='${t}': use type=builtin or type=custom`);
-  return { name: g.get('name'), label: g.get('label'), driver: g.get('driver'), id: g.get('id'), type: type as ('builtin' | 'custom')[] | undefined };
+  return { name: g.get('name'), label: g.get('label'), driver: g.get('driver'), id: g.get('id'), type: enumFilter(g, 'type', ['builtin', 'custom'] as const) };
 }
 
 /** Parses `network prune --filter` arguments: `label=…`, `label!=…`. */
-export function parseNetworkPruneFilters(args: readonly string[]): { label?: string[]; labelNot?: string[] } {
+export function parseNetworkPruneFilters(args: readonly string[]): LabelFilters {
   const g = groupFilters(args, ['label', 'label!'], 'network');
   return { label: g.get('label'), labelNot: g.get('label!') };
 }

@@ -6,7 +6,7 @@ import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } fr
 import { NAME_PATTERN, checkName, validateName } from '../../lib/util/names';
 import type { ContainerRecord } from '../containers/types';
 import { withLock } from '../util/files';
-import { matchLabel, matchName } from './filters';
+import { anyOf, boolFilter, groupFilters, matchLabels, matchName } from '../util/filters';
 import {
   ANONYMOUS_LABEL,
   CreateVolumeOptions,
@@ -114,9 +114,7 @@ export class VolumeStore {
       if (!NAME_PATTERN.test(name)) continue;
       const r = this.tryGet(name);
       if (!r) continue;
-      if (filters.driver && !filters.driver.includes(r.Driver)) continue;
-      if (filters.name && !filters.name.some((f) => matchName(r.Name, f))) continue;
-      if (filters.label && !filters.label.every((f) => matchLabel(r.Labels, f))) continue;
+      if (!anyOf(filters.driver, (d) => d === r.Driver) || !anyOf(filters.name, (f) => matchName(r.Name, f)) || !matchLabels(r.Labels, filters)) continue;
       if (filters.dangling !== undefined && (this.usedBy(r.Name).length === 0) !== filters.dangling) continue;
       out.push(this.toVolume(r));
     }
@@ -235,8 +233,7 @@ export class VolumeStore {
       for (const v of this.list()) {
         if (!opts.all && !Object.prototype.hasOwnProperty.call(v.Labels, ANONYMOUS_LABEL)) continue;
         if (Object.keys(v.Options).length > 0) continue;
-        if (opts.label && !opts.label.every((f) => matchLabel(v.Labels, f))) continue;
-        if (opts.labelNot && opts.labelNot.some((f) => matchLabel(v.Labels, f))) continue;
+        if (!matchLabels(v.Labels, opts)) continue;
         if (this.usedBy(v.Name).length > 0) continue;
         picked.push({ name: v.Name, dir: await this.detach(v.Name) });
       }
@@ -606,4 +603,19 @@ async function dataSize(dir: string): Promise<number> {
   };
   await walk(dir);
   return total;
+}
+
+// --- filters -------------------------------------------------------------------------------------
+
+/** Parses `volume ls --filter` arguments: `dangling=true|false`, `label=KEY[=VALUE]`, `name=X`, `driver=D`. */
+export function parseListFilters(args: readonly string[]): VolumeListFilters {
+  const g = groupFilters(args, ['dangling', 'label', 'name', 'driver'], 'volume');
+  return { dangling: boolFilter(g, 'dangling'), label: g.get('label'), name: g.get('name'), driver: g.get('driver') };
+}
+
+/** Parses `volume prune --filter` arguments: `label=…`, `label!=…`, `all=true|false`. */
+export function parsePruneFilters(args: readonly string[], all = false): PruneVolumesOptions {
+  const g = groupFilters(args, ['label', 'label!', 'all'], 'volume');
+  if (g.has('all') && all) throw new InvalidArgumentError('conflicting options: cannot specify both --all and --filter all=1');
+  return { all: boolFilter(g, 'all') ?? all, label: g.get('label'), labelNot: g.get('label!') };
 }

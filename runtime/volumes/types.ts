@@ -25,6 +25,8 @@
  * command killed at any moment leaves state the next one reads.
  */
 
+import type { LabelFilters } from '../util/filters';
+
 /** The label Docker puts on a volume it named itself (an anonymous volume). */
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 
@@ -90,17 +92,13 @@ export interface VolumeListFilters {
   readonly driver?: readonly string[];
 }
 
-/** Options of `VolumeStore.prune`. */
-export interface PruneVolumesOptions {
+/** Options of `VolumeStore.prune`: only volumes with every `label` and none of `labelNot`. */
+export interface PruneVolumesOptions extends LabelFilters {
   /**
    * Remove named volumes as well as anonymous ones (`--all`).
    * @default false (Docker ≥ 23: anonymous volumes only)
    */
   readonly all?: boolean;
-  /** `KEY` or `KEY=VALUE`: only volumes with every one of these labels. */
-  readonly label?: readonly string[];
-  /** `KEY` or `KEY=VALUE` (`label!=…`): only volumes with none of these labels. */
-  readonly labelNot?: readonly string[];
 }
 
 /** What `prune` did. */

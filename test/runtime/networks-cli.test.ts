@@ -41,7 +41,11 @@ test('create, ls, inspect, rm', () => {
   expect(ok(network(['ls', '--format', '{{.Name}} {{.Driver}} {{.Internal}} {{.Labels}}', '-f', 'type=custom']))).toBe('backend bridge false \ndb bridge true app=shop,tier=db\n');
   expect(ok(network(['ls', '-q', '-f', 'label=tier=db']))).toBe(`${db.slice(0, 12)}\n`);
   expect(ok(network(['ls', '--format', '{{.Name}}', '-f', 'driver=null']))).toBe('none\n');
-  expect(network(['ls', '-f', 'color=red'])).toMatchObject({ code: 1, stderr: "Error: Invalid filter 'color': the network filters are name, label, driver, id, type\n" });
+  expect(network(['ls', '-f', 'color=red'])).toMatchObject({ code: 1, stderr: "Error: invalid filter 'color': the network filters are name, label, driver, id, type\n" });
+  expect(network(['ls', '-f', 'type=mine'])).toMatchObject({ code: 1, stderr: "Error: invalid filter 'type=mine': use type=builtin, type=custom\n" });
+  // Repeated keys: any value may match (label: all must).
+  expect(ok(network(['ls', '--format', '{{.Name}}', '-f', 'name=^backend$', '-f', 'name=^db$']))).toBe('backend\ndb\n');
+  expect(ok(network(['ls', '--format', '{{.Name}}', '-f', 'label=tier=db', '-f', 'label=app=other']))).toBe('');
 
   const [inspected] = JSON.parse(ok(network(['inspect', 'db'])));
   expect(inspected).toEqual({

@@ -98,7 +98,7 @@ test('mistakes are refused with the fix', () => {
     [['create', '-o', 'foo=bar', 'files'], 'Error: create files: invalid option: "foo": the local driver takes type, device and o (for example -o type=tmpfs -o device=tmpfs -o o=size=10m)\n'],
     [['create', '-o', 'type=tmpfs', 'files'], 'Error: create files: missing required option: "device" (what to mount, e.g. -o device=tmpfs for type tmpfs)\n'],
     [['create', '-l', '=x', 'files'], 'Error: invalid --label "=x": empty name (use --label KEY=VALUE)\n'],
-    [['ls', '-f', 'color=red'], "Error: Invalid filter 'color': the volume filters are dangling, label, name, driver\n"],
+    [['ls', '-f', 'color=red'], "Error: invalid filter 'color': the volume filters are dangling, label, name, driver\n"],
     [['ls', '--format', 'table {{.Name}}'], 'Error: "table" formats are not supported; drop "table" to print one line per volume\n'],
     [['prune', '-a', '-f', '--filter', 'all=1'], 'Error: conflicting options: cannot specify both --all and --filter all=1\n'],
   ];

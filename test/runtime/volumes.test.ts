@@ -172,9 +172,9 @@ describe('list', () => {
   });
 
   test('bad filters are refused', () => {
-    expect(() => parseListFilters(['color=red'])).toThrow(new InvalidArgumentError("Invalid filter 'color': the volume filters are dangling, label, name, driver"));
-    expect(() => parseListFilters(['dangling=maybe'])).toThrow(new InvalidArgumentError("Invalid filter 'dangling=maybe': use dangling=true or dangling=false"));
-    expect(() => parseListFilters(['dangling=true', 'dangling=false'])).toThrow(new InvalidArgumentError("Invalid filter 'dangling': both true and false given"));
+    expect(() => parseListFilters(['color=red'])).toThrow(new InvalidArgumentError("invalid filter 'color': the volume filters are dangling, label, name, driver"));
+    expect(() => parseListFilters(['dangling=maybe'])).toThrow(new InvalidArgumentError("invalid filter 'dangling=maybe': use dangling=true or dangling=false"));
+    expect(() => parseListFilters(['dangling=true', 'dangling=false'])).toThrow(new InvalidArgumentError("invalid filter 'dangling': both true and false given"));
     expect(() => parseListFilters(['dangling'])).toThrow(new InvalidArgumentError('bad format of filter "dangling" (expected name=value, e.g. dangling=…, label=…, name=…, driver=…)'));
     expect(() => parsePruneFilters(['all=1'], true)).toThrow(new InvalidArgumentError('conflicting options: cannot specify both --all and --filter all=1'));
     expect(parsePruneFilters(['label!=keep', 'label=app', 'all=true'])).toEqual({ all: true, label: ['app'], labelNot: ['keep'] });
