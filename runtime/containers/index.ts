@@ -1,6 +1,6 @@
 /** The containers half of the built-in runtime: what the CLI and the built-in driver use. */
-export { ContainerService, backoffMs, humanDuration, mergeEnv, signalName } from './service';
-export type { CreateOptions, ContainerSummary } from './service';
+export { ContainerService, backoffMs, humanDuration, mergeEnv, parseContainerListFilters, signalName } from './service';
+export type { ContainerListFilters, CreateOptions, ContainerSummary } from './service';
 export { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from './mounts';
 export type { MountRequest } from './mounts';
 export { followLog, logSize, parseLog, readLog } from './logs';

@@ -9,6 +9,7 @@ import { findHelper } from '../host';
 import { ImageStore } from '../images/store';
 import type { ImageConfig } from '../images/types';
 import { writeFileAtomic } from '../util/files';
+import { anyOf, enumFilter, groupFilters, matchId, matchLabels, matchName } from '../util/filters';
 import { VolumeStore } from '../volumes';
 import { ANONYMOUS_LABEL } from '../volumes/types';
 import { ContainerCreateError, startConmon } from './conmon';
@@ -19,7 +20,7 @@ import { Runc, pidAlive, runcMessage } from './runc';
 import { buildSpec, hostFacts, limitResources } from './spec';
 import { StatsSample, sampleStats } from './stats';
 import { ContainerStore } from './store';
-import type { ContainerRecord, ContainerState, HealthcheckConfig, HealthState, MountPoint, OciMount, PortBinding, RestartPolicyName } from './types';
+import type { ContainerRecord, ContainerState, ContainerStatus, HealthcheckConfig, HealthState, MountPoint, OciMount, PortBinding, RestartPolicyName } from './types';
 import { ContainerNetworking, endpointsConfig, formatPorts, joinsNetwork, joinsNetworks, portsMap } from './network';
 import type { NetworkStore } from '../networks';
 import { DEFAULT_NETWORK } from '../networks/types';
@@ -96,6 +97,53 @@ export interface ContainerSummary {
   readonly labels: { readonly [k: string]: string };
   /** `0.0.0.0:8080->80/tcp`, as the PORTS column. */
   readonly ports: string;
+}
+
+/** `ps --filter`: different keys must all match, values of one key any (label: all). */
+export interface ContainerListFilters {
+  /** Id prefixes. */
+  readonly id?: readonly string[];
+  /** Exact names or regular expressions (Docker's matching, with or without the leading "/"). */
+  readonly name?: readonly string[];
+  /** `KEY` or `KEY=VALUE`; every one must match. */
+  readonly label?: readonly string[];
+  /** States; any given shows stopped containers too (as `-a`). */
+  readonly status?: readonly ContainerStatus[];
+  /** Exit codes of containers that ran and stopped; shows stopped containers too. */
+  readonly exited?: readonly number[];
+  /** Healthcheck states; `none` is a container without a healthcheck. */
+  readonly health?: readonly ('starting' | 'healthy' | 'unhealthy' | 'none')[];
+}
+
+/** Parses `ps --filter` arguments: `id=`, `name=`, `label=KEY[=VALUE]`, `status=`, `exited=N`, `health=`. */
+export function parseContainerListFilters(args: readonly string[]): ContainerListFilters {
+  const g = groupFilters(args, ['id', 'name', 'label', 'status', 'exited', 'health'], 'container');
+  const exited = g.get('exited')?.map((v) => {
+    if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError(`invalid filter 'exited=${v}': use exited=CODE, a whole number`);
+    return Number(v);
+  });
+  return {
+    id: g.get('id'),
+    name: g.get('name'),
+    label: g.get('label'),
+    status: enumFilter(g, 'status', ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'] as const),
+    exited,
+    health: enumFilter(g, 'health', ['starting', 'healthy', 'unhealthy', 'none'] as const),
+  };
+}
+
+function matchContainer(r: ContainerSummary, f: ContainerListFilters): boolean {
+  // Docker's exited filter: containers that ran and are not running now.
+  const ran = r.state.StartedAt !== '' && !r.state.StartedAt.startsWith('0001-01-01');
+  const exited = ran && r.state.Status !== 'running' && r.state.Status !== 'paused' && r.state.Status !== 'restarting';
+  return (
+    anyOf(f.id, (x) => matchId(r.id, x)) &&
+    anyOf(f.name, (x) => matchName(r.name, x) || matchName(`/${r.name}`, x)) &&
+    matchLabels(r.labels, f) &&
+    anyOf(f.status, (x) => x === r.state.Status) &&
+    (f.exited === undefined || (exited && f.exited.includes(r.state.ExitCode))) &&
+    anyOf(f.health, (x) => x === (r.state.Health?.Status ?? 'none'))
+  );
 }
 
 const LOG_SIZE_MAX = 20 * 1024 * 1024;
@@ -900,7 +948,12 @@ export class ContainerService {
 
   // --- queries --------------------------------------------------------------------------------
 
-  public async list(all = false): Promise<ContainerSummary[]> {
+  /**
+   * `ps`: running and paused containers (all with `all`, or when filtering by status or exit
+   * code, as Docker), newest first, matching `filters`.
+   */
+  public async list(all = false, filters: ContainerListFilters = {}): Promise<ContainerSummary[]> {
+    const everyState = all || filters.status !== undefined || filters.exited !== undefined;
     await this.restoreIfRebooted();
     const rows: ContainerSummary[] = [];
     const records = this.store.records();
@@ -912,8 +965,9 @@ export class ContainerService {
       if ((state.Status === 'running' || state.Status === 'paused') && (fs.existsSync(this.exitFile(r.Id)) || !pidAlive(state.MonitorPid ?? 0))) {
         state = await this.store.locked(r.Id, () => this.refresh(r.Id));
       }
-      if (!all && state.Status !== 'running' && state.Status !== 'paused' && state.Status !== 'restarting') continue;
-      rows.push({ id: r.Id, name: r.Name, image: r.Config.Image, command: [r.Path, ...r.Args].join(' '), created: r.Created, status: statusText(state), state, labels: r.Config.Labels, ports: state.Status === 'running' || state.Status === 'paused' ? formatPorts(r, portsOf(r.Id)) : '' });
+      if (!everyState && state.Status !== 'running' && state.Status !== 'paused' && state.Status !== 'restarting') continue;
+      const row: ContainerSummary = { id: r.Id, name: r.Name, image: r.Config.Image, command: [r.Path, ...r.Args].join(' '), created: r.Created, status: statusText(state), state, labels: r.Config.Labels, ports: state.Status === 'running' || state.Status === 'paused' ? formatPorts(r, portsOf(r.Id)) : '' };
+      if (matchContainer(row, filters)) rows.push(row);
     }
     return rows.sort((a, b) => b.created.localeCompare(a.created));
   }

@@ -139,6 +139,26 @@ test('run -d, ps, logs, inspect, stop, start, rm', async () => {
   expect(leftovers()).toEqual([]);
 });
 
+test('ps filters as Docker\'s: keys AND, a repeated key ORs (label ANDs), status and exited show stopped containers', () => {
+  const a = remember(ok(rt(['create', '--name', 'psf-a', '-l', 'tier=web', '-l', 'team=x', 'busybox:ctr', 'true'])));
+  const b = remember(ok(rt(['run', '-d', '--name', 'psf-b', '-l', 'tier=db', 'busybox:ctr', 'sh', '-c', 'exit 3'])));
+  expect(ok(rt(['wait', 'psf-b']))).toBe('3\n');
+  const short = (...xs: string[]) => xs.map((x) => `${x.slice(0, 12)}\n`).join('');
+  expect(ok(rt(['ps', '-aq', '-f', 'name=psf-a', '-f', 'name=psf-b']))).toBe(short(b, a));
+  expect(ok(rt(['ps', '-aq', '-f', 'name=^/psf-', '-f', 'label=tier=web']))).toBe(short(a));
+  expect(ok(rt(['ps', '-aq', '-f', 'label=tier=web', '-f', 'label=team=y']))).toBe('');
+  expect(ok(rt(['ps', '-aq', '-f', 'label=tier', '-f', 'name=psf-']))).toBe(short(b, a));
+  expect(ok(rt(['ps', '-aq', '-f', `id=${a.slice(0, 8)}`]))).toBe(short(a));
+  expect(ok(rt(['ps', '-q', '-f', 'name=psf-']))).toBe('');
+  expect(ok(rt(['ps', '-q', '-f', 'name=psf-', '-f', 'exited=3']))).toBe(short(b));
+  expect(ok(rt(['ps', '-q', '-f', 'name=psf-', '-f', 'status=created', '-f', 'status=running']))).toBe(short(a));
+  expect(ok(rt(['ps', '-aq', '-f', 'name=psf-', '-f', 'health=none']))).toBe(short(b, a));
+  expect(rt(['ps', '-f', 'color=red'])).toMatchObject({ code: 1, stderr: "Error: invalid filter 'color': the container filters are id, name, label, status, exited, health\n" });
+  expect(rt(['ps', '-f', 'status=sleeping'])).toMatchObject({ code: 1, stderr: "Error: invalid filter 'status=sleeping': use status=created, status=restarting, status=running, status=removing, status=paused, status=exited, status=dead\n" });
+  expect(rt(['ps', '-f', 'exited=x'])).toMatchObject({ code: 1, stderr: "Error: invalid filter 'exited=x': use exited=CODE, a whole number\n" });
+  ok(rt(['rm', 'psf-a', 'psf-b']));
+});
+
 test('--init makes stop quick for a shell that ignores SIGTERM; STOPSIGNAL is used', () => {
   remember(ok(rt(['run', '-d', '--name', 'initd', '--init', 'busybox:ctr', 'sh', '-c', 'sleep 1000'])));
   const t0 = Date.now();

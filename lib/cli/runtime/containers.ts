@@ -311,22 +311,9 @@ export function registerContainerCommands(runtime: Command): void {
     .option('-a, --all', 'show all containers (default: running ones)')
     .option('-q, --quiet', 'only container ids')
     .option('--no-trunc', 'do not truncate output')
-    .option('-f, --filter <filter>', 'label=K[=V], name=N, status=S, id=ID (repeatable)', collect)
+    .option('-f, --filter <filter>', 'id=ID, name=N, label=K[=V], status=S, exited=CODE, health=H (repeatable)', collect)
     .action(async (o: { all?: boolean; quiet?: boolean; trunc: boolean; filter?: string[] }) => {
-      let rows = await service().list(o.all || (o.filter ?? []).some((f) => f.startsWith('status=')));
-      for (const f of o.filter ?? []) {
-        const i = f.indexOf('=');
-        if (i < 0) throw new InvalidArgumentError(`invalid filter "${f}": use KEY=VALUE (label, name, status, id)`);
-        const key = f.slice(0, i);
-        const value = f.slice(i + 1);
-        if (key === 'label') {
-          const j = value.indexOf('=');
-          rows = rows.filter((r) => (j < 0 ? value in r.labels : r.labels[value.slice(0, j)] === value.slice(j + 1)));
-        } else if (key === 'name') rows = rows.filter((r) => r.name.includes(value));
-        else if (key === 'status') rows = rows.filter((r) => r.state.Status === value);
-        else if (key === 'id') rows = rows.filter((r) => r.id.startsWith(value));
-        else throw new InvalidArgumentError(`invalid filter "${key}": use label, name, status or id`);
-      }
+      const rows = await service().list(o.all, containersModule().parseContainerListFilters(o.filter ?? []));
       if (o.quiet) {
         out(rows.map((r) => `${o.trunc ? shortId(r.id) : r.id}\n`).join(''));
         return;
