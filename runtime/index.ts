@@ -3,8 +3,8 @@
  */
 export { runtimeConfig } from './config';
 export type { RuntimeConfig } from './config';
-export { ImageService } from './images/service';
-export type { ImageSummary } from './images/service';
+export { ImageService, parseImageListFilters } from './images/service';
+export type { ImageListFilters, ImageSummary } from './images/service';
 export { Progress } from './images/progress';
 export { bytesSize, humanSize } from './util/units';
 export { RegistryAuthError, RegistryUnreachableError, RegistryError } from './images/registry';

@@ -1,6 +1,8 @@
 import { Readable, Writable } from 'node:stream';
+import { InvalidArgumentError } from '../../lib/util/errors';
 import { familiarReference, parseReference } from '../../lib/util/reference';
 import type { RuntimeConfig } from '../config';
+import { boolFilter, globPattern, groupFilters, matchLabels } from '../util/filters';
 import { importRootfs, ImportOptions, loadImages, saveImages } from './archive';
 import { Credentials, removeCredentials, storeCredentials } from './credentials';
 import { layerSize } from './layers';
@@ -19,6 +21,31 @@ export interface ImageSummary {
   readonly id: string;
   readonly created: string;
   readonly size: number;
+}
+
+/** `images --filter` (and `images REPOSITORY[:TAG]`); different keys must all match. */
+export interface ImageListFilters {
+  /**
+   * Docker's reference patterns: Go `path.Match` globs on the short reference (`busybox:1.36`,
+   * `app:*`) or on the repository name alone (`busybox`: every tag); any may match.
+   */
+  readonly reference?: readonly string[];
+  /** true: only untagged images; false: only tagged ones. */
+  readonly dangling?: boolean;
+  /** `KEY` or `KEY=VALUE` of the image config's labels; every one must match. */
+  readonly label?: readonly string[];
+  /** Only images created before this one (a reference or an id). */
+  readonly before?: string;
+  /** Only images created after this one (a reference or an id). */
+  readonly since?: string;
+}
+
+/** Parses `images --filter` arguments: `reference=`, `dangling=true|false`, `label=KEY[=VALUE]`, `before=IMAGE`, `since=IMAGE`. */
+export function parseImageListFilters(args: readonly string[]): ImageListFilters {
+  const g = groupFilters(args, ['reference', 'dangling', 'label', 'before', 'since'], 'image');
+  for (const p of g.get('reference') ?? []) if (!globPattern(p)) throw new InvalidArgumentError(`invalid filter 'reference=${p}': syntax error in pattern`);
+  // As Docker, the last before= and since= count.
+  return { reference: g.get('reference'), dangling: boolFilter(g, 'dangling'), label: g.get('label'), before: g.get('before')?.at(-1), since: g.get('since')?.at(-1) };
 }
 
 /**
@@ -72,20 +99,38 @@ export class ImageService {
     return removeCredentials(parseReference(`${registry}/x`).registry);
   }
 
-  /** `images`: without `all`, intermediate images (a build's untagged steps) are left out. */
-  public list(all = false): ImageSummary[] {
+  /**
+   * `images`: a row per tag (one `<none>` row for an untagged image), newest first, matching
+   * `filters`. Without `all`, intermediate images (a build's untagged steps) are left out.
+   */
+  public list(all = false, filters: ImageListFilters = {}): ImageSummary[] {
+    const created = (ref: string) => Date.parse(this.store.resolve(ref).created);
+    const before = filters.before !== undefined ? created(filters.before) : undefined;
+    const since = filters.since !== undefined ? created(filters.since) : undefined;
+    const patterns = filters.reference?.map((p) => globPattern(p)!);
+    // Docker's reference.FamiliarMatch: the short reference, else the repository name.
+    const referenced = (familiar: string, name: string) => patterns === undefined || patterns.some((re) => re.test(familiar) || re.test(name));
     const rows: ImageSummary[] = [];
     for (const r of this.store.list(all)) {
-      const size = this.store.size(r);
+      const t = Date.parse(r.created);
+      if ((before !== undefined && !(t < before)) || (since !== undefined && !(t > since))) continue;
+      if (filters.dangling !== undefined && (r.repoTags.length === 0) !== filters.dangling) continue;
+      if (filters.label !== undefined && !matchLabels(this.store.config(r).config?.Labels, filters)) continue;
+      let bytes: number | undefined;
+      const size = () => (bytes ??= this.store.size(r));
       const digestOf = (repo: string) => r.repoDigests.find((d) => d.startsWith(`${repo}@`))?.split('@')[1] ?? '<none>';
       if (r.repoTags.length === 0) {
         const repo = r.repoDigests[0]?.split('@')[0];
-        rows.push({ repository: repo ? familiarReference(parseReference(repo)).replace(/:latest$/, '') : '<none>', tag: '<none>', digest: repo ? digestOf(repo) : '<none>', id: r.id, created: r.created, size });
+        const name = repo ? familiarReference(parseReference(repo)).replace(/:latest$/, '') : '<none>';
+        const digest = repo ? digestOf(repo) : '<none>';
+        if (filters.reference !== undefined && (!repo || !referenced(`${name}@${digest}`, name))) continue;
+        rows.push({ repository: name, tag: '<none>', digest, id: r.id, created: r.created, size: size() });
       }
-      for (const t of r.repoTags) {
-        const p = parseReference(t);
-        const repo = `${p.registry}/${p.repository}`;
-        rows.push({ repository: familiarReference({ registry: p.registry, repository: p.repository }), tag: p.tag!, digest: digestOf(repo), id: r.id, created: r.created, size });
+      for (const tag of r.repoTags) {
+        const p = parseReference(tag);
+        const name = familiarReference({ registry: p.registry, repository: p.repository });
+        if (!referenced(`${name}:${p.tag}`, name)) continue;
+        rows.push({ repository: name, tag: p.tag!, digest: digestOf(`${p.registry}/${p.repository}`), id: r.id, created: r.created, size: size() });
       }
     }
     return rows;

@@ -89,3 +89,54 @@ export function matchId(id: string, filter: string): boolean {
 export function anyOf(values: readonly string[] | undefined, match: (value: string) => boolean): boolean {
   return values === undefined || values.some(match);
 }
+
+/**
+ * Go's `path.Match` pattern as a RegExp (Docker's `reference` filter uses it): `*` is any run of
+ * characters but "/", `?` one character but "/", `[a-z]` / `[^a-z]` a class, `\` escapes.
+ * Undefined for a malformed pattern (Go's "syntax error in pattern").
+ */
+export function globPattern(pattern: string): RegExp | undefined {
+  const lit = (c: string) => (/[A-Za-z0-9]/.test(c) ? c : `\\${c}`);
+  let re = '';
+  let i = 0;
+  // One character of a class or the pattern, `\` taking the next one literally.
+  const char = (): string | undefined => {
+    if (pattern[i] === '\\') i++;
+    return i < pattern.length ? pattern[i++] : undefined;
+  };
+  while (i < pattern.length) {
+    const c = pattern[i];
+    if (c === '*') {
+      re += '[^/]*';
+      i++;
+    } else if (c === '?') {
+      re += '[^/]';
+      i++;
+    } else if (c === '[') {
+      i++;
+      let cls = pattern[i] === '^' ? (i++, '^') : '';
+      for (let n = 0; ; n++) {
+        if (i >= pattern.length) return undefined;
+        if (pattern[i] === ']' && n > 0) break;
+        if (pattern[i] === ']' || pattern[i] === '-') return undefined;
+        const lo = char();
+        if (lo === undefined) return undefined;
+        cls += lit(lo);
+        if (pattern[i] === '-') {
+          i++;
+          if (pattern[i] === ']' || pattern[i] === '-') return undefined;
+          const hi = char();
+          if (hi === undefined || hi < lo) return undefined;
+          cls += `-${lit(hi)}`;
+        }
+      }
+      i++;
+      re += `[${cls}]`;
+    } else {
+      const l = char();
+      if (l === undefined) return undefined;
+      re += lit(l);
+    }
+  }
+  return new RegExp(`^${re}$`);
+}

@@ -73,6 +73,40 @@ test('import, images, inspect, history, tag, push, rmi, pull, save, load', () =>
   expect(ok(rt(['images', '-q'], 'third'))).toBe('');
 });
 
+test('images REPOSITORY[:TAG] and --filter pick images as Docker does', () => {
+  const im = (args: string[]) => rt(args, 'filters');
+  ok(im(['import', '-c', 'LABEL tier=web', rootfs, 'app:1']));
+  ok(im(['import', '-c', 'LABEL tier=db', rootfs, 'app:2']));
+  ok(im(['tag', 'app:2', 'team/app:2']));
+  const dangling = ok(im(['import', rootfs])).trim();
+  const rows = (...args: string[]) => ok(im(['images', ...args])).split('\n').slice(1).filter(Boolean).map((l) => l.split(/ {2,}/).slice(0, 2).join(':'));
+
+  expect(rows()).toEqual(['<none>:<none>', 'app:2', 'team/app:2', 'app:1']);
+  // A repository name matches its every tag, a tag that tag only; patterns are Go globs ("*" stops at "/").
+  expect(rows('app')).toEqual(['app:2', 'app:1']);
+  expect(rows('app:1')).toEqual(['app:1']);
+  expect(rows('app:*')).toEqual(['app:2', 'app:1']);
+  expect(rows('*/app')).toEqual(['team/app:2']);
+  expect(rows('app:[0-1]')).toEqual(['app:1']);
+  expect(rows('nothing')).toEqual([]);
+  expect(ok(im(['image', 'ls', 'team/app:2']))).toMatch(/^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE\nteam\/app +2 +[0-9a-f]{12} /);
+  // One key repeated: any value; different keys: all of them (label: all its values).
+  expect(rows('-f', 'reference=app:1', '-f', 'reference=team/app')).toEqual(['team/app:2', 'app:1']);
+  expect(rows('--filter', 'reference=app', '--filter', 'label=tier=web')).toEqual(['app:1']);
+  expect(rows('-f', 'label=tier')).toEqual(['app:2', 'team/app:2', 'app:1']);
+  expect(rows('-f', 'label=tier', '-f', 'label=tier=db')).toEqual(['app:2', 'team/app:2']);
+  expect(rows('-f', 'dangling=true')).toEqual(['<none>:<none>']);
+  expect(ok(im(['images', '-q', '-f', 'dangling=true']))).toBe(`${dangling.slice(7, 19)}\n`);
+  expect(rows('-f', 'dangling=false', 'app')).toEqual(['app:2', 'app:1']);
+  expect(rows('-f', 'since=app:1', '-f', 'dangling=false')).toEqual(['app:2', 'team/app:2']);
+  expect(rows('-f', 'before=team/app:2')).toEqual(['app:1']);
+
+  expect(im(['images', '-f', 'color=red'])).toMatchObject({ code: 1, stderr: "Error: invalid filter 'color': the image filters are reference, dangling, label, before, since\n" });
+  expect(im(['images', 'app:[1'])).toMatchObject({ code: 1, stderr: "Error: invalid filter 'reference=app:[1': syntax error in pattern\n" });
+  expect(im(['images', '-f', 'dangling=maybe'])).toMatchObject({ code: 1, stderr: "Error: invalid filter 'dangling=maybe': use dangling=true or dangling=false\n" });
+  expect(im(['images', '-f', 'before=missing:1'])).toMatchObject({ code: 1, stderr: 'Error: No such image: missing:1\n' });
+});
+
 test('login and logout against a registry with basic auth', () => {
   ok(rt(['import', rootfs, 'busybox:auth']));
   const remote = `${authRegistry.host}/ci/busybox:1`;

@@ -8,6 +8,7 @@ import { ROOT, tempDir } from '../helpers/cli';
 import { tarOf, writeDockerArchive } from '../helpers/archive';
 import { busyboxRootfsTar } from '../helpers/images';
 import { requireCommand } from '../helpers/prereq';
+import { globPattern } from '../../runtime/util/filters';
 import { TestRegistry, freePort, startRegistry } from '../helpers/registry';
 
 jest.setTimeout(60_000);
@@ -94,6 +95,26 @@ describe('import, inspect, history, tag, rmi', () => {
     const result = await svc.prune();
     expect(result.deleted).toEqual([first]);
     expect(svc.list().map((r) => r.id)).toEqual([second]);
+  });
+});
+
+describe('reference patterns (Go path.Match, as Docker\'s reference filter)', () => {
+  const match = (pattern: string, s: string) => globPattern(pattern)!.test(s);
+  test('"*" and "?" stop at "/"; classes, ranges, negation and escapes work', () => {
+    expect(match('app:*', 'app:1.2')).toBe(true);
+    expect(match('*', 'team/app')).toBe(false);
+    expect(match('*/*', 'team/app')).toBe(true);
+    expect(match('app:?', 'app:1')).toBe(true);
+    expect(match('app:?', 'app:10')).toBe(false);
+    expect(match('app:[0-9]', 'app:7')).toBe(true);
+    expect(match('app:[^0-9]', 'app:7')).toBe(false);
+    expect(match('app:[^0-9]', 'app:x')).toBe(true);
+    expect(match('app\\:1', 'app:1')).toBe(true);
+    expect(match('a.p', 'axp')).toBe(false);
+    expect(match('localhost:5000/app:1', 'localhost:5000/app:1')).toBe(true);
+  });
+  test('malformed patterns are refused', () => {
+    for (const p of ['app:[1', 'app:[]', 'app:[9-0]', 'app\\', 'app:[a-]']) expect(globPattern(p)).toBeUndefined();
   });
 });
 

@@ -56,12 +56,15 @@ export function registerImageCommands(runtime: Command): void {
   const images = (cmd: Command) =>
     cmd
       .description('list images')
+      .argument('[reference]', 'REPOSITORY[:TAG]: only these images (a reference filter: every tag of a repository, one tag, or a pattern such as \'app:*\')')
       .option('-a, --all', 'show intermediate images too (a build\'s steps)')
       .option('-q, --quiet', 'only image IDs')
       .option('--digests', 'show digests')
       .option('--no-trunc', 'do not truncate IDs')
-      .action((o: { all?: boolean; quiet?: boolean; digests?: boolean; trunc: boolean }) => {
-        const rows = imageService().list(o.all);
+      .option('-f, --filter <filter>', 'reference=PATTERN, dangling=true|false, label=K[=V], before=IMAGE, since=IMAGE (repeatable)', collect)
+      .action((reference: string | undefined, o: { all?: boolean; quiet?: boolean; digests?: boolean; trunc: boolean; filter?: string[] }) => {
+        const filters = loadRuntime().parseImageListFilters([...(o.filter ?? []), ...(reference !== undefined ? [`reference=${reference}`] : [])]);
+        const rows = imageService().list(o.all, filters);
         if (o.quiet) {
           out([...new Set(rows.map((r) => (o.trunc ? shortId(r.id) : r.id)))].map((l) => `${l}\n`).join(''));
           return;
