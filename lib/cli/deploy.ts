@@ -1,10 +1,10 @@
 import { Command } from 'commander';
-import * as path from 'node:path';
 import pc from 'picocolors';
 import type { Driver } from '../drivers/types';
 import type { Plan } from '../plan/types';
 import type { StackDiff } from '../reconcile/types';
 import { InvalidArgumentError } from '../util/errors';
+import { engine } from './engine';
 import { withAppOptions } from './options';
 import { confirm } from './runtime/format';
 
@@ -16,19 +16,6 @@ import { confirm } from './runtime/format';
 interface AppFlags {
   app?: string;
   output?: string;
-}
-
-/** The engine the stacks go to (the built-in runtime), and its per-stack lock. */
-async function engine(): Promise<{ driver: Driver; stackLocked: <T>(stack: string, fn: () => Promise<T>) => Promise<T> }> {
-  const { driverFor } = await import('../drivers');
-  const { runtimeConfig } = await import('../../runtime/config');
-  const { withLock } = await import('../../runtime');
-  const lockDir = path.join(runtimeConfig().root, 'stacks');
-  return {
-    driver: driverFor('builtin'),
-    // One apply or destroy per stack at a time: a second one fails at once, naming the holder.
-    stackLocked: (stack, fn) => withLock(path.join(lockDir, `${stack}.lock`), fn, { noWait: true, busy: `stack ${stack} is being applied by another cdk-docker command` }),
-  };
 }
 
 async function synthAndDriver(stacks: string[], flags: AppFlags): Promise<{ plans: Plan[] } & Awaited<ReturnType<typeof engine>>> {

@@ -7,6 +7,7 @@ import type { Plan } from '../plan/types';
 import type { ObservedImages } from '../reconcile/diff';
 import type { StackDrift } from '../reconcile/drift';
 import { NotFoundError } from '../util/errors';
+import { commandDriver } from './engine';
 
 /**
  * `drift`: what the engine runs against the last synthesized plan (cdk.out). The app is not run:
@@ -43,7 +44,7 @@ export interface DriftOptions {
 export async function detectDrift(options: DriftOptions): Promise<StackDrift[]> {
   const plans = lastPlans(await planDir(options.output), options.stacks);
   const { driftStack } = await import('../reconcile/drift');
-  const driver = options.driver ?? (await import('../drivers')).driverFor('builtin');
+  const driver = options.driver ?? (await commandDriver());
   const out: StackDrift[] = [];
   for (const plan of plans) {
     const observed = await driver.observe(plan.stack);

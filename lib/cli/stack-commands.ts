@@ -4,6 +4,7 @@ import { LABELS } from '../drivers/types';
 import type { Plan } from '../plan/types';
 import { NotFoundError } from '../util/errors';
 import { hasPlans, lastPlans, planDir } from './drift';
+import { commandDriver } from './engine';
 import { table } from './runtime/format';
 
 /**
@@ -12,10 +13,6 @@ import { table } from './runtime/format';
  * (io.cdk-docker.stack, io.cdk-docker.path, io.cdk-docker.replica). logs and exec then do what
  * `cdk-docker runtime logs/exec` do.
  */
-
-async function builtin(): Promise<Driver> {
-  return (await import('../drivers')).driverFor('builtin');
-}
 
 function replicaOf(c: ObservedContainer): number {
   const n = Number(c.labels[LABELS.replica] ?? '1');
@@ -30,7 +27,7 @@ export function stackPathOf(c: ObservedContainer): string {
 
 /** The container of `stack` that `ref` names (construct path, `path:N`, or container name). */
 export async function resolveStackContainer(stack: string, ref: string, driver?: Driver): Promise<ObservedContainer> {
-  const containers = (await (driver ?? (await builtin())).observe(stack)).containers;
+  const containers = (await (driver ?? (await commandDriver())).observe(stack)).containers;
   if (containers.length === 0) {
     throw new NotFoundError(`stack ${stack} has no containers (none carries the label ${LABELS.stack}=${stack}); check the stack name, or create them with \`cdk-docker apply ${stack}\``);
   }
@@ -68,7 +65,7 @@ export interface PsOptions {
  * containers not running show as `missing`; from labels when there are no plans).
  */
 export async function stackPs(options: PsOptions): Promise<{ header: string[]; rows: string[][] }> {
-  const driver = options.driver ?? (await builtin());
+  const driver = options.driver ?? (await commandDriver());
   const outdir = await planDir(options.output);
   const plans = new Map<string, Plan>();
   if (hasPlans(outdir)) {
