@@ -107,6 +107,19 @@ test('images REPOSITORY[:TAG] and --filter pick images as Docker does', () => {
   expect(im(['images', '-f', 'before=missing:1'])).toMatchObject({ code: 1, stderr: 'Error: No such image: missing:1\n' });
 });
 
+test('image inspect --format runs Go templates; a bad one exits 1 and prints nothing', () => {
+  const im = (args: string[]) => rt(args, 'templates');
+  ok(im(['import', '-c', 'CMD ["sh", "-c", "true"]', '-c', 'LABEL com.example.tier=web', '-c', 'LABEL app=shop', rootfs, 'tpl:1']));
+  const format = '{{join .Config.Cmd " "}}|{{index .RepoTags 0}}|{{range $k, $v := .Config.Labels}}{{$k}}={{$v}},{{end}}|{{index .Config.Labels "com.example.tier"}}|{{if eq .Os "linux"}}{{upper .Os}}{{end}}|{{len .RepoTags}}';
+  expect(ok(im(['image', 'inspect', '-f', format, 'tpl:1']))).toBe('sh -c true|tpl:1|app=shop,com.example.tier=web,|web|LINUX|1\n');
+  expect(im(['image', 'inspect', '-f', '{{.Os | nope}}', 'tpl:1'])).toEqual({ code: 1, stdout: '', stderr: 'Error: template parsing error: template: :1: function "nope" not defined\n' });
+  expect(im(['image', 'inspect', '-f', '{{.Os.Name}}', 'tpl:1', 'tpl:1'])).toEqual({
+    code: 1,
+    stdout: '',
+    stderr: 'Error: template parsing error: template: :1:2: executing "" at <.Os.Name>: can\'t evaluate field Name in type string\n',
+  });
+});
+
 test('login and logout against a registry with basic auth', () => {
   ok(rt(['import', rootfs, 'busybox:auth']));
   const remote = `${authRegistry.host}/ci/busybox:1`;

@@ -2,6 +2,7 @@
 
 import * as readline from 'node:readline';
 import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
+import { compileTemplate } from './template';
 
 /** Left-aligned columns separated by three spaces (Docker's tabwriter look). */
 export function table(header: string[], rows: string[][]): string {
@@ -36,20 +37,20 @@ export function shortId(id: string): string {
 }
 
 /**
- * A small subset of Go templates for `--format`: `{{.Field.Sub}}`, `{{json .Field}}`, and text
- * around them.
+ * Renders a Docker `--format` template (Go's text/template with Docker's functions, see
+ * template.ts) for one object. Templates are parsed once and kept, so rendering a list
+ * parses once. Throws InvalidArgumentError for a bad template.
  */
 export function renderTemplate(template: string, data: unknown): string {
-  return template.replace(/\{\{\s*(json\s+)?\.([A-Za-z0-9_.]*)\s*\}\}/g, (_m, json: string | undefined, p: string) => {
-    let v: unknown = data;
-    for (const key of p.split('.').filter(Boolean)) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
-    if (json) return JSON.stringify(v ?? null);
-    if (v === undefined || v === null) return '<no value>';
-    if (Array.isArray(v)) return `[${v.join(' ')}]`;
-    if (typeof v === 'object') return `map[${Object.entries(v).map(([k, x]) => `${k}:${typeof x === 'object' ? JSON.stringify(x) : x}`).join(' ')}]`;
-    return String(v);
-  });
+  let compiled = compiled_.get(template);
+  if (!compiled) {
+    if (compiled_.size >= 64) compiled_.clear();
+    compiled = compileTemplate(template);
+    compiled_.set(template, compiled);
+  }
+  return compiled(data);
 }
+const compiled_ = new Map<string, (data: unknown) => string>();
 
 /**
  * Applies `fn` to each of `names` as Docker's commands on several objects do: what `fn`
@@ -101,6 +102,7 @@ export async function confirm(question: string): Promise<boolean> {
  * object with `--format`), then an `Error:` line for each one not found, exit 1 if any.
  */
 export async function printInspect<T>(refs: string[], get: (ref: string) => T | Promise<T>, format: string | undefined): Promise<void> {
+  const render = format ? compileTemplate(format) : undefined; // a bad template fails before any lookup, as Docker's
   const found: T[] = [];
   const errors: string[] = [];
   for (const ref of refs) {
@@ -111,7 +113,7 @@ export async function printInspect<T>(refs: string[], get: (ref: string) => T | 
       errors.push(e.message);
     }
   }
-  if (format) process.stdout.write(found.map((x) => `${renderTemplate(format, x)}\n`).join(''));
+  if (render) process.stdout.write(found.map((x) => `${render(x)}\n`).join(''));
   else process.stdout.write(`${JSON.stringify(found, undefined, 4)}\n`);
   for (const m of errors) process.stderr.write(`Error: ${m}\n`);
   if (errors.length) process.exitCode = 1;
