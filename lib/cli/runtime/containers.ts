@@ -6,7 +6,7 @@ import { Duration } from '../../constructs/duration';
 import { PortError, parsePort } from '../../constructs/private/ports';
 import { Size } from '../../constructs/size';
 import { InvalidArgumentError, NotFoundError } from '../../util/errors';
-import { ago, eachName, renderTemplate, shortId, table } from './format';
+import { ago, eachName, printInspect, renderTemplate, shortId, table } from './format';
 import { imageService } from './images';
 
 /** The containers half of the runtime, loaded on first use. */
@@ -333,24 +333,15 @@ export function registerContainerCommands(runtime: Command): void {
     .option('--type <type>', 'only this kind of object: container or image')
     .action(async (names: string[], o: { format?: string; type?: string }) => {
       if (o.type !== undefined && o.type !== 'container' && o.type !== 'image') throw new InvalidArgumentError(`"${o.type}" is not a valid value for --type: use container or image`);
-      const docs: object[] = [];
-      for (const n of names) {
-        if (o.type !== 'image') {
-          const svc = service();
-          if (o.type === 'container' || svc.store.tryResolve(n) !== undefined) {
-            docs.push(await svc.inspect(n));
-            continue;
-          }
-        }
+      const svc = service();
+      await printInspect(names, async (n) => {
+        if (o.type === 'container' || (o.type === undefined && svc.store.tryResolve(n) !== undefined)) return svc.inspect(n);
         try {
-          docs.push(imageService().inspect(n));
+          return imageService().inspect(n);
         } catch (e) {
-          if (e instanceof NotFoundError && o.type === undefined) throw new NotFoundError(`No such object: ${n}`);
-          throw e;
+          throw e instanceof NotFoundError && o.type === undefined ? new NotFoundError(`No such object: ${n}`) : e;
         }
-      }
-      if (o.format) out(docs.map((d) => `${renderTemplate(o.format!, d)}\n`).join(''));
-      else out(`${JSON.stringify(docs, undefined, 4)}\n`);
+      }, o.format);
     });
 
   runtime

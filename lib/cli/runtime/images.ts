@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type * as Runtime from '../../../runtime';
 import { InvalidArgumentError } from '../../util/errors';
 import { normalizeReference } from '../../util/reference';
-import { ago, eachName, renderTemplate, shortId, table } from './format';
+import { ago, eachName, printInspect, renderTemplate, shortId, table } from './format';
 
 /** The runtime's API, loaded on first use so that other commands start without it. */
 export function loadRuntime(): typeof Runtime {
@@ -81,11 +81,9 @@ export function registerImageCommands(runtime: Command): void {
     .description('show images as Docker-like JSON')
     .argument('<images...>')
     .option('-f, --format <template>', 'a Go-template subset such as {{.Id}} or {{json .Config}}')
-    .action((names: string[], o: { format?: string }) => {
+    .action(async (names: string[], o: { format?: string }) => {
       const svc = imageService();
-      const docs = names.map((n) => svc.inspect(n));
-      if (o.format) out(docs.map((d) => `${renderTemplate(o.format!, d)}\n`).join(''));
-      else out(`${JSON.stringify(docs, undefined, 4)}\n`);
+      await printInspect(names, (n) => svc.inspect(n), o.format);
     });
   const rmi = (cmd: Command) =>
     cmd
