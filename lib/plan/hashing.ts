@@ -1,7 +1,7 @@
-import ignore from '@balena/dockerignore';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { contextPaths } from '../util/dockerignore';
 
 /** `sha256:…` of a file's content. */
 export function hashFileContent(file: string): string {
@@ -14,23 +14,7 @@ export function hashFileContent(file: string): string {
  * .dockerignore are always part of it, as with Docker.
  */
 export function contextFiles(context: string, dockerfile = 'Dockerfile'): string[] {
-  const ignoreFile = path.join(context, '.dockerignore');
-  const ig = ignore({ ignorecase: false });
-  if (fs.existsSync(ignoreFile)) ig.add(fs.readFileSync(ignoreFile, 'utf8').split(/\r?\n/));
-  const out: string[] = [];
-  const walk = (rel: string): void => {
-    const abs = rel === '' ? context : path.join(context, rel);
-    for (const entry of fs.readdirSync(abs, { withFileTypes: true })) {
-      const r = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (entry.isDirectory()) {
-        // Descend even into ignored directories: a later "!" rule may re-include files.
-        walk(r);
-      } else if (!ig.ignores(r)) {
-        out.push(r);
-      }
-    }
-  };
-  walk('');
+  const out = contextPaths(context).filter((e) => !e.isDir).map((e) => e.rel);
   for (const always of [dockerfile.split(path.sep).join('/'), '.dockerignore']) {
     if (!out.includes(always) && fs.existsSync(path.join(context, always))) out.push(always);
   }

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import ignore from '@balena/dockerignore';
 import * as tarStream from 'tar-stream';
+import { contextPaths, dockerignore } from '../../lib/util/dockerignore';
 import { InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
 
 /**
@@ -66,47 +66,23 @@ export function globRegExp(pattern: string): RegExp {
 }
 
 export class BuildContext {
-  private readonly ig: ReturnType<typeof ignore>;
+  private readonly excluded: (rel: string) => boolean;
   private filesCache?: string[];
 
   /** `dir` is the context directory; its `.dockerignore` is read when present. */
   constructor(public readonly dir: string) {
-    this.ig = ignore();
-    const file = path.join(dir, '.dockerignore');
-    if (fs.existsSync(file)) {
-      const lines = fs
-        .readFileSync(file, 'utf8')
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#'));
-      this.ig.add(lines);
-    }
+    this.excluded = dockerignore(dir);
   }
 
   /** Whether `.dockerignore` excludes a context-relative path. */
   public ignored(rel: string): boolean {
-    return rel !== '' && rel !== '.' && this.ig.ignores(rel);
+    return this.excluded(rel);
   }
 
-  /** Every context path (files, directories, links) that is not excluded, relative, sorted. */
+  /** Every context path (files, directories, links) that is not excluded, relative, a directory before its contents. */
   public files(): string[] {
-    if (this.filesCache) return this.filesCache;
-    const out: string[] = [];
-    const walk = (rel: string) => {
-      for (const name of fs.readdirSync(path.join(this.dir, rel)).sort()) {
-        const r = rel ? `${rel}/${name}` : name;
-        const st = fs.lstatSync(path.join(this.dir, r));
-        if (st.isDirectory()) {
-          const before = out.length;
-          walk(r);
-          // An excluded directory still counts when an exception (`!`) brought files back in it.
-          if (!this.ignored(r) || out.length > before) out.splice(before, 0, r);
-        } else if (!this.ignored(r)) out.push(r);
-      }
-    };
-    walk('');
-    this.filesCache = out;
-    return out;
+    this.filesCache ??= contextPaths(this.dir, this.excluded).map((e) => e.rel);
+    return this.filesCache;
   }
 
   /**

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { contextFiles } from '../../lib/plan/hashing';
 import { BuildContext, ContextError, globRegExp, sourcesHash } from '../../runtime/build/context';
 import { DockerfileError, parseDockerfile } from '../../runtime/build/dockerfile';
 import { exposedPorts, parseDuration } from '../../runtime/build/builder';
@@ -93,6 +94,20 @@ describe('build context', () => {
     const ctx = new BuildContext(dir);
     expect(ctx.files()).toEqual(['.dockerignore', 'escape', 'keep.log', 'src', 'src/a.js', 'src/lib', 'src/lib/b.js']);
     expect(() => ctx.sources('logs/x.log', 'COPY')).toThrow('COPY failed: file not found in build context or excluded by .dockerignore: stat logs/x.log: file does not exist');
+  });
+
+  test('the builder sends exactly the files the plan\'s context hash covers (rules are case-sensitive, as Docker on Linux)', () => {
+    fs.writeFileSync(path.join(dir, 'src/README.MD'), 'r');
+    fs.appendFileSync(path.join(dir, '.dockerignore'), 'src/readme.md\n');
+    try {
+      const ctx = new BuildContext(dir);
+      expect(ctx.files()).toContain('src/README.MD');
+      const files = ctx.files().filter((f) => !fs.lstatSync(path.join(dir, f)).isDirectory());
+      expect(contextFiles(dir, 'Dockerfile')).toEqual([...files].sort());
+    } finally {
+      fs.rmSync(path.join(dir, 'src/README.MD'));
+      fs.writeFileSync(path.join(dir, '.dockerignore'), '# comment\nlogs\n*.log\n!keep.log\nsrc/**/*.md\n');
+    }
   });
 
   test('a directory source brings its contents; wildcards match within one level', () => {
