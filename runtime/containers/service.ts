@@ -910,8 +910,8 @@ export class ContainerService {
         PidsLimit: change.pidsLimit === undefined ? h.PidsLimit : change.pidsLimit || undefined,
       };
       const limitsChanged = HostConfig.Memory !== h.Memory || HostConfig.NanoCpus !== h.NanoCpus || (HostConfig.PidsLimit ?? 0) !== (h.PidsLimit ?? 0);
-      const state = await this.refresh(id);
-      if (limitsChanged && (state.Status === 'running' || state.Status === 'paused')) {
+      const status = limitsChanged ? (await this.refresh(id)).Status : undefined;
+      if (status === 'running' || status === 'paused') {
         // A running container gets the new limits now, as `docker update` does; the next start
         // builds them from the record anyway.
         const limits = { memory: HostConfig.Memory, nanoCpus: HostConfig.NanoCpus, pidsLimit: HostConfig.PidsLimit ?? 0 };

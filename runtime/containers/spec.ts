@@ -267,11 +267,14 @@ export type LimitResources = Pick<NonNullable<OciSpec['linux']['resources']>, 'm
  * `runc update` of a running container (`forUpdate`) it is given as -1, unlimited.
  */
 export function limitResources(limits: { memory: number; nanoCpus: number; pidsLimit: number }, host: Pick<HostFacts, 'swapLimit'>, forUpdate: boolean): LimitResources {
-  const unset = forUpdate ? -1 : undefined;
-  const memory = limits.memory > 0 ? { limit: limits.memory, ...(host.swapLimit ? { swap: limits.memory * 2 } : {}) } : unset && { limit: unset, ...(host.swapLimit ? { swap: unset } : {}) };
-  const cpu = limits.nanoCpus > 0 ? { quota: cpuQuota(limits.nanoCpus), period: CPU_PERIOD } : unset && { quota: unset, period: CPU_PERIOD };
-  const pids = limits.pidsLimit > 0 ? { limit: limits.pidsLimit } : unset && { limit: unset };
-  return { ...(memory ? { memory } : {}), ...(cpu ? { cpu } : {}), ...(pids ? { pids } : {}) };
+  const out: { -readonly [K in keyof LimitResources]: LimitResources[K] } = {};
+  const memory = limits.memory > 0 ? limits.memory : forUpdate ? -1 : 0;
+  if (memory !== 0) out.memory = { limit: memory, ...(host.swapLimit ? { swap: memory > 0 ? memory * 2 : -1 } : {}) };
+  if (limits.nanoCpus > 0) out.cpu = { quota: cpuQuota(limits.nanoCpus), period: CPU_PERIOD };
+  else if (forUpdate) out.cpu = { quota: -1, period: CPU_PERIOD };
+  if (limits.pidsLimit > 0) out.pids = { limit: limits.pidsLimit };
+  else if (forUpdate) out.pids = { limit: -1 };
+  return out;
 }
 
 /** quota = nanoCpus × period / 1e9, truncated as Go's integer division. */
