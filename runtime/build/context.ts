@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { contextPaths, dockerignore } from '../../lib/util/dockerignore';
 import { InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
+import { globPattern } from '../util/filters';
 
 /**
  * The build context: a directory on the host, minus what `.dockerignore` excludes. COPY and ADD
@@ -44,26 +45,6 @@ export interface Source {
 }
 
 const WILDCARD = /[*?[]/;
-
-/** A Go `filepath.Match` pattern as a regular expression (`*` and `?` never match `/`). */
-export function globRegExp(pattern: string): RegExp {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '\\' && i + 1 < pattern.length) re += pattern[++i].replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end < 0) throw new ContextError(`bad wildcard pattern "${pattern}": unclosed [`);
-      let cls = pattern.slice(i + 1, end);
-      if (cls.startsWith('^') || cls.startsWith('!')) cls = `^${cls.slice(1)}`;
-      re += `[${cls.replace(/\\/g, '\\\\')}]`;
-      i = end;
-    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
 
 export class BuildContext {
   private readonly excluded: (rel: string) => boolean;
@@ -130,7 +111,8 @@ export class BuildContext {
     }
     let rels: string[];
     if (WILDCARD.test(clean)) {
-      const re = globRegExp(clean);
+      const re = globPattern(clean);
+      if (!re) throw new ContextError(`${instruction} failed: bad wildcard pattern "${arg}": syntax error in pattern`);
       rels = this.files().filter((f) => re.test(f));
       if (rels.length === 0) throw new ContextError(`${instruction} failed: no source files were specified: "${arg}" matches no file in the build context`);
     } else {
