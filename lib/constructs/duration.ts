@@ -1,6 +1,5 @@
+import { parseGoDuration } from '../util/duration';
 import { InvalidArgumentError } from '../util/errors';
-
-const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
  * A length of time. Create with `Duration.seconds(5)`, `Duration.millis(500)`,
@@ -25,18 +24,11 @@ export class Duration {
   public static parse(text: string): Duration {
     const s = text.trim();
     if (/^\d+(\.\d+)?$/.test(s)) return Duration.seconds(Number(s));
-    const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-    let total = 0;
-    let consumed = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(s)) !== null) {
-      total += Number(m[1]) * UNITS[m[2]];
-      consumed = re.lastIndex;
-    }
-    if (consumed === 0 || consumed !== s.length) {
+    try {
+      return new Duration(parseGoDuration(s) / 1e6);
+    } catch {
       throw new InvalidArgumentError(`invalid duration "${text}": use a number with a unit, such as "30s", "1m30s" or "500ms"`);
     }
-    return new Duration(total);
   }
 
   /** Accepts a Duration or Docker's string syntax. */

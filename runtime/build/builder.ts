@@ -3,10 +3,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { parseGoDuration } from '../../lib/util/duration';
 import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
 import { familiarReference, formatReference, parseReference } from '../../lib/util/reference';
 import type { RuntimeConfig } from '../config';
-import { ContainerService, signalName } from '../containers/service';
+import { ContainerService, mergeEnv, signalName } from '../containers/service';
 import { commitContainer, withContainerRoot, ContainerRoot } from '../containers/files';
 import { followLog } from '../containers/logs';
 import { resolveUser } from '../containers/user';
@@ -108,24 +109,6 @@ interface StageState {
   missed: boolean;
 }
 
-/** Go's time.ParseDuration subset Docker's HEALTHCHECK flags use, in nanoseconds. */
-export function parseDuration(s: string): number {
-  const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  if (s === '0') return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
-  let total = 0;
-  let i = 0;
-  while (i < s.length) {
-    re.lastIndex = i;
-    const m = re.exec(s);
-    if (!m) throw new InvalidArgumentError(`time: invalid duration "${s}"`);
-    total += Number(m[1]) * units[m[2]];
-    i = re.lastIndex;
-  }
-  if (s.length === 0) throw new InvalidArgumentError('time: invalid duration ""');
-  return Math.round(total);
-}
-
 /** EXPOSE's ports as `port/proto` keys (ranges expanded). */
 export function exposedPorts(words: string[]): string[] {
   const out: string[] = [];
@@ -139,11 +122,6 @@ export function exposedPorts(words: string[]): string[] {
     for (let p = from; p <= to; p++) out.push(`${p}/${proto}`);
   }
   return out;
-}
-
-/** Sets `K=V` in an env list (replacing K). */
-function setEnv(env: string[] | undefined, name: string, value: string): string[] {
-  return [...(env ?? []).filter((e) => e.slice(0, e.indexOf('=') < 0 ? e.length : e.indexOf('=')) !== name), `${name}=${value}`];
 }
 
 const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
@@ -410,7 +388,7 @@ class Build {
             const name = this.word(ins, p.name, vars);
             const value = this.word(ins, p.value ?? '', vars);
             if (!name) this.fail(ins, 'ENV names can not be blank');
-            c.Env = setEnv(c.Env, name, value);
+            c.Env = mergeEnv(c.Env ?? [], [`${name}=${value}`]);
             set.push(`${name}=${value}`);
           }
           return this.commitMeta(state, nop(`ENV ${set.join(' ')}`));
@@ -535,7 +513,7 @@ class Build {
     const duration = (name: string) => {
       const v = ins.flags[name];
       if (v === undefined) return undefined;
-      const ns = parseDuration(v);
+      const ns = parseGoDuration(v);
       if (ns !== 0 && ns < 1e6) this.fail(ins, `--${name} cannot be less than 1ms`);
       return ns;
     };

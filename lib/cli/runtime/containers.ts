@@ -5,6 +5,7 @@ import type * as Containers from '../../../runtime/containers';
 import { Duration } from '../../constructs/duration';
 import { PortError, parsePort } from '../../constructs/private/ports';
 import { Size } from '../../constructs/size';
+import { parseGoDuration } from '../../util/duration';
 import { InvalidArgumentError, NotFoundError } from '../../util/errors';
 import { ago, eachName, printInspect, renderTemplate, shortId, table } from './format';
 import { imageService } from './images';
@@ -124,7 +125,7 @@ function withCreateFlags(cmd: Command): Command {
 const nanos = (text: string | undefined, flag: string): number => {
   if (text === undefined) return 0;
   try {
-    return Duration.parse(text).toMilliseconds() * 1e6;
+    return parseGoDuration(text);
   } catch {
     throw new InvalidArgumentError(`invalid ${flag} "${text}": use a duration such as 30s, 1m30s or 500ms`);
   }

@@ -1,0 +1,23 @@
+import { InvalidArgumentError } from './errors';
+
+const NANOS: { readonly [unit: string]: number } = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/**
+ * Go's `time.ParseDuration` as Docker's flags and Dockerfile options take it (`30s`, `1m30s`,
+ * `1.5h`, `500ms`, `0`), in nanoseconds; anything else is `time: invalid duration "…"`.
+ */
+export function parseGoDuration(text: string): number {
+  if (text === '0') return 0;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
+  let total = 0;
+  let i = 0;
+  while (i < text.length) {
+    re.lastIndex = i;
+    const m = re.exec(text);
+    if (!m) break;
+    total += Number(m[1]) * NANOS[m[2]];
+    i = re.lastIndex;
+  }
+  if (text.length === 0 || i !== text.length) throw new InvalidArgumentError(`time: invalid duration "${text}"`);
+  return Math.round(total);
+}
