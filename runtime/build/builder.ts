@@ -3,11 +3,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parseGoDuration } from '../../lib/util/duration';
 import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
 import { familiarReference, formatReference, parseReference } from '../../lib/util/reference';
 import type { RuntimeConfig } from '../config';
-import { ContainerService, mergeEnv, signalName } from '../containers/service';
+import { ContainerService } from '../containers/service';
 import { commitContainer, withContainerRoot, ContainerRoot } from '../containers/files';
 import { followLog } from '../containers/logs';
 import { resolveUser } from '../containers/user';
@@ -15,7 +14,8 @@ import { commitImage } from '../images/commit';
 import { openDecompressed } from '../images/archive';
 import { ImageService } from '../images/service';
 import type { ImageRecord } from '../images/store';
-import type { ContainerConfig, HealthConfig } from '../images/types';
+import type { ContainerConfig } from '../images/types';
+import { applyConfigInstruction, DEFAULT_SHELL } from './config';
 import { BuildContext, Source, TarItem, sourcesHash, tarOf } from './context';
 import { DockerfileError, Instruction, ParsedDockerfile, Stage, parseDockerfile, parseTrigger } from './dockerfile';
 import { SubstitutionError, Vars, processWord, processWords, varsOf } from './words';
@@ -90,7 +90,6 @@ export class BuildError extends CdkDockerError {
 /** The proxy build args: usable without ARG, not kept in the image history. */
 export const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
 
-const DEFAULT_SHELL = ['/bin/sh', '-c'];
 const OUTPUT_TAIL_LINES = 20;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -107,21 +106,6 @@ interface StageState {
   cmdSet: boolean;
   /** Set by the first cache miss. */
   missed: boolean;
-}
-
-/** EXPOSE's ports as `port/proto` keys (ranges expanded). */
-export function exposedPorts(words: string[]): string[] {
-  const out: string[] = [];
-  for (const w of words) {
-    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(w);
-    if (!m) throw new InvalidArgumentError(`invalid port "${w}": expected PORT[/PROTO] or FIRST-LAST[/PROTO]`);
-    const proto = (m[3] ?? 'tcp').toLowerCase();
-    const from = Number(m[1]);
-    const to = m[2] ? Number(m[2]) : from;
-    if (to < from || to > 65535) throw new InvalidArgumentError(`invalid port range "${w}"`);
-    for (let p = from; p <= to; p++) out.push(`${p}/${proto}`);
-  }
-  return out;
 }
 
 const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
@@ -378,34 +362,12 @@ class Build {
     const vars = this.vars(state);
     const c = state.config;
     const nop = (text: string) => `/bin/sh -c #(nop)  ${text}`;
-    const shellOrExec = (): string[] => ins.json ?? [...(c.Shell ?? DEFAULT_SHELL), ins.args];
     const label = trigger ? { ...ins, line: trigger.line } : ins;
     try {
+      const ctx = { word: (w: string) => this.word(ins, w, vars), words: (w: string) => this.words(ins, w, vars), fail: (m: string) => this.fail(ins, m) };
+      const text = applyConfigInstruction(c, ins, ctx, state);
+      if (text !== undefined) return ins.keyword === 'WORKDIR' ? this.workdir(state, nop(text)) : this.commitMeta(state, nop(text));
       switch (ins.keyword) {
-        case 'ENV': {
-          const set: string[] = [];
-          for (const p of ins.pairs ?? []) {
-            const name = this.word(ins, p.name, vars);
-            const value = this.word(ins, p.value ?? '', vars);
-            if (!name) this.fail(ins, 'ENV names can not be blank');
-            c.Env = mergeEnv(c.Env ?? [], [`${name}=${value}`]);
-            set.push(`${name}=${value}`);
-          }
-          return this.commitMeta(state, nop(`ENV ${set.join(' ')}`));
-        }
-        case 'LABEL': {
-          const set: string[] = [];
-          const labels = { ...(c.Labels ?? {}) };
-          for (const p of ins.pairs ?? []) {
-            const name = this.word(ins, p.name, vars);
-            const value = this.word(ins, p.value ?? '', vars);
-            if (!name) this.fail(ins, 'LABEL names can not be blank');
-            labels[name] = value;
-            set.push(`${name}=${value}`);
-          }
-          c.Labels = labels;
-          return this.commitMeta(state, nop(`LABEL ${set.join(' ')}`));
-        }
         case 'ARG': {
           const shown: string[] = [];
           for (const p of ins.pairs ?? []) {
@@ -423,56 +385,9 @@ class Build {
           }
           return this.commitMeta(state, nop(`ARG ${shown.join(' ')}`));
         }
-        case 'CMD':
-          c.Cmd = shellOrExec();
-          state.cmdSet = true;
-          return this.commitMeta(state, nop(`CMD ${JSON.stringify(c.Cmd)}`));
-        case 'ENTRYPOINT':
-          c.Entrypoint = ins.json ?? (ins.args === '' ? undefined : shellOrExec());
-          if (!state.cmdSet) c.Cmd = undefined;
-          return this.commitMeta(state, nop(`ENTRYPOINT ${JSON.stringify(c.Entrypoint ?? [])}`));
-        case 'EXPOSE': {
-          const ports = exposedPorts(this.words(ins, ins.args, vars));
-          c.ExposedPorts = { ...(c.ExposedPorts ?? {}), ...Object.fromEntries(ports.map((p) => [p, {}])) };
-          return this.commitMeta(state, nop(`EXPOSE ${ports.join(' ')}`));
-        }
-        case 'VOLUME': {
-          const vols = (ins.json ? ins.json.map((v) => this.word(ins, v, vars)) : this.words(ins, ins.args, vars)).map((v) => v.trim());
-          if (vols.length === 0 || vols.some((v) => v === '')) this.fail(ins, 'VOLUME specified can not be an empty string');
-          c.Volumes = { ...(c.Volumes ?? {}), ...Object.fromEntries(vols.map((v) => [v, {}])) };
-          return this.commitMeta(state, nop(`VOLUME ${JSON.stringify(vols)}`));
-        }
-        case 'USER':
-          c.User = this.word(ins, ins.args, vars);
-          return this.commitMeta(state, nop(`USER ${c.User}`));
-        case 'STOPSIGNAL': {
-          const sig = this.word(ins, ins.args, vars);
-          signalName(sig);
-          c.StopSignal = sig;
-          return this.commitMeta(state, nop(`STOPSIGNAL ${sig}`));
-        }
         case 'MAINTAINER':
           state.author = ins.args;
           return this.commitMeta(state, nop(`MAINTAINER ${ins.args}`));
-        case 'SHELL':
-          if (!ins.json || ins.json.length === 0) this.fail(ins, 'SHELL requires the arguments to be in JSON form, e.g. SHELL ["/bin/bash", "-c"]');
-          c.Shell = ins.json;
-          return this.commitMeta(state, nop(`SHELL ${JSON.stringify(ins.json)}`));
-        case 'ONBUILD': {
-          const kw = ins.args.split(/\s+/)[0].toUpperCase();
-          if (kw === 'ONBUILD') this.fail(ins, 'Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
-          if (kw === 'FROM' || kw === 'MAINTAINER') this.fail(ins, `${kw} isn't allowed as an ONBUILD trigger`);
-          c.OnBuild = [...(c.OnBuild ?? []), ins.args];
-          return this.commitMeta(state, nop(`ONBUILD ${ins.args}`));
-        }
-        case 'HEALTHCHECK':
-          c.Healthcheck = this.healthcheck(ins);
-          return this.commitMeta(state, nop(`HEALTHCHECK ${ins.args.split(/\s+/)[0].toUpperCase() === 'NONE' ? 'NONE' : `${JSON.stringify(c.Healthcheck.Test)}`}`));
-        case 'WORKDIR': {
-          const dir = this.word(ins, ins.args, vars);
-          c.WorkingDir = path.posix.resolve(c.WorkingDir || '/', dir);
-          return this.workdir(state, nop(`WORKDIR ${c.WorkingDir}`));
-        }
         case 'RUN':
           return this.runStep(state, label);
         case 'COPY':
@@ -490,42 +405,6 @@ class Build {
       throw e;
     }
     return false;
-  }
-
-  private healthcheck(ins: Instruction): HealthConfig {
-    const words = ins.args.split(/\s+/);
-    const sub = words[0].toUpperCase();
-    if (sub === 'NONE') {
-      if (words.length > 1 || Object.keys(ins.flags).length) this.fail(ins, 'HEALTHCHECK NONE takes no arguments or options');
-      return { Test: ['NONE'] };
-    }
-    if (sub !== 'CMD') this.fail(ins, `unknown type "${words[0]}" in HEALTHCHECK (try CMD or NONE)`);
-    const rest = ins.args.slice(words[0].length).trim();
-    if (!rest) this.fail(ins, 'HEALTHCHECK CMD requires a command');
-    const json = rest.startsWith('[') ? (() => {
-      try {
-        const v = JSON.parse(rest) as unknown;
-        return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
-      } catch {
-        return undefined;
-      }
-    })() : undefined;
-    const duration = (name: string) => {
-      const v = ins.flags[name];
-      if (v === undefined) return undefined;
-      const ns = parseGoDuration(v);
-      if (ns !== 0 && ns < 1e6) this.fail(ins, `--${name} cannot be less than 1ms`);
-      return ns;
-    };
-    const retries = ins.flags.retries !== undefined ? Number(ins.flags.retries) : undefined;
-    if (retries !== undefined && (!Number.isInteger(retries) || retries < 0)) this.fail(ins, `--retries must be a non-negative integer, got "${ins.flags.retries}"`);
-    return {
-      Test: json ? ['CMD', ...json] : ['CMD-SHELL', rest],
-      ...(duration('interval') !== undefined ? { Interval: duration('interval') } : {}),
-      ...(duration('timeout') !== undefined ? { Timeout: duration('timeout') } : {}),
-      ...(duration('start-period') !== undefined ? { StartPeriod: duration('start-period') } : {}),
-      ...(retries !== undefined ? { Retries: retries } : {}),
-    };
   }
 
   // --- committing and the cache -------------------------------------------------------------

@@ -167,9 +167,18 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): ParsedDocker
 
 /** Parses one ONBUILD trigger (`RUN echo hi`) as an instruction. */
 export function parseTrigger(trigger: string, file: string, line: number): Instruction {
-  const text = `FROM scratch\n${trigger}\n`;
-  const nodes = DockerfileParser.parse(text).getInstructions();
-  if (nodes.length !== 2) throw new DockerfileError(file, line, 'ONBUILD', `invalid trigger "${trigger}"`);
+  return parseInstruction(trigger, file, line, 'ONBUILD', 'trigger');
+}
+
+/**
+ * One instruction given on its own (an ONBUILD trigger, a `commit`/`import --change`); `keyword`
+ * and `what` name it in the error when the text is not exactly one instruction.
+ */
+export function parseInstruction(text: string, file: string, line: number, keyword = 'INSTRUCTION', what = 'instruction'): Instruction {
+  const full = `FROM scratch\n${text}\n`;
+  const nodes = DockerfileParser.parse(full).getInstructions();
+  if (nodes.length !== 2) throw new DockerfileError(file, line, keyword, `invalid ${what} "${text}"`);
   const node = nodes[1];
-  return makeInstruction(file, line, node.getInstruction(), rawArguments(node, text.split('\n')), '\\', pairsOf(node, node.getInstruction(), text.split('\n'), '\\'));
+  const lines = full.split('\n');
+  return makeInstruction(file, line, node.getInstruction(), rawArguments(node, lines), '\\', pairsOf(node, node.getInstruction(), lines, '\\'));
 }

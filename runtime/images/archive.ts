@@ -328,77 +328,40 @@ export async function importRootfs(store: ImageStore, input: Readable, ref: stri
   return store.register({ manifestDigest, manifestMediaType: MEDIA_TYPES.dockerManifest, tags });
 }
 
-/** Applies `--change` instructions to an image's container config. */
+/**
+ * Applies `--change` instructions (`CMD ["sh"]`, `ENV K=V`, `EXPOSE 80`, …) to an image's
+ * container config with the builder's own dispatch of config instructions, as Docker's commit
+ * and import do; variables are substituted from the config's environment.
+ */
 export function applyChanges(base: ContainerConfig, changes: string[]): ContainerConfig {
+  if (changes.length === 0) return { ...base };
+  // Loaded here: the builder's modules are not needed by loads, saves and imports without -c.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { parseInstruction } = require('../build/dockerfile') as typeof import('../build/dockerfile');
+  const { applyConfigInstruction, CONFIG_INSTRUCTIONS } = require('../build/config') as typeof import('../build/config');
+  const { processWord, processWords, SubstitutionError, varsOf } = require('../build/words') as typeof import('../build/words');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const c: { -readonly [K in keyof ContainerConfig]: ContainerConfig[K] } = { ...base };
-  const execOrShell = (arg: string): string[] => {
-    if (arg.trim().startsWith('[')) {
-      try {
-        const v = JSON.parse(arg) as unknown;
-        if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-      } catch {
-        // shell form below
-      }
-    }
-    return ['/bin/sh', '-c', arg];
-  };
-  const pairs = (arg: string): Array<[string, string]> => {
-    const out: Array<[string, string]> = [];
-    const re = /([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)/g;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(arg)) !== null) out.push([m[1], m[2].startsWith('"') ? (JSON.parse(m[2]) as string) : m[2]]);
-    if (out.length === 0) {
-      const sp = arg.trim().split(/\s+/);
-      if (sp.length >= 2) out.push([sp[0], sp.slice(1).join(' ')]);
-    }
-    return out;
-  };
+  const state = { cmdSet: false };
   for (const change of changes) {
-    const m = /^\s*(\w+)\s+([\s\S]*)$/.exec(change);
-    if (!m) throw new InvalidArgumentError(`--change "${change}": expected an instruction such as 'CMD ["sh"]'`);
-    const arg = m[2].trim();
-    switch (m[1].toUpperCase()) {
-      case 'CMD':
-        c.Cmd = execOrShell(arg);
-        break;
-      case 'ENTRYPOINT':
-        c.Entrypoint = execOrShell(arg);
-        break;
-      case 'ENV':
-        for (const [k, v] of pairs(arg)) c.Env = [...(c.Env ?? []).filter((e) => !e.startsWith(`${k}=`)), `${k}=${v}`];
-        break;
-      case 'LABEL':
-        c.Labels = { ...(c.Labels ?? {}), ...Object.fromEntries(pairs(arg)) };
-        break;
-      case 'WORKDIR':
-        c.WorkingDir = arg;
-        break;
-      case 'USER':
-        c.User = arg;
-        break;
-      case 'STOPSIGNAL':
-        c.StopSignal = arg;
-        break;
-      case 'EXPOSE':
-        c.ExposedPorts = { ...(c.ExposedPorts ?? {}), ...Object.fromEntries(arg.split(/\s+/).map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])) };
-        break;
-      case 'VOLUME':
-        c.Volumes = { ...(c.Volumes ?? {}), ...Object.fromEntries(execOrShellList(arg).map((v) => [v, {}])) };
-        break;
-      default:
-        throw new InvalidArgumentError(`--change "${change}": ${m[1]} is not supported; use CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, STOPSIGNAL, EXPOSE or VOLUME`);
+    const bad = (message: string) => new InvalidArgumentError(`--change "${change}": ${message}`);
+    let ins;
+    try {
+      ins = parseInstruction(change.trim(), '--change', 1);
+    } catch {
+      throw bad('expected an instruction such as \'CMD ["sh"]\'');
+    }
+    if (!CONFIG_INSTRUCTIONS.includes(ins.keyword)) throw bad(`${ins.keyword} is not supported; use ${CONFIG_INSTRUCTIONS.join(', ')}`);
+    const vars = varsOf(c.Env ?? []);
+    try {
+      const fail = (message: string): never => {
+        throw new InvalidArgumentError(message);
+      };
+      applyConfigInstruction(c, ins, { word: (w) => processWord(w, vars), words: (w) => processWords(w, vars), fail }, state);
+    } catch (e) {
+      if (e instanceof CdkDockerError || e instanceof SubstitutionError) throw bad(e.message);
+      throw e;
     }
   }
   return c;
-}
-
-function execOrShellList(arg: string): string[] {
-  if (arg.startsWith('[')) {
-    try {
-      return JSON.parse(arg) as string[];
-    } catch {
-      // fall through
-    }
-  }
-  return arg.split(/\s+/);
 }

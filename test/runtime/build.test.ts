@@ -6,7 +6,7 @@ import { BuildContext, ContextError, sourcesHash } from '../../runtime/build/con
 import { globPattern } from '../../runtime/util/filters';
 import { DockerfileError, parseDockerfile } from '../../runtime/build/dockerfile';
 import { parseGoDuration as parseDuration } from '../../lib/util/duration';
-import { exposedPorts } from '../../runtime/build/builder';
+import { exposedPorts } from '../../runtime/build/config';
 import { SubstitutionError, foldContinuations, processWord, processWords, varsOf } from '../../runtime/build/words';
 import { CliResult, cdkDocker, ok, tempDir } from '../helpers/cli';
 import { busyboxRootfsTar } from '../helpers/images';

@@ -120,6 +120,15 @@ test('image inspect --format runs Go templates; a bad one exits 1 and prints not
   });
 });
 
+test('import -c applies instructions as a Dockerfile does: substitution from the env so far, relative WORKDIR, port ranges; others refused', () => {
+  const im = (args: string[]) => rt(args, 'changes');
+  ok(im(['import', '-c', 'ENV A=1 PATH=/bin', '-c', 'ENV B=${A}2', '-c', 'WORKDIR /srv', '-c', 'WORKDIR app', '-c', 'EXPOSE 80-81/tcp', '-c', 'ENTRYPOINT ["sh"]', '-c', 'CMD ["-c", "echo $B"]', rootfs, 'changed:1']));
+  const config = JSON.parse(ok(im(['image', 'inspect', '-f', '{{json .Config}}', 'changed:1']))) as { Env: string[]; WorkingDir: string; ExposedPorts: object; Entrypoint: string[]; Cmd: string[] };
+  expect(config).toMatchObject({ Env: ['A=1', 'PATH=/bin', 'B=12'], WorkingDir: '/srv/app', ExposedPorts: { '80/tcp': {}, '81/tcp': {} }, Entrypoint: ['sh'], Cmd: ['-c', 'echo $B'] });
+  expect(im(['import', '-c', 'RUN true', rootfs, 'changed:2'])).toMatchObject({ code: 1, stderr: 'Error: --change "RUN true": RUN is not supported; use CMD, ENTRYPOINT, ENV, LABEL, EXPOSE, VOLUME, USER, WORKDIR, STOPSIGNAL, SHELL, ONBUILD, HEALTHCHECK\n' });
+  expect(im(['import', '-c', 'EXPOSE eighty', rootfs, 'changed:3'])).toMatchObject({ code: 1, stderr: expect.stringContaining('--change "EXPOSE eighty": invalid port "eighty"') });
+});
+
 test('login and logout against a registry with basic auth', () => {
   ok(rt(['import', rootfs, 'busybox:auth']));
   const remote = `${authRegistry.host}/ci/busybox:1`;
