@@ -85,7 +85,7 @@ async function main() {
       const composeDir = path.join(work, `compose-${n}`);
       cdkApp(cdkDir, n);
       composeFile(composeDir, n);
-      const cdk = (args) => measure(process.execPath, [CLI, ...args], { cwd: cdkDir, env: cdkEnv });
+      const cdk = (args) => measure(CLI, [...args], { cwd: cdkDir, env: cdkEnv });
       const compose = (args) => measure('docker-compose', ['-p', `bench${n}`, ...args], { cwd: composeDir, env: composeEnv });
       const m = { cdkCold: [], cdkNoop: [], cdkDestroy: [], composeCold: [], composeNoop: [], composeDown: [], rss: [] };
       for (let run = 0; run < RUNS; run++) {
@@ -126,7 +126,7 @@ async function main() {
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     for (const n of SIZES) {
-      spawnSync(process.execPath, [CLI, 'destroy', '--auto-approve'], { cwd: path.join(work, `cdk-${n}`), env: cdkEnv, stdio: 'ignore' });
+      spawnSync(CLI, ['destroy', '--auto-approve'], { cwd: path.join(work, `cdk-${n}`), env: cdkEnv, stdio: 'ignore' });
     }
     await dockerd.stop();
     // Let the monitors' exit commands finish, then unmount what is left before the state goes.

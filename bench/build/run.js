@@ -79,7 +79,7 @@ async function main() {
   const env = { ...process.env, CDK_DOCKER_ROOT: path.join(work, 'root'), CDK_DOCKER_RUNROOT: path.join(work, 'run'), NO_COLOR: '1' };
   fs.mkdirSync(env.CDK_DOCKER_ROOT, { recursive: true });
   fs.writeFileSync(path.join(env.CDK_DOCKER_ROOT, 'config.json'), JSON.stringify({ bip: '10.198.0.1/24' }));
-  const cdk = (args) => execFileSync(process.execPath, [CLI, 'runtime', ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  const cdk = (args) => execFileSync(CLI, ['runtime', ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   const dockerd = await startDockerd();
   const buildx = hasBuildx();
   const savedBuildkit = process.env.DOCKER_BUILDKIT;
@@ -124,7 +124,7 @@ async function main() {
     }
 
     // The floor under any cdk-docker command: starting the CLI (Node) and doing nothing.
-    const floor = median(Array.from({ length: RUNS }, () => timed(() => execFileSync(process.execPath, [CLI, '--version'], { env })).ms));
+    const floor = median(Array.from({ length: RUNS }, () => timed(() => execFileSync(CLI, ['--version'], { env })).ms));
 
     // Both engines built the same thing.
     const cdkConfig = JSON.parse(cdk(['image', 'inspect', 'bench/build:cached0']))[0].Config;

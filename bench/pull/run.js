@@ -53,7 +53,7 @@ async function main() {
     await makeArchive(archive);
     const ref = `${registry.host}/bench/pull:1`;
     const env = (root) => ({ ...process.env, CDK_DOCKER_ROOT: root, CDK_DOCKER_RUNROOT: path.join(work, 'run') });
-    const cdk = (root, args) => execFileSync(process.execPath, [CLI, 'runtime', ...args], { env: env(root), stdio: ['ignore', 'ignore', 'pipe'] });
+    const cdk = (root, args) => execFileSync(CLI, ['runtime', ...args], { env: env(root), stdio: ['ignore', 'ignore', 'pipe'] });
     const seed = path.join(work, 'seed');
     cdk(seed, ['load', '-i', archive, '-q']);
     cdk(seed, ['tag', 'bench/pull:1', ref]);

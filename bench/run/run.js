@@ -96,7 +96,7 @@ async function main() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-docker-bench-run-'));
   const dockerd = await startDockerd();
   const env = { ...process.env, CDK_DOCKER_ROOT: path.join(work, 'root'), CDK_DOCKER_RUNROOT: path.join(work, 'run') };
-  const cdk = (args) => execFileSync(process.execPath, [CLI, 'runtime', ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const cdk = (args) => execFileSync(CLI, ['runtime', ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const image = 'bench/busybox:run';
   // A default network of its own, apart from any other cdk-docker state root on this machine.
   fs.mkdirSync(env.CDK_DOCKER_ROOT, { recursive: true });

@@ -18,7 +18,7 @@ printf 'root:x:0:\nnogroup:x:65534:\n' > "$work/rootfs/etc/group"
 tar --numeric-owner --owner=0 --group=0 -C "$work/rootfs" -cf "$work/rootfs.tar" .
 cli="$here/../../bin/cdk-docker"
 export CDK_DOCKER_ROOT="$work/root" CDK_DOCKER_RUNROOT="$work/run"
-node "$cli" runtime import -c 'CMD ["sh"]' -c 'ENV PATH=/bin' "$work/rootfs.tar" busybox:examples >/dev/null
-node "$cli" runtime save -o "$out.tmp" busybox:examples
+"$cli" runtime import -c 'CMD ["sh"]' -c 'ENV PATH=/bin' "$work/rootfs.tar" busybox:examples >/dev/null
+"$cli" runtime save -o "$out.tmp" busybox:examples
 mv "$out.tmp" "$out"
 echo "wrote $out"

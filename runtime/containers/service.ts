@@ -221,14 +221,18 @@ export class ContainerService {
     fs.rmSync(this.exitClaimFile(id), { force: true });
   }
 
-  /** How the engine calls itself back (conmon's exit command, the health loop). */
+  /**
+   * How the engine calls itself back (conmon's exit command, the health loop): through
+   * bin/cdk-docker, which keeps every argument away from Node's own option parser, with this
+   * process's Node (CDK_DOCKER_NODE in childEnv).
+   */
   private selfCommand(): string[] {
-    return [process.execPath, path.join(packageRoot(), 'bin', 'cdk-docker')];
+    return [path.join(packageRoot(), 'bin', 'cdk-docker')];
   }
 
   /** The environment of processes that call back: just enough to find this runtime's state. */
   private childEnv(): NodeJS.ProcessEnv {
-    return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CDK_DOCKER_ROOT: this.config.root, CDK_DOCKER_RUNROOT: this.config.runRoot };
+    return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CDK_DOCKER_NODE: process.execPath, CDK_DOCKER_ROOT: this.config.root, CDK_DOCKER_RUNROOT: this.config.runRoot };
   }
 
   public logPath(id: string): string {

@@ -16,7 +16,7 @@ export interface CliResult {
 
 /** Runs `cdk-docker ARGS` in `cwd` as a user would and returns what they would see. */
 export function cdkDocker(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, input?: string): CliResult {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
+  const r = spawnSync(CLI, [...args], {
     cwd,
     input,
     encoding: 'utf8',

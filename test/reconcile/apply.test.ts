@@ -208,7 +208,7 @@ app.synth();`,
 
   test('on a terminal apply shows one live row per resource, redrawn in place', () => {
     write({ greeting: 'tty', restart: 'always' });
-    const out = execFileSync('script', ['-qec', `${process.execPath} ${path.join(ROOT, 'bin', 'cdk-docker')} apply --auto-approve`, '/dev/null'], { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8' }).replace(/\r/g, '');
+    const out = execFileSync('script', ['-qec', `${path.join(ROOT, "bin", "cdk-docker")} apply --auto-approve`, '/dev/null'], { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8' }).replace(/\r/g, '');
     // The row of svc goes from its verb to its result in place (cursor up, erase line).
     expect(out).toMatch(/\x1b\[2Ksvc \(changes-svc\): (replacing|creating)…/);
     expect(out).toMatch(/\x1b\[\d+A/);

@@ -103,7 +103,7 @@ new cdk.Container(stack, 'worker', { image: img, networks: [net], env: { ROUND: 
    * second, so this reaches into replacements and health waits); resolves with what it printed.
    */
   async function killedApply(dir: string, delayMs: number, afterFirstStep: boolean): Promise<string> {
-    const child: ChildProcess = spawn(process.execPath, [CLI, 'apply', '--auto-approve'], { cwd: dir, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(CLI, ['apply', '--auto-approve'], { cwd: dir, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));

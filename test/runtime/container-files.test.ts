@@ -19,7 +19,7 @@ let env: NodeJS.ProcessEnv;
 const rt = (args: string[]): CliResult => cdkDocker(['runtime', ...args], work, env);
 /** The CLI with binary stdin/stdout (tar streams). */
 function rtBinary(args: string[], input?: Buffer): { code: number; stdout: Buffer; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, 'runtime', ...args], { cwd: work, input, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(CLI, ['runtime', ...args], { cwd: work, input, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
   if (r.error) throw r.error;
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
 }
@@ -219,7 +219,7 @@ test('export writes the merged filesystem as a tar, to stdout or -o', async () =
   expect(entries.has('etc/group')).toBe(false);
   expect([...entries.keys()].filter((n) => n.startsWith('srv/data/')).sort()).toEqual(['srv/data/', 'srv/data/three']);
   // Never a tar to a terminal.
-  const tty = spawnSync('script', ['-qec', `${process.execPath} ${CLI} runtime export live`, '/dev/null'], { cwd: work, env: { ...process.env, NO_COLOR: '1', ...env }, encoding: 'utf8' });
+  const tty = spawnSync('script', ['-qec', `${CLI} runtime export live`, '/dev/null'], { cwd: work, env: { ...process.env, NO_COLOR: '1', ...env }, encoding: 'utf8' });
   expect(tty.stdout.replace(/\r/g, '')).toBe('Error: cowardly refusing to save to a terminal. Use the -o flag or redirect\n');
   const piped = rtBinary(['export', 'live']);
   expect(piped.code).toBe(0);

@@ -336,7 +336,7 @@ test('stats reads CPU, memory, limit and PIDs from the cgroups; stopped containe
   expect(ok(rt(['stats', '--no-stream', '-a']))).toMatch(/ never /);
   expect(JSON.parse(ok(rt(['stats', '--no-stream', '--format', 'json', 'idle'])))).toMatchObject({ Name: 'idle', NetIO: '0B / 0B', PIDs: '3' });
   // Without --no-stream it keeps printing a reading every second.
-  const child = spawn(process.execPath, [CLI, 'runtime', 'stats', '--format', '{{.Name}}', 'idle'], { env: { ...process.env, ...env } });
+  const child = spawn(CLI, ['runtime', 'stats', '--format', '{{.Name}}', 'idle'], { env: { ...process.env, ...env } });
   let streamed = '';
   child.stdout.on('data', (d) => (streamed += d));
   await until('three readings', () => streamed.split('\n').length > 3, 10_000);
@@ -349,7 +349,7 @@ test('stats reads CPU, memory, limit and PIDs from the cgroups; stopped containe
 test('kill -9 of the CLI during run -d leaves state the next command repairs, and nothing leaks', async () => {
   // `run -d` takes ~0.2 s: these delays kill it while it loads, creates and starts.
   for (const delay of [30, 90, 150]) {
-    const child = spawn(process.execPath, [CLI, 'runtime', 'run', '-d', '--name', `crash${delay}`, 'busybox:ctr', 'sleep', '1000'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const child = spawn(CLI, ['runtime', 'run', '-d', '--name', `crash${delay}`, 'busybox:ctr', 'sleep', '1000'], { env: { ...process.env, ...env }, stdio: 'ignore' });
     const exited = new Promise((r) => child.once('exit', r));
     await sleep(delay);
     child.kill('SIGKILL');
@@ -368,7 +368,7 @@ test('kill -9 of the CLI during run -d leaves state the next command repairs, an
 });
 
 test('a foreground run --rm whose CLI is killed is still recorded and removed when it exits', async () => {
-  const child = spawn(process.execPath, [CLI, 'runtime', 'run', '--rm', '--name', 'orphan', 'busybox:ctr', 'sleep', '1'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  const child = spawn(CLI, ['runtime', 'run', '--rm', '--name', 'orphan', 'busybox:ctr', 'sleep', '1'], { env: { ...process.env, ...env }, stdio: 'ignore' });
   const exited = new Promise((r) => child.once('exit', r));
   await until('the container to run', () => rt(['ps', '-q', '--filter', 'name=orphan']).stdout.trim() !== '', 10_000);
   remember(ok(rt(['ps', '-q', '--no-trunc', '--filter', 'name=orphan'])));
@@ -427,7 +427,7 @@ function safeRead(file: string): string {
 
 test('logs -f keeps following when the size cap truncates the log', async () => {
   remember(ok(rt(['run', '-d', '--name', 'chatty', '--log-opt', 'max-size=2k', 'busybox:ctr', 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo line $i; sleep 0.01; done'])));
-  const child = spawn(process.execPath, [CLI, 'runtime', 'logs', '-f', 'chatty'], { env: { ...process.env, ...env } });
+  const child = spawn(CLI, ['runtime', 'logs', '-f', 'chatty'], { env: { ...process.env, ...env } });
   let text = '';
   child.stdout.on('data', (d) => (text += d));
   await sleep(2_500);
@@ -500,7 +500,7 @@ test('run -i passes stdin; run -t and exec -t give a terminal', () => {
 
   expect(rt(['run', '-t', 'busybox:ctr', 'true'])).toMatchObject({ code: 1, stderr: 'Error: the input device is not a TTY; drop -t or run from a terminal\n' });
   const inTerminal = (args: string) =>
-    spawnSync('script', ['-qec', `${process.execPath} ${CLI} runtime ${args}`, '/dev/null'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    spawnSync('script', ['-qec', `${CLI} runtime ${args}`, '/dev/null'], { env: { ...process.env, ...env }, encoding: 'utf8' });
   const tty = inTerminal(`run -it --rm busybox:ctr sh -c 'test -t 0 && test -t 1 && echo tty $TERM; exit 6'`);
   expect(tty.status).toBe(6);
   expect(tty.stdout).toContain('tty xterm\r\n');

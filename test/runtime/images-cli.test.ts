@@ -59,7 +59,7 @@ test('import, images, inspect, history, tag, push, rmi, pull, save, load', () =>
   expect(ok(rt(['images', '--digests'], 'other'))).toMatch(new RegExp(`^${registry.host}/team/busybox +1 +${digest} +${short} `, 'm'));
 
   // On a terminal the layer rows are redrawn in place and stay, final, above the summary.
-  const tty = execFileSync('script', ['-qec', `${process.execPath} ${CLI} runtime pull ${remote}`, '/dev/null'], { env: { ...process.env, ...env('tty') }, encoding: 'utf8' }).replace(/\r/g, '');
+  const tty = execFileSync('script', ['-qec', `${CLI} runtime pull ${remote}`, '/dev/null'], { env: { ...process.env, ...env('tty') }, encoding: 'utf8' }).replace(/\r/g, '');
   expect(tty).toMatch(/\x1b\[\d+A/);
   expect(tty).toMatch(new RegExp(`\x1b\\[2K[0-9a-f]{12}: Pull complete\nDigest: ${digest}\nStatus: Downloaded newer image for ${remote}\n${remote}\n$`));
 

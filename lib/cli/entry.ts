@@ -1,0 +1,32 @@
+import { main } from './main';
+
+/**
+ * The process entry of the CLI, run by bin/cdk-docker. Every argument arrives with a ':' in front
+ * (so that Node's own option parser never sees one of ours, see bin/cdk-docker); the prefix is
+ * taken off here. Arguments without it did not come through the shim: undefined.
+ */
+export function unescapeArgs(args: readonly string[]): string[] | undefined {
+  return args.every((a) => a.startsWith(':')) ? args.map((a) => a.slice(1)) : undefined;
+}
+
+function run(): void {
+  const args = unescapeArgs(process.argv.slice(2));
+  if (!args) {
+    process.stderr.write('cdk-docker: run bin/cdk-docker, not its entry file: arguments given to Node directly could change how it starts\n');
+    process.exitCode = 2;
+    return;
+  }
+  main([process.argv[0], process.argv[1], ...args]).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      const e = err as Error | undefined;
+      const stack = process.env.CDK_DOCKER_DEBUG ? `\n${e?.stack ?? ''}` : ' (set CDK_DOCKER_DEBUG=1 for the stack, and please report it)';
+      process.stderr.write(`cdk-docker: internal error: ${e?.message ?? String(err)}${stack}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+if (require.main === module) run();
