@@ -1,8 +1,11 @@
 import { execFile, spawn, SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
+import { pidAlive } from '../../lib/util/process';
 import { CdkDockerError } from '../../lib/util/errors';
 import { findHelper } from '../host';
 
+
+export { pidAlive };
 /** runc's view of a container (`runc state`). */
 export interface RuncState {
   readonly id: string;
@@ -116,22 +119,6 @@ export async function waitForPidExit(pid: number, timeoutMs: number): Promise<bo
     await new Promise((r) => setTimeout(r, 20));
   }
   return !pidAlive(pid);
-}
-
-export function pidAlive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A zombie is dead for our purposes.
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 export function execFileText(file: string, args: string[]): Promise<string> {

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as lockfile from 'proper-lockfile';
 import { ConflictError } from '../../lib/util/errors';
+import { processIdentity } from '../../lib/util/process';
 
 /**
  * Crash-safe metadata: every record is written to a temporary file beside it and renamed into
@@ -133,18 +134,6 @@ export function lockHolder(lockPath: string): LockHolder | undefined {
   }
 }
 const OWNER = 'owner';
-
-/** `pid starttime` of a live process (start time in clock ticks since boot), else undefined. */
-function processIdentity(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return `${pid} ${fields[19]}`;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Removes `lockPath` when the process that holds it is gone; true when the caller should try

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
 import { NAME_PATTERN, checkName, validateName } from '../../lib/util/names';
+import { pidAlive } from '../../lib/util/process';
 import type { ContainerRecord } from '../containers/types';
 import { withLock } from '../util/files';
 import { anyOf, boolFilter, groupFilters, matchLabels, matchName } from '../util/filters';
@@ -554,22 +555,12 @@ function deadEntries(dir: string, prefixes: string[]): string[] {
     const prefix = prefixes.find((p) => entry.startsWith(p));
     if (!prefix) return false;
     const pid = Number(entry.slice(prefix.length).split('-')[0]);
-    return !Number.isInteger(pid) || pid <= 0 || !alive(pid);
+    return !Number.isInteger(pid) || pid <= 0 || !pidAlive(pid);
   });
 }
 
 function removeDeadEntries(dir: string, prefix: string): void {
   for (const entry of deadEntries(dir, [prefix])) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
-}
-
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Bytes of a directory tree as Docker counts them: non-empty non-directories, hard links once. */

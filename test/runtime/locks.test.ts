@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pidAlive, processIdentity } from '../../lib/util/process';
 import { withLock } from '../../runtime/util/files';
-import { ROOT, tempDir } from '../helpers/cli';
+import { ROOT, tempDir, until } from '../helpers/cli';
 
 /** The metadata locks every store uses (proper-lockfile directories). */
 let dir: string;
@@ -92,4 +93,40 @@ test('a lock held for longer than its refresh interval stays ours (the note does
   // proper-lockfile refreshes every staleMs / 2 and checks the lock's mtime is its own.
   await expect(withLock(a, () => new Promise((r) => setTimeout(() => r('done'), 3_000)), { staleMs: 2_000 })).resolves.toBe('done');
   expect(fs.existsSync(a)).toBe(false);
+});
+
+test('a holder killed but not yet reaped (a zombie) holds nothing: its lock is taken over at once', async () => {
+  const a = path.join(dir, 'zombie.lock');
+  const holder = `require(${JSON.stringify(path.join(ROOT, 'dist/runtime/util/files.js'))}).withLock(${JSON.stringify(a)}, () => { console.log(process.pid); return new Promise(() => setInterval(() => {}, 1000)); })`;
+  // sh starts the holder, then becomes `sleep`, which never reaps it: killed, the holder stays a
+  // zombie, as under an init that does not reap.
+  const parent = spawn('sh', ['-c', `"$0" -e "$1" & exec sleep 60`, process.execPath, holder], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d) => resolve(String(d).trim()))));
+    process.kill(pid, 'SIGKILL');
+    await until('the holder is a zombie', () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] === 'Z', 5_000);
+    const started = Date.now();
+    await withLock(a, () => undefined, { staleMs: 60_000, noWait: true });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(fs.existsSync(`/proc/${pid}`)).toBe(true); // still unreaped: the test saw a zombie, not a gone process
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
+
+test('pidAlive and processIdentity count a zombie as dead and this process as alive', async () => {
+  const parent = spawn('sh', ['-c', 'sleep 60 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d) => resolve(String(d).trim()))));
+    expect(pidAlive(pid)).toBe(true);
+    expect(processIdentity(pid)).toMatch(new RegExp(`^${pid} \\d+$`));
+    process.kill(pid, 'SIGKILL');
+    await until('the child is a zombie', () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] === 'Z', 5_000);
+    expect(pidAlive(pid)).toBe(false);
+    expect(processIdentity(pid)).toBeUndefined();
+    expect(pidAlive(process.pid)).toBe(true);
+    expect(pidAlive(0)).toBe(false);
+  } finally {
+    parent.kill('SIGKILL');
+  }
 });
