@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
+import { SIGNALS } from '../../lib/util/linux';
 import { familiarReference, formatReference, parseReference } from '../../lib/util/reference';
 import type { RuntimeConfig } from '../config';
 import { ContainerService } from '../containers/service';
@@ -18,6 +18,7 @@ import type { ContainerConfig } from '../images/types';
 import { applyConfigInstruction, DEFAULT_SHELL } from './config';
 import { BuildContext, Source, TarItem, sourcesHash, tarOf } from './context';
 import { DockerfileError, Instruction, ParsedDockerfile, Stage, parseDockerfile, parseTrigger } from './dockerfile';
+import { BUILD_LABEL, BUILD_OWNER_LABEL, buildTempDir, collectDeadBuilds, selfIdentity } from './leftovers';
 import { SubstitutionError, Vars, processWord, processWords, varsOf } from './words';
 
 /**
@@ -87,6 +88,23 @@ export class BuildError extends CdkDockerError {
   }
 }
 
+/**
+ * The build was stopped by a signal (SIGINT, SIGTERM, SIGHUP): its running step container, its
+ * temporary files and its unfinished step were removed first. `exitStatus` is the shell's
+ * 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), as `docker build` exits.
+ */
+export class BuildInterruptedError extends CdkDockerError {
+  public override readonly code = 'BUILD_INTERRUPTED';
+  public readonly exitStatus: number;
+  constructor(public readonly signal: NodeJS.Signals) {
+    super(`build interrupted by ${signal}: its step container and temporary files were removed; run the build again to finish it (finished steps are cached)`);
+    this.exitStatus = 128 + (SIGNALS[signal] ?? 0);
+  }
+}
+
+/** The signals that stop a build cleanly. */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /** The proxy build args: usable without ARG, not kept in the image history. */
 export const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
 
@@ -115,14 +133,26 @@ export class BuildService {
   private readonly containers: ContainerService;
   private readonly images: ImageService;
 
-  constructor(config: RuntimeConfig) {
+  constructor(private readonly config: RuntimeConfig) {
     this.containers = new ContainerService(config);
     this.images = new ImageService(config);
   }
 
-  /** Builds an image from a Dockerfile; see BuildOptions. Throws DockerfileError, BuildError, NotFoundError. */
+  /**
+   * Builds an image from a Dockerfile; see BuildOptions. Throws DockerfileError, BuildError,
+   * NotFoundError, and BuildInterruptedError when SIGINT, SIGTERM or SIGHUP stopped it. First
+   * removes what killed builds left (`collectDeadBuilds`).
+   */
   public async build(opts: BuildOptions): Promise<BuildResult> {
-    return new Build(this.containers, this.images, opts).run();
+    const build = new Build(this.containers, this.images, this.config.root, opts);
+    const left = await this.collectDeadBuilds();
+    for (const p of left.problems) opts.output?.(`[Warning] ${p}\n`);
+    return build.run();
+  }
+
+  /** Removes the step containers and temporary files of builds whose process died (see leftovers.ts). */
+  public collectDeadBuilds(): ReturnType<typeof collectDeadBuilds> {
+    return collectDeadBuilds(this.containers, this.config.root);
   }
 }
 
@@ -141,10 +171,17 @@ class Build {
   private totalSteps = 0;
   /** Temporary directories and containers to remove whatever happens. */
   private readonly cleanups: Array<() => Promise<void>> = [];
+  /** The signal that stopped the build, once one came. */
+  private interrupted?: NodeJS.Signals;
+  /** The RUN step container running now, killed by a signal. */
+  private running?: string;
+  /** This process (`PID STARTTIME`), recorded on step containers. */
+  private readonly owner = selfIdentity();
 
   constructor(
     private readonly svc: ContainerService,
     private readonly imageService: ImageService,
+    private readonly root: string,
     private readonly opts: BuildOptions,
   ) {
     this.out = opts.output ?? (() => undefined);
@@ -204,11 +241,37 @@ class Build {
     }
   }
 
+  /**
+   * A signal stops the build: the running step container is killed at once, the step stops, and
+   * `run` removes the build's containers and temporary files before it throws
+   * BuildInterruptedError. A second signal leaves at once (the next build collects the rest).
+   */
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    if (this.interrupted) process.exit(128 + (SIGNALS[signal] ?? 0));
+    this.interrupted = signal;
+    this.killRunning();
+  };
+
+  private killRunning(): void {
+    if (this.interrupted && this.running) void this.svc.kill(this.running, 'KILL').catch(() => undefined);
+  }
+
+  /** Throws BuildInterruptedError once a signal came (checked between steps). */
+  private checkInterrupted(): void {
+    if (this.interrupted) throw new BuildInterruptedError(this.interrupted);
+  }
+
   public async run(): Promise<BuildResult> {
+    for (const s of STOP_SIGNALS) process.on(s, this.onSignal);
     try {
       return await this.runStages();
+    } catch (e) {
+      // Whatever the step made of its stop (a RUN killed by SIGKILL exits 137), the signal is the cause.
+      if (this.interrupted) throw new BuildInterruptedError(this.interrupted);
+      throw e;
     } finally {
       for (const c of this.cleanups.reverse()) await c().catch(() => undefined);
+      for (const s of STOP_SIGNALS) process.off(s, this.onSignal);
     }
   }
 
@@ -243,6 +306,7 @@ class Build {
     }
     const final = this.results.get(target.index)!;
     const imageId = final.imageId ?? (await this.materialize(final));
+    this.checkInterrupted();
     const warnings: string[] = [];
     const unused = [...this.buildArgs.keys()].filter((k) => !this.consumed.has(k) && !PROXY_ARGS.includes(k)).sort();
     if (unused.length) {
@@ -291,6 +355,7 @@ class Build {
   }
 
   private step(ins: Instruction): number {
+    this.checkInterrupted();
     this.stepNo++;
     this.out(`Step ${this.stepNo}/${this.totalSteps} : ${ins.original}\n`);
     return this.stepNo;
@@ -400,7 +465,7 @@ class Build {
           this.fail(ins, `unknown instruction: ${ins.keyword}`);
       }
     } catch (e) {
-      if (e instanceof DockerfileError || e instanceof BuildError) throw e;
+      if (e instanceof DockerfileError || e instanceof BuildError || e instanceof BuildInterruptedError) throw e;
       if (e instanceof CdkDockerError && !(e instanceof NotFoundError && ins.keyword === 'RUN')) throw new DockerfileError(this.file, label.line, ins.keyword, e.message);
       throw e;
     }
@@ -470,7 +535,7 @@ class Build {
       workingDir: state.config.WorkingDir ?? '',
       networkMode: opts.network ?? 'none',
       noHealthcheck: true,
-      labels: { 'io.cdk-docker.build': 'true' },
+      labels: { [BUILD_LABEL]: 'true', [BUILD_OWNER_LABEL]: this.owner },
     });
     this.cleanups.push(() => this.svc.remove(record.Id, { force: true, volumes: true }).catch((e: unknown) => (e instanceof NotFoundError ? undefined : Promise.reject(e))));
     return record.Id;
@@ -530,15 +595,17 @@ class Build {
     };
     let finished = false;
     let code = 0;
-    const forward = () => void this.svc.kill(ctr, 'KILL').catch(() => undefined);
-    process.on('SIGINT', forward);
-    process.on('SIGTERM', forward);
     try {
+      this.checkInterrupted();
       try {
         await this.svc.start(ctr, { attachedBy: process.pid });
       } catch (e) {
+        this.checkInterrupted();
         throw new BuildError(`${this.file}:${ins.line}: ${ins.keyword}: the command '${argv.join(' ')}' could not start: ${(e as Error).message}`, (e as { exitCode?: number }).exitCode ?? 1);
       }
+      // A signal that came while it started kills it now.
+      this.running = ctr;
+      this.killRunning();
       const waiting = this.svc.wait(ctr).then((x) => {
         code = x;
         finished = true;
@@ -549,9 +616,9 @@ class Build {
       }, () => finished);
       await waiting;
     } finally {
-      process.off('SIGINT', forward);
-      process.off('SIGTERM', forward);
+      this.running = undefined;
     }
+    this.checkInterrupted();
     if (partial) {
       tail.push(partial);
       this.out('\n');
@@ -675,7 +742,7 @@ class Build {
 
   /** ADD URL: downloads into a temporary directory (removed with the build); never extracted. */
   private async download(ins: Instruction, url: string, destIsDir: boolean): Promise<Source> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-docker-build-'));
+    const dir = buildTempDir(this.root);
     this.cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
     const name = destIsDir ? decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).pop() ?? '') : 'download';
     if (!name) this.fail(ins, `cannot determine a filename from the URL ${url}; give a destination file name (without a trailing /)`);

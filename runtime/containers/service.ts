@@ -965,6 +965,8 @@ export class ContainerService {
     const networks = records.some((r) => joinsNetworks(r)) ? await this.networking.store.records() : [];
     const portsOf = (id: string) => networks.flatMap((n) => n.endpoints[id]?.ports ?? []);
     for (const r of records) {
+      // A build's step containers are the builder's own: ps never lists them (as with BuildKit).
+      if (r.Config.Labels?.['io.cdk-docker.build'] !== undefined) continue;
       let state = this.store.state(r.Id);
       if ((state.Status === 'running' || state.Status === 'paused') && (fs.existsSync(this.exitFile(r.Id)) || !pidAlive(state.MonitorPid ?? 0))) {
         state = await this.store.locked(r.Id, () => this.refresh(r.Id));

@@ -76,8 +76,18 @@ export function registerBuildCommand(runtime: Command): void {
       .action(async (context: string, o: BuildFlags) => {
         if (context !== '-' && !fs.existsSync(context)) throw new InvalidArgumentError(`unable to prepare context: path "${context}" not found`);
         const rt = loadRuntime();
-        const svc = new (rt.builder().BuildService)(rt.runtimeConfig());
-        const result = await svc.build(await buildOptions(context, o, o.quiet ? undefined : (t) => process.stdout.write(t)));
+        const { BuildService, BuildInterruptedError } = rt.builder();
+        const svc = new BuildService(rt.runtimeConfig());
+        let result: Runtime.BuildResult;
+        try {
+          result = await svc.build(await buildOptions(context, o, o.quiet ? undefined : (t) => process.stdout.write(t)));
+        } catch (e) {
+          // Stopped by SIGINT/SIGTERM/SIGHUP after cleaning up: the shell's 128+N, as docker build.
+          if (!(e instanceof BuildInterruptedError)) throw e;
+          process.stderr.write(`${e.message}\n`);
+          process.exitCode = e.exitStatus;
+          return;
+        }
         if (o.quiet) {
           for (const w of result.warnings) process.stderr.write(`${w}\n`);
           process.stdout.write(`${result.imageId}\n`);

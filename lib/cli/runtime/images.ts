@@ -102,6 +102,9 @@ export function registerImageCommands(runtime: Command): void {
     .option('-a, --all', 'remove all images no container uses')
     .option('-f, --force', 'do not prompt')
     .action(async (o: { all?: boolean }) => {
+      // Step containers of killed builds hold their images: they go first (see runtime/build/leftovers).
+      const rt = loadRuntime();
+      for (const p of (await new (rt.builder().BuildService)(rt.runtimeConfig()).collectDeadBuilds()).problems) process.stderr.write(`[Warning] ${p}\n`);
       const r = await imageService().prune(o.all);
       if (r.deleted.length) out(`Deleted Images:\n${r.deleted.map((d) => `deleted: ${d}\n`).join('')}\n`);
       out(`Total reclaimed space: ${loadRuntime().humanSize(r.reclaimed)}\n`);
