@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NotFoundError } from '../../lib/util/errors';
+import { CdkDockerError, NotFoundError } from '../../lib/util/errors';
+import { identityAlive, processIdentity } from '../../lib/util/process';
 import type { ContainerService } from '../containers/service';
 
 /**
@@ -26,30 +27,16 @@ export const BUILD_OWNER_LABEL = 'io.cdk-docker.build.owner';
 
 const TMP_DIR = 'build-tmp';
 
-/** `PID STARTTIME` of a live process that is not a zombie, else undefined. */
-export function processIdentity(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The fields after the command name, which is in parentheses and may hold spaces and ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-    return `${pid} ${fields[19]}`;
-  } catch {
-    return undefined;
-  }
-}
-
 /** This process's identity, as step containers record it. */
 export function selfIdentity(): string {
   const id = processIdentity(process.pid);
-  if (!id) throw new Error(`cannot read /proc/${process.pid}/stat`);
+  if (!id) throw new CdkDockerError(`cannot read /proc/${process.pid}/stat: the build needs /proc mounted`);
   return id;
 }
 
 /** Whether the process an owner label names still runs (a missing or malformed label: no). */
 export function ownerAlive(owner: string | undefined): boolean {
-  if (!owner || !/^\d+ \d+$/.test(owner)) return false;
-  return processIdentity(Number(owner.split(' ')[0])) === owner;
+  return owner !== undefined && /^\d+ \d+$/.test(owner) && identityAlive(owner);
 }
 
 /** Makes a temporary directory of this build under the state root (removed by the build, or after its death). */
