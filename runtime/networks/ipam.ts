@@ -18,6 +18,8 @@ export interface Cidr {
 export interface HostSubnet {
   readonly cidr: Cidr;
   readonly dev: string;
+  /** For an interface address: the address with its prefix length (`10.1.0.1/24`); absent for a route. */
+  readonly address?: string;
 }
 
 /** The subnet of the default network is the first free one of these /16s. */
@@ -111,14 +113,27 @@ function runIp(args: string[]): Promise<unknown> {
   });
 }
 
+/** What the host has: its prefixes (routes and addresses) and the names of its interfaces. */
+export interface HostState {
+  readonly subnets: HostSubnet[];
+  /** Every interface, up or down, with or without an address. */
+  readonly links: ReadonlySet<string>;
+}
+
 /**
  * The IPv4 prefixes the host routes (every table; the default route excepted) and those of its
- * addresses, with their interfaces. A new network must avoid them all.
+ * addresses (on any interface, up or down: a down bridge's address has no route but is taken),
+ * with their interfaces. A new network must avoid them all.
  */
 export async function hostSubnets(): Promise<HostSubnet[]> {
+  return (await hostState()).subnets;
+}
+
+/** `hostSubnets` with the names of the host's interfaces (`ip -j route` and `ip -j addr`). */
+export async function hostState(): Promise<HostState> {
   const [routes, addrs] = await Promise.all([
     runIp(['-j', '-4', 'route', 'show', 'table', 'all']) as Promise<{ dst?: string; dev?: string; type?: string }[]>,
-    runIp(['-j', '-4', 'addr', 'show']) as Promise<{ ifname: string; addr_info?: { family: string; local: string; prefixlen: number }[] }[]>,
+    runIp(['-j', 'addr', 'show']) as Promise<{ ifname: string; addr_info?: { family: string; local: string; prefixlen: number }[] }[]>,
   ]);
   const out: HostSubnet[] = [];
   for (const r of routes) {
@@ -129,13 +144,13 @@ export async function hostSubnets(): Promise<HostSubnet[]> {
   }
   for (const link of addrs) {
     for (const a of link.addr_info ?? []) {
-      if (a.family !== 'inet' || a.prefixlen === 32) continue;
-      out.push({ cidr: parseCidr(`${a.local}/${a.prefixlen}`, 'address', false), dev: link.ifname });
+      if (a.family !== 'inet' || a.prefixlen === 32 || tryParseIp(a.local) === undefined) continue;
+      out.push({ cidr: parseCidr(`${a.local}/${a.prefixlen}`, 'address', false), dev: link.ifname, address: `${a.local}/${a.prefixlen}` });
     }
   }
   // 127.0.0.0/8 is the host's even when no route table shows it.
   out.push({ cidr: { base: tryParseIp('127.0.0.0')!, prefix: 8 }, dev: 'lo' });
-  return out;
+  return { subnets: out, links: new Set(addrs.map((l) => l.ifname)) };
 }
 
 /** The subnets of other networks, each with its network's name and bridge. */
@@ -143,6 +158,20 @@ export interface TakenSubnet {
   readonly cidr: Cidr;
   readonly network: string;
   readonly bridge: string;
+  /** The state root of that network when it is another root's (see ./registry); absent for this root's own. */
+  readonly root?: string;
+}
+
+/** `network "web" of the state root /var/lib/other (bridge cdkbr-…)`, or `network "web"` for this root's own. */
+export function describeTaken(t: TakenSubnet): string {
+  return t.root === undefined ? `network "${t.network}"` : `network "${t.network}" of the state root ${t.root} (bridge ${t.bridge})`;
+}
+
+/** How to free a subnet another network holds. */
+function freeHint(t: TakenSubnet): string {
+  if (t.root === undefined) return `remove that network (cdk-docker runtime network rm ${t.network})`;
+  if (t.network === 'bridge') return `give that root another "bip" (${t.root}/config.json)`;
+  return `remove that network (CDK_DOCKER_ROOT=${t.root} cdk-docker runtime network rm ${t.network})`;
 }
 
 export function networkSubnets(records: readonly NetworkRecord[]): TakenSubnet[] {
@@ -158,7 +187,7 @@ export function chooseSubnet(pools: readonly string[], prefix: number, taken: re
       return c;
     }
   }
-  throw new ConflictError(`no free subnet left in the address pools ${pools.join(', ')}: every one overlaps a network or a host route; remove unused networks (cdk-docker runtime network prune) or give one with --subnet`);
+  throw new ConflictError(`no free subnet left in the address pools ${pools.join(', ')}: every one overlaps a network (of this or another state root) or a host route or address; remove unused networks (cdk-docker runtime network prune) or give one with --subnet`);
 }
 
 /** A checked IPAM configuration. */
@@ -168,10 +197,24 @@ export interface IpamChoice {
   readonly ipRange?: Cidr;
 }
 
+/** How `checkIpam` words its errors. */
+export interface IpamContext {
+  /**
+   * What is being made, the start of every message.
+   * @default `create NAME`
+   */
+  readonly what?: string;
+  /**
+   * Where the subnet came from, in the fix of an overlap.
+   * @default 'another --subnet'
+   */
+  readonly fix?: string;
+}
+
 /**
  * Checks `--subnet/--gateway/--ip-range` (or chooses them): the subnet must be free (not
- * another network's, not routed by the host through an interface that is not one of ours),
- * the gateway and the range inside it.
+ * another network's, of this state root or another, not routed by the host or held by one of
+ * its interfaces that is not one of ours), the gateway and the range inside it.
  */
 export function checkIpam(
   name: string,
@@ -180,7 +223,10 @@ export function checkIpam(
   host: readonly HostSubnet[],
   pools: readonly string[],
   poolPrefix: number,
+  context: IpamContext = {},
 ): IpamChoice {
+  const what = context.what ?? `create ${name}`;
+  const fix = context.fix ?? 'another --subnet';
   if (opts.subnet === undefined) {
     if (opts.gateway !== undefined) throw new InvalidArgumentError(`create ${name}: --gateway ${opts.gateway} needs --subnet (a gateway only makes sense with the subnet it is in)`);
     if (opts.ipRange !== undefined) throw new InvalidArgumentError(`create ${name}: --ip-range ${opts.ipRange} needs --subnet (the range must lie inside it)`);
@@ -189,14 +235,16 @@ export function checkIpam(
   }
   const subnet = parseCidr(opts.subnet, 'subnet');
   if (subnet.prefix > 30) throw new InvalidArgumentError(`create ${name}: subnet ${opts.subnet} is too small: it leaves no address for a container next to the gateway; use a /30 or larger`);
-  const other = taken.find((t) => overlaps(t.cidr, subnet));
+  // This root's networks first (the message a single-root user knows), then other roots'.
+  const other = taken.find((t) => t.root === undefined && overlaps(t.cidr, subnet)) ?? taken.find((t) => overlaps(t.cidr, subnet));
   if (other) {
-    throw new ConflictError(`create ${name}: subnet ${opts.subnet} overlaps ${formatCidr(other.cidr)} of network "${other.network}"; choose another --subnet or remove that network (cdk-docker runtime network rm ${other.network})`);
+    throw new ConflictError(`${what}: subnet ${opts.subnet} overlaps ${formatCidr(other.cidr)} of ${describeTaken(other)}; choose ${fix} or ${freeHint(other)}`);
   }
-  const ours = new Set(taken.map((t) => t.bridge));
+  const ours = new Set(taken.filter((t) => t.root === undefined).map((t) => t.bridge));
   const routed = host.find((h) => !ours.has(h.dev) && overlaps(h.cidr, subnet));
   if (routed) {
-    throw new ConflictError(`create ${name}: subnet ${opts.subnet} overlaps ${formatCidr(routed.cidr)}, which the host routes through ${routed.dev}; choose another --subnet (ip route shows what is in use)`);
+    const holder = routed.address ? `which interface ${routed.dev} holds (address ${routed.address})` : `which the host routes through ${routed.dev}`;
+    throw new ConflictError(`${what}: subnet ${opts.subnet} overlaps ${formatCidr(routed.cidr)}, ${holder}; choose ${fix} (ip route and ip addr show what is in use)`);
   }
   const [first, last] = bounds(subnet);
   let gateway = first + 1;

@@ -119,7 +119,8 @@ export class Netavark {
 
   /**
    * Connects the network namespace at `netnsPath` to the networks of `req` and publishes its
-   * ports. Host ports are checked first (ConflictError "Bind for 0.0.0.0:8080 failed: port is
+   * ports. The subnets are checked against the host and other state roots first
+   * (`NetworkStore.checkOnHost`), then the host ports (ConflictError "Bind for 0.0.0.0:8080 failed: port is
    * already allocated"); a failed setup is torn down again, so nothing is left half-made. The
    * endpoints record the MAC, the interface and the ports.
    */
@@ -128,6 +129,8 @@ export class Netavark {
     return this.store.locked(async () => {
       const records = this.store.readAllLocked();
       const resolved = this.resolveNetworks(req, true);
+      // Another state root or interface holding a subnet is refused before anything is made.
+      await this.store.checkOnHost(resolved.map((r) => r.record), req.containerName);
       const used = usedPorts(records, req.containerId);
       const chosen: PortMapping[] = [];
       for (const p of ports) chosen.push(await reservePort(p, [...used, ...chosen]));

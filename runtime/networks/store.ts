@@ -9,17 +9,21 @@ import { withLock, writeJsonAtomic } from '../util/files';
 import { LabelFilters, anyOf, enumFilter, groupFilters, matchId, matchLabels, matchName } from '../util/filters';
 import {
   DEFAULT_POOL,
+  IpamContext,
   USER_POOL,
   USER_PREFIX,
   checkIpam,
   chooseAddress,
+  describeTaken,
   formatCidr,
   formatIp,
-  hostSubnets,
+  hostState,
   leaseRange,
   networkSubnets,
+  overlaps,
   parseCidr,
 } from './ipam';
+import { SubnetRegistry, otherRoots } from './registry';
 import {
   AttachedContainers,
   BRIDGE_NAME_OPTION,
@@ -48,12 +52,17 @@ const IFNAMSIZ = 15;
  * - `<id>.json` — a network's record, endpoints (container addresses) included.
  * - `.lock` — the store's lock (proper-lockfile), held by every change and every allocation.
  *
- * The default network `bridge` is created the first time the store is read.
+ * The default network `bridge` is created the first time the store is read. Every network's
+ * subnet is also claimed in the host-wide subnet registry (./registry), so that two state roots
+ * on one host never take the same subnet.
  */
 export class NetworkStore {
   /** `<root>/networks`. */
   public readonly dir: string;
+  /** The state root, symlinks resolved (as the subnet registry names it). */
+  public readonly root: string;
   private readonly attachedFn: AttachedContainers;
+  private readonly registry: SubnetRegistry;
 
   /**
    * @param root the runtime's state root (`RuntimeConfig.root`)
@@ -63,7 +72,9 @@ export class NetworkStore {
   constructor(root: string, attached?: AttachedContainers, private readonly settings: Partial<NetworkSettings> = {}) {
     this.dir = path.join(root, 'networks');
     if (fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 }) !== undefined) fs.chmodSync(this.dir, 0o700);
+    this.root = fs.realpathSync(root);
     this.attachedFn = attached ?? endpointContainers;
+    this.registry = new SubnetRegistry();
   }
 
   /** Runs `fn` holding the store's lock (across processes; re-entrant within one async context). */
@@ -200,11 +211,29 @@ export class NetworkStore {
     const bridge = isDefault ? (this.settings.defaultBridge ?? DEFAULT_BRIDGE) : (options[BRIDGE_NAME_OPTION] ?? `cdkbr-${id.slice(0, IFNAMSIZ - 'cdkbr-'.length)}`);
     const clash = all.find((r) => r.netavark.network_interface === bridge);
     if (clash) throw new ConflictError(`create ${name}: bridge interface ${bridge} is already used by network "${clash.Name}"; choose another -o ${BRIDGE_NAME_OPTION}=…`);
-    const pools = this.settings.defaultAddressPools;
-    const ipam = isDefault && this.settings.bip ? bipIpam(this.settings.bip) : opts;
-    const choice = isDefault
-      ? checkIpam(name, ipam, networkSubnets(all), await hostSubnets(), DEFAULT_POOL, 16)
-      : checkIpam(name, ipam, networkSubnets(all), await hostSubnets(), pools?.map((p) => p.base) ?? USER_POOL, pools?.[0]?.size ?? USER_PREFIX);
+    const host = (await hostState()).subnets;
+    // The registry's lock is held from the check to the claim: two roots never both get a subnet.
+    return this.registry.locked(() => {
+      const others = otherRoots(this.registry.liveClaims(), this.root);
+      const foreign = others.find((t) => t.bridge === bridge);
+      if (foreign) throw new ConflictError(`create ${name}: bridge interface ${bridge} is already used by ${describeTaken(foreign)}; choose another -o ${BRIDGE_NAME_OPTION}=…`);
+      const taken = [...networkSubnets(all), ...others];
+      const pools = this.settings.defaultAddressPools;
+      const config = path.join(this.root, 'config.json');
+      const ipam = isDefault && this.settings.bip ? bipIpam(this.settings.bip) : opts;
+      const context: IpamContext = isDefault && this.settings.bip ? { what: `default network "${name}" (bip ${this.settings.bip} in ${config})`, fix: `another "bip" in ${config}` } : {};
+      const choice = isDefault
+        ? checkIpam(name, ipam, taken, host, DEFAULT_POOL, 16, context)
+        : checkIpam(name, ipam, taken, host, pools?.map((p) => p.base) ?? USER_POOL, pools?.[0]?.size ?? USER_PREFIX, context);
+      const record = this.newRecord(id, name, opts, options, bridge, isDefault, choice);
+      // Claimed first: a claim whose record never got written is stale, never the other way round.
+      this.registry.claim(this.root, record);
+      this.write(record);
+      return record;
+    });
+  }
+
+  private newRecord(id: string, name: string, opts: CreateNetworkOptions, options: { [key: string]: string }, bridge: string, isDefault: boolean, choice: ReturnType<typeof checkIpam>): NetworkRecord {
     const subnet = formatCidr(choice.subnet);
     const gateway = formatIp(choice.gateway);
     const created = rfc3339Nano(new Date());
@@ -249,7 +278,6 @@ export class NetworkStore {
       },
       endpoints: {},
     };
-    this.write(record);
     return record;
   }
 
@@ -279,6 +307,46 @@ export class NetworkStore {
     }
     await deleteLeftoverBridge(r.netavark.network_interface);
     fs.rmSync(path.join(this.dir, `${r.Id}${RECORD_SUFFIX}`), { force: true });
+    await this.registry.release(this.root, r);
+  }
+
+  /**
+   * Checks, just before netavark sets them up for `container`, that the subnets of `networks`
+   * are still theirs on this host, and claims them (repairing a claim an older version or a
+   * wiped registry did not leave). Refused (ConflictError naming the holder) when another state
+   * root's network claims an overlapping subnet or the same bridge, or when a network's bridge
+   * does not exist yet and an interface of the host (up or down) or a route holds an
+   * overlapping prefix: netavark would make a second bridge for it and the containers would
+   * lose their network. Runs under the store's lock, before anything is made.
+   */
+  public async checkOnHost(networks: readonly NetworkRecord[], container: string): Promise<void> {
+    const host = await hostState();
+    await this.registry.locked(() => {
+      const claims = this.registry.liveClaims();
+      const others = otherRoots(claims, this.root);
+      for (const r of networks) {
+        const subnet = parseCidr(r.IPAM.Config[0].Subnet, 'subnet', false);
+        const bridge = r.netavark.network_interface;
+        const fix = r.Name === DEFAULT_NETWORK ? 'use another network (--network)' : `recreate network "${r.Name}" with another --subnet`;
+        const other = others.find((t) => overlaps(t.cidr, subnet)) ?? others.find((t) => t.bridge === bridge);
+        if (other) {
+          const what = overlaps(other.cidr, subnet) ? `its subnet ${formatCidr(subnet)} overlaps ${formatCidr(other.cidr)} of ${describeTaken(other)}` : `its bridge ${bridge} is the one of ${describeTaken(other)}`;
+          throw new ConflictError(`cannot start container ${container} on network "${r.Name}": ${what}; remove one of the two networks or ${fix}`);
+        }
+        if (!host.links.has(bridge)) {
+          const held = host.subnets.find((h) => overlaps(h.cidr, subnet));
+          if (held) {
+            const owner = claims.find((c) => c.bridge === held.dev && c.root !== this.root);
+            const iface = `interface ${held.dev}${owner ? ` (the bridge of network "${owner.network}" of the state root ${owner.root})` : ''}`;
+            const holds = held.address ? `${iface} holds ${held.address}` : `the host routes ${formatCidr(held.cidr)} through ${iface}`;
+            const free = held.address ? `remove that address (ip addr del ${held.address} dev ${held.dev})` : `remove that route (ip route del ${formatCidr(held.cidr)} dev ${held.dev})`;
+            throw new ConflictError(`cannot start container ${container} on network "${r.Name}": its subnet ${formatCidr(subnet)} is in use on the host: ${holds}; ${free} or ${fix}`);
+          }
+        }
+        const mine = claims.find((c) => c.root === this.root && c.networkId === r.Id);
+        if (!mine) this.registry.claim(this.root, r);
+      }
+    });
   }
 
   /** Removes every user network no container is attached to (Docker's `network prune`). */
