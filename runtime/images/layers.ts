@@ -13,13 +13,16 @@ import { MEDIA_TYPES } from './types';
 /**
  * Layers: unpacking a layer blob into a directory usable as an overlayfs lowerdir.
  *
- * Every entry of the layer is checked before anything is trusted: an entry that would land
- * outside the layer directory — through `..`, an absolute path, a symlink of the layer or a
- * hardlink — rejects the whole layer, and its directory is removed. Extraction itself is done
- * by GNU tar (ownership, modes, mtimes, xattrs such as file capabilities, device nodes,
- * hardlinks and symlinks), into a fresh directory that is renamed into place only when
- * complete. Whiteouts are then converted to overlayfs form: `.wh.X` → a 0:0 character device
- * `X`; `.wh..wh..opq` → the `trusted.overlay.opaque=y` xattr on its directory.
+ * What is checked is exactly what is extracted: one reader (tar-stream) gives the entries and
+ * this process decides and writes each of them itself (LayerWriter), never resolving a path
+ * through a symlink. An entry that would land outside the layer directory — through `..`, an
+ * absolute path, a symlink or non-directory of the layer, a hardlink to anything but a file of
+ * the layer — or a malformed archive (a zero block before more entries, a whiteout without a
+ * name) rejects the whole layer. Ownership, modes (setuid too), mtimes, xattrs (file
+ * capabilities), device nodes, hardlinks and symlinks are kept as GNU tar keeps them. It all
+ * happens in a fresh directory that is renamed into place only when complete. Whiteouts take
+ * overlayfs form: `.wh.X` → a 0:0 character device `X`; `.wh..wh..opq` → the
+ * `trusted.overlay.opaque=y` xattr on its directory.
  */
 
 /** A layer tried to write outside its directory (or was otherwise unsafe). */
@@ -54,70 +57,308 @@ export function compressionOf(mediaType: string, head?: Buffer): 'gzip' | 'zstd'
   return 'none';
 }
 
-/** Whiteouts found in a layer, applied after extraction. */
-interface Scan {
-  readonly whiteouts: string[];
-  readonly opaques: string[];
-  readonly size: number;
+/** Entry types that carry no data: a size on one of them is a malformed archive. */
+const HEADER_ONLY = new Set(['link', 'symlink', 'character-device', 'block-device', 'directory', 'fifo']);
+const FILE_TYPES = new Set(['file', 'contiguous-file']);
+const KNOWN_TYPES = new Set([...HEADER_ONLY, ...FILE_TYPES]);
+
+/** tar-stream's own header decoder, for the extended headers it consumes before an entry. */
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const tarHeaders = require(path.join(path.dirname(require.resolve('tar-stream')), 'headers.js')) as {
+  decode(buf: Buffer, filenameEncoding: string, allowUnknownFormat: boolean): { type: string | null; size: number } | null;
+};
+
+const BLOCK = 512;
+const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
+
+/** How messages name a layer: its diff id (as `image inspect` lists it), else its blob's digest. */
+function layerName(blob: string, diffId?: string): string {
+  if (diffId && /^sha256:[a-f0-9]{64}$/.test(diffId)) return diffId;
+  const base = path.basename(blob);
+  return /^[a-f0-9]{64}$/.test(base) ? `sha256:${base}` : base;
 }
 
 /**
- * Checks one entry name (and link target) against the layer root; returns the normalised
- * relative path or throws UnsafeLayerError.
+ * The bytes of the uncompressed tar on their way to tar-stream: hashed for the diff id, and the
+ * stretches between two entries (extended headers, zero blocks) kept until the entry after them
+ * has been read, so that they can be checked. tar-stream skips zero blocks wherever they are and
+ * gives PAX values as UTF-8 text, which binary xattrs are not; these stretches say both exactly.
  */
-function checkEntry(name: string, type: string, linkname: string | null, symlinks: Set<string>): string {
-  const bad = (why: string): never => {
-    throw new UnsafeLayerError(`layer entry "${name}" ${why}; the layer was rejected and nothing of it was kept`);
-  };
-  if (name.startsWith('/')) bad('has an absolute path');
-  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) bad('contains ".." and would escape the layer directory');
-  for (let i = 1; i < parts.length; i++) {
-    if (symlinks.has(parts.slice(0, i).join('/'))) bad(`goes through the symlink "${parts.slice(0, i).join('/')}" of the same layer`);
+class Tap extends Transform {
+  public readonly hash = createHash('sha256');
+  private pos = 0;
+  private keepFrom = 0;
+  private kept: Buffer[] = [];
+  private keptStart = 0;
+
+  constructor() {
+    super({ highWaterMark: 1 << 20 });
   }
-  const rel = parts.join('/');
-  if (type === 'link') {
-    if (!linkname) bad('is a hardlink without a target');
-    const target = linkname!;
-    if (target.startsWith('/') && !target.replace(/^\/+/, '')) bad('is a hardlink to the root');
-    const tparts = target.split('/').filter((p) => p !== '' && p !== '.');
-    if (tparts.includes('..')) bad(`is a hardlink to "${target}", outside the layer directory`);
-    for (let i = 1; i <= tparts.length; i++) {
-      if (symlinks.has(tparts.slice(0, i).join('/'))) bad(`is a hardlink through the symlink "${tparts.slice(0, i).join('/')}"`);
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    this.hash.update(chunk);
+    const end = this.pos + chunk.length;
+    if (end > this.keepFrom) {
+      const from = Math.max(this.keepFrom, this.pos);
+      if (this.kept.length === 0) this.keptStart = from;
+      this.kept.push(chunk.subarray(from - this.pos));
     }
+    this.pos = end;
+    cb(null, chunk);
   }
-  if (type === 'symlink') symlinks.add(rel);
-  else symlinks.delete(rel);
-  return rel;
+
+  /** Bytes [from, to) of the tar (they must not have been released). */
+  public slice(from: number, to: number): Buffer {
+    if (to <= from) return Buffer.alloc(0);
+    const all = this.kept.length === 1 ? this.kept[0] : Buffer.concat(this.kept);
+    this.kept = [all];
+    return all.subarray(from - this.keptStart, to - this.keptStart);
+  }
+
+  /** Forgets the bytes before `offset`. */
+  public release(offset: number): void {
+    this.keepFrom = Math.max(this.keepFrom, offset);
+    if (this.kept.length === 0) return;
+    const all = this.kept.length === 1 ? this.kept[0] : Buffer.concat(this.kept);
+    const drop = Math.min(all.length, Math.max(0, offset - this.keptStart));
+    this.kept = drop === all.length ? [] : [all.subarray(drop)];
+    this.keptStart += drop;
+  }
 }
 
-/** Parses the tar stream, validating every entry; resolves with what extraction must fix up. */
-function scanner(): { sink: Writable; done: Promise<Scan> } {
-  const extract = tarStream.extract();
-  const symlinks = new Set<string>();
-  const whiteouts: string[] = [];
-  const opaques: string[] = [];
-  let size = 0;
-  const done = new Promise<Scan>((resolve, reject) => {
-    extract.on('entry', (header, stream, next) => {
-      try {
-        const rel = checkEntry(header.name, header.type ?? 'file', header.linkname ?? null, symlinks);
-        const base = path.posix.basename(rel);
-        if (base === '.wh..wh..opq') opaques.push(path.posix.dirname(rel));
-        else if (base.startsWith('.wh.')) whiteouts.push(rel);
-        size += header.size ?? 0;
-      } catch (e) {
-        stream.on('error', () => undefined);
-        extract.destroy(e as Error);
+/** The binary-safe `SCHILY.xattr.*` records of a PAX extended header. */
+function paxXattrs(data: Buffer, into: Map<string, Buffer>): void {
+  let at = 0;
+  while (at < data.length) {
+    const space = data.indexOf(0x20, at);
+    if (space < 0) return;
+    const len = Number(data.subarray(at, space).toString('latin1'));
+    if (!Number.isInteger(len) || len <= 0 || at + len > data.length) return;
+    const record = data.subarray(space + 1, at + len - 1);
+    const eq = record.indexOf(0x3d);
+    if (eq > 0) {
+      const key = record.subarray(0, eq).toString('utf8');
+      if (key.startsWith('SCHILY.xattr.')) into.set(key.slice('SCHILY.xattr.'.length), Buffer.from(record.subarray(eq + 1)));
+    }
+    at += len;
+  }
+}
+
+/**
+ * Checks what lies between two entries — only extended headers may — and returns the xattrs of
+ * the entry after it. A zero block ends a tar for GNU tar and Go's archive/tar alike: one followed
+ * by an entry is refused (Go: "invalid tar header"), so no reader could see other entries.
+ */
+function readGap(gap: Buffer, start: number, fail: (why: string) => never): Map<string, Buffer> {
+  const xattrs = new Map<string, Buffer>();
+  let zeroAt = -1;
+  for (let p = 0; p + BLOCK <= gap.length; ) {
+    const block = gap.subarray(p, p + BLOCK);
+    const decoded = block.every((b) => b === 0) ? null : tarHeaders.decode(block, 'utf-8', false);
+    if (decoded === null) {
+      if (zeroAt < 0) zeroAt = start + p;
+      p += BLOCK;
+      continue;
+    }
+    if (zeroAt >= 0) break;
+    const data = gap.subarray(p + BLOCK, p + BLOCK + decoded.size);
+    if (decoded.type === 'pax-header') paxXattrs(data, xattrs);
+    p += BLOCK + padded(decoded.size);
+  }
+  if (zeroAt >= 0) fail(`follows a zero block at byte ${zeroAt}, which ends the archive (malformed tar: GNU tar and Docker stop reading there)`);
+  return xattrs;
+}
+
+function lstatOrNone(file: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+interface DirMeta {
+  readonly mode: number;
+  readonly mtime: number;
+}
+
+/**
+ * Writes the entries of one layer into `root`, itself: no path is ever resolved through a
+ * symlink. Every parent of an entry is lstat'ed and must be a real directory (a missing one is
+ * made); what is at the entry's own path is removed first unless both are directories (Docker's
+ * createTarFile); files are opened O_EXCL | O_NOFOLLOW; hardlinks only to a file or symlink of
+ * this layer; whiteouts become overlayfs whiteouts at checked paths. Directory modes and mtimes
+ * are applied at the end, as tar does, so that later entries can still be written into them.
+ */
+class LayerWriter {
+  public size = 0;
+  private readonly dirs = new Map<string, DirMeta>();
+
+  constructor(private readonly root: string, private readonly layer: string) {}
+
+  public bad(name: string, why: string): never {
+    throw new UnsafeLayerError(`layer ${this.layer}: entry "${name}" ${why}; the layer was rejected and nothing of it was kept`);
+  }
+
+  /** The checked relative path of an entry name (or link target). */
+  private relOf(name: string): string[] {
+    const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..')) this.bad(name, 'contains ".." and would escape the layer directory');
+    return parts;
+  }
+
+  /** Makes sure every parent of `parts` is a real directory of the layer; returns the host path of the parent. */
+  private parents(name: string, parts: string[], create: boolean): string | undefined {
+    let dir = this.root;
+    for (let i = 0; i < parts.length - 1; i++) {
+      dir = path.join(dir, parts[i]);
+      const st = lstatOrNone(dir);
+      if (!st) {
+        if (!create) return undefined;
+        fs.mkdirSync(dir, { mode: 0o755 });
+      } else if (st.isSymbolicLink()) {
+        this.bad(name, `goes through the symlink "${parts.slice(0, i + 1).join('/')}" of the same layer`);
+      } else if (!st.isDirectory()) {
+        this.bad(name, `goes through "${parts.slice(0, i + 1).join('/')}", which is not a directory`);
+      }
+    }
+    return dir;
+  }
+
+  public async entry(header: tarStream.Header, stream: Readable, xattrs: Map<string, Buffer>): Promise<void> {
+    const name = header.name;
+    const type: string = header.type ?? 'file';
+    this.size += header.size ?? 0;
+    if (!KNOWN_TYPES.has(type)) this.bad(name, `has the unsupported tar type "${type}"`);
+    if (HEADER_ONLY.has(type) && header.size > 0) this.bad(name, `is a ${type} entry with ${header.size} bytes of data (malformed tar)`);
+    if (name.startsWith('/')) this.bad(name, 'has an absolute path');
+    const parts = this.relOf(name);
+    const pax = (header.pax ?? {}) as Record<string, string>;
+    const uid = pax.uid !== undefined ? Number(pax.uid) : header.uid;
+    const gid = pax.gid !== undefined ? Number(pax.gid) : header.gid;
+    const mtime = pax.mtime !== undefined && Number.isFinite(Number(pax.mtime)) ? Number(pax.mtime) : header.mtime.getTime() / 1000;
+    const mode = header.mode & 0o7777;
+
+    if (parts.length === 0) {
+      if (type !== 'directory') this.bad(name, 'names the layer root but is not a directory');
+      fs.lchownSync(this.root, uid, gid);
+      await this.setXattrs(this.root, xattrs);
+      this.dirs.set('', { mode, mtime });
+      return;
+    }
+    const base = parts[parts.length - 1];
+    const dir = this.parents(name, parts, true)!;
+    const file = path.join(dir, base);
+
+    if (base.startsWith('.wh.')) {
+      await this.whiteout(name, type, base, dir);
+      stream.resume();
+      return;
+    }
+
+    let linkTo: string | undefined;
+    if (type === 'link') {
+      const target = header.linkname ?? '';
+      const tparts = target.split('/').filter((p) => p !== '' && p !== '.');
+      if (tparts.includes('..')) this.bad(name, `is a hardlink to "${target}", outside the layer directory`);
+      if (tparts.length === 0) this.bad(name, 'is a hardlink without a target');
+      const tdir = this.parents(name, tparts, false);
+      const tst = tdir === undefined ? undefined : lstatOrNone(path.join(tdir, tparts[tparts.length - 1]));
+      if (!tst || !(tst.isFile() || tst.isSymbolicLink())) this.bad(name, `is a hardlink to "${target}", which is not a file of this layer`);
+      linkTo = path.join(tdir!, tparts[tparts.length - 1]);
+      if (linkTo === file) return;
+    }
+    if (type === 'symlink' && !header.linkname) this.bad(name, 'is a symlink without a target');
+
+    const existing = lstatOrNone(file);
+    if (existing && !(existing.isDirectory() && type === 'directory')) fs.rmSync(file, { recursive: true, force: true });
+    if (type !== 'directory') this.dirs.delete(parts.join('/'));
+
+    switch (type) {
+      case 'directory':
+        if (!existing?.isDirectory()) fs.mkdirSync(file, { mode: 0o700 });
+        fs.lchownSync(file, uid, gid);
+        await this.setXattrs(file, xattrs);
+        this.dirs.set(parts.join('/'), { mode, mtime });
+        return;
+      case 'file':
+      case 'contiguous-file': {
+        const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+        try {
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            for (let off = 0; off < chunk.length; ) off += fs.writeSync(fd, chunk, off);
+          }
+          fs.fchownSync(fd, uid, gid);
+          fs.fchmodSync(fd, mode);
+          await this.setXattrs(file, xattrs);
+          fs.futimesSync(fd, mtime, mtime);
+        } finally {
+          fs.closeSync(fd);
+        }
         return;
       }
-      stream.on('end', () => next());
-      stream.resume();
-    });
-    extract.on('finish', () => resolve({ whiteouts, opaques, size }));
-    extract.on('error', reject);
-  });
-  return { sink: extract as unknown as Writable, done };
+      case 'link':
+        fs.linkSync(linkTo!, file);
+        return;
+      case 'symlink':
+        fs.symlinkSync(header.linkname!, file);
+        fs.lchownSync(file, uid, gid);
+        await this.setXattrs(file, xattrs);
+        fs.lutimesSync(file, mtime, mtime);
+        return;
+      default: {
+        // character-device, block-device, fifo: mknod(1) at the checked path.
+        const kind = type === 'fifo' ? ['p'] : [type === 'block-device' ? 'b' : 'c', String(header.devmajor ?? 0), String(header.devminor ?? 0)];
+        await runTool('mknod', ['-m', '000', file, ...kind]);
+        fs.lchownSync(file, uid, gid);
+        fs.chmodSync(file, mode);
+        await this.setXattrs(file, xattrs);
+        fs.lutimesSync(file, mtime, mtime);
+      }
+    }
+  }
+
+  /** `.wh.X` removes X of this layer and leaves a 0:0 character device; `.wh..wh..opq` marks its directory opaque. */
+  private async whiteout(name: string, type: string, base: string, dir: string): Promise<void> {
+    if (base === '.wh..wh..opq') {
+      if (!FILE_TYPES.has(type)) this.bad(name, `is an opaque-directory marker (.wh..wh..opq) but a ${type}, not a regular file`);
+      await runTool('setfattr', ['-h', '-n', 'trusted.overlay.opaque', '-v', 'y', dir]);
+      return;
+    }
+    const victim = base.slice('.wh.'.length);
+    if (victim === '') this.bad(name, 'is a whiteout without a name (.wh.)');
+    if (victim === '.' || victim === '..') this.bad(name, `is a whiteout of "${victim}", which is not an entry of its directory`);
+    if (!FILE_TYPES.has(type) && type !== 'link') this.bad(name, `is a whiteout (.wh.) but a ${type}, not a regular file`);
+    const file = path.join(dir, victim);
+    if (lstatOrNone(file)) fs.rmSync(file, { recursive: true, force: true });
+    await runTool('mknod', ['-m', '000', file, 'c', '0', '0']);
+  }
+
+  private async setXattrs(file: string, xattrs: Map<string, Buffer>): Promise<void> {
+    for (const [key, value] of xattrs) {
+      await runTool('setfattr', ['-h', '-n', key, '-v', value.length ? `0x${value.toString('hex')}` : '""', file]);
+    }
+  }
+
+  /** Directory modes and mtimes, at the end; a directory replaced since is left alone. */
+  public finish(): void {
+    const entries = [...this.dirs].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
+    for (const [rel, meta] of entries) {
+      const parts = rel ? rel.split('/') : [];
+      if (parts.length > 0) {
+        const dir = this.parents(rel, parts, false);
+        if (dir === undefined || !lstatOrNone(path.join(dir, parts[parts.length - 1]))?.isDirectory()) continue;
+      }
+      const fd = fs.openSync(path.join(this.root, rel), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+      try {
+        fs.fchmodSync(fd, meta.mode);
+        fs.futimesSync(fd, meta.mtime, meta.mtime);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  }
 }
 
 /**
@@ -155,54 +396,6 @@ function decompressed(blob: string, compression: 'gzip' | 'zstd' | 'none'): { st
   return { stream: child.stdout!, done, kill: () => child.kill('SIGKILL') };
 }
 
-/**
- * A sink that writes every chunk to all of `targets`, going on when each has taken it. A target
- * that has closed (GNU tar exits after the archive's end blocks, before the record padding) no
- * longer holds the others up.
- */
-function fanOut(targets: Writable[]): Writable {
-  const closed = (t: Writable) => t.destroyed || t.writableFinished || (t as Writable & { closed?: boolean }).closed === true;
-  const taken = (t: Writable, cb: () => void) => {
-    const go = () => {
-      t.off('drain', go);
-      t.off('close', go);
-      cb();
-    };
-    t.on('drain', go);
-    t.on('close', go);
-  };
-  return new Writable({
-    highWaterMark: 1 << 20,
-    write(chunk: Buffer, _enc, cb) {
-      const open = targets.filter((t) => !closed(t));
-      let waiting = open.length;
-      if (waiting === 0) return cb();
-      const done = () => {
-        if (--waiting === 0) cb();
-      };
-      for (const t of open) {
-        if (t.write(chunk)) process.nextTick(done);
-        else taken(t, done);
-      }
-    },
-    final(cb) {
-      const open = targets.filter((t) => !closed(t));
-      let waiting = open.length;
-      if (waiting === 0) return cb();
-      for (const t of open) {
-        let counted = false;
-        const go = () => {
-          if (counted) return;
-          counted = true;
-          if (--waiting === 0) cb();
-        };
-        t.once('close', go);
-        t.end(go);
-      }
-    },
-  });
-}
-
 export interface UnpackResult {
   /** Digest of the uncompressed tar. */
   readonly diffId: string;
@@ -211,54 +404,57 @@ export interface UnpackResult {
 }
 
 /**
- * Unpacks `blob` into `dest` (which must not exist): validated, extracted, whiteouts
- * converted, then renamed into place. On any failure nothing is left at `dest`.
- * When `expectedDiffId` is given, the uncompressed content must hash to it.
+ * Unpacks `blob` into `dest` (which must not exist): each entry checked and written by
+ * LayerWriter as tar-stream reads it, whiteouts converted, then renamed into place. On any
+ * failure nothing is left at `dest`. When `expectedDiffId` is given, the uncompressed content
+ * must hash to it.
  */
 export async function unpackLayer(blob: string, mediaType: string, dest: string, expectedDiffId?: string): Promise<UnpackResult> {
   const head = Buffer.alloc(4);
   const fd = fs.openSync(blob, 'r');
   fs.readSync(fd, head, 0, 4, 0);
   fs.closeSync(fd);
+  const layer = layerName(blob, expectedDiffId);
   const tmp = path.join(path.dirname(dest), `.tmp-${path.basename(dest)}-${randomBytes(4).toString('hex')}`);
   const diffDir = path.join(tmp, 'diff');
   fs.mkdirSync(diffDir, { recursive: true, mode: 0o755 });
   try {
-    // The blob is decompressed once; GNU tar extracts from its stdin while this process hashes
-    // and checks every entry of the same bytes. A bad entry ends tar and the directory goes.
+    // One reader: the bytes are decompressed once, hashed, and read by tar-stream; each entry
+    // it gives is checked and written by this process before the next is read.
     const source = decompressed(blob, compressionOf(mediaType, head));
-    const tar = spawn('tar', ['-x', '-f', '-', '-C', diffDir, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*'], { stdio: ['pipe', 'ignore', 'pipe'], env: process.env });
-    let tarErr = '';
-    tar.stderr!.on('data', (d) => (tarErr += d));
-    tar.stdin!.on('error', () => undefined); // tar ended early: its exit status says why
-    const tarDone = new Promise<void>((resolve, reject) => {
-      tar.on('error', (e) => reject(new CdkDockerError(`cannot run tar to unpack a layer: ${e.message}; install it with \`apt-get install tar\``)));
-      tar.on('close', (code, signal) => (code === 0 ? resolve() : reject(new CdkDockerError(`unpacking the layer failed (tar ${signal ?? `exit ${code}`}): ${tarErr.trim()}`))));
-    });
-    tarDone.catch(() => undefined);
-    const hash = createHash('sha256');
-    const scan = scanner();
-    const hashing = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    let result: Scan;
-    try {
-      [result] = await Promise.all([scan.done, pipeline(source.stream, hashing, fanOut([scan.sink, tar.stdin!])), source.done]);
-      await tarDone;
-    } catch (e) {
+    const tap = new Tap();
+    const extract = tarStream.extract();
+    const writer = new LayerWriter(diffDir, layer);
+    const feeding = pipeline(source.stream, tap, extract as unknown as Writable);
+    const consuming = (async () => {
+      let end = 0;
+      for await (const entry of extract) {
+        const header = entry.header;
+        const xattrs = readGap(tap.slice(end, entry.offset), end, (why) => writer.bad(header.name, why));
+        end = header.type === 'directory' ? entry.offset + BLOCK : entry.offset + BLOCK + padded(header.size ?? 0);
+        tap.release(end);
+        try {
+          await writer.entry(header, entry as unknown as Readable, xattrs);
+        } catch (e) {
+          if (e instanceof CdkDockerError) throw e;
+          throw new CdkDockerError(`layer ${layer}: entry "${header.name}" cannot be written (${(e as Error).message}); the layer was rejected and nothing of it was kept`);
+        }
+        entry.resume();
+      }
+    })();
+    consuming.catch(() => source.kill());
+    const [consumed, fed, decompressedOk] = await Promise.allSettled([consuming, feeding, source.done]);
+    const failures = [consumed, decompressedOk, fed].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
+    if (failures.length > 0) {
       source.kill();
-      tar.kill('SIGKILL');
-      await tarDone.catch(() => undefined);
-      if (e instanceof CdkDockerError) throw e;
-      throw new CdkDockerError(`layer ${path.basename(blob)} cannot be read (${(e as Error).message}): the blob is damaged or not a layer; remove the image and pull or load it again`);
+      const typed = failures.find((e) => e instanceof CdkDockerError);
+      if (typed) throw typed;
+      throw new CdkDockerError(`layer ${layer} cannot be read (${failures[0].message}): the blob is damaged or not a layer; remove the image and pull or load it again`);
     }
-    const diffId = `sha256:${hash.digest('hex')}`;
+    writer.finish();
+    const diffId = `sha256:${tap.hash.digest('hex')}`;
     if (expectedDiffId && diffId !== expectedDiffId) throw new DigestMismatchError(`layer ${path.basename(blob)}`, expectedDiffId, diffId);
-    await convertWhiteouts(diffDir, result);
-    fs.writeFileSync(path.join(tmp, 'size'), String(result.size));
+    fs.writeFileSync(path.join(tmp, 'size'), String(writer.size));
     try {
       fs.renameSync(tmp, dest);
     } catch (e) {
@@ -266,25 +462,10 @@ export async function unpackLayer(blob: string, mediaType: string, dest: string,
       if (!['ENOTEMPTY', 'EEXIST'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
       fs.rmSync(tmp, { recursive: true, force: true });
     }
-    return { diffId, size: result.size };
+    return { diffId, size: writer.size };
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
-  }
-}
-
-async function convertWhiteouts(root: string, scan: Scan): Promise<void> {
-  for (const rel of scan.whiteouts) {
-    const file = path.join(root, rel);
-    const target = path.join(path.dirname(file), path.basename(file).slice('.wh.'.length));
-    fs.rmSync(file, { force: true });
-    fs.rmSync(target, { recursive: true, force: true });
-    await runTool('mknod', ['-m', '000', target, 'c', '0', '0']);
-  }
-  for (const rel of scan.opaques) {
-    const dir = path.join(root, rel);
-    fs.rmSync(path.join(dir, '.wh..wh..opq'), { force: true });
-    await runTool('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', dir]);
   }
 }
 

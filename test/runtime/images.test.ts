@@ -216,19 +216,20 @@ describe('archives', () => {
 
   const outside = () => path.join(work, 'outside');
   test.each([
-    ['a path with ..', [{ name: '../../outside/evil', content: 'x' }], 'layer entry "../../outside/evil" contains ".." and would escape the layer directory'],
-    ['an absolute path', [{ name: '/outside/evil', content: 'x' }], 'layer entry "/outside/evil" has an absolute path'],
+    ['a path with ..', [{ name: '../../outside/evil', content: 'x' }], 'entry "../../outside/evil" contains ".." and would escape the layer directory'],
+    ['an absolute path', [{ name: '/outside/evil', content: 'x' }], 'entry "/outside/evil" has an absolute path'],
     [
       'a symlink of the layer',
       [{ name: 'link', type: 'symlink' as const, linkname: '/tmp' }, { name: 'link/evil', content: 'x' }],
-      'layer entry "link/evil" goes through the symlink "link" of the same layer',
+      'entry "link/evil" goes through the symlink "link" of the same layer',
     ],
-    ['a hardlink', [{ name: 'hl', type: 'link' as const, linkname: '../../../etc/passwd' }], 'layer entry "hl" is a hardlink to "../../../etc/passwd", outside the layer directory'],
+    ['a hardlink', [{ name: 'hl', type: 'link' as const, linkname: '../../../etc/passwd' }], 'entry "hl" is a hardlink to "../../../etc/passwd", outside the layer directory'],
   ])('a layer that escapes through %s is rejected and leaves nothing', async (_what, entries, message) => {
     const svc = runtime();
     const file = path.join(work, 'evil.tar');
     await writeDockerArchive(file, [[{ name: 'ok', content: 'fine' }], entries], ['evil:1']);
-    await expect(svc.load(fs.createReadStream(file))).rejects.toThrow(new UnsafeLayerError(`${message}; the layer was rejected and nothing of it was kept`));
+    const layer = createHash('sha256').update(await tarOf(entries)).digest('hex');
+    await expect(svc.load(fs.createReadStream(file))).rejects.toThrow(new UnsafeLayerError(`layer sha256:${layer}: ${message}; the layer was rejected and nothing of it was kept`));
     expect(fs.existsSync(path.join(outside(), 'evil'))).toBe(false);
     expect(fs.existsSync('/tmp/evil')).toBe(false);
     expect(svc.list()).toEqual([]);
