@@ -50,6 +50,19 @@ function processState(pid: number): string | undefined {
   }
 }
 
+/** Pids of the live children of `pid`. */
+function childrenOf(pid: number): number[] {
+  return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(fields[1]) === pid && fields[0] !== 'Z';
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Lines of iptables-save that name this suite's subnets (10.230.0.0/24, 10.231.0.0/16): other suites run at once. */
 function ourIptablesLines(): string[] {
   const text = execFileSync('iptables-save', { encoding: 'utf8' });
@@ -231,7 +244,8 @@ test.each([
 test('a new build collects a killed build\'s step container but never a live build\'s; ps -a lists neither', async () => {
   const [killed, live] = await Promise.all([
     startBuild('two-killed', 'FROM busybox:crash\nRUN sleep 30\n'),
-    startBuild('two-live', 'FROM busybox:crash\nRUN sleep 12 && echo live-done > /done\n'),
+    // Its step ends when the test kills its `sleep` (the shell goes on), not on a timer a slow machine could beat.
+    startBuild('two-live', 'FROM busybox:crash\nRUN sleep 120 || echo live-done > /done\n'),
   ]);
   const [killedStep, liveStep] = await Promise.all([runningStep(killed), runningStep(live)]);
   const listed = ok(rt(['ps', '-a', '-q', '--no-trunc'])).split('\n').filter(Boolean);
@@ -245,6 +259,10 @@ test('a new build collects a killed build\'s step container but never a live bui
   expect(leftoversOf(killedStep)).toEqual([]);
   // The live build's step still runs, and the build finishes.
   expect(leftoversOf(liveStep)).toEqual(expect.arrayContaining([`container record ${liveStep.id}`, ...liveStep.processes.map((p) => expect.stringContaining(`process ${p}`))]));
+  const shell = Number(liveStep.processes[1].split(' ')[0]);
+  const sleeper = childrenOf(shell);
+  expect(sleeper).toHaveLength(1);
+  process.kill(sleeper[0], 'SIGKILL');
   expect(await live.exited).toEqual({ code: 0, signal: null });
   expect(live.log()).toContain('Successfully built');
   expect(leftoversOf(liveStep)).toEqual([]);
