@@ -192,7 +192,8 @@ describe('IPAM', () => {
 
     const sixteen = `${base.split('.').slice(0, 2).join('.')}.0.0/16`;
     await expect(store.create(`clash-${tag}`, { subnet: sixteen })).rejects.toThrow(`create clash-${tag}: subnet ${sixteen} overlaps ${subnet} of network "explicit-${tag}"; choose another --subnet or remove that network (cdk-docker runtime network rm explicit-${tag})`);
-    const hostRoute = (await hostSubnets()).find((h) => h.dev !== 'lo' && h.cidr.prefix >= 8 && h.cidr.prefix < 32);
+    // Not another state root's bridge (cdk0-…, cdkbr-…): the registry names that one's root instead.
+    const hostRoute = (await hostSubnets()).find((h) => h.dev !== 'lo' && !h.dev.startsWith('cdk') && h.cidr.prefix >= 8 && h.cidr.prefix < 32);
     if (!hostRoute) throw new Error('the host has no routed IPv4 subnet to test overlap with');
     const routed = formatCidr(hostRoute.cidr);
     await expect(store.create(`hostclash-${tag}`, { subnet: routed })).rejects.toThrow(new RegExp(`^create hostclash-${tag}: subnet ${routed.replace(/\./g, '\\.')} overlaps .* which the host routes through ${hostRoute.dev};`));
