@@ -1,11 +1,12 @@
 import { Construct, IConstruct } from 'constructs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import { dockerfileBaseImages, hashBuildContext, hashFileContent } from '../plan/hashing';
 import { Manifest, writeAssembly } from '../plan/io';
 import type { Plan, PortMapping } from '../plan/types';
 import { canonicalize, hmacSha256 } from '../util/canonical';
-import { ValidationError } from '../util/errors';
+import { CdkDockerError, ValidationError } from '../util/errors';
 import { Container, IContainer } from './container';
 import { Network } from './network';
 import { portsClash } from './private/ports';
@@ -67,6 +68,8 @@ export class App extends Construct {
     this.env = props.env ?? process.env;
     this.baseDir = path.resolve(props.baseDir ?? process.cwd());
     this.outdir = path.resolve(this.baseDir, props.outdir ?? this.env.CDK_DOCKER_OUTDIR ?? 'cdk.out');
+    // Run by `cdk-docker synth` (and diff, apply…): the app's errors are shown to the user there.
+    if (props.env === undefined && process.env.CDK_DOCKER_OUTDIR !== undefined) reportErrorsPlainly();
   }
 
   /** The stacks of this app, in tree order. */
@@ -109,6 +112,24 @@ export class App extends Construct {
     if (problems.length > 0) throw new ValidationError(problems);
     return plans;
   }
+}
+
+let reporting = false;
+
+/**
+ * Under the cdk-docker CLI, an error the app does not catch — a construct's validation error, the
+ * ValidationError of `synth()` — is printed as its message lines (`Error: [stack/web] memory …`),
+ * not as a Node stack through this library's frames: the lines name the construct, the prop and
+ * the fix. Any other error is printed as Node prints it (with its stack). Either exits 1, as
+ * Node does for an uncaught error.
+ */
+function reportErrorsPlainly(): void {
+  if (reporting) return;
+  reporting = true;
+  process.on('uncaughtException', (err: unknown) => {
+    process.stderr.write(err instanceof CdkDockerError ? `Error: ${err.message}\n` : `${inspect(err)}\n`);
+    process.exit(1);
+  });
 }
 
 class AppSynthContext implements SynthContext {

@@ -12,6 +12,7 @@ import type {
 } from '../plan/types';
 import { InvalidArgumentError } from '../util/errors';
 import { isIpv4 } from '../util/ip';
+import { MAX_COUNT, MAX_CPUS, MAX_ID, MAX_PIDS, MAX_REPLICAS, MAX_STOP_TIMEOUT_SECONDS, MAX_TIMER_MS, MIN_CPUS, MIN_HEALTH_MS, MIN_MEMORY_BYTES } from '../util/limits';
 import { normalizeCapability, normalizeSignal } from '../util/linux';
 import { checkName } from '../util/names';
 import { Duration } from './duration';
@@ -30,8 +31,7 @@ export type { PortOptions } from './private/ports';
 
 const CONTAINER_SYMBOL = Symbol.for('cdk-docker.Container');
 
-/** Docker's minimum memory limit. */
-export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+export { MIN_MEMORY_BYTES } from '../util/limits';
 
 /** A container other constructs can refer to. */
 export interface IContainer extends IConstruct {
@@ -425,7 +425,11 @@ export class Container extends StackResource implements IContainer {
     if (mount.type === 'tmpfs' && mount.mode !== undefined && (!Number.isInteger(mount.mode) || mount.mode < 0 || mount.mode > 0o7777)) {
       fail(`tmpfs mode ${mount.mode} must be an octal mode such as 0o1777`);
     }
-    if (mount.type === 'tmpfs' && mount.size !== undefined) this.parse(`tmpfs size for ${mount.target}`, () => Size.of(mount.size!));
+    if (mount.type === 'tmpfs' && mount.size !== undefined) {
+      const bytes = this.parse(`tmpfs size for ${mount.target}`, () => Size.of(mount.size!)).toBytes();
+      // size=0 would mean "no limit" to the kernel: leave size out for that.
+      if (bytes < 1) fail(`tmpfs size for ${mount.target} ${typeof mount.size === 'string' ? `"${mount.size}"` : mount.size.toString()} is less than one byte; give a size such as "64m", or leave size out for the kernel's default`);
+    }
     this._mounts.push(mount);
   }
 
@@ -512,6 +516,9 @@ export class Container extends StackResource implements IContainer {
     }
     if (p.workingDir !== undefined && !p.workingDir.startsWith('/')) fail(`workingDir "${p.workingDir}" must be an absolute path, such as "/app"`);
     if (p.user !== undefined && !/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/.test(p.user)) fail(`user "${p.user}" must be "user", "user:group", "uid" or "uid:gid"`);
+    for (const id of p.user?.split(':') ?? []) {
+      if (/^\d+$/.test(id) && !(Number(id) <= MAX_ID)) fail(`user "${p.user}": uid or gid ${id} is out of range 0-${MAX_ID}`);
+    }
     if (p.hostname !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(p.hostname)) {
       fail(`hostname "${p.hostname}" is not a valid host name (letters, digits and "-", dot-separated)`);
     }
@@ -519,7 +526,12 @@ export class Container extends StackResource implements IContainer {
       fail(`restart "${p.restart}" is not one of "no", "always", "unless-stopped", "on-failure"; for a retry limit use Restart.onFailure(3)`);
     }
     if (p.stopSignal !== undefined && normalizeSignal(p.stopSignal) === undefined) fail(`stopSignal "${p.stopSignal}" is not a signal name such as "SIGTERM" or "SIGQUIT"`);
-    if (p.stopTimeout !== undefined) this.parse('stopTimeout', () => Duration.of(p.stopTimeout!));
+    if (p.stopTimeout !== undefined) {
+      const seconds = this.parse('stopTimeout', () => Duration.of(p.stopTimeout!)).toSeconds();
+      if (seconds > MAX_STOP_TIMEOUT_SECONDS) {
+        fail(`stopTimeout ${quoteDuration(p.stopTimeout)} is longer than the engine can wait, ${MAX_STOP_TIMEOUT_SECONDS}s (24 days); use a shorter timeout such as "30s"`);
+      }
+    }
     for (const [key, caps] of [['capAdd', p.capAdd], ['capDrop', p.capDrop]] as const) {
       for (const c of caps ?? []) if (normalizeCapability(c) === undefined) fail(`${key}: "${c}" is not a Linux capability (see capabilities(7)), such as "NET_ADMIN"`);
     }
@@ -530,8 +542,13 @@ export class Container extends StackResource implements IContainer {
       }
     }
     if (p.cpus !== undefined && !(typeof p.cpus === 'number' && p.cpus > 0 && Number.isFinite(p.cpus))) fail(`cpus ${p.cpus} must be a positive number, such as 0.5 or 2`);
+    if (p.cpus !== undefined && (p.cpus < MIN_CPUS || p.cpus > MAX_CPUS)) {
+      fail(`cpus ${p.cpus} is out of range ${MIN_CPUS}-${MAX_CPUS} (a CFS quota of at least 1 ms per 100 ms, on at most Linux's ${MAX_CPUS} CPUs); give the CPUs the container may use, such as 0.5 or 2`);
+    }
     if (p.pidsLimit !== undefined && !(Number.isInteger(p.pidsLimit) && p.pidsLimit >= 1)) fail(`pidsLimit ${p.pidsLimit} must be a whole number of at least 1`);
+    if (p.pidsLimit !== undefined && p.pidsLimit > MAX_PIDS) fail(`pidsLimit ${p.pidsLimit} is more than the kernel allows, ${MAX_PIDS} (PID_MAX_LIMIT); use a smaller limit, or leave pidsLimit out for no limit`);
     if (p.replicas !== undefined && !(Number.isInteger(p.replicas) && p.replicas >= 0)) fail(`replicas ${p.replicas} must be a whole number of 0 or more`);
+    if (p.replicas !== undefined && p.replicas > MAX_REPLICAS) fail(`replicas ${p.replicas} is more than one host can run, ${MAX_REPLICAS} (one process each, PID_MAX_LIMIT); use fewer replicas`);
     if (p.healthcheck) {
       healthcheckToPlan(p.healthcheck, fail);
     }
@@ -700,6 +717,11 @@ export class Container extends StackResource implements IContainer {
   }
 }
 
+/** A Duration prop as messages quote it: the user's string in quotes, else the Duration's own form. */
+function quoteDuration(d: Duration | string): string {
+  return typeof d === 'string' ? `"${d}"` : d.toString();
+}
+
 function normalizeCaps(caps: string[] | undefined): string[] {
   return [...new Set((caps ?? []).map((c) => normalizeCapability(c)!))].sort();
 }
@@ -722,6 +744,7 @@ function healthcheckToPlan(h: HealthcheckOptions, fail: (m: string) => never): P
   }
   const retries = h.retries ?? 3;
   if (!Number.isInteger(retries) || retries < 1) fail(`healthcheck retries ${retries} must be a whole number of at least 1`);
+  if (retries > MAX_COUNT) fail(`healthcheck retries ${retries} is out of range 1-${MAX_COUNT}; use a smaller count such as 3`);
   const ms = (d: Duration | string | undefined, dflt: number, what: string, min: number): number => {
     let v = dflt;
     try {
@@ -731,12 +754,13 @@ function healthcheckToPlan(h: HealthcheckOptions, fail: (m: string) => never): P
       fail(`healthcheck ${what}: ${e.message}`);
     }
     if (v < min) fail(`healthcheck ${what} ${Duration.millis(v).toString()} is too short; use at least ${Duration.millis(min).toString()}`);
+    if (v > MAX_TIMER_MS) fail(`healthcheck ${what} ${quoteDuration(d!)} is longer than the engine can wait, ${Duration.millis(MAX_TIMER_MS).toString()} (24 days); use a shorter one such as "30s"`);
     return v;
   };
   return {
     test,
-    intervalMs: ms(h.interval, 30_000, 'interval', 1),
-    timeoutMs: ms(h.timeout, 30_000, 'timeout', 1),
+    intervalMs: ms(h.interval, 30_000, 'interval', MIN_HEALTH_MS),
+    timeoutMs: ms(h.timeout, 30_000, 'timeout', MIN_HEALTH_MS),
     retries,
     startPeriodMs: ms(h.startPeriod, 0, 'startPeriod', 0),
   };
@@ -755,6 +779,7 @@ export class Restart {
     if (!Number.isInteger(maxRetries) || maxRetries < 0) {
       throw new InvalidArgumentError(`Restart.onFailure(${maxRetries}): maxRetries must be a whole number of 0 or more`);
     }
+    if (maxRetries > MAX_COUNT) throw new InvalidArgumentError(`Restart.onFailure(${maxRetries}): maxRetries is out of range 0-${MAX_COUNT}; use a smaller count, or 0 for no limit`);
     return new Restart('on-failure', maxRetries);
   }
 

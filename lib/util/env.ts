@@ -17,12 +17,19 @@ export function readEnvFile(file: string, env: NodeJS.ProcessEnv = process.env):
     .split('\n')
     .map((l) => l.replace(/\r$/, ''))
     .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))
-    .map((l) => expandEnv(l.replace(/^\s+/, ''), env))
+    .map((l) => {
+      const line = l.replace(/^\s+/, '');
+      // Docker's env-file parser refuses this; runc would fail later with a raw error.
+      if (line.startsWith('=')) throw new InvalidArgumentError(`env file ${file}: no variable name on line '${line}'; write NAME=VALUE`);
+      return expandEnv(line, env);
+    })
     .filter((l): l is string => l !== undefined);
 }
 
 /** `KEY=VALUE` as is; a bare `KEY` becomes `KEY=<value in env>`, or undefined when unset. */
 export function expandEnv(entry: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  // Docker's opts.ValidateEnv: a variable needs a name.
+  if (entry === '' || entry.startsWith('=')) throw new InvalidArgumentError(`invalid environment variable: ${entry}`);
   if (entry.includes('=')) return entry;
   const value = env[entry];
   return value === undefined ? undefined : `${entry}=${value}`;

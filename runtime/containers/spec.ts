@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InvalidArgumentError } from '../../lib/util/errors';
+import { MAX_BYTES, MAX_CPUS, MAX_PIDS, MIN_CPUS, MIN_MEMORY_BYTES, OOM_SCORE_ADJ_RANGE, describeBytes, describeNumber, tmpfsOptionProblem } from '../../lib/util/limits';
 import { CAPABILITIES, DEFAULT_CAPABILITIES, normalizeCapability } from '../../lib/util/linux';
 import { OciSeccomp, seccompFor } from './seccomp';
 import { OciMount, SpecInput } from './types';
@@ -177,6 +178,7 @@ export interface OciSpec {
 /** Builds the OCI runtime spec of a container from `input`, with Docker's defaults. */
 export function buildSpec(input: SpecInput, host: HostFacts = hostFacts()): OciSpec {
   if (input.args.length === 0) throw new InvalidArgumentError('No command specified');
+  checkSpecInput(input);
   const caps = capabilitiesFor(input.capAdd, input.capDrop, input.privileged, host.capabilities);
   const netns = input.netns;
   const namespaces: Array<{ type: string; path?: string }> = [{ type: 'mount' }];
@@ -258,6 +260,48 @@ function normalizeCaps(caps: readonly string[], available: readonly string[]): s
   });
 }
 
+/**
+ * Refuses, before runc is asked, every number and option of `input` that runc or the kernel
+ * would refuse with a raw error (or take as something else): limits out of the cgroup files'
+ * ranges, a /dev/shm or tmpfs size that is not a size, an OOM score outside -1000..1000, an
+ * environment variable without a name. The CLI and synth refuse the same with the flag's or the
+ * prop's name; this is the last gate, for records written by anything else.
+ */
+export function checkSpecInput(input: Pick<SpecInput, 'memory' | 'nanoCpus' | 'pidsLimit' | 'shmSize' | 'oomScoreAdj' | 'env' | 'mounts'>): void {
+  checkLimits(input);
+  if (!(Number.isSafeInteger(input.shmSize) && input.shmSize >= 0 && input.shmSize <= MAX_BYTES)) {
+    throw new InvalidArgumentError(`invalid /dev/shm size ${describeNumber(input.shmSize)} bytes: it must be a whole number of bytes up to ${describeBytes(MAX_BYTES)}, such as 64m`);
+  }
+  const [lo, hi] = OOM_SCORE_ADJ_RANGE;
+  if (input.oomScoreAdj !== undefined && !(Number.isInteger(input.oomScoreAdj) && input.oomScoreAdj >= lo && input.oomScoreAdj <= hi)) {
+    throw new InvalidArgumentError(`invalid value ${input.oomScoreAdj}, range for oom score adj is [${lo}, ${hi}]`);
+  }
+  for (const e of input.env) {
+    if (e.startsWith('=') || e === '') throw new InvalidArgumentError(`invalid environment variable: ${e}`);
+  }
+  for (const m of input.mounts) {
+    if (m.type !== 'tmpfs') continue;
+    for (const o of m.options) {
+      const problem = tmpfsOptionProblem(o);
+      if (problem) throw new InvalidArgumentError(`invalid tmpfs mount at ${m.destination}: ${problem}`);
+    }
+  }
+}
+
+/** The memory, CPU and pids limits (0 = none) against the cgroup files' ranges. */
+function checkLimits(limits: { memory: number; nanoCpus: number; pidsLimit: number }): void {
+  const { memory, nanoCpus, pidsLimit } = limits;
+  if (memory !== 0 && !(Number.isSafeInteger(memory) && memory >= MIN_MEMORY_BYTES && memory <= MAX_BYTES)) {
+    throw new InvalidArgumentError(`invalid memory limit ${describeNumber(memory)} bytes: it must be from 6 MiB (Docker's minimum) to ${describeBytes(MAX_BYTES)}, or 0 for none`);
+  }
+  if (nanoCpus !== 0 && !(Number.isSafeInteger(nanoCpus) && nanoCpus >= MIN_CPUS * 1e9 && nanoCpus <= MAX_CPUS * 1e9)) {
+    throw new InvalidArgumentError(`invalid CPU limit ${describeNumber(nanoCpus / 1e9)} CPUs: range of CPUs is from ${MIN_CPUS} to ${MAX_CPUS}, or 0 for none`);
+  }
+  if (pidsLimit > MAX_PIDS || !Number.isInteger(pidsLimit)) {
+    throw new InvalidArgumentError(`invalid pids limit ${describeNumber(pidsLimit)}: the kernel takes at most ${MAX_PIDS}; use a smaller limit, or 0 for none`);
+  }
+}
+
 /** The memory, CPU and PID limits (0 = none), as OCI resources. */
 export type LimitResources = Pick<NonNullable<OciSpec['linux']['resources']>, 'memory' | 'cpu' | 'pids'>;
 
@@ -267,6 +311,7 @@ export type LimitResources = Pick<NonNullable<OciSpec['linux']['resources']>, 'm
  * `runc update` of a running container (`forUpdate`) it is given as -1, unlimited.
  */
 export function limitResources(limits: { memory: number; nanoCpus: number; pidsLimit: number }, host: Pick<HostFacts, 'swapLimit'>, forUpdate: boolean): LimitResources {
+  checkLimits(limits);
   const out: { -readonly [K in keyof LimitResources]: LimitResources[K] } = {};
   const memory = limits.memory > 0 ? limits.memory : forUpdate ? -1 : 0;
   if (memory !== 0) out.memory = { limit: memory, ...(host.swapLimit ? { swap: memory > 0 ? memory * 2 : -1 } : {}) };

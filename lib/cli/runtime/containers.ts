@@ -4,9 +4,10 @@ import * as path from 'node:path';
 import type * as Containers from '../../../runtime/containers';
 import { Duration } from '../../constructs/duration';
 import { PortError, parsePort } from '../../constructs/private/ports';
-import { Size } from '../../constructs/size';
+import { _parseSizeText } from '../../constructs/size';
 import { parseGoDuration } from '../../util/duration';
 import { InvalidArgumentError, NotFoundError } from '../../util/errors';
+import { MAX_COUNT, MAX_PIDS, MAX_STOP_TIMEOUT_SECONDS, MAX_TIMER_MS, MIN_HEALTH_MS, MIN_MEMORY_BYTES, cpuRangeMessage, hostCpuCount, tmpfsOptionProblem } from '../../util/limits';
 import { ago, eachName, printInspect, renderTemplate, shortId, table } from './format';
 import { imageService } from './images';
 
@@ -122,37 +123,90 @@ function withCreateFlags(cmd: Command): Command {
     .option('-t, --tty', 'allocate a pseudo-TTY');
 }
 
-const nanos = (text: string | undefined, flag: string): number => {
+/**
+ * A healthcheck duration flag in nanoseconds (0 when unset), within what Docker takes (at least
+ * 1 ms, as moby's "Interval in Healthcheck cannot be less than 1ms") and the engine's timers can
+ * wait for.
+ */
+const nanos = (text: string | undefined, flag: string, field: string): number => {
   if (text === undefined) return 0;
+  let ns: number;
   try {
-    return parseGoDuration(text);
+    ns = parseGoDuration(text);
   } catch {
     throw new InvalidArgumentError(`invalid ${flag} "${text}": use a duration such as 30s, 1m30s or 500ms`);
   }
+  if (ns !== 0 && ns < MIN_HEALTH_MS * 1e6) throw new InvalidArgumentError(`${field} in Healthcheck cannot be less than 1ms`);
+  if (ns > MAX_TIMER_MS * 1e6) throw new InvalidArgumentError(`invalid ${flag} "${text}": longer than the engine can wait, ${MAX_TIMER_MS}ms (24 days); use a shorter duration such as 30s`);
+  return ns;
 };
 
-const integer = (text: string | undefined, flag: string): number | undefined => {
+/** A whole-number flag within [min, max] (the bound is named in the message, with `hint`). */
+const integer = (text: string | undefined, flag: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER, hint = ''): number | undefined => {
   if (text === undefined) return undefined;
   if (!/^-?\d+$/.test(text)) throw new InvalidArgumentError(`invalid ${flag} "${text}": not a whole number`);
-  return Number(text);
+  const n = Number(text);
+  if (!(n >= min && n <= max)) {
+    const range = min === Number.MIN_SAFE_INTEGER ? `at most ${max}` : `out of range ${min} to ${max}`;
+    throw new InvalidArgumentError(`invalid ${flag} "${text}": ${range}${hint}`);
+  }
+  return n;
+};
+
+/** `-e K=V` / `-e K`: Docker's opts.ValidateEnv (a name is required). */
+const envFlag = (values: string[] | undefined): string[] | undefined => {
+  for (const v of values ?? []) {
+    if (v.split('=')[0] === '') throw new InvalidArgumentError(`invalid argument "${v}" for "-e, --env" flag: invalid environment variable: ${v}`);
+  }
+  return values;
+};
+
+/** The tmpfs options of `--tmpfs` and `--mount type=tmpfs`, checked as the kernel reads them. */
+const checkTmpfs = (flag: string, spec: string, mount: Containers.MountRequest): Containers.MountRequest => {
+  if (mount.type !== 'tmpfs') return mount;
+  for (const o of mount.options) {
+    const problem = tmpfsOptionProblem(o);
+    if (problem) throw new InvalidArgumentError(`invalid ${flag} "${spec}": ${problem}`);
+  }
+  return mount;
 };
 
 /** `--restart no|always|unless-stopped|on-failure[:N]`. */
 function restartFlag(text: string | undefined): Containers.CreateOptions['restart'] {
   if (!text) return undefined;
-  const r = /^(no|always|unless-stopped|on-failure)(?::(\d+))?$/.exec(text);
+  const r = /^(no|always|unless-stopped|on-failure)(?::(-?\d+))?$/.exec(text);
   if (!r) throw new InvalidArgumentError(`invalid restart policy "${text}": use no, always, unless-stopped or on-failure[:max-retries]`);
+  if (r[2] !== undefined && Number(r[2]) < 0) throw new InvalidArgumentError('invalid restart policy: maximum retry count cannot be negative');
+  if (r[2] !== undefined && Number(r[2]) > MAX_COUNT) throw new InvalidArgumentError(`invalid restart policy "${text}": the maximum retry count is out of range 0 to ${MAX_COUNT}`);
   return { name: r[1] as Containers.RestartPolicyName, maxRetries: r[2] !== undefined ? Number(r[2]) : undefined };
 }
 
-/** `--memory`, `--cpus` and `--pids-limit` (unset flags stay undefined). */
+/** A size flag (`--memory 512m`) in bytes, naming the flag when it is not a size. */
+function sizeFlag(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const r = _parseSizeText(text);
+  if ('problem' in r) throw new InvalidArgumentError(`invalid ${flag} "${text}": ${r.problem}`);
+  return r.bytes;
+}
+
+/**
+ * `--memory`, `--cpus` and `--pids-limit` (unset flags stay undefined), within what the cgroup
+ * files take and, for CPUs, what this host has (Docker's message).
+ */
 function limitFlags(o: { memory?: string; cpus?: string; pidsLimit?: string }): { memory?: number; nanoCpus?: number; pidsLimit?: number } {
   const cpus = o.cpus === undefined ? undefined : Number(o.cpus);
-  if (cpus !== undefined && !(cpus > 0)) throw new InvalidArgumentError(`invalid --cpus "${o.cpus}": a positive number such as 0.5 or 2`);
+  if (cpus !== undefined && !(cpus > 0 && Number.isFinite(cpus))) throw new InvalidArgumentError(`invalid --cpus "${o.cpus}": a positive number such as 0.5 or 2`);
+  const nanoCpus = cpus !== undefined ? Math.round(cpus * 1e9) : undefined;
+  if (nanoCpus !== undefined) {
+    const host = hostCpuCount();
+    if (nanoCpus < 1e7 || nanoCpus > host * 1e9) throw new InvalidArgumentError(cpuRangeMessage(host));
+  }
+  const memory = sizeFlag(o.memory, '--memory');
+  if (memory !== undefined && memory > 0 && memory < MIN_MEMORY_BYTES) throw new InvalidArgumentError('Minimum memory limit allowed is 6MB');
   return {
-    memory: o.memory !== undefined ? Size.parse(o.memory).toBytes() : undefined,
-    nanoCpus: cpus !== undefined ? Math.round(cpus * 1e9) : undefined,
-    pidsLimit: integer(o.pidsLimit, '--pids-limit'),
+    memory,
+    nanoCpus,
+    pidsLimit: integer(o.pidsLimit, '--pids-limit', Number.MIN_SAFE_INTEGER, MAX_PIDS, ' (the kernel\'s PID_MAX_LIMIT); use -1 for unlimited'),
   };
 }
 
@@ -169,10 +223,10 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
     o.healthCmd !== undefined || o.healthInterval || o.healthRetries || o.healthTimeout || o.healthStartPeriod
       ? {
           Test: o.healthCmd !== undefined ? ['CMD-SHELL', o.healthCmd] : undefined,
-          Interval: nanos(o.healthInterval, '--health-interval'),
-          Timeout: nanos(o.healthTimeout, '--health-timeout'),
-          StartPeriod: nanos(o.healthStartPeriod, '--health-start-period'),
-          Retries: integer(o.healthRetries, '--health-retries') ?? 0,
+          Interval: nanos(o.healthInterval, '--health-interval', 'Interval'),
+          Timeout: nanos(o.healthTimeout, '--health-timeout', 'Timeout'),
+          StartPeriod: nanos(o.healthStartPeriod, '--health-start-period', 'StartPeriod'),
+          Retries: healthRetries(o.healthRetries),
         }
       : undefined;
   return {
@@ -180,7 +234,7 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
     name: o.name,
     cmd: command.length ? command : undefined,
     entrypoint: o.entrypoint !== undefined ? (o.entrypoint === '' ? [] : [o.entrypoint]) : undefined,
-    env: o.env,
+    env: envFlag(o.env),
     envFiles: o.envFile,
     workingDir: o.workdir,
     user: o.user,
@@ -196,8 +250,12 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
     securityOpt: o.securityOpt,
     ...limitFlags(o),
     stopSignal: o.stopSignal,
-    stopTimeout: integer(o.stopTimeout, '--stop-timeout'),
-    mounts: [...(o.volume ?? []).map(m.parseVolumeFlag), ...(o.mount ?? []).map(m.parseMountFlag), ...(o.tmpfs ?? []).map(m.parseTmpfsFlag)],
+    stopTimeout: integer(o.stopTimeout, '--stop-timeout', 0, MAX_STOP_TIMEOUT_SECONDS, ' seconds (24 days, the longest the engine can wait)'),
+    mounts: [
+      ...(o.volume ?? []).map(m.parseVolumeFlag),
+      ...(o.mount ?? []).map((s) => checkTmpfs('--mount', s, m.parseMountFlag(s))),
+      ...(o.tmpfs ?? []).map((s) => checkTmpfs('--tmpfs', s, m.parseTmpfsFlag(s))),
+    ],
     volumesFrom: o.volumesFrom,
     healthcheck: healthcheck as Containers.CreateOptions['healthcheck'],
     noHealthcheck: o.healthcheck === false,
@@ -209,9 +267,16 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
     ports: (o.publish ?? []).flatMap(publishFlag),
     publishAll: o.publishAll,
     extraHosts: (o.addHost ?? []).map(addHostFlag),
-    shmSize: o.shmSize !== undefined ? Size.parse(o.shmSize).toBytes() : undefined,
+    shmSize: sizeFlag(o.shmSize, '--shm-size'),
     logMaxSize: logMaxSize(o.logOpt ?? []),
   };
+}
+
+/** `--health-retries`: Docker's "cannot be negative", and at most Go's int32. */
+function healthRetries(text: string | undefined): number {
+  const n = integer(text, '--health-retries', Number.MIN_SAFE_INTEGER, MAX_COUNT) ?? 0;
+  if (n < 0) throw new InvalidArgumentError('--health-retries cannot be negative');
+  return n;
 }
 
 /**
@@ -365,8 +430,8 @@ export function registerContainerCommands(runtime: Command): void {
         const svc = service();
         await eachName(names, (n) => fn(svc, n, o));
       });
-  lifecycle('stop', 'stop running containers (STOPSIGNAL, then SIGKILL after the timeout)', (svc, c, o) => svc.stop(c, integer(o.time, '--time'))).option('-t, --time <seconds>', 'seconds to wait before killing');
-  lifecycle('restart', 'restart containers', (svc, c, o) => svc.restart(c, integer(o.time, '--time'))).option('-t, --time <seconds>', 'seconds to wait before killing');
+  lifecycle('stop', 'stop running containers (STOPSIGNAL, then SIGKILL after the timeout)', (svc, c, o) => svc.stop(c, integer(o.time, '--time', 0, MAX_STOP_TIMEOUT_SECONDS))).option('-t, --time <seconds>', 'seconds to wait before killing');
+  lifecycle('restart', 'restart containers', (svc, c, o) => svc.restart(c, integer(o.time, '--time', 0, MAX_STOP_TIMEOUT_SECONDS))).option('-t, --time <seconds>', 'seconds to wait before killing');
   lifecycle('kill', 'send a signal to running containers', (svc, c, o) => svc.kill(c, o.signal ?? 'KILL')).option('-s, --signal <signal>', 'signal to send', 'KILL');
   lifecycle('pause', 'suspend all processes in containers', (svc, c) => svc.pause(c));
   lifecycle('unpause', 'resume paused containers', (svc, c) => svc.unpause(c));
@@ -575,7 +640,7 @@ export async function containerExec(c: string, command: string[], o: ExecOptions
   const args = ['exec'];
   if (o.tty) args.push('--tty');
   if (o.detach) args.push('--detach');
-  for (const e of o.env ?? []) args.push('--env', e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
+  for (const e of envFlag(o.env) ?? []) args.push('--env', e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
   if (o.workdir) args.push('--cwd', o.workdir);
   if (o.user !== undefined) {
     const u = m.resolveUser(path.join(svc.store.bundleDir(id), 'rootfs'), o.user);
@@ -605,7 +670,7 @@ function logMaxSize(opts: string[]): number | undefined {
   for (const o of opts) {
     const [k, v] = [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)];
     if (k !== 'max-size' || !o.includes('=')) throw new InvalidArgumentError(`unknown log option "${o}": the k8s-file log supports max-size=SIZE`);
-    size = Size.parse(v).toBytes();
+    size = sizeFlag(v, '--log-opt max-size');
   }
   return size;
 }
