@@ -24,6 +24,11 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?$/;
 
+/** Whether `tag` is a valid tag (up to 128 letters, digits, `_`, `.`, `-`, not starting with `.` or `-`). */
+export function isTag(tag: unknown): boolean {
+  return typeof tag === 'string' && TAG.test(tag);
+}
+
 /** Parses and normalises `ref`, adding Docker Hub's defaults. Throws InvalidArgumentError. */
 export function parseReference(ref: string): ImageReference {
   const bad = (why: string): never => {

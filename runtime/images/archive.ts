@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Readable, Transform, Writable } from 'node:stream';
@@ -8,6 +8,8 @@ import * as zlib from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import { CdkDockerError, InvalidArgumentError } from '../../lib/util/errors';
 import { familiarReference, formatReference, parseReference } from '../../lib/util/reference';
+import { digestHex } from '../../lib/util/digest';
+import { checkDocumentSize, checkLayerCount, parseArchiveManifest, parseConfig, parseIndex, parseManifest } from './documents';
 import { chainIds } from './layers';
 import { ImageRecord, ImageStore } from './store';
 import { ContainerConfig, Descriptor, ImageConfig, ImageIndex, ImageManifest, MEDIA_TYPES, hostPlatform } from './types';
@@ -99,73 +101,150 @@ export async function saveImages(store: ImageStore, names: string[], out: Writab
 
 // --- load ---------------------------------------------------------------------------------------
 
-/** Unpacks an archive's regular files into `dir`, refusing unsafe names. */
-async function extractArchive(input: Readable, dir: string, source: string): Promise<void> {
-  const extract = tarStream.extract();
-  extract.on('entry', (header, stream, next) => {
-    const name = header.name.replace(/^\.\//, '');
-    const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-    if (name.startsWith('/') || parts.includes('..')) {
-      extract.destroy(new BadArchiveError(`${source}: entry "${header.name}" escapes the archive; refusing to load it`));
-      return;
+/** An archive's entry, spooled to a file. */
+interface SpooledEntry {
+  readonly file: string;
+  readonly size: number;
+}
+
+/** The normalised name of an archive entry (`./a//b/` → `a/b`), or undefined when it leaves the archive. */
+function normaliseEntryName(name: string): string | undefined {
+  if (name.startsWith('/')) return undefined;
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) return undefined;
+  return parts.join('/');
+}
+
+/**
+ * The entries of an image archive. Every name the archive's documents mention (manifest.json's
+ * Config and Layers, index.json, oci-layout, blobs/…) is looked up here, by exact normalised
+ * name, and never as a host path: each regular file is spooled to `<dir>/<n>`, so no name of
+ * the archive is ever joined to a directory. Symlinks and hardlinks (Docker's older archives
+ * link identical layers) resolve to other entries of the archive only.
+ */
+class ArchiveEntries {
+  private readonly files = new Map<string, SpooledEntry>();
+  /** name → target entry name (undefined: the link leaves the archive). */
+  private readonly links = new Map<string, string | undefined>();
+
+  constructor(private readonly dir: string, public readonly source: string) {}
+
+  /** Reads the archive, spooling its regular files; refuses entries whose names leave it. */
+  public async read(input: Readable): Promise<void> {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const extract = tarStream.extract();
+    let n = 0;
+    extract.on('entry', (header, stream, next) => {
+      const name = normaliseEntryName(header.name);
+      if (name === undefined) {
+        stream.on('error', () => undefined);
+        extract.destroy(new BadArchiveError(`${this.source}: entry "${header.name}" escapes the archive; refusing to load it`));
+        return;
+      }
+      const skip = (): void => {
+        stream.on('end', next).resume();
+      };
+      if (name === '' || header.type === 'directory') {
+        skip();
+        return;
+      }
+      if (header.type === 'symlink' || header.type === 'link') {
+        const target = header.linkname ?? '';
+        const resolved = header.type === 'symlink' && !target.startsWith('/') ? normaliseEntryName(path.posix.join(path.posix.dirname(name), target)) : normaliseEntryName(target);
+        this.files.delete(name);
+        this.links.set(name, header.type === 'symlink' && target.startsWith('/') ? undefined : resolved);
+        skip();
+        return;
+      }
+      if (header.type !== 'file' && header.type !== 'contiguous-file') {
+        skip();
+        return;
+      }
+      const file = path.join(this.dir, String(n++));
+      this.links.delete(name);
+      pipeline(stream, fs.createWriteStream(file, { mode: 0o600 })).then(
+        () => {
+          this.files.set(name, { file, size: fs.statSync(file).size });
+          next();
+        },
+        (e) => extract.destroy(e),
+      );
+    });
+    try {
+      await pipeline(input, extract as unknown as Writable);
+    } catch (e) {
+      if (e instanceof CdkDockerError) throw e;
+      throw new BadArchiveError(`${this.source} is not a complete image archive (${(e as Error).message}): it may be truncated; save it again`);
     }
-    if (header.type === 'directory' || parts.length === 0) {
-      stream.on('end', next).resume();
-      return;
+  }
+
+  public has(name: string): boolean {
+    const n = normaliseEntryName(name);
+    return n !== undefined && (this.files.has(n) || this.links.has(n));
+  }
+
+  /** The entry `name` (as named by `field` of a document); a one-line BadArchiveError otherwise. */
+  public lookup(name: unknown, field: string): SpooledEntry {
+    if (typeof name !== 'string' || name === '') throw new BadArchiveError(`${this.source}: ${field} is not an entry name (${JSON.stringify(name)})`);
+    let n = normaliseEntryName(name);
+    for (let hops = 0; hops < 16; hops++) {
+      if (n === undefined) throw new BadArchiveError(`${this.source}: ${field} "${name}" points outside the archive; refusing to load it`);
+      const found = this.files.get(n);
+      if (found) return found;
+      if (!this.links.has(n)) break;
+      n = this.links.get(n);
     }
-    if (header.type !== 'file' && header.type !== 'contiguous-file') {
-      stream.on('end', next).resume();
-      return;
-    }
-    const file = path.join(dir, ...parts);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    pipeline(stream, fs.createWriteStream(file)).then(() => next(), (e) => extract.destroy(e));
-  });
-  try {
-    await pipeline(input, extract as unknown as Writable);
-  } catch (e) {
-    if (e instanceof CdkDockerError) throw e;
-    throw new BadArchiveError(`${source} is not a complete image archive (${(e as Error).message}): it may be truncated; save it again`);
+    throw new BadArchiveError(`${this.source}: ${field} "${name}" is not an entry of the archive; it may be truncated or damaged`);
+  }
+
+  /** Reads a JSON document of the archive, refusing it before reading when it is too large. */
+  public document(name: string, field: string, kind: 'manifest' | 'index' | 'config' | 'archive'): Buffer {
+    const entry = this.lookup(name, field);
+    checkDocumentSize(entry.size, kind, `${this.source}: ${name}`);
+    return fs.readFileSync(entry.file);
+  }
+
+  /** A blob of an OCI layout (`blobs/sha256/<hex>`), its digest parsed first and checked after. */
+  public blob(digest: string, field: string, kind?: 'manifest' | 'index' | 'config'): { entry: SpooledEntry; bytes?: Buffer } {
+    const hex = digestHex(digest, `${this.source}: ${field}`);
+    const name = `blobs/sha256/${hex}`;
+    if (!kind) return { entry: this.lookup(name, field) };
+    const bytes = this.document(name, field, kind);
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== hex) throw new BadArchiveError(`${this.source}: ${name} has digest sha256:${actual}, not its name's: the archive is damaged`);
+    return { entry: this.lookup(name, field), bytes };
   }
 }
 
 /** Loads every image of a Docker or OCI archive; returns Docker's "Loaded image:" lines. */
 export async function loadImages(store: ImageStore, input: Readable, source = 'the archive'): Promise<string[]> {
-  const tmp = path.join(store.dir, 'ingest', `load-${randomBytes(6).toString('hex')}`);
-  fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
-  try {
-    await extractArchive(input, tmp, source);
-    const has = (f: string) => fs.existsSync(path.join(tmp, f));
-    if (has('manifest.json')) return await loadDockerFormat(store, tmp, source);
-    if (has('index.json') && has('oci-layout')) return await loadOciLayout(store, tmp, source);
+  return store.ingestArea.use('load', async (tmp) => {
+    const archive = new ArchiveEntries(tmp, source);
+    await archive.read(input);
+    if (archive.has('manifest.json')) return loadDockerFormat(store, archive);
+    if (archive.has('index.json') && archive.has('oci-layout')) return loadOciLayout(store, archive);
     throw new BadArchiveError(`${source} has neither manifest.json (Docker format) nor index.json + oci-layout (OCI layout): it is not an image archive`);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 }
 
-function readJson<T>(dir: string, rel: string, source: string): T {
-  const file = path.join(dir, ...rel.split('/'));
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-  } catch (e) {
-    throw new BadArchiveError(`${source}: ${rel} is missing or not JSON (${(e as Error).message}); the archive may be truncated`);
-  }
-}
-
-async function loadDockerFormat(store: ImageStore, dir: string, source: string): Promise<string[]> {
-  const entries = readJson<Array<{ Config: string; RepoTags?: string[] | null; Layers: string[] }>>(dir, 'manifest.json', source);
-  if (!Array.isArray(entries)) throw new BadArchiveError(`${source}: manifest.json is not a list of images`);
+async function loadDockerFormat(store: ImageStore, archive: ArchiveEntries): Promise<string[]> {
+  const source = archive.source;
+  const entries = parseArchiveManifest(archive.document('manifest.json', 'manifest.json', 'archive'), `${source}: manifest.json`);
+  // Everything is read and checked before anything is stored: a bad archive leaves nothing.
+  const images = entries.map((entry, k) => {
+    const at = `manifest.json[${k}]`;
+    const configBytes = archive.document(entry.Config, `${at}.Config`, 'config');
+    const config = parseConfig(configBytes, `${source}: ${entry.Config}`);
+    const diffIds = config.rootfs.diff_ids;
+    if (diffIds.length !== entry.Layers.length) throw new BadArchiveError(`${source}: ${entry.Config} lists ${diffIds.length} layers but ${at}.Layers has ${entry.Layers.length}`);
+    const layers = entry.Layers.map((l, i) => ({ name: l, file: archive.lookup(l, `${at}.Layers[${i}]`).file, diffId: diffIds[i] }));
+    const tags = (entry.RepoTags ?? []).map((t) => formatReference(parseReference(t)));
+    return { configBytes, config, layers, tags };
+  });
   const lines: string[] = [];
-  for (const entry of entries) {
-    const configBytes = readFile(dir, entry.Config, source);
-    const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
-    const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== entry.Layers.length) throw new BadArchiveError(`${source}: ${entry.Config} lists ${diffIds.length} layers but manifest.json has ${entry.Layers.length}`);
+  for (const { configBytes, config, layers: files, tags } of images) {
     const layers: Descriptor[] = [];
-    for (let i = 0; i < entry.Layers.length; i++) {
-      layers.push(await storeLayer(store, path.join(dir, ...entry.Layers[i].split('/')), diffIds[i], `${source}: ${entry.Layers[i]}`));
-    }
+    for (const l of files) layers.push(await storeLayer(store, l.file, l.diffId, `${source}: ${l.name}`));
     const configDigest = store.writeBlob(configBytes);
     const manifest: ImageManifest = {
       schemaVersion: 2,
@@ -175,7 +254,6 @@ async function loadDockerFormat(store: ImageStore, dir: string, source: string):
     };
     const manifestDigest = store.writeBlob(Buffer.from(JSON.stringify(manifest)));
     await store.unpackImage(manifest, config);
-    const tags = (entry.RepoTags ?? []).map((t) => formatReference(parseReference(t)));
     await store.register({ manifestDigest, manifestMediaType: MEDIA_TYPES.dockerManifest, tags });
     if (tags.length) lines.push(...tags.map((t) => `Loaded image: ${familiarReference(parseReference(t))}`));
     else lines.push(`Loaded image ID: ${configDigest}`);
@@ -183,43 +261,42 @@ async function loadDockerFormat(store: ImageStore, dir: string, source: string):
   return lines;
 }
 
-async function loadOciLayout(store: ImageStore, dir: string, source: string): Promise<string[]> {
-  const index = readJson<ImageIndex>(dir, 'index.json', source);
-  const lines: string[] = [];
-  const blob = (d: string) => readFile(dir, `blobs/sha256/${d.replace(/^sha256:/, '')}`, source);
-  for (let desc of index.manifests ?? []) {
-    const tagName = desc.annotations?.['io.containerd.image.name'] ?? desc.annotations?.['org.opencontainers.image.ref.name'];
+async function loadOciLayout(store: ImageStore, archive: ArchiveEntries): Promise<string[]> {
+  const source = archive.source;
+  const index = parseIndex(archive.document('index.json', 'index.json', 'index'), `${source}: index.json`);
+  const images = index.manifests.map((top, k) => {
+    let desc: Descriptor = top;
+    let at = `index.json manifests[${k}]`;
+    const tagName = top.annotations?.['io.containerd.image.name'] ?? top.annotations?.['org.opencontainers.image.ref.name'];
     if (desc.mediaType === MEDIA_TYPES.ociIndex || desc.mediaType === MEDIA_TYPES.dockerManifestList) {
-      const nested = JSON.parse(blob(desc.digest).toString('utf8')) as ImageIndex;
+      const nested = parseIndex(archive.blob(desc.digest, `${at}.digest`, 'index').bytes!, `${source}: ${at}`);
       const want = hostPlatform();
-      const match = nested.manifests.find((m) => m.platform?.os === want.os && m.platform?.architecture === want.architecture) ?? nested.manifests[0];
-      desc = { ...match, annotations: desc.annotations };
+      const i = Math.max(0, nested.manifests.findIndex((m) => m.platform?.os === want.os && m.platform?.architecture === want.architecture));
+      if (!nested.manifests[i]) throw new BadArchiveError(`${source}: the index of ${at} lists no manifests`);
+      desc = nested.manifests[i];
+      at = `${at} → manifests[${i}]`;
     }
-    const manifestBytes = blob(desc.digest);
-    const manifest = JSON.parse(manifestBytes.toString('utf8')) as ImageManifest;
-    const configBytes = blob(manifest.config.digest);
-    const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
-    for (const l of manifest.layers) {
-      await store.ingest(fs.createReadStream(path.join(dir, 'blobs', 'sha256', l.digest.slice(7))), l.digest, `${source}: layer ${l.digest}`);
+    const manifestBytes = archive.blob(desc.digest, `${at}.digest`, 'manifest').bytes!;
+    const manifest = parseManifest(manifestBytes, `${source}: ${at}`);
+    const configBytes = archive.blob(manifest.config.digest, `${at} config.digest`, 'config').bytes!;
+    const config = parseConfig(configBytes, `${source}: ${at} config`);
+    checkLayerCount(manifest, config, `${source}: ${at}`);
+    const layers = manifest.layers.map((l, i) => ({ desc: l, entry: archive.blob(l.digest, `${at} layers[${i}].digest`).entry }));
+    const tags = tagName && /[:/]/.test(tagName) ? [formatReference(parseReference(tagName))] : [];
+    return { desc, manifestBytes, manifest, configBytes, config, layers, tags };
+  });
+  const lines: string[] = [];
+  for (const { desc, manifestBytes, manifest, configBytes, config, layers, tags } of images) {
+    for (const { desc: l, entry } of layers) {
+      await store.ingest(fs.createReadStream(entry.file), l.digest, `${source}: layer ${l.digest}`, l.size);
     }
     store.writeBlob(configBytes);
     const manifestDigest = store.writeBlob(manifestBytes);
     await store.unpackImage(manifest, config);
-    let tags: string[] = [];
-    if (tagName && /[:/]/.test(tagName)) tags = [formatReference(parseReference(tagName))];
     await store.register({ manifestDigest, manifestMediaType: desc.mediaType, tags });
     lines.push(tags.length ? `Loaded image: ${familiarReference(parseReference(tags[0]))}` : `Loaded image ID: ${manifest.config.digest}`);
   }
   return lines;
-}
-
-function readFile(dir: string, rel: string, source: string): Buffer {
-  if (rel.split('/').includes('..') || rel.startsWith('/')) throw new BadArchiveError(`${source}: path "${rel}" escapes the archive`);
-  try {
-    return fs.readFileSync(path.join(dir, ...rel.split('/')));
-  } catch {
-    throw new BadArchiveError(`${source}: ${rel} is missing; the archive may be truncated`);
-  }
 }
 
 /**
@@ -227,7 +304,6 @@ function readFile(dir: string, rel: string, source: string): Buffer {
  * checked when unpacking), a plain tar compressed on the way in with its diff id checked.
  */
 async function storeLayer(store: ImageStore, file: string, diffId: string, what: string): Promise<Descriptor> {
-  if (!fs.existsSync(file)) throw new BadArchiveError(`${what} is missing; the archive may be truncated`);
   const head = Buffer.alloc(2);
   const fd = fs.openSync(file, 'r');
   fs.readSync(fd, head, 0, 2, 0);
@@ -296,14 +372,10 @@ export async function importRootfs(store: ImageStore, input: Readable, ref: stri
   const config = applyChanges({}, opts.changes ?? []);
   // Spooled to a file first: the compression is known from the first bytes, and a tarball
   // read from stdin can be decompressed by an external tool.
-  const spool = path.join(store.dir, 'ingest', `import-${randomBytes(6).toString('hex')}`);
-  let layer: { digest: string; size: number; diffId: string };
-  try {
+  const layer = await store.ingestArea.use('import', async (spool) => {
     await pipeline(input, fs.createWriteStream(spool, { mode: 0o600 }));
-    layer = await gzipIntoStore(store, openDecompressed(spool), 'imported tarball');
-  } finally {
-    fs.rmSync(spool, { force: true });
-  }
+    return gzipIntoStore(store, openDecompressed(spool), 'imported tarball');
+  });
   const { digest, size, diffId } = layer;
   const created = new Date().toISOString();
   const platform = hostPlatform();

@@ -1,9 +1,13 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
 import { ImageReference, formatReference, parseReference } from '../../lib/util/reference';
 import { Progress } from './progress';
 import { RegistryClient } from './registry';
-import { ImageRecord, ImageStore } from './store';
-import { Descriptor, ImageConfig, ImageIndex, ImageManifest, MEDIA_TYPES, Platform, hostPlatform } from './types';
+import { BlobSizeError, ImageRecord, ImageStore } from './store';
+import { Descriptor, ImageConfig, MEDIA_TYPES, Platform, hostPlatform } from './types';
+import { checkDocumentSize, checkLayerCount, parseConfig, parseIndex, parseManifest } from './documents';
+import { DigestMismatchError } from './layers';
 import { limiter, mapLimit } from '../../lib/util/concurrency';
 
 export interface PullOptions {
@@ -28,26 +32,35 @@ export async function pullImage(store: ImageStore, client: RegistryClient, refTe
   const reference = ref.digest ?? ref.tag!;
   let fetched = await client.getManifest(ref.registry, ref.repository, reference);
 
+  const name = formatReference(ref);
   if (INDEX_TYPES.includes(fetched.mediaType)) {
-    const index = JSON.parse(fetched.body.toString('utf8')) as ImageIndex;
+    const index = parseIndex(fetched.body, `the manifest list of ${name} from registry ${ref.registry}`);
     const chosen = choosePlatform(index.manifests, opts.platform ?? hostPlatform(), ref);
     fetched = await client.getManifest(ref.registry, ref.repository, chosen.digest);
   }
   if (!MANIFEST_TYPES.includes(fetched.mediaType)) {
     throw new InvalidArgumentError(`${formatReference(ref)} has a manifest of type ${fetched.mediaType}, which is not supported (Docker v2 schema 2 and OCI manifests are)`);
   }
-  const manifest = JSON.parse(fetched.body.toString('utf8')) as ImageManifest;
+  const manifest = parseManifest(fetched.body, `the manifest ${fetched.digest} of ${name} from registry ${ref.registry}`);
   progress.line(`${ref.tag ?? ref.digest}: Pulling from ${ref.repository}`);
 
+  // The config is read into memory (its declared size bounded), verified and checked before it
+  // is stored: a bad one leaves nothing behind.
   const configDigest = manifest.config.digest;
-  if (!store.hasBlob(configDigest)) {
+  const configWhere = `the config ${configDigest} of ${name} from registry ${ref.registry}`;
+  let config: ImageConfig;
+  if (store.hasBlob(configDigest)) {
+    config = parseConfig(store.readBlob(configDigest), configWhere);
+  } else {
+    checkDocumentSize(manifest.config.size, 'config', configWhere);
     const { stream } = await client.getBlob(ref.registry, ref.repository, configDigest);
-    await store.ingest(stream, configDigest, `config of ${formatReference(ref)}`);
+    const bytes = await readAtMost(stream, manifest.config.size, configWhere);
+    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    if (actual !== configDigest) throw new DigestMismatchError(configWhere, configDigest, actual);
+    config = parseConfig(bytes, configWhere);
+    store.writeBlob(bytes);
   }
-  const config = JSON.parse(store.readBlob(configDigest).toString('utf8')) as ImageConfig;
-  if (config.rootfs?.diff_ids?.length !== manifest.layers.length) {
-    throw new InvalidArgumentError(`${formatReference(ref)}: the manifest has ${manifest.layers.length} layers but the config lists ${config.rootfs?.diff_ids?.length ?? 0}`);
-  }
+  checkLayerCount(manifest, config, `${name} from registry ${ref.registry}`);
 
   for (const layer of manifest.layers) {
     if (/zstd/.test(layer.mediaType)) continue;
@@ -82,7 +95,7 @@ export async function pullImage(store: ImageStore, client: RegistryClient, refTe
       received += c.length;
       progress.bytes(short, received, layer.size);
     });
-    await store.ingest(stream, layer.digest, `layer ${layer.digest} of ${formatReference(ref)}`);
+    await store.ingest(stream, layer.digest, `layer ${layer.digest} of ${formatReference(ref)}`, layer.size);
     progress.layer(short, 'Download complete');
     unpack(i, short, true);
   });
@@ -111,12 +124,28 @@ export async function pullImage(store: ImageStore, client: RegistryClient, refTe
       for (const layer of manifest.layers) {
         if (!store.hasBlob(layer.digest)) {
           const { stream } = await client.getBlob(ref.registry, ref.repository, layer.digest);
-          await store.ingest(stream, layer.digest);
+          await store.ingest(stream, layer.digest, `layer ${layer.digest} of ${name}`, layer.size);
         }
       }
     }
   }
   throw lastError;
+}
+
+/** Reads a stream of at most `max` bytes (a declared size); more is refused, not read. */
+async function readAtMost(stream: Readable, max: number, where: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > max) {
+      stream.on('error', () => undefined).destroy();
+      throw new BlobSizeError(`${where}: the registry sent more than the ${max} bytes its descriptor declares; nothing was stored`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  if (size !== max) throw new BlobSizeError(`${where}: the registry sent ${size} bytes but its descriptor declares ${max}; nothing was stored`);
+  return Buffer.concat(chunks);
 }
 
 function choosePlatform(manifests: Descriptor[], want: Platform, ref: ImageReference): Descriptor {

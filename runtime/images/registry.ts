@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
 import { CdkDockerError, NotFoundError } from '../../lib/util/errors';
+import { parseDigest } from '../../lib/util/digest';
+import { isTag } from '../../lib/util/reference';
+import { MAX_MANIFEST_BYTES, MalformedImageError } from './documents';
 import { Credentials, lookupCredentials } from './credentials';
 import { MEDIA_TYPES } from './types';
 
@@ -146,16 +149,23 @@ export class RegistryClient {
 
   /** Fetches a manifest or index by tag or digest; verifies the digest when given one. */
   public async getManifest(registry: string, repository: string, reference: string): Promise<FetchedManifest> {
+    checkReference(reference, `manifest reference for ${registry}/${repository}`);
     const res = await this.send(registry, { method: 'GET', path: `/v2/${repository}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT }, actions: 'pull', repository });
     if (res.statusCode === 404) {
       const detail = await errorDetail(res);
       throw new NotFoundError(`manifest for ${registry}/${repository}:${reference} not found: registry ${registry} has no ${reference.startsWith('sha256:') ? 'manifest' : 'tag'} "${reference}" in repository ${repository}${detail ? ` (${detail})` : ''}`);
     }
     await expectStatus(res, [200], `GET manifest ${registry}/${repository}:${reference}`);
-    const body = Buffer.from(await res.body.arrayBuffer());
+    const where = `manifest ${registry}/${repository}${reference.includes(':') ? '@' : ':'}${reference}`;
+    const body = await readLimited(res, MAX_MANIFEST_BYTES, where);
     const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
     if (reference.startsWith('sha256:') && reference !== digest) {
       throw new RegistryError(`manifest ${registry}/${repository}@${reference} has digest ${digest}: the registry sent other content than asked for`, 200);
+    }
+    const header = res.headers['docker-content-digest'];
+    if (header !== undefined) {
+      const said = parseDigest(Array.isArray(header) ? header[0] : header, `the Docker-Content-Digest header of ${where}`).text;
+      if (said !== digest) throw new RegistryError(`${where}: the registry's Docker-Content-Digest ${said} is not the digest of what it sent (${digest})`, 200);
     }
     let mediaType = String(res.headers['content-type'] ?? '').split(';')[0].trim();
     try {
@@ -170,6 +180,7 @@ export class RegistryClient {
 
   /** Opens a blob for reading. The caller verifies the digest while storing it. */
   public async getBlob(registry: string, repository: string, digest: string): Promise<{ stream: Readable; size?: number }> {
+    parseDigest(digest, `blob of ${registry}/${repository}`);
     const res = await this.send(registry, { method: 'GET', path: `/v2/${repository}/blobs/${digest}`, actions: 'pull', repository });
     if (res.statusCode === 404) {
       await res.body.dump();
@@ -177,11 +188,17 @@ export class RegistryClient {
     }
     await expectStatus(res, [200], `GET blob ${registry}/${repository}@${digest}`);
     const len = res.headers['content-length'];
-    return { stream: res.body as unknown as Readable, size: len !== undefined ? Number(len) : undefined };
+    const size = len !== undefined ? Number(len) : undefined;
+    if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) {
+      res.body.on('error', () => undefined).destroy();
+      throw new RegistryError(`GET blob ${registry}/${repository}@${digest}: the registry sent an invalid Content-Length ${JSON.stringify(len)}`, res.statusCode);
+    }
+    return { stream: res.body as unknown as Readable, size };
   }
 
   /** Whether the repository already has the blob (HEAD). */
   public async hasBlob(registry: string, repository: string, digest: string): Promise<boolean> {
+    parseDigest(digest, `blob for ${registry}/${repository}`);
     const res = await this.send(registry, { method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, actions: 'pull,push', repository });
     await res.body.dump();
     if (res.statusCode === 200) return true;
@@ -194,6 +211,7 @@ export class RegistryClient {
    * Returns false when it started an ordinary upload instead (the upload is cancelled).
    */
   public async mountBlob(registry: string, repository: string, digest: string, from: string): Promise<boolean> {
+    parseDigest(digest, `blob for ${registry}/${repository}`);
     const res = await this.send(registry, {
       method: 'POST',
       path: `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
@@ -217,6 +235,7 @@ export class RegistryClient {
     open: () => Readable,
     chunkSize = 64 * 1024 * 1024,
   ): Promise<void> {
+    parseDigest(digest, `blob for ${registry}/${repository}`);
     const start = await this.send(registry, { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, headers: { 'content-length': '0' }, actions: 'pull,push', repository });
     await expectStatus(start, [202], `start upload to ${registry}/${repository}`);
     await start.body.dump();
@@ -256,6 +275,7 @@ export class RegistryClient {
 
   /** Puts a manifest under a tag or digest; returns the digest the registry reports. */
   public async putManifest(registry: string, repository: string, reference: string, mediaType: string, body: Buffer): Promise<string> {
+    checkReference(reference, `manifest reference for ${registry}/${repository}`);
     const res = await this.send(registry, {
       method: 'PUT',
       path: `/v2/${repository}/manifests/${reference}`,
@@ -266,7 +286,12 @@ export class RegistryClient {
     });
     await expectStatus(res, [201, 200], `put manifest ${registry}/${repository}:${reference}`);
     await res.body.dump();
-    return String(res.headers['docker-content-digest'] ?? `sha256:${createHash('sha256').update(body).digest('hex')}`);
+    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const header = res.headers['docker-content-digest'];
+    if (header === undefined) return digest;
+    const said = parseDigest(Array.isArray(header) ? header[0] : header, `the Docker-Content-Digest header of registry ${registry} for the pushed manifest of ${repository}`).text;
+    if (said !== digest) throw new RegistryError(`registry ${registry} says the manifest pushed to ${repository} has digest ${said}, but its content has ${digest}`, res.statusCode);
+    return said;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -383,6 +408,36 @@ export class RegistryClient {
     const scheme = this.schemes.get(registry) ?? 'https';
     return `${scheme}://${registry === 'docker.io' ? 'registry-1.docker.io' : registry}${location}`;
   }
+}
+
+/** A manifest reference is a tag or a digest; anything else never reaches a URL. */
+function checkReference(reference: string, where: string): void {
+  if (reference.includes(':')) parseDigest(reference, where);
+  else if (!isTag(reference)) throw new MalformedImageError(`${where}: ${JSON.stringify(reference.slice(0, 80))} is neither a tag nor a digest`);
+}
+
+/**
+ * Reads a response body of at most `max` bytes: a larger Content-Length is refused before
+ * reading, and a body that goes on past `max` is cut off.
+ */
+async function readLimited(res: Dispatcher.ResponseData, max: number, where: string): Promise<Buffer> {
+  const len = Number(res.headers['content-length'] ?? NaN);
+  const tooLarge = (n: number | string) => new MalformedImageError(`${where}: the registry sent ${n} bytes, over the limit of ${max} bytes for a manifest; refusing to read it`);
+  if (Number.isFinite(len) && len > max) {
+    res.body.on('error', () => undefined).destroy();
+    throw tooLarge(len);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += (chunk as Buffer).length;
+    if (size > max) {
+      res.body.on('error', () => undefined).destroy();
+      throw tooLarge(`more than ${max}`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 function hostOf(registry: string): string {

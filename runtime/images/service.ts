@@ -61,6 +61,8 @@ export class ImageService {
     private readonly inUse: (imageId: string) => string | undefined = () => undefined,
   ) {
     this.store = new ImageStore(config.root);
+    // Whatever command opens the store collects what killed loads and pulls left behind.
+    this.store.sweepInterrupted();
   }
 
   private client(): RegistryClient {

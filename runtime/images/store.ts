@@ -1,11 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { withLock, writeJsonAtomic } from '../util/files';
-import { ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
+import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
 import { familiarReference, formatReference, parseReference } from '../../lib/util/reference';
+import { digestHex, parseDigest } from '../../lib/util/digest';
+import { IngestArea } from './ingest';
 import { DigestMismatchError, chainIds, layerSize, unpackLayer } from './layers';
 import type { ImageConfig, ImageManifest } from './types';
 
@@ -49,20 +51,34 @@ interface IndexFile {
   blobSources: { [digest: string]: string[] };
 }
 
+/** A blob's length differs from the size its descriptor declares. */
+export class BlobSizeError extends CdkDockerError {
+  public override readonly code = 'SIZE_MISMATCH';
+}
+
 export class ImageStore {
   public readonly dir: string;
+  /** Temporary data of ingest, per writer process (see ingest.ts). */
+  public readonly ingestArea: IngestArea;
 
   constructor(root: string) {
     this.dir = path.join(root, 'images');
     for (const d of ['blobs/sha256', 'ingest', 'layers']) fs.mkdirSync(path.join(this.dir, d), { recursive: true, mode: 0o700 });
+    this.ingestArea = new IngestArea(this.dir);
+  }
+
+  /**
+   * Removes the temporary data of killed loads, pulls, imports and unpacks (never a live
+   * writer's). Runs at every locked store operation and from every command that opens the store.
+   */
+  public sweepInterrupted(): string[] {
+    return this.ingestArea.sweep();
   }
 
   // --- blobs ----------------------------------------------------------------------------------
 
   public blobPath(digest: string): string {
-    const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
-    if (!m) throw new InvalidArgumentError(`"${digest}" is not a sha256 digest`);
-    return path.join(this.dir, 'blobs', 'sha256', m[1]);
+    return path.join(this.dir, 'blobs', 'sha256', digestHex(digest, 'blob'));
   }
 
   public hasBlob(digest: string): boolean {
@@ -86,35 +102,36 @@ export class ImageStore {
    * Stores a stream as a blob. With `expected`, the content must hash to it: on a mismatch
    * the partial file is deleted and DigestMismatchError names both digests.
    */
-  public async ingest(stream: Readable, expected?: string, what = 'blob'): Promise<{ digest: string; size: number }> {
+  public async ingest(stream: Readable, expected?: string, what = 'blob', expectedSize?: number): Promise<{ digest: string; size: number }> {
+    if (expected !== undefined) parseDigest(expected, what);
     if (expected && this.hasBlob(expected)) {
       // Someone else stored it meanwhile: drop the download (its abort error is expected).
       stream.on('error', () => undefined);
       stream.destroy();
       return { digest: expected, size: this.blobSize(expected) };
     }
-    const tmp = path.join(this.dir, 'ingest', randomBytes(8).toString('hex'));
-    const hash = createHash('sha256');
-    let size = 0;
-    try {
+    return this.ingestArea.use('blob', async (tmp) => {
+      const hash = createHash('sha256');
+      let size = 0;
       await pipeline(
         stream,
         new Transform({
           transform(chunk: Buffer, _e, cb) {
             hash.update(chunk);
             size += chunk.length;
-            cb(null, chunk);
+            // More than the descriptor said: a registry or archive that never ends is cut off.
+            if (expectedSize !== undefined && size > expectedSize) cb(new BlobSizeError(`${what}: more than the ${expectedSize} bytes its descriptor declares were sent; the source is damaged or hostile, nothing was stored`));
+            else cb(null, chunk);
           },
         }),
         fs.createWriteStream(tmp, { mode: 0o600 }),
       );
       const digest = `sha256:${hash.digest('hex')}`;
       if (expected && digest !== expected) throw new DigestMismatchError(what, expected, digest);
+      if (expectedSize !== undefined && size !== expectedSize) throw new BlobSizeError(`${what}: ${size} bytes were sent but its descriptor declares ${expectedSize}; the source is damaged or hostile, nothing was stored`);
       fs.renameSync(tmp, this.blobPath(digest));
       return { digest, size };
-    } finally {
-      fs.rmSync(tmp, { force: true });
-    }
+    });
   }
 
   /** Stores bytes as a blob and returns its digest. */
@@ -122,9 +139,10 @@ export class ImageStore {
     const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
     const file = this.blobPath(digest);
     if (!fs.existsSync(file)) {
-      const tmp = path.join(this.dir, 'ingest', randomBytes(8).toString('hex'));
-      fs.writeFileSync(tmp, data, { mode: 0o600 });
-      fs.renameSync(tmp, file);
+      this.ingestArea.useSync('write', (tmp) => {
+        fs.writeFileSync(tmp, data, { mode: 0o600 });
+        fs.renameSync(tmp, file);
+      });
     }
     return digest;
   }
@@ -132,7 +150,7 @@ export class ImageStore {
   // --- layers ---------------------------------------------------------------------------------
 
   public layerDir(chainId: string): string {
-    return path.join(this.dir, 'layers', chainId.replace(/^sha256:/, ''));
+    return path.join(this.dir, 'layers', digestHex(chainId, 'layer chain id'));
   }
 
   /** The overlayfs lowerdir of a layer. */
@@ -158,9 +176,12 @@ export class ImageStore {
    * that layer's diff, so layers can be unpacked in any order and in parallel.
    */
   public async unpackLayerOf(manifest: ImageManifest, config: ImageConfig, i: number): Promise<void> {
+    config.rootfs.diff_ids.slice(0, i + 1).forEach((d, j) => parseDigest(d, `config rootfs.diff_ids[${j}]`));
     const chainId = chainIds(config.rootfs.diff_ids.slice(0, i + 1))[i];
     if (this.hasLayer(chainId)) return;
-    await unpackLayer(this.blobPath(manifest.layers[i].digest), manifest.layers[i].mediaType, this.layerDir(chainId), config.rootfs.diff_ids[i]);
+    const blob = this.blobPath(manifest.layers[i].digest);
+    const dest = this.layerDir(chainId);
+    await this.ingestArea.withLayerClaim(path.basename(dest), () => unpackLayer(blob, manifest.layers[i].mediaType, dest, config.rootfs.diff_ids[i]));
   }
 
   // --- records --------------------------------------------------------------------------------
@@ -186,6 +207,7 @@ export class ImageStore {
   /** Runs `fn` with the index locked (across processes); writes it back if `fn` returns true. */
   public async withIndex<T>(fn: (index: IndexFile) => { result: T; changed: boolean }): Promise<T> {
     return withLock(path.join(this.dir, 'index.lock'), () => {
+      this.sweepInterrupted();
       const index = this.readIndex();
       const { result, changed } = fn(index);
       if (changed) this.writeIndex(index);
@@ -238,7 +260,7 @@ export class ImageStore {
 
   public tryResolve(nameOrId: string): ImageRecord | undefined {
     const images = this.readIndex().images;
-    if (images[nameOrId]) return images[nameOrId];
+    if (Object.hasOwn(images, nameOrId)) return images[nameOrId];
     const hex = nameOrId.replace(/^sha256:/, '');
     if (/^[a-f0-9]{4,64}$/.test(hex)) {
       const matches = Object.values(images).filter((r) => r.id.slice(7).startsWith(hex));

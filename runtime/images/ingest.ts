@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Temporary data of image ingest (downloads, archive loads, imports, layer unpacking), and its
+ * collection when its writer was killed.
+ *
+ * Each process writes its temporary files under its own working directory
+ * `images/ingest/w-<pid>-<start>`, where `<start>` is the process's start time (clock ticks
+ * since boot, /proc/PID/stat field 22), so the directory names its writer even after the pid is
+ * reused. Layers are unpacked by layers.ts into `images/layers/.tmp-<chain-hex>-<random>`; the
+ * writer first leaves a claim `claims/<chain-hex>` in its working directory. The directory
+ * exists only while the process has ingest work under way (reference counted) and goes at exit.
+ *
+ * `sweep()` removes the working directories of dead writers (gone, or zombies: state Z/X), and
+ * every `layers/.tmp-<chain>-*` that no live writer claims. Nothing of a live writer is ever
+ * removed. The next image-store command (or `image prune`) sweeps, so a `load` or `pull` killed
+ * with -9 leaks nothing for longer than until then.
+ */
+
+const WORKDIR = /^w-(\d+)-(\d+)$/;
+const LAYER_TMP = /^\.tmp-([a-f0-9]{64})-[a-f0-9]+$/;
+/** Temporary entries of unknown form (from older versions) are removed once this old. */
+const UNKNOWN_MAX_AGE_MS = 60 * 60 * 1000;
+
+/** `starttime` of a live, non-zombie process; undefined when it is dead or a zombie. */
+export function liveProcessStart(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X' || fields[0] === 'x') return undefined;
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+const exitHooks = new Set<IngestArea>();
+let exitHookInstalled = false;
+
+export class IngestArea {
+  private readonly ingestDir: string;
+  private readonly layersDir: string;
+  private users = 0;
+  private readonly claims = new Map<string, number>();
+  private readonly ownName: string;
+
+  constructor(imagesDir: string) {
+    this.ingestDir = path.join(imagesDir, 'ingest');
+    this.layersDir = path.join(imagesDir, 'layers');
+    this.ownName = `w-${process.pid}-${liveProcessStart(process.pid) ?? '0'}`;
+  }
+
+  /** This process's working directory (exists while `use` runs). */
+  private get own(): string {
+    return path.join(this.ingestDir, this.ownName);
+  }
+
+  /**
+   * Runs `fn` with this process's working directory present; `fn` gets a fresh temporary path
+   * in it (not created). The directory goes when the last user is done.
+   */
+  public async use<T>(prefix: string, fn: (tmp: string) => Promise<T>): Promise<T> {
+    this.acquire();
+    const tmp = path.join(this.own, `${prefix}-${randomBytes(6).toString('hex')}`);
+    try {
+      return await fn(tmp);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      this.release();
+    }
+  }
+
+  /** Synchronous `use`. */
+  public useSync<T>(prefix: string, fn: (tmp: string) => T): T {
+    this.acquire();
+    const tmp = path.join(this.own, `${prefix}-${randomBytes(6).toString('hex')}`);
+    try {
+      return fn(tmp);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      this.release();
+    }
+  }
+
+  /** Runs `fn` (which unpacks layer `chainHex` into layers/.tmp-<chainHex>-*) with the layer claimed. */
+  public async withLayerClaim<T>(chainHex: string, fn: () => Promise<T>): Promise<T> {
+    this.acquire();
+    const n = this.claims.get(chainHex) ?? 0;
+    this.claims.set(chainHex, n + 1);
+    if (n === 0) {
+      fs.mkdirSync(path.join(this.own, 'claims'), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(path.join(this.own, 'claims', chainHex), '');
+    }
+    try {
+      return await fn();
+    } finally {
+      const left = this.claims.get(chainHex)! - 1;
+      if (left === 0) {
+        this.claims.delete(chainHex);
+        fs.rmSync(path.join(this.own, 'claims', chainHex), { force: true });
+      } else this.claims.set(chainHex, left);
+      this.release();
+    }
+  }
+
+  private acquire(): void {
+    if (this.users++ === 0) {
+      fs.mkdirSync(this.own, { recursive: true, mode: 0o700 });
+      exitHooks.add(this);
+      if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.once('exit', () => {
+          for (const a of exitHooks) fs.rmSync(a.own, { recursive: true, force: true });
+        });
+      }
+    }
+  }
+
+  private release(): void {
+    if (--this.users === 0) {
+      fs.rmSync(this.own, { recursive: true, force: true });
+      exitHooks.delete(this);
+    }
+  }
+
+  /**
+   * Removes what killed writers left: their working directories and unclaimed unpacking
+   * directories. Returns the paths removed.
+   */
+  public sweep(): string[] {
+    const removed: string[] = [];
+    const rm = (p: string) => {
+      fs.rmSync(p, { recursive: true, force: true });
+      removed.push(p);
+    };
+    const old = (p: string) => {
+      try {
+        return fs.lstatSync(p).mtimeMs < Date.now() - UNKNOWN_MAX_AGE_MS;
+      } catch {
+        return false;
+      }
+    };
+    // Listed before the claims are read: a claim is made before its directory, so a directory
+    // seen here whose writer is alive has its claim in place by the time the claims are read.
+    const tmpLayers = readdir(this.layersDir).filter((n) => n.startsWith('.tmp-'));
+    const claimed = new Set<string>();
+    for (const name of readdir(this.ingestDir)) {
+      const p = path.join(this.ingestDir, name);
+      const m = WORKDIR.exec(name);
+      if (m) {
+        if (name === this.ownName || liveProcessStart(Number(m[1])) === m[2]) {
+          for (const c of readdir(path.join(p, 'claims'))) claimed.add(c);
+        } else rm(p);
+      } else if (old(p)) rm(p);
+    }
+    for (const name of tmpLayers) {
+      const p = path.join(this.layersDir, name);
+      const m = LAYER_TMP.exec(name);
+      if (m ? !claimed.has(m[1]) : old(p)) rm(p);
+    }
+    return removed;
+  }
+}
+
+function readdir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
