@@ -52,16 +52,16 @@ export function registerDeploy(program: Command): void {
     .action(async (stacks: string[], flags: AppFlags & { json?: boolean; detailedExitcode?: boolean; out?: string; target?: string[] }) => {
       const { renderDiff, diffToJson, hasChanges } = await import('../reconcile/diff');
       const saved = await import('../reconcile/saved');
-      const { plans, driver } = await synthAndDriver(stacks, flags);
+      const { plans, driver, planKey } = await synthAndDriver(stacks, flags);
       const diffs: StackDiff[] = [];
       const toSave: Array<import('../reconcile/saved').SavedStack> = [];
       for (const plan of plans) {
         const { diff, observed } = await diffOf(plan, driver);
         const targeted = saved.targetChanges(plan, diff, flags.target ?? []);
         diffs.push(targeted);
-        toSave.push({ plan, diff: targeted, observed: saved.fingerprint(observed) });
+        toSave.push({ plan, diff: targeted, observed: saved.fingerprint(observed), targets: flags.target ?? [] });
       }
-      if (flags.out) saved.writeSavedPlan(flags.out, toSave);
+      if (flags.out) saved.writeSavedPlan(flags.out, toSave, planKey());
       if (flags.json) process.stdout.write(`${JSON.stringify(diffs.map(diffToJson), undefined, 2)}\n`);
       else for (const d of diffs) process.stdout.write(`${plans.length > 1 ? `${pc.bold(`Stack ${d.stack}`)}\n` : ''}${renderDiff(d, { color: color() })}`);
       if (flags.out && !flags.json) process.stdout.write(`\nSaved the plan to ${flags.out}: \`cdk-docker apply --plan ${flags.out}\` carries out exactly these changes.\n`);
@@ -89,8 +89,9 @@ export function registerDeploy(program: Command): void {
       let target: Awaited<ReturnType<typeof engine>>;
       if (flags.plan) {
         // A saved plan is carried out as reviewed: no app run, no question.
-        const file = saved.readSavedPlan(flags.plan);
+        if (flags.target?.length) throw new InvalidArgumentError('--target cannot be given with --plan: the saved plan keeps the targets it was made with');
         target = await engine();
+        const file = saved.readSavedPlan(flags.plan, target.planKey());
         work = file.stacks.filter((x) => !stacks.length || stacks.includes(x.plan.stack)).map((x) => ({ plan: x.plan, saved: x }));
       } else {
         const r = await synthAndDriver(stacks, flags);
@@ -103,8 +104,7 @@ export function registerDeploy(program: Command): void {
         await target.stackLocked(plan.stack, async () => {
           const now = await diffOf(plan, driver);
           const observed = now.observed;
-          if (fromFile) saved.checkSaved(fromFile, observed, flags.plan!);
-          const diff = fromFile ? fromFile.diff : saved.targetChanges(plan, now.diff, flags.target ?? []);
+          const diff = fromFile ? saved.checkSaved(fromFile, observed, now.diff, flags.plan!) : saved.targetChanges(plan, now.diff, flags.target ?? []);
           process.stdout.write(renderDiff(diff, { color: color() }));
           if (!hasChanges(diff)) return;
           if (!flags.autoApprove && !fromFile) {

@@ -1,5 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Driver } from '../drivers/types';
+import { InvalidArgumentError } from '../util/errors';
 
 /**
  * The engine the stack commands (diff, apply, destroy, drift, ps, logs, exec) talk to: the
@@ -11,6 +14,8 @@ export interface Engine {
   readonly driver: Driver;
   /** Runs `fn` holding `stack`'s lock; a second holder fails at once, naming the first. */
   stackLocked<T>(stack: string, fn: () => Promise<T>): Promise<T>;
+  /** The key that signs saved plans (`diff --out`) and authenticates them (`apply --plan`). */
+  planKey(): Buffer;
 }
 
 /** The driver for this command. */
@@ -25,5 +30,45 @@ export async function engine(): Promise<Engine> {
   return {
     driver,
     stackLocked: (stack, fn) => withLock(path.join(lockDir, `${stack}.lock`), fn, { noWait: true, busy: `stack ${stack} is being applied by another cdk-docker command` }),
+    planKey: () => planKey(runtimeConfig().root),
   };
+}
+
+/**
+ * The plan key: `CDK_DOCKER_PLAN_KEY` when set (the same secret in the CI job that plans and the
+ * one that applies), else 32 random bytes made on first use in the engine's state root, readable
+ * by its owner only. Whoever can read it can sign a plan; whoever cannot, cannot forge one.
+ */
+export function planKey(root: string): Buffer {
+  const given = process.env.CDK_DOCKER_PLAN_KEY;
+  if (given !== undefined) {
+    if (given.length < 16) throw new InvalidArgumentError(`CDK_DOCKER_PLAN_KEY has ${given.length} characters: give a secret of at least 16 (e.g. \`openssl rand -hex 32\`)`);
+    return Buffer.from(given, 'utf8');
+  }
+  const file = path.join(root, 'plan.key');
+  const read = (): Buffer | undefined => {
+    try {
+      return fs.readFileSync(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new InvalidArgumentError(`cannot read the plan key ${file} (${(e as Error).message}); run as the user who owns the engine's state`);
+    }
+  };
+  let key = read();
+  if (!key) {
+    // Made aside and linked into place: two first users at once end up with the same key.
+    fs.mkdirSync(root, { recursive: true, mode: 0o711 });
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    fs.writeFileSync(tmp, randomBytes(32), { mode: 0o600 });
+    try {
+      fs.linkSync(tmp, file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+    key = read()!;
+  }
+  if (key.length !== 32) throw new InvalidArgumentError(`the plan key ${file} is damaged (${key.length} bytes, not 32); remove it (saved plans made with it can no longer be applied) or set CDK_DOCKER_PLAN_KEY`);
+  return key;
 }

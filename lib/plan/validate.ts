@@ -66,7 +66,56 @@ export function validatePlan(data: unknown, source: string): Plan {
   if (!validate(data)) {
     throw new PlanValidationError(source, describeErrors(validate.errors ?? []));
   }
+  const problems = referenceProblems(data as Plan);
+  if (problems.length) throw new PlanValidationError(source, problems);
   return data as Plan;
+}
+
+/**
+ * What the schema cannot say: every logical id a resource names (`dependsOn`, a container's
+ * `image` and `spec.dependsOn`) is a resource of the plan, of the right type, listed in the
+ * resource's own `dependsOn`, and the dependencies have no cycle. Synth never writes such a plan;
+ * a hand-edited one could make apply wait forever or act on a resource nobody declared.
+ */
+const A_TYPE: { readonly [type: string]: string } = { image: 'an image', container: 'a container', network: 'a network', volume: 'a volume' };
+
+export function referenceProblems(plan: Plan): string[] {
+  const problems: string[] = [];
+  const resources = plan.resources;
+  const has = (id: string) => Object.prototype.hasOwnProperty.call(resources, id);
+  for (const [id, r] of Object.entries(resources)) {
+    for (const d of r.dependsOn) {
+      if (d === id) problems.push(`resources.${id}.dependsOn: depends on itself`);
+      else if (!has(d)) problems.push(`resources.${id}.dependsOn: "${d}" is not a resource of the plan`);
+    }
+    if (r.type !== 'container') continue;
+    const needs = (field: string, target: string, type: string) => {
+      if (!has(target)) problems.push(`resources.${id}.spec.${field}: "${target}" is not a resource of the plan`);
+      else if (resources[target].type !== type) problems.push(`resources.${id}.spec.${field}: "${target}" is ${A_TYPE[resources[target].type]}, not ${A_TYPE[type]}`);
+      else if (!r.dependsOn.includes(target)) problems.push(`resources.${id}.spec.${field}: "${target}" is missing from resources.${id}.dependsOn`);
+    };
+    needs('image', r.spec.image, 'image');
+    r.spec.dependsOn.forEach((d, i) => needs(`dependsOn.${i}.container`, d.container, 'container'));
+  }
+  if (problems.length) return problems;
+  // Cycles: depth-first, reporting the first loop found.
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (id: string, trail: string[]): string[] | undefined => {
+    if (state.get(id) === 'done') return undefined;
+    if (state.get(id) === 'visiting') return [...trail.slice(trail.indexOf(id)), id];
+    state.set(id, 'visiting');
+    for (const d of resources[id].dependsOn) {
+      const loop = visit(d, [...trail, id]);
+      if (loop) return loop;
+    }
+    state.set(id, 'done');
+    return undefined;
+  };
+  for (const id of Object.keys(resources).sort()) {
+    const loop = visit(id, []);
+    if (loop) return [`resources: dependsOn cycle ${loop.join(' → ')}; remove one of these dependencies`];
+  }
+  return [];
 }
 
 /** Turns ajv errors into readable lines, one per problem, without oneOf noise. */

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
+import { canonicalJson, hmacSha256 } from '../../lib/util/canonical';
 import { CliResult, ROOT, cdkDocker, ok, tempDir, until, writeJsApp } from '../helpers/cli';
 import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 
@@ -206,6 +207,58 @@ app.synth();`,
     expect(cli(dir, ['diff', '--target', 'nosuch']).stderr).toContain('--target nosuch: no resource of stack changes has that path; its paths are busybox, net, peer, svc');
   });
 
+  test('a saved plan edited after review is refused and changes nothing: privileged + a bind of /, an emptied change list, a re-signed plan whose changes do not follow from it', () => {
+    write({ greeting: 'reviewed', restart: 'always', extra: true });
+    const file = path.join(dir, 'tampered.plan.json');
+    const reviewed = ok(cli(dir, ['diff', '--out', file]));
+    expect(reviewed).not.toMatch(/privileged/);
+    const original = fs.readFileSync(file, 'utf8');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    const before = ok(rt(['ps', '-aq', '--no-trunc']));
+    const edit = (f: (saved: { stacks: Array<{ plan: { resources: Record<string, { type: string; spec: Record<string, unknown>; dependsOn: string[] }> }; diff: { changes: unknown[] } }> }) => void) => {
+      const saved = JSON.parse(original);
+      f(saved);
+      fs.writeFileSync(file, JSON.stringify(saved, undefined, 2));
+    };
+    const refused = (why: RegExp, lines = 1) => {
+      const r = cli(dir, ['apply', '--plan', file]);
+      expect(r.stderr).toMatch(why);
+      expect(r.stderr.trim().split('\n')).toHaveLength(lines);
+      expect(r.code).toBe(1);
+      expect(r.stdout).not.toMatch(/No changes|Apply complete/);
+      expect(ok(rt(['ps', '-aq', '--no-trunc']))).toBe(before);
+    };
+    const changed = /tampered\.plan\.json was changed after it was saved \(its signature does not match its content\): it is not the plan that was reviewed; make it again with `cdk-docker diff --out .*tampered\.plan\.json` and review it/;
+    edit((saved) => {
+      const svc = Object.values(saved.stacks[0].plan.resources).find((r) => r.type === 'container')!;
+      svc.spec.privileged = true;
+      (svc.spec.mounts as unknown[]).push({ type: 'bind', source: '/', target: '/host', readOnly: false });
+    });
+    refused(changed);
+    edit((saved) => {
+      saved.stacks[0].diff.changes = [];
+    });
+    refused(changed);
+    // Whoever holds the key can sign: the changes must still follow from the plan and the engine.
+    edit((saved) => {
+      saved.stacks[0].diff.changes = [];
+      resign(saved);
+    });
+    refused(/stack changes changed since the plan in .*tampered\.plan\.json was made/);
+    edit((saved) => {
+      const svc = Object.values(saved.stacks[0].plan.resources).find((r) => r.type === 'container')!;
+      svc.dependsOn.push('NoSuchResource1234');
+      resign(saved);
+    });
+    refused(/tampered\.plan\.json \(stack changes\) is not a valid cdk-docker plan:\n  - resources\.\w+\.dependsOn: "NoSuchResource1234" is not a resource of the plan\n$/, 2);
+    // Another engine's key (or none of ours): named as such.
+    const other = cdkDocker(['apply', '--plan', file], dir, { ...env, CDK_DOCKER_PLAN_KEY: 'another-key-of-at-least-16' });
+    expect(other.stderr).toMatch(/was signed with another plan key \(sha256:[0-9a-f]{16}; this engine's is sha256:[0-9a-f]{16}\)/);
+    // The untouched file is still carried out.
+    fs.writeFileSync(file, original);
+    expect(ok(cli(dir, ['apply', '--plan', file]))).toContain('Apply complete!');
+  });
+
   test('on a terminal apply shows one live row per resource, redrawn in place', () => {
     write({ greeting: 'tty', restart: 'always' });
     const out = execFileSync('script', ['-qec', `${path.join(ROOT, "bin", "cdk-docker")} apply --auto-approve`, '/dev/null'], { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8' }).replace(/\r/g, '');
@@ -237,3 +290,10 @@ app.synth();`,
     ok(cli(dir, ['apply', '--auto-approve']));
   });
 });
+
+/** Signs an edited saved plan again with the test engine's own key, as someone holding it could. */
+function resign(saved: { [k: string]: unknown }): void {
+  const key = fs.readFileSync(path.join(env.CDK_DOCKER_ROOT!, 'plan.key'));
+  const { signature: _old, ...unsigned } = saved;
+  saved.signature = hmacSha256(key, canonicalJson(unsigned));
+}
