@@ -235,17 +235,6 @@ export function checkIpam(
   }
   const subnet = parseCidr(opts.subnet, 'subnet');
   if (subnet.prefix > 30) throw new InvalidArgumentError(`create ${name}: subnet ${opts.subnet} is too small: it leaves no address for a container next to the gateway; use a /30 or larger`);
-  // This root's networks first (the message a single-root user knows), then other roots'.
-  const other = taken.find((t) => t.root === undefined && overlaps(t.cidr, subnet)) ?? taken.find((t) => overlaps(t.cidr, subnet));
-  if (other) {
-    throw new ConflictError(`${what}: subnet ${opts.subnet} overlaps ${formatCidr(other.cidr)} of ${describeTaken(other)}; choose ${fix} or ${freeHint(other)}`);
-  }
-  const ours = new Set(taken.filter((t) => t.root === undefined).map((t) => t.bridge));
-  const routed = host.find((h) => !ours.has(h.dev) && overlaps(h.cidr, subnet));
-  if (routed) {
-    const holder = routed.address ? `which interface ${routed.dev} holds (address ${routed.address})` : `which the host routes through ${routed.dev}`;
-    throw new ConflictError(`${what}: subnet ${opts.subnet} overlaps ${formatCidr(routed.cidr)}, ${holder}; choose ${fix} (ip route and ip addr show what is in use)`);
-  }
   const [first, last] = bounds(subnet);
   let gateway = first + 1;
   if (opts.gateway !== undefined) {
@@ -260,6 +249,18 @@ export function checkIpam(
       throw new InvalidArgumentError(`create ${name}: ip-range ${opts.ipRange} is not inside subnet ${opts.subnet}; give a range within it (e.g. ${formatIp(first + 2 ** (31 - subnet.prefix))}/${Math.min(subnet.prefix + 1, 30)})`);
     }
     if (usable(subnet, gateway, ipRange).count === 0) throw new InvalidArgumentError(`create ${name}: ip-range ${opts.ipRange} has no address left for containers (the gateway takes it); give a larger range`);
+  }
+  // The arguments are checked first: a typo is reported before what the host holds.
+  // This root's networks first (the message a single-root user knows), then other roots'.
+  const other = taken.find((t) => t.root === undefined && overlaps(t.cidr, subnet)) ?? taken.find((t) => overlaps(t.cidr, subnet));
+  if (other) {
+    throw new ConflictError(`${what}: subnet ${opts.subnet} overlaps ${formatCidr(other.cidr)} of ${describeTaken(other)}; choose ${fix} or ${freeHint(other)}`);
+  }
+  const ours = new Set(taken.filter((t) => t.root === undefined).map((t) => t.bridge));
+  const routed = host.find((h) => !ours.has(h.dev) && overlaps(h.cidr, subnet));
+  if (routed) {
+    const holder = routed.address ? `which interface ${routed.dev} holds (address ${routed.address})` : `which the host routes through ${routed.dev}`;
+    throw new ConflictError(`${what}: subnet ${opts.subnet} overlaps ${formatCidr(routed.cidr)}, ${holder}; choose ${fix} (ip route and ip addr show what is in use)`);
   }
   return { subnet, gateway, ipRange };
 }
