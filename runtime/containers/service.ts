@@ -433,7 +433,8 @@ export class ContainerService {
    */
   private exitCommand(id: string): string[] {
     const command = [...this.selfCommand(), 'runtime', '_exited', id];
-    return ['/bin/sh', '-c', `c=$(cat '${this.exitClaimFile(id)}' 2>/dev/null); [ -n "$c" ] && [ -d "/proc/$c" ] || exec "$0" "$@"`, ...command];
+    // Claimed when the claimer is alive: its /proc stat exists and its state is not Z (zombie) or X.
+    return ['/bin/sh', '-c', `c=$(cat '${this.exitClaimFile(id)}' 2>/dev/null); s=; [ -n "$c" ] && s=$(cat "/proc/$c/stat" 2>/dev/null); case "\${s##*) }" in ""|Z*|X*) exec "$0" "$@";; esac`, ...command];
   }
 
   /** Creates the bundle and starts the container under conmon. Call under the container's lock. */

@@ -378,6 +378,22 @@ test('a foreground run --rm whose CLI is killed is still recorded and removed wh
   await until('the container to be removed', () => rt(['ps', '-aq', '--filter', 'name=orphan']).stdout.trim() === '', 10_000);
 });
 
+test('a foreground run --rm whose CLI is killed and never reaped (a zombie) is still removed when it exits', async () => {
+  // sh starts the CLI, then becomes `sleep`, which never reaps it: killed, the CLI stays a zombie
+  // that still has a /proc entry, as under an init that does not reap.
+  const parent = spawn('sh', ['-c', '"$0" runtime run --rm --name zombied busybox:ctr sleep 1 >/dev/null 2>&1 & echo $!; exec sleep 60', CLI], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d) => resolve(String(d).trim()))));
+    await until('the container to run', () => rt(['ps', '-q', '--filter', 'name=zombied']).stdout.trim() !== '', 10_000);
+    remember(ok(rt(['ps', '-q', '--no-trunc', '--filter', 'name=zombied'])));
+    process.kill(pid, 'SIGKILL');
+    await until('the CLI is a zombie', () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] === 'Z', 5_000);
+    await until('the container to be removed', () => rt(['ps', '-aq', '--filter', 'name=zombied']).stdout.trim() === '', 10_000);
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
+
 test('wait returns the exit code; kill sends a signal', async () => {
   remember(ok(rt(['run', '-d', '--name', 'waiter', 'busybox:ctr', 'sh', '-c', 'sleep 0.5; exit 5'])));
   expect(ok(rt(['wait', 'waiter']))).toBe('5\n');
