@@ -57,7 +57,7 @@ export function planKey(root: string): Buffer {
   let key = read();
   if (!key) {
     // Made aside and linked into place: two first users at once end up with the same key.
-    fs.mkdirSync(root, { recursive: true, mode: 0o711 });
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
     fs.writeFileSync(tmp, randomBytes(32), { mode: 0o600 });
     try {
