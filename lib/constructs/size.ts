@@ -38,7 +38,7 @@ export class Size {
     if (!Number.isFinite(amount) || amount < 0) {
       throw new InvalidArgumentError(`invalid size ${amount} bytes: it must be a finite number of zero or more`);
     }
-    if (amount > MAX_BYTES) throw new InvalidArgumentError(`invalid size of ${describeNumber(amount)} bytes: ${tooLarge(amount)}`);
+    if (amount > MAX_BYTES) throw new InvalidArgumentError(`invalid size: ${tooLarge(amount)}`);
   }
 
   /** Whole bytes (rounded down, as Docker does). */

@@ -634,13 +634,14 @@ export interface ExecOptions {
 
 /** Runs `command` in a running container as `runtime exec` does (also for stack-scoped `exec`); sets process.exitCode. */
 export async function containerExec(c: string, command: string[], o: ExecOptions): Promise<void> {
+  const env = envFlag(o.env) ?? [];
   const svc = service();
   const id = svc.ensureRunning(c);
   const m = containersModule();
   const args = ['exec'];
   if (o.tty) args.push('--tty');
   if (o.detach) args.push('--detach');
-  for (const e of envFlag(o.env) ?? []) args.push('--env', e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
+  for (const e of env) args.push('--env', e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
   if (o.workdir) args.push('--cwd', o.workdir);
   if (o.user !== undefined) {
     const u = m.resolveUser(path.join(svc.store.bundleDir(id), 'rootfs'), o.user);
