@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { NetworkStore } from '../../runtime/networks';
+import { DEFAULT_POOL } from '../../runtime/networks/ipam';
 import { CliResult, cdkDocker, ok, tempDir, until } from '../helpers/cli';
 import { busyboxRootfsTar } from '../helpers/images';
 import { privateNetworkConfig } from '../helpers/network';
@@ -102,13 +104,22 @@ afterAll(async () => {
     for (const n of rt(r, ['network', 'ls', '-q', '--filter', 'type=custom']).stdout.split('\n').filter(Boolean)) rt(r, ['network', 'rm', n]);
   }
   await until('the monitors to exit', () => !fs.readdirSync('/proc').some((p) => /^\d+$/.test(p) && safe(`/proc/${p}/cmdline`).includes(work)), 15_000).catch(() => undefined);
-  // The default networks' claims go with the roots (a stale claim is dropped by the next reader; removed here at once).
-  if (fs.existsSync(REGISTRY)) {
-    for (const f of fs.readdirSync(REGISTRY)) if (safe(path.join(REGISTRY, f)).includes(work)) fs.rmSync(path.join(REGISTRY, f), { force: true });
-  }
   fs.rmSync(work, { recursive: true, force: true });
+  dropClaims([work]);
   expect(ourIptablesLines().length).toBe(iptablesBefore);
 });
+
+/**
+ * Removes the registry's claims of roots under `dirs` (deleted roots' claims are stale and the
+ * next reader drops them; a test removes its own at once).
+ */
+function dropClaims(dirs: readonly string[]): void {
+  if (!fs.existsSync(REGISTRY)) return;
+  for (const f of fs.readdirSync(REGISTRY)) {
+    const text = safe(path.join(REGISTRY, f));
+    if (dirs.some((d) => text.includes(`"${d}`))) fs.rmSync(path.join(REGISTRY, f), { force: true });
+  }
+}
 
 function safe(file: string): string {
   try {
@@ -130,6 +141,24 @@ test('automatic allocation gives two state roots with the same pool disjoint sub
   expect(fs.existsSync(`/sys/class/net/${bridgeOf('a', 'auto')}`)).toBe(false);
   ok(rt('a', ['network', 'rm', 'auto']));
   ok(rt('c', ['network', 'rm', 'auto']));
+});
+
+test('the default networks of two state roots without a bip get different subnets of the default pool', async () => {
+  // Two roots that exist only for this test: their claims go stale with them (no pool /16 held longer).
+  const dirs = [tempDir('cdk-docker-overlap-d1-'), tempDir('cdk-docker-overlap-d2-')];
+  try {
+    const subnets: string[] = [];
+    for (const [i, d] of dirs.entries()) {
+      const store = new NetworkStore(d, undefined, { defaultBridge: `cdkt224d${i}-${process.pid % 10_000}` });
+      subnets.push((await store.ensureDefault()).IPAM.Config[0].Subnet);
+    }
+    expect(DEFAULT_POOL).toContain(subnets[0]);
+    expect(DEFAULT_POOL).toContain(subnets[1]);
+    expect(subnets[1]).not.toBe(subnets[0]);
+  } finally {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    dropClaims(dirs);
+  }
 });
 
 test('a second state root with the same bip is refused, naming the first root, whether its bridge is down or up', () => {
