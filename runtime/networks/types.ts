@@ -11,7 +11,10 @@
  *   (aardvark-dns answers container names and aliases on the gateway address).
  * - *IPAM* is the engine's: netavark only takes static addresses. Subnets come from a pool
  *   (`10.88.0.0/16` for the default network, `10.89.0.0/24`, `10.89.1.0/24`, … for user
- *   networks), skipping those the host routes and those other networks use. Every container
+ *   networks), skipping those the host routes or has an address in (on any interface, up or
+ *   down) and those other networks use — of this state root or of another one on the host (the
+ *   host-wide subnet registry, ./registry). A container start checks again that its networks'
+ *   subnets are still theirs on the host. Every container
  *   on a network holds an *endpoint*: its address there, reserved by `allocate` and freed by
  *   `release`, written in the network's record under the store's lock (two processes never
  *   get the same address).
