@@ -17,9 +17,9 @@ import { pullImage } from '../../runtime/images/pull';
 import { RegistryClient } from '../../runtime/images/registry';
 import { ImageStore } from '../../runtime/images/store';
 import { MEDIA_TYPES, hostPlatform } from '../../runtime/images/types';
-import { CLI, ROOT, tempDir, writeJsApp } from '../helpers/cli';
+import { CLI, tempDir, writeJsApp } from '../helpers/cli';
 import { requireCommand } from '../helpers/prereq';
-import { archivePath, clean, digestLike, escapeRel, oddJson, safeText, tarSpec } from './arbitraries';
+import { archivePath, digestLike, oddJson, safeText, tarSpec } from './arbitraries';
 import { World, hostSentinels, makeWorld } from './canary';
 import { canaryProblems, childProblems, messageProblems, mountProblems, rejectionProblems, rootProblems, within } from './checks';
 import { TarOp, TarSpec, tarBytes } from './tar';
@@ -83,12 +83,16 @@ const params = <T>(share: number, examples: T[] = []): fc.Parameters<T> => ({
   endOnFailure: false,
 });
 
+/** How the cases of the running property ended (shown with its count, to see that both happen). */
+const outcomes = { accepted: 0, refused: 0 };
+
 /** Runs a property; prints how many cases ran; throws fast-check's report on a failure. */
 async function runProperty<T>(name: string, prop: fc.IAsyncPropertyWithHooks<T> | fc.IAsyncProperty<T>, p: fc.Parameters<T>): Promise<void> {
   const started = Date.now();
+  outcomes.accepted = outcomes.refused = 0;
   const out = await fc.check(prop, p);
   // eslint-disable-next-line no-console
-  console.log(`fuzz ${name}: ${out.numRuns} cases (${p.examples?.length ?? 0} examples) in ${((Date.now() - started) / 1000).toFixed(1)} s, seed ${SEED}${out.failed ? ' — FAILED' : ''}`);
+  console.log(`fuzz ${name}: ${out.numRuns} cases (${p.examples?.length ?? 0} examples; ${outcomes.accepted} accepted, ${outcomes.refused} refused) in ${((Date.now() - started) / 1000).toFixed(1)} s, seed ${SEED}${out.failed ? ' — FAILED' : ''}`);
   if (out.failed) throw new Error(`${fc.defaultReportMessage(out) ?? `property ${name} failed`}\n\nCause: ${(out.errorInstance as Error | undefined)?.message ?? String(out.errorInstance)}`);
 }
 
@@ -99,8 +103,11 @@ async function checkCase(run: () => Promise<unknown>, opts: { accept?: (value: u
   const r = await within(ms, 'case', run);
   const problems: string[] = [];
   if (r.hung) problems.push(`no answer within ${ms / 1000} s (a hang)`);
-  else if ('error' in r) problems.push(...rejectionProblems(r.error, world));
-  else if (opts.accept) problems.push(...opts.accept(r.value));
+  else if ('error' in r) {
+    outcomes.refused++;
+    problems.push(...rejectionProblems(r.error, world));
+  } else outcomes.accepted++;
+  if (!r.hung && !('error' in r) && opts.accept) problems.push(...opts.accept(r.value));
   problems.push(...canaryProblems(world), ...mountProblems(world));
   if (!r.hung) problems.push(...rootProblems(world.root, opts.rootExtra), ...(await childProblems()));
   const sentinels = hostSentinels(world).filter((s) => !sentinelsBefore.includes(s));
@@ -381,9 +388,9 @@ function stderrProblems(stderr: string): string[] {
 }
 
 /** The CLI as a user runs it (bin/cdk-docker), in the world's state root, killed at `ms`. */
-async function cli(args: string[], ms: number, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+async function cli(args: string[], ms: number, env: NodeJS.ProcessEnv = {}, cwd = scratch): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
   const child = spawn(process.env.CDK_DOCKER_FUZZ_CLI ?? CLI, args, {
-    cwd: scratch,
+    cwd,
     env: { ...process.env, NO_COLOR: '1', CDK_DOCKER_ROOT: world.root, CDK_DOCKER_RUNROOT: world.run, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -497,7 +504,6 @@ class FuzzRegistry {
 async function serve(reg: FuzzRegistry, p: RegistryPlan): Promise<void> {
   const repo = '/v2/fuzz/img';
   const routes = new Map<string, Served>();
-  const json = (o: unknown, type: string, extra: Record<string, string> = {}): Served => ({ status: 200, body: Buffer.from(JSON.stringify(o)), headers: { 'content-type': type, ...extra } });
   const tars = await Promise.all(p.layers.map((l) => tarBytes({ ops: BENIGN[l], endBlocks: 2 })));
   const blobs = tars.map((t) => (p.gzipLayers ? zlib.gzipSync(t) : t));
   const diffIds = tars.map((t, i) => p.diffIds[i] ?? `sha256:${sha256(t)}`);
@@ -636,3 +642,221 @@ describe('env files', () => {
     expect(problems).toEqual([]);
   }, 180_000);
 });
+
+// --- Dockerfiles ------------------------------------------------------------------------------
+
+/** A word with substitutions, quotes and escapes that a config instruction takes. */
+const dockerWord = (): fc.Arbitrary<string> =>
+  fc.oneof(
+    { weight: 3, arbitrary: safeText(10) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom('$A', '${A}', '${A:-x}', '${A:+y}', '${A:?err}', '${', '${A', '$', '\\', '"', "'", '\\$A', '"${A}"', '$(id)', '`id`', '${A:-${B:-c}}', '${A#*}', '${A/x/y}', '${1}', '$@'),
+    },
+    { weight: 1, arbitrary: fc.constantFrom(`${world.dir}/secret`, '../../../../../../secret', '/', '..', '/etc/shadow') },
+  );
+
+const configInstruction = (): fc.Arbitrary<string> =>
+  fc.oneof(
+    fc.tuple(fc.constantFrom('ENV', 'LABEL', 'ARG'), dockerWord(), dockerWord()).map(([k, a, b]) => `${k} ${a}=${b}`),
+    fc.tuple(fc.constantFrom('CMD', 'ENTRYPOINT', 'SHELL', 'VOLUME'), fc.oneof(fc.array(dockerWord(), { maxLength: 3 }).map((ws) => JSON.stringify(ws)), dockerWord(), fc.constantFrom('[', '["a",', '[1]', '[]', '{}'))).map(([k, a]) => `${k} ${a}`),
+    fc.tuple(fc.constantFrom('USER', 'WORKDIR', 'STOPSIGNAL', 'MAINTAINER'), dockerWord()).map(([k, a]) => `${k} ${a}`),
+    fc.tuple(fc.constantFrom('EXPOSE'), fc.constantFrom('80', '80/tcp', '70000', '0', '-1', '1-65536', '80/xyz', '1e9', '99999999999999999999', '80-70', 'a', '$P', '')).map(([k, a]) => `${k} ${a}`),
+    fc.tuple(fc.constantFrom('--interval=', '--timeout=', '--start-period=', '--retries='), fc.constantFrom('1s', '0', '-1s', '1e9h', 'abc', '99999999999999999999', '', '1ms')).map(([f, v]) => `HEALTHCHECK ${f}${v} CMD true`),
+    fc.constantFrom('HEALTHCHECK NONE', 'HEALTHCHECK CMD', 'HEALTHCHECK', 'ONBUILD ONBUILD CMD x', 'ONBUILD FROM x', 'ONBUILD CMD ["x"]', 'ONBUILD', 'STOPSIGNAL SIGKILL', 'STOPSIGNAL 99999', 'CMD', 'ENV', 'ENV A', 'LABEL =x', 'ARG', 'USER ""', 'NOSUCH x', 'RUN --network=none true'),
+  );
+
+const dockerfileText = (): fc.Arbitrary<string> =>
+  fc
+    .record({
+      directive: fc.constantFrom('', '# escape=`\n', '# escape=\\\n', '# syntax=docker/dockerfile:1\n', '# escape=x\n'),
+      args: fc.array(fc.tuple(dockerWord(), dockerWord()).map(([a, b]) => `ARG ${a}=${b}`), { maxLength: 2 }),
+      from: fc.constantFrom('FROM scratch', 'FROM scratch AS a', 'FROM --platform=linux/amd64 scratch', 'FROM ${BASE:-scratch}', 'FROM scratch AS', 'FROM', 'FROM scratch AS ../x'),
+      body: fc.array(configInstruction(), { maxLength: 6 }),
+      continuation: fc.boolean(),
+    })
+    .map((r) => `${r.directive}${[...r.args, r.from, ...r.body].join(r.continuation ? ' \\\n  \n' : '\n')}\n`);
+
+describe('Dockerfiles', () => {
+  test(
+    "the builder's parse and dispatch of config instructions never reaches outside the store, and every refusal is one clear line",
+    async () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { BuildService } = require('../../runtime/build/builder') as typeof import('../../runtime/build/builder');
+      const prop = fc.asyncProperty(dockerfileText(), async (text) => {
+        await checkCase(
+          () => new BuildService(runtimeConfig({ CDK_DOCKER_ROOT: world.root, CDK_DOCKER_RUNROOT: world.run })).build({ dockerfileContent: text, network: 'none', tags: ['fuzz/build:1'], noCache: true }),
+          { rootExtra: [/^config\.json$/, /^(containers|build|builds|volumes|networks|tmp|locks?)(\/|$)/] },
+        );
+      });
+      await runProperty('Dockerfiles', prop, params(0.08, [['FROM scratch\nWORKDIR ../../../../../../secret\nVOLUME ["/../../x"]\nUSER ${A:?boom}\n'], ['FROM scratch\nEXPOSE 70000\n'], ['FROM scratch\nHEALTHCHECK --interval=1e9h CMD true\n']]));
+    },
+    jestLimit(0.08),
+  );
+});
+
+// --- plans and saved plans --------------------------------------------------------------------
+
+type JsonPath = Array<string | number>;
+
+/** Every node's path in a JSON document (under `under`). */
+function jsonPaths(doc: unknown, under: JsonPath = []): JsonPath[] {
+  const out: JsonPath[] = [];
+  const visit = (v: unknown, p: JsonPath) => {
+    out.push(p);
+    if (Array.isArray(v)) v.forEach((x, i) => visit(x, [...p, i]));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) visit(x, [...p, k]);
+  };
+  let node: unknown = doc;
+  for (const k of under) node = (node as Record<string | number, unknown>)[k];
+  visit(node, under);
+  return out;
+}
+
+interface Mutation {
+  readonly pick: number;
+  readonly op: 'replace' | 'delete' | 'add';
+  readonly value: unknown;
+}
+
+/** A copy of `doc` with one node replaced, deleted or given an extra key/element. */
+function mutate(doc: unknown, candidates: JsonPath[], m: Mutation): unknown {
+  const copy = JSON.parse(JSON.stringify(doc)) as unknown;
+  const p = candidates[m.pick % candidates.length];
+  if (p.length === 0) return m.op === 'replace' ? m.value : copy;
+  let parent = copy as Record<string | number, unknown>;
+  for (const k of p.slice(0, -1)) parent = parent[k] as Record<string | number, unknown>;
+  const key = p[p.length - 1];
+  const node = parent[key];
+  if (m.op === 'replace') parent[key] = m.value;
+  else if (m.op === 'delete') {
+    if (Array.isArray(parent)) parent.splice(Number(key), 1);
+    else delete parent[key];
+  } else if (Array.isArray(node)) node.push(m.value);
+  else if (node && typeof node === 'object') (node as Record<string, unknown>).fuzzExtra = m.value;
+  else parent[key] = m.value;
+  return copy;
+}
+
+const hostileValue = (): fc.Arbitrary<unknown> =>
+  fc.oneof(
+    oddJson,
+    fc.constantFrom('/', `${world.dir}/secret`, '../../../../../secret', '99999999999999999999g', 1e21, -1, 65536, 'host', 'unconfined', 'SYS_ADMIN', 'Missing0000', { type: 'bind', source: '/', target: '/host', readOnly: false }),
+  );
+
+const mutation = (): fc.Arbitrary<Mutation> => fc.record({ pick: fc.nat(), op: fc.constantFrom<'replace' | 'delete' | 'add'>('replace', 'replace', 'delete', 'add'), value: hostileValue() });
+
+describe('plans', () => {
+  let planFile = '';
+  let savedFile = '';
+  let appDir = '';
+  /** The key `diff --out` signed the reviewed plan with, where the root keeps one. */
+  let reviewKey: Buffer | undefined;
+
+  beforeAll(async () => {
+    appDir = tempDir('cdk-docker-fuzz-app-');
+    writeJsApp(
+      appDir,
+      `const app = new cdk.App();
+const stack = new cdk.Stack(app, 'fuzz');
+new cdk.Volume(stack, 'data');
+new cdk.Container(stack, 'web', { image: 'fuzz/none:1', command: ['sleep', '1'], mounts: [{ type: 'bind', source: '/tmp', target: '/t', readOnly: true }] });
+app.synth();`,
+    );
+    world.freshRoot();
+    const synth = await cli(['synth'], 60_000, {}, appDir);
+    planFile = path.join(appDir, 'cdk.out', 'fuzz.plan.json');
+    if (synth.code !== 0 || !fs.existsSync(planFile)) throw new Error(`synth of the fuzz app failed (exit ${synth.code}): ${synth.stderr}`);
+    savedFile = path.join(appDir, 'reviewed.json');
+    const diff = await cli(['diff', '--out', savedFile], 60_000, {}, appDir);
+    if (!fs.existsSync(savedFile)) throw new Error(`diff --out of the fuzz app failed (exit ${diff.code}): ${diff.stderr}`);
+    const keyFile = path.join(world.root, 'plan.key');
+    if (fs.existsSync(keyFile)) reviewKey = fs.readFileSync(keyFile);
+  }, 120_000);
+
+  afterAll(() => {
+    if (appDir) fs.rmSync(appDir, { recursive: true, force: true });
+  });
+
+  test(
+    'a damaged plan or saved plan is read or refused with a clear message, and nothing outside the root is touched',
+    async () => {
+      const plan = JSON.parse(fs.readFileSync(planFile, 'utf8')) as unknown;
+      const saved = JSON.parse(fs.readFileSync(savedFile, 'utf8')) as unknown;
+      const planKey = reviewKey ?? Buffer.alloc(32, 7);
+      const planPaths = jsonPaths(plan);
+      const savedPaths = jsonPaths(saved);
+      const prop = fc.asyncProperty(fc.constantFrom<'plan' | 'saved'>('plan', 'saved'), mutation(), async (which, m) => {
+        const doc = which === 'plan' ? mutate(plan, planPaths, m) : mutate(saved, savedPaths, m);
+        const file = scratchFile(JSON.stringify(doc), which === 'plan' ? 'fuzz.plan.json' : 'saved.json');
+        // readSavedPlan(file, key) as apply calls it (the key the plan was signed with is not this one).
+        const readSaved = readSavedPlan as unknown as (f: string, key: Buffer) => unknown;
+        await checkCase(async () => (which === 'plan' ? readPlan(file) : readSaved(file, planKey)), { rootExtra: [/.*/] });
+      });
+      await runProperty('plan files', prop, params(0.06));
+    },
+    jestLimit(0.06),
+  );
+
+  test(
+    'a saved plan changed after review is refused before anything is applied (apply --plan)',
+    async () => {
+      const reviewed = JSON.parse(fs.readFileSync(savedFile, 'utf8')) as { stacks: Array<{ plan: { resources: Record<string, { type: string; spec: Record<string, unknown>; dependsOn: string[] }> }; diff: { changes: unknown[] } }> };
+      const container = () => Object.keys(reviewed.stacks[0].plan.resources).find((k) => reviewed.stacks[0].plan.resources[k].type === 'container')!;
+      const edit = (f: (d: typeof reviewed) => void) => {
+        const d = JSON.parse(JSON.stringify(reviewed)) as typeof reviewed;
+        f(d);
+        return d;
+      };
+      // issue 11 #10, as edits of the reviewed file; then random edits of its plans and diffs.
+      const examples: unknown[] = [
+        edit((d) => (d.stacks[0].plan.resources[container()].spec.privileged = true)),
+        edit((d) => (d.stacks[0].plan.resources[container()].spec.mounts as unknown[]).push({ type: 'bind', source: '/', target: '/host', readOnly: false })),
+        edit((d) => (d.stacks[0].diff.changes = [])),
+        edit((d) => d.stacks[0].plan.resources[container()].dependsOn.push('Missing0000')),
+      ];
+      const candidates = jsonPaths(reviewed, ['stacks', 0, 'plan']).concat(jsonPaths(reviewed, ['stacks', 0, 'diff']));
+      const tampered = fc.oneof(fc.constantFrom(...examples), mutation().map((m) => mutate(reviewed, candidates, m))).filter((d) => JSON.stringify(d) !== JSON.stringify(reviewed));
+      let n = 0;
+      const prop = fc.asyncProperty(tampered, async (doc) => {
+        // Each case reviews the app again in a fresh root (the saved plan is bound to it), then applies the edited file.
+        world.freshRoot();
+        const diff = await cli(['diff', '--out', savedFile], 60_000, {}, appDir);
+        if (!fs.existsSync(savedFile)) throw new Error(`diff --out failed (exit ${diff.code}): ${diff.stderr}`);
+        const fresh = JSON.parse(fs.readFileSync(savedFile, 'utf8')) as Record<string, unknown>;
+        // Carry over what binds the file to this root (key id, signature), keep the edited content.
+        const file = scratchFile(JSON.stringify({ ...fresh, ...(doc as object), ...Object.fromEntries(Object.entries(fresh).filter(([k]) => k !== 'stacks' && k !== 'cdkDockerSavedPlan')) }, undefined, 2), `tampered-${++n}.json`);
+        const before = listTree(world.root);
+        const r = await cli(['apply', '--plan', file], 30_000, {}, appDir);
+        const problems: string[] = [];
+        if (r.timedOut) problems.push('apply --plan did not finish within 30 s');
+        else if (r.code === 0) problems.push(`apply --plan carried out an edited plan (exit 0): ${r.stdout.split('\n').filter(Boolean).slice(-2).join(' | ')}`);
+        else problems.push(...stderrProblems(r.stderr));
+        const after = listTree(world.root);
+        const added = after.filter((x) => !before.includes(x) && !/(^|\/)[^/]*\.lock(\/|$)/.test(x));
+        if (added.length) problems.push(`the edited plan was (partly) applied: new in the root: ${added.slice(0, 6).join(', ')}`);
+        problems.push(...canaryProblems(world));
+        if (problems.length) {
+          world.reset();
+          throw new Error(problems.join('\n'));
+        }
+      });
+      await runProperty('saved plans (apply --plan)', prop, { ...params(0.12, examples.map((e) => [e])), numRuns: examples.length + 6 });
+    },
+    jestLimit(0.12) + 120_000,
+  );
+});
+
+/** Every path under `dir` (relative), sorted. */
+function listTree(dir: string): string[] {
+  const out: string[] = [];
+  const visit = (rel: string) => {
+    for (const name of fs.readdirSync(path.join(dir, rel))) {
+      const r = rel ? `${rel}/${name}` : name;
+      out.push(r);
+      if (fs.lstatSync(path.join(dir, r)).isDirectory()) visit(r);
+    }
+  };
+  if (fs.existsSync(dir)) visit('');
+  return out.sort();
+}
