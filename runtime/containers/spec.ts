@@ -267,8 +267,9 @@ function normalizeCaps(caps: readonly string[], available: readonly string[]): s
  * environment variable without a name. The CLI and synth refuse the same with the flag's or the
  * prop's name; this is the last gate, for records written by anything else.
  */
-export function checkSpecInput(input: Pick<SpecInput, 'memory' | 'nanoCpus' | 'pidsLimit' | 'shmSize' | 'oomScoreAdj' | 'env' | 'mounts'>): void {
+export function checkSpecInput(input: Pick<SpecInput, 'cwd' | 'memory' | 'nanoCpus' | 'pidsLimit' | 'shmSize' | 'oomScoreAdj' | 'env' | 'mounts'>): void {
   checkLimits(input);
+  if (input.cwd && !input.cwd.startsWith('/')) throw new InvalidArgumentError(`the working directory '${input.cwd}' is invalid, it needs to be an absolute path`);
   if (!(Number.isSafeInteger(input.shmSize) && input.shmSize >= 0 && input.shmSize <= MAX_BYTES)) {
     throw new InvalidArgumentError(`invalid /dev/shm size ${describeNumber(input.shmSize)} bytes: it must be a whole number of bytes up to ${describeBytes(MAX_BYTES)}, such as 64m`);
   }

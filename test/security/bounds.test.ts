@@ -148,6 +148,7 @@ describe('the OCI spec builder refuses what runc would refuse with a raw error',
     expect(refusal({ shmSize: 1.073741824e29 })).toBe('invalid /dev/shm size 1.074e+29 bytes: it must be a whole number of bytes up to 8 PiB, such as 64m');
     expect(refusal({ oomScoreAdj: 1001 })).toBe('invalid value 1001, range for oom score adj is [-1000, 1000]');
     expect(refusal({ env: ['=x'] })).toBe('invalid environment variable: =x');
+    expect(refusal({ cwd: 'rel' })).toBe("the working directory 'rel' is invalid, it needs to be an absolute path");
     expect(refusal({ mounts: [{ destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'size=abc'] }] })).toBe(
       'invalid tmpfs mount at /t: size "abc" is not a whole number with an optional unit k, m or g, such as 64m (or a percentage of memory such as 50%)',
     );
@@ -243,6 +244,7 @@ describe('runtime run/create/update refuse out-of-range numbers before anything 
     [['--health-cmd', 'true', '--health-interval', '9999999999h'], 'invalid --health-interval "9999999999h": longer than the engine can wait, 2147483647ms (24 days); use a shorter duration such as 30s'],
     [['--health-cmd', 'true', '--health-timeout', '1ns'], 'Timeout in Healthcheck cannot be less than 1ms'],
     [['--restart', 'on-failure:99999999999999999999'], 'invalid restart policy "on-failure:99999999999999999999": the maximum retry count is out of range 0 to 2147483647'],
+    [['-w', 'rel'], "the working directory 'rel' is invalid, it needs to be an absolute path"],
     [['--log-opt', 'max-size=99999999999999999999g'], 'invalid --log-opt max-size "99999999999999999999g": 1.074e+29 bytes is more than the largest size, 8 PiB (9007199254740991 bytes); use a smaller size such as "512m"'],
   ])('run %j is one line, exit 1, and leaves no container', (flags, message) => {
     for (const cmd of ['run', 'create']) {
@@ -259,6 +261,14 @@ describe('runtime run/create/update refuse out-of-range numbers before anything 
     expect(rt(['update', '--pids-limit', '5000000', 'upd'])).toMatchObject({ code: 1, stderr: 'Error: invalid --pids-limit "5000000": at most 4194304 (the kernel\'s PID_MAX_LIMIT); use -1 for unlimited\n' });
     expect(ok(rt(['inspect', '-f', '{{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}', 'upd'])).trim()).toBe('0 <no value>');
     ok(rt(['rm', id]));
+  });
+
+  test('volume create refuses tmpfs options mount(8) would refuse at the first run, and creates nothing', () => {
+    expect(rt(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=abc,uid=0', 'tv'])).toMatchObject({
+      code: 1,
+      stderr: 'Error: invalid --opt o=size=abc,uid=0: size "abc" is not a whole number with an optional unit k, m or g, such as 64m (or a percentage of memory such as 50%)\n',
+    });
+    expect(ok(rt(['volume', 'ls', '-q']))).toBe('');
   });
 
   test('exec -e =x is refused with Docker\'s words before runc is asked', () => {

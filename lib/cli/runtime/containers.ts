@@ -161,6 +161,12 @@ const envFlag = (values: string[] | undefined): string[] | undefined => {
   return values;
 };
 
+/** `-w`: Docker's check (runc would say only "Cwd must be an absolute path"). */
+const workdirFlag = (dir: string | undefined): string | undefined => {
+  if (dir !== undefined && dir !== '' && !path.posix.isAbsolute(dir)) throw new InvalidArgumentError(`the working directory '${dir}' is invalid, it needs to be an absolute path`);
+  return dir;
+};
+
 /** The tmpfs options of `--tmpfs` and `--mount type=tmpfs`, checked as the kernel reads them. */
 const checkTmpfs = (flag: string, spec: string, mount: Containers.MountRequest): Containers.MountRequest => {
   if (mount.type !== 'tmpfs') return mount;
@@ -236,7 +242,7 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
     entrypoint: o.entrypoint !== undefined ? (o.entrypoint === '' ? [] : [o.entrypoint]) : undefined,
     env: envFlag(o.env),
     envFiles: o.envFile,
-    workingDir: o.workdir,
+    workingDir: workdirFlag(o.workdir),
     user: o.user,
     hostname: o.hostname,
     labels,
@@ -635,6 +641,7 @@ export interface ExecOptions {
 /** Runs `command` in a running container as `runtime exec` does (also for stack-scoped `exec`); sets process.exitCode. */
 export async function containerExec(c: string, command: string[], o: ExecOptions): Promise<void> {
   const env = envFlag(o.env) ?? [];
+  workdirFlag(o.workdir);
   const svc = service();
   const id = svc.ensureRunning(c);
   const m = containersModule();

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type * as Config from '../../../runtime/config';
 import type * as Volumes from '../../../runtime/volumes';
 import { InvalidArgumentError } from '../../util/errors';
+import { tmpfsOptionProblem } from '../../util/limits';
 import { confirm, eachName, keyValues, printInspect, renderTemplate, table } from './format';
 import { humanSize } from '../../../runtime/util/units';
 
@@ -53,10 +54,18 @@ export function registerVolumeCommands(runtime: Command): void {
       if (positional !== undefined && o.name !== undefined && positional !== o.name) {
         throw new InvalidArgumentError('conflicting options: either specify --name or provide positional arg, not both');
       }
+      const driverOpts = keyValues('--opt', o.opt);
+      // A tmpfs volume's `o` reaches mount(8) only when a container starts: check it now.
+      if (driverOpts?.type === 'tmpfs') {
+        for (const opt of (driverOpts.o ?? '').split(',').filter(Boolean)) {
+          const problem = tmpfsOptionProblem(opt);
+          if (problem) throw new InvalidArgumentError(`invalid --opt o=${driverOpts.o}: ${problem}`);
+        }
+      }
       const record = await volumeStore().create(positional ?? o.name, {
         driver: o.driver,
         labels: keyValues('--label', o.label),
-        driverOpts: keyValues('--opt', o.opt),
+        driverOpts,
       });
       out(`${record.Name}\n`);
     });
