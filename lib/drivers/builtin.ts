@@ -50,7 +50,8 @@ import type {
   VolumeSpec,
 } from '../plan/types';
 import { Size } from '../constructs/size';
-import { CdkDockerError, ConflictError, NotFoundError } from '../util/errors';
+import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors';
+import { cpuRangeMessage, hostCpuCount } from '../util/limits';
 import { normalizeSignal } from '../util/linux';
 import { ContainerConditionError, UnsupportedError } from './errors';
 import {
@@ -319,6 +320,7 @@ export class BuiltinDriver implements Driver {
   }
 
   // --- containers -----------------------------------------------------------------------------
+  // (checkHostCpus below: the plan bounds CPUs by what Linux can schedule; this host, by its own.)
 
   public async createContainer(request: ContainerCreateRequest): Promise<ObservedContainer> {
     const svc = this.containers;
@@ -331,6 +333,7 @@ export class BuiltinDriver implements Driver {
           `remove or rename it (cdk-docker runtime rm -f ${name}) or give the container another name`,
       );
     }
+    checkHostCpus(spec.nanoCpus);
     const [first, ...rest] = spec.networkMode === 'bridge' ? spec.networks : [];
     const record = await svc.create({
       image: request.imageId,
@@ -406,6 +409,7 @@ export class BuiltinDriver implements Driver {
       Object.assign(labels, update.labels);
     }
     const limit = (v: number | null | undefined) => (v === undefined ? undefined : (v ?? 0));
+    checkHostCpus(update.nanoCpus ?? undefined);
     await svc.update(id, {
       restart: update.restart ? { name: update.restart.policy, maxRetries: update.restart.policy === 'on-failure' ? update.restart.maxRetries : 0 } : undefined,
       memory: limit(update.memoryBytes),
@@ -789,3 +793,10 @@ function wrap(e: CdkDockerError, prefix: string): CdkDockerError {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Docker's host check of a CPU limit, at apply (synth is pure and checks only the kernel's bounds). */
+function checkHostCpus(nanoCpus: number | undefined): void {
+  if (nanoCpus === undefined || nanoCpus <= 0) return;
+  const host = hostCpuCount();
+  if (nanoCpus > host * 1e9) throw new InvalidArgumentError(cpuRangeMessage(host));
+}

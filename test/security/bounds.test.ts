@@ -271,6 +271,22 @@ describe('runtime run/create/update refuse out-of-range numbers before anything 
     expect(ok(rt(['volume', 'ls', '-q']))).toBe('');
   });
 
+  test('apply refuses a CPU limit above this host\'s CPUs with Docker\'s message and creates nothing', () => {
+    const dir = path.join(work, 'stack');
+    fs.mkdirSync(dir, { recursive: true });
+    writeJsApp(dir, [
+      'const app = new cdk.App();',
+      "const stack = new cdk.Stack(app, 'b214');",
+      `new cdk.Container(stack, 'web', { image: 'bounds:1', command: ['true'], cpus: ${cpus + 1}, networkMode: 'none' });`,
+      'app.synth();',
+    ].join('\n'));
+    const r = cdkDocker(['apply', '--auto-approve'], dir, env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`web: range of CPUs is from 0.01 to ${cpus}.00, as there are only ${cpus} CPUs available`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(containerDirs()).toEqual([]);
+  });
+
   test('exec -e =x is refused with Docker\'s words before runc is asked', () => {
     expect(rt(['exec', '-e', '=x', 'nosuch', 'true'])).toMatchObject({ code: 1, stderr: 'Error: invalid argument "=x" for "-e, --env" flag: invalid environment variable: =x\n' });
   });
