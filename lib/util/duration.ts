@@ -1,10 +1,14 @@
 import { InvalidArgumentError } from './errors';
 
+/** The longest Go duration, 2^63 - 1 ns (about 292 years; a double rounds it to 2^63). */
+const MAX_GO_DURATION_NS = 2 ** 63;
+
 const NANOS: { readonly [unit: string]: number } = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /**
  * Go's `time.ParseDuration` as Docker's flags and Dockerfile options take it (`30s`, `1m30s`,
- * `1.5h`, `500ms`, `0`), in nanoseconds; anything else is `time: invalid duration "…"`.
+ * `1.5h`, `500ms`, `0`), in nanoseconds; anything else, or anything longer than Go's int64 of
+ * nanoseconds, is `time: invalid duration "…"`.
  */
 export function parseGoDuration(text: string): number {
   if (text === '0') return 0;
@@ -19,5 +23,7 @@ export function parseGoDuration(text: string): number {
     i = re.lastIndex;
   }
   if (text.length === 0 || i !== text.length) throw new InvalidArgumentError(`time: invalid duration "${text}"`);
+  // Go's Duration is an int64 of nanoseconds: a longer one is an error there too, not a wrap.
+  if (total > MAX_GO_DURATION_NS) throw new InvalidArgumentError(`time: invalid duration "${text}"`);
   return Math.round(total);
 }

@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { Container, Duration, Restart, Size, Stack } from '../../lib';
 import { Plan, planSchema, validatePlan } from '../../lib/plan';
 import { PlanValidationError } from '../../lib/util/errors';
+import { parseGoDuration } from '../../lib/util/duration';
 import { expandEnv, readEnvFile } from '../../lib/util/env';
 import * as limits from '../../lib/util/limits';
 import { AppFailedError, synthesize } from '../../lib/toolkit/synth';
@@ -156,6 +157,14 @@ describe('the OCI spec builder refuses what runc would refuse with a raw error',
   });
 });
 
+describe('durations are Go durations: longer than an int64 of nanoseconds is invalid, as in Go', () => {
+  test('parseGoDuration and Duration.parse', () => {
+    expect(parseGoDuration('2562047h')).toBe(2562047 * 3600e9);
+    expect(invalidArgument(() => parseGoDuration('9999999999h'))).toBe('time: invalid duration "9999999999h"');
+    expect(invalidArgument(() => Duration.parse('2562048h'))).toBe('invalid duration "2562048h": use a number with a unit, such as "30s", "1m30s" or "500ms"');
+  });
+});
+
 describe('env files and -e values without a variable name are refused with Docker\'s words', () => {
   afterAll(removeTempDirs);
 
@@ -241,7 +250,8 @@ describe('runtime run/create/update refuse out-of-range numbers before anything 
     [['--mount', 'type=tmpfs,target=/t,tmpfs-size=1.5g'], 'invalid --mount "type=tmpfs,target=/t,tmpfs-size=1.5g": size "1.5g" is not a whole number with an optional unit k, m or g, such as 64m (or a percentage of memory such as 50%)'],
     [['--stop-timeout', '99999999999999999999'], 'invalid --stop-timeout "99999999999999999999": out of range 0 to 2147483 seconds (24 days, the longest the engine can wait)'],
     [['--health-cmd', 'true', '--health-retries', '99999999999999999999'], 'invalid --health-retries "99999999999999999999": at most 2147483647'],
-    [['--health-cmd', 'true', '--health-interval', '9999999999h'], 'invalid --health-interval "9999999999h": longer than the engine can wait, 2147483647ms (24 days); use a shorter duration such as 30s'],
+    [['--health-cmd', 'true', '--health-interval', '1000h'], 'invalid --health-interval "1000h": longer than the engine can wait, 2147483647ms (24 days); use a shorter duration such as 30s'],
+    [['--health-cmd', 'true', '--health-interval', '9999999999h'], 'invalid --health-interval "9999999999h": use a duration such as 30s, 1m30s or 500ms'],
     [['--health-cmd', 'true', '--health-timeout', '1ns'], 'Timeout in Healthcheck cannot be less than 1ms'],
     [['--restart', 'on-failure:99999999999999999999'], 'invalid restart policy "on-failure:99999999999999999999": the maximum retry count is out of range 0 to 2147483647'],
     [['-w', 'rel'], "the working directory 'rel' is invalid, it needs to be an absolute path"],
