@@ -1,6 +1,7 @@
 import { Construct, IConstruct } from 'constructs';
 import type { VolumeResource } from '../plan/types';
 import { InvalidArgumentError } from '../util/errors';
+import { tmpfsOptionProblem } from '../util/limits';
 import { checkName } from '../util/names';
 import { PlanRefs, StackResource, at } from './private/resource';
 import { checkLabels, defaultName } from './private/util';
@@ -79,6 +80,14 @@ export class Volume extends StackResource implements IVolume {
       throw new InvalidArgumentError(at(this, `driver "${props.driver}" is not a valid driver name`));
     }
     checkLabels(this, props.labels);
+    // A tmpfs volume's mount options reach the kernel only when a container starts: check them now.
+    const opts = props.driverOpts ?? {};
+    if (opts.type === 'tmpfs') {
+      for (const o of (opts.o ?? '').split(',').filter(Boolean)) {
+        const optionProblem = tmpfsOptionProblem(o);
+        if (optionProblem) throw new InvalidArgumentError(at(this, `driverOpts.o "${opts.o}": ${optionProblem}`));
+      }
+    }
   }
 
   /** @internal */

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { Container, Duration, Restart, Size, Stack } from '../../lib';
+import { Container, Duration, Restart, Size, Stack, Volume } from '../../lib';
 import { Plan, planSchema, validatePlan } from '../../lib/plan';
 import { PlanValidationError } from '../../lib/util/errors';
 import { parseGoDuration } from '../../lib/util/duration';
@@ -70,6 +70,13 @@ describe('construct props are bounded at synth, naming the prop, the value and t
       '[shop/web] tmpfs size for /t: invalid size "1e30": use a number with an optional unit b, k, m, g or t, such as "512m" or "1.5g"',
     );
     expect(web({ mounts: [{ type: 'tmpfs', target: '/t', size: '9000000t' }] })).toMatch(/^\[shop\/web\] tmpfs size for \/t: invalid size "9000000t": 9\.896e\+18 bytes is more than the largest size, 8 PiB/);
+  });
+
+  test('a tmpfs volume\'s mount options are checked as the kernel reads them', () => {
+    expect(invalidArgument(() => new Volume(new Stack(fixtureApp(), 'shop'), 'cache', { driverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=abc' } }))).toBe(
+      '[shop/cache] driverOpts.o "size=abc": size "abc" is not a whole number with an optional unit k, m or g, such as 64m (or a percentage of memory such as 50%)',
+    );
+    expect(() => new Volume(new Stack(fixtureApp(), 'shop'), 'ok', { driverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=64m,uid=1000' } })).not.toThrow();
   });
 
   test('the largest values accepted synthesize into a plan the schema accepts', () => {
