@@ -88,8 +88,8 @@ class Tap extends Transform {
   public readonly hash = createHash('sha256');
   private pos = 0;
   private keepFrom = 0;
-  private kept: Buffer[] = [];
-  private keptStart = 0;
+  /** Kept chunks, each with the offset of its first byte, in order. */
+  private kept: Array<{ at: number; bytes: Buffer }> = [];
 
   constructor() {
     super({ highWaterMark: 1 << 20 });
@@ -100,8 +100,7 @@ class Tap extends Transform {
     const end = this.pos + chunk.length;
     if (end > this.keepFrom) {
       const from = Math.max(this.keepFrom, this.pos);
-      if (this.kept.length === 0) this.keptStart = from;
-      this.kept.push(chunk.subarray(from - this.pos));
+      this.kept.push({ at: from, bytes: chunk.subarray(from - this.pos) });
     }
     this.pos = end;
     cb(null, chunk);
@@ -110,19 +109,24 @@ class Tap extends Transform {
   /** Bytes [from, to) of the tar (they must not have been released). */
   public slice(from: number, to: number): Buffer {
     if (to <= from) return Buffer.alloc(0);
-    const all = this.kept.length === 1 ? this.kept[0] : Buffer.concat(this.kept);
-    this.kept = [all];
-    return all.subarray(from - this.keptStart, to - this.keptStart);
+    const parts: Buffer[] = [];
+    for (const { at, bytes } of this.kept) {
+      const s = Math.max(from, at);
+      const e = Math.min(to, at + bytes.length);
+      if (s < e) parts.push(bytes.subarray(s - at, e - at));
+      if (at + bytes.length >= to) break;
+    }
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
   }
 
   /** Forgets the bytes before `offset`. */
   public release(offset: number): void {
     this.keepFrom = Math.max(this.keepFrom, offset);
-    if (this.kept.length === 0) return;
-    const all = this.kept.length === 1 ? this.kept[0] : Buffer.concat(this.kept);
-    const drop = Math.min(all.length, Math.max(0, offset - this.keptStart));
-    this.kept = drop === all.length ? [] : [all.subarray(drop)];
-    this.keptStart += drop;
+    let drop = 0;
+    while (drop < this.kept.length && this.kept[drop].at + this.kept[drop].bytes.length <= offset) drop++;
+    if (drop > 0) this.kept.splice(0, drop);
+    const first = this.kept[0];
+    if (first && first.at < offset) this.kept[0] = { at: offset, bytes: first.bytes.subarray(offset - first.at) };
   }
 }
 
@@ -170,12 +174,7 @@ function readGap(gap: Buffer, start: number, fail: (why: string) => never): Map<
 }
 
 function lstatOrNone(file: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  return fs.lstatSync(file, { throwIfNoEntry: false });
 }
 
 interface DirMeta {
@@ -194,6 +193,8 @@ interface DirMeta {
 class LayerWriter {
   public size = 0;
   private readonly dirs = new Map<string, DirMeta>();
+  /** Host paths found or made real directories since nothing was removed at or above them. */
+  private readonly realDirs = new Set<string>();
 
   constructor(private readonly root: string, private readonly layer: string) {}
 
@@ -213,10 +214,14 @@ class LayerWriter {
     let dir = this.root;
     for (let i = 0; i < parts.length - 1; i++) {
       dir = path.join(dir, parts[i]);
+      if (this.realDirs.has(dir)) continue;
       const st = lstatOrNone(dir);
       if (!st) {
         if (!create) return undefined;
         fs.mkdirSync(dir, { mode: 0o755 });
+        this.realDirs.add(dir);
+      } else if (st.isDirectory()) {
+        this.realDirs.add(dir);
       } else if (st.isSymbolicLink()) {
         this.bad(name, `goes through the symlink "${parts.slice(0, i + 1).join('/')}" of the same layer`);
       } else if (!st.isDirectory()) {
@@ -224,6 +229,12 @@ class LayerWriter {
       }
     }
     return dir;
+  }
+
+  /** Removes what is at `file` (and forgets the directories it held). */
+  private remove(file: string): void {
+    fs.rmSync(file, { recursive: true, force: true });
+    for (const d of this.realDirs) if (d === file || d.startsWith(`${file}/`)) this.realDirs.delete(d);
   }
 
   public async entry(header: tarStream.Header, stream: Readable, xattrs: Map<string, Buffer>): Promise<void> {
@@ -272,12 +283,13 @@ class LayerWriter {
     if (type === 'symlink' && !header.linkname) this.bad(name, 'is a symlink without a target');
 
     const existing = lstatOrNone(file);
-    if (existing && !(existing.isDirectory() && type === 'directory')) fs.rmSync(file, { recursive: true, force: true });
+    if (existing && !(existing.isDirectory() && type === 'directory')) this.remove(file);
     if (type !== 'directory') this.dirs.delete(parts.join('/'));
 
     switch (type) {
       case 'directory':
         if (!existing?.isDirectory()) fs.mkdirSync(file, { mode: 0o700 });
+        this.realDirs.add(file);
         fs.lchownSync(file, uid, gid);
         await this.setXattrs(file, xattrs);
         this.dirs.set(parts.join('/'), { mode, mtime });
@@ -331,7 +343,7 @@ class LayerWriter {
     if (victim === '.' || victim === '..') this.bad(name, `is a whiteout of "${victim}", which is not an entry of its directory`);
     if (!FILE_TYPES.has(type) && type !== 'link') this.bad(name, `is a whiteout (.wh.) but a ${type}, not a regular file`);
     const file = path.join(dir, victim);
-    if (lstatOrNone(file)) fs.rmSync(file, { recursive: true, force: true });
+    if (lstatOrNone(file)) this.remove(file);
     await runTool('mknod', ['-m', '000', file, 'c', '0', '0']);
   }
 

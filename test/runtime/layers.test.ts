@@ -236,6 +236,9 @@ describe('a benign layer', () => {
     fs.writeFileSync(at('opq/.wh..wh..opq'), '');
     fs.writeFileSync(at('opq/new'), 'new');
     fs.writeFileSync(at('deep/er/est/f'), 'f');
+    // Longer than the 100 bytes of a ustar name: a PAX path or a GNU long-name header before it.
+    fs.writeFileSync(at(`deep/er/est/${'long-name-'.repeat(15)}`), 'long');
+    fs.symlinkSync(`${'target-'.repeat(20)}`, at('deep/long-link'));
     fs.chmodSync(s, 0o755);
     // mtimes last, deepest first, so that nothing changes them after.
     const all = execFileSync('find', [s, '-depth'], { encoding: 'utf8' }).trim().split('\n');
@@ -273,6 +276,23 @@ describe('a benign layer', () => {
     expect(got['.']).toMatchObject({ mode: '755' });
     expect(got['deep/er']).toMatchObject({ mode: '555' });
     expect(fs.readdirSync(path.join(diff, 'opq'))).toEqual(['new']);
+    fs.rmSync(stage, { recursive: true });
+    fs.rmSync(expected, { recursive: true });
+  });
+
+  test('a GNU-format layer (long names in GNU headers) round-trips as GNU tar extracts it', async () => {
+    const stage = stageBenign();
+    const tar = gnuTar(stage, ['.'], ['--format=gnu']);
+    const diff = await unpack(tar);
+    const expected = path.join(work, `expected-${++count}`);
+    fs.mkdirSync(expected);
+    execFileSync('tar', ['-x', '-f', '-', '-C', expected, '--numeric-owner', '--same-owner', '--same-permissions'], { input: tar });
+    fs.rmSync(path.join(expected, '.wh.removed'));
+    execFileSync('mknod', ['-m', '000', path.join(expected, 'removed'), 'c', '0', '0']);
+    fs.rmSync(path.join(expected, 'opq', '.wh..wh..opq'));
+    execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', path.join(expected, 'opq')]);
+    expect(describeTree(diff, { mtimes: false })).toEqual(describeTree(expected, { mtimes: false }));
+    expect(fs.readFileSync(path.join(diff, 'deep/er/est', 'long-name-'.repeat(15)), 'utf8')).toBe('long');
     fs.rmSync(stage, { recursive: true });
     fs.rmSync(expected, { recursive: true });
   });
