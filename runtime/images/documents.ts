@@ -122,8 +122,9 @@ function validator(kind: Kind): ValidateFunction {
 /** Refuses a document whose (declared or actual) size is over the limit, before it is read. */
 export function checkDocumentSize(size: number, kind: Kind, where: string): void {
   const max = kind === 'config' ? MAX_CONFIG_BYTES : MAX_MANIFEST_BYTES;
-  if (!Number.isSafeInteger(size) || size < 0) throw new MalformedImageError(`${where}: the ${kind} has an invalid size ${JSON.stringify(size)}`);
-  if (size > max) throw new MalformedImageError(`${where}: the ${kind} is ${size} bytes, over the limit of ${max} bytes for an image ${kind}; refusing to read it`);
+  const what = kind === 'archive' ? 'manifest.json' : kind;
+  if (!Number.isSafeInteger(size) || size < 0) throw new MalformedImageError(`${where}: the ${what} has an invalid size ${JSON.stringify(size)}`);
+  if (size > max) throw new MalformedImageError(`${where}: the ${what} is ${size} bytes, over the limit of ${max} bytes for an image ${what}; refusing to read it`);
 }
 
 function parse<T>(bytes: Buffer, kind: Kind, where: string): T {

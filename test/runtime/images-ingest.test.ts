@@ -178,6 +178,30 @@ describe('docker-save archives: names are entries of the archive (item 3)', () =
     expect(rootState(root)).toEqual(before);
   });
 
+  test('a layer entry linked to another entry of the archive loads (Docker 24 links identical layers)', async () => {
+    const { svc: open } = freshRoot();
+    const svc = open();
+    const l = await layer();
+    const file = await writeTar(path.join(work, 'linked.tar'), [
+      { name: 'a/layer.tar', content: l.tar },
+      { name: 'b/', type: 'directory' },
+      { name: 'b/layer.tar', type: 'symlink', linkname: '../a/layer.tar' },
+      { name: 'config.json', content: configOf([l.diffId]) },
+      { name: 'manifest.json', content: JSON.stringify([{ Config: 'config.json', RepoTags: ['linked:1'], Layers: ['./b/layer.tar'] }]) },
+    ]);
+    expect(await svc.load(fs.createReadStream(file), 'linked.tar')).toEqual(['Loaded image: linked:1']);
+  });
+
+  test('a manifest.json over the size limit is refused before it is read', async () => {
+    const { root, svc: open } = freshRoot();
+    const svc = open();
+    const before = rootState(root);
+    const file = await writeTar(path.join(work, 'huge-manifest.tar'), [{ name: 'manifest.json', content: Buffer.alloc(5 * 1024 * 1024, 0x20) }]);
+    const e = await loadFails(svc, file);
+    expectOneLine(e, 'huge-manifest.tar: manifest.json', 'over the limit');
+    expect(rootState(root)).toEqual(before);
+  });
+
   test('a Layers entry ../dev/zero fails fast instead of reading forever', async () => {
     const { root, svc: open } = freshRoot();
     const svc = open();
