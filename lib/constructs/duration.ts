@@ -27,6 +27,7 @@ export class Duration {
     try {
       return new Duration(parseGoDuration(s) / 1e6);
     } catch {
+      if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(s)) throw new InvalidArgumentError(`invalid duration "${text}": longer than Go's longest duration, 2562047h; use a shorter one such as "30s"`);
       throw new InvalidArgumentError(`invalid duration "${text}": use a number with a unit, such as "30s", "1m30s" or "500ms"`);
     }
   }

@@ -1,3 +1,5 @@
+import * as os from 'node:os';
+
 /**
  * The bounds of every number a container takes (memory, CPUs, pids, sizes, durations, counts),
  * from what the kernel, cgroups, runc and this engine accept. One module, so that construct
@@ -31,7 +33,7 @@ export const MAX_CPUS = 8192;
 /** The largest `pids.max` the kernel takes (PID_MAX_LIMIT). */
 export const MAX_PIDS = 4194304;
 
-/** The largest count of retries and of replicas: Go's and the OCI spec's int32. */
+/** The largest count of retries (healthcheck, restart policy): Go's int32, as Docker's API takes them. */
 export const MAX_COUNT = 2147483647;
 
 /**
@@ -74,32 +76,18 @@ export function describeBytes(n: number): string {
 
 /** `n` as a message quotes it: exact below 2^53, else in exponent form (`1.074e+32`). */
 export function describeNumber(n: number): string {
-  return Number.isSafeInteger(n) || !Number.isFinite(n) || !Number.isInteger(n) && Math.abs(n) < 1e21 ? String(n) : n.toPrecision(4);
+  if (!Number.isFinite(n) || Number.isSafeInteger(n)) return String(n);
+  return Number.isInteger(n) || Math.abs(n) >= 1e21 ? n.toPrecision(4) : String(n);
 }
 
 /** The CPU count Docker compares `--cpus` with (Go's runtime.NumCPU: the CPUs this process may run on). */
 export function hostCpuCount(): number {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const os = require('node:os') as typeof import('node:os');
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
 /** Docker's refusal of a CPU limit the host cannot give (moby `verifyPlatformContainerResources`). */
 export function cpuRangeMessage(cpus: number): string {
   return `range of CPUs is from 0.01 to ${cpus}.00, as there are only ${cpus} CPUs available`;
-}
-
-/**
- * Problems with `value` as the nanoCpus of a container on a host of `hostCpus` CPUs (Docker's
- * message), or with the spec's bounds when `hostCpus` is undefined. Undefined when it is fine.
- */
-export function nanoCpusProblem(nanoCpus: number, hostCpus?: number): string | undefined {
-  if (!Number.isSafeInteger(nanoCpus) || nanoCpus <= 0) return `the CPU limit must be a positive number, such as 0.5 or 2`;
-  const max = hostCpus ?? MAX_CPUS;
-  if (nanoCpus < MIN_CPUS * 1e9 || nanoCpus > max * 1e9) {
-    return hostCpus !== undefined ? cpuRangeMessage(hostCpus) : `range of CPUs is from ${MIN_CPUS} to ${MAX_CPUS} (a CFS quota of at least 1 ms per 100 ms period, on at most Linux's ${MAX_CPUS} CPUs)`;
-  }
-  return undefined;
 }
 
 /** Mount flags a tmpfs takes as words (moby `mount.ParseTmpfsOptions`' flags). */

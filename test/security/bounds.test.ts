@@ -54,7 +54,7 @@ describe('construct props are bounded at synth, naming the prop, the value and t
   });
 
   test('durations longer than the engine can wait and counts above int32 are refused', () => {
-    expect(web({ stopTimeout: '9999999h' })).toBe('[shop/web] stopTimeout "9999999h" is longer than the engine can wait, 2147483s (24 days); use a shorter timeout such as "30s"');
+    expect(web({ stopTimeout: '1000h' })).toBe('[shop/web] stopTimeout "1000h" is longer than the engine can wait, 2147483s (24 days); use a shorter timeout such as "30s"');
     expect(web({ healthcheck: { test: 'true', interval: Duration.hours(1e6) } })).toBe(
       '[shop/web] healthcheck interval 1000000h is longer than the engine can wait, 2147483647ms (24 days); use a shorter one such as "30s"',
     );
@@ -168,7 +168,8 @@ describe('durations are Go durations: longer than an int64 of nanoseconds is inv
   test('parseGoDuration and Duration.parse', () => {
     expect(parseGoDuration('2562047h')).toBe(2562047 * 3600e9);
     expect(invalidArgument(() => parseGoDuration('9999999999h'))).toBe('time: invalid duration "9999999999h"');
-    expect(invalidArgument(() => Duration.parse('2562048h'))).toBe('invalid duration "2562048h": use a number with a unit, such as "30s", "1m30s" or "500ms"');
+    expect(invalidArgument(() => Duration.parse('2562048h'))).toBe('invalid duration "2562048h": longer than Go\'s longest duration, 2562047h; use a shorter one such as "30s"');
+    expect(web({ stopTimeout: '9999999h' })).toBe('[shop/web] stopTimeout: invalid duration "9999999h": longer than Go\'s longest duration, 2562047h; use a shorter one such as "30s"');
   });
 });
 
