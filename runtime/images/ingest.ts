@@ -37,20 +37,32 @@ export function liveProcessStart(pid: number): string | undefined {
   }
 }
 
-const exitHooks = new Set<IngestArea>();
+/**
+ * What this process has under way in one ingest directory. Shared by every IngestArea of the
+ * same store in this process (a build and a pull may each open the store), so one of them
+ * finishing never removes the working directory while another still writes in it.
+ */
+interface ProcessState {
+  users: number;
+  readonly claims: Map<string, number>;
+}
+const states = new Map<string, ProcessState>();
 let exitHookInstalled = false;
 
 export class IngestArea {
   private readonly ingestDir: string;
   private readonly layersDir: string;
-  private users = 0;
-  private readonly claims = new Map<string, number>();
   private readonly ownName: string;
+  private readonly state: ProcessState;
 
   constructor(imagesDir: string) {
     this.ingestDir = path.join(imagesDir, 'ingest');
     this.layersDir = path.join(imagesDir, 'layers');
     this.ownName = `w-${process.pid}-${liveProcessStart(process.pid) ?? '0'}`;
+    const key = path.resolve(this.ingestDir);
+    let state = states.get(key);
+    if (!state) states.set(key, (state = { users: 0, claims: new Map() }));
+    this.state = state;
   }
 
   /** This process's working directory (exists while `use` runs). */
@@ -88,8 +100,9 @@ export class IngestArea {
   /** Runs `fn` (which unpacks layer `chainHex` into layers/.tmp-<chainHex>-*) with the layer claimed. */
   public async withLayerClaim<T>(chainHex: string, fn: () => Promise<T>): Promise<T> {
     this.acquire();
-    const n = this.claims.get(chainHex) ?? 0;
-    this.claims.set(chainHex, n + 1);
+    const claims = this.state.claims;
+    const n = claims.get(chainHex) ?? 0;
+    claims.set(chainHex, n + 1);
     if (n === 0) {
       fs.mkdirSync(path.join(this.own, 'claims'), { recursive: true, mode: 0o700 });
       fs.writeFileSync(path.join(this.own, 'claims', chainHex), '');
@@ -97,33 +110,30 @@ export class IngestArea {
     try {
       return await fn();
     } finally {
-      const left = this.claims.get(chainHex)! - 1;
+      const left = claims.get(chainHex)! - 1;
       if (left === 0) {
-        this.claims.delete(chainHex);
+        claims.delete(chainHex);
         fs.rmSync(path.join(this.own, 'claims', chainHex), { force: true });
-      } else this.claims.set(chainHex, left);
+      } else claims.set(chainHex, left);
       this.release();
     }
   }
 
   private acquire(): void {
-    if (this.users++ === 0) {
-      fs.mkdirSync(this.own, { recursive: true, mode: 0o700 });
-      exitHooks.add(this);
-      if (!exitHookInstalled) {
-        exitHookInstalled = true;
-        process.once('exit', () => {
-          for (const a of exitHooks) fs.rmSync(a.own, { recursive: true, force: true });
-        });
-      }
+    // Made on every use (cheap): a sweep of this process never removes it, but a user may have
+    // removed the directory by hand.
+    fs.mkdirSync(this.own, { recursive: true, mode: 0o700 });
+    this.state.users++;
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once('exit', () => {
+        for (const [dir, st] of states) if (st.users > 0) fs.rmSync(path.join(dir, this.ownName), { recursive: true, force: true });
+      });
     }
   }
 
   private release(): void {
-    if (--this.users === 0) {
-      fs.rmSync(this.own, { recursive: true, force: true });
-      exitHooks.delete(this);
-    }
+    if (--this.state.users === 0) fs.rmSync(this.own, { recursive: true, force: true });
   }
 
   /**

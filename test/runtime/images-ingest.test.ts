@@ -581,6 +581,24 @@ describe('interrupted loads and pulls are collected (item 6)', () => {
     }
   }, 120_000);
 
+  test('two stores of one root in one process ingest at once without removing each other\'s data', async () => {
+    const { root, svc: open } = freshRoot();
+    const [first, second] = [open(), open()];
+    const l = await layer();
+    const small = await writeTar(path.join(work, 'small.tar'), [
+      { name: 'layer.tar', content: l.tar },
+      { name: 'config.json', content: configOf([l.diffId]) },
+      { name: 'manifest.json', content: JSON.stringify([{ Config: 'config.json', RepoTags: ['small:1'], Layers: ['layer.tar'] }]) },
+    ]);
+    const loading = first.load(fs.createReadStream(big), 'big.tar');
+    await until('the big load to write', () => writing(root, process.pid), 30_000);
+    // The small load starts and ends while the big one is still writing.
+    expect(await second.load(fs.createReadStream(small), 'small.tar')).toEqual(['Loaded image: small:1']);
+    expect(writing(root, process.pid)).toBe(true);
+    expect(await loading).toEqual(['Loaded image: big:1']);
+    expect(leftovers(root)).toEqual([]);
+  });
+
   test('a sweep never removes a live writer\'s data: two loads and a pull go on while a killed load is collected', async () => {
     const { root, env } = freshRoot();
     ok(cdkDocker(['runtime', 'images'], work, env));
