@@ -1,3 +1,4 @@
+import { isDigest } from './digest';
 import { InvalidArgumentError } from './errors';
 
 /**
@@ -21,7 +22,6 @@ export const DEFAULT_TAG = 'latest';
 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?$/;
 
 /** Whether `tag` is a valid tag (up to 128 letters, digits, `_`, `.`, `-`, not starting with `.` or `-`). */
@@ -43,7 +43,7 @@ export function parseReference(ref: string): ImageReference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) bad(`digest "${digest}" is not of the form sha256:<64 hex digits>`);
+    if (!isDigest(digest)) bad(`digest "${digest}" is not of the form sha256:<64 hex digits>`);
   }
 
   let tag: string | undefined;
