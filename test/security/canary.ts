@@ -63,8 +63,9 @@ export function makeWorld(prefix = 'cdk-docker-fuzz-'): World {
     { rel: 'dir/sub/deep', content: Buffer.from(`deep ${randomBytes(8).toString('hex')}\n`), mode: 0o755, xattr: 'user.deep' },
     // What a NODE_OPTIONS=--require line in an env file would run: it leaves W/pwned behind.
     { rel: 'evil.js', content: Buffer.from("require('fs').writeFileSync(require('path').join(__dirname, 'pwned'), 'pwned');\n"), mode: 0o644 },
-    // A tar file the attacker would like loaded as a layer (a diff_id it can compute).
-    { rel: 'victim/layer.tar', content: Buffer.alloc(1024), mode: 0o644 },
+    // A tar file the attacker would like loaded as a layer (a diff_id it can compute): an empty
+    // archive padded to GNU tar's 10 KiB record, so its digest is no fuzzed layer's.
+    { rel: 'victim/layer.tar', content: Buffer.alloc(10240), mode: 0o644 },
   ];
   const links: Array<{ rel: string; target: string }> = [
     { rel: 'link-abs', target: path.join(dir, 'victim') },

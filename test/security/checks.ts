@@ -120,7 +120,8 @@ export function rootProblems(root: string, extra: RegExp[] = []): string[] {
         problems.push(...indexProblems(images));
         continue;
       }
-      problems.push(`left in the state root: ${r}${st.isDirectory() ? '/' : ''}`);
+      if (/^images\/ingest\/w-\d+-\d+$/.test(r)) problems.push(`left in the state root: ${r}/ (this process's ingest work was still under way after the call returned: ${fs.readdirSync(path.join(root, r)).slice(0, 4).join(', ') || 'empty'})`);
+      else problems.push(`left in the state root: ${r}${st.isDirectory() ? '/' : ''}`);
     }
   };
   if (fs.existsSync(root)) visit('');
