@@ -344,10 +344,12 @@ async function extractTar(input: Readable, target: ExtractTarget): Promise<void>
     entry.resume();
     const owner = target.owner === 'keep' ? { uid: h.uid ?? 0, gid: h.gid ?? 0 } : target.owner;
     if (owner) fs.lchownSync(file, owner.uid, owner.gid);
-    if (h.type !== 'symlink') fs.chmodSync(file, mode);
+    // chmod follows symlinks, and a hardlink to a symlink is one: its target is a host path
+    // (Docker's createTarFile skips those too).
+    if (!lstat(file)?.isSymbolicLink()) fs.chmodSync(file, mode);
     if (h.type !== 'directory' && h.mtime) fs.lutimesSync(file, h.mtime, h.mtime);
   }
-  for (const [dir, time] of dirTimes.reverse()) fs.utimesSync(dir, time, time);
+  for (const [dir, time] of dirTimes.reverse()) fs.lutimesSync(dir, time, time);
 }
 
 function mknod(file: string, h: Header): Promise<void> {

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UnsafeLayerError, unpackLayer } from '../../runtime/images/layers';
 import { EntrySpec, tarOf } from '../helpers/archive';
-import { cdkDocker, tempDir } from '../helpers/cli';
+import { CliResult, cdkDocker, ok, tempDir } from '../helpers/cli';
+import { privateNetworkConfig } from '../helpers/network';
 import { requireCommand } from '../helpers/prereq';
 
 /**
@@ -307,5 +308,86 @@ describe('a benign layer', () => {
     const plain = await unpack(tar);
     expect(describeTree(path.join(dest, 'diff'))).toEqual(describeTree(plain));
     fs.rmSync(stage, { recursive: true });
+  });
+});
+
+describe('runtime cp and build ADD into an image whose symlinks point at host paths', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let victim: string;
+  const rt = (args: string[]): CliResult => cdkDocker(['runtime', ...args], dir, env);
+  /** Mounts under this suite's directory (a leaked overlay). */
+  const mountsLeft = () =>
+    fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((m) => m && m.startsWith(dir));
+
+  /** A directory holding x, a symlink to the canary's file and a hardlink of that symlink. */
+  function payload(): string {
+    const p = path.join(dir, `payload-${++count}`);
+    fs.mkdirSync(p, { recursive: true });
+    fs.writeFileSync(path.join(p, 'x'), 'x\n');
+    fs.symlinkSync(path.join(victim, 'important'), path.join(p, 's'));
+    fs.linkSync(path.join(p, 's'), path.join(p, 'h')); // link(2) does not follow: h is the symlink
+    return p;
+  }
+
+  beforeAll(() => {
+    requireCommand('runc', 'runc');
+    dir = path.join(work, 'containers');
+    env = { CDK_DOCKER_ROOT: path.join(dir, 'root'), CDK_DOCKER_RUNROOT: path.join(dir, 'run') };
+    privateNetworkConfig(path.join(dir, 'root'), 200);
+    victim = canary();
+    // The image: /etc is a symlink to a host-absolute path (the canary), /hostfile to its file.
+    const rootfs = path.join(dir, 'rootfs');
+    fs.mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
+    fs.symlinkSync(victim, path.join(rootfs, 'etc'));
+    fs.mkdirSync(path.join(rootfs, victim), { recursive: true }); // where /etc leads inside the container
+    fs.symlinkSync(path.join(victim, 'important'), path.join(rootfs, 'hostfile'));
+    execFileSync('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', rootfs, '-cf', path.join(dir, 'image.tar'), '.']);
+    ok(rt(['import', '-c', 'CMD ["sh"]', path.join(dir, 'image.tar'), 'hostlinks:1']));
+  });
+
+  afterAll(() => {
+    if (!dir) return;
+    const all = rt(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
+    if (all.length) rt(['rm', '-f', ...all]);
+    expect(mountsLeft()).toEqual([]);
+  });
+
+  test('cp of a hardlinked symlink, into /etc and onto a symlink, lands inside the container and leaves the host alone', () => {
+    const before = describeTree(victim);
+    ok(rt(['create', '--name', 'cp-target', 'hostlinks:1']));
+    const p = payload();
+    ok(rt(['cp', `${p}/.`, 'cp-target:/']));
+    ok(rt(['cp', path.join(p, 'x'), 'cp-target:/etc/x']));
+    const evil = path.join(dir, `evil-${++count}`);
+    fs.writeFileSync(evil, 'overwritten\n');
+    ok(rt(['cp', evil, 'cp-target:/hostfile']));
+    expect(describeTree(victim)).toEqual(before);
+    // /etc/x went to the container's own <victim>/x, as Docker resolves /etc inside the root;
+    // /hostfile is the container's <victim>/important.
+    const out = path.join(dir, `out-${++count}`);
+    ok(rt(['cp', 'cp-target:/etc/x', out]));
+    expect(fs.readFileSync(out, 'utf8')).toBe('x\n');
+    ok(rt(['cp', `cp-target:${victim}/x`, `${out}-2`]));
+    expect(fs.readFileSync(`${out}-2`, 'utf8')).toBe('x\n');
+    expect(fs.existsSync(path.join(victim, 'x'))).toBe(false);
+    ok(rt(['cp', '-L', 'cp-target:/hostfile', `${out}-3`]));
+    expect(fs.readFileSync(`${out}-3`, 'utf8')).toBe('overwritten\n');
+    expect(mountsLeft()).toEqual([]);
+  });
+
+  test('build ADD of a local tar with a hardlinked symlink leaves the host alone', () => {
+    const before = describeTree(victim);
+    const ctx = path.join(dir, `ctx-${++count}`);
+    fs.mkdirSync(ctx);
+    execFileSync('tar', ['-C', payload(), '-cf', path.join(ctx, 'payload.tar'), '.']);
+    fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM hostlinks:1\nADD payload.tar /\nADD payload.tar /etc/\n');
+    ok(rt(['build', '-t', 'added:1', ctx]));
+    expect(describeTree(victim)).toEqual(before);
+    expect(mountsLeft()).toEqual([]);
   });
 });
