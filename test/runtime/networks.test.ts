@@ -24,6 +24,7 @@ let work: string;
 let root: string;
 let runRoot: string;
 let store: NetworkStore;
+const DEFAULT_BRIDGE = `cdk0t${process.pid % 100_000}`;
 let netavark: Netavark;
 const namespaces: string[] = [];
 const children: ChildProcess[] = [];
@@ -125,7 +126,8 @@ beforeAll(() => {
   work = tempDir('cdk-docker-networks-');
   root = path.join(work, 'root');
   runRoot = path.join(work, 'run');
-  store = new NetworkStore(root);
+  // A bridge name of its own: `cdk0` is the default state root's, which may be in use on this host.
+  store = new NetworkStore(root, undefined, { defaultBridge: DEFAULT_BRIDGE });
   netavark = new Netavark(store, { runRoot });
 });
 
@@ -157,7 +159,7 @@ afterAll(async () => {
 describe('IPAM', () => {
   test('the default network exists from the first use, with a pooled subnet and no DNS, and cannot be removed', async () => {
     const [def] = (await store.records()).filter((r) => r.Name === 'bridge');
-    expect(def.netavark).toMatchObject({ name: def.Id, network_interface: 'cdk0', dns_enabled: false, internal: false, ipv6_enabled: false, driver: 'bridge' });
+    expect(def.netavark).toMatchObject({ name: def.Id, network_interface: DEFAULT_BRIDGE, dns_enabled: false, internal: false, ipv6_enabled: false, driver: 'bridge' });
     expect(def.IPAM.Config[0].Subnet).toMatch(/^10\.8[5-8]\.0\.0\/16$/);
     expect(def.Options['com.docker.network.bridge.default_bridge']).toBe('true');
     await expect(store.remove('bridge')).rejects.toThrow('bridge is a pre-defined network and cannot be removed');
