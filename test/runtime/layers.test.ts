@@ -134,6 +134,16 @@ describe('the zero-block attack (issue 11 item 1)', () => {
     expect(describeTree(victim)).toEqual(before);
   });
 
+  test('entries after the end-of-archive blocks are refused, not silently dropped as GNU tar did', async () => {
+    const victim = canary();
+    const first = await tarOf([{ name: 'ok', content: 'fine' }]);
+    const second = await tarOf([{ name: 'late', type: 'symlink', linkname: victim }]);
+    // tar-stream's archive: the entry, then its two zero end blocks; then another archive.
+    const end = 512 + 512;
+    const tar = Buffer.concat([first.subarray(0, end), ZERO_BLOCK, ZERO_BLOCK, second]);
+    await expectRejected(tar, `entry "late" follows a zero block at byte ${end}, which ends the archive (malformed tar: GNU tar and Docker stop reading there)`);
+  });
+
   test('runtime import of that layer fails with one line and leaves the canary and the store clean', () => {
     const victim = canary();
     const before = describeTree(victim);
