@@ -687,27 +687,74 @@ const dockerfileText = (): fc.Arbitrary<string> =>
     .record({
       directive: fc.constantFrom('', '# escape=`\n', '# escape=\\\n', '# syntax=docker/dockerfile:1\n', '# escape=x\n'),
       args: fc.array(fc.tuple(dockerWord(), dockerWord()).map(([a, b]) => `ARG ${a}=${b}`), { maxLength: 2 }),
-      from: fc.constantFrom('FROM scratch', 'FROM scratch AS a', 'FROM --platform=linux/amd64 scratch', 'FROM ${BASE:-scratch}', 'FROM scratch AS', 'FROM', 'FROM scratch AS ../x'),
+      from: fc.constantFrom('FROM scratch', 'FROM scratch', 'FROM scratch', 'FROM scratch AS a', 'FROM --platform=linux/amd64 scratch', 'FROM ${BASE:-scratch}', 'FROM scratch AS', 'FROM', 'FROM scratch AS ../x'),
       body: fc.array(configInstruction(), { maxLength: 6 }),
       continuation: fc.boolean(),
     })
     .map((r) => `${r.directive}${[...r.args, r.from, ...r.body].join(r.continuation ? ' \\\n  \n' : '\n')}\n`);
 
+/** COPY and ADD from a context that holds links to the canary and a hostile tar (`evil.tar`). */
+const copyInstruction = (): fc.Arbitrary<string> =>
+  fc.constantFrom('COPY hello /x', 'COPY link-secret /s', 'COPY link-dir/ /d/', 'COPY link-dir /d2', 'ADD evil.tar /', 'ADD evil.tar /sub/', 'COPY . /ctx/', 'ADD link-secret /s2', 'COPY evil.tar /e.tar', 'ADD link-tar /lt/', 'COPY ../ /up/', 'COPY --chown=0:0 hello /x');
+
+/** From the rootfs a build step's COPY/ADD writes into (`root/containers/<id>/…`) up to the world. */
+const UP_BUILD = 5;
+
+function buildContext(evilTar: Buffer): string {
+  const dir = fs.mkdtempSync(path.join(scratch, 'ctx-'));
+  fs.writeFileSync(path.join(dir, 'hello'), 'hello\n');
+  fs.writeFileSync(path.join(dir, 'evil.tar'), evilTar);
+  fs.symlinkSync(path.join(world.dir, 'secret'), path.join(dir, 'link-secret'));
+  fs.symlinkSync(path.join(world.dir, 'dir'), path.join(dir, 'link-dir'));
+  fs.symlinkSync(path.join(world.dir, 'victim', 'layer.tar'), path.join(dir, 'link-tar'));
+  return dir;
+}
+
 describe('Dockerfiles', () => {
   test(
-    "the builder's parse and dispatch of config instructions never reaches outside the store, and every refusal is one clear line",
+    "the builder's parse and dispatch (config instructions, COPY/ADD from a hostile context) never reaches outside the store, and every refusal is one clear line",
     async () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { BuildService } = require('../../runtime/build/builder') as typeof import('../../runtime/build/builder');
-      const prop = fc.asyncProperty(dockerfileText(), async (text) => {
-        await checkCase(
-          () => new BuildService(runtimeConfig({ CDK_DOCKER_ROOT: world.root, CDK_DOCKER_RUNROOT: world.run })).build({ dockerfileContent: text, network: 'none', tags: ['fuzz/build:1'], noCache: true }),
-          { rootExtra: [/^config\.json$/, /^(containers|build|builds|volumes|networks|tmp|locks?)(\/|$)/] },
-        );
+      const text = fc
+        .tuple(dockerfileText(), fc.array(copyInstruction(), { maxLength: 3 }))
+        .map(([t, copies]) => (copies.length && /^FROM scratch$/m.test(t) ? t.replace(/^FROM scratch$/m, `FROM scratch\n${copies.join('\n')}`) : t));
+      const prop = fc.asyncProperty(text, fc.option(tarSpec(world, UP_BUILD), { nil: undefined }), async (dockerfile, evil) => {
+        const context = buildContext(await tarBytes(evil ?? { ops: [{ op: 'entry', kind: 'file', name: 'ok', content: 'ok' }], endBlocks: 2 }));
+        try {
+          await checkCase(
+            () =>
+              new BuildService(runtimeConfig({ CDK_DOCKER_ROOT: world.root, CDK_DOCKER_RUNROOT: world.run })).build({ context, dockerfileContent: dockerfile, network: 'none', tags: ['fuzz/build:1'], noCache: true }),
+            { rootExtra: [/^config\.json$/, /^(containers|build|builds|volumes|networks|tmp|locks?)(\/|$)/] },
+          );
+        } finally {
+          fs.rmSync(context, { recursive: true, force: true });
+        }
       });
-      await runProperty('Dockerfiles', prop, params(0.08, [['FROM scratch\nWORKDIR ../../../../../../secret\nVOLUME ["/../../x"]\nUSER ${A:?boom}\n'], ['FROM scratch\nEXPOSE 70000\n'], ['FROM scratch\nHEALTHCHECK --interval=1e9h CMD true\n']]));
+      const w = world.dir;
+      const sym = (name: string, target: string): TarOp => ({ op: 'entry', kind: 'symlink', name, target });
+      const file = (name: string): TarOp => ({ op: 'entry', kind: 'file', name, content: 'pwned' });
+      await runProperty(
+        'Dockerfiles',
+        prop,
+        params<[string, TarSpec | undefined]>(0.1, [
+          ['FROM scratch\nWORKDIR ../../../../../../secret\nVOLUME ["/../../x"]\nUSER ${A:?boom}\n', undefined],
+          ['FROM scratch\nEXPOSE 70000\n', undefined],
+          ['FROM scratch\nHEALTHCHECK --interval=1e9h CMD true\n', undefined],
+          // ADD auto-extracts a local tar: the same classics as a layer's
+          ['FROM scratch\nADD evil.tar /\n', { ops: [sym('a', `${w}/victim`), file('a/newfile')], endBlocks: 2 }],
+          ['FROM scratch\nADD evil.tar /\n', { ops: [sym('a', `${w}/victim`), { op: 'zero-block' }, file('a/newfile')], endBlocks: 2 }],
+          ['FROM scratch\nADD evil.tar /\n', { ops: [file('../../../../../newfile')], endBlocks: 2 }],
+          // found by the fuzzer: a hardlink to a path the tar does not hold gave a raw ENOENT from files.ts
+          ['FROM scratch\nADD evil.tar /\n', { ops: [{ op: 'entry', kind: 'link', name: 'h', target: `${w}/secret` }], endBlocks: 2 }],
+          // found by the fuzzer: a truncated tar given to ADD gave tar-stream's raw "Unexpected end of data"
+          ['FROM scratch\nADD evil.tar /sub/\n', { ops: [{ op: 'huge', name: 'big' }], endBlocks: 2 }],
+          // COPY of context symlinks that point at host files
+          ['FROM scratch\nCOPY link-secret /s\nCOPY link-dir /d\nADD link-tar /lt/\n', undefined],
+        ]),
+      );
     },
-    jestLimit(0.08),
+    jestLimit(0.1),
   );
 });
 
