@@ -69,6 +69,8 @@ const tarHeaders = require(path.join(path.dirname(require.resolve('tar-stream'))
 };
 
 const BLOCK = 512;
+/** The most bytes of extended headers (and zero blocks) accepted between two entries. */
+const MAX_GAP = 64 << 20;
 const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
 
 /** How messages name a layer: its diff id (as `image inspect` lists it), else its blob's digest. */
@@ -91,7 +93,7 @@ class Tap extends Transform {
   /** Kept chunks, each with the offset of its first byte, in order. */
   private kept: Array<{ at: number; bytes: Buffer }> = [];
 
-  constructor() {
+  constructor(private readonly layer: string) {
     super({ highWaterMark: 1 << 20 });
   }
 
@@ -103,6 +105,12 @@ class Tap extends Transform {
       this.kept.push({ at: from, bytes: chunk.subarray(from - this.pos) });
     }
     this.pos = end;
+    // Extended headers are at most 4 MiB each (tar-stream's limit) and only a few precede an
+    // entry; what is kept beyond the next entry's header is bounded by the streams' buffers.
+    if (end - Math.max(this.keepFrom, this.kept[0]?.at ?? end) > MAX_GAP) {
+      cb(new UnsafeLayerError(`layer ${this.layer}: more than ${MAX_GAP >> 20} MiB of extended headers before one entry at byte ${this.keepFrom} (malformed tar); the layer was rejected and nothing of it was kept`));
+      return;
+    }
     cb(null, chunk);
   }
 
@@ -434,7 +442,7 @@ export async function unpackLayer(blob: string, mediaType: string, dest: string,
     // One reader: the bytes are decompressed once, hashed, and read by tar-stream; each entry
     // it gives is checked and written by this process before the next is read.
     const source = decompressed(blob, compressionOf(mediaType, head));
-    const tap = new Tap();
+    const tap = new Tap(layer);
     const extract = tarStream.extract();
     const writer = new LayerWriter(diffDir, layer);
     const feeding = pipeline(source.stream, tap, extract as unknown as Writable);

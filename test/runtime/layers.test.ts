@@ -144,6 +144,20 @@ describe('the zero-block attack (issue 11 item 1)', () => {
     await expectRejected(tar, `entry "late" follows a zero block at byte ${end}, which ends the archive (malformed tar: GNU tar and Docker stop reading there)`);
   });
 
+  test('a run of extended headers too long to keep is refused before it fills the memory', async () => {
+    const one = await tarOf([{ name: 'a', content: 'x', pax: { comment: 'c'.repeat(4_000_000) } }]);
+    const entry = one.length - 1024 - 1024; // the entry's header and data, then the two end blocks
+    const headers = one.subarray(0, entry);
+    const tar = Buffer.concat([...Array.from({ length: 20 }, () => headers), one.subarray(entry)]);
+    const { blob, layer } = blobOf(tar);
+    const dest = layerDest();
+    const error = await unpackLayer(blob, 'application/vnd.oci.image.layer.v1.tar', dest).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnsafeLayerError);
+    expect((error as Error).message).toBe(`layer ${layer}: more than 64 MiB of extended headers before one entry at byte 0 (malformed tar); the layer was rejected and nothing of it was kept`);
+    expect(fs.readdirSync(path.dirname(dest))).toEqual([]);
+    fs.rmSync(blob);
+  });
+
   test('runtime import of that layer fails with one line and leaves the canary and the store clean', () => {
     const victim = canary();
     const before = describeTree(victim);
