@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -79,6 +79,11 @@ beforeAll(() => {
 afterAll(() => {
   process.off('unhandledRejection', onStray);
   process.off('uncaughtException', onStray);
+  // A failed case may have left a build step's rootfs mounted: unmount before removing the world.
+  if (world) {
+    const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m && m.startsWith(`${world.dir}/`));
+    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
+  }
   world?.dispose();
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 });
@@ -807,6 +812,22 @@ const hostileValue = (): fc.Arbitrary<unknown> =>
     fc.constantFrom('/', `${world.dir}/secret`, '../../../../../secret', '99999999999999999999g', 1e21, -1, 65536, 'host', 'unconfined', 'SYS_ADMIN', 'Missing0000', { type: 'bind', source: '/', target: '/host', readOnly: false }),
   );
 
+/** An accepted plan is self-consistent: every dependsOn (of a resource or of a container's spec) names a resource of it. */
+function planConsistency(plans: unknown[]): string[] {
+  const problems: string[] = [];
+  for (const plan of plans as Array<{ resources?: Record<string, { dependsOn?: unknown; spec?: { dependsOn?: unknown } }> }>) {
+    const ids = new Set(Object.keys(plan?.resources ?? {}));
+    for (const [id, r] of Object.entries(plan?.resources ?? {})) {
+      const deps = [...(Array.isArray(r.dependsOn) ? r.dependsOn : []), ...(Array.isArray(r.spec?.dependsOn) ? (r.spec!.dependsOn as unknown[]) : [])];
+      for (const d of deps) {
+        const target = typeof d === 'string' ? d : (d as { resource?: unknown; logicalId?: unknown; id?: unknown })?.resource ?? (d as { logicalId?: unknown })?.logicalId ?? (d as { id?: unknown })?.id;
+        if (typeof target === 'string' && !ids.has(target)) problems.push(`the plan was accepted with resource ${id} depending on "${target}", which it does not have`);
+      }
+    }
+  }
+  return problems;
+}
+
 const mutation = (): fc.Arbitrary<Mutation> => fc.record({ pick: fc.nat(), op: fc.constantFrom<'replace' | 'delete' | 'add'>('replace', 'replace', 'delete', 'add'), value: hostileValue() });
 
 describe('plans', () => {
@@ -854,9 +875,12 @@ app.synth();`,
         const file = scratchFile(JSON.stringify(doc), which === 'plan' ? 'fuzz.plan.json' : 'saved.json');
         // readSavedPlan(file, key) as apply calls it (the key the plan was signed with is not this one).
         const readSaved = readSavedPlan as unknown as (f: string, key: Buffer) => unknown;
-        await checkCase(async () => (which === 'plan' ? readPlan(file) : readSaved(file, planKey)), { rootExtra: [/.*/] });
+        await checkCase(async () => (which === 'plan' ? readPlan(file) : readSaved(file, planKey)), { rootExtra: [/.*/], accept: (value) => planConsistency(which === 'plan' ? [value] : ((value as { stacks?: Array<{ plan: unknown }> }).stacks ?? []).map((x) => x.plan)) });
       });
-      await runProperty('plan files', prop, params(0.06));
+      // issue 11 #10: a dependsOn to a resource the plan does not have
+      const deps = planPaths.findIndex((p) => p.length === 3 && p[0] === 'resources' && p[2] === 'dependsOn');
+      const examples: Array<['plan' | 'saved', Mutation]> = deps >= 0 ? [['plan', { pick: deps, op: 'add', value: 'Missing0000' }]] : [];
+      await runProperty('plan files', prop, params(0.06, examples));
     },
     jestLimit(0.06),
   );
