@@ -355,8 +355,13 @@ class LayerWriter {
     await runTool('mknod', ['-m', '000', file, 'c', '0', '0']);
   }
 
+  /**
+   * The entry's xattrs, but overlayfs's own (redirect, origin, metacopy …): those steer how the
+   * kernel merges the layers, and a layer says what it deletes with `.wh.` entries only.
+   */
   private async setXattrs(file: string, xattrs: Map<string, Buffer>): Promise<void> {
     for (const [key, value] of xattrs) {
+      if (key.startsWith('trusted.overlay.') && !(key === 'trusted.overlay.opaque' && value.toString('latin1') === 'y')) continue;
       await runTool('setfattr', ['-h', '-n', key, '-v', value.length ? `0x${value.toString('hex')}` : '""', file]);
     }
   }

@@ -221,6 +221,18 @@ describe('malformed whiteouts (issue 11 item 8)', () => {
     await expectRejected(await tarOf(entries), message);
   });
 
+  test("overlayfs's own xattrs in a layer are not applied (a layer deletes only with .wh. entries)", async () => {
+    const diff = await unpack(
+      await tarOf([
+        { name: 'd/', type: 'directory', pax: { 'SCHILY.xattr.trusted.overlay.redirect': '/etc', 'SCHILY.xattr.user.kept': 'yes' } },
+        { name: 'o/', type: 'directory', pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } },
+        { name: 'f', content: 'x', pax: { 'SCHILY.xattr.trusted.overlay.metacopy': '' } },
+      ]),
+    );
+    const xattrs = describeTree(diff, { mtimes: false });
+    expect([xattrs['d'], xattrs['o'], xattrs['f']].map((d) => (d as { xattrs?: string[] }).xattrs)).toEqual([['user.kept=0x796573'], ['trusted.overlay.opaque=0x79'], undefined]);
+  });
+
   test('entries apply in order: a name whited out and then added again in the same layer is the new entry', async () => {
     const diff = await unpack(await tarOf([{ name: '.wh.foo', content: '' }, { name: 'foo', content: 'new' }, { name: 'bar', content: 'old' }, { name: '.wh.bar', content: '' }]));
     expect(fs.readFileSync(path.join(diff, 'foo'), 'utf8')).toBe('new');
