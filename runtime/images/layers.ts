@@ -247,9 +247,11 @@ class LayerWriter {
 
   public async entry(header: tarStream.Header, stream: Readable, xattrs: Map<string, Buffer>): Promise<void> {
     const name = header.name;
-    const type: string = header.type ?? 'file';
+    // tar-stream gives null for a type flag it does not know (GNU sparse, volume labels …):
+    // Docker refuses those ("unhandled tar header type"), so does this.
+    const type: string = header.type ?? 'unknown';
     this.size += header.size ?? 0;
-    if (!KNOWN_TYPES.has(type)) this.bad(name, `has the unsupported tar type "${type}"`);
+    if (!KNOWN_TYPES.has(type)) this.bad(name, `has an unsupported tar entry type (${type}); only files, directories, links, devices and fifos can be unpacked`);
     if (HEADER_ONLY.has(type) && header.size > 0) this.bad(name, `is a ${type} entry with ${header.size} bytes of data (malformed tar)`);
     if (name.startsWith('/')) this.bad(name, 'has an absolute path');
     const parts = this.relOf(name);

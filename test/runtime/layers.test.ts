@@ -199,6 +199,15 @@ describe('entries never reach outside the layer directory', () => {
     expect(fs.existsSync(path.join(outside(), 'evil'))).toBe(false);
   });
 
+  test('an entry of a type tar-stream does not know (GNU sparse) is refused, not written as a plain file', async () => {
+    const tar = await tarOf([{ name: 'sparse', content: 'x' }]);
+    tar[156] = 'S'.charCodeAt(0);
+    tar.write('        ', 148, 'latin1');
+    const sum = tar.subarray(0, 512).reduce((a, b) => a + b, 0);
+    tar.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    await expectRejected(tar, 'entry "sparse" has an unsupported tar entry type (unknown); only files, directories, links, devices and fifos can be unpacked');
+  });
+
   test('a directory whose mode is applied at the end is not reached through a symlink that replaced it', async () => {
     const victim = canary();
     const before = describeTree(victim);
