@@ -17,9 +17,10 @@ import { MEDIA_TYPES } from './types';
  * this process decides and writes each of them itself (LayerWriter), never resolving a path
  * through a symlink. An entry that would land outside the layer directory — through `..`, an
  * absolute path, a symlink or non-directory of the layer, a hardlink to anything but a file of
- * the layer — or a malformed archive (a zero block before more entries, a whiteout without a
- * name) rejects the whole layer. Ownership, modes (setuid too), mtimes, xattrs (file
- * capabilities), device nodes, hardlinks and symlinks are kept as GNU tar keeps them. It all
+ * the layer — or a malformed archive (a zero block before more entries, as Go's archive/tar
+ * refuses it; an unknown entry type; a whiteout without a name) rejects the whole layer.
+ * Ownership, modes (setuid too), mtimes, xattrs (file capabilities; not overlayfs's own),
+ * device nodes, hardlinks and symlinks are kept as GNU tar keeps them. It all
  * happens in a fresh directory that is renamed into place only when complete. Whiteouts take
  * overlayfs form: `.wh.X` → a 0:0 character device `X`; `.wh..wh..opq` → the
  * `trusted.overlay.opaque=y` xattr on its directory.
