@@ -9,6 +9,7 @@ import { registerGraph } from './graph';
 import { registerInit } from './init';
 import { registerLs } from './ls';
 import { registerRuntime } from './runtime';
+import { FlagError, normalizeRuntimeArgs } from './runtime/flags';
 import { registerStackCommands } from './stack-commands';
 import { registerSynth } from './synth';
 
@@ -41,11 +42,16 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv);
+    // Runtime commands take Docker's flag syntax (-t=v, -itd, flags ending at the image).
+    await program.parseAsync([...argv.slice(0, 2), ...normalizeRuntimeArgs(program, argv.slice(2))]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end here with exitCode 0; usage errors were printed by commander.
+      return err.exitCode;
+    }
+    if (err instanceof FlagError) {
+      process.stderr.write(err.render());
       return err.exitCode;
     }
     if (err instanceof CdkDockerError) {

@@ -6,10 +6,12 @@ import { Duration } from '../../constructs/duration';
 import { PortError, parsePort } from '../../constructs/private/ports';
 import { _parseSizeText } from '../../constructs/size';
 import { parseGoDuration } from '../../util/duration';
-import { InvalidArgumentError, NotFoundError } from '../../util/errors';
+import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../util/errors';
 import { MAX_COUNT, MAX_PIDS, MAX_STOP_TIMEOUT_SECONDS, MAX_TIMER_MS, MIN_HEALTH_MS, MIN_MEMORY_BYTES, cpuRangeMessage, hostCpuCount, tmpfsOptionProblem } from '../../util/limits';
+import { familiarReference, parseReference } from '../../util/reference';
+import { flagAliases, flagsEndAtFirstArgument } from './flags';
 import { ago, eachName, printInspect, renderTemplate, shortId, table } from './format';
-import { imageService } from './images';
+import { imageService, loadRuntime } from './images';
 
 /** The containers half of the runtime, loaded on first use. */
 function containersModule(): typeof Containers {
@@ -67,6 +69,7 @@ interface RunFlags {
   healthStartPeriod?: string;
   healthcheck: boolean;
   network?: string;
+  link?: string[];
   networkAlias?: string[];
   ip?: string;
   publish?: string[];
@@ -74,10 +77,14 @@ interface RunFlags {
   addHost?: string[];
   shmSize?: string;
   logOpt?: string[];
+  pull: string;
+  quiet?: boolean;
 }
 
 /** The flags `run` and `create` share, as Docker spells them. */
 function withCreateFlags(cmd: Command): Command {
+  flagsEndAtFirstArgument(cmd);
+  flagAliases(cmd, { net: 'network' });
   return cmd
     .argument('<image>', 'the image')
     .argument('[command...]', 'command and arguments (replace the image\'s Cmd)')
@@ -112,6 +119,7 @@ function withCreateFlags(cmd: Command): Command {
     .option('--health-start-period <duration>', 'time to start before failures count')
     .option('--no-healthcheck', 'disable the image\'s HEALTHCHECK')
     .option('--network <network>', 'bridge (default), a network name, none, host or container:NAME')
+    .option('--link <name[:alias]>', 'add a link to another container (repeatable)', collect)
     .option('--network-alias <alias>', 'a DNS name on the network (repeatable)', collect)
     .option('--ip <address>', 'IPv4 address on the network')
     .option('-p, --publish <[ip:][hostPort:]containerPort[/proto]>', 'publish a port or a range (repeatable)', collect)
@@ -119,6 +127,8 @@ function withCreateFlags(cmd: Command): Command {
     .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect)
     .option('--shm-size <size>', 'size of /dev/shm (default 64m)')
     .option('--log-opt <K=V>', 'log option: max-size=SIZE (repeatable)', collect)
+    .option('--pull <policy>', 'pull the image before creating: always, missing or never', 'missing')
+    .option('-q, --quiet', 'suppress the pull output')
     .option('-i, --interactive', 'keep stdin open')
     .option('-t, --tty', 'allocate a pseudo-TTY');
 }
@@ -268,6 +278,7 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
     tty: o.tty,
     openStdin: o.interactive,
     networkMode: o.network,
+    links: (o.link ?? []).map(linkFlag),
     networkAliases: o.networkAlias,
     ipv4Address: o.ip,
     ports: (o.publish ?? []).flatMap(publishFlag),
@@ -316,14 +327,28 @@ async function attach(svc: Containers.ContainerService, id: string, from = 0): P
 
 /** Registers the container commands of `cdk-docker runtime`. */
 export function registerContainerCommands(runtime: Command): void {
-  withCreateFlags(runtime.command('run').description('create and start a container').passThroughOptions())
+  withCreateFlags(runtime.command('run').description('create and start a container'))
     .option('-d, --detach', 'run in the background and print the container id')
     .option('--rm', 'remove the container when it exits')
     .action(async (image: string, command: string[], o: RunFlags) => {
+      // As docker run: what fails before the container's process runs exits 125 (126/127 when
+      // its command cannot be run or is not found), with one line on stderr.
+      try {
+        await runContainer(image, command, o);
+      } catch (e) {
+        if (!(e instanceof CdkDockerError)) throw e;
+        process.stderr.write(`Error: ${e.message}\n`);
+        process.exitCode = (e as { exitCode?: number }).exitCode ?? 125;
+      }
+    });
+
+  async function runContainer(image: string, command: string[], o: RunFlags & { detach?: boolean }): Promise<void> {
       if (o.detach && (o.interactive || o.tty)) throw new InvalidArgumentError('-d with -i or -t needs `attach`, which the built-in runtime does not have yet; use -d alone, or -it without -d');
       if (o.tty && !process.stdin.isTTY) throw new InvalidArgumentError('the input device is not a TTY; drop -t or run from a terminal');
+      const options = createOptions(image, command, o);
+      await ensureImage(image, o);
       const svc = service();
-      const record = await svc.create(createOptions(image, command, o));
+      const record = await svc.create(options);
       if (o.interactive || o.tty) {
         process.exitCode = await svc.runAttached(record.Id, o.interactive ? 'inherit' : 'ignore');
         return;
@@ -347,12 +372,24 @@ export function registerContainerCommands(runtime: Command): void {
         return;
       }
       process.exitCode = await attach(svc, record.Id);
-    });
+  }
 
-  withCreateFlags(runtime.command('create').description('create a container without starting it').passThroughOptions())
+  withCreateFlags(runtime.command('create').description('create a container without starting it'))
     .option('--rm', 'remove the container when it exits')
     .action(async (image: string, command: string[], o: RunFlags) => {
-      const record = await service().create(createOptions(image, command, o));
+      let options: Containers.CreateOptions;
+      try {
+        options = createOptions(image, command, o);
+        pullPolicy(o.pull);
+      } catch (e) {
+        // A flag Docker's create refuses before asking the engine: exit 125 (the engine's own errors exit 1).
+        if (!(e instanceof CdkDockerError)) throw e;
+        process.stderr.write(`Error: ${e.message}\n`);
+        process.exitCode = 125;
+        return;
+      }
+      await ensureImage(image, o);
+      const record = await service().create(options);
       out(`${record.Id}\n`);
     });
 
@@ -487,8 +524,7 @@ export function registerContainerCommands(runtime: Command): void {
       await service().rename(c, n);
     });
 
-  runtime
-    .command('top')
+  flagsEndAtFirstArgument(runtime.command('top'))
     .description('show the processes of a container')
     .argument('<container>')
     .argument('[ps-options...]', 'ps options (default -ef)')
@@ -555,10 +591,8 @@ export function registerContainerCommands(runtime: Command): void {
       }
     });
 
-  runtime
-    .command('exec')
+  flagsEndAtFirstArgument(runtime.command('exec'))
     .description('run a command in a running container')
-    .passThroughOptions()
     .argument('<container>')
     .argument('<command...>')
     .option('-d, --detach', 'run in the background')
@@ -667,7 +701,9 @@ export async function containerExec(c: string, command: string[], o: ExecOptions
   if (stderr) {
     const msg = m.runcMessage(stderr);
     process.stderr.write(`Error: ${msg}\n`);
-    process.exitCode = m.exitCodeFor(msg);
+    // Docker's exec exits 126 for any command it could not start, a missing one included
+    // (moby sets 126 when the exec fails to start; measured on Docker 20.10.24).
+    process.exitCode = 126;
     return;
   }
   process.exitCode = code;
@@ -726,6 +762,41 @@ function publishFlag(text: string): Array<{ hostIp: string; hostPort: number; co
     if (e instanceof PortError) throw new InvalidArgumentError(`invalid -p ${e.message}`);
     throw e;
   }
+}
+
+/** `--pull always|missing|never`, Docker's message for anything else. */
+function pullPolicy(text: string): 'always' | 'missing' | 'never' {
+  if (text !== 'always' && text !== 'missing' && text !== 'never') throw new InvalidArgumentError(`invalid pull option: '${text}': must be one of "always", "missing" or "never"`);
+  return text;
+}
+
+/**
+ * Pulls `image` for run/create as Docker's client does: with `--pull always`, first; with
+ * `missing` (the default), when it is not here ("Unable to find image 'X' locally" on stderr);
+ * with `never`, not at all (a missing image is "No such image"). Progress goes to stderr, so
+ * that stdout carries only the container's id or output.
+ */
+async function ensureImage(image: string, o: { pull: string; quiet?: boolean }): Promise<void> {
+  const policy = pullPolicy(o.pull);
+  // An image id (sha256:… or 64 hex digits) names no repository to pull from.
+  if (/^(sha256:)?[a-f0-9]{64}$/.test(image)) return;
+  const familiar = familiarReference(parseReference(image));
+  const images = imageService();
+  if (policy !== 'always' && images.store.tryResolve(image)) return;
+  if (policy === 'never') throw new NotFoundError(`No such image: ${familiar}`);
+  if (policy === 'missing') process.stderr.write(`Unable to find image '${familiar}' locally\n`);
+  const rt = loadRuntime();
+  await images.pull(image, o.quiet ? rt.Progress.silent() : rt.Progress.to(process.stderr));
+}
+
+/** `--link NAME[:ALIAS]` as Docker's opts.ParseLink reads it (`/name:/c/alias`, from inspect, too). */
+function linkFlag(text: string): { name: string; alias: string } {
+  const parts = text.split(':');
+  if (text === '') throw new InvalidArgumentError('invalid argument "" for "--link" flag: empty string specified for links');
+  if (parts.length > 2) throw new InvalidArgumentError(`invalid argument "${text}" for "--link" flag: bad format for links: ${text}`);
+  const [name, alias] = parts.length === 1 ? [text, text] : parts[0].startsWith('/') ? [parts[0].slice(1), path.posix.basename(parts[1])] : [parts[0], parts[1]];
+  if (!name || !alias) throw new InvalidArgumentError(`invalid argument "${text}" for "--link" flag: give NAME or NAME:ALIAS, for example db:database`);
+  return { name, alias };
 }
 
 /** `--add-host NAME:IP` (also `NAME=IP`), checked as Docker checks it. */
