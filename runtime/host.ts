@@ -76,8 +76,9 @@ const BINARIES: BinarySpec[] = [
   { name: 'aardvark-dns', binaries: ['aardvark-dns'], packages: ['aardvark-dns'], role: 'container name and alias DNS', required: true, versionArgs: ['--version'], version: /aardvark-dns (\S+)/ },
   { name: 'ip', binaries: ['ip'], packages: ['iproute2'], role: 'network namespaces', required: true, versionArgs: ['-V'], version: /iproute2-([\w.]+)/ },
   { name: 'iptables', binaries: ['iptables'], packages: ['iptables'], role: 'firewall backend for netavark', required: true, versionArgs: ['--version'], version: /iptables v(\S+)/ },
-  { name: 'tar', binaries: ['tar'], packages: ['tar'], role: 'layer extraction (GNU tar)', required: true, versionArgs: ['--version'], version: /\(GNU tar\) (\S+)/ },
-  { name: 'setfattr', binaries: ['setfattr'], packages: ['attr'], role: 'overlay whiteouts and file capabilities in layers', required: true, versionArgs: ['--version'], version: /setfattr (\S+)/ },
+  { name: 'tar', binaries: ['tar'], packages: ['tar'], role: 'cp, export and commit (GNU tar)', required: true, versionArgs: ['--version'], version: /\(GNU tar\) (\S+)/ },
+  { name: 'setfattr', binaries: ['setfattr'], packages: ['attr'], role: 'overlay opaque directories and file capabilities in layers', required: true, versionArgs: ['--version'], version: /setfattr (\S+)/ },
+  { name: 'mknod', binaries: ['mknod'], packages: ['coreutils'], role: 'overlay whiteouts and device nodes in layers', required: true, versionArgs: ['--version'], version: /mknod \(GNU coreutils\) (\S+)/ },
   { name: 'init', binaries: ['catatonit', 'tini-static', 'tini'], packages: ['catatonit'], role: '--init (PID 1 that reaps and forwards signals)', required: false, versionArgs: ['--version'], version: /(?:catatonit|tini) version (\S+)/ },
   { name: 'zstd', binaries: ['zstd'], packages: ['zstd'], role: 'zstd-compressed image layers', required: false, versionArgs: ['--version'], version: /v(\d+\.\d+\.\d+)/ },
 ];
