@@ -120,8 +120,12 @@ export function rootProblems(root: string, extra: RegExp[] = []): string[] {
         problems.push(...indexProblems(images));
         continue;
       }
-      if (/^images\/ingest\/w-\d+-\d+$/.test(r)) problems.push(`left in the state root: ${r}/ (this process's ingest work was still under way after the call returned: ${fs.readdirSync(path.join(root, r)).slice(0, 4).join(', ') || 'empty'})`);
-      else problems.push(`left in the state root: ${r}${st.isDirectory() ? '/' : ''}`);
+      if (/^images\/ingest\/w-\d+-\d+$/.test(r) && Number(r.split('-')[1]) === process.pid) {
+        // This process's working directory (removed at its exit) may stay while empty; files or
+        // claims in it mean ingest work still under way after the call returned.
+        const inside = filesUnder(path.join(root, r));
+        if (inside.length) problems.push(`left in the state root: ${r}/ holds ${inside.slice(0, 4).join(', ')} (this process's ingest work was still under way after the call returned)`);
+      } else problems.push(`left in the state root: ${r}${st.isDirectory() ? '/' : ''}`);
     }
   };
   if (fs.existsSync(root)) visit('');
@@ -172,4 +176,15 @@ export async function within<T>(ms: number, what: string, fn: () => Promise<T>):
     clearTimeout(timer);
     void what;
   }
+}
+
+/** Files (not directories) under `dir`, relative. */
+function filesUnder(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const name of fs.readdirSync(path.join(dir, rel))) {
+    const r = rel ? `${rel}/${name}` : name;
+    if (fs.lstatSync(path.join(dir, r)).isDirectory()) out.push(...filesUnder(dir, r));
+    else out.push(r);
+  }
+  return out;
 }

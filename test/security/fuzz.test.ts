@@ -362,6 +362,8 @@ function archiveExamples(): Array<[ArchivePlan]> {
     [{ ...base, wholeDoc: {} }],
     [{ ...base, wholeDoc: [null] }],
     [{ ...base, rootfs: null, tags: [''] }],
+    // found by the fuzzer: a RepoTags entry with a newline was quoted raw, making a two-line message
+    [{ ...base, layers: [], tags: ['fuzz/a:1\nb'] }],
     [{ ...base, format: 'oci', wholeDoc: { manifests: null } }],
     [{ ...base, format: 'oci', mediaType: MEDIA_TYPES.ociIndex }],
   ];
