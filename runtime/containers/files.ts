@@ -576,6 +576,7 @@ async function walkChanges(svc: ContainerService, nameOrId: string): Promise<Wal
         continue;
       }
       if (!below && (MOUNT_POINT_FILES.has(r) && st.isFile() && st.size === 0)) continue;
+      if (!below && r === 'etc/mtab' && st.isSymbolicLink() && fs.readlinkSync(path.join(upper, r)) === '/proc/mounts') continue; // the runtime's (spec.ts ensureMtab)
       if (!below && MOUNT_POINT_DIRS.has(r) && st.isDirectory()) continue;
       if (st.isDirectory()) {
         const at = changes.length;

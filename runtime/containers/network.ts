@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { InvalidArgumentError } from '../../lib/util/errors';
+import { ConflictError, InvalidArgumentError } from '../../lib/util/errors';
 import type { Netavark, NetworkStore } from '../networks';
 import type { Endpoint, NetworkRecord, PortMapping, SetupResult } from '../networks';
 import { DEFAULT_NETWORK } from '../networks/types';
-import type { ContainerRecord, EndpointConfig, PortBinding } from './types';
+import type { ContainerRecord, ContainerState, EndpointConfig, PortBinding } from './types';
 
 const run = promisify(execFile);
 
@@ -76,6 +76,157 @@ export function formatPorts(record: ContainerRecord, ports: readonly PortMapping
     .join(', ');
 }
 
+
+// --- /etc/hosts, /etc/resolv.conf and legacy links ----------------------------------------------
+
+/** The first lines of every container's /etc/hosts, as Docker writes them. */
+export const BASE_HOSTS = [
+  '127.0.0.1\tlocalhost',
+  '::1\tlocalhost ip6-localhost ip6-loopback',
+  'fe00::0\tip6-localnet',
+  'ff00::0\tip6-mcastprefix',
+  'ff02::1\tip6-allnodes',
+  'ff02::2\tip6-allrouters',
+].join('\n');
+
+/**
+ * A container's resolv.conf: the host's without loopback nameservers (unreachable from a
+ * container), as Docker copies it; on networks with DNS, their name servers (aardvark-dns)
+ * instead of the host's.
+ */
+export function resolvConf(nameservers: readonly string[] = [], hostFile = '/etc/resolv.conf'): string {
+  let text = '';
+  try {
+    text = fs.readFileSync(hostFile, 'utf8');
+  } catch {
+    // none
+  }
+  const lines = text.split('\n').filter((l) => (nameservers.length ? !/^\s*nameserver\s/.test(l) : !/^\s*nameserver\s+(127\.|::1\b)/.test(l)));
+  if (nameservers.length) lines.unshift(...nameservers.map((n) => `nameserver ${n}`));
+  if (!lines.some((l) => /^\s*nameserver\s/.test(l))) lines.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
+  return `${lines.filter((l, i, a) => l !== '' || i < a.length - 1).join('\n')}\n`;
+}
+
+/**
+ * Replaces the content of `file` keeping its inode: the file is bind-mounted into a running
+ * container, which would keep seeing the old inode if it were replaced by a rename.
+ * Nothing when the file is not there (the container never started).
+ */
+export function rewriteInPlace(file: string, content: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    const buf = Buffer.from(content, 'utf8');
+    fs.writeSync(fd, buf, 0, buf.length, 0);
+    fs.ftruncateSync(fd, buf.length);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Names of containers and link aliases: Docker's container-name rule. */
+const LINK_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** A `--link NAME[:ALIAS]` of a new container, as the CLI parses it. */
+export interface LinkRequest {
+  readonly name: string;
+  readonly alias: string;
+}
+
+/** A container another one links to, as the start of the linking one sees it. */
+export interface LinkedContainer {
+  readonly record: ContainerRecord;
+  readonly state: ContainerState;
+}
+
+/**
+ * Checks `--link` requests of a new container named `self` and returns them as Docker's
+ * `HostConfig.Links` (`/NAME:/SELF/ALIAS`). The linked container must exist (`find` throws
+ * NotFoundError otherwise) and must not use the host's network; a container on the host's
+ * network or another container's cannot have links (Docker's messages).
+ */
+export function recordLinks(links: readonly LinkRequest[], self: string, networkMode: string, find: (name: string) => ContainerRecord): string[] {
+  if (links.length === 0) return [];
+  if (networkMode === 'host') throw new ConflictError("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+  if (networkMode.startsWith('container:')) throw new ConflictError("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+  const out: string[] = [];
+  for (const l of links) {
+    const name = l.name.replace(/^\//, '');
+    const alias = (l.alias || name).replace(/^\//, '');
+    if (!LINK_NAME.test(l.name) || !LINK_NAME.test(l.alias || name)) {
+      throw new InvalidArgumentError(`invalid link "${l.name}:${l.alias}": give --link NAME[:ALIAS], both a container name of letters, digits, "_", "." and "-"`);
+    }
+    let child: ContainerRecord;
+    try {
+      child = find(name);
+    } catch (e) {
+      throw new InvalidArgumentError(`could not get container for ${name}: No such container: ${name}; create it first or fix the --link`);
+    }
+    if (child.HostConfig.NetworkMode === 'host') throw new ConflictError("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    const entry = `/${child.Name}:/${self}/${alias}`;
+    if (out.some((o) => o.endsWith(`:/${self}/${alias}`))) throw new ConflictError(`conflicting links: the alias ${alias} is given twice; give each --link its own alias`);
+    out.push(entry);
+  }
+  return out;
+}
+
+/** `/NAME:/SELF/ALIAS` → its parts; undefined for anything else. */
+export function parseLinkEntry(entry: string): { name: string; linkName: string; alias: string } | undefined {
+  const m = /^\/([^:/]+):(\/[^:/]+\/([^:/]+))$/.exec(entry);
+  return m ? { name: m[1], linkName: m[2], alias: m[3] } : undefined;
+}
+
+/**
+ * Docker's link environment (moby's daemon/links): `ALIAS_PORT`, `ALIAS_PORT_80_TCP…`,
+ * `ALIAS_NAME=/self/alias` and `ALIAS_ENV_X` for the linked container's own environment
+ * (less HOME and PATH).
+ */
+export function linkEnv(linkName: string, childIp: string, childEnv: readonly string[], exposedPorts: readonly string[]): string[] {
+  const alias = path.posix.basename(linkName).toUpperCase().replace(/-/g, '_');
+  const ports = exposedPorts
+    .map((p) => {
+      const [num, proto = 'tcp'] = p.split('/');
+      return { num: Number(num), proto: proto.toLowerCase() };
+    })
+    .filter((p) => Number.isInteger(p.num) && p.num > 0 && /^[a-z]+$/.test(p.proto))
+    .sort((a, b) => (a.proto === b.proto ? a.num - b.num : a.proto === 'tcp' ? -1 : b.proto === 'tcp' ? 1 : a.proto.localeCompare(b.proto)));
+  const env: string[] = [];
+  let start = ports[0];
+  let end = ports[0];
+  ports.forEach((p, i) => {
+    if (i === 0) env.push(`${alias}_PORT=${p.proto}://${childIp}:${p.num}`);
+    const prefix = `${alias}_PORT_${p.num}_${p.proto.toUpperCase()}`;
+    env.push(`${prefix}=${p.proto}://${childIp}:${p.num}`, `${prefix}_ADDR=${childIp}`, `${prefix}_PORT=${p.num}`, `${prefix}_PROTO=${p.proto}`);
+    if (i > 0 && p.num === end.num + 1 && p.proto === end.proto) {
+      end = p;
+      if (i < ports.length - 1) return;
+    }
+    if (end !== start) {
+      const rp = `${alias}_PORT_${start.num}_${start.proto.toUpperCase()}`;
+      env.push(`${rp}_START=${start.proto}://${childIp}:${start.num}`, `${rp}_PORT_START=${start.num}`, `${rp}_END=${end.proto}://${childIp}:${end.num}`, `${rp}_PORT_END=${end.num}`);
+    }
+    start = p;
+    end = p;
+  });
+  env.push(`${alias}_NAME=${linkName}`);
+  for (const v of childEnv) {
+    const i = v.indexOf('=');
+    if (i < 0) continue;
+    const key = v.slice(0, i);
+    if (key === 'HOME' || key === 'PATH') continue;
+    env.push(`${alias}_ENV_${key}=${v.slice(i + 1)}`);
+  }
+  return env;
+}
+
+/** A hostname safe on a line of /etc/hosts. */
+const HOSTS_WORD = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
 export class ContainerNetworking {
   private netavarkCache?: Netavark;
 
@@ -89,6 +240,70 @@ export class ContainerNetworking {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     this.netavarkCache ??= new (require('../networks/netavark') as typeof import('../networks/netavark')).Netavark(this.store, { runRoot: this.runRoot });
     return this.netavarkCache;
+  }
+
+  /**
+   * The name servers of a container's resolv.conf now: aardvark-dns on the gateway of each
+   * DNS-enabled network it is connected to (any of them answers the names of all its networks);
+   * none (the host's resolvers, as Docker copies them) on the default network alone.
+   */
+  public async dnsServers(id: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const { network, endpoint } of await this.endpoints(id)) {
+      if (!endpoint.interfaceName || !network.netavark.dns_enabled) continue;
+      for (const s of network.netavark.subnets) if (s.gateway && !out.includes(s.gateway)) out.push(s.gateway);
+    }
+    return out;
+  }
+
+  /**
+   * Rewrites a running container's resolv.conf (`file`, bind-mounted into it: the same inode)
+   * for the networks it is connected to now, after `network connect` or `disconnect`, as
+   * Docker switches a container to its embedded resolver and back. Call under the container's lock.
+   */
+  public async updateResolvConf(id: string, file: string): Promise<void> {
+    const content = resolvConf(await this.dnsServers(id));
+    let current: string | undefined;
+    try {
+      current = fs.readFileSync(file, 'utf8');
+    } catch {
+      return;
+    }
+    if (current !== content) rewriteInPlace(file, content);
+  }
+
+  /**
+   * What a starting container's links give it (Docker's legacy links): on the default network,
+   * a line `IP ALIAS HOSTNAME [NAME]` in /etc/hosts and the link environment for each linked
+   * container, which must be running and on the default network too; on user networks, the
+   * alias as a name only this container resolves (an /etc/hosts line `IP ALIAS`), to the linked
+   * container's address on a network both share, when it runs.
+   */
+  public async links(record: ContainerRecord, find: (name: string) => LinkedContainer | undefined): Promise<{ hosts: string[]; env: string[] }> {
+    const hosts: string[] = [];
+    const env: string[] = [];
+    const entries = (record.HostConfig.Links ?? []).map((e) => parseLinkEntry(e)).filter((e): e is NonNullable<typeof e> => e !== undefined);
+    if (entries.length === 0) return { hosts, env };
+    const own = endpointsConfig(record).map(([name]) => name);
+    const legacy = own.includes(DEFAULT_NETWORK);
+    for (const link of entries) {
+      const child = find(link.name);
+      const running = child !== undefined && (child.state.Status === 'running' || child.state.Status === 'paused');
+      if (legacy && !running) throw new ConflictError(`Cannot link to a non running container: /${link.name} AS ${link.linkName}; start ${link.name} first`);
+      if (!child || !running) continue;
+      const endpoints = await this.endpoints(child.record.Id);
+      if (legacy) {
+        const ep = endpoints.find((e) => e.network.Name === DEFAULT_NETWORK);
+        if (!ep) throw new ConflictError(`Cannot link to /${child.record.Name}, as it does not belong to the default network; connect it to bridge or use a user-defined network`);
+        const names = [link.alias, child.record.Config.Hostname, ...(link.alias !== child.record.Name ? [child.record.Name] : [])].filter((n) => HOSTS_WORD.test(n));
+        hosts.push(`${ep.endpoint.ip}\t${names.join(' ')}`);
+        env.push(...linkEnv(link.linkName, ep.endpoint.ip, child.record.Config.Env, Object.keys(child.record.Config.ExposedPorts ?? {})));
+      } else {
+        const ep = endpoints.find((e) => own.includes(e.network.Name) && e.network.netavark.dns_enabled);
+        if (ep && HOSTS_WORD.test(link.alias)) hosts.push(`${ep.endpoint.ip}\t${link.alias}`);
+      }
+    }
+    return { hosts, env };
   }
 
   /** Where the container's network namespace is bind-mounted while it runs. */

@@ -17,11 +17,11 @@ import { MountRequest } from './mounts';
 import { isMounted, mountRootfs, unmountAll } from './rootfs';
 import { healthArgv, healthTimings, nextHealth, startHealthLoop, stopHealthLoop } from './health';
 import { Runc, pidAlive, runcMessage } from './runc';
-import { buildSpec, hostFacts, limitResources } from './spec';
+import { buildSpec, ensureMtab, hostFacts, limitResources } from './spec';
 import { StatsSample, sampleStats } from './stats';
 import { ContainerStore } from './store';
 import type { ContainerRecord, ContainerState, ContainerStatus, HealthcheckConfig, HealthState, MountPoint, OciMount, PortBinding, RestartPolicyName } from './types';
-import { ContainerNetworking, endpointsConfig, formatPorts, joinsNetwork, joinsNetworks, portsMap } from './network';
+import { BASE_HOSTS, ContainerNetworking, endpointsConfig, formatPorts, joinsNetwork, joinsNetworks, portsMap, recordLinks, resolvConf } from './network';
 import type { NetworkStore } from '../networks';
 import { DEFAULT_NETWORK } from '../networks/types';
 import { defaultEnv, resolveUser } from './user';
@@ -80,6 +80,8 @@ export interface CreateOptions {
   readonly publishAll?: boolean;
   /** `--add-host NAME:IP`. */
   readonly extraHosts?: string[];
+  /** `--link NAME[:ALIAS]` (the alias defaults to the name). */
+  readonly links?: ReadonlyArray<{ readonly name: string; readonly alias: string }>;
   readonly shmSize?: number;
   /** Log size cap in bytes (`--log-opt max-size`). */
   readonly logMaxSize?: number;
@@ -276,6 +278,7 @@ export class ContainerService {
     return this.store.namesLocked(async () => {
       const name = opts.name ?? this.generateName();
       this.store.checkNameFree(name);
+      const links = recordLinks(opts.links ?? [], name, networkMode, (n) => this.store.record(this.store.resolve(n)));
       const mounts = await this.resolveMounts(id, opts, imageConfig);
       const record: ContainerRecord = {
         version: 1,
@@ -321,6 +324,7 @@ export class ContainerService {
           PortBindings: portBindings(opts.ports ?? []),
           PublishAllPorts: opts.publishAll ?? false,
           ExtraHosts: opts.extraHosts ?? [],
+          ...(links.length ? { Links: links } : {}),
           ShmSize: opts.shmSize ?? 64 * 1024 * 1024,
           LogMaxSize: opts.logMaxSize ?? LOG_SIZE_MAX,
         },
@@ -555,11 +559,12 @@ export class ContainerService {
     const dir = this.store.containerDir(record.Id);
     const user = resolveUser(rootfs, record.Config.User || undefined);
     const mounts: OciMount[] = [];
-    const { netns, hosts, resolv } = await this.networkFor(record);
+    const { netns, hosts, resolv, linkEnv } = await this.networkFor(record);
     // /etc/hostname, /etc/hosts and /etc/resolv.conf are the container's own files, as Docker's.
     writeFileAtomic(path.join(dir, 'hostname'), `${record.Config.Hostname}\n`, 0o644);
     writeFileAtomic(path.join(dir, 'hosts'), hosts, 0o644);
     writeFileAtomic(path.join(dir, 'resolv.conf'), resolv, 0o644);
+    ensureMtab(rootfs);
     for (const f of ['hostname', 'hosts', 'resolv.conf']) {
       mounts.push({ destination: `/etc/${f}`, type: 'bind', source: path.join(dir, f), options: ['rbind', 'rprivate', record.HostConfig.ReadonlyRootfs ? 'ro' : 'rw'] });
     }
@@ -589,7 +594,7 @@ export class ContainerService {
       rootfs,
       readonlyRootfs: record.HostConfig.ReadonlyRootfs,
       args,
-      env: defaultEnv(record.Config.Env, user, record.Config.Hostname, record.Config.Tty),
+      env: defaultEnv(linkEnv.length ? mergeEnv(linkEnv, record.Config.Env) : record.Config.Env, user, record.Config.Hostname, record.Config.Tty),
       cwd: record.Config.WorkingDir || '/',
       user,
       hostname: record.Config.Hostname,
@@ -614,7 +619,7 @@ export class ContainerService {
    * the host's (`host`), another container's (`container:C`, which must be running), a new
    * one with loopback only (`none`), or its own on bridge networks, set up now by netavark.
    */
-  private async networkFor(record: ContainerRecord): Promise<{ netns?: string; hosts: string; resolv: string }> {
+  private async networkFor(record: ContainerRecord): Promise<{ netns?: string; hosts: string; resolv: string; linkEnv: string[] }> {
     const mode = record.HostConfig.NetworkMode;
     const extra: string[] = [];
     for (const h of record.HostConfig.ExtraHosts ?? []) {
@@ -624,7 +629,7 @@ export class ContainerService {
       if (ip === 'host-gateway') ip = (await this.networking.store.get(DEFAULT_NETWORK)).IPAM.Config[0].Gateway;
       extra.push(`${ip}\t${h.slice(0, i)}`);
     }
-    if (mode === 'host') return { netns: 'host', hosts: [fs.readFileSync('/etc/hosts', 'utf8').trimEnd(), ...extra, ''].join('\n'), resolv: resolvConf() };
+    if (mode === 'host') return { netns: 'host', hosts: [fs.readFileSync('/etc/hosts', 'utf8').trimEnd(), ...extra, ''].join('\n'), resolv: resolvConf(), linkEnv: [] };
     if (mode.startsWith('container:')) {
       const other = mode.slice('container:'.length);
       const state = this.store.state(other);
@@ -635,12 +640,18 @@ export class ContainerService {
       const otherRecord = this.store.record(other);
       const netns = joinsNetworks(otherRecord) ? this.networking.netnsPath(other) : `/proc/${state.Pid}/ns/net`;
       const read = (f: string) => fs.readFileSync(path.join(this.store.containerDir(other), f), 'utf8');
-      return { netns: otherRecord.HostConfig.NetworkMode === 'host' ? 'host' : netns, hosts: read('hosts'), resolv: read('resolv.conf') };
+      return { netns: otherRecord.HostConfig.NetworkMode === 'host' ? 'host' : netns, hosts: read('hosts'), resolv: read('resolv.conf'), linkEnv: [] };
     }
-    if (!joinsNetworks(record)) return { hosts: [BASE_HOSTS, ...extra, ''].join('\n'), resolv: resolvConf() };
+    if (!joinsNetworks(record)) return { hosts: [BASE_HOSTS, ...extra, ''].join('\n'), resolv: resolvConf(), linkEnv: [] };
+    // Links are checked before anything is set up: a linked container that is not running fails the start.
+    const links = await this.networking.links(record, (n) => {
+      const r = this.store.records().find((c) => c.Name === n);
+      return r && { record: r, state: this.store.state(r.Id) };
+    });
     const setup = await this.networking.attach(record);
     const own = setup.interfaces[0] ? [`${setup.interfaces[0].ip}\t${record.Config.Hostname}`] : [];
-    return { netns: this.networking.netnsPath(record.Id), hosts: [BASE_HOSTS, ...own, ...extra, ''].join('\n'), resolv: resolvConf(setup.dnsServers) };
+    // Docker's order: --add-host lines, then links, then the container's own address.
+    return { netns: this.networking.netnsPath(record.Id), hosts: [BASE_HOSTS, ...extra, ...links.hosts, ...own, ''].join('\n'), resolv: resolvConf(setup.dnsServers), linkEnv: links.env };
   }
 
   // --- exit, stop, kill -----------------------------------------------------------------------
@@ -1028,7 +1039,10 @@ export class ContainerService {
       }
       const cfg = { Aliases: opts.aliases ?? [], ...(opts.ip ? { IPAMConfig: { IPv4Address: opts.ip } } : {}) };
       const state = await this.refresh(id);
-      if (state.Status === 'running' || state.Status === 'paused') await this.networking.connectRunning(record, net.Name, cfg);
+      if (state.Status === 'running' || state.Status === 'paused') {
+        await this.networking.connectRunning(record, net.Name, cfg);
+        await this.networking.updateResolvConf(id, path.join(this.store.containerDir(id), 'resolv.conf'));
+      }
       this.store.writeRecord({ ...record, EndpointsConfig: { ...(record.EndpointsConfig ?? {}), [net.Name]: cfg } });
     });
   }
@@ -1042,7 +1056,10 @@ export class ContainerService {
       const joined = endpointsConfig(record).map(([name]) => name);
       if (!joined.includes(net.Name)) throw new ConflictError(`container ${record.Name} is not connected to network ${net.Name}`);
       const state = await this.refresh(id);
-      if (state.Status === 'running' || state.Status === 'paused') await this.networking.disconnectRunning(record, net.Name);
+      if (state.Status === 'running' || state.Status === 'paused') {
+        await this.networking.disconnectRunning(record, net.Name);
+        await this.networking.updateResolvConf(id, path.join(this.store.containerDir(id), 'resolv.conf'));
+      }
       const rest = { ...(record.EndpointsConfig ?? {}) };
       delete rest[net.Name];
       const mode = record.HostConfig.NetworkMode === net.Name ? (joined.find((n) => n !== net.Name) ?? 'none') : record.HostConfig.NetworkMode;
@@ -1329,32 +1346,6 @@ export function signalName(signal: string): string {
   const name = normalizeSignal(signal);
   if (!name) throw new InvalidArgumentError(`invalid signal: ${signal}`);
   return name;
-}
-
-const BASE_HOSTS = [
-  '127.0.0.1\tlocalhost',
-  '::1\tlocalhost ip6-localhost ip6-loopback',
-  'fe00::0\tip6-localnet',
-  'ff00::0\tip6-mcastprefix',
-  'ff02::1\tip6-allnodes',
-  'ff02::2\tip6-allrouters',
-].join('\n');
-
-/**
- * A container's resolv.conf: the host's without loopback nameservers (unreachable from a
- * container), as Docker; on networks with DNS, their name servers (aardvark-dns) instead.
- */
-function resolvConf(nameservers: readonly string[] = []): string {
-  let text = '';
-  try {
-    text = fs.readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    // none
-  }
-  const lines = text.split('\n').filter((l) => (nameservers.length ? !/^\s*nameserver\s/.test(l) : !/^\s*nameserver\s+(127\.|::1\b)/.test(l)));
-  if (nameservers.length) lines.unshift(...nameservers.map((n) => `nameserver ${n}`));
-  if (!lines.some((l) => /^\s*nameserver\s/.test(l))) lines.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
-  return `${lines.filter((l, i, a) => l !== '' || i < a.length - 1).join('\n')}\n`;
 }
 
 /** Docker's PortBindings from `-p` mappings. */

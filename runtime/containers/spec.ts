@@ -87,6 +87,9 @@ export const DEFAULT_DEVICE_RULES: readonly OciDeviceRule[] = [
 export const DEFAULT_NET_SYSCTLS: { readonly [key: string]: string } = {
   'net.ipv4.ping_group_range': '0 2147483647',
   'net.ipv4.ip_unprivileged_port_start': '0',
+  // Networks of the built-in runtime have no IPv6: as Docker (libnetwork disables IPv6 in
+  // every sandbox it makes), no interface gets an address, not even fe80:: or lo's ::1.
+  'net.ipv6.conf.all.disable_ipv6': '1',
 };
 
 /** The facts of the host a spec depends on. */
@@ -326,6 +329,30 @@ export function limitResources(limits: { memory: number; nanoCpus: number; pidsL
 /** quota = nanoCpus × period / 1e9, truncated as Go's integer division. */
 function cpuQuota(nanoCpus: number): number {
   return Number((BigInt(Math.trunc(nanoCpus)) * BigInt(CPU_PERIOD)) / 1_000_000_000n);
+}
+
+/**
+ * Gives a container root that lacks one Docker's `/etc/mtab` → `/proc/mounts` symlink (moby's
+ * initLayer), in the container's own layer, before the container starts. `/etc` and
+ * `/etc/mtab` are looked at with lstat: nothing is followed, so a hostile image whose `/etc` is
+ * a symlink (even to a host path) gets no mtab rather than a write outside its root.
+ */
+export function ensureMtab(rootfs: string): void {
+  const etc = path.join(rootfs, 'etc');
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(etc);
+  } catch {
+    fs.mkdirSync(etc, { mode: 0o755 });
+    st = fs.lstatSync(etc);
+  }
+  if (!st.isDirectory()) return;
+  try {
+    fs.symlinkSync('/proc/mounts', path.join(etc, 'mtab'));
+  } catch (e) {
+    // The image has its own /etc/mtab (any kind of file): it stays.
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
 }
 
 /** Docker's default mounts for `input`, then the caller's (see the module comment). */

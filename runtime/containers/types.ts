@@ -91,6 +91,8 @@ export interface HostConfigRecord {
   readonly PublishAllPorts?: boolean;
   /** `--add-host NAME:IP` lines for /etc/hosts, as `NAME:IP`. */
   readonly ExtraHosts?: string[];
+  /** `--link`s, as Docker shows them: `/NAME:/SELF/ALIAS` (NAME the linked container's name). */
+  readonly Links?: string[];
   /** Bytes of /dev/shm; default 64 MiB. */
   readonly ShmSize: number;
   /** conmon truncates the log at this many bytes (`--log-opt max-size`); default 20 MiB. */
