@@ -16,6 +16,10 @@ export interface ConmonOptions {
   readonly logPath: string;
   readonly logSizeMax: number;
   readonly terminal: boolean;
+  /** Keep a pipe to the container's stdin open (`-i`): attach clients write into it. */
+  readonly stdin?: boolean;
+  /** With `stdin`: the container's stdin stays open when an attach client ends its input (Docker's StdinOnce=false). */
+  readonly leaveStdinOpen?: boolean;
   /** The program conmon runs after the container exits, and its arguments. */
   readonly exitCommand: string[];
   /** Environment for conmon and, through it, the exit command. */
@@ -58,6 +62,7 @@ export async function startConmon(o: ConmonOptions): Promise<{ pid: number; conm
     '--socket-dir-path', `${o.bundle}/sockets`,
     '--log-level', 'error',
     ...(o.terminal ? ['-t'] : []),
+    ...(o.stdin ? ['-i', ...(o.leaveStdinOpen ? ['--leave-stdin-open'] : [])] : []),
     '--exit-command', o.exitCommand[0],
     ...o.exitCommand.slice(1).flatMap((a) => ['--exit-command-arg', a]),
   ];

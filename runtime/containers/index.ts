@@ -14,3 +14,5 @@ export { cpuPercent, statsRow } from './stats';
 export type { StatsRow, StatsSample } from './stats';
 export { commitContainer, containerChanges, copyFromContainer, copyToContainer, exportContainer, withContainerRoot } from './files';
 export type { ContainerRoot } from './files';
+export { AttachConnection, DEFAULT_DETACH_KEYS, DetachKeyScanner, attachContainer, parseDetachKeys, resizeTerminal } from './attach';
+export type { AttachEnd, AttachOptions, AttachRequest, AttachStreams } from './attach';

@@ -87,6 +87,14 @@ export interface CreateOptions {
   readonly logMaxSize?: number;
 }
 
+/** What `start -a` hooks into (see attach.ts): the moment between create and start, and stdin's lifetime. */
+export interface StartHooks {
+  /** Called once conmon created the container (its attach socket in `bundle` is up), before it starts. */
+  readonly beforeStart?: (bundle: string) => Promise<void>;
+  /** The container's stdin closes when the attached client's input ends (Docker's StdinOnce); otherwise it stays open. */
+  readonly stdinOnce?: boolean;
+}
+
 /** A row of `ps`. */
 export interface ContainerSummary {
   readonly id: string;
@@ -420,14 +428,14 @@ export class ContainerService {
    * process that waits for the exit and records it itself (a foreground `run`), so conmon's exit
    * command only has work to do if that process is gone by then.
    */
-  public async start(nameOrId: string, opts: { attachedBy?: number } = {}): Promise<void> {
+  public async start(nameOrId: string, opts: { attachedBy?: number } & StartHooks = {}): Promise<void> {
     await this.restoreIfRebooted();
     const id = this.store.resolve(nameOrId);
     await this.store.locked(id, async () => {
       const state = await this.refresh(id);
       if (state.Status === 'running' || state.Status === 'paused') return;
       this.store.patchState(id, { StoppedByUser: false });
-      await this.startLocked(id, opts.attachedBy);
+      await this.startLocked(id, opts.attachedBy, opts);
     });
   }
 
@@ -442,7 +450,7 @@ export class ContainerService {
   }
 
   /** Creates the bundle and starts the container under conmon. Call under the container's lock. */
-  private async startLocked(id: string, attachedBy?: number): Promise<void> {
+  private async startLocked(id: string, attachedBy?: number, hooks: StartHooks = {}): Promise<void> {
     const record = this.store.record(id);
     const bundle = this.store.bundleDir(id);
     const rootfs = path.join(bundle, 'rootfs');
@@ -470,6 +478,8 @@ export class ContainerService {
           logPath: this.logPath(id),
           logSizeMax: record.HostConfig.LogMaxSize ?? LOG_SIZE_MAX,
           terminal: record.Config.Tty,
+          stdin: record.Config.OpenStdin,
+          leaveStdinOpen: !hooks.stdinOnce,
           exitCommand: this.exitCommand(id),
           env: this.childEnv(),
         });
@@ -479,6 +489,7 @@ export class ContainerService {
         }
         throw e;
       }
+      await hooks.beforeStart?.(bundle);
       await this.runc.start(id);
       const probe = healthArgv(record.Config.Healthcheck);
       const healthPid = probe ? startHealthLoop(this.selfCommand(), id, started.conmonPid, healthTimings(record.Config.Healthcheck!).interval, this.childEnv()) : undefined;

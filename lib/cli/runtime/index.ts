@@ -18,4 +18,5 @@ export function registerRuntime(program: Command): void {
   registerNetworkCommands(runtime);
   registerContainerCommands(runtime);
   registerContainerFileCommands(runtime);
+  require('./attach').registerAttach(runtime); // eslint-disable-line @typescript-eslint/no-require-imports
 }
