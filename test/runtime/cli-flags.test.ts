@@ -80,6 +80,8 @@ test('flags after the image are the container\'s, --net is --network', () => {
   expect(ok(rt(['inspect', '-f', '{{.HostConfig.NetworkMode}} {{json .Args}} {{.State.Running}}', 'zz']))).toBe('app ["-f","-h","/etc"] true\n');
   // exec: what follows the container is its command, -h and --foo included.
   expect(rt(['exec', 'zz', 'echo', '-h', '--foo'])).toEqual({ code: 0, stdout: '-h --foo\n', stderr: '' });
+  // top: what follows the container are ps options.
+  expect(ok(rt(['top', 'zz', '-o', 'pid']))).toMatch(/^\s*PID\n\s*\d+\n$/);
   ok(rt(['rm', '-f', 'zz']));
   // --link NAME[:ALIAS] (repeatable) reaches the engine: on the default network, Docker's legacy
   // links in HostConfig.Links.
@@ -134,8 +136,12 @@ test('exit codes of run, create, start and exec as Docker\'s', () => {
     both(['start', 'nosuch']), // 1
     both(['exec', 'nosuch', 'true']), // 1
   ];
+  // start of a container whose command is missing: 1, attached or not.
+  for (const cli of [rt, docker]) ok(cli(['create', '--net=none', '--name', 'bad', IMAGE, 'nosuch']));
+  checks.push(both(['start', 'bad']), both(['start', '-a', 'bad']));
+  for (const cli of [rt, docker]) ok(cli(['rm', '-f', 'bad']));
   expect(checks).toEqual(checks.map((c) => ({ ...c, ours: c.docker })));
-  expect(checks.map((c) => c.ours)).toEqual([127, 126, 125, 125, 125, 1, 125, 1, 1]);
+  expect(checks.map((c) => c.ours)).toEqual([127, 126, 125, 125, 125, 1, 125, 1, 1, 1, 1]);
   expect(asDocker(rt(['run', '--net=none', '--pull=bogus', IMAGE]).stderr)).toContain('invalid pull option: \'bogus\': must be one of "always", "missing" or "never"');
   expect(rt(['run', '--net=none', '--pull', 'never', 'nosuch:1']).stderr).toContain('No such image: nosuch:1');
 
