@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { InvalidArgumentError } from '../../lib/util/errors';
 import { familiarReference, parseReference } from '../../lib/util/reference';
@@ -10,7 +12,7 @@ import { Progress } from './progress';
 import { pullImage } from './pull';
 import { pushImage, PushResult } from './push';
 import { RegistryClient } from './registry';
-import { ImageRecord, ImageStore } from './store';
+import { ImageRecord, ImageStore, ImageUser, ImageUsers } from './store';
 import type { ImageConfig } from './types';
 
 /** A row of `images`. */
@@ -49,6 +51,26 @@ export function parseImageListFilters(args: readonly string[]): ImageListFilters
 }
 
 /**
+ * The containers of a state root that use an image, read from the container records (each call
+ * reads them afresh: `rmi` and `prune` decide under the image index lock on what is there now).
+ */
+export function containerUsers(config: RuntimeConfig): ImageUsers {
+  return (imageId) => {
+    if (!fs.existsSync(path.join(config.root, 'containers'))) return [];
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { ContainerStore } = require('../containers/store') as typeof import('../containers/store');
+    const store = new ContainerStore(config.root, config.runRoot);
+    const users: ImageUser[] = [];
+    for (const r of store.records()) {
+      if (r.ImageId !== imageId) continue;
+      const status = store.state(r.Id).Status;
+      users.push({ id: r.Id, running: status === 'running' || status === 'paused' || status === 'restarting' });
+    }
+    return users;
+  };
+}
+
+/**
  * The images half of the built-in runtime: what `cdk-docker runtime` image commands and the
  * built-in driver call. Each method takes plain values and returns data; printing is the CLI's.
  */
@@ -57,8 +79,8 @@ export class ImageService {
 
   constructor(
     private readonly config: RuntimeConfig,
-    /** Names the container using an image, if any (the containers half plugs in here). */
-    private readonly inUse: (imageId: string) => string | undefined = () => undefined,
+    /** The containers using an image; by default those of this runtime's state root. */
+    private readonly inUse: ImageUsers = containerUsers(config),
   ) {
     this.store = new ImageStore(config.root);
     // Whatever command opens the store collects what killed loads and pulls left behind.

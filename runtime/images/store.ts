@@ -56,6 +56,37 @@ export class BlobSizeError extends CdkDockerError {
   public override readonly code = 'SIZE_MISMATCH';
 }
 
+/** A container that uses an image; `running` as Docker's IsRunning (running, paused or restarting). */
+export interface ImageUser {
+  readonly id: string;
+  readonly running: boolean;
+}
+
+/** The containers using an image (a bare string: one stopped container, of that id). */
+export type ImageUsers = (imageId: string) => readonly ImageUser[] | string | undefined;
+
+function imageUsers(inUse: ImageUsers | undefined, id: string): readonly ImageUser[] {
+  const u = inUse?.(id);
+  if (u === undefined) return [];
+  return typeof u === 'string' ? [{ id: u, running: false }] : u;
+}
+
+/** `registry/repository` of a full reference. */
+function referenceName(ref: string): string {
+  const p = parseReference(ref);
+  return `${p.registry}/${p.repository}`;
+}
+
+/**
+ * Docker's isSingleReference: every reference is of one repository and at most one is a tag.
+ * False for none.
+ */
+function isSingleReference(refs: readonly string[]): boolean {
+  if (refs.length === 0) return false;
+  const names = new Set(refs.map(referenceName));
+  return names.size === 1 && refs.filter((r) => !r.includes('@')).length <= 1;
+}
+
 export class ImageStore {
   public readonly dir: string;
   /** Temporary data of ingest, per writer process (see ingest.ts). */
@@ -359,46 +390,99 @@ export class ImageStore {
   }
 
   /**
-   * `rmi`: a tag of an image with other tags is only untagged; otherwise the image is deleted
-   * and its unreferenced blobs and layers collected. An image a container uses (`inUse`) is
-   * refused unless `force`, and with `force` only untagged (its content stays for the
-   * container), as Docker does. Returns Docker's "Untagged:"/"Deleted:" lines.
+   * `rmi`, with the rules and messages of Docker 20.10 (moby daemon/images/image_delete.go):
+   *
+   * - By reference (`app:1`, `app@sha256:…`): the reference goes; when it was the image's only
+   *   one (one repository, at most one tag) and a container uses the image, that is refused
+   *   unless `force`. Untagging the last tag of a repository also drops its digest references.
+   *   An image left with no reference is deleted, unless a running container uses it (or a
+   *   stopped one and not `force`): then it stays as a dangling `<none>` image.
+   * - By id (or id prefix): refused while a running container uses it or images are built on it
+   *   ("cannot be forced"), and without `force` while it has references in several repositories
+   *   or a stopped container uses it ("must be forced").
+   * - Deleting an image deletes its untagged parents nothing else needs (a build's steps) and
+   *   collects blobs and layers no record needs.
+   *
+   * One difference from Docker: Docker deletes an image a stopped container uses when forced
+   * (its layers live on in the container's); here the image stays as a dangling `<none>` image
+   * until the container is removed, since a container's root filesystem is made from its image.
+   * Returns Docker's "Untagged:"/"Deleted:" lines.
    */
-  public async remove(nameOrId: string, opts: { force?: boolean; inUse?: (id: string) => string | undefined } = {}): Promise<string[]> {
+  public async remove(nameOrId: string, opts: { force?: boolean; inUse?: ImageUsers } = {}): Promise<string[]> {
     const record = this.resolve(nameOrId);
-    let byTag: string | undefined;
-    try {
-      const full = formatReference(parseReference(nameOrId));
-      if (record.repoTags.includes(full)) byTag = full;
-    } catch {
-      byTag = undefined;
-    }
-    const user = opts.inUse?.(record.id);
+    const force = opts.force === true;
+    const users = (id: string) => imageUsers(opts.inUse, id);
+    const byId = record.id.startsWith(nameOrId) || record.id.startsWith(`sha256:${nameOrId}`);
+    const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+    const familiar = (ref: string) => familiarReference(parseReference(ref));
     const lines: string[] = [];
     await this.withIndex((index) => {
       const r = index.images[record.id];
       if (!r) throw new NotFoundError(`No such image: ${nameOrId}`);
-      if (byTag && r.repoTags.length > 1) {
-        index.images[r.id] = { ...r, repoTags: r.repoTags.filter((t) => t !== byTag) };
-        lines.push(`Untagged: ${familiarReference(parseReference(byTag))}`);
-        return { result: undefined, changed: true };
+      let tags = [...r.repoTags];
+      let digests = [...r.repoDigests];
+      const refsNow = () => [...tags, ...digests];
+      const save = () => {
+        index.images[r.id] = { ...r, repoTags: tags, repoDigests: digests };
+      };
+      const hasChildren = (id: string) => Object.values(index.images).some((c) => c.parent === id);
+      /** Docker's checkImageDeleteConflict, in its order: children, running, references, stopped. */
+      const conflict = (hard: boolean, soft: boolean, activeReference: boolean): { message: string; used: boolean } | undefined => {
+        const who = users(r.id);
+        const text = (cannot: boolean, why: string) => `conflict: unable to delete ${short(r.id)} (${cannot ? 'cannot be forced' : 'must be forced'}) - ${why}`;
+        if (hard && hasChildren(r.id)) return { message: text(true, 'image has dependent child images'), used: false };
+        const running = who.find((u) => u.running);
+        if (hard && running) return { message: text(true, `image is being used by running container ${short(running.id)}`), used: true };
+        if (soft && activeReference && refsNow().length > 0) return { message: text(false, 'image is referenced in multiple repositories'), used: false };
+        const stopped = who.find((u) => !u.running);
+        if (soft && stopped) return { message: text(false, `image is being used by stopped container ${short(stopped.id)}`), used: true };
+        return undefined;
+      };
+      let quiet = false;
+      if (!byId) {
+        const ref = formatReference(parseReference(nameOrId));
+        const user = users(r.id)[0];
+        if (!force && isSingleReference(refsNow()) && user) {
+          throw new ConflictError(`conflict: unable to remove repository reference "${nameOrId}" (must force) - container ${short(user.id)} is using its referenced image ${short(r.id)}`);
+        }
+        if (!refsNow().includes(ref)) throw new NotFoundError(`No such image: ${nameOrId}`);
+        tags = tags.filter((t) => t !== ref);
+        digests = digests.filter((d) => d !== ref);
+        lines.push(`Untagged: ${familiar(ref)}`);
+        const name = referenceName(ref);
+        // The last tag of a repository takes that repository's digest references with it.
+        if (!ref.includes('@') && !tags.some((t) => referenceName(t) === name)) {
+          for (const d of digests.filter((x) => referenceName(x) === name)) lines.push(`Untagged: ${familiar(d)}`);
+          digests = digests.filter((x) => referenceName(x) !== name);
+        }
+        save();
+        if (refsNow().length > 0) return { result: undefined, changed: true };
+        quiet = true;
+      } else if (isSingleReference(refsNow())) {
+        const c = conflict(true, !force, false);
+        if (c) throw new ConflictError(c.message);
+        for (const t of refsNow()) lines.push(`Untagged: ${familiar(t)}`);
+        tags = [];
+        digests = [];
+        save();
       }
-      if (!byTag && r.repoTags.length > 1 && !opts.force) {
-        throw new ConflictError(`conflict: unable to delete ${r.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
+      const c = conflict(true, !force, true);
+      if (c) {
+        // Untagged by reference: the image stays, dangling, for what still needs it.
+        if (quiet && (hasChildren(r.id) || c.used)) return { result: undefined, changed: true };
+        throw new ConflictError(c.message);
       }
-      if (user && !opts.force) {
-        throw new ConflictError(`conflict: unable to remove repository reference "${nameOrId}" (must force) - container ${user} is using its referenced image ${r.id.slice(7, 19)}`);
-      }
-      for (const t of r.repoTags) lines.push(`Untagged: ${familiarReference(parseReference(t))}`);
-      if (user) {
-        index.images[r.id] = { ...r, repoTags: [] };
-        return { result: undefined, changed: true };
-      }
+      for (const t of refsNow()) lines.push(`Untagged: ${familiar(t)}`);
+      tags = [];
+      digests = [];
+      save();
+      // Forced past a stopped container: kept (dangling) for the container's root filesystem.
+      if (users(r.id).length > 0) return { result: undefined, changed: true };
       delete index.images[r.id];
       lines.push(`Deleted: ${r.id}`);
       // As Docker: the untagged parents nothing else builds on (a build's steps) go too.
-      for (let p = r.parent ? index.images[r.parent] : undefined; p && p.repoTags.length === 0 && !opts.inUse?.(p.id); p = p.parent ? index.images[p.parent] : undefined) {
-        if (Object.values(index.images).some((c) => c.parent === p!.id)) break;
+      for (let p = r.parent ? index.images[r.parent] : undefined; p && p.repoTags.length === 0 && p.repoDigests.length === 0 && users(p.id).length === 0; p = p.parent ? index.images[p.parent] : undefined) {
+        if (hasChildren(p.id)) break;
         delete index.images[p.id];
         lines.push(`Deleted: ${p.id}`);
       }
@@ -409,7 +493,7 @@ export class ImageStore {
   }
 
   /** `image prune`: removes images without tags (all unused ones with `all`) that no container uses. */
-  public async prune(opts: { all?: boolean; inUse?: (id: string) => string | undefined } = {}): Promise<{ deleted: string[]; reclaimed: number }> {
+  public async prune(opts: { all?: boolean; inUse?: ImageUsers } = {}): Promise<{ deleted: string[]; reclaimed: number }> {
     const before = this.diskUsage();
     const deleted: string[] = [];
     await this.withIndex((index) => {
@@ -418,7 +502,7 @@ export class ImageStore {
         again = false;
         const parents = new Set(Object.values(index.images).map((r) => r.parent));
         for (const r of Object.values(index.images)) {
-          if ((opts.all || r.repoTags.length === 0) && !opts.inUse?.(r.id) && !parents.has(r.id)) {
+          if ((opts.all || r.repoTags.length === 0) && imageUsers(opts.inUse, r.id).length === 0 && !parents.has(r.id)) {
             delete index.images[r.id];
             deleted.push(r.id);
             again = true;

@@ -50,7 +50,8 @@ test('import, images, inspect, history, tag, push, rmi, pull, save, load', () =>
   const digest = /^1: digest: (sha256:[0-9a-f]{64}) size: \d+$/m.exec(push)![1];
   expect(push.split('\n').filter((l) => l.endsWith(': Pushed'))).toHaveLength(1); // the layer, not the config
 
-  expect(ok(rt(['rmi', remote]))).toBe(`Untagged: ${remote}\n`);
+  // As Docker: the repository's last tag takes its digest reference (from the push) with it.
+  expect(ok(rt(['rmi', remote]))).toBe(`Untagged: ${remote}\nUntagged: ${registry.host}/team/busybox@${digest}\n`);
   // A fresh store pulls everything; plain lines, as Docker prints without a TTY.
   const pull = ok(rt(['pull', remote], 'other'));
   expect(pull).toMatch(new RegExp(`^1: Pulling from team/busybox\\n[0-9a-f]{12}: Pulling fs layer\\n`));
