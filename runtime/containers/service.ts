@@ -788,6 +788,11 @@ export class ContainerService {
     const sig = signalName(signal);
     await this.store.locked(id, async () => {
       const state = await this.refresh(id);
+      // As Docker: a container waiting to restart gets no signal; it stays exited, no more restarts.
+      if (state.Status === 'restarting') {
+        this.store.patchState(id, { Status: 'exited', StoppedByUser: true });
+        return;
+      }
       if (state.Status !== 'running' && state.Status !== 'paused') {
         throw new ConflictError(`cannot kill container: ${nameOrId}: container ${id} is not running`);
       }
@@ -861,7 +866,10 @@ export class ContainerService {
     const id = this.store.resolve(nameOrId);
     await this.store.locked(id, async () => {
       const state = await this.refresh(id);
-      if ((state.Status === 'running' || state.Status === 'paused' || state.Status === 'restarting') && !opts.force) {
+      if (state.Status === 'restarting' && !opts.force) {
+        throw new ConflictError(`You cannot remove a restarting container ${id}. Stop the container before attempting removal or force remove`);
+      }
+      if ((state.Status === 'running' || state.Status === 'paused') && !opts.force) {
         throw new ConflictError(
           `cannot remove container "/${this.store.record(id).Name}": container is ${state.Status}: stop the container before removing or force remove`,
         );
