@@ -19,4 +19,5 @@ export function registerRuntime(program: Command): void {
   registerContainerCommands(runtime);
   registerContainerFileCommands(runtime);
   require('./attach').registerAttach(runtime); // eslint-disable-line @typescript-eslint/no-require-imports
+  require('./system').registerSystemCommands(runtime); // eslint-disable-line @typescript-eslint/no-require-imports
 }
