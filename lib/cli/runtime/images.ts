@@ -23,6 +23,55 @@ function out(s: string): void {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/**
+ * Prints `prompt` and reads one line from the terminal on stdin, in raw mode so that the
+ * terminal does not echo it; `echo` shows what is typed (a username), else nothing (a password).
+ * Backspace edits, Ctrl-C interrupts (exit 130), Ctrl-D or end of input ends the line.
+ */
+function promptLine(prompt: string, echo: boolean): Promise<string> {
+  const stdin = process.stdin;
+  out(prompt);
+  return new Promise((resolve, reject) => {
+    let line = '';
+    const finish = (err?: Error) => {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      stdin.setRawMode(false);
+      stdin.pause();
+      if (err) reject(err);
+      else resolve(line);
+    };
+    const onEnd = () => finish();
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish();
+        if (ch === '\u0003') {
+          out('\n');
+          process.exitCode = 130;
+          return finish(new InvalidArgumentError('login interrupted'));
+        }
+        if (ch === '\u007f' || ch === '\b') {
+          if (line.length > 0) {
+            line = [...line].slice(0, -1).join('');
+            if (echo) out('\b \b');
+          }
+          continue;
+        }
+        if (ch < ' ') continue;
+        line += ch;
+        if (echo) out(ch);
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.on('data', onData);
+    stdin.on('end', onEnd);
+    stdin.resume();
+  }).then((line) => {
+    if (echo) out('\n');
+    return line as string;
+  });
+}
+
 /** Registers the image commands of `cdk-docker runtime`. */
 export function registerImageCommands(runtime: Command): void {
   runtime
@@ -62,9 +111,15 @@ export function registerImageCommands(runtime: Command): void {
       .option('--digests', 'show digests')
       .option('--no-trunc', 'do not truncate IDs')
       .option('-f, --filter <filter>', 'reference=PATTERN, dangling=true|false, label=K[=V], before=IMAGE, since=IMAGE (repeatable)', collect)
-      .action((reference: string | undefined, o: { all?: boolean; quiet?: boolean; digests?: boolean; trunc: boolean; filter?: string[] }) => {
+      .option('--format <template>', 'a Go template per image: {{.ID}}, {{.Repository}}, {{.Tag}}, {{.Digest}}, {{.CreatedSince}}, {{.CreatedAt}}, {{.Size}}')
+      .action((reference: string | undefined, o: { all?: boolean; quiet?: boolean; digests?: boolean; trunc: boolean; filter?: string[]; format?: string }) => {
         const filters = loadRuntime().parseImageListFilters([...(o.filter ?? []), ...(reference !== undefined ? [`reference=${reference}`] : [])]);
         const rows = imageService().list(o.all, filters);
+        if (o.format !== undefined && !o.quiet) {
+          const fmt = o.format;
+          out(rows.map((r) => `${renderTemplate(fmt, { ID: o.trunc ? shortId(r.id) : r.id, Repository: r.repository, Tag: r.tag, Digest: r.digest, CreatedSince: ago(r.created), CreatedAt: r.created, Size: loadRuntime().humanSize(r.size, 3) })}\n`).join(''));
+          return;
+        }
         if (o.quiet) {
           out([...new Set(rows.map((r) => (o.trunc ? shortId(r.id) : r.id)))].map((l) => `${l}\n`).join(''));
           return;
@@ -188,13 +243,26 @@ export function registerImageCommands(runtime: Command): void {
     .option('--password-stdin', 'read the password from stdin')
     .action(async (server: string, o: { username?: string; password?: string; passwordStdin?: boolean }) => {
       let password = o.password;
+      let username = o.username?.trim();
       if (o.passwordStdin) {
+        if (o.password !== undefined) throw new InvalidArgumentError('--password and --password-stdin are mutually exclusive');
+        if (!username) throw new InvalidArgumentError('Must provide --username with --password-stdin');
         const chunks: Buffer[] = [];
         for await (const c of process.stdin) chunks.push(c as Buffer);
         password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      } else if (o.password !== undefined) {
+        process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
       }
-      if (!o.username || password === undefined) throw new InvalidArgumentError('login needs --username and a password (--password-stdin or -p)');
-      await imageService().login(server, { username: o.username, password });
+      // As Docker: what is missing is asked for on a terminal, the password without echo.
+      if (!password && !process.stdin.isTTY) throw new InvalidArgumentError('Cannot perform an interactive login from a non TTY device');
+      if (!username) username = (await promptLine('Username: ', true)).trim();
+      if (!username) throw new InvalidArgumentError('Non-null Username Required');
+      if (!password) {
+        password = await promptLine('Password: ', false);
+        out('\n');
+        if (!password) throw new InvalidArgumentError('Password Required');
+      }
+      await imageService().login(server, { username, password });
       out('Login Succeeded\n');
     });
 
