@@ -164,7 +164,7 @@ export function recordLinks(links: readonly LinkRequest[], self: string, network
     let child: ContainerRecord;
     try {
       child = find(name);
-    } catch (e) {
+    } catch {
       throw new InvalidArgumentError(`could not get container for ${name}: No such container: ${name}; create it first or fix the --link`);
     }
     if (child.HostConfig.NetworkMode === 'host') throw new ConflictError("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
