@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { CliResult, cdkDocker, ok } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
@@ -151,6 +152,20 @@ test('exit codes of run, create, start and exec as Docker\'s', () => {
   expect(rt(['exec', 'ex', 'nosuch']).code).toBe(126);
   for (const cli of [rt, docker]) ok(cli(['rm', '-f', 'ex']));
   expect(ok(rt(['ps', '-aq']))).toBe('');
+});
+
+test('run exits 125 when a published port is taken, and leaves nothing behind', async () => {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const r = rt(['run', '-d', '-p', `127.0.0.1:${port}:80`, IMAGE, 'sleep', '60']);
+    expect([r.code, r.stdout]).toEqual([125, '']);
+    expect(r.stderr).toMatch(/^Error: .*\n$/);
+    expect(ok(rt(['ps', '-aq']))).toBe('');
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test('run and create pull a missing image as Docker\'s, --pull always|missing|never', () => {

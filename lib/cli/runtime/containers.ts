@@ -325,6 +325,39 @@ async function attach(svc: Containers.ContainerService, id: string, from = 0): P
   return code;
 }
 
+/** `run`: create (pulling the image as --pull says), then start detached, attached or in the foreground. */
+async function runContainer(image: string, command: string[], o: RunFlags): Promise<void> {
+  if (o.detach && (o.interactive || o.tty)) throw new InvalidArgumentError('-d with -i or -t needs `attach`, which the built-in runtime does not have yet; use -d alone, or -it without -d');
+  if (o.tty && !process.stdin.isTTY) throw new InvalidArgumentError('the input device is not a TTY; drop -t or run from a terminal');
+  const options = createOptions(image, command, o);
+  await ensureImage(image, o);
+  const svc = service();
+  const record = await svc.create(options);
+  if (o.interactive || o.tty) {
+    process.exitCode = await svc.runAttached(record.Id, o.interactive ? 'inherit' : 'ignore');
+    return;
+  }
+  try {
+    await svc.start(record.Id, { attachedBy: o.detach ? undefined : process.pid });
+  } catch (e) {
+    const code = (e as { exitCode?: number }).exitCode;
+    // A run whose container could not be set up (a port taken, an address in use) leaves
+    // nothing behind; one whose process failed to start stays, exited, as with Docker.
+    if (o.rm || code === undefined) await svc.remove(record.Id, { force: true, volumes: true }).catch(() => undefined);
+    if (code !== undefined) {
+      process.stderr.write(`Error: failed to start container ${shortId(record.Id)}: ${(e as Error).message}\n`);
+      process.exitCode = code;
+      return;
+    }
+    throw e;
+  }
+  if (o.detach) {
+    out(`${record.Id}\n`);
+    return;
+  }
+  process.exitCode = await attach(svc, record.Id);
+}
+
 /** Registers the container commands of `cdk-docker runtime`. */
 export function registerContainerCommands(runtime: Command): void {
   withCreateFlags(runtime.command('run').description('create and start a container'))
@@ -341,38 +374,6 @@ export function registerContainerCommands(runtime: Command): void {
         process.exitCode = (e as { exitCode?: number }).exitCode ?? 125;
       }
     });
-
-  async function runContainer(image: string, command: string[], o: RunFlags & { detach?: boolean }): Promise<void> {
-      if (o.detach && (o.interactive || o.tty)) throw new InvalidArgumentError('-d with -i or -t needs `attach`, which the built-in runtime does not have yet; use -d alone, or -it without -d');
-      if (o.tty && !process.stdin.isTTY) throw new InvalidArgumentError('the input device is not a TTY; drop -t or run from a terminal');
-      const options = createOptions(image, command, o);
-      await ensureImage(image, o);
-      const svc = service();
-      const record = await svc.create(options);
-      if (o.interactive || o.tty) {
-        process.exitCode = await svc.runAttached(record.Id, o.interactive ? 'inherit' : 'ignore');
-        return;
-      }
-      try {
-        await svc.start(record.Id, { attachedBy: o.detach ? undefined : process.pid });
-      } catch (e) {
-        const code = (e as { exitCode?: number }).exitCode;
-        // A run whose container could not be set up (a port taken, an address in use) leaves
-        // nothing behind; one whose process failed to start stays, exited, as with Docker.
-        if (o.rm || code === undefined) await svc.remove(record.Id, { force: true, volumes: true }).catch(() => undefined);
-        if (code !== undefined) {
-          process.stderr.write(`Error: failed to start container ${shortId(record.Id)}: ${(e as Error).message}\n`);
-          process.exitCode = code;
-          return;
-        }
-        throw e;
-      }
-      if (o.detach) {
-        out(`${record.Id}\n`);
-        return;
-      }
-      process.exitCode = await attach(svc, record.Id);
-  }
 
   withCreateFlags(runtime.command('create').description('create a container without starting it'))
     .option('--rm', 'remove the container when it exits')
