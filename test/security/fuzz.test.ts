@@ -915,7 +915,10 @@ app.synth();`,
         if (!fs.existsSync(savedFile)) throw new Error(`diff --out failed (exit ${diff.code}): ${diff.stderr}`);
         const fresh = JSON.parse(fs.readFileSync(savedFile, 'utf8')) as Record<string, unknown>;
         // Carry over what binds the file to this root (key id, signature), keep the edited content.
-        const file = scratchFile(JSON.stringify({ ...fresh, ...(doc as object), ...Object.fromEntries(Object.entries(fresh).filter(([k]) => k !== 'stacks' && k !== 'cdkDockerSavedPlan')) }, undefined, 2), `tampered-${++n}.json`);
+        const bind = (d: object) => ({ ...fresh, ...d, ...Object.fromEntries(Object.entries(fresh).filter(([k]) => k !== 'stacks' && k !== 'cdkDockerSavedPlan')) });
+        // The control: unedited, that is exactly what `diff --out` just wrote, so a refusal below is the edit's.
+        if (JSON.stringify(bind(reviewed)) !== JSON.stringify(fresh)) throw new Error('harness: the reviewed plan of the fuzz app differs between two diffs of an empty root; the edit test cannot tell a refusal for an edit from one for staleness');
+        const file = scratchFile(JSON.stringify(bind(doc as object), undefined, 2), `tampered-${++n}.json`);
         const before = listTree(world.root);
         const r = await cli(['apply', '--plan', file], 30_000, {}, appDir);
         const problems: string[] = [];
