@@ -1,0 +1,194 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLI, CliResult, ROOT, cdkDocker, ok, sleep, tempDir, until } from '../helpers/cli';
+import { busyboxRootfsTar } from '../helpers/images';
+import { privateNetworkConfig } from '../helpers/network';
+import { requireCommand } from '../helpers/prereq';
+
+jest.setTimeout(60_000);
+
+/**
+ * `runtime attach` (and the attach behind `start -a -i`) on real runc + conmon: conmon's attach
+ * socket, stdin, a terminal, detach keys, resize, several attachers, signal proxying. Containers
+ * are created with -i/-t and started detached, as `run -dit` does.
+ */
+let work: string;
+let env: NodeJS.ProcessEnv;
+const rt = (args: string[], input?: string): CliResult => cdkDocker(['runtime', ...args], work, env, input);
+const status = (c: string) => ok(rt(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', c])).trim();
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+/** Starts `cdk-docker ARGV…` (or another program) without waiting; its output is collected. */
+function start(command: string, args: string[]): Running {
+  const child = spawn(command, args, { cwd: work, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, done };
+}
+const startCli = (args: string[]) => start(CLI, ['runtime', ...args]);
+
+/** `script` gives the CLI a terminal of `rows`×`cols`; `then` runs in the same terminal after the CLI started (a resize). */
+function inTerminal(cli: string, opts: { rows: number; cols: number; then?: string }): Running {
+  const resize = opts.then ? `(${opts.then}) & ` : '';
+  return start('script', ['-qec', `stty rows ${opts.rows} cols ${opts.cols}; ${resize}${CLI} runtime ${cli}`, '/dev/null']);
+}
+
+/** Processes (conmon, the CLI) whose command line names this suite's directory. */
+function processesOfSuite(): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (cmd.includes(work) && !/\) Z /.test(stat)) out.push(`${pid} ${cmd.replace(/\0/g, ' ')}`);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+beforeAll(() => {
+  requireCommand('runc', 'runc');
+  requireCommand('conmon', 'conmon');
+  requireCommand('script', 'bsdutils');
+  work = tempDir('cdk-docker-attach-');
+  env = { CDK_DOCKER_ROOT: path.join(work, 'root'), CDK_DOCKER_RUNROOT: path.join(work, 'run') };
+  privateNetworkConfig(env.CDK_DOCKER_ROOT!, 250);
+  const rootfs = busyboxRootfsTar(work, ['sh', 'cat', 'echo', 'sleep', 'stty', 'test', 'true']);
+  ok(rt(['import', '-c', 'CMD ["sh"]', '-c', 'ENV PATH=/bin', rootfs, 'busybox:attach']));
+});
+
+afterAll(async () => {
+  if (!work) return;
+  const all = rt(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
+  if (all.length) rt(['rm', '-f', ...all]);
+  await until('the monitors of this suite to exit', () => processesOfSuite().length === 0, 15_000, () => processesOfSuite().join('\n'));
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(work));
+  fs.rmSync(work, { recursive: true, force: true });
+  expect(mounts).toEqual([]);
+});
+
+/** `create` with Docker's flags, then a detached `start`: what `run -d` with them does. */
+function runDetached(name: string, flags: string[], command: string[]): void {
+  ok(rt(['create', '--network', 'none', '--name', name, ...flags, 'busybox:attach', ...command]));
+  ok(rt(['start', name]));
+}
+
+test('piped stdin reaches a -i container; it runs on with stdin open, ready for the next attach', () => {
+  runDetached('cat', ['-i'], ['cat']);
+  expect(rt(['attach', 'cat'], 'hi\n')).toEqual({ code: 0, stdout: 'hi\n', stderr: '' });
+  expect(status('cat')).toBe('running 0');
+  expect(rt(['attach', 'cat'], 'again\nand again\n')).toEqual({ code: 0, stdout: 'again\nand again\n', stderr: '' });
+  expect(status('cat')).toBe('running 0');
+  // Without -i the container gets no input from an attach (Docker's rule), and --no-stdin sends none.
+  runDetached('reader', ['-i'], ['sh', '-c', 'read -t 2 l; echo "[$l]"']);
+  expect(rt(['attach', '--no-stdin', 'reader'], 'ignored\n')).toEqual({ code: 0, stdout: '[]\n', stderr: '' });
+  ok(rt(['rm', '-f', 'cat', 'reader']));
+});
+
+test('several attachers get the same stdout and stderr and exit with the container', async () => {
+  runDetached('talker', [], ['sh', '-c', 'sleep 3; for i in 1 2 3; do echo out$i; echo err$i >&2; done; exit 7']);
+  const a = startCli(['attach', 'talker']);
+  const b = startCli(['attach', 'talker']);
+  a.child.stdin!.end();
+  b.child.stdin!.end();
+  for (const r of [await a.done, await b.done]) expect(r).toEqual({ code: 7, stdout: 'out1\nout2\nout3\n', stderr: 'err1\nerr2\nerr3\n' });
+  expect(status('talker')).toBe('exited 7');
+  ok(rt(['rm', 'talker']));
+});
+
+test('the detach keys leave the container running, with exit code 0; broken sequences pass through', async () => {
+  runDetached('echoer', ['-i'], ['cat']);
+  const r = startCli(['attach', '--detach-keys', 'ctrl-a,x', 'echoer']);
+  // ctrl-a then y is no detach sequence: both bytes reach the container.
+  r.child.stdin!.write('one\n\x01y\n');
+  await sleep(2000);
+  r.child.stdin!.write('\x01x');
+  const end = await r.done;
+  expect(end).toEqual({ code: 0, stdout: 'one\n\x01y\n', stderr: 'read escape sequence\n' });
+  expect(status('echoer')).toBe('running 0');
+  ok(rt(['rm', '-f', 'echoer']));
+});
+
+test('bad detach keys and stopped containers are refused with one line', () => {
+  ok(rt(['create', '--network', 'none', '--name', 'idle', 'busybox:attach', 'true']));
+  expect(rt(['attach', '--detach-keys', 'ctrl-P', 'idle'])).toEqual({
+    code: 1,
+    stdout: '',
+    stderr: 'Error: invalid --detach-keys "ctrl-P": unknown key "ctrl-P"; use single characters or ctrl-<value> with a-z, @, [, \\, ], ^ or _, separated by commas (default ctrl-p,ctrl-q)\n',
+  });
+  expect(rt(['attach', 'idle'])).toEqual({ code: 1, stdout: '', stderr: 'Error: You cannot attach to a stopped container, start it first: runtime start -a idle\n' });
+  expect(rt(['attach', '--sig-proxy=maybe', 'idle'])).toMatchObject({ code: 1, stderr: 'Error: invalid argument "maybe" for "--sig-proxy" flag: use --sig-proxy=true or --sig-proxy=false\n' });
+  ok(rt(['rm', 'idle']));
+});
+
+test('a terminal: raw input, the window size and its changes, ctrl-p ctrl-q, then the exit code', async () => {
+  runDetached('shell', ['-i', '-t'], ['sh']);
+  const first = inTerminal('attach shell', { rows: 33, cols: 77, then: 'sleep 3; stty rows 44 cols 88 </dev/tty' });
+  await sleep(1500);
+  first.child.stdin!.write('stty size; test -t 0 && echo stdin-is-a-tty\n');
+  await sleep(3000);
+  first.child.stdin!.write('stty size\n');
+  await sleep(1000);
+  first.child.stdin!.write('\x10\x11');
+  const detached = await first.done;
+  expect(detached.code).toBe(0);
+  const out = detached.stdout.replace(/\r/g, '');
+  expect(out).toContain('\n33 77\nstdin-is-a-tty\n');
+  expect(out).toContain('\n44 88\n');
+  expect(out).toMatch(/read escape sequence\n$/);
+  expect(status('shell')).toBe('running 0');
+
+  const second = inTerminal('attach shell', { rows: 20, cols: 60 });
+  await sleep(1500);
+  second.child.stdin!.write('echo back; exit 5\n');
+  await sleep(500);
+  second.child.stdin!.end();
+  const exited = await second.done;
+  expect(exited.stdout.replace(/\r/g, '')).toContain('\nback\n');
+  expect(exited.code).toBe(5);
+  expect(status('shell')).toBe('exited 5');
+  // Docker's check: a terminal container needs a terminal to take input from.
+  ok(rt(['start', 'shell']));
+  expect(rt(['attach', 'shell'], '')).toEqual({ code: 1, stdout: '', stderr: 'Error: the input device is not a TTY; attach with --no-stdin, or from a terminal\n' });
+  ok(rt(['rm', '-f', 'shell']));
+});
+
+test('signals to attach reach the container (--sig-proxy); with --sig-proxy=false they end only the attach', async () => {
+  runDetached('trapper', [], ['sh', '-c', 'trap "echo got INT; exit 9" INT; echo ready; while true; do sleep 0.1; done']);
+  const proxied = startCli(['attach', 'trapper']);
+  proxied.child.stdin!.end();
+  await sleep(2000);
+  proxied.child.kill('SIGINT');
+  expect(await proxied.done).toEqual({ code: 9, stdout: 'got INT\n', stderr: '' });
+
+  ok(rt(['start', 'trapper']));
+  const unproxied = startCli(['attach', '--sig-proxy=false', 'trapper']);
+  unproxied.child.stdin!.end();
+  await sleep(2000);
+  unproxied.child.kill('SIGINT');
+  const r = await unproxied.done;
+  expect(r.stdout).toBe('');
+  expect(status('trapper')).toBe('running 0');
+  ok(rt(['rm', '-f', 'trapper']));
+});
+
+test('start -a -i (attachToContainer with start): no output is missed and the end of input closes its stdin', async () => {
+  ok(rt(['create', '--network', 'none', '-i', '--name', 'once', 'busybox:attach', 'sh', '-c', 'echo started; while read l; do echo got $l; done; echo eof >&2; exit 3']));
+  const script = `require(${JSON.stringify(path.join(ROOT, 'dist', 'lib', 'cli', 'runtime', 'attach.js'))}).attachToContainer('once', { start: true }).then((c) => { process.exitCode = c; });`;
+  for (const input of ['a\nb\n', 'c\n']) {
+    const r = start(process.execPath, ['-e', script]);
+    r.child.stdin!.end(input);
+    expect(await r.done).toEqual({ code: 3, stdout: `started\n${input.replace(/^(.*)$/gm, (l) => (l ? `got ${l}` : l))}`, stderr: 'eof\n' });
+  }
+  ok(rt(['rm', 'once']));
+});
