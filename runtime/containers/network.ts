@@ -284,26 +284,65 @@ export class ContainerNetworking {
     const env: string[] = [];
     const entries = (record.HostConfig.Links ?? []).map((e) => parseLinkEntry(e)).filter((e): e is NonNullable<typeof e> => e !== undefined);
     if (entries.length === 0) return { hosts, env };
-    const own = endpointsConfig(record).map(([name]) => name);
-    const legacy = own.includes(DEFAULT_NETWORK);
+    const legacy = endpointsConfig(record).some(([name]) => name === DEFAULT_NETWORK);
     for (const link of entries) {
       const child = find(link.name);
       const running = child !== undefined && (child.state.Status === 'running' || child.state.Status === 'paused');
       if (legacy && !running) throw new ConflictError(`Cannot link to a non running container: /${link.name} AS ${link.linkName}; start ${link.name} first`);
       if (!child || !running) continue;
-      const endpoints = await this.endpoints(child.record.Id);
-      if (legacy) {
-        const ep = endpoints.find((e) => e.network.Name === DEFAULT_NETWORK);
-        if (!ep) throw new ConflictError(`Cannot link to /${child.record.Name}, as it does not belong to the default network; connect it to bridge or use a user-defined network`);
-        const names = [link.alias, child.record.Config.Hostname, ...(link.alias !== child.record.Name ? [child.record.Name] : [])].filter((n) => HOSTS_WORD.test(n));
-        hosts.push(`${ep.endpoint.ip}\t${names.join(' ')}`);
-        env.push(...linkEnv(link.linkName, ep.endpoint.ip, child.record.Config.Env, Object.keys(child.record.Config.ExposedPorts ?? {})));
-      } else {
-        const ep = endpoints.find((e) => own.includes(e.network.Name) && e.network.netavark.dns_enabled);
-        if (ep && HOSTS_WORD.test(link.alias)) hosts.push(`${ep.endpoint.ip}\t${link.alias}`);
-      }
+      const line = await this.linkHostsLine(record, link, child.record);
+      if (legacy && !line) throw new ConflictError(`Cannot link to /${child.record.Name}, as it does not belong to the default network; connect it to bridge or use a user-defined network`);
+      if (!line) continue;
+      hosts.push(line.text);
+      if (legacy) env.push(...linkEnv(link.linkName, line.ip, child.record.Config.Env, Object.keys(child.record.Config.ExposedPorts ?? {})));
     }
     return { hosts, env };
+  }
+
+  /**
+   * The /etc/hosts line of `record` for its link to `child`: `IP ALIAS HOSTNAME [NAME]` with the
+   * child's address on the default network (legacy links), or `IP ALIAS` with its address on a
+   * DNS-enabled network both share; undefined when the child has no such address now.
+   */
+  private async linkHostsLine(record: ContainerRecord, link: { alias: string }, child: ContainerRecord): Promise<{ ip: string; text: string } | undefined> {
+    const own = endpointsConfig(record).map(([name]) => name);
+    const endpoints = await this.endpoints(child.Id);
+    if (own.includes(DEFAULT_NETWORK)) {
+      const ep = endpoints.find((e) => e.network.Name === DEFAULT_NETWORK);
+      if (!ep) return undefined;
+      const names = [link.alias, child.Config.Hostname, ...(link.alias !== child.Name ? [child.Name] : [])].filter((n) => HOSTS_WORD.test(n));
+      return { ip: ep.endpoint.ip, text: `${ep.endpoint.ip}\t${names.join(' ')}` };
+    }
+    const ep = endpoints.find((e) => own.includes(e.network.Name) && e.network.netavark.dns_enabled);
+    return ep && HOSTS_WORD.test(link.alias) ? { ip: ep.endpoint.ip, text: `${ep.endpoint.ip}\t${link.alias}` } : undefined;
+  }
+
+  /**
+   * After `child` got its addresses (a start, a restart), the /etc/hosts of the running
+   * containers that link to it follow its new address, as Docker updates a link's parents. Each
+   * file (bind-mounted into its container) is rewritten in place; lines of other names stay.
+   */
+  public async updateLinkers(child: ContainerRecord, linkers: ReadonlyArray<{ readonly record: ContainerRecord; readonly hostsFile: string }>): Promise<void> {
+    for (const { record, hostsFile } of linkers) {
+      let text: string;
+      try {
+        text = fs.readFileSync(hostsFile, 'utf8');
+      } catch {
+        continue;
+      }
+      let next = text;
+      for (const link of (record.HostConfig.Links ?? []).map((e) => parseLinkEntry(e))) {
+        if (!link || link.name !== child.Name) continue;
+        const line = await this.linkHostsLine(record, link, child);
+        if (!line) continue;
+        const first = (l: string) => l.split('\t')[1]?.split(' ')[0];
+        const lines = next.replace(/\n$/, '').split('\n');
+        // A user network's link to a container that was not running yet gets its line now.
+        if (!lines.some((l) => first(l) === link.alias)) lines.push(line.text);
+        next = `${lines.map((l) => (first(l) === link.alias ? line.text : l)).join('\n')}\n`;
+      }
+      if (next !== text) rewriteInPlace(hostsFile, next);
+    }
   }
 
   /** Where the container's network namespace is bind-mounted while it runs. */

@@ -660,9 +660,19 @@ export class ContainerService {
       return r && { record: r, state: this.store.state(r.Id) };
     });
     const setup = await this.networking.attach(record);
+    await this.networking.updateLinkers(record, this.linkersOf(record));
     const own = setup.interfaces[0] ? [`${setup.interfaces[0].ip}\t${record.Config.Hostname}`] : [];
     // Docker's order: --add-host lines, then links, then the container's own address.
     return { netns: this.networking.netnsPath(record.Id), hosts: [BASE_HOSTS, ...extra, ...links.hosts, ...own, ''].join('\n'), resolv: resolvConf(setup.dnsServers), linkEnv: links.env };
+  }
+
+  /** The running containers with a `--link` to `record`, and their /etc/hosts. */
+  private linkersOf(record: ContainerRecord): Array<{ record: ContainerRecord; hostsFile: string }> {
+    return this.store
+      .records()
+      .filter((r) => r.Id !== record.Id && (r.HostConfig.Links ?? []).some((l) => l.startsWith(`/${record.Name}:`)))
+      .filter((r) => ['running', 'paused'].includes(this.store.state(r.Id).Status))
+      .map((r) => ({ record: r, hostsFile: path.join(this.store.containerDir(r.Id), 'hosts') }));
   }
 
   // --- exit, stop, kill -----------------------------------------------------------------------

@@ -154,6 +154,15 @@ test('legacy links on the default network: the hosts line and environment of Doc
   // The name resolves to the linked container's address through /etc/hosts.
   expect(ok(rt(['exec', 'web', 'sh', '-c', 'nc -w 2 redis 6379 </dev/null 2>&1 || true']))).toContain(`(${dbIp})`);
 
+  // The linked container restarts with another address: the linking one's /etc/hosts follows it.
+  await svc.stop('db', 0);
+  await svc.start('db');
+  const newIp = inspect('db', '{{.NetworkSettings.Networks.bridge.IPAddress}}');
+  expect(newIp).not.toBe(dbIp);
+  const after = ok(rt(['exec', 'web', 'cat', '/etc/hosts']));
+  expect(after).toContain(`\n${newIp}\tredis ${dbHost} db\n`);
+  expect(after).not.toContain(`${dbIp}\t`);
+
   // Docker's refusals at create, each naming the link.
   await expect(svc.create({ image: 'busybox:dns', name: 'bad1', links: [{ name: 'nosuch', alias: 'x' }] })).rejects.toThrow(InvalidArgumentError);
   await expect(svc.create({ image: 'busybox:dns', name: 'bad1', links: [{ name: 'nosuch', alias: 'x' }] })).rejects.toThrow(/^could not get container for nosuch: No such container: nosuch/);
