@@ -70,7 +70,7 @@ describe('runtime flags as Docker (pflag) reads them', () => {
     expect(error(['run', '-de']).message).toBe("flag needs an argument: 'e' in -e");
     const e = error(['ps', '--foo']);
     expect(e.exitCode).toBe(125);
-    expect(e.render()).toBe("unknown flag: --foo\n\nUsage:  cdk-docker runtime ps [options]\n\nRun 'cdk-docker runtime ps --help' for more information\n");
+    expect(e.render()).toBe("unknown flag: --foo\nSee 'cdk-docker runtime ps --help'.\n");
   });
 
   test('--help and an undeclared -h ask for help', () => {

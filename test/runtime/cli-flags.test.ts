@@ -110,14 +110,13 @@ test('unknown and incomplete flags fail as Docker\'s: its message, exit 125, not
   for (const argv of lines) {
     const ours = rt(argv);
     const theirs = docker(argv);
-    const [first, ...rest] = ours.stderr.trimEnd().split('\n');
-    expect({ argv, code: ours.code, first: asDocker(first), last: asDocker(rest[rest.length - 1] ?? '') }).toEqual({
-      argv,
-      code: theirs.code,
-      // docker build puts a notice about its legacy builder first: the same line somewhere.
-      first: theirs.stderr.split('\n').find((l) => l === asDocker(first)) ?? theirs.stderr.split('\n')[0],
-      last: theirs.stderr.trimEnd().split('\n').pop(),
-    });
+    const [first] = ours.stderr.split('\n');
+    const command = argv[0] === 'network' ? argv.slice(0, 2).join(' ') : argv[0];
+    // Docker 20.10's form (cli.FlagErrorFunc): the error, then where to find help.
+    expect(ours.stderr).toBe(`${first}\nSee 'cdk-docker runtime ${command} --help'.\n`);
+    // The same error as this docker client's (docker build puts a notice about its legacy
+    // builder first: the same line somewhere), and the same exit code.
+    expect({ argv, code: ours.code, first: asDocker(first) }).toEqual({ argv, code: theirs.code, first: theirs.stderr.split('\n').find((l) => l === asDocker(first)) ?? theirs.stderr.split('\n')[0] });
     expect(ours.code).toBe(125);
     expect(ours.stdout).toBe('');
   }
@@ -136,13 +135,17 @@ test('exit codes of run, create, start and exec as Docker\'s', () => {
     both(['create', '--net=none', '--pull=bogus', IMAGE]), // 125
     both(['start', 'nosuch']), // 1
     both(['exec', 'nosuch', 'true']), // 1
+    both(['run', '--rm', '--net=none', '-m', '4m', IMAGE, 'true']), // 125: refused by the engine
+    both(['run', '--rm', '--network', 'nosuch', IMAGE, 'true']), // 125: no such network
+    both(['create', '--net=none', '-e', '=x', IMAGE]), // 125: a flag value the client refuses
+    both(['run', '--rm', '--net=none', '-it', IMAGE, 'true']), // 1: stdin is not a terminal
   ];
   // start of a container whose command is missing: 1, attached or not.
   for (const cli of [rt, docker]) ok(cli(['create', '--net=none', '--name', 'bad', IMAGE, 'nosuch']));
   checks.push(both(['start', 'bad']), both(['start', '-a', 'bad']));
   for (const cli of [rt, docker]) ok(cli(['rm', '-f', 'bad']));
   expect(checks).toEqual(checks.map((c) => ({ ...c, ours: c.docker })));
-  expect(checks.map((c) => c.ours)).toEqual([127, 126, 125, 125, 125, 1, 125, 1, 1, 1, 1]);
+  expect(checks.map((c) => c.ours)).toEqual([127, 126, 125, 125, 125, 1, 125, 1, 1, 125, 125, 125, 1, 1, 1]);
   expect(asDocker(rt(['run', '--net=none', '--pull=bogus', IMAGE]).stderr)).toContain('invalid pull option: \'bogus\': must be one of "always", "missing" or "never"');
   expect(rt(['run', '--net=none', '--pull', 'never', 'nosuch:1']).stderr).toContain('No such image: nosuch:1');
 

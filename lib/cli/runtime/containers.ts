@@ -327,8 +327,6 @@ async function attach(svc: Containers.ContainerService, id: string, from = 0): P
 
 /** `run`: create (pulling the image as --pull says), then start detached, attached or in the foreground. */
 async function runContainer(image: string, command: string[], o: RunFlags): Promise<void> {
-  if (o.detach && (o.interactive || o.tty)) throw new InvalidArgumentError('-d with -i or -t needs `attach`, which the built-in runtime does not have yet; use -d alone, or -it without -d');
-  if (o.tty && !process.stdin.isTTY) throw new InvalidArgumentError('the input device is not a TTY; drop -t or run from a terminal');
   const options = createOptions(image, command, o);
   await ensureImage(image, o);
   const svc = service();
@@ -364,6 +362,9 @@ export function registerContainerCommands(runtime: Command): void {
     .option('-d, --detach', 'run in the background and print the container id')
     .option('--rm', 'remove the container when it exits')
     .action(async (image: string, command: string[], o: RunFlags) => {
+      // Docker's client checks the terminal first, and exits 1 when it is not one.
+      if (o.detach && (o.interactive || o.tty)) throw new InvalidArgumentError('-d with -i or -t needs `attach`, which the built-in runtime does not have yet; use -d alone, or -it without -d');
+      if (o.tty && !process.stdin.isTTY) throw new InvalidArgumentError('the input device is not a TTY; drop -t or run from a terminal');
       // As docker run: what fails before the container's process runs exits 125 (126/127 when
       // its command cannot be run or is not found), with one line on stderr.
       try {

@@ -29,9 +29,14 @@ export class FlagError extends CdkDockerError {
     this.name = 'FlagError';
   }
 
-  /** What Docker 20.10's client prints for a flag error (program name ours). */
+  /**
+   * What Docker 20.10's client prints for a flag error (cli.FlagErrorFunc: the error, then
+   * `See 'docker run --help'.`), with our program's name. (Debian's docker.io 20.10.24 prints
+   * the later form, a usage line and `Run '… --help' for more information`; the first line is
+   * the same.)
+   */
   public render(): string {
-    return `${this.message}\n\nUsage:  ${this.usageLine}\n\nRun '${this.commandPath} --help' for more information\n`;
+    return `${this.message}\nSee '${this.commandPath} --help'.\n`;
   }
 }
 
