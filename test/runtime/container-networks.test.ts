@@ -259,7 +259,7 @@ test('--network container:C shares its namespace; --ip is honoured or refused wi
   expect(rt(['run', '--rm', '--network', 'front', '--ip', `10.${OCTET + 1}.1.50`, 'busybox:net', 'true']).stderr).toMatch(/10\.\d+\.1\.50.*(in use|taken|main)/);
   expect(rt(['run', '--rm', '--network', 'front', '--ip', '10.9.9.9', 'busybox:net', 'true']).stderr).toMatch(/10\.9\.9\.9.*(outside|not in)/);
   expect(rt(['run', '--rm', '--ip', `10.${OCTET}.0.99`, 'busybox:net', 'true']).stderr).toContain('user defined networks only');
-  expect(rt(['run', '--rm', '--network', 'nosuch', 'busybox:net', 'true'])).toMatchObject({ code: 1, stderr: expect.stringContaining('nosuch not found') });
+  expect(rt(['run', '--rm', '--network', 'nosuch', 'busybox:net', 'true'])).toMatchObject({ code: 125, stderr: expect.stringContaining('nosuch not found') });
   expect(rt(['run', '--rm', '--network', 'container:main', '-p', '81:81', 'busybox:net', 'true']).stderr).toContain('conflicting options');
   ok(rt(['rm', '-f', 'main', 'web']));
 });

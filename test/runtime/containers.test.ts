@@ -228,7 +228,7 @@ test('exec runs in the container with its env, -e, -w and -u, and returns the ex
   expect(rt(['exec', 'svc', 'sh', '-c', 'echo $ROLE $EXTRA; pwd; exit 4'])).toMatchObject({ code: 4, stdout: 'api\n/\n' });
   expect(rt(['exec', '-e', 'EXTRA=1', '-w', '/etc', '-u', 'nobody', 'svc', 'sh', '-c', 'echo $EXTRA; pwd; id -u']).stdout).toBe('1\n/etc\n65534\n');
   const missing = rt(['exec', 'svc', 'nosuchcmd']);
-  expect(missing.code).toBe(127);
+  expect(missing.code).toBe(126); // Docker's exec: 126 for any command it cannot start
   expect(missing.stderr).toMatch(/nosuchcmd/);
   expect(ok(rt(['top', 'svc']))).toMatch(/^UID +PID +PPID .*\n.*sleep 1000\n$/);
   ok(rt(['pause', 'svc']));
@@ -243,7 +243,7 @@ test('memory limits: a container over its limit is OOM-killed and reported', () 
   const r = rt(['run', '--name', 'hog', '-m', '16m', 'busybox:ctr', 'tail', '/dev/zero']);
   expect(r.code).toBe(137);
   expect(inspect('hog', '{{.State.OOMKilled}} {{.State.ExitCode}} {{.HostConfig.Memory}}')).toBe(`true 137 ${16 * 1024 * 1024}`);
-  expect(rt(['run', '--rm', '-m', '4m', 'busybox:ctr', 'true'])).toMatchObject({ code: 1, stderr: 'Error: Minimum memory limit allowed is 6MB\n' });
+  expect(rt(['run', '--rm', '-m', '4m', 'busybox:ctr', 'true'])).toMatchObject({ code: 125, stderr: 'Error: Minimum memory limit allowed is 6MB\n' });
   ok(rt(['rm', 'hog']));
 });
 

@@ -25,11 +25,11 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 const env = () => ({ CDK_DOCKER_ROOT: path.join(work, 'root'), CDK_DOCKER_RUNROOT: path.join(work, 'run') });
 
 test.each([
-  [['runtime', 'run', '--env-file', 'ENV', 'no-such-image:1', 'true']],
-  [['runtime', 'run', '--env-file=ENV', 'no-such-image:1', 'true']],
+  [['runtime', 'run', '--pull=never', '--env-file', 'ENV', 'no-such-image:1', 'true']],
+  [['runtime', 'run', '--pull=never', '--env-file=ENV', 'no-such-image:1', 'true']],
   [['runtime', 'create', '--env-file-if-exists=ENV', 'no-such-image:1']],
   [['--env-file=ENV', '--version']],
-  [['runtime', 'run', 'no-such-image:1', 'sh', '--env-file', 'ENV']],
+  [['runtime', 'run', '--pull=never', 'no-such-image:1', 'sh', '--env-file', 'ENV']],
 ])('an env file named in %j never reaches Node', (args) => {
   const r = cdkDocker(args.map((a) => a.replace('ENV', envFile)), work, env());
   expect(r.stderr).not.toMatch(/evil|NODE_OPTIONS/);

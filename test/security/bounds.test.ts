@@ -264,10 +264,10 @@ describe('runtime run/create/update refuse out-of-range numbers before anything 
     [['--restart', 'on-failure:99999999999999999999'], 'invalid restart policy "on-failure:99999999999999999999": the maximum retry count is out of range 0 to 2147483647'],
     [['-w', 'rel'], "the working directory 'rel' is invalid, it needs to be an absolute path"],
     [['--log-opt', 'max-size=99999999999999999999g'], 'invalid --log-opt max-size "99999999999999999999g": 1.074e+29 bytes is more than the largest size, 8 PiB (9007199254740991 bytes); use a smaller size such as "512m"'],
-  ])('run %j is one line, exit 1, and leaves no container', (flags, message) => {
+  ])('run %j is one line, exit 125 (Docker\'s for a refused flag), and leaves no container', (flags, message) => {
     for (const cmd of ['run', 'create']) {
       const r = rt([cmd, '--network', 'none', ...flags, 'bounds:1', 'true']);
-      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 1, stderr: `Error: ${message}\n` });
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 125, stderr: `Error: ${message}\n` });
       expect(containerDirs()).toEqual([]);
     }
     expect(ok(rt(['ps', '-aq']))).toBe('');
