@@ -115,8 +115,10 @@ export function makeWorld(prefix = 'cdk-docker-fuzz-'): World {
 
   const snapshot = (): string => {
     const lines: string[] = [];
-    // W's own times change when a case's state root is replaced; its entries are listed below.
-    lines.push(`. dir ${fs.lstatSync(dir).mode.toString(8)}`);
+    // W's own times too (the state root lives in W/state, so only a write next to it moves them:
+    // a temporary directory made and removed in W shows here).
+    const top = fs.lstatSync(dir, { bigint: true });
+    lines.push(`. dir mode=${top.mode.toString(8)} nlink=${top.nlink} mtime=${top.mtimeNs} ctime=${top.ctimeNs}`);
     const rels = walk();
     for (const rel of rels) {
       const abs = path.join(dir, rel);
