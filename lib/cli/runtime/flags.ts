@@ -22,8 +22,6 @@ export class FlagError extends CdkDockerError {
     message: string,
     /** `cdk-docker runtime run` */
     public readonly commandPath: string,
-    /** `cdk-docker runtime run [options] <image> [command...]` */
-    public readonly usageLine: string,
   ) {
     super(message);
     this.name = 'FlagError';
@@ -109,7 +107,7 @@ export function normalizeRuntimeArgs(program: Command, args: readonly string[]):
 function parseFlags(cmd: Command, args: readonly string[]): string[] {
   const path = commandPath(cmd);
   const fail = (message: string): never => {
-    throw new FlagError(message, path, `${path} ${cmd.usage()}`);
+    throw new FlagError(message, path);
   };
   const conf = settings.get(cmd) ?? {};
   const options = cmd.options as readonly Option[];
