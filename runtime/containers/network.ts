@@ -129,6 +129,24 @@ export function rewriteInPlace(file: string, content: string): void {
   }
 }
 
+/** A running container's own /etc/hosts and resolv.conf (host paths of the bind-mounted files). */
+export interface ContainerNetFiles {
+  readonly hosts: string;
+  readonly resolv: string;
+}
+
+/** Rewrites the lines of an /etc/hosts file in place; nothing when it is not there. */
+function editHosts(file: string, edit: (lines: string[]) => string[]): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return;
+  }
+  const next = `${edit(text.replace(/\n$/, '').split('\n')).join('\n')}\n`;
+  if (next !== text) rewriteInPlace(file, next);
+}
+
 /** Names of containers and link aliases: Docker's container-name rule. */
 const LINK_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
@@ -324,24 +342,17 @@ export class ContainerNetworking {
    */
   public async updateLinkers(child: ContainerRecord, linkers: ReadonlyArray<{ readonly record: ContainerRecord; readonly hostsFile: string }>): Promise<void> {
     for (const { record, hostsFile } of linkers) {
-      let text: string;
-      try {
-        text = fs.readFileSync(hostsFile, 'utf8');
-      } catch {
-        continue;
-      }
-      let next = text;
       for (const link of (record.HostConfig.Links ?? []).map((e) => parseLinkEntry(e))) {
         if (!link || link.name !== child.Name) continue;
         const line = await this.linkHostsLine(record, link, child);
         if (!line) continue;
         const first = (l: string) => l.split('\t')[1]?.split(' ')[0];
-        const lines = next.replace(/\n$/, '').split('\n');
-        // A user network's link to a container that was not running yet gets its line now.
-        if (!lines.some((l) => first(l) === link.alias)) lines.push(line.text);
-        next = `${lines.map((l) => (first(l) === link.alias ? line.text : l)).join('\n')}\n`;
+        editHosts(hostsFile, (lines) => {
+          // A user network's link to a container that was not running yet gets its line now.
+          const out = lines.some((l) => first(l) === link.alias) ? lines : [...lines, line.text];
+          return out.map((l) => (first(l) === link.alias ? line.text : l));
+        });
       }
-      if (next !== text) rewriteInPlace(hostsFile, next);
     }
   }
 
@@ -410,11 +421,15 @@ export class ContainerNetworking {
     if (failure) throw failure;
   }
 
-  /** `network connect` of a running container: an address and an interface on one more network. */
-  public async connectRunning(record: ContainerRecord, network: string, cfg: EndpointConfig): Promise<void> {
+  /**
+   * `network connect` of a running container: an address and an interface on one more network.
+   * With `files` (the container's own /etc/hosts and resolv.conf), as Docker: /etc/hosts gets a
+   * line for the new address and resolv.conf the network's DNS (`updateResolvConf`).
+   */
+  public async connectRunning(record: ContainerRecord, network: string, cfg: EndpointConfig, files?: ContainerNetFiles): Promise<void> {
     const existing = await this.endpoints(record.Id);
     const index = Math.max(-1, ...existing.map((e) => ifIndex(e.endpoint))) + 1;
-    await this.store.allocate(network, record.Id, { requestedIp: cfg.IPAMConfig?.IPv4Address, containerName: record.Name, aliases: cfg.Aliases });
+    const ip = await this.store.allocate(network, record.Id, { requestedIp: cfg.IPAMConfig?.IPv4Address, containerName: record.Name, aliases: cfg.Aliases });
     try {
       await this.netavark.setup(this.netnsPath(record.Id), {
         containerId: record.Id,
@@ -425,10 +440,16 @@ export class ContainerNetworking {
       await this.store.release(network, record.Id);
       throw e;
     }
+    if (!files) return;
+    editHosts(files.hosts, (lines) => [...lines, `${ip}\t${record.Config.Hostname}`]);
+    await this.updateResolvConf(record.Id, files.resolv);
   }
 
-  /** `network disconnect` of a running container. */
-  public async disconnectRunning(record: ContainerRecord, network: string): Promise<void> {
+  /**
+   * `network disconnect` of a running container. With `files`, the line of the address it had
+   * there leaves /etc/hosts and resolv.conf follows the networks it is still on.
+   */
+  public async disconnectRunning(record: ContainerRecord, network: string, files?: ContainerNetFiles): Promise<void> {
     const net = await this.store.get(network);
     const endpoint = net.endpoints[record.Id];
     if (!endpoint) return;
@@ -441,6 +462,9 @@ export class ContainerNetworking {
       });
     }
     await this.store.release(net.Id, record.Id);
+    if (!files) return;
+    editHosts(files.hosts, (lines) => lines.filter((l) => l !== `${endpoint.ip}\t${record.Config.Hostname}`));
+    await this.updateResolvConf(record.Id, files.resolv);
   }
 
   private async createNetns(file: string): Promise<void> {

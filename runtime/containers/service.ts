@@ -666,6 +666,11 @@ export class ContainerService {
     return { netns: this.networking.netnsPath(record.Id), hosts: [BASE_HOSTS, ...extra, ...links.hosts, ...own, ''].join('\n'), resolv: resolvConf(setup.dnsServers), linkEnv: links.env };
   }
 
+  /** A container's own /etc/hosts and resolv.conf, which `network connect`/`disconnect` update. */
+  private netFiles(id: string): { hosts: string; resolv: string } {
+    return { hosts: path.join(this.store.containerDir(id), 'hosts'), resolv: path.join(this.store.containerDir(id), 'resolv.conf') };
+  }
+
   /** The running containers with a `--link` to `record`, and their /etc/hosts. */
   private linkersOf(record: ContainerRecord): Array<{ record: ContainerRecord; hostsFile: string }> {
     return this.store
@@ -1068,10 +1073,7 @@ export class ContainerService {
       }
       const cfg = { Aliases: opts.aliases ?? [], ...(opts.ip ? { IPAMConfig: { IPv4Address: opts.ip } } : {}) };
       const state = await this.refresh(id);
-      if (state.Status === 'running' || state.Status === 'paused') {
-        await this.networking.connectRunning(record, net.Name, cfg);
-        await this.networking.updateResolvConf(id, path.join(this.store.containerDir(id), 'resolv.conf'));
-      }
+      if (state.Status === 'running' || state.Status === 'paused') await this.networking.connectRunning(record, net.Name, cfg, this.netFiles(id));
       this.store.writeRecord({ ...record, EndpointsConfig: { ...(record.EndpointsConfig ?? {}), [net.Name]: cfg } });
     });
   }
@@ -1085,10 +1087,7 @@ export class ContainerService {
       const joined = endpointsConfig(record).map(([name]) => name);
       if (!joined.includes(net.Name)) throw new ConflictError(`container ${record.Name} is not connected to network ${net.Name}`);
       const state = await this.refresh(id);
-      if (state.Status === 'running' || state.Status === 'paused') {
-        await this.networking.disconnectRunning(record, net.Name);
-        await this.networking.updateResolvConf(id, path.join(this.store.containerDir(id), 'resolv.conf'));
-      }
+      if (state.Status === 'running' || state.Status === 'paused') await this.networking.disconnectRunning(record, net.Name, this.netFiles(id));
       const rest = { ...(record.EndpointsConfig ?? {}) };
       delete rest[net.Name];
       const mode = record.HostConfig.NetworkMode === net.Name ? (joined.find((n) => n !== net.Name) ?? 'none') : record.HostConfig.NetworkMode;

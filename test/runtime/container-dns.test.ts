@@ -92,6 +92,9 @@ test('network connect gives a container of the default network the DNS of the ne
   // The container reads the new file at the same path: the bind mount's inode was written.
   expect(ok(rt(['exec', 'c1', 'cat', '/etc/resolv.conf']))).toMatch(new RegExp(`^nameserver 10\\.${OCTET + 1}\\.1\\.1\\n`));
   expect(resolvInode('c1')).toBe(inode);
+  // As Docker's, /etc/hosts gets a line for the new address (and loses it on disconnect).
+  const appLine = `${inspect('c1', '{{.NetworkSettings.Networks.app.IPAddress}}')}\t${inspect('c1', '{{.Config.Hostname}}')}\n`;
+  expect(ok(rt(['exec', 'c1', 'cat', '/etc/hosts']))).toContain(appLine);
   for (const name of ['c2', 'cache']) {
     const r = ok(rt(['exec', 'c1', 'nslookup', name]));
     expect(r).toContain(`Address: ${c2Ip}`);
@@ -101,6 +104,7 @@ test('network connect gives a container of the default network the DNS of the ne
   // Back to the host's resolvers, as Docker copies them for the default network.
   expect(ok(rt(['exec', 'c1', 'cat', '/etc/resolv.conf']))).toBe(before);
   expect(resolvInode('c1')).toBe(inode);
+  expect(ok(rt(['exec', 'c1', 'cat', '/etc/hosts']))).not.toContain(appLine);
   expect(rt(['exec', 'c1', 'nslookup', 'c2']).code).not.toBe(0);
   ok(rt(['rm', '-f', 'c1', 'c2']));
 });
