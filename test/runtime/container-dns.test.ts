@@ -95,6 +95,8 @@ test('network connect gives a container of the default network the DNS of the ne
   // As Docker's, /etc/hosts gets a line for the new address (and loses it on disconnect).
   const appLine = `${inspect('c1', '{{.NetworkSettings.Networks.app.IPAddress}}')}\t${inspect('c1', '{{.Config.Hostname}}')}\n`;
   expect(ok(rt(['exec', 'c1', 'cat', '/etc/hosts']))).toContain(appLine);
+  // The interface connect added has no IPv6 address either (the namespace's default is off).
+  expect(ok(rt(['exec', 'c1', 'ip', '-6', 'addr']))).toBe('');
   for (const name of ['c2', 'cache']) {
     const r = ok(rt(['exec', 'c1', 'nslookup', name]));
     expect(r).toContain(`Address: ${c2Ip}`);
