@@ -6,7 +6,7 @@ import { familiarReference, parseReference } from '../../lib/util/reference';
 import type { RuntimeConfig } from '../config';
 import { boolFilter, globPattern, groupFilters, matchLabels } from '../util/filters';
 import { importRootfs, ImportOptions, loadImages, saveImages } from './archive';
-import { Credentials, removeCredentials, storeCredentials } from './credentials';
+import { Credentials, dockerConfigPath, lookupCredentials, removeCredentials, storeCredentials } from './credentials';
 import { layerSize } from './layers';
 import { Progress } from './progress';
 import { pullImage } from './pull';
@@ -117,6 +117,16 @@ export class ImageService {
     const host = parseReference(`${registry}/x`).registry;
     await this.withClient((c) => c.checkLogin(host, creds));
     storeCredentials(host, creds);
+  }
+
+  /** The Docker client config file where `login` stores credentials. */
+  public credentialsFile(): string {
+    return dockerConfigPath();
+  }
+
+  /** The credentials stored for a registry (`login` without flags tries them first, as Docker does). */
+  public storedCredentials(registry: string): Credentials | undefined {
+    return lookupCredentials(parseReference(`${registry}/x`).registry);
   }
 
   public logout(registry: string): boolean {

@@ -3,17 +3,19 @@
  * `info` and the prompting `login`, driven through the CLI and compared side by side with a
  * private Docker 20.10 daemon where Docker can run the same commands.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, CliResult, ok, sleep, tempDir, until } from '../helpers/cli';
+import { CLI, CliResult, cdkDocker, ok, sleep, tempDir, until } from '../helpers/cli';
 import { startDockerd, TestDockerd } from '../helpers/dockerd';
 import { requireCommand } from '../helpers/prereq';
 import { startRegistry, TestRegistry } from '../helpers/registry';
 import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 
 jest.setTimeout(240_000);
+
+const DOCKER_2010 = '/usr/bin/docker';
 
 let world: StackWorld;
 let dockerd: TestDockerd | undefined;
@@ -270,9 +272,9 @@ describe('login prompts on a terminal', () => {
    * `runtime login HOST` inside `script` (a terminal): types each answer once its prompt is on
    * the screen, as a user does, and returns the screen and the exit code.
    */
-  async function loginOnTerminal(args: string, answers: Array<[prompt: string, answer: string]>): Promise<{ code: number; screen: string }> {
+  async function loginOnTerminal(args: string, answers: Array<[prompt: string, answer: string]>, command = `${CLI} runtime login`): Promise<{ code: number; screen: string }> {
     requireCommand('script', 'bsdutils');
-    const child = spawn('script', ['-qec', `${CLI} runtime login ${args}`, '/dev/null'], { env: { ...process.env, ...world.env, DOCKER_CONFIG: home, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qec', `${command} ${args}`, '/dev/null'], { env: { ...process.env, ...world.env, DOCKER_CONFIG: home, DOCKER_HOST: dockerd!.host, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let screen = '';
     child.stdout.on('data', (d) => (screen += d));
     child.stderr.on('data', (d) => (screen += d));
@@ -287,9 +289,13 @@ describe('login prompts on a terminal', () => {
   }
 
   test('asks for the username, then the password without echoing it', async () => {
+    const theirs = await loginOnTerminal(registry!.host, [['Username: ', 'alice'], ['Password: ', 's3cret-pw']], `${DOCKER_2010} login`);
+    fs.rmSync(path.join(home, 'config.json'));
     const { code, screen } = await loginOnTerminal(registry!.host, [['Username: ', 'alice'], ['Password: ', 's3cret-pw']]);
-    expect(screen).toBe('Username: alice\r\nPassword: \r\nLogin Succeeded\r\n');
+    const warning = `WARNING! Your password will be stored unencrypted in ${home}/config.json.\r\nConfigure a credential helper to remove this warning. See\r\nhttps://docs.docker.com/engine/reference/commandline/login/#credentials-store\r\n\r\n`;
+    expect(screen).toBe(`Username: alice\r\nPassword: \r\n${warning}Login Succeeded\r\n`);
     expect(code).toBe(0);
+    expect({ code, screen }).toEqual(theirs);
     const auths = (JSON.parse(fs.readFileSync(path.join(home, 'config.json'), 'utf8')) as { auths: { [k: string]: { auth: string } } }).auths;
     expect(Buffer.from(auths[registry!.host].auth, 'base64').toString()).toBe('alice:s3cret-pw');
   });
@@ -302,16 +308,40 @@ describe('login prompts on a terminal', () => {
   });
 
   test('without a terminal and without a password, Docker\'s error', () => {
-    for (const args of [[registry!.host], ['-u', 'alice', registry!.host]]) {
-      const r = world.rt(['login', ...args]);
-      expect(r).toMatchObject({ code: 1, stdout: '', stderr: 'Error: Cannot perform an interactive login from a non TTY device\n' });
+    const empty = tempDir('cdk-docker-parity8-empty-');
+    try {
+      for (const args of [[registry!.host], ['-u', 'alice', registry!.host]]) {
+        const r = cdkDocker(['runtime', 'login', ...args], world.work, { ...world.env, DOCKER_CONFIG: empty });
+        expect(r).toMatchObject({ code: 1, stdout: '', stderr: 'Error: Cannot perform an interactive login from a non TTY device\n' });
+        expect(dockerWith(empty, ['login', ...args])).toMatchObject({ code: 1, stdout: '', stderr: 'Error: Cannot perform an interactive login from a non TTY device\n' });
+      }
+      expect(cdkDocker(['runtime', 'login', '--password-stdin', registry!.host], world.work, { ...world.env, DOCKER_CONFIG: empty })).toMatchObject({ code: 1, stderr: 'Error: Must provide --username with --password-stdin\n' });
+      expect(fs.readdirSync(empty)).toEqual([]);
+    } finally {
+      fs.rmSync(empty, { recursive: true, force: true });
     }
-    const docker = spawnDocker(['login', '-u', 'alice', registry!.host]);
-    expect(docker.stderr).toContain('Cannot perform an interactive login from a non TTY device');
-    expect(world.rt(['login', '--password-stdin', registry!.host])).toMatchObject({ code: 1, stderr: 'Error: Must provide --username with --password-stdin\n' });
   });
 
-  function spawnDocker(args: string[]): CliResult {
-    return docker(args);
+  test('stored credentials are tried first, as Docker does; failing ones lead to the prompt with the stored username', async () => {
+    // `home` holds alice's credentials from the first test: no terminal is needed.
+    const r = cdkDocker(['runtime', 'login', registry!.host], world.work, { ...world.env, DOCKER_CONFIG: home });
+    expect(r).toMatchObject({ code: 0, stdout: 'Authenticating with existing credentials...\nLogin Succeeded\n', stderr: expect.stringMatching(/^WARNING! Your password will be stored unencrypted in /) });
+    expect(dockerWith(home, ['login', registry!.host])).toEqual(r);
+    // Stale credentials: Docker says so and asks, offering the stored username.
+    fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ auths: { [registry!.host]: { auth: Buffer.from('alice:old-pw').toString('base64') } } }));
+    const { code, screen } = await loginOnTerminal(registry!.host, [['Username (alice): ', ''], ['Password: ', 's3cret-pw']]);
+    expect(screen).toMatch(/^Authenticating with existing credentials\.\.\.\r\nLogin did not succeed, error: .*401.*\r\nUsername \(alice\): \r\nPassword: \r\nWARNING! Your password will be stored unencrypted in [^\r]*\r\n(.*\r\n){3}Login Succeeded\r\n$/);
+    expect(code).toBe(0);
+    const auths = (JSON.parse(fs.readFileSync(path.join(home, 'config.json'), 'utf8')) as { auths: { [k: string]: { auth: string } } }).auths;
+    expect(Buffer.from(auths[registry!.host].auth, 'base64').toString()).toBe('alice:s3cret-pw');
+  });
+
+  /**
+   * Docker 20.10's own CLI (the docker.io package's, not a newer one earlier on PATH), against the
+   * private daemon, with its own client config directory: login is decided by the client.
+   */
+  function dockerWith(config: string, args: string[]): CliResult {
+    const r = spawnSync(DOCKER_2010, args, { env: { ...process.env, DOCKER_HOST: dockerd!.host, DOCKER_CONFIG: config }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
   }
 });

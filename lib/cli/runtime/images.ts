@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import type * as Runtime from '../../../runtime';
-import { InvalidArgumentError } from '../../util/errors';
+import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
 import { normalizeReference } from '../../util/reference';
 import { ago, eachName, printInspect, renderTemplate, shortId, table } from './format';
 
@@ -70,6 +70,14 @@ function promptLine(prompt: string, echo: boolean): Promise<string> {
     if (echo) out('\n');
     return line as string;
   });
+}
+
+/** Docker's last words of a login that stored a password in its config file. */
+function loggedIn(svc: Runtime.ImageService): void {
+  process.stderr.write(
+    `WARNING! Your password will be stored unencrypted in ${svc.credentialsFile()}.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/engine/reference/commandline/login/#credentials-store\n\n`,
+  );
+  out('Login Succeeded\n');
 }
 
 /** Registers the image commands of `cdk-docker runtime`. */
@@ -244,26 +252,42 @@ export function registerImageCommands(runtime: Command): void {
     .action(async (server: string, o: { username?: string; password?: string; passwordStdin?: boolean }) => {
       let password = o.password;
       let username = o.username?.trim();
+      if (o.password !== undefined) process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
       if (o.passwordStdin) {
         if (o.password !== undefined) throw new InvalidArgumentError('--password and --password-stdin are mutually exclusive');
         if (!username) throw new InvalidArgumentError('Must provide --username with --password-stdin');
         const chunks: Buffer[] = [];
         for await (const c of process.stdin) chunks.push(c as Buffer);
-        password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-      } else if (o.password !== undefined) {
-        process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+        password = Buffer.concat(chunks).toString('utf8').replace(/\n$/, '').replace(/\r$/, '');
       }
-      // As Docker: what is missing is asked for on a terminal, the password without echo.
+      const svc = imageService();
+      // As Docker: with neither a username nor a password, stored credentials are tried first.
+      const stored = !username && !password ? svc.storedCredentials(server) : undefined;
+      if (stored?.username && stored.password) {
+        out('Authenticating with existing credentials...\n');
+        try {
+          await svc.login(server, stored);
+          loggedIn(svc);
+          return;
+        } catch (e) {
+          if (!(e instanceof CdkDockerError)) throw e;
+          process.stderr.write(`Login did not succeed, error: ${e.message}\n`);
+        }
+      }
+      // What is missing is asked for on a terminal, the password without echo.
       if (!password && !process.stdin.isTTY) throw new InvalidArgumentError('Cannot perform an interactive login from a non TTY device');
-      if (!username) username = (await promptLine('Username: ', true)).trim();
+      if (!username) {
+        if (server === 'docker.io') out('Login with your Docker ID to push and pull images from Docker Hub. If you don\'t have a Docker ID, head over to https://hub.docker.com to create one.\n');
+        username = (await promptLine(stored?.username ? `Username (${stored.username}): ` : 'Username: ', true)).trim() || stored?.username;
+      }
       if (!username) throw new InvalidArgumentError('Non-null Username Required');
       if (!password) {
         password = await promptLine('Password: ', false);
         out('\n');
         if (!password) throw new InvalidArgumentError('Password Required');
       }
-      await imageService().login(server, { username, password });
-      out('Login Succeeded\n');
+      await svc.login(server, { username, password });
+      loggedIn(svc);
     });
 
   runtime
