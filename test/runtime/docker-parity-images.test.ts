@@ -279,13 +279,20 @@ describe('login prompts on a terminal', () => {
     child.stdout.on('data', (d) => (screen += d));
     child.stderr.on('data', (d) => (screen += d));
     const exited = new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
-    for (const [prompt, answer] of answers) {
-      await until(`the prompt ${JSON.stringify(prompt)}`, () => screen.endsWith(prompt), 20_000, () => screen);
-      child.stdin.write(`${answer}\r`);
+    try {
+      for (const [prompt, answer] of answers) {
+        await until(`the prompt ${JSON.stringify(prompt)}`, () => screen.endsWith(prompt), 20_000, () => screen);
+        child.stdin.write(`${answer}\r`);
+      }
+      return { code: await exited, screen };
+    } finally {
+      // A prompt that never came leaves no login waiting on its terminal.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      child.stdin.end();
     }
-    const code = await exited;
-    child.stdin.end();
-    return { code, screen };
   }
 
   test('asks for the username, then the password without echoing it', async () => {
