@@ -1018,7 +1018,9 @@ export class ContainerService {
         state = await this.store.locked(r.Id, () => this.refresh(r.Id));
       }
       if (!everyState && state.Status !== 'running' && state.Status !== 'paused' && state.Status !== 'restarting') continue;
-      const row: ContainerSummary = { id: r.Id, name: r.Name, image: r.Config.Image, command: [r.Path, ...r.Args].join(' '), created: r.Created, status: statusText(state), state, labels: r.Config.Labels, ports: state.Status === 'running' || state.Status === 'paused' ? formatPorts(r, portsOf(r.Id)) : '' };
+      // As Docker: a name that no longer means the container's image (untagged, moved) shows as its id.
+      const image = this.images.tryResolve(r.Config.Image)?.id === r.ImageId ? r.Config.Image : r.ImageId.replace(/^sha256:/, '').slice(0, 12);
+      const row: ContainerSummary = { id: r.Id, name: r.Name, image, command: [r.Path, ...r.Args].join(' '), created: r.Created, status: statusText(state), state, labels: r.Config.Labels, ports: state.Status === 'running' || state.Status === 'paused' ? formatPorts(r, portsOf(r.Id)) : '' };
       if (matchContainer(row, filters)) rows.push(row);
     }
     return rows.sort((a, b) => b.created.localeCompare(a.created));

@@ -76,6 +76,9 @@ describe('rmi and image prune leave a container its image, with Docker\'s rules 
     run(['rmi', 'y']);
     run(['rmi', '-f', 'x']);
     run(['images', '-a', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+    // ps shows the container's image by id once its name is gone.
+    const psImage = () => ok(engine(['ps', '-a'])).split('\n')[1].split(/ {2,}/)[1];
+    seen.push(`ps -a IMAGE → ${ids.get(image) === undefined ? '' : psImage() === image.slice(0, 12) ? '<IMAGE>' : psImage()}`);
     run(['kill', 'c1']);
     run(['start', 'c1']);
     run(['kill', 'c1']);
@@ -109,6 +112,7 @@ describe('rmi and image prune leave a container its image, with Docker\'s rules 
       'rmi y → 0|Untagged: y:latest\n|',
       'rmi -f x → 0|Untagged: x:latest\n|',
       'images -a --format {{.Repository}}:{{.Tag}} {{.ID}} → 0|<none>:<none> <IMAGE>\n|',
+      'ps -a IMAGE → <IMAGE>',
       'kill c1 → 0|c1\n|',
       'start c1 → 0|c1\n|',
       'kill c1 → 0|c1\n|',
