@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { processIdentity } from '../../lib/util/process';
 
 /**
  * Temporary data of image ingest (downloads, archive loads, imports, layer unpacking), and its
@@ -25,16 +26,8 @@ const LAYER_TMP = /^\.tmp-([a-f0-9]{64})-[a-f0-9]+$/;
 const UNKNOWN_MAX_AGE_MS = 60 * 60 * 1000;
 
 /** `starttime` of a live, non-zombie process; undefined when it is dead or a zombie. */
-export function liveProcessStart(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X' || fields[0] === 'x') return undefined;
-    return fields[19];
-  } catch {
-    return undefined;
-  }
+function liveProcessStart(pid: number): string | undefined {
+  return processIdentity(pid)?.split(' ')[1];
 }
 
 /**
