@@ -102,7 +102,7 @@ export interface AttachOptions {
   /**
    * After the input ends (and the container's stdin stays open), output that follows within this
    * many quiet milliseconds still comes through (the reply to the last input line), then the
-   * attach ends. @default 300
+   * attach ends (Docker 20.10's attach keeps waiting there, and shows none of it). @default 500
    */
   readonly lingerMs?: number;
 }
@@ -146,7 +146,12 @@ export class AttachConnection {
       });
     } catch (e) {
       socket.destroy();
-      throw new ConflictError(`cannot attach to container ${name}: its monitor's attach socket does not answer (${(e as Error).message}); was it started by an older cdk-docker? restart it`);
+      const missing = /no such file/i.test((e as Error).message);
+      throw new ConflictError(
+        missing
+          ? `cannot attach to container ${name}: it has no attach socket (a foreground \`runtime run -i/-t\` owns its input and output); attach to containers started with \`run -d\` or \`start\``
+          : `cannot attach to container ${name}: its monitor's attach socket does not answer (${(e as Error).message}); restart the container`,
+      );
     } finally {
       fs.closeSync(dir);
     }
@@ -162,7 +167,7 @@ export class AttachConnection {
   public relay(io: AttachStreams, opts: AttachOptions & { readonly stdinStaysOpen: boolean }, exitCode: () => Promise<number>): Promise<AttachEnd> {
     const socket = this.socket;
     const scanner = new DetachKeyScanner(opts.detachKeys);
-    const linger = opts.lingerMs ?? 300;
+    const linger = opts.lingerMs ?? 500;
     return new Promise<AttachEnd>((resolve, reject) => {
       let done = false;
       let lingerTimer: NodeJS.Timeout | undefined;

@@ -192,3 +192,18 @@ test('start -a -i (attachToContainer with start): no output is missed and the en
   }
   ok(rt(['rm', 'once']));
 });
+
+test("detach keys read as Docker's: ctrl-<value> for a-z @ [ \\ ] ^ _, single characters, sequences split across reads", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const m = require('../../runtime/containers/attach') as typeof import('../../runtime/containers/attach');
+  expect([...m.parseDetachKeys('ctrl-@,ctrl-a,ctrl-z,ctrl-[,ctrl-\\,ctrl-],ctrl-^,ctrl-_,q,Q')]).toEqual([0, 1, 26, 27, 28, 29, 30, 31, 113, 81]);
+  expect([...m.parseDetachKeys(m.DEFAULT_DETACH_KEYS)]).toEqual([16, 17]);
+  for (const bad of ['ctrl-P', 'ctrl-1', 'ctrl-', 'alt-a', 'ab', 'é', 'ctrl-a,,x']) expect(() => m.parseDetachKeys(bad)).toThrow(/^invalid --detach-keys /);
+  const scanner = new m.DetachKeyScanner(m.parseDetachKeys('ctrl-p,ctrl-q'));
+  // ctrl-p is held until the next read tells whether the sequence goes on.
+  expect(scanner.feed(Buffer.from('ls\x10'))).toEqual({ forward: Buffer.from('ls'), detached: false });
+  expect(scanner.feed(Buffer.from('\x10'))).toEqual({ forward: Buffer.from('\x10'), detached: false });
+  expect(scanner.feed(Buffer.from('x'))).toEqual({ forward: Buffer.from('\x10x'), detached: false });
+  expect(scanner.feed(Buffer.from('\x10'))).toEqual({ forward: Buffer.alloc(0), detached: false });
+  expect(scanner.feed(Buffer.from('\x11after'))).toEqual({ forward: Buffer.alloc(0), detached: true });
+});
