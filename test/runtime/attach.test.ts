@@ -191,6 +191,12 @@ test('start -a -i (attachToContainer with start): no output is missed and the en
     expect(await r.done).toEqual({ code: 3, stdout: `started\n${input.replace(/^(.*)$/gm, (l) => (l ? `got ${l}` : l))}`, stderr: 'eof\n' });
   }
   ok(rt(['rm', 'once']));
+  // An --rm container started attached is gone when the attach returns its exit code, as Docker's.
+  ok(rt(['create', '--network', 'none', '--rm', '--name', 'gone', 'busybox:attach', 'sh', '-c', 'echo bye; exit 4']));
+  const r = start(process.execPath, ['-e', script.replace("'once'", "'gone'")]);
+  r.child.stdin!.end();
+  expect(await r.done).toEqual({ code: 4, stdout: 'bye\n', stderr: '' });
+  expect(rt(['ps', '-aq', '--filter', 'name=^gone$'])).toEqual({ code: 0, stdout: '', stderr: '' });
 });
 
 test("detach keys read as Docker's: ctrl-<value> for a-z @ [ \\ ] ^ _, single characters, sequences split across reads", () => {

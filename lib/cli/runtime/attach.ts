@@ -88,7 +88,10 @@ export async function attachToContainer(nameOrId: string, o: AttachToContainerOp
     restoreTerminal();
     restoreTerminal = () => {};
     if (end.how === 'detached') process.stderr.write('read escape sequence\n');
-    return end.how === 'exited' ? end.exitCode : 0;
+    if (end.how !== 'exited') return 0;
+    // A start -a here holds the container's exit (its exit command stands aside): an --rm container goes now, as Docker's.
+    if (svc.store.tryRecord(id)?.HostConfig.AutoRemove) await svc.removeIfExists(id);
+    return end.exitCode;
   } finally {
     restoreTerminal();
     for (const u of undo) u();
