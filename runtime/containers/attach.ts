@@ -87,7 +87,9 @@ export type AttachEnd =
   /** The user typed the detach keys; the container runs on. */
   | { readonly how: 'detached' }
   /** The input ended and the container (its stdin left open) runs on. */
-  | { readonly how: 'input-ended' };
+  | { readonly how: 'input-ended' }
+  /** The output could not be written any more (a closed pipe); the container runs on. */
+  | { readonly how: 'output-closed' };
 
 export interface AttachStreams {
   /** The container's stdin comes from here; none: the container gets no input from this attach. */
@@ -211,8 +213,12 @@ export class AttachConnection {
         io.stdin?.off('data', onInput);
         io.stdin?.off('end', onInputEnd);
         io.stdin?.pause();
+        io.stdout.off('error', onOutputGone);
+        io.stderr.off('error', onOutputGone);
         socket.destroy();
       };
+      // Whoever reads the output went away (`attach c | head -1`): the attach ends, the container runs on.
+      const onOutputGone = () => finish({ how: 'output-closed' });
       const finish = (end: AttachEnd) => {
         if (done) return;
         cleanup();
@@ -224,6 +230,8 @@ export class AttachConnection {
       socket.once('end', onClosed);
       socket.once('close', onClosed);
       socket.on('error', onError);
+      io.stdout.on('error', onOutputGone);
+      io.stderr.on('error', onOutputGone);
       for (const e of early) {
         if (e === 'end') onClosed();
         else if (e instanceof Error) onError(e);

@@ -106,6 +106,15 @@ test('several attachers get the same stdout and stderr and exit with the contain
   ok(rt(['rm', 'talker']));
 });
 
+test('an attach whose reader goes away (| head) ends with 0 and no trace; the container runs on', async () => {
+  runDetached('yes', [], ['sh', '-c', 'while true; do echo y; done']);
+  const r = start('bash', ['-c', `${CLI} runtime attach --no-stdin yes | head -2; echo "attach exited \${PIPESTATUS[0]}" >&2`]);
+  r.child.stdin!.end();
+  expect(await r.done).toEqual({ code: 0, stdout: 'y\ny\n', stderr: 'attach exited 0\n' });
+  expect(status('yes')).toBe('running 0');
+  ok(rt(['rm', '-f', 'yes']));
+});
+
 test('the detach keys leave the container running, with exit code 0; broken sequences pass through', async () => {
   runDetached('echoer', ['-i'], ['cat']);
   const r = startCli(['attach', '--detach-keys', 'ctrl-a,x', 'echoer']);
