@@ -21,6 +21,8 @@ const status = (c: string) => ok(rt(['inspect', '-f', '{{.State.Status}} {{.Stat
 interface Running {
   readonly child: ChildProcess;
   readonly done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** The output so far, carriage returns dropped. */
+  output(): string;
 }
 
 /** Starts `cdk-docker ARGV…` (or another program) without waiting; its output is collected. */
@@ -31,7 +33,7 @@ function start(command: string, args: string[]): Running {
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
   const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
+  return { child, done, output: () => stdout.replace(/\r/g, '') };
 }
 const startCli = (args: string[]) => start(CLI, ['runtime', ...args]);
 
@@ -96,12 +98,19 @@ test('piped stdin reaches a -i container; it runs on with stdin open, ready for 
 });
 
 test('several attachers get the same stdout and stderr and exit with the container', async () => {
-  runDetached('talker', [], ['sh', '-c', 'sleep 3; for i in 1 2 3; do echo out$i; echo err$i >&2; done; exit 7']);
+  // It says "waiting" until the test lets it go on (a file in a bind mount), once both attachers heard it.
+  fs.mkdirSync(path.join(work, 'go'));
+  runDetached('talker', ['-v', `${path.join(work, 'go')}:/go`], ['sh', '-c', 'until test -e /go/now; do echo waiting; sleep 0.2; done; for i in 1 2 3; do echo out$i; echo err$i >&2; done; exit 7']);
   const a = startCli(['attach', 'talker']);
   const b = startCli(['attach', 'talker']);
   a.child.stdin!.end();
   b.child.stdin!.end();
-  for (const r of [await a.done, await b.done]) expect(r).toEqual({ code: 7, stdout: 'out1\nout2\nout3\n', stderr: 'err1\nerr2\nerr3\n' });
+  await until('both attachers to hear the container', () => a.output().includes('waiting') && b.output().includes('waiting'), 20_000);
+  fs.writeFileSync(path.join(work, 'go', 'now'), '');
+  for (const r of [await a.done, await b.done]) {
+    expect(r).toMatchObject({ code: 7, stderr: 'err1\nerr2\nerr3\n' });
+    expect(r.stdout).toMatch(/^(waiting\n)+out1\nout2\nout3\n$/);
+  }
   expect(status('talker')).toBe('exited 7');
   ok(rt(['rm', 'talker']));
 });
@@ -120,7 +129,7 @@ test('the detach keys leave the container running, with exit code 0; broken sequ
   const r = startCli(['attach', '--detach-keys', 'ctrl-a,x', 'echoer']);
   // ctrl-a then y is no detach sequence: both bytes reach the container.
   r.child.stdin!.write('one\n\x01y\n');
-  await sleep(2000);
+  await until('the echo of the input', () => r.output() === 'one\n\x01y\n', 20_000, r.output);
   r.child.stdin!.write('\x01x');
   const end = await r.done;
   expect(end).toEqual({ code: 0, stdout: 'one\n\x01y\n', stderr: 'read escape sequence\n' });
@@ -142,12 +151,18 @@ test('bad detach keys and stopped containers are refused with one line', () => {
 
 test('a terminal: raw input, the window size and its changes, ctrl-p ctrl-q, then the exit code', async () => {
   runDetached('shell', ['-i', '-t'], ['sh']);
-  const first = inTerminal('attach shell', { rows: 33, cols: 77, then: 'sleep 3; stty rows 44 cols 88 </dev/tty' });
-  await sleep(1500);
+  // The resize waits for a file the test makes once the first size was seen.
+  const resized = path.join(work, 'resize-now');
+  const first = inTerminal('attach shell', { rows: 33, cols: 77, then: `while [ ! -e ${resized} ]; do sleep 0.1; done; stty rows 44 cols 88 </dev/tty` });
+  // The shell redraws its prompt when attach sets the window size: the attach is up.
+  await until('the prompt after attaching', () => first.output().includes('/ # '), 20_000, first.output);
   first.child.stdin!.write('stty size; test -t 0 && echo stdin-is-a-tty\n');
-  await sleep(3000);
-  first.child.stdin!.write('stty size\n');
-  await sleep(1000);
+  await until('the first size', () => first.output().includes('\n33 77\nstdin-is-a-tty\n'), 10_000, first.output);
+  fs.writeFileSync(resized, '');
+  await until('the resized terminal', () => {
+    first.child.stdin!.write('stty size\n');
+    return first.output().includes('\n44 88\n');
+  }, 10_000, first.output);
   first.child.stdin!.write('\x10\x11');
   const detached = await first.done;
   expect(detached.code).toBe(0);
@@ -158,7 +173,7 @@ test('a terminal: raw input, the window size and its changes, ctrl-p ctrl-q, the
   expect(status('shell')).toBe('running 0');
 
   const second = inTerminal('attach shell', { rows: 20, cols: 60 });
-  await sleep(1500);
+  await until('the prompt after attaching again', () => second.output().includes('/ # '), 20_000, second.output);
   second.child.stdin!.write('echo back; exit 5\n');
   await sleep(500);
   second.child.stdin!.end();
@@ -173,20 +188,24 @@ test('a terminal: raw input, the window size and its changes, ctrl-p ctrl-q, the
 });
 
 test('signals to attach reach the container (--sig-proxy); with --sig-proxy=false they end only the attach', async () => {
-  runDetached('trapper', [], ['sh', '-c', 'trap "echo got INT; exit 9" INT; echo ready; while true; do sleep 0.1; done']);
+  runDetached('trapper', [], ['sh', '-c', 'trap "echo got INT; exit 9" INT; while true; do echo tick; sleep 0.2; done']);
+  // Output through the attach means it is up, its signal handlers too.
   const proxied = startCli(['attach', 'trapper']);
   proxied.child.stdin!.end();
-  await sleep(2000);
+  await until('the attach to relay output', () => proxied.output().includes('tick'), 20_000);
   proxied.child.kill('SIGINT');
-  expect(await proxied.done).toEqual({ code: 9, stdout: 'got INT\n', stderr: '' });
+  const end = await proxied.done;
+  expect(end).toMatchObject({ code: 9, stderr: '' });
+  expect(end.stdout).toMatch(/^(tick\n)+got INT\n$/);
 
   ok(rt(['start', 'trapper']));
   const unproxied = startCli(['attach', '--sig-proxy=false', 'trapper']);
   unproxied.child.stdin!.end();
-  await sleep(2000);
+  await until('the attach to relay output', () => unproxied.output().includes('tick'), 20_000);
   unproxied.child.kill('SIGINT');
   const r = await unproxied.done;
-  expect(r.stdout).toBe('');
+  expect(r.stdout).not.toContain('got INT');
+  expect(r.code).not.toBe(9);
   expect(status('trapper')).toBe('running 0');
   ok(rt(['rm', '-f', 'trapper']));
 });
