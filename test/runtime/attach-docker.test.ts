@@ -1,0 +1,132 @@
+/**
+ * Issue 12, item 4: `runtime attach` (and `start -a -i`) side by side with a private Docker 20.10
+ * daemon: the same container, the same command line, the same output streams and exit codes.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLI, ROOT, ok, until } from '../helpers/cli';
+import { TestDockerd, startDockerd } from '../helpers/dockerd';
+import { requireCommand } from '../helpers/prereq';
+import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
+
+jest.setTimeout(240_000);
+
+const IMAGE = 'busybox:examples';
+let world: StackWorld;
+let dockerd: TestDockerd | undefined;
+let docker: string;
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  output(): string;
+}
+
+function start(command: string, args: string[], envExtra: NodeJS.ProcessEnv): Running {
+  const child = spawn(command, args, { cwd: world.work, env: { ...process.env, NO_COLOR: '1', ...envExtra }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, done, output: () => stdout.replace(/\r/g, '') };
+}
+
+/** The two CLIs, each against its own engine, taking the same arguments. */
+const engines = () => [
+  { name: 'docker', run: (args: string[]) => start(docker, args, { DOCKER_HOST: dockerd!.host }), shell: (cmd: string) => `${docker} ${cmd}`, env: { DOCKER_HOST: dockerd!.host } },
+  { name: 'builtin', run: (args: string[]) => start(CLI, ['runtime', ...args], world.env), shell: (cmd: string) => `${CLI} runtime ${cmd}`, env: world.env },
+];
+const docker2 = (args: string[]) => dockerd!.docker(args);
+
+beforeAll(async () => {
+  docker = requireCommand('docker', 'docker.io');
+  requireCommand('script', 'bsdutils');
+  world = stackWorld('cdk-docker-attach-docker-', 250);
+  ok(world.rt(['load', '-i', BASE_ARCHIVE]));
+  dockerd = await startDockerd();
+  docker2(['load', '-i', BASE_ARCHIVE]);
+});
+
+afterAll(async () => {
+  if (dockerd) {
+    const all = docker2(['ps', '-aq']).split('\n').filter(Boolean);
+    if (all.length) docker2(['rm', '-f', ...all]);
+    await dockerd.stop();
+  }
+  expect(await tearDownWorld(world)).toEqual([]);
+});
+
+test('attach gets stdout and stderr apart and the exit code, as docker attach', async () => {
+  const results = [];
+  for (const e of engines()) {
+    const go = path.join(world.work, `go-${e.name}`);
+    fs.mkdirSync(go);
+    const create = e.name === 'docker' ? (a: string[]) => docker2(a) : (a: string[]) => ok(world.rt(a));
+    create(['run', '-d', '--network', 'none', '--name', 'talker', '-v', `${go}:/go`, IMAGE, 'sh', '-c', 'until test -e /go/now; do echo waiting; sleep 0.2; done; echo out; echo err >&2; exit 7']);
+    const r = e.run(['attach', 'talker']);
+    r.child.stdin!.end();
+    await until(`${e.name} attach to relay output`, () => r.output().includes('waiting'), 30_000);
+    fs.writeFileSync(path.join(go, 'now'), '');
+    const end = await r.done;
+    results.push({ ...end, stdout: end.stdout.replace(/^(waiting\n)+/, '') });
+  }
+  expect(results[0]).toEqual({ code: 7, stdout: 'out\n', stderr: 'err\n' });
+  expect(results[1]).toEqual(results[0]);
+});
+
+test('start -a -i of a create -i container: its first output, EOF closes its stdin, its exit code', async () => {
+  const results = [];
+  for (const e of engines()) {
+    const create = e.name === 'docker' ? (a: string[]) => docker2(a) : (a: string[]) => ok(world.rt(a));
+    create(['create', '-i', '--network', 'none', '--name', 'once', IMAGE, 'sh', '-c', 'echo started; while read l; do echo got $l; done; echo eof >&2; exit 3']);
+    // The built-in CLI's `start -a -i` flags are wired by containers.ts; until then its function is called as they will call it.
+    const script = `require(${JSON.stringify(path.join(ROOT, 'dist', 'lib', 'cli', 'runtime', 'attach.js'))}).attachToContainer('once', { start: true }).then((c) => { process.exitCode = c; });`;
+    const r = e.name === 'docker' ? e.run(['start', '-a', '-i', 'once']) : start(process.execPath, ['-e', script], world.env);
+    r.child.stdin!.end('a\nb\n');
+    results.push(await r.done);
+  }
+  expect(results[0]).toEqual({ code: 3, stdout: 'started\ngot a\ngot b\n', stderr: 'eof\n' });
+  expect(results[1]).toEqual(results[0]);
+});
+
+test('a terminal: ctrl-p ctrl-q detaches with "read escape sequence", the container runs on', async () => {
+  for (const e of engines()) {
+    const create = e.name === 'docker' ? (a: string[]) => docker2(a) : (a: string[]) => ok(world.rt(a));
+    // `run -dit` on the built-in engine is wired by containers.ts; create -it + start is the same container.
+    if (e.name === 'docker') create(['run', '-dit', '--network', 'none', '--name', 'shell', IMAGE, 'sh']);
+    else {
+      create(['create', '-it', '--network', 'none', '--name', 'shell', IMAGE, 'sh']);
+      create(['start', 'shell']);
+    }
+    const r = start('script', ['-qec', `stty rows 33 cols 77; ${e.shell('attach shell')}`, '/dev/null'], e.env);
+    await until(`${e.name}: the prompt after attaching`, () => r.output().includes('/ # '), 30_000, r.output);
+    r.child.stdin!.write('stty size\n');
+    await until(`${e.name}: the size`, () => r.output().includes('\n33 77\n'), 10_000, r.output);
+    r.child.stdin!.write('\x10\x11');
+    const end = await r.done;
+    // Measured: Docker 20.10's attach reports the detach as an error and exits 1; ours exits 0
+    // (a detach the user asked for is no failure), as issue 12 asks.
+    const code = e.name === 'docker' ? 1 : 0;
+    expect({ engine: e.name, code: end.code, tail: end.stdout.replace(/\r/g, '').split('\n').slice(-2) }).toEqual({ engine: e.name, code, tail: [expect.stringMatching(/read escape sequence$/), ''] });
+    const running = e.name === 'docker' ? docker2(['inspect', '-f', '{{.State.Running}}', 'shell']) : ok(world.rt(['inspect', '-f', '{{.State.Running}}', 'shell']));
+    expect(`${e.name} ${running.trim()}`).toBe(`${e.name} true`);
+  }
+});
+
+test('attach to a stopped container is refused with Docker\'s message, exit 1', () => {
+  docker2(['create', '--network', 'none', '--name', 'idle', IMAGE, 'true']);
+  ok(world.rt(['create', '--network', 'none', '--name', 'idle', IMAGE, 'true']));
+  let theirs = '';
+  try {
+    docker2(['attach', 'idle']);
+  } catch (e) {
+    theirs = String((e as { stderr?: string }).stderr);
+    expect((e as { status?: number }).status).toBe(1);
+  }
+  expect(theirs).toBe('You cannot attach to a stopped container, start it first\n');
+  const ours = world.rt(['attach', 'idle']);
+  expect(ours.code).toBe(1);
+  expect(ours.stderr).toBe(`Error: ${theirs.trim()}: runtime start -a idle\n`);
+});
