@@ -316,6 +316,22 @@ export async function attachContainer(svc: ContainerService, nameOrId: string, i
     if (state.Status !== 'running') throw new ConflictError(`You cannot attach to a stopped container, start it first: runtime start -a ${record.Name}`);
     connection = await AttachConnection.connect(bundle, record.Name);
   }
+  const run = svc.store.state(id).StartedAt;
   req.onAttached?.({ id, bundle, tty: record.Config.Tty });
-  return connection.relay({ ...io, stdin }, { ...req, stdinStaysOpen: !(started && stdinOnce) }, () => svc.wait(id));
+  return connection.relay({ ...io, stdin }, { ...req, stdinStaysOpen: !(started && stdinOnce) }, () => exitCodeOfRun(svc, id, run));
+}
+
+/**
+ * The exit code of the run that started at `startedAt`, once it is over. Not `wait`: a container
+ * that restarts (`--restart always`) is running again soon, and the attach ends with the run it
+ * saw, as Docker's. A container removed meanwhile (`--rm`) counts as 0, as `wait` does.
+ */
+async function exitCodeOfRun(svc: ContainerService, id: string, startedAt: string): Promise<number> {
+  for (;;) {
+    if (!svc.store.tryRecord(id)) return 0;
+    const state = await svc.store.locked(id, () => svc.refresh(id));
+    const sameRun = state.StartedAt === startedAt;
+    if ((state.Status !== 'running' && state.Status !== 'paused') || !sameRun) return sameRun || state.Status === 'restarting' ? state.ExitCode : 0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

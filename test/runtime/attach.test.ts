@@ -115,6 +115,14 @@ test('several attachers get the same stdout and stderr and exit with the contain
   ok(rt(['rm', 'talker']));
 });
 
+test('an attach ends with the run it saw, also when the restart policy starts the container again', async () => {
+  runDetached('phoenix', ['--restart', 'always'], ['sh', '-c', 'sleep 1; exit 3']);
+  const r = startCli(['attach', 'phoenix']);
+  r.child.stdin!.end();
+  expect((await r.done).code).toBe(3);
+  ok(rt(['rm', '-f', 'phoenix']));
+});
+
 test('an attach whose reader goes away (| head) ends with 0 and no trace; the container runs on', async () => {
   runDetached('yes', [], ['sh', '-c', 'while true; do echo y; done']);
   const r = start('bash', ['-c', `${CLI} runtime attach --no-stdin yes | head -2; echo "attach exited \${PIPESTATUS[0]}" >&2`]);
