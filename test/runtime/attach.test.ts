@@ -79,11 +79,23 @@ afterAll(async () => {
   expect(mounts).toEqual([]);
 });
 
-/** `create` with Docker's flags, then a detached `start`: what `run -d` with them does. */
+/** `run -d` with Docker's flags (`-dit`, `-di`): a detached container one can attach to later. */
 function runDetached(name: string, flags: string[], command: string[]): void {
-  ok(rt(['create', '--network', 'none', '--name', name, ...flags, 'busybox:attach', ...command]));
-  ok(rt(['start', name]));
+  ok(rt(['run', '-d', '--network', 'none', '--name', name, ...flags, 'busybox:attach', ...command]));
 }
+
+test('run -dit, run -i --rm, start -ai and create -i + start -a -i go through attach as Docker\'s do', () => {
+  ok(rt(['run', '-dit', '--network', 'none', '--name', 'dit', 'busybox:attach', 'sh']));
+  expect(status('dit')).toBe('running 0');
+  expect(ok(rt(['inspect', '-f', '{{.Config.Tty}} {{.Config.OpenStdin}}', 'dit'])).trim()).toBe('true true');
+  expect(rt(['run', '-i', '--rm', '--network', 'none', '--name', 'piped', 'busybox:attach', 'sh', '-c', 'read l; echo "got $l"; exit 6'], 'line\n')).toEqual({ code: 6, stdout: 'got line\n', stderr: '' });
+  expect(rt(['ps', '-aq', '--filter', 'name=piped']).stdout).toBe('');
+  ok(rt(['create', '-i', '--network', 'none', '--name', 'later', 'busybox:attach', 'sh', '-c', 'read l; echo "later $l"; exit 3']));
+  expect(rt(['start', '-ai', 'later'], 'on\n')).toEqual({ code: 3, stdout: 'later on\n', stderr: '' });
+  expect(rt(['run', '--detach-keys', 'ctrl-', '--network', 'none', '--name', 'badkeys', 'busybox:attach', 'true']).code).toBe(125);
+  expect(rt(['ps', '-aq', '--filter', 'name=badkeys']).stdout).toBe('');
+  ok(rt(['rm', '-f', 'dit', 'later']));
+});
 
 test('piped stdin reaches a -i container; it runs on with stdin open, ready for the next attach', () => {
   runDetached('cat', ['-i'], ['cat']);

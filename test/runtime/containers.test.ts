@@ -514,7 +514,9 @@ test('run -i passes stdin; run -t and exec -t give a terminal', () => {
   expect(inspect('reader', '{{.State.Status}} {{.State.ExitCode}} {{.Config.OpenStdin}}')).toBe('exited 4 true');
   ok(rt(['rm', 'reader']));
 
-  expect(rt(['run', '-t', 'busybox:ctr', 'true'])).toMatchObject({ code: 1, stderr: 'Error: the input device is not a TTY; drop -t or run from a terminal\n' });
+  // As docker/cli's CheckTty: only -i with -t needs a terminal on our side.
+  expect(rt(['run', '-it', 'busybox:ctr', 'true'])).toMatchObject({ code: 1, stderr: 'Error: the input device is not a TTY; drop -t or run from a terminal\n' });
+  expect(rt(['run', '-t', '--rm', 'busybox:ctr', 'sh', '-c', 'test -t 1 && echo tty'])).toMatchObject({ code: 0, stdout: 'tty\r\n', stderr: '' });
   const inTerminal = (args: string) =>
     spawnSync('script', ['-qec', `${CLI} runtime ${args}`, '/dev/null'], { env: { ...process.env, ...env }, encoding: 'utf8' });
   const tty = inTerminal(`run -it --rm busybox:ctr sh -c 'test -t 0 && test -t 1 && echo tty $TERM; exit 6'`);

@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import type * as Containers from '../../../runtime/containers';
 import { InvalidArgumentError } from '../../util/errors';
 import { service } from './containers';
+import { parseBool } from './flags';
 
 /** The containers half of the runtime, loaded on first use. */
 function containersModule(): typeof Containers {
@@ -66,7 +68,10 @@ export async function attachToContainer(nameOrId: string, o: AttachToContainerOp
         start: o.start,
         onAttached: ({ bundle }) => {
           if (tty && wantsStdin && stdin.isTTY) {
+            // Raw as Docker's client makes it (cfmakeraw): libuv's raw mode keeps output
+            // post-processing on, which would turn the container's CR LF into CR CR LF.
             stdin.setRawMode(true);
+            spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
             restoreTerminal = () => stdin.setRawMode(false);
           }
           if (tty && process.stdout.isTTY) {
@@ -101,11 +106,11 @@ export async function attachToContainer(nameOrId: string, o: AttachToContainerOp
   }
 }
 
-/** `--sig-proxy[=BOOL]`: Go's ParseBool, as Docker's flag. */
-function parseSigProxy(value: string | boolean): boolean {
-  if (typeof value === 'boolean') return value;
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
+/** `--sig-proxy[=BOOL]`: Go's ParseBool, as Docker's flag (absent: true). */
+export function parseSigProxy(value: string | boolean | undefined): boolean {
+  if (value === undefined || typeof value === 'boolean') return value ?? true;
+  const b = parseBool(value);
+  if (b !== undefined) return b;
   throw new InvalidArgumentError(`invalid argument "${value}" for "--sig-proxy" flag: use --sig-proxy=true or --sig-proxy=false`);
 }
 

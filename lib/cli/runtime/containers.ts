@@ -11,6 +11,7 @@ import { MAX_COUNT, MAX_PIDS, MAX_STOP_TIMEOUT_SECONDS, MAX_TIMER_MS, MIN_HEALTH
 import { familiarReference, parseReference } from '../../util/reference';
 import { flagAliases, flagsEndAtFirstArgument } from './flags';
 import { ago, eachName, printInspect, renderTemplate, shortId, table } from './format';
+import { attachToContainer, parseSigProxy } from './attach';
 import { imageService, loadRuntime } from './images';
 
 /** The containers half of the runtime, loaded on first use. */
@@ -34,6 +35,8 @@ function out(s: string): void {
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 interface RunFlags {
+  detachKeys?: string;
+  sigProxy?: string | boolean;
   detach?: boolean;
   interactive?: boolean;
   tty?: boolean;
@@ -328,14 +331,18 @@ async function attach(svc: Containers.ContainerService, id: string, from = 0): P
 /** `run`: create (pulling the image as --pull says), then start detached, attached or in the foreground. */
 async function runContainer(image: string, command: string[], o: RunFlags): Promise<void> {
   const options = createOptions(image, command, o);
+  const attached = !o.detach && (o.interactive || o.tty);
+  // Checked before anything is made.
+  const sigProxy = parseSigProxy(o.sigProxy);
+  if (o.detachKeys) containersModule().parseDetachKeys(o.detachKeys);
   await ensureImage(image, o);
   const svc = service();
   const record = await svc.create(options);
-  if (o.interactive || o.tty) {
-    process.exitCode = await svc.runAttached(record.Id, o.interactive ? 'inherit' : 'ignore');
-    return;
-  }
   try {
+    if (attached) {
+      process.exitCode = await attachToContainer(record.Id, { start: true, stdin: !!o.interactive, detachKeys: o.detachKeys, sigProxy });
+      return;
+    }
     await svc.start(record.Id, { attachedBy: o.detach ? undefined : process.pid });
   } catch (e) {
     const code = (e as { exitCode?: number }).exitCode;
@@ -361,10 +368,11 @@ export function registerContainerCommands(runtime: Command): void {
   withCreateFlags(runtime.command('run').description('create and start a container'))
     .option('-d, --detach', 'run in the background and print the container id')
     .option('--rm', 'remove the container when it exits')
+    .option('--detach-keys <keys>', 'the key sequence that detaches from the container')
+    .option('--sig-proxy [bool]', 'proxy received signals to the process (not with a TTY)')
     .action(async (image: string, command: string[], o: RunFlags) => {
       // Docker's client checks the terminal first, and exits 1 when it is not one.
-      if (o.detach && (o.interactive || o.tty)) throw new InvalidArgumentError('-d with -i or -t needs `attach`, which the built-in runtime does not have yet; use -d alone, or -it without -d');
-      if (o.tty && !process.stdin.isTTY) throw new InvalidArgumentError('the input device is not a TTY; drop -t or run from a terminal');
+      if (!o.detach && o.tty && o.interactive && !process.stdin.isTTY) throw new InvalidArgumentError('the input device is not a TTY; drop -t or run from a terminal');
       // As docker run: what fails before the container's process runs exits 125 (126/127 when
       // its command cannot be run or is not found), with one line on stderr.
       try {
@@ -400,9 +408,15 @@ export function registerContainerCommands(runtime: Command): void {
     .description('start stopped containers')
     .argument('<containers...>')
     .option('-a, --attach', 'attach stdout and stderr and wait for the exit')
-    .action(async (names: string[], o: { attach?: boolean }) => {
+    .option('-i, --interactive', "attach the container's stdin")
+    .option('--detach-keys <keys>', 'the key sequence that detaches from the container')
+    .action(async (names: string[], o: { attach?: boolean; interactive?: boolean; detachKeys?: string }) => {
       const svc = service();
       for (const n of names) {
+        if (o.attach || o.interactive) {
+          process.exitCode = await attachToContainer(n, { start: true, stdin: !!o.interactive, detachKeys: o.detachKeys });
+          continue;
+        }
         if (!o.attach) {
           await svc.start(n);
           out(`${n}\n`);

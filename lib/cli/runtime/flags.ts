@@ -64,7 +64,7 @@ export function flagAliases(cmd: Command, aliases: { readonly [long: string]: st
 }
 
 /** Go's strconv.ParseBool, which pflag's bool flags use. */
-function parseBool(text: string): boolean | undefined {
+export function parseBool(text: string): boolean | undefined {
   if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
   if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
   return undefined;
