@@ -15,6 +15,7 @@ import { openDecompressed } from '../images/archive';
 import { ImageService } from '../images/service';
 import type { ImageRecord } from '../images/store';
 import type { ContainerConfig } from '../images/types';
+import { humanSize } from '../util/units';
 import { applyConfigInstruction, DEFAULT_SHELL } from './config';
 import { BuildContext, Source, TarItem, sourcesHash, tarOf } from './context';
 import { DockerfileError, Instruction, ParsedDockerfile, Stage, parseDockerfile, parseTrigger } from './dockerfile';
@@ -83,7 +84,11 @@ export interface BuildResult {
 /** A step failed (a RUN exited non-zero, a COPY source is missing …): names the Dockerfile line. */
 export class BuildError extends CdkDockerError {
   public override readonly code = 'BUILD_FAILED';
-  constructor(message: string, public readonly exitCode?: number) {
+  /**
+   * @param exitCode the step's exit code, which `build` exits with (as Docker's legacy builder)
+   * @param dockerMessage the line Docker's legacy builder prints for it on stderr
+   */
+  constructor(message: string, public readonly exitCode?: number, public readonly dockerMessage?: string) {
     super(message);
   }
 }
@@ -277,6 +282,8 @@ class Build {
 
   private async runStages(): Promise<BuildResult> {
     const { stages } = this.parsed;
+    // Docker's legacy builder: the size of the context's tar as the CLI sends it, its last progress update.
+    if (this.context) this.out(`Sending build context to Docker daemon  ${humanSize(contextTarSize(this.context)).padStart(7)}\r\r\n`);
     // Meta ARGs: usable in FROM lines.
     for (const ins of this.parsed.metaArgs) {
       const vars: Vars = (n) => this.metaArgs.get(n);
@@ -626,7 +633,7 @@ class Build {
     if (code !== 0) {
       await this.removeContainer(ctr).catch(() => undefined);
       const output = tail.length ? `\n${tail.map((l) => `  ${l}`).join('\n')}` : '';
-      throw new BuildError(`${this.file}:${ins.line}: ${ins.original}: the command '${argv.join(' ')}' returned a non-zero code: ${code}${output}`, code);
+      throw new BuildError(`${this.file}:${ins.line}: ${ins.original}: the command '${argv.join(' ')}' returned a non-zero code: ${code}${output}`, code, `The command '${argv.join(' ')}' returned a non-zero code: ${code}`);
     }
     this.out(`Removing intermediate container ${short(ctr)}\n`);
     return this.commitLayer(state, ctr, createdBy);
@@ -835,4 +842,17 @@ async function isArchive(file: string): Promise<boolean> {
     s.on('error', finish);
   });
   return start.length >= 262 && start.subarray(257, 262).toString('latin1') === 'ustar';
+}
+
+/**
+ * Bytes of the context as a tar (Go's archive/tar, as the docker CLI sends it): a 512-byte
+ * header per entry, file content padded to 512, two zero blocks at the end.
+ */
+function contextTarSize(context: BuildContext): number {
+  let n = 1024;
+  for (const f of context.files()) {
+    const st = fs.lstatSync(path.join(context.dir, f));
+    n += 512 + (st.isFile() ? Math.ceil(st.size / 512) * 512 : 0);
+  }
+  return n;
 }

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
  */
 
 export interface LogLine {
+  /** Docker's form: RFC 3339 in UTC with nine digits, `2026-12-04T18:00:00.123456789Z`. */
   readonly time: string;
   readonly stream: 'stdout' | 'stderr';
   /** The text, with its newline when the line was complete. */
@@ -31,7 +32,8 @@ export function parseLog(text: string): { lines: LogLine[]; rest: string } {
   for (const l of raw) {
     const m = /^(\S+) (stdout|stderr) ([FP])(?:\S*) ?(.*)$/.exec(l);
     if (!m) continue;
-    const [, time, stream, kind, body] = m;
+    const [stream, kind, body] = m.slice(2);
+    const time = dockerLogTime(m[1]);
     const prev = pending[stream];
     if (kind === 'P') {
       pending[stream] = { time: prev?.time ?? time, text: (prev?.text ?? '') + body };
@@ -126,4 +128,19 @@ export function logSize(file: string): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * A log time as Docker's `logs -t` prints it (Go's RFC3339NanoFixed in UTC):
+ * `2026-12-04T18:00:00.123456789Z`. conmon writes the local offset (`+01:00`) and the
+ * nanoseconds; the instant and the nine digits are kept. Text that is not such a time is
+ * returned as it is.
+ */
+export function dockerLogTime(time: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/.exec(time);
+  if (!m) return time;
+  const [, base, frac = '', zone] = m;
+  const ms = Date.parse(`${base}${zone === 'Z' ? 'Z' : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone}`);
+  if (!Number.isFinite(ms)) return time;
+  return `${new Date(ms).toISOString().slice(0, 19)}.${frac.padEnd(9, '0')}Z`;
 }

@@ -1031,11 +1031,16 @@ export class ContainerService {
     const mode = r.HostConfig.NetworkMode;
     const endpoints = joinsNetworks(r) ? await this.networking.endpoints(r.Id) : [];
     const Networks: { [name: string]: object } = {};
-    if (mode === 'host' || mode === 'none') Networks[mode] = { NetworkID: mode, IPAddress: '', Gateway: '', MacAddress: '', Aliases: null };
+    // Docker's EndpointSettings, every field with its type (issue 12: the books read them).
+    const endpoint = (e: { IPAMConfig?: unknown; Aliases?: string[] | null; NetworkID: string; EndpointID: string; Gateway: string; IPAddress: string; IPPrefixLen: number; MacAddress: string }) => ({
+      IPAMConfig: e.IPAMConfig ?? null, Links: null, Aliases: e.Aliases ?? null, NetworkID: e.NetworkID, EndpointID: e.EndpointID, Gateway: e.Gateway, IPAddress: e.IPAddress, IPPrefixLen: e.IPPrefixLen,
+      IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: e.MacAddress, DriverOpts: null,
+    });
+    if (mode === 'host' || mode === 'none') Networks[mode] = endpoint({ NetworkID: mode, EndpointID: '', IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '', Aliases: null });
     for (const [name, cfg] of Object.entries(joinsNetworks(r) ? (r.EndpointsConfig ?? {}) : {})) {
       const live = endpoints.find((e) => e.network.Name === name);
       const subnet = live?.network.IPAM.Config[0];
-      Networks[name] = {
+      Networks[name] = endpoint({
         IPAMConfig: cfg.IPAMConfig ?? null,
         Aliases: cfg.Aliases.length ? cfg.Aliases : null,
         NetworkID: live?.network.Id ?? '',
@@ -1044,15 +1049,20 @@ export class ContainerService {
         IPAddress: live?.endpoint.ip ?? '',
         IPPrefixLen: live && subnet ? Number(subnet.Subnet.split('/')[1]) : 0,
         MacAddress: live?.endpoint.mac ?? '',
-      };
+      });
     }
     const primary = endpoints.find((e) => e.network.Name === DEFAULT_NETWORK);
     return {
       Ports: portsMap(r, endpoints.flatMap((e) => e.endpoint.ports ?? [])),
       SandboxKey: joinsNetworks(r) && endpoints.length ? this.networking.netnsPath(r.Id) : '',
       // The top-level fields describe the default network, as Docker's.
-      IPAddress: primary?.endpoint.ip ?? '',
+      EndpointID: primary?.endpoint.endpointId ?? '',
       Gateway: primary ? primary.network.IPAM.Config[0]?.Gateway ?? '' : '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      IPAddress: primary?.endpoint.ip ?? '',
+      IPPrefixLen: primary?.network.IPAM.Config[0] ? Number(primary.network.IPAM.Config[0].Subnet.split('/')[1]) : 0,
+      IPv6Gateway: '',
       MacAddress: primary?.endpoint.mac ?? '',
       Networks,
     };
@@ -1143,7 +1153,7 @@ export class ContainerService {
       RestartCount: state.RestartCount,
       Driver: 'overlay2',
       Platform: 'linux',
-      HostConfig: { ...r.HostConfig, LogConfig: { Type: 'k8s-file', Config: { 'max-size': String(r.HostConfig.LogMaxSize ?? LOG_SIZE_MAX) } } },
+      HostConfig: { ...r.HostConfig, Binds: r.HostConfig.Binds?.length ? r.HostConfig.Binds : null, LogConfig: { Type: 'k8s-file', Config: { 'max-size': String(r.HostConfig.LogMaxSize ?? LOG_SIZE_MAX) } } },
       GraphDriver: { Name: 'overlay2', Data: { UpperDir: path.join(this.store.containerDir(id), 'diff'), WorkDir: path.join(this.store.containerDir(id), 'work'), MergedDir: path.join(this.store.bundleDir(id), 'rootfs') } },
       Mounts: r.Mounts.map((m) => ({ Type: m.Type, ...(m.Name ? { Name: m.Name } : {}), Source: m.Source, Destination: m.Destination, Mode: m.RW ? '' : 'ro', RW: m.RW, Propagation: m.Type === 'bind' ? 'rprivate' : '', ...(m.Type === 'volume' ? { Driver: 'local' } : {}) })),
       Config: { ...r.Config, Labels: r.Config.Labels },

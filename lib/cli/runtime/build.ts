@@ -76,12 +76,18 @@ export function registerBuildCommand(runtime: Command): void {
       .action(async (context: string, o: BuildFlags) => {
         if (context !== '-' && !fs.existsSync(context)) throw new InvalidArgumentError(`unable to prepare context: path "${context}" not found`);
         const rt = loadRuntime();
-        const { BuildService, BuildInterruptedError } = rt.builder();
+        const { BuildService, BuildError, BuildInterruptedError } = rt.builder();
         const svc = new BuildService(rt.runtimeConfig());
         let result: Runtime.BuildResult;
         try {
           result = await svc.build(await buildOptions(context, o, o.quiet ? undefined : (t) => process.stdout.write(t)));
         } catch (e) {
+          // A RUN step failed: Docker's legacy builder prints one line and exits with the step's code.
+          if (e instanceof BuildError && e.dockerMessage !== undefined && e.exitCode !== undefined) {
+            process.stderr.write(`${e.dockerMessage}\n`);
+            process.exitCode = e.exitCode;
+            return;
+          }
           // Stopped by SIGINT/SIGTERM/SIGHUP after cleaning up: the shell's 128+N, as docker build.
           if (!(e instanceof BuildInterruptedError)) throw e;
           process.stderr.write(`${e.message}\n`);

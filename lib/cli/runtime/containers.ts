@@ -10,7 +10,7 @@ import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../util/
 import { MAX_COUNT, MAX_PIDS, MAX_STOP_TIMEOUT_SECONDS, MAX_TIMER_MS, MIN_HEALTH_MS, MIN_MEMORY_BYTES, cpuRangeMessage, hostCpuCount, tmpfsOptionProblem } from '../../util/limits';
 import { familiarReference, parseReference } from '../../util/reference';
 import { flagAliases, flagsEndAtFirstArgument } from './flags';
-import { ago, eachName, printInspect, renderTemplate, shortId, table } from './format';
+import { ago, eachName, goTimeString, printInspect, renderFormatted, renderTemplate, shortId, table, tabwrite } from './format';
 import { attachToContainer, parseSigProxy } from './attach';
 import { imageService, loadRuntime } from './images';
 
@@ -436,18 +436,19 @@ export function registerContainerCommands(runtime: Command): void {
     .option('-a, --all', 'show all containers (default: running ones)')
     .option('-q, --quiet', 'only container ids')
     .option('--no-trunc', 'do not truncate output')
+    .option('-l, --latest', 'show the latest created container (in any state)')
+    .option('-n, --last <n>', 'show the n last created containers (in any state)', '-1')
+    .option('-s, --size', 'display total file sizes')
+    .option('--format <template>', 'a Go template over .ID .Image .Command .CreatedAt .RunningFor .Ports .State .Status .Size .Names .Labels .Label "k" .Mounts .Networks, or table …')
     .option('-f, --filter <filter>', 'id=ID, name=N, label=K[=V], status=S, exited=CODE, health=H (repeatable)', collect)
-    .action(async (o: { all?: boolean; quiet?: boolean; trunc: boolean; filter?: string[] }) => {
-      const rows = await service().list(o.all, containersModule().parseContainerListFilters(o.filter ?? []));
-      if (o.quiet) {
-        out(rows.map((r) => `${o.trunc ? shortId(r.id) : r.id}\n`).join(''));
-        return;
-      }
-      const cmd = (c: string) => {
-        const q = `"${c}"`;
-        return o.trunc && q.length > 22 ? `${q.slice(0, 19)}…"` : q;
-      };
-      out(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows.map((r) => [o.trunc ? shortId(r.id) : r.id, r.image, cmd(r.command), ago(r.created), r.status, r.ports, r.name])));
+    .action(async (o: PsFlags) => {
+      const last = o.latest ? 1 : integer(o.last, '--last', -1, MAX_COUNT) ?? -1;
+      const svc = service();
+      let rows = await svc.list(o.all || last > 0, containersModule().parseContainerListFilters(o.filter ?? []));
+      if (last > 0) rows = rows.slice(0, last);
+      let format = o.format ?? (o.quiet ? '{{.ID}}' : `table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${o.size ? '\t{{.Size}}' : ''}`);
+      if (o.quiet && o.format === undefined) format = '{{.ID}}';
+      out(renderFormatted(format, rows.map((r) => psContext(svc, r, o.trunc)), PS_HEADERS));
     });
 
   runtime
@@ -553,7 +554,11 @@ export function registerContainerCommands(runtime: Command): void {
       const pidCol = header.trim().split(/\s+/).indexOf('PID');
       if (pidCol < 0) throw new InvalidArgumentError('the ps options must show a PID column');
       const mine = new Set(pids);
-      out(`${[header, ...lines.filter((l) => mine.has(Number(l.trim().split(/\s+/)[pidCol])))].join('\n')}\n`);
+      // As dockerd and the docker CLI: the titles split on blanks, the last column keeps the rest
+      // of the line (the command), cells aligned by a tabwriter of minimum width 20.
+      const titles = header.trim().split(/\s+/);
+      const procs = lines.map((l) => l.trim().split(/\s+/)).filter((f) => mine.has(Number(f[pidCol]))).map((f) => [...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')]);
+      out(tabwrite([titles, ...procs], 20));
     });
 
   runtime
@@ -646,6 +651,91 @@ export function registerContainerCommands(runtime: Command): void {
       }),
     { hidden: true },
   );
+}
+
+/** `runtime ps` flags. */
+interface PsFlags {
+  all?: boolean;
+  quiet?: boolean;
+  trunc: boolean;
+  latest?: boolean;
+  last: string;
+  size?: boolean;
+  format?: string;
+  filter?: string[];
+}
+
+/** The headers of Docker's `ps` fields (`table …` formats). */
+const PS_HEADERS: { [field: string]: unknown } = {
+  ID: 'CONTAINER ID', Image: 'IMAGE', Platform: 'PLATFORM', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS', State: 'STATE', Status: 'STATUS', Size: 'SIZE', Names: 'NAMES', Labels: 'LABELS', Label: (key: unknown) => String(key).split('.').pop()!.replace(/[-_]/g, ' '), Mounts: 'MOUNTS', LocalVolumes: 'LOCAL VOLUMES', Networks: 'NETWORKS',
+};
+
+/** docker/cli's Ellipsis: at most `max` characters, the last one `…` when cut. */
+function ellipsis(s: string, max: number): string {
+  const r = [...s];
+  return r.length <= max ? s : `${r.slice(0, max - 1).join('')}…`;
+}
+
+/** Bytes of the regular files and links under `dir` (a container's own changes), not following links. */
+function treeSize(dir: string): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('node:fs') as typeof import('node:fs');
+  let total = 0;
+  const walk = (d: string) => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() || e.isSymbolicLink()) total += fs.lstatSync(p).size;
+    }
+  };
+  walk(dir);
+  return total;
+}
+
+/** One container as Docker's `ps` templates see it (its fields, sorted as `{{json .}}` prints them). */
+function psContext(svc: Containers.ContainerService, r: Containers.ContainerSummary, trunc: boolean): object {
+  const record = svc.store.tryRecord(r.id);
+  const labels = Object.keys(r.labels ?? {}).sort();
+  const mounts = (record?.Mounts ?? []).filter((m) => m.Type !== 'tmpfs');
+  let size: string | undefined;
+  const networks = record ? (['host', 'none'].includes(record.HostConfig.NetworkMode) ? [record.HostConfig.NetworkMode] : Object.keys(record.EndpointsConfig ?? {}).sort()) : [];
+  return {
+    Command: JSON.stringify(trunc ? ellipsis(r.command, 20) : r.command),
+    CreatedAt: goTimeString(r.created),
+    ID: trunc ? shortId(r.id) : r.id,
+    Image: r.image,
+    Labels: labels.map((k) => `${k}=${r.labels[k]}`).join(','),
+    LocalVolumes: String(mounts.filter((m) => m.Type === 'volume').length),
+    Mounts: mounts.map((m) => (trunc ? ellipsis(m.Name ?? m.Source, 15) : m.Name ?? m.Source)).join(','),
+    Names: r.name.replace(/^\//, ''),
+    Networks: networks.join(','),
+    Platform: null,
+    Ports: r.ports,
+    RunningFor: ago(r.created),
+    get Size(): string {
+      if (size === undefined) {
+        const rw = treeSize(svc.upperDir(r.id));
+        let image = 0;
+        try {
+          image = (imageService().inspect(record?.ImageId ?? r.image) as { Size: number }).Size;
+        } catch (e) {
+          if (!(e instanceof CdkDockerError)) throw e;
+        }
+        const human = loadRuntime().humanSize;
+        size = image + rw > 0 ? `${human(rw, 3)} (virtual ${human(image + rw, 3)})` : human(rw, 3);
+      }
+      return size;
+    },
+    State: r.state.Status,
+    Status: r.status,
+    Label: (key: unknown) => r.labels?.[String(key)] ?? '',
+  };
 }
 
 /** `runtime logs` flags. */

@@ -4,11 +4,22 @@ import * as readline from 'node:readline';
 import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
 import { compileTemplate } from './template';
 
-/** Left-aligned columns separated by three spaces (Docker's tabwriter look). */
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('   ').trimEnd();
-  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+/**
+ * Left-aligned columns as Docker's formatter prints them: Go's tabwriter with a minimum cell
+ * width of `minWidth` (10; `top` uses 20) and a padding of 3, the last column not padded.
+ */
+export function table(header: string[], rows: string[][], minWidth = 10): string {
+  return tabwrite([header, ...rows], minWidth);
+}
+
+/** Go's `tabwriter.NewWriter(out, minWidth, 1, 3, ' ', 0)` over rows of cells (widths in runes). */
+export function tabwrite(rows: string[][], minWidth = 10): string {
+  const len = (c: string) => [...c].length;
+  const columns = Math.max(0, ...rows.map((r) => r.length - 1));
+  const widths: number[] = [];
+  for (let i = 0; i < columns; i++) widths.push(Math.max(minWidth, ...rows.filter((r) => i < r.length - 1).map((r) => len(r[i] ?? '') + 3)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(Math.max(0, widths[i] - len(c))))).join('');
+  return rows.map((r) => `${line(r)}\n`).join('');
 }
 
 /** "2 hours ago", "About a minute ago", as Docker's units.HumanDuration. */
@@ -118,3 +129,28 @@ export async function printInspect<T>(refs: string[], get: (ref: string) => T | 
   for (const m of errors) process.stderr.write(`Error: ${m}\n`);
   if (errors.length) process.exitCode = 1;
 }
+
+/** Go's time.Time.String() of a local time: `2026-12-04 18:00:00 +0000 UTC`. */
+export function goTimeString(iso: string): string {
+  const d = new Date(iso);
+  const off = -d.getTimezoneOffset();
+  const local = new Date(d.getTime() + off * 60_000).toISOString();
+  const sign = off < 0 ? '-' : '+';
+  const hhmm = `${String(Math.floor(Math.abs(off) / 60)).padStart(2, '0')}${String(Math.abs(off) % 60).padStart(2, '0')}`;
+  const zone = off === 0 ? 'UTC' : new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? `${sign}${hhmm}`;
+  return `${local.slice(0, 10)} ${local.slice(11, 19)} ${sign}${hhmm} ${zone}`;
+}
+
+/**
+ * Output of a Docker `--format`: `table …` prints a header line (the fields' `headers`) and
+ * aligns the tab-separated cells as Docker's tabwriter; any other template is one line per
+ * object. `\t` and `\n` written in the flag are a tab and a newline, as Docker's.
+ */
+export function renderFormatted(format: string, objects: object[], headers: { [field: string]: unknown }): string {
+  const m = /^table(?:\s+|$)(.*)$/s.exec(format);
+  const template = (m ? m[1] : format).trim().replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  if (!m) return objects.map((x) => `${renderTemplate(template, x)}\n`).join('');
+  const lines = [renderTemplate(template, headers), ...objects.map((x) => renderTemplate(template, x))];
+  return tabwrite(lines.join('\n').split('\n').map((l) => l.split('\t')));
+}
+

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type * as Runtime from '../../../runtime';
 import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
 import { normalizeReference } from '../../util/reference';
-import { ago, eachName, printInspect, renderTemplate, shortId, table } from './format';
+import { ago, eachName, goTimeString, printInspect, renderFormatted, renderTemplate, shortId, table } from './format';
 
 /** The runtime's API, loaded on first use so that other commands start without it. */
 export function loadRuntime(): typeof Runtime {
@@ -110,6 +110,7 @@ export function registerImageCommands(runtime: Command): void {
       await imageService().tag(source, target);
     });
 
+  const IMAGE_HEADERS = { Containers: 'CONTAINERS', CreatedAt: 'CREATED AT', CreatedSince: 'CREATED', Digest: 'DIGEST', ID: 'IMAGE ID', Repository: 'REPOSITORY', SharedSize: 'SHARED SIZE', Size: 'SIZE', Tag: 'TAG', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE' };
   const images = (cmd: Command) =>
     cmd
       .description('list images')
@@ -123,13 +124,10 @@ export function registerImageCommands(runtime: Command): void {
       .action((reference: string | undefined, o: { all?: boolean; quiet?: boolean; digests?: boolean; trunc: boolean; filter?: string[]; format?: string }) => {
         const filters = loadRuntime().parseImageListFilters([...(o.filter ?? []), ...(reference !== undefined ? [`reference=${reference}`] : [])]);
         const rows = imageService().list(o.all, filters);
-        if (o.format !== undefined && !o.quiet) {
-          const fmt = o.format;
-          out(rows.map((r) => `${renderTemplate(fmt, { ID: o.trunc ? shortId(r.id) : r.id, Repository: r.repository, Tag: r.tag, Digest: r.digest, CreatedSince: ago(r.created), CreatedAt: r.created, Size: loadRuntime().humanSize(r.size, 3) })}\n`).join(''));
-          return;
-        }
-        if (o.quiet) {
-          out([...new Set(rows.map((r) => (o.trunc ? shortId(r.id) : r.id)))].map((l) => `${l}\n`).join(''));
+        if (o.format !== undefined || o.quiet) {
+          // As Docker's: one line per row (tag), -q too, so an image with two tags prints its id twice.
+          const fmt = o.quiet ? '{{.ID}}' : o.format!;
+          out(renderFormatted(fmt, rows.map((r) => ({ Containers: 'N/A', CreatedAt: goTimeString(r.created), CreatedSince: ago(r.created), Digest: r.digest, ID: o.trunc ? shortId(r.id) : r.id, Repository: r.repository, SharedSize: 'N/A', Size: loadRuntime().humanSize(r.size, 3), Tag: r.tag, UniqueSize: 'N/A', VirtualSize: loadRuntime().humanSize(r.size, 3) })), IMAGE_HEADERS));
           return;
         }
         const header = ['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];

@@ -703,8 +703,8 @@ const FUNCS: Record<string, Fn> = {
   html: fn(0, Infinity, (args) => escapeHtml(escArg(args))),
   js: fn(0, Infinity, (args) => escapeJs(escArg(args))),
   urlquery: fn(0, Infinity, (args) => escapeQuery(escArg(args))),
-  // Docker's (docker/cli templates): json keeps the key order of the object, as for its structs.
-  json: fn(1, 1, ([v]) => JSON.stringify(v ?? null).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')),
+  // Docker's (docker/cli templates): Go's encoding/json, without HTML escaping.
+  json: fn(1, 1, ([v]) => goJson(v)),
   split: fn(2, 2, ([s, sep]) => (str(sep) === '' ? [...str(s)] : str(s).split(sep as string))),
   join: fn(2, 2, ([a, sep]) => {
     if (!Array.isArray(a)) throw new ArgError(a === undefined || a === null ? 'invalid value; expected []string' : `wrong type for value; expected []string; got ${typeName(a)}`);
@@ -835,7 +835,17 @@ class Executor {
       if (hasArgs) this.fail(first.pos, operandText(first), `can't give argument to non-function ${operandText(first)}`);
     };
     switch (first.kind) {
-      case 'field': return this.fields(dot, first.path, first, hasArgs);
+      case 'field': {
+        // A method of the object (Docker's `.Label "key"` of `ps`): called with the arguments.
+        const owner = first.path.length > 0 ? this.fields(dot, first.path.slice(0, -1), first, false) : undefined;
+        const method = isMap(owner) && Object.prototype.hasOwnProperty.call(owner, first.path[first.path.length - 1]) ? owner[first.path[first.path.length - 1]] : undefined;
+        if (typeof method === 'function') {
+          const args = c.args.slice(1).map((a) => this.arg(a, dot));
+          if (final !== MISSING) args.push(final);
+          return (method as (...a: unknown[]) => unknown).apply(owner, args);
+        }
+        return this.fields(dot, first.path, first, hasArgs);
+      }
       case 'chain': return this.fields(this.arg(first.node, dot), first.path, first, hasArgs);
       case 'variable':
         if (first.path.length === 0) notAFunction();
@@ -916,4 +926,25 @@ export function compileTemplate(template: string): (data: unknown) => string {
       throw e;
     }
   };
+}
+
+/** A Go struct's JSON field names are exported identifiers; any other key makes the object a map. */
+const GO_FIELD = /^[A-Z][A-Za-z0-9]*$/;
+
+/**
+ * JSON as Go's encoding/json writes it: a struct (an object whose keys are all exported Go
+ * field names, as every inspect object is) keeps its field order; a map (labels, networks,
+ * ports, options…) has its keys sorted by bytes, at every depth.
+ */
+export function goJson(v: unknown): string {
+  const order = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(order);
+    if (x === null || typeof x !== 'object' || typeof (x as { toJSON?: unknown }).toJSON === 'function') return x;
+    const keys = Object.keys(x);
+    if (!keys.every((k) => GO_FIELD.test(k))) keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const o: { [k: string]: unknown } = {};
+    for (const k of keys) o[k] = order((x as { [k: string]: unknown })[k]);
+    return o;
+  };
+  return JSON.stringify(order(v) ?? null).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
