@@ -15,6 +15,8 @@ export interface ConmonOptions {
   readonly exitDir: string;
   readonly logPath: string;
   readonly logSizeMax: number;
+  /** k8s-file (also for json-file, converted by logs.ts) or none. */
+  readonly logDriver?: 'k8s-file' | 'json-file' | 'none';
   readonly terminal: boolean;
   /** Keep a pipe to the container's stdin open (`-i`): attach clients write into it. */
   readonly stdin?: boolean;
@@ -56,7 +58,7 @@ export async function startConmon(o: ConmonOptions): Promise<{ pid: number; conm
     '-b', o.bundle,
     '-p', pidFile,
     '-P', conmonPidFile,
-    '-l', `k8s-file:${o.logPath}`,
+    '-l', o.logDriver === 'none' ? 'none' : `k8s-file:${o.logPath}`,
     '--log-size-max', String(o.logSizeMax),
     '--exit-dir', o.exitDir,
     '--socket-dir-path', `${o.bundle}/sockets`,

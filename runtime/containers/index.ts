@@ -3,8 +3,8 @@ export { ContainerService, backoffMs, humanDuration, mergeEnv, parseContainerLis
 export type { ContainerListFilters, CreateOptions, ContainerSummary } from './service';
 export { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from './mounts';
 export type { MountRequest } from './mounts';
-export { followLog, logSize, parseLog, readLog } from './logs';
-export type { LogLine, LogOptions } from './logs';
+export { checkLogDriver, followLog, LOG_DRIVERS, logSize, parseLog, readLog } from './logs';
+export type { LogDriver, LogLine, LogOptions } from './logs';
 export { resolveUser } from './user';
 export { pidAlive, runcMessage, RuncError } from './runc';
 export { endpointsConfig, joinsNetworks } from './network';

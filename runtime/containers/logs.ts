@@ -1,4 +1,6 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InvalidArgumentError } from '../../lib/util/errors';
 
 /**
  * Reading conmon's k8s-file logs: one line per chunk, `<RFC3339Nano> <stdout|stderr> <F|P> <text>`;
@@ -30,6 +32,19 @@ export function parseLog(text: string): { lines: LogLine[]; rest: string } {
   const rest = raw.pop() ?? '';
   const pending: { [s: string]: { time: string; text: string } | undefined } = {};
   for (const l of raw) {
+    if (l.startsWith('{')) {
+      // Docker's json-file: one object per chunk, `log` with its newline when complete.
+      const j = jsonLine(l);
+      if (!j) continue;
+      const prev = pending[j.stream];
+      if (!j.log.endsWith('\n')) {
+        pending[j.stream] = { time: prev?.time ?? j.time, text: (prev?.text ?? '') + j.log };
+        continue;
+      }
+      out.push({ time: prev?.time ?? j.time, stream: j.stream, text: `${prev?.text ?? ''}${j.log}` });
+      pending[j.stream] = undefined;
+      continue;
+    }
     const m = /^(\S+) (stdout|stderr) ([FP])(?:\S*) ?(.*)$/.exec(l);
     if (!m) continue;
     const [stream, kind, body] = m.slice(2);
@@ -143,4 +158,58 @@ export function dockerLogTime(time: string): string {
   const ms = Date.parse(`${base}${zone === 'Z' ? 'Z' : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone}`);
   if (!Number.isFinite(ms)) return time;
   return `${new Date(ms).toISOString().slice(0, 19)}.${frac.padEnd(9, '0')}Z`;
+}
+
+/** The log drivers of the built-in engine: conmon's k8s-file, Docker's json-file (converted from it), none. */
+export const LOG_DRIVERS = ['k8s-file', 'json-file', 'none'] as const;
+export type LogDriver = (typeof LOG_DRIVERS)[number];
+
+/** `--log-driver` checked: one of LOG_DRIVERS, else an error naming them. */
+export function checkLogDriver(driver: string): LogDriver {
+  if ((LOG_DRIVERS as readonly string[]).includes(driver)) return driver as LogDriver;
+  throw new InvalidArgumentError(`failed to initialize logging driver: no log driver named '${driver}' is registered: use --log-driver k8s-file (the default), json-file or none`);
+}
+
+/** A json-file line, or undefined when it is not one (a torn or hostile line is skipped). */
+function jsonLine(line: string): { log: string; stream: 'stdout' | 'stderr'; time: string } | undefined {
+  let j: unknown;
+  try {
+    j = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const o = j as { log?: unknown; stream?: unknown; time?: unknown };
+  if (typeof o?.log !== 'string' || (o.stream !== 'stdout' && o.stream !== 'stderr') || typeof o.time !== 'string') return undefined;
+  return { log: o.log, stream: o.stream, time: dockerLogTime(o.time) };
+}
+
+/**
+ * One json-file line as Docker's jsonfilelog writes it: `{"log":…,"stream":…,"time":…}` with
+ * Go's escaping of <, > and & and the time in RFC3339Nano (trailing zeros dropped).
+ */
+export function jsonLogLine(l: LogLine): string {
+  const time = l.time.replace(/\.?0+Z$/, 'Z');
+  const esc = (v: string) => JSON.stringify(v).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return `{"log":${esc(l.text)},"stream":"${l.stream}","time":"${time}"}\n`;
+}
+
+/**
+ * Writes `jsonFile` (Docker's json-file format) from conmon's k8s-file log `k8sFile`, atomically
+ * (a reader sees the old file or the new one); the file is private to root, as conmon's.
+ */
+export function syncJsonLog(k8sFile: string, jsonFile: string): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(k8sFile, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    text = '';
+  }
+  const tmp = path.join(path.dirname(jsonFile), `.${path.basename(jsonFile)}.${process.pid}.tmp`);
+  try {
+    fs.writeFileSync(tmp, parseLog(text).lines.map(jsonLogLine).join(''), { mode: 0o600 });
+    fs.renameSync(tmp, jsonFile);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 }

@@ -7,6 +7,7 @@ import { packageRoot } from '../../lib/util/package-info';
 import type { RuntimeConfig } from '../config';
 import { findHelper } from '../host';
 import { ImageStore } from '../images/store';
+import { checkLogDriver, LogDriver, syncJsonLog } from './logs';
 import type { ImageConfig } from '../images/types';
 import { writeFileAtomic } from '../util/files';
 import { anyOf, enumFilter, groupFilters, matchId, matchLabels, matchName } from '../util/filters';
@@ -85,6 +86,8 @@ export interface CreateOptions {
   readonly shmSize?: number;
   /** Log size cap in bytes (`--log-opt max-size`). */
   readonly logMaxSize?: number;
+  /** `--log-driver`: k8s-file (default), json-file or none. */
+  readonly logDriver?: LogDriver;
 }
 
 /** What `start -a` hooks into (see attach.ts): the moment between create and start, and stdin's lifetime. */
@@ -249,6 +252,25 @@ export class ContainerService {
     return path.join(this.store.containerDir(id), 'ctr.log');
   }
 
+  /** The log driver of a container (`none` has nothing to read). */
+  public logDriver(id: string): LogDriver {
+    return this.store.record(id).HostConfig.LogDriver ?? 'k8s-file';
+  }
+
+  /** Where Docker's json-file log of a `--log-driver json-file` container is: `<container dir>/<id>-json.log`. */
+  public jsonLogPath(id: string): string {
+    return path.join(this.store.containerDir(id), `${id}-json.log`);
+  }
+
+  /**
+   * Brings a json-file container's `<id>-json.log` up to date with conmon's k8s-file log (conmon
+   * has no json-file writer): called when the container stops and before `logs` reads.
+   */
+  public syncJsonLog(id: string): void {
+    if (this.store.tryRecord(id)?.HostConfig.LogDriver !== 'json-file') return;
+    syncJsonLog(this.logPath(id), this.jsonLogPath(id));
+  }
+
   // --- create ---------------------------------------------------------------------------------
 
   public async create(opts: CreateOptions): Promise<ContainerRecord> {
@@ -335,6 +357,7 @@ export class ContainerService {
           ...(links.length ? { Links: links } : {}),
           ShmSize: opts.shmSize ?? 64 * 1024 * 1024,
           LogMaxSize: opts.logMaxSize ?? LOG_SIZE_MAX,
+          LogDriver: checkLogDriver(opts.logDriver ?? 'k8s-file'),
         },
         Mounts: mounts,
         EndpointsConfig: joinsNetwork(networkMode)
@@ -477,6 +500,7 @@ export class ContainerService {
           exitDir: this.exitDir(),
           logPath: this.logPath(id),
           logSizeMax: record.HostConfig.LogMaxSize ?? LOG_SIZE_MAX,
+          logDriver: record.HostConfig.LogDriver,
           terminal: record.Config.Tty,
           stdin: record.Config.OpenStdin,
           leaveStdinOpen: !hooks.stdinOnce,
@@ -542,7 +566,7 @@ export class ContainerService {
       this.store.patchState(id, { Status: 'running', Pid: 0, MonitorPid: process.pid, ExitCode: 0, Error: '', OOMKilled: false, StoppedByUser: false, StartedAt: new Date().toISOString(), FinishedAt: '0001-01-01T00:00:00Z' });
       return proc;
     });
-    const log = fs.openSync(this.logPath(id), 'a', 0o600);
+    const log = fs.openSync(record.HostConfig.LogDriver === 'none' ? '/dev/null' : this.logPath(id), 'a', 0o600);
     const tee = (stream: 'stdout' | 'stderr', to: NodeJS.WriteStream) => (chunk: Buffer) => {
       to.write(chunk);
       const text = chunk.toString('utf8');
@@ -711,6 +735,7 @@ export class ContainerService {
       // The monitor died without writing it (kill -9, reboot): Docker reports 255 then.
     }
     stopHealthLoop(state.HealthPid);
+    this.syncJsonLog(id);
     const oomKilled = readOomKilled(id);
     await this.runc.delete(id).catch(() => undefined);
     // As Docker, a stopped container holds no address: they go back to the networks.
@@ -1148,12 +1173,12 @@ export class ContainerService {
       ResolvConfPath: path.join(this.store.containerDir(id), 'resolv.conf'),
       HostnamePath: path.join(this.store.containerDir(id), 'hostname'),
       HostsPath: path.join(this.store.containerDir(id), 'hosts'),
-      LogPath: this.logPath(id),
+      LogPath: r.HostConfig.LogDriver === 'none' ? '' : r.HostConfig.LogDriver === 'json-file' ? this.jsonLogPath(id) : this.logPath(id),
       Name: `/${r.Name}`,
       RestartCount: state.RestartCount,
       Driver: 'overlay2',
       Platform: 'linux',
-      HostConfig: { ...r.HostConfig, Binds: r.HostConfig.Binds?.length ? r.HostConfig.Binds : null, LogConfig: { Type: 'k8s-file', Config: { 'max-size': String(r.HostConfig.LogMaxSize ?? LOG_SIZE_MAX) } } },
+      HostConfig: { ...r.HostConfig, Binds: r.HostConfig.Binds?.length ? r.HostConfig.Binds : null, LogConfig: { Type: r.HostConfig.LogDriver ?? 'k8s-file', Config: { 'max-size': String(r.HostConfig.LogMaxSize ?? LOG_SIZE_MAX) } } },
       GraphDriver: { Name: 'overlay2', Data: { UpperDir: path.join(this.store.containerDir(id), 'diff'), WorkDir: path.join(this.store.containerDir(id), 'work'), MergedDir: path.join(this.store.bundleDir(id), 'rootfs') } },
       Mounts: r.Mounts.map((m) => ({ Type: m.Type, ...(m.Name ? { Name: m.Name } : {}), Source: m.Source, Destination: m.Destination, Mode: m.RW ? '' : 'ro', RW: m.RW, Propagation: m.Type === 'bind' ? 'rprivate' : '', ...(m.Type === 'volume' ? { Driver: 'local' } : {}) })),
       Config: { ...r.Config, Labels: r.Config.Labels },

@@ -1,3 +1,4 @@
+import type { LogDriver } from './logs';
 /**
  * Containers of the built-in runtime: the persisted record, its state, and the input of the
  * OCI spec generator.
@@ -97,6 +98,8 @@ export interface HostConfigRecord {
   readonly ShmSize: number;
   /** conmon truncates the log at this many bytes (`--log-opt max-size`); default 20 MiB. */
   readonly LogMaxSize?: number;
+  /** `--log-driver` (see logs.ts LOG_DRIVERS); absent on records made before it: k8s-file. */
+  readonly LogDriver?: LogDriver;
 }
 
 export interface PortBinding {

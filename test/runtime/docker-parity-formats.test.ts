@@ -102,6 +102,47 @@ describe('logs', () => {
   });
 });
 
+describe('--log-driver', () => {
+  test('json-file writes Docker\'s <id>-json.log, which logs reads, recorded in LogConfig.Type', () => {
+    const text = ['a<b & "c"', 'second line'];
+    const files: string[] = [];
+    for (const [, e] of engines) {
+      ok(e(['run', '--log-driver', 'json-file', '--name', 'fmt-json', '--network', 'none', 'busybox:examples', 'sh', '-c', `echo '${text[0]}'; echo '${text[1]}' >&2`]));
+      const [id, logPath, type] = ok(e(['inspect', '--format', '{{.Id}} {{.LogPath}} {{.HostConfig.LogConfig.Type}}', 'fmt-json'])).trim().split(' ');
+      expect(type).toBe('json-file');
+      expect(path.basename(logPath)).toBe(`${id}-json.log`);
+      files.push(fs.readFileSync(logPath, 'utf8'));
+    }
+    const norm = (s: string) => s.replace(/"time":"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z"/g, '"time":"T"').split('\n').sort();
+    expect(norm(files[1])).toEqual(norm(files[0]));
+    expect(files[0]).toContain('{"log":"a\\u003cb \\u0026 \\"c\\"\\n","stream":"stdout","time":"');
+    const [d, o] = both(['logs', 'fmt-json']);
+    expect(o).toEqual(d);
+    expect(ours(['logs', 'fmt-json']).stderr).toBe(`${text[1]}\n`);
+  });
+
+  test('none keeps no log, and logs says so as Docker', () => {
+    const seen = engines.map(([, e]) => {
+      ok(e(['run', '--log-driver', 'none', '--name', 'fmt-none', '--network', 'none', 'busybox:examples', 'echo', 'hidden']));
+      const r = e(['logs', 'fmt-none']);
+      return [r.code, r.stdout, r.stderr.replace(/^Error response from daemon: |^Error: /, ''), ok(e(['inspect', '--format', '{{.HostConfig.LogConfig.Type}}', 'fmt-none']))];
+    });
+    expect(seen[0]).toEqual([1, '', 'configured logging driver does not support reading\n', 'none\n']);
+    expect(seen[1]).toEqual(seen[0]);
+    const upper = ok(ours(['inspect', '--format', '{{.GraphDriver.Data.UpperDir}} {{.LogPath}}', 'fmt-none'])).trim().split(' ');
+    expect(upper[1]).toBeUndefined(); // LogPath is empty, as Docker's
+    const log = path.join(path.dirname(upper[0]), 'ctr.log');
+    expect(fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '').toBe('');
+  });
+
+  test('another driver is refused, naming the supported ones, and creates nothing', () => {
+    const r = ours(['run', '--log-driver', 'syslog', '--name', 'fmt-syslog', '--network', 'none', 'busybox:examples', 'true']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toBe("Error: failed to initialize logging driver: no log driver named 'syslog' is registered: use --log-driver k8s-file (the default), json-file or none\n");
+    expect(ours(['ps', '-aq', '--filter', 'name=fmt-syslog']).stdout).toBe('');
+  });
+});
+
 describe('images', () => {
   test('images -q prints an id per tag line, as Docker', () => {
     for (const [, e] of engines) for (const t of ['fmtq:1', 'fmtq:2']) ok(e(['tag', 'busybox:examples', t]));

@@ -80,6 +80,7 @@ interface RunFlags {
   addHost?: string[];
   shmSize?: string;
   logOpt?: string[];
+  logDriver?: string;
   pull: string;
   quiet?: boolean;
 }
@@ -129,6 +130,7 @@ function withCreateFlags(cmd: Command): Command {
     .option('-P, --publish-all', 'publish every exposed port on a free host port')
     .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect)
     .option('--shm-size <size>', 'size of /dev/shm (default 64m)')
+    .option('--log-driver <driver>', 'k8s-file (default), json-file (Docker\'s <id>-json.log) or none')
     .option('--log-opt <K=V>', 'log option: max-size=SIZE (repeatable)', collect)
     .option('--pull <policy>', 'pull the image before creating: always, missing or never', 'missing')
     .option('-q, --quiet', 'suppress the pull output')
@@ -289,6 +291,7 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
     extraHosts: (o.addHost ?? []).map(addHostFlag),
     shmSize: sizeFlag(o.shmSize, '--shm-size'),
     logMaxSize: logMaxSize(o.logOpt ?? []),
+    logDriver: o.logDriver === undefined ? undefined : containersModule().checkLogDriver(o.logDriver),
   };
 }
 
@@ -753,10 +756,16 @@ export async function containerLogs(name: string, o: LogsOptions): Promise<void>
   const svc = service();
   const m = containersModule();
   const id = svc.store.resolve(name);
+  const driver = svc.logDriver(id);
+  if (driver === 'none') throw new CdkDockerError('configured logging driver does not support reading');
   const file = svc.logPath(id);
   const opts = { tail: o.tail === 'all' ? undefined : integer(o.tail, '--tail'), since: parseTime(o.since, '--since'), until: parseTime(o.until, '--until') };
   const write = (l: Containers.LogLine) => (l.stream === 'stdout' ? process.stdout : process.stderr).write(o.timestamps ? `${l.time} ${l.text}` : l.text);
-  for (const l of m.readLog(file, opts)) write(l);
+  // json-file: what is there is read from Docker's file (brought up to date), what follows from conmon's.
+  if (driver === 'json-file') svc.syncJsonLog(id);
+  const lines = m.readLog(driver === 'json-file' ? svc.jsonLogPath(id) : file, opts);
+  const start = m.logSize(file);
+  for (const l of lines) write(l);
   if (!o.follow) return;
   const running = () => {
     const s = svc.store.tryRecord(id) ? svc.store.state(id).Status : 'exited';
@@ -765,7 +774,7 @@ export async function containerLogs(name: string, o: LogsOptions): Promise<void>
   let done = !running();
   const stop = () => (done = true);
   process.once('SIGINT', stop);
-  await m.followLog(file, m.logSize(file), write, async () => done || (done = !running() && !(await Promise.resolve(false))), { since: opts.since, until: opts.until });
+  await m.followLog(file, start, write, async () => done || (done = !running() && !(await Promise.resolve(false))), { since: opts.since, until: opts.until });
 }
 
 /** `runtime exec` flags. */
