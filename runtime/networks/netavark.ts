@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/util/errors';
 import { findHelper } from '../host';
+import { withLock } from '../util/files';
 import type { NetworkStore } from './store';
 import type { NetavarkNetwork, NetworkRecord, PortMapping } from './types';
 
@@ -90,6 +91,9 @@ export interface NetavarkOptions {
 }
 
 /** A failure reported by netavark. */
+/** Where host-wide locks live (a tmpfs cleared at boot, as podman's netavark.lock). */
+const HOST_LOCK_DIR = '/run/lock';
+
 export class NetavarkError extends CdkDockerError {
   public override readonly code = 'NETAVARK';
 }
@@ -239,7 +243,20 @@ export class Netavark {
   }
 
   /** Runs `netavark --config … --rootless false --aardvark-binary … CMD NETNS` with `input` on stdin. */
+  /**
+   * Runs netavark holding a host-wide lock: its firewall changes read and rewrite chains every
+   * network on the host shares (isolation, NAT, port forwarding), and netavark 1.4 does not lock
+   * them itself, so two state roots setting up at once could drop each other's rules (podman
+   * serialises its netavark calls the same way).
+   */
   private run(command: 'setup' | 'teardown', netnsPath: string, input: string): Promise<string> {
+    fs.mkdirSync(HOST_LOCK_DIR, { recursive: true, mode: 0o755 });
+    return withLock(path.join(HOST_LOCK_DIR, 'cdk-docker-netavark.lock'), () => this.runUnlocked(command, netnsPath, input), {
+      busy: 'another cdk-docker command has been changing the host firewall through netavark for over 100 s; retry when it has finished',
+    });
+  }
+
+  private runUnlocked(command: 'setup' | 'teardown', netnsPath: string, input: string): Promise<string> {
     const bin = this.binary();
     const aardvark = findHelper('aardvark-dns', this.env);
     fs.mkdirSync(this.configDir, { recursive: true, mode: 0o700 });

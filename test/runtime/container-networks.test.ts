@@ -213,7 +213,7 @@ test('a host port in use fails the run, naming the port, and leaves no container
   try {
     const before = footprint();
     const r = rt(['run', '-d', '--name', 'clash', '-p', `127.0.0.1:${port}:80`, 'busybox:net', 'sleep', '100']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(125); // as docker run: the engine failed before the container ran
     expect(r.stderr).toContain(`Bind for 127.0.0.1:${port} failed: port is already allocated`);
     expect(ok(rt(['ps', '-aq', '--filter', 'name=clash']))).toBe('');
     expect(footprint()).toEqual(before);
