@@ -329,7 +329,10 @@ async function extractTar(input: Readable, target: ExtractTarget): Promise<void>
         const to = entryPath(h.linkname ?? '');
         if (!to) throw new InvalidArgumentError(`the archive entry "${h.name}" is a hardlink without a target`);
         throughMade(h.name, to);
-        fs.linkSync(resolveIn(target.map, to, false).host, file);
+        const source = resolveIn(target.map, to, false);
+        const kind = source.stat ? (source.stat.isDirectory() ? 'a directory' : undefined) : 'not in the archive or the destination';
+        if (kind) throw new InvalidArgumentError(`the archive entry "${h.name}" is a hardlink to "${h.linkname}", which is ${kind}; refusing to copy it`);
+        fs.linkSync(source.host, file);
         break;
       }
       case 'character-device':
