@@ -216,7 +216,7 @@ describe('runtime build', () => {
       'hello.txt': 'hello\n',
     });
     const out = ok(rt(['build', '-t', 'app:1', '--build-arg', 'GREETING=hey', '--build-arg', 'UNUSED=x', dir]));
-    expect(out).toMatch(/^Step 1\/11 : FROM busybox:build\n ---> [0-9a-f]{12}\nStep 2\/11 : ARG GREETING=hello\n/);
+    expect(out).toMatch(/^Sending build context to Docker daemon {2}\d+(\.\d+)?kB\r\r\nStep 1\/11 : FROM busybox:build\n ---> [0-9a-f]{12}\nStep 2\/11 : ARG GREETING=hello\n/);
     expect(out).toMatch(/Step 7\/11 : RUN echo "\$GREETING from \$NAME" > greeting && cat greeting\n ---> Running in [0-9a-f]{12}\nhey from my app\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\n/);
     expect(out).toContain('[Warning] One or more build-args [UNUSED] were not consumed\n');
     expect(out).toMatch(/Successfully built [0-9a-f]{12}\nSuccessfully tagged app:1\n$/);
@@ -324,9 +324,9 @@ describe('runtime build', () => {
   test('a failing RUN reports its exit code and output, tags nothing and leaves nothing behind', () => {
     const before = fs.readdirSync(path.join(work, 'tmp'));
     const r = rt(['build', '-t', 'broken', '-'], 'FROM busybox:build\nVOLUME /data\nRUN echo one; echo two >&2; exit 3\n');
-    // As Docker's legacy builder (issue 12): the step's code, and its one line on stderr.
+    // As Docker's legacy builder (issue 12): the step's code, and its line last on stderr.
     expect(r.code).toBe(3);
-    expect(r.stderr).toBe("The command '/bin/sh -c echo one; echo two >&2; exit 3' returned a non-zero code: 3\n");
+    expect(r.stderr).toBe("Error: Dockerfile:3: RUN echo one; echo two >&2; exit 3: the command '/bin/sh -c echo one; echo two >&2; exit 3' returned a non-zero code: 3\n  one\n  two\nThe command '/bin/sh -c echo one; echo two >&2; exit 3' returned a non-zero code: 3\n");
     expect(rt(['image', 'inspect', 'broken']).code).toBe(1);
     expect(leftovers()).toEqual([]);
     expect(ok(rt(['volume', 'ls', '-q']))).toBe('');

@@ -25,9 +25,9 @@ afterEach(() => {
 test('ls lists the default network and Docker\'s host and none from the start', () => {
   const text = ok(network(['ls']));
   const lines = text.trimEnd().split('\n');
-  expect(lines[0]).toBe('NETWORK ID     NAME     DRIVER   SCOPE');
+  expect(lines[0]).toBe('NETWORK ID     NAME      DRIVER    SCOPE'); // Docker's tabwriter: min width 10, padding 3
   expect(lines.slice(1).map((l) => l.split(/\s+/).slice(1))).toEqual([['bridge', 'bridge', 'local'], ['host', 'host', 'local'], ['none', 'null', 'local']]);
-  expect(lines[1]).toMatch(/^[0-9a-f]{12} {3}bridge {3}bridge {3}local$/);
+  expect(lines[1]).toMatch(/^[0-9a-f]{12} {3}bridge {4}bridge {4}local$/);
   // The same ids every time: the default network is created once.
   expect(ok(network(['ls', '-q']))).toBe(lines.slice(1).map((l) => `${l.slice(0, 12)}\n`).join(''));
 });
@@ -37,7 +37,7 @@ test('create, ls, inspect, rm', () => {
   expect(id).toMatch(/^[0-9a-f]{64}$/);
   const db = ok(network(['create', '--subnet', '10.213.0.0/16', '--gateway', '10.213.0.254', '--ip-range', '10.213.7.0/24', '--internal', '--attachable', '-l', 'tier=db', '-l', 'app=shop', 'db'])).trim();
 
-  expect(ok(network(['ls', '--no-trunc', '-f', 'name=backend']))).toBe(`NETWORK ID${' '.repeat(57)}NAME      DRIVER   SCOPE\n${id}   backend   bridge   local\n`);
+  expect(ok(network(['ls', '--no-trunc', '-f', 'name=backend']))).toBe(`NETWORK ID${' '.repeat(57)}NAME      DRIVER    SCOPE\n${id}   backend   bridge    local\n`);
   expect(ok(network(['ls', '--format', '{{.Name}} {{.Driver}} {{.Internal}} {{.Labels}}', '-f', 'type=custom']))).toBe('backend bridge false \ndb bridge true app=shop,tier=db\n');
   expect(ok(network(['ls', '-q', '-f', 'label=tier=db']))).toBe(`${db.slice(0, 12)}\n`);
   expect(ok(network(['ls', '--format', '{{.Name}}', '-f', 'driver=null']))).toBe('none\n');

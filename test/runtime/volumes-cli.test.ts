@@ -39,9 +39,9 @@ test('create, ls, inspect and rm', () => {
   expect(ok(vol(['create', 'data']))).toBe('data\n');
 
   const names = [anon, 'data', 'scratch', 'web'].sort();
-  expect(ok(vol(['ls']))).toBe(`DRIVER   VOLUME NAME\n${names.map((n) => `local    ${n}\n`).join('')}`);
+  expect(ok(vol(['ls']))).toBe(`DRIVER    VOLUME NAME\n${names.map((n) => `local     ${n}\n`).join('')}`);
   expect(ok(vol(['list', '-q']))).toBe(names.map((n) => `${n}\n`).join(''));
-  expect(ok(vol(['ls', '-f', 'label=tier=web']))).toBe('DRIVER   VOLUME NAME\nlocal    web\n');
+  expect(ok(vol(['ls', '-f', 'label=tier=web']))).toBe('DRIVER    VOLUME NAME\nlocal     web\n');
   expect(ok(vol(['ls', '-q', '--filter', 'name=^(data|web)$']))).toBe('data\nweb\n');
   expect(ok(vol(['ls', '--format', '{{.Name}}: {{.Labels}} {{.Driver}}', '-f', 'label=app']))).toBe('web: app=shop,tier=web local\n');
 

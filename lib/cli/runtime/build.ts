@@ -82,9 +82,10 @@ export function registerBuildCommand(runtime: Command): void {
         try {
           result = await svc.build(await buildOptions(context, o, o.quiet ? undefined : (t) => process.stdout.write(t)));
         } catch (e) {
-          // A RUN step failed: Docker's legacy builder prints one line and exits with the step's code.
+          // A RUN step failed: exit with the step's code and end with the line of Docker's legacy
+          // builder; before it, the Dockerfile line and the output's tail (kept for -q and CI logs).
           if (e instanceof BuildError && e.dockerMessage !== undefined && e.exitCode !== undefined) {
-            process.stderr.write(`${e.dockerMessage}\n`);
+            process.stderr.write(`Error: ${e.message}\n${e.dockerMessage}\n`);
             process.exitCode = e.exitCode;
             return;
           }
