@@ -158,6 +158,11 @@ describe('images', () => {
     const [dv, ov] = both(['volume', 'ls', '--filter', 'name=fmt-']);
     expect(ov).toEqual(dv);
     for (const [, e] of engines) ok(e(['volume', 'rm', 'fmt-v', 'fmt-a-much-longer-volume-name']));
+    // Docker's private daemon here has no bridge: host and none are the networks both have.
+    for (const n of ['host', 'none']) {
+      const [dn, on] = both(['network', 'ls', '--filter', `name=${n}`]).map(noIds);
+      expect(on).toEqual(dn);
+    }
   });
 });
 
