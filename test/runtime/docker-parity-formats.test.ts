@@ -151,6 +151,16 @@ describe('images', () => {
     expect(o).toEqual(d);
   });
 
+  test('images --format has Docker\'s fields: {{json .}}, CreatedAt as Go prints a time, table', () => {
+    const [d, o] = both(['images', '--format', '{{json .}}', 'fmtq:1']).map((s) => {
+      const j = JSON.parse(s) as { [k: string]: string };
+      return { ...j, Size: 'SIZE', VirtualSize: 'SIZE' };
+    });
+    expect(o).toEqual(d);
+    const [dt, ot] = both(['images', '--format', 'table {{.Repository}}:{{.Tag}}\t{{.ID}}\t{{.CreatedAt}}', 'fmtq']);
+    expect(ot).toEqual(dt);
+  });
+
   test('images and volume ls pad columns as Docker\'s tabwriter', () => {
     const [d, o] = both(['images', 'fmtq']).map((s) => s.replace(/ {2,}\S*[0-9.]+[kMG]?B$/gm, ' SIZE'));
     expect(o).toEqual(d);
