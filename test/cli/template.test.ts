@@ -140,8 +140,10 @@ describe('conditions', () => {
 });
 
 describe('functions', () => {
-  test('Docker\'s json keeps the object\'s key order and does not escape HTML', () => {
-    expect(render('{{json .Config}}')).toBe('{"Labels":{"com.example.tier":"web","app":"shop"},"Cmd":["nginx","-g","daemon off;"],"Env":null}');
+  test('Docker\'s json keeps a struct\'s field order, sorts a map\'s keys (Go), and does not escape HTML', () => {
+    expect(render('{{json .Config}}')).toBe('{"Labels":{"app":"shop","com.example.tier":"web"},"Cmd":["nginx","-g","daemon off;"],"Env":null}');
+    expect(render('{{json .}}', { m: { b: 1, a: { z: 1, Y: 2 } }, Z: 1, A: 2 })).toBe('{"A":2,"Z":1,"m":{"a":{"Y":2,"z":1},"b":1}}');
+    expect(render('{{json .}}', { Name: 'x', Id: 'y' })).toBe('{"Name":"x","Id":"y"}'); // Go field names: a struct
     expect(render('{{json .}}', { a: '<&>' })).toBe('{"a":"<&>"}');
     expect(render('{{json .RepoTags}} {{.RepoTags | json}} {{json 1}} {{json "s"}}')).toBe('["nginx:1.25","nginx:latest"] ["nginx:1.25","nginx:latest"] 1 "s"');
   });
