@@ -6,6 +6,7 @@ import { normalizeSignal, SIGNALS } from '../../lib/util/linux';
 import { packageRoot } from '../../lib/util/package-info';
 import type { RuntimeConfig } from '../config';
 import { findHelper } from '../host';
+import { recordContainerEvent, recordEvent } from '../events';
 import { ImageStore } from '../images/store';
 import { checkLogDriver, LogDriver, syncJsonLog } from './logs';
 import type { ImageConfig } from '../images/types';
@@ -368,6 +369,7 @@ export class ContainerService {
         throw new InvalidArgumentError('Minimum memory limit allowed is 6MB');
       }
       this.store.add(record);
+      recordContainerEvent(this.config.root, 'create', record);
       return record;
     });
   }
@@ -529,6 +531,7 @@ export class ContainerService {
         FinishedAt: '0001-01-01T00:00:00Z',
         Health: probe ? { Status: 'starting', FailingStreak: 0, Log: [] } : undefined,
       });
+      recordContainerEvent(this.config.root, 'start', record);
     } catch (e) {
       await this.runc.delete(id).catch(() => undefined);
       await this.networking.detach(id).catch(() => undefined);
@@ -564,6 +567,7 @@ export class ContainerService {
       }
       const proc = this.runc.spawn(['run', '--bundle', bundle, id], { stdio: [stdin, 'pipe', 'pipe'] });
       this.store.patchState(id, { Status: 'running', Pid: 0, MonitorPid: process.pid, ExitCode: 0, Error: '', OOMKilled: false, StoppedByUser: false, StartedAt: new Date().toISOString(), FinishedAt: '0001-01-01T00:00:00Z' });
+      recordContainerEvent(this.config.root, 'start', record);
       return proc;
     });
     const log = fs.openSync(record.HostConfig.LogDriver === 'none' ? '/dev/null' : this.logPath(id), 'a', 0o600);
@@ -615,6 +619,7 @@ export class ContainerService {
       }
       const propagation = (m.Options ?? []).find((o) => /^r?(private|shared|slave)$/.test(o)) ?? 'rprivate';
       mounts.push({ destination: m.Destination, type: 'bind', source, options: ['rbind', propagation, m.RW ? 'rw' : 'ro'] });
+      if (m.Type === 'volume' && m.Name) recordEvent(this.config.root, 'volume', 'mount', m.Name, { container: record.Id, destination: m.Destination, driver: 'local', propagation: propagation === 'rprivate' ? '' : propagation, 'read/write': String(m.RW) });
     }
     let args = [record.Path, ...record.Args];
     if (record.HostConfig.Init) {
@@ -737,11 +742,13 @@ export class ContainerService {
     stopHealthLoop(state.HealthPid);
     this.syncJsonLog(id);
     const oomKilled = readOomKilled(id);
+    recordContainerEvent(this.config.root, 'die', this.store.record(id), { exitCode: String(exitCode) });
     await this.runc.delete(id).catch(() => undefined);
     // As Docker, a stopped container holds no address: they go back to the networks.
     if (this.mayHoldNetwork(this.store.record(id))) await this.networking.detach(id).catch(() => undefined);
     await unmountAll(path.join(this.store.bundleDir(id), 'rootfs'));
     const record = this.store.record(id);
+    for (const m of record.Mounts) if (m.Type === 'volume' && m.Name) recordEvent(this.config.root, 'volume', 'unmount', m.Name, { container: id, driver: 'local' });
     const startedAt = Date.parse(state.StartedAt);
     const ranMs = Date.now() - (Number.isFinite(startedAt) ? startedAt : Date.now());
     const restart = wantsRestart(record, state, exitCode);
@@ -809,16 +816,20 @@ export class ContainerService {
       if (state.Status === 'paused') await this.runc.resume(id).catch(() => undefined);
       const seconds = timeout ?? record.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
       if (seconds !== 0) {
+        recordContainerEvent(this.config.root, 'kill', record, { signal: String(normalizeSignalNumber(signalName(record.Config.StopSignal)) ?? '') });
         await this.runc.kill(id, signalName(record.Config.StopSignal)).catch(() => undefined);
         if (await this.waitExitFile(id, seconds * 1000)) {
           await this.finalizeLocked(id);
+          recordContainerEvent(this.config.root, 'stop', record);
           return;
         }
       }
+      recordContainerEvent(this.config.root, 'kill', record, { signal: '9' });
       await this.runc.kill(id, 'SIGKILL', true).catch(() => undefined);
       await this.waitExitFile(id, 10_000);
       state = this.store.state(id);
       await this.finalizeLocked(id);
+      recordContainerEvent(this.config.root, 'stop', record);
     });
   }
 
@@ -838,6 +849,7 @@ export class ContainerService {
       }
       if (sig === 'SIGKILL' || sig === signalName(this.store.record(id).Config.StopSignal)) this.store.patchState(id, { StoppedByUser: true });
       if (sig === 'SIGKILL' && !this.store.record(id).HostConfig.AutoRemove) this.claimExit(id);
+      recordContainerEvent(this.config.root, 'kill', this.store.record(id), { signal: String(normalizeSignalNumber(sig) ?? sig) });
       await this.runc.kill(id, sig, sig === 'SIGKILL');
       if (sig === 'SIGKILL' && (await this.waitExitFile(id, 10_000))) await this.finalizeLocked(id);
     });
@@ -899,6 +911,7 @@ export class ContainerService {
   public async restart(nameOrId: string, timeout?: number): Promise<void> {
     await this.stop(nameOrId, timeout);
     await this.start(nameOrId);
+    recordContainerEvent(this.config.root, 'restart', this.store.record(this.store.resolve(nameOrId)));
   }
 
   /** Removes a container (`force` stops it first; `volumes` removes its anonymous volumes). */
@@ -917,6 +930,7 @@ export class ContainerService {
       if (state.Status === 'running' || state.Status === 'paused') {
         this.store.patchState(id, { StoppedByUser: true });
         this.claimExit(id);
+        recordContainerEvent(this.config.root, 'kill', this.store.record(id), { signal: '9' });
         await this.runc.kill(id, 'SIGKILL', true).catch(() => undefined);
         await this.waitExitFile(id, 10_000);
         await this.finalizeLocked(id);
@@ -927,6 +941,7 @@ export class ContainerService {
       if (this.mayHoldNetwork(record)) await this.networking.detach(id).catch(() => undefined);
       await unmountAll(this.store.bundleDir(id));
       await this.store.namesLocked(() => this.store.delete(id));
+      recordContainerEvent(this.config.root, 'destroy', record);
       fs.rmSync(this.exitFile(id), { force: true });
       this.releaseExit(id);
       removeCgroups(id);
@@ -952,7 +967,9 @@ export class ContainerService {
     const id = this.store.resolve(nameOrId);
     await this.store.namesLocked(() => {
       this.store.checkNameFree(newName, id);
-      this.store.writeRecord({ ...this.store.record(id), Name: newName });
+      const before = this.store.record(id);
+      this.store.writeRecord({ ...before, Name: newName });
+      recordContainerEvent(this.config.root, 'rename', { ...before, Name: newName }, { oldName: `/${before.Name}` });
     });
   }
 
@@ -1008,6 +1025,7 @@ export class ContainerService {
       if (state.Status !== 'running') throw new ConflictError(`Container ${id} is not running`);
       await this.runc.pause(id);
       this.store.patchState(id, { Status: 'paused' });
+      recordContainerEvent(this.config.root, 'pause', this.store.record(id));
     });
   }
 
@@ -1018,6 +1036,7 @@ export class ContainerService {
       if (state.Status !== 'paused') throw new ConflictError(`Container ${id} is not paused`);
       await this.runc.resume(id);
       this.store.patchState(id, { Status: 'running' });
+      recordContainerEvent(this.config.root, 'unpause', this.store.record(id));
     });
   }
 
@@ -1291,6 +1310,7 @@ export class ContainerService {
       const inStartPeriod = Date.now() - Date.parse(now.StartedAt) < timings.startPeriod;
       const health = nextHealth(now.Health, { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: result.code, Output: result.output }, inStartPeriod, timings.retries);
       this.store.patchState(id, { Health: health });
+      if (health.Status !== now.Health?.Status) recordContainerEvent(this.config.root, `health_status: ${health.Status}`, record);
       return health;
     });
   }

@@ -4,6 +4,7 @@ import { Readable, Writable } from 'node:stream';
 import { InvalidArgumentError } from '../../lib/util/errors';
 import { familiarReference, parseReference } from '../../lib/util/reference';
 import type { RuntimeConfig } from '../config';
+import { recordImageEvent } from '../events';
 import { boolFilter, globPattern, groupFilters, matchLabels } from '../util/filters';
 import { importRootfs, ImportOptions, loadImages, saveImages } from './archive';
 import { Credentials, dockerConfigPath, lookupCredentials, removeCredentials, storeCredentials } from './credentials';
@@ -101,15 +102,15 @@ export class ImageService {
   }
 
   public pull(ref: string, progress?: Progress): Promise<ImageRecord> {
-    return this.withClient((c) => pullImage(this.store, c, ref, { progress }));
+    return this.withClient((c) => pullImage(this.store, c, ref, { progress })).then((r) => (this.event('pull', familiarReference(parseReference(ref)), r, familiarReference({ ...parseReference(ref), tag: undefined, digest: undefined })), r));
   }
 
   public push(ref: string, progress?: Progress): Promise<PushResult> {
-    return this.withClient((c) => pushImage(this.store, c, ref, { progress }));
+    return this.withClient((c) => pushImage(this.store, c, ref, { progress })).then((r) => (this.event('push', familiarReference(parseReference(ref)), this.store.tryResolve(ref), familiarReference({ ...parseReference(ref), tag: undefined, digest: undefined })), r));
   }
 
   public tag(source: string, target: string): Promise<ImageRecord> {
-    return this.store.tag(source, target);
+    return this.store.tag(source, target).then((r) => (this.event('tag', r.id, r, familiarReference(parseReference(target))), r));
   }
 
   /** Verifies credentials against the registry, then stores them in the Docker config. */
@@ -234,22 +235,42 @@ export class ImageService {
   }
 
   public remove(nameOrId: string, force = false): Promise<string[]> {
-    return this.store.remove(nameOrId, { force, inUse: this.inUse });
+    const before = this.store.tryResolve(nameOrId);
+    return this.store.remove(nameOrId, { force, inUse: this.inUse }).then((lines) => (this.removalEvents(lines, before), lines));
   }
 
   public prune(all = false): Promise<{ deleted: string[]; reclaimed: number }> {
-    return this.store.prune({ all, inUse: this.inUse });
+    return this.store.prune({ all, inUse: this.inUse }).then((r) => (r.deleted.forEach((l) => this.removalEvents([l.includes(': ') ? l : `Deleted: ${l}`], undefined)), r));
   }
 
   public save(names: string[], out: Writable): Promise<void> {
-    return saveImages(this.store, names, out);
+    return saveImages(this.store, names, out).then(() => names.forEach((n) => { const r = this.store.tryResolve(n); if (r) this.event('save', r.id, r); }));
   }
 
   public load(input: Readable, source?: string): Promise<string[]> {
-    return loadImages(this.store, input, source);
+    return loadImages(this.store, input, source).then((lines) => (lines.forEach((l) => { const r = this.store.tryResolve(l.replace(/^Loaded image( ID)?: /, '')); if (r) this.event('load', r.id, r); }), lines));
   }
 
   public import(input: Readable, ref: string | undefined, opts?: ImportOptions): Promise<ImageRecord> {
-    return importRootfs(this.store, input, ref, opts);
+    return importRootfs(this.store, input, ref, opts).then((r) => (this.event('import', r.id, r), r));
+  }
+
+  /** Records an image event; `name` is the image id unless given (Docker's pull, push and tag name a reference). */
+  private event(action: string, id: string, record: ImageRecord | undefined, name = id): void {
+    let labels: { [k: string]: string } | undefined;
+    try {
+      labels = record ? (this.store.config(record).config?.Labels ?? undefined) : undefined;
+    } catch {
+      labels = undefined;
+    }
+    recordImageEvent(this.config.root, action, id, name, labels);
+  }
+
+  /** `untag` and `delete` events for `rmi`'s "Untagged:"/"Deleted:" lines (Docker names both by image id). */
+  private removalEvents(lines: readonly string[], image: ImageRecord | undefined): void {
+    for (const l of lines) {
+      if (l.startsWith('Untagged: ') && image) recordImageEvent(this.config.root, 'untag', image.id, image.id);
+      else if (l.startsWith('Deleted: ')) recordImageEvent(this.config.root, 'delete', l.slice(9), l.slice(9));
+    }
   }
 }

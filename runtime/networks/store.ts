@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
 import { validateName } from '../../lib/util/names';
 import type { NetworkSettings } from '../config';
+import { recordEvent } from '../events';
 import { withLock, writeJsonAtomic } from '../util/files';
 import { LabelFilters, anyOf, enumFilter, groupFilters, matchId, matchLabels, matchName } from '../util/filters';
 import {
@@ -200,7 +201,7 @@ export class NetworkStore {
     validateName('network', name);
     for (const key of Object.keys(opts.labels ?? {})) if (key.length === 0) throw new InvalidArgumentError(`create ${name}: a label needs a name (KEY=VALUE)`);
     await this.ensureDefault();
-    return this.locked(() => this.createLocked(name, opts, false));
+    return this.locked(() => this.createLocked(name, opts, false)).then((r) => (recordEvent(path.dirname(this.dir), 'network', 'create', r.Id, { name: r.Name, type: 'bridge' }), r));
   }
 
   private async createLocked(name: string, opts: CreateNetworkOptions, isDefault: boolean): Promise<NetworkRecord> {
@@ -307,6 +308,7 @@ export class NetworkStore {
     }
     await deleteLeftoverBridge(r.netavark.network_interface);
     fs.rmSync(path.join(this.dir, `${r.Id}${RECORD_SUFFIX}`), { force: true });
+    recordEvent(path.dirname(this.dir), 'network', 'destroy', r.Id, { name: r.Name, type: 'bridge' });
     await this.registry.release(this.root, r);
   }
 
@@ -392,6 +394,7 @@ export class NetworkStore {
         ...(opts.aliases?.length ? { aliases: [...opts.aliases] } : {}),
       };
       this.write({ ...r, endpoints: { ...r.endpoints, [containerId]: endpoint }, lastIp: opts.requestedIp === undefined ? ip : r.lastIp });
+      recordEvent(path.dirname(this.dir), 'network', 'connect', r.Id, { container: containerId, name: r.Name, type: 'bridge' });
       return ip;
     });
   }
@@ -404,6 +407,7 @@ export class NetworkStore {
       const endpoints = { ...r.endpoints };
       delete endpoints[containerId];
       this.write({ ...r, endpoints });
+      recordEvent(path.dirname(this.dir), 'network', 'disconnect', r.Id, { container: containerId, name: r.Name, type: 'bridge' });
     });
   }
 
@@ -416,6 +420,7 @@ export class NetworkStore {
         const endpoints = { ...r.endpoints };
         delete endpoints[containerId];
         this.write({ ...r, endpoints });
+        recordEvent(path.dirname(this.dir), 'network', 'disconnect', r.Id, { container: containerId, name: r.Name, type: 'bridge' });
         released.push(r.Name);
       }
       return released;

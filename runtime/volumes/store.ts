@@ -6,6 +6,7 @@ import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } fr
 import { NAME_PATTERN, checkName, validateName } from '../../lib/util/names';
 import { pidAlive } from '../../lib/util/process';
 import type { ContainerRecord } from '../containers/types';
+import { recordEvent } from '../events';
 import { withLock } from '../util/files';
 import { anyOf, boolFilter, groupFilters, matchLabels, matchName } from '../util/filters';
 import {
@@ -196,6 +197,7 @@ export class VolumeStore {
           }
           throw e;
         }
+        recordEvent(path.dirname(this.dir), 'volume', 'create', volName, { driver: 'local' });
         return record;
       } finally {
         fs.rmSync(tmp, { recursive: true, force: true });
@@ -385,6 +387,7 @@ export class VolumeStore {
     }
     const trash = path.join(this.dir, `.rm-${process.pid}-${randomBytes(4).toString('hex')}`);
     fs.renameSync(volDir, trash);
+    recordEvent(path.dirname(this.dir), 'volume', 'destroy', name, { driver: 'local' });
     return trash;
   }
 

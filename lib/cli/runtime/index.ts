@@ -20,4 +20,5 @@ export function registerRuntime(program: Command): void {
   registerContainerFileCommands(runtime);
   require('./attach').registerAttach(runtime); // eslint-disable-line @typescript-eslint/no-require-imports
   require('./system').registerSystemCommands(runtime); // eslint-disable-line @typescript-eslint/no-require-imports
+  require('./events').registerEvents(runtime); // eslint-disable-line @typescript-eslint/no-require-imports
 }
