@@ -144,6 +144,8 @@ describe('functions', () => {
     expect(render('{{json .Config}}')).toBe('{"Labels":{"app":"shop","com.example.tier":"web"},"Cmd":["nginx","-g","daemon off;"],"Env":null}');
     expect(render('{{json .}}', { m: { b: 1, a: { z: 1, Y: 2 } }, Z: 1, A: 2 })).toBe('{"A":2,"Z":1,"m":{"a":{"Y":2,"z":1},"b":1}}');
     expect(render('{{json .}}', { Name: 'x', Id: 'y' })).toBe('{"Name":"x","Id":"y"}'); // Go field names: a struct
+    // A map field whose keys look like Go field names is still a map.
+    expect(render('{{json .}}', { Config: { Labels: { Zeta: '1', Alpha: '2' }, Cmd: null } })).toBe('{"Config":{"Labels":{"Alpha":"2","Zeta":"1"},"Cmd":null}}');
     expect(render('{{json .}}', { a: '<&>' })).toBe('{"a":"<&>"}');
     expect(render('{{json .RepoTags}} {{.RepoTags | json}} {{json 1}} {{json "s"}}')).toBe('["nginx:1.25","nginx:latest"] ["nginx:1.25","nginx:latest"] 1 "s"');
   });

@@ -930,6 +930,8 @@ export function compileTemplate(template: string): (data: unknown) => string {
 
 /** A Go struct's JSON field names are exported identifiers; any other key makes the object a map. */
 const GO_FIELD = /^[A-Z][A-Za-z0-9]*$/;
+/** Fields of Docker's inspect structs that are Go maps (sorted even when their keys look like field names). */
+const GO_MAP_FIELDS = new Set(['Labels', 'Networks', 'Ports', 'PortBindings', 'ExposedPorts', 'Volumes', 'Options', 'DriverOpts', 'Data', 'Sysctls', 'Tmpfs', 'StorageOpt', 'Annotations', 'Containers']);
 
 /**
  * JSON as Go's encoding/json writes it: a struct (an object whose keys are all exported Go
@@ -937,13 +939,13 @@ const GO_FIELD = /^[A-Z][A-Za-z0-9]*$/;
  * ports, options…) has its keys sorted by bytes, at every depth.
  */
 export function goJson(v: unknown): string {
-  const order = (x: unknown): unknown => {
-    if (Array.isArray(x)) return x.map(order);
+  const order = (x: unknown, field?: string): unknown => {
+    if (Array.isArray(x)) return x.map((e) => order(e));
     if (x === null || typeof x !== 'object' || typeof (x as { toJSON?: unknown }).toJSON === 'function') return x;
     const keys = Object.keys(x);
-    if (!keys.every((k) => GO_FIELD.test(k))) keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    if ((field !== undefined && GO_MAP_FIELDS.has(field)) || !keys.every((k) => GO_FIELD.test(k))) keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     const o: { [k: string]: unknown } = {};
-    for (const k of keys) o[k] = order((x as { [k: string]: unknown })[k]);
+    for (const k of keys) o[k] = order((x as { [k: string]: unknown })[k], k);
     return o;
   };
   return JSON.stringify(order(v) ?? null).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
