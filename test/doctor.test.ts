@@ -16,7 +16,7 @@ describe('cdk-docker doctor', () => {
     const r = cdkDocker(['doctor'], dir, { CDK_DOCKER_ROOT: path.join(dir, 'root') });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    for (const name of ['runc', 'conmon', 'netavark', 'aardvark-dns', 'ip', 'iptables', 'tar', 'setfattr', 'init', 'zstd', 'overlayfs', 'cgroups']) {
+    for (const name of ['runc', 'conmon', 'netavark', 'aardvark-dns', 'ip', 'iptables', 'tar', 'setfattr', 'mknod', 'init', 'zstd', 'overlayfs', 'cgroups']) {
       expect(r.stdout).toMatch(new RegExp(`^  ${name} +ok +\\S`, 'm'));
     }
     expect(r.stdout).toMatch(/^ {2}runc +ok +\d+\.\d+\.\d+\S* +\/\S+\/runc$/m);
@@ -38,7 +38,7 @@ describe('cdk-docker doctor', () => {
     const r = cdkDocker(['doctor', '--json'], dir, { CDK_DOCKER_ROOT: path.join(dir, 'root') });
     expect(r.code).toBe(0);
     const checks = JSON.parse(r.stdout) as HostCheck[];
-    expect(checks.map((c) => c.name)).toEqual(['root', 'overlayfs', 'cgroups', 'runc', 'conmon', 'netavark', 'aardvark-dns', 'ip', 'iptables', 'tar', 'setfattr', 'init', 'zstd', 'state root']);
+    expect(checks.map((c) => c.name)).toEqual(['root', 'overlayfs', 'cgroups', 'runc', 'conmon', 'netavark', 'aardvark-dns', 'ip', 'iptables', 'tar', 'setfattr', 'mknod', 'init', 'zstd', 'state root']);
     expect(checks.every((c) => c.status === 'ok')).toBe(true);
   });
 

@@ -128,7 +128,7 @@ test('several attachers get the same stdout and stderr and exit with the contain
 });
 
 test('an attach ends with the run it saw, also when the restart policy starts the container again', async () => {
-  runDetached('phoenix', ['--restart', 'always'], ['sh', '-c', 'sleep 1; exit 3']);
+  runDetached('phoenix', ['--restart', 'always'], ['sh', '-c', 'sleep 3; exit 3']); // time for the attach to start under load
   const r = startCli(['attach', 'phoenix']);
   r.child.stdin!.end();
   expect((await r.done).code).toBe(3);
