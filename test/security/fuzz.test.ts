@@ -414,9 +414,17 @@ describe('image archives', () => {
   }, 60_000);
 });
 
-/** A CLI's stderr, held to the message rules (commander's "(run with --help for usage)" hint aside). */
+/**
+ * A CLI's stderr is a transcript (progress such as "Unable to find image … locally", a usage hint
+ * such as "See '… --help'."), so it is held to the message rules line by line: no stack frame,
+ * no "[object Object]", no "undefined", no canary disclosed. In-process refusals are held to one line.
+ */
 function stderrProblems(stderr: string): string[] {
-  return messageProblems(stderr.split('\n').filter((l) => !/^\(run with --help/.test(l)).join('\n'), world);
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  const problems = lines.flatMap((l) => messageProblems(l, world));
+  if (lines.some((l) => /^\s+at \S/.test(l))) problems.push(`stderr holds a stack trace: ${JSON.stringify(stderr.slice(0, 300))}`);
+  if (lines.length === 0) problems.push('the command failed with nothing on stderr');
+  return problems;
 }
 
 /** The CLI as a user runs it (bin/cdk-docker), in the world's state root, killed at `ms`. */
@@ -745,7 +753,7 @@ describe('Dockerfiles', () => {
           await checkCase(
             () =>
               new BuildService(runtimeConfig({ CDK_DOCKER_ROOT: world.root, CDK_DOCKER_RUNROOT: world.run })).build({ context, dockerfileContent: dockerfile, network: 'none', tags: ['fuzz/build:1'], noCache: true }),
-            { rootExtra: [/^config\.json$/, /^(containers|build|builds|volumes|networks|tmp|locks?)(\/|$)/] },
+            { rootExtra: [/^config\.json$/, /^(containers|build|builds|volumes|networks|events|tmp|locks?)(\/|$)/] },
           );
         } finally {
           fs.rmSync(context, { recursive: true, force: true });
