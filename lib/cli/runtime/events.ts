@@ -47,6 +47,9 @@ export function parseEventTime(text: string, flag: string, now = Date.now()): nu
 /** The event as templates see it: its JSON fields, and Go's field names (`.ID`, `.Status`, `.TimeNano` …) as well. */
 function templateData(e: Events.EngineEvent): object {
   const data = { ...e };
+  // goJson sorts objects with keys that are not Go field names (status, scope, time) as maps:
+  // an event is a struct, printed in Docker's field order.
+  Object.defineProperty(data, 'toJSON', { value: () => ({ ...e }), enumerable: false });
   const go: Array<[string, unknown]> = [['Status', e.status], ['ID', e.id], ['From', e.from], ['Scope', e.scope], ['Time', e.time], ['TimeNano', e.timeNano]];
   for (const [k, v] of go) Object.defineProperty(data, k, { value: v ?? '', enumerable: false });
   return data;
@@ -106,8 +109,10 @@ export function registerEvents(runtime: Command): void {
       .action(async (o: EventsOptions) => {
         const ac = new AbortController();
         const onSignal = () => ac.abort();
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
+        // `on`, not `once`: a `once` listener is gone when signal-exit (proper-lockfile's) checks
+        // whether it is the last listener, and it then re-raises the signal and kills us.
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
         try {
           await runEvents(o, ac.signal);
         } finally {
