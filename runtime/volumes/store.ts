@@ -168,6 +168,7 @@ export class VolumeStore {
           const what = [labelsDiffer ? `labels ${showMap(existing.Labels)}` : '', optsDiffer ? `driver options ${showMap(existing.Options)}` : ''].filter(Boolean).join(' and ');
           throw new ConflictError(`create ${volName}: volume "${volName}" already exists with ${what}; remove it first (cdk-docker runtime volume rm ${volName}) or ask for the same ones`);
         }
+        recordEvent(path.dirname(this.dir), 'volume', 'create', volName, { driver: 'local' }); // Docker announces an existing volume again
         return existing;
       }
       await this.collectLeftovers();

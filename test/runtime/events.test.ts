@@ -64,13 +64,7 @@ const SEQUENCE: string[][] = [
 /** Docker's events for SEQUENCE that the built-in engine does not write (see the README of issue 12). */
 function withoutKeptDifferences(lines: string[]): string[] {
   const out: string[] = [];
-  let volumeCreated = false;
   for (const l of lines) {
-    // `docker create -v NAME:…` announces the named volume again; the engine announces a volume once.
-    if (/ volume create /.test(l)) {
-      if (volumeCreated) continue;
-      volumeCreated = true;
-    }
     // The foreground `run` attaches through the daemon (an `attach` event); the engine has no daemon to attach to.
     if (/ container attach /.test(l)) continue;
     // `--network none` is a network object in Docker (connect/disconnect to "none", type=null); not in the engine.
