@@ -7,23 +7,36 @@ import { InvalidArgumentError } from './errors';
  * Returns `KEY=VALUE` strings in file order.
  */
 export function readEnvFile(file: string, env: NodeJS.ProcessEnv = process.env): string[] {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    bytes = fs.readFileSync(file);
   } catch (e) {
     throw new InvalidArgumentError(`cannot read env file ${file}: ${(e as Error).message}`);
   }
-  return text
+  // As Docker's opts.ParseEnvFile: valid UTF-8, a BOM dropped, names without blanks.
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new InvalidArgumentError(`env file ${file} contains invalid utf8 bytes; save it as UTF-8`);
+  }
+  const out: string[] = [];
+  text
+    .replace(/^\uFEFF/, '')
     .split('\n')
-    .map((l) => l.replace(/\r$/, ''))
-    .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))
-    .map((l) => {
-      const line = l.replace(/^\s+/, '');
-      // Docker's env-file parser refuses this; runc would fail later with a raw error.
-      if (line.startsWith('=')) throw new InvalidArgumentError(`env file ${file}: no variable name on line '${line}'; write NAME=VALUE`);
-      return expandEnv(line, env);
-    })
-    .filter((l): l is string => l !== undefined);
+    .forEach((raw, i) => {
+      const line = raw.replace(/\r$/, '').replace(/^\s+/, '');
+      if (line === '' || line.startsWith('#')) return;
+      const where = `env file ${file} line ${i + 1}`;
+      if (line.includes('\0')) throw new InvalidArgumentError(`${where} contains a NUL byte, which no environment variable can hold; remove it`);
+      const eq = line.indexOf('=');
+      const name = (eq < 0 ? line : line.slice(0, eq)).replace(/^[ \t]+/, '');
+      if (/[ \t]/.test(name)) throw new InvalidArgumentError(`${where}: poorly formatted environment: variable ${JSON.stringify(name)} contains whitespaces; write NAME=VALUE`);
+      if (name === '') throw new InvalidArgumentError(`${where}: poorly formatted environment: no variable name on line ${JSON.stringify(line)}; write NAME=VALUE`);
+      const entry = expandEnv(eq < 0 ? name : `${name}=${line.slice(eq + 1)}`, env);
+      if (entry !== undefined) out.push(entry);
+    });
+  return out;
 }
 
 /** `KEY=VALUE` as is; a bare `KEY` becomes `KEY=<value in env>`, or undefined when unset. */

@@ -32,7 +32,8 @@ export function isTag(tag: unknown): boolean {
 /** Parses and normalises `ref`, adding Docker Hub's defaults. Throws InvalidArgumentError. */
 export function parseReference(ref: string): ImageReference {
   const bad = (why: string): never => {
-    throw new InvalidArgumentError(`invalid image reference "${ref}": ${why}`);
+    // JSON quoting: a reference from an archive or a registry may hold newlines or escapes.
+    throw new InvalidArgumentError(`invalid image reference ${JSON.stringify(ref)}: ${why}`);
   };
   if (typeof ref !== 'string' || ref.length === 0) bad('it is empty');
   if (/\s/.test(ref)) bad('it contains whitespace');

@@ -271,6 +271,19 @@ interface ExtractTarget {
  * non-directory or the reverse.
  */
 async function extractTar(input: Readable, target: ExtractTarget): Promise<void> {
+  try {
+    await extractTarEntries(input, target);
+  } catch (e) {
+    if (e instanceof CdkDockerError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    const what = (err.message ?? String(e)).split('\n')[0];
+    // tar-stream's parse errors have no errno code; the file system's do.
+    if (!err.code) throw new InvalidArgumentError(`the archive cannot be read (${what}): it is damaged or not a tar`);
+    throw new CdkDockerError(`copying the archive into ${target.label(target.dir)} failed: ${err.code}${err.syscall ? ` (${err.syscall})` : ''}`);
+  }
+}
+
+async function extractTarEntries(input: Readable, target: ExtractTarget): Promise<void> {
   const extract = tarStream.extract();
   input.on('error', (e) => extract.destroy(e));
   input.pipe(extract as unknown as Writable);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
+import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
 import { ImageReference, formatReference, parseReference } from '../../lib/util/reference';
 import { Progress } from './progress';
 import { RegistryClient } from './registry';
@@ -81,7 +81,7 @@ export async function pullImage(store: ImageStore, client: RegistryClient, refTe
     p.catch(() => undefined); // observed below, with the others
     unpacks.push(p);
   };
-  await mapLimit(manifest.layers.map((layer, i) => ({ layer, i })), opts.concurrency ?? 3, async ({ layer, i }: { layer: Descriptor; i: number }) => {
+  const downloads = mapLimit(manifest.layers.map((layer, i) => ({ layer, i })), opts.concurrency ?? 3, async ({ layer, i }: { layer: Descriptor; i: number }) => {
     const short = layer.digest.slice(7, 19);
     if (store.hasBlob(layer.digest)) {
       progress.layer(short, 'Already exists');
@@ -95,11 +95,22 @@ export async function pullImage(store: ImageStore, client: RegistryClient, refTe
       received += c.length;
       progress.bytes(short, received, layer.size);
     });
-    await store.ingest(stream, layer.digest, `layer ${layer.digest} of ${formatReference(ref)}`, layer.size);
+    try {
+      await store.ingest(stream, layer.digest, `layer ${layer.digest} of ${formatReference(ref)}`, layer.size);
+    } catch (e) {
+      if (e instanceof CdkDockerError) throw e;
+      // The connection broke mid-blob (undici's SocketError and the like).
+      throw new CdkDockerError(`downloading layer ${layer.digest} of ${formatReference(ref)} from registry ${ref.registry} failed (${String((e as Error).message ?? e).split('\n')[0]}); pull again`);
+    }
     progress.layer(short, 'Download complete');
     unpack(i, short, true);
   });
-  await Promise.all(unpacks);
+  // A failure answers only once every download and unpack under way has ended: nothing of this
+  // pull goes on writing (or leaves its claims) after it returned.
+  const downloaded = await downloads.then(() => undefined, (e: unknown) => ({ e }));
+  const unpacked = await Promise.allSettled(unpacks);
+  if (downloaded) throw downloaded.e;
+  for (const r of unpacked) if (r.status === 'rejected') throw r.reason;
 
   const manifestDigest = store.writeBlob(fetched.body);
   const upToDate = store.tryResolve(formatReference(ref))?.manifestDigest === manifestDigest;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
 import { CdkDockerError, NotFoundError } from '../../lib/util/errors';
 import { parseDigest } from '../../lib/util/digest';
@@ -193,7 +193,18 @@ export class RegistryClient {
       res.body.on('error', () => undefined).destroy();
       throw new RegistryError(`GET blob ${registry}/${repository}@${digest}: the registry sent an invalid Content-Length ${JSON.stringify(len)}`, res.statusCode);
     }
-    return { stream: res.body as unknown as Readable, size };
+    // A connection that breaks mid-blob fails the reader with one line naming the blob, not
+    // undici's SocketError; a reader that stops early closes the connection.
+    const body = res.body as unknown as Readable;
+    const stream = new PassThrough({ highWaterMark: 1 << 20 });
+    body.on('error', (e: Error) =>
+      stream.destroy(e instanceof CdkDockerError ? e : new RegistryError(`GET blob ${registry}/${repository}@${digest}: the connection broke (${String(e.message).split('\n')[0]}); pull again`, res.statusCode)),
+    );
+    stream.on('close', () => {
+      if (!body.destroyed) body.destroy();
+    });
+    body.pipe(stream);
+    return { stream, size };
   }
 
   /** Whether the repository already has the blob (HEAD). */

@@ -179,8 +179,23 @@ describe('env files and -e values without a variable name are refused with Docke
   test('an env file line "=x" and an entry "=x"', () => {
     const file = path.join(fixtureTemp(), 'app.env');
     fs.writeFileSync(file, 'A=1\n=x\n');
-    expect(invalidArgument(() => readEnvFile(file, {}))).toBe(`env file ${file}: no variable name on line '=x'; write NAME=VALUE`);
+    expect(invalidArgument(() => readEnvFile(file, {}))).toBe(`env file ${file} line 2: poorly formatted environment: no variable name on line "=x"; write NAME=VALUE`);
     expect(invalidArgument(() => expandEnv('=x', {}))).toBe('invalid environment variable: =x');
+  });
+
+  test('as Docker\'s env-file parser: names with blanks, NUL bytes and invalid UTF-8 are refused; a BOM and leading blanks go', () => {
+    const file = path.join(fixtureTemp(), 'odd.env');
+    const refused = (text: string | Buffer) => {
+      fs.writeFileSync(file, text);
+      return invalidArgument(() => readEnvFile(file, {}));
+    };
+    expect(refused('A B=1\n')).toBe(`env file ${file} line 1: poorly formatted environment: variable "A B" contains whitespaces; write NAME=VALUE`);
+    expect(refused('export A=1\n')).toBe(`env file ${file} line 1: poorly formatted environment: variable "export A" contains whitespaces; write NAME=VALUE`);
+    expect(refused('ok=1\na\t=\n')).toBe(`env file ${file} line 2: poorly formatted environment: variable "a\\t" contains whitespaces; write NAME=VALUE`);
+    expect(refused('A=a\0b\n')).toBe(`env file ${file} line 1 contains a NUL byte, which no environment variable can hold; remove it`);
+    expect(refused(Buffer.from([0x41, 0x3d, 0xff, 0x0a]))).toBe(`env file ${file} contains invalid utf8 bytes; save it as UTF-8`);
+    fs.writeFileSync(file, '\uFEFFA=1\r\n  \tB=two words \n# c\nUNSET\nSET\n');
+    expect(readEnvFile(file, { SET: 'yes' })).toEqual(['A=1', 'B=two words ', 'SET=yes']);
   });
 });
 
