@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { MAX_COUNT, MAX_TIMER_MS } from '../../lib/util/limits';
 import type { HealthcheckConfig, HealthLogEntry, HealthState } from './types';
 
 /**
@@ -24,11 +25,14 @@ export function healthArgv(hc: HealthcheckConfig | undefined): string[] | undefi
 
 /** Interval, timeout, start period (ms) and retries with Docker's defaults for zeros. */
 export function healthTimings(hc: HealthcheckConfig): { interval: number; timeout: number; startPeriod: number; retries: number } {
+  // An image's HEALTHCHECK comes from its config, unchecked: a duration past Node's longest timer
+  // would fire at once, so each is held to it (about 24 days), and odd values take the default.
+  const ms = (ns: number | undefined, fallback: number) => (Number.isFinite(ns) && ns! > 0 ? Math.min(ns! / 1e6, MAX_TIMER_MS) : fallback / 1e6);
   return {
-    interval: (hc.Interval || HEALTH_DEFAULTS.interval) / 1e6,
-    timeout: (hc.Timeout || HEALTH_DEFAULTS.timeout) / 1e6,
-    startPeriod: (hc.StartPeriod || HEALTH_DEFAULTS.startPeriod) / 1e6,
-    retries: hc.Retries || HEALTH_DEFAULTS.retries,
+    interval: ms(hc.Interval, HEALTH_DEFAULTS.interval),
+    timeout: ms(hc.Timeout, HEALTH_DEFAULTS.timeout),
+    startPeriod: ms(hc.StartPeriod, HEALTH_DEFAULTS.startPeriod),
+    retries: Number.isSafeInteger(hc.Retries) && hc.Retries! > 0 ? Math.min(hc.Retries!, MAX_COUNT) : HEALTH_DEFAULTS.retries,
   };
 }
 

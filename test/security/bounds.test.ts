@@ -9,6 +9,7 @@ import { expandEnv, readEnvFile } from '../../lib/util/env';
 import * as limits from '../../lib/util/limits';
 import { AppFailedError, synthesize } from '../../lib/toolkit/synth';
 import { buildSpec, HostFacts } from '../../runtime/containers/spec';
+import { healthTimings } from '../../runtime/containers/health';
 import type { SpecInput } from '../../runtime/containers/types';
 import { fixtureApp, invalidArgument, removeTempDirs, resourceAt, tempDir as fixtureTemp, thrown } from '../fixtures';
 import { CliResult, cdkDocker, ok, tempDir, until, writeJsApp } from '../helpers/cli';
@@ -322,5 +323,12 @@ describe('runtime run/create/update refuse out-of-range numbers before anything 
 
   test('exec -e =x is refused with Docker\'s words before runc is asked', () => {
     expect(rt(['exec', '-e', '=x', 'nosuch', 'true'])).toMatchObject({ code: 1, stderr: 'Error: invalid argument "=x" for "-e, --env" flag: invalid environment variable: =x\n' });
+  });
+});
+
+describe("an image's own HEALTHCHECK is held to what a timer can wait", () => {
+  test('durations past Node\'s longest timer are clamped, odd ones take the defaults', () => {
+    expect(healthTimings({ Test: ['CMD', 'true'], Interval: 1e30, Timeout: -5, StartPeriod: Number.NaN, Retries: 1e20 })).toEqual({ interval: limits.MAX_TIMER_MS, timeout: 30_000, startPeriod: 0, retries: 3 });
+    expect(healthTimings({ Test: ['CMD', 'true'], Interval: 2e9, Timeout: 1e9, StartPeriod: 5e9, Retries: 7 })).toEqual({ interval: 2000, timeout: 1000, startPeriod: 5000, retries: 7 });
   });
 });
