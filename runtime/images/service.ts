@@ -268,8 +268,10 @@ export class ImageService {
 
   /** `untag` and `delete` events for `rmi`'s "Untagged:"/"Deleted:" lines (Docker names both by image id). */
   private removalEvents(lines: readonly string[], image: ImageRecord | undefined): void {
+    let untagged = 0;
     for (const l of lines) {
-      if (l.startsWith('Untagged: ') && image) recordImageEvent(this.config.root, 'untag', image.id, image.id);
+      // Docker logs one untag per reference removed, not for the digest references of the repository it cleans up with it.
+      if (l.startsWith('Untagged: ') && image && (untagged++ === 0 || !l.includes('@'))) recordImageEvent(this.config.root, 'untag', image.id, image.id);
       else if (l.startsWith('Deleted: ')) recordImageEvent(this.config.root, 'delete', l.slice(9), l.slice(9));
     }
   }

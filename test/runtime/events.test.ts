@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLI, ROOT, ok, sleep, tempDir, until } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
+import { TestRegistry, startRegistry } from '../helpers/registry';
 import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 
 /**
@@ -15,12 +16,13 @@ jest.setTimeout(180_000);
 
 let world: StackWorld;
 let dockerd: TestDockerd | undefined;
+let registry: TestRegistry | undefined;
 beforeAll(() => {
   world = stackWorld('cdk-docker-events-', 254);
   ok(world.rt(['load', '-i', BASE_ARCHIVE]));
 });
 afterAll(async () => {
-  await dockerd?.stop();
+  await Promise.all([dockerd?.stop(), registry?.stop()]);
   expect(await tearDownWorld(world)).toEqual([]);
 });
 
@@ -40,8 +42,8 @@ function normalise(text: string): string[] {
     }));
 }
 
-/** The sequence the comparison runs, as argument lists of `docker …` / `cdk-docker runtime …`. */
-const SEQUENCE: string[][] = [
+/** The sequence the comparison runs, as argument lists of `docker …` / `cdk-docker runtime …`; `reg` a registry. */
+const sequence = (reg: string): string[][] => [
   ['tag', IMAGE, 'evtag:1'],
   ['network', 'create', 'evnet'],
   ['volume', 'create', 'evvol'],
@@ -59,9 +61,14 @@ const SEQUENCE: string[][] = [
   ['network', 'rm', 'evnet'],
   ['volume', 'rm', 'evvol'],
   ['rmi', 'evtag:1'],
+  ['tag', IMAGE, `${reg}/ev/busybox:1`],
+  ['push', `${reg}/ev/busybox:1`],
+  ['rmi', `${reg}/ev/busybox:1`],
+  ['pull', `${reg}/ev/busybox:1`],
+  ['rmi', `${reg}/ev/busybox:1`],
 ];
 
-/** Docker's events for SEQUENCE that the built-in engine does not write (see the README of issue 12). */
+/** Docker's events for the sequence that the built-in engine does not write (see the README of issue 12). */
 function withoutKeptDifferences(lines: string[]): string[] {
   const out: string[] = [];
   for (const l of lines) {
@@ -75,11 +82,12 @@ function withoutKeptDifferences(lines: string[]): string[] {
 }
 
 test('the commands of a session write the events Docker 20.10 writes for them, line by line', async () => {
-  dockerd = await startDockerd();
+  [dockerd, registry] = await Promise.all([startDockerd(), startRegistry()]);
   const d = dockerd;
+  // Both push to one registry: the registry's address (127.0.0.1:PORT) is numbered like an id.
   d.docker(['load', '-i', BASE_ARCHIVE]);
   const t0 = seconds();
-  for (const args of SEQUENCE) {
+  for (const args of sequence(registry.host)) {
     const mine = world.rt(args);
     let theirs: { code: number };
     try {
@@ -92,8 +100,11 @@ test('the commands of a session write the events Docker 20.10 writes for them, l
   }
   await sleep(1100);
   const t1 = seconds();
-  const docker = normalise(d.docker(['events', '--since', t0, '--until', t1]));
-  const engine = normalise(ok(world.rt(['events', '--since', t0, '--until', t1])));
+  const host = (lines: string[]) => lines.map((l) => l.split(registry!.host).join('REGISTRY'));
+  const docker = host(normalise(d.docker(['events', '--since', t0, '--until', t1])));
+  const engine = host(normalise(ok(world.rt(['events', '--since', t0, '--until', t1]))));
+  expect(engine).toContain('TIME image push REGISTRY/ev/busybox:1 (name=REGISTRY/ev/busybox)');
+  expect(engine).toContain('TIME image pull REGISTRY/ev/busybox:1 (name=REGISTRY/ev/busybox)');
   expect(engine.length).toBeGreaterThan(30);
   expect(engine).toEqual(withoutKeptDifferences(docker));
 
