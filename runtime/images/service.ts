@@ -252,7 +252,12 @@ export class ImageService {
   }
 
   public import(input: Readable, ref: string | undefined, opts?: ImportOptions): Promise<ImageRecord> {
-    return importRootfs(this.store, input, ref, opts).then((r) => (this.event('import', r.id, r), r));
+    return importRootfs(this.store, input, ref, opts).then((r) => {
+      // Docker tags an imported image (a tag event), then announces the import.
+      if (ref !== undefined) this.event('tag', r.id, r, familiarReference(parseReference(ref)));
+      this.event('import', r.id, r);
+      return r;
+    });
   }
 
   /** Records an image event; `name` is the image id unless given (Docker's pull, push and tag name a reference). */
