@@ -18,12 +18,14 @@ jest.setTimeout(180_000);
 let world: StackWorld;
 let dockerd: TestDockerd | undefined;
 let registry: TestRegistry | undefined;
+let archives: string | undefined;
 beforeAll(() => {
   world = stackWorld('cdk-docker-events-', 254);
   ok(world.rt(['load', '-i', BASE_ARCHIVE]));
 });
 afterAll(async () => {
   await Promise.all([dockerd?.stop(), registry?.stop()]);
+  if (archives) fs.rmSync(archives, { recursive: true, force: true });
   expect(await tearDownWorld(world)).toEqual([]);
 });
 
@@ -95,7 +97,7 @@ test('the commands of a session write the events Docker 20.10 writes for them, l
   // Both push to one registry: the registry's address (127.0.0.1:PORT) is numbered like an id.
   d.docker(['load', '-i', BASE_ARCHIVE]);
   const t0 = seconds();
-  const dir = tempDir('cdk-docker-events-archives-');
+  const dir = (archives = tempDir('cdk-docker-events-archives-'));
   for (const args of sequence(registry.host, dir)) {
     const mine = world.rt(args);
     let theirs: { code: number };
@@ -134,7 +136,6 @@ test('the commands of a session write the events Docker 20.10 writes for them, l
   expect(engineJson).toEqual(dockerJson.filter((l) => !l.includes('"Action":"attach"')));
   await d.stop();
   dockerd = undefined;
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('--filter and --format pick and shape the events as Docker does', () => {
