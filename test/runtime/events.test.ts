@@ -277,6 +277,31 @@ describe('the log itself', () => {
     }
   });
 
+  test('a follower reads every new event once, across a rotation of the log', () => {
+    const dir = tempDir('cdk-docker-events-follow-');
+    try {
+      const ev = events();
+      const pad = 'z'.repeat(3000);
+      for (let i = 0; i < 300; i++) ev.recordEvent(dir, 'volume', 'create', `old${i}`, { pad });
+      let cursor = ev.endCursor(dir);
+      const seen: string[] = [];
+      // 400 more events of ~3 KB: the 1 MiB log rotates at least once while the follower reads in steps.
+      for (let i = 0; i < 400; i++) {
+        ev.recordEvent(dir, 'volume', 'create', `new${i}`, { pad });
+        if (i % 50 === 49) {
+          const next = ev.readEventsSince(dir, cursor);
+          cursor = next.cursor;
+          seen.push(...next.events.map((e) => e.Actor.ID));
+        }
+      }
+      expect(fs.existsSync(path.join(dir, 'events', 'events.log.1'))).toBe(true);
+      expect(seen).toEqual(Array.from({ length: 400 }, (_, i) => `new${i}`));
+      expect(ev.readEventsSince(dir, cursor).events).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('an event too long for one small write is cut, not split', () => {
     const dir = tempDir('cdk-docker-events-long-');
     try {
