@@ -1,9 +1,7 @@
-import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as http from 'node:http';
-import * as path from 'node:path';
-import { CLI, tempDir } from './cli';
-import { requireCommand } from './prereq';
+import { CLI } from './cli';
+import { DOCKER_2010, TestDockerd, startDockerd } from './dockerd';
 
 /**
  * Issue 12 "Prove it": the Docker books' command sequences, run with the same argv through the
@@ -18,7 +16,6 @@ export interface Ran {
 }
 
 /** The Debian docker.io 20.10 client; /usr/local/bin/docker (28.x) comes first on PATH. */
-export const DOCKER_2010 = '/usr/bin/docker';
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, input?: string): Ran {
   // A command that hangs shows as such in the comparison (and the suite ends) instead of the test timing out.
@@ -105,70 +102,13 @@ export async function httpGetWhenUp(port: number, urlPath = '/', ms = 15_000): P
 
 /**
  * A private dockerd WITH a default bridge (the books use `-p` and `--link` there): its own
- * bridge device `BRIDGE` on 10.197.0.1/24, user networks from 10.197.128.0/17, no iptables
- * rules of its own (docker-proxy forwards published ports), own roots, socket and containerd
- * namespace. `stop()` stops it by its pid, unmounts what it left and deletes the bridge.
+ * bridge device on 10.197.0.1/24, user networks from 10.197.128.0/17, no iptables rules of its
+ * own (docker-proxy forwards published ports).
  */
-export interface BooksDockerd {
-  readonly host: string;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
+export type BooksDockerd = TestDockerd;
 
-export async function startBooksDockerd(bridge = 'cdkbooks197'): Promise<BooksDockerd> {
-  const dockerd = requireCommand('dockerd', 'docker.io');
-  requireCommand('docker-proxy', 'docker.io');
-  requireCommand('ip', 'iproute2');
-  if (!fs.existsSync(DOCKER_2010)) throw new Error(`test prerequisite missing: ${DOCKER_2010} (install it with \`apt-get install docker.io\`)`);
-  const dir = tempDir('cdk-docker-books-dockerd-');
-  const sock = path.join(dir, 'docker.sock');
-  const host = `unix://${sock}`;
-  spawnSync('ip', ['link', 'del', bridge]);
-  execFileSync('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
-  execFileSync('ip', ['addr', 'add', '10.197.0.1/24', 'dev', bridge]);
-  execFileSync('ip', ['link', 'set', bridge, 'up']);
-  const child: ChildProcess = spawn(
-    dockerd,
-    [
-      '--data-root', path.join(dir, 'data'),
-      '--exec-root', path.join(dir, 'exec'),
-      '--pidfile', path.join(dir, 'docker.pid'),
-      '-H', host,
-      `--bridge=${bridge}`,
-      '--default-address-pool', 'base=10.197.128.0/17,size=24',
-      '--iptables=false', '--ip-masq=false', '--ip-forward=false',
-      '--containerd-namespace', `cdk-docker-books-${process.pid}`,
-      '--containerd-plugins-namespace', `cdk-docker-books-${process.pid}-plugins`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let log = '';
-  child.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      process.kill(child.pid!, 'SIGTERM');
-      await exited;
-    }
-    const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m && m.startsWith(dir));
-    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
-    fs.rmSync(dir, { recursive: true, force: true });
-    spawnSync('ip', ['link', 'del', bridge]);
-  };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`dockerd exited (${child.exitCode}): ${log}`);
-    }
-    if (run(DOCKER_2010, ['version', '--format', '{{.Server.Version}}'], { DOCKER_HOST: host }, dir).code === 0) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`dockerd did not start within 30 s: ${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { host, pid: child.pid!, stop };
+export function startBooksDockerd(bridge = 'cdkbooks197'): Promise<BooksDockerd> {
+  return startDockerd({ label: 'books', bridge: { name: bridge, address: '10.197.0.1/24', pool: '10.197.128.0/17' } });
 }
 
 /**

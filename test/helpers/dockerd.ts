@@ -1,26 +1,51 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawnSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from './cli';
 import { requireCommand } from './prereq';
 
 /**
- * A real dockerd started by the test with private roots and socket (no bridge, no iptables
- * rules), for interoperability checks; `stop()` shuts it down and removes its state.
+ * A real dockerd started by a test with private roots, socket, pidfile and containerd namespace,
+ * and no iptables rules of its own, for interoperability checks. By default it has no bridge;
+ * `bridge` gives it a default bridge device of its own (made here, deleted on stop) and a pool for
+ * user networks. `stop()` stops it by its pid, unmounts what it left and removes its state.
  */
 export interface TestDockerd {
   readonly host: string;
-  /** Runs the docker CLI against this daemon and returns stdout. */
+  readonly pid: number;
+  /** Runs the docker CLI (Debian's 20.10 client) against this daemon and returns stdout. */
   docker(args: string[], input?: Buffer | string): string;
   stop(): Promise<void>;
 }
 
-export async function startDockerd(): Promise<TestDockerd> {
+export interface DockerdOptions {
+  /** A default bridge: the device to create, its gateway address with prefix, the user-network pool. */
+  readonly bridge?: { readonly name: string; readonly address: string; readonly pool: string };
+  /** Names its state directory and containerd namespace. @default 'test' */
+  readonly label?: string;
+}
+
+/** Debian's docker.io client (20.10); another `docker` first on PATH (a newer client) is not used. */
+export const DOCKER_2010 = '/usr/bin/docker';
+
+export async function startDockerd(options: DockerdOptions = {}): Promise<TestDockerd> {
   const dockerd = requireCommand('dockerd', 'docker.io');
-  const docker = requireCommand('docker', 'docker.io');
-  const dir = tempDir('cdk-docker-dockerd-');
+  const docker = fs.existsSync(DOCKER_2010) ? DOCKER_2010 : requireCommand('docker', 'docker.io');
+  const label = options.label ?? 'test';
+  const bridge = options.bridge;
+  if (bridge) {
+    requireCommand('docker-proxy', 'docker.io');
+    requireCommand('ip', 'iproute2');
+  }
+  const dir = tempDir(`cdk-docker-${label}-dockerd-`);
   const sock = path.join(dir, 'docker.sock');
   const host = `unix://${sock}`;
+  if (bridge) {
+    spawnSync('ip', ['link', 'del', bridge.name]);
+    execFileSync('ip', ['link', 'add', 'name', bridge.name, 'type', 'bridge']);
+    execFileSync('ip', ['addr', 'add', bridge.address, 'dev', bridge.name]);
+    execFileSync('ip', ['link', 'set', bridge.name, 'up']);
+  }
   const child: ChildProcess = spawn(
     dockerd,
     [
@@ -28,9 +53,10 @@ export async function startDockerd(): Promise<TestDockerd> {
       '--exec-root', path.join(dir, 'exec'),
       '--pidfile', path.join(dir, 'docker.pid'),
       '-H', host,
-      '--bridge=none', '--iptables=false', '--ip-masq=false', '--ip-forward=false',
-      '--containerd-namespace', `cdk-docker-test-${process.pid}`,
-      '--containerd-plugins-namespace', `cdk-docker-test-${process.pid}-plugins`,
+      ...(bridge ? [`--bridge=${bridge.name}`, '--default-address-pool', `base=${bridge.pool},size=24`] : ['--bridge=none']),
+      '--iptables=false', '--ip-masq=false', '--ip-forward=false',
+      '--containerd-namespace', `cdk-docker-${label}-${process.pid}`,
+      '--containerd-plugins-namespace', `cdk-docker-${label}-${process.pid}-plugins`,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -38,36 +64,34 @@ export async function startDockerd(): Promise<TestDockerd> {
   child.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
   const run = (args: string[], input?: Buffer | string) =>
     execFileSync(docker, args, { env: { ...process.env, DOCKER_HOST: host }, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      process.kill(child.pid!, 'SIGTERM');
+      await exited;
+    }
+    // dockerd unmounts its layers on shutdown; anything left is unmounted before removal.
+    const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m && m.startsWith(dir));
+    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (bridge) spawnSync('ip', ['link', 'del', bridge.name]);
+  };
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`dockerd exited (${child.exitCode}): ${log}`);
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`dockerd exited (${child.exitCode}): ${log}`);
+    }
     try {
       run(['version', '--format', '{{.Server.Version}}']);
       break;
     } catch {
-      if (Date.now() > deadline) throw new Error(`dockerd did not start within 30 s: ${log}`);
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`dockerd did not start within 30 s: ${log}`);
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  return {
-    host,
-    docker: run,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      // dockerd unmounts its layers on shutdown; anything left is unmounted before removal.
-      const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m && m.startsWith(dir));
-      for (const m of mounts.reverse()) {
-        try {
-          execFileSync('umount', ['-l', m]);
-        } catch {
-          // already gone
-        }
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { host, pid: child.pid!, docker: run, stop };
 }

@@ -8,14 +8,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, CliResult, cdkDocker, ok, sleep, tempDir, until } from '../helpers/cli';
-import { startDockerd, TestDockerd } from '../helpers/dockerd';
+import { DOCKER_2010, startDockerd, TestDockerd } from '../helpers/dockerd';
 import { requireCommand } from '../helpers/prereq';
 import { startRegistry, TestRegistry } from '../helpers/registry';
 import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 
 jest.setTimeout(240_000);
-
-const DOCKER_2010 = '/usr/bin/docker';
 
 let world: StackWorld;
 let dockerd: TestDockerd | undefined;

@@ -59,7 +59,8 @@ function snapshot(dir: string): string[] {
 }
 
 /** The root's content without lock notes (transient). */
-const rootState = (root: string) => snapshot(root).filter((l) => !l.includes('.lock'));
+/** The root's files, but locks and the event log (which records every command, as it should). */
+const rootState = (root: string) => snapshot(root).filter((l) => !l.includes('.lock') && !l.startsWith('events/'));
 
 /** A canary tree beside the roots: a secret file and a host tar whose diff id a hostile config can name. */
 let secretTar: Buffer;
@@ -471,7 +472,8 @@ function leftovers(root: string): string[] {
   return [...list(path.join(root, 'images', 'ingest')).map((x) => `ingest/${x}`), ...list(path.join(root, 'images', 'layers')).filter((x) => x.startsWith('.tmp-')).map((x) => `layers/${x}`)];
 }
 
-const du = (root: string): number => Number(sh('du', ['-sb', root]).split(/\s/)[0]);
+/** Bytes under the root, the event log aside (it records every command). */
+const du = (root: string): number => Number(sh('du', ['-sb', '--exclude=events', root]).split(/\s/)[0]);
 
 /** Starts `cdk-docker ARGS` as a user would, in the background. */
 function start(args: string[], env: NodeJS.ProcessEnv): ChildProcess & { done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
