@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -91,6 +91,25 @@ export interface NetavarkOptions {
 }
 
 /** A failure reported by netavark. */
+/**
+ * netavark 1.4 deletes FORWARD's jump to NETAVARK_ISOLATION_1 when it tears one isolated network
+ * down completely, even while other isolated networks (of any state root, or podman's) keep their
+ * rules in that chain: from then on nothing isolates them until the next setup adds the jump
+ * again. After every teardown the jump is put back first in FORWARD while the chain has rules.
+ */
+async function repairIsolationJump(): Promise<void> {
+  const iptables = (args: string[]) =>
+    new Promise<string>((resolve, reject) => execFile('iptables', ['-w', ...args], { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+  const rules = await iptables(['-S', ISOLATION_CHAIN]).catch(() => '');
+  if (!rules.split('\n').some((l) => l.startsWith('-A '))) return;
+  const present = await iptables(['-C', 'FORWARD', '-j', ISOLATION_CHAIN]).then(
+    () => true,
+    () => false,
+  );
+  if (!present) await iptables(['-I', 'FORWARD', '1', '-j', ISOLATION_CHAIN]).catch(() => undefined);
+}
+const ISOLATION_CHAIN = 'NETAVARK_ISOLATION_1';
+
 /** Where host-wide locks live (a tmpfs cleared at boot, as podman's netavark.lock). */
 const HOST_LOCK_DIR = '/run/lock';
 
@@ -251,9 +270,19 @@ export class Netavark {
    */
   private run(command: 'setup' | 'teardown', netnsPath: string, input: string): Promise<string> {
     fs.mkdirSync(HOST_LOCK_DIR, { recursive: true, mode: 0o755 });
-    return withLock(path.join(HOST_LOCK_DIR, 'cdk-docker-netavark.lock'), () => this.runUnlocked(command, netnsPath, input), {
-      busy: 'another cdk-docker command has been changing the host firewall through netavark for over 100 s; retry when it has finished',
-    });
+    return withLock(
+      path.join(HOST_LOCK_DIR, 'cdk-docker-netavark.lock'),
+      async () => {
+        try {
+          return await this.runUnlocked(command, netnsPath, input);
+        } finally {
+          if (command === 'teardown') await repairIsolationJump();
+        }
+      },
+      {
+        busy: 'another cdk-docker command has been changing the host firewall through netavark for over 100 s; retry when it has finished',
+      },
+    );
   }
 
   private runUnlocked(command: 'setup' | 'teardown', netnsPath: string, input: string): Promise<string> {

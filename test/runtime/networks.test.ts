@@ -1,4 +1,4 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -322,6 +322,24 @@ describe('netavark', () => {
     expect(ping(b1, ri.interfaces[0].ip)).not.toBe(0);
     links = [...new Set([...links, ...ourLinks([A, B, I].map((n) => n.netavark.network_interface))])];
     expect(links).toHaveLength(7);
+  });
+
+  test('tearing one isolated network down leaves the others isolated (netavark 1.4 drops the shared FORWARD jump)', async () => {
+    const gone = await store.create(`netg-${tag}`, { subnet: await freeSubnet([A, B, I].map((n) => n.IPAM.Config[0].Subnet)) });
+    madeNetworks.push(gone.Name);
+    const g1 = addNamespace('g1');
+    await connect(g1, 'goner', [{ network: gone.Name }]);
+    const jump = () => spawnSync('iptables', ['-w', '-C', 'FORWARD', '-j', 'NETAVARK_ISOLATION_1']).status;
+    expect(jump()).toBe(0);
+    const i = setUp.findIndex((x) => x.ns === g1);
+    const [g] = setUp.splice(i, 1);
+    await netavark.teardown(nsPath(g1), { containerId: g.id, containerName: g.name, networks: [{ network: gone.Name }] });
+    await store.release(gone.Name, g.id);
+    sh('ip', ['netns', 'del', g1]);
+    namespaces.splice(namespaces.indexOf(g1), 1);
+    // The network's bridge went with its last endpoint; A and B keep their rules, and the jump to them.
+    expect(jump()).toBe(0);
+    expect(ping(`cdkt-${tag}-a1`, (await store.get(B.Name)).endpoints[cid('other')].ip)).not.toBe(0);
   });
 
   test('a host port another container publishes, or another program holds, is refused before anything is made', async () => {
