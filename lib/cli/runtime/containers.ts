@@ -670,7 +670,7 @@ interface PsFlags {
 
 /** The headers of Docker's `ps` fields (`table …` formats). */
 const PS_HEADERS: { [field: string]: unknown } = {
-  ID: 'CONTAINER ID', Image: 'IMAGE', Platform: 'PLATFORM', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS', State: 'STATE', Status: 'STATUS', Size: 'SIZE', Names: 'NAMES', Labels: 'LABELS', Label: (key: unknown) => String(key).split('.').pop()!.replace(/[-_]/g, ' '), Mounts: 'MOUNTS', LocalVolumes: 'LOCAL VOLUMES', Networks: 'NETWORKS',
+  ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS', State: 'STATE', Status: 'STATUS', Size: 'SIZE', Names: 'NAMES', Labels: 'LABELS', Label: (key: unknown) => String(key).split('.').pop()!.replace(/[-_]/g, ' '), Mounts: 'MOUNTS', LocalVolumes: 'LOCAL VOLUMES', Networks: 'NETWORKS',
 };
 
 /** docker/cli's Ellipsis: at most `max` characters, the last one `…` when cut. */
@@ -718,7 +718,6 @@ function psContext(svc: Containers.ContainerService, r: Containers.ContainerSumm
     Mounts: mounts.map((m) => (trunc ? ellipsis(m.Name ?? m.Source, 15) : m.Name ?? m.Source)).join(','),
     Names: r.name.replace(/^\//, ''),
     Networks: networks.join(','),
-    Platform: null,
     Ports: r.ports,
     RunningFor: ago(r.created),
     get Size(): string {

@@ -28,17 +28,21 @@ export function ago(iso: string, now = Date.now()): string {
   if (!Number.isFinite(t) || t <= 0) return 'N/A';
   const s = Math.max(0, Math.floor((now - t) / 1000));
   let text: string;
+  // docker/go-units HumanDuration: minutes truncate; hours round to the nearest, and the days,
+  // weeks and months are whole ones of those rounded hours.
+  const minutes = Math.floor(s / 60);
+  const hours = Math.floor((now - t) / 3_600_000 + 0.5);
   if (s < 1) text = 'Less than a second';
   else if (s === 1) text = '1 second';
   else if (s < 60) text = `${s} seconds`;
-  else if (s < 120) text = 'About a minute';
-  else if (s < 3600) text = `${Math.floor(s / 60)} minutes`;
-  else if (s < 7200) text = 'About an hour';
-  else if (s < 172800) text = `${Math.floor(s / 3600)} hours`;
-  else if (s < 86400 * 14) text = `${Math.floor(s / 86400)} days`;
-  else if (s < 86400 * 60) text = `${Math.floor(s / (86400 * 7))} weeks`;
-  else if (s < 86400 * 365 * 2) text = `${Math.floor(s / (86400 * 30))} months`;
-  else text = `${Math.floor(s / (86400 * 365))} years`;
+  else if (minutes === 1) text = 'About a minute';
+  else if (minutes < 60) text = `${minutes} minutes`;
+  else if (hours === 1) text = 'About an hour';
+  else if (hours < 48) text = `${hours} hours`;
+  else if (hours < 24 * 7 * 2) text = `${Math.floor(hours / 24)} days`;
+  else if (hours < 24 * 30 * 2) text = `${Math.floor(hours / 24 / 7)} weeks`;
+  else if (hours < 24 * 365 * 2) text = `${Math.floor(hours / 24 / 30)} months`;
+  else text = `${Math.floor(Math.floor((now - t) / 3_600_000) / 24 / 365)} years`;
   return `${text} ago`;
 }
 
