@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Plan } from '../plan/types';
@@ -8,9 +8,12 @@ import { Stack } from './stack';
 
 /** Helpers for users' unit tests of their stacks. */
 export class Testing {
-  /** An App whose outdir is a fresh temporary directory (unless `props.outdir` is given). */
+  /**
+   * An App whose outdir is a fresh temporary path (unless `props.outdir` is given), made only
+   * when the app writes there (`app.synth()`): `Testing.synth` writes nothing, so leaves nothing.
+   */
   public static app(props: AppProps = {}): App {
-    return new App({ ...props, outdir: props.outdir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-docker-test-')) });
+    return new App({ ...props, outdir: props.outdir ?? path.join(os.tmpdir(), `cdk-docker-test-${randomUUID()}`) });
   }
 
   /**

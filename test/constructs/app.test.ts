@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Container, Image, Network, Stack, Testing, ValidationError, Volume } from '../../lib';
 import { readPlan } from '../../lib/plan';
@@ -143,13 +144,17 @@ describe('Stack', () => {
 });
 
 describe('Testing', () => {
-  test('Testing.app writes to a fresh temporary directory unless told otherwise', () => {
+  test('Testing.app writes to a fresh temporary directory unless told otherwise, made only when written', () => {
     const a = Testing.app({ env: {} });
     const b = Testing.app({ env: {} });
     expect(a.outdir).not.toBe(b.outdir);
-    expect(fs.readdirSync(a.outdir)).toEqual([]);
+    expect(path.dirname(a.outdir)).toBe(os.tmpdir());
+    expect(fs.existsSync(a.outdir)).toBe(false);
+    new Stack(a, 'made');
+    a.synth();
+    expect(fs.readdirSync(a.outdir).length).toBeGreaterThan(0);
     fs.rmSync(a.outdir, { recursive: true });
-    fs.rmSync(b.outdir, { recursive: true });
+    expect(fs.existsSync(b.outdir)).toBe(false);
     const dir = tempDir();
     expect(Testing.app({ outdir: path.join(dir, 'mine'), env: {} }).outdir).toBe(path.join(dir, 'mine'));
     expect(fs.readdirSync(dir)).toEqual([]);
