@@ -33,10 +33,11 @@ export class Progress {
     this.out.write(`${message}\n`);
   }
 
-  /** A layer's status changed. */
-  public layer(id: string, status: string): void {
+  /** A layer's status changed; a `liveOnly` status (one that progress bars follow) is not logged as a line. */
+  public layer(id: string, status: string, opts: { liveOnly?: boolean } = {}): void {
     if (!this.out) return;
     if (!this.live) {
+      if (opts.liveOnly) return;
       this.out.write(`${id}: ${status}\n`);
       return;
     }

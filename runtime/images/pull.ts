@@ -49,6 +49,8 @@ export async function pullImage(store: ImageStore, client: RegistryClient, refTe
   const configDigest = manifest.config.digest;
   const configWhere = `the config ${configDigest} of ${name} from registry ${ref.registry}`;
   let config: ImageConfig;
+  // As Docker's: an image whose config is already here lists no layers (nothing to fetch).
+  const imageKnown = store.hasBlob(configDigest) && manifest.layers.every((l) => store.hasBlob(l.digest));
   if (store.hasBlob(configDigest)) {
     config = parseConfig(store.readBlob(configDigest), configWhere);
   } else {
@@ -84,7 +86,7 @@ export async function pullImage(store: ImageStore, client: RegistryClient, refTe
   const downloads = mapLimit(manifest.layers.map((layer, i) => ({ layer, i })), opts.concurrency ?? 3, async ({ layer, i }: { layer: Descriptor; i: number }) => {
     const short = layer.digest.slice(7, 19);
     if (store.hasBlob(layer.digest)) {
-      progress.layer(short, 'Already exists');
+      if (!imageKnown) progress.layer(short, 'Already exists');
       unpack(i, short, false);
       return;
     }

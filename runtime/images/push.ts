@@ -32,9 +32,11 @@ export async function pushImage(store: ImageStore, client: RegistryClient, refTe
   progress.line(`The push refers to repository [${repo}]`);
   // Docker shows the layers only; the config goes up silently with them.
   const blobs = [...manifest.layers.map((l) => ({ digest: l.digest, size: l.size, shown: true })), { digest: manifest.config.digest, size: manifest.config.size, shown: false }];
+  // As Docker's: every layer is listed as Preparing first; Pushing is only a live progress row.
+  for (const b of blobs) if (b.shown) progress.layer(b.digest.slice(7, 19), 'Preparing');
   await mapLimit(blobs, opts.concurrency ?? 3, async (blob) => {
     const short = blob.digest.slice(7, 19);
-    const show = (status: string) => blob.shown && progress.layer(short, status);
+    const show = (status: string, liveOnly = false) => blob.shown && progress.layer(short, status, { liveOnly });
     if (await client.hasBlob(ref.registry, ref.repository, blob.digest)) {
       show('Layer already exists');
       return;
@@ -46,7 +48,7 @@ export async function pushImage(store: ImageStore, client: RegistryClient, refTe
         return;
       }
     }
-    show('Pushing');
+    show('Pushing', true);
     const file = store.blobPath(blob.digest);
     await client.uploadBlob(ref.registry, ref.repository, blob.digest, fs.statSync(file).size, () => fs.createReadStream(file));
     show('Pushed');
