@@ -10,7 +10,12 @@ import { tempDir } from '../helpers/cli';
  * asserted by class and exact message.
  */
 const asRoot = process.getuid?.() === 0;
-const rootOnly = asRoot ? test : test.skip;
+/** A test that mounts: it fails (never skips) without root, naming what it needs. */
+const rootOnly = (name: string, fn: () => Promise<void>) =>
+  test(name, async () => {
+    if (!asRoot) throw new Error('test prerequisite missing: root (this test mounts a tmpfs/bind volume); run the suite as root');
+    await fn();
+  });
 
 let work: string;
 let root: string;
