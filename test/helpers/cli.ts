@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -62,4 +62,23 @@ export async function until(what: string, check: () => boolean | Promise<boolean
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `; still there:\n${detail()}` : ''}`);
     await sleep(100);
   }
+}
+
+/** A program started without waiting: its output is collected as it comes. */
+export interface Running {
+  readonly child: import('node:child_process').ChildProcess;
+  readonly done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** The output so far, carriage returns dropped. */
+  output(): string;
+}
+
+/** Starts `command ARGS` in `cwd` with NO_COLOR and `env` over this process's environment. */
+export function startProgram(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Running {
+  const child = spawn(command, args, { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, done, output: () => stdout.replace(/\r/g, '') };
 }

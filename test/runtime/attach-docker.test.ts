@@ -2,10 +2,9 @@
  * Issue 12, item 4: `runtime attach` (and `start -a -i`) side by side with a private Docker 20.10
  * daemon: the same container, the same command line, the same output streams and exit codes.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, ROOT, ok, until } from '../helpers/cli';
+import { CLI, ROOT, Running, ok, startProgram, until } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
 import { requireCommand } from '../helpers/prereq';
 import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
@@ -17,21 +16,7 @@ let world: StackWorld;
 let dockerd: TestDockerd | undefined;
 let docker: string;
 
-interface Running {
-  readonly child: ChildProcess;
-  readonly done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-  output(): string;
-}
-
-function start(command: string, args: string[], envExtra: NodeJS.ProcessEnv): Running {
-  const child = spawn(command, args, { cwd: world.work, env: { ...process.env, NO_COLOR: '1', ...envExtra }, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done, output: () => stdout.replace(/\r/g, '') };
-}
+const start = (command: string, args: string[], envExtra: NodeJS.ProcessEnv): Running => startProgram(command, args, world.work, envExtra);
 
 /** The two CLIs, each against its own engine, taking the same arguments. */
 const engines = () => [

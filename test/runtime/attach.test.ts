@@ -1,7 +1,6 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, CliResult, ROOT, cdkDocker, ok, sleep, tempDir, until } from '../helpers/cli';
+import { CLI, CliResult, ROOT, Running, cdkDocker, ok, sleep, startProgram, tempDir, until } from '../helpers/cli';
 import { busyboxRootfsTar } from '../helpers/images';
 import { privateNetworkConfig } from '../helpers/network';
 import { requireCommand } from '../helpers/prereq';
@@ -18,23 +17,8 @@ let env: NodeJS.ProcessEnv;
 const rt = (args: string[], input?: string): CliResult => cdkDocker(['runtime', ...args], work, env, input);
 const status = (c: string) => ok(rt(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', c])).trim();
 
-interface Running {
-  readonly child: ChildProcess;
-  readonly done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-  /** The output so far, carriage returns dropped. */
-  output(): string;
-}
-
 /** Starts `cdk-docker ARGV…` (or another program) without waiting; its output is collected. */
-function start(command: string, args: string[]): Running {
-  const child = spawn(command, args, { cwd: work, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done, output: () => stdout.replace(/\r/g, '') };
-}
+const start = (command: string, args: string[]): Running => startProgram(command, args, work, env);
 const startCli = (args: string[]) => start(CLI, ['runtime', ...args]);
 
 /** `script` gives the CLI a terminal of `rows`×`cols`; `then` runs in the same terminal after the CLI started (a resize). */
