@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RuntimeConfig } from './config';
 import { cgroupMode, findHelper } from './host';
+import { packageVersion } from '../lib/util/package-info';
 
 /**
  * `info`: what the built-in engine is and holds, in the JSON structure of Docker's
@@ -149,18 +150,6 @@ function engineId(root: string): string {
   return out.match(/.{4}/g)!.join(':');
 }
 
-/** The package's version (`ServerVersion`). */
-export function engineVersion(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const file = path.join(dir, 'package.json');
-    if (fs.existsSync(file)) {
-      const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'cdk-docker' || pkg.version) return pkg.version ?? '0.0.0';
-    }
-    if (path.dirname(dir) === dir) return '0.0.0';
-  }
-}
-
 /** Builds the `info` structure for a state root; `containers` and `images` are counted by the caller's services. */
 export function engineInfo(config: RuntimeConfig, counts: { containers: ContainerCounts; images: number }): EngineInfo {
   const cgroups = cgroupMode();
@@ -227,7 +216,7 @@ export function engineInfo(config: RuntimeConfig, counts: { containers: Containe
     Name: os.hostname(),
     Labels: [],
     ExperimentalBuild: false,
-    ServerVersion: engineVersion(),
+    ServerVersion: packageVersion(),
     Runtimes: { runc: { path: runc ?? 'runc' } },
     DefaultRuntime: 'runc',
     Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },

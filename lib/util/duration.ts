@@ -27,3 +27,25 @@ export function parseGoDuration(text: string): number {
   if (total > MAX_GO_DURATION_NS) throw new InvalidArgumentError(`time: invalid duration "${text}"`);
   return Math.round(total);
 }
+
+/**
+ * A duration as Docker shows ages (`Up 2 minutes`, `3 hours ago`): docker/go-units
+ * HumanDuration — seconds and minutes cut down, hours rounded to the nearest, and days, weeks and
+ * months whole ones of those rounded hours.
+ */
+export function humanDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const minutes = Math.floor(s / 60);
+  const hours = Math.floor(Math.max(0, ms) / 3_600_000 + 0.5);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(Math.floor(Math.max(0, ms) / 3_600_000) / 24 / 365)} years`;
+}

@@ -19,6 +19,7 @@ import { MountRequest } from './mounts';
 import { isMounted, mountRootfs, unmountAll } from './rootfs';
 import { healthArgv, healthTimings, nextHealth, startHealthLoop, stopHealthLoop } from './health';
 import { Runc, pidAlive, runcMessage } from './runc';
+import { BUILD_LABEL } from '../build/leftovers';
 import { buildSpec, ensureMtab, hostFacts, limitResources } from './spec';
 import { StatsSample, sampleStats } from './stats';
 import { ContainerStore } from './store';
@@ -27,6 +28,7 @@ import { BASE_HOSTS, ContainerNetworking, endpointsConfig, formatPorts, joinsNet
 import type { NetworkStore } from '../networks';
 import { DEFAULT_NETWORK } from '../networks/types';
 import { defaultEnv, resolveUser } from './user';
+import { humanDuration } from '../../lib/util/duration';
 
 /** What `create` takes: Docker's flags as values. Unset fields come from the image or Docker's defaults. */
 export interface CreateOptions {
@@ -1054,16 +1056,19 @@ export class ContainerService {
     // Network records are read only when some container may publish ports.
     const networks = records.some((r) => joinsNetworks(r)) ? await this.networking.store.records() : [];
     const portsOf = (id: string) => networks.flatMap((n) => n.endpoints[id]?.ports ?? []);
+    // Each image name resolved once per listing (each lookup reads the image index).
+    const resolved = new Map<string, string | undefined>();
+    const imageIdOf = (ref: string) => (resolved.has(ref) ? resolved.get(ref) : resolved.set(ref, this.images.tryResolve(ref)?.id).get(ref));
     for (const r of records) {
       // A build's step containers are the builder's own: ps never lists them (as with BuildKit).
-      if (r.Config.Labels?.['io.cdk-docker.build'] !== undefined) continue;
+      if (r.Config.Labels?.[BUILD_LABEL] !== undefined) continue;
       let state = this.store.state(r.Id);
       if ((state.Status === 'running' || state.Status === 'paused') && (fs.existsSync(this.exitFile(r.Id)) || !pidAlive(state.MonitorPid ?? 0))) {
         state = await this.store.locked(r.Id, () => this.refresh(r.Id));
       }
       if (!everyState && state.Status !== 'running' && state.Status !== 'paused' && state.Status !== 'restarting') continue;
       // As Docker: a name that no longer means the container's image (untagged, moved) shows as its id.
-      const image = this.images.tryResolve(r.Config.Image)?.id === r.ImageId ? r.Config.Image : r.ImageId.replace(/^sha256:/, '').slice(0, 12);
+      const image = imageIdOf(r.Config.Image) === r.ImageId ? r.Config.Image : r.ImageId.replace(/^sha256:/, '').slice(0, 12);
       const row: ContainerSummary = { id: r.Id, name: r.Name, image, command: [r.Path, ...r.Args].join(' '), created: r.Created, status: statusText(state), state, labels: r.Config.Labels, ports: state.Status === 'running' || state.Status === 'paused' ? formatPorts(r, portsOf(r.Id)) : '' };
       if (matchContainer(row, filters)) rows.push(row);
     }
@@ -1387,23 +1392,6 @@ function statusText(state: ContainerState, now = Date.now()): string {
   }
 }
 
-/** Docker's units.HumanDuration. */
-export function humanDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.round(s / 60);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(s / 3600);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  if (h < 24 * 14) return `${Math.round(h / 24)} days`;
-  if (h < 24 * 60) return `${Math.round(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.round(h / 24 / 30)} months`;
-  return `${Math.round(h / 24 / 365)} years`;
-}
 
 /** Env merged by key: later entries win, order of first appearance kept. */
 export function mergeEnv(base: string[], overrides: string[]): string[] {

@@ -15,6 +15,7 @@ import { pushImage, PushResult } from './push';
 import { RegistryClient } from './registry';
 import { ImageRecord, ImageStore, ImageUser, ImageUsers } from './store';
 import type { ImageConfig } from './types';
+import { pidAlive } from '../../lib/util/process';
 
 /** A row of `images`. */
 export interface ImageSummary {
@@ -52,20 +53,22 @@ export function parseImageListFilters(args: readonly string[]): ImageListFilters
 }
 
 /**
- * The containers of a state root that use an image, read from the container records (each call
- * reads them afresh: `rmi` and `prune` decide under the image index lock on what is there now).
+ * The containers of a state root by the image they use, read from the container records when a
+ * decision is made (`rmi` and `prune` decide under the image index lock on what is there now).
+ * A container counts as running while its monitor lives (a record left `running` by a crash does not).
  */
 export function containerUsers(config: RuntimeConfig): ImageUsers {
-  return (imageId) => {
-    if (!fs.existsSync(path.join(config.root, 'containers'))) return [];
+  return () => {
+    const byImage = new Map<string, ImageUser[]>();
+    const users = (imageId: string): readonly ImageUser[] => byImage.get(imageId) ?? [];
+    if (!fs.existsSync(path.join(config.root, 'containers'))) return users;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { ContainerStore } = require('../containers/store') as typeof import('../containers/store');
     const store = new ContainerStore(config.root, config.runRoot);
-    const users: ImageUser[] = [];
     for (const r of store.records()) {
-      if (r.ImageId !== imageId) continue;
-      const status = store.state(r.Id).Status;
-      users.push({ id: r.Id, running: status === 'running' || status === 'paused' || status === 'restarting' });
+      const state = store.state(r.Id);
+      const running = ((state.Status === 'running' || state.Status === 'paused') && pidAlive(state.MonitorPid ?? 0)) || state.Status === 'restarting';
+      byImage.set(r.ImageId, [...users(r.ImageId), { id: r.Id, running }]);
     }
     return users;
   };

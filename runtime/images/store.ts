@@ -62,13 +62,16 @@ export interface ImageUser {
   readonly running: boolean;
 }
 
-/** The containers using an image (a bare string: one stopped container, of that id). */
-export type ImageUsers = (imageId: string) => readonly ImageUser[] | string | undefined;
+/**
+ * The containers that use each image, read once per decision (under the index lock, so that
+ * `rmi` and `prune` act on what is there now): image id → its users.
+ */
+export type ImageUsers = () => (imageId: string) => readonly ImageUser[];
 
-function imageUsers(inUse: ImageUsers | undefined, id: string): readonly ImageUser[] {
-  const u = inUse?.(id);
-  if (u === undefined) return [];
-  return typeof u === 'string' ? [{ id: u, running: false }] : u;
+/** `users(id)` over one snapshot of `inUse`, taken on first use. */
+function usersOf(inUse: ImageUsers | undefined): (id: string) => readonly ImageUser[] {
+  let snapshot: ((id: string) => readonly ImageUser[]) | undefined;
+  return (id) => (snapshot ??= inUse?.() ?? (() => []))(id);
 }
 
 /** `registry/repository` of a full reference. */
@@ -207,7 +210,7 @@ export class ImageStore {
    * that layer's diff, so layers can be unpacked in any order and in parallel.
    */
   public async unpackLayerOf(manifest: ImageManifest, config: ImageConfig, i: number): Promise<void> {
-    config.rootfs.diff_ids.slice(0, i + 1).forEach((d, j) => parseDigest(d, `config rootfs.diff_ids[${j}]`));
+    parseDigest(config.rootfs.diff_ids[i], `config rootfs.diff_ids[${i}]`);
     const chainId = chainIds(config.rootfs.diff_ids.slice(0, i + 1))[i];
     if (this.hasLayer(chainId)) return;
     const blob = this.blobPath(manifest.layers[i].digest);
@@ -411,8 +414,10 @@ export class ImageStore {
   public async remove(nameOrId: string, opts: { force?: boolean; inUse?: ImageUsers } = {}): Promise<string[]> {
     const record = this.resolve(nameOrId);
     const force = opts.force === true;
-    const users = (id: string) => imageUsers(opts.inUse, id);
-    const byId = record.id.startsWith(nameOrId) || record.id.startsWith(`sha256:${nameOrId}`);
+    const users = usersOf(opts.inUse);
+    // By id only when it reads as one (an image may be named `sha` or `sha256`).
+    const hex = nameOrId.replace(/^sha256:/, '');
+    const byId = /^[a-f0-9]{1,64}$/.test(hex) && record.id.slice('sha256:'.length).startsWith(hex);
     const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
     const familiar = (ref: string) => familiarReference(parseReference(ref));
     const lines: string[] = [];
@@ -496,13 +501,14 @@ export class ImageStore {
   public async prune(opts: { all?: boolean; inUse?: ImageUsers } = {}): Promise<{ deleted: string[]; reclaimed: number }> {
     const before = this.diskUsage();
     const deleted: string[] = [];
+    const users = usersOf(opts.inUse);
     await this.withIndex((index) => {
       // Dangling = untagged and no image built on it; removing one can make its parent dangling.
       for (let again = true; again; ) {
         again = false;
         const parents = new Set(Object.values(index.images).map((r) => r.parent));
         for (const r of Object.values(index.images)) {
-          if ((opts.all || r.repoTags.length === 0) && imageUsers(opts.inUse, r.id).length === 0 && !parents.has(r.id)) {
+          if ((opts.all || r.repoTags.length === 0) && users(r.id).length === 0 && !parents.has(r.id)) {
             delete index.images[r.id];
             deleted.push(r.id);
             again = true;

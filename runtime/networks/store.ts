@@ -309,7 +309,8 @@ export class NetworkStore {
     await deleteLeftoverBridge(r.netavark.network_interface);
     fs.rmSync(path.join(this.dir, `${r.Id}${RECORD_SUFFIX}`), { force: true });
     recordEvent(path.dirname(this.dir), 'network', 'destroy', r.Id, { name: r.Name, type: 'bridge' });
-    await this.registry.release(this.root, r);
+    // The network is gone already: a claim left by a failed release is dropped by its next reader.
+    await this.registry.release(this.root, r).catch(() => undefined);
   }
 
   /**

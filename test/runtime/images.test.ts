@@ -79,7 +79,7 @@ describe('import, inspect, history, tag, rmi', () => {
 
   test('rmi refuses an image a container uses unless forced, and then only untags it', async () => {
     const root = path.join(work, 'inuse');
-    const svc = new ImageService(runtimeConfig({ CDK_DOCKER_ROOT: root }), (imageId) => (imageId ? 'c0ffee123456' : undefined));
+    const svc = new ImageService(runtimeConfig({ CDK_DOCKER_ROOT: root }), () => () => [{ id: 'c0ffee123456', running: false }]);
     const id = await importBusybox(svc);
     await expect(svc.remove('busybox:test')).rejects.toThrow(`conflict: unable to remove repository reference "busybox:test" (must force) - container c0ffee123456 is using its referenced image ${id.slice(7, 19)}`);
     expect(await svc.remove('busybox:test', true)).toEqual(['Untagged: busybox:test']);

@@ -420,16 +420,8 @@ export function registerContainerCommands(runtime: Command): void {
           process.exitCode = await attachToContainer(n, { start: true, stdin: !!o.interactive, detachKeys: o.detachKeys });
           continue;
         }
-        if (!o.attach) {
-          await svc.start(n);
-          out(`${n}\n`);
-          continue;
-        }
-        // What the log holds from earlier runs is not shown: only this run's output.
-        const id = svc.store.resolve(n);
-        const from = containersModule().logSize(svc.logPath(id));
-        await svc.start(id, { attachedBy: process.pid });
-        process.exitCode = await attach(svc, id, from);
+        await svc.start(n);
+        out(`${n}\n`);
       }
     });
 

@@ -3,6 +3,7 @@
 import * as readline from 'node:readline';
 import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
 import { compileTemplate } from './template';
+import { humanDuration } from '../../util/duration';
 
 /**
  * Left-aligned columns as Docker's formatter prints them: Go's tabwriter with a minimum cell
@@ -26,24 +27,7 @@ export function tabwrite(rows: string[][], minWidth = 10): string {
 export function ago(iso: string, now = Date.now()): string {
   const t = Date.parse(iso);
   if (!Number.isFinite(t) || t <= 0) return 'N/A';
-  const s = Math.max(0, Math.floor((now - t) / 1000));
-  let text: string;
-  // docker/go-units HumanDuration: minutes truncate; hours round to the nearest, and the days,
-  // weeks and months are whole ones of those rounded hours.
-  const minutes = Math.floor(s / 60);
-  const hours = Math.floor((now - t) / 3_600_000 + 0.5);
-  if (s < 1) text = 'Less than a second';
-  else if (s === 1) text = '1 second';
-  else if (s < 60) text = `${s} seconds`;
-  else if (minutes === 1) text = 'About a minute';
-  else if (minutes < 60) text = `${minutes} minutes`;
-  else if (hours === 1) text = 'About an hour';
-  else if (hours < 48) text = `${hours} hours`;
-  else if (hours < 24 * 7 * 2) text = `${Math.floor(hours / 24)} days`;
-  else if (hours < 24 * 30 * 2) text = `${Math.floor(hours / 24 / 7)} weeks`;
-  else if (hours < 24 * 365 * 2) text = `${Math.floor(hours / 24 / 30)} months`;
-  else text = `${Math.floor(Math.floor((now - t) / 3_600_000) / 24 / 365)} years`;
-  return `${text} ago`;
+  return `${humanDuration(now - t)} ago`;
 }
 
 /** The 12-hex short form of an id. */

@@ -273,7 +273,7 @@ export function registerImageCommands(runtime: Command): void {
         }
       }
       // What is missing is asked for on a terminal, the password without echo.
-      if (!password && !process.stdin.isTTY) throw new InvalidArgumentError('Cannot perform an interactive login from a non TTY device');
+      if ((!password || !username) && !process.stdin.isTTY) throw new InvalidArgumentError('Cannot perform an interactive login from a non TTY device');
       if (!username) {
         if (server === 'docker.io') out('Login with your Docker ID to push and pull images from Docker Hub. If you don\'t have a Docker ID, head over to https://hub.docker.com to create one.\n');
         username = (await promptLine(stored?.username ? `Username (${stored.username}): ` : 'Username: ', true)).trim() || stored?.username;

@@ -3,6 +3,7 @@ import type * as Info from '../../../runtime/info';
 import { renderTemplate } from './format';
 import { imageService, loadRuntime } from './images';
 import { service as containerService } from './containers';
+import { packageVersion } from '../../util/package-info';
 
 /** `info`'s data: the engine's (Docker's types.Info) with the client's, as `docker info --format` sees it. */
 export async function infoData(): Promise<Info.EngineInfo & { ClientInfo: { Debug: boolean; Context: string; Version: string } }> {
@@ -19,7 +20,7 @@ export async function infoData(): Promise<Info.EngineInfo & { ClientInfo: { Debu
   }
   const images = imageService().store.list(true).length;
   const data = info.engineInfo(config, { containers: { running, paused, stopped }, images });
-  return { ...data, ClientInfo: { Debug: false, Context: 'default', Version: info.engineVersion() } };
+  return { ...data, ClientInfo: { Debug: false, Context: 'default', Version: packageVersion() } };
 }
 
 /** Docker's `info` text: a Client and a Server section. */
