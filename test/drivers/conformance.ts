@@ -7,6 +7,7 @@ import { LABELS } from '../../lib/drivers';
 import type { ContainerSpec, ImageResource, NetworkSpec, VolumeSpec } from '../../lib/plan/types';
 import { CdkDockerError } from '../../lib/util/errors';
 import { writeDockerArchive } from '../helpers/archive';
+import { until } from '../helpers/cli';
 import { requireCommand } from '../helpers/prereq';
 
 /** What a driver's test file gives the suite. */
@@ -276,6 +277,8 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
     test('a started container is running on its network with its port published', async () => {
       await driver.startContainer(web);
       await driver.wait(web, 'started', 20_000);
+      // Started means the process runs, not that its first line is written yet: wait for the line.
+      await until('web to print its first line', async () => (await driver.logs(web, 5)) !== '', 10_000);
       const [c] = (await driver.observe(stack)).containers;
       expect(`${c.status} ${c.exitCode} ${await driver.logs(web, 5)}`).toBe('running 0 web up\n');
       const subnet = (await driver.observe(stack)).networks[0].subnet;
