@@ -1,3 +1,3 @@
 export * from './constructs';
 export * as plan from './plan';
-export { CdkDockerError, InvalidArgumentError, NotFoundError, ConflictError, PlanValidationError, ValidationError } from './util/errors';
+export { CdkDockerError, InvalidArgumentError, NotFoundError, ConflictError, PlanValidationError, ValidationError } from './core/errors';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgumentError } from '../lib/util/errors';
+import { InvalidArgumentError } from '../lib/core/errors';
 
 /** Where the built-in runtime keeps its state, and its settings. */
 export interface RuntimeConfig {

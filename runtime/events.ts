@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { InvalidArgumentError } from '../lib/util/errors';
+import { InvalidArgumentError } from '../lib/core/errors';
 import { type FilterGroups, groupFilters, matchLabel } from './util/filters';
 
 /**

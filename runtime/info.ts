@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RuntimeConfig } from './config';
 import { cgroupMode, findHelper } from './host';
-import { packageVersion } from '../lib/util/package-info';
+import { packageVersion } from '../lib/core/package-info';
 
 /**
  * `info`: what the built-in engine is and holds, in the JSON structure of Docker's

@@ -3,7 +3,7 @@ import pc from 'picocolors';
 import type { Driver } from '../drivers/types';
 import type { Plan } from '../plan/types';
 import type { StackDiff } from '../reconcile/types';
-import { InvalidArgumentError } from '../util/errors';
+import { InvalidArgumentError } from '../core/errors';
 import { engine } from './engine';
 import { withAppOptions } from './options';
 import { confirm } from './runtime/format';

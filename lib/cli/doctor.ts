@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import { checkHost, fixCommands, HostCheck } from '../../runtime/host';
-import { CdkDockerError } from '../util/errors';
+import { CdkDockerError } from '../core/errors';
 
 interface DoctorOptions {
   fix?: boolean;

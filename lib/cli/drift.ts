@@ -6,7 +6,7 @@ import { MANIFEST_FILE, readAssembly } from '../plan/io';
 import type { Plan } from '../plan/types';
 import type { ObservedImages } from '../reconcile/diff';
 import type { StackDrift } from '../reconcile/drift';
-import { NotFoundError } from '../util/errors';
+import { NotFoundError } from '../core/errors';
 import { commandDriver } from './engine';
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Driver } from '../drivers/types';
-import { InvalidArgumentError } from '../util/errors';
+import { InvalidArgumentError } from '../core/errors';
 
 /**
  * The engine the stack commands (diff, apply, destroy, drift, ps, logs, exec) talk to: the

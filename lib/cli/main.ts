@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
-import { CdkDockerError } from '../util/errors';
-import { packageVersion } from '../util/package-info';
+import { CdkDockerError } from '../core/errors';
+import { packageVersion } from '../core/package-info';
 import { registerDeploy } from './deploy';
 import { registerDoctor } from './doctor';
 import { registerDrift } from './drift';

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { Driver, ObservedContainer } from '../drivers/types';
 import { LABELS } from '../drivers/types';
 import type { Plan } from '../plan/types';
-import { NotFoundError } from '../util/errors';
+import { NotFoundError } from '../core/errors';
 import { hasPlans, lastPlans, planDir } from './drift';
 import { commandDriver } from './engine';
 import { table } from './runtime/format';

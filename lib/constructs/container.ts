@@ -10,11 +10,11 @@ import type {
   RestartPolicy as PlanRestartPolicy,
   SecretRef,
 } from '../plan/types';
-import { InvalidArgumentError } from '../util/errors';
-import { isIpv4 } from '../util/ip';
-import { MAX_COUNT, MAX_CPUS, MAX_ID, MAX_PIDS, MAX_REPLICAS, MAX_STOP_TIMEOUT_SECONDS, MAX_TIMER_MS, MIN_CPUS, MIN_HEALTH_MS, MIN_MEMORY_BYTES } from '../util/limits';
-import { normalizeCapability, normalizeSignal } from '../util/linux';
-import { checkName } from '../util/names';
+import { InvalidArgumentError } from '../core/errors';
+import { isIpv4 } from '../core/ip';
+import { MAX_COUNT, MAX_CPUS, MAX_ID, MAX_PIDS, MAX_REPLICAS, MAX_STOP_TIMEOUT_SECONDS, MAX_TIMER_MS, MIN_CPUS, MIN_HEALTH_MS, MIN_MEMORY_BYTES } from '../core/limits';
+import { normalizeCapability, normalizeSignal } from '../core/linux';
+import { checkName } from '../core/names';
 import { Duration } from './duration';
 import { IImage, Image } from './image';
 import { INetwork } from './network';
@@ -31,7 +31,7 @@ export type { PortOptions } from './private/ports';
 
 const CONTAINER_SYMBOL = Symbol.for('cdk-docker.Container');
 
-export { MIN_MEMORY_BYTES } from '../util/limits';
+export { MIN_MEMORY_BYTES } from '../core/limits';
 
 /** A container other constructs can refer to. */
 export interface IContainer extends IConstruct {

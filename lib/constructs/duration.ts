@@ -1,5 +1,5 @@
-import { parseGoDuration } from '../util/duration';
-import { InvalidArgumentError } from '../util/errors';
+import { parseGoDuration } from '../core/duration';
+import { InvalidArgumentError } from '../core/errors';
 
 /**
  * A length of time. Create with `Duration.seconds(5)`, `Duration.millis(500)`,

@@ -1,7 +1,7 @@
 import { Construct, IConstruct } from 'constructs';
 import type { ImageResource, ImageSpec } from '../plan/types';
-import { InvalidArgumentError } from '../util/errors';
-import { normalizeReference } from '../util/reference';
+import { InvalidArgumentError } from '../core/errors';
+import { normalizeReference } from '../core/reference';
 import { PlanRefs, StackResource, at } from './private/resource';
 import type { SynthContext } from './private/synth-context';
 import { Stack } from './stack';

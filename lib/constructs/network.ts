@@ -1,8 +1,8 @@
 import { Construct, IConstruct } from 'constructs';
 import type { NetworkResource } from '../plan/types';
-import { InvalidArgumentError } from '../util/errors';
-import { cidrContains, ipv4ToInt, isIpv4, parseCidr } from '../util/ip';
-import { checkName } from '../util/names';
+import { InvalidArgumentError } from '../core/errors';
+import { cidrContains, ipv4ToInt, isIpv4, parseCidr } from '../core/ip';
+import { checkName } from '../core/names';
 import { PlanRefs, StackResource, at } from './private/resource';
 import { checkLabels, defaultName } from './private/util';
 

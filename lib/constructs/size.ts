@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from '../util/errors';
-import { MAX_BYTES, describeBytes, describeNumber } from '../util/limits';
+import { InvalidArgumentError } from '../core/errors';
+import { MAX_BYTES, describeBytes, describeNumber } from '../core/limits';
 
 const MULTIPLIERS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 

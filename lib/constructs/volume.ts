@@ -1,8 +1,8 @@
 import { Construct, IConstruct } from 'constructs';
 import type { VolumeResource } from '../plan/types';
-import { InvalidArgumentError } from '../util/errors';
-import { tmpfsOptionProblem } from '../util/limits';
-import { checkName } from '../util/names';
+import { InvalidArgumentError } from '../core/errors';
+import { tmpfsOptionProblem } from '../core/limits';
+import { checkName } from '../core/names';
 import { PlanRefs, StackResource, at } from './private/resource';
 import { checkLabels, defaultName } from './private/util';
 

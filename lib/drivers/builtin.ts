@@ -50,9 +50,9 @@ import type {
   VolumeSpec,
 } from '../plan/types';
 import { Size } from '../constructs/size';
-import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors';
-import { cpuRangeMessage, hostCpuCount } from '../util/limits';
-import { normalizeSignal } from '../util/linux';
+import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors';
+import { cpuRangeMessage, hostCpuCount } from '../core/limits';
+import { normalizeSignal } from '../core/linux';
 import { ContainerConditionError, UnsupportedError } from './errors';
 import {
   ContainerCreateRequest,

@@ -1,4 +1,4 @@
-import { CdkDockerError } from '../util/errors';
+import { CdkDockerError } from '../core/errors';
 import type { DependencyCondition } from '../plan/types';
 
 /**

@@ -1,5 +1,5 @@
 /** Drivers: the interface the reconciler calls (./types) and its implementations. */
-import { InvalidArgumentError } from '../util/errors';
+import { InvalidArgumentError } from '../core/errors';
 import { builtinDriver } from './builtin';
 import type { Driver } from './types';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { contextPaths } from '../util/dockerignore';
+import { contextPaths } from '../core/dockerignore';
 
 /** `sha256:…` of a file's content. */
 export function hashFileContent(file: string): string {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { canonicalize, canonicalJson } from '../util/canonical';
-import { InvalidArgumentError, NotFoundError, PlanValidationError } from '../util/errors';
+import { canonicalize, canonicalJson } from '../core/canonical';
+import { InvalidArgumentError, NotFoundError, PlanValidationError } from '../core/errors';
 import type { Plan } from './types';
 import { validatePlan } from './validate';
 

@@ -3,8 +3,8 @@ import type { ErrorObject, Options, ValidateFunction } from 'ajv/dist/2020';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PlanValidationError } from '../util/errors';
-import { packageRoot } from '../util/package-info';
+import { PlanValidationError } from '../core/errors';
+import { packageRoot } from '../core/package-info';
 import type { Plan } from './types';
 
 /**

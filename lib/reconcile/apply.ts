@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import type { ContainerResource, ContainerSpec, Plan, Resource } from '../plan/types';
 import type { Driver, ObservedContainer, ObservedStack } from '../drivers/types';
-import { CdkDockerError } from '../util/errors';
-import { limiter, mapLimit } from '../util/concurrency';
-import { readEnvFile } from '../util/env';
+import { CdkDockerError } from '../core/errors';
+import { limiter, mapLimit } from '../core/concurrency';
+import { readEnvFile } from '../core/env';
 import { managedLabels, replicaName } from './hash';
 import type { ObservedImages } from './diff';
 import type { Change, StackDiff } from './types';

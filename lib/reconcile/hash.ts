@@ -28,8 +28,8 @@
 
 import { LABELS, ManagedLabels } from '../drivers/types';
 import type { ContainerResource, ContainerSpec, ImageResource, Plan, Resource } from '../plan/types';
-import { canonicalJson, hashObject } from '../util/canonical';
-import { NotFoundError } from '../util/errors';
+import { canonicalJson, hashObject } from '../core/canonical';
+import { NotFoundError } from '../core/errors';
 
 /** Version of the hashed form: bump when what goes into a hash changes. */
 export const SPEC_HASH_VERSION = 1;

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import type { ObservedStack } from '../drivers/types';
 import { validatePlan } from '../plan/validate';
 import type { Plan } from '../plan/types';
-import { canonicalJson, hashObject, hmacSha256, sha256 } from '../util/canonical';
-import { CdkDockerError, InvalidArgumentError } from '../util/errors';
+import { canonicalJson, hashObject, hmacSha256, sha256 } from '../core/canonical';
+import { CdkDockerError, InvalidArgumentError } from '../core/errors';
 import type { Change, StackDiff } from './types';
 
 /**

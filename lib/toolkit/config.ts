@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgumentError } from '../util/errors';
+import { InvalidArgumentError } from '../core/errors';
 
 /** `cdk-docker.json`, next to a project's stack code (as `cdk.json`). */
 export interface ProjectConfig {

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CdkDockerError, ConflictError, InvalidArgumentError } from '../util/errors';
-import { checkName, suggestName } from '../util/names';
-import { packageRoot, packageVersion } from '../util/package-info';
+import { CdkDockerError, ConflictError, InvalidArgumentError } from '../core/errors';
+import { checkName, suggestName } from '../core/names';
+import { packageRoot, packageVersion } from '../core/package-info';
 
 /** A project template under `templates/<language>-<name>`. */
 export interface TemplateInfo {

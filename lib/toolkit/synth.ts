@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readAssembly, renderPlan, planFileName, MANIFEST_FILE } from '../plan/io';
 import type { Plan } from '../plan/types';
-import { CdkDockerError, InvalidArgumentError } from '../util/errors';
+import { CdkDockerError, InvalidArgumentError } from '../core/errors';
 import { CONFIG_FILE, loadConfig } from './config';
 
 /** The app command failed; its own output has been shown already. */

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { parseGoDuration } from '../../lib/util/duration';
-import { InvalidArgumentError } from '../../lib/util/errors';
+import { parseGoDuration } from '../../lib/core/duration';
+import { InvalidArgumentError } from '../../lib/core/errors';
 import { mergeEnv, signalName } from '../containers/service';
 import type { ContainerConfig, HealthConfig } from '../images/types';
 import type { Instruction } from './dockerfile';

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
-import { contextPaths, dockerignore } from '../../lib/util/dockerignore';
-import { InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
+import { contextPaths, dockerignore } from '../../lib/core/dockerignore';
+import { InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
 import { globPattern } from '../util/filters';
 
 /**

@@ -1,5 +1,5 @@
 import { DockerfileParser } from 'dockerfile-ast';
-import { InvalidArgumentError } from '../../lib/util/errors';
+import { InvalidArgumentError } from '../../lib/core/errors';
 import { foldContinuations } from './words';
 
 /**

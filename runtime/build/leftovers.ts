@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CdkDockerError, NotFoundError } from '../../lib/util/errors';
-import { identityAlive, processIdentity } from '../../lib/util/process';
+import { CdkDockerError, NotFoundError } from '../../lib/core/errors';
+import { identityAlive, processIdentity } from '../../lib/core/process';
 import type { ContainerService } from '../containers/service';
 
 /**

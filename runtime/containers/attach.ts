@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SeqpacketSocket } from 'node-unix-socket';
-import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/util/errors';
+import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/core/errors';
 import type { ContainerService } from './service';
 
 /**

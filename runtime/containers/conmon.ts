@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { CdkDockerError } from '../../lib/util/errors';
+import { CdkDockerError } from '../../lib/core/errors';
 import { findHelper } from '../host';
 import { runcMessage } from './runc';
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
-import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
+import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
 import { commitImage, validateCommit } from '../images/commit';
 import type { ImageRecord } from '../images/store';
 import type { ContainerConfig } from '../images/types';

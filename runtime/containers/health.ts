@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { MAX_COUNT, MAX_TIMER_MS } from '../../lib/util/limits';
+import { MAX_COUNT, MAX_TIMER_MS } from '../../lib/core/limits';
 import type { HealthcheckConfig, HealthLogEntry, HealthState } from './types';
 
 /**

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgumentError } from '../../lib/util/errors';
+import { InvalidArgumentError } from '../../lib/core/errors';
 
 /**
  * Reading conmon's k8s-file logs: one line per chunk, `<RFC3339Nano> <stdout|stderr> <F|P> <text>`;

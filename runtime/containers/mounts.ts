@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { InvalidArgumentError } from '../../lib/util/errors';
+import { InvalidArgumentError } from '../../lib/core/errors';
 
 /** A mount as the user asked for it, before volumes are created and paths resolved. */
 export interface MountRequest {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { ConflictError, InvalidArgumentError } from '../../lib/util/errors';
+import { ConflictError, InvalidArgumentError } from '../../lib/core/errors';
 import type { Netavark, NetworkStore } from '../networks';
 import type { Endpoint, NetworkRecord, PortMapping, SetupResult } from '../networks';
 import { DEFAULT_NETWORK } from '../networks/types';

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CdkDockerError } from '../../lib/util/errors';
+import { CdkDockerError } from '../../lib/core/errors';
 import { execFileText } from './runc';
 
 /**

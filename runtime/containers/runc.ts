@@ -1,7 +1,7 @@
 import { execFile, spawn, SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
-import { pidAlive } from '../../lib/util/process';
-import { CdkDockerError } from '../../lib/util/errors';
+import { pidAlive } from '../../lib/core/process';
+import { CdkDockerError } from '../../lib/core/errors';
 import { findHelper } from '../host';
 
 

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
-import { readEnvFile } from '../../lib/util/env';
-import { normalizeSignal, SIGNALS } from '../../lib/util/linux';
-import { packageRoot } from '../../lib/util/package-info';
+import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
+import { readEnvFile } from '../../lib/core/env';
+import { normalizeSignal, SIGNALS } from '../../lib/core/linux';
+import { packageRoot } from '../../lib/core/package-info';
 import type { RuntimeConfig } from '../config';
 import { findHelper } from '../host';
 import { recordContainerEvent, recordEvent } from '../events';
@@ -28,7 +28,7 @@ import { BASE_HOSTS, ContainerNetworking, endpointsConfig, formatPorts, joinsNet
 import type { NetworkStore } from '../networks';
 import { DEFAULT_NETWORK } from '../networks/types';
 import { defaultEnv, resolveUser } from './user';
-import { humanDuration } from '../../lib/util/duration';
+import { humanDuration } from '../../lib/core/duration';
 
 /** What `create` takes: Docker's flags as values. Unset fields come from the image or Docker's defaults. */
 export interface CreateOptions {

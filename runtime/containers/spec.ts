@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { InvalidArgumentError } from '../../lib/util/errors';
-import { MAX_BYTES, MAX_CPUS, MAX_PIDS, MIN_CPUS, MIN_MEMORY_BYTES, OOM_SCORE_ADJ_RANGE, describeBytes, describeNumber, tmpfsOptionProblem } from '../../lib/util/limits';
-import { CAPABILITIES, DEFAULT_CAPABILITIES, normalizeCapability } from '../../lib/util/linux';
+import { InvalidArgumentError } from '../../lib/core/errors';
+import { MAX_BYTES, MAX_CPUS, MAX_PIDS, MIN_CPUS, MIN_MEMORY_BYTES, OOM_SCORE_ADJ_RANGE, describeBytes, describeNumber, tmpfsOptionProblem } from '../../lib/core/limits';
+import { CAPABILITIES, DEFAULT_CAPABILITIES, normalizeCapability } from '../../lib/core/linux';
 import { OciSeccomp, seccompFor } from './seccomp';
 import { OciMount, SpecInput } from './types';
 

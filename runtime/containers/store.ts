@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
-import { checkName } from '../../lib/util/names';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
+import { checkName } from '../../lib/core/names';
 import { readJsonIfExists, withLock, writeJsonAtomic } from '../util/files';
 import type { ContainerRecord, ContainerState } from './types';
 

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import { InvalidArgumentError } from '../../lib/util/errors';
-import { formatReference, parseReference } from '../../lib/util/reference';
+import { InvalidArgumentError } from '../../lib/core/errors';
+import { formatReference, parseReference } from '../../lib/core/reference';
 import { applyChanges, gzipIntoStore } from './archive';
 import { ImageRecord, ImageStore } from './store';
 import { ContainerConfig, Descriptor, ImageConfig, ImageManifest, MEDIA_TYPES, hostPlatform } from './types';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { InvalidArgumentError } from '../../lib/util/errors';
+import { InvalidArgumentError } from '../../lib/core/errors';
 
 /**
  * Registry credentials in Docker's client config (`$DOCKER_CONFIG/config.json`, default

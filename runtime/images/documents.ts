@@ -1,14 +1,14 @@
 import type Ajv2020 from 'ajv/dist/2020';
 import type { ValidateFunction } from 'ajv/dist/2020';
-import { CdkDockerError } from '../../lib/util/errors';
-import { parseDigest } from '../../lib/util/digest';
+import { CdkDockerError } from '../../lib/core/errors';
+import { parseDigest } from '../../lib/core/digest';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from './types';
 
 /**
  * The JSON documents of an image (manifest, index, config) as they come from a registry or an
  * archive: hostile input. Each is size-checked before it is read into memory, shape-checked with
  * ajv (JSON Schema 2020-12), and every digest in it is parsed with the one digest parser
- * (lib/util/digest) before anything uses it as a path. A bad document is a one-line
+ * (lib/core/digest) before anything uses it as a path. A bad document is a one-line
  * MalformedImageError naming where it came from and the field.
  */
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { processIdentity } from '../../lib/util/process';
+import { processIdentity } from '../../lib/core/process';
 
 /**
  * Temporary data of image ingest (downloads, archive loads, imports, layer unpacking), and its

@@ -6,7 +6,7 @@ import * as zlib from 'node:zlib';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
-import { CdkDockerError } from '../../lib/util/errors';
+import { CdkDockerError } from '../../lib/core/errors';
 import { runTool } from '../util/exec';
 import { MEDIA_TYPES } from './types';
 

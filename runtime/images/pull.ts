@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
-import { ImageReference, formatReference, parseReference } from '../../lib/util/reference';
+import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
+import { ImageReference, formatReference, parseReference } from '../../lib/core/reference';
 import { Progress } from './progress';
 import { RegistryClient } from './registry';
 import { BlobSizeError, ImageRecord, ImageStore } from './store';
 import { Descriptor, ImageConfig, MEDIA_TYPES, Platform, hostPlatform } from './types';
 import { checkDocumentSize, checkLayerCount, parseConfig, parseIndex, parseManifest } from './documents';
 import { DigestMismatchError } from './layers';
-import { limiter, mapLimit } from '../../lib/util/concurrency';
+import { limiter, mapLimit } from '../../lib/core/concurrency';
 
 export interface PullOptions {
   /** Platform to pick from a manifest list. @default the host's */

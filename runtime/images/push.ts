@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
-import { InvalidArgumentError } from '../../lib/util/errors';
-import { formatReference, parseReference } from '../../lib/util/reference';
+import { InvalidArgumentError } from '../../lib/core/errors';
+import { formatReference, parseReference } from '../../lib/core/reference';
 import { Progress } from './progress';
 import { mapLimit } from './pull';
 import { RegistryClient } from './registry';

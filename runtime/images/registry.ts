@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
-import { CdkDockerError, NotFoundError } from '../../lib/util/errors';
-import { parseDigest } from '../../lib/util/digest';
-import { isTag } from '../../lib/util/reference';
+import { CdkDockerError, NotFoundError } from '../../lib/core/errors';
+import { parseDigest } from '../../lib/core/digest';
+import { isTag } from '../../lib/core/reference';
 import { MAX_MANIFEST_BYTES, MalformedImageError } from './documents';
 import { Credentials, lookupCredentials } from './credentials';
 import { MEDIA_TYPES } from './types';

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { InvalidArgumentError } from '../../lib/util/errors';
-import { familiarReference, parseReference } from '../../lib/util/reference';
+import { InvalidArgumentError } from '../../lib/core/errors';
+import { familiarReference, parseReference } from '../../lib/core/reference';
 import type { RuntimeConfig } from '../config';
 import { recordImageEvent } from '../events';
 import { boolFilter, globPattern, groupFilters, matchLabels } from '../util/filters';
@@ -15,7 +15,7 @@ import { pushImage, PushResult } from './push';
 import { RegistryClient } from './registry';
 import { ImageRecord, ImageStore, ImageUser, ImageUsers } from './store';
 import type { ImageConfig } from './types';
-import { pidAlive } from '../../lib/util/process';
+import { pidAlive } from '../../lib/core/process';
 
 /** A row of `images`. */
 export interface ImageSummary {

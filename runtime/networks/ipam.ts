@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/util/errors';
+import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/core/errors';
 import type { NetworkRecord } from './types';
 
 /**

@@ -3,7 +3,7 @@ import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/util/errors';
+import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/core/errors';
 import { findHelper } from '../host';
 import { withLock } from '../util/files';
 import type { NetworkStore } from './store';

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { CdkDockerError } from '../../lib/util/errors';
+import { CdkDockerError } from '../../lib/core/errors';
 
 /**
  * Runs a small host tool (mknod, setfattr …) to completion; a non-zero exit is a CdkDockerError

@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as lockfile from 'proper-lockfile';
-import { ConflictError } from '../../lib/util/errors';
-import { processIdentity } from '../../lib/util/process';
+import { ConflictError } from '../../lib/core/errors';
+import { processIdentity } from '../../lib/core/process';
 
 /**
  * Crash-safe metadata: every record is written to a temporary file beside it and renamed into

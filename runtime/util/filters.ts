@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../lib/util/errors';
+import { InvalidArgumentError } from '../../lib/core/errors';
 
 /**
  * Docker's `--filter KEY=VALUE` arguments, as the list and prune commands of containers, images,

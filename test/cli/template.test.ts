@@ -1,6 +1,6 @@
 import { renderTemplate } from '../../lib/cli/runtime/format';
 import { compileTemplate, sprintf } from '../../lib/cli/runtime/template';
-import { InvalidArgumentError } from '../../lib/util/errors';
+import { InvalidArgumentError } from '../../lib/core/errors';
 
 /**
  * `--format` templates against the strings Go's text/template (with Docker's functions)

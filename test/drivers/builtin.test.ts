@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BuiltinDriver, driverFor } from '../../lib/drivers';
-import { CdkDockerError } from '../../lib/util/errors';
+import { CdkDockerError } from '../../lib/core/errors';
 import { runtimeConfig } from '../../runtime/config';
 import { ContainerService } from '../../runtime/containers';
 import { ImageService } from '../../runtime/images/service';

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Driver, ManagedLabels, ObservedContainer } from '../../lib/drivers';
 import { LABELS } from '../../lib/drivers';
 import type { ContainerSpec, ImageResource, NetworkSpec, VolumeSpec } from '../../lib/plan/types';
-import { CdkDockerError } from '../../lib/util/errors';
+import { CdkDockerError } from '../../lib/core/errors';
 import { writeDockerArchive } from '../helpers/archive';
 import { until } from '../helpers/cli';
 import { requireCommand } from '../helpers/prereq';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Construct } from 'constructs';
 import { App, Container, Image, Network, Restart, Secret, Stack, Testing, Volume } from '../../lib';
 import { Plan, renderPlan, writeAssembly } from '../../lib/plan';
-import { canonicalJson } from '../../lib/util/canonical';
+import { canonicalJson } from '../../lib/core/canonical';
 import { fixtureApp, removeTempDirs, resourceAt, tempDir } from '../fixtures';
 
 afterAll(removeTempDirs);

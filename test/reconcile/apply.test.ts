@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { canonicalJson, hmacSha256 } from '../../lib/util/canonical';
+import { canonicalJson, hmacSha256 } from '../../lib/core/canonical';
 import { CliResult, ROOT, cdkDocker, ok, tempDir, until, writeJsApp } from '../helpers/cli';
 import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 

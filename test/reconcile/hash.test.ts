@@ -2,7 +2,7 @@ import { Container, Image, Network, Secret, Stack, Volume } from '../../lib';
 import { LABELS } from '../../lib/drivers/types';
 import type { Plan } from '../../lib/plan/types';
 import { dependencyOrder, EXTRA_LABELS, managedLabels, replicaName, specHash } from '../../lib/reconcile';
-import { NotFoundError } from '../../lib/util/errors';
+import { NotFoundError } from '../../lib/core/errors';
 import { FIXTURE_ENV, fixtureApp, resourceAt } from '../fixtures';
 import { Testing } from '../../lib';
 

@@ -5,7 +5,7 @@ import { contextFiles } from '../../lib/plan/hashing';
 import { BuildContext, ContextError, sourcesHash } from '../../runtime/build/context';
 import { globPattern } from '../../runtime/util/filters';
 import { DockerfileError, parseDockerfile } from '../../runtime/build/dockerfile';
-import { parseGoDuration as parseDuration } from '../../lib/util/duration';
+import { parseGoDuration as parseDuration } from '../../lib/core/duration';
 import { exposedPorts } from '../../runtime/build/config';
 import { SubstitutionError, foldContinuations, processWord, processWords, varsOf } from '../../runtime/build/words';
 import { CliResult, cdkDocker, ok, tempDir } from '../helpers/cli';

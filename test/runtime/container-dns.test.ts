@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConflictError, InvalidArgumentError } from '../../lib/util/errors';
+import { ConflictError, InvalidArgumentError } from '../../lib/core/errors';
 import { runtimeConfig } from '../../runtime/config';
 import { ContainerService } from '../../runtime/containers';
 import { CliResult, cdkDocker, ok, tempDir, until } from '../helpers/cli';

@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { CdkDockerError } from '../../lib/util/errors';
+import { CdkDockerError } from '../../lib/core/errors';
 import { ImageService, runtimeConfig } from '../../runtime';
 import { CLI, cdkDocker, ok, sleep, tempDir, until } from '../helpers/cli';
 import { EntrySpec, tarOf } from '../helpers/archive';

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NotFoundError } from '../../lib/util/errors';
+import { NotFoundError } from '../../lib/core/errors';
 import { BadArchiveError, DigestMismatchError, ImageService, RegistryAuthError, RegistryUnreachableError, UnsafeLayerError, runtimeConfig } from '../../runtime';
 import { ROOT, tempDir } from '../helpers/cli';
 import { tarOf, writeDockerArchive } from '../helpers/archive';

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pidAlive, processIdentity } from '../../lib/util/process';
+import { pidAlive, processIdentity } from '../../lib/core/process';
 import { withLock } from '../../runtime/util/files';
 import { ROOT, tempDir, until } from '../helpers/cli';
 

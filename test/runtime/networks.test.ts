@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { ConflictError, InvalidArgumentError } from '../../lib/util/errors';
+import { ConflictError, InvalidArgumentError } from '../../lib/core/errors';
 import { findHelper } from '../../runtime/host';
 import { chooseSubnet, formatCidr, hostSubnets, overlaps, parseCidr } from '../../runtime/networks/ipam';
 import { Netavark, NetworkStore, NetworkRecord } from '../../runtime/networks';

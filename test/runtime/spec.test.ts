@@ -2,8 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { InvalidArgumentError } from '../../lib/util/errors';
-import { CAPABILITIES } from '../../lib/util/linux';
+import { InvalidArgumentError } from '../../lib/core/errors';
+import { CAPABILITIES } from '../../lib/core/linux';
 import {
   DEFAULT_DEVICE_RULES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, HostFacts, OciSpec, buildSpec, capabilitiesFor,
   capabilitiesFromMask, hostDevices, hostFacts,

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/util/errors';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
 import { ANONYMOUS_LABEL, VolumeStore, parseListFilters, parsePruneFilters } from '../../runtime/volumes';
 import { tempDir } from '../helpers/cli';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CdkDockerError, PlanValidationError, ValidationError } from '../../lib/util/errors';
+import { CdkDockerError, PlanValidationError, ValidationError } from '../../lib/core/errors';
 import type { World } from './canary';
 
 /**

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as fc from 'fast-check';
 import * as tarStream from 'tar-stream';
-import { readEnvFile } from '../../lib/util/env';
+import { readEnvFile } from '../../lib/core/env';
 import { readPlan } from '../../lib/plan/io';
 import { readSavedPlan } from '../../lib/reconcile/saved';
 import { runtimeConfig } from '../../runtime/config';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import type * as Containers from '../../../runtime/containers';
-import { InvalidArgumentError } from '../../util/errors';
+import { InvalidArgumentError } from '../../core/errors';
 import { service } from './containers';
 import { parseBool } from './flags';
 

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Runtime from '../../../runtime';
-import { InvalidArgumentError } from '../../util/errors';
+import { InvalidArgumentError } from '../../core/errors';
 import { loadRuntime } from './images';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];

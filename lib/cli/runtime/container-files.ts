@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import type * as Containers from '../../../runtime/containers';
-import { InvalidArgumentError } from '../../util/errors';
+import { InvalidArgumentError } from '../../core/errors';
 import { loadRuntime } from './images';
 
 /** The containers half of the runtime, loaded on first use. */

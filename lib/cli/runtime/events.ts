@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type * as Events from '../../../runtime/events';
-import { parseGoDuration } from '../../util/duration';
-import { InvalidArgumentError } from '../../util/errors';
+import { parseGoDuration } from '../../core/duration';
+import { InvalidArgumentError } from '../../core/errors';
 import { renderTemplate } from './format';
 import { loadRuntime } from './images';
 

@@ -12,7 +12,7 @@
  */
 
 import { Command, Option } from 'commander';
-import { CdkDockerError } from '../../util/errors';
+import { CdkDockerError } from '../../core/errors';
 
 /** A flag Docker's parser would refuse: the CLI prints it with the command's usage and exits 125. */
 export class FlagError extends CdkDockerError {

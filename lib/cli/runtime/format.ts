@@ -1,9 +1,9 @@
 /** Table and time formatting shared by the `runtime` commands, as Docker prints them. */
 
 import * as readline from 'node:readline';
-import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
+import { CdkDockerError, InvalidArgumentError } from '../../core/errors';
 import { compileTemplate } from './template';
-import { humanDuration } from '../../util/duration';
+import { humanDuration } from '../../core/duration';
 
 /**
  * Left-aligned columns as Docker's formatter prints them: Go's tabwriter with a minimum cell

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import type * as Runtime from '../../../runtime';
-import { CdkDockerError, InvalidArgumentError } from '../../util/errors';
-import { normalizeReference } from '../../util/reference';
+import { CdkDockerError, InvalidArgumentError } from '../../core/errors';
+import { normalizeReference } from '../../core/reference';
 import { ago, eachName, goTimeString, printInspect, renderFormatted, renderTemplate, shortId, table } from './format';
 
 /** The runtime's API, loaded on first use so that other commands start without it. */

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type * as Config from '../../../runtime/config';
 import type * as Networks from '../../../runtime/networks';
-import { InvalidArgumentError } from '../../util/errors';
+import { InvalidArgumentError } from '../../core/errors';
 import { service as containerService } from './containers';
 import { confirm, eachName, keyValues, printInspect, renderTemplate, shortId, table } from './format';
 

@@ -3,7 +3,7 @@ import type * as Info from '../../../runtime/info';
 import { renderTemplate } from './format';
 import { imageService, loadRuntime } from './images';
 import { service as containerService } from './containers';
-import { packageVersion } from '../../util/package-info';
+import { packageVersion } from '../../core/package-info';
 
 /** `info`'s data: the engine's (Docker's types.Info) with the client's, as `docker info --format` sees it. */
 export async function infoData(): Promise<Info.EngineInfo & { ClientInfo: { Debug: boolean; Context: string; Version: string } }> {

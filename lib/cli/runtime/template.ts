@@ -18,7 +18,7 @@
  * Not supported: `define`/`template`/`block`, `call`, methods, complex numbers.
  */
 
-import { InvalidArgumentError } from '../../util/errors';
+import { InvalidArgumentError } from '../../core/errors';
 
 // ---------------------------------------------------------------- AST
 

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
 import type * as Config from '../../../runtime/config';
 import type * as Volumes from '../../../runtime/volumes';
-import { InvalidArgumentError } from '../../util/errors';
-import { tmpfsOptionProblem } from '../../util/limits';
+import { InvalidArgumentError } from '../../core/errors';
+import { tmpfsOptionProblem } from '../../core/limits';
 import { confirm, eachName, keyValues, printInspect, renderTemplate, table } from './format';
 import { humanSize } from '../../../runtime/util/units';
 

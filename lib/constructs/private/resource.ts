@@ -1,6 +1,6 @@
 import { Construct, IConstruct } from 'constructs';
 import type { Resource, ResourceType } from '../../plan/types';
-import { InvalidArgumentError } from '../../util/errors';
+import { InvalidArgumentError } from '../../core/errors';
 import type { SynthContext } from './synth-context';
 
 const RESOURCE_SYMBOL = Symbol.for('cdk-docker.StackResource');

@@ -1,6 +1,6 @@
 import { IConstruct } from 'constructs';
-import { InvalidArgumentError } from '../../util/errors';
-import { suggestName } from '../../util/names';
+import { InvalidArgumentError } from '../../core/errors';
+import { suggestName } from '../../core/names';
 import { Stack } from '../stack';
 import { at } from './resource';
 
