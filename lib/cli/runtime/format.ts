@@ -2,7 +2,7 @@
 
 import * as readline from 'node:readline';
 import { CdkDockerError, InvalidArgumentError } from '../../core/errors';
-import { compileTemplate } from './template';
+import { compileTemplate } from '../../template';
 import { humanDuration } from '../../core/duration';
 
 /**
