@@ -163,7 +163,7 @@ export class Parser {
       case 'number': case 'string': node = { kind: 'literal', pos: t.pos, value: t.value!, text: t.type === 'string' ? goQuote(t.value as string) : t.val }; break;
       case 'ident':
         if (KEYWORDS.has(t.val)) throw this.unexpected(t, 'operand');
-        if (!(t.val in this.funcs)) throw this.error(t, `function "${t.val}" not defined`);
+        if (!Object.prototype.hasOwnProperty.call(this.funcs, t.val)) throw this.error(t, `function "${t.val}" not defined`);
         node = { kind: 'function', pos: t.pos, name: t.val };
         break;
       case 'lparen': {

@@ -5,6 +5,8 @@ describe('errors say where the template is wrong', () => {
   test.each([
     ['{{foo .Name}}', 'template: :1: function "foo" not defined'],
     ['x\n{{upper .Os | bar}}', 'template: :2: function "bar" not defined'],
+    ['{{toString}}', 'template: :1: function "toString" not defined'], // not an Object.prototype member either
+    ['{{.Name | constructor}}', 'template: :1: function "constructor" not defined'],
     ['{{.Name', 'template: :1: unclosed action'],
     ['{{if .Name}}x', 'template: :1: unexpected EOF'],
     ['{{end}}', 'template: :1: unexpected {{end}}'],
