@@ -2,6 +2,7 @@ import { Construct, IConstruct } from 'constructs';
 import type {
   ContainerDependency,
   ContainerResource,
+  ContainerSpec,
   DependencyCondition as PlanDependencyCondition,
   Healthcheck as PlanHealthcheck,
   Mount,
@@ -337,10 +338,15 @@ export class Container extends StackResource implements IContainer {
   /** The image this container runs. */
   public readonly image: IImage;
 
-  private readonly props: ContainerProps;
+  /** The name given in props, if any (a fixed name rules out replicas). */
+  private readonly fixedName?: string;
+  /** Env file paths as given (resolved and hashed at synth, by the App). */
+  private readonly envFiles: string[];
+  /** The props that render as they are parsed, checked and normalised once. */
+  private readonly settings: ContainerSettings;
   private readonly _env: { [name: string]: string | Secret } = {};
   private readonly _ports: PortMapping[] = [];
-  private readonly _mounts: ContainerMount[] = [];
+  private readonly _mounts: MountEntry[] = [];
   private readonly _networks: NetworkAttachmentOptions[] = [];
   private readonly _volumesFrom: VolumesFromOptions[] = [];
   private readonly _dependsOn: Array<{ container: IContainer; condition: PlanDependencyCondition }> = [];
@@ -349,7 +355,6 @@ export class Container extends StackResource implements IContainer {
   constructor(scope: Construct, id: string, props: ContainerProps) {
     super(scope, id);
     Object.defineProperty(this, CONTAINER_SYMBOL, { value: true });
-    this.props = props;
     const fail = (m: string): never => {
       throw new InvalidArgumentError(at(this, m));
     };
@@ -366,6 +371,7 @@ export class Container extends StackResource implements IContainer {
       this.image = props.image;
     }
 
+    this.fixedName = props.name;
     this.containerName = props.name ?? defaultName(this);
     const nameProblem = checkName('container', this.containerName);
     if (nameProblem) fail(nameProblem);
@@ -378,8 +384,9 @@ export class Container extends StackResource implements IContainer {
     for (const d of props.dependsOn ?? []) this.addDependency(d);
     checkLabels(this, props.labels);
     Object.assign(this._labels, props.labels ?? {});
+    this.envFiles = [...(props.envFiles ?? [])];
 
-    this.checkLocalProps();
+    this.settings = this.parseSettings(props);
     this.node.addValidation({ validate: () => this.validateWhole() });
   }
 
@@ -425,12 +432,24 @@ export class Container extends StackResource implements IContainer {
     if (mount.type === 'tmpfs' && mount.mode !== undefined && (!Number.isInteger(mount.mode) || mount.mode < 0 || mount.mode > 0o7777)) {
       fail(`tmpfs mode ${mount.mode} must be an octal mode such as 0o1777`);
     }
-    if (mount.type === 'tmpfs' && mount.size !== undefined) {
-      const bytes = this.parse(`tmpfs size for ${mount.target}`, () => Size.of(mount.size!)).toBytes();
-      // size=0 would mean "no limit" to the kernel: leave size out for that.
-      if (bytes < 1) fail(`tmpfs size for ${mount.target} ${typeof mount.size === 'string' ? `"${mount.size}"` : mount.size.toString()} is less than one byte; give a size such as "64m", or leave size out for the kernel's default`);
+    switch (mount.type) {
+      case 'volume':
+        this._mounts.push({ type: 'volume', source: mount.source, target: mount.target, readOnly: mount.readOnly ?? false });
+        break;
+      case 'bind':
+        this._mounts.push({ type: 'bind', source: mount.source, target: mount.target, readOnly: mount.readOnly ?? false });
+        break;
+      case 'tmpfs': {
+        let sizeBytes: number | undefined;
+        if (mount.size !== undefined) {
+          sizeBytes = this.parse(`tmpfs size for ${mount.target}`, () => Size.of(mount.size!)).toBytes();
+          // size=0 would mean "no limit" to the kernel: leave size out for that.
+          if (sizeBytes < 1) fail(`tmpfs size for ${mount.target} ${typeof mount.size === 'string' ? `"${mount.size}"` : mount.size.toString()} is less than one byte; give a size such as "64m", or leave size out for the kernel's default`);
+        }
+        this._mounts.push({ type: 'tmpfs', target: mount.target, sizeBytes, mode: mount.mode });
+        break;
+      }
     }
-    this._mounts.push(mount);
   }
 
   /** Joins a network, optionally with aliases and a static address. */
@@ -498,16 +517,16 @@ export class Container extends StackResource implements IContainer {
 
   /** Number of replicas. */
   public get replicas(): number {
-    return this.props.replicas ?? 1;
+    return this.settings.replicas;
   }
 
   /** Whether a healthcheck is declared on the construct. */
   public get hasHealthcheck(): boolean {
-    return this.props.healthcheck !== undefined;
+    return this.settings.healthcheck !== undefined;
   }
 
-  private checkLocalProps(): void {
-    const p = this.props;
+  /** Checks the props that need no other construct and parses them, once, into what the plan holds. */
+  private parseSettings(p: ContainerProps): ContainerSettings {
     const fail = (m: string): never => {
       throw new InvalidArgumentError(at(this, m));
     };
@@ -525,20 +544,28 @@ export class Container extends StackResource implements IContainer {
     if (p.restart !== undefined && !(p.restart instanceof Restart) && !Object.values(RestartPolicy).includes(p.restart as RestartPolicy)) {
       fail(`restart "${p.restart}" is not one of "no", "always", "unless-stopped", "on-failure"; for a retry limit use Restart.onFailure(3)`);
     }
-    if (p.stopSignal !== undefined && normalizeSignal(p.stopSignal) === undefined) fail(`stopSignal "${p.stopSignal}" is not a signal name such as "SIGTERM" or "SIGQUIT"`);
+    const stopSignal = p.stopSignal !== undefined ? normalizeSignal(p.stopSignal) : undefined;
+    if (p.stopSignal !== undefined && stopSignal === undefined) fail(`stopSignal "${p.stopSignal}" is not a signal name such as "SIGTERM" or "SIGQUIT"`);
+    let stopTimeoutSeconds: number | undefined;
     if (p.stopTimeout !== undefined) {
-      const seconds = this.parse('stopTimeout', () => Duration.of(p.stopTimeout!)).toSeconds();
-      if (seconds > MAX_STOP_TIMEOUT_SECONDS) {
+      stopTimeoutSeconds = this.parse('stopTimeout', () => Duration.of(p.stopTimeout!)).toSeconds();
+      if (stopTimeoutSeconds > MAX_STOP_TIMEOUT_SECONDS) {
         fail(`stopTimeout ${quoteDuration(p.stopTimeout)} is longer than the engine can wait, ${MAX_STOP_TIMEOUT_SECONDS}s (24 days); use a shorter timeout such as "30s"`);
       }
     }
-    for (const [key, caps] of [['capAdd', p.capAdd], ['capDrop', p.capDrop]] as const) {
-      for (const c of caps ?? []) if (normalizeCapability(c) === undefined) fail(`${key}: "${c}" is not a Linux capability (see capabilities(7)), such as "NET_ADMIN"`);
+    const caps = { capAdd: [] as string[], capDrop: [] as string[] };
+    for (const key of ['capAdd', 'capDrop'] as const) {
+      for (const c of p[key] ?? []) {
+        const name = normalizeCapability(c);
+        if (name === undefined) return fail(`${key}: "${c}" is not a Linux capability (see capabilities(7)), such as "NET_ADMIN"`);
+        caps[key].push(name);
+      }
     }
+    let memoryBytes: number | undefined;
     if (p.memory !== undefined) {
-      const bytes = this.parse('memory', () => Size.of(p.memory!)).toBytes();
-      if (bytes < MIN_MEMORY_BYTES) {
-        fail(`memory ${typeof p.memory === 'string' ? `"${p.memory}"` : p.memory.toString()} (${bytes} bytes) is below Docker's minimum of 6 MiB; use at least "6m"`);
+      memoryBytes = this.parse('memory', () => Size.of(p.memory!)).toBytes();
+      if (memoryBytes < MIN_MEMORY_BYTES) {
+        fail(`memory ${typeof p.memory === 'string' ? `"${p.memory}"` : p.memory.toString()} (${memoryBytes} bytes) is below Docker's minimum of 6 MiB; use at least "6m"`);
       }
     }
     if (p.cpus !== undefined && !(typeof p.cpus === 'number' && p.cpus > 0 && Number.isFinite(p.cpus))) fail(`cpus ${p.cpus} must be a positive number, such as 0.5 or 2`);
@@ -549,9 +576,30 @@ export class Container extends StackResource implements IContainer {
     if (p.pidsLimit !== undefined && p.pidsLimit > MAX_PIDS) fail(`pidsLimit ${p.pidsLimit} is more than the kernel allows, ${MAX_PIDS} (PID_MAX_LIMIT); use a smaller limit, or leave pidsLimit out for no limit`);
     if (p.replicas !== undefined && !(Number.isInteger(p.replicas) && p.replicas >= 0)) fail(`replicas ${p.replicas} must be a whole number of 0 or more`);
     if (p.replicas !== undefined && p.replicas > MAX_REPLICAS) fail(`replicas ${p.replicas} is more than one host can run, ${MAX_REPLICAS} (one process each, PID_MAX_LIMIT); use fewer replicas`);
-    if (p.healthcheck) {
-      healthcheckToPlan(p.healthcheck, fail);
-    }
+    const healthcheck = p.healthcheck ? healthcheckToPlan(p.healthcheck, fail) : undefined;
+
+    return {
+      command: p.command ? [...p.command] : undefined,
+      entrypoint: p.entrypoint ? [...p.entrypoint] : undefined,
+      workingDir: p.workingDir,
+      user: p.user,
+      hostname: p.hostname,
+      publishAllPorts: p.publishAllPorts ?? false,
+      networkMode: (p.networkMode ?? NetworkMode.BRIDGE) as NetworkMode,
+      restart: p.restart instanceof Restart ? p.restart._toPlan() : { policy: (p.restart ?? 'no') as PlanRestartPolicy['policy'], maxRetries: 0 },
+      healthcheck,
+      stopSignal,
+      stopTimeoutSeconds,
+      init: p.init ?? false,
+      readOnlyRootfs: p.readOnlyRootfs ?? false,
+      capAdd: [...new Set(caps.capAdd)].sort(),
+      capDrop: [...new Set(caps.capDrop)].sort(),
+      privileged: p.privileged ?? false,
+      memoryBytes,
+      nanoCpus: p.cpus !== undefined ? Math.round(p.cpus * 1e9) : undefined,
+      pidsLimit: p.pidsLimit,
+      replicas: p.replicas ?? 1,
+    };
   }
 
   /** Parses a Duration or Size prop, naming this construct and the prop when it is invalid. */
@@ -566,17 +614,16 @@ export class Container extends StackResource implements IContainer {
 
   /** Whole-object checks, run at synth after all mutators. */
   private validateWhole(): string[] {
-    const p = this.props;
     const errors: string[] = [];
-    const mode = (p.networkMode ?? NetworkMode.BRIDGE) as NetworkMode;
+    const mode = this.settings.networkMode;
     if (mode !== NetworkMode.BRIDGE && this._networks.length > 0) {
       errors.push(`networkMode ${mode} cannot be combined with networks; remove networks or use networkMode bridge`);
     }
-    if (mode !== NetworkMode.BRIDGE && (this._ports.length > 0 || p.publishAllPorts)) {
+    if (mode !== NetworkMode.BRIDGE && (this._ports.length > 0 || this.settings.publishAllPorts)) {
       errors.push(`networkMode ${mode} cannot publish ports; remove ports or use networkMode bridge`);
     }
-    if (p.name !== undefined && this.replicas > 1) {
-      errors.push(`a fixed name ("${p.name}") cannot be used with replicas ${this.replicas}; remove name so each replica gets <name>-N`);
+    if (this.fixedName !== undefined && this.replicas > 1) {
+      errors.push(`a fixed name ("${this.fixedName}") cannot be used with replicas ${this.replicas}; remove name so each replica gets <name>-N`);
     }
     if (this.replicas > 1) {
       for (const port of this._ports) {
@@ -604,7 +651,6 @@ export class Container extends StackResource implements IContainer {
 
   /** @internal */
   public _toPlan(ctx: SynthContext, refs: PlanRefs): ContainerResource {
-    const p = this.props;
     const deps = new Set<string>();
     const ref = (target: IConstruct, what: string): string | undefined => {
       const id = refs.logicalIdOf(this, target, what);
@@ -627,7 +673,7 @@ export class Container extends StackResource implements IContainer {
         env[k] = v;
       }
     }
-    const envFiles = (p.envFiles ?? []).map((f) => {
+    const envFiles = this.envFiles.map((f) => {
       const path = ctx.resolvePath(f);
       return { path, sha256: ctx.hashFile(this, 'env file', path) ?? `sha256:${'0'.repeat(64)}` };
     });
@@ -636,15 +682,15 @@ export class Container extends StackResource implements IContainer {
       switch (m.type) {
         case 'volume':
           ref(m.source, 'volume');
-          return { type: 'volume', source: m.source.volumeName, target: m.target, readOnly: m.readOnly ?? false };
+          return { type: 'volume', source: m.source.volumeName, target: m.target, readOnly: m.readOnly };
         case 'bind': {
           const source = ctx.resolvePath(m.source);
           const kind = ctx.statPath(this, `bind mount source for ${m.target}`, source);
           const sha256 = kind === 'file' ? ctx.hashFile(this, 'bind mount source', source) : undefined;
-          return { type: 'bind', source, target: m.target, readOnly: m.readOnly ?? false, sha256 };
+          return { type: 'bind', source, target: m.target, readOnly: m.readOnly, sha256 };
         }
         case 'tmpfs':
-          return { type: 'tmpfs', target: m.target, sizeBytes: m.size === undefined ? undefined : Size.of(m.size).toBytes(), mode: m.mode };
+          return { ...m };
       }
     });
 
@@ -672,58 +718,52 @@ export class Container extends StackResource implements IContainer {
       else if (!StackResource.isStackResource(d.container)) ctx.error(this, `dependsOn ${d.container.node.path} is not managed by a stack; only containers of this stack can be waited for`);
     }
 
-    const restart: PlanRestartPolicy = p.restart instanceof Restart
-      ? p.restart._toPlan()
-      : { policy: (p.restart ?? 'no') as PlanRestartPolicy['policy'], maxRetries: 0 };
-
+    const settings = this.settings;
     return {
       type: 'container',
       path: refs.pathOf(this),
       name: this.containerName,
       dependsOn: [...deps].sort(),
       spec: {
+        ...settings,
         image: imageId ?? 'Missing',
-        command: p.command ? [...p.command] : undefined,
-        entrypoint: p.entrypoint ? [...p.entrypoint] : undefined,
+        command: settings.command ? [...settings.command] : undefined,
+        entrypoint: settings.entrypoint ? [...settings.entrypoint] : undefined,
         env,
         secretEnv,
         envFiles,
-        workingDir: p.workingDir,
-        user: p.user,
-        hostname: p.hostname,
         ports: sortPorts(this._ports),
-        publishAllPorts: p.publishAllPorts ?? false,
         mounts,
         volumesFrom,
-        networkMode: (p.networkMode ?? NetworkMode.BRIDGE) as NetworkMode,
         networks,
-        restart,
-        healthcheck: p.healthcheck ? healthcheckToPlan(p.healthcheck, (m) => { throw new InvalidArgumentError(at(this, m)); }) : undefined,
+        restart: { ...settings.restart },
+        healthcheck: settings.healthcheck ? { ...settings.healthcheck, test: [...settings.healthcheck.test] } : undefined,
         dependsOn: [...dependsOn.keys()].sort().map((k) => dependsOn.get(k)!),
         labels: { ...this._labels },
-        stopSignal: p.stopSignal !== undefined ? normalizeSignal(p.stopSignal) : undefined,
-        stopTimeoutSeconds: p.stopTimeout !== undefined ? Duration.of(p.stopTimeout).toSeconds() : undefined,
-        init: p.init ?? false,
-        readOnlyRootfs: p.readOnlyRootfs ?? false,
-        capAdd: normalizeCaps(p.capAdd),
-        capDrop: normalizeCaps(p.capDrop),
-        privileged: p.privileged ?? false,
-        memoryBytes: p.memory !== undefined ? Size.of(p.memory).toBytes() : undefined,
-        nanoCpus: p.cpus !== undefined ? Math.round(p.cpus * 1e9) : undefined,
-        pidsLimit: p.pidsLimit,
-        replicas: this.replicas,
+        capAdd: [...settings.capAdd],
+        capDrop: [...settings.capDrop],
       },
     };
   }
 }
 
+/** The spec fields a container's props give directly, parsed once in the constructor. */
+type ContainerSettings = Pick<
+  ContainerSpec,
+  | 'command' | 'entrypoint' | 'workingDir' | 'user' | 'hostname' | 'publishAllPorts' | 'networkMode' | 'restart' | 'healthcheck'
+  | 'stopSignal' | 'stopTimeoutSeconds' | 'init' | 'readOnlyRootfs' | 'capAdd' | 'capDrop' | 'privileged' | 'memoryBytes'
+  | 'nanoCpus' | 'pidsLimit' | 'replicas'
+>;
+
+/** A checked mount: a tmpfs size in bytes, readOnly decided; volumes and bind paths are resolved at synth. */
+type MountEntry =
+  | { readonly type: 'volume'; readonly source: IVolume; readonly target: string; readonly readOnly: boolean }
+  | { readonly type: 'bind'; readonly source: string; readonly target: string; readonly readOnly: boolean }
+  | { readonly type: 'tmpfs'; readonly target: string; readonly sizeBytes?: number; readonly mode?: number };
+
 /** A Duration prop as messages quote it: the user's string in quotes, else the Duration's own form. */
 function quoteDuration(d: Duration | string): string {
   return typeof d === 'string' ? `"${d}"` : d.toString();
-}
-
-function normalizeCaps(caps: string[] | undefined): string[] {
-  return [...new Set((caps ?? []).map((c) => normalizeCapability(c)!))].sort();
 }
 
 function sortPorts(ports: PortMapping[]): PortMapping[] {

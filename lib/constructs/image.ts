@@ -87,12 +87,12 @@ export class Image extends StackResource implements IImage {
 
   public readonly resourceType = 'image' as const;
   public readonly imageName: string;
-  private readonly props: ImageProps;
+  /** Where the image comes from, checked and with its defaults, parsed once. */
+  private readonly source: ImageSource;
 
   constructor(scope: Construct, id: string, props: ImageProps) {
     super(scope, id);
     Object.defineProperty(this, IMAGE_SYMBOL, { value: true });
-    this.props = props;
     const sources = (['ref', 'build', 'archive'] as const).filter((k) => props[k] !== undefined);
     if (sources.length !== 1) {
       const got = sources.length === 0 ? 'none' : sources.join(' and ');
@@ -122,19 +122,26 @@ export class Image extends StackResource implements IImage {
     } catch (e) {
       throw new InvalidArgumentError(at(this, (e as Error).message));
     }
+    if (props.ref !== undefined) {
+      this.source = { kind: 'registry', pullPolicy: (props.pullPolicy ?? PullPolicy.MISSING) as PullPolicy };
+    } else if (props.build !== undefined) {
+      const b = props.build;
+      this.source = { kind: 'build', context: b.context, dockerfile: b.dockerfile ?? 'Dockerfile', buildArgs: { ...(b.buildArgs ?? {}) }, target: b.target, noCache: b.noCache ?? false };
+    } else {
+      this.source = { kind: 'archive', file: props.archive! };
+    }
   }
 
   /** @internal */
   public _toPlan(ctx: SynthContext, refs: PlanRefs): ImageResource {
-    const p = this.props;
+    const src = this.source;
     const dependsOn = new Set<string>();
     let spec: ImageSpec;
-    if (p.ref !== undefined) {
-      spec = { source: 'registry', ref: this.imageName, pullPolicy: (p.pullPolicy ?? PullPolicy.MISSING) as PullPolicy };
-    } else if (p.build !== undefined) {
-      const context = ctx.resolvePath(p.build.context);
-      const dockerfile = p.build.dockerfile ?? 'Dockerfile';
-      const bases = new Set(ctx.dockerfileBaseImages(context, dockerfile).map(safeNormalize));
+    if (src.kind === 'registry') {
+      spec = { source: 'registry', ref: this.imageName, pullPolicy: src.pullPolicy };
+    } else if (src.kind === 'build') {
+      const context = ctx.resolvePath(src.context);
+      const bases = new Set(ctx.dockerfileBaseImages(context, src.dockerfile).map(safeNormalize));
       for (const other of Stack.of(this).node.findAll()) {
         if (other !== this && Image.isImage(other) && bases.has(other.imageName)) {
           const id = refs.logicalIdOf(this, other, 'base image');
@@ -144,19 +151,32 @@ export class Image extends StackResource implements IImage {
       spec = {
         source: 'build',
         context,
-        contextHash: ctx.hashBuildContext(this, context, dockerfile) ?? `sha256:${'0'.repeat(64)}`,
-        dockerfile,
-        buildArgs: { ...(p.build.buildArgs ?? {}) },
-        target: p.build.target,
-        noCache: p.build.noCache ?? false,
+        contextHash: ctx.hashBuildContext(this, context, src.dockerfile) ?? `sha256:${'0'.repeat(64)}`,
+        dockerfile: src.dockerfile,
+        buildArgs: { ...src.buildArgs },
+        target: src.target,
+        noCache: src.noCache,
       };
     } else {
-      const path = ctx.resolvePath(p.archive!);
+      const path = ctx.resolvePath(src.file);
       spec = { source: 'archive', path, sha256: ctx.hashFile(this, 'archive', path) ?? `sha256:${'0'.repeat(64)}` };
     }
     return { type: 'image', path: refs.pathOf(this), name: this.imageName, dependsOn: [...dependsOn].sort(), spec };
   }
 }
+
+/** An Image's source as parsed from its props: paths stay relative until synth resolves them. */
+type ImageSource =
+  | { readonly kind: 'registry'; readonly pullPolicy: PullPolicy }
+  | {
+      readonly kind: 'build';
+      readonly context: string;
+      readonly dockerfile: string;
+      readonly buildArgs: { readonly [name: string]: string };
+      readonly target?: string;
+      readonly noCache: boolean;
+    }
+  | { readonly kind: 'archive'; readonly file: string };
 
 function defaultTag(image: Image): string {
   const stack = Stack.of(image);

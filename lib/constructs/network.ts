@@ -1,5 +1,5 @@
 import { Construct, IConstruct } from 'constructs';
-import type { NetworkResource } from '../plan/types';
+import type { NetworkResource, NetworkSpec } from '../plan/types';
 import { InvalidArgumentError } from '../core/errors';
 import { cidrContains, ipv4ToInt, isIpv4, parseCidr } from '../core/ip';
 import { checkName } from '../core/names';
@@ -79,12 +79,12 @@ export class Network extends StackResource implements INetwork {
 
   public readonly resourceType = 'network' as const;
   public readonly networkName: string;
-  private readonly props: NetworkProps;
+  /** The plan's spec, checked and with its defaults, parsed once from the props. */
+  private readonly spec: NetworkSpec;
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
     super(scope, id);
     Object.defineProperty(this, NETWORK_SYMBOL, { value: true });
-    this.props = props;
     this.networkName = props.name ?? defaultName(this);
     const fail = (m: string): never => {
       throw new InvalidArgumentError(at(this, m));
@@ -117,26 +117,20 @@ export class Network extends StackResource implements INetwork {
         if (r.network < s.network || r.network + r.size > s.network + s.size) fail(`ipRange ${value} is outside subnet ${props.subnet}`);
       }
     }
+    this.spec = {
+      driver: (props.driver ?? NetworkDriver.BRIDGE) as NetworkDriver,
+      subnet: props.subnet,
+      gateway: props.gateway,
+      ipRange: props.ipRange,
+      internal: props.internal ?? false,
+      attachable: props.attachable ?? false,
+      labels: { ...(props.labels ?? {}) },
+    };
   }
 
   /** @internal */
   public _toPlan(_ctx: unknown, refs: PlanRefs): NetworkResource {
-    const p = this.props;
-    return {
-      type: 'network',
-      path: refs.pathOf(this),
-      name: this.networkName,
-      dependsOn: [],
-      spec: {
-        driver: (p.driver ?? NetworkDriver.BRIDGE) as NetworkDriver,
-        subnet: p.subnet,
-        gateway: p.gateway,
-        ipRange: p.ipRange,
-        internal: p.internal ?? false,
-        attachable: p.attachable ?? false,
-        labels: { ...(p.labels ?? {}) },
-      },
-    };
+    return { type: 'network', path: refs.pathOf(this), name: this.networkName, dependsOn: [], spec: { ...this.spec, labels: { ...this.spec.labels } } };
   }
 }
 

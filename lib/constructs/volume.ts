@@ -1,5 +1,5 @@
 import { Construct, IConstruct } from 'constructs';
-import type { VolumeResource } from '../plan/types';
+import type { VolumeResource, VolumeSpec } from '../plan/types';
 import { InvalidArgumentError } from '../core/errors';
 import { tmpfsOptionProblem } from '../core/limits';
 import { checkName } from '../core/names';
@@ -64,12 +64,12 @@ export class Volume extends StackResource implements IVolume {
 
   public readonly resourceType = 'volume' as const;
   public readonly volumeName: string;
-  private readonly props: VolumeProps;
+  /** The plan's spec, checked and with its defaults, parsed once from the props. */
+  private readonly spec: VolumeSpec;
 
   constructor(scope: Construct, id: string, props: VolumeProps = {}) {
     super(scope, id);
     Object.defineProperty(this, VOLUME_SYMBOL, { value: true });
-    this.props = props;
     this.volumeName = props.name ?? defaultName(this);
     const problem = checkName('volume', this.volumeName);
     if (problem) throw new InvalidArgumentError(at(this, problem));
@@ -88,22 +88,18 @@ export class Volume extends StackResource implements IVolume {
         if (optionProblem) throw new InvalidArgumentError(at(this, `driverOpts.o "${opts.o}": ${optionProblem}`));
       }
     }
+    this.spec = {
+      driver: props.driver ?? 'local',
+      driverOpts: { ...opts },
+      labels: { ...(props.labels ?? {}) },
+      removalPolicy: (props.removalPolicy ?? RemovalPolicy.RETAIN) as RemovalPolicy,
+    };
   }
 
   /** @internal */
   public _toPlan(_ctx: unknown, refs: PlanRefs): VolumeResource {
-    return {
-      type: 'volume',
-      path: refs.pathOf(this),
-      name: this.volumeName,
-      dependsOn: [],
-      spec: {
-        driver: this.props.driver ?? 'local',
-        driverOpts: { ...(this.props.driverOpts ?? {}) },
-        labels: { ...(this.props.labels ?? {}) },
-        removalPolicy: (this.props.removalPolicy ?? RemovalPolicy.RETAIN) as RemovalPolicy,
-      },
-    };
+    const spec = this.spec;
+    return { type: 'volume', path: refs.pathOf(this), name: this.volumeName, dependsOn: [], spec: { ...spec, driverOpts: { ...spec.driverOpts }, labels: { ...spec.labels } } };
   }
 }
 

@@ -226,6 +226,23 @@ describe('Container', () => {
     expect(containerSpec(plan, 'c').healthcheck).toEqual({ test: ['CMD-SHELL', 'true'], intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 });
   });
 
+  test('props are read once, in the constructor: changing them afterwards changes nothing', () => {
+    const stack = shop();
+    const command = ['sleep', '60'];
+    const healthcheck = { test: ['CMD', 'true'], interval: '5s' };
+    const mounts: Array<{ type: 'tmpfs'; target: string; size: string }> = [{ type: 'tmpfs', target: '/tmp', size: '64m' }];
+    new Container(stack, 'web', { image: 'busybox', command, healthcheck, mounts, capAdd: ['net_admin'] });
+    command.push('extra');
+    healthcheck.test.push('extra');
+    healthcheck.interval = 'not a duration';
+    mounts[0].size = 'not a size';
+    const spec = containerSpec(Testing.synth(stack), 'web');
+    expect(spec.command).toEqual(['sleep', '60']);
+    expect(spec.healthcheck).toMatchObject({ test: ['CMD', 'true'], intervalMs: 5000 });
+    expect(spec.mounts).toEqual([{ type: 'tmpfs', target: '/tmp', sizeBytes: 67_108_864 }]);
+    expect(spec.capAdd).toEqual(['NET_ADMIN']);
+  });
+
   test('restart policies render with their retry limit', () => {
     const stack = shop();
     new Container(stack, 'a', { image: 'busybox', restart: Restart.ALWAYS });
