@@ -1,28 +1,47 @@
 /**
- * The built-in runtime's public API. `lib/` (the CLI and the built-in driver) uses only this.
+ * The built-in runtime's public API: the one module of runtime/ that the rest of lib/ imports
+ * (test/architecture/layers.test.ts fails the suite on any other). Loading it is cheap — the
+ * configuration, host checks, units and locks — and each section of the engine is loaded on
+ * first use through its function below (`containers()`, `images()`, …), its types exported
+ * here as namespaces, so `synth`, `diff` of a stack without containers, or `--help` never pay
+ * for the engine.
  */
+import type * as Build from './build';
+import type * as Containers from './containers';
+import type * as Events from './events';
+import type * as Images from './images';
+import type * as Info from './info';
+import type * as Networks from './networks';
+import type * as Volumes from './volumes';
+import type { RuntimeConfig } from './config';
+
+export type { Build, Containers, Events, Images, Info, Networks, Volumes };
+
 export { runtimeConfig } from './config';
 export type { RuntimeConfig } from './config';
-export { ImageService, parseImageListFilters } from './images/service';
-export type { ImageListFilters, ImageSummary } from './images/service';
-export { Progress } from './images/progress';
-export { bytesSize, humanSize } from './util/units';
-export { RegistryAuthError, RegistryUnreachableError, RegistryError } from './images/registry';
-export { UnsafeLayerError, DigestMismatchError } from './images/layers';
-export { BadArchiveError } from './images/archive';
-export type { ImageRecord } from './images/store';
-export type { ImageConfig, ImageManifest, ContainerConfig } from './images/types';
-export { checkHost, findHelper, cgroupMode } from './host';
-export * as networks from './networks';
+export { checkHost, cgroupMode, findHelper, fixCommands } from './host';
 export type { HostCheck } from './host';
+export { bytesSize, humanSize } from './util/units';
 export { withLock, lockHolder } from './util/files';
 export type { LockHolder, LockOptions } from './util/files';
-export type { BuildOptions, BuildResult, BuildStep, BuildService, BuildError, DockerfileError } from './build';
 
-/**
- * The Dockerfile builder's module (`BuildService`, its errors), loaded on first use: it brings
- * the container runtime with it, which commands that only read images or take a lock should
- * not pay for.
- */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const builder = (): typeof import('./build') => require('./build') as typeof import('./build');
+// The sections, each loaded on first use.
+/** Containers: create/start/stop, exec, attach, logs, stats, files (runc + conmon). */
+export const containers = (): typeof Containers => require('./containers') as typeof Containers;
+/** Images: the content store, registry pulls and pushes, archives. */
+export const images = (): typeof Images => require('./images') as typeof Images;
+/** Networks: the store, IPAM and netavark. */
+export const networks = (): typeof Networks => require('./networks') as typeof Networks;
+/** Volumes: the store and its drivers (local, tmpfs, bind, nfs). */
+export const volumes = (): typeof Volumes => require('./volumes') as typeof Volumes;
+/** The Dockerfile builder; it brings the container runtime with it. */
+export const build = (): typeof Build => require('./build') as typeof Build;
+/** The engine's event log (`runtime events`). */
+export const events = (): typeof Events => require('./events') as typeof Events;
+/** What `runtime info` reports. */
+export const info = (): typeof Info => require('./info') as typeof Info;
+
+/** The image service of a state root, knowing which of its containers use which image. */
+export function imageService(config: RuntimeConfig): Images.ImageService {
+  return new (images().ImageService)(config, containers().containerImageUsers(config));
+}

@@ -99,7 +99,7 @@ export function registerDeploy(program: Command): void {
         work = r.plans.map((plan) => ({ plan }));
       }
       const { driver } = target;
-      const { Progress } = await import('../../runtime');
+      const { Progress } = (await import('../../runtime')).images();
       for (const { plan, saved: fromFile } of work) {
         await target.stackLocked(plan.stack, async () => {
           const now = await diffOf(plan, driver);

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import pc from 'picocolors';
-import { checkHost, fixCommands, HostCheck } from '../../runtime/host';
+import { checkHost, fixCommands, HostCheck } from '../../runtime';
 import { CdkDockerError } from '../core/errors';
 
 interface DoctorOptions {

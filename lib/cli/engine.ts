@@ -25,7 +25,7 @@ export async function commandDriver(): Promise<Driver> {
 
 /** The driver for this command and its per-stack lock (for commands that change a stack). */
 export async function engine(): Promise<Engine> {
-  const [driver, { runtimeConfig }, { withLock }] = await Promise.all([commandDriver(), import('../../runtime/config'), import('../../runtime')]);
+  const [driver, { runtimeConfig }, { withLock }] = await Promise.all([commandDriver(), import('../../runtime'), import('../../runtime')]);
   const lockDir = path.join(runtimeConfig().root, 'stacks');
   return {
     driver,

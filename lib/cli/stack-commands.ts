@@ -78,7 +78,7 @@ export async function stackPs(options: PsOptions): Promise<{ header: string[]; r
   if (options.stack !== undefined) stacks = [options.stack];
   else if (plans.size > 0) stacks = [...plans.keys()].sort();
   else {
-    const { service } = await import('./runtime/containers');
+    const { containerService: service } = await import('./runtime/services');
     stacks = [...new Set((await service().list(true)).map((r) => r.labels?.[LABELS.stack]).filter((s): s is string => typeof s === 'string' && s !== ''))].sort();
   }
   const all = options.stack === undefined;

@@ -47,3 +47,13 @@ export function expandEnv(entry: string, env: NodeJS.ProcessEnv = process.env): 
   const value = env[entry];
   return value === undefined ? undefined : `${entry}=${value}`;
 }
+
+/** Env merged by key: later entries win, order of first appearance kept. */
+export function mergeEnv(base: string[], overrides: string[]): string[] {
+  const out = new Map<string, string>();
+  for (const e of [...base, ...overrides]) {
+    const i = e.indexOf('=');
+    out.set(i < 0 ? e : e.slice(0, i), e);
+  }
+  return [...out.values()].filter((e) => e.includes('='));
+}

@@ -1,4 +1,5 @@
 /** Linux names shared by prop validation and the runtime: signals and capabilities. */
+import { InvalidArgumentError } from './errors';
 
 /** Signal numbers on x86-64/arm64 Linux. */
 export const SIGNALS: { readonly [name: string]: number } = {
@@ -31,6 +32,13 @@ export function normalizeSignal(input: string | number): string | undefined {
     if (n >= 34 && n <= 64) return name;
   }
   return undefined;
+}
+
+/** Accepts `TERM`, `SIGTERM`, `15`, `SIGRTMIN+3`; returns the `SIGTERM` form runc takes, or fails naming the input. */
+export function signalName(signal: string): string {
+  const name = normalizeSignal(signal);
+  if (!name) throw new InvalidArgumentError(`invalid signal: ${signal}`);
+  return name;
 }
 
 /** Linux capabilities without the CAP_ prefix (capabilities(7)). */

@@ -29,13 +29,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as RuntimeApi from '../../runtime';
-import type { RuntimeConfig } from '../../runtime/config';
-import type * as Containers from '../../runtime/containers';
-import type { ImageService } from '../../runtime/images/service';
-import type { ImageRecord, ImageStore } from '../../runtime/images/store';
-import type { ContainerConfig, ImageConfig } from '../../runtime/images/types';
-import type * as Networks from '../../runtime/networks';
-import type * as Volumes from '../../runtime/volumes';
+import type { Containers, Images, Networks, RuntimeConfig, Volumes } from '../../runtime';
 import type {
   ContainerSpec,
   DependencyCondition,
@@ -52,6 +46,7 @@ import type {
 import { Size } from '../constructs/size';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors';
 import { cpuRangeMessage, hostCpuCount } from '../core/limits';
+import { ownLabels } from '../core/labels';
 import { normalizeSignal } from '../core/linux';
 import { ContainerConditionError, UnsupportedError } from './errors';
 import {
@@ -70,12 +65,17 @@ import {
   ObservedVolume,
 } from './types';
 
+type ImageService = Images.ImageService;
+type ImageStore = Images.ImageStore;
+type ImageRecord = Images.ImageRecord;
+type ImageConfig = Images.ImageConfig;
+type ContainerConfig = Images.ContainerConfig;
+
 type ContainerRecord = Containers.ContainerRecord;
 type ContainerState = Containers.ContainerState;
 type NetworkRecord = Networks.NetworkRecord;
 
 /** The prefix of the labels the reconciler owns. */
-const MANAGED_PREFIX = 'io.cdk-docker.';
 /** The runtime's default network (Docker's `bridge`). */
 const DEFAULT_NETWORK = 'bridge';
 /** How often `wait` looks at the container. */
@@ -88,11 +88,9 @@ const HEALTH_DEFAULT_RETRIES = 3;
 
 // The runtime's halves are loaded on first use: `synth` and `diff` of a stack without containers
 // never pay for them.
-/* eslint-disable @typescript-eslint/no-require-imports */
-const loadContainers = () => require('../../runtime/containers') as typeof Containers;
-const loadImages = () => require('../../runtime/images/service') as { ImageService: typeof ImageService };
-const loadBuild = () => (require('../../runtime') as typeof RuntimeApi).builder();
-/* eslint-enable @typescript-eslint/no-require-imports */
+const runtime = () => require('../../runtime') as typeof RuntimeApi;
+const loadContainers = () => runtime().containers();
+const loadBuild = () => runtime().build();
 
 /**
  * The driver of the built-in runtime, for one state root (`RuntimeConfig`). Cheap to construct:
@@ -111,7 +109,7 @@ export class BuiltinDriver implements Driver {
   }
 
   private get images(): ImageService {
-    this.imageService ??= new (loadImages().ImageService)(this.config);
+    this.imageService ??= runtime().imageService(this.config);
     return this.imageService;
   }
 
@@ -405,7 +403,7 @@ export class BuiltinDriver implements Driver {
     const record = svc.store.record(id);
     let labels: { [k: string]: string } | undefined;
     if (update.labels) {
-      labels = Object.fromEntries(Object.entries(record.Config.Labels).filter(([k]) => !k.startsWith(MANAGED_PREFIX)));
+      labels = ownLabels(record.Config.Labels, false);
       Object.assign(labels, update.labels);
     }
     const limit = (v: number | null | undefined) => (v === undefined ? undefined : (v ?? 0));
@@ -486,8 +484,7 @@ export class BuiltinDriver implements Driver {
 
 /** The built-in runtime's driver for the state root that `env` names (CDK_DOCKER_ROOT, CDK_DOCKER_RUNROOT). */
 export function builtinDriver(env: NodeJS.ProcessEnv = process.env): BuiltinDriver {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { runtimeConfig } = require('../../runtime/config') as Pick<typeof RuntimeApi, 'runtimeConfig'>;
+  const { runtimeConfig } = runtime();
   return new BuiltinDriver(runtimeConfig(env));
 }
 
@@ -579,7 +576,7 @@ function observedSpec(r: ContainerRecord, image: ContainerConfig): ObservedConta
   let hostname: string | undefined = c.Hostname;
   if (hostname === defaultHostname || hostname === '' || (h.NetworkMode === 'host' && hostname === hostHostname())) hostname = undefined;
 
-  const labels = Object.fromEntries(Object.entries(c.Labels ?? {}).filter(([k]) => !k.startsWith(MANAGED_PREFIX)));
+  const labels = ownLabels(c.Labels ?? undefined, false);
   const caps = (list: string[]) => [...new Set(list.map((x) => x.toUpperCase().replace(/^CAP_/, '')))].sort();
 
   return {
@@ -747,7 +744,7 @@ function sameLabels(a: { readonly [k: string]: string } | null | undefined, b: {
 
 /** The `io.cdk-docker.*` labels: the identity and spec hash of a managed object. */
 function managedOnly(labels: { readonly [k: string]: string } | null | undefined): { [k: string]: string } {
-  return Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => k.startsWith(MANAGED_PREFIX)));
+  return ownLabels(labels ?? undefined);
 }
 
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {

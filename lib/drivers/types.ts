@@ -26,13 +26,9 @@
 
 import type { ContainerSpec, DependencyCondition, ImageResource, NetworkSpec, VolumeSpec } from '../plan/types';
 
-/** The labels that make an object managed. */
-export const LABELS = {
-  stack: 'io.cdk-docker.stack',
-  path: 'io.cdk-docker.path',
-  specHash: 'io.cdk-docker.spec-hash',
-  replica: 'io.cdk-docker.replica',
-} as const;
+import { LABELS } from '../core/labels';
+
+export { LABELS };
 
 /** The identity labels of a managed object. */
 export interface ManagedLabels {

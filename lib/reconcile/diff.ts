@@ -48,6 +48,8 @@
  *   it was made from another archive. Images are never deleted.
  */
 
+import { ownLabels } from '../core/labels';
+import { normalizeSignal } from '../core/linux';
 import { LABELS } from '../drivers/types';
 import type { ImageDefaults, ObservedContainer, ObservedContainerSpec, ObservedImage, ObservedNetwork, ObservedStack, ObservedVolume } from '../drivers/types';
 import type {
@@ -63,7 +65,7 @@ import type {
   ResourceType,
   VolumeResource,
 } from '../plan/types';
-import { containerInputs, ContainerInputs, EXTRA_LABELS, imageOf, LABEL_PREFIX, parseInputs, replicaName, specHash } from './hash';
+import { containerInputs, ContainerInputs, EXTRA_LABELS, imageOf, parseInputs, replicaName, specHash } from './hash';
 import { dependencyOrder, TYPE_RANK } from './graph';
 import { Change, ChangeAction, KNOWN_AFTER_APPLY, MASKED, Reason, StackDiff } from './types';
 
@@ -660,9 +662,7 @@ function diffMap(
 
 /** Labels without cdk-docker's own. */
 function userLabels(labels: { readonly [k: string]: string }): { [k: string]: string } {
-  const out: { [k: string]: string } = {};
-  for (const [k, v] of Object.entries(labels)) if (!k.startsWith(LABEL_PREFIX)) out[k] = v;
-  return out;
+  return ownLabels(labels, false);
 }
 
 /** A value as shown to users: strings and lists as JSON, numbers and booleans as such. */
@@ -683,9 +683,7 @@ function shortId(id: string): string {
 }
 
 function signalName(s: string): string {
-  const u = s.toUpperCase();
-  if (u === '15') return 'SIGTERM';
-  return u.startsWith('SIG') ? u : `SIG${u}`;
+  return normalizeSignal(s) ?? s.toUpperCase();
 }
 
 function normCaps(caps: string[]): string[] {

@@ -34,16 +34,9 @@ import { NotFoundError } from '../core/errors';
 /** Version of the hashed form: bump when what goes into a hash changes. */
 export const SPEC_HASH_VERSION = 1;
 
-/** Labels beyond LABELS that cdk-docker writes (see the module comment). */
-export const EXTRA_LABELS = {
-  /** Canonical JSON of a container's ContainerInputs. */
-  inputs: 'io.cdk-docker.inputs',
-  /** A build image's context hash (for display when a rebuild is due). */
-  contextHash: 'io.cdk-docker.context-hash',
-} as const;
+import { EXTRA_LABELS } from '../core/labels';
 
-/** The prefix reserved for cdk-docker's own labels. */
-export const LABEL_PREFIX = 'io.cdk-docker.';
+export { EXTRA_LABELS };
 
 /** What a container was made from that the engine cannot report (see the module comment). */
 export interface ContainerInputs {

@@ -7,6 +7,7 @@ import { SIGNALS } from '../../lib/core/linux';
 import { familiarReference, formatReference, parseReference } from '../../lib/core/reference';
 import type { RuntimeConfig } from '../config';
 import { ContainerService } from '../containers/service';
+import { containerImageUsers } from '../containers/store';
 import { commitContainer, withContainerRoot, ContainerRoot } from '../containers/files';
 import { followLog } from '../containers/logs';
 import { resolveUser } from '../containers/user';
@@ -16,11 +17,11 @@ import { ImageService } from '../images/service';
 import type { ImageRecord } from '../images/store';
 import type { ContainerConfig } from '../images/types';
 import { humanSize } from '../util/units';
-import { applyConfigInstruction, DEFAULT_SHELL } from './config';
+import { applyConfigInstruction, DEFAULT_SHELL } from '../images/instructions';
 import { BuildContext, Source, TarItem, sourcesHash, tarOf } from './context';
-import { DockerfileError, Instruction, ParsedDockerfile, Stage, parseDockerfile, parseTrigger } from './dockerfile';
+import { DockerfileError, Instruction, ParsedDockerfile, Stage, parseDockerfile, parseTrigger } from '../dockerfile/dockerfile';
 import { BUILD_LABEL, BUILD_OWNER_LABEL, buildTempDir, collectDeadBuilds, selfIdentity } from './leftovers';
-import { SubstitutionError, Vars, processWord, processWords, varsOf } from './words';
+import { SubstitutionError, Vars, processWord, processWords, varsOf } from '../dockerfile/words';
 
 /**
  * The Dockerfile builder of the built-in runtime, with the classic Docker builder's behaviour:
@@ -140,7 +141,7 @@ export class BuildService {
 
   constructor(private readonly config: RuntimeConfig) {
     this.containers = new ContainerService(config);
-    this.images = new ImageService(config);
+    this.images = new ImageService(config, containerImageUsers(config));
   }
 
   /**

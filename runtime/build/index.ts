@@ -3,6 +3,6 @@ export { BuildService, BuildError, BuildInterruptedError, PROXY_ARGS } from './b
 export { BUILD_LABEL, BUILD_OWNER_LABEL } from './leftovers';
 export type { CollectedBuilds } from './leftovers';
 export type { BuildOptions, BuildResult, BuildStep } from './builder';
-export { DockerfileError, parseDockerfile } from './dockerfile';
-export type { Instruction, ParsedDockerfile, Stage } from './dockerfile';
+export { DockerfileError, parseDockerfile } from '../dockerfile/dockerfile';
+export type { Instruction, ParsedDockerfile, Stage } from '../dockerfile/dockerfile';
 export { BuildContext, ContextError } from './context';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CdkDockerError, NotFoundError } from '../../lib/core/errors';
+import { BUILD_LABELS } from '../../lib/core/labels';
 import { identityAlive, processIdentity } from '../../lib/core/process';
 import type { ContainerService } from '../containers/service';
 
@@ -21,9 +22,9 @@ import type { ContainerService } from '../containers/service';
  */
 
 /** Marks a container as a build step (`ps` never lists these). */
-export const BUILD_LABEL = 'io.cdk-docker.build';
+export const BUILD_LABEL = BUILD_LABELS.step;
 /** The identity (`PID STARTTIME`) of the build process that owns a step container. */
-export const BUILD_OWNER_LABEL = 'io.cdk-docker.build.owner';
+export const BUILD_OWNER_LABEL = BUILD_LABELS.owner;
 
 const TMP_DIR = 'build-tmp';
 

@@ -1,5 +1,6 @@
 /** The containers half of the built-in runtime: what the CLI and the built-in driver use. */
-export { ContainerService, backoffMs, mergeEnv, parseContainerListFilters, signalName } from './service';
+export { ContainerService, backoffMs, parseContainerListFilters } from './service';
+export { containerImageUsers } from './store';
 export { humanDuration } from '../../lib/core/duration';
 export type { ContainerListFilters, CreateOptions, ContainerSummary } from './service';
 export { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from './mounts';

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
-import { readEnvFile } from '../../lib/core/env';
-import { normalizeSignal, SIGNALS } from '../../lib/core/linux';
+import { mergeEnv, readEnvFile } from '../../lib/core/env';
+import { signalName, SIGNALS } from '../../lib/core/linux';
 import { packageRoot } from '../../lib/core/package-info';
 import type { RuntimeConfig } from '../config';
 import { findHelper } from '../host';
@@ -19,7 +19,7 @@ import { MountRequest } from './mounts';
 import { isMounted, mountRootfs, unmountAll } from './rootfs';
 import { healthArgv, healthTimings, nextHealth, startHealthLoop, stopHealthLoop } from './health';
 import { Runc, pidAlive, runcMessage } from './runc';
-import { BUILD_LABEL } from '../build/leftovers';
+import { BUILD_LABELS } from '../../lib/core/labels';
 import { buildSpec, ensureMtab, hostFacts, limitResources } from './spec';
 import { StatsSample, sampleStats } from './stats';
 import { ContainerStore } from './store';
@@ -1061,7 +1061,7 @@ export class ContainerService {
     const imageIdOf = (ref: string) => (resolved.has(ref) ? resolved.get(ref) : resolved.set(ref, this.images.tryResolve(ref)?.id).get(ref));
     for (const r of records) {
       // A build's step containers are the builder's own: ps never lists them (as with BuildKit).
-      if (r.Config.Labels?.[BUILD_LABEL] !== undefined) continue;
+      if (r.Config.Labels?.[BUILD_LABELS.step] !== undefined) continue;
       let state = this.store.state(r.Id);
       if ((state.Status === 'running' || state.Status === 'paused') && (fs.existsSync(this.exitFile(r.Id)) || !pidAlive(state.MonitorPid ?? 0))) {
         state = await this.store.locked(r.Id, () => this.refresh(r.Id));
@@ -1393,16 +1393,6 @@ function statusText(state: ContainerState, now = Date.now()): string {
 }
 
 
-/** Env merged by key: later entries win, order of first appearance kept. */
-export function mergeEnv(base: string[], overrides: string[]): string[] {
-  const out = new Map<string, string>();
-  for (const e of [...base, ...overrides]) {
-    const i = e.indexOf('=');
-    out.set(i < 0 ? e : e.slice(0, i), e);
-  }
-  return [...out.values()].filter((e) => e.includes('='));
-}
-
 /** `K` alone takes K from this process's environment, as Docker's `-e K`. */
 function expandEnv(e: string): string {
   if (e.includes('=')) return e;
@@ -1412,13 +1402,6 @@ function expandEnv(e: string): string {
 
 function normalizeSignalNumber(signal: string): number | undefined {
   return (SIGNALS as { [k: string]: number })[signal];
-}
-
-/** Accepts `TERM`, `SIGTERM`, `15`, `SIGRTMIN+3`; returns the `SIGTERM` form runc takes. */
-export function signalName(signal: string): string {
-  const name = normalizeSignal(signal);
-  if (!name) throw new InvalidArgumentError(`invalid signal: ${signal}`);
-  return name;
 }
 
 /** Docker's PortBindings from `-p` mappings. */

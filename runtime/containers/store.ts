@@ -4,6 +4,9 @@ import * as path from 'node:path';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
 import { checkName } from '../../lib/core/names';
 import { readJsonIfExists, withLock, writeJsonAtomic } from '../util/files';
+import type { RuntimeConfig } from '../config';
+import type { ImageUser, ImageUsers } from '../images/store';
+import { pidAlive } from '../../lib/core/process';
 import type { ContainerRecord, ContainerState } from './types';
 
 /**
@@ -150,5 +153,25 @@ export function initialState(): ContainerState {
     FinishedAt: '0001-01-01T00:00:00Z',
     RestartCount: 0,
     StoppedByUser: false,
+  };
+}
+
+/**
+ * The containers of a state root by the image they use, read from the container records when a
+ * decision is made (`rmi` and `prune` decide under the image index lock on what is there now).
+ * A container counts as running while its monitor lives (a record left `running` by a crash does not).
+ */
+export function containerImageUsers(config: RuntimeConfig): ImageUsers {
+  return () => {
+    const byImage = new Map<string, ImageUser[]>();
+    const users = (imageId: string): readonly ImageUser[] => byImage.get(imageId) ?? [];
+    if (!fs.existsSync(path.join(config.root, 'containers'))) return users;
+    const store = new ContainerStore(config.root, config.runRoot);
+    for (const r of store.records()) {
+      const state = store.state(r.Id);
+      const running = ((state.Status === 'running' || state.Status === 'paused') && pidAlive(state.MonitorPid ?? 0)) || state.Status === 'restarting';
+      byImage.set(r.ImageId, [...users(r.ImageId), { id: r.Id, running }]);
+    }
+    return users;
   };
 }

@@ -409,9 +409,9 @@ export function applyChanges(base: ContainerConfig, changes: string[]): Containe
   if (changes.length === 0) return { ...base };
   // Loaded here: the builder's modules are not needed by loads, saves and imports without -c.
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { parseInstruction } = require('../build/dockerfile') as typeof import('../build/dockerfile');
-  const { applyConfigInstruction, CONFIG_INSTRUCTIONS } = require('../build/config') as typeof import('../build/config');
-  const { processWord, processWords, SubstitutionError, varsOf } = require('../build/words') as typeof import('../build/words');
+  const { parseInstruction } = require('../dockerfile/dockerfile') as typeof import('../dockerfile/dockerfile');
+  const { applyConfigInstruction, CONFIG_INSTRUCTIONS } = require('./instructions') as typeof import('./instructions');
+  const { processWord, processWords, SubstitutionError, varsOf } = require('../dockerfile/words') as typeof import('../dockerfile/words');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const c: { -readonly [K in keyof ContainerConfig]: ContainerConfig[K] } = { ...base };
   const state = { cmdSet: false };

@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { InvalidArgumentError } from '../../lib/core/errors';
 import { familiarReference, parseReference } from '../../lib/core/reference';
@@ -13,9 +11,8 @@ import { Progress } from './progress';
 import { pullImage } from './pull';
 import { pushImage, PushResult } from './push';
 import { RegistryClient } from './registry';
-import { ImageRecord, ImageStore, ImageUser, ImageUsers } from './store';
+import { ImageRecord, ImageStore, ImageUsers } from './store';
 import type { ImageConfig } from './types';
-import { pidAlive } from '../../lib/core/process';
 
 /** A row of `images`. */
 export interface ImageSummary {
@@ -53,28 +50,6 @@ export function parseImageListFilters(args: readonly string[]): ImageListFilters
 }
 
 /**
- * The containers of a state root by the image they use, read from the container records when a
- * decision is made (`rmi` and `prune` decide under the image index lock on what is there now).
- * A container counts as running while its monitor lives (a record left `running` by a crash does not).
- */
-export function containerUsers(config: RuntimeConfig): ImageUsers {
-  return () => {
-    const byImage = new Map<string, ImageUser[]>();
-    const users = (imageId: string): readonly ImageUser[] => byImage.get(imageId) ?? [];
-    if (!fs.existsSync(path.join(config.root, 'containers'))) return users;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { ContainerStore } = require('../containers/store') as typeof import('../containers/store');
-    const store = new ContainerStore(config.root, config.runRoot);
-    for (const r of store.records()) {
-      const state = store.state(r.Id);
-      const running = ((state.Status === 'running' || state.Status === 'paused') && pidAlive(state.MonitorPid ?? 0)) || state.Status === 'restarting';
-      byImage.set(r.ImageId, [...users(r.ImageId), { id: r.Id, running }]);
-    }
-    return users;
-  };
-}
-
-/**
  * The images half of the built-in runtime: what `cdk-docker runtime` image commands and the
  * built-in driver call. Each method takes plain values and returns data; printing is the CLI's.
  */
@@ -83,8 +58,8 @@ export class ImageService {
 
   constructor(
     private readonly config: RuntimeConfig,
-    /** The containers using an image; by default those of this runtime's state root. */
-    private readonly inUse: ImageUsers = containerUsers(config),
+    /** The containers using an image (runtime/containers' `containerImageUsers` for this state root). */
+    private readonly inUse: ImageUsers,
   ) {
     this.store = new ImageStore(config.root);
     // Whatever command opens the store collects what killed loads and pulls left behind.

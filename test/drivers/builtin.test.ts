@@ -6,7 +6,7 @@ import { BuiltinDriver, driverFor } from '../../lib/drivers';
 import { CdkDockerError } from '../../lib/core/errors';
 import { runtimeConfig } from '../../runtime/config';
 import { ContainerService } from '../../runtime/containers';
-import { ImageService } from '../../runtime/images/service';
+import { imageService } from '../../runtime';
 import { tempDir, until } from '../helpers/cli';
 import { busyboxRootfsTar } from '../helpers/images';
 import { privateNetworkConfig } from '../helpers/network';
@@ -33,7 +33,7 @@ async function prepare(): Promise<void> {
   work = tempDir('cdk-docker-driver-');
   privateNetworkConfig(path.join(work, 'root'), OCTET);
   const rootfs = busyboxRootfsTar(work, ['sh', 'cat', 'echo', 'sleep', 'true', 'false', 'test']);
-  await new ImageService(runtimeConfig(env())).import(fs.createReadStream(rootfs), 'busybox:driver', { changes: ['ENV PATH=/bin', 'CMD ["sh"]'] });
+  await imageService(runtimeConfig(env())).import(fs.createReadStream(rootfs), 'busybox:driver', { changes: ['ENV PATH=/bin', 'CMD ["sh"]'] });
 }
 
 /** Everything under the private root goes; nothing may stay mounted under the temp dir. */
@@ -100,7 +100,7 @@ describe('built-in driver', () => {
   test('an archive saved by the runtime loads into another state root under the name the plan gives it', async () => {
     const dir = tempDir('cdk-docker-driver-archive-');
     try {
-      const from = new ImageService(runtimeConfig({ CDK_DOCKER_ROOT: path.join(dir, 'a') }));
+      const from = imageService(runtimeConfig({ CDK_DOCKER_ROOT: path.join(dir, 'a') }));
       const rootfs = busyboxRootfsTar(dir, ['sh', 'echo']);
       const saved = await from.import(fs.createReadStream(rootfs), 'busybox:saved', { changes: ['ENV PATH=/bin', 'CMD ["echo", "hi"]', 'LABEL kind=saved'] });
       const file = path.join(dir, 'saved.tar');

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ImageService, runtimeConfig } from '../../runtime';
+import { imageService, runtimeConfig } from '../../runtime';
+import type { ImageService } from '../../runtime/images';
 import { tempDir } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
 import { busyboxRootfsTar } from '../helpers/images';
@@ -17,7 +18,7 @@ let id: string;
 beforeAll(async () => {
   work = tempDir('cdk-docker-interop-');
   [registry, dockerd] = await Promise.all([startRegistry(), startDockerd()]);
-  svc = new ImageService(runtimeConfig({ CDK_DOCKER_ROOT: path.join(work, 'root') }));
+  svc = imageService(runtimeConfig({ CDK_DOCKER_ROOT: path.join(work, 'root') }));
   id = (await svc.import(fs.createReadStream(busyboxRootfsTar(work)), 'interop/busybox:1', { changes: ['CMD ["sh"]'] })).id;
 });
 
@@ -41,7 +42,7 @@ test('an image pushed by docker is pulled and inspected by cdk-docker', async ()
   const ref = `${registry.host}/interop/from-docker:2`;
   dockerd.docker(['tag', 'interop/busybox:1', ref]);
   const digest = /digest: (sha256:[a-f0-9]{64})/.exec(dockerd.docker(['push', ref]))![1];
-  const other = new ImageService(runtimeConfig({ CDK_DOCKER_ROOT: path.join(work, 'root2') }));
+  const other = imageService(runtimeConfig({ CDK_DOCKER_ROOT: path.join(work, 'root2') }));
   const pulled = await other.pull(ref);
   expect(pulled.id).toBe(id);
   expect(other.inspect(ref)).toMatchObject({ Id: id, RepoDigests: [`${ref.replace(':2', '')}@${digest}`], Config: { Cmd: ['sh'] } });
@@ -57,7 +58,7 @@ test('runtime save output loads with docker load, and docker save output loads w
   const theirs = path.join(work, 'theirs.tar');
   dockerd.docker(['tag', 'interop/busybox:1', 'interop/saved-by-docker:3']);
   dockerd.docker(['save', '-o', theirs, 'interop/saved-by-docker:3']);
-  const other = new ImageService(runtimeConfig({ CDK_DOCKER_ROOT: path.join(work, 'root3') }));
+  const other = imageService(runtimeConfig({ CDK_DOCKER_ROOT: path.join(work, 'root3') }));
   expect(await other.load(fs.createReadStream(theirs))).toEqual(['Loaded image: interop/saved-by-docker:3']);
   expect(other.inspect('interop/saved-by-docker:3')).toMatchObject({ Id: id });
 });

@@ -6,7 +6,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { CdkDockerError } from '../../lib/core/errors';
-import { ImageService, runtimeConfig } from '../../runtime';
+import { imageService, runtimeConfig } from '../../runtime';
+import type { ImageService } from '../../runtime/images';
 import { CLI, cdkDocker, ok, sleep, tempDir, until } from '../helpers/cli';
 import { EntrySpec, tarOf } from '../helpers/archive';
 import { requireCommand, sh } from '../helpers/prereq';
@@ -32,7 +33,7 @@ const sha = (b: Buffer | string): string => createHash('sha256').update(b).diges
 function freshRoot(): { root: string; env: NodeJS.ProcessEnv; svc: () => ImageService } {
   const root = path.join(work, `root${n++}`);
   const env = { CDK_DOCKER_ROOT: root, CDK_DOCKER_RUNROOT: path.join(work, `run${n}`) };
-  return { root, env, svc: () => new ImageService(runtimeConfig(env)) };
+  return { root, env, svc: () => imageService(runtimeConfig(env)) };
 }
 
 /** Every path under `dir` with its type, size and content hash (files). */
@@ -625,7 +626,7 @@ describe('interrupted loads and pulls are collected (item 6)', () => {
       expect(r.code).toBe(0);
     }
     expect(leftovers(root)).toEqual([]);
-    const svc = new ImageService(runtimeConfig(env));
+    const svc = imageService(runtimeConfig(env));
     expect(svc.list().map((r) => `${r.repository}:${r.tag}`).sort()).toEqual([`${registry.host}/big:1`, 'big:1'].sort());
   }, 300_000);
 });

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NotFoundError } from '../../lib/core/errors';
-import { BadArchiveError, DigestMismatchError, ImageService, RegistryAuthError, RegistryUnreachableError, UnsafeLayerError, runtimeConfig } from '../../runtime';
+import { imageService, runtimeConfig } from '../../runtime';
+import { BadArchiveError, DigestMismatchError, ImageService, RegistryAuthError, RegistryUnreachableError, UnsafeLayerError } from '../../runtime/images';
 import { ROOT, tempDir } from '../helpers/cli';
 import { tarOf, writeDockerArchive } from '../helpers/archive';
 import { busyboxRootfsTar } from '../helpers/images';
@@ -21,7 +22,7 @@ const services: string[] = [];
 function runtime(): ImageService {
   const root = path.join(work, `root${services.length}`);
   services.push(root);
-  return new ImageService(runtimeConfig({ CDK_DOCKER_ROOT: root, CDK_DOCKER_RUNROOT: path.join(work, `run${services.length}`) }));
+  return imageService(runtimeConfig({ CDK_DOCKER_ROOT: root, CDK_DOCKER_RUNROOT: path.join(work, `run${services.length}`) }));
 }
 
 async function importBusybox(svc: ImageService, ref = 'busybox:test'): Promise<string> {
@@ -319,14 +320,14 @@ describe('registry', () => {
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
       await exited;
-      const check = new ImageService(runtimeConfig({ CDK_DOCKER_ROOT: root }));
+      const check = imageService(runtimeConfig({ CDK_DOCKER_ROOT: root }));
       for (const row of check.list()) {
         // Whatever is registered is complete: its layers are unpacked.
         const rec = check.store.resolve(row.id);
         for (const c of check.store.chainIds(rec)) expect(check.store.hasLayer(c)).toBe(true);
       }
     }
-    const again = new ImageService(runtimeConfig({ CDK_DOCKER_ROOT: root }));
+    const again = imageService(runtimeConfig({ CDK_DOCKER_ROOT: root }));
     const record = await again.pull(ref);
     expect(again.list().map((r) => r.id)).toEqual([record.id]);
   });

@@ -1,15 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
-import type * as Containers from '../../../runtime/containers';
 import { InvalidArgumentError } from '../../core/errors';
-import { service } from './containers';
+import { containerService as service, loadRuntime } from './services';
 import { parseBool } from './flags';
-
-/** The containers half of the runtime, loaded on first use. */
-function containersModule(): typeof Containers {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('../../../runtime/containers') as typeof Containers;
-}
 
 /** What `attach`, `start -a` and a foreground `run` pass to {@link attachToContainer}. */
 export interface AttachToContainerOptions {
@@ -47,7 +40,7 @@ const PROXIED_SIGNALS: readonly NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT
  * container runs on. `start: true` starts it first (`start -a`).
  */
 export async function attachToContainer(nameOrId: string, o: AttachToContainerOptions = {}): Promise<number> {
-  const m = containersModule();
+  const m = loadRuntime().containers();
   const svc = service();
   const detachKeys = m.parseDetachKeys(o.detachKeys || m.DEFAULT_DETACH_KEYS);
   const id = svc.store.resolve(nameOrId);

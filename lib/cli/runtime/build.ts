@@ -3,9 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Runtime from '../../../runtime';
 import { InvalidArgumentError } from '../../core/errors';
-import { loadRuntime } from './images';
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
+import { collect, loadRuntime } from './services';
 
 interface BuildFlags {
   tag?: string[];
@@ -31,7 +29,7 @@ function keyValues(flag: string, values: string[] = [], bareAllowed: boolean): {
 }
 
 /** The build's options from the command line (`-` reads the Dockerfile from stdin, without a context). */
-export async function buildOptions(context: string, o: BuildFlags, output?: (t: string) => void): Promise<Runtime.BuildOptions> {
+export async function buildOptions(context: string, o: BuildFlags, output?: (t: string) => void): Promise<Runtime.Build.BuildOptions> {
   let dockerfileContent: string | undefined;
   let dir: string | undefined = context;
   if (context === '-') {
@@ -76,9 +74,9 @@ export function registerBuildCommand(runtime: Command): void {
       .action(async (context: string, o: BuildFlags) => {
         if (context !== '-' && !fs.existsSync(context)) throw new InvalidArgumentError(`unable to prepare context: path "${context}" not found`);
         const rt = loadRuntime();
-        const { BuildService, BuildError, BuildInterruptedError } = rt.builder();
+        const { BuildService, BuildError, BuildInterruptedError } = rt.build();
         const svc = new BuildService(rt.runtimeConfig());
-        let result: Runtime.BuildResult;
+        let result: Runtime.Build.BuildResult;
         try {
           result = await svc.build(await buildOptions(context, o, o.quiet ? undefined : (t) => process.stdout.write(t)));
         } catch (e) {

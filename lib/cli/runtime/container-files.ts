@@ -1,20 +1,7 @@
 import { Command, Option } from 'commander';
 import * as fs from 'node:fs';
-import type * as Containers from '../../../runtime/containers';
 import { InvalidArgumentError } from '../../core/errors';
-import { loadRuntime } from './images';
-
-/** The containers half of the runtime, loaded on first use. */
-function containersModule(): typeof Containers {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('../../../runtime/containers') as typeof Containers;
-}
-
-function service(): Containers.ContainerService {
-  return new (containersModule().ContainerService)(loadRuntime().runtimeConfig());
-}
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
+import { collect, containerService as service, loadRuntime } from './services';
 
 /** Docker's splitCpArg: `CONTAINER:PATH`, unless the argument is an absolute or `.`-relative local path. */
 export function splitCpArg(arg: string): { container?: string; path: string } {
@@ -55,7 +42,7 @@ export function registerContainerFileCommands(runtime: Command): void {
       const dst = splitCpArg(destArg);
       if (src.container !== undefined && dst.container !== undefined) throw new InvalidArgumentError('copying between containers is not supported; copy to the host first');
       if (src.container === undefined && dst.container === undefined) throw new InvalidArgumentError('must specify at least one container source, as CONTAINER:PATH');
-      const m = containersModule();
+      const m = loadRuntime().containers();
       const svc = service();
       if (src.container !== undefined) {
         if (!src.path) throw new InvalidArgumentError(`no path given after "${src.container}:"; give CONTAINER:SRC_PATH`);
@@ -74,7 +61,7 @@ export function registerContainerFileCommands(runtime: Command): void {
     .argument('<container>')
     .addHelpText('after', '\nLines are "A path" (added), "C path" (changed: a changed file, or a directory holding changes) and "D path" (deleted).\nMount points the runtime makes (/etc/hostname, /etc/hosts, /etc/resolv.conf) and the contents of volumes are not listed.')
     .action(async (c: string) => {
-      const changes = await containersModule().containerChanges(service(), c);
+      const changes = await loadRuntime().containers().containerChanges(service(), c);
       process.stdout.write(changes.map((x) => `${x.kind} ${x.path}\n`).join(''));
     });
 
@@ -85,7 +72,7 @@ export function registerContainerFileCommands(runtime: Command): void {
     .option('-o, --output <file>', 'write to a file, instead of STDOUT')
     .addHelpText('after', '\nThe tar holds the container\'s merged filesystem (image plus changes), not its volumes.')
     .action(async (c: string, o: { output?: string }) => {
-      const m = containersModule();
+      const m = loadRuntime().containers();
       if (!o.output) {
         if (process.stdout.isTTY) throw new InvalidArgumentError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
         await m.exportContainer(service(), c, process.stdout);
@@ -120,7 +107,7 @@ export function registerContainerFileCommands(runtime: Command): void {
     )
     .addHelpText('after', '\nThe image is the container\'s image plus one layer of its changes (volumes are not included),\nwith the container\'s Cmd, Entrypoint, Env, WorkingDir, User, Labels, ExposedPorts, Volumes and StopSignal.')
     .action(async (c: string, ref: string | undefined, o: { author?: string; message?: string; change?: string[]; pause: boolean }) => {
-      const record = await containersModule().commitContainer(service(), c, { ref, author: o.author, message: o.message, changes: o.change, pause: o.pause });
+      const record = await loadRuntime().containers().commitContainer(service(), c, { ref, author: o.author, message: o.message, changes: o.change, pause: o.pause });
       process.stdout.write(`${record.id}\n`);
     });
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
-import type * as Containers from '../../../runtime/containers';
+import type { Containers } from '../../../runtime';
 import { Duration } from '../../constructs/duration';
 import { PortError, parsePort } from '../../constructs/private/ports';
 import { _parseSizeText } from '../../constructs/size';
@@ -12,27 +12,11 @@ import { familiarReference, parseReference } from '../../core/reference';
 import { flagAliases, flagsEndAtFirstArgument } from './flags';
 import { ago, eachName, goTimeString, printInspect, renderFormatted, renderTemplate, shortId, table, tabwrite } from './format';
 import { attachToContainer, parseSigProxy } from './attach';
-import { imageService, loadRuntime } from './images';
-
-/** The containers half of the runtime, loaded on first use. */
-function containersModule(): typeof Containers {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('../../../runtime/containers') as typeof Containers;
-}
-
-/** The container service for this process's runtime configuration. */
-export function service(): Containers.ContainerService {
-  const m = containersModule();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { runtimeConfig } = require('../../../runtime/config') as typeof import('../../../runtime/config');
-  return new m.ContainerService(runtimeConfig());
-}
+import { collect, containerService as service, imageService, loadRuntime } from './services';
 
 function out(s: string): void {
   process.stdout.write(s);
 }
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 interface RunFlags {
   detachKeys?: string;
@@ -233,7 +217,7 @@ function limitFlags(o: { memory?: string; cpus?: string; pidsLimit?: string }): 
 
 /** Docker's flags as CreateOptions. */
 export function createOptions(image: string, command: string[], o: RunFlags): Containers.CreateOptions {
-  const m = containersModule();
+  const m = loadRuntime().containers();
   const restart = restartFlag(o.restart);
   const labels: { [k: string]: string } = {};
   for (const l of o.label ?? []) {
@@ -291,7 +275,7 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
     extraHosts: (o.addHost ?? []).map(addHostFlag),
     shmSize: sizeFlag(o.shmSize, '--shm-size'),
     logMaxSize: logMaxSize(o.logOpt ?? []),
-    logDriver: o.logDriver === undefined ? undefined : containersModule().checkLogDriver(o.logDriver),
+    logDriver: o.logDriver === undefined ? undefined : loadRuntime().containers().checkLogDriver(o.logDriver),
   };
 }
 
@@ -307,7 +291,7 @@ function healthRetries(text: string | undefined): number {
  * exits, forwards SIGINT/SIGTERM to it, and resolves with its exit code.
  */
 async function attach(svc: Containers.ContainerService, id: string, from = 0): Promise<number> {
-  const m = containersModule();
+  const m = loadRuntime().containers();
   let finished = false;
   let code = 0;
   const waiting = svc.wait(id).then((c) => {
@@ -337,7 +321,7 @@ async function runContainer(image: string, command: string[], o: RunFlags): Prom
   const attached = !o.detach && (o.interactive || o.tty);
   // Checked before anything is made.
   const sigProxy = parseSigProxy(o.sigProxy);
-  if (o.detachKeys) containersModule().parseDetachKeys(o.detachKeys);
+  if (o.detachKeys) loadRuntime().containers().parseDetachKeys(o.detachKeys);
   await ensureImage(image, o);
   const svc = service();
   const record = await svc.create(options);
@@ -439,7 +423,7 @@ export function registerContainerCommands(runtime: Command): void {
     .action(async (o: PsFlags) => {
       const last = o.latest ? 1 : integer(o.last, '--last', -1, MAX_COUNT) ?? -1;
       const svc = service();
-      let rows = await svc.list(o.all || last > 0, containersModule().parseContainerListFilters(o.filter ?? []));
+      let rows = await svc.list(o.all || last > 0, loadRuntime().containers().parseContainerListFilters(o.filter ?? []));
       if (last > 0) rows = rows.slice(0, last);
       let format = o.format ?? (o.quiet ? '{{.ID}}' : `table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${o.size ? '\t{{.Size}}' : ''}`);
       if (o.quiet && o.format === undefined) format = '{{.ID}}';
@@ -583,7 +567,7 @@ export function registerContainerCommands(runtime: Command): void {
     .option('--format <template>', 'a Go-template subset: table {{.Name}}\t{{.CPUPerc}}…, {{json .}}, json')
     .action(async (names: string[], o: { all?: boolean; stream: boolean; trunc: boolean; format?: string }) => {
       const svc = service();
-      const m = containersModule();
+      const m = loadRuntime().containers();
       const pick = async () => (names.length ? names.map((n) => svc.store.resolve(n)) : (await svc.list(o.all)).map((r) => r.id));
       let previous = new Map<string, Containers.StatsSample | undefined>();
       const read = (ids: string[]) => new Map(ids.map((id) => [id, svc.sampleStats(id)]));
@@ -745,7 +729,7 @@ export interface LogsOptions {
 /** Writes a container's output to stdout/stderr as `runtime logs` does (also for stack-scoped `logs`). */
 export async function containerLogs(name: string, o: LogsOptions): Promise<void> {
   const svc = service();
-  const m = containersModule();
+  const m = loadRuntime().containers();
   const id = svc.store.resolve(name);
   const driver = svc.logDriver(id);
   if (driver === 'none') throw new CdkDockerError('configured logging driver does not support reading');
@@ -784,7 +768,7 @@ export async function containerExec(c: string, command: string[], o: ExecOptions
   workdirFlag(o.workdir);
   const svc = service();
   const id = svc.ensureRunning(c);
-  const m = containersModule();
+  const m = loadRuntime().containers();
   const args = ['exec'];
   if (o.tty) args.push('--tty');
   if (o.detach) args.push('--detach');
@@ -892,7 +876,7 @@ async function ensureImage(image: string, o: { pull: string; quiet?: boolean }):
   if (policy === 'never') throw new NotFoundError(`No such image: ${familiar}`);
   if (policy === 'missing') process.stderr.write(`Unable to find image '${familiar}' locally\n`);
   const rt = loadRuntime();
-  await images.pull(image, o.quiet ? rt.Progress.silent() : rt.Progress.to(process.stderr));
+  await images.pull(image, o.quiet ? rt.images().Progress.silent() : rt.images().Progress.to(process.stderr));
 }
 
 /** `--link NAME[:ALIAS]` as Docker's opts.ParseLink reads it (`/name:/c/alias`, from inspect, too). */

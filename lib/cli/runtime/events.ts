@@ -1,17 +1,9 @@
 import { Command } from 'commander';
-import type * as Events from '../../../runtime/events';
+import type { Events } from '../../../runtime';
 import { parseGoDuration } from '../../core/duration';
 import { InvalidArgumentError } from '../../core/errors';
 import { renderTemplate } from './format';
-import { loadRuntime } from './images';
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-/** The event log's module, loaded when `events` runs. */
-function events(): typeof Events {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('../../../runtime/events') as typeof Events;
-}
+import { collect, loadRuntime } from './services';
 
 /** What `runtime events` takes. */
 export interface EventsOptions {
@@ -60,7 +52,7 @@ function templateData(e: Events.EngineEvent): object {
  * until that time comes — new ones as they are written, until interrupted.
  */
 export async function runEvents(o: EventsOptions, signal?: AbortSignal): Promise<void> {
-  const ev = events();
+  const ev = loadRuntime().events();
   const root = loadRuntime().runtimeConfig().root;
   const filters = ev.parseEventFilters(o.filter ?? []);
   const now = Date.now();

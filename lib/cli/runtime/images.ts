@@ -3,25 +3,12 @@ import * as fs from 'node:fs';
 import type * as Runtime from '../../../runtime';
 import { CdkDockerError, InvalidArgumentError } from '../../core/errors';
 import { normalizeReference } from '../../core/reference';
+import { collect, imageService, loadRuntime } from './services';
 import { ago, eachName, goTimeString, printInspect, renderFormatted, renderTemplate, shortId, table } from './format';
-
-/** The runtime's API, loaded on first use so that other commands start without it. */
-export function loadRuntime(): typeof Runtime {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('../../../runtime') as typeof Runtime;
-}
-
-/** The image service for this process's runtime configuration. */
-export function imageService(): Runtime.ImageService {
-  const rt = loadRuntime();
-  return new rt.ImageService(rt.runtimeConfig());
-}
 
 function out(s: string): void {
   process.stdout.write(s);
 }
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /**
  * Prints `prompt` and reads one line from the terminal on stdin, in raw mode so that the
@@ -73,7 +60,7 @@ function promptLine(prompt: string, echo: boolean): Promise<string> {
 }
 
 /** Docker's last words of a login that stored a password in its config file. */
-function loggedIn(svc: Runtime.ImageService): void {
+function loggedIn(svc: Runtime.Images.ImageService): void {
   process.stderr.write(
     `WARNING! Your password will be stored unencrypted in ${svc.credentialsFile()}.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/engine/reference/commandline/login/#credentials-store\n\n`,
   );
@@ -88,7 +75,7 @@ export function registerImageCommands(runtime: Command): void {
     .argument('<image>', 'NAME[:TAG|@DIGEST]')
     .option('-q, --quiet', 'print only the image reference')
     .action(async (ref: string, o: { quiet?: boolean }) => {
-      await imageService().pull(ref, o.quiet ? loadRuntime().Progress.silent() : loadRuntime().Progress.to(process.stdout));
+      await imageService().pull(ref, o.quiet ? loadRuntime().images().Progress.silent() : loadRuntime().images().Progress.to(process.stdout));
       out(`${normalizeReference(ref)}\n`);
     });
 
@@ -98,7 +85,7 @@ export function registerImageCommands(runtime: Command): void {
     .argument('<image>', 'NAME[:TAG]')
     .option('-q, --quiet', 'print nothing but errors')
     .action(async (ref: string, o: { quiet?: boolean }) => {
-      await imageService().push(ref, o.quiet ? loadRuntime().Progress.silent() : loadRuntime().Progress.to(process.stdout));
+      await imageService().push(ref, o.quiet ? loadRuntime().images().Progress.silent() : loadRuntime().images().Progress.to(process.stdout));
     });
 
   runtime
@@ -122,7 +109,7 @@ export function registerImageCommands(runtime: Command): void {
       .option('-f, --filter <filter>', 'reference=PATTERN, dangling=true|false, label=K[=V], before=IMAGE, since=IMAGE (repeatable)', collect)
       .option('--format <template>', 'a Go template per image: {{.ID}}, {{.Repository}}, {{.Tag}}, {{.Digest}}, {{.CreatedSince}}, {{.CreatedAt}}, {{.Size}}')
       .action((reference: string | undefined, o: { all?: boolean; quiet?: boolean; digests?: boolean; trunc: boolean; filter?: string[]; format?: string }) => {
-        const filters = loadRuntime().parseImageListFilters([...(o.filter ?? []), ...(reference !== undefined ? [`reference=${reference}`] : [])]);
+        const filters = loadRuntime().images().parseImageListFilters([...(o.filter ?? []), ...(reference !== undefined ? [`reference=${reference}`] : [])]);
         const rows = imageService().list(o.all, filters);
         if (o.format !== undefined || o.quiet) {
           // As Docker's: one line per row (tag), -q too, so an image with two tags prints its id twice.
@@ -165,7 +152,7 @@ export function registerImageCommands(runtime: Command): void {
     .action(async (o: { all?: boolean }) => {
       // Step containers of killed builds hold their images: they go first (see runtime/build/leftovers).
       const rt = loadRuntime();
-      for (const p of (await new (rt.builder().BuildService)(rt.runtimeConfig()).collectDeadBuilds()).problems) process.stderr.write(`[Warning] ${p}\n`);
+      for (const p of (await new (rt.build().BuildService)(rt.runtimeConfig()).collectDeadBuilds()).problems) process.stderr.write(`[Warning] ${p}\n`);
       const r = await imageService().prune(o.all);
       if (r.deleted.length) out(`Deleted Images:\n${r.deleted.map((d) => `deleted: ${d}\n`).join('')}\n`);
       out(`Total reclaimed space: ${loadRuntime().humanSize(r.reclaimed)}\n`);

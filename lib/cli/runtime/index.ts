@@ -5,6 +5,9 @@ import { registerContainerCommands } from './containers';
 import { registerImageCommands } from './images';
 import { registerNetworkCommands } from './networks';
 import { registerVolumeCommands } from './volumes';
+import { registerAttach } from './attach';
+import { registerEvents } from './events';
+import { registerSystemCommands } from './system';
 
 /** `cdk-docker runtime …`: a Docker-like CLI over the built-in runtime. */
 export function registerRuntime(program: Command): void {
@@ -18,7 +21,7 @@ export function registerRuntime(program: Command): void {
   registerNetworkCommands(runtime);
   registerContainerCommands(runtime);
   registerContainerFileCommands(runtime);
-  require('./attach').registerAttach(runtime); // eslint-disable-line @typescript-eslint/no-require-imports
-  require('./system').registerSystemCommands(runtime); // eslint-disable-line @typescript-eslint/no-require-imports
-  require('./events').registerEvents(runtime); // eslint-disable-line @typescript-eslint/no-require-imports
+  registerAttach(runtime);
+  registerSystemCommands(runtime);
+  registerEvents(runtime);
 }

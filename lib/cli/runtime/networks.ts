@@ -1,29 +1,12 @@
 import { Command, Option } from 'commander';
-import type * as Config from '../../../runtime/config';
-import type * as Networks from '../../../runtime/networks';
+import type { Networks } from '../../../runtime';
 import { InvalidArgumentError } from '../../core/errors';
-import { service as containerService } from './containers';
+import { collect, containerService, loadRuntime, networkStore } from './services';
 import { confirm, eachName, keyValues, printInspect, renderTemplate, shortId, table } from './format';
-
-/** The networks half of the runtime, loaded on first use so that other commands start without it. */
-export function loadNetworks(): typeof Networks {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('../../../runtime/networks') as typeof Networks;
-}
-
-/** The network store for this process's runtime configuration. */
-export function networkStore(): Networks.NetworkStore {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { runtimeConfig } = require('../../../runtime/config') as typeof Config;
-  const config = runtimeConfig();
-  return new (loadNetworks().NetworkStore)(config.root, undefined, config.network);
-}
 
 function out(s: string): void {
   process.stdout.write(s);
 }
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** The fields of a `network ls --format` template (Docker's names). */
 function listFields(n: Networks.Network, noTrunc: boolean): { [field: string]: string } {
@@ -84,7 +67,7 @@ export function registerNetworkCommands(runtime: Command): void {
     .addOption(new Option('-f, --filter <filter>', 'name=NAME, label=KEY[=VALUE], driver=bridge|host|null, id=ID, type=builtin|custom').argParser(collect))
     .option('--format <template>', 'a Go-template subset over .ID .Name .Driver .Scope .Internal .Labels .CreatedAt')
     .action(async (o: { quiet?: boolean; trunc: boolean; filter?: string[]; format?: string }) => {
-      const nets = await networkStore().list(loadNetworks().parseNetworkListFilters(o.filter ?? []));
+      const nets = await networkStore().list(loadRuntime().networks().parseNetworkListFilters(o.filter ?? []));
       const noTrunc = o.trunc === false;
       const id = (n: Networks.Network) => (noTrunc ? n.Id : shortId(n.Id));
       if (o.quiet) {
@@ -147,7 +130,7 @@ export function registerNetworkCommands(runtime: Command): void {
     .option('-f, --force', 'do not prompt for confirmation')
     .addOption(new Option('--filter <filter>', 'label=KEY[=VALUE], label!=KEY[=VALUE]').argParser(collect))
     .action(async (o: { force?: boolean; filter?: string[] }) => {
-      const opts = loadNetworks().parseNetworkPruneFilters(o.filter ?? []);
+      const opts = loadRuntime().networks().parseNetworkPruneFilters(o.filter ?? []);
       if (!o.force) {
         // Declined: nothing printed, exit 0, as Docker's CLI does for a cancelled prune.
         if (!(await confirm('WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?'))) return;

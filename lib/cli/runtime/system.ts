@@ -1,14 +1,11 @@
 import { Command } from 'commander';
-import type * as Info from '../../../runtime/info';
+import type { Info } from '../../../runtime';
 import { renderTemplate } from './format';
-import { imageService, loadRuntime } from './images';
-import { service as containerService } from './containers';
+import { containerService, imageService, loadRuntime } from './services';
 import { packageVersion } from '../../core/package-info';
 
 /** `info`'s data: the engine's (Docker's types.Info) with the client's, as `docker info --format` sees it. */
-export async function infoData(): Promise<Info.EngineInfo & { ClientInfo: { Debug: boolean; Context: string; Version: string } }> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const info = require('../../../runtime/info') as typeof Info;
+export async function infoData(): Promise<Info.EngineInfo & { ClientInfo: { Debug: boolean; Context: string; Version: string } }> {  const info = (require('../../../runtime') as typeof import('../../../runtime')).info();
   const config = loadRuntime().runtimeConfig();
   let running = 0;
   let paused = 0;

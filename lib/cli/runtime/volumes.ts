@@ -1,29 +1,14 @@
 import { Command, Option } from 'commander';
-import type * as Config from '../../../runtime/config';
-import type * as Volumes from '../../../runtime/volumes';
+import type { Volumes } from '../../../runtime';
 import { InvalidArgumentError } from '../../core/errors';
 import { tmpfsOptionProblem } from '../../core/limits';
 import { confirm, eachName, keyValues, printInspect, renderTemplate, table } from './format';
-import { humanSize } from '../../../runtime/util/units';
-
-/** The volumes half of the runtime, loaded on first use so that other commands start without it. */
-export function loadVolumes(): typeof Volumes {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('../../../runtime/volumes') as typeof Volumes;
-}
-
-/** The volume store for this process's runtime configuration. */
-export function volumeStore(): Volumes.VolumeStore {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { runtimeConfig } = require('../../../runtime/config') as typeof Config;
-  return new (loadVolumes().VolumeStore)(runtimeConfig().root);
-}
+import { humanSize } from '../../../runtime';
+import { collect, loadRuntime, volumeStore } from './services';
 
 function out(s: string): void {
   process.stdout.write(s);
 }
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** The fields of a `volume ls --format` template (Docker's names). */
 function listFields(v: Volumes.Volume): { [field: string]: string } {
@@ -78,7 +63,7 @@ export function registerVolumeCommands(runtime: Command): void {
     .addOption(new Option('-f, --filter <filter>', 'dangling=true|false, label=KEY[=VALUE], name=NAME, driver=local').argParser(collect))
     .option('--format <template>', 'a Go-template subset over .Name .Driver .Scope .Mountpoint .Labels')
     .action((o: { quiet?: boolean; filter?: string[]; format?: string }) => {
-      const volumes = volumeStore().list(loadVolumes().parseListFilters(o.filter ?? []));
+      const volumes = volumeStore().list(loadRuntime().volumes().parseListFilters(o.filter ?? []));
       if (o.quiet) {
         out(volumes.map((v) => `${v.Name}\n`).join(''));
       } else if (o.format) {
@@ -119,7 +104,7 @@ export function registerVolumeCommands(runtime: Command): void {
     .option('-f, --force', 'do not prompt for confirmation')
     .addOption(new Option('--filter <filter>', 'label=KEY[=VALUE], label!=KEY[=VALUE]').argParser(collect))
     .action(async (o: { all?: boolean; force?: boolean; filter?: string[] }) => {
-      const opts = loadVolumes().parsePruneFilters(o.filter ?? [], o.all);
+      const opts = loadRuntime().volumes().parsePruneFilters(o.filter ?? [], o.all);
       if (!o.force) {
         const what = opts.all ? 'all local volumes' : 'anonymous local volumes';
         // Declined: nothing printed, exit 0, as Docker's CLI does for a cancelled prune.

@@ -1,5 +1,6 @@
 import { IConstruct } from 'constructs';
 import { InvalidArgumentError } from '../../core/errors';
+import { isOwnLabel } from '../../core/labels';
 import { suggestName } from '../../core/names';
 import { Stack } from '../stack';
 import { at } from './resource';
@@ -13,7 +14,7 @@ export function defaultName(c: IConstruct): string {
 /** Labels may not use the reserved prefix or contain "=" in keys. */
 export function checkLabels(scope: IConstruct, labels: { readonly [k: string]: string } | undefined): void {
   for (const [k, v] of Object.entries(labels ?? {})) {
-    if (k.startsWith('io.cdk-docker.')) {
+    if (isOwnLabel(k)) {
       throw new InvalidArgumentError(at(scope, `label "${k}" uses the prefix "io.cdk-docker.", which cdk-docker reserves for its own labels; choose another key`));
     }
     if (k === '' || /[=\s]/.test(k)) throw new InvalidArgumentError(at(scope, `label key "${k}" must be non-empty without "=" or whitespace`));

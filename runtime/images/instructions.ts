@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import { parseGoDuration } from '../../lib/core/duration';
 import { InvalidArgumentError } from '../../lib/core/errors';
-import { mergeEnv, signalName } from '../containers/service';
-import type { ContainerConfig, HealthConfig } from '../images/types';
-import type { Instruction } from './dockerfile';
+import { mergeEnv } from '../../lib/core/env';
+import { signalName } from '../../lib/core/linux';
+import type { ContainerConfig, HealthConfig } from './types';
+import type { Instruction } from '../dockerfile/dockerfile';
 
 /**
  * What the Dockerfile instructions that only change an image's config do to it: ENV, LABEL,
