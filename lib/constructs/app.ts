@@ -7,14 +7,12 @@ import { Manifest, writeAssembly } from '../plan/io';
 import type { Plan, PortMapping } from '../plan/types';
 import { canonicalize, hmacSha256 } from '../core/canonical';
 import { CdkDockerError, ValidationError } from '../core/errors';
-import { Container, IContainer } from './container';
-import { Network } from './network';
+import type { ClaimKind } from './private/claims';
 import { portsClash } from './private/ports';
 import { StackResource } from './private/resource';
 import type { SynthContext } from './private/synth-context';
-import { Secret } from './secret';
+import type { Secret } from './secret';
 import { Stack } from './stack';
-import { Volume } from './volume';
 
 const APP_SYMBOL = Symbol.for('cdk-docker.App');
 
@@ -218,66 +216,65 @@ export function secretHmac(stackName: string, value: string, key?: string): stri
   return hmacSha256(key ?? `cdk-docker/secret/${stackName}`, value);
 }
 
-/** Checks across constructs: names and host ports are global on one engine; no dependsOn cycles. */
+/**
+ * Checks across constructs: names and host ports are global on one engine; no dependsOn cycles.
+ * Each resource declares what it claims (`_claims()`), so this knows no resource type.
+ */
 function crossChecks(app: App): string[] {
   const problems: string[] = [];
   const resources = app.node.findAll().filter(StackResource.isStackResource);
-  const containers = resources.filter(Container.isContainer);
+  const claims = new Map(resources.map((r) => [r, r._claims()] as const));
 
-  const claim = (kind: string, names: Map<string, IConstruct>, name: string, owner: IConstruct): void => {
-    const other = names.get(name);
-    if (other && other !== owner) {
-      problems.push(`[${owner.node.path}] ${kind} name "${name}" is already used by ${other.node.path}; give one of them another name`);
-    } else {
-      names.set(name, owner);
+  // Names, kind by kind, each in tree order.
+  for (const kind of ['container', 'network', 'volume'] as const satisfies readonly ClaimKind[]) {
+    const owners = new Map<string, IConstruct>();
+    for (const [r, c] of claims) {
+      for (const { name } of c.names.filter((n) => n.kind === kind)) {
+        const other = owners.get(name);
+        if (other && other !== r) {
+          problems.push(`[${r.node.path}] ${kind} name "${name}" is already used by ${other.node.path}; give one of them another name`);
+        } else {
+          owners.set(name, r);
+        }
+      }
     }
-  };
-  const containerNames = new Map<string, IConstruct>();
-  for (const c of containers) {
-    const names = c.replicas > 1 ? Array.from({ length: c.replicas }, (_, i) => `${c.containerName}-${i + 1}`) : [c.containerName];
-    for (const n of names) claim('container', containerNames, n, c);
   }
-  const networkNames = new Map<string, IConstruct>();
-  for (const n of resources.filter(Network.isNetwork)) claim('network', networkNames, n.networkName, n);
-  const volumeNames = new Map<string, IConstruct>();
-  for (const v of resources.filter(Volume.isVolume)) claim('volume', volumeNames, v.volumeName, v);
 
   // Host ports, grouped by port and protocol so the check stays linear.
-  const byPort = new Map<string, Array<{ c: Container; p: PortMapping }>>();
-  for (const c of containers) {
-    for (const p of c.ports) {
+  const byPort = new Map<string, Array<{ r: IConstruct; p: PortMapping }>>();
+  for (const [r, c] of claims) {
+    for (const p of c.hostPorts) {
       if (p.hostPort === 0) continue;
       const key = `${p.hostPort}/${p.protocol}`;
       const group = byPort.get(key) ?? [];
-      const clash = group.find((g) => g.c !== c && portsClash(g.p, p));
+      const clash = group.find((g) => g.r !== r && portsClash(g.p, p));
       if (clash) {
-        problems.push(`[${c.node.path}] host port ${p.hostIp}:${p.hostPort}/${p.protocol} is already published by ${clash.c.node.path} (${clash.p.hostIp}:${clash.p.hostPort}); choose another hostPort or hostIp`);
+        problems.push(`[${r.node.path}] host port ${p.hostIp}:${p.hostPort}/${p.protocol} is already published by ${clash.r.node.path} (${clash.p.hostIp}:${clash.p.hostPort}); choose another hostPort or hostIp`);
       }
-      group.push({ c, p });
+      group.push({ r, p });
       byPort.set(key, group);
     }
   }
 
-  // dependsOn (and volumesFrom) cycles.
-  const edges = (c: Container): IContainer[] => [...c.dependencies.map((d) => d.container), ...c.volumesFromContainers];
-  const state = new Map<Container, 'visiting' | 'done'>();
-  const stack: Container[] = [];
-  const visit = (c: Container): void => {
-    state.set(c, 'visiting');
-    stack.push(c);
-    for (const next of edges(c)) {
-      if (!Container.isContainer(next)) continue;
+  // dependsOn (and volumesFrom) cycles, among the resources of the app (one imported by name has no edges).
+  const state = new Map<StackResource, 'visiting' | 'done'>();
+  const path: StackResource[] = [];
+  const visit = (r: StackResource): void => {
+    state.set(r, 'visiting');
+    path.push(r);
+    for (const next of claims.get(r)?.startsAfter ?? []) {
+      if (!StackResource.isStackResource(next)) continue;
       const s = state.get(next);
       if (s === 'visiting') {
-        const cycle = [...stack.slice(stack.indexOf(next)), next].map((x) => x.node.path);
+        const cycle = [...path.slice(path.indexOf(next)), next].map((x) => x.node.path);
         problems.push(`[${next.node.path}] dependsOn cycle: ${cycle.join(' → ')}; remove one of these dependencies`);
       } else if (s === undefined) {
         visit(next);
       }
     }
-    stack.pop();
-    state.set(c, 'done');
+    path.pop();
+    state.set(r, 'done');
   };
-  for (const c of containers) if (!state.has(c)) visit(c);
+  for (const r of resources) if (!state.has(r)) visit(r);
   return problems;
 }

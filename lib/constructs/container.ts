@@ -19,6 +19,8 @@ import { checkName } from '../core/names';
 import { Duration } from './duration';
 import { IImage, Image } from './image';
 import { INetwork } from './network';
+import type { ResourceClaims } from './private/claims';
+import { imageForRef } from './private/implicit-image';
 import { PortError, PortOptions, parsePort, portsClash } from './private/ports';
 import { PlanRefs, StackResource, at } from './private/resource';
 import type { SynthContext } from './private/synth-context';
@@ -363,7 +365,7 @@ export class Container extends StackResource implements IContainer {
     if (typeof props.image === 'string') {
       const stack = Stack.of(this); // its error names this construct already
       try {
-        this.image = stack._imageForRef(props.image);
+        this.image = imageForRef(stack, props.image);
       } catch (e) {
         throw new InvalidArgumentError(at(this, (e as Error).message));
       }
@@ -647,6 +649,16 @@ export class Container extends StackResource implements IContainer {
       published.push(port);
     }
     return errors;
+  }
+
+  /** Its name (one per replica), its host ports, and the containers it starts after. @internal */
+  public _claims(): ResourceClaims {
+    const names = this.replicas > 1 ? Array.from({ length: this.replicas }, (_, i) => `${this.containerName}-${i + 1}`) : [this.containerName];
+    return {
+      names: names.map((name) => ({ kind: 'container' as const, name })),
+      hostPorts: this.ports,
+      startsAfter: [...this._dependsOn.map((d) => d.container), ...this.volumesFromContainers],
+    };
   }
 
   /** @internal */

@@ -2,6 +2,7 @@ import { Construct, IConstruct } from 'constructs';
 import type { ImageResource, ImageSpec } from '../plan/types';
 import { InvalidArgumentError } from '../core/errors';
 import { normalizeReference } from '../core/reference';
+import { NO_CLAIMS, ResourceClaims } from './private/claims';
 import { PlanRefs, StackResource, at } from './private/resource';
 import type { SynthContext } from './private/synth-context';
 import { Stack } from './stack';
@@ -130,6 +131,11 @@ export class Image extends StackResource implements IImage {
     } else {
       this.source = { kind: 'archive', file: props.archive! };
     }
+  }
+
+  /** An image takes no name of its own kind: two Images may carry one tag (the last applied wins). @internal */
+  public _claims(): ResourceClaims {
+    return NO_CLAIMS;
   }
 
   /** @internal */

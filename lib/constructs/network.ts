@@ -3,6 +3,7 @@ import type { NetworkResource, NetworkSpec } from '../plan/types';
 import { InvalidArgumentError } from '../core/errors';
 import { cidrContains, ipv4ToInt, isIpv4, parseCidr } from '../core/ip';
 import { checkName } from '../core/names';
+import type { ResourceClaims } from './private/claims';
 import { PlanRefs, StackResource, at } from './private/resource';
 import { checkLabels, defaultName } from './private/util';
 
@@ -126,6 +127,11 @@ export class Network extends StackResource implements INetwork {
       attachable: props.attachable ?? false,
       labels: { ...(props.labels ?? {}) },
     };
+  }
+
+  /** @internal */
+  public _claims(): ResourceClaims {
+    return { names: [{ kind: 'network', name: this.networkName }], hostPorts: [], startsAfter: [] };
   }
 
   /** @internal */

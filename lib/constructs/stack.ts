@@ -1,11 +1,8 @@
 import { Construct, IConstruct } from 'constructs';
-import { createHash } from 'node:crypto';
 import type { Plan, Resource } from '../plan/types';
 import { PLAN_VERSION } from '../plan/types';
 import { InvalidArgumentError } from '../core/errors';
 import { validateName } from '../core/names';
-import { normalizeReference } from '../core/reference';
-import type { Image } from './image';
 import { logicalIdFromPath } from './private/logical-id';
 import { PlanRefs, StackResource, at } from './private/resource';
 import type { SynthContext } from './private/synth-context';
@@ -43,8 +40,6 @@ export class Stack extends Construct {
   /** Name of the stack. */
   public readonly stackName: string;
 
-  private readonly implicitImages = new Map<string, Image>();
-
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id);
     Object.defineProperty(this, STACK_SYMBOL, { value: true });
@@ -65,27 +60,6 @@ export class Stack extends Construct {
   /** The logical id of a construct in this stack: stable, derived from its path only. */
   public getLogicalId(c: IConstruct): string {
     return logicalIdFromPath(this.relativePath(c).split('/'));
-  }
-
-  /**
-   * The shared Image construct for a plain reference used by containers of this stack.
-   * @internal
-   */
-  public _imageForRef(ref: string): Image {
-    const normalized = normalizeReference(ref);
-    let image = this.implicitImages.get(normalized);
-    if (!image) {
-      // Required lazily to avoid an import cycle (image.ts imports stack.ts).
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const { Image: ImageClass } = require('./image') as typeof import('./image');
-      const id = `image-${normalized.replace(/^docker\.io\/(library\/)?/, '').replace(/[^A-Za-z0-9_.-]+/g, '-')}`;
-      // On a clash (`a/b:c` and `a-b:c` both give image-a-b-c), a suffix from the reference
-      // itself, so the id never depends on how many other images were created before.
-      const unique = this.node.tryFindChild(id) ? `${id}-${createHash('sha256').update(normalized).digest('hex').slice(0, 8)}` : id;
-      image = new ImageClass(this, unique, { ref: normalized });
-      this.implicitImages.set(normalized, image);
-    }
-    return image;
   }
 
   /** The resources of this stack, in tree order. */

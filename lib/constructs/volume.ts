@@ -3,6 +3,7 @@ import type { VolumeResource, VolumeSpec } from '../plan/types';
 import { InvalidArgumentError } from '../core/errors';
 import { tmpfsOptionProblem } from '../core/limits';
 import { checkName } from '../core/names';
+import type { ResourceClaims } from './private/claims';
 import { PlanRefs, StackResource, at } from './private/resource';
 import { checkLabels, defaultName } from './private/util';
 
@@ -94,6 +95,11 @@ export class Volume extends StackResource implements IVolume {
       labels: { ...(props.labels ?? {}) },
       removalPolicy: (props.removalPolicy ?? RemovalPolicy.RETAIN) as RemovalPolicy,
     };
+  }
+
+  /** @internal */
+  public _claims(): ResourceClaims {
+    return { names: [{ kind: 'volume', name: this.volumeName }], hostPorts: [], startsAfter: [] };
   }
 
   /** @internal */

@@ -1,6 +1,7 @@
 import { Construct, IConstruct } from 'constructs';
 import type { Resource, ResourceType } from '../../plan/types';
 import { InvalidArgumentError } from '../../core/errors';
+import type { ResourceClaims } from './claims';
 import type { SynthContext } from './synth-context';
 
 const RESOURCE_SYMBOL = Symbol.for('cdk-docker.StackResource');
@@ -29,6 +30,13 @@ export abstract class StackResource extends Construct {
    * @internal
    */
   public abstract _toPlan(ctx: SynthContext, refs: PlanRefs): Resource;
+
+  /**
+   * The names, host ports and start order this resource takes on its engine, for the App's
+   * checks across constructs. Read at synth, after every mutator.
+   * @internal
+   */
+  public abstract _claims(): ResourceClaims;
 }
 
 /** Resolves references between resources while rendering. @internal */
