@@ -77,13 +77,75 @@ export interface ImageProps {
   readonly tag?: string;
 }
 
+/** Options of `Image.fromRegistry`. */
+export interface RegistryImageOptions {
+  /**
+   * When to pull the reference.
+   * @default PullPolicy.MISSING
+   */
+  readonly pullPolicy?: PullPolicy | `${PullPolicy}`;
+}
+
+/** Options of `Image.fromBuild`: how to build (all but the context) and the tag. */
+export interface BuildImageOptions extends Omit<BuildOptions, 'context'> {
+  /**
+   * Tag for the built image.
+   * @default - `<stack>-<path>:latest`
+   */
+  readonly tag?: string;
+}
+
+/** Options of `Image.fromArchive`. */
+export interface ArchiveImageOptions {
+  /**
+   * Tag for the loaded image.
+   * @default - `<stack>-<path>:latest`
+   */
+  readonly tag?: string;
+}
+
 /**
  * A container image: pulled from a registry, built from a Dockerfile, or loaded from an archive.
+ * Create it with the factory of its source — `Image.fromRegistry`, `Image.fromBuild`,
+ * `Image.fromArchive` — or with `new Image(scope, id, props)` and exactly one of `ref`, `build`
+ * or `archive`; both forms are checked alike.
  */
 export class Image extends StackResource implements IImage {
   /** True when `x` is an Image, even from another copy of this library. */
   public static isImage(x: unknown): x is Image {
     return x !== null && typeof x === 'object' && IMAGE_SYMBOL in x;
+  }
+
+  /**
+   * An image pulled from a registry, as `docker pull` does:
+   * `Image.fromRegistry(stack, 'web', 'nginx:1.25')`. The same as `new Image(scope, id, { ref, ...options })`.
+   * @param ref the reference: `nginx`, `nginx:1.25`, `host:5000/team/app@sha256:…`
+   * @see https://docs.docker.com/reference/cli/docker/image/pull/
+   */
+  public static fromRegistry(scope: Construct, id: string, ref: string, options: RegistryImageOptions = {}): Image {
+    return new Image(scope, id, { ...options, ref });
+  }
+
+  /**
+   * An image built from a Dockerfile, as `docker build` does:
+   * `Image.fromBuild(stack, 'web', './web', { target: 'prod' })`. The same as
+   * `new Image(scope, id, { build: { context, ... }, tag })`.
+   * @param contextDir the build context directory, relative to the app's directory
+   * @see https://docs.docker.com/reference/dockerfile/
+   */
+  public static fromBuild(scope: Construct, id: string, contextDir: string, options: BuildImageOptions = {}): Image {
+    const { tag, dockerfile, buildArgs, target, noCache, ...rest } = options;
+    return new Image(scope, id, { ...rest, build: { context: contextDir, dockerfile, buildArgs, target, noCache }, tag });
+  }
+
+  /**
+   * An image loaded from a `docker save` or OCI layout archive, as `docker load` does:
+   * `Image.fromArchive(stack, 'base', './base.tar')`. The same as `new Image(scope, id, { archive: file, ...options })`.
+   * @param file the archive, relative to the app's directory; its content is part of the spec
+   * @see https://docs.docker.com/reference/cli/docker/image/load/
+   */
+  public static fromArchive(scope: Construct, id: string, file: string, options: ArchiveImageOptions = {}): Image {
+    return new Image(scope, id, { ...options, archive: file });
   }
 
   public readonly resourceType = 'image' as const;
@@ -110,6 +172,9 @@ export class Image extends StackResource implements IImage {
     }
     if (props.build && (typeof props.build.context !== 'string' || props.build.context === '')) {
       throw new InvalidArgumentError(at(this, 'build.context is empty; give the directory to build from, such as "./app"'));
+    }
+    if (props.archive !== undefined && (typeof props.archive !== 'string' || props.archive === '')) {
+      throw new InvalidArgumentError(at(this, 'archive is empty; give the path of a docker save or OCI archive, such as "./image.tar"'));
     }
     if (props.build?.target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(props.build.target)) {
       throw new InvalidArgumentError(at(this, `build.target "${props.build.target}" is not a valid stage name`));

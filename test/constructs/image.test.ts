@@ -159,8 +159,92 @@ describe('Image validation', () => {
     [{ ref: 'nginx:latest tag' }, 'invalid image reference "nginx:latest tag": it contains whitespace'],
     [{ ref: 'nginx@sha256:abc' }, 'invalid image reference "nginx@sha256:abc": digest "sha256:abc" is not of the form sha256:<64 hex digits>'],
     [{ archive: 'image.tar', tag: 'Web:1' }, 'invalid image reference "Web:1": repository name must be lowercase'],
+    [{ archive: '' }, 'archive is empty; give the path of a docker save or OCI archive, such as "./image.tar"'],
   ])('%j is rejected: %s', (props, message) => {
     expect(invalidArgument(() => new Image(shop(), 'img', props))).toBe(`[shop/img] ${message}`);
+  });
+});
+
+describe('Image factories: fromRegistry, fromBuild, fromArchive', () => {
+  /** The plan of a stack holding one image, made by `make`. */
+  const planOf = (make: (stack: Stack) => Image) => {
+    const stack = shop();
+    const image = make(stack);
+    return { image, plan: Testing.synth(stack) };
+  };
+
+  test('defaults: each factory gives the image and the plan of the props form', () => {
+    const registry = planOf((s) => Image.fromRegistry(s, 'nginx', 'nginx'));
+    expect(Image.isImage(registry.image)).toBe(true);
+    expect(registry.image.imageName).toBe('docker.io/library/nginx:latest');
+    expect(resourceAt(registry.plan, 'nginx').spec).toEqual({ source: 'registry', ref: 'docker.io/library/nginx:latest', pullPolicy: 'missing' });
+    expect(registry.plan).toEqual(planOf((s) => new Image(s, 'nginx', { ref: 'nginx' })).plan);
+
+    const built = planOf((s) => Image.fromBuild(s, 'web', 'web'));
+    const context = path.join(FIXTURES, 'web');
+    expect(built.image.imageName).toBe('docker.io/library/shop-web:latest');
+    expect(resourceAt(built.plan, 'web').spec).toEqual({ source: 'build', context, contextHash: hashBuildContext(context, 'Dockerfile'), dockerfile: 'Dockerfile', buildArgs: {}, noCache: false });
+    expect(built.plan).toEqual(planOf((s) => new Image(s, 'web', { build: { context: 'web' } })).plan);
+
+    const loaded = planOf((s) => Image.fromArchive(s, 'base', 'image.tar'));
+    const file = path.join(FIXTURES, 'image.tar');
+    expect(loaded.image.imageName).toBe('docker.io/library/shop-base:latest');
+    expect(resourceAt(loaded.plan, 'base').spec).toEqual({ source: 'archive', path: file, sha256: hashFileContent(file) });
+    expect(loaded.plan).toEqual(planOf((s) => new Image(s, 'base', { archive: 'image.tar' })).plan);
+  });
+
+  test('custom: a pull policy; a Dockerfile, build args, target, no cache and tag; an archive tag', () => {
+    const registry = planOf((s) => Image.fromRegistry(s, 'app', 'registry.example.com:5000/team/app:1.2.3', { pullPolicy: PullPolicy.ALWAYS }));
+    expect(resourceAt(registry.plan, 'app').spec).toEqual({ source: 'registry', ref: 'registry.example.com:5000/team/app:1.2.3', pullPolicy: 'always' });
+    expect(registry.plan).toEqual(planOf((s) => new Image(s, 'app', { ref: 'registry.example.com:5000/team/app:1.2.3', pullPolicy: 'always' })).plan);
+
+    const build = { dockerfile: 'Dockerfile.prod', buildArgs: { VERSION: '1.2.3' }, target: 'prod', noCache: true };
+    const built = planOf((s) => Image.fromBuild(s, 'web', './web', { ...build, tag: 'registry.example.com/shop/web:1.2.3' }));
+    expect(built.image.imageName).toBe('registry.example.com/shop/web:1.2.3');
+    expect(resourceAt(built.plan, 'web').spec).toMatchObject({ source: 'build', dockerfile: 'Dockerfile.prod', buildArgs: { VERSION: '1.2.3' }, target: 'prod', noCache: true });
+    expect(built.plan).toEqual(planOf((s) => new Image(s, 'web', { build: { context: './web', ...build }, tag: 'registry.example.com/shop/web:1.2.3' })).plan);
+
+    const loaded = planOf((s) => Image.fromArchive(s, 'base', 'image.tar', { tag: 'localhost:5000/base:v1' }));
+    expect(loaded.image.imageName).toBe('localhost:5000/base:v1');
+    expect(loaded.plan).toEqual(planOf((s) => new Image(s, 'base', { archive: 'image.tar', tag: 'localhost:5000/base:v1' })).plan);
+  });
+
+  test('a factory image is used by containers and found as a base image like any other', () => {
+    const stack = shop();
+    // fixtures/web/Dockerfile starts FROM busybox:1.36.
+    const base = Image.fromArchive(stack, 'base', 'image.tar', { tag: 'busybox:1.36' });
+    const web = Image.fromBuild(stack, 'web', 'web');
+    const app = new Container(stack, 'app', { image: web });
+    const plan = Testing.synth(stack);
+    expect(resourceAt(plan, 'web').dependsOn).toEqual([stack.getLogicalId(base)]);
+    expect(resourceAt(plan, 'app', 'container').spec.image).toBe(stack.getLogicalId(web));
+    expect(app.image).toBe(web);
+  });
+
+  test.each<[string, (stack: Stack) => Image, string]>([
+    ['fromRegistry: a reference with whitespace', (s) => Image.fromRegistry(s, 'img', 'nginx:latest tag'), 'invalid image reference "nginx:latest tag": it contains whitespace'],
+    ['fromRegistry: an empty reference', (s) => Image.fromRegistry(s, 'img', ''), 'invalid image reference "": it is empty'],
+    ['fromRegistry: an unknown pull policy', (s) => Image.fromRegistry(s, 'img', 'nginx', { pullPolicy: 'sometimes' as PullPolicy }), 'pullPolicy "sometimes" is not one of "missing", "always", "never"'],
+    ['fromRegistry: a tag (from JavaScript)', (s) => Image.fromRegistry(s, 'img', 'nginx', { tag: 'web:1' } as object), 'tag applies to build and archive images; a ref image is already named by its ref'],
+    ['fromBuild: an empty context', (s) => Image.fromBuild(s, 'img', ''), 'build.context is empty; give the directory to build from, such as "./app"'],
+    ['fromBuild: a bad target', (s) => Image.fromBuild(s, 'img', 'web', { target: '-prod' }), 'build.target "-prod" is not a valid stage name'],
+    ['fromBuild: a pull policy (from JavaScript)', (s) => Image.fromBuild(s, 'img', 'web', { pullPolicy: 'always' } as object), 'pullPolicy applies to ref images only; remove it'],
+    ['fromBuild: a second source (from JavaScript)', (s) => Image.fromBuild(s, 'img', 'web', { ref: 'nginx' } as object), 'an Image needs exactly one source — ref, build or archive — but got ref and build; split it into one Image per source'],
+    ['fromArchive: an empty path', (s) => Image.fromArchive(s, 'img', ''), 'archive is empty; give the path of a docker save or OCI archive, such as "./image.tar"'],
+    ['fromArchive: an upper-case tag', (s) => Image.fromArchive(s, 'img', 'image.tar', { tag: 'Web:1' }), 'invalid image reference "Web:1": repository name must be lowercase'],
+  ])('%s is rejected as the props form rejects it', (_what, make, message) => {
+    expect(invalidArgument(() => make(shop()))).toBe(`[shop/img] ${message}`);
+  });
+
+  test('a missing archive or context is reported at synth, as for the props form', () => {
+    const stack = shop();
+    Image.fromArchive(stack, 'base', 'missing.tar');
+    Image.fromBuild(stack, 'nodir', 'no-such-dir');
+    const missing = path.join(FIXTURES, 'no-such-dir');
+    expect(synthProblems(stack)).toEqual([
+      `[shop/base] archive ${path.join(FIXTURES, 'missing.tar')} cannot be read (ENOENT); create it or fix the path`,
+      `[shop/nodir] build context: ${missing} does not exist; create it (mkdir -p ${missing}) or fix the path`,
+    ]);
   });
 });
 
