@@ -52,7 +52,6 @@ export function hashBuildContext(context: string, dockerfile = 'Dockerfile'): st
  * (`FROM build`), not a reference with a variable in it (its value is known only at build time).
  */
 export function dockerfileBaseImages(text: string): string[] {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { DockerfileParser } = require('dockerfile-ast') as typeof import('dockerfile-ast');
   const stages = new Set<string>();
   const out: string[] = [];

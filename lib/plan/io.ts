@@ -6,7 +6,6 @@ import type { Plan } from './types';
 import { validatePlan } from './validate';
 
 /** The yaml module, loaded when a YAML plan is written or read (most commands use JSON only). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const yaml = (): typeof import('yaml') => require('yaml') as typeof import('yaml');
 
 export type PlanFormat = 'json' | 'yaml';

@@ -35,10 +35,8 @@ export function planSchemaHash(): string {
 /** The one ajv set-up of the plan schema, for compiling here and for the precompiled code. */
 export function planAjv(options: Options = {}): Ajv2020 {
   // Loaded here only: with the precompiled validator, commands never load ajv (~40 ms).
-  /* eslint-disable @typescript-eslint/no-require-imports */
   const Ajv = (require('ajv/dist/2020') as typeof import('ajv/dist/2020')).default;
   const addFormats = (require('ajv-formats') as typeof import('ajv-formats')).default;
-  /* eslint-enable @typescript-eslint/no-require-imports */
   const ajv = new Ajv({ allErrors: true, strict: true, strictTuples: false, discriminator: true, ...options });
   addFormats(ajv);
   return ajv;
@@ -47,7 +45,6 @@ export function planAjv(options: Options = {}): Ajv2020 {
 function precompiled(): ValidateFunction | undefined {
   const file = path.join(__dirname, PRECOMPILED_FILE);
   if (!fs.existsSync(file)) return undefined;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const v = require(file) as ValidateFunction & { schemaHash?: string };
   return v.schemaHash === planSchemaHash() ? v : undefined;
 }

@@ -60,7 +60,6 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const lines = ['version: 0.1', 'log: { level: error }', 'storage:', `  filesystem: { rootdirectory: ${dir}/data }`, '  delete: { enabled: true }', 'http:', `  addr: 127.0.0.1:${port}`];
   let tokenServer: http.Server | undefined;
   if (options.basicAuth) {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const bcrypt = require('bcryptjs') as { hashSync(s: string, rounds: number): string };
     const htpasswd = Object.entries(options.basicAuth).map(([u, p]) => `${u}:${bcrypt.hashSync(p, 5)}`).join('\n');
     fs.writeFileSync(path.join(dir, 'htpasswd'), `${htpasswd}\n`);

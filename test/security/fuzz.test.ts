@@ -72,7 +72,6 @@ beforeAll(() => {
   sentinelsBefore = hostSentinels(world);
   process.on('unhandledRejection', onStray);
   process.on('uncaughtException', onStray);
-  // eslint-disable-next-line no-console
   console.log(`ingest fuzzer: seed ${SEED} (CDK_DOCKER_FUZZ_SEED), ${SECONDS} s in all (CDK_DOCKER_FUZZ_SECONDS); world ${world.dir}`);
 });
 
@@ -105,7 +104,6 @@ async function runProperty<T>(name: string, prop: fc.IAsyncPropertyWithHooks<T> 
   const started = Date.now();
   outcomes.accepted = outcomes.refused = 0;
   const out = await fc.check(prop, p);
-  // eslint-disable-next-line no-console
   console.log(`fuzz ${name}: ${out.numRuns} cases (${p.examples?.length ?? 0} examples; ${outcomes.accepted} accepted, ${outcomes.refused} refused) in ${((Date.now() - started) / 1000).toFixed(1)} s, seed ${SEED}${out.failed ? ' — FAILED' : ''}`);
   if (out.failed) throw new Error(`${fc.defaultReportMessage(out) ?? `property ${name} failed`}\n\nCause: ${(out.errorInstance as Error | undefined)?.message ?? String(out.errorInstance)}`);
 }
@@ -742,7 +740,6 @@ describe('Dockerfiles', () => {
   test(
     "the builder's parse and dispatch (config instructions, COPY/ADD from a hostile context) never reaches outside the store, and every refusal is one clear line",
     async () => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { BuildService } = require('../../runtime/build/builder') as typeof import('../../runtime/build/builder');
       const text = fc
         .tuple(dockerfileText(), fc.array(copyInstruction(), { maxLength: 3 }))
