@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Container, Image, Network, Stack, Testing, ValidationError, Volume } from '../../lib';
 import { readPlan } from '../../lib/plan';
-import { FIXTURES, fixtureApp, invalidArgument, portable, removeTempDirs, synthProblems, tempDir, thrown } from '../fixtures';
+import { FIXTURES, fixtureApp, invalidArgument, portable, synthProblems, thrown } from '../fixtures';
+import { removeTempDirs, tempDir } from '../helpers/cli';
 
 afterAll(removeTempDirs);
 

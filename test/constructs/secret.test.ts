@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Container, Secret, Stack, Testing, secretHmac } from '../../lib';
 import { renderPlan } from '../../lib/plan';
-import { FILE_SECRET, FIXTURES, FIXTURE_ENV, containerSpec, fixtureApp, portable, removeTempDirs, synthProblems, tempDir } from '../fixtures';
+import { FILE_SECRET, FIXTURES, FIXTURE_ENV, containerSpec, fixtureApp, portable, synthProblems } from '../fixtures';
+import { removeTempDirs, tempDir } from '../helpers/cli';
 
 afterAll(removeTempDirs);
 

@@ -27,9 +27,21 @@ export function cdkDocker(args: string[], cwd: string, env: NodeJS.ProcessEnv = 
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A fresh temporary directory; remove it with `fs.rmSync(dir, { recursive: true })`. */
+const temps: string[] = [];
+
+/**
+ * A fresh temporary directory. Remove it yourself (`fs.rmSync(dir, { recursive: true })`) or
+ * with every other one this test file made, by `removeTempDirs()` in afterAll.
+ */
 export function tempDir(prefix = 'cdk-docker-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+}
+
+/** Removes every directory `tempDir()` made (those already removed too); call it in afterAll. */
+export function removeTempDirs(): void {
+  for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
 
 /** Writes a JS app (CommonJS, requiring the built library) and its cdk-docker.json into `dir`. */

@@ -4,7 +4,8 @@ import { Construct } from 'constructs';
 import { App, Container, Image, Network, Restart, Secret, Stack, Testing, Volume } from '../../lib';
 import { Plan, renderPlan, writeAssembly } from '../../lib/plan';
 import { canonicalJson } from '../../lib/core/canonical';
-import { fixtureApp, removeTempDirs, resourceAt, tempDir } from '../fixtures';
+import { fixtureApp, resourceAt } from '../fixtures';
+import { removeTempDirs, tempDir } from '../helpers/cli';
 
 afterAll(removeTempDirs);
 

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Container, Image, Stack, Testing } from '../../lib';
 import { contextFiles, hashBuildContext, hashFileContent } from '../../lib/plan';
-import { FIXTURES, fixtureApp, removeTempDirs, resourceAt, tempDir } from '../fixtures';
+import { FIXTURES, fixtureApp, resourceAt } from '../fixtures';
+import { removeTempDirs, tempDir } from '../helpers/cli';
 
 afterAll(removeTempDirs);
 

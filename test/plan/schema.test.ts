@@ -5,7 +5,8 @@ import { Container, Image, NotFoundError, PlanValidationError, Secret, Stack, Te
 import { Plan, planSchema, readPlan, renderPlan, validatePlan, writeAssembly } from '../../lib/plan';
 import { writePrecompiledValidator } from '../../lib/plan/precompile';
 import { PRECOMPILED_FILE, planAjv, planSchemaHash } from '../../lib/plan/validate';
-import { fixtureApp, removeTempDirs, resourceAt, tempDir, thrown } from '../fixtures';
+import { fixtureApp, resourceAt, thrown } from '../fixtures';
+import { removeTempDirs, tempDir } from '../helpers/cli';
 
 afterAll(removeTempDirs);
 

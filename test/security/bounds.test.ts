@@ -11,8 +11,8 @@ import { AppFailedError, synthesize } from '../../lib/toolkit/synth';
 import { buildSpec, HostFacts } from '../../runtime/containers/spec';
 import { healthTimings } from '../../runtime/containers/health';
 import type { SpecInput } from '../../runtime/containers/types';
-import { fixtureApp, invalidArgument, removeTempDirs, resourceAt, tempDir as fixtureTemp, thrown } from '../fixtures';
-import { CliResult, cdkDocker, ok, tempDir, until, writeJsApp } from '../helpers/cli';
+import { fixtureApp, invalidArgument, resourceAt, thrown } from '../fixtures';
+import { CliResult, cdkDocker, ok, removeTempDirs, tempDir, until, writeJsApp } from '../helpers/cli';
 import { busyboxRootfsTar } from '../helpers/images';
 import { privateNetworkConfig } from '../helpers/network';
 import { requireCommand } from '../helpers/prereq';
@@ -178,14 +178,14 @@ describe('env files and -e values without a variable name are refused with Docke
   afterAll(removeTempDirs);
 
   test('an env file line "=x" and an entry "=x"', () => {
-    const file = path.join(fixtureTemp(), 'app.env');
+    const file = path.join(tempDir(), 'app.env');
     fs.writeFileSync(file, 'A=1\n=x\n');
     expect(invalidArgument(() => readEnvFile(file, {}))).toBe(`env file ${file} line 2: poorly formatted environment: no variable name on line "=x"; write NAME=VALUE`);
     expect(invalidArgument(() => expandEnv('=x', {}))).toBe('invalid environment variable: =x');
   });
 
   test('as Docker\'s env-file parser: names with blanks, NUL bytes and invalid UTF-8 are refused; a BOM and leading blanks go', () => {
-    const file = path.join(fixtureTemp(), 'odd.env');
+    const file = path.join(tempDir(), 'odd.env');
     const refused = (text: string | Buffer) => {
       fs.writeFileSync(file, text);
       return invalidArgument(() => readEnvFile(file, {}));
@@ -204,7 +204,7 @@ describe('synth of an app whose constructs throw shows the validation lines, not
   afterAll(removeTempDirs);
 
   test('an uncaught construct error under cdk-docker synth', async () => {
-    const dir = fixtureTemp();
+    const dir = tempDir();
     writeJsApp(dir, [
       'const app = new cdk.App();',
       "const stack = new cdk.Stack(app, 'demo');",
@@ -220,7 +220,7 @@ describe('synth of an app whose constructs throw shows the validation lines, not
   });
 
   test('synth-time validation problems are listed one per line', async () => {
-    const dir = fixtureTemp();
+    const dir = tempDir();
     writeJsApp(dir, [
       'const app = new cdk.App();',
       "const stack = new cdk.Stack(app, 'demo');",
