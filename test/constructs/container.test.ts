@@ -16,11 +16,7 @@ import {
   Volume,
 } from '../../lib';
 import { hashFileContent } from '../../lib/plan';
-import { FIXTURES, FILE_SECRET, FIXTURE_ENV, containerSpec, fixtureApp, invalidArgument, portable, resourceAt, synthProblems } from '../fixtures';
-
-function shop(): Stack {
-  return new Stack(fixtureApp(), 'shop');
-}
+import { FIXTURES, FILE_SECRET, FIXTURE_ENV, containerSpec, invalidArgument, portable, resourceAt, shop, synthProblems } from '../fixtures';
 
 describe('Container', () => {
   test('defaults: an image reference is all a container needs', () => {

@@ -1,9 +1,5 @@
-import { Container, Duration, Stack, Testing } from '../../lib';
-import { containerSpec, fixtureApp, invalidArgument, portable } from '../fixtures';
-
-function shop(): Stack {
-  return new Stack(fixtureApp(), 'shop');
-}
+import { Container, Duration, Testing } from '../../lib';
+import { containerSpec, invalidArgument, portable, shop } from '../fixtures';
 
 describe('Duration', () => {
   test('defaults: a healthcheck without times uses Docker\'s, and no stop timeout is set', () => {

@@ -1,11 +1,7 @@
 import * as path from 'node:path';
 import { Container, Image, PullPolicy, Stack, Testing } from '../../lib';
 import { hashBuildContext, hashFileContent } from '../../lib/plan';
-import { FIXTURES, fixtureApp, invalidArgument, portable, resourceAt, synthProblems } from '../fixtures';
-
-function shop(): Stack {
-  return new Stack(fixtureApp(), 'shop');
-}
+import { FIXTURES, invalidArgument, portable, resourceAt, shop, synthProblems } from '../fixtures';
 
 describe('Image from a registry (ref)', () => {
   test('defaults: a short reference is normalised and pulled when missing', () => {

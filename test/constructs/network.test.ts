@@ -1,9 +1,5 @@
-import { Container, Network, NetworkDriver, Stack, Testing } from '../../lib';
-import { fixtureApp, invalidArgument, portable, resourceAt, synthProblems } from '../fixtures';
-
-function shop(): Stack {
-  return new Stack(fixtureApp(), 'shop');
-}
+import { Container, Network, NetworkDriver, Testing } from '../../lib';
+import { invalidArgument, portable, resourceAt, shop, synthProblems } from '../fixtures';
 
 describe('Network', () => {
   test('defaults: a bridge network named after the stack and path', () => {

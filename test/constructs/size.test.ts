@@ -1,9 +1,5 @@
-import { Container, MIN_MEMORY_BYTES, Size, Stack, Testing } from '../../lib';
-import { containerSpec, fixtureApp, invalidArgument, portable } from '../fixtures';
-
-function shop(): Stack {
-  return new Stack(fixtureApp(), 'shop');
-}
+import { Container, MIN_MEMORY_BYTES, Size, Testing } from '../../lib';
+import { containerSpec, invalidArgument, portable, shop } from '../fixtures';
 
 describe('Size', () => {
   test('defaults: no memory limit and a tmpfs without a size limit', () => {

@@ -5,11 +5,7 @@
  */
 import { Construct } from 'constructs';
 import { Container, Image, Size, Stack, Testing, ValidationError } from '../../lib';
-import { fixtureApp, invalidArgument, synthProblems, thrown } from '../fixtures';
-
-function shop(): Stack {
-  return new Stack(fixtureApp(), 'shop');
-}
+import { fixtureApp, invalidArgument, shop, synthProblems, thrown } from '../fixtures';
 
 describe('validation messages', () => {
   test('a port out of range', () => {

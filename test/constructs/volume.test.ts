@@ -1,9 +1,5 @@
 import { Container, RemovalPolicy, Stack, Testing, Volume } from '../../lib';
-import { fixtureApp, invalidArgument, portable, resourceAt, synthProblems } from '../fixtures';
-
-function shop(): Stack {
-  return new Stack(fixtureApp(), 'shop');
-}
+import { fixtureApp, invalidArgument, portable, resourceAt, shop, synthProblems } from '../fixtures';
 
 describe('Volume', () => {
   test('defaults: a local volume, named after the stack and path, retained on destroy', () => {

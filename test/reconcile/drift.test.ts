@@ -1,10 +1,10 @@
-import { Container, Network, Restart, Stack, Testing, Volume } from '../../lib';
+import { Restart, Testing } from '../../lib';
 import { resolveStackContainer, stackPathOf } from '../../lib/cli/stack-commands';
 import type { Driver, ObservedContainer } from '../../lib/drivers/types';
 import { LABELS } from '../../lib/drivers/types';
 import type { Plan } from '../../lib/plan/types';
 import { driftStack, driftToJson, renderDrift, StackDrift } from '../../lib/reconcile/drift';
-import { fixtureApp } from '../fixtures';
+import { shop } from '../fixtures';
 import { faithful, Faithful, hex } from './faithful';
 
 /**
@@ -12,22 +12,16 @@ import { faithful, Faithful, hex } from './faithful';
  * one out-of-band change per test.
  */
 
-/** A stack: a network, a volume, a long-running `web` (2 replicas), a one-shot `init`. */
-function shop(o: { initRestart?: Restart } = {}): Plan {
-  const stack = new Stack(fixtureApp(), 'shop');
-  const net = new Network(stack, 'backend');
-  const data = new Volume(stack, 'data');
-  new Container(stack, 'web', {
-    image: 'busybox:1.36',
-    command: ['sleep', '1000'],
-    env: { MODE: 'live' },
-    networks: [net],
-    mounts: [{ type: 'volume', source: data, target: '/data' }],
-    restart: Restart.UNLESS_STOPPED,
-    replicas: 2,
-  });
-  new Container(stack, 'init', { image: 'busybox:1.36', command: ['true'], restart: o.initRestart });
-  return Testing.synth(stack);
+/** The sample shop: a network, a volume, a long-running `web` (2 replicas), a one-shot `init`. */
+function shopPlan(o: { initRestart?: Restart } = {}): Plan {
+  return Testing.synth(
+    shop({
+      sample: {
+        web: { command: ['sleep', '1000'], env: { MODE: 'live' }, restart: Restart.UNLESS_STOPPED, replicas: 2 },
+        init: { command: ['true'], restart: o.initRestart },
+      },
+    }),
+  );
 }
 
 const summary = (d: StackDrift): string[] => d.findings.map((f) => `${f.category} ${f.type} ${f.name}`);
@@ -38,7 +32,7 @@ function withContainer(f0: Faithful, name: string, f: (c: ObservedContainer) => 
 
 describe('driftStack', () => {
   test('a stack as applied has no drift, whether or not the engine reports what the image supplies', () => {
-    const plan = shop();
+    const plan = shopPlan();
     for (const effective of [false, true]) {
       const f = faithful(plan, { effective });
       const d = driftStack(plan, f.observed, f.images);
@@ -49,7 +43,7 @@ describe('driftStack', () => {
   });
 
   test('a one-shot container that exited 0 is not stopped; one that failed, or a service that exited, is', () => {
-    const plan = shop();
+    const plan = shopPlan();
     const f = faithful(plan);
     const done = withContainer(f, 'shop-init', (c) => ({ ...c, status: 'exited', exitCode: 0 }));
     expect(driftStack(plan, done.observed, done.images).findings).toEqual([]);
@@ -67,7 +61,7 @@ describe('driftStack', () => {
   });
 
   test('a one-shot with restart always that exited is stopped; one never started (created) is stopped', () => {
-    const plan = shop({ initRestart: Restart.ALWAYS });
+    const plan = shopPlan({ initRestart: Restart.ALWAYS });
     const f = withContainer(faithful(plan), 'shop-init', (c) => ({ ...c, status: 'exited', exitCode: 0 }));
     expect(summary(driftStack(plan, f.observed, f.images))).toEqual(['stopped container shop-init']);
     const created = withContainer(faithful(plan), 'shop-web', (c) => ({ ...c, status: 'created' }));
@@ -75,7 +69,7 @@ describe('driftStack', () => {
   });
 
   test('containers, networks, volumes and images the engine does not have are missing', () => {
-    const plan = shop();
+    const plan = shopPlan();
     const f = faithful(plan);
     const observed = {
       networks: [],
@@ -93,7 +87,7 @@ describe('driftStack', () => {
   });
 
   test('a container changed out of band is changed, field by field, even with the spec hash it was created with', () => {
-    const plan = shop();
+    const plan = shopPlan();
     const f = withContainer(faithful(plan), 'shop-web', (c) => ({
       ...c,
       spec: { ...c.spec, fullEnv: { ...c.spec.fullEnv, MODE: 'debug' }, networks: [], restart: { policy: 'no', maxRetries: 0 } },
@@ -111,7 +105,7 @@ describe('driftStack', () => {
   });
 
   test('a network changed out of band is changed', () => {
-    const plan = shop();
+    const plan = shopPlan();
     const f = faithful(plan);
     const observed = { ...f.observed, networks: f.observed.networks.map((n) => ({ ...n, internal: true })) };
     const d = driftStack(plan, observed, f.images);
@@ -120,7 +114,7 @@ describe('driftStack', () => {
   });
 
   test('containers, networks and volumes labelled for the stack but not in the plan are orphans; so is a replica beyond replicas', () => {
-    const plan = shop();
+    const plan = shopPlan();
     const f = faithful(plan);
     const web = f.observed.containers.find((c) => c.name === 'shop-web')!;
     const stray: ObservedContainer = { ...web, id: hex('stray'), name: 'stray', labels: { [LABELS.stack]: 'shop', [LABELS.path]: 'stray', [LABELS.specHash]: 'x' } };
@@ -140,7 +134,7 @@ describe('driftStack', () => {
   });
 
   test('a registry image whose reference now names another id is image moved, for each container on the old id', () => {
-    const plan = shop();
+    const plan = shopPlan();
     const f = faithful(plan);
     const imageId = Object.keys(f.images)[0];
     const moved = { ...f.images, [imageId]: { ...f.images[imageId]!, id: `sha256:${hex('newer')}` } };
@@ -154,7 +148,7 @@ describe('driftStack', () => {
   });
 
   test('several findings on one container are reported each under its category, in plan order', () => {
-    const plan = shop();
+    const plan = shopPlan();
     const f = faithful(plan);
     const imageId = Object.keys(f.images)[0];
     const g = withContainer(f, 'shop-web', (c) => ({ ...c, status: 'exited', exitCode: 137, spec: { ...c.spec, fullEnv: { ...c.spec.fullEnv, MODE: 'x' } } }));
@@ -167,7 +161,7 @@ describe('driftStack', () => {
 });
 
 describe('resolveStackContainer', () => {
-  const plan = shop();
+  const plan = shopPlan();
   const f = faithful(plan);
   const driver = { observe: async (stack: string) => (stack === 'shop' ? f.observed : { networks: [], volumes: [], containers: [] }) } as unknown as Driver;
 

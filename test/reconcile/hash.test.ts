@@ -1,9 +1,9 @@
-import { Container, Image, Network, Secret, Stack, Volume } from '../../lib';
+import { Secret } from '../../lib';
 import { LABELS } from '../../lib/drivers/types';
 import type { Plan } from '../../lib/plan/types';
 import { dependencyOrder, EXTRA_LABELS, managedLabels, replicaName, specHash } from '../../lib/reconcile';
 import { NotFoundError } from '../../lib/core/errors';
-import { FIXTURE_ENV, fixtureApp, resourceAt } from '../fixtures';
+import { FIXTURE_ENV, resourceAt, shop } from '../fixtures';
 import { Testing } from '../../lib';
 
 interface Props {
@@ -16,22 +16,21 @@ interface Props {
   dependsOnDb?: boolean;
 }
 
-function shop(p: Props = {}): Plan {
-  const app = fixtureApp({ env: { ...FIXTURE_ENV, ...(p.password !== undefined ? { DB_PASSWORD: p.password } : {}) } });
-  const stack = new Stack(app, 'shop');
-  const net = new Network(stack, 'backend', { subnet: p.subnet });
-  const data = new Volume(stack, 'data', { removalPolicy: p.removalPolicy });
-  const image = new Image(stack, 'busybox', { ref: 'busybox:1.36', pullPolicy: p.pullPolicy });
-  const db = new Container(stack, 'db', { image });
-  new Container(stack, 'web', {
-    image,
-    env: { ...(p.env ?? {}), DB_PASSWORD: Secret.fromEnv('DB_PASSWORD') },
-    networks: [net],
-    mounts: [{ type: 'volume', source: data, target: '/data' }],
-    replicas: p.replicas ?? 1,
-    dependsOn: p.dependsOnDb ? [db] : [],
-  });
-  return Testing.synth(stack);
+/** The sample shop's plan, varied by `p`. */
+function shopPlan(p: Props = {}): Plan {
+  return Testing.synth(
+    shop({
+      app: { env: { ...FIXTURE_ENV, ...(p.password !== undefined ? { DB_PASSWORD: p.password } : {}) } },
+      sample: {
+        backend: { subnet: p.subnet },
+        data: { removalPolicy: p.removalPolicy },
+        busybox: { pullPolicy: p.pullPolicy },
+        db: {},
+        web: { env: { ...(p.env ?? {}), DB_PASSWORD: Secret.fromEnv('DB_PASSWORD') }, replicas: p.replicas ?? 1 },
+        webDependsOnDb: p.dependsOnDb,
+      },
+    }),
+  );
 }
 
 const hashAt = (plan: Plan, path: string): string => {
@@ -41,8 +40,8 @@ const hashAt = (plan: Plan, path: string): string => {
 
 describe('specHash', () => {
   test('is a sha256 of the canonical spec, the same for the same stack synthesized twice', () => {
-    const a = shop();
-    const b = shop();
+    const a = shopPlan();
+    const b = shopPlan();
     for (const path of ['web', 'db', 'backend', 'data', 'busybox']) {
       expect(hashAt(a, path)).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(hashAt(a, path)).toBe(hashAt(b, path));
@@ -51,26 +50,26 @@ describe('specHash', () => {
   });
 
   test('what must not force a change does not change it: replicas, dependsOn, removalPolicy, pullPolicy', () => {
-    const base = shop();
-    expect(hashAt(shop({ replicas: 3 }), 'web')).toBe(hashAt(base, 'web'));
-    expect(hashAt(shop({ dependsOnDb: true }), 'web')).toBe(hashAt(base, 'web'));
-    expect(hashAt(shop({ removalPolicy: 'destroy' }), 'data')).toBe(hashAt(base, 'data'));
-    expect(hashAt(shop({ pullPolicy: 'always' }), 'busybox')).toBe(hashAt(base, 'busybox'));
-    expect(hashAt(shop({ pullPolicy: 'always' }), 'web')).toBe(hashAt(base, 'web'));
+    const base = shopPlan();
+    expect(hashAt(shopPlan({ replicas: 3 }), 'web')).toBe(hashAt(base, 'web'));
+    expect(hashAt(shopPlan({ dependsOnDb: true }), 'web')).toBe(hashAt(base, 'web'));
+    expect(hashAt(shopPlan({ removalPolicy: 'destroy' }), 'data')).toBe(hashAt(base, 'data'));
+    expect(hashAt(shopPlan({ pullPolicy: 'always' }), 'busybox')).toBe(hashAt(base, 'busybox'));
+    expect(hashAt(shopPlan({ pullPolicy: 'always' }), 'web')).toBe(hashAt(base, 'web'));
   });
 
   test('what needs a change changes it: env, a secret value (by its HMAC), a subnet', () => {
-    const base = shop();
-    expect(hashAt(shop({ env: { A: '1' } }), 'web')).not.toBe(hashAt(base, 'web'));
-    expect(hashAt(shop({ password: 'another-password' }), 'web')).not.toBe(hashAt(base, 'web'));
-    expect(hashAt(shop({ subnet: '10.9.0.0/24' }), 'backend')).not.toBe(hashAt(base, 'backend'));
-    expect(hashAt(shop({ env: { A: '1' } }), 'db')).toBe(hashAt(base, 'db'));
+    const base = shopPlan();
+    expect(hashAt(shopPlan({ env: { A: '1' } }), 'web')).not.toBe(hashAt(base, 'web'));
+    expect(hashAt(shopPlan({ password: 'another-password' }), 'web')).not.toBe(hashAt(base, 'web'));
+    expect(hashAt(shopPlan({ subnet: '10.9.0.0/24' }), 'backend')).not.toBe(hashAt(base, 'backend'));
+    expect(hashAt(shopPlan({ env: { A: '1' } }), 'db')).toBe(hashAt(base, 'db'));
   });
 });
 
 describe('managedLabels', () => {
   test('a container replica carries stack, path, spec hash, replica and its inputs; never a secret value', () => {
-    const plan = shop({ replicas: 2 });
+    const plan = shopPlan({ replicas: 2 });
     const web = resourceAt(plan, 'web', 'container');
     const labels = managedLabels(plan, web.logicalId, 2);
     expect(Object.keys(labels).sort()).toEqual([EXTRA_LABELS.inputs, LABELS.path, LABELS.replica, LABELS.specHash, LABELS.stack].sort());
@@ -85,13 +84,13 @@ describe('managedLabels', () => {
   });
 
   test('a network carries the three identity labels only', () => {
-    const plan = shop();
+    const plan = shopPlan();
     const net = resourceAt(plan, 'backend');
     expect(managedLabels(plan, net.logicalId)).toEqual({ [LABELS.stack]: 'shop', [LABELS.path]: 'backend', [LABELS.specHash]: specHash(net, plan) });
   });
 
   test('an unknown logical id is a NotFoundError', () => {
-    expect(() => managedLabels(shop(), 'Nope')).toThrow(NotFoundError);
+    expect(() => managedLabels(shopPlan(), 'Nope')).toThrow(NotFoundError);
   });
 });
 
@@ -101,7 +100,7 @@ test('replica 1 has the resource name, replica N the name and -N', () => {
 });
 
 test('dependency order: images, networks and volumes before containers, dependsOn respected', () => {
-  const plan = shop({ dependsOnDb: true });
+  const plan = shopPlan({ dependsOnDb: true });
   const order = dependencyOrder(plan).map((id) => plan.resources[id].path);
   expect(order).toEqual(['busybox', 'backend', 'data', 'db', 'web']);
 });
