@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLI, CliResult, cdkDocker, ok, sleep, tempDir, until } from '../helpers/cli';
@@ -267,6 +268,18 @@ test('stop and rm -f record the exit themselves: conmon\'s exit command starts n
     }
     return [...found];
   };
+  // The search finds what it looks for: a process planted with an exit command's argv (for an id
+  // no container has) is seen; a shell (-c) carrying the same words, as conmon's wrapper does, is not.
+  const marker = randomBytes(32).toString('hex');
+  const planted = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '_exited', marker], { stdio: 'ignore' });
+  const shell = spawn('sh', ['-c', 'while :; do sleep 0.1; done', '_exited', marker], { stdio: 'ignore', detached: true });
+  try {
+    await until('the planted processes to run', () => [planted.pid, shell.pid].every((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker)), 5_000);
+    expect(await seen(marker)).toEqual([String(planted.pid)]);
+  } finally {
+    planted.kill('SIGKILL');
+    process.kill(-shell.pid!, 'SIGKILL');
+  }
   const a = remember(ok(rt(['run', '-d', '--network', 'none', 'busybox:ctr', 'sleep', '1000'])));
   ok(rt(['stop', '-t', '0', a]));
   expect(await seen(a)).toEqual([]);
