@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CdkDockerError } from '../../lib/core/errors';
+import { isMounted, mountsUnder } from '../util/mounts';
 import { execFileText } from './runc';
 
 /**
@@ -10,29 +11,8 @@ import { execFileText } from './runc';
  * `<bundle>/rootfs` while the container runs and unmounted when it exits.
  */
 
-/** Whether `dir` is a mount point (from /proc/self/mountinfo). */
-export function isMounted(dir: string): boolean {
-  const target = path.resolve(dir);
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((l) => unescapeMount(l.split(' ')[4] ?? '') === target);
-}
-
-/** Mount points at or under `dir`, deepest first. */
-export function mountsUnder(dir: string): string[] {
-  const base = path.resolve(dir);
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => unescapeMount(l.split(' ')[4] ?? ''))
-    .filter((m) => m === base || m.startsWith(`${base}/`))
-    .sort((a, b) => b.length - a.length);
-}
-
-function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
+/** Mount points from /proc/self/mountinfo: the one parser, shared with the volume store. */
+export { isMounted, mountsUnder } from '../util/mounts';
 
 /**
  * Mounts the overlay for a container. `layerDirs` are the layers' diff directories, bottom

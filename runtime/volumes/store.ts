@@ -1,13 +1,14 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
 import { NAME_PATTERN, checkName, validateName } from '../../lib/core/names';
-import { pidAlive } from '../../lib/core/process';
+import { identityAlive, pidAlive, processIdentity } from '../../lib/core/process';
 import type { ContainerRecord } from '../containers/types';
 import { recordEvent } from '../events';
-import { withLock } from '../util/files';
+import { ToolError, runTool } from '../util/exec';
+import { withLock, writeJsonAtomic } from '../util/files';
+import { isMounted, mountsUnder } from '../util/mounts';
 import { anyOf, boolFilter, groupFilters, matchLabels, matchName } from '../util/filters';
 import {
   ANONYMOUS_LABEL,
@@ -33,8 +34,9 @@ const STAGED = 'copyup';
  * - `<name>/volume.json` — the record; `<name>/_data/` — the mountpoint (0755, root's, until a
  *   copy-up gives it the image directory's owner and mode).
  * - `.lock` — the store's lock (proper-lockfile), held by every change.
- * - `.tmp-<pid>-<hex>/` — a volume being created; `.rm-<pid>-<hex>/` — one being deleted. Those
- *   of dead processes are collected by the next `create` or `prune`.
+ * - `.tmp-<pid>-<start>-<hex>/` — a volume being created; `.rm-<pid>-<start>-<hex>/` — one being
+ *   deleted (`<pid> <start>` is the writer's processIdentity, so a reused pid does not keep
+ *   them). Those of dead processes are collected by the next `create` or `prune`.
  *
  * Names are Docker's (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`), so they never clash with those entries.
  */
@@ -172,7 +174,7 @@ export class VolumeStore {
         return existing;
       }
       await this.collectLeftovers();
-      const tmp = path.join(this.dir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+      const tmp = path.join(this.dir, ownEntry('.tmp-'));
       try {
         fs.mkdirSync(tmp, { mode: 0o700 });
         fs.chmodSync(tmp, 0o700);
@@ -260,12 +262,13 @@ export class VolumeStore {
     return this.locked(async () => {
       const r = this.get(name);
       const data = this.dataDir(name);
-      if (!r.Options.type || isMountpoint(data)) return data;
+      if (!r.Options.type || isMounted(data)) return data;
       const args = ['-t', r.Options.type, ...(r.Options.o ? ['-o', r.Options.o] : []), '--', r.Options.device, data];
       try {
-        await run('mount', args);
+        await runTool('mount', args);
       } catch (e) {
-        throw new CdkDockerError(`error while mounting volume "${name}" with options: ${describeOpts(r.Options)}: ${(e as Error).message}`, { cause: e });
+        // The tool's stderr only: the arguments hold the options unredacted.
+        throw new CdkDockerError(`error while mounting volume "${name}" with options: ${describeOpts(r.Options)}: ${brief(e)}`, { cause: e });
       }
       return data;
     });
@@ -279,7 +282,7 @@ export class VolumeStore {
     await this.locked(async () => {
       this.get(name);
       const data = this.dataDir(name);
-      if (isMountpoint(data)) await umount(data, name);
+      if (isMounted(data)) await umount(data, name);
     });
   }
 
@@ -312,12 +315,12 @@ export class VolumeStore {
     if (fs.readdirSync(data).length > 0) return false;
 
     // Copy outside the lock (it may take long), then move in under it.
-    const stage = path.join(volDir, `.copyup-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const stage = path.join(volDir, ownEntry('.copyup-'));
     try {
       try {
-        await run('cp', ['-a', '-T', '--', imageDir, stage]);
+        await runTool('cp', ['-a', '-T', '--', imageDir, stage]);
       } catch (e) {
-        throw new CdkDockerError(`copy of ${imageDir} into volume "${name}" failed: ${(e as Error).message}`, { cause: e });
+        throw new CdkDockerError(`copy of ${imageDir} into volume "${name}" failed: ${brief(e)}`, { cause: e });
       }
       return await this.locked(async () => {
         const now = this.get(name);
@@ -352,7 +355,7 @@ export class VolumeStore {
       }
       for (const left of fs.readdirSync(staged)) await fs.promises.rm(path.join(staged, left), { recursive: true, force: true });
       // The volume's root takes the image directory's owner, mode and xattrs.
-      await run('cp', ['-a', '--attributes-only', '-T', '--', staged, data]);
+      await runTool('cp', ['-a', '--attributes-only', '-T', '--', staged, data]);
       if (entries.length > 0) writeJsonAtomic(path.join(volDir, RECORD), { ...record, CopiedUpAt: rfc3339(new Date()) });
     }
     await fs.promises.rm(staged, { recursive: true, force: true });
@@ -366,9 +369,9 @@ export class VolumeStore {
       if (fs.readdirSync(data).length > 0) return false;
       const hasContent = fs.readdirSync(imageDir).length > 0;
       try {
-        await run('cp', ['-a', ...(hasContent ? [] : ['--attributes-only']), '-T', '--', imageDir, data]);
+        await runTool('cp', ['-a', ...(hasContent ? [] : ['--attributes-only']), '-T', '--', imageDir, data]);
       } catch (e) {
-        throw new CdkDockerError(`copy of ${imageDir} into volume "${name}" failed: ${(e as Error).message}`, { cause: e });
+        throw new CdkDockerError(`copy of ${imageDir} into volume "${name}" failed: ${brief(e)}`, { cause: e });
       }
       return hasContent;
     });
@@ -381,12 +384,12 @@ export class VolumeStore {
   private async detach(name: string): Promise<string> {
     const volDir = this.volumeDir(name);
     const data = this.dataDir(name);
-    if (isMountpoint(data)) await umount(data, name);
+    if (isMounted(data)) await umount(data, name);
     const mounted = mountsUnder(volDir);
     if (mounted.length > 0) {
       throw new ConflictError(`remove ${name}: ${mounted[0]} is still mounted; unmount it first (umount ${mounted[0]})`);
     }
-    const trash = path.join(this.dir, `.rm-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const trash = path.join(this.dir, ownEntry('.rm-'));
     fs.renameSync(volDir, trash);
     recordEvent(path.dirname(this.dir), 'volume', 'destroy', name, { driver: 'local' });
     return trash;
@@ -492,16 +495,6 @@ function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function writeJsonAtomic(file: string, data: unknown): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`;
-  try {
-    fs.writeFileSync(tmp, `${JSON.stringify(data, undefined, 2)}\n`, { mode: 0o600 });
-    fs.renameSync(tmp, file);
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-}
-
 function isSymlink(p: string): boolean {
   try {
     return fs.lstatSync(p).isSymbolicLink();
@@ -510,56 +503,37 @@ function isSymlink(p: string): boolean {
   }
 }
 
-/** Runs a command; rejects with its stderr (or exit status) as the message. */
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
-      if (!err) return resolve();
-      const detail = stderr.trim() || err.message;
-      reject(new Error(`${cmd}: ${detail}`));
-    });
-  });
+/** What a failed tool said (`TOOL: stderr`), without its arguments. */
+function brief(e: unknown): string {
+  return e instanceof ToolError ? e.brief : (e as Error).message;
 }
 
 async function umount(dir: string, name: string): Promise<void> {
   try {
-    await run('umount', ['--', dir]);
+    await runTool('umount', ['--', dir]);
   } catch (e) {
-    throw new CdkDockerError(`cannot unmount volume "${name}" (${dir}): ${(e as Error).message}`, { cause: e });
+    throw new CdkDockerError(`cannot unmount volume "${name}" (${dir}): ${brief(e)}`, { cause: e });
   }
 }
 
-/** Mount points from /proc/self/mountinfo (octal escapes decoded). */
-function mountPoints(): string[] {
-  let text: string;
-  try {
-    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.split(' ')[4].replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+/** A temporary entry name of this process: `<prefix><pid>-<start>-<hex>` (see deadEntries). */
+function ownEntry(prefix: string): string {
+  const identity = processIdentity(process.pid)?.replace(' ', '-') ?? String(process.pid);
+  return `${prefix}${identity}-${randomBytes(4).toString('hex')}`;
 }
 
-function isMountpoint(dir: string): boolean {
-  return mountPoints().includes(path.resolve(dir));
-}
-
-/** Mount points at or below `dir`. */
-function mountsUnder(dir: string): string[] {
-  const d = path.resolve(dir);
-  return mountPoints().filter((m) => m === d || m.startsWith(`${d}/`));
-}
-
-/** Entries `<prefix><pid>-…` of `dir` whose process is gone. */
+/**
+ * Entries `<prefix><pid>-<start>-<hex>` of `dir` whose writer is gone (its pid dead or now another
+ * process's); entries `<prefix><pid>-<hex>` of older versions by the pid alone.
+ */
 function deadEntries(dir: string, prefixes: string[]): string[] {
   return fs.readdirSync(dir).filter((entry) => {
     const prefix = prefixes.find((p) => entry.startsWith(p));
     if (!prefix) return false;
-    const pid = Number(entry.slice(prefix.length).split('-')[0]);
-    return !Number.isInteger(pid) || pid <= 0 || !pidAlive(pid);
+    const parts = entry.slice(prefix.length).split('-');
+    const pid = Number(parts[0]);
+    if (!Number.isInteger(pid) || pid <= 0) return true;
+    return parts.length >= 3 ? !identityAlive(`${pid} ${parts[1]}`) : !pidAlive(pid);
   });
 }
 

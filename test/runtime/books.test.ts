@@ -125,8 +125,8 @@ const knownDifferences: Record<string, { docker: string; ours: string }> = {
     docker: L('exit 1', '--- stderr', 'Error response from daemon: conflict: unable to delete <ID> (must be forced) - image is referenced in multiple repositories', 'Error response from daemon: conflict: unable to delete <ID> (must be forced) - image is referenced in multiple repositories', ''),
     ours: L('exit 1', '--- stderr', 'Error: conflict: unable to delete <ID> (must be forced) - image is referenced in multiple repositories', 'Error: conflict: unable to delete <ID> (must be forced) - image is referenced in multiple repositories', ''),
   },
-  // Docker 20.10 prunes every unused volume, named ones too (`books-data`); ours only anonymous ones
-  // (Docker 23's default).
+  // Docker 20.10 prunes every unused volume, named ones too (`books-data`); ours only anonymous ones,
+  // as Docker 23+ (named ones with -a): a named volume's data would be lost for good (see README).
   'clean: volume prune -f': {
     docker: L('exit 0', 'Deleted Volumes:', 'books-data', '', 'Total reclaimed space: <SIZE>', '', '--- stderr', ''),
     ours: L('exit 0', 'Total reclaimed space: <SIZE>', '', '--- stderr', ''),

@@ -88,6 +88,20 @@ test('prune asks first and removes unused anonymous volumes; -a removes named on
   expect(ok(vol(['ls', '-q']))).toBe(`${used}\n`);
 });
 
+test('prune --filter all=true is -a (Docker 23+); all=false and no filter keep named volumes', () => {
+  const anon = ok(vol(['create'])).trim();
+  ok(vol(['create', 'named']));
+  ok(vol(['create', '-l', 'tier=db', 'db']));
+  expect(ok(vol(['prune', '-f', '--filter', 'all=false']))).toBe(`Deleted Volumes:\n${anon}\n\nTotal reclaimed space: 0B\n`);
+  expect(ok(vol(['prune', '-f']))).toBe('Total reclaimed space: 0B\n');
+  expect(ok(vol(['ls', '-q']))).toBe('db\nnamed\n');
+  expect(ok(vol(['prune', '-f', '--filter', 'all=true', '--filter', 'label!=tier=db']))).toBe('Deleted Volumes:\nnamed\n\nTotal reclaimed space: 0B\n');
+  expect(ok(vol(['prune', '--filter', 'all=1'], 'y\n'))).toBe('WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] Deleted Volumes:\ndb\n\nTotal reclaimed space: 0B\n');
+  expect(ok(vol(['ls', '-q']))).toBe('');
+  expect(vol(['prune', '-f', '--filter', 'all=maybe'])).toEqual({ code: 1, stdout: '', stderr: "Error: invalid filter 'all=maybe': use all=true or all=false\n" });
+  expect(vol(['prune', '-f', '--filter', 'all=true', '--filter', 'all=false'])).toEqual({ code: 1, stdout: '', stderr: "Error: invalid filter 'all': both true and false given\n" });
+});
+
 test('mistakes are refused with the fix', () => {
   ok(vol(['create', '-l', 'tier=web', 'web']));
   const cases: [string[], string][] = [

@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
+import { processIdentity } from '../../lib/core/process';
+import { isMounted, mountsUnder } from '../../runtime/util/mounts';
 import { ANONYMOUS_LABEL, VolumeStore, parseListFilters, parsePruneFilters } from '../../runtime/volumes';
 import { tempDir } from '../helpers/cli';
 
@@ -29,10 +31,7 @@ beforeEach(() => {
 
 afterEach(() => {
   // A failed tmpfs test may leave a mount behind: never delete through it.
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const m = line.split(' ')[4];
-    if (m && m.startsWith(`${work}/`)) execFileSync('umount', [m]);
-  }
+  for (const m of mountsUnder(work)) execFileSync('umount', [m]);
   fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -191,11 +190,16 @@ describe('list', () => {
     fs.mkdirSync(path.join(volumes, '.tmp-99999999-dead', '_data'), { recursive: true });
     fs.mkdirSync(path.join(volumes, '.rm-99999999-dead', '_data'), { recursive: true });
     fs.mkdirSync(path.join(volumes, `.tmp-${process.pid}-live`));
+    // Entries name their writer by pid and start time: a live pid that started at another time is
+    // a reused pid, its entry a dead writer's.
+    const [pid, start] = processIdentity(process.pid)!.split(' ');
+    fs.mkdirSync(path.join(volumes, `.rm-${pid}-${Number(start) + 1}-reused`, '_data'), { recursive: true });
+    fs.mkdirSync(path.join(volumes, `.tmp-${pid}-${start}-mine`));
     fs.mkdirSync(path.join(volumes, 'half-made'));
     fs.writeFileSync(path.join(volumes, 'half-made', 'stray'), '');
     expect(names([])).toEqual(['cache', 'db-data', 'web-data']);
     await store.create('new-one');
-    expect(fs.readdirSync(volumes).sort()).toEqual([`.tmp-${process.pid}-live`, 'cache', 'db-data', 'half-made', 'new-one', 'web-data']);
+    expect(fs.readdirSync(volumes).sort()).toEqual([`.tmp-${pid}-${start}-mine`, `.tmp-${process.pid}-live`, 'cache', 'db-data', 'half-made', 'new-one', 'web-data']);
     const e = await catchError(store.create('half-made'));
     expect(e).toBeInstanceOf(ConflictError);
     expect(e.message).toBe(`create half-made: ${path.join(volumes, 'half-made')} exists but is not a volume (no volume.json); move it away`);
@@ -434,5 +438,38 @@ describe('driver options', () => {
     await store.create('broken', { driverOpts: { type: 'none', device: path.join(work, 'missing'), o: 'bind,password=hunter2' } });
     const e = await catchError(store.mount('broken'));
     expect(e.message).toMatch(new RegExp(`^error while mounting volume "broken" with options: type='none' device='${path.join(work, 'missing')}' o='bind,password=\\*\\*\\*\\*\\*\\*\\*\\*': mount: `));
+    expect(e.message).not.toContain('hunter2');
+  });
+});
+
+describe('mount points (runtime/util/mounts, shared with the containers\' root filesystems)', () => {
+  rootOnly('paths with blanks are found, nested mounts listed deepest first', async () => {
+    const outer = path.join(work, 'a dir', 'x');
+    const inner = path.join(outer, 'in\tner');
+    fs.mkdirSync(outer, { recursive: true });
+    expect(isMounted(outer)).toBe(false);
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', outer]);
+    fs.mkdirSync(inner);
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', inner]);
+    expect(isMounted(outer)).toBe(true);
+    expect(isMounted(`${outer}/`)).toBe(true);
+    expect(isMounted(path.join(work, 'a dir'))).toBe(false);
+    expect(mountsUnder(path.join(work, 'a dir'))).toEqual([inner, outer]);
+    expect(mountsUnder(path.join(work, 'a di'))).toEqual([]);
+    execFileSync('umount', [inner]);
+    execFileSync('umount', [outer]);
+    expect(mountsUnder(work)).toEqual([]);
+  });
+
+  rootOnly('a volume with something mounted inside it is not removed', async () => {
+    const v = await store.create('busy');
+    const sub = path.join(v.Mountpoint, 'sub');
+    fs.mkdirSync(sub);
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', sub]);
+    const e = await catchError(store.remove('busy'));
+    execFileSync('umount', [sub]);
+    expect(e).toBeInstanceOf(ConflictError);
+    expect(e.message).toBe(`remove busy: ${sub} is still mounted; unmount it first (umount ${sub})`);
+    expect(await store.remove('busy')).toBe(true);
   });
 });

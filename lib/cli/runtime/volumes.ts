@@ -99,10 +99,10 @@ export function registerVolumeCommands(runtime: Command): void {
 
   volume
     .command('prune')
-    .description('remove anonymous volumes no container uses (all unused ones with -a)')
-    .option('-a, --all', 'remove all unused volumes, not just anonymous ones')
+    .description('remove anonymous volumes no container uses (all unused ones, named too, with -a), as Docker 23+')
+    .option('-a, --all', 'remove all unused volumes, named ones too, not just anonymous ones')
     .option('-f, --force', 'do not prompt for confirmation')
-    .addOption(new Option('--filter <filter>', 'label=KEY[=VALUE], label!=KEY[=VALUE]').argParser(collect))
+    .addOption(new Option('--filter <filter>', 'label=KEY[=VALUE], label!=KEY[=VALUE], all=true|false (all=true as -a)').argParser(collect))
     .action(async (o: { all?: boolean; force?: boolean; filter?: string[] }) => {
       const opts = loadRuntime().volumes().parsePruneFilters(o.filter ?? [], o.all);
       if (!o.force) {
