@@ -1,7 +1,7 @@
 import { Construct, IConstruct } from 'constructs';
 import type { NetworkResource, NetworkSpec } from '../plan/types';
 import { InvalidArgumentError } from '../core/errors';
-import { cidrContains, ipv4ToInt, isIpv4, parseCidr } from '../core/ip';
+import { contains, isIpv4, parseCidr, tryParseIp, within } from '../core/ip';
 import { checkName } from '../core/names';
 import type { ResourceClaims } from './private/claims';
 import { PlanRefs, StackResource, at } from './private/resource';
@@ -109,13 +109,13 @@ export class Network extends StackResource implements INetwork {
       if (!subnet || typeof subnet === 'string') fail(`${key} needs a subnet; set subnet too`);
       if (key === 'gateway') {
         if (!isIpv4(value)) fail(`gateway "${value}" is not an IPv4 address`);
-        if (!cidrContains(subnet as Exclude<typeof subnet, string | undefined>, ipv4ToInt(value))) fail(`gateway ${value} is outside subnet ${props.subnet}`);
+        if (!contains(subnet as Exclude<typeof subnet, string | undefined>, tryParseIp(value) as number)) fail(`gateway ${value} is outside subnet ${props.subnet}`);
       } else {
         const range = parseCidr(value);
         if (typeof range === 'string') fail(`ipRange ${range}`);
         const r = range as Exclude<typeof range, string>;
         const s = subnet as Exclude<typeof subnet, string | undefined>;
-        if (r.network < s.network || r.network + r.size > s.network + s.size) fail(`ipRange ${value} is outside subnet ${props.subnet}`);
+        if (!within(r, s)) fail(`ipRange ${value} is outside subnet ${props.subnet}`);
       }
     }
     this.spec = {

@@ -1,18 +1,16 @@
 import { execFile } from 'node:child_process';
 import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/core/errors';
+import { bounds, Cidr, contains, formatCidr, formatIp, overlaps, readCidr, tryParseIp } from '../../lib/core/ip';
 import type { NetworkRecord } from './types';
+
+export { bounds, contains, formatCidr, formatIp, overlaps, tryParseIp } from '../../lib/core/ip';
+export type { Cidr } from '../../lib/core/ip';
 
 /**
  * IPv4 address management: CIDR arithmetic, the subnets the host already routes, the choice of
  * a free subnet from the pool, checks of explicit subnets, and the choice of a container's
  * address. Everything here is pure except `hostSubnets`; the store calls it under its lock.
  */
-
-/** An IPv4 prefix: `base` is the network address as an unsigned 32-bit number. */
-export interface Cidr {
-  readonly base: number;
-  readonly prefix: number;
-}
 
 /** A prefix the host routes or has an address in, and the interface that has it. */
 export interface HostSubnet {
@@ -28,15 +26,6 @@ export const DEFAULT_POOL: readonly string[] = ['10.88.0.0/16', '10.87.0.0/16', 
 export const USER_POOL: readonly string[] = ['10.89.0.0/16', '10.90.0.0/16', '10.91.0.0/16', '10.92.0.0/16', '10.93.0.0/16'];
 export const USER_PREFIX = 24;
 
-/** Parses a dotted-quad IPv4 address; undefined when it is not one. */
-export function tryParseIp(s: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p, i) => p > 255 || (m[i + 1].length > 1 && m[i + 1].startsWith('0')))) return undefined;
-  return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];
-}
-
 /** Parses an IPv4 address; InvalidArgumentError naming `what` otherwise. */
 export function parseIp(s: string, what: string): number {
   const n = tryParseIp(s);
@@ -47,47 +36,20 @@ export function parseIp(s: string, what: string): number {
   return n;
 }
 
-export function formatIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-function mask(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
-/** The first and the last address of a prefix. */
-export function bounds(c: Cidr): [number, number] {
-  return [c.base, (c.base + 2 ** (32 - c.prefix) - 1) >>> 0];
-}
-
 /**
  * Parses `a.b.c.d/n`. With `strict`, host bits must be zero (Docker: "invalid subnet
  * 10.1.2.3/24: it should be 10.1.2.0/24"); otherwise they are dropped (routes, addresses).
  */
 export function parseCidr(s: string, what: string, strict = true): Cidr {
-  const m = /^([^/]+)\/(\d{1,2})$/.exec(s);
-  if (!m || Number(m[2]) > 32) {
+  const read = readCidr(s);
+  if (!read) {
+    const m = /^([^/]+)\/(\d{1,2})$/.exec(s);
+    if (m && Number(m[2]) <= 32) parseIp(m[1], what); // names the address when only it is wrong
     const v6 = s.includes(':') ? ': IPv6 is not supported by the built-in runtime yet' : ' (expected CIDR notation such as 10.1.0.0/16)';
     throw new InvalidArgumentError(`invalid ${what} "${s}"${v6}`);
   }
-  const ip = parseIp(m[1], what);
-  const prefix = Number(m[2]);
-  const base = (ip & mask(prefix)) >>> 0;
-  if (strict && base !== ip) throw new InvalidArgumentError(`invalid ${what} ${s}: it should be ${formatIp(base)}/${prefix}`);
-  return { base, prefix };
-}
-
-export function formatCidr(c: Cidr): string {
-  return `${formatIp(c.base)}/${c.prefix}`;
-}
-
-export function contains(c: Cidr, ip: number): boolean {
-  return ((ip & mask(c.prefix)) >>> 0) === c.base;
-}
-
-export function overlaps(a: Cidr, b: Cidr): boolean {
-  const p = Math.min(a.prefix, b.prefix);
-  return ((a.base & mask(p)) >>> 0) === ((b.base & mask(p)) >>> 0);
+  if (strict && read.cidr.base !== read.address) throw new InvalidArgumentError(`invalid ${what} ${s}: it should be ${formatCidr(read.cidr)}`);
+  return read.cidr;
 }
 
 /** Every /`prefix` inside `pool`, in order. */
