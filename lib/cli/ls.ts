@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { withAppOptions } from './options';
+import { StackFlags, withStackOptions } from './options';
 
 export function registerLs(program: Command): void {
-  withAppOptions(
+  withStackOptions(
     program
       .command('ls')
       .alias('list')
@@ -10,7 +10,7 @@ export function registerLs(program: Command): void {
       .argument('[stacks...]', 'stacks to list (default: all)'),
   )
     .option('-q, --quiet', 'print stack names only')
-    .action(async (stacks: string[], opts: { app?: string; output?: string; quiet?: boolean }) => {
+    .action(async (stacks: string[], opts: StackFlags & { quiet?: boolean }) => {
       const [{ synthesize }, { renderStackList }] = await Promise.all([import('../toolkit/synth'), import('../toolkit/list')]);
       const result = await synthesize({ app: opts.app, outdir: opts.output, stacks });
       process.stdout.write(renderStackList(result.plans, !opts.quiet));

@@ -1,10 +1,65 @@
 import { Command, Option } from 'commander';
+import type { Driver } from '../drivers/types';
+import { InvalidArgumentError } from '../core/errors';
+import type { Engine } from './engine';
+import { ENGINES, EngineName, resolveEngineName } from '../toolkit/engine';
 
-/** Flags shared by the commands that run the app: --app and -o/--output. */
-export function withAppOptions(cmd: Command): Command {
+/**
+ * The options every stack command takes (synth, ls, graph, diff, apply, destroy, drift, ps, logs,
+ * exec), declared once here: which app, where its plans go, which engine.
+ */
+export interface StackFlags {
+  /** -a/--app: command that runs the app. */
+  readonly app?: string;
+  /** -o/--output: the plans directory. */
+  readonly output?: string;
+  /**
+   * --engine, resolved before the command's action runs: the flag, else CDK_DOCKER_ENGINE, else
+   * "engine" in cdk-docker.json, else "builtin"; an unknown name has been refused.
+   */
+  readonly engine: EngineName;
+}
+
+/** Adds -a/--app, -o/--output and --engine to a stack command, and resolves the engine before its action. */
+export function withStackOptions(cmd: Command): Command {
   return cmd
     .option('-a, --app <command>', 'command that runs the app (default: "app" in cdk-docker.json)')
-    .option('-o, --output <dir>', 'directory for the plans (default: "output" in cdk-docker.json, else cdk.out)');
+    .option('-o, --output <dir>', 'directory of the plans (default: "output" in cdk-docker.json, else cdk.out)')
+    .option('--engine <name>', `engine to talk to: ${ENGINES.join(', ')} (default: CDK_DOCKER_ENGINE, else "engine" in cdk-docker.json, else builtin)`)
+    .hook('preAction', (self) => {
+      self.setOptionValue('engine', resolveEngineName({ engine: self.getOptionValue('engine') as string | undefined }));
+    });
+}
+
+/** The engine of a stack command (driver, stack lock, plan key), loaded on first use. */
+export async function stackEngine(flags: StackFlags): Promise<Engine> {
+  const { engine } = await import('./engine');
+  const engines: { readonly [name in EngineName]: () => Promise<Engine> } = { builtin: engine };
+  return engines[flags.engine]();
+}
+
+/** The driver of a stack command that only reads (drift). */
+export async function stackDriver(flags: StackFlags): Promise<Driver> {
+  const { commandDriver } = await import('./engine');
+  const drivers: { readonly [name in EngineName]: () => Promise<Driver> } = { builtin: commandDriver };
+  return drivers[flags.engine]();
+}
+
+/** What the stack commands print to and ask on: this terminal. */
+export function terminal(): { out: NodeJS.WriteStream; color: boolean; confirm?: (question: string) => Promise<boolean> } {
+  return {
+    out: process.stdout,
+    color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+    // Without a terminal to answer on, nothing is asked: the command says to pass --auto-approve.
+    confirm: process.stdin.isTTY ? async (q) => (await import('./runtime/format')).confirm(q) : undefined,
+  };
+}
+
+/** A flag's value as a whole number of at least 1. */
+export function positiveInteger(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} ${value}: give a whole number of at least 1`);
+  return n;
 }
 
 export function formatOption(choices: string[], dflt: string): Option {

@@ -1,15 +1,15 @@
 import { Command } from 'commander';
-import { formatOption, withAppOptions } from './options';
+import { formatOption, StackFlags, withStackOptions } from './options';
 
 export function registerSynth(program: Command): void {
-  withAppOptions(
+  withStackOptions(
     program
       .command('synth')
       .description('run the app and write one validated plan per stack (cdk.out/<stack>.plan.json)')
       .argument('[stacks...]', 'stacks to report (all are synthesized)'),
   )
     .addOption(formatOption(['json', 'yaml'], 'json'))
-    .action(async (stacks: string[], opts: { app?: string; output?: string; format: 'json' | 'yaml' }) => {
+    .action(async (stacks: string[], opts: StackFlags & { format: 'json' | 'yaml' }) => {
       const { synthesize } = await import('../toolkit/synth');
       const result = await synthesize({ app: opts.app, outdir: opts.output, stacks, format: opts.format });
       for (const plan of result.plans) {

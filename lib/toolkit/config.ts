@@ -8,9 +8,13 @@ export interface ProjectConfig {
   readonly app?: string;
   /** Output directory for plans. @default "cdk.out" */
   readonly output?: string;
+  /** The engine stack commands talk to (see `resolveEngineName`). @default "builtin" */
+  readonly engine?: string;
 }
 
 export const CONFIG_FILE = 'cdk-docker.json';
+
+const CONFIG_KEYS: readonly string[] = ['app', 'output', 'engine'] satisfies Array<keyof ProjectConfig>;
 
 /** Reads `cdk-docker.json` in `dir`; an absent file is an empty config. */
 export function loadConfig(dir: string): ProjectConfig {
@@ -33,7 +37,7 @@ export function loadConfig(dir: string): ProjectConfig {
   }
   const cfg = data as Record<string, unknown>;
   for (const key of Object.keys(cfg)) {
-    if (!['app', 'output'].includes(key)) throw new InvalidArgumentError(`${file}: unknown key "${key}"; known keys are "app" and "output"`);
+    if (!CONFIG_KEYS.includes(key)) throw new InvalidArgumentError(`${file}: unknown key "${key}"; known keys are "app", "output" and "engine"`);
     if (typeof cfg[key] !== 'string' || cfg[key] === '') throw new InvalidArgumentError(`${file}: "${key}" must be a non-empty string`);
   }
   return cfg as ProjectConfig;
