@@ -152,6 +152,77 @@ app.synth();`);
     expect(cdkDocker(['ls', '-q'], dir).stdout).toBe('jobs\nweb\n');
   });
 
+  const STACK_COMMANDS: Array<[string, string[]]> = [
+    ['synth', []],
+    ['ls', []],
+    ['graph', []],
+    ['diff', []],
+    ['apply', []],
+    ['destroy', []],
+    ['drift', []],
+    ['ps', []],
+    ['logs', ['web', 'api']],
+    ['exec', ['web', 'api', 'true']],
+  ];
+
+  test.each(STACK_COMMANDS)('%s takes the shared -a/--app, -o/--output and --engine options', (cmd) => {
+    const help = cdkDocker([cmd, '--help'], dir);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^ {2}-a, --app <command> /m);
+    expect(help.stdout).toMatch(/^ {2}-o, --output <dir> /m);
+    expect(help.stdout).toMatch(/^ {2}--engine <name> +engine to talk to: builtin /m);
+  });
+
+  test.each(STACK_COMMANDS)('%s --engine nope is refused in one line naming the supported engines', (cmd, args) => {
+    writeJsApp(dir, TWO_STACKS);
+    const r = cdkDocker([cmd, '--engine', 'nope', ...args], dir);
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'Error: unknown engine "nope" (--engine); the supported engines are: builtin\n' });
+    expect(fs.existsSync(path.join(dir, 'cdk.out'))).toBe(false); // refused before the app ran
+  });
+
+  test('--engine builtin is accepted', () => {
+    writeJsApp(dir, TWO_STACKS);
+    const r = cdkDocker(['ls', '-q', '--engine', 'builtin'], dir);
+    expect(r).toEqual({ code: 0, stdout: 'jobs\nweb\n', stderr: '' });
+  });
+
+  test('the engine comes from CDK_DOCKER_ENGINE, else "engine" in cdk-docker.json; the flag wins over both', () => {
+    writeJsApp(dir, TWO_STACKS);
+    expect(cdkDocker(['ls', '-q'], dir, { CDK_DOCKER_ENGINE: 'builtin' })).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
+    expect(cdkDocker(['ls', '-q'], dir, { CDK_DOCKER_ENGINE: 'swarm' })).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'Error: unknown engine "swarm" (CDK_DOCKER_ENGINE); the supported engines are: builtin\n',
+    });
+    expect(cdkDocker(['ls', '-q', '--engine', 'builtin'], dir, { CDK_DOCKER_ENGINE: 'swarm' })).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
+
+    const config = path.join(dir, 'cdk-docker.json');
+    fs.writeFileSync(config, JSON.stringify({ app: 'node app.js', engine: 'builtin' }));
+    expect(cdkDocker(['ls', '-q'], dir)).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
+    fs.writeFileSync(config, JSON.stringify({ app: 'node app.js', engine: 'docker' }));
+    expect(cdkDocker(['drift'], dir)).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `Error: unknown engine "docker" ("engine" in ${config}); the supported engines are: builtin\n`,
+    });
+    expect(cdkDocker(['ls', '-q'], dir, { CDK_DOCKER_ENGINE: 'builtin' })).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
+    expect(cdkDocker(['ls', '-q', '--engine', 'builtin'], dir)).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
+    fs.writeFileSync(config, JSON.stringify({ app: 'node app.js', engine: 7 }));
+    expect(cdkDocker(['ls'], dir)).toEqual({ code: 1, stdout: '', stderr: `Error: ${config}: "engine" must be a non-empty string\n` });
+  });
+
+  test('drift takes --app as every stack command does (and reads the last synth, as without it)', () => {
+    writeJsApp(dir, TWO_STACKS);
+    expect(cdkDocker(['synth'], dir).code).toBe(0);
+    const env = { CDK_DOCKER_ROOT: path.join(dir, 'root'), CDK_DOCKER_RUNROOT: path.join(dir, 'run') };
+    const plain = cdkDocker(['drift', 'jobs'], dir, env);
+    expect(plain.code).toBe(2);
+    expect(plain.stdout).toMatch(/^ {2}missing +container cron \(jobs-cron\)$/m);
+    const withApp = cdkDocker(['drift', '--app', 'node app.js', 'jobs'], dir, env);
+    expect(withApp).toEqual(plain);
+    expect(cdkDocker(['drift', '--json', '-a', 'node app.js', '-o', 'cdk.out', '--engine', 'builtin', 'jobs'], dir, env).code).toBe(2);
+  });
+
   test('graph draws the dependencies as dot and as mermaid', () => {
     writeJsApp(dir, TWO_STACKS);
     const dot = cdkDocker(['graph', 'web'], dir);
