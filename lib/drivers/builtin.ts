@@ -54,6 +54,7 @@ import {
   ContainerStatus,
   ContainerUpdate,
   Driver,
+  DriverCapabilities,
   ImageDefaults,
   LABELS,
   ManagedLabels,
@@ -75,9 +76,6 @@ type ContainerRecord = Containers.ContainerRecord;
 type ContainerState = Containers.ContainerState;
 type NetworkRecord = Networks.NetworkRecord;
 
-/** The prefix of the labels the reconciler owns. */
-/** The runtime's default network (Docker's `bridge`). */
-const DEFAULT_NETWORK = 'bridge';
 /** How often `wait` looks at the container. */
 const POLL_MS = 100;
 /** Log lines quoted when a container cannot reach a condition. */
@@ -85,6 +83,27 @@ const ERROR_LOG_LINES = 10;
 /** Docker's healthcheck defaults (nanoseconds), for zeros in a record. */
 const HEALTH_DEFAULT_NS = 30e9;
 const HEALTH_DEFAULT_RETRIES = 3;
+
+/**
+ * What the built-in runtime does (runtime/containers, runtime/networks): Docker's defaults, every
+ * in-place change Docker makes (rename, update, connect/disconnect), labels rewritten by update;
+ * replicas are containers the reconciler makes one by one.
+ */
+export const BUILTIN_CAPABILITIES: DriverCapabilities = {
+  defaults: {
+    network: 'bridge',
+    stopTimeoutSeconds: 10,
+    stopSignal: 'SIGTERM',
+    workingDir: '/',
+    tmpfsMode: 0o1777,
+    healthcheck: { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 },
+    env: ['PATH', 'HOSTNAME', 'HOME'],
+  },
+  inPlace: ['name', 'restart', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'networks'],
+  relabel: true,
+  ownsReplicas: false,
+};
+const DEFAULT_NETWORK = BUILTIN_CAPABILITIES.defaults.network;
 
 // The runtime's halves are loaded on first use: `synth` and `diff` of a stack without containers
 // never pay for them.
@@ -98,6 +117,7 @@ const loadBuild = () => runtime().build();
  */
 export class BuiltinDriver implements Driver {
   public readonly name = 'built-in';
+  public readonly capabilities = BUILTIN_CAPABILITIES;
   private containerService?: Containers.ContainerService;
   private imageService?: ImageService;
 

@@ -5,7 +5,7 @@ import type { Driver } from './types';
 
 export * from './types';
 export { ContainerConditionError, UnsupportedError } from './errors';
-export { BuiltinDriver, builtinDriver } from './builtin';
+export { BUILTIN_CAPABILITIES, BuiltinDriver, builtinDriver } from './builtin';
 
 /** The names `driverFor` knows. */
 export type DriverName = 'builtin';

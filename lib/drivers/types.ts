@@ -15,16 +15,23 @@
  * - A *replica* is one of the `replicas` containers of a container resource; replica N > 1 is
  *   named `<name>-<N>` and labelled `io.cdk-docker.replica=N`.
  *
+ * - A driver's *capabilities* (`DriverCapabilities`) are what the reconciler must not assume:
+ *   the defaults the engine applies to what a plan leaves out (its default network, stop
+ *   timeout…), which container fields it changes on an existing container (every other change
+ *   needs a replace, as a Terraform provider answers RequiresReplace), whether it can change an
+ *   existing container's labels, and whether it runs a resource's replicas itself.
+ *
  * Lifecycle the reconciler follows for each resource, in dependency order:
  *   images: ensureImage → (containers use the image id it returns)
  *   networks, volumes: create → … → remove (only when orphaned, or on destroy)
- *   containers: create → start → wait(condition) → … → stop → remove
+ *   containers: create → start → wait(condition) → … → stop → remove; or, for a driver that
+ *     owns replicas, applyContainer with the whole resource
  * Every call is idempotent where the engine allows it: creating what exists with the same
  * labels returns it; removing what is gone succeeds. Errors are CdkDockerError subclasses whose
  * message names the object and the fix.
  */
 
-import type { ContainerSpec, DependencyCondition, ImageResource, NetworkSpec, VolumeSpec } from '../plan/types';
+import type { ContainerResource, ContainerSpec, DependencyCondition, Healthcheck, ImageResource, NetworkSpec, VolumeSpec } from '../plan/types';
 
 import { LABELS } from '../core/labels';
 
@@ -140,9 +147,75 @@ export interface ContainerUpdate {
   readonly labels?: ManagedLabels;
 }
 
+/** What an engine applies when the plan leaves a setting out (the diff counts them as equal). */
+export interface EngineDefaults {
+  /** The network a container joins when the plan names none (Docker's `bridge`). */
+  readonly network: string;
+  /** Seconds between the stop signal and SIGKILL when neither the plan nor the image says. */
+  readonly stopTimeoutSeconds: number;
+  /** The stop signal when neither the plan nor the image gives one (`SIGTERM` form). */
+  readonly stopSignal: string;
+  /** The working directory when neither the plan nor the image gives one. */
+  readonly workingDir: string;
+  /** The mode of a tmpfs mount that gives none. */
+  readonly tmpfsMode: number;
+  /** The timings of a healthcheck that leaves them out (an engine may report 0 for these). */
+  readonly healthcheck: Omit<Healthcheck, 'test'>;
+  /** Environment variables the engine sets itself when neither the plan nor the image does. */
+  readonly env: readonly string[];
+}
+
+/**
+ * A container setting the reconciler can change on an existing container: `name` (rename),
+ * `restart` and the limits (`updateContainer`), `networks` (connect and disconnect).
+ */
+export type InPlaceField = 'name' | 'restart' | 'memoryBytes' | 'nanoCpus' | 'pidsLimit' | 'networks';
+
+/** Every field a driver may declare in place. */
+export const IN_PLACE_FIELDS: readonly InPlaceField[] = ['name', 'restart', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'networks'];
+
+/** What the reconciler asks of an engine before it decides anything (see the module comment). */
+export interface DriverCapabilities {
+  readonly defaults: EngineDefaults;
+  /**
+   * The container settings the engine changes without recreating the container; a difference in
+   * any other setting replaces it. Starting a stopped container is always in place.
+   */
+  readonly inPlace: readonly InPlaceField[];
+  /**
+   * Whether `updateContainer` can change an existing container's labels (the spec hash after an
+   * in-place update). Without it the old labels stay: the diff never trusts the hash anyway.
+   */
+  readonly relabel: boolean;
+  /**
+   * Whether the engine runs a container resource's replicas itself (a Swarm service). Then the
+   * reconciler hands it each changed container resource whole, through `applyContainer`,
+   * instead of creating, replacing and removing the replicas one by one; and waits for a
+   * `dependsOn` condition on the resource's name.
+   */
+  readonly ownsReplicas: boolean;
+}
+
+/** A container resource handed whole to a driver that owns replicas. */
+export interface ContainerResourceRequest {
+  readonly resource: ContainerResource;
+  /** The image id `ensureImage` returned. */
+  readonly imageId: string;
+  /** The environment with env files read and secrets resolved (spec.env wins over files). */
+  readonly env: { readonly [name: string]: string };
+  /** The resource's labels, without `io.cdk-docker.replica` (the driver numbers its replicas). */
+  readonly labels: ManagedLabels;
+  /** The replicas the engine has now, surplus ones included. */
+  readonly observed: readonly ObservedContainer[];
+  /** What the diff found over all the replicas: the strongest action and the fields behind it. */
+  readonly action: 'create' | 'update' | 'replace';
+  readonly fields: readonly string[];
+}
+
 export interface Driver {
   /** A short name for messages: `built-in`, `docker`. */
   readonly name: string;
+  readonly capabilities: DriverCapabilities;
 
   /** The managed networks, volumes and containers of `stack`. */
   observe(stack: string): Promise<ObservedStack>;
@@ -181,6 +254,14 @@ export interface Driver {
    * after `timeoutMs`.
    */
   wait(nameOrId: string, condition: DependencyCondition, timeoutMs: number): Promise<void>;
+
+  /**
+   * Runs a changed container resource whole (all its replicas, surplus ones removed): only a
+   * driver whose capabilities say `ownsReplicas` has it. Resolves with what it did, for the
+   * progress display (`updated (2 replicas)`), once the replicas run.
+   */
+  applyContainer?(request: ContainerResourceRequest): Promise<string>;
+
   /** The last `lines` lines of the container's output (for error messages). */
   logs(nameOrId: string, lines: number): Promise<string>;
 }

@@ -1,12 +1,13 @@
 import * as fs from 'node:fs';
 import type { ContainerResource, ContainerSpec, Plan, Resource } from '../plan/types';
-import type { Driver, ObservedContainer, ObservedStack } from '../drivers/types';
+import type { ContainerUpdate, Driver, ManagedLabels, ObservedContainer, ObservedStack } from '../drivers/types';
+import { LABELS } from '../drivers/types';
 import { CdkDockerError } from '../core/errors';
 import { limiter, mapLimit } from '../core/concurrency';
 import { readEnvFile } from '../core/env';
 import { managedLabels, replicaName } from './hash';
 import type { ObservedImages } from './diff';
-import type { Change, StackDiff } from './types';
+import type { Change, ChangeAction, Reason, StackDiff } from './types';
 
 /**
  * Carrying out a diff: the changes run as a dependency graph (a resource starts when the
@@ -16,6 +17,12 @@ import type { Change, StackDiff } from './types';
  *
  * Every step is idempotent, so an apply killed at any point and run again converges: objects
  * are found again by their labels, never duplicated.
+ *
+ * How a container is changed is the driver's to say (its capabilities): an update passes only the
+ * settings it changes in place, and labels only when it can relabel; a replacement starts the new
+ * container first (as `<name>-next`, renamed once the old one is gone) when the engine can rename
+ * and no fixed host port or host networking stands in the way, else removes the old one first. A
+ * driver that owns replicas gets each changed container resource whole (`applyContainer`).
  */
 
 export interface ApplyEvent {
@@ -74,6 +81,11 @@ export function resolveEnv(spec: ContainerSpec, env: NodeJS.ProcessEnv = process
 /** Applies `diff` (computed from `observed`) to the engine behind `driver`. */
 export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedStack, driver: Driver, opts: ApplyOptions = {}): Promise<void> {
   const emit = opts.onEvent ?? (() => undefined);
+  const caps = driver.capabilities;
+  if (caps.ownsReplicas && !driver.applyContainer) throw new ApplyError(`the ${driver.name} driver says it owns replicas but cannot apply a container resource (no applyContainer); this is a bug of the driver`);
+  const canRename = caps.inPlace.includes('name');
+  // A driver that owns replicas gets each container resource's changes as one.
+  const changes = caps.ownsReplicas ? wholeContainerChanges(plan, diff.changes) : diff.changes;
   const imageIds = new Map<string, string>();
   const containers = new Map(observed.containers.map((c) => [c.name, c]));
   const failures: string[] = [];
@@ -82,7 +94,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
   // observed, unless the apply changes them (then ensureImage gives the id).
   for (const [id, r] of Object.entries(plan.resources)) {
     if (r.type !== 'image') continue;
-    const pending = diff.changes.find((c) => c.logicalId === id && c.action !== 'no-op');
+    const pending = changes.find((c) => c.logicalId === id && c.action !== 'no-op');
     if (pending) continue;
     const img = opts.images ? opts.images[id] : await driver.image(r.name);
     if (img) imageIds.set(id, img.id);
@@ -132,19 +144,19 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     return '';
   };
 
-  const container = async (change: Change, resource: ContainerResource, labels: ReturnType<typeof managedLabels>): Promise<string> => {
+  const container = async (change: Change, resource: ContainerResource, labels: ManagedLabels): Promise<string> => {
+    if (caps.ownsReplicas) return wholeContainer(change, resource, labels);
     const name = change.name;
     const existing = containers.get(name);
     if (change.action === 'update' && existing) {
       await updateInPlace(change, resource, existing, labels);
       return `updated (${change.reasons.map((r) => r.field).join(', ')})`;
     }
-    const imageId = imageIds.get(resource.spec.image);
-    if (!imageId) throw new ApplyError(`${change.path}: its image ${plan.resources[resource.spec.image]?.name ?? resource.spec.image} is not available`);
+    const imageId = imageIdOf(change, resource);
     await waitForDependencies(resource);
     const env = resolveEnv(resource.spec, opts.env);
     const fixedPorts = resource.spec.ports.some((p) => p.hostPort !== 0);
-    if (change.action === 'replace' && existing && !fixedPorts && resource.spec.networkMode !== 'host') {
+    if (change.action === 'replace' && existing && canRename && !fixedPorts && resource.spec.networkMode !== 'host') {
       // Start the new one first; the old one goes once the new one runs.
       const temp = `${name}-next`;
       await driver.removeContainer(temp, { force: true });
@@ -156,10 +168,32 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     }
     if (existing) await driver.removeContainer(existing.id, { force: true });
     // A crashed earlier apply may have left the temporary container of a replacement.
-    await driver.removeContainer(`${name}-next`, { force: true });
+    if (canRename) await driver.removeContainer(`${name}-next`, { force: true });
     await driver.createContainer({ name, spec: resource.spec, imageId, env, labels });
     await startAndCheck(name);
     return change.action === 'replace' ? `replaced (${change.reasons.map((r) => r.field).join(', ')})` : 'created and started';
+  };
+
+  const imageIdOf = (change: Change, resource: ContainerResource): string => {
+    const imageId = imageIds.get(resource.spec.image);
+    if (!imageId) throw new ApplyError(`${change.path}: its image ${plan.resources[resource.spec.image]?.name ?? resource.spec.image} is not available`);
+    return imageId;
+  };
+
+  /** A container resource handed whole to a driver that owns its replicas. */
+  const wholeContainer = async (change: Change, resource: ContainerResource, labels: ManagedLabels): Promise<string> => {
+    const imageId = imageIdOf(change, resource);
+    if (change.action !== 'update') await waitForDependencies(resource);
+    const { [LABELS.replica]: _replica, ...resourceLabels } = labels as { readonly [k: string]: string };
+    return driver.applyContainer!({
+      resource,
+      imageId,
+      env: resolveEnv(resource.spec, opts.env),
+      labels: resourceLabels as ManagedLabels,
+      observed: observed.containers.filter((c) => c.labels[LABELS.path] === resource.path),
+      action: change.action === 'create' || change.action === 'replace' ? change.action : 'update',
+      fields: [...new Set(change.reasons.map((r) => r.field))],
+    });
   };
 
   const startAndCheck = async (name: string): Promise<void> => {
@@ -173,16 +207,18 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     }
   };
 
-  const updateInPlace = async (change: Change, resource: ContainerResource, existing: ObservedContainer, labels: ReturnType<typeof managedLabels>): Promise<void> => {
+  const updateInPlace = async (change: Change, resource: ContainerResource, existing: ObservedContainer, labels: ManagedLabels): Promise<void> => {
     const spec = resource.spec;
-    await driver.updateContainer(existing.id, {
-      restart: spec.restart,
-      memoryBytes: spec.memoryBytes ?? null,
-      nanoCpus: spec.nanoCpus ?? null,
-      pidsLimit: spec.pidsLimit ?? null,
-      labels,
+    const can = (f: (typeof caps.inPlace)[number]) => caps.inPlace.includes(f);
+    const update: ContainerUpdate = {
+      ...(can('restart') ? { restart: spec.restart } : {}),
+      ...(can('memoryBytes') ? { memoryBytes: spec.memoryBytes ?? null } : {}),
+      ...(can('nanoCpus') ? { nanoCpus: spec.nanoCpus ?? null } : {}),
+      ...(can('pidsLimit') ? { pidsLimit: spec.pidsLimit ?? null } : {}),
+      ...(caps.relabel ? { labels } : {}),
       ...(existing.name !== change.name ? { name: change.name } : {}),
-    });
+    };
+    if (Object.keys(update).length > 0) await driver.updateContainer(existing.id, update);
     if (change.reasons.some((r) => r.field.startsWith('networks'))) {
       const wanted = new Map(spec.networks.map((n) => [n.network, n]));
       for (const n of Object.keys(existing.networks)) if (!wanted.has(n)) await driver.disconnectNetwork(existing.id, n);
@@ -195,6 +231,11 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     for (const dep of resource.spec.dependsOn) {
       const target = plan.resources[dep.container];
       if (!target || target.type !== 'container') continue;
+      // A driver that owns replicas answers for the resource as a whole.
+      if (caps.ownsReplicas) {
+        await driver.wait(target.name, dep.condition, opts.waitTimeoutMs ?? 120_000);
+        continue;
+      }
       for (let r = 1; r <= target.spec.replicas; r++) {
         await driver.wait(replicaName(target.name, r), dep.condition, opts.waitTimeoutMs ?? 120_000);
       }
@@ -219,9 +260,45 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     emit({ change: c, phase: 'failed', message });
     failures.push(`${c.path}: ${message}`);
   };
-  await runGraph(plan, diff.changes.filter((c) => c.action !== 'no-op' && c.action !== 'delete'), step, opts.parallelism ?? 4, skipped);
-  for (const c of diff.changes.filter((x) => x.action === 'delete')) await step(c).catch(() => undefined);
+  await runGraph(plan, changes.filter((c) => c.action !== 'no-op' && c.action !== 'delete'), step, opts.parallelism ?? 4, skipped);
+  for (const c of changes.filter((x) => x.action === 'delete')) await step(c).catch(() => undefined);
   if (failures.length) throw new ApplyError(`apply of stack ${plan.stack} failed:\n  ${failures.join('\n  ')}`);
+}
+
+/**
+ * The changes as a driver that owns replicas takes them: each container resource's replica
+ * changes, and the removal of its surplus replicas, become one change of the resource, named as
+ * it is: `create` when the engine has none of it, else the strongest of its replicas' actions
+ * (scaling is an `update` of `replicas`), with every reason. Orphans of resources no longer in
+ * the plan stay deletes.
+ */
+function wholeContainerChanges(plan: Plan, changes: readonly Change[]): Change[] {
+  const groups = new Map<string, Change[]>();
+  for (const c of changes) {
+    if (c.type === 'container' && plan.resources[c.logicalId]?.type === 'container') groups.set(c.logicalId, [...(groups.get(c.logicalId) ?? []), c]);
+  }
+  const out: Change[] = [];
+  for (const c of changes) {
+    const group = groups.get(c.logicalId);
+    if (c.type !== 'container' || group === undefined) out.push(c);
+    else if (group[0] === c) out.push(wholeChange(plan.resources[c.logicalId] as ContainerResource, group));
+  }
+  return out;
+}
+
+function wholeChange(r: ContainerResource, group: readonly Change[]): Change {
+  const replicas = group.filter((c) => c.action !== 'delete');
+  const missing = replicas.filter((c) => c.action === 'create').length;
+  const surplus = group.length - replicas.length;
+  /** The containers the engine has of it. */
+  const have = replicas.length - missing + surplus;
+  const reasons: Reason[] = [];
+  for (const x of replicas.flatMap((c) => c.reasons)) {
+    if (!reasons.some((y) => y.field === x.field && y.before === x.before && y.after === x.after && y.needs === x.needs)) reasons.push(x);
+  }
+  if (have > 0 && (missing > 0 || surplus > 0)) reasons.push({ field: 'replicas', before: String(have), after: String(r.spec.replicas), needs: 'update' });
+  const action: ChangeAction = have === 0 ? 'create' : reasons.some((x) => x.needs === 'replace') ? 'replace' : reasons.length > 0 ? 'update' : 'no-op';
+  return { logicalId: group[0].logicalId, path: r.path, type: 'container', name: r.name, action, reasons };
 }
 
 /**

@@ -2,7 +2,8 @@
  * The diff: a plan against what a driver observed, as a list of changes with reasons.
  *
  * Pure: no engine access. The caller observes the stack (`driver.observe`) and looks up each
- * image resource (`driver.image(name)`) first.
+ * image resource (`driver.image(name)`) first, and passes the driver's capabilities: what the
+ * engine applies by default and what it changes in place are the engine's to say, not the diff's.
  *
  * Matching
  * - Networks and volumes match plan resources of their type by the `io.cdk-docker.path` label;
@@ -23,11 +24,14 @@
  *   = the image's or SIGTERM (`TERM`, `sigterm` and `SIGTERM` are equal); healthcheck absent =
  *   the image's or none; env = the image's env with the plan's merged over it; labels = the
  *   image's with the plan's merged over it.
- * - Runtime defaults: stopTimeout absent = 10 s; a host port of 0 matches any host port;
- *   no networks = the default network `bridge`; tmpfs mode absent = 1777; hostname absent =
- *   whatever the runtime chose (the container id's first 12 digits or its name); aliases the
- *   runtime adds (container name, short id, the construct id) are not differences; a PATH,
- *   HOSTNAME or HOME in the environment that nothing in the plan or image sets is the runtime's.
+ * - Engine defaults (`capabilities.defaults`): stopTimeout absent = the engine's (Docker's 10 s);
+ *   workingDir and stopSignal absent and not from the image = the engine's (`/`, SIGTERM); no
+ *   networks = the engine's default network (`bridge`); tmpfs mode absent = the engine's (1777);
+ *   healthcheck timings absent or 0 = the engine's; a variable in the environment that nothing
+ *   in the plan or image sets and the engine sets itself (PATH, HOSTNAME, HOME) is the engine's.
+ *   A host port of 0 matches any host port; hostname absent = whatever the engine chose (the
+ *   container id's first 12 digits or its name); aliases the engine adds (container name, short
+ *   id, the construct id) are not differences.
  * - Env files: their variables cannot be told apart from others in the observed environment,
  *   so with env files only the plan's own variables are compared; the files' contents are
  *   compared by their sha256 in the `io.cdk-docker.inputs` label.
@@ -38,8 +42,9 @@
  *   when the inputs label proves it was not a secret.
  *
  * What a difference needs
- * - In place (`update`): restart policy, memory/cpus/pids limits, the name (rename), network
- *   attachments (connect/disconnect), a container that should run but does not (start).
+ * - In place (`update`): the container fields the driver declares in `capabilities.inPlace`
+ *   (the built-in engine's and Docker's: restart policy, memory/cpus/pids limits, the name,
+ *   network attachments), and a container that should run but does not (start).
  * - `replace`: everything else of a container; any property of a network or a volume (the
  *   apply step asks for --allow-data-loss before replacing a volume).
  * - Images: a registry image present → `no-op` (pullPolicy always → `update`, a pull); missing
@@ -51,7 +56,18 @@
 import { ownLabels } from '../core/labels';
 import { normalizeSignal } from '../core/linux';
 import { LABELS } from '../drivers/types';
-import type { ImageDefaults, ObservedContainer, ObservedContainerSpec, ObservedImage, ObservedNetwork, ObservedStack, ObservedVolume } from '../drivers/types';
+import type {
+  DriverCapabilities,
+  EngineDefaults,
+  ImageDefaults,
+  InPlaceField,
+  ObservedContainer,
+  ObservedContainerSpec,
+  ObservedImage,
+  ObservedNetwork,
+  ObservedStack,
+  ObservedVolume,
+} from '../drivers/types';
 import type {
   ContainerResource,
   ContainerSpec,
@@ -74,17 +90,8 @@ export interface ObservedImages {
   readonly [imageLogicalId: string]: ObservedImage | undefined;
 }
 
-/** The default network a container joins when the plan names none. */
-export const DEFAULT_NETWORK = 'bridge';
-/** Stop timeout when the plan gives none (Docker's). */
-export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
-const DEFAULT_TMPFS_MODE = 0o1777;
-const RUNTIME_ENV = ['PATH', 'HOSTNAME', 'HOME'];
-/** Docker's healthcheck defaults, for engines that report 0 for "default". */
-const HEALTH_DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 };
-
-/** Computes what it takes to bring `observed` to `plan`. */
-export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedImages): StackDiff {
+/** Computes what it takes to bring `observed` to `plan` on an engine that can do `engine`. */
+export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedImages, engine: DriverCapabilities): StackDiff {
   const order = dependencyOrder(plan);
   const position = new Map(order.map((id, i) => [id, i]));
   const byPath = indexByPath(plan);
@@ -177,6 +184,7 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
         }
         const ctx: ContainerContext = {
           plan,
+          engine,
           resource: r,
           observed: obs,
           replica,
@@ -284,6 +292,8 @@ function diffVolume(r: VolumeResource, obs: ObservedVolume): Reason[] {
 
 interface ContainerContext {
   readonly plan: Plan;
+  /** What the engine applies by default and changes in place. */
+  readonly engine: DriverCapabilities;
   readonly resource: ContainerResource;
   readonly observed: ObservedContainer;
   readonly replica: number;
@@ -303,6 +313,7 @@ function diffContainer(ctx: ContainerContext): Reason[] {
     reasons.push({ field, before, after, needs });
   };
   const expectedName = replicaName(r.name, ctx.replica);
+  const inPlace = inPlaceNeed(ctx.engine);
 
   // Always checked: the image it runs, its name, whether it runs.
   const img = imageOf(plan, r.spec);
@@ -314,15 +325,15 @@ function diffContainer(ctx: ContainerContext): Reason[] {
   } else if (ctx.image !== undefined && ctx.image.id !== obs.imageId) {
     need('replace', 'image', shortId(obs.imageId), shortId(ctx.image.id));
   }
-  if (obs.name !== expectedName) need('update', 'name', show(obs.name), show(expectedName));
+  if (obs.name !== expectedName) need(inPlace('name'), 'name', show(obs.name), show(expectedName));
 
   diffContainerFields(ctx, need);
 
   // Networks and volumes replaced under it.
-  const planned = plannedNetworks(r.spec);
+  const planned = plannedNetworks(r.spec, ctx.engine.defaults);
   for (const n of planned) {
     const replaced = ctx.replacedNetworks.get(n.network);
-    if (replaced !== undefined) need('update', `networks.${n.network}`, shortId(replaced.id), KNOWN_AFTER_APPLY);
+    if (replaced !== undefined) need(inPlace('networks'), `networks.${n.network}`, shortId(replaced.id), KNOWN_AFTER_APPLY);
   }
   r.spec.mounts.forEach((m, i) => {
     if (m.type === 'volume' && ctx.replacedVolumes.has(m.source)) need('replace', `mounts[${i}].source`, show(m.source), `${show(m.source)} (recreated)`);
@@ -342,8 +353,9 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
   const s = r.spec;
   const o: ObservedContainerSpec = obs.spec;
   const d: ImageDefaults | undefined = ctx.image?.config;
+  const engine = ctx.engine.defaults;
+  const inPlace = inPlaceNeed(ctx.engine);
   const replace = (field: string, before: unknown, after: unknown): void => need('replace', field, show(before), show(after));
-  const update = (field: string, before: unknown, after: unknown): void => need('update', field, show(before), show(after));
 
   // Entrypoint and command: absent = the image's (a planned entrypoint drops the image's Cmd).
   if (s.entrypoint !== undefined) {
@@ -364,11 +376,11 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
     const def = imageValue || fallback;
     if (norm(want ?? def) !== norm(have ?? def)) replace(field, have ?? def, want ?? def);
   };
-  withDefault('workingDir', s.workingDir, o.workingDir, d?.workingDir, '/', (x) => x || '/');
+  withDefault('workingDir', s.workingDir, o.workingDir, d?.workingDir, engine.workingDir, (x) => x || engine.workingDir);
   withDefault('user', s.user, o.user, d?.user, '');
-  withDefault('stopSignal', s.stopSignal, o.stopSignal, d?.stopSignal, 'SIGTERM', signalName);
-  if ((s.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS) !== (o.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS)) {
-    replace('stopTimeoutSeconds', o.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS, s.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS);
+  withDefault('stopSignal', s.stopSignal, o.stopSignal, d?.stopSignal, engine.stopSignal, signalName);
+  if ((s.stopTimeoutSeconds ?? engine.stopTimeoutSeconds) !== (o.stopTimeoutSeconds ?? engine.stopTimeoutSeconds)) {
+    replace('stopTimeoutSeconds', o.stopTimeoutSeconds ?? engine.stopTimeoutSeconds, s.stopTimeoutSeconds ?? engine.stopTimeoutSeconds);
   }
   if (s.hostname !== undefined ? o.hostname !== s.hostname : o.hostname !== undefined && o.hostname !== '' && o.hostname !== obs.id.slice(0, 12) && o.hostname !== obs.name) {
     replace('hostname', o.hostname, s.hostname);
@@ -388,22 +400,22 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
     if (!eq(have, want)) replace('volumesFrom', have, want);
   }
 
-  // In place.
+  // In place where the engine can.
   if (o.restart.policy !== s.restart.policy || (o.restart.maxRetries ?? 0) !== s.restart.maxRetries) {
-    need('update', 'restart', showRestart(o.restart), showRestart(s.restart));
+    need(inPlace('restart'), 'restart', showRestart(o.restart), showRestart(s.restart));
   }
   for (const f of ['memoryBytes', 'nanoCpus', 'pidsLimit'] as const) {
     const have = o[f] || undefined;
     const want = s[f] || undefined;
-    if (have !== want) update(f, have, want);
+    if (have !== want) need(inPlace(f), f, show(have), show(want));
   }
 
   diffEnv(ctx, need);
   diffLabels(s, o, d, replace);
   diffPorts(s.ports, o.ports ?? [], replace);
   diffMounts(ctx, replace, (field, before, after) => need('replace', field, before, after));
-  diffHealthcheck(s.healthcheck, o.healthcheck, d, (field, before, after) => need('replace', field, before, after));
-  diffNetworks(ctx, (field, before, after) => need('update', field, before, after));
+  diffHealthcheck(s.healthcheck, o.healthcheck, d, engine, (field, before, after) => need('replace', field, before, after));
+  diffNetworks(ctx, (field, before, after) => need(inPlace('networks'), field, before, after));
 
   // Inputs the engine cannot report: image source (for archives), env files.
   const had = parseInputs(obs.labels[EXTRA_LABELS.inputs]);
@@ -454,7 +466,7 @@ function diffEnv(ctx: ContainerContext, need: Need): void {
   // Variables nothing asks for any more.
   for (const k of Object.keys(full).sort()) {
     if (k in s.env || k in s.secretEnv || k in imageEnv) continue;
-    if (RUNTIME_ENV.includes(k)) continue;
+    if (ctx.engine.defaults.env.includes(k)) continue;
     need('replace', `env.${k}`, shownBefore(k, full[k]), undefined);
   }
 }
@@ -532,29 +544,30 @@ function diffMounts(ctx: ContainerContext, replace: (f: string, b: unknown, a: u
       if (w.sha256 === undefined && had !== undefined && had.files[w.target] !== undefined) raw(`mounts[${i}].sha256`, had.files[w.target], undefined);
     }
     if (w.type === 'tmpfs' && h.type === 'tmpfs') {
+      const mode = ctx.engine.defaults.tmpfsMode;
       if (h.sizeBytes !== w.sizeBytes) replace(`mounts[${i}].sizeBytes`, h.sizeBytes, w.sizeBytes);
-      if ((h.mode ?? DEFAULT_TMPFS_MODE) !== (w.mode ?? DEFAULT_TMPFS_MODE)) {
-        raw(`mounts[${i}].mode`, (h.mode ?? DEFAULT_TMPFS_MODE).toString(8), (w.mode ?? DEFAULT_TMPFS_MODE).toString(8));
-      }
+      if ((h.mode ?? mode) !== (w.mode ?? mode)) raw(`mounts[${i}].mode`, (h.mode ?? mode).toString(8), (w.mode ?? mode).toString(8));
     }
     return undefined;
   });
   for (const h of byTarget.values()) replace('mounts', showMount(h), undefined);
 }
 
-function showHealth(h: Partial<Healthcheck> | undefined): string | undefined {
+function showHealth(h: Partial<Healthcheck> | undefined, engine: EngineDefaults): string | undefined {
   if (h === undefined || h.test === undefined) return undefined;
-  const n = normHealth(h);
+  const n = normHealth(h, engine);
   return `${JSON.stringify(n.test)} every ${n.intervalMs}ms, timeout ${n.timeoutMs}ms, ${n.retries} retries, start period ${n.startPeriodMs}ms`;
 }
 
-function normHealth(h: Partial<Healthcheck>): Healthcheck {
+/** A healthcheck with the engine's timings where it has none (or 0, as engines report "default"). */
+function normHealth(h: Partial<Healthcheck>, engine: EngineDefaults): Healthcheck {
+  const d = engine.healthcheck;
   return {
     test: h.test ?? [],
-    intervalMs: h.intervalMs || HEALTH_DEFAULTS.intervalMs,
-    timeoutMs: h.timeoutMs || HEALTH_DEFAULTS.timeoutMs,
-    retries: h.retries || HEALTH_DEFAULTS.retries,
-    startPeriodMs: h.startPeriodMs || HEALTH_DEFAULTS.startPeriodMs,
+    intervalMs: h.intervalMs || d.intervalMs,
+    timeoutMs: h.timeoutMs || d.timeoutMs,
+    retries: h.retries || d.retries,
+    startPeriodMs: h.startPeriodMs || d.startPeriodMs,
   };
 }
 
@@ -562,36 +575,37 @@ function diffHealthcheck(
   want: Healthcheck | undefined,
   have: Healthcheck | undefined,
   d: ImageDefaults | undefined,
+  engine: EngineDefaults,
   replace: (f: string, b: string | undefined, a: string | undefined) => void,
 ): void {
   if (want === undefined) {
     // Absent = the image's (or none): equal when the engine reports none or the image's test.
     if (have === undefined || (d?.healthcheck !== undefined && eq(have.test, d.healthcheck.test))) return;
     if (d === undefined) return;
-    replace('healthcheck', showHealth(have), showHealth(d.healthcheck));
+    replace('healthcheck', showHealth(have, engine), showHealth(d.healthcheck, engine));
     return;
   }
-  if (have === undefined) return replace('healthcheck', undefined, showHealth(want));
-  const a = normHealth(have);
-  const b = normHealth(want);
+  if (have === undefined) return replace('healthcheck', undefined, showHealth(want, engine));
+  const a = normHealth(have, engine);
+  const b = normHealth(want, engine);
   if (!eq(a.test, b.test)) replace('healthcheck.test', show(a.test), show(b.test));
   for (const f of ['intervalMs', 'timeoutMs', 'retries', 'startPeriodMs'] as const) {
     if (a[f] !== b[f]) replace(`healthcheck.${f}`, String(a[f]), String(b[f]));
   }
 }
 
-function plannedNetworks(s: ContainerSpec): ContainerSpec['networks'] {
+function plannedNetworks(s: ContainerSpec, engine: EngineDefaults): ContainerSpec['networks'] {
   if (s.networkMode !== 'bridge') return [];
-  return s.networks.length > 0 ? s.networks : [{ network: DEFAULT_NETWORK, aliases: [] }];
+  return s.networks.length > 0 ? s.networks : [{ network: engine.network, aliases: [] }];
 }
 
 function diffNetworks(ctx: ContainerContext, update: (f: string, b: string | undefined, a: string | undefined) => void): void {
   const s = ctx.resource.spec;
   const obs = ctx.observed;
   if (s.networkMode !== 'bridge' || obs.spec.networkMode !== 'bridge') return;
-  const want = plannedNetworks(s);
+  const want = plannedNetworks(s, ctx.engine.defaults);
   const haveList = obs.spec.networks ?? [];
-  const have = new Map((haveList.length > 0 ? haveList : [{ network: DEFAULT_NETWORK, aliases: [] }]).map((n) => [n.network, n]));
+  const have = new Map((haveList.length > 0 ? haveList : [{ network: ctx.engine.defaults.network, aliases: [] }]).map((n) => [n.network, n]));
   const auto = new Set([obs.name, obs.id, obs.id.slice(0, 12), ctx.resource.path, ctx.resource.path.split('/').pop() ?? '', ctx.resource.name, replicaName(ctx.resource.name, ctx.replica)]);
   for (const w of want) {
     const h = have.get(w.network);
@@ -628,6 +642,11 @@ function expectedName(plan: Plan, byPath: { container: Map<string, string> }, c:
   if (id === undefined) return undefined;
   const replica = replicaOf(c);
   return Number.isFinite(replica) ? replicaName(plan.resources[id].name, replica) : undefined;
+}
+
+/** What a difference in `field` needs on this engine: in place when it says so, else a replace. */
+function inPlaceNeed(engine: DriverCapabilities): (field: InPlaceField) => Reason['needs'] {
+  return (field) => (engine.inPlace.includes(field) ? 'update' : 'replace');
 }
 
 function created(logicalId: string, r: Resource): Change {

@@ -2,7 +2,8 @@
  * Drift: what the engine runs against the last synthesized plan, as a list of findings.
  *
  * Pure: no engine access. The caller reads the plan (cdk.out), observes the stack
- * (`driver.observe`) and looks up each image resource (`driver.image(name)`) first.
+ * (`driver.observe`) and looks up each image resource (`driver.image(name)`) first, and passes
+ * the driver's capabilities (as to `diffStack`).
  *
  * Categories (one finding per resource and category; a container can have several)
  * - `missing`: a plan resource (image, network, volume, container replica) the engine does not have.
@@ -22,7 +23,7 @@
 
 import { createColors } from 'picocolors';
 import { LABELS } from '../drivers/types';
-import type { ObservedContainer, ObservedStack } from '../drivers/types';
+import type { DriverCapabilities, ObservedContainer, ObservedStack } from '../drivers/types';
 import type { ContainerResource, Plan, ResourceType } from '../plan/types';
 import { diffStack, ObservedImages, show } from './diff';
 import { replicaName } from './hash';
@@ -62,8 +63,8 @@ export type DriftSummary = { readonly [c in DriftCategory]: number };
 const OWN_CATEGORY_FIELDS = new Set(['status', 'image']);
 
 /** Computes how `observed` departs from `plan`. */
-export function driftStack(plan: Plan, observed: ObservedStack, images: ObservedImages): StackDrift {
-  const diff = diffStack(plan, observed, images);
+export function driftStack(plan: Plan, observed: ObservedStack, images: ObservedImages, engine: DriverCapabilities): StackDrift {
+  const diff = diffStack(plan, observed, images, engine);
   const containersByKey = new Map<string, ObservedContainer>();
   for (const c of observed.containers) containersByKey.set(`${c.labels[LABELS.path] ?? ''}\u0000${c.name}`, c);
 

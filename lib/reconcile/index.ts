@@ -1,5 +1,5 @@
 export * from './types';
-export { diffStack, show, DEFAULT_NETWORK, DEFAULT_STOP_TIMEOUT_SECONDS } from './diff';
+export { diffStack, show } from './diff';
 export type { ObservedImages } from './diff';
 export * from './hash';
 export * from './graph';

@@ -1,10 +1,10 @@
 import { Container, Image, Network, Restart, Secret, Stack, Testing, Volume } from '../../lib';
-import type { ObservedContainer, ObservedStack } from '../../lib/drivers/types';
+import type { DriverCapabilities, ObservedContainer, ObservedStack } from '../../lib/drivers/types';
 import { LABELS } from '../../lib/drivers/types';
 import type { Plan } from '../../lib/plan/types';
 import { Change, diffStack, diffToJson, KNOWN_AFTER_APPLY, MASKED, renderDiff, StackDiff } from '../../lib/reconcile';
 import { FIXTURE_ENV, fixtureApp, resourceAt } from '../fixtures';
-import { BUSYBOX_DEFAULTS, faithful, Faithful } from './faithful';
+import { BUSYBOX_DEFAULTS, ENGINE, faithful, Faithful } from './faithful';
 
 type ContainerProps = ConstructorParameters<typeof Container>[2];
 
@@ -61,7 +61,7 @@ function withContainer(f0: Faithful, path: string, f: (c: ObservedContainer) => 
 /** Diffs `plan` against what applying `applied` left behind (labels from `applied`). */
 function diffAfter(applied: Plan, plan: Plan, opts: Parameters<typeof faithful>[1] = {}): StackDiff {
   const f = faithful(applied, opts);
-  return diffStack(plan, f.observed, f.images);
+  return diffStack(plan, f.observed, f.images, ENGINE);
 }
 
 describe('an unchanged stack plans no changes', () => {
@@ -87,14 +87,14 @@ describe('an unchanged stack plans no changes', () => {
       const f = faithful(plan, { effective: true, labels, imageDefaults: { [imageId]: defaults } });
       // An entrypoint in the plan drops the image's Cmd, as Docker does.
       expect(f.observed.containers[0].spec.command).toBeUndefined();
-      expect(changed(diffStack(plan, f.observed, f.images))).toEqual([]);
+      expect(changed(diffStack(plan, f.observed, f.images, ENGINE))).toEqual([]);
     }
   });
 
   test('a stopped one-shot container that exited 0 with restart "no" is left alone', () => {
     const plan = webStack({ command: ['true'] });
     const f = withContainer(faithful(plan), 'web', (c) => ({ ...c, status: 'exited', exitCode: 0 }));
-    expect(changed(diffStack(plan, f.observed, f.images))).toEqual([]);
+    expect(changed(diffStack(plan, f.observed, f.images, ENGINE))).toEqual([]);
   });
 });
 
@@ -151,7 +151,7 @@ describe('containers: each field gets the right action and reason', () => {
       expect(c.labels[LABELS.specHash]).toMatch(/^sha256:/);
       return { ...c, spec: { ...c.spec, fullEnv: { ...c.spec.fullEnv, MODE: 'dev' }, memoryBytes: undefined } };
     });
-    const c = only(diffStack(plan, f.observed, f.images));
+    const c = only(diffStack(plan, f.observed, f.images, ENGINE));
     expect(c).toMatchObject({ action: 'replace' });
     expect(c.reasons.map((r) => `${r.field} ${r.before} → ${r.after} (${r.needs})`).sort()).toEqual(['env.MODE "dev" → "prod" (replace)', 'memoryBytes undefined → 67108864 (update)']);
   });
@@ -159,7 +159,7 @@ describe('containers: each field gets the right action and reason', () => {
   test('a stopped container that should run is started in place', () => {
     const plan = webStack({ restart: Restart.ALWAYS });
     const f = withContainer(faithful(plan), 'web', (c) => ({ ...c, status: 'exited', exitCode: 137 }));
-    const c = only(diffStack(plan, f.observed, f.images));
+    const c = only(diffStack(plan, f.observed, f.images, ENGINE));
     expect(c).toMatchObject({ action: 'update', reasons: [{ field: 'status', before: '"exited"', after: '"running"', needs: 'update' }] });
   });
 
@@ -168,7 +168,7 @@ describe('containers: each field gets the right action and reason', () => {
     const f = faithful(plan);
     const imageId = id(plan, 'image-busybox-1.36');
     const images = { ...f.images, [imageId]: { id: `sha256:${'b'.repeat(64)}`, config: BUSYBOX_DEFAULTS } };
-    const c = only(diffStack(plan, f.observed, images));
+    const c = only(diffStack(plan, f.observed, images, ENGINE));
     expect(c.action).toBe('replace');
     expect(c.reasons).toEqual([{ field: 'image', before: f.observed.containers[0].imageId.slice(0, 19), after: `sha256:${'b'.repeat(12)}`, needs: 'replace' }]);
   });
@@ -177,7 +177,7 @@ describe('containers: each field gets the right action and reason', () => {
     const plan = webStack();
     const f = faithful(plan);
     const imageId = id(plan, 'image-busybox-1.36');
-    const d = diffStack(plan, f.observed, { [imageId]: undefined });
+    const d = diffStack(plan, f.observed, { [imageId]: undefined }, ENGINE);
     expect(actions(d)).toEqual(['create image docker.io/library/busybox:1.36', 'replace container shop-web']);
     expect(d.changes[1].reasons).toContainEqual({ field: 'image', before: f.observed.containers[0].imageId.slice(0, 19), after: KNOWN_AFTER_APPLY, needs: 'replace' });
   });
@@ -199,7 +199,7 @@ describe('containers: each field gets the right action and reason', () => {
     const f = faithful(plan);
     const imgId = id(plan, 'img');
     const stale = { ...f.images, [imgId]: { id: 'sha256:' + 'c'.repeat(64), config: { ...BUSYBOX_DEFAULTS, labels: { 'io.cdk-docker.context-hash': 'sha256:old' } } } };
-    const d = diffStack(plan, f.observed, stale);
+    const d = diffStack(plan, f.observed, stale, ENGINE);
     const image = resourceAt(plan, 'img', 'image');
     expect(actions(d)).toEqual(['update image ' + image.name, 'replace container shop-web']);
     expect(d.changes[0].reasons).toEqual([{ field: 'contextHash', before: 'sha256:old', after: image.spec.source === 'build' ? image.spec.contextHash : '', needs: 'update' }]);
@@ -237,7 +237,7 @@ describe('containers: each field gets the right action and reason', () => {
       labels: { ...c.labels, 'io.cdk-docker.inputs': oldInputs, [LABELS.specHash]: 'sha256:old' },
       spec: { ...c.spec, mounts: c.spec.mounts.map((m) => (m.type === 'bind' ? { ...m, sha256: undefined } : m)) },
     }));
-    const c = only(diffStack(plan, g.observed, g.images));
+    const c = only(diffStack(plan, g.observed, g.images, ENGINE));
     const want = web.spec.mounts[0].type === 'bind' ? web.spec.mounts[0].sha256 : undefined;
     expect(c.reasons).toEqual([{ field: 'mounts[0].sha256', before: 'sha256:old', after: want, needs: 'replace' }]);
   });
@@ -248,11 +248,76 @@ describe('containers: each field gets the right action and reason', () => {
       ...c,
       labels: { ...c.labels, 'io.cdk-docker.inputs': JSON.stringify({ image: 'docker.io/library/busybox:1.36', secrets: {}, envFiles: ['sha256:old'], files: {} }), [LABELS.specHash]: 'sha256:old' },
     }));
-    const c = only(diffStack(plan, g.observed, { ...g.images }));
+    const c = only(diffStack(plan, g.observed, { ...g.images }, ENGINE));
     expect(c.reasons).toEqual([{ field: 'envFiles[0]', before: 'sha256:old', after: resourceAt(plan, 'web', 'container').spec.envFiles[0].sha256, needs: 'replace' }]);
     // Env-file variables in the environment are not differences.
     const h = faithful(plan, { labels: false, envFileVars: { FROM_FILE: 'yes' } });
-    expect(changed(diffStack(plan, h.observed, h.images))).toEqual([]);
+    expect(changed(diffStack(plan, h.observed, h.images, ENGINE))).toEqual([]);
+  });
+});
+
+describe('the engine decides: its defaults are equal to nothing, its in-place fields are updates', () => {
+  const engine = (over: { inPlace?: DriverCapabilities['inPlace']; defaults?: Partial<DriverCapabilities['defaults']> }): DriverCapabilities => ({
+    ...ENGINE,
+    inPlace: over.inPlace ?? ENGINE.inPlace,
+    defaults: { ...ENGINE.defaults, ...over.defaults },
+  });
+  const without = (f: DriverCapabilities['inPlace'][number]) => engine({ inPlace: ENGINE.inPlace.filter((x) => x !== f) });
+
+  test.each([
+    ['restart', {}, { restart: Restart.ALWAYS }, 'restart'],
+    ['memoryBytes', {}, { memory: '512m' }, 'memoryBytes'],
+    ['nanoCpus', { cpus: 1 }, { cpus: 2 }, 'nanoCpus'],
+    ['pidsLimit', { pidsLimit: 10 }, { pidsLimit: 20 }, 'pidsLimit'],
+    ['name', { name: 'old-web' }, { name: 'new-web' }, 'name'],
+  ] as Array<[DriverCapabilities['inPlace'][number], Partial<ContainerProps>, Partial<ContainerProps>, string]>)('%s is an update where the engine changes it in place, a replace where it cannot', (field, before, after, reason) => {
+    const f = faithful(webStack(before));
+    const plan = webStack(after);
+    expect(only(diffStack(plan, f.observed, f.images, ENGINE))).toMatchObject({ action: 'update', reasons: [expect.objectContaining({ field: reason, needs: 'update' })] });
+    expect(only(diffStack(plan, f.observed, f.images, without(field)))).toMatchObject({ action: 'replace', reasons: [expect.objectContaining({ field: reason, needs: 'replace' })] });
+  });
+
+  test('network attachments are updates only where the engine connects and disconnects', () => {
+    const stack = new Stack(fixtureApp({ env: FIXTURE_ENV }), 'shop');
+    const front = new Network(stack, 'front');
+    new Container(stack, 'web', { image: 'busybox:1.36', networks: [front] });
+    const applied = webStack();
+    const plan = Testing.synth(stack);
+    const f = faithful(applied);
+    const web = (d: StackDiff) => d.changes.find((c) => c.type === 'container')!;
+    expect(web(diffStack(plan, f.observed, f.images, ENGINE)).action).toBe('update');
+    expect(web(diffStack(plan, f.observed, f.images, without('networks')))).toMatchObject({ action: 'replace', reasons: expect.arrayContaining([expect.objectContaining({ field: 'networks.shop-front', needs: 'replace' })]) });
+  });
+
+  test('what the engine applies by default counts as equal, and only what this engine applies', () => {
+    const plan = webStack({ mounts: [{ type: 'tmpfs', target: '/scratch' }] });
+    // As the engine reports it: its default network, stop timeout, working directory, tmpfs mode and variables filled in.
+    const f = withContainer(faithful(plan, { effective: true }), 'web', (c) => ({
+      ...c,
+      spec: { ...c.spec, workingDir: '/', mounts: [{ type: 'tmpfs', target: '/scratch', mode: 0o1777 }], fullEnv: { ...c.spec.fullEnv, HOSTNAME: 'abc', HOME: '/root' } },
+    }));
+    expect(changed(diffStack(plan, f.observed, f.images, ENGINE))).toEqual([]);
+    const other = engine({ defaults: { network: 'nat', stopTimeoutSeconds: 30, workingDir: '/home', tmpfsMode: 0o755, env: ['PATH'] } });
+    const fields = only(diffStack(plan, f.observed, f.images, other)).reasons.map((r) => `${r.field} ${r.before} → ${r.after} (${r.needs})`).sort();
+    expect(fields).toEqual([
+      'env.HOME "/root" → undefined (replace)',
+      'env.HOSTNAME "abc" → undefined (replace)',
+      'mounts[0].mode 1777 → 755 (replace)',
+      'networks.bridge attached → undefined (update)',
+      'networks.nat undefined → attached (update)',
+      'stopTimeoutSeconds 10 → 30 (replace)',
+      'workingDir "/" → "/home" (replace)',
+    ]);
+  });
+
+  test('healthcheck timings left out are the engine\'s', () => {
+    const plan = webStack({ healthcheck: { test: 'true' } });
+    const f = faithful(plan);
+    const h = f.observed.containers[0].spec.healthcheck!;
+    const zeros = withContainer(f, 'web', (c) => ({ ...c, spec: { ...c.spec, healthcheck: { test: h.test, intervalMs: 0, timeoutMs: 0, retries: 0, startPeriodMs: 0 } } }));
+    expect(changed(diffStack(plan, zeros.observed, zeros.images, ENGINE))).toEqual([]);
+    const slower = engine({ defaults: { healthcheck: { ...ENGINE.defaults.healthcheck, intervalMs: 60_000 } } });
+    expect(only(diffStack(plan, zeros.observed, zeros.images, slower)).reasons).toEqual([{ field: 'healthcheck.intervalMs', before: '60000', after: '30000', needs: 'replace' }]);
   });
 });
 
@@ -293,7 +358,7 @@ describe('secrets', () => {
   test('a secret missing from the environment is added', () => {
     const plan = webStack({ env: { TOKEN: Secret.fromEnv('TOKEN') } }, { TOKEN: VALUE });
     const g = withContainer(faithful(plan), 'web', (c) => ({ ...c, labels: { ...c.labels, [LABELS.specHash]: 'x' }, spec: { ...c.spec, fullEnv: BUSYBOX_DEFAULTS.env } }));
-    expect(only(diffStack(plan, g.observed, g.images)).reasons).toEqual([{ field: 'env.TOKEN', before: undefined, after: MASKED, needs: 'replace' }]);
+    expect(only(diffStack(plan, g.observed, g.images, ENGINE)).reasons).toEqual([{ field: 'env.TOKEN', before: undefined, after: MASKED, needs: 'replace' }]);
   });
 });
 
@@ -322,7 +387,7 @@ describe('orphans, replicas and order', () => {
     new Container(stack, 'web', { image: 'busybox:1.36' });
     const plan = Testing.synth(stack);
     const old = faithful(fullStack({ extra: true }));
-    const d = diffStack(plan, old.observed, old.images);
+    const d = diffStack(plan, old.observed, old.images, ENGINE);
     expect(actions(d)).toEqual([
       'no-op image docker.io/library/busybox:1.36',
       'replace container shop-web',
@@ -342,7 +407,7 @@ describe('orphans, replicas and order', () => {
 
   test('creates come in dependency order', () => {
     const plan = fullStack();
-    const d = diffStack(plan, { networks: [], volumes: [], containers: [] }, {});
+    const d = diffStack(plan, { networks: [], volumes: [], containers: [] }, {}, ENGINE);
     expect(actions(d)).toEqual([
       'create image docker.io/library/busybox:1.36',
       'create network shop-backend',
@@ -358,7 +423,7 @@ describe('orphans, replicas and order', () => {
     const c = f.observed.containers[0];
     const dup: ObservedContainer = { ...c, id: 'f'.repeat(64), name: 'shop-web-old' };
     const observed: ObservedStack = { ...f.observed, containers: [dup, c] };
-    expect(actions(diffStack(plan, observed, f.images))).toEqual(['no-op image docker.io/library/busybox:1.36', 'no-op container shop-web', 'delete container shop-web-old']);
+    expect(actions(diffStack(plan, observed, f.images, ENGINE))).toEqual(['no-op image docker.io/library/busybox:1.36', 'no-op container shop-web', 'delete container shop-web-old']);
   });
 });
 
@@ -368,7 +433,7 @@ describe('renderDiff', () => {
     const plan = webStack({ env: { DB_URL: 'b' }, restart: Restart.ALWAYS });
     const f = faithful(applied);
     const orphan = { ...f.observed.containers[0], id: 'e'.repeat(64), name: 'shop-old', labels: { ...f.observed.containers[0].labels, [LABELS.path]: 'old' } };
-    const d = diffStack(plan, { ...f.observed, containers: [...f.observed.containers, orphan] }, f.images);
+    const d = diffStack(plan, { ...f.observed, containers: [...f.observed.containers, orphan] }, f.images, ENGINE);
     expect(renderDiff(d, { color: false })).toBe(
       [
         '-/+ container web (shop-web)',
@@ -381,7 +446,7 @@ describe('renderDiff', () => {
       ].join('\n'),
     );
     expect(renderDiff(d, { color: true })).toContain('\u001b[');
-    const created = diffStack(plan, { networks: [], volumes: [], containers: [] }, {});
+    const created = diffStack(plan, { networks: [], volumes: [], containers: [] }, {}, ENGINE);
     expect(renderDiff(created, { color: false })).toBe(
       ['  + image image-busybox-1.36 (docker.io/library/busybox:1.36)', '  + container web (shop-web)', '', 'Plan: 2 to add, 0 to change, 0 to replace, 0 to destroy.', ''].join('\n'),
     );

@@ -5,7 +5,7 @@ import { LABELS } from '../../lib/drivers/types';
 import type { Plan } from '../../lib/plan/types';
 import { driftStack, driftToJson, renderDrift, StackDrift } from '../../lib/reconcile/drift';
 import { shop } from '../fixtures';
-import { faithful, Faithful, hex } from './faithful';
+import { ENGINE, faithful, Faithful, hex } from './faithful';
 
 /**
  * Drift, pure: plans from constructs, observations as a faithful engine would report them, then
@@ -35,7 +35,7 @@ describe('driftStack', () => {
     const plan = shopPlan();
     for (const effective of [false, true]) {
       const f = faithful(plan, { effective });
-      const d = driftStack(plan, f.observed, f.images);
+      const d = driftStack(plan, f.observed, f.images, ENGINE);
       expect(d.findings).toEqual([]);
       expect(renderDrift(d, { color: false })).toBe('No drift. Stack shop matches its last synthesized plan.\n');
       expect(driftToJson(d)).toMatchObject({ stack: 'shop', drift: false, findings: [] });
@@ -46,15 +46,15 @@ describe('driftStack', () => {
     const plan = shopPlan();
     const f = faithful(plan);
     const done = withContainer(f, 'shop-init', (c) => ({ ...c, status: 'exited', exitCode: 0 }));
-    expect(driftStack(plan, done.observed, done.images).findings).toEqual([]);
+    expect(driftStack(plan, done.observed, done.images, ENGINE).findings).toEqual([]);
 
     const failed = withContainer(done, 'shop-init', (c) => ({ ...c, status: 'exited', exitCode: 1 }));
-    const d = driftStack(plan, failed.observed, failed.images);
+    const d = driftStack(plan, failed.observed, failed.images, ENGINE);
     expect(summary(d)).toEqual(['stopped container shop-init']);
     expect(d.findings[0].reasons).toEqual([{ field: 'status', before: 'exited (exit code 1)', after: '"running"', needs: 'update' }]);
 
     const serviceDown = withContainer(f, 'shop-web-2', (c) => ({ ...c, status: 'exited', exitCode: 0 }));
-    const d2 = driftStack(plan, serviceDown.observed, serviceDown.images);
+    const d2 = driftStack(plan, serviceDown.observed, serviceDown.images, ENGINE);
     expect(summary(d2)).toEqual(['stopped container shop-web-2']);
     expect(d2.findings[0]).toMatchObject({ path: 'web', replica: 2 });
     expect(renderDrift(d2, { color: false })).toContain('  stopped     container web:2 (shop-web-2)\n      status: exited (exit code 0) → "running"\n');
@@ -63,9 +63,9 @@ describe('driftStack', () => {
   test('a one-shot with restart always that exited is stopped; one never started (created) is stopped', () => {
     const plan = shopPlan({ initRestart: Restart.ALWAYS });
     const f = withContainer(faithful(plan), 'shop-init', (c) => ({ ...c, status: 'exited', exitCode: 0 }));
-    expect(summary(driftStack(plan, f.observed, f.images))).toEqual(['stopped container shop-init']);
+    expect(summary(driftStack(plan, f.observed, f.images, ENGINE))).toEqual(['stopped container shop-init']);
     const created = withContainer(faithful(plan), 'shop-web', (c) => ({ ...c, status: 'created' }));
-    expect(summary(driftStack(plan, created.observed, created.images))).toEqual(['stopped container shop-web']);
+    expect(summary(driftStack(plan, created.observed, created.images, ENGINE))).toEqual(['stopped container shop-web']);
   });
 
   test('containers, networks, volumes and images the engine does not have are missing', () => {
@@ -77,7 +77,7 @@ describe('driftStack', () => {
       containers: f.observed.containers.filter((c) => c.name !== 'shop-web-2' && c.name !== 'shop-init'),
     };
     const imageId = Object.keys(f.images)[0];
-    const d = driftStack(plan, observed, { [imageId]: undefined });
+    const d = driftStack(plan, observed, { [imageId]: undefined }, ENGINE);
     expect(summary(d).sort()).toEqual(
       ['missing container shop-init', 'missing container shop-web-2', 'missing image docker.io/library/busybox:1.36', 'missing network shop-backend', 'missing volume shop-data'].sort(),
     );
@@ -94,7 +94,7 @@ describe('driftStack', () => {
     }));
     // The labels (spec hash included) are still the plan's, as after `runtime run -l …` by hand.
     expect(f.observed.containers.find((c) => c.name === 'shop-web')!.labels[LABELS.specHash]).toBeDefined();
-    const d = driftStack(plan, f.observed, f.images);
+    const d = driftStack(plan, f.observed, f.images, ENGINE);
     expect(summary(d)).toEqual(['changed container shop-web']);
     const fields = d.findings[0].reasons.map((r) => `${r.field}: ${r.before} → ${r.after} (${r.needs})`);
     expect(fields).toEqual(expect.arrayContaining(['env.MODE: "debug" → "live" (replace)', 'restart: no → unless-stopped (update)', 'networks.shop-backend: undefined → aliases web (update)', 'networks.bridge: attached → undefined (update)']));
@@ -108,7 +108,7 @@ describe('driftStack', () => {
     const plan = shopPlan();
     const f = faithful(plan);
     const observed = { ...f.observed, networks: f.observed.networks.map((n) => ({ ...n, internal: true })) };
-    const d = driftStack(plan, observed, f.images);
+    const d = driftStack(plan, observed, f.images, ENGINE);
     expect(summary(d)).toEqual(['changed network shop-backend']);
     expect(d.findings[0].reasons).toEqual([{ field: 'internal', before: 'true', after: 'false', needs: 'replace' }]);
   });
@@ -124,7 +124,7 @@ describe('driftStack', () => {
       volumes: [...f.observed.volumes, { ...f.observed.volumes[0], name: 'old-vol', labels: { [LABELS.stack]: 'shop', [LABELS.path]: 'old-vol' } }],
       containers: [...f.observed.containers, stray, third],
     };
-    const d = driftStack(plan, observed, f.images);
+    const d = driftStack(plan, observed, f.images, ENGINE);
     expect(summary(d).sort()).toEqual(['orphan container shop-web-3', 'orphan container stray', 'orphan network old-net', 'orphan volume old-vol']);
     expect(d.findings.find((x) => x.name === 'shop-web-3')).toMatchObject({ path: 'web', replica: 3 });
     const text = renderDrift(d, { color: false });
@@ -138,7 +138,7 @@ describe('driftStack', () => {
     const f = faithful(plan);
     const imageId = Object.keys(f.images)[0];
     const moved = { ...f.images, [imageId]: { ...f.images[imageId]!, id: `sha256:${hex('newer')}` } };
-    const d = driftStack(plan, f.observed, moved);
+    const d = driftStack(plan, f.observed, moved, ENGINE);
     expect(summary(d).sort()).toEqual(['image-moved container shop-init', 'image-moved container shop-web', 'image-moved container shop-web-2']);
     expect(d.findings.find((x) => x.name === 'shop-web')!.reasons).toEqual([
       { field: 'image', before: `sha256:${hex('image docker.io/library/busybox:1.36').slice(0, 12)}`, after: `sha256:${hex('newer').slice(0, 12)} (docker.io/library/busybox:1.36 now)`, needs: 'replace' },
@@ -152,7 +152,7 @@ describe('driftStack', () => {
     const f = faithful(plan);
     const imageId = Object.keys(f.images)[0];
     const g = withContainer(f, 'shop-web', (c) => ({ ...c, status: 'exited', exitCode: 137, spec: { ...c.spec, fullEnv: { ...c.spec.fullEnv, MODE: 'x' } } }));
-    const d = driftStack(plan, g.observed, { ...g.images, [imageId]: { ...g.images[imageId]!, id: `sha256:${hex('newer')}` } });
+    const d = driftStack(plan, g.observed, { ...g.images, [imageId]: { ...g.images[imageId]!, id: `sha256:${hex('newer')}` } }, ENGINE);
     expect(summary(d).filter((s) => s.endsWith(' shop-web'))).toEqual(['stopped container shop-web', 'image-moved container shop-web', 'changed container shop-web']);
     const json = driftToJson(d);
     expect(json.drift).toBe(true);

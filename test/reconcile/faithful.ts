@@ -3,11 +3,15 @@
  * apply of `plan` leaves behind, built without an engine, for the pure diff tests.
  */
 import { createHash } from 'node:crypto';
-import type { ImageDefaults, ObservedContainer, ObservedImage, ObservedNetwork, ObservedStack, ObservedVolume } from '../../lib/drivers/types';
+import { BUILTIN_CAPABILITIES } from '../../lib/drivers/builtin';
+import type { DriverCapabilities, ImageDefaults, ObservedContainer, ObservedImage, ObservedNetwork, ObservedStack, ObservedVolume } from '../../lib/drivers/types';
 import { LABELS } from '../../lib/drivers/types';
 import type { ContainerResource, Plan } from '../../lib/plan/types';
 import { managedLabels, replicaName } from '../../lib/reconcile/hash';
 import type { ObservedImages } from '../../lib/reconcile/diff';
+
+/** The engine a faithful observation comes from (its defaults, what it changes in place): the built-in one. */
+export const ENGINE: DriverCapabilities = BUILTIN_CAPABILITIES;
 
 /** Busybox's config, roughly. */
 export const BUSYBOX_DEFAULTS: ImageDefaults = {
@@ -112,14 +116,14 @@ function container(
         workingDir: s.workingDir ?? d.workingDir,
         user: s.user ?? d.user,
         hostname: s.hostname ?? id.slice(0, 12),
-        stopSignal: s.stopSignal ?? d.stopSignal ?? 'SIGTERM',
-        stopTimeoutSeconds: s.stopTimeoutSeconds ?? 10,
+        stopSignal: s.stopSignal ?? d.stopSignal ?? ENGINE.defaults.stopSignal,
+        stopTimeoutSeconds: s.stopTimeoutSeconds ?? ENGINE.defaults.stopTimeoutSeconds,
         labels: { ...d.labels, ...s.labels, ...labels },
         ports: s.ports.map((p, i) => ({ ...p, hostPort: p.hostPort === 0 ? 32768 + i : p.hostPort })),
         networks:
           s.networkMode !== 'bridge'
             ? []
-            : (s.networks.length > 0 ? s.networks : [{ network: 'bridge', aliases: [] }]).map((n) => ({ ...n, aliases: [...n.aliases, name, id.slice(0, 12)].sort() })),
+            : (s.networks.length > 0 ? s.networks : [{ network: ENGINE.defaults.network, aliases: [] }]).map((n) => ({ ...n, aliases: [...n.aliases, name, id.slice(0, 12)].sort() })),
         fullEnv,
       }
     : { ...rest, fullEnv };
