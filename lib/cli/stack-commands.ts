@@ -3,8 +3,10 @@ import type { Driver, ObservedContainer } from '../drivers/types';
 import { LABELS } from '../drivers/types';
 import type { Plan } from '../plan/types';
 import { NotFoundError } from '../core/errors';
+import { replicaOf } from '../reconcile/hash';
 import { hasPlans, lastPlans, planDir } from './drift';
 import { commandDriver } from './engine';
+import { withStackOptions } from './options';
 import { table } from './runtime/format';
 
 /**
@@ -13,11 +15,6 @@ import { table } from './runtime/format';
  * (io.cdk-docker.stack, io.cdk-docker.path, io.cdk-docker.replica). logs and exec then do what
  * `cdk-docker runtime logs/exec` do.
  */
-
-function replicaOf(c: ObservedContainer): number {
-  const n = Number(c.labels[LABELS.replica] ?? '1');
-  return Number.isInteger(n) && n >= 1 ? n : 1;
-}
 
 /** How a container is named within its stack: its construct path, `:N` for replica N > 1. */
 export function stackPathOf(c: ObservedContainer): string {
@@ -109,18 +106,15 @@ export async function stackPs(options: PsOptions): Promise<{ header: string[]; r
 }
 
 export function registerStackCommands(program: Command): void {
-  program
-    .command('ps')
+  withStackOptions(program.command('ps'))
     .description('list a stack\'s containers by construct path: NAME, PATH, STATUS, PORTS (every stack when none is given)')
     .argument('[stack]', 'the stack (default: all)')
-    .option('-o, --output <dir>', 'directory of the plans (default: "output" in cdk-docker.json, else cdk.out)')
     .action(async (stack: string | undefined, flags: { output?: string }) => {
       const { header, rows } = await stackPs({ stack, output: flags.output });
       process.stdout.write(table(header, rows));
     });
 
-  program
-    .command('logs')
+  withStackOptions(program.command('logs'))
     .description('show the output of a stack\'s container, named by construct path (replica N as path:N) or container name')
     .argument('<stack>')
     .argument('<container>', 'construct path, path:N, or container name')
@@ -133,8 +127,7 @@ export function registerStackCommands(program: Command): void {
       await containerLogs(c.id, flags);
     });
 
-  program
-    .command('exec')
+  withStackOptions(program.command('exec'))
     .description('run a command in a stack\'s running container, named by construct path (replica N as path:N) or container name')
     .passThroughOptions()
     .argument('<stack>')

@@ -81,7 +81,7 @@ import type {
   ResourceType,
   VolumeResource,
 } from '../plan/types';
-import { containerInputs, ContainerInputs, EXTRA_LABELS, imageOf, parseInputs, replicaName, specHash } from './hash';
+import { containerInputs, ContainerInputs, EXTRA_LABELS, imageOf, parseInputs, replicaName, replicaOf, specHash } from './hash';
 import { dependencyOrder, TYPE_RANK } from './graph';
 import { Change, ChangeAction, KNOWN_AFTER_APPLY, MASKED, Reason, StackDiff } from './types';
 
@@ -629,12 +629,6 @@ function indexByPath(plan: Plan): { [t in ResourceType]: Map<string, string> } {
   const out = { image: new Map<string, string>(), container: new Map<string, string>(), network: new Map<string, string>(), volume: new Map<string, string>() };
   for (const [id, r] of Object.entries(plan.resources)) out[r.type].set(r.path, id);
   return out;
-}
-
-function replicaOf(c: ObservedContainer): number {
-  const label = c.labels[LABELS.replica];
-  if (label === undefined || label === '') return 1;
-  return /^[1-9][0-9]*$/.test(label) ? Number(label) : Number.NaN;
 }
 
 function expectedName(plan: Plan, byPath: { container: Map<string, string> }, c: ObservedContainer): string | undefined {

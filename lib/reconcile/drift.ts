@@ -26,7 +26,7 @@ import { LABELS } from '../drivers/types';
 import type { DriverCapabilities, ObservedContainer, ObservedStack } from '../drivers/types';
 import type { ContainerResource, Plan, ResourceType } from '../plan/types';
 import { diffStack, ObservedImages, show } from './diff';
-import { replicaName } from './hash';
+import { replicaName, replicaOf } from './hash';
 import { reasonText } from './render';
 import type { RenderOptions } from './render';
 import { KNOWN_AFTER_APPLY, Reason } from './types';
@@ -135,12 +135,6 @@ function observedName(observed: ObservedStack, r: ContainerResource, replica: nu
   const expected = replicaName(r.name, replica);
   mine.sort((a, b) => (a.name === expected ? 0 : 1) - (b.name === expected ? 0 : 1) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return mine[0]?.name;
-}
-
-function replicaOf(c: ObservedContainer): number {
-  const label = c.labels[LABELS.replica];
-  if (label === undefined || label === '') return 1;
-  return /^[1-9][0-9]*$/.test(label) ? Number(label) : Number.NaN;
 }
 
 function showStatus(c: ObservedContainer): string {

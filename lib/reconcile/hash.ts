@@ -72,6 +72,16 @@ export function replicaName(name: string, replica: number): string {
   return replica === 1 ? name : `${name}-${replica}`;
 }
 
+/**
+ * The replica a container is, by its `io.cdk-docker.replica` label: none (or empty) = 1; NaN for a
+ * label that is not a whole number from 1 (nobody's replica: the diff removes it as an orphan).
+ */
+export function replicaOf(c: { readonly labels: { readonly [k: string]: string } }): number {
+  const label = c.labels[LABELS.replica];
+  if (label === undefined || label === '') return 1;
+  return /^[1-9][0-9]*$/.test(label) ? Number(label) : Number.NaN;
+}
+
 /** The image resource a container uses, or undefined when the plan lacks it. */
 export function imageOf(plan: Plan, spec: ContainerSpec): ImageResource | undefined {
   const r = plan.resources[spec.image];

@@ -172,6 +172,18 @@ describe('resolveStackContainer', () => {
     expect(stackPathOf(f.observed.containers.find((c) => c.name === 'shop-web-2')!)).toBe('web:2');
   });
 
+  test('a container whose replica label is not a number is nobody\'s replica: drift calls it an orphan, and the stack commands do not take it for the first replica', async () => {
+    const plan = shopPlan();
+    const g = faithful(plan);
+    const web = g.observed.containers.find((c) => c.name === 'shop-web')!;
+    const bogus: ObservedContainer = { ...web, id: hex('bogus'), name: 'shop-web-bogus', labels: { ...web.labels, [LABELS.replica]: 'x' } };
+    const observed = { ...g.observed, containers: [bogus, ...g.observed.containers] };
+    expect(summary(driftStack(plan, observed, g.images, ENGINE))).toEqual(['orphan container shop-web-bogus']);
+    const listing = { observe: async () => observed } as unknown as Driver;
+    expect((await resolveStackContainer('shop', 'web', listing)).name).toBe('shop-web');
+    expect((await resolveStackContainer('shop', 'shop-web-bogus', listing)).name).toBe('shop-web-bogus');
+  });
+
   test('an unknown container or stack is an error naming what there is and the fix', async () => {
     await expect(resolveStackContainer('shop', 'web:3', driver)).rejects.toThrow('stack shop has no container "web:3"; its containers: init (shop-init), web (shop-web), web:2 (shop-web-2)');
     await expect(resolveStackContainer('shopp', 'web', driver)).rejects.toThrow(
