@@ -1,28 +1,10 @@
 /**
  * The built-in driver: the driver interface (./types) over the built-in runtime's public API
- * (runtime/containers, runtime/images, runtime/networks, runtime/volumes). No daemon: every call
- * does its work in this process and leaves running containers to conmon, as the runtime CLI does.
+ * (runtime/index.ts: its containers, images, networks and volumes). No daemon: every call does
+ * its work in this process and leaves running containers to conmon, as the runtime CLI does.
  *
- * How observed containers are expressed in the plan's terms (`ObservedContainer.spec`): the
- * container's record says what `create` decided, after the image's defaults were applied, so
- * - exact: ports (hostIp `0.0.0.0` and hostPort 0 for "any"), publishAllPorts, mounts (the
- *   volumes, binds and tmpfs the container asked for, in its order; not those of the image's
- *   VOLUMEs nor those `volumesFrom` brought), volumesFrom, networkMode and networks (the first is
- *   the primary; only the default network and nothing else = `[]`), restart, init,
- *   readOnlyRootfs, capAdd/capDrop (no `CAP_`, upper case, sorted), privileged, memoryBytes,
- *   nanoCpus, pidsLimit (absent = unlimited), stopTimeoutSeconds (absent when not set), labels
- *   (without `io.cdk-docker.*`, but with those the image supplied).
- * - resolved against the image (compare with the plan's value or else ImageDefaults): command
- *   and entrypoint (what runs; `[]` = none; Docker's rule: a plan entrypoint without a command
- *   runs with no command, the image's Cmd is dropped), workingDir and user (absent when empty),
- *   stopSignal (the image's or SIGTERM when not set; `SIGTERM` form), healthcheck (the image's
- *   when not set; Docker's defaults filled in: 30 s interval and timeout, 3 retries; absent when
- *   none or `NONE`).
- * - approximations: `env` is the container's environment without the entries equal to the
- *   image's (so it also holds values from env files and secrets: compare secrets by HMAC, never
- *   print); `fullEnv` is everything. `hostname` is absent when it is the runtime's default (the
- *   short id, or the host's name with `host` networking). A bind mount's `sha256` is not
- *   observable (the spec hash label carries it).
+ * The runtime's container records are Docker-shaped, so observed containers are expressed in the
+ * plan's terms by ./observed, as a Docker driver's are.
  */
 
 import { createHash } from 'node:crypto';
@@ -30,36 +12,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as RuntimeApi from '../../runtime';
 import type { Containers, Images, Networks, RuntimeConfig, Volumes } from '../../runtime';
-import type {
-  ContainerSpec,
-  DependencyCondition,
-  Healthcheck,
-  ImageResource,
-  Mount,
-  NetworkAttachment,
-  NetworkSpec,
-  PortMapping,
-  Protocol,
-  RestartPolicyName,
-  VolumeSpec,
-} from '../plan/types';
-import { Size } from '../constructs/size';
+import type { DependencyCondition, Healthcheck, ImageResource, Mount, NetworkAttachment, NetworkSpec, VolumeSpec } from '../plan/types';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors';
 import { cpuRangeMessage, hostCpuCount } from '../core/limits';
 import { ownLabels } from '../core/labels';
-import { normalizeSignal } from '../core/linux';
 import { ContainerConditionError, UnsupportedError } from './errors';
+import { ContainerInspectShape, imageDefaults, joinsNetworks, networkList, observedContainerSpec } from './observed';
 import {
   ContainerCreateRequest,
   ContainerStatus,
   ContainerUpdate,
   Driver,
   DriverCapabilities,
-  ImageDefaults,
   LABELS,
   ManagedLabels,
   ObservedContainer,
-  ObservedContainerSpec,
   ObservedImage,
   ObservedNetwork,
   ObservedStack,
@@ -69,7 +36,6 @@ import {
 type ImageService = Images.ImageService;
 type ImageStore = Images.ImageStore;
 type ImageRecord = Images.ImageRecord;
-type ImageConfig = Images.ImageConfig;
 type ContainerConfig = Images.ContainerConfig;
 
 type ContainerRecord = Containers.ContainerRecord;
@@ -80,9 +46,6 @@ type NetworkRecord = Networks.NetworkRecord;
 const POLL_MS = 100;
 /** Log lines quoted when a container cannot reach a condition. */
 const ERROR_LOG_LINES = 10;
-/** Docker's healthcheck defaults (nanoseconds), for zeros in a record. */
-const HEALTH_DEFAULT_NS = 30e9;
-const HEALTH_DEFAULT_RETRIES = 3;
 
 /**
  * What the built-in runtime does (runtime/containers, runtime/networks): Docker's defaults, every
@@ -171,7 +134,7 @@ export class BuiltinDriver implements Driver {
     const id = svc.store.resolve(nameOrId);
     const state = await svc.store.locked(id, () => svc.refresh(id));
     const record = svc.store.record(id);
-    const netRecords = joinsNetworks(record) ? await this.networks.records() : [];
+    const netRecords = joinsNetworks(record.HostConfig.NetworkMode) ? await this.networks.records() : [];
     return this.toObservedContainer(record, state, netRecords, new Map());
   }
 
@@ -205,7 +168,7 @@ export class BuiltinDriver implements Driver {
       exitCode: state.ExitCode,
       health: running ? state.Health?.Status : undefined,
       restartCount: state.RestartCount,
-      spec: observedSpec(r, image),
+      spec: observedContainerSpec(inspectShape(r), image, { defaults: this.capabilities.defaults, hostName: hostHostname() }),
       networks,
       ports,
     };
@@ -289,7 +252,7 @@ export class BuiltinDriver implements Driver {
   }
 
   private toObservedImage(record: ImageRecord): ObservedImage {
-    return { id: record.id, config: imageDefaults(this.imageStore.config(record)) };
+    return { id: record.id, config: imageDefaults(this.imageStore.config(record).config ?? {}) };
   }
 
   // --- networks -------------------------------------------------------------------------------
@@ -442,7 +405,7 @@ export class BuiltinDriver implements Driver {
     const id = svc.store.resolve(container);
     const net = await this.networks.get(network);
     const record = svc.store.record(id);
-    const joined = joinsNetworks(record) ? networkList(record) : [];
+    const joined = networkList(inspectShape(record), DEFAULT_NETWORK);
     const current = joined.find((j) => j.network === net.Name);
     if (current) {
       if (sameStrings(current.aliases, opts.aliases) && (current.ipv4Address ?? '') === (opts.ipv4Address ?? '')) return;
@@ -458,7 +421,7 @@ export class BuiltinDriver implements Driver {
     const id = svc.store.tryResolve(container);
     if (!id) return;
     const record = svc.store.record(id);
-    if (!joinsNetworks(record) || !networkList(record).some((j) => j.network === network)) return;
+    if (!networkList(inspectShape(record), DEFAULT_NETWORK).some((j) => j.network === network)) return;
     try {
       await svc.disconnect(network, id);
     } catch (e) {
@@ -564,133 +527,9 @@ function observedStatus(status: ContainerState['Status']): ContainerStatus {
   return status === 'removing' ? 'dead' : status;
 }
 
-/** The networks a container joins, in order (the primary first), in the plan's terms. */
-function networkList(record: ContainerRecord): NetworkAttachment[] {
-  return loadContainers()
-    .endpointsConfig(record)
-    .map(([network, cfg]) => ({ network, aliases: [...cfg.Aliases].sort(), ...(cfg.IPAMConfig?.IPv4Address ? { ipv4Address: cfg.IPAMConfig.IPv4Address } : {}) }));
-}
-
-/** Whether the container joins bridge networks (not none, host or another container's). */
-function joinsNetworks(record: ContainerRecord): boolean {
-  return loadContainers().joinsNetworks(record);
-}
-
-function observedSpec(r: ContainerRecord, image: ContainerConfig): ObservedContainerSpec {
-  const c = r.Config;
-  const h = r.HostConfig;
-  const fullEnv = envMap(c.Env);
-  const imageEnv = envMap(image.Env ?? []);
-  const env = Object.fromEntries(Object.entries(fullEnv).filter(([k, v]) => imageEnv[k] !== v));
-
-  let networkMode: ContainerSpec['networkMode'] = 'bridge';
-  let networks: NetworkAttachment[] = [];
-  if (h.NetworkMode === 'host' || h.NetworkMode === 'none') networkMode = h.NetworkMode;
-  else if (joinsNetworks(r)) {
-    networks = networkList(r);
-    // Only the default network, as the runtime chose it: the plan says `[]`.
-    if (networks.length === 1 && networks[0].network === DEFAULT_NETWORK && networks[0].aliases.length === 0 && !networks[0].ipv4Address) networks = [];
-  }
-
-  const defaultHostname = r.Id.slice(0, 12);
-  let hostname: string | undefined = c.Hostname;
-  if (hostname === defaultHostname || hostname === '' || (h.NetworkMode === 'host' && hostname === hostHostname())) hostname = undefined;
-
-  const labels = ownLabels(c.Labels ?? undefined, false);
-  const caps = (list: string[]) => [...new Set(list.map((x) => x.toUpperCase().replace(/^CAP_/, '')))].sort();
-
-  return {
-    command: [...(c.Cmd ?? [])],
-    entrypoint: [...(c.Entrypoint ?? [])],
-    env,
-    fullEnv,
-    ...(c.WorkingDir ? { workingDir: c.WorkingDir } : {}),
-    ...(c.User ? { user: c.User } : {}),
-    ...(hostname !== undefined ? { hostname } : {}),
-    ports: observedPorts(h.PortBindings ?? {}),
-    publishAllPorts: h.PublishAllPorts ?? false,
-    mounts: observedMounts(r),
-    volumesFrom: h.VolumesFrom.map((v) => {
-      const [container, mode] = v.split(':');
-      return { container, readOnly: mode === 'ro' };
-    }),
-    networkMode,
-    networks,
-    restart: { policy: h.RestartPolicy.Name as RestartPolicyName, maxRetries: h.RestartPolicy.Name === 'on-failure' ? h.RestartPolicy.MaximumRetryCount : 0 },
-    ...(observedHealthcheck(c.Healthcheck) ? { healthcheck: observedHealthcheck(c.Healthcheck) } : {}),
-    labels,
-    stopSignal: normalizeSignal(c.StopSignal || 'SIGTERM') ?? c.StopSignal,
-    ...(c.StopTimeout !== undefined && c.StopTimeout !== null ? { stopTimeoutSeconds: c.StopTimeout } : {}),
-    init: h.Init,
-    readOnlyRootfs: h.ReadonlyRootfs,
-    capAdd: caps(h.CapAdd),
-    capDrop: caps(h.CapDrop),
-    privileged: h.Privileged,
-    ...(h.Memory > 0 ? { memoryBytes: h.Memory } : {}),
-    ...(h.NanoCpus > 0 ? { nanoCpus: h.NanoCpus } : {}),
-    ...(h.PidsLimit !== undefined && h.PidsLimit > 0 ? { pidsLimit: h.PidsLimit } : {}),
-  };
-}
-
-function observedPorts(bindings: { readonly [portProto: string]: ReadonlyArray<{ HostIp: string; HostPort: string }> }): PortMapping[] {
-  const out: PortMapping[] = [];
-  for (const [key, list] of Object.entries(bindings)) {
-    const [port, proto = 'tcp'] = key.split('/');
-    for (const b of list) out.push({ containerPort: Number(port), protocol: proto as Protocol, hostIp: b.HostIp || '0.0.0.0', hostPort: Number(b.HostPort) || 0 });
-  }
-  return out.sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol) || a.hostIp.localeCompare(b.hostIp) || a.hostPort - b.hostPort);
-}
-
-/** The mounts the container asked for (HostConfig Binds and Tmpfs), not the image's VOLUMEs nor those of volumesFrom. */
-function observedMounts(r: ContainerRecord): Mount[] {
-  const binds = new Set(r.HostConfig.Binds);
-  const out: Mount[] = [];
-  for (const m of r.Mounts) {
-    if (m.Type === 'tmpfs') {
-      if (!Object.prototype.hasOwnProperty.call(r.HostConfig.Tmpfs, m.Destination)) continue;
-      const opts = m.Options ?? [];
-      const size = opts.find((o) => o.startsWith('size='));
-      const mode = opts.find((o) => o.startsWith('mode='));
-      out.push({
-        type: 'tmpfs',
-        target: m.Destination,
-        ...(size ? { sizeBytes: Size.parse(size.slice(5)).toBytes() } : {}),
-        ...(mode ? { mode: parseInt(mode.slice(5), 8) } : {}),
-      });
-      continue;
-    }
-    const source = m.Type === 'volume' ? (m.Name ?? '') : m.Source;
-    const asked = `${source}:${m.Destination}`;
-    if (!binds.has(asked) && !binds.has(`${asked}:ro`)) continue;
-    out.push(m.Type === 'volume' ? { type: 'volume', source, target: m.Destination, readOnly: !m.RW } : { type: 'bind', source, target: m.Destination, readOnly: !m.RW });
-  }
-  return out;
-}
-
-function observedHealthcheck(hc: ContainerRecord['Config']['Healthcheck']): Healthcheck | undefined {
-  if (!hc || hc.Test.length === 0 || hc.Test[0] === 'NONE') return undefined;
-  return {
-    test: [...hc.Test],
-    intervalMs: (hc.Interval || HEALTH_DEFAULT_NS) / 1e6,
-    timeoutMs: (hc.Timeout || HEALTH_DEFAULT_NS) / 1e6,
-    retries: hc.Retries || HEALTH_DEFAULT_RETRIES,
-    startPeriodMs: (hc.StartPeriod || 0) / 1e6,
-  };
-}
-
-function imageDefaults(config: ImageConfig): ImageDefaults {
-  const c = config.config ?? {};
-  return {
-    cmd: [...(c.Cmd ?? [])],
-    entrypoint: [...(c.Entrypoint ?? [])],
-    env: envMap(c.Env ?? []),
-    workingDir: c.WorkingDir ?? '',
-    user: c.User ?? '',
-    ...(c.StopSignal ? { stopSignal: normalizeSignal(c.StopSignal) ?? c.StopSignal } : {}),
-    exposedPorts: Object.keys(c.ExposedPorts ?? {}).sort(),
-    ...(c.Healthcheck?.Test?.length ? { healthcheck: { test: [...c.Healthcheck.Test] } } : {}),
-    labels: { ...(c.Labels ?? {}) },
-  };
+/** A runtime record as Docker's inspect shape, for ./observed. */
+function inspectShape(r: ContainerRecord): ContainerInspectShape {
+  return { ...r, NetworkSettings: { Networks: Object.fromEntries(loadContainers().endpointsConfig(r)) } };
 }
 
 function toObservedNetwork(n: NetworkRecord): ObservedNetwork {
@@ -748,15 +587,6 @@ function healthOptions(hc: Healthcheck | undefined): Pick<Containers.CreateOptio
 
 // --- small helpers ----------------------------------------------------------------------------
 
-function envMap(list: readonly string[]): { [name: string]: string } {
-  const out: { [name: string]: string } = {};
-  for (const e of list) {
-    const i = e.indexOf('=');
-    if (i > 0) out[e.slice(0, i)] = e.slice(i + 1);
-  }
-  return out;
-}
-
 function sameLabels(a: { readonly [k: string]: string } | null | undefined, b: { readonly [k: string]: string }): boolean {
   const ka = Object.keys(a ?? {});
   return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && b[k] === a![k]);
@@ -781,12 +611,17 @@ function byName<T extends { readonly name: string }>(a: T, b: T): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
+let hostName: string | undefined;
+/** This host's name (a container with host networking has it). */
 function hostHostname(): string {
-  try {
-    return fs.readFileSync('/etc/hostname', 'utf8').trim();
-  } catch {
-    return '';
+  if (hostName === undefined) {
+    try {
+      hostName = fs.readFileSync('/etc/hostname', 'utf8').trim();
+    } catch {
+      hostName = '';
+    }
   }
+  return hostName;
 }
 
 function fileSha256(file: string): Promise<string> {
@@ -817,3 +652,4 @@ function checkHostCpus(nanoCpus: number | undefined): void {
   const host = hostCpuCount();
   if (nanoCpus > host * 1e9) throw new InvalidArgumentError(cpuRangeMessage(host));
 }
+
