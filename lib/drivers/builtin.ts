@@ -4,7 +4,8 @@
  * its work in this process and leaves running containers to conmon, as the runtime CLI does.
  *
  * The runtime's container records are Docker-shaped, so observed containers are expressed in the
- * plan's terms by ./observed, as a Docker driver's are.
+ * plan's terms by ./observed, as a Docker driver's are. The stack lock is a file lock under the
+ * state root (`<root>/stacks/<stack>.lock`): every command on this machine's engine sees it.
  */
 
 import { createHash } from 'node:crypto';
@@ -16,6 +17,7 @@ import type { DependencyCondition, Healthcheck, ImageResource, Mount, NetworkAtt
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors';
 import { cpuRangeMessage, hostCpuCount } from '../core/limits';
 import { ownLabels } from '../core/labels';
+import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
 import { ContainerInspectShape, imageDefaults, joinsNetworks, networkList, observedContainerSpec } from './observed';
 import {
@@ -24,7 +26,11 @@ import {
   ContainerUpdate,
   Driver,
   DriverCapabilities,
+  ExecOptions,
+  ExecResult,
   LABELS,
+  LogLine,
+  LogsOptions,
   ManagedLabels,
   ObservedContainer,
   ObservedImage,
@@ -436,7 +442,7 @@ export class BuiltinDriver implements Driver {
     const id = svc.store.resolve(nameOrId);
     const name = svc.store.record(id).Name;
     const deadline = Date.now() + timeoutMs;
-    const fail = async (reason: string, fix: string) => new ContainerConditionError(name, condition, reason, await this.logs(id, ERROR_LOG_LINES).catch(() => ''), fix);
+    const fail = async (reason: string, fix: string) => new ContainerConditionError(name, condition, reason, this.lastLines(id, ERROR_LOG_LINES), fix);
     for (;;) {
       if (!svc.store.tryRecord(id)) throw await fail(`was removed while cdk-docker waited for it to be ${CONDITION_WORDS[condition]}`, 'apply again');
       let state = svc.store.state(id);
@@ -455,13 +461,73 @@ export class BuiltinDriver implements Driver {
     }
   }
 
-  public async logs(nameOrId: string, lines: number): Promise<string> {
+  /** The last `lines` lines of a container's output, as text (for error messages). */
+  private lastLines(id: string, lines: number): string {
+    try {
+      return loadContainers()
+        .readLog(this.containers.logPath(id), { tail: lines })
+        .map((l) => (l.text.endsWith('\n') ? l.text : `${l.text}\n`))
+        .join('');
+    } catch {
+      return '';
+    }
+  }
+
+  public async logs(nameOrId: string, opts: LogsOptions, onLine: (line: LogLine) => void): Promise<void> {
     const svc = this.containers;
+    const m = loadContainers();
     const id = svc.store.resolve(nameOrId);
-    return loadContainers()
-      .readLog(svc.logPath(id), { tail: lines })
-      .map((l) => (l.text.endsWith('\n') ? l.text : `${l.text}\n`))
-      .join('');
+    const logDriver = svc.logDriver(id);
+    if (logDriver === 'none') throw new UnsupportedError(`container ${svc.store.record(id).Name} logs with the "none" log driver, which keeps no output to read; recreate it with another log driver`);
+    if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < 0)) throw new InvalidArgumentError(`logs of ${nameOrId}: tail must be a whole number of lines, not ${opts.tail}`);
+    const emit = (l: Containers.LogLine) => onLine({ stream: l.stream, text: l.text, ...(opts.timestamps ? { time: l.time } : {}) });
+    const file = svc.logPath(id);
+    let start: number;
+    let lines: Containers.LogLine[];
+    if (logDriver === 'json-file') {
+      // What is there is read from Docker's file (brought up to date), what follows from conmon's.
+      svc.syncJsonLog(id);
+      start = m.logSize(file);
+      lines = m.readLog(svc.jsonLogPath(id));
+    } else {
+      // One read: a follow goes on exactly where it ended (before an unfinished last line).
+      const text = readText(file);
+      const parsed = m.parseLog(text);
+      lines = parsed.lines;
+      start = Buffer.byteLength(text) - Buffer.byteLength(parsed.rest);
+    }
+    for (const l of opts.tail === undefined ? lines : opts.tail === 0 ? [] : lines.slice(-opts.tail)) emit(l);
+    if (!opts.follow || opts.signal?.aborted) return;
+    const running = () => {
+      if (!svc.store.tryRecord(id)) return false;
+      const s = svc.store.state(id).Status;
+      return s === 'running' || s === 'paused' || s === 'restarting';
+    };
+    await m.followLog(file, start, emit, () => opts.signal?.aborted === true || !running());
+  }
+
+  public async exec(nameOrId: string, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    return execIn(this.containers, loadContainers(), nameOrId, argv, opts);
+  }
+
+  // --- stacks ---------------------------------------------------------------------------------
+
+  public async listStacks(): Promise<string[]> {
+    const names = new Set<string>();
+    const add = (labels: { readonly [k: string]: string } | null | undefined) => {
+      const s = labels?.[LABELS.stack];
+      if (typeof s === 'string' && s !== '') names.add(s);
+    };
+    for (const r of await this.containers.list(true)) add(r.labels);
+    for (const n of await this.networks.records()) add(n.Labels);
+    for (const v of this.volumes.list()) add(v.Labels);
+    return [...names].sort();
+  }
+
+  public async lockStack<T>(stack: string, fn: () => Promise<T>): Promise<T> {
+    validateName('stack', stack);
+    const file = path.join(this.config.root, 'stacks', `${stack}.lock`);
+    return runtime().withLock(file, fn, { noWait: true, busy: `stack ${stack} is being applied by another cdk-docker command` });
   }
 }
 
@@ -611,6 +677,16 @@ function byName<T extends { readonly name: string }>(a: T, b: T): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
+/** A file's text; empty when it does not exist (yet). */
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw e;
+  }
+}
+
 let hostName: string | undefined;
 /** This host's name (a container with host networking has it). */
 function hostHostname(): string {
@@ -653,3 +729,51 @@ function checkHostCpus(nanoCpus: number | undefined): void {
   if (nanoCpus > host * 1e9) throw new InvalidArgumentError(cpuRangeMessage(host));
 }
 
+// --- exec -------------------------------------------------------------------------------------
+
+/** Runs `argv` in a running container of `svc`, as `docker exec` does. */
+async function execIn(svc: Containers.ContainerService, m: typeof Containers, nameOrId: string, argv: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+  if (argv.length === 0) throw new InvalidArgumentError(`exec in ${nameOrId}: give a command to run`);
+  for (const k of Object.keys(opts.env ?? {})) {
+    if (k === '' || k.includes('=')) throw new InvalidArgumentError(`exec in ${nameOrId}: invalid environment variable name "${k}"; use NAME=value with a name that has no "="`);
+  }
+  if (opts.workdir !== undefined && opts.workdir !== '' && !path.posix.isAbsolute(opts.workdir)) {
+    throw new InvalidArgumentError(`exec in ${nameOrId}: the working directory '${opts.workdir}' is invalid, it needs to be an absolute path`);
+  }
+  const id = svc.ensureRunning(nameOrId);
+  const args = ['exec'];
+  if (opts.tty) args.push('--tty');
+  for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--env', `${k}=${v}`);
+  if (opts.workdir) args.push('--cwd', opts.workdir);
+  if (opts.user !== undefined && opts.user !== '') {
+    const u = m.resolveUser(path.join(svc.store.bundleDir(id), 'rootfs'), opts.user);
+    args.push('--user', `${u.uid}:${u.gid}`);
+    for (const g of u.additionalGids) args.push('--additional-gids', String(g));
+  }
+  args.push(id, ...argv);
+  const inherit = (given: unknown, own: unknown) => given !== undefined && given === own;
+  const child = svc.runcFor().spawn(args, {
+    stdio: [inherit(opts.stdin, process.stdin) ? 'inherit' : opts.stdin ? 'pipe' : 'ignore', inherit(opts.stdout, process.stdout) ? 'inherit' : 'pipe', 'pipe'],
+  });
+  if (opts.stdin && child.stdin) opts.stdin.pipe(child.stdin);
+  child.stdin?.on('error', () => undefined);
+  if (child.stdout) {
+    if (opts.stdout) child.stdout.pipe(opts.stdout, { end: false });
+    else child.stdout.resume();
+  }
+  // runc's own complaints (the command cannot start) are told apart from the command's stderr.
+  let runcError = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    const text = d.toString();
+    if (/level=|exec failed/.test(text)) runcError += text;
+    else opts.stderr?.write(d);
+  });
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => resolve(status ?? 1));
+  });
+  if (opts.stdin && child.stdin) opts.stdin.unpipe(child.stdin);
+  // Docker's exec exits 126 for any command it could not start, a missing one included.
+  if (runcError) return { exitCode: 126, error: m.runcMessage(runcError) };
+  return { exitCode: code };
+}

@@ -6,15 +6,17 @@ import type { Driver } from './types';
 export * from './types';
 export { ContainerConditionError, UnsupportedError } from './errors';
 export { BUILTIN_CAPABILITIES, BuiltinDriver, builtinDriver } from './builtin';
+export { lastOutput } from './output';
 
-/** The names `driverFor` knows. */
-export type DriverName = 'builtin';
+/** The engines `driverFor` knows, as `--engine` and CDK_DOCKER_ENGINE name them. */
+export const DRIVER_NAMES = ['builtin'] as const;
+export type DriverName = (typeof DRIVER_NAMES)[number];
 
 /**
- * The driver called `name`, configured from `env` (for the built-in runtime: CDK_DOCKER_ROOT and
- * CDK_DOCKER_RUNROOT).
+ * The driver of the engine called `name`, configured from `env` (for the built-in runtime:
+ * CDK_DOCKER_ROOT and CDK_DOCKER_RUNROOT). An unknown name is refused, naming the known ones.
  */
-export function driverFor(name: DriverName, env: NodeJS.ProcessEnv = process.env): Driver {
+export function driverFor(name: string, env: NodeJS.ProcessEnv = process.env): Driver {
   if (name === 'builtin') return builtinDriver(env);
-  throw new InvalidArgumentError(`unknown driver "${String(name)}"; use "builtin"`);
+  throw new InvalidArgumentError(`unknown engine "${name}"; the engines are: ${DRIVER_NAMES.join(', ')}`);
 }

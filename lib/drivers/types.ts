@@ -26,6 +26,7 @@
  *   networks, volumes: create → … → remove (only when orphaned, or on destroy)
  *   containers: create → start → wait(condition) → … → stop → remove; or, for a driver that
  *     owns replicas, applyContainer with the whole resource
+ *   the stack as a whole: lockStack around an apply or a destroy
  * Every call is idempotent where the engine allows it: creating what exists with the same
  * labels returns it; removing what is gone succeeds. Errors are CdkDockerError subclasses whose
  * message names the object and the fix.
@@ -212,6 +213,49 @@ export interface ContainerResourceRequest {
   readonly fields: readonly string[];
 }
 
+/** One line of a container's output. */
+export interface LogLine {
+  readonly stream: 'stdout' | 'stderr';
+  /** The text, with its newline when the line was complete. */
+  readonly text: string;
+  /** When it was written, as Docker's `logs -t` shows it (RFC 3339, UTC); only when `timestamps` was asked. */
+  readonly time?: string;
+}
+
+export interface LogsOptions {
+  /** Only the last N lines of what is there (then, with `follow`, everything new). @default - all */
+  readonly tail?: number;
+  /** Keep reading new output until the container stops (or `signal` aborts). @default false */
+  readonly follow?: boolean;
+  /** Give each line its time. @default false */
+  readonly timestamps?: boolean;
+  /** Ends a follow early. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ExecOptions {
+  /** Variables added to the container's environment. */
+  readonly env?: { readonly [name: string]: string };
+  /** An absolute path in the container. @default - the container's working directory */
+  readonly workdir?: string;
+  /** `user`, `uid`, `user:group` or `uid:gid`. @default - the container's user */
+  readonly user?: string;
+  /** Run the command on a pseudo-terminal. @default false */
+  readonly tty?: boolean;
+  /** The command's input (interactive); none when absent (it reads end of file). */
+  readonly stdin?: NodeJS.ReadableStream;
+  /** Where its output goes; dropped when absent. */
+  readonly stdout?: NodeJS.WritableStream;
+  readonly stderr?: NodeJS.WritableStream;
+}
+
+export interface ExecResult {
+  /** The command's exit code; 126 when it could not be started (Docker's). */
+  readonly exitCode: number;
+  /** Why it could not be started (a missing executable…), when it could not. */
+  readonly error?: string;
+}
+
 export interface Driver {
   /** A short name for messages: `built-in`, `docker`. */
   readonly name: string;
@@ -262,6 +306,26 @@ export interface Driver {
    */
   applyContainer?(request: ContainerResourceRequest): Promise<string>;
 
-  /** The last `lines` lines of the container's output (for error messages). */
-  logs(nameOrId: string, lines: number): Promise<string>;
+  /**
+   * Calls `onLine` with the container's output, in order, as `opts` selects; resolves when it has
+   * all (with `follow`: when the container stops, or `signal` aborts). A NotFoundError when the
+   * container is gone.
+   */
+  logs(nameOrId: string, opts: LogsOptions, onLine: (line: LogLine) => void): Promise<void>;
+  /**
+   * Runs `argv` in the running container, as `docker exec` does; resolves when it ends. A
+   * ConflictError when the container is not running; InvalidArgumentError for a relative workdir
+   * or a variable without a name.
+   */
+  exec(nameOrId: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+
+  /** The stacks that have a managed container, network or volume on the engine, sorted. */
+  listStacks(): Promise<string[]>;
+  /**
+   * Runs `fn` holding `stack`'s lock, where every user of the engine sees it (another process,
+   * another machine). While one holds it, another `lockStack` of the stack fails at once with a
+   * ConflictError naming the stack (and the holder where the engine knows it); a lock whose
+   * holder died is taken over. Released when `fn` settles.
+   */
+  lockStack<T>(stack: string, fn: () => Promise<T>): Promise<T>;
 }

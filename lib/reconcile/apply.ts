@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { ContainerResource, ContainerSpec, Plan, Resource } from '../plan/types';
 import type { ContainerUpdate, Driver, ManagedLabels, ObservedContainer, ObservedStack } from '../drivers/types';
 import { LABELS } from '../drivers/types';
+import { lastOutput } from '../drivers/output';
 import { CdkDockerError } from '../core/errors';
 import { limiter, mapLimit } from '../core/concurrency';
 import { readEnvFile } from '../core/env';
@@ -201,7 +202,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
       await driver.startContainer(name);
       await driver.wait(name, 'started', 10_000);
     } catch (e) {
-      const logs = await driver.logs(name, 20).catch(() => '');
+      const logs = await lastOutput(driver, name, 20).catch(() => '');
       // The failed container stays, with its logs, for the user to look at.
       throw new ApplyError(`${(e as Error).message}${logs ? `\n--- last output of ${name} ---\n${logs.trimEnd()}` : ''}`);
     }

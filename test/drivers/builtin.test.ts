@@ -32,7 +32,7 @@ async function prepare(): Promise<void> {
   requireCommand('aardvark-dns', 'aardvark-dns', ['/usr/lib/podman', '/usr/libexec/podman']);
   work = tempDir('cdk-docker-driver-');
   privateNetworkConfig(path.join(work, 'root'), OCTET);
-  const rootfs = busyboxRootfsTar(work, ['sh', 'cat', 'echo', 'sleep', 'true', 'false', 'test']);
+  const rootfs = busyboxRootfsTar(work, ['sh', 'cat', 'echo', 'sleep', 'true', 'false', 'test', 'id', 'pwd', 'stat', 'tr', 'sort']);
   await imageService(runtimeConfig(env())).import(fs.createReadStream(rootfs), 'busybox:driver', { changes: ['ENV PATH=/bin', 'CMD ["sh"]'] });
 }
 

@@ -2,8 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Driver, ManagedLabels, ObservedContainer } from '../../lib/drivers';
-import { LABELS } from '../../lib/drivers';
+import { PassThrough, Readable } from 'node:stream';
+import type { Driver, LogLine, LogsOptions, ManagedLabels, ObservedContainer } from '../../lib/drivers';
+import { IN_PLACE_FIELDS, LABELS, lastOutput } from '../../lib/drivers';
 import type { ContainerSpec, ImageResource, NetworkSpec, VolumeSpec } from '../../lib/plan/types';
 import { CdkDockerError } from '../../lib/core/errors';
 import { writeDockerArchive } from '../helpers/archive';
@@ -16,8 +17,10 @@ export interface ConformanceSetup {
   /** Removes whatever the suite may have left and the engine's private state; checks nothing leaked. */
   cleanup(): Promise<void>;
   /**
-   * An image the engine has, with busybox's `sh`, `echo`, `cat`, `sleep`, `true` and `false` on
-   * its PATH (made offline: tests never pull from the internet).
+   * An image the engine has, with busybox's `sh`, `echo`, `cat`, `sleep`, `true`, `false`, `id`,
+   * `pwd`, `stat`, `tr` and `sort` on its PATH, `/tmp`, and `nobody` (65534) in /etc/passwd; no
+   * WorkingDir, StopSignal or Healthcheck of its own (made offline: tests never pull from the
+   * internet).
    */
   readonly baseImageRef: string;
 }
@@ -81,6 +84,14 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       await create(name, spec({ command: ['sh', '-c', script], ...over }), { labels: managed(id, 'sha256:1', jobs) });
       await driver.startContainer(name);
       return name;
+    };
+    /** The last `lines` lines of a container's output, as text. */
+    const output = (name: string, lines: number): Promise<string> => lastOutput(driver, name, lines);
+    /** Every line `logs` gives. */
+    const logLines = async (name: string, opts: LogsOptions = {}): Promise<LogLine[]> => {
+      const lines: LogLine[] = [];
+      await driver.logs(name, opts, (l) => lines.push(l));
+      return lines;
     };
     const rejection = async (p: Promise<unknown>): Promise<CdkDockerError> => {
       try {
@@ -174,7 +185,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       await driver.createContainer({ name: n('from-build'), spec: spec({ image: 'built' }), imageId: image.id, env: {}, labels: managed('from-build', 'sha256:1', jobs) });
       await driver.startContainer(n('from-build'));
       await driver.wait(n('from-build'), 'completed', 20_000);
-      expect(await driver.logs(n('from-build'), 5)).toBe('hi\nbuilt by the driver\n');
+      expect(await output(n('from-build'), 5)).toBe('hi\nbuilt by the driver\n');
       // A container run from the image does not join the stack through the image's labels.
       expect((await driver.observe(stack)).containers.map((c) => c.name)).not.toContain(n('from-build'));
       // A Dockerfile error names the image and the file.
@@ -206,7 +217,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       await driver.createContainer({ name: n('from-archive'), spec: spec({ image: 'archived' }), imageId: id, env: {}, labels: managed('from-archive', 'sha256:1', jobs) });
       await driver.startContainer(n('from-archive'));
       await driver.wait(n('from-archive'), 'completed', 20_000);
-      expect(await driver.logs(n('from-archive'), 5)).toBe('from the archive\n');
+      expect(await output(n('from-archive'), 5)).toBe('from the archive\n');
     });
 
     test('observe reports exactly the stack\'s network, volume and container with their settings, and nothing else', async () => {
@@ -274,13 +285,25 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       expect(e.message).toContain(web);
     });
 
+    test('listStacks names every stack that has a managed container, network or volume, sorted, once each', async () => {
+      const volumeOnly = `${prefix}-volonly`;
+      made.volumes.add(n('lone-vol'));
+      await driver.createVolume(n('lone-vol'), volume(), managed('lone-vol', 'sha256:1', volumeOnly));
+      const stacks = await driver.listStacks();
+      expect(stacks).toEqual([...new Set(stacks)].sort());
+      expect(stacks).toEqual(expect.arrayContaining([stack, otherStack, jobs, volumeOnly]));
+      expect(stacks.filter((x) => x.startsWith(prefix)).sort()).toEqual([stack, jobs, otherStack, volumeOnly].sort());
+      await driver.removeVolume(n('lone-vol'));
+      expect(await driver.listStacks()).not.toContain(volumeOnly);
+    });
+
     test('a started container is running on its network with its port published', async () => {
       await driver.startContainer(web);
       await driver.wait(web, 'started', 20_000);
       // Started means the process runs, not that its first line is written yet: wait for the line.
-      await until('web to print its first line', async () => (await driver.logs(web, 5)) !== '', 10_000);
+      await until('web to print its first line', async () => (await output(web, 5)) !== '', 10_000);
       const [c] = (await driver.observe(stack)).containers;
-      expect(`${c.status} ${c.exitCode} ${await driver.logs(web, 5)}`).toBe('running 0 web up\n');
+      expect(`${c.status} ${c.exitCode} ${await output(web, 5)}`).toBe('running 0 web up\n');
       const subnet = (await driver.observe(stack)).networks[0].subnet;
       expect(Object.keys(c.networks)).toEqual([net]);
       expect(inSubnet(c.networks[net].ipv4Address, subnet)).toBe(true);
@@ -311,7 +334,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
     test('wait completed resolves when the container exits 0', async () => {
       const name = await oneShot('job-ok', 'echo working; exit 0');
       await driver.wait(name, 'completed', 20_000);
-      expect(await driver.logs(name, 10)).toBe('working\n');
+      expect(await output(name, 10)).toBe('working\n');
     });
 
     test('wait completed rejects when the container exits 3, naming it and showing its last output line', async () => {
@@ -348,7 +371,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(c).toMatchObject({ status: 'exited', exitCode: 1, restartCount: 2 });
-      expect(await driver.logs(name, 10)).toBe('try\ntry\ntry\n');
+      expect(await output(name, 10)).toBe('try\ntry\ntry\n');
     });
 
     test('updateContainer changes the restart policy, limits, name and labels in place', async () => {
@@ -401,8 +424,228 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       await driver.removeContainer(writer);
       const reader = await oneShot('reader', 'cat /data/f', { mounts: [{ type: 'volume', source: vol, target: '/data', readOnly: true }] });
       await driver.wait(reader, 'completed', 20_000);
-      expect(await driver.logs(reader, 5)).toBe('kept\n');
+      expect(await output(reader, 5)).toBe('kept\n');
       expect((await driver.observe(stack)).volumes.map((v) => v.name)).toEqual([vol]);
+    });
+
+    test('the capabilities are consistent: in-place fields known, replicas owned only with applyContainer', () => {
+      const caps = driver.capabilities;
+      expect(caps.inPlace.every((f) => IN_PLACE_FIELDS.includes(f))).toBe(true);
+      expect(new Set(caps.inPlace).size).toBe(caps.inPlace.length);
+      expect(typeof driver.applyContainer === 'function').toBe(caps.ownsReplicas);
+      const d = caps.defaults;
+      expect(d.network).toMatch(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/);
+      expect(d.stopTimeoutSeconds).toBeGreaterThan(0);
+      expect(d.stopSignal).toMatch(/^SIG[A-Z0-9]+$/);
+      expect(d.workingDir).toMatch(/^\//);
+      expect(d.healthcheck.intervalMs).toBeGreaterThan(0);
+      expect(d.healthcheck.timeoutMs).toBeGreaterThan(0);
+      expect(d.healthcheck.retries).toBeGreaterThan(0);
+    });
+
+    test('the declared defaults are what the engine does with a container that leaves them out', async () => {
+      const d = driver.capabilities.defaults;
+      const image = (await driver.image(ctx.baseImageRef))!;
+      const signal = d.stopSignal.replace(/^SIG/, '');
+      const name = await oneShot(
+        'defaults',
+        `trap "echo got-${signal}; exit 0" ${signal}; pwd; stat -c %a /scratch; tr '\\0' '\\n' < /proc/1/environ | sort; echo ready; while true; do sleep 0.1; done`,
+        {
+          mounts: [{ type: 'tmpfs', target: '/scratch' }],
+          healthcheck: { test: ['CMD', 'true'], intervalMs: 0, timeoutMs: 0, retries: 0, startPeriodMs: 0 },
+        },
+      );
+      const stubborn = await oneShot('stubborn', 'trap "" TERM INT QUIT; echo ready; while true; do sleep 0.1; done');
+      await until('both to be ready', async () => (await output(name, 100)).includes('ready\n') && (await output(stubborn, 5)) === 'ready\n', 15_000);
+      const c = (await driver.observe(jobs)).containers.find((x) => x.name === name)!;
+      expect(Object.keys(c.networks)).toEqual([d.network]);
+      expect(c.spec.networks).toEqual([]);
+      expect(c.spec.stopSignal).toBe(d.stopSignal);
+      expect(c.spec.stopTimeoutSeconds).toBeUndefined();
+      expect(c.spec.workingDir).toBeUndefined();
+      expect(c.spec.healthcheck).toEqual({ test: ['CMD', 'true'], ...d.healthcheck });
+      const [pwd, mode, ...rest] = (await output(name, 100)).split('\n');
+      expect(pwd).toBe(d.workingDir);
+      expect(Number.parseInt(mode, 8)).toBe(d.tmpfsMode);
+      // Every variable neither the image nor the plan sets is one the engine says it sets.
+      const engineSet = rest.slice(0, rest.indexOf('ready')).map((l) => l.slice(0, l.indexOf('='))).filter((k) => !(k in image.config.env));
+      expect(engineSet.filter((k) => !d.env.includes(k))).toEqual([]);
+      // The stop signal and the stop timeout: one container stops on the signal, the other is killed after the timeout.
+      const started = Date.now();
+      await Promise.all([driver.stopContainer(name), driver.stopContainer(stubborn)]);
+      const took = (Date.now() - started) / 1000;
+      expect(took).toBeGreaterThanOrEqual(d.stopTimeoutSeconds - 0.5);
+      expect(took).toBeLessThan(d.stopTimeoutSeconds + 3);
+      expect(await output(name, 1)).toBe(`got-${signal}\n`);
+      const after = (await driver.observe(jobs)).containers.filter((x) => x.name === name || x.name === stubborn);
+      expect(after.map((x) => `${x.name} ${x.status} ${x.exitCode}`).sort()).toEqual([`${name} exited 0`, `${stubborn} exited 137`].sort());
+    }, 60_000);
+
+    test('every field the driver declares in place changes on the same container', async () => {
+      const caps = driver.capabilities;
+      const name = await oneShot('in-place', 'trap "exit 0" TERM; while true; do sleep 0.2; done');
+      await driver.wait(name, 'started', 20_000);
+      const before = (await driver.observe(jobs)).containers.find((x) => x.name === name)!;
+      const find = async () => (await driver.observe(jobs)).containers.find((x) => x.id === before.id)!;
+      let current = name;
+      for (const field of caps.inPlace) {
+        switch (field) {
+          case 'name':
+            await driver.updateContainer(current, { name: n('in-place-renamed') });
+            made.containers.add(n('in-place-renamed'));
+            current = n('in-place-renamed');
+            expect((await find()).name).toBe(current);
+            break;
+          case 'restart':
+            await driver.updateContainer(current, { restart: { policy: 'always', maxRetries: 0 } });
+            expect((await find()).spec.restart).toEqual({ policy: 'always', maxRetries: 0 });
+            break;
+          case 'memoryBytes':
+            await driver.updateContainer(current, { memoryBytes: 96 * 1024 * 1024 });
+            expect((await find()).spec.memoryBytes).toBe(96 * 1024 * 1024);
+            break;
+          case 'nanoCpus':
+            await driver.updateContainer(current, { nanoCpus: 500_000_000 });
+            expect((await find()).spec.nanoCpus).toBe(500_000_000);
+            break;
+          case 'pidsLimit':
+            await driver.updateContainer(current, { pidsLimit: 50 });
+            expect((await find()).spec.pidsLimit).toBe(50);
+            break;
+          case 'networks': {
+            made.networks.add(n('in-place-net'));
+            await driver.createNetwork(n('in-place-net'), network(), managed('in-place-net', 'sha256:1', jobs));
+            await driver.connectNetwork(current, n('in-place-net'), { aliases: ['joined'] });
+            expect((await find()).spec.networks.map((x) => x.network)).toContain(n('in-place-net'));
+            await driver.disconnectNetwork(current, n('in-place-net'));
+            expect((await find()).spec.networks.map((x) => x.network)).not.toContain(n('in-place-net'));
+            break;
+          }
+        }
+      }
+      if (caps.relabel) {
+        await driver.updateContainer(current, { labels: managed('in-place', 'sha256:relabelled', jobs) });
+        expect((await find()).labels[LABELS.specHash]).toBe('sha256:relabelled');
+      }
+      const after = await find();
+      expect(after).toMatchObject({ id: before.id, status: 'running' });
+      await driver.removeContainer(current, { force: true });
+      if (caps.inPlace.includes('networks')) await driver.removeNetwork(n('in-place-net'));
+    });
+
+    test('logs gives each line with its stream, the last N with tail, and times with timestamps', async () => {
+      const since = Date.now() - 1_000;
+      const name = await oneShot('talker', 'echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three; echo four; echo five');
+      await driver.wait(name, 'completed', 20_000);
+      const all = await logLines(name);
+      expect(all.map((l) => `${l.stream} ${l.text}`)).toEqual(['stdout one\n', 'stderr two\n', 'stdout three\n', 'stdout four\n', 'stdout five\n']);
+      expect(all.every((l) => l.time === undefined)).toBe(true);
+      expect((await logLines(name, { tail: 2 })).map((l) => l.text)).toEqual(['four\n', 'five\n']);
+      expect(await logLines(name, { tail: 0 })).toEqual([]);
+      expect((await logLines(name, { tail: 100 })).map((l) => l.text)).toHaveLength(5);
+      const timed = await logLines(name, { timestamps: true, tail: 3 });
+      expect(timed.map((l) => l.text)).toEqual(['three\n', 'four\n', 'five\n']);
+      for (const l of timed) {
+        expect(l.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+        expect(Date.parse(l.time!)).toBeGreaterThanOrEqual(since);
+        expect(Date.parse(l.time!)).toBeLessThanOrEqual(Date.now());
+      }
+      expect([...timed.map((l) => l.time!)].sort()).toEqual(timed.map((l) => l.time!));
+      const e = await rejection(logLines(n('no-such-container')));
+      expect(e.code).toBe('NOT_FOUND');
+    });
+
+    test('logs with follow gives what is written until the container stops, then ends; an abort ends it sooner', async () => {
+      const name = await oneShot('ticker', 'echo a; sleep 0.5; echo b; sleep 0.5; echo c');
+      const got: string[] = [];
+      await driver.logs(name, { follow: true }, (l) => got.push(l.text));
+      expect(got).toEqual(['a\n', 'b\n', 'c\n']);
+      expect((await driver.observe(jobs)).containers.find((x) => x.name === name)!.status).toBe('exited');
+      // Following a running container with tail 0: only new lines, and the follow ends at its stop.
+      const runner = await oneShot('runner', 'echo old; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done');
+      await until('runner to print its first line', async () => (await output(runner, 1)) === 'old\n', 10_000);
+      const later: string[] = [];
+      let ended = false;
+      const following = driver.logs(runner, { follow: true, tail: 0 }, (l) => later.push(l.text)).then(() => (ended = true));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(ended).toBe(false);
+      await driver.stopContainer(runner);
+      await following;
+      expect(later).toEqual(['bye\n']);
+      // An abort ends a follow of a container that keeps running.
+      const endless = await oneShot('endless', 'trap "exit 0" TERM; while true; do echo tick; sleep 0.2; done');
+      const stop = new AbortController();
+      const ticks: string[] = [];
+      const started = Date.now();
+      setTimeout(() => stop.abort(), 700);
+      await driver.logs(endless, { follow: true, signal: stop.signal }, (l) => ticks.push(l.text));
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(ticks.length).toBeGreaterThanOrEqual(1);
+      expect(ticks.every((t) => t === 'tick\n')).toBe(true);
+      expect((await driver.observe(jobs)).containers.find((x) => x.name === endless)!.status).toBe('running');
+      await driver.removeContainer(endless, { force: true });
+    });
+
+    test('exec runs a command in a running container: its exit code, output, environment, directory and user', async () => {
+      const name = await oneShot('exec-target', 'trap "exit 0" TERM; while true; do sleep 0.2; done', { env: { GREETING: 'hi' } });
+      await driver.wait(name, 'started', 20_000);
+      const run = async (argv: string[], opts: Parameters<Driver['exec']>[2] = {}) => {
+        const out = new PassThrough();
+        const err = new PassThrough();
+        let stdout = '';
+        let stderr = '';
+        out.on('data', (d: Buffer) => (stdout += d.toString()));
+        err.on('data', (d: Buffer) => (stderr += d.toString()));
+        const result = await driver.exec(name, argv, { ...opts, stdout: out, stderr: err });
+        await new Promise((r) => setImmediate(r));
+        return { ...result, stdout, stderr };
+      };
+      expect(await run(['sh', '-c', 'echo out; echo err >&2; exit 3'])).toEqual({ exitCode: 3, stdout: 'out\n', stderr: 'err\n' });
+      expect(await run(['sh', '-c', 'echo $GREETING $FOO; pwd; id -u; id -g'], { env: { FOO: 'bar' }, workdir: '/tmp', user: '1234:5678' })).toEqual({
+        exitCode: 0,
+        stdout: 'hi bar\n/tmp\n1234\n5678\n',
+        stderr: '',
+      });
+      expect((await run(['id', '-u'], { user: 'nobody' })).stdout).toBe('65534\n');
+      expect(await run(['cat'], { stdin: Readable.from(['typed ', 'in\n']) })).toEqual({ exitCode: 0, stdout: 'typed in\n', stderr: '' });
+      expect((await run(['pwd'])).stdout).toBe(`${driver.capabilities.defaults.workingDir}\n`);
+      const missing = await run(['no-such-command']);
+      expect(missing.exitCode).toBe(126);
+      expect(missing.error).toContain('no-such-command');
+      const relative = await rejection(driver.exec(name, ['pwd'], { workdir: 'tmp' }));
+      expect(relative.code).toBe('INVALID_ARGUMENT');
+      expect(relative.message).toContain("'tmp'");
+      await driver.stopContainer(name);
+      const stopped = await rejection(driver.exec(name, ['true']));
+      expect(stopped.code).toBe('CONFLICT');
+      expect(stopped.message).toMatch(/not running/);
+    });
+
+    test('lockStack: a second holder is refused while the first holds the lock, and the lock is free once the first is done', async () => {
+      const locked = `${prefix}-locked`;
+      let release!: () => void;
+      const holding = new Promise<void>((r) => (release = r));
+      let entered!: () => void;
+      const inside = new Promise<void>((r) => (entered = r));
+      const first = driver.lockStack(locked, async () => {
+        entered();
+        await holding;
+        return 'first';
+      });
+      await inside;
+      const refused = await rejection(driver.lockStack(locked, async () => 'second'));
+      expect(refused.code).toBe('CONFLICT');
+      expect(refused.message).toContain(locked);
+      // Another stack's lock is another lock.
+      expect(await driver.lockStack(`${prefix}-unlocked`, async () => 'other')).toBe('other');
+      release();
+      expect(await first).toBe('first');
+      expect(await driver.lockStack(locked, async () => 'third')).toBe('third');
+      // A failing holder releases it too.
+      await expect(driver.lockStack(locked, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+      expect(await driver.lockStack(locked, async () => 'fourth')).toBe('fourth');
+      const invalid = await rejection(driver.lockStack('../escape', async () => 'never'));
+      expect(invalid.code).toBe('INVALID_ARGUMENT');
     });
 
     test('stop and remove are idempotent; removing a container keeps its named volume; then the network and volume go', async () => {
@@ -432,6 +675,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       await driver.removeVolume(vol);
       await driver.removeVolume(vol);
       expect(await driver.observe(stack)).toEqual({ networks: [], volumes: [], containers: [] });
+      expect(await driver.listStacks()).not.toContain(stack);
     });
   });
 }

@@ -92,8 +92,15 @@ class RecordingDriver implements Driver {
   public async wait(nameOrId: string, condition: DependencyCondition): Promise<void> {
     if (condition !== 'started') this.calls.push(`wait ${nameOrId} ${condition}`);
   }
-  public async logs(): Promise<string> {
-    return '';
+  public async logs(): Promise<void> {}
+  public async exec(): Promise<{ exitCode: number }> {
+    return { exitCode: 0 };
+  }
+  public async listStacks(): Promise<string[]> {
+    return ['shop'];
+  }
+  public async lockStack<T>(_stack: string, fn: () => Promise<T>): Promise<T> {
+    return fn();
   }
 }
 
