@@ -9,7 +9,7 @@ import * as tarStream from 'tar-stream';
 import { CdkDockerError, InvalidArgumentError } from '../../lib/core/errors';
 import { familiarReference, formatReference, parseReference } from '../../lib/core/reference';
 import { digestHex } from '../../lib/core/digest';
-import { checkDocumentSize, checkLayerCount, parseArchiveManifest, parseConfig, parseIndex, parseManifest } from './documents';
+import { checkDocumentSize, checkLayerCount, manifestBytes, parseArchiveManifest, parseConfig, parseIndex, parseManifest } from './documents';
 import { chainIds } from './layers';
 import { ImageRecord, ImageStore } from './store';
 import { ContainerConfig, Descriptor, ImageConfig, ImageIndex, ImageManifest, MEDIA_TYPES, hostPlatform } from './types';
@@ -252,7 +252,7 @@ async function loadDockerFormat(store: ImageStore, archive: ArchiveEntries): Pro
       config: { mediaType: MEDIA_TYPES.dockerConfig, digest: configDigest, size: configBytes.length },
       layers,
     };
-    const manifestDigest = store.writeBlob(Buffer.from(JSON.stringify(manifest)));
+    const manifestDigest = store.writeBlob(manifestBytes(manifest));
     await store.unpackImage(manifest, config);
     await store.register({ manifestDigest, manifestMediaType: MEDIA_TYPES.dockerManifest, tags });
     if (tags.length) lines.push(...tags.map((t) => `Loaded image: ${familiarReference(parseReference(t))}`));
@@ -395,7 +395,7 @@ export async function importRootfs(store: ImageStore, input: Readable, ref: stri
     config: { mediaType: MEDIA_TYPES.dockerConfig, digest: configDigest, size: configBytes.length },
     layers: [{ mediaType: MEDIA_TYPES.dockerLayerGzip, digest, size }],
   };
-  const manifestDigest = store.writeBlob(Buffer.from(JSON.stringify(manifest)));
+  const manifestDigest = store.writeBlob(manifestBytes(manifest));
   await store.unpackImage(manifest, imageConfig);
   return store.register({ manifestDigest, manifestMediaType: MEDIA_TYPES.dockerManifest, tags });
 }

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { InvalidArgumentError } from '../../lib/core/errors';
 import { formatReference, parseReference } from '../../lib/core/reference';
 import { applyChanges, gzipIntoStore } from './archive';
+import { manifestBytes } from './documents';
 import { ImageRecord, ImageStore } from './store';
 import { ContainerConfig, Descriptor, ImageConfig, ImageManifest, MEDIA_TYPES, hostPlatform } from './types';
 
@@ -78,7 +79,7 @@ export async function commitImage(store: ImageStore, opts: CommitOptions): Promi
     config: { mediaType: oci ? MEDIA_TYPES.ociConfig : MEDIA_TYPES.dockerConfig, digest: configDigest, size: configBytes.length },
     layers: [...baseManifest.layers, ...newLayers],
   };
-  const manifestDigest = store.writeBlob(Buffer.from(JSON.stringify(manifest)));
+  const manifestDigest = store.writeBlob(manifestBytes(manifest));
   await store.unpackImage(manifest, imageConfig);
   return store.register({ manifestDigest, manifestMediaType: mediaType, tags, parent: base?.id });
 }

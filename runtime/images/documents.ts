@@ -2,7 +2,8 @@ import type Ajv2020 from 'ajv/dist/2020';
 import type { ValidateFunction } from 'ajv/dist/2020';
 import { CdkDockerError } from '../../lib/core/errors';
 import { parseDigest } from '../../lib/core/digest';
-import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from './types';
+import { MEDIA_TYPES } from './types';
+import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from './types';
 
 /**
  * The JSON documents of an image (manifest, index, config) as they come from a registry or an
@@ -10,6 +11,9 @@ import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from './types
  * ajv (JSON Schema 2020-12), and every digest in it is parsed with the one digest parser
  * (lib/core/digest) before anything uses it as a path. A bad document is a one-line
  * MalformedImageError naming where it came from and the field.
+ *
+ * The manifests made here (load of a Docker archive, import, commit, build) are written as
+ * Docker writes the ones it pushes (`manifestBytes`).
  */
 
 /** An image document (manifest, index, config) is malformed, too large or has a bad field. */
@@ -186,4 +190,91 @@ export function checkLayerCount(manifest: ImageManifest, config: ImageConfig, wh
   if (manifest.layers.length !== config.rootfs.diff_ids.length) {
     throw new MalformedImageError(`${where}: the manifest has ${manifest.layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff ids`);
   }
+}
+
+// --- writing ------------------------------------------------------------------------------------
+
+/**
+ * The bytes of a manifest made here. A Docker schema-2 manifest is written as Docker 20.10 writes
+ * the one it pushes (distribution's schema2.FromStruct: Go's `json.MarshalIndent(m, "", "   ")`):
+ * the Go structs' field order (a descriptor's mediaType, size, digest, urls, annotations,
+ * platform; empty ones left out), three-blank indent, no final newline, Go's string escapes. So
+ * an image pushed by us and by Docker has the same manifest, digest and size. An OCI manifest
+ * (made on an OCI base) stays compact JSON: Docker 20.10 never pushes one. Never for a manifest
+ * that came from elsewhere: a pulled or loaded manifest keeps its bytes, its digest is of them.
+ */
+export function manifestBytes(m: ImageManifest): Buffer {
+  if (m.mediaType !== MEDIA_TYPES.dockerManifest) return Buffer.from(JSON.stringify(m));
+  const doc: GoValue = goFields([
+    ['schemaVersion', m.schemaVersion],
+    ['mediaType', m.mediaType],
+    ['config', goDescriptor(m.config)],
+    ['layers', m.layers.map(goDescriptor)],
+  ]);
+  return Buffer.from(marshalIndent(doc, ''));
+}
+
+/** A JSON value with objects as ordered fields, as Go's encoder writes structs and maps. */
+type GoValue = string | number | boolean | GoValue[] | Map<string, GoValue>;
+
+/** A struct: its fields in order, those undefined left out (`omitempty`). */
+function goFields(fields: [string, GoValue | undefined][]): Map<string, GoValue> {
+  return new Map(fields.filter((f): f is [string, GoValue] => f[1] !== undefined));
+}
+
+/** A Go map: keys sorted by their bytes, as encoding/json sorts them. */
+function goMap(m: { readonly [k: string]: string } | undefined): Map<string, GoValue> | undefined {
+  if (!m || Object.keys(m).length === 0) return undefined;
+  return new Map(Object.keys(m).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))).map((k) => [k, m[k]]));
+}
+
+/** distribution.Descriptor. */
+function goDescriptor(d: Descriptor): Map<string, GoValue> {
+  return goFields([
+    ['mediaType', d.mediaType || undefined],
+    ['size', d.size || undefined],
+    ['digest', d.digest || undefined],
+    ['urls', d.urls?.length ? d.urls : undefined],
+    ['annotations', goMap(d.annotations)],
+    ['platform', d.platform ? goPlatform(d.platform) : undefined],
+  ]);
+}
+
+/** image-spec v1.Platform. */
+function goPlatform(p: Platform & { readonly 'os.features'?: string[] }): Map<string, GoValue> {
+  return goFields([
+    ['architecture', p.architecture],
+    ['os', p.os],
+    ['os.version', p['os.version'] || undefined],
+    ['os.features', p['os.features']?.length ? p['os.features'] : undefined],
+    ['variant', p.variant || undefined],
+  ]);
+}
+
+const INDENT = '   ';
+
+/** Go's json.MarshalIndent(v, "", "   "). */
+function marshalIndent(v: GoValue, at: string): string {
+  const inner = at + INDENT;
+  if (Array.isArray(v)) {
+    return v.length === 0 ? '[]' : `[\n${v.map((x) => inner + marshalIndent(x, inner)).join(',\n')}\n${at}]`;
+  }
+  if (v instanceof Map) {
+    return v.size === 0 ? '{}' : `{\n${[...v].map(([k, x]) => `${inner}${goString(k)}: ${marshalIndent(x, inner)}`).join(',\n')}\n${at}}`;
+  }
+  return typeof v === 'string' ? goString(v) : JSON.stringify(v);
+}
+
+/**
+ * A JSON string as Go's encoder writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped, backspace and
+ * form feed as `\u0008`/`\u000c`, a lone surrogate as U+FFFD.
+ */
+function goString(s: string): string {
+  return JSON.stringify(s).replace(/\\(ud[89a-f][0-9a-f]{2}|.)|[<>&\u2028\u2029]/g, (m, escaped: string | undefined) => {
+    if (escaped === undefined) return `\\u${m.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    if (escaped === 'b') return '\\u0008';
+    if (escaped === 'f') return '\\u000c';
+    if (escaped.length === 5) return '\\ufffd';
+    return m;
+  });
 }

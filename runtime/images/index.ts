@@ -5,5 +5,5 @@ export { Progress } from './progress';
 export { RegistryAuthError, RegistryUnreachableError, RegistryError } from './registry';
 export { UnsafeLayerError, DigestMismatchError } from './layers';
 export { BadArchiveError } from './archive';
-export type { ImageRecord, ImageStore, ImageUser, ImageUsers } from './store';
+export type { ImageDeletion, ImageRecord, ImageStore, ImageUser, ImageUsers } from './store';
 export type { ImageConfig, ImageManifest, ContainerConfig } from './types';

@@ -11,7 +11,7 @@ import { Progress } from './progress';
 import { pullImage } from './pull';
 import { pushImage, PushResult } from './push';
 import { RegistryClient } from './registry';
-import { ImageRecord, ImageStore, ImageUsers } from './store';
+import { deletionLine, ImageDeletion, ImageRecord, ImageStore, ImageUsers } from './store';
 import type { ImageConfig } from './types';
 
 /** A row of `images`. */
@@ -212,13 +212,21 @@ export class ImageService {
     return rows;
   }
 
-  public remove(nameOrId: string, force = false): Promise<string[]> {
-    const before = this.store.tryResolve(nameOrId);
-    return this.store.remove(nameOrId, { force, inUse: this.inUse }).then((lines) => (this.removalEvents(lines, before), lines));
+  /** `rmi`: Docker's `Untagged:`/`Deleted:` lines (see ImageStore.remove). */
+  public async remove(nameOrId: string, force = false): Promise<string[]> {
+    const done = await this.store.remove(nameOrId, { force, inUse: this.inUse });
+    this.removalEvents(done);
+    return done.map(deletionLine);
   }
 
-  public prune(all = false): Promise<{ deleted: string[]; reclaimed: number }> {
-    return this.store.prune({ all, inUse: this.inUse }).then((r) => (r.deleted.forEach((l) => this.removalEvents([l.includes(': ') ? l : `Deleted: ${l}`], undefined)), r));
+  /**
+   * `image prune`: what was done (Docker prints it as `untagged: …`/`deleted: …` lines), the ids
+   * of the images deleted, and the bytes freed.
+   */
+  public async prune(all = false): Promise<{ deletions: ImageDeletion[]; deleted: string[]; reclaimed: number }> {
+    const r = await this.store.prune({ all, inUse: this.inUse });
+    this.removalEvents(r.deletions);
+    return { ...r, deleted: r.deletions.filter((d) => 'deleted' in d && !d.layer).map((d) => d.image) };
   }
 
   public save(names: string[], out: Writable): Promise<void> {
@@ -249,13 +257,10 @@ export class ImageService {
     recordImageEvent(this.config.root, action, id, name, labels);
   }
 
-  /** `untag` and `delete` events for `rmi`'s "Untagged:"/"Deleted:" lines (Docker names both by image id). */
-  private removalEvents(lines: readonly string[], image: ImageRecord | undefined): void {
-    let untagged = 0;
-    for (const l of lines) {
-      // Docker logs one untag per reference removed, not for the digest references of the repository it cleans up with it.
-      if (l.startsWith('Untagged: ') && image && (untagged++ === 0 || !l.includes('@'))) recordImageEvent(this.config.root, 'untag', image.id, image.id);
-      else if (l.startsWith('Deleted: ')) recordImageEvent(this.config.root, 'delete', l.slice(9), l.slice(9));
+  /** Docker's `untag` and `delete` events for what `rmi`/`image prune` did (both name the image id; layers have none). */
+  private removalEvents(done: readonly ImageDeletion[]): void {
+    for (const d of done) {
+      if ('untagged' in d ? d.event : !d.layer) recordImageEvent(this.config.root, 'untagged' in d ? 'untag' : 'delete', d.image, d.image);
     }
   }
 }

@@ -74,6 +74,43 @@ function usersOf(inUse: ImageUsers | undefined): (id: string) => readonly ImageU
   return (id) => (snapshot ??= inUse?.() ?? (() => []))(id);
 }
 
+/** An image of `images` by id, id prefix (4+ hex digits, unambiguous) or reference. */
+function findImage(images: IndexFile['images'], nameOrId: string): ImageRecord | undefined {
+  if (Object.hasOwn(images, nameOrId)) return images[nameOrId];
+  const hex = nameOrId.replace(/^sha256:/, '');
+  if (/^[a-f0-9]{4,64}$/.test(hex)) {
+    const matches = Object.values(images).filter((r) => r.id.slice(7).startsWith(hex));
+    if (matches.length === 1) return matches[0];
+  }
+  let ref: string;
+  try {
+    ref = formatReference(parseReference(nameOrId));
+  } catch {
+    return undefined;
+  }
+  return Object.values(images).find((r) => r.repoTags.includes(ref) || r.repoDigests.includes(ref));
+}
+
+/** As `list` orders images: newest first. */
+function newestFirst(a: ImageRecord, b: ImageRecord): number {
+  return b.created.localeCompare(a.created) || a.id.localeCompare(b.id);
+}
+
+/**
+ * One thing `rmi` or `image prune` did, as Docker's ImageDeleteResponseItem: a reference
+ * removed (`Untagged: busybox:latest`) or an image or layer deleted (`Deleted: sha256:…`, a
+ * layer by its chain id), in Docker's order — per image its references, the image, the layers
+ * it alone held (top first), then the same for each untagged parent that goes with it.
+ */
+export type ImageDeletion =
+  | { readonly untagged: string; readonly image: string; /** Docker logs an `untag` event for it (not for the digest references a tag takes with it). */ readonly event: boolean }
+  | { readonly deleted: string; readonly image: string; readonly layer: boolean };
+
+/** Docker's line for a deletion: `Untagged: …` or `Deleted: …`. */
+export function deletionLine(d: ImageDeletion): string {
+  return 'untagged' in d ? `Untagged: ${d.untagged}` : `Deleted: ${d.deleted}`;
+}
+
 /** `registry/repository` of a full reference. */
 function referenceName(ref: string): string {
   const p = parseReference(ref);
@@ -256,7 +293,7 @@ export class ImageStore {
   public list(all = true): ImageRecord[] {
     const images = Object.values(this.readIndex().images);
     const parents = new Set(images.map((r) => r.parent).filter((p): p is string => !!p));
-    return images.filter((r) => all || r.repoTags.length > 0 || !parents.has(r.id)).sort((a, b) => b.created.localeCompare(a.created) || a.id.localeCompare(b.id));
+    return images.filter((r) => all || r.repoTags.length > 0 || !parents.has(r.id)).sort(newestFirst);
   }
 
   /** Images made from `id` (its children). */
@@ -293,20 +330,7 @@ export class ImageStore {
   }
 
   public tryResolve(nameOrId: string): ImageRecord | undefined {
-    const images = this.readIndex().images;
-    if (Object.hasOwn(images, nameOrId)) return images[nameOrId];
-    const hex = nameOrId.replace(/^sha256:/, '');
-    if (/^[a-f0-9]{4,64}$/.test(hex)) {
-      const matches = Object.values(images).filter((r) => r.id.slice(7).startsWith(hex));
-      if (matches.length === 1) return matches[0];
-    }
-    let ref: string;
-    try {
-      ref = formatReference(parseReference(nameOrId));
-    } catch {
-      return undefined;
-    }
-    return Object.values(images).find((r) => r.repoTags.includes(ref) || r.repoDigests.includes(ref));
+    return findImage(this.readIndex().images, nameOrId);
   }
 
   /**
@@ -409,116 +433,162 @@ export class ImageStore {
    * One difference from Docker: Docker deletes an image a stopped container uses when forced
    * (its layers live on in the container's); here the image stays as a dangling `<none>` image
    * until the container is removed, since a container's root filesystem is made from its image.
-   * Returns Docker's "Untagged:"/"Deleted:" lines.
+   * Returns what was done in Docker's order (see ImageDeletion).
    */
-  public async remove(nameOrId: string, opts: { force?: boolean; inUse?: ImageUsers } = {}): Promise<string[]> {
-    const record = this.resolve(nameOrId);
-    const force = opts.force === true;
+  public async remove(nameOrId: string, opts: { force?: boolean; inUse?: ImageUsers } = {}): Promise<ImageDeletion[]> {
+    this.resolve(nameOrId);
     const users = usersOf(opts.inUse);
-    // By id only when it reads as one (an image may be named `sha` or `sha256`).
-    const hex = nameOrId.replace(/^sha256:/, '');
-    const byId = /^[a-f0-9]{1,64}$/.test(hex) && record.id.slice('sha256:'.length).startsWith(hex);
-    const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
-    const familiar = (ref: string) => familiarReference(parseReference(ref));
-    const lines: string[] = [];
-    await this.withIndex((index) => {
-      const r = index.images[record.id];
-      if (!r) throw new NotFoundError(`No such image: ${nameOrId}`);
-      let tags = [...r.repoTags];
-      let digests = [...r.repoDigests];
-      const refsNow = () => [...tags, ...digests];
-      const save = () => {
-        index.images[r.id] = { ...r, repoTags: tags, repoDigests: digests };
-      };
-      const hasChildren = (id: string) => Object.values(index.images).some((c) => c.parent === id);
-      /** Docker's checkImageDeleteConflict, in its order: children, running, references, stopped. */
-      const conflict = (hard: boolean, soft: boolean, activeReference: boolean): { message: string; used: boolean } | undefined => {
-        const who = users(r.id);
-        const text = (cannot: boolean, why: string) => `conflict: unable to delete ${short(r.id)} (${cannot ? 'cannot be forced' : 'must be forced'}) - ${why}`;
-        if (hard && hasChildren(r.id)) return { message: text(true, 'image has dependent child images'), used: false };
-        const running = who.find((u) => u.running);
-        if (hard && running) return { message: text(true, `image is being used by running container ${short(running.id)}`), used: true };
-        if (soft && activeReference && refsNow().length > 0) return { message: text(false, 'image is referenced in multiple repositories'), used: false };
-        const stopped = who.find((u) => !u.running);
-        if (soft && stopped) return { message: text(false, `image is being used by stopped container ${short(stopped.id)}`), used: true };
-        return undefined;
-      };
-      let quiet = false;
-      if (!byId) {
-        const ref = formatReference(parseReference(nameOrId));
-        const user = users(r.id)[0];
-        if (!force && isSingleReference(refsNow()) && user) {
-          throw new ConflictError(`conflict: unable to remove repository reference "${nameOrId}" (must force) - container ${short(user.id)} is using its referenced image ${short(r.id)}`);
-        }
-        if (!refsNow().includes(ref)) throw new NotFoundError(`No such image: ${nameOrId}`);
-        tags = tags.filter((t) => t !== ref);
-        digests = digests.filter((d) => d !== ref);
-        lines.push(`Untagged: ${familiar(ref)}`);
-        const name = referenceName(ref);
-        // The last tag of a repository takes that repository's digest references with it.
-        if (!ref.includes('@') && !tags.some((t) => referenceName(t) === name)) {
-          for (const d of digests.filter((x) => referenceName(x) === name)) lines.push(`Untagged: ${familiar(d)}`);
-          digests = digests.filter((x) => referenceName(x) !== name);
-        }
-        save();
-        if (refsNow().length > 0) return { result: undefined, changed: true };
-        quiet = true;
-      } else if (isSingleReference(refsNow())) {
-        const c = conflict(true, !force, false);
-        if (c) throw new ConflictError(c.message);
-        for (const t of refsNow()) lines.push(`Untagged: ${familiar(t)}`);
-        tags = [];
-        digests = [];
-        save();
-      }
-      const c = conflict(true, !force, true);
-      if (c) {
-        // Untagged by reference: the image stays, dangling, for what still needs it.
-        if (quiet && (hasChildren(r.id) || c.used)) return { result: undefined, changed: true };
-        throw new ConflictError(c.message);
-      }
-      for (const t of refsNow()) lines.push(`Untagged: ${familiar(t)}`);
-      tags = [];
-      digests = [];
-      save();
-      // Forced past a stopped container: kept (dangling) for the container's root filesystem.
-      if (users(r.id).length > 0) return { result: undefined, changed: true };
-      delete index.images[r.id];
-      lines.push(`Deleted: ${r.id}`);
-      // As Docker: the untagged parents nothing else builds on (a build's steps) go too.
-      for (let p = r.parent ? index.images[r.parent] : undefined; p && p.repoTags.length === 0 && p.repoDigests.length === 0 && users(p.id).length === 0; p = p.parent ? index.images[p.parent] : undefined) {
-        if (hasChildren(p.id)) break;
-        delete index.images[p.id];
-        lines.push(`Deleted: ${p.id}`);
-      }
+    return this.withIndex((index) => {
+      const done = this.deleteImage(index, nameOrId, opts.force === true, users, this.chainsCache());
       this.collect(index);
-      return { result: undefined, changed: true };
+      return { result: done, changed: true };
     });
-    return lines;
   }
 
-  /** `image prune`: removes images without tags (all unused ones with `all`) that no container uses. */
-  public async prune(opts: { all?: boolean; inUse?: ImageUsers } = {}): Promise<{ deleted: string[]; reclaimed: number }> {
+  /**
+   * `image prune`, as Docker 20.10's (moby daemon/images/image_prune.go): without `all`, each
+   * image that has no tag and no image built on it is deleted by id (or by its digest
+   * references), with the untagged parents only it needed; with `all`, each image with a
+   * reference is deleted reference by reference, and each untagged one nothing is built on by
+   * id. A deletion the rules of `rmi` refuse (a container uses the image) is passed over
+   * silently, so an image a container uses stays (with `all`, its references in other
+   * repositories go first, as Docker's). Docker takes the images in a random order (a Go map);
+   * here newest first, so that an image goes before the image it was built on.
+   */
+  public async prune(opts: { all?: boolean; inUse?: ImageUsers } = {}): Promise<{ deletions: ImageDeletion[]; reclaimed: number }> {
     const before = this.diskUsage();
-    const deleted: string[] = [];
     const users = usersOf(opts.inUse);
+    const deletions: ImageDeletion[] = [];
     await this.withIndex((index) => {
-      // Dangling = untagged and no image built on it; removing one can make its parent dangling.
-      for (let again = true; again; ) {
-        again = false;
-        const parents = new Set(Object.values(index.images).map((r) => r.parent));
-        for (const r of Object.values(index.images)) {
-          if ((opts.all || r.repoTags.length === 0) && users(r.id).length === 0 && !parents.has(r.id)) {
-            delete index.images[r.id];
-            deleted.push(r.id);
-            again = true;
+      const chains = this.chainsCache();
+      const parents = new Set(Object.values(index.images).map((r) => r.parent));
+      const candidates = Object.values(index.images)
+        .filter((r) => (opts.all ? r.repoTags.length + r.repoDigests.length > 0 || !parents.has(r.id) : r.repoTags.length === 0 && !parents.has(r.id)))
+        .sort(newestFirst);
+      for (const c of candidates) {
+        const refs = [...c.repoTags, ...c.repoDigests].sort();
+        for (const target of refs.length > 0 ? refs : [c.id]) {
+          if (!index.images[c.id]) break;
+          const saved = { ...index.images };
+          try {
+            deletions.push(...this.deleteImage(index, target, false, users, chains));
+          } catch (e) {
+            if (!(e instanceof ConflictError || e instanceof NotFoundError)) throw e;
+            index.images = saved;
           }
         }
       }
       this.collect(index);
-      return { result: undefined, changed: deleted.length > 0 };
+      return { result: undefined, changed: deletions.length > 0 };
     });
-    return { deleted, reclaimed: Math.max(0, before - this.diskUsage()) };
+    return { deletions, reclaimed: Math.max(0, before - this.diskUsage()) };
+  }
+
+  /** Chain ids of an image by id, read once per operation. Index locked. */
+  private chainsCache(): (id: string) => string[] {
+    const cache = new Map<string, string[]>();
+    return (id) => {
+      let c = cache.get(id);
+      if (!c) cache.set(id, (c = chainIds((JSON.parse(this.readBlob(id).toString('utf8')) as ImageConfig).rootfs.diff_ids)));
+      return c;
+    };
+  }
+
+  /**
+   * One `rmi` (Docker's ImageDelete with prune): the rules above, applied to the locked `index`.
+   * A ConflictError or NotFoundError may come after `index` was changed (a reference taken
+   * off): a caller that goes on after one puts the index back itself.
+   */
+  private deleteImage(index: IndexFile, nameOrId: string, force: boolean, users: (id: string) => readonly ImageUser[], chainsOf: (id: string) => string[]): ImageDeletion[] {
+    const r = findImage(index.images, nameOrId);
+    if (!r) throw new NotFoundError(`No such image: ${nameOrId}`);
+    // By id only when it reads as one (an image may be named `sha` or `sha256`).
+    const hex = nameOrId.replace(/^sha256:/, '');
+    const byId = /^[a-f0-9]{1,64}$/.test(hex) && r.id.slice('sha256:'.length).startsWith(hex);
+    const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+    const familiar = (ref: string) => familiarReference(parseReference(ref));
+    const done: ImageDeletion[] = [];
+    const untagged = (ref: string, event = true) => done.push({ untagged: familiar(ref), image: r.id, event });
+    let tags = [...r.repoTags];
+    let digests = [...r.repoDigests];
+    const refsNow = () => [...tags, ...digests];
+    const save = () => {
+      index.images[r.id] = { ...r, repoTags: tags, repoDigests: digests };
+    };
+    const hasChildren = (id: string) => Object.values(index.images).some((c) => c.parent === id);
+    /** Docker's checkImageDeleteConflict, in its order: children, running, references, stopped. */
+    const conflict = (hard: boolean, soft: boolean, activeReference: boolean): { message: string; used: boolean } | undefined => {
+      const who = users(r.id);
+      const text = (cannot: boolean, why: string) => `conflict: unable to delete ${short(r.id)} (${cannot ? 'cannot be forced' : 'must be forced'}) - ${why}`;
+      if (hard && hasChildren(r.id)) return { message: text(true, 'image has dependent child images'), used: false };
+      const running = who.find((u) => u.running);
+      if (hard && running) return { message: text(true, `image is being used by running container ${short(running.id)}`), used: true };
+      if (soft && activeReference && refsNow().length > 0) return { message: text(false, 'image is referenced in multiple repositories'), used: false };
+      const stopped = who.find((u) => !u.running);
+      if (soft && stopped) return { message: text(false, `image is being used by stopped container ${short(stopped.id)}`), used: true };
+      return undefined;
+    };
+    let quiet = false;
+    if (!byId) {
+      const ref = formatReference(parseReference(nameOrId));
+      const user = users(r.id)[0];
+      if (!force && isSingleReference(refsNow()) && user) {
+        throw new ConflictError(`conflict: unable to remove repository reference "${nameOrId}" (must force) - container ${short(user.id)} is using its referenced image ${short(r.id)}`);
+      }
+      if (!refsNow().includes(ref)) throw new NotFoundError(`No such image: ${nameOrId}`);
+      tags = tags.filter((t) => t !== ref);
+      digests = digests.filter((d) => d !== ref);
+      untagged(ref);
+      const name = referenceName(ref);
+      // The last tag of a repository takes that repository's digest references with it (Docker
+      // logs no event for those).
+      if (!ref.includes('@') && !tags.some((t) => referenceName(t) === name)) {
+        for (const d of digests.filter((x) => referenceName(x) === name)) untagged(d, false);
+        digests = digests.filter((x) => referenceName(x) !== name);
+      }
+      save();
+      if (refsNow().length > 0) return done;
+      quiet = true;
+    } else if (isSingleReference(refsNow())) {
+      const c = conflict(true, !force, false);
+      if (c) throw new ConflictError(c.message);
+      for (const t of refsNow()) untagged(t);
+      tags = [];
+      digests = [];
+      save();
+    }
+    const c = conflict(true, !force, true);
+    if (c) {
+      // Untagged by reference: the image stays, dangling, for what still needs it.
+      if (quiet && (hasChildren(r.id) || c.used)) return done;
+      throw new ConflictError(c.message);
+    }
+    for (const t of refsNow()) untagged(t);
+    tags = [];
+    digests = [];
+    save();
+    // Forced past a stopped container: kept (dangling) for the container's root filesystem.
+    if (users(r.id).length > 0) return done;
+    this.dropImage(index, r.id, done, chainsOf);
+    // As Docker: the untagged parents nothing else builds on (a build's steps) go too.
+    for (let p = r.parent ? index.images[r.parent] : undefined; p && p.repoTags.length === 0 && p.repoDigests.length === 0 && users(p.id).length === 0; p = p.parent ? index.images[p.parent] : undefined) {
+      if (hasChildren(p.id)) break;
+      this.dropImage(index, p.id, done, chainsOf);
+    }
+    return done;
+  }
+
+  /**
+   * Takes an image's record out of the index and notes it, then the layers it alone held, top
+   * first, as Docker's layer store releases them: a layer goes with the last image whose chain
+   * includes it (layers are shared by chain id). Index locked; the files go at `collect`.
+   */
+  private dropImage(index: IndexFile, id: string, done: ImageDeletion[], chainsOf: (id: string) => string[]): void {
+    delete index.images[id];
+    done.push({ deleted: id, image: id, layer: false });
+    const needed = new Set(Object.keys(index.images).flatMap(chainsOf));
+    const mine = chainsOf(id);
+    for (let i = mine.length - 1; i >= 0 && !needed.has(mine[i]); i--) done.push({ deleted: mine[i], image: id, layer: true });
   }
 
   /** Deletes blobs and layers no record needs. Called with the index locked. */

@@ -9,6 +9,7 @@ import { ROOT, tempDir } from '../helpers/cli';
 import { tarOf, writeDockerArchive } from '../helpers/archive';
 import { busyboxRootfsTar } from '../helpers/images';
 import { requireCommand } from '../helpers/prereq';
+import { manifestBytes } from '../../runtime/images/documents';
 import { globPattern } from '../../runtime/util/filters';
 import { TestRegistry, freePort, startRegistry } from '../helpers/registry';
 
@@ -71,7 +72,9 @@ describe('import, inspect, history, tag, rmi', () => {
     expect(svc.inspect(id)).toMatchObject({ RepoTags: ['busybox:test', 'example.com/team/tool:1'] });
     await expect(svc.remove(id)).rejects.toThrow(`conflict: unable to delete ${id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
     expect(await svc.remove('example.com/team/tool:1')).toEqual(['Untagged: example.com/team/tool:1']);
-    expect(await svc.remove('busybox:test')).toEqual(['Untagged: busybox:test', `Deleted: ${id}`]);
+    // As Docker: the image, then the layer it alone held (by chain id; one layer: its diff id).
+    const [chain] = svc.store.chainIds(svc.store.resolve(id));
+    expect(await svc.remove('busybox:test')).toEqual(['Untagged: busybox:test', `Deleted: ${id}`, `Deleted: ${chain}`]);
     expect(svc.list()).toEqual([]);
     expect(fs.readdirSync(path.join(svc.store.dir, 'blobs', 'sha256'))).toEqual([]);
     expect(fs.readdirSync(path.join(svc.store.dir, 'layers'))).toEqual([]);
@@ -95,7 +98,16 @@ describe('import, inspect, history, tag, rmi', () => {
     expect(second).not.toBe(first);
     const result = await svc.prune();
     expect(result.deleted).toEqual([first]);
+    // The same tarball: the layer is the second image's too, so it is not deleted.
+    expect(result.deletions).toEqual([{ deleted: first, image: first, layer: false }]);
     expect(svc.list().map((r) => r.id)).toEqual([second]);
+    const [chain] = svc.store.chainIds(svc.store.resolve(second));
+    expect((await svc.prune(true)).deletions).toEqual([
+      { untagged: 'busybox:test', image: second, event: true },
+      { deleted: second, image: second, layer: false },
+      { deleted: chain, image: second, layer: true },
+    ]);
+    expect(fs.readdirSync(path.join(svc.store.dir, 'layers'))).toEqual([]);
   });
 });
 
@@ -116,6 +128,61 @@ describe('reference patterns (Go path.Match, as Docker\'s reference filter)', ()
   });
   test('malformed patterns are refused', () => {
     for (const p of ['app:[1', 'app:[]', 'app:[9-0]', 'app\\', 'app:[a-]']) expect(globPattern(p)).toBeUndefined();
+  });
+});
+
+describe('manifests made here', () => {
+  const hex = (c: string) => `sha256:${c.repeat(64)}`;
+  test('a Docker manifest is written as Docker\'s distribution writes it (Go MarshalIndent, three blanks)', () => {
+    const bytes = manifestBytes({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: hex('a'), size: 1469 },
+      layers: [
+        { mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', digest: hex('b'), size: 5, urls: ['https://example.com/l?a=1&b=<2>'], annotations: { z: '1', a: '\u2028\b' } },
+        { mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: hex('c'), size: 0 },
+      ],
+    });
+    expect(bytes.toString('utf8')).toBe([
+      '{',
+      '   "schemaVersion": 2,',
+      '   "mediaType": "application/vnd.docker.distribution.manifest.v2+json",',
+      '   "config": {',
+      '      "mediaType": "application/vnd.docker.container.image.v1+json",',
+      '      "size": 1469,',
+      `      "digest": "${hex('a')}"`,
+      '   },',
+      '   "layers": [',
+      '      {',
+      '         "mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",',
+      '         "size": 5,',
+      `         "digest": "${hex('b')}",`,
+      '         "urls": [',
+      '            "https://example.com/l?a=1\\u0026b=\\u003c2\\u003e"',
+      '         ],',
+      '         "annotations": {',
+      '            "a": "\\u2028\\u0008",',
+      '            "z": "1"',
+      '         }',
+      '      },',
+      '      {',
+      '         "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",',
+      `         "digest": "${hex('c')}"`,
+      '      }',
+      '   ]',
+      '}',
+    ].join('\n'));
+    expect(JSON.parse(bytes.toString('utf8')).layers[0].annotations.a).toBe('\u2028\b');
+  });
+
+  test('an OCI manifest stays compact JSON; images made here store Docker\'s form', async () => {
+    const oci = { schemaVersion: 2 as const, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: hex('a'), size: 2 }, layers: [] };
+    expect(manifestBytes(oci).toString('utf8')).toBe(JSON.stringify(oci));
+    const svc = runtime();
+    const id = await importBusybox(svc);
+    const record = svc.store.resolve(id);
+    expect(svc.store.readBlob(record.manifestDigest)).toEqual(manifestBytes(svc.store.manifest(record)));
+    expect(svc.store.readBlob(record.manifestDigest).toString('utf8')).toMatch(/^\{\n   "schemaVersion": 2,\n/);
   });
 });
 

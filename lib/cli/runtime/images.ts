@@ -147,14 +147,15 @@ export function registerImageCommands(runtime: Command): void {
   image
     .command('prune')
     .description('remove dangling images (all unused ones with -a)')
-    .option('-a, --all', 'remove all images no container uses')
+    .option('-a, --all', 'remove all images no container uses, tagged ones too')
     .option('-f, --force', 'do not prompt')
     .action(async (o: { all?: boolean }) => {
       // Step containers of killed builds hold their images: they go first (see runtime/build/leftovers).
       const rt = loadRuntime();
       for (const p of (await new (rt.build().BuildService)(rt.runtimeConfig()).collectDeadBuilds()).problems) process.stderr.write(`[Warning] ${p}\n`);
       const r = await imageService().prune(o.all);
-      if (r.deleted.length) out(`Deleted Images:\n${r.deleted.map((d) => `deleted: ${d}\n`).join('')}\n`);
+      // Docker's CLI: each reference taken off and each image and layer deleted, lower-cased.
+      if (r.deletions.length) out(`Deleted Images:\n${r.deletions.map((d) => ('untagged' in d ? `untagged: ${d.untagged}\n` : `deleted: ${d.deleted}\n`)).join('')}\n`);
       out(`Total reclaimed space: ${loadRuntime().humanSize(r.reclaimed)}\n`);
     });
 
