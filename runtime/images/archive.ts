@@ -408,11 +408,9 @@ export async function importRootfs(store: ImageStore, input: Readable, ref: stri
 export function applyChanges(base: ContainerConfig, changes: string[]): ContainerConfig {
   if (changes.length === 0) return { ...base };
   // Loaded here: the builder's modules are not needed by loads, saves and imports without -c.
-  /* eslint-disable @typescript-eslint/no-require-imports */
   const { parseInstruction } = require('../dockerfile/dockerfile') as typeof import('../dockerfile/dockerfile');
   const { applyConfigInstruction, CONFIG_INSTRUCTIONS } = require('./instructions') as typeof import('./instructions');
   const { processWord, processWords, SubstitutionError, varsOf } = require('../dockerfile/words') as typeof import('../dockerfile/words');
-  /* eslint-enable @typescript-eslint/no-require-imports */
   const c: { -readonly [K in keyof ContainerConfig]: ContainerConfig[K] } = { ...base };
   const state = { cmdSet: false };
   for (const change of changes) {

@@ -115,7 +115,6 @@ let validators: { [K in Kind]: ValidateFunction } | undefined;
 function validator(kind: Kind): ValidateFunction {
   if (!validators) {
     // Loaded on first use: commands that do not read image documents do not compile schemas.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const AjvClass = (require('ajv/dist/2020') as { default: typeof Ajv2020 }).default;
     const ajv = new AjvClass({ allErrors: false, strict: true });
     validators = { manifest: ajv.compile(schemas.manifest), index: ajv.compile(schemas.index), config: ajv.compile(schemas.config), archive: ajv.compile(schemas.archive) };

@@ -64,7 +64,6 @@ const FILE_TYPES = new Set(['file', 'contiguous-file']);
 const KNOWN_TYPES = new Set([...HEADER_ONLY, ...FILE_TYPES]);
 
 /** tar-stream's own header decoder, for the extended headers it consumes before an entry. */
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const tarHeaders = require(path.join(path.dirname(require.resolve('tar-stream')), 'headers.js')) as {
   decode(buf: Buffer, filenameEncoding: string, allowUnknownFormat: boolean): { type: string | null; size: number } | null;
 };

@@ -82,7 +82,6 @@ interface SendOptions {
 }
 
 function undici(): typeof import('undici') {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('undici') as typeof import('undici');
 }
 
