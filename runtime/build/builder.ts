@@ -33,7 +33,19 @@ import { SubstitutionError, Vars, processWord, processWords, varsOf } from '../d
  * history line (`created_by`), which holds the instruction after substitution, the build args a
  * RUN sees (`|N K=V …`) and, for COPY/ADD, the content hash of the sources. The first miss
  * builds every later step of the stage. Intermediate images are untagged children of their
- * parents: `images` hides them, `images -a` shows them, `rmi` of the result removes them.
+ * parents: `images` hides them, `images -a` shows them, `rmi` of the result removes them. The
+ * steps of a stage FROM scratch descend from one empty image (no layers, no history), so they
+ * are found in the cache as any other.
+ *
+ * Intermediate containers, as the classic builder's: a step that is not taken from the cache
+ * runs in a container (` ---> Running in ID`) — RUN, WORKDIR and every metadata instruction (ENV,
+ * LABEL, CMD, …, whose container is created and committed without running); COPY and ADD
+ * write into a container of their own that is never shown. After each instruction its container
+ * is removed (`Removing intermediate container ID`) when it succeeded and `remove` is on (the
+ * default), or always with `forceRemove`. A container that stays — that of a failed step by
+ * default, every one with `remove: false` — becomes an ordinary container (`ps -a` lists it, the
+ * sweep of dead builds leaves it), as Docker's do. Step containers still at work carry the build
+ * labels (see leftovers.ts), so `ps` hides them and a killed build's are collected.
  */
 
 /** What `build` takes. */
@@ -56,7 +68,17 @@ export interface BuildOptions {
   readonly labels?: { readonly [k: string]: string };
   /** The network RUN steps join: `bridge` (the default network), `none`, `host` or a network name. @default "bridge" */
   readonly network?: string;
-  /** Receives the build's output: `Step N/M : …` lines, ` ---> …` lines and RUN output. */
+  /**
+   * Remove each intermediate container after its step succeeded (`docker build --rm`). With
+   * false, every step container stays, as an ordinary container. @default true
+   */
+  readonly remove?: boolean;
+  /** Remove intermediate containers also when their step failed (`docker build --force-rm`). @default false */
+  readonly forceRemove?: boolean;
+  /**
+   * Receives the build's output as Docker's classic builder prints it: `Step N/M : …` lines,
+   * ` ---> …` lines and RUN output (its stderr between `ESC[91m` and `ESC[0m`, as Docker's).
+   */
   readonly output?: (text: string) => void;
 }
 
@@ -115,6 +137,10 @@ const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 export const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
 
 const OUTPUT_TAIL_LINES = 20;
+
+/** What Docker's classic builder writes around a RUN's stderr output (streamformatter's stderr writer). */
+const STDERR_START = '\x1b[91m';
+const STDERR_END = '\x1b[0m';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -181,6 +207,10 @@ class Build {
   private interrupted?: NodeJS.Signals;
   /** The RUN step container running now, killed by a signal. */
   private running?: string;
+  /** The intermediate containers of the instruction being dispatched (shown as `Running in`). */
+  private readonly intermediate: string[] = [];
+  /** Intermediate containers that stay after the build, as ordinary containers. */
+  private readonly kept = new Set<string>();
   /** This process (`PID STARTTIME`), recorded on step containers. */
   private readonly owner = selfIdentity();
 
@@ -283,8 +313,10 @@ class Build {
 
   private async runStages(): Promise<BuildResult> {
     const { stages } = this.parsed;
-    // Docker's legacy builder: the size of the context's tar as the CLI sends it, its last progress update.
-    if (this.context) this.out(`Sending build context to Docker daemon  ${humanSize(contextTarSize(this.context)).padStart(7)}\r\r\n`);
+    // Docker's legacy builder: the size of the context's tar as the CLI sends it, its last progress
+    // update. A Dockerfile on stdin without a context (`build -`) goes as a tar of that file alone.
+    const sent = this.context ? contextTarSize(this.context) : this.opts.dockerfileContent !== undefined ? tarSize([Buffer.byteLength(this.opts.dockerfileContent)]) : undefined;
+    if (sent !== undefined) this.out(`Sending build context to Docker daemon  ${humanSize(sent).padStart(7)}\r\r\n`);
     // Meta ARGs: usable in FROM lines.
     for (const ins of this.parsed.metaArgs) {
       const vars: Vars = (n) => this.metaArgs.get(n);
@@ -301,11 +333,12 @@ class Build {
       if (!t) throw new NotFoundError(`failed to reach build target ${this.opts.target} in Dockerfile: no stage is named "${this.opts.target}" (stages: ${stages.map((s) => s.name ?? String(s.index)).join(', ')})`);
       target = t;
     }
-    const extra: Instruction[] = [];
-    if (this.opts.labels && Object.keys(this.opts.labels).length) {
-      const pairs = Object.entries(this.opts.labels).map(([k, v]) => ({ name: JSON.stringify(k), value: JSON.stringify(v) }));
-      extra.push({ keyword: 'LABEL', line: 0, original: `LABEL ${Object.entries(this.opts.labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`, args: '', flags: {}, pairs });
-    }
+    // --label: as Docker 20.10, one LABEL step per label at the end, sorted by key, its value as
+    // given (escaped here character by character, so that nothing in it is substituted).
+    const literal = (text: string) => text.replace(/[^A-Za-z0-9_.-]/g, (c) => `${this.parsed.escape}${c}`);
+    const extra: Instruction[] = Object.entries(this.opts.labels ?? {})
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => ({ keyword: 'LABEL', line: 0, original: `LABEL ${k}=${v}`, args: '', flags: {}, pairs: [{ name: literal(k), value: literal(v) }] }));
     const needed = this.neededStages(target);
     this.totalSteps = needed.reduce((n, s) => n + 1 + s.instructions.length, 0) + extra.length;
     for (const stage of needed) {
@@ -385,9 +418,7 @@ class Build {
       const config = this.svc.images.config(image);
       state = { imageId: image.id, config: { ...(config.config ?? {}) }, author: config.author || undefined, args: new Map(), cmdSet: false, missed: false };
     }
-    this.out(state.imageId ? ` ---> ${short(state.imageId)}\n` : ' ---> scratch\n');
-    this.steps.push({ step: stepNo, instruction: from.original, cached: false, imageId: state.imageId ?? '' });
-    // ONBUILD triggers of the base run now, once; the result does not keep them.
+    // ONBUILD triggers of the base run now, once, as part of the FROM step; the result does not keep them.
     const triggers = state.config.OnBuild ?? [];
     if (triggers.length) {
       this.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
@@ -398,9 +429,14 @@ class Build {
         await this.dispatch(state, ins, from);
       }
     }
+    // Each step ends with the image it left: none yet in a stage FROM scratch (Docker prints ` ---> `).
+    const result = () => this.out(` ---> ${state.imageId ? short(state.imageId) : ''}\n`);
+    result();
+    this.steps.push({ step: stepNo, instruction: from.original, cached: false, imageId: state.imageId ?? '' });
     for (const ins of [...stage.instructions, ...extra]) {
       const n = this.step(ins);
       const cached = await this.dispatch(state, ins);
+      result();
       this.steps.push({ step: n, instruction: ins.original, cached, imageId: state.imageId ?? '' });
     }
     return state;
@@ -430,16 +466,54 @@ class Build {
     return varsOf(args, state.config.Env ?? []);
   }
 
-  /** Dispatches one instruction; returns whether it came from the cache. `trigger`: the FROM an ONBUILD trigger runs under. */
+  /**
+   * Dispatches one instruction; returns whether it came from the cache. `trigger`: the FROM an
+   * ONBUILD trigger runs under. Then its intermediate container goes or stays (Docker's rules:
+   * removed after success with `remove`, always with `forceRemove`).
+   */
   private async dispatch(state: StageState, ins: Instruction, trigger?: Instruction): Promise<boolean> {
+    let succeeded = false;
+    try {
+      const cached = await this.dispatchInstruction(state, ins, trigger);
+      succeeded = true;
+      return cached;
+    } finally {
+      await this.settleIntermediate(succeeded);
+    }
+  }
+
+  /** Removes or keeps the intermediate containers of the instruction just dispatched. */
+  private async settleIntermediate(succeeded: boolean): Promise<void> {
+    for (const id of this.intermediate.splice(0)) {
+      // A build stopped by a signal removes its containers itself (run's cleanups), as Docker's cancel.
+      if (this.interrupted) continue;
+      if (this.opts.forceRemove || (succeeded && this.opts.remove !== false)) {
+        await this.removeContainer(id);
+        this.out(`Removing intermediate container ${short(id)}\n`);
+      } else if (succeeded) {
+        await this.keepContainer(id);
+      } else {
+        // The build fails with the step's error whatever happens here; unkept, the container goes with the build's cleanups.
+        await this.keepContainer(id).catch(() => undefined);
+      }
+    }
+  }
+
+  /** An intermediate container that stays: an ordinary container from now on (listed by `ps -a`, never swept). */
+  private async keepContainer(id: string): Promise<void> {
+    const { [BUILD_LABEL]: _step, [BUILD_OWNER_LABEL]: _owner, ...labels } = this.svc.store.record(id).Config.Labels ?? {};
+    await this.svc.update(id, { labels });
+    this.kept.add(id);
+  }
+
+  private async dispatchInstruction(state: StageState, ins: Instruction, trigger?: Instruction): Promise<boolean> {
     const vars = this.vars(state);
     const c = state.config;
-    const nop = (text: string) => `/bin/sh -c #(nop)  ${text}`;
     const label = trigger ? { ...ins, line: trigger.line } : ins;
     try {
       const ctx = { word: (w: string) => this.word(ins, w, vars), words: (w: string) => this.words(ins, w, vars), fail: (m: string) => this.fail(ins, m) };
       const text = applyConfigInstruction(c, ins, ctx, state);
-      if (text !== undefined) return ins.keyword === 'WORKDIR' ? this.workdir(state, nop(text)) : this.commitMeta(state, nop(text));
+      if (text !== undefined) return ins.keyword === 'WORKDIR' ? this.workdir(state, text) : this.commitMeta(state, text);
       switch (ins.keyword) {
         case 'ARG': {
           const shown: string[] = [];
@@ -456,11 +530,11 @@ class Build {
             state.args.set(name, value);
             shown.push(def !== undefined ? `${name}=${def}` : name);
           }
-          return this.commitMeta(state, nop(`ARG ${shown.join(' ')}`));
+          return this.commitMeta(state, `ARG ${shown.join(' ')}`);
         }
         case 'MAINTAINER':
           state.author = ins.args;
-          return this.commitMeta(state, nop(`MAINTAINER ${ins.args}`));
+          return this.commitMeta(state, `MAINTAINER ${ins.args}`);
         case 'RUN':
           return this.runStep(state, label);
         case 'COPY':
@@ -482,13 +556,20 @@ class Build {
 
   // --- committing and the cache -------------------------------------------------------------
 
+  /** The shell a step's commit comment names (`/bin/sh -c #(nop) …`), as Docker's: the stage's SHELL. */
+  private shell(state: StageState): string[] {
+    return state.config.Shell ?? DEFAULT_SHELL;
+  }
+
   /** The cached child of the state's image made by `createdBy`, if any (and caching is on). */
   private cached(state: StageState, createdBy: string): string | undefined {
     if (this.opts.noCache || state.missed) return undefined;
     const store = this.svc.images;
-    const parentHistory = state.imageId ? (store.config(store.resolve(state.imageId)).history?.length ?? 0) : 0;
-    const candidates = state.imageId ? store.children(state.imageId) : store.list().filter((r) => !r.parent);
-    for (const r of candidates.sort((a, b) => b.created.localeCompare(a.created))) {
+    // A stage FROM scratch that has made no image yet: the children of the empty image.
+    const parent = state.imageId ?? this.scratchImage()?.id;
+    if (!parent) return undefined;
+    const parentHistory = store.config(store.resolve(parent)).history?.length ?? 0;
+    for (const r of store.children(parent).sort((a, b) => b.created.localeCompare(a.created))) {
       const h = store.config(r).history ?? [];
       if (h.length === parentHistory + 1 && h[h.length - 1].created_by === createdBy) return r.id;
     }
@@ -497,7 +578,7 @@ class Build {
 
   /** Takes a cached step: the state moves to the cached image (its config is the same by construction). */
   private useCache(state: StageState, id: string): boolean {
-    this.out(` ---> Using cache\n ---> ${short(id)}\n`);
+    this.out(' ---> Using cache\n');
     state.imageId = id;
     const config = this.svc.images.config(this.svc.images.resolve(id));
     state.config = { ...(config.config ?? {}) };
@@ -507,7 +588,6 @@ class Build {
   private done(state: StageState, record: ImageRecord): boolean {
     state.missed = true;
     state.imageId = record.id;
-    this.out(` ---> ${short(record.id)}\n`);
     return false;
   }
 
@@ -515,38 +595,69 @@ class Build {
     return Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as ContainerConfig;
   }
 
-  /** A step that changes only the config: an image with the same layers and an `empty_layer` history entry. */
-  private async commitMeta(state: StageState, createdBy: string): Promise<boolean> {
+  /**
+   * A step that changes only the config: as Docker's, a container is created for it (never
+   * started) and committed as an image with the same layers and an `empty_layer` history entry.
+   */
+  private async commitMeta(state: StageState, text: string): Promise<boolean> {
+    const cmd = [...this.shell(state), '#(nop) ', text];
+    const createdBy = cmd.join(' ');
     const hit = this.cached(state, createdBy);
     if (hit) return this.useCache(state, hit);
+    await this.stepContainer(state, { cmd, env: state.config.Env });
     const record = await commitImage(this.svc.images, { baseImage: state.imageId, layer: undefined, config: this.cleanConfig(state.config), createdBy, author: state.author });
     return this.done(state, record);
   }
 
-  /** The image of a stage FROM scratch that has made none yet: no layers, its config so far. */
+  /** The empty image (no layers, no history, no config) the steps of a stage FROM scratch are made from, if there is one. */
+  private scratchImage(): ImageRecord | undefined {
+    const store = this.svc.images;
+    return store.list().find((r) => {
+      if (r.parent || r.repoTags.length) return false;
+      const c = store.config(r);
+      return c.rootfs.diff_ids.length === 0 && (c.history ?? []).length === 0 && Object.keys(c.config ?? {}).length === 0;
+    });
+  }
+
+  /**
+   * The image of a stage FROM scratch that has made none yet: the empty image, made once. (Such
+   * a stage has no config of its own yet: each instruction makes an image; the step being
+   * dispatched commits its config into its own image.)
+   */
   private async materialize(state: StageState): Promise<string> {
     if (state.imageId) return state.imageId;
-    const record = await commitImage(this.svc.images, { baseImage: undefined, layer: undefined, config: this.cleanConfig(state.config), createdBy: undefined, author: state.author });
+    const record = this.scratchImage() ?? (await commitImage(this.svc.images, { baseImage: undefined, layer: undefined, config: {}, createdBy: undefined }));
     state.imageId = record.id;
     return record.id;
   }
 
-  /** A stopped container of the state's image, removed when the build ends. */
-  private async buildContainer(state: StageState, opts: { cmd?: string[]; env?: string[]; network?: string } = {}): Promise<string> {
+  /** A stopped container of the state's image, removed when the build ends (unless kept). */
+  private async buildContainer(state: StageState, opts: { cmd?: string[]; env?: readonly string[]; network?: string } = {}): Promise<string> {
     const image = await this.materialize(state);
     const record = await this.svc.create({
       image,
       cmd: opts.cmd ?? ['/bin/sh'],
       entrypoint: [],
-      env: opts.env ?? [],
+      env: [...(opts.env ?? [])],
       user: state.config.User ?? '',
       workingDir: state.config.WorkingDir ?? '',
       networkMode: opts.network ?? 'none',
       noHealthcheck: true,
       labels: { [BUILD_LABEL]: 'true', [BUILD_OWNER_LABEL]: this.owner },
     });
-    this.cleanups.push(() => this.svc.remove(record.Id, { force: true, volumes: true }).catch((e: unknown) => (e instanceof NotFoundError ? undefined : Promise.reject(e))));
+    this.cleanups.push(async () => {
+      if (this.kept.has(record.Id)) return;
+      await this.svc.remove(record.Id, { force: true, volumes: true }).catch((e: unknown) => (e instanceof NotFoundError ? undefined : Promise.reject(e)));
+    });
     return record.Id;
+  }
+
+  /** The intermediate container of a step (` ---> Running in ID`); it goes or stays after the instruction (settleIntermediate). */
+  private async stepContainer(state: StageState, opts: { cmd: string[]; env?: readonly string[]; network?: string }): Promise<string> {
+    const id = await this.buildContainer(state, opts);
+    this.intermediate.push(id);
+    this.out(` ---> Running in ${short(id)}\n`);
+    return id;
   }
 
   private async removeContainer(id: string): Promise<void> {
@@ -556,15 +667,17 @@ class Build {
   /** Commits a build container's changes as the state's next image. */
   private async commitLayer(state: StageState, ctr: string, createdBy: string): Promise<boolean> {
     const record = await commitContainer(this.svc, ctr, { config: this.cleanConfig(state.config), createdBy, author: state.author });
-    await this.removeContainer(ctr);
     return this.done(state, record);
   }
 
-  private async workdir(state: StageState, createdBy: string): Promise<boolean> {
+  /** WORKDIR: the directory is made in the step's container (Docker's comment has one blank after `#(nop)`). */
+  private async workdir(state: StageState, text: string): Promise<boolean> {
+    const cmd = [...this.shell(state), `#(nop) ${text}`];
+    const createdBy = cmd.join(' ');
     const hit = this.cached(state, createdBy);
     if (hit) return this.useCache(state, hit);
     const dir = state.config.WorkingDir!;
-    const ctr = await this.buildContainer(state);
+    const ctr = await this.stepContainer(state, { cmd, env: state.config.Env });
     const made = await withContainerRoot(this.svc, ctr, async (root) => {
       const r = root.resolve(dir);
       if (r.stat) return false;
@@ -572,7 +685,6 @@ class Build {
       return true;
     });
     if (made) return this.commitLayer(state, ctr, createdBy);
-    await this.removeContainer(ctr);
     const record = await commitImage(this.svc.images, { baseImage: state.imageId, layer: undefined, config: this.cleanConfig(state.config), createdBy, author: state.author });
     return this.done(state, record);
   }
@@ -591,8 +703,7 @@ class Build {
     const createdBy = `${args.length ? `|${args.length} ${args.join(' ')} ` : ''}${argv.join(' ')}`;
     const hit = this.cached(state, createdBy);
     if (hit) return this.useCache(state, hit);
-    const ctr = await this.buildContainer(state, { cmd: argv, env: [...args, ...proxies].filter((a) => !envNames.has(a.split('=')[0])), network: this.opts.network ?? 'bridge' });
-    this.out(` ---> Running in ${short(ctr)}\n`);
+    const ctr = await this.stepContainer(state, { cmd: argv, env: [...args, ...proxies].filter((a) => !envNames.has(a.split('=')[0])), network: this.opts.network ?? 'bridge' });
     const tail: string[] = [];
     let partial = '';
     const keep = (text: string) => {
@@ -619,7 +730,8 @@ class Build {
         finished = true;
       });
       await followLog(this.svc.logPath(ctr), 0, (l) => {
-        this.out(l.text);
+        // As Docker's classic builder: output as written (no newline added), stderr in red.
+        this.out(l.stream === 'stderr' ? `${STDERR_START}${l.text}${STDERR_END}` : l.text);
         keep(l.text);
       }, () => finished);
       await waiting;
@@ -627,16 +739,12 @@ class Build {
       this.running = undefined;
     }
     this.checkInterrupted();
-    if (partial) {
-      tail.push(partial);
-      this.out('\n');
-    }
+    if (partial) tail.push(partial);
+    // A failed step's container stays, or goes with --force-rm (settleIntermediate).
     if (code !== 0) {
-      await this.removeContainer(ctr).catch(() => undefined);
       const output = tail.length ? `\n${tail.map((l) => `  ${l}`).join('\n')}` : '';
       throw new BuildError(`${this.file}:${ins.line}: ${ins.original}: the command '${argv.join(' ')}' returned a non-zero code: ${code}${output}`, code, `The command '${argv.join(' ')}' returned a non-zero code: ${code}`);
     }
-    this.out(`Removing intermediate container ${short(ctr)}\n`);
     return this.commitLayer(state, ctr, createdBy);
   }
 
@@ -690,7 +798,7 @@ class Build {
     const multiple = srcArgs.length > 1 || sources.length > 1;
     if (multiple && !destDirSyntax) this.fail(ins, `When using ${ins.keyword} with more than one source file, the destination must be a directory and end with a /`);
     const flagText = [chown !== undefined ? `--chown=${chown} ` : '', chmod !== undefined ? `--chmod=${ins.flags.chmod} ` : ''].join('');
-    const createdBy = `/bin/sh -c #(nop) ${ins.keyword} ${flagText}${keyPart} in ${destArg} `;
+    const createdBy = `${this.shell(state).join(' ')} #(nop) ${ins.keyword} ${flagText}${keyPart} in ${destArg} `;
     const hit = this.cached(state, createdBy);
     if (hit) return this.useCache(state, hit);
 
@@ -745,7 +853,10 @@ class Build {
     } else {
       await withContainerRoot(this.svc, ctr, (root) => write(root));
     }
-    return this.commitLayer(state, ctr, createdBy);
+    // COPY and ADD write into a container of their own that Docker's builder does not have: never shown, always removed.
+    const cached = await this.commitLayer(state, ctr, createdBy);
+    await this.removeContainer(ctr);
+    return cached;
   }
 
   /** ADD URL: downloads into a temporary directory (removed with the build); never extracted. */
@@ -850,10 +961,13 @@ async function isArchive(file: string): Promise<boolean> {
  * header per entry, file content padded to 512, two zero blocks at the end.
  */
 function contextTarSize(context: BuildContext): number {
-  let n = 1024;
-  for (const f of context.files()) {
+  return tarSize(context.files().map((f) => {
     const st = fs.lstatSync(path.join(context.dir, f));
-    n += 512 + (st.isFile() ? Math.ceil(st.size / 512) * 512 : 0);
-  }
-  return n;
+    return st.isFile() ? st.size : 0;
+  }));
+}
+
+/** Bytes of a tar of entries with these content sizes. */
+function tarSize(sizes: number[]): number {
+  return sizes.reduce((n, size) => n + 512 + Math.ceil(size / 512) * 512, 1024);
 }

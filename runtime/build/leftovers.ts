@@ -12,8 +12,10 @@ import type { ContainerService } from '../containers/service';
  * A build's step containers carry two labels: `io.cdk-docker.build` (a build step; `ps` hides
  * them) and `io.cdk-docker.build.owner`, the identity of the build's process: its pid and its
  * start time in clock ticks since boot (field 22 of `/proc/PID/stat`), so a pid the kernel gave
- * to another process since does not count as the owner. A build's temporary files (ADD URL
- * downloads) live in `<root>/build-tmp/<pid>-<starttime>-<random>`.
+ * to another process since does not count as the owner. A step container that stays after its
+ * build (a failed RUN's, as Docker's classic builder keeps it; every one with `--rm=false`) loses
+ * both labels first: it is an ordinary container then, listed by `ps -a`, never collected here.
+ * A build's temporary files (ADD URL downloads) live in `<root>/build-tmp/<pid>-<starttime>-<random>`.
  *
  * A build stopped by SIGINT, SIGTERM or SIGHUP removes them itself. One killed (SIGKILL, OOM, a
  * crash) cannot: the next `build` and `image prune` remove every step container and temporary

@@ -394,8 +394,8 @@ test('multi-stage: COPY --from a stage (by name and index) and an image; only th
   expect(run(['books/multi:builder', 'cat', '/artifact'])).toBe('compiled\n');
   expect(rt(['run', '--rm', '--network', 'none', 'books/multi:builder', 'test', '-e', '/app']).code).toBe(1);
 
-  // The stage that fails is built when it is the target.
-  const failing = rt(['build', '--target', 'unused', '-t', 'books/multi:unused', dir]);
+  // The stage that fails is built when it is the target (--force-rm: its step container goes too).
+  const failing = rt(['build', '--force-rm', '--target', 'unused', '-t', 'books/multi:unused', dir]);
   expect(failing.code).not.toBe(0);
   expect(seen(failing)).toContain('SHOULD-NOT-RUN');
   const unknown = rt(['build', '--target', 'nosuchstage', dir]);
@@ -430,7 +430,7 @@ test('.dockerignore keeps files out of the context (and out of the cache key); a
   expect(seen(refused)).toContain('secret.env');
 });
 
-test('a failing RUN: its exit code and output tail in the error, nothing tagged, no build container, mount or directory left', () => {
+test('a failing RUN: its exit code and output tail in the error, nothing tagged; its container stays as Docker\'s until rm, --force-rm leaves no container, mount or directory', () => {
   const dir = context('failing-run', {
     'ok.Dockerfile': `FROM ${BASE}\nRUN echo warm-up > /warm\n`,
     Dockerfile: `FROM ${BASE}\nRUN for i in $(seq 1 40); do echo "noise line $i"; done; echo "the last words" >&2; exit $((3 + 4))\nCMD ["sh"]\n`,
@@ -451,6 +451,16 @@ test('a failing RUN: its exit code and output tail in the error, nothing tagged,
 
   expect(rt(['image', 'inspect', 'books/fail:1']).code).toBe(1);
   expect(ok(rt(['images'])).split('\n').filter((l) => l.startsWith('books/fail'))).toEqual([]);
+  // Docker's classic builder keeps the failed step's container (issue 12): an exited container of its own.
+  const kept = /Running in ([0-9a-f]{12})/.exec(r.stdout)![1];
+  expect(ok(rt(['ps', '-a', '--format', '{{.ID}} {{.Status}}']))).toMatch(new RegExp(`^${kept} Exited \\(7\\) [^\n]*\n$`));
+  ok(rt(['rm', '-v', kept]));
+  expect(mountsUnder(work)).toEqual([]);
+  expect({ root: directories(env.CDK_DOCKER_ROOT!), run: directories(env.CDK_DOCKER_RUNROOT!) }).toEqual(before);
+
+  const forced = rt(['build', '--force-rm', '-t', 'books/fail:1', dir]);
+  expect(forced.code).toBe(7);
+  expect(forced.stdout).toMatch(/Removing intermediate container [0-9a-f]{12}\n$/);
   expect(ok(rt(['ps', '-aq']))).toBe('');
   expect(mountsUnder(work)).toEqual([]);
   expect({ root: directories(env.CDK_DOCKER_ROOT!), run: directories(env.CDK_DOCKER_RUNROOT!) }).toEqual(before);

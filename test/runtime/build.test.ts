@@ -321,16 +321,183 @@ describe('runtime build', () => {
     expect(ok(rt(['build', '--no-cache', '--network', 'none', '-'], df))).toMatch(/Running in [0-9a-f]{12}\n0\n/);
   });
 
-  test('a failing RUN reports its exit code and output, tags nothing and leaves nothing behind', () => {
+  test('a failing RUN reports its exit code and output, tags nothing, and keeps its container as Docker\'s; --force-rm leaves nothing', () => {
     const before = fs.readdirSync(path.join(work, 'tmp'));
-    const r = rt(['build', '-t', 'broken', '-'], 'FROM busybox:build\nVOLUME /data\nRUN echo one; echo two >&2; exit 3\n');
+    const df = 'FROM busybox:build\nVOLUME /data\nRUN echo one; echo two >&2; exit 3\n';
+    const r = rt(['build', '-t', 'broken', '-'], df);
     // As Docker's legacy builder (issue 12): the step's code, and its line last on stderr.
     expect(r.code).toBe(3);
     expect(r.stderr).toBe("Error: Dockerfile:3: RUN echo one; echo two >&2; exit 3: the command '/bin/sh -c echo one; echo two >&2; exit 3' returned a non-zero code: 3\n  one\n  two\nThe command '/bin/sh -c echo one; echo two >&2; exit 3' returned a non-zero code: 3\n");
+    // The output as written (stderr in Docker's red), no `Removing intermediate container` line.
+    const [, kept, output] = /Step 3\/3 : RUN echo one; echo two >&2; exit 3\n ---> Running in ([0-9a-f]{12})\n([^]*)$/.exec(r.stdout)!;
+    // (conmon reads the two pipes apart: either may come first)
+    expect(['one\n\x1b[91mtwo\n\x1b[0m', '\x1b[91mtwo\n\x1b[0mone\n']).toContain(output);
     expect(rt(['image', 'inspect', 'broken']).code).toBe(1);
+    // The step's container stays, an ordinary exited container with its volume: `ps -a` lists it,
+    // it has no build labels, and the next build (which collects dead builds' containers) keeps it.
+    expect(ok(rt(['ps', '-a', '--format', '{{.ID}} {{.Status}}']))).toMatch(new RegExp(`^${kept} Exited \\(3\\) [^\n]*\n$`));
+    expect(ok(rt(['inspect', '-f', '{{json .Config.Labels}} {{len .Mounts}}', kept]))).toBe('{} 1\n');
+    ok(rt(['build', '-q', '-'], 'FROM busybox:build\nLABEL next=1\n'));
+    expect(ok(rt(['ps', '-aq']))).toBe(`${kept}\n`);
+    ok(rt(['rm', '-v', kept]));
+
+    const forced = rt(['build', '--force-rm', '-t', 'broken', '-'], df);
+    expect(forced.code).toBe(3);
+    const id = /Running in ([0-9a-f]{12})/.exec(forced.stdout)![1];
+    expect(forced.stdout.endsWith(`Removing intermediate container ${id}\n`)).toBe(true);
     expect(leftovers()).toEqual([]);
     expect(ok(rt(['volume', 'ls', '-q']))).toBe('');
     expect(fs.readdirSync(path.join(work, 'tmp'))).toEqual(before);
+  });
+
+  /** A build's output as compared here: ids as <ID>, the context's size as <SIZE>, no carriage returns. */
+  const shape = (out: string) => out.replace(/\r/g, '').replace(/\b[0-9a-f]{12}\b/g, '<ID>').replace(/^(Sending build context to Docker daemon) +\S+$/m, '$1 <SIZE>');
+  /** The ids of `Running in ID` and `Removing intermediate container ID` lines, in order. */
+  const containerLines = (out: string, what: 'Running in' | 'Removing intermediate container') => [...out.matchAll(new RegExp(`${what} ([0-9a-f]{12})\\n`, 'g'))].map((m) => m[1]);
+
+  test('every step not taken from the cache runs in an intermediate container, removed after it (metadata steps too, COPY/ADD none), as Docker 20.10 prints', () => {
+    const instructions = ['ARG A=1', 'ENV E=2', 'LABEL l=3', 'WORKDIR /w', 'USER root', 'EXPOSE 80', 'VOLUME /v', 'STOPSIGNAL SIGINT', 'HEALTHCHECK CMD true', 'SHELL ["/bin/sh", "-c"]', 'ENTRYPOINT ["echo"]', 'CMD ["x"]', 'MAINTAINER me', 'ONBUILD RUN echo trig', 'COPY data.txt /d1', 'ADD data.txt /d2', 'RUN echo hi'];
+    const dir = context('steps', { Dockerfile: `FROM busybox:build\n${instructions.join('\n')}\n`, 'data.txt': 'data\n' });
+    // What Docker 20.10's classic builder printed for this Dockerfile (test/runtime/build-docker.test.ts compares them live).
+    const expected = (cached: boolean) => [
+      'Sending build context to Docker daemon <SIZE>',
+      'Step 1/18 : FROM busybox:build',
+      ' ---> <ID>',
+      ...instructions.flatMap((ins, i) => [
+        `Step ${i + 2}/18 : ${ins}`,
+        ...(cached ? [' ---> Using cache'] : /^(COPY|ADD) /.test(ins) ? [] : [' ---> Running in <ID>', ...(ins.startsWith('RUN') ? ['hi'] : []), 'Removing intermediate container <ID>']),
+        ' ---> <ID>',
+      ]),
+      'Successfully built <ID>',
+      'Successfully tagged steps:1',
+      '',
+    ].join('\n');
+    const out = ok(rt(['build', '--network', 'none', '-t', 'steps:1', dir]));
+    expect(shape(out)).toBe(expected(false));
+    // Each container is removed right after its own step, and none is left.
+    const running = containerLines(out, 'Running in');
+    expect(running).toHaveLength(15);
+    expect(new Set(running).size).toBe(15);
+    expect(containerLines(out, 'Removing intermediate container')).toEqual(running);
+    expect(leftovers()).toEqual([]);
+    expect(ok(rt(['volume', 'ls', '-q']))).toBe('');
+    expect(shape(ok(rt(['build', '--network', 'none', '-t', 'steps:1', dir])))).toBe(expected(true));
+  });
+
+  test('--rm=false keeps every step container as an ordinary one (Created for a metadata step, Exited for RUN) with Docker\'s commands', () => {
+    const dir = context('keep-all', { Dockerfile: 'FROM busybox:build\nENV Y=1\nWORKDIR /w\nCOPY data.txt /d\nRUN echo ok\nCMD ["x"]\n', 'data.txt': 'data\n' });
+    const out = ok(rt(['build', '--rm=false', '--no-cache', '--network', 'none', dir]));
+    expect(out).not.toContain('Removing intermediate container');
+    const kept = containerLines(out, 'Running in');
+    expect(kept).toHaveLength(4);
+    // Each container was made from the image before its step.
+    const images = [...out.matchAll(/ ---> ([0-9a-f]{12})\n/g)].map((m) => m[1]);
+    const parents = [images[0], images[1], images[3], images[4]];
+    const seen = kept.map((id) => ok(rt(['inspect', '-f', '{{.State.Status}} {{json .Config.Cmd}} {{.Config.Image}} {{json .Config.Labels}}', id])).trim());
+    expect(seen.map((l) => l.replace(/sha256:([0-9a-f]{12})[0-9a-f]{52}/, '$1'))).toEqual([
+      `created ["/bin/sh","-c","#(nop) ","ENV Y=1"] ${parents[0]} {}`,
+      `created ["/bin/sh","-c","#(nop) WORKDIR /w"] ${parents[1]} {}`,
+      `exited ["/bin/sh","-c","echo ok"] ${parents[2]} {}`,
+      `created ["/bin/sh","-c","#(nop) ","CMD [\\"x\\"]"] ${parents[3]} {}`,
+    ]);
+    expect(ok(rt(['ps', '-aq'])).trim().split('\n').sort()).toEqual([...kept].sort());
+    // A later build does not collect them: they belong to no build any more.
+    ok(rt(['build', '-q', '-'], 'FROM busybox:build\nLABEL later=1\n'));
+    expect(ok(rt(['ps', '-aq'])).trim().split('\n').sort()).toEqual([...kept].sort());
+    ok(rt(['rm', '-v', ...kept]));
+    expect(leftovers()).toEqual([]);
+  });
+
+  test('ONBUILD triggers run within the FROM step: a container (or Using cache) per trigger, the image line after them all', () => {
+    const dir = context('triggers', {
+      Dockerfile: 'FROM busybox:build\nONBUILD ENV T=1\nONBUILD RUN echo trig\nONBUILD COPY data.txt /x\n',
+      'child.Dockerfile': 'FROM trig-parent\nRUN echo child\n',
+      'data.txt': 'data\n',
+    });
+    ok(rt(['build', '--network', 'none', '-t', 'trig-parent', dir]));
+    const child = (extra: string[]) => shape(ok(rt(['build', '--network', 'none', ...extra, '-f', path.join(dir, 'child.Dockerfile'), dir])));
+    expect(child(['--no-cache'])).toBe([
+      'Sending build context to Docker daemon <SIZE>',
+      'Step 1/2 : FROM trig-parent',
+      '# Executing 3 build triggers',
+      ' ---> Running in <ID>',
+      'Removing intermediate container <ID>',
+      ' ---> Running in <ID>',
+      'trig',
+      'Removing intermediate container <ID>',
+      ' ---> <ID>',
+      'Step 2/2 : RUN echo child',
+      ' ---> Running in <ID>',
+      'child',
+      'Removing intermediate container <ID>',
+      ' ---> <ID>',
+      'Successfully built <ID>',
+      '',
+    ].join('\n'));
+    expect(child([])).toBe([
+      'Sending build context to Docker daemon <SIZE>',
+      'Step 1/2 : FROM trig-parent',
+      '# Executing 3 build triggers',
+      ' ---> Using cache',
+      ' ---> Using cache',
+      ' ---> Using cache',
+      ' ---> <ID>',
+      'Step 2/2 : RUN echo child',
+      ' ---> Using cache',
+      ' ---> <ID>',
+      'Successfully built <ID>',
+      '',
+    ].join('\n'));
+    expect(leftovers()).toEqual([]);
+  });
+
+  test('a stage FROM scratch shows ` ---> ` for its FROM, and its steps (COPY first, or a metadata step) come from the cache the next time', () => {
+    const dir = context('from-scratch', {
+      Dockerfile: 'FROM busybox:build AS b\nRUN echo built > /a\nFROM scratch\nENV Z=1\nCOPY --from=b /a /a\nLABEL q=1\n',
+      'copy-first.Dockerfile': 'FROM scratch\nCOPY data.txt /x\nENV A=1\n',
+      'data.txt': 'data\n',
+    });
+    const first = shape(ok(rt(['build', '--network', 'none', '--label', 'x=y', dir])));
+    expect(first).toContain('Step 3/7 : FROM scratch\n ---> \nStep 4/7 : ENV Z=1\n ---> Running in <ID>\nRemoving intermediate container <ID>\n ---> <ID>\nStep 5/7 : COPY --from=b /a /a\n ---> <ID>\n');
+    expect(first).toContain('Step 7/7 : LABEL x=y\n ---> Running in <ID>\n');
+    const again = ok(rt(['build', '--network', 'none', '--label', 'x=y', dir]));
+    expect(again.match(/ ---> Using cache\n/g)).toHaveLength(5);
+    const copyFirst = ['build', '-f', path.join(dir, 'copy-first.Dockerfile'), dir];
+    const built = /Successfully built ([0-9a-f]{12})/.exec(ok(rt(copyFirst)))![1];
+    const images = ok(rt(['images', '-a', '-q'])).split('\n').length;
+    const rebuilt = ok(rt(copyFirst));
+    expect(shape(rebuilt)).toContain('Step 1/3 : FROM scratch\n ---> \nStep 2/3 : COPY data.txt /x\n ---> Using cache\n ---> <ID>\nStep 3/3 : ENV A=1\n ---> Using cache\n ---> <ID>\n');
+    expect(rebuilt).toContain(`Successfully built ${built}\n`);
+    // No image more: the empty image the steps come from is made once.
+    expect(ok(rt(['images', '-a', '-q'])).split('\n').length).toBe(images);
+    expect(leftovers()).toEqual([]);
+  });
+
+  test('-q holds the output back: only the id when the build succeeds, all of it on stderr when a step fails; a bad --rm value fails as Docker\'s flag', () => {
+    const quiet = rt(['build', '-q', '--build-arg', 'UNUSED=1', '-'], 'FROM busybox:build\nLABEL quiet=1\n');
+    expect(quiet).toMatchObject({ code: 0, stderr: '' });
+    expect(quiet.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    const failed = rt(['build', '-q', '--force-rm', '--network', 'none', '-'], 'FROM busybox:build\nRUN echo held; exit 4\n');
+    expect(failed.code).toBe(4);
+    expect(failed.stdout).toBe('');
+    expect(shape(failed.stderr)).toBe([
+      'Sending build context to Docker daemon <SIZE>',
+      'Step 1/2 : FROM busybox:build',
+      ' ---> <ID>',
+      'Step 2/2 : RUN echo held; exit 4',
+      ' ---> Running in <ID>',
+      'held',
+      'Removing intermediate container <ID>',
+      "Error: Dockerfile:2: RUN echo held; exit 4: the command '/bin/sh -c echo held; exit 4' returned a non-zero code: 4",
+      '  held',
+      "The command '/bin/sh -c echo held; exit 4' returned a non-zero code: 4",
+      '',
+    ].join('\n'));
+    expect(leftovers()).toEqual([]);
+    expect(rt(['build', '--rm=maybe', '-'], 'FROM busybox:build\n')).toMatchObject({
+      code: 125,
+      stderr: 'invalid argument "maybe" for "--rm" flag: strconv.ParseBool: parsing "maybe": invalid syntax\nSee \'cdk-docker runtime build --help\'.\n',
+    });
   });
 
   test('bad input: the file, line and instruction; unknown base images; paths outside the context', () => {
@@ -354,7 +521,8 @@ describe('runtime build', () => {
       'app.txt': 'yes',
     });
     const out = ok(rt(['build', '--label', 'team=core', '-t', 'ignored', dir]));
-    expect(out).toContain('. .. .dockerignore Dockerfile app.txt \n');
+    // The output as written: Docker's builder adds no newline after it.
+    expect(out).toMatch(/\n\. \.\. \.dockerignore Dockerfile app\.txt Removing intermediate container [0-9a-f]{12}\n/);
     expect(ok(rt(['image', 'inspect', '-f', '{{json .Config.Labels}}', 'ignored']))).toBe('{"team":"core"}\n');
     const tar = path.join(work, 'ignored.tar');
     ok(rt(['save', '-o', tar, 'ignored']));

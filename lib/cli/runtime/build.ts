@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Runtime from '../../../runtime';
 import { InvalidArgumentError } from '../../core/errors';
+import { FlagError, parseBool } from './flags';
 import { collect, loadRuntime } from './services';
 
 interface BuildFlags {
@@ -14,6 +15,9 @@ interface BuildFlags {
   label?: string[];
   quiet?: boolean;
   network?: string;
+  /** `--rm[=BOOL]`: a string when given a value. */
+  rm?: string | boolean;
+  forceRm?: boolean;
 }
 
 /** `K=V` flags as a map; `K` alone takes the value from the environment (undefined here). */
@@ -53,8 +57,18 @@ export async function buildOptions(context: string, o: BuildFlags, output?: (t: 
     noCache: !o.cache,
     labels,
     network: o.network,
+    remove: removeFlag(o.rm),
+    forceRemove: o.forceRm ?? false,
     output,
   };
+}
+
+/** `--rm[=BOOL]` (absent: true), Go's ParseBool as Docker's flag; a bad value fails as pflag's do. */
+function removeFlag(value: string | boolean | undefined): boolean {
+  if (value === undefined || typeof value === 'boolean') return value ?? true;
+  const b = parseBool(value);
+  if (b === undefined) throw new FlagError(`invalid argument "${value}" for "--rm" flag: strconv.ParseBool: parsing "${value}": invalid syntax`, 'cdk-docker runtime build');
+  return b;
 }
 
 /** Registers `cdk-docker runtime build`. */
@@ -69,19 +83,25 @@ export function registerBuildCommand(runtime: Command): void {
       .option('--target <stage>', 'build up to this stage')
       .option('--no-cache', 'build every step again')
       .addOption(new Option('--label <label>', 'KEY=VALUE label on the image (repeatable)').argParser(collect))
-      .option('-q, --quiet', 'print only the image id')
+      .option('-q, --quiet', 'print only the image id (and the build\'s output on stderr when it fails)')
       .option('--network <mode>', 'network for RUN steps: bridge (default), none, host or a network name')
+      .option('--rm [bool]', 'remove intermediate containers after a successful build (default true; --rm=false keeps them)')
+      .option('--force-rm', 'always remove intermediate containers, also those of a failed step')
       .action(async (context: string, o: BuildFlags) => {
         if (context !== '-' && !fs.existsSync(context)) throw new InvalidArgumentError(`unable to prepare context: path "${context}" not found`);
         const rt = loadRuntime();
         const { BuildService, BuildError, BuildInterruptedError } = rt.build();
         const svc = new BuildService(rt.runtimeConfig());
+        // -q as Docker's client: the output is held back, and shown on stderr only if the build fails.
+        let held = '';
+        const output = o.quiet ? (t: string) => void (held += t) : (t: string) => void process.stdout.write(t);
         let result: Runtime.Build.BuildResult;
         try {
-          result = await svc.build(await buildOptions(context, o, o.quiet ? undefined : (t) => process.stdout.write(t)));
+          result = await svc.build(await buildOptions(context, o, output));
         } catch (e) {
-          // A RUN step failed: exit with the step's code and end with the line of Docker's legacy
-          // builder; before it, the Dockerfile line and the output's tail (kept for -q and CI logs).
+          if (held) process.stderr.write(held);
+          // A RUN step failed: exit with the step's code and end with the line of Docker's classic
+          // builder; before it, the Dockerfile line and the output's tail (for CI logs).
           if (e instanceof BuildError && e.dockerMessage !== undefined && e.exitCode !== undefined) {
             process.stderr.write(`Error: ${e.message}\n${e.dockerMessage}\n`);
             process.exitCode = e.exitCode;
@@ -93,10 +113,7 @@ export function registerBuildCommand(runtime: Command): void {
           process.exitCode = e.exitStatus;
           return;
         }
-        if (o.quiet) {
-          for (const w of result.warnings) process.stderr.write(`${w}\n`);
-          process.stdout.write(`${result.imageId}\n`);
-        }
+        if (o.quiet) process.stdout.write(`${result.imageId}\n`);
       });
   build(runtime.command('build'));
   const image = runtime.commands.find((c) => c.name() === 'image');
