@@ -88,27 +88,11 @@ const knownDifferences: Record<string, { docker: string; ours: string }> = {
     docker: L('exit 0', '<IP>/24 <IP> map[80/tcp:[{ }]]', '', '--- stderr', ''),
     ours: L('exit 0', '<IP>/24 <IP> map[80/tcp:[map[HostIp: HostPort:]]]', '', '--- stderr', ''),
   },
-  // Docker runs (and removes) an intermediate container for a metadata step such as CMD; ours
-  // commits it directly.
-  'build: build -t=books/app .': {
-    docker: L('exit 0', 'Sending build context to Docker daemon  <SIZE>', 'Step 1/3 : FROM busybox:examples', ' ---> <ID>', 'Step 2/3 : RUN echo built > /built', ' ---> Running in <ID>', 'Removing intermediate container <ID>', ' ---> <ID>', 'Step 3/3 : CMD ["cat", "/built"]', ' ---> Running in <ID>', 'Removing intermediate container <ID>', ' ---> <ID>', 'Successfully built <ID>', 'Successfully tagged books/app:latest', '', '--- stderr', ''),
-    ours: L('exit 0', 'Sending build context to Docker daemon  <SIZE>', 'Step 1/3 : FROM busybox:examples', ' ---> <ID>', 'Step 2/3 : RUN echo built > /built', ' ---> Running in <ID>', 'Removing intermediate container <ID>', ' ---> <ID>', 'Step 3/3 : CMD ["cat", "/built"]', ' ---> <ID>', 'Successfully built <ID>', 'Successfully tagged books/app:latest', '', '--- stderr', ''),
-  },
   // The same exit code (3) and Docker's last line, but ours first adds an `Error: Dockerfile.fail:2: …`
   // line and the step's output again.
   'build: a failing RUN': {
     docker: L('exit 3', 'Sending build context to Docker daemon  <SIZE>', 'Step 1/3 : FROM busybox:examples', ' ---> <ID>', 'Step 2/3 : RUN echo before && exit 3', ' ---> Running in <ID>', 'before', '', '--- stderr', 'The command \'/bin/sh -c echo before && exit 3\' returned a non-zero code: 3', ''),
     ours: L('exit 3', 'Sending build context to Docker daemon  <SIZE>', 'Step 1/3 : FROM busybox:examples', ' ---> <ID>', 'Step 2/3 : RUN echo before && exit 3', ' ---> Running in <ID>', 'before', '', '--- stderr', 'Error: Dockerfile.fail:2: RUN echo before && exit 3: the command \'/bin/sh -c echo before && exit 3\' returned a non-zero code: 3', '  before', 'The command \'/bin/sh -c echo before && exit 3\' returned a non-zero code: 3', ''),
-  },
-  // Docker's classic builder keeps the failed step's container (Exited); ours removes it.
-  'build: ps -a after the failing RUN': {
-    docker: L('exit 0', '<ID> Exited ', ''),
-    ours: L('exit 0', ''),
-  },
-  // One container fewer: the failed build's container Docker kept (above).
-  'clean: rm $(ps -aq)': {
-    docker: L('exit 0', '6 lines', '--- stderr', ''),
-    ours: L('exit 0', '5 lines', '--- stderr', ''),
   },
   // The same refusals; the prefix is `Error: ` where Docker's is `Error response from daemon: `.
   'clean: rmi $(images -q)': {
