@@ -688,7 +688,7 @@ function psContext(svc: Containers.ContainerService, r: Containers.ContainerSumm
     Command: JSON.stringify(trunc ? ellipsis(r.command, 20) : r.command),
     CreatedAt: goTimeString(r.created),
     ID: trunc ? shortId(r.id) : r.id,
-    Image: r.image,
+    Image: trunc && record && shortId(record.ImageId) === shortId(r.image) ? shortId(r.image) : r.image,
     Labels: labels.map((k) => `${k}=${r.labels[k]}`).join(','),
     LocalVolumes: String(mounts.filter((m) => m.Type === 'volume').length),
     Mounts: mounts.map((m) => (trunc ? ellipsis(m.Name ?? m.Source, 15) : m.Name ?? m.Source)).join(','),
