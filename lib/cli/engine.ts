@@ -5,31 +5,33 @@ import type { Driver } from '../drivers/types';
 import { InvalidArgumentError } from '../core/errors';
 
 /**
- * The engine the stack commands (diff, apply, destroy, drift, ps, logs, exec) talk to: the
- * built-in runtime, configured from CDK_DOCKER_ROOT / CDK_DOCKER_RUNROOT. Modules load on first use.
+ * The engine the stack commands (diff, apply, destroy, drift, ps, logs, exec) talk to: the driver
+ * `driverFor` makes for the engine's name (`builtin`, the default; an unknown name is refused,
+ * naming the known ones), whose stack lock is the driver's (`lockStack`: where every user of that
+ * engine sees it). Modules load on first use.
  */
 
 /** The engine, and the per-stack lock that one apply or destroy at a time holds. */
 export interface Engine {
   readonly driver: Driver;
-  /** Runs `fn` holding `stack`'s lock; a second holder fails at once, naming the first. */
+  /** Runs `fn` holding `stack`'s lock (the driver's); a second holder fails at once, naming the first. */
   stackLocked<T>(stack: string, fn: () => Promise<T>): Promise<T>;
   /** The key that signs saved plans (`diff --out`) and authenticates them (`apply --plan`). */
   planKey(): Buffer;
 }
 
-/** The driver for this command. */
-export async function commandDriver(): Promise<Driver> {
-  return (await import('../drivers')).driverFor('builtin');
+/** The driver of the engine called `name`. */
+export async function commandDriver(name = 'builtin'): Promise<Driver> {
+  return (await import('../drivers')).driverFor(name);
 }
 
-/** The driver for this command and its per-stack lock (for commands that change a stack). */
-export async function engine(): Promise<Engine> {
-  const [driver, { runtimeConfig }, { withLock }] = await Promise.all([commandDriver(), import('../../runtime'), import('../../runtime')]);
-  const lockDir = path.join(runtimeConfig().root, 'stacks');
+/** The driver of the engine called `name` and its per-stack lock (for commands that change a stack). */
+export async function engine(name = 'builtin'): Promise<Engine> {
+  const [driver, { runtimeConfig }] = await Promise.all([commandDriver(name), import('../../runtime')]);
   return {
     driver,
-    stackLocked: (stack, fn) => withLock(path.join(lockDir, `${stack}.lock`), fn, { noWait: true, busy: `stack ${stack} is being applied by another cdk-docker command` }),
+    stackLocked: (stack, fn) => driver.lockStack(stack, fn),
+    // The key is this machine's (it signs what was reviewed here), kept in the local state root.
     planKey: () => planKey(runtimeConfig().root),
   };
 }

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { Driver, ObservedContainer } from '../drivers/types';
 import { LABELS } from '../drivers/types';
 import type { Plan } from '../plan/types';
-import { NotFoundError } from '../core/errors';
+import { InvalidArgumentError, NotFoundError } from '../core/errors';
 import { replicaOf } from '../reconcile/hash';
 import { hasPlans, lastPlans, planDir } from './drift';
 import { commandDriver } from './engine';
@@ -12,8 +12,9 @@ import { table } from './runtime/format';
 /**
  * `ps`, `logs` and `exec` scoped to a stack: containers are named by construct path (`web`,
  * `db/primary`, replica N as `web:N`) or by container name, and found through their labels
- * (io.cdk-docker.stack, io.cdk-docker.path, io.cdk-docker.replica). logs and exec then do what
- * `cdk-docker runtime logs/exec` do.
+ * (io.cdk-docker.stack, io.cdk-docker.path, io.cdk-docker.replica). Everything goes through the
+ * engine's driver: the stacks it has (`listStacks`), their containers (`observe`), their output
+ * (`logs`) and commands run in them (`exec`).
  */
 
 /** How a container is named within its stack: its construct path, `:N` for replica N > 1. */
@@ -74,10 +75,7 @@ export async function stackPs(options: PsOptions): Promise<{ header: string[]; r
   let stacks: string[];
   if (options.stack !== undefined) stacks = [options.stack];
   else if (plans.size > 0) stacks = [...plans.keys()].sort();
-  else {
-    const { containerService: service } = await import('./runtime/services');
-    stacks = [...new Set((await service().list(true)).map((r) => r.labels?.[LABELS.stack]).filter((s): s is string => typeof s === 'string' && s !== ''))].sort();
-  }
+  else stacks = await driver.listStacks();
   const all = options.stack === undefined;
   const rows: string[][] = [];
   for (const stack of stacks) {
@@ -109,8 +107,8 @@ export function registerStackCommands(program: Command): void {
   withStackOptions(program.command('ps'))
     .description('list a stack\'s containers by construct path: NAME, PATH, STATUS, PORTS (every stack when none is given)')
     .argument('[stack]', 'the stack (default: all)')
-    .action(async (stack: string | undefined, flags: { output?: string }) => {
-      const { header, rows } = await stackPs({ stack, output: flags.output });
+    .action(async (stack: string | undefined, flags: { output?: string; engine?: string }) => {
+      const { header, rows } = await stackPs({ stack, output: flags.output, driver: await commandDriver(flags.engine) });
       process.stdout.write(table(header, rows));
     });
 
@@ -121,10 +119,21 @@ export function registerStackCommands(program: Command): void {
     .option('-f, --follow', 'keep following the output')
     .option('-t, --timestamps', 'show timestamps')
     .option('-n, --tail <n>', 'number of lines from the end ("all" for all)', 'all')
-    .action(async (stack: string, ref: string, flags: { follow?: boolean; timestamps?: boolean; tail: string }) => {
-      const c = await resolveStackContainer(stack, ref);
-      const { containerLogs } = await import('./runtime/containers');
-      await containerLogs(c.id, flags);
+    .action(async (stack: string, ref: string, flags: { follow?: boolean; timestamps?: boolean; tail: string; engine?: string }) => {
+      const tail = tailFlag(flags.tail);
+      const driver = await commandDriver(flags.engine);
+      const c = await resolveStackContainer(stack, ref, driver);
+      // Ctrl-C ends a follow, as it ends `docker logs -f`.
+      const stop = new AbortController();
+      const onInterrupt = () => stop.abort();
+      process.once('SIGINT', onInterrupt);
+      try {
+        await driver.logs(c.id, { tail, follow: flags.follow, timestamps: flags.timestamps, signal: stop.signal }, (l) =>
+          (l.stream === 'stdout' ? process.stdout : process.stderr).write(flags.timestamps ? `${l.time} ${l.text}` : l.text),
+        );
+      } finally {
+        process.off('SIGINT', onInterrupt);
+      }
     });
 
   withStackOptions(program.command('exec'))
@@ -138,9 +147,40 @@ export function registerStackCommands(program: Command): void {
     .option('-e, --env <K=V>', 'set an environment variable (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('-w, --workdir <dir>', 'working directory')
     .option('-u, --user <user[:group]>', 'user name or uid')
-    .action(async (stack: string, ref: string, command: string[], flags: { interactive?: boolean; tty?: boolean; env?: string[]; workdir?: string; user?: string }) => {
-      const c = await resolveStackContainer(stack, ref);
-      const { containerExec } = await import('./runtime/containers');
-      await containerExec(c.id, command, flags);
+    .action(async (stack: string, ref: string, command: string[], flags: { interactive?: boolean; tty?: boolean; env?: string[]; workdir?: string; user?: string; engine?: string }) => {
+      const env = envFlags(flags.env);
+      const driver = await commandDriver(flags.engine);
+      const c = await resolveStackContainer(stack, ref, driver);
+      const result = await driver.exec(c.name, command, {
+        env,
+        workdir: flags.workdir,
+        user: flags.user,
+        tty: flags.tty,
+        stdin: flags.interactive || flags.tty ? process.stdin : undefined,
+        stdout: process.stdout,
+        stderr: process.stderr,
+      });
+      if (result.error !== undefined) process.stderr.write(`Error: ${result.error}\n`);
+      process.exitCode = result.exitCode;
     });
+}
+
+/** `--tail`: a number of lines, or `all` (a negative number is all too, as Docker's). */
+function tailFlag(text: string): number | undefined {
+  if (text === 'all') return undefined;
+  if (!/^-?\d+$/.test(text)) throw new InvalidArgumentError(`invalid --tail "${text}": not a whole number`);
+  const n = Number(text);
+  return n < 0 ? undefined : n;
+}
+
+/** `-e K=V` / `-e K` (the value of K here, as Docker's client): a name is required. */
+function envFlags(values: readonly string[] | undefined): { [name: string]: string } {
+  const out: { [name: string]: string } = {};
+  for (const v of values ?? []) {
+    const i = v.indexOf('=');
+    const name = i < 0 ? v : v.slice(0, i);
+    if (name === '') throw new InvalidArgumentError(`invalid argument "${v}" for "-e, --env" flag: invalid environment variable: ${v}`);
+    out[name] = i < 0 ? (process.env[v] ?? '') : v.slice(i + 1);
+  }
+  return out;
 }

@@ -96,6 +96,13 @@ driverConformance('built-in', async () => {
 });
 
 describe('built-in driver', () => {
+  test('driverFor makes the driver of a known engine and refuses another, naming the known ones', () => {
+    const root = tempDir('cdk-docker-driver-for-');
+    expect(driverFor('builtin', { CDK_DOCKER_ROOT: root }).capabilities.defaults.network).toBe('bridge');
+    fs.rmSync(root, { recursive: true, force: true });
+    expect(() => driverFor('docker')).toThrow(new CdkDockerError('unknown engine "docker"; the engines are: builtin'));
+  });
+
   // These use state roots of their own, without containers.
   test('an archive saved by the runtime loads into another state root under the name the plan gives it', async () => {
     const dir = tempDir('cdk-docker-driver-archive-');

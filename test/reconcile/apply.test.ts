@@ -1,9 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { canonicalJson, hmacSha256 } from '../../lib/core/canonical';
-import { CliResult, ROOT, cdkDocker, ok, tempDir, until, writeJsApp } from '../helpers/cli';
+import { driverFor } from '../../lib/drivers';
+import { CLI, CliResult, ROOT, cdkDocker, ok, tempDir, until, writeJsApp } from '../helpers/cli';
 import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 
 jest.setTimeout(120_000);
@@ -137,6 +138,33 @@ app.synth();`,
     expect(ok(rt(['exec', 'builds-web', 'cat', '/flavour', '/message.txt']))).toBe('vanilla\nsecond\n');
     expect(cli(dir, ['diff', '--detailed-exitcode']).code).toBe(0);
   });
+});
+
+test('apply stops at once while another holds the stack\'s lock (the driver\'s), naming the holder; once it is free, apply runs', async () => {
+  const dir = tempDir('cdk-docker-locked-');
+  try {
+    writeJsApp(
+      dir,
+      `const app = new cdk.App();
+const stack = new cdk.Stack(app, 'locked');
+const img = new cdk.Image(stack, 'busybox', { archive: ${JSON.stringify(ARCHIVE)}, tag: 'busybox:examples' });
+new cdk.Container(stack, 'svc', { image: img, command: ['sleep', '100000'] });
+app.synth();`,
+    );
+    // Not spawnSync: the holder's event loop keeps its lock fresh while the CLI runs.
+    const cliAsync = (args: string[]) =>
+      new Promise<CliResult>((resolve) =>
+        execFile(CLI, args, { cwd: dir, env: { ...process.env, NO_COLOR: '1', ...env }, encoding: 'utf8' }, (e, stdout, stderr) => resolve({ code: e ? Number(e.code ?? 1) : 0, stdout, stderr })),
+      );
+    const refused = await driverFor('builtin', env).lockStack('locked', () => cliAsync(['apply', '--auto-approve']));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`stack locked is being applied by another cdk-docker command (pid ${process.pid} on `);
+    expect(rt(['ps', '-aq', '--filter', 'label=io.cdk-docker.stack=locked']).stdout).toBe('');
+    expect(ok(cli(dir, ['apply', '--auto-approve']))).toMatch(/Apply complete!/);
+    ok(cli(dir, ['destroy', '--auto-approve']));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('changes', () => {
