@@ -507,7 +507,20 @@ export class BuiltinDriver implements Driver {
   }
 
   public async exec(nameOrId: string, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    return execIn(this.containers, loadContainers(), nameOrId, argv, opts);
+    for (const k of Object.keys(opts.env ?? {})) {
+      if (k === '' || k.includes('=')) throw new InvalidArgumentError(`exec in ${nameOrId}: invalid environment variable name "${k}"; give a name without "="`);
+    }
+    // This process's own streams are handed down as they are (a terminal stays a terminal).
+    const own = <S>(given: S | undefined, mine: unknown): S | 'inherit' | undefined => (given !== undefined && given === mine ? 'inherit' : given);
+    return this.containers.exec(nameOrId, argv, {
+      env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      workdir: opts.workdir,
+      user: opts.user,
+      tty: opts.tty,
+      stdin: own(opts.stdin, process.stdin),
+      stdout: own(opts.stdout, process.stdout),
+      stderr: own(opts.stderr, process.stderr),
+    });
   }
 
   // --- stacks ---------------------------------------------------------------------------------
@@ -729,51 +742,3 @@ function checkHostCpus(nanoCpus: number | undefined): void {
   if (nanoCpus > host * 1e9) throw new InvalidArgumentError(cpuRangeMessage(host));
 }
 
-// --- exec -------------------------------------------------------------------------------------
-
-/** Runs `argv` in a running container of `svc`, as `docker exec` does. */
-async function execIn(svc: Containers.ContainerService, m: typeof Containers, nameOrId: string, argv: readonly string[], opts: ExecOptions): Promise<ExecResult> {
-  if (argv.length === 0) throw new InvalidArgumentError(`exec in ${nameOrId}: give a command to run`);
-  for (const k of Object.keys(opts.env ?? {})) {
-    if (k === '' || k.includes('=')) throw new InvalidArgumentError(`exec in ${nameOrId}: invalid environment variable name "${k}"; use NAME=value with a name that has no "="`);
-  }
-  if (opts.workdir !== undefined && opts.workdir !== '' && !path.posix.isAbsolute(opts.workdir)) {
-    throw new InvalidArgumentError(`exec in ${nameOrId}: the working directory '${opts.workdir}' is invalid, it needs to be an absolute path`);
-  }
-  const id = svc.ensureRunning(nameOrId);
-  const args = ['exec'];
-  if (opts.tty) args.push('--tty');
-  for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--env', `${k}=${v}`);
-  if (opts.workdir) args.push('--cwd', opts.workdir);
-  if (opts.user !== undefined && opts.user !== '') {
-    const u = m.resolveUser(path.join(svc.store.bundleDir(id), 'rootfs'), opts.user);
-    args.push('--user', `${u.uid}:${u.gid}`);
-    for (const g of u.additionalGids) args.push('--additional-gids', String(g));
-  }
-  args.push(id, ...argv);
-  const inherit = (given: unknown, own: unknown) => given !== undefined && given === own;
-  const child = svc.runcFor().spawn(args, {
-    stdio: [inherit(opts.stdin, process.stdin) ? 'inherit' : opts.stdin ? 'pipe' : 'ignore', inherit(opts.stdout, process.stdout) ? 'inherit' : 'pipe', 'pipe'],
-  });
-  if (opts.stdin && child.stdin) opts.stdin.pipe(child.stdin);
-  child.stdin?.on('error', () => undefined);
-  if (child.stdout) {
-    if (opts.stdout) child.stdout.pipe(opts.stdout, { end: false });
-    else child.stdout.resume();
-  }
-  // runc's own complaints (the command cannot start) are told apart from the command's stderr.
-  let runcError = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    const text = d.toString();
-    if (/level=|exec failed/.test(text)) runcError += text;
-    else opts.stderr?.write(d);
-  });
-  const code = await new Promise<number>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (status) => resolve(status ?? 1));
-  });
-  if (opts.stdin && child.stdin) opts.stdin.unpipe(child.stdin);
-  // Docker's exec exits 126 for any command it could not start, a missing one included.
-  if (runcError) return { exitCode: 126, error: m.runcMessage(runcError) };
-  return { exitCode: code };
-}

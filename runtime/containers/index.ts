@@ -2,7 +2,7 @@
 export { ContainerService, backoffMs, parseContainerListFilters } from './service';
 export { containerImageUsers } from './store';
 export { humanDuration } from '../../lib/core/duration';
-export type { ContainerListFilters, CreateOptions, ContainerSummary } from './service';
+export type { ContainerListFilters, CreateOptions, ContainerSummary, ExecRequest } from './service';
 export { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from './mounts';
 export type { MountRequest } from './mounts';
 export { checkLogDriver, followLog, LOG_DRIVERS, logSize, parseLog, readLog } from './logs';

@@ -1337,6 +1337,47 @@ export class ContainerService {
     return this.runc.pids(id);
   }
 
+  /**
+   * Runs `argv` in the running container, as `docker exec` does: the container's environment with
+   * `env` added, as its user unless `user` says, in `workdir`. Resolves with the command's exit
+   * code, or 126 and runc's reason when the command could not start (Docker's code for a missing
+   * executable too); with `detach`, once it started.
+   */
+  public async exec(nameOrId: string, argv: readonly string[], req: ExecRequest = {}): Promise<{ exitCode: number; error?: string }> {
+    for (const e of req.env ?? []) {
+      if (e.split('=')[0] === '') throw new InvalidArgumentError(`invalid environment variable "${e}": give NAME=value`);
+    }
+    if (req.workdir && !path.posix.isAbsolute(req.workdir)) throw new InvalidArgumentError(`the working directory '${req.workdir}' is invalid, it needs to be an absolute path`);
+    if (argv.length === 0) throw new InvalidArgumentError('exec needs a command to run');
+    const id = this.ensureRunning(nameOrId);
+    const args = ['exec'];
+    if (req.tty) args.push('--tty');
+    if (req.detach) args.push('--detach');
+    for (const e of req.env ?? []) args.push('--env', e);
+    if (req.workdir) args.push('--cwd', req.workdir);
+    if (req.user) {
+      const u = resolveUser(path.join(this.store.bundleDir(id), 'rootfs'), req.user);
+      args.push('--user', `${u.uid}:${u.gid}`, ...u.additionalGids.flatMap((g) => ['--additional-gids', String(g)]));
+    }
+    const stdio = (s: unknown) => (s === 'inherit' ? 'inherit' : s ? 'pipe' : 'ignore');
+    // stderr is always read here: runc's own complaints are told apart from the command's output.
+    const child = this.runc.spawn([...args, id, ...argv], { stdio: [stdio(req.stdin), stdio(req.stdout), 'pipe'] });
+    if (req.stdin && req.stdin !== 'inherit' && child.stdin) {
+      child.stdin.on('error', () => undefined);
+      req.stdin.pipe(child.stdin);
+    }
+    if (req.stdout && req.stdout !== 'inherit') child.stdout?.pipe(req.stdout, { end: false });
+    const stderr = req.stderr === 'inherit' ? process.stderr : req.stderr;
+    let runcError = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      if (/level=|exec failed/.test(d.toString())) runcError += d.toString();
+      else stderr?.write(d);
+    });
+    const code = await new Promise<number>((resolve, reject) => child.on('error', reject).on('close', (status) => resolve(status ?? 1)));
+    if (req.stdin && req.stdin !== 'inherit' && child.stdin) req.stdin.unpipe(child.stdin);
+    return runcError ? { exitCode: 126, error: runcMessage(runcError) } : { exitCode: code };
+  }
+
   /** The runc wrapper, for exec and foreground runs. */
   public runcFor(): Runc {
     return this.runc;
@@ -1349,6 +1390,22 @@ export class ContainerService {
     if (s !== 'running') throw new ConflictError(`Container ${id} is not running`);
     return id;
   }
+}
+
+/** How `exec` runs a command (Docker's exec options); each stream is a stream, 'inherit' (this process's) or none. */
+export interface ExecRequest {
+  /** `NAME=value` entries added to the container's environment. */
+  readonly env?: readonly string[];
+  /** An absolute path in the container. */
+  readonly workdir?: string;
+  /** `user`, `uid`, `user:group` or `uid:gid`. */
+  readonly user?: string;
+  readonly tty?: boolean;
+  /** Return once the command started. */
+  readonly detach?: boolean;
+  readonly stdin?: NodeJS.ReadableStream | 'inherit';
+  readonly stdout?: NodeJS.WritableStream | 'inherit';
+  readonly stderr?: NodeJS.WritableStream | 'inherit';
 }
 
 // --- helpers ---------------------------------------------------------------------------------
