@@ -487,14 +487,16 @@ class Build {
     for (const id of this.intermediate.splice(0)) {
       // A build stopped by a signal removes its containers itself (run's cleanups), as Docker's cancel.
       if (this.interrupted) continue;
-      if (this.opts.forceRemove || (succeeded && this.opts.remove !== false)) {
-        await this.removeContainer(id);
-        this.out(`Removing intermediate container ${short(id)}\n`);
-      } else if (succeeded) {
-        await this.keepContainer(id);
-      } else {
-        // The build fails with the step's error whatever happens here; unkept, the container goes with the build's cleanups.
-        await this.keepContainer(id).catch(() => undefined);
+      try {
+        if (this.opts.forceRemove || (succeeded && this.opts.remove !== false)) {
+          await this.removeContainer(id);
+          this.out(`Removing intermediate container ${short(id)}\n`);
+        } else {
+          await this.keepContainer(id);
+        }
+      } catch (e) {
+        // After a failed step the build fails with that step's error; the container goes with the build's cleanups.
+        if (succeeded) throw e;
       }
     }
   }
