@@ -17,6 +17,9 @@ function out(s: string): void {
  */
 function promptLine(prompt: string, echo: boolean): Promise<string> {
   const stdin = process.stdin;
+  // Raw before the prompt shows: what is typed as soon as it appears (a password too) must not
+  // reach a terminal that still echoes.
+  stdin.setRawMode(true);
   out(prompt);
   return new Promise((resolve, reject) => {
     let line = '';
@@ -49,7 +52,6 @@ function promptLine(prompt: string, echo: boolean): Promise<string> {
         if (echo) out(ch);
       }
     };
-    stdin.setRawMode(true);
     stdin.on('data', onData);
     stdin.on('end', onEnd);
     stdin.resume();
