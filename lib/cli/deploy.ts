@@ -1,9 +1,8 @@
 import { Command } from 'commander';
-import { positiveInteger, stackEngine, StackFlags, terminal, withStackOptions } from './options';
+import { collect, positiveInteger, stackEngine, StackFlags, terminal, withStackOptions } from './options';
 
 /** `diff`, `apply` and `destroy`: flags here, the flow in lib/toolkit/deploy. */
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function registerDeploy(program: Command): void {
   withStackOptions(

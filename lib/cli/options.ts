@@ -33,16 +33,12 @@ export function withStackOptions(cmd: Command): Command {
 
 /** The engine of a stack command (driver, stack lock, plan key), loaded on first use. */
 export async function stackEngine(flags: StackFlags): Promise<Engine> {
-  const { engine } = await import('./engine');
-  const engines: { readonly [name in EngineName]: () => Promise<Engine> } = { builtin: engine };
-  return engines[flags.engine]();
+  return (await import('./engine')).engine(flags.engine);
 }
 
 /** The driver of a stack command that only reads (drift). */
 export async function stackDriver(flags: StackFlags): Promise<Driver> {
-  const { commandDriver } = await import('./engine');
-  const drivers: { readonly [name in EngineName]: () => Promise<Driver> } = { builtin: commandDriver };
-  return drivers[flags.engine]();
+  return (await import('./engine')).commandDriver(flags.engine);
 }
 
 /** What the stack commands print to and ask on: this terminal. */
@@ -65,3 +61,6 @@ export function positiveInteger(flag: string, value: string): number {
 export function formatOption(choices: string[], dflt: string): Option {
   return new Option('--format <format>', 'output format').choices(choices).default(dflt);
 }
+
+/** Commander's collector for a repeatable option (`-e A -e B`). */
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

@@ -223,6 +223,9 @@ export class BuiltinDriver implements Driver {
             noCache: spec.noCache,
             tags: [resource.name],
             labels: imageLabels,
+            // An apply leaves nothing it did not declare: a failed step's container goes too
+            // (Docker's API keeps it unless forcerm; the error carries the step's output).
+            forceRemove: true,
           });
           return this.toObservedImage(this.imageStore.resolve(built.imageId));
         } catch (e) {

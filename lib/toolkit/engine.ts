@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { DRIVER_NAMES } from '../drivers';
 import type { Driver, DriverName } from '../drivers';
 import { InvalidArgumentError } from '../core/errors';
 import { CONFIG_FILE, loadConfig } from './config';
@@ -11,8 +12,7 @@ import { CONFIG_FILE, loadConfig } from './config';
  */
 
 /** The engines there are; a name not here is refused before anything runs. */
-const KNOWN: { readonly [name in DriverName]: true } = { builtin: true };
-export const ENGINES = Object.keys(KNOWN) as DriverName[];
+export const ENGINES: readonly DriverName[] = DRIVER_NAMES;
 export type EngineName = DriverName;
 
 export interface EngineNameOptions {
@@ -37,7 +37,7 @@ export function resolveEngineName(options: EngineNameOptions = {}): EngineName {
     if (configured === undefined) return 'builtin';
     [name, from] = [configured, `"engine" in ${path.join(dir, CONFIG_FILE)}`];
   }
-  if (!Object.prototype.hasOwnProperty.call(KNOWN, name)) {
+  if (!(ENGINES as readonly string[]).includes(name)) {
     throw new InvalidArgumentError(`unknown engine "${name}" (${from}); the supported engines are: ${ENGINES.join(', ')}`);
   }
   return name as EngineName;

@@ -103,6 +103,31 @@ describe('built-in driver', () => {
     expect(() => driverFor('docker')).toThrow(new CdkDockerError('unknown engine "docker"; the engines are: builtin'));
   });
 
+  test('a build that fails at a RUN step leaves no container behind (an apply keeps nothing it did not declare)', async () => {
+    const dir = tempDir('cdk-docker-driver-build-');
+    const config = runtimeConfig({ CDK_DOCKER_ROOT: path.join(dir, 'root'), CDK_DOCKER_RUNROOT: path.join(dir, 'run') });
+    privateNetworkConfig(config.root, 156);
+    const svc = new ContainerService(config);
+    try {
+      await imageService(config).import(fs.createReadStream(busyboxRootfsTar(dir, ['sh', 'echo', 'false'])), 'busybox:fails', { changes: ['ENV PATH=/bin'] });
+      const context = path.join(dir, 'ctx');
+      fs.mkdirSync(context);
+      fs.writeFileSync(path.join(context, 'Dockerfile'), 'FROM busybox:fails\nENV A=1\nRUN echo about to fail && false\n');
+      const driver = new BuiltinDriver(config);
+      const labels = { 'io.cdk-docker.stack': 's', 'io.cdk-docker.path': 'app', 'io.cdk-docker.spec-hash': 'sha256:1' };
+      const spec = { source: 'build' as const, context, contextHash: `sha256:${'c'.repeat(64)}`, dockerfile: 'Dockerfile', buildArgs: {}, noCache: false };
+      const e = await driver.ensureImage({ type: 'image', path: 'app', name: 'fails:latest', dependsOn: [], spec }, labels).catch((x: Error) => x);
+      expect((e as Error).message).toContain('about to fail');
+      // Every container record of the root, build steps included (ps hides those).
+      const records = () => (fs.existsSync(path.join(config.root, 'containers')) ? fs.readdirSync(path.join(config.root, 'containers')) : []);
+      expect(records()).toEqual([]);
+    } finally {
+      for (const c of await svc.list(true)) await svc.remove(c.id, { force: true }).catch(() => undefined);
+      await new (await import('../../runtime/networks')).NetworkStore(config.root, undefined, config.network).remove('bridge', { force: true }).catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   // These use state roots of their own, without containers.
   test('an archive saved by the runtime loads into another state root under the name the plan gives it', async () => {
     const dir = tempDir('cdk-docker-driver-archive-');

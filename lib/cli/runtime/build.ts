@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import type * as Runtime from '../../../runtime';
 import { InvalidArgumentError } from '../../core/errors';
 import { FlagError, parseBool } from './flags';
-import { collect, loadRuntime } from './services';
+import { collect } from '../options';
+import { loadRuntime } from './services';
 
 interface BuildFlags {
   tag?: string[];

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import { InvalidArgumentError } from '../../core/errors';
-import { collect, containerService as service, loadRuntime } from './services';
+import { collect } from '../options';
+import { containerService as service, loadRuntime } from './services';
 
 /** Docker's splitCpArg: `CONTAINER:PATH`, unless the argument is an absolute or `.`-relative local path. */
 export function splitCpArg(arg: string): { container?: string; path: string } {
@@ -107,7 +108,7 @@ export function registerContainerFileCommands(runtime: Command): void {
     )
     .addHelpText('after', '\nThe image is the container\'s image plus one layer of its changes (volumes are not included),\nwith the container\'s Cmd, Entrypoint, Env, WorkingDir, User, Labels, ExposedPorts, Volumes and StopSignal.')
     .action(async (c: string, ref: string | undefined, o: { author?: string; message?: string; change?: string[]; pause: boolean }) => {
-      const record = await loadRuntime().containers().commitContainer(service(), c, { ref, author: o.author, message: o.message, changes: o.change, pause: o.pause });
+      const record = await service().commit(c, { ref, author: o.author, message: o.message, changes: o.change, pause: o.pause });
       process.stdout.write(`${record.id}\n`);
     });
 }

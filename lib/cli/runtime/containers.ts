@@ -12,7 +12,8 @@ import { familiarReference, parseReference } from '../../core/reference';
 import { flagAliases, flagsEndAtFirstArgument } from './flags';
 import { ago, eachName, goTimeString, printInspect, renderFormatted, renderTemplate, shortId, table, tabwrite } from './format';
 import { attachToContainer, parseSigProxy } from './attach';
-import { collect, containerService as service, imageService, loadRuntime } from './services';
+import { collect } from '../options';
+import { containerService as service, imageService, loadRuntime } from './services';
 
 function out(s: string): void {
   process.stdout.write(s);
@@ -266,6 +267,8 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
     noHealthcheck: o.healthcheck === false,
     tty: o.tty,
     openStdin: o.interactive,
+    // As Docker's client: stdin attached (`create -i`, `run -i` without -d) closes when its input ends.
+    stdinOnce: !!o.interactive && !o.detach,
     networkMode: o.network,
     links: (o.link ?? []).map(linkFlag),
     networkAliases: o.networkAlias,
@@ -621,15 +624,6 @@ export function registerContainerCommands(runtime: Command): void {
       for (const n of await service().restoreIfRebooted(true)) out(`${n}\n`);
     });
 
-  // conmon's exit command: records the exit and applies the restart policy. Not for users.
-  runtime.addCommand(
-    new Command('_exited')
-      .argument('<id>')
-      .action(async (id: string) => {
-        await service().exited(id);
-      }),
-    { hidden: true },
-  );
 }
 
 /** `runtime ps` flags. */
@@ -764,39 +758,27 @@ export interface ExecOptions {
 
 /** Runs `command` in a running container as `runtime exec` does (also for stack-scoped `exec`); sets process.exitCode. */
 export async function containerExec(c: string, command: string[], o: ExecOptions): Promise<void> {
-  const env = envFlag(o.env) ?? [];
+  const env = (envFlag(o.env) ?? []).map((e) => (e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`));
   workdirFlag(o.workdir);
-  const svc = service();
-  const id = svc.ensureRunning(c);
-  const m = loadRuntime().containers();
-  const args = ['exec'];
-  if (o.tty) args.push('--tty');
-  if (o.detach) args.push('--detach');
-  for (const e of env) args.push('--env', e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
-  if (o.workdir) args.push('--cwd', o.workdir);
-  if (o.user !== undefined) {
-    const u = m.resolveUser(path.join(svc.store.bundleDir(id), 'rootfs'), o.user);
-    args.push('--user', `${u.uid}:${u.gid}`);
-    for (const g of u.additionalGids) args.push('--additional-gids', String(g));
-  }
-  args.push(id, ...command);
-  const child = svc.runcFor().spawn(args, { stdio: [o.interactive || o.tty ? 'inherit' : 'ignore', 'inherit', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    const text = d.toString();
-    if (/level=|exec failed/.test(text)) stderr += text;
-    else process.stderr.write(d);
+  const r = await service().exec(c, command, {
+    env,
+    workdir: o.workdir,
+    user: o.user,
+    tty: o.tty,
+    detach: o.detach,
+    stdin: o.interactive || o.tty ? 'inherit' : undefined,
+    stdout: 'inherit',
+    stderr: 'inherit',
   });
-  const code = await new Promise<number>((resolve) => child.on('close', (status) => resolve(status ?? 1)));
-  if (stderr) {
-    const msg = m.runcMessage(stderr);
-    process.stderr.write(`Error: ${msg}\n`);
+  if (r.error !== undefined) {
+    process.stderr.write(`Error: ${r.error}\n`);
     // Docker's exec exits 126 for any command it could not start, a missing one included
-    // (moby sets 126 when the exec fails to start; measured on Docker 20.10.24).
-    process.exitCode = 126;
+    // (moby sets 126 when the exec fails to start; measured on Docker 20.10.24); `exec -d`
+    // reports the daemon's error and exits 1.
+    process.exitCode = o.detach ? 1 : r.exitCode;
     return;
   }
-  process.exitCode = code;
+  process.exitCode = r.exitCode;
 }
 
 function logMaxSize(opts: string[]): number | undefined {

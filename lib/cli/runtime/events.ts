@@ -3,7 +3,8 @@ import type { Events } from '../../../runtime';
 import { parseGoDuration } from '../../core/duration';
 import { InvalidArgumentError } from '../../core/errors';
 import { renderTemplate } from './format';
-import { collect, loadRuntime } from './services';
+import { collect } from '../options';
+import { loadRuntime } from './services';
 
 /** What `runtime events` takes. */
 export interface EventsOptions {

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import type * as Runtime from '../../../runtime';
 import { CdkDockerError, InvalidArgumentError } from '../../core/errors';
 import { normalizeReference } from '../../core/reference';
-import { collect, imageService, loadRuntime } from './services';
+import { collect } from '../options';
+import { imageService, loadRuntime } from './services';
 import { ago, eachName, goTimeString, printInspect, renderFormatted, renderTemplate, shortId, table } from './format';
 
 function out(s: string): void {

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import type { Networks } from '../../../runtime';
 import { InvalidArgumentError } from '../../core/errors';
-import { collect, containerService, loadRuntime, networkStore } from './services';
+import { collect } from '../options';
+import { containerService, loadRuntime, networkStore } from './services';
 import { confirm, eachName, keyValues, printInspect, renderTemplate, shortId, table } from './format';
 
 function out(s: string): void {

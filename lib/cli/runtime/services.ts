@@ -34,6 +34,3 @@ export function volumeStore(): Runtime.Volumes.VolumeStore {
   const rt = loadRuntime();
   return new (rt.volumes().VolumeStore)(rt.runtimeConfig().root);
 }
-
-/** Commander's collector for a repeatable option (`-e A -e B`). */
-export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

@@ -4,7 +4,8 @@ import { InvalidArgumentError } from '../../core/errors';
 import { tmpfsOptionProblem } from '../../core/limits';
 import { confirm, eachName, keyValues, printInspect, renderTemplate, table } from './format';
 import { humanSize } from '../../../runtime';
-import { collect, loadRuntime, volumeStore } from './services';
+import { collect } from '../options';
+import { loadRuntime, volumeStore } from './services';
 
 function out(s: string): void {
   process.stdout.write(s);
