@@ -221,7 +221,9 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     };
     if (Object.keys(update).length > 0) await driver.updateContainer(existing.id, update);
     if (change.reasons.some((r) => r.field.startsWith('networks'))) {
-      const wanted = new Map(spec.networks.map((n) => [n.network, n]));
+      // As diff plans them: no networks listed means the engine's default one.
+      const planned = spec.networks.length > 0 ? spec.networks : [{ network: caps.defaults.network, aliases: [] as string[], ipv4Address: undefined }];
+      const wanted = new Map(planned.map((n) => [n.network, n]));
       for (const n of Object.keys(existing.networks)) if (!wanted.has(n)) await driver.disconnectNetwork(existing.id, n);
       for (const [n, a] of wanted) if (!(n in existing.networks)) await driver.connectNetwork(existing.id, n, { aliases: a.aliases, ipv4Address: a.ipv4Address });
     }

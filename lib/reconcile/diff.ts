@@ -415,7 +415,7 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
   diffPorts(s.ports, o.ports ?? [], replace);
   diffMounts(ctx, replace, (field, before, after) => need('replace', field, before, after));
   diffHealthcheck(s.healthcheck, o.healthcheck, d, engine, (field, before, after) => need('replace', field, before, after));
-  diffNetworks(ctx, (field, before, after) => need(inPlace('networks'), field, before, after));
+  diffNetworks(ctx, (field, before, after) => need(inPlace('networks'), field, before, after), (field, before, after) => need('replace', field, before, after));
 
   // Inputs the engine cannot report: image source (for archives), env files.
   const had = parseInputs(obs.labels[EXTRA_LABELS.inputs]);
@@ -599,7 +599,16 @@ function plannedNetworks(s: ContainerSpec, engine: EngineDefaults): ContainerSpe
   return s.networks.length > 0 ? s.networks : [{ network: engine.network, aliases: [] }];
 }
 
-function diffNetworks(ctx: ContainerContext, update: (f: string, b: string | undefined, a: string | undefined) => void): void {
+/**
+ * Joining or leaving a network is an update (where the engine can connect in place); other
+ * aliases or another address on a network it stays on replace the container, as Compose and
+ * Terraform's Docker provider do (an engine has no call to change an endpoint).
+ */
+function diffNetworks(
+  ctx: ContainerContext,
+  update: (f: string, b: string | undefined, a: string | undefined) => void,
+  replace: (f: string, b: string | undefined, a: string | undefined) => void,
+): void {
   const s = ctx.resource.spec;
   const obs = ctx.observed;
   if (s.networkMode !== 'bridge' || obs.spec.networkMode !== 'bridge') return;
@@ -616,8 +625,8 @@ function diffNetworks(ctx: ContainerContext, update: (f: string, b: string | und
     }
     const ha = [...new Set(h.aliases ?? [])].filter((a) => !auto.has(a) || w.aliases.includes(a)).sort();
     const wa = [...new Set(w.aliases)].sort();
-    if (!eq(ha, wa)) update(`networks.${w.network}.aliases`, show(ha), show(wa));
-    if (w.ipv4Address !== undefined && h.ipv4Address !== w.ipv4Address) update(`networks.${w.network}.ipv4Address`, show(h.ipv4Address), show(w.ipv4Address));
+    if (!eq(ha, wa)) replace(`networks.${w.network}.aliases`, show(ha), show(wa));
+    if (w.ipv4Address !== undefined && h.ipv4Address !== w.ipv4Address) replace(`networks.${w.network}.ipv4Address`, show(h.ipv4Address), show(w.ipv4Address));
   }
   for (const h of have.values()) update(`networks.${h.network}`, 'attached', undefined);
 }

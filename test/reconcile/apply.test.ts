@@ -169,14 +169,14 @@ app.synth();`,
 
 describe('changes', () => {
   let dir: string;
-  const write = (opts: { greeting: string; restart: string; extra?: boolean }) =>
+  const write = (opts: { greeting: string; restart: string; extra?: boolean; aliases?: string[] }) =>
     writeJsApp(
       dir,
       `const app = new cdk.App();
 const stack = new cdk.Stack(app, 'changes');
 const img = new cdk.Image(stack, 'busybox', { archive: ${JSON.stringify(ARCHIVE)}, tag: 'busybox:examples' });
 const net = new cdk.Network(stack, 'net');
-new cdk.Container(stack, 'svc', { image: img, command: ['sleep', '100000'], env: { GREETING: ${JSON.stringify(opts.greeting)} }, networks: [net], restart: ${JSON.stringify(opts.restart)} });
+new cdk.Container(stack, 'svc', { image: img, command: ['sleep', '100000'], env: { GREETING: ${JSON.stringify(opts.greeting)} }, networks: [${opts.aliases ? `{ network: net, aliases: ${JSON.stringify(opts.aliases)} }` : 'net'}], restart: ${JSON.stringify(opts.restart)} });
 ${opts.extra ? `new cdk.Container(stack, 'peer', { image: img, command: ['sh', '-c', 'exec sleep 100000'], networks: [net] });` : ''}
 app.synth();`,
     );
@@ -218,6 +218,25 @@ app.synth();`,
     expect(ok(rt(['exec', 'changes-svc', 'sh', '-c', 'echo $GREETING']))).toBe('bonjour\n');
     expect(rt(['ps', '-aq', '--filter', 'name=changes-peer']).stdout).toBe('');
     expect(cli(dir, ['diff', '--detailed-exitcode']).code).toBe(0);
+  });
+
+  test('a changed alias on a network the container stays on replaces it (as Compose), and the next diff is empty', () => {
+    write({ greeting: 'bonjour', restart: 'always', extra: true, aliases: ['api'] });
+    ok(cli(dir, ['apply', '--auto-approve']));
+    const id = ok(rt(['ps', '-q', '--no-trunc', '--filter', 'name=changes-svc'])).trim();
+    write({ greeting: 'bonjour', restart: 'always', extra: true, aliases: ['backend'] });
+    const change = cli(dir, ['diff', '--detailed-exitcode']);
+    expect(change.code).toBe(2);
+    expect(change.stdout).toMatch(/aliases/);
+    expect(change.stdout).toMatch(/replace/i);
+    ok(cli(dir, ['apply', '--auto-approve']));
+    expect(ok(rt(['ps', '-q', '--no-trunc', '--filter', 'name=changes-svc'])).trim()).not.toBe(id);
+    expect(rt(['exec', 'changes-peer', 'sh', '-c', 'ping -c1 -W2 backend >/dev/null && echo reached']).stdout).toBe('reached\n');
+    expect(rt(['exec', 'changes-peer', 'sh', '-c', 'ping -c1 -W2 api >/dev/null 2>&1 || echo gone']).stdout).toBe('gone\n');
+    expect(cli(dir, ['diff', '--detailed-exitcode']).code).toBe(0);
+    // Back to where the next test starts: svc without aliases, no peer.
+    write({ greeting: 'bonjour', restart: 'always', extra: false });
+    ok(cli(dir, ['apply', '--auto-approve']));
   });
 
   test('a saved plan is carried out as reviewed and refused once the stack changed; --target limits the changes', () => {
