@@ -23,6 +23,11 @@ export interface DockerdOptions {
   readonly bridge?: { readonly name: string; readonly address: string; readonly pool: string };
   /** Names its state directory and containerd namespace. @default 'test' */
   readonly label?: string;
+  /**
+   * Also listen on tcp://127.0.0.1:`port` — with `--tlsverify` (clients need a certificate signed
+   * by `ca`) when `tls` gives the CA and the server's certificate and key (PEM files).
+   */
+  readonly tcp?: { readonly port: number; readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string } };
 }
 
 /** Debian's docker.io client (20.10); another `docker` first on PATH (a newer client) is not used. */
@@ -53,6 +58,9 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<TestDo
       '--exec-root', path.join(dir, 'exec'),
       '--pidfile', path.join(dir, 'docker.pid'),
       '-H', host,
+      ...(options.tcp ? ['-H', `tcp://127.0.0.1:${options.tcp.port}`] : []),
+      // Plain tcp says --tls=false, or dockerd 20.10 waits 15 s to show its warning.
+      ...(options.tcp?.tls ? ['--tlsverify', '--tlscacert', options.tcp.tls.ca, '--tlscert', options.tcp.tls.cert, '--tlskey', options.tcp.tls.key] : options.tcp ? ['--tls=false'] : []),
       ...(bridge ? [`--bridge=${bridge.name}`, '--default-address-pool', `base=${bridge.pool},size=24`] : ['--bridge=none']),
       '--iptables=false', '--ip-masq=false', '--ip-forward=false',
       '--containerd-namespace', `cdk-docker-${label}-${process.pid}`,

@@ -503,7 +503,7 @@ export class DockerClient {
       const fail = (e: unknown) => {
         if (settled) return;
         settled = true;
-        reject(this.translate(e));
+        void this.diagnose(e).then(reject);
       };
       const handler: Dispatcher.DispatchHandlers = {
         onConnect: (abort) => {
@@ -636,8 +636,21 @@ export class DockerClient {
       });
       return { statusCode: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: res.body };
     } catch (e) {
-      throw this.translate(e);
+      throw await this.diagnose(e);
     }
+  }
+
+  /**
+   * The error for a failed request. A TLS connection the engine closed before answering (how it
+   * refuses a client certificate under TLS 1.3: its alert comes after the handshake, and undici
+   * reports only the close) is probed again with Node's tls, to name the engine's alert.
+   */
+  private async diagnose(e: unknown): Promise<Error> {
+    const ep = this.endpoint;
+    const err = e as { code?: string; socket?: { bytesRead?: number } };
+    if (ep.kind !== 'tcp' || !ep.tls || !['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE'].includes(String(err?.code)) || (err.socket?.bytesRead ?? 0) > 0) return this.translate(e);
+    const probed = await probeTls(ep);
+    return this.translate(probed ?? e);
   }
 
   private async readText(body: Readable): Promise<string> {
@@ -674,6 +687,35 @@ export class DockerClient {
     if (e instanceof CdkDockerError) return e;
     return transportError(this.endpoint, e);
   }
+}
+
+/**
+ * Connects to a TLS endpoint with Node's tls, sends a ping and returns the error the connection
+ * ends with (the engine's TLS alert), or undefined when the engine answers.
+ */
+function probeTls(ep: DockerEndpoint): Promise<Error | undefined> {
+  const tls = require('node:tls') as typeof import('node:tls');
+  return new Promise((resolve) => {
+    const socket = tls.connect({
+      host: ep.hostname,
+      port: ep.port,
+      ca: ep.tls!.ca,
+      cert: ep.tls!.cert,
+      key: ep.tls!.key,
+      rejectUnauthorized: ep.tls!.verify,
+      servername: /^[\d.]+$|:/.test(ep.hostname!) ? undefined : ep.hostname,
+    });
+    const done = (v: Error | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(undefined), 5_000);
+    socket.on('secureConnect', () => socket.write('GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n'));
+    socket.on('data', () => done(undefined));
+    socket.on('error', (e) => done(e));
+    socket.on('close', () => done(undefined));
+  });
 }
 
 function parseRawHeaders(raw: Buffer[] | string[] | null | undefined): IncomingHttpHeaders {
