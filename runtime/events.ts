@@ -25,14 +25,12 @@ import { type FilterGroups, groupFilters, matchLabel } from './util/filters';
  * read-only root) is dropped.
  *
  * Compared with a private dockerd 20.10.24 running the same commands (test/runtime/events.test.ts:
- * create/start/pause/unpause/rename/kill/stop/run/restart/rm, network and volume create/rm, tag,
- * push, pull, rmi, load, save, import), the lines are the same after numbering ids and dropping
- * times, but for these differences, kept:
- * - no `attach`/`detach` (a foreground `run`, `attach`, `start -a`: no daemon to attach to);
+ * create/start/pause/unpause/rename/kill/stop/run/restart/rm, exec (attached, detached, failing),
+ * commit, start -a, network and volume create/rm, tag, push, pull, rmi, load, save, import), the
+ * lines are the same after numbering ids and dropping times, but for these differences, kept:
  * - no connect/disconnect to the `none` and `host` networks (not network objects here);
- * - no `exec_create`/`exec_start`/`exec_die` (exec runs runc from the CLI, not hooked yet), so
- *   health probes log only `health_status: …` when the status changes;
- * - no `commit`, and no `tag` for `build -t`; `image prune -a` logs `delete` without `untag`;
+ * - no `resize` when a terminal attaches (Docker's client resizes twice, to force a redraw);
+ * - no `tag` for `build -t`; `image prune -a` logs `delete` without `untag`;
  * - no daemon, plugin, service, node, secret or config events;
  * - kept in a file between 1 and 2 MiB (Docker: the last 1000 in memory, gone on restart);
  * - `timeNano` has 256 ns resolution.

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SeqpacketSocket } from 'node-unix-socket';
 import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/core/errors';
-import type { ContainerService } from './service';
+import { type ContainerService, stdinOnce } from './service';
 
 /**
  * Attaching to a container that conmon monitors, with podman's contract (libpod's
@@ -183,7 +183,7 @@ export class AttachConnection {
         const body = packet.subarray(1);
         if (packet[0] === ATTACH_PIPE_STDERR) io.stderr.write(body);
         else if (packet[0] === ATTACH_PIPE_STDOUT) io.stdout.write(body);
-        if (inputEnded) armLinger();
+        if (inputEnded && opts.stdinStaysOpen) armLinger();
       };
       const onInput = (chunk: Buffer | string) => {
         const { forward, detached } = scanner.feed(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
@@ -292,17 +292,12 @@ export async function attachContainer(svc: ContainerService, nameOrId: string, i
   // Docker: input goes to a container only when it was created with -i.
   const stdin = record.Config.OpenStdin ? io.stdin : undefined;
   let connection: AttachConnection | undefined;
-  // Docker's StdinOnce: a container started attached with -i (and no terminal) gets EOF when this input ends.
-  const stdinOnce = req.start === true && stdin !== undefined && !record.Config.Tty;
-  let started = false;
   if (req.start) {
     try {
       await svc.start(id, {
         attachedBy: process.pid,
-        stdinOnce,
         beforeStart: async (b) => {
           connection = await AttachConnection.connect(b, record.Name);
-          started = true;
         },
       });
     } catch (e) {
@@ -315,10 +310,13 @@ export async function attachContainer(svc: ContainerService, nameOrId: string, i
     if (state.Status === 'paused') throw new ConflictError(`You cannot attach to a paused container, unpause it first: runtime unpause ${record.Name}`);
     if (state.Status !== 'running') throw new ConflictError(`You cannot attach to a stopped container, start it first: runtime start -a ${record.Name}`);
     connection = await AttachConnection.connect(bundle, record.Name);
+    svc.noteAttached(id);
   }
   const run = svc.store.state(id).StartedAt;
   req.onAttached?.({ id, bundle, tty: record.Config.Tty });
-  return connection.relay({ ...io, stdin }, { ...req, stdinStaysOpen: !(started && stdinOnce) }, () => exitCodeOfRun(svc, id, run));
+  // Docker's StdinOnce (create -i, run -i): the container's stdin closed when this input ended, so
+  // the attach waits for the container to exit; otherwise it ends soon after the input does.
+  return connection.relay({ ...io, stdin }, { ...req, stdinStaysOpen: !stdinOnce(record) }, () => exitCodeOfRun(svc, id, run));
 }
 
 /**

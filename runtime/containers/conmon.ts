@@ -69,9 +69,80 @@ export async function startConmon(o: ConmonOptions): Promise<{ pid: number; conm
     ...o.exitCommand.slice(1).flatMap((a) => ['--exit-command-arg', a]),
   ];
   fs.mkdirSync(`${o.bundle}/sockets`, { recursive: true, mode: 0o700 });
+  const { data, output } = await runConmon(conmon, args, o.env, 'the container');
+  if (!data.data || data.data < 0) {
+    throw new ContainerCreateError(runcMessage(data.message ?? output) || 'the OCI runtime failed to create the container', exitCodeFor(data.message ?? ''));
+  }
+  const conmonPid = Number(fs.readFileSync(conmonPidFile, 'utf8').trim());
+  return { pid: data.data, conmonPid };
+}
+
+/** What a detached exec under conmon needs (see `startConmonExec`). */
+export interface ConmonExecOptions {
+  readonly id: string;
+  readonly execId: string;
+  readonly name: string;
+  /** The container's bundle (runc finds the container by id; conmon wants the bundle). */
+  readonly bundle: string;
+  /** The exec's own directory: process spec, pid files, exit dir, sockets. */
+  readonly dir: string;
+  /** The OCI process to run (runc exec --process). */
+  readonly process: object;
+  readonly terminal: boolean;
+  readonly runcBinary: string;
+  readonly runcRoot: string;
+  /** conmon writes `<dir>/exits/<id>` (named by the container's id) when the process ends. */
+  readonly exitCommand: string[];
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts a detached exec (`exec -d`) under conmon, as podman does: conmon runs `runc exec
+ * --process`, waits for the process, writes its exit code into `<dir>/exits/` and then runs the
+ * exit command (which records Docker's `exec_die`). Resolves with the process's pid once it runs;
+ * rejects with a ContainerCreateError (runc's words) when it could not be started.
+ */
+export async function startConmonExec(o: ConmonExecOptions): Promise<number> {
+  const conmon = findHelper('conmon', o.env);
+  if (!conmon) throw new CdkDockerError('conmon is not installed: the built-in runtime monitors containers with it; install it with `apt-get install conmon` (or run `cdk-docker doctor`)');
+  fs.mkdirSync(`${o.dir}/exits`, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(`${o.dir}/sockets`, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(`${o.dir}/process.json`, JSON.stringify(o.process), { mode: 0o600 });
+  const args = [
+    '--api-version', '1',
+    '-c', o.id,
+    '-u', o.execId,
+    '-n', o.name,
+    '-r', o.runcBinary,
+    '--runtime-arg', '--root',
+    '--runtime-arg', o.runcRoot,
+    '-b', o.bundle,
+    '-p', `${o.dir}/pidfile`,
+    '-P', `${o.dir}/conmon.pid`,
+    '-l', 'none',
+    '--exit-dir', `${o.dir}/exits`,
+    '--socket-dir-path', `${o.dir}/sockets`,
+    '--log-level', 'error',
+    ...(o.terminal ? ['-t'] : []),
+    '--exec',
+    '--exec-process-spec', `${o.dir}/process.json`,
+    '--exit-command', o.exitCommand[0],
+    ...o.exitCommand.slice(1).flatMap((a) => ['--exit-command-arg', a]),
+  ];
+  const { data, output } = await runConmon(conmon, args, o.env, 'the process');
+  if (!data.data || data.data < 0) throw new ContainerCreateError(runcMessage(data.message ?? output) || 'the OCI runtime failed to start the process', exitCodeFor(data.message ?? ''));
+  return data.data;
+}
+
+/**
+ * Runs conmon (which daemonizes) and reads its first message on the sync pipe (fd 3): the
+ * container's or exec's pid, or -1 and runc's words. Lets go of conmon's pipes afterwards so
+ * that this process can exit while conmon runs on.
+ */
+async function runConmon(conmon: string, args: string[], env: NodeJS.ProcessEnv, what: string): Promise<{ data: { data?: number; message?: string }; output: string }> {
   const child = spawn(conmon, args, {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    env: { ...o.env, _OCI_SYNCPIPE: '3' },
+    env: { ...env, _OCI_SYNCPIPE: '3' },
     detached: true,
   });
   let output = '';
@@ -91,17 +162,11 @@ export async function startConmon(o: ConmonOptions): Promise<{ pid: number; conm
   // conmon keeps our pipes open for its lifetime; let go of them so this process can exit.
   for (const s of [child.stdout, child.stderr, sync]) (s as { destroy(): void } | null)?.destroy();
   child.unref();
-  let data: { data?: number; message?: string };
   try {
-    data = JSON.parse(message.split('\n')[0]) as { data?: number; message?: string };
+    return { data: JSON.parse(message.split('\n')[0]) as { data?: number; message?: string }, output };
   } catch {
-    throw new CdkDockerError(`conmon failed to start the container: ${output.trim() || message.trim() || 'no output'}`);
+    throw new CdkDockerError(`conmon failed to start ${what}: ${output.trim() || message.trim() || 'no output'}`);
   }
-  if (!data.data || data.data < 0) {
-    throw new ContainerCreateError(runcMessage(data.message ?? output) || 'the OCI runtime failed to create the container', exitCodeFor(data.message ?? ''));
-  }
-  const conmonPid = Number(fs.readFileSync(conmonPidFile, 'utf8').trim());
-  return { pid: data.data, conmonPid };
 }
 
 /** Docker's exit codes for a container that could not start: 127 not found, 126 not executable. */

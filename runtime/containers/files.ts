@@ -694,9 +694,10 @@ function layerTar(upper: string, walk: Walk): TarProcess {
 /**
  * `commit`: a new image from the container — its image's layers plus one layer of its changes,
  * its settings as the image's defaults with `changes` applied. A running container is paused
- * meanwhile unless `pause` is false. Returns the new image.
+ * meanwhile unless `pause` is false; `committed` is called with the image before it is resumed
+ * (where Docker's events of a commit come). Returns the new image.
  */
-export async function commitContainer(svc: ContainerService, nameOrId: string, opts: CommitContainerOptions = {}): Promise<ImageRecord> {
+export async function commitContainer(svc: ContainerService, nameOrId: string, opts: CommitContainerOptions = {}, committed?: (image: ImageRecord) => void): Promise<ImageRecord> {
   const id = svc.store.resolve(nameOrId);
   const record = svc.store.record(id);
   const image = svc.images.resolve(record.ImageId);
@@ -708,7 +709,7 @@ export async function commitContainer(svc: ContainerService, nameOrId: string, o
   try {
     const walk = await walkChanges(svc, id);
     const layer = layerTar(svc.upperDir(id), walk);
-    let committed: ImageRecord | undefined;
+    let made: ImageRecord | undefined;
     await consume(
       layer,
       commitImage(svc.images, {
@@ -720,9 +721,10 @@ export async function commitContainer(svc: ContainerService, nameOrId: string, o
         message: opts.message,
         createdBy: opts.createdBy ?? [record.Path, ...record.Args].join(' '),
         ref: opts.ref,
-      }).then((r) => (committed = r)),
+      }).then((r) => (made = r)),
     );
-    return committed!;
+    committed?.(made!);
+    return made!;
   } finally {
     if (pause) await svc.unpause(id).catch(() => undefined);
   }

@@ -4,9 +4,9 @@ import type { HealthcheckConfig, HealthLogEntry, HealthState } from './types';
 
 /**
  * Healthchecks without systemd or a daemon: while a container runs, a small shell loop (one per
- * healthchecked container, a few hundred KB) sleeps for the interval and then runs
- * `cdk-docker runtime healthcheck run <id>`, which execs the test in the container and records
- * the result. The loop ends by itself when the container's monitor (conmon) exits.
+ * healthchecked container, a few hundred KB) sleeps for the interval and then runs the engine's
+ * healthcheck hook (runtime/hook.ts), which execs the test in the container and records the
+ * result. The loop ends by itself when the container's monitor (conmon) exits.
  */
 
 export const HEALTH_DEFAULTS = { interval: 30e9, timeout: 30e9, startPeriod: 0, retries: 3 } as const;
@@ -47,13 +47,14 @@ export function nextHealth(prev: HealthState | undefined, entry: HealthLogEntry,
 }
 
 /**
- * Starts the probe loop for a container whose monitor is `monitorPid`; returns the loop's pid
- * (the leader of its own process group, so it can be ended with everything it started).
+ * Starts the probe loop for a container whose monitor is `monitorPid`: every `intervalMs` it runs
+ * `probe` (the engine's healthcheck hook for the container). Returns the loop's pid (the leader of
+ * its own process group, so it can be ended with everything it started).
  */
-export function startHealthLoop(cli: string[], id: string, monitorPid: number, intervalMs: number, env: NodeJS.ProcessEnv): number {
+export function startHealthLoop(probe: string[], monitorPid: number, intervalMs: number, env: NodeJS.ProcessEnv): number {
   const seconds = (intervalMs / 1000).toFixed(3);
-  const quoted = cli.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const script = `while kill -0 ${monitorPid} 2>/dev/null; do sleep ${seconds}; kill -0 ${monitorPid} 2>/dev/null || break; ${quoted} runtime healthcheck run ${id} >/dev/null 2>&1; done`;
+  const quoted = probe.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const script = `while kill -0 ${monitorPid} 2>/dev/null; do sleep ${seconds}; kill -0 ${monitorPid} 2>/dev/null || break; ${quoted} >/dev/null 2>&1; done`;
   const child = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore', env });
   child.unref();
   return child.pid!;

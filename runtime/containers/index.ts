@@ -3,6 +3,7 @@ export { ContainerService, backoffMs, parseContainerListFilters } from './servic
 export { containerImageUsers } from './store';
 export { humanDuration } from '../../lib/core/duration';
 export type { ContainerListFilters, CreateOptions, ContainerSummary, ExecRequest } from './service';
+export type { ExecOptions, ExecResult } from './exec';
 export { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from './mounts';
 export type { MountRequest } from './mounts';
 export { checkLogDriver, followLog, LOG_DRIVERS, logSize, parseLog, readLog } from './logs';

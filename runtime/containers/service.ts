@@ -1,12 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
 import { mergeEnv, readEnvFile } from '../../lib/core/env';
 import { signalName, SIGNALS } from '../../lib/core/linux';
-import { packageRoot } from '../../lib/core/package-info';
 import type { RuntimeConfig } from '../config';
 import { findHelper } from '../host';
-import { recordContainerEvent, recordEvent } from '../events';
+import { recordContainerEvent, recordEvent, recordImageEvent } from '../events';
+import { familiarReference, parseReference } from '../../lib/core/reference';
+import { commitContainer, CommitContainerOptions } from './files';
+import type { ImageRecord } from '../images/store';
 import { ImageStore } from '../images/store';
 import { checkLogDriver, LogDriver, syncJsonLog } from './logs';
 import type { ImageConfig } from '../images/types';
@@ -15,6 +18,8 @@ import { anyOf, enumFilter, groupFilters, matchId, matchLabels, matchName } from
 import { VolumeStore } from '../volumes';
 import { ANONYMOUS_LABEL } from '../volumes/types';
 import { ContainerCreateError, startConmon } from './conmon';
+import { ContainerContext } from './context';
+import { detachedExecExited, ensureRunning, execEventCommand, execInContainer, ExecOptions, ExecResult } from './exec';
 import { MountRequest } from './mounts';
 import { isMounted, mountRootfs, unmountAll } from './rootfs';
 import { healthArgv, healthTimings, nextHealth, startHealthLoop, stopHealthLoop } from './health';
@@ -25,7 +30,6 @@ import { StatsSample, sampleStats } from './stats';
 import { ContainerStore } from './store';
 import type { ContainerRecord, ContainerState, ContainerStatus, HealthcheckConfig, HealthState, MountPoint, OciMount, PortBinding, RestartPolicyName } from './types';
 import { BASE_HOSTS, ContainerNetworking, endpointsConfig, formatPorts, joinsNetwork, joinsNetworks, portsMap, recordLinks, resolvConf } from './network';
-import type { NetworkStore } from '../networks';
 import { DEFAULT_NETWORK } from '../networks/types';
 import { defaultEnv, resolveUser } from './user';
 import { humanDuration } from '../../lib/core/duration';
@@ -70,6 +74,11 @@ export interface CreateOptions {
   readonly tty?: boolean;
   readonly openStdin?: boolean;
   /**
+   * Close the container's stdin when an attached client's input ends (Docker's StdinOnce, which
+   * its client sets for `create -i` and `run -i` without `-d`). Only with `openStdin`.
+   */
+  readonly stdinOnce?: boolean;
+  /**
    * `bridge` (the default network), a network name, `none`, `host` or `container:NAME`.
    * @default "bridge"
    */
@@ -93,12 +102,18 @@ export interface CreateOptions {
   readonly logDriver?: LogDriver;
 }
 
-/** What `start -a` hooks into (see attach.ts): the moment between create and start, and stdin's lifetime. */
+/** What `start -a` hooks into (see attach.ts): the moment between create and start. */
 export interface StartHooks {
   /** Called once conmon created the container (its attach socket in `bundle` is up), before it starts. */
   readonly beforeStart?: (bundle: string) => Promise<void>;
-  /** The container's stdin closes when the attached client's input ends (Docker's StdinOnce); otherwise it stays open. */
-  readonly stdinOnce?: boolean;
+}
+
+/**
+ * Whether the container's stdin closes when an attached client's input ends: Docker's StdinOnce
+ * (set by `create -i` and a foreground `run -i`), which the daemon applies only without a terminal.
+ */
+export function stdinOnce(record: ContainerRecord): boolean {
+  return record.Config.OpenStdin && (record.Config.StdinOnce ?? false) && !record.Config.Tty;
 }
 
 /** A row of `ps`. */
@@ -167,20 +182,30 @@ const DEFAULT_STOP_TIMEOUT = 10;
 
 /**
  * The containers half of the built-in runtime. No daemon: every method does its work in the
- * calling process and leaves the container to conmon; conmon's exit command (`runtime _exited`)
+ * calling process and leaves the container to conmon; conmon's exit command (runtime/hook.ts)
  * records the exit and applies the restart policy.
  */
 export class ContainerService {
-  public readonly store: ContainerStore;
-  public readonly images: ImageStore;
-  public readonly volumes: VolumeStore;
-  private networkingCache?: ContainerNetworking;
-  private runcCache?: Runc;
+  private readonly ctx: ContainerContext;
 
-  constructor(private readonly config: RuntimeConfig) {
-    this.store = new ContainerStore(config.root, config.runRoot);
-    this.images = new ImageStore(config.root);
-    this.volumes = new VolumeStore(config.root);
+  constructor(config: RuntimeConfig) {
+    this.ctx = new ContainerContext(config);
+  }
+
+  public get store(): ContainerStore {
+    return this.ctx.store;
+  }
+
+  public get images(): ImageStore {
+    return this.ctx.images;
+  }
+
+  public get volumes(): VolumeStore {
+    return this.ctx.volumes;
+  }
+
+  private get config(): RuntimeConfig {
+    return this.ctx.config;
   }
 
   /**
@@ -193,66 +218,31 @@ export class ContainerService {
 
   /** Networks of containers (loaded on first use: a container without networks never needs it). */
   public get networking(): ContainerNetworking {
-    if (!this.networkingCache) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { NetworkStore: Store } = require('../networks/store') as { NetworkStore: typeof NetworkStore };
-      this.networkingCache = new ContainerNetworking(this.config.runRoot, new Store(this.config.root, undefined, this.config.network));
-    }
-    return this.networkingCache;
+    return this.ctx.networking;
   }
 
   private get runc(): Runc {
-    this.runcCache ??= new Runc(path.join(this.config.runRoot, 'runc'));
-    return this.runcCache;
+    return this.ctx.runc;
   }
 
   private exitDir(): string {
-    const d = path.join(this.config.runRoot, 'exits');
-    fs.mkdirSync(d, { recursive: true, mode: 0o700 });
-    return d;
+    return this.ctx.exitDir();
   }
 
   private exitFile(id: string): string {
-    return path.join(this.exitDir(), id);
+    return this.ctx.exitFile(id);
   }
 
-  /** Where a process that records `id`'s next exit itself leaves its pid (see `claimExit`). */
-  private exitClaimFile(id: string): string {
-    return path.join(this.config.runRoot, 'exit-claims', id);
-  }
-
-  /**
-   * Claims the recording of `id`'s next exit for process `pid` (a `stop`, `kill`, `rm -f` or a
-   * foreground `run`): while that process lives, conmon's exit command does nothing, so no second
-   * Node process starts per container only to find the work done (30 of them are seconds of CPU
-   * in a `destroy`). Should the claimant die first, the exit command does the work as before.
-   */
   private claimExit(id: string, pid = process.pid): void {
-    const file = this.exitClaimFile(id);
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(file, String(pid));
+    this.ctx.claimExit(id, pid);
   }
 
   private releaseExit(id: string): void {
-    fs.rmSync(this.exitClaimFile(id), { force: true });
-  }
-
-  /**
-   * How the engine calls itself back (conmon's exit command, the health loop): through
-   * bin/cdk-docker, which keeps every argument away from Node's own option parser, with this
-   * process's Node (CDK_DOCKER_NODE in childEnv).
-   */
-  private selfCommand(): string[] {
-    return [path.join(packageRoot(), 'bin', 'cdk-docker')];
-  }
-
-  /** The environment of processes that call back: just enough to find this runtime's state. */
-  private childEnv(): NodeJS.ProcessEnv {
-    return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CDK_DOCKER_NODE: process.execPath, CDK_DOCKER_ROOT: this.config.root, CDK_DOCKER_RUNROOT: this.config.runRoot };
+    this.ctx.releaseExit(id);
   }
 
   public logPath(id: string): string {
-    return path.join(this.store.containerDir(id), 'ctr.log');
+    return this.ctx.logPath(id);
   }
 
   /** The log driver of a container (`none` has nothing to read). */
@@ -262,7 +252,7 @@ export class ContainerService {
 
   /** Where Docker's json-file log of a `--log-driver json-file` container is: `<container dir>/<id>-json.log`. */
   public jsonLogPath(id: string): string {
-    return path.join(this.store.containerDir(id), `${id}-json.log`);
+    return this.ctx.jsonLogPath(id);
   }
 
   /**
@@ -272,6 +262,37 @@ export class ContainerService {
   public syncJsonLog(id: string): void {
     if (this.store.tryRecord(id)?.HostConfig.LogDriver !== 'json-file') return;
     syncJsonLog(this.logPath(id), this.jsonLogPath(id));
+  }
+
+  /**
+   * Runs `argv` in a running container (Docker's `exec`, with its exec_create/exec_start/exec_die
+   * events): resolves with its exit code once it ended, or once it started with `detach`.
+   */
+  public exec(nameOrId: string, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    return execInContainer(this.ctx, nameOrId, argv, opts);
+  }
+
+  /**
+   * `commit`: a new image from the container (see files.ts commitContainer), with Docker's events:
+   * the image's `tag` when a reference is given, then the container's `commit`.
+   */
+  public commit(nameOrId: string, opts: CommitContainerOptions = {}): Promise<ImageRecord> {
+    const record = this.store.record(this.store.resolve(nameOrId));
+    const ref = opts.ref !== undefined ? familiarReference(parseReference(opts.ref)) : '';
+    return commitContainer(this, nameOrId, opts, (image) => {
+      if (ref) recordImageEvent(this.config.root, 'tag', image.id, ref, this.images.config(image).config?.Labels);
+      this.ctx.event('commit', record, { comment: opts.message ?? '', imageID: image.id, imageRef: ref });
+    });
+  }
+
+  /** A client attached to a running container (`attach`): Docker's `attach` event. */
+  public noteAttached(nameOrId: string): void {
+    this.ctx.event('attach', this.store.record(this.store.resolve(nameOrId)));
+  }
+
+  /** A detached exec ended (its conmon's exit command, runtime/hook.ts): records Docker's `exec_die`. */
+  public detachedExecExited(id: string, execId: string): void {
+    detachedExecExited(this.ctx, id, execId);
   }
 
   // --- create ---------------------------------------------------------------------------------
@@ -334,6 +355,7 @@ export class ContainerService {
           Healthcheck: healthcheck,
           Tty: opts.tty ?? false,
           OpenStdin: opts.openStdin ?? false,
+          StdinOnce: (opts.openStdin ?? false) && (opts.stdinOnce ?? false),
           Image: opts.image,
           Volumes: imageConfig.Volumes ?? null,
           ExposedPorts: imageConfig.ExposedPorts ?? null,
@@ -452,12 +474,14 @@ export class ContainerService {
 
   /**
    * Starts a created or exited container; resolves once it runs. `attachedBy`: the pid of a
-   * process that waits for the exit and records it itself (a foreground `run`), so conmon's exit
-   * command only has work to do if that process is gone by then.
+   * process that waits for the exit and records it itself (a foreground `run`, `start -a`), so
+   * conmon's exit command only has work to do if that process is gone by then; such a start is
+   * attached, as Docker's event log says (`attach` before `start`).
    */
   public async start(nameOrId: string, opts: { attachedBy?: number } & StartHooks = {}): Promise<void> {
     await this.restoreIfRebooted();
     const id = this.store.resolve(nameOrId);
+    if (opts.attachedBy !== undefined) this.ctx.event('attach', this.store.record(id));
     await this.store.locked(id, async () => {
       const state = await this.refresh(id);
       if (state.Status === 'running' || state.Status === 'paused') return;
@@ -471,9 +495,9 @@ export class ContainerService {
    * unless a live process claimed the exit (`claimExit`).
    */
   private exitCommand(id: string): string[] {
-    const command = [...this.selfCommand(), 'runtime', '_exited', id];
+    const command = this.ctx.hookCommand('exited', id);
     // Claimed when the claimer is alive: its /proc stat exists and its state is not Z (zombie) or X.
-    return ['/bin/sh', '-c', `c=$(cat '${this.exitClaimFile(id)}' 2>/dev/null); s=; [ -n "$c" ] && s=$(cat "/proc/$c/stat" 2>/dev/null); case "\${s##*) }" in ""|Z*|X*) exec "$0" "$@";; esac`, ...command];
+    return ['/bin/sh', '-c', `c=$(cat '${this.ctx.exitClaimFile(id)}' 2>/dev/null); s=; [ -n "$c" ] && s=$(cat "/proc/$c/stat" 2>/dev/null); case "\${s##*) }" in ""|Z*|X*) exec "$0" "$@";; esac`, ...command];
   }
 
   /** Creates the bundle and starts the container under conmon. Call under the container's lock. */
@@ -507,9 +531,10 @@ export class ContainerService {
           logDriver: record.HostConfig.LogDriver,
           terminal: record.Config.Tty,
           stdin: record.Config.OpenStdin,
-          leaveStdinOpen: !hooks.stdinOnce,
+          // Docker's StdinOnce (create -i, run -i without -d): the container's stdin closes when an attached client's input ends.
+          leaveStdinOpen: !stdinOnce(record),
           exitCommand: this.exitCommand(id),
-          env: this.childEnv(),
+          env: this.ctx.childEnv(),
         });
       } catch (e) {
         if (e instanceof ContainerCreateError) {
@@ -520,7 +545,7 @@ export class ContainerService {
       await hooks.beforeStart?.(bundle);
       await this.runc.start(id);
       const probe = healthArgv(record.Config.Healthcheck);
-      const healthPid = probe ? startHealthLoop(this.selfCommand(), id, started.conmonPid, healthTimings(record.Config.Healthcheck!).interval, this.childEnv()) : undefined;
+      const healthPid = probe ? startHealthLoop(this.ctx.hookCommand('healthcheck', id), started.conmonPid, healthTimings(record.Config.Healthcheck!).interval, this.ctx.childEnv()) : undefined;
       this.store.patchState(id, {
         HealthPid: healthPid,
         Status: 'running',
@@ -787,7 +812,7 @@ export class ContainerService {
       if (record.HostConfig.AutoRemove) await this.removeIfExists(id).catch(() => undefined);
       return;
     }
-    await new Promise((r) => setTimeout(r, delay));
+    await this.restartWait(id, delay);
     await this.store.locked(id, async () => {
       const state = this.store.state(id);
       // A user may have stopped or removed it meanwhile.
@@ -798,6 +823,41 @@ export class ContainerService {
       } catch (e) {
         this.store.patchState(id, { Status: 'exited', Error: (e as Error).message });
       }
+    });
+  }
+
+  /**
+   * Waits out the back-off of a container waiting to restart, or less: as soon as it is not
+   * waiting any more (`kill`, `stop`, `rm`, a `start` by hand), so this process — conmon's exit
+   * command — and the conmon waiting for it end then, not a minute later. Woken by inotify on the
+   * container's directory (its state file is replaced on each change), and every 200 ms.
+   */
+  private restartWait(id: string, ms: number): Promise<void> {
+    const waiting = () => {
+      if (!this.store.tryRecord(id)) return false;
+      const state = this.store.state(id);
+      return state.Status === 'restarting' && !state.StoppedByUser;
+    };
+    return new Promise((resolve) => {
+      let watcher: fs.FSWatcher | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        watcher?.close();
+        resolve();
+      };
+      const check = () => {
+        if (!waiting()) done();
+      };
+      const timer = setTimeout(done, ms);
+      const poll = setInterval(check, 200);
+      try {
+        watcher = fs.watch(this.store.containerDir(id), check);
+        watcher.on('error', done);
+      } catch {
+        // Gone already, or no inotify: the poll sees it.
+      }
+      check();
     });
   }
 
@@ -1292,6 +1352,10 @@ export class ContainerService {
     if (state.Status !== 'running') throw new ConflictError(`container ${record.Name} is not running`);
     const timings = healthTimings(record.Config.Healthcheck!);
     const start = new Date();
+    // Docker runs the probe as an exec, with its events.
+    const execId = randomBytes(32).toString('hex');
+    this.ctx.event(`exec_create: ${execEventCommand(argv)}`, record, { execID: execId });
+    this.ctx.event(`exec_start: ${execEventCommand(argv)}`, record, { execID: execId });
     const result = await new Promise<{ code: number; output: string }>((resolve) => {
       const child = this.runc.spawn(['exec', id, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
@@ -1306,7 +1370,9 @@ export class ContainerService {
       }, timings.timeout);
       child.on('close', (code) => {
         clearTimeout(timer);
-        resolve({ code: code ?? -1, output: /level=error|exec failed/.test(output) ? runcMessage(output) : output });
+        const failedToStart = /level=error|exec failed/.test(output);
+        if (!failedToStart) this.ctx.event('exec_die', record, { execID: execId, exitCode: String(code ?? -1) });
+        resolve({ code: code ?? -1, output: failedToStart ? runcMessage(output) : output });
       });
     });
     return this.store.locked(id, () => {
@@ -1337,76 +1403,14 @@ export class ContainerService {
     return this.runc.pids(id);
   }
 
-  /**
-   * Runs `argv` in the running container, as `docker exec` does: the container's environment with
-   * `env` added, as its user unless `user` says, in `workdir`. Resolves with the command's exit
-   * code, or 126 and runc's reason when the command could not start (Docker's code for a missing
-   * executable too); with `detach`, once it started.
-   */
-  public async exec(nameOrId: string, argv: readonly string[], req: ExecRequest = {}): Promise<{ exitCode: number; error?: string }> {
-    for (const e of req.env ?? []) {
-      if (e.split('=')[0] === '') throw new InvalidArgumentError(`invalid environment variable "${e}": give NAME=value`);
-    }
-    if (req.workdir && !path.posix.isAbsolute(req.workdir)) throw new InvalidArgumentError(`the working directory '${req.workdir}' is invalid, it needs to be an absolute path`);
-    if (argv.length === 0) throw new InvalidArgumentError('exec needs a command to run');
-    const id = this.ensureRunning(nameOrId);
-    const args = ['exec'];
-    if (req.tty) args.push('--tty');
-    if (req.detach) args.push('--detach');
-    for (const e of req.env ?? []) args.push('--env', e);
-    if (req.workdir) args.push('--cwd', req.workdir);
-    if (req.user) {
-      const u = resolveUser(path.join(this.store.bundleDir(id), 'rootfs'), req.user);
-      args.push('--user', `${u.uid}:${u.gid}`, ...u.additionalGids.flatMap((g) => ['--additional-gids', String(g)]));
-    }
-    const stdio = (s: unknown) => (s === 'inherit' ? 'inherit' : s ? 'pipe' : 'ignore');
-    // stderr is always read here: runc's own complaints are told apart from the command's output.
-    const child = this.runc.spawn([...args, id, ...argv], { stdio: [stdio(req.stdin), stdio(req.stdout), 'pipe'] });
-    if (req.stdin && req.stdin !== 'inherit' && child.stdin) {
-      child.stdin.on('error', () => undefined);
-      req.stdin.pipe(child.stdin);
-    }
-    if (req.stdout && req.stdout !== 'inherit') child.stdout?.pipe(req.stdout, { end: false });
-    const stderr = req.stderr === 'inherit' ? process.stderr : req.stderr;
-    let runcError = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      if (/level=|exec failed/.test(d.toString())) runcError += d.toString();
-      else stderr?.write(d);
-    });
-    const code = await new Promise<number>((resolve, reject) => child.on('error', reject).on('close', (status) => resolve(status ?? 1)));
-    if (req.stdin && req.stdin !== 'inherit' && child.stdin) req.stdin.unpipe(child.stdin);
-    return runcError ? { exitCode: 126, error: runcMessage(runcError) } : { exitCode: code };
-  }
-
-  /** The runc wrapper, for exec and foreground runs. */
-  public runcFor(): Runc {
-    return this.runc;
-  }
-
+  /** The id of a container that can take an exec now (running, not paused), or Docker's refusal. */
   public ensureRunning(nameOrId: string): string {
-    const id = this.store.resolve(nameOrId);
-    const s = this.store.state(id).Status;
-    if (s === 'paused') throw new ConflictError(`Container ${id} is paused, unpause the container before exec`);
-    if (s !== 'running') throw new ConflictError(`Container ${id} is not running`);
-    return id;
+    return ensureRunning(this.ctx, nameOrId);
   }
 }
 
 /** How `exec` runs a command (Docker's exec options); each stream is a stream, 'inherit' (this process's) or none. */
-export interface ExecRequest {
-  /** `NAME=value` entries added to the container's environment. */
-  readonly env?: readonly string[];
-  /** An absolute path in the container. */
-  readonly workdir?: string;
-  /** `user`, `uid`, `user:group` or `uid:gid`. */
-  readonly user?: string;
-  readonly tty?: boolean;
-  /** Return once the command started. */
-  readonly detach?: boolean;
-  readonly stdin?: NodeJS.ReadableStream | 'inherit';
-  readonly stdout?: NodeJS.WritableStream | 'inherit';
-  readonly stderr?: NodeJS.WritableStream | 'inherit';
-}
+export type ExecRequest = ExecOptions;
 
 // --- helpers ---------------------------------------------------------------------------------
 

@@ -59,6 +59,8 @@ export interface ContainerConfigRecord {
   readonly Healthcheck?: HealthcheckConfig;
   readonly Tty: boolean;
   readonly OpenStdin: boolean;
+  /** Docker's StdinOnce: stdin closes when an attached client's input ends; absent on records made before it: false. */
+  readonly StdinOnce?: boolean;
   /** The image as the user named it. */
   readonly Image: string;
   readonly Volumes: { readonly [path: string]: object } | null;

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, ROOT, Running, ok, startProgram, until } from '../helpers/cli';
+import { CLI, Running, ok, startProgram, until } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
 import { requireCommand } from '../helpers/prereq';
 import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
@@ -66,13 +66,51 @@ test('start -a -i of a create -i container: its first output, EOF closes its std
   for (const e of engines()) {
     const create = e.name === 'docker' ? (a: string[]) => docker2(a) : (a: string[]) => ok(world.rt(a));
     create(['create', '-i', '--network', 'none', '--name', 'once', IMAGE, 'sh', '-c', 'echo started; while read l; do echo got $l; done; echo eof >&2; exit 3']);
-    // The built-in CLI's `start -a -i` flags are wired by containers.ts; until then its function is called as they will call it.
-    const script = `require(${JSON.stringify(path.join(ROOT, 'dist', 'lib', 'cli', 'runtime', 'attach.js'))}).attachToContainer('once', { start: true }).then((c) => { process.exitCode = c; });`;
-    const r = e.name === 'docker' ? e.run(['start', '-a', '-i', 'once']) : start(process.execPath, ['-e', script], world.env);
+    const r = e.run(['start', '-a', '-i', 'once']);
     r.child.stdin!.end('a\nb\n');
     results.push(await r.done);
   }
   expect(results[0]).toEqual({ code: 3, stdout: 'started\ngot a\ngot b\n', stderr: 'eof\n' });
+  expect(results[1]).toEqual(results[0]);
+});
+
+test('StdinOnce as Docker sets it: create -i and run -i (not -d, not -t) close stdin when the attached input ends', async () => {
+  const flags = [['create', '-i'], ['create'], ['create', '-it'], ['run', '-di']];
+  const seen: string[][] = [];
+  for (const e of engines()) {
+    const run = e.name === 'docker' ? (a: string[]) => docker2(a) : (a: string[]) => ok(world.rt(a));
+    seen.push(flags.map((f, i) => {
+      run([...f, '--network', 'none', '--name', `once${i}`, IMAGE, 'cat']);
+      return `${f.join(' ')}: ${run(['inspect', '-f', '{{.Config.OpenStdin}} {{.Config.StdinOnce}}', `once${i}`]).trim()}`;
+    }));
+    const piped = e.run(['run', '-i', '--rm', '--network', 'none', IMAGE, 'cat']);
+    piped.child.stdin!.end('hi\n');
+    expect({ engine: e.name, ...(await piped.done) }).toEqual({ engine: e.name, code: 0, stdout: 'hi\n', stderr: '' });
+  }
+  expect(seen[0]).toEqual(['create -i: true true', 'create: false false', 'create -it: true true', 'run -di: true false']);
+  expect(seen[1]).toEqual(seen[0]);
+});
+
+test('create -i, start, attach: the input\'s end closes stdin, the attach waits for the exit; a second attach\'s input goes nowhere', async () => {
+  const results = [];
+  for (const e of engines()) {
+    const run = e.name === 'docker' ? (a: string[]) => docker2(a) : (a: string[]) => ok(world.rt(a));
+    run(['create', '-i', '--network', 'none', '--name', 'twice', IMAGE, 'sh', '-c', 'cat; echo closed; sleep 2; cat; echo end; exit 4']);
+    run(['start', 'twice']);
+    // The first attach: its input ends, the container's stdin closes; it would wait for the exit, and is ended instead.
+    const first = e.run(['attach', '--sig-proxy=false', 'twice']);
+    first.child.stdin!.end('one\n');
+    await until(`${e.name}: the first attach to see stdin closed`, () => first.output().includes('closed'), 20_000, first.output);
+    expect(first.child.exitCode).toBeNull();
+    first.child.kill('SIGKILL');
+    await first.done;
+    // The second: what it sends never reaches the container; it ends with the container's exit code.
+    const second = e.run(['attach', 'twice']);
+    second.child.stdin!.end('two\n');
+    const end = await second.done;
+    results.push({ first: first.output(), second: { code: end.code, stdout: end.stdout }, logs: run(['logs', 'twice']) });
+  }
+  expect(results[0]).toEqual({ first: 'one\nclosed\n', second: { code: 4, stdout: 'end\n' }, logs: 'one\nclosed\nend\n' });
   expect(results[1]).toEqual(results[0]);
 });
 

@@ -197,6 +197,30 @@ test('restart policies: on-failure:2 runs three times; always comes back; a user
   ok(rt(['rm', 'flaky', 'always']));
 });
 
+test('kill and rm -f of a container waiting to restart end the wait at once: its monitor and exit command go with it', async () => {
+  /** Live processes for container `id`: its conmon (`-c ID`) and the exit command waiting out the back-off (`:ID`). */
+  const waiting = (id: string) =>
+    fs.readdirSync('/proc').filter((p) => {
+      if (!/^\d+$/.test(p) || / [ZX] /.test(safeRead(`/proc/${p}/stat`).split(')').pop() ?? '')) return false;
+      const argv = safeRead(`/proc/${p}/cmdline`).split('\0');
+      return argv.includes(id) || argv.includes(`:${id}`);
+    });
+  const [killed, removed] = ['flap-kill', 'flap-rm'].map((n) => remember(ok(rt(['run', '-d', '--name', n, '--network', 'none', '--restart', 'always', 'busybox:ctr', 'false']))));
+  // The back-off doubles from 100 ms: waiting after the sixth restart, each has 6.4 s to go.
+  const longWait = (id: string) => /^restarting ([6-9]|\d\d)$/.test(inspect(id, '{{.State.Status}} {{.RestartCount}}'));
+  await until('both waiting 6.4 s to restart', () => longWait(killed) && longWait(removed), 40_000, () => [killed, removed].map((id) => inspect(id, '{{.State.Status}} {{.RestartCount}}')).join('\n'));
+  // The search sees what it looks for: the monitor and the waiting exit command are there now.
+  expect(waiting(killed).length).toBeGreaterThanOrEqual(2);
+  expect(waiting(removed).length).toBeGreaterThanOrEqual(2);
+  const count = inspect(killed, '{{.RestartCount}}');
+  ok(rt(['kill', 'flap-kill']));
+  ok(rt(['rm', '-f', 'flap-rm']));
+  await until('the waits to end', () => waiting(killed).length === 0 && waiting(removed).length === 0, 2_000, () => [...waiting(killed), ...waiting(removed)].map((p) => safeRead(`/proc/${p}/cmdline`).replace(/\0/g, ' ')).join('\n'));
+  expect(inspect(killed, '{{.State.Status}} {{.RestartCount}}')).toBe(`exited ${count}`);
+  expect(rt(['inspect', removed]).code).toBe(1);
+  ok(rt(['rm', 'flap-kill']));
+});
+
 test('volumes: named data survives rm and re-run, --volumes-from, anonymous volumes from VOLUME, tmpfs', () => {
   ok(rt(['run', '--rm', '-v', 'keep:/data', 'busybox:ctr', 'sh', '-c', 'echo persisted > /data/file']));
   expect(rt(['run', '--rm', '-v', 'keep:/data:ro', 'busybox:ctr', 'cat', '/data/file']).stdout).toBe('persisted\n');
@@ -249,13 +273,13 @@ test('memory limits: a container over its limit is OOM-killed and reported', () 
 });
 
 test('stop and rm -f record the exit themselves: conmon\'s exit command starts no second Node process for it', async () => {
-  /** Processes running `runtime _exited ID` (conmon's exit command past its shell check). */
+  /** Processes running the engine's `exited` hook for ID (conmon's exit command past its shell check). */
   const exitCommands = (id: string) =>
     fs.readdirSync('/proc').filter((p) => {
       if (!/^\d+$/.test(p)) return false;
       try {
         const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-        return argv.includes('_exited') && argv.includes(id) && !argv.includes('-c');
+        return argv.includes(':exited') && argv.includes(`:${id}`) && !argv.includes('-c');
       } catch {
         return false;
       }
@@ -271,8 +295,8 @@ test('stop and rm -f record the exit themselves: conmon\'s exit command starts n
   // The search finds what it looks for: a process planted with an exit command's argv (for an id
   // no container has) is seen; a shell (-c) carrying the same words, as conmon's wrapper does, is not.
   const marker = randomBytes(32).toString('hex');
-  const planted = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '_exited', marker], { stdio: 'ignore' });
-  const shell = spawn('sh', ['-c', 'while :; do sleep 0.1; done', '_exited', marker], { stdio: 'ignore', detached: true });
+  const planted = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', ':exited', `:${marker}`], { stdio: 'ignore' });
+  const shell = spawn('sh', ['-c', 'while :; do sleep 0.1; done', ':exited', `:${marker}`], { stdio: 'ignore', detached: true });
   try {
     await until('the planted processes to run', () => [planted.pid, shell.pid].every((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker)), 5_000);
     expect(await seen(marker)).toEqual([String(planted.pid)]);
