@@ -18,9 +18,11 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { dockerConfigDir, readDockerConfig } from '../../core/docker-config';
 import { InvalidArgumentError } from '../../core/errors';
+
+export { dockerConfigDir };
 
 /** The default Docker Engine socket on Linux. */
 export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
@@ -83,11 +85,6 @@ export interface DockerEndpoint {
   readonly context: string;
   /** What chose it, for messages: `DOCKER_HOST`, `context "prod"`, `cdk-docker.json`, `the default`. */
   readonly source: string;
-}
-
-/** `$DOCKER_CONFIG`, default `~/.docker` (the Docker CLI's config directory). */
-export function dockerConfigDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DOCKER_CONFIG || path.join(env.HOME || os.homedir(), '.docker');
 }
 
 /** The directory of a context's `meta.json` and TLS files: the sha256 of its name, in hex. */
@@ -278,8 +275,8 @@ export function resolveDockerEndpoint(options: DockerEndpointOptions = {}, env: 
     contextSource = 'DOCKER_CONTEXT';
   } else {
     const configFile = path.join(dockerConfigDir(env), 'config.json');
-    const config = readJson<{ currentContext?: unknown }>(configFile, 'the Docker CLI config', 'fix or remove it');
-    const current = config && typeof config.currentContext === 'string' ? config.currentContext : '';
+    const config = readDockerConfig(configFile);
+    const current = typeof config.currentContext === 'string' ? config.currentContext : '';
     contextName = current || 'default';
     contextSource = current ? `currentContext of ${configFile}` : 'the default';
   }

@@ -1,4 +1,8 @@
-/** The Docker Engine: its API client (./client), endpoint resolution (./endpoint), stream formats (./stream) and errors (./errors). */
+/**
+ * The Docker Engine: its API client (./client), endpoint resolution (./endpoint), registry
+ * credentials (./auth), stream formats (./stream) and errors (./errors).
+ */
+export * from './auth';
 export * from './client';
 export * from './endpoint';
 export * from './errors';
