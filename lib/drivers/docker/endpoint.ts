@@ -124,7 +124,7 @@ function readOptional(file: string): Buffer | undefined {
 /** Splits `CDK_DOCKER_SSH_OPTS` into arguments: whitespace separates, single or double quotes group. */
 export function splitArgs(text: string): string[] {
   const out: string[] = [];
-  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  const re = /"([^"]*)"|'([^']*)'|([^\s"']+)/g;
   let m: RegExpExecArray | null;
   let current: string | undefined;
   let lastEnd = -1;
@@ -267,7 +267,8 @@ export function resolveDockerEndpoint(options: DockerEndpointOptions = {}, env: 
   } else if (options.host) {
     contextName = 'default';
     contextSource = 'cdk-docker.json';
-  } else if (env.DOCKER_HOST) {
+  } else if (env.DOCKER_HOST !== undefined) {
+    // Set, even empty, DOCKER_HOST means the default context (os.LookupEnv in the Docker CLI).
     contextName = 'default';
     contextSource = 'DOCKER_HOST';
   } else if (env.DOCKER_CONTEXT) {
