@@ -100,7 +100,7 @@ describe('built-in driver', () => {
     const root = tempDir('cdk-docker-driver-for-');
     expect(driverFor('builtin', { CDK_DOCKER_ROOT: root }).capabilities.defaults.network).toBe('bridge');
     fs.rmSync(root, { recursive: true, force: true });
-    expect(() => driverFor('docker')).toThrow(new CdkDockerError('unknown engine "docker"; the engines are: builtin'));
+    expect(() => driverFor('swarm')).toThrow(new CdkDockerError('unknown engine "swarm"; the engines are: builtin, docker'));
   });
 
   test('a build that fails at a RUN step leaves no container behind (an apply keeps nothing it did not declare)', async () => {

@@ -26,6 +26,8 @@ import type { ContainerCreateRequest, ContainerStatus, ContainerUpdate, DriverCa
 export interface DockerContainerInspect extends ContainerInspectShape {
   readonly Name: string;
   readonly Image: string;
+  /** When the engine made it (its clock, RFC 3339). */
+  readonly Created?: string;
   readonly RestartCount?: number;
   readonly State: {
     readonly Status: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';

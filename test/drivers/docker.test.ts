@@ -1,0 +1,320 @@
+import { spawn, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DockerDriver, dockerDriver, driverFor } from '../../lib/drivers';
+import type { ContainerSpec } from '../../lib/plan/types';
+import { CdkDockerError } from '../../lib/core/errors';
+import { processIdentity } from '../../lib/core/process';
+import { createBody, normalizedInspect, updateBody, UNLIMITED_MEMORY } from '../../lib/drivers/docker/mapping';
+import type { DockerContainerInspect } from '../../lib/drivers/docker/mapping';
+import { ROOT, tempDir, until } from '../helpers/cli';
+import { TestDockerd, startDockerd } from '../helpers/dockerd';
+import { busyboxRootfsTar } from '../helpers/images';
+import { requireCommand } from '../helpers/prereq';
+import { driverConformance } from './conformance';
+
+jest.setTimeout(60_000);
+
+/**
+ * The Docker driver against a real, private dockerd (Debian's 20.10): its own data-root,
+ * exec-root, socket, pidfile and containerd namespace, a default bridge of its own (10.152.0.1/24,
+ * user networks from 10.153.0.0/16) and no iptables rules (`--iptables=false`; published ports go
+ * through docker-proxy). What it leaves is checked at the end: no bridge, no iptables line of its
+ * subnets, nothing mounted under its directory.
+ */
+const BRIDGE = { name: 'cdkdrv0', address: '10.152.0.1/24', pool: '10.153.0.0/16' };
+let dockerd: TestDockerd | undefined;
+let work: string;
+let iptablesBefore: string[];
+
+/** The iptables lines that concern this dockerd's bridge and subnets. */
+function ourIptables(): string[] {
+  return execFileSync('iptables-save', { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(BRIDGE.name) || l.includes('10.152.') || l.includes('10.153.'))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, ''));
+}
+
+const env = (): NodeJS.ProcessEnv => ({ DOCKER_HOST: dockerd!.host });
+
+async function prepare(): Promise<void> {
+  requireCommand('iptables-save', 'iptables');
+  iptablesBefore = ourIptables();
+  work = tempDir('cdk-docker-docker-driver-');
+  dockerd = await startDockerd({ label: 'driver', bridge: BRIDGE });
+  const rootfs = busyboxRootfsTar(work, ['sh', 'cat', 'echo', 'sleep', 'true', 'false', 'test', 'id', 'pwd', 'stat', 'tr', 'sort']);
+  dockerd.docker(['import', '-c', 'ENV PATH=/bin', '-c', 'CMD ["sh"]', rootfs, 'busybox:driver']);
+}
+
+/** Stops the dockerd; nothing of it may stay (bridge, iptables lines, mounts). */
+async function cleanup(): Promise<void> {
+  const d = dockerd;
+  dockerd = undefined;
+  if (!d) return;
+  for (const id of d.docker(['ps', '-aq']).split('\n').filter(Boolean)) d.docker(['rm', '-f', id]);
+  // dockerd keeps a user network's bridge when it stops: the networks go first.
+  d.docker(['network', 'prune', '-f']);
+  await d.stop();
+  const links = (JSON.parse(execFileSync('ip', ['-j', 'addr'], { encoding: 'utf8' })) as Array<{ ifname: string; master?: string; addr_info?: Array<{ local: string }> }>)
+    .filter((l) => l.ifname === BRIDGE.name || l.master === BRIDGE.name || (l.addr_info ?? []).some((a) => /^10\.15[23]\./.test(a.local)))
+    .map((l) => `link ${l.ifname}`);
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.includes('cdk-docker-driver-dockerd-')).map((m) => `mount ${m}`);
+  const rules = ourIptables().filter((l) => !iptablesBefore.includes(l)).map((l) => `iptables ${l}`);
+  fs.rmSync(work, { recursive: true, force: true });
+  const left = [...links, ...mounts, ...rules];
+  if (left.length) throw new Error(`the Docker driver's dockerd left behind:\n${left.join('\n')}`);
+}
+
+driverConformance('docker', async () => {
+  await prepare();
+  return { driver: driverFor('docker', env()), baseImageRef: 'busybox:driver', cleanup };
+});
+
+/** A minimal container spec for the unit tests below. */
+const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
+  image: 'base',
+  env: {},
+  secretEnv: {},
+  envFiles: [],
+  ports: [],
+  publishAllPorts: false,
+  mounts: [],
+  volumesFrom: [],
+  networkMode: 'bridge',
+  networks: [],
+  restart: { policy: 'no', maxRetries: 0 },
+  dependsOn: [],
+  labels: {},
+  init: false,
+  readOnlyRootfs: false,
+  capAdd: [],
+  capDrop: [],
+  privileged: false,
+  replicas: 1,
+  ...over,
+});
+const labels = { 'io.cdk-docker.stack': 's', 'io.cdk-docker.path': 'web', 'io.cdk-docker.spec-hash': 'sha256:1' };
+
+describe('docker driver: the Engine API bodies', () => {
+  test('a container spec becomes one create body: ports incl. UDP and random ones, mounts, networks, limits, healthcheck', () => {
+    const body = createBody({
+      name: 'web',
+      imageId: 'sha256:abc',
+      env: { A: '1', SECRET: 'x' },
+      labels,
+      spec: spec({
+        command: ['serve'],
+        entrypoint: [],
+        user: '1000:1000',
+        workingDir: '/srv',
+        ports: [
+          { containerPort: 53, protocol: 'udp', hostIp: '0.0.0.0', hostPort: 5353 },
+          { containerPort: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 0 },
+          { containerPort: 8000, protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 9000 },
+          { containerPort: 8001, protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 9001 },
+        ],
+        mounts: [
+          { type: 'volume', source: 'data', target: '/data', readOnly: false },
+          { type: 'bind', source: '/etc/app', target: '/config', readOnly: true },
+          { type: 'tmpfs', target: '/tmp', sizeBytes: 1048576, mode: 0o700 },
+          { type: 'tmpfs', target: '/run' },
+        ],
+        volumesFrom: [{ container: 'db', readOnly: true }],
+        networks: [
+          { network: 'front', aliases: ['www'], ipv4Address: '10.9.0.5' },
+          { network: 'back', aliases: [] },
+        ],
+        restart: { policy: 'on-failure', maxRetries: 3 },
+        healthcheck: { test: ['CMD', 'true'], intervalMs: 500, timeoutMs: 2000, retries: 2, startPeriodMs: 100 },
+        labels: { app: 'web' },
+        stopSignal: 'SIGQUIT',
+        stopTimeoutSeconds: 3,
+        init: true,
+        readOnlyRootfs: true,
+        capAdd: ['NET_ADMIN'],
+        capDrop: ['MKNOD'],
+        memoryBytes: 64 * 1024 * 1024,
+        nanoCpus: 500_000_000,
+        pidsLimit: 50,
+      }),
+    });
+    expect(body).toEqual({
+      Image: 'sha256:abc',
+      Cmd: ['serve'],
+      Entrypoint: [],
+      Env: ['A=1', 'SECRET=x'],
+      WorkingDir: '/srv',
+      User: '1000:1000',
+      Labels: { app: 'web', ...labels },
+      StopSignal: 'SIGQUIT',
+      StopTimeout: 3,
+      Healthcheck: { Test: ['CMD', 'true'], Interval: 500e6, Timeout: 2000e6, StartPeriod: 100e6, Retries: 2 },
+      ExposedPorts: { '53/udp': {}, '80/tcp': {}, '8000/tcp': {}, '8001/tcp': {} },
+      HostConfig: {
+        NetworkMode: 'front',
+        PortBindings: {
+          '53/udp': [{ HostIp: '', HostPort: '5353' }],
+          '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+          '8000/tcp': [{ HostIp: '', HostPort: '9000' }],
+          '8001/tcp': [{ HostIp: '', HostPort: '9001' }],
+        },
+        PublishAllPorts: false,
+        Mounts: [
+          { Type: 'volume', Source: 'data', Target: '/data', ReadOnly: false },
+          { Type: 'bind', Source: '/etc/app', Target: '/config', ReadOnly: true },
+        ],
+        Tmpfs: { '/tmp': 'size=1048576,mode=700', '/run': '' },
+        VolumesFrom: ['db:ro'],
+        RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
+        Init: true,
+        ReadonlyRootfs: true,
+        CapAdd: ['NET_ADMIN'],
+        CapDrop: ['MKNOD'],
+        Privileged: false,
+        Memory: 64 * 1024 * 1024,
+        NanoCpus: 500_000_000,
+        PidsLimit: 50,
+      },
+      NetworkingConfig: { EndpointsConfig: { front: { Aliases: ['www'], IPAMConfig: { IPv4Address: '10.9.0.5' } } } },
+    });
+    // What the plan leaves out is left out (the image's and the engine's defaults apply).
+    const plain = createBody({ name: 'p', imageId: 'sha256:abc', env: {}, labels, spec: spec({ networkMode: 'host', healthcheck: { test: ['NONE'], intervalMs: 0, timeoutMs: 0, retries: 0, startPeriodMs: 0 } }) });
+    expect(plain).toEqual({
+      Image: 'sha256:abc',
+      Env: [],
+      Labels: labels,
+      Healthcheck: { Test: ['NONE'] },
+      HostConfig: { NetworkMode: 'host', PublishAllPorts: false, Mounts: [], RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, Init: false, ReadonlyRootfs: false, Privileged: false },
+    });
+  });
+
+  test('an update sets limits with swap to match and lifts them with values no container reaches, read back as none', () => {
+    expect(updateBody({}, 2)).toBeUndefined();
+    expect(updateBody({ restart: { policy: 'always', maxRetries: 0 }, memoryBytes: 100, nanoCpus: 1e9, pidsLimit: 7 }, 2)).toEqual({
+      RestartPolicy: { Name: 'always', MaximumRetryCount: 0 },
+      Memory: 100,
+      MemorySwap: 200,
+      NanoCpus: 1e9,
+      PidsLimit: 7,
+    });
+    const lifted = updateBody({ memoryBytes: null, nanoCpus: null, pidsLimit: null }, 2)!;
+    expect(lifted).toEqual({ Memory: UNLIMITED_MEMORY, MemorySwap: UNLIMITED_MEMORY, NanoCpus: 1_999_999_999, PidsLimit: 0 });
+    const inspect = {
+      Id: 'f'.repeat(64),
+      Name: '/web',
+      Image: 'sha256:abc',
+      State: { Status: 'running', ExitCode: 0 },
+      Config: {},
+      HostConfig: { Memory: lifted.Memory, NanoCpus: lifted.NanoCpus, Mounts: [{ Type: 'volume', Source: 'b', Target: '/b' }, { Type: 'bind', Source: '/a', Target: '/a' }] },
+      Mounts: [
+        { Type: 'bind', Source: '/a', Destination: '/a', RW: true },
+        { Type: 'volume', Name: 'b', Destination: '/b', RW: true },
+      ],
+      NetworkSettings: { Networks: { front: { Aliases: ['www', 'ffffffffffff'] } } },
+    } as unknown as DockerContainerInspect;
+    const n = normalizedInspect(inspect);
+    expect(n.HostConfig).toMatchObject({ Memory: 0, NanoCpus: 0 });
+    // Mounts in the order the container asked for them (Docker lists them from a map); its short id is no alias.
+    expect(n.Mounts!.map((m) => m.Destination)).toEqual(['/b', '/a']);
+    expect(n.NetworkSettings!.Networks!.front.Aliases).toEqual(['www']);
+  });
+});
+
+describe('docker driver: the stack lock on the engine', () => {
+  let d: TestDockerd;
+  let driver: DockerDriver;
+
+  beforeAll(async () => {
+    d = await startDockerd({ label: 'driver-lock' });
+    driver = dockerDriver({ DOCKER_HOST: d.host }, {}, { lockLeaseSeconds: 3 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await driver?.close();
+    await d?.stop();
+  });
+
+  const rejection = (p: Promise<unknown>) => p.then(() => Promise.reject(new Error('expected a rejection')), (e: CdkDockerError) => e);
+
+  test('a second holder is refused naming the first; a holder on another machine keeps its lease by renewing it, and a lapsed lease is taken over', async () => {
+    let release!: () => void;
+    const holding = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const first = driver.lockStack('shop', async () => {
+      entered();
+      await holding;
+    });
+    await inside;
+    const refused = await rejection(driver.lockStack('shop', async () => 'second'));
+    expect(refused.code).toBe('CONFLICT');
+    expect(refused.message).toContain(`stack shop is being applied by cdk-docker (pid ${process.pid}) on `);
+    expect(refused.message).toContain('cdk-docker-lock-shop');
+    // From another machine only the lease tells: past a lease, the holder has renewed it, so still refused.
+    const elsewhere = dockerDriver({ DOCKER_HOST: d.host }, {}, { lockLeaseSeconds: 3, machine: 'another-machine' });
+    await new Promise((r) => setTimeout(r, 4_500));
+    const late = await rejection(elsewhere.lockStack('shop', async () => 'late'));
+    expect(late.message).toContain(`stack shop is being applied by cdk-docker (pid ${process.pid}) on `);
+    await elsewhere.close();
+    release();
+    await first;
+    expect(d.docker(['ps', '-aq', '--filter', 'name=cdk-docker-lock-shop'])).toBe('');
+
+    // Another machine's lock (another boot id) whose lease lapsed: taken over. One that is fresh: refused.
+    const foreign = (lease: number) =>
+      d.docker([
+        'create', '--name', 'cdk-docker-lock-shop', '--network', 'none', '--restart', `on-failure:${lease}`,
+        '--label', 'io.cdk-docker.lock=shop', '--label', 'io.cdk-docker.lock.holder=cdk-docker (pid 4242) on build-7',
+        '--label', 'io.cdk-docker.lock.boot=another-machine', '--label', 'io.cdk-docker.lock.process=4242 99',
+        'cdk-docker-lock:1',
+      ]);
+    const engineNow = () => Math.floor(Date.parse(JSON.parse(d.docker(['info', '--format', '{{json .SystemTime}}'])) as string) / 1000);
+    foreign(engineNow());
+    const busy = await rejection(driver.lockStack('shop', async () => 'never'));
+    expect(busy.message).toContain('stack shop is being applied by cdk-docker (pid 4242) on build-7');
+    d.docker(['rm', '-f', 'cdk-docker-lock-shop']);
+    foreign(engineNow() - 60);
+    expect(await driver.lockStack('shop', async () => 'taken over')).toBe('taken over');
+  });
+
+  test('the lock of a killed apply on this machine is taken over at once', async () => {
+    // A real holder in another process, killed while it holds the lock.
+    const script = `
+      const { dockerDriver } = require(${JSON.stringify(path.join(ROOT, 'lib', 'drivers', 'docker', 'driver'))});
+      setInterval(() => undefined, 1000);
+      dockerDriver({ DOCKER_HOST: ${JSON.stringify(d.host)} }).lockStack('crashy', () => { process.stdout.write('holding\\n'); return new Promise(() => undefined); });
+    `;
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    await until('the other process to hold the lock', async () => out.includes('holding'), 30_000);
+    // A contender with the default 30 s lease: only the process check can free the lock this soon.
+    const contender = dockerDriver({ DOCKER_HOST: d.host });
+    const held = await rejection(contender.lockStack('crashy', async () => 'no'));
+    expect(held.code).toBe('CONFLICT');
+    expect(held.message).toContain(`by cdk-docker (pid ${child.pid}) on `);
+    expect(processIdentity(child.pid!)).toBeDefined();
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    expect(await contender.lockStack('crashy', async () => 'recovered')).toBe('recovered');
+    await contender.close();
+  });
+});
+
+describe('docker driver: choosing it', () => {
+  test('driverFor makes the Docker driver for the endpoint the environment names, without asking the engine', () => {
+    const driver = driverFor('docker', { DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+    expect(driver).toBeInstanceOf(DockerDriver);
+    expect(driver.name).toBe('docker');
+    expect((driver as DockerDriver).host).toBe('unix:///nonexistent/docker.sock');
+    expect(driver.capabilities).toMatchObject({ relabel: false, ownsReplicas: false, defaults: { network: 'bridge', stopTimeoutSeconds: 10, stopSignal: 'SIGTERM' } });
+  });
+
+  test('an unreachable engine is one line naming the endpoint', async () => {
+    const e = await driverFor('docker', { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }).listStacks().catch((x: CdkDockerError) => x);
+    expect(e).toBeInstanceOf(CdkDockerError);
+    expect((e as Error).message).toContain('unix:///nonexistent/docker.sock');
+    expect((e as Error).message.split('\n')).toHaveLength(1);
+  });
+});
