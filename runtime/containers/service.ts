@@ -8,6 +8,7 @@ import type { RuntimeConfig } from '../config';
 import { findHelper } from '../host';
 import { recordContainerEvent, recordEvent, recordImageEvent } from '../events';
 import { familiarReference, parseReference } from '../../lib/core/reference';
+import { formatPlatform, Platform, platformMatches, requireHostPlatform } from '../../lib/core/platform';
 import { commitContainer, CommitContainerOptions } from './files';
 import type { ImageRecord } from '../images/store';
 import { ImageStore } from '../images/store';
@@ -37,6 +38,11 @@ import { humanDuration } from '../../lib/core/duration';
 /** What `create` takes: Docker's flags as values. Unset fields come from the image or Docker's defaults. */
 export interface CreateOptions {
   readonly image: string;
+  /**
+   * `--platform`: the image must be of this platform (Docker's check), and the engine runs only
+   * this host's (no emulation). @default the image's
+   */
+  readonly platform?: Platform;
   readonly name?: string;
   /** Replaces the image's Cmd (when non-empty). */
   readonly cmd?: string[];
@@ -300,6 +306,7 @@ export class ContainerService {
   public async create(opts: CreateOptions): Promise<ContainerRecord> {
     await this.restoreIfRebooted();
     const image = this.images.resolve(opts.image);
+    if (opts.platform) checkPlatform(opts.image, opts.platform, this.images.config(image));
     const imageConfig = this.images.config(image).config ?? {};
     const entrypoint = opts.entrypoint !== undefined ? opts.entrypoint.filter((a, i) => !(i === 0 && a === '' && opts.entrypoint!.length === 1)) : (imageConfig.Entrypoint ?? []);
     const cmd = opts.cmd && opts.cmd.length > 0 ? opts.cmd : opts.entrypoint !== undefined ? [] : (imageConfig.Cmd ?? []);
@@ -1453,6 +1460,15 @@ function statusText(state: ContainerState, now = Date.now()): string {
   }
 }
 
+
+/** `--platform` of create: Docker's check against the image, then this engine's (the host's platform only). */
+function checkPlatform(ref: string, wanted: Platform, image: { readonly os: string; readonly architecture: string; readonly variant?: string }): void {
+  const actual = { os: image.os, architecture: image.architecture, variant: image.variant };
+  if (!platformMatches(wanted, actual)) {
+    throw new ConflictError(`image with reference ${ref} was found but does not match the specified platform: wanted ${formatPlatform(wanted)}, actual: ${formatPlatform(actual)}`);
+  }
+  requireHostPlatform(wanted);
+}
 
 /** `K` alone takes K from this process's environment, as Docker's `-e K`. */
 function expandEnv(e: string): string {

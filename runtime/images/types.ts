@@ -106,8 +106,5 @@ export interface ImageConfig {
   readonly docker_version?: string;
 }
 
-/** The platform of this host, in OCI terms. */
-export function hostPlatform(): Platform {
-  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-  return { os: 'linux', architecture: arch[process.arch] ?? process.arch };
-}
+/** The platform of this host, in OCI terms (one definition, with `--platform`'s parsing). */
+export { hostPlatform } from '../../lib/core/platform';

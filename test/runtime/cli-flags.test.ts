@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { CliResult, cdkDocker, ok } from '../helpers/cli';
-import { TestDockerd, startDockerd } from '../helpers/dockerd';
+import { DOCKER_2010, TestDockerd, startDockerd } from '../helpers/dockerd';
 import { TestRegistry, startRegistry } from '../helpers/registry';
 import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 
@@ -204,4 +204,60 @@ test('run and create pull a missing image as Docker\'s, --pull always|missing|ne
   expect(missing.code).toBe(docker(['create', '--net=none', `${registry.host}/flags/nothing:1`]).code);
   expect(missing.stderr.split('\n')[0]).toBe(`Unable to find image '${registry.host}/flags/nothing:1' locally`);
   expect(ok(rtIn('quiet', ['ps', '-aq'])).trim().split('\n')).toHaveLength(1);
+});
+
+test('--platform: this host\'s is taken as Docker reads it, another is refused with Docker\'s words or the fix', () => {
+  const host = process.arch === 'arm64' ? 'arm64' : 'amd64';
+  const foreign = host === 'amd64' ? 'arm64' : 'amd64';
+  const docker2010 = (args: string[]): CliResult => {
+    const r = spawnSync(DOCKER_2010, args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: dockerd.host }, timeout: 120_000 });
+    return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+  };
+  // Docker's spellings of this host's platform: any case, an architecture alone, a variant.
+  const spellings = [`linux/${host}`, `LINUX/${host.toUpperCase()}`, host, 'linux', `linux/${host}/${host === 'amd64' ? 'v2' : 'v8'}`, ...(host === 'amd64' ? ['linux/x86_64'] : ['linux/aarch64'])];
+  for (const p of spellings) {
+    for (const [name, cli] of [['ours', rt], ['docker', docker2010]] as const) {
+      expect({ p, name, ...cli(['run', '--rm', '--net=none', '--platform', p, IMAGE, 'echo', 'ran']) }).toEqual({ p, name, code: 0, stdout: 'ran\n', stderr: '' });
+    }
+  }
+  // Recorded as Docker records it: the container's Platform is the OS.
+  for (const cli of [rt, docker2010]) ok(cli(['create', '--net=none', '--name', 'plat', '--platform', `linux/${host}`, IMAGE]));
+  expect(ok(rt(['inspect', '-f', '{{.Platform}}', 'plat']))).toBe(ok(docker2010(['inspect', '-f', '{{.Platform}}', 'plat'])));
+  expect(ok(rt(['inspect', '-f', '{{.Platform}}', 'plat']))).toBe('linux\n');
+  for (const cli of [rt, docker2010]) ok(cli(['rm', 'plat']));
+
+  // Another platform for an image that is here: Docker's message and exit codes (run 125, create 1).
+  const message = (text: string) => text.split('\n')[0].replace(/^(docker: )?(Error( response from daemon)?: )?/, '').replace(/\.$/, '');
+  for (const [cmd, code] of [['run', 125], ['create', 1]] as const) {
+    const argv = [cmd, '--net=none', '--pull', 'never', '--platform', `linux/${foreign}`, IMAGE, 'true'];
+    const [ours, theirs] = [rt(argv), docker2010(argv)];
+    expect({ argv, code: ours.code, message: message(ours.stderr) }).toEqual({ argv, code: theirs.code, message: message(theirs.stderr) });
+    expect(ours).toEqual({ code, stdout: '', stderr: `Error: image with reference ${IMAGE} was found but does not match the specified platform: wanted linux/${foreign}, actual: linux/${host}\n` });
+  }
+  // A specifier Docker cannot read: its client's message, exit 125.
+  for (const p of ['foo', 'linux/amd64/v1/x']) {
+    const argv = ['run', '--rm', '--net=none', '--platform', p, IMAGE, 'true'];
+    const [ours, theirs] = [rt(argv), docker2010(argv)];
+    expect({ p, code: ours.code, message: message(ours.stderr) }).toEqual({ p, code: theirs.code, message: message(theirs.stderr) });
+  }
+  expect(rt(['run', '--rm', '--net=none', '--platform', 'foo', IMAGE, 'true']).stderr).toBe('Error: error parsing specified platform: "foo": unknown operating system or architecture: invalid argument\n');
+  expect(ok(rt(['ps', '-aq']))).toBe('');
+
+  // An image that is not here is not pulled for another platform (it could not run here).
+  const ref = `${registry.host}/flags/platform:1`;
+  ok(rt(['tag', IMAGE, ref]));
+  ok(rt(['push', '-q', ref]));
+  ok(rt(['rmi', ref]));
+  const refusal = `--platform linux/${foreign} is not supported: the built-in engine runs images of this host's platform, linux/${host}, and has no emulation; drop --platform or give linux/${host}`;
+  expect(rt(['run', '--rm', '--net=none', '--platform', `linux/${foreign}`, ref, 'true'])).toEqual({ code: 125, stdout: '', stderr: `Error: ${refusal}\n` });
+  expect(rt(['pull', '--platform', `linux/${foreign}`, ref])).toEqual({ code: 1, stdout: '', stderr: `Error: ${refusal}\n` });
+  expect(rt(['build', '--platform', `linux/${foreign}`, '-'])).toMatchObject({ code: 1, stdout: '', stderr: `Error: ${refusal}\n` });
+  expect(rt(['images', '-q', ref]).stdout).toBe('');
+  // pull's own reading of a bad specifier is the engine's (Docker's daemon message), exit 1.
+  const bad = ['pull', '--platform', 'foo', ref];
+  expect({ code: rt(bad).code, message: message(rt(bad).stderr) }).toEqual({ code: docker2010(bad).code, message: message(docker2010(bad).stderr) });
+  // This host's platform pulls as before.
+  expect(rt(['pull', '-q', '--platform', `linux/${host}`, ref])).toEqual({ code: 0, stdout: `${ref}\n`, stderr: '' });
+  expect(rt(['run', '--rm', '--net=none', '--platform', `linux/${host}`, ref, 'echo', 'pulled'])).toEqual({ code: 0, stdout: 'pulled\n', stderr: '' });
+  ok(rt(['rmi', ref]));
 });

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type * as Runtime from '../../../runtime';
 import { InvalidArgumentError } from '../../core/errors';
 import { FlagError, parseBool } from './flags';
+import { parsePlatform, requireHostPlatform } from '../../core/platform';
 import { collect } from '../options';
 import { loadRuntime } from './services';
 
@@ -88,7 +89,9 @@ export function registerBuildCommand(runtime: Command): void {
       .option('--network <mode>', 'network for RUN steps: bridge (default), none, host or a network name')
       .option('--rm [bool]', 'remove intermediate containers after a successful build (default true; --rm=false keeps them)')
       .option('--force-rm', 'always remove intermediate containers, also those of a failed step')
-      .action(async (context: string, o: BuildFlags) => {
+      .option('--platform <platform>', 'os/arch[/variant]: this host\'s (the engine builds no other)')
+      .action(async (context: string, o: BuildFlags & { platform?: string }) => {
+        if (o.platform) requireHostPlatform(parsePlatform(o.platform));
         if (context !== '-' && !fs.existsSync(context)) throw new InvalidArgumentError(`unable to prepare context: path "${context}" not found`);
         const rt = loadRuntime();
         const { BuildService, BuildError, BuildInterruptedError } = rt.build();

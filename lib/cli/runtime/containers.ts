@@ -9,6 +9,7 @@ import { parseGoDuration } from '../../core/duration';
 import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../core/errors';
 import { MAX_COUNT, MAX_PIDS, MAX_STOP_TIMEOUT_SECONDS, MAX_TIMER_MS, MIN_HEALTH_MS, MIN_MEMORY_BYTES, cpuRangeMessage, hostCpuCount, tmpfsOptionProblem } from '../../core/limits';
 import { familiarReference, parseReference } from '../../core/reference';
+import { parsePlatform, Platform, requireHostPlatform } from '../../core/platform';
 import { flagAliases, flagsEndAtFirstArgument } from './flags';
 import { ago, eachName, goTimeString, printInspect, renderFormatted, renderTemplate, shortId, table, tabwrite } from './format';
 import { attachToContainer, parseSigProxy } from './attach';
@@ -68,6 +69,7 @@ interface RunFlags {
   logDriver?: string;
   pull: string;
   quiet?: boolean;
+  platform?: string;
 }
 
 /** The flags `run` and `create` share, as Docker spells them. */
@@ -118,6 +120,7 @@ function withCreateFlags(cmd: Command): Command {
     .option('--log-driver <driver>', 'k8s-file (default), json-file (Docker\'s <id>-json.log) or none')
     .option('--log-opt <K=V>', 'log option: max-size=SIZE (repeatable)', collect)
     .option('--pull <policy>', 'pull the image before creating: always, missing or never', 'missing')
+    .option('--platform <platform>', 'the image\'s platform, os/arch[/variant]: this host\'s (there is no emulation)')
     .option('-q, --quiet', 'suppress the pull output')
     .option('-i, --interactive', 'keep stdin open')
     .option('-t, --tty', 'allocate a pseudo-TTY');
@@ -279,7 +282,19 @@ export function createOptions(image: string, command: string[], o: RunFlags): Co
     shmSize: sizeFlag(o.shmSize, '--shm-size'),
     logMaxSize: logMaxSize(o.logOpt ?? []),
     logDriver: o.logDriver === undefined ? undefined : loadRuntime().containers().checkLogDriver(o.logDriver),
+    platform: platformFlag(o.platform),
   };
+}
+
+/** `--platform os/arch[/variant]` (empty: none), with Docker's client message when it cannot be read. */
+function platformFlag(text: string | undefined): Platform | undefined {
+  if (text === undefined || text === '') return undefined;
+  try {
+    return parsePlatform(text);
+  } catch (e) {
+    if (e instanceof InvalidArgumentError) throw new InvalidArgumentError(`error parsing specified platform: ${e.message}`);
+    throw e;
+  }
 }
 
 /** `--health-retries`: Docker's "cannot be negative", and at most Go's int32. */
@@ -848,14 +863,17 @@ function pullPolicy(text: string): 'always' | 'missing' | 'never' {
  * with `never`, not at all (a missing image is "No such image"). Progress goes to stderr, so
  * that stdout carries only the container's id or output.
  */
-async function ensureImage(image: string, o: { pull: string; quiet?: boolean }): Promise<void> {
+async function ensureImage(image: string, o: { pull: string; quiet?: boolean; platform?: string }): Promise<void> {
   const policy = pullPolicy(o.pull);
+  const platform = platformFlag(o.platform);
   // An image id (sha256:… or 64 hex digits) names no repository to pull from.
   if (/^(sha256:)?[a-f0-9]{64}$/.test(image)) return;
   const familiar = familiarReference(parseReference(image));
   const images = imageService();
   if (policy !== 'always' && images.store.tryResolve(image)) return;
   if (policy === 'never') throw new NotFoundError(`No such image: ${familiar}`);
+  // An image of another platform would not run here: it is not pulled.
+  if (platform) requireHostPlatform(platform);
   if (policy === 'missing') process.stderr.write(`Unable to find image '${familiar}' locally\n`);
   const rt = loadRuntime();
   await images.pull(image, o.quiet ? rt.images().Progress.silent() : rt.images().Progress.to(process.stderr));

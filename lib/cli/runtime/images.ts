@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import type * as Runtime from '../../../runtime';
 import { CdkDockerError, InvalidArgumentError } from '../../core/errors';
 import { normalizeReference } from '../../core/reference';
+import { parsePlatform, requireHostPlatform } from '../../core/platform';
 import { collect } from '../options';
 import { imageService, loadRuntime } from './services';
 import { ago, eachName, goTimeString, printInspect, renderFormatted, renderTemplate, shortId, table } from './format';
@@ -77,7 +78,9 @@ export function registerImageCommands(runtime: Command): void {
     .description('download an image from a registry')
     .argument('<image>', 'NAME[:TAG|@DIGEST]')
     .option('-q, --quiet', 'print only the image reference')
-    .action(async (ref: string, o: { quiet?: boolean }) => {
+    .option('--platform <platform>', 'os/arch[/variant]: this host\'s (the engine runs no other)')
+    .action(async (ref: string, o: { quiet?: boolean; platform?: string }) => {
+      if (o.platform) requireHostPlatform(parsePlatform(o.platform));
       await imageService().pull(ref, o.quiet ? loadRuntime().images().Progress.silent() : loadRuntime().images().Progress.to(process.stdout));
       out(`${normalizeReference(ref)}\n`);
     });
