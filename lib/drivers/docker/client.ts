@@ -545,7 +545,17 @@ export class DockerClient {
     const pool = this.pool;
     this.pool = undefined;
     if (pool) await pool.destroy().catch(() => undefined);
-    for (const child of this.ssh) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    // ssh processes end with their connections; wait for them (SIGKILL after 5 s).
+    await Promise.all(
+      [...this.ssh].map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
     this.ssh.clear();
   }
 
@@ -603,8 +613,10 @@ export class DockerClient {
         return new DockerUnreachableError(this.endpoint.host, `cannot reach the Docker Engine at ${this.endpoint.host}: the ssh client "${program}" is not installed; install it (apt-get install openssh-client)`, { cause });
       }
       const line = stderr.trim().split('\n').filter((l) => l.trim()).pop() ?? (cause ? cause.message : 'ssh exited');
-      const remote = /docker: (command )?not found|No such file or directory.*docker|dial-stdio/.test(stderr)
-        ? `; the remote host needs the docker CLI (20.10+) on the PATH of ${ssh.destination}`
+      const remote = /failed to open the raw stream connection|Cannot connect to the Docker daemon|dial unix/.test(stderr)
+        ? `; start dockerd on ${ssh.hostname}${ssh.socketPath ? ` at ${ssh.socketPath}` : ''}, or name its socket in the address (ssh://host/path/to/docker.sock)`
+        : /docker: (command )?not found|No such file or directory.*docker|unknown command "dial-stdio"|is not a docker command/.test(stderr)
+        ? `; ${ssh.destination} needs the docker CLI (18.09+) on its PATH for \`docker system dial-stdio\``
         : /Permission denied|Host key verification failed|Could not resolve|Connection refused|timed out/i.test(line)
           ? '; check that `ssh ' + ssh.destination + (ssh.port ? ` -p ${ssh.port}` : '') + ' docker version` works (keys, known_hosts, address)'
           : '';
