@@ -181,7 +181,7 @@ describe('registry credentials', () => {
     expect(decode(hub)).toEqual({ username: 'hubuser', password: 'hub?pass>>', serveraddress: 'https://index.docker.io/v1/' });
     expect(decode(registryAuthHeaders('127.0.0.1:5000/team/app:2', env)['X-Registry-Auth'])).toEqual({ username: 'alice', password: 's3cret', serveraddress: '127.0.0.1:5000' });
     expect(registryAuth('tokens.example', env)).toEqual({ identitytoken: 'refresh-me', serveraddress: 'tokens.example' });
-    expect(registryAuthHeaders('quay.io/x/y', env)).toEqual({});
+    expect(registryAuthHeaders('quay.io/x/y', env)).toEqual({ 'X-Registry-Auth': 'e30=' });
     expect(decode(registryConfigHeaders(env)['X-Registry-Config'])).toEqual({
       '127.0.0.1:5000': { username: 'alice', password: 's3cret', serveraddress: '127.0.0.1:5000' },
       'https://index.docker.io/v1/': { username: 'hubuser', password: 'hub?pass>>', serveraddress: 'https://index.docker.io/v1/' },

@@ -25,11 +25,13 @@ import {
   demux,
   demuxFrames,
   demuxToStrings,
+  registryAuthHeaders,
   resolveDockerEndpoint,
 } from '../../lib/drivers/docker';
 import { ConflictError, NotFoundError } from '../../lib/core/errors';
 import { ROOT, removeTempDirs, tempDir } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
+import { startRegistry } from '../helpers/registry';
 import { requireCommand } from '../helpers/prereq';
 import { BASE_ARCHIVE } from '../helpers/stack';
 
@@ -194,6 +196,35 @@ describe('progress streams', () => {
     const inspected = await client.request<{ Id: string; Config: { Labels: Record<string, string> } }>('GET', '/images/client-built:1/json');
     expect(inspected.Id).toBe(id);
     expect(inspected.Config.Labels.built).toBe('yes');
+  });
+});
+
+describe('registry credentials', () => {
+  test('push and pull through a registry with basic auth, with X-Registry-Auth from config.json', async () => {
+    const registry = await startRegistry({ basicAuth: { alice: 's3cret' } });
+    try {
+      const ref = `${registry.host}/client/busybox`;
+      await client.request('POST', `/images/${IMAGE}/tag`, { query: { repo: ref, tag: '1' } });
+      // Without credentials the registry refuses, and the engine says so inside the stream.
+      const none = registryAuthHeaders(`${ref}:1`, { DOCKER_CONFIG: tempDir('cdk-docker-client-noauth-') });
+      const anonymous = await client.progress('POST', `/images/${ref}/push`, { query: { tag: '1' }, headers: none }).catch((x: unknown) => x);
+      expect(anonymous).toBeInstanceOf(DockerEngineError);
+      expect((anonymous as Error).message).toBe(`Docker Engine at ${dockerd.host}: no basic auth credentials`);
+      const config = tempDir('cdk-docker-client-auth-');
+      fs.writeFileSync(path.join(config, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from('alice:s3cret').toString('base64') } } }));
+      const headers = registryAuthHeaders(`${ref}:1`, { DOCKER_CONFIG: config });
+      const pushed = await client.progress('POST', `/images/${ref}/push`, { query: { tag: '1' }, headers });
+      const digest = (pushed.aux.find((a) => (a as { Digest?: string }).Digest) as { Digest: string }).Digest;
+      expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      await client.request('DELETE', `/images/${ref}:1`);
+      const statuses: string[] = [];
+      await client.progress('POST', '/images/create', { query: { fromImage: ref, tag: '1' }, headers, onMessage: (m) => m.status && statuses.push(m.status) });
+      expect(statuses).toContain(`Digest: ${digest}`);
+      const inspected = await client.request<{ RepoDigests: string[] }>('GET', `/images/${ref}:1/json`);
+      expect(inspected.RepoDigests).toEqual([`${ref}@${digest}`]);
+    } finally {
+      await registry.stop();
+    }
   });
 });
 

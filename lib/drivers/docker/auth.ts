@@ -10,7 +10,7 @@
  * Credentials come from `$DOCKER_CONFIG/config.json` (see lib/core/docker-config): a credential
  * helper (`credHelpers[registry]`, else `credsStore`: the program `docker-credential-<name>`,
  * asked `get` with the server address on stdin, as the Docker CLI does) or else the `auths`
- * entries. No credentials: no header (anonymous pulls work).
+ * entries. No credentials: `{}` (anonymous pulls and pushes work).
  */
 import { spawnSync } from 'node:child_process';
 import { authEntriesFor, credentialHelperFor, dockerConfigPath, readDockerConfig } from '../../core/docker-config';
@@ -87,10 +87,14 @@ export function registryAuth(registry: string, env: NodeJS.ProcessEnv = process.
   return lookup(readDockerConfig(file), registry, env, file);
 }
 
-/** The `X-Registry-Auth` headers for pulling or pushing `image`: `{}` when there are no credentials. */
+/**
+ * The `X-Registry-Auth` header for pulling or pushing `image`. Always present, as the Docker CLI
+ * sends it: without credentials it is `{}` encoded (dockerd 20.10 refuses a push without the
+ * header: "Bad parameters and missing X-Registry-Auth").
+ */
 export function registryAuthHeaders(image: string, env: NodeJS.ProcessEnv = process.env): { [name: string]: string } {
   const auth = registryAuth(registryOf(image), env);
-  return auth ? { 'X-Registry-Auth': encodeRegistryHeader(auth) } : {};
+  return { 'X-Registry-Auth': encodeRegistryHeader(auth ?? {}) };
 }
 
 /**
