@@ -21,6 +21,7 @@ import {
   DockerPermissionError,
   DockerProgressMessage,
   DockerUnreachableError,
+  MAX_API_VERSION,
   MIN_API_VERSION,
   demux,
   demuxFrames,
@@ -116,6 +117,34 @@ describe('negotiation', () => {
       expect((e as Error).message).toBe(`the Docker Engine at unix://${sock} speaks API 1.40 (Docker 19.03.15); cdk-docker needs API 1.41 or newer (Docker 20.10+): upgrade the engine`);
     } finally {
       await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('a newer engine is spoken to at MAX_API_VERSION; one whose minimum is above it is refused', async () => {
+    // Stand-in engines again: only Docker 20.10 is installable here.
+    const dir = tempDir('cdk-docker-client-new-');
+    const paths: string[] = [];
+    const engine = (sock: string, min: string) => {
+      const server = http.createServer((req, res) => {
+        paths.push(req.url!);
+        res.setHeader('API-Version', '1.60');
+        res.setHeader('Content-Type', req.url === '/_ping' ? 'text/plain' : 'application/json');
+        res.end(req.url === '/_ping' ? 'OK' : req.url === '/version' ? JSON.stringify({ Version: '40.0.0', ApiVersion: '1.60', MinAPIVersion: min, Os: 'linux', Arch: 'amd64' }) : '[]');
+      });
+      return new Promise<http.Server>((r) => server.listen(sock, () => r(server)));
+    };
+    const servers = [await engine(path.join(dir, 'new.sock'), '1.44'), await engine(path.join(dir, 'newer.sock'), '1.55')];
+    try {
+      const c = await DockerClient.connect({ host: `unix://${dir}/new.sock` }, {});
+      expect(c.apiVersion).toBe(MAX_API_VERSION);
+      await c.request('GET', '/containers/json');
+      await c.close();
+      expect(paths).toEqual(['/_ping', '/version', `/v${MAX_API_VERSION}/containers/json`]);
+      const e = await DockerClient.connect({ host: `unix://${dir}/newer.sock` }, {}).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(DockerApiVersionError);
+      expect((e as Error).message).toBe(`the Docker Engine at unix://${dir}/newer.sock (Docker 40.0.0) needs API 1.55 or newer, and this cdk-docker speaks up to ${MAX_API_VERSION}: upgrade cdk-docker`);
+    } finally {
+      for (const s of servers) await new Promise((r) => s.close(r));
     }
   });
 });

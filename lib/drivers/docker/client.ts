@@ -500,19 +500,26 @@ export class DockerClient {
       let resHeaders: IncomingHttpHeaders = {};
       const chunks: Buffer[] = [];
       let settled = false;
+      let onAbort: (() => void) | undefined;
+      const settle = () => {
+        settled = true;
+        if (onAbort) options.signal?.removeEventListener('abort', onAbort);
+      };
       const fail = (e: unknown) => {
         if (settled) return;
-        settled = true;
+        settle();
         void this.diagnose(e).then(reject);
       };
       const handler: Dispatcher.DispatchHandlers = {
         onConnect: (abort) => {
-          if (options.signal?.aborted) abort(options.signal.reason);
-          else options.signal?.addEventListener('abort', () => abort(options.signal?.reason), { once: true });
+          if (options.signal?.aborted) return abort(options.signal.reason);
+          if (onAbort) options.signal?.removeEventListener('abort', onAbort);
+          onAbort = () => abort(options.signal?.reason);
+          options.signal?.addEventListener('abort', onAbort, { once: true });
         },
         onError: fail,
         onUpgrade: (_statusCode, _rawHeaders, socket) => {
-          settled = true;
+          settle();
           resolve(socket as unknown as Duplex);
         },
         onHeaders: (statusCode, rawHeaders) => {
@@ -526,7 +533,7 @@ export class DockerClient {
         },
         onComplete: () => {
           if (settled) return;
-          settled = true;
+          settle();
           const text = Buffer.concat(chunks).toString('utf8');
           reject(status >= 300 || status < 200 ? this.answerError(status, text, resHeaders) : new DockerEngineError(this.endpoint.host, status, text, `the Docker Engine at ${this.endpoint.host} answered ${method} ${path} with ${status} instead of upgrading the connection; it may be behind a proxy that does not pass upgrades`));
         },
