@@ -1,8 +1,13 @@
 import { spawn, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DockerDriver, dockerDriver, driverFor } from '../../lib/drivers';
-import type { ContainerSpec } from '../../lib/plan/types';
+import { Container, DependencyCondition, Image, Network, NetworkMode, RemovalPolicy, Restart, Secret, Stack, Testing, Volume } from '../../lib/constructs';
+import { DockerDriver, dockerDriver, driverFor, lastOutput } from '../../lib/drivers';
+import { diffStack } from '../../lib/reconcile/diff';
+import { applyDiff, destroyStack } from '../../lib/reconcile/apply';
+import { hasChanges, renderDiff } from '../../lib/reconcile/render';
+import { observePlan } from '../../lib/toolkit/observe';
+import type { ContainerSpec, ImageResource } from '../../lib/plan/types';
 import { CdkDockerError } from '../../lib/core/errors';
 import { processIdentity } from '../../lib/core/process';
 import { createBody, normalizedInspect, updateBody, UNLIMITED_MEMORY } from '../../lib/drivers/docker/mapping';
@@ -10,20 +15,21 @@ import type { DockerContainerInspect } from '../../lib/drivers/docker/mapping';
 import { ROOT, tempDir, until } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
 import { busyboxRootfsTar } from '../helpers/images';
+import { startRegistry } from '../helpers/registry';
 import { requireCommand } from '../helpers/prereq';
 import { driverConformance } from './conformance';
 
 jest.setTimeout(60_000);
 
 /**
- * The Docker driver against a real, private dockerd (Debian's 20.10): its own data-root,
- * exec-root, socket, pidfile and containerd namespace, a default bridge of its own (10.152.0.1/24,
- * user networks from 10.153.0.0/16) and no iptables rules (`--iptables=false`; published ports go
- * through docker-proxy). What it leaves is checked at the end: no bridge, no iptables line of its
- * subnets, nothing mounted under its directory.
+ * The Docker driver against a real, private dockerd (Debian's 20.10), one for the whole file: its
+ * own data-root, exec-root, socket, pidfile and containerd namespace, a default bridge of its own
+ * (10.152.0.1/24, user networks from 10.153.0.0/16) and no iptables rules (`--iptables=false`;
+ * published ports go through docker-proxy). What it leaves is checked at the end: no bridge, no
+ * iptables line of its subnets, nothing mounted under its directory.
  */
 const BRIDGE = { name: 'cdkdrv0', address: '10.152.0.1/24', pool: '10.153.0.0/16' };
-let dockerd: TestDockerd | undefined;
+let dockerd: TestDockerd;
 let work: string;
 let iptablesBefore: string[];
 
@@ -35,39 +41,136 @@ function ourIptables(): string[] {
     .map((l) => l.replace(/\[\d+:\d+\]/g, ''));
 }
 
-const env = (): NodeJS.ProcessEnv => ({ DOCKER_HOST: dockerd!.host });
+const env = (): NodeJS.ProcessEnv => ({ DOCKER_HOST: dockerd.host });
 
-async function prepare(): Promise<void> {
+beforeAll(async () => {
   requireCommand('iptables-save', 'iptables');
   iptablesBefore = ourIptables();
   work = tempDir('cdk-docker-docker-driver-');
   dockerd = await startDockerd({ label: 'driver', bridge: BRIDGE });
   const rootfs = busyboxRootfsTar(work, ['sh', 'cat', 'echo', 'sleep', 'true', 'false', 'test', 'id', 'pwd', 'stat', 'tr', 'sort']);
   dockerd.docker(['import', '-c', 'ENV PATH=/bin', '-c', 'CMD ["sh"]', rootfs, 'busybox:driver']);
-}
+  // No Env at all: Docker gives its containers its default PATH.
+  dockerd.docker(['import', rootfs, 'busybox:nopath']);
+}, 60_000);
 
-/** Stops the dockerd; nothing of it may stay (bridge, iptables lines, mounts). */
-async function cleanup(): Promise<void> {
-  const d = dockerd;
-  dockerd = undefined;
-  if (!d) return;
-  for (const id of d.docker(['ps', '-aq']).split('\n').filter(Boolean)) d.docker(['rm', '-f', id]);
+/** Stops the dockerd; nothing of it may stay (bridges, iptables lines, mounts). */
+afterAll(async () => {
+  if (!dockerd) return;
   // dockerd keeps a user network's bridge when it stops: the networks go first.
-  d.docker(['network', 'prune', '-f']);
-  await d.stop();
+  removeEverything();
+  await dockerd.stop();
   const links = (JSON.parse(execFileSync('ip', ['-j', 'addr'], { encoding: 'utf8' })) as Array<{ ifname: string; master?: string; addr_info?: Array<{ local: string }> }>)
     .filter((l) => l.ifname === BRIDGE.name || l.master === BRIDGE.name || (l.addr_info ?? []).some((a) => /^10\.15[23]\./.test(a.local)))
     .map((l) => `link ${l.ifname}`);
   const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.includes('cdk-docker-driver-dockerd-')).map((m) => `mount ${m}`);
   const rules = ourIptables().filter((l) => !iptablesBefore.includes(l)).map((l) => `iptables ${l}`);
   fs.rmSync(work, { recursive: true, force: true });
-  const left = [...links, ...mounts, ...rules];
-  if (left.length) throw new Error(`the Docker driver's dockerd left behind:\n${left.join('\n')}`);
+  expect([...links, ...mounts, ...rules]).toEqual([]);
+}, 60_000);
+
+/** Every container and user network of the dockerd (they are all this file's). */
+function removeEverything(): void {
+  const ids = dockerd.docker(['ps', '-aq']).split('\n').filter(Boolean);
+  if (ids.length) dockerd.docker(['rm', '-f', ...ids]);
+  dockerd.docker(['network', 'prune', '-f']);
 }
 
-driverConformance('docker', async () => {
-  await prepare();
-  return { driver: driverFor('docker', env()), baseImageRef: 'busybox:driver', cleanup };
+driverConformance('docker', async () => ({
+  driver: driverFor('docker', env()),
+  baseImageRef: 'busybox:driver',
+  cleanup: async () => {
+    // The suite removed what it made; a container of its prefix left behind is a leak.
+    const left = dockerd.docker(['ps', '-a', '--format', '{{.Names}}', '--filter', 'name=cdkconf']).split('\n').filter(Boolean);
+    removeEverything();
+    expect(left).toEqual([]);
+  },
+}));
+
+describe('docker driver: a stack applied through the reconciler', () => {
+  test('apply then diff plans no changes for every kind of setting; destroy leaves nothing', async () => {
+    const driver = dockerDriver(env());
+    const dir = path.join(work, 'app');
+    fs.mkdirSync(path.join(dir, 'ctx'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'app.conf'), 'setting=1\n');
+    fs.writeFileSync(path.join(dir, 'ctx', 'Dockerfile'), 'FROM busybox:driver\nCOPY msg /msg\nCMD ["cat", "/msg"]\n');
+    fs.writeFileSync(path.join(dir, 'ctx', 'msg'), 'job done\n');
+    fs.writeFileSync(path.join(dir, 'ctx', 'ignored.log'), 'not sent\n');
+    fs.writeFileSync(path.join(dir, 'ctx', '.dockerignore'), '*.log\n');
+    const appEnv = { TOKEN: 's3cr3t' };
+    const app = Testing.app({ baseDir: dir, env: appEnv });
+    const stack = new Stack(app, 'dockerstack');
+    const base = Image.fromRegistry(stack, 'base', 'busybox:driver', { pullPolicy: 'never' });
+    const built = Image.fromBuild(stack, 'built', 'ctx', { tag: 'dockerstack-job:latest' });
+    const front = new Network(stack, 'front', { subnet: '10.153.200.0/24' });
+    const back = new Network(stack, 'back');
+    const data = new Volume(stack, 'data', { removalPolicy: RemovalPolicy.DESTROY });
+    const loop = (signal: string) => ['sh', '-c', `trap "exit 0" ${signal}; while true; do sleep 0.2; done`];
+    const web = new Container(stack, 'web', {
+      image: base,
+      command: loop('INT'),
+      env: { GREETING: 'hi', TOKEN: Secret.fromEnv('TOKEN') },
+      user: '65534:65534',
+      workingDir: '/tmp',
+      hostname: 'web-host',
+      ports: ['127.0.0.1::80', '127.0.0.1:18300-18301:8000-8001', '127.0.0.1:18353:53/udp'],
+      mounts: [
+        { type: 'volume', source: data, target: '/data' },
+        { type: 'bind', source: 'app.conf', target: '/etc/app.conf', readOnly: true },
+        { type: 'tmpfs', target: '/scratch', size: '1m' },
+      ],
+      networks: [{ network: front, aliases: ['www'], ipv4Address: '10.153.200.10' }, back],
+      restart: Restart.onFailure(2),
+      healthcheck: { test: 'true', interval: '1s' },
+      labels: { app: 'web' },
+      stopSignal: 'SIGINT',
+      stopTimeout: '3s',
+      init: true,
+      readOnlyRootfs: true,
+      capAdd: ['NET_ADMIN'],
+      capDrop: ['MKNOD'],
+      memory: '64m',
+      cpus: 0.5,
+      pidsLimit: 100,
+    });
+    new Container(stack, 'job', { image: built, networks: [back], dependsOn: [{ container: web, condition: DependencyCondition.HEALTHY }] });
+    new Container(stack, 'reader', { image: base, command: loop('TERM'), volumesFrom: [{ container: web, readOnly: true }], networkMode: NetworkMode.NONE });
+    new Container(stack, 'onhost', { image: base, command: loop('TERM'), networkMode: NetworkMode.HOST });
+    // The image's own command (sh, which ends at once), the default network, two replicas.
+    new Container(stack, 'plain', { image: base, replicas: 2 });
+    // An image without PATH: the container runs with Docker's default one.
+    const bare = Image.fromRegistry(stack, 'bare', 'busybox:nopath', { pullPolicy: 'never' });
+    new Container(stack, 'nopath', { image: bare, command: ['/bin/sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'] });
+    const plan = Testing.synth(stack);
+
+    const diffNow = async () => {
+      const { observed, images } = await observePlan(plan, driver);
+      return { diff: diffStack(plan, observed, images, driver.capabilities), observed, images };
+    };
+    try {
+      const first = await diffNow();
+      await applyDiff(plan, first.diff, first.observed, driver, { images: first.images, env: appEnv, waitTimeoutMs: 30_000 });
+      const again = await diffNow();
+      expect(renderDiff(again.diff, { color: false })).toContain('No changes');
+      expect(hasChanges(again.diff)).toBe(false);
+      // It runs as planned: the job's output, the web container's address, the secret inside, the file not sent.
+      expect(await lastOutput(driver, 'dockerstack-job', 5)).toBe('job done\n');
+      const webNow = again.observed.containers.find((c) => c.name === web.containerName)!;
+      expect(webNow).toMatchObject({ status: 'running', health: 'healthy' });
+      expect(webNow.networks[`dockerstack-front`].ipv4Address).toBe('10.153.200.10');
+      expect(webNow.spec.fullEnv.TOKEN).toBe('s3cr3t');
+      // (Docker 20.10 adds its PATH when it starts the process, not to the container's config.)
+      expect(again.observed.containers.find((c) => c.name === 'dockerstack-nopath')).toMatchObject({ status: 'running' });
+      expect(dockerd.docker(['run', '--rm', '--entrypoint', 'sh', 'dockerstack-job:latest', '-c', 'ls /'])).not.toContain('ignored.log');
+      // Applying again changes nothing.
+      await applyDiff(plan, again.diff, again.observed, driver, { images: again.images, env: appEnv });
+      expect(hasChanges((await diffNow()).diff)).toBe(false);
+    } finally {
+      await destroyStack('dockerstack', plan, driver, { volumes: true });
+    }
+    expect(await driver.observe('dockerstack')).toEqual({ networks: [], volumes: [], containers: [] });
+    await driver.close();
+  });
 });
 
 /** A minimal container spec for the unit tests below. */
@@ -94,6 +197,42 @@ const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
   ...over,
 });
 const labels = { 'io.cdk-docker.stack': 's', 'io.cdk-docker.path': 'web', 'io.cdk-docker.spec-hash': 'sha256:1' };
+
+describe('docker driver: images from a registry', () => {
+  test('pullPolicy missing pulls an absent image with the Docker config\'s credentials, always pulls again, and a refused pull names the image', async () => {
+    const registry = await startRegistry({ basicAuth: { alice: 'wonderland' } });
+    const withAuth = dockerDriver({ DOCKER_HOST: dockerd.host, DOCKER_CONFIG: path.join(work, 'docker-config') });
+    const anonymous = dockerDriver({ DOCKER_HOST: dockerd.host, DOCKER_CONFIG: path.join(work, 'no-docker-config') });
+    try {
+      const config = path.join(work, 'docker-config');
+      fs.mkdirSync(config, { recursive: true });
+      fs.writeFileSync(path.join(config, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from('alice:wonderland').toString('base64') } } }));
+      const ref = `${registry.host}/team/busybox:1`;
+      const push = (local: string) => {
+        dockerd.docker(['tag', local, ref]);
+        dockerd.docker(['--config', config, 'push', ref]);
+      };
+      push('busybox:driver');
+      dockerd.docker(['rmi', ref]);
+      const resource = (pullPolicy: 'missing' | 'always'): ImageResource => ({ type: 'image', path: 'pulled', name: ref, dependsOn: [], spec: { source: 'registry', ref, pullPolicy } });
+      const refused = await anonymous.ensureImage(resource('missing'), labels).catch((e: CdkDockerError) => e);
+      expect(refused).toBeInstanceOf(CdkDockerError);
+      expect((refused as Error).message).toContain(`pull ${ref} (pulled): `);
+      expect((refused as Error).message).toMatch(/no basic auth credentials|unauthorized|authentication required/);
+      const base = (await withAuth.image('busybox:driver'))!.id;
+      expect((await withAuth.ensureImage(resource('missing'), labels)).id).toBe(base);
+      // The tag moves in the registry: "missing" keeps what is here, "always" gets the new one.
+      push('busybox:nopath');
+      dockerd.docker(['tag', 'busybox:driver', ref]);
+      const moved = (await withAuth.image('busybox:nopath'))!.id;
+      expect((await withAuth.ensureImage(resource('missing'), labels)).id).toBe(base);
+      expect((await withAuth.ensureImage(resource('always'), labels)).id).toBe(moved);
+    } finally {
+      await Promise.all([withAuth.close(), anonymous.close()]);
+      await registry.stop();
+    }
+  });
+});
 
 describe('docker driver: the Engine API bodies', () => {
   test('a container spec becomes one create body: ports incl. UDP and random ones, mounts, networks, limits, healthcheck', () => {
@@ -224,14 +363,13 @@ describe('docker driver: the stack lock on the engine', () => {
   let d: TestDockerd;
   let driver: DockerDriver;
 
-  beforeAll(async () => {
-    d = await startDockerd({ label: 'driver-lock' });
+  beforeAll(() => {
+    d = dockerd;
     driver = dockerDriver({ DOCKER_HOST: d.host }, {}, { lockLeaseSeconds: 3 });
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await driver?.close();
-    await d?.stop();
   });
 
   const rejection = (p: Promise<unknown>) => p.then(() => Promise.reject(new Error('expected a rejection')), (e: CdkDockerError) => e);

@@ -721,14 +721,35 @@ export class DockerDriver implements Driver {
       throw e;
     }
     const socket = await this.client.hijack('POST', `/exec/${execId}/start`, { body: { Detach: false, Tty: tty } });
+    const undo: Array<() => void> = [];
+    if (tty && (opts.stdout as NodeJS.WriteStream | undefined)?.isTTY) {
+      // The terminal's size, as `docker exec -t` sets it.
+      const { columns, rows } = opts.stdout as NodeJS.WriteStream;
+      if (columns && rows) await this.client.request('POST', `/exec/${execId}/resize`, { query: { h: rows, w: columns } }).catch(() => undefined);
+    }
     if (opts.stdin) {
-      const input = opts.stdin as NodeJS.ReadableStream;
-      input.on('data', (d: Buffer | string) => {
+      const input = opts.stdin as NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => void };
+      // A terminal of ours goes raw for a TTY exec (keys reach the command as typed), and back after.
+      if (tty && input.isTTY && input.setRawMode) {
+        input.setRawMode(true);
+        undo.push(() => input.setRawMode?.(false));
+      }
+      const onData = (d: Buffer | string) => {
         if (!socket.write(d)) input.pause();
+      };
+      const onDrain = () => input.resume();
+      const onEnd = () => socket.end();
+      input.on('data', onData);
+      socket.on('drain', onDrain);
+      input.once('end', onEnd);
+      input.once('error', onEnd);
+      // Our input stays ours after the command ends (a terminal is not left flowing into nothing).
+      undo.push(() => {
+        input.removeListener('data', onData);
+        input.removeListener('end', onEnd);
+        input.removeListener('error', onEnd);
+        input.pause();
       });
-      socket.on('drain', () => input.resume());
-      input.once('end', () => socket.end());
-      input.once('error', () => socket.end());
     }
     // What could not be started: Docker writes the runtime's error to the output stream.
     let startError: string | undefined;
@@ -753,6 +774,7 @@ export class DockerDriver implements Driver {
         else if (f.stream === 'stderr' || f.stream === 'system') await err(f.data);
       }
     } finally {
+      for (const u of undo) u();
       socket.destroy();
     }
     // The exit code is recorded a moment after the output ends.

@@ -7,7 +7,9 @@
  * What Docker adds that the plan never said, and how it is kept out of the diff:
  * - Config: the image's Cmd/Entrypoint/Env/WorkingDir/User/Healthcheck and its default PATH —
  *   ../observed compares against the image's config and the declared defaults.
- * - Aliases: Docker adds the container's short id to its aliases on every user network; dropped.
+ * - Aliases: Docker adds the container's short id, and its hostname when that is not its name, to
+ *   its aliases on every user network; dropped (a plan that names its own hostname as an alias
+ *   cannot be told from Docker's addition and would show a difference).
  * - Mounts: inspect's `Mounts` comes from a Go map (any order); put back in HostConfig's order.
  * - Ports: a published port bound to all addresses is reported twice (0.0.0.0 and ::); once.
  * - Limits Docker cannot lift: `/containers/{id}/update` ignores 0 for Memory and NanoCpus and
@@ -289,9 +291,12 @@ export function toImageDefaults(image: DockerImageInspect): ImageDefaults {
  * ../observed reads.
  */
 export function normalizedInspect(c: DockerContainerInspect): DockerContainerInspect {
-  const shortId = c.Id.slice(0, 12);
+  // Docker adds the short id, and a hostname other than the container's name, on user networks.
+  const added = new Set([c.Id.slice(0, 12)]);
+  const hostname = c.Config.Hostname;
+  if (hostname && `/${hostname}` !== c.Name) added.add(hostname);
   const networks = Object.fromEntries(
-    Object.entries(c.NetworkSettings?.Networks ?? {}).map(([name, e]) => [name, { ...e, Aliases: (e.Aliases ?? []).filter((a) => a !== shortId) }]),
+    Object.entries(c.NetworkSettings?.Networks ?? {}).map(([name, e]) => [name, { ...e, Aliases: (e.Aliases ?? []).filter((a) => !added.has(a)) }]),
   );
   const order = (c.HostConfig.Mounts ?? []).map((m) => m.Target);
   const rank = (dest: string) => {
