@@ -234,6 +234,35 @@ describe('docker driver: images from a registry', () => {
   });
 });
 
+describe('docker driver: builds', () => {
+  test('a build stops at its target; one that fails at a RUN step shows the step\'s output and leaves no container behind', async () => {
+    const driver = dockerDriver(env());
+    const context = path.join(work, 'build-target');
+    fs.mkdirSync(context, { recursive: true });
+    fs.writeFileSync(path.join(context, 'Dockerfile'), 'FROM busybox:driver AS first\nARG WHO=nobody\nENV STAGE=first WHO=$WHO\nFROM first AS second\nENV STAGE=second\n');
+    const build = (dockerfile: string, target?: string): ImageResource => ({
+      type: 'image',
+      path: 'app',
+      name: 'docker.io/library/cdkdrv-target:latest',
+      dependsOn: [],
+      spec: { source: 'build', context, contextHash: `sha256:${'c'.repeat(64)}`, dockerfile, buildArgs: { WHO: 'me' }, noCache: false, ...(target ? { target } : {}) },
+    });
+    try {
+      expect((await driver.ensureImage(build('Dockerfile', 'first'), labels)).config.env).toMatchObject({ STAGE: 'first', WHO: 'me' });
+      expect((await driver.ensureImage(build('Dockerfile'), labels)).config.env).toMatchObject({ STAGE: 'second', WHO: 'me' });
+      // A Dockerfile outside the context travels with it.
+      fs.writeFileSync(path.join(work, 'Fails.Dockerfile'), 'FROM busybox:driver\nENV A=1\nRUN echo about to fail && false\n');
+      const before = dockerd.docker(['ps', '-aq']);
+      const e = await driver.ensureImage(build('../Fails.Dockerfile'), labels).catch((x: CdkDockerError) => x);
+      expect((e as Error).message).toContain(`build docker.io/library/cdkdrv-target:latest (app) from ${context}: The command '/bin/sh -c echo about to fail && false' returned a non-zero code: 1`);
+      expect((e as Error).message).toContain('  | about to fail');
+      expect(dockerd.docker(['ps', '-aq'])).toBe(before);
+    } finally {
+      await driver.close();
+    }
+  });
+});
+
 describe('docker driver: the Engine API bodies', () => {
   test('a container spec becomes one create body: ports incl. UDP and random ones, mounts, networks, limits, healthcheck', () => {
     const body = createBody({

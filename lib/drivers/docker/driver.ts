@@ -18,18 +18,21 @@
  * - The lock is a container named `cdk-docker-lock-<stack>` (never started) made from a tiny
  *   image with no layers (`cdk-docker-lock:1`, loaded once through `/images/load`). Creating a
  *   container is atomic on a name: 201 = ours, 409 = held.
- * - Its labels name the holder: host name, boot id, process identity (`PID STARTTIME`, see
- *   ../../core/process), start time, and a token of ours.
+ * - Its labels name the holder: host name, machine (boot id and pid namespace: where its process
+ *   identity means something), process identity (`PID STARTTIME`, see ../../core/process),
+ *   start time, and a token of ours.
  * - The holder keeps a *lease*: every LEASE/3 it writes the engine's clock (in seconds) into the
  *   lock container's restart policy retry count (`on-failure:<seconds>`, through
- *   `/containers/{id}/update`; the only setting of an existing container Docker lets one change
- *   and read back, and this container never runs). The engine's clock, not ours: machines'
- *   clocks differ, the engine's is one.
+ *   `/containers/{id}/update`: a setting Docker changes on an existing container and reports;
+ *   this container never runs, so it means nothing else). The engine's clock (ours corrected by
+ *   the offset `/info` showed), not ours: machines' clocks differ, the engine's is one.
  * - A contender that finds the lock held takes it over when the holder is dead: on the same
- *   machine (same boot id) when its process is gone — at once; from another machine when its
- *   lease is older than LEASE. It removes the stale lock *by id* (never one made meanwhile by a
- *   third) and creates its own; if that is 409 again, someone else was quicker, and it is refused
- *   naming them. Otherwise it is refused at once with a ConflictError naming the holder.
+ *   machine (same boot id and pid namespace) when its process is gone, at once; from another
+ *   machine or container when its lease is older than LEASE. It removes the stale lock *by id*
+ *   (never one made meanwhile by a third) and creates its own; if that is 409 again, someone
+ *   else was quicker, and it is refused naming them. Otherwise it is refused at once with a
+ *   ConflictError naming the holder. (A holder stalled longer than a lease — a suspended
+ *   laptop — loses its lock; its release then leaves the new holder's alone.)
  * - Release removes the lock by id (a lock taken over meanwhile is left to its new holder).
  */
 
@@ -133,7 +136,7 @@ export interface DockerDriverOptions {
   readonly lockLeaseSeconds?: number;
   /**
    * This machine as lock labels name it: process identities are checked only between holders
-   * of the same machine. @default the kernel's boot id (/proc/sys/kernel/random/boot_id)
+   * of the same machine. @default the kernel's boot id and this process's pid namespace
    */
   readonly machine?: string;
   /** Where registry credentials come from (DOCKER_CONFIG). @default process.env */
@@ -159,7 +162,7 @@ export class DockerDriver implements Driver {
 
   constructor(public readonly client: DockerClient, options: DockerDriverOptions = {}) {
     this.leaseSeconds = options.lockLeaseSeconds ?? 30;
-    this.machine = options.machine ?? thisBoot();
+    this.machine = options.machine ?? thisMachine();
     this.env = options.env ?? process.env;
   }
 
@@ -413,6 +416,9 @@ export class DockerDriver implements Driver {
       // Created meanwhile by someone else: the same one is fine.
       const now = e instanceof ConflictError ? await this.network(name) : undefined;
       if (now) return this.sameNetwork(now, wanted);
+      if (isDockerEngineAnswer(e) && /not a swarm manager/.test(e.engineMessage)) {
+        throw new UnsupportedError(`network ${name}: the "${spec.driver}" driver needs a Docker Swarm, and the Docker Engine at ${this.host} is not a swarm manager; use driver bridge, or apply this stack to a Swarm`);
+      }
       if (e instanceof CdkDockerError) throw wrap(e, `network ${name}: `);
       throw e;
     }
@@ -488,6 +494,9 @@ export class DockerDriver implements Driver {
     const { spec, name } = request;
     const existing = await this.byName(name);
     if (existing) return this.existingContainer(existing, request);
+    // Docker's create takes a network that does not exist (its start fails): refused here, as a create.
+    const [first] = spec.networkMode === 'bridge' ? spec.networks : [];
+    if (first && !(await this.network(first.network))) throw new NotFoundError(`container ${name}: network ${first.network} does not exist on the Docker Engine at ${this.host}; create it first`);
     if (spec.nanoCpus !== undefined && spec.nanoCpus > 0) {
       const { NCPU } = await this.info();
       if (spec.nanoCpus > NCPU * 1e9) throw new InvalidArgumentError(`container ${name}: ${cpuRangeMessage(NCPU)}`);
@@ -1018,17 +1027,25 @@ async function lockImageArchive(arch: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-let bootId: string | undefined;
-/** This boot of this machine: process identities mean something only within it. */
-function thisBoot(): string {
-  if (bootId === undefined) {
-    try {
-      bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    } catch {
-      bootId = '';
-    }
+let machineId: string | undefined;
+/**
+ * This machine as far as process identities go: the kernel's boot id and our pid namespace (two
+ * CI jobs in containers of one host share the boot id, not the pids).
+ */
+function thisMachine(): string {
+  if (machineId === undefined) {
+    const read = (f: () => string) => {
+      try {
+        return f();
+      } catch {
+        return '';
+      }
+    };
+    const boot = read(() => fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+    const pidns = read(() => fs.readlinkSync('/proc/self/ns/pid'));
+    machineId = boot ? `${boot} ${pidns}` : '';
   }
-  return bootId;
+  return machineId;
 }
 
 function holderLabels(stack: string, machine: string): { [k: string]: string } {
