@@ -19,8 +19,8 @@
  *   image with no layers (`cdk-docker-lock:1`, loaded once through `/images/load`). Creating a
  *   container is atomic on a name: 201 = ours, 409 = held.
  * - Its labels name the holder: host name, machine (boot id and pid namespace: where its process
- *   identity means something), process identity (`PID STARTTIME`, see ../../core/process),
- *   start time, and a token of ours.
+ *   identity means something), process identity (`PID STARTTIME`, see ../../core/process) and
+ *   start time.
  * - The holder keeps a *lease*: every LEASE/3 it writes the engine's clock (in seconds) into the
  *   lock container's restart policy retry count (`on-failure:<seconds>`, through
  *   `/containers/{id}/update`: a setting Docker changes on an existing container and reports;
@@ -36,7 +36,7 @@
  * - Release removes the lock by id (a lock taken over meanwhile is left to its new holder).
  */
 
-import { randomBytes, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -128,7 +128,6 @@ const LOCK_LABELS = {
   boot: `${LABEL_PREFIX}lock.boot`,
   process: `${LABEL_PREFIX}lock.process`,
   since: `${LABEL_PREFIX}lock.since`,
-  token: `${LABEL_PREFIX}lock.token`,
 } as const;
 
 export interface DockerDriverOptions {
@@ -1057,7 +1056,6 @@ function holderLabels(stack: string, machine: string): { [k: string]: string } {
     [LOCK_LABELS.host]: host,
     [LOCK_LABELS.boot]: machine,
     [LOCK_LABELS.process]: identity,
-    [LOCK_LABELS.token]: randomBytes(8).toString('hex'),
   };
 }
 
