@@ -621,11 +621,11 @@ export class DockerDriver implements Driver {
       }
     })();
     cueing.catch(() => undefined);
+    stop.signal.addEventListener('abort', () => cue(), { once: true });
     const next = () =>
       new Promise<void>((resolve) => {
         if (cued || stop.signal.aborted) return resolve();
         cue = resolve;
-        stop.signal.addEventListener('abort', () => resolve(), { once: true });
       });
     try {
       let c: DockerContainerInspect | undefined = first;
