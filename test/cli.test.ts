@@ -170,13 +170,13 @@ app.synth();`);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^ {2}-a, --app <command> /m);
     expect(help.stdout).toMatch(/^ {2}-o, --output <dir> /m);
-    expect(help.stdout).toMatch(/^ {2}--engine <name> +engine to talk to: builtin /m);
+    expect(help.stdout).toMatch(/^ {2}--engine <name> +engine to talk to: builtin, docker /m);
   });
 
   test.each(STACK_COMMANDS)('%s --engine nope is refused in one line naming the supported engines', (cmd, args) => {
     writeJsApp(dir, TWO_STACKS);
     const r = cdkDocker([cmd, '--engine', 'nope', ...args], dir);
-    expect(r).toEqual({ code: 1, stdout: '', stderr: 'Error: unknown engine "nope" (--engine); the supported engines are: builtin\n' });
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'Error: unknown engine "nope" (--engine); the supported engines are: builtin, docker\n' });
     expect(fs.existsSync(path.join(dir, 'cdk.out'))).toBe(false); // refused before the app ran
   });
 
@@ -192,23 +192,53 @@ app.synth();`);
     expect(cdkDocker(['ls', '-q'], dir, { CDK_DOCKER_ENGINE: 'swarm' })).toEqual({
       code: 1,
       stdout: '',
-      stderr: 'Error: unknown engine "swarm" (CDK_DOCKER_ENGINE); the supported engines are: builtin\n',
+      stderr: 'Error: unknown engine "swarm" (CDK_DOCKER_ENGINE); the supported engines are: builtin, docker\n',
     });
     expect(cdkDocker(['ls', '-q', '--engine', 'builtin'], dir, { CDK_DOCKER_ENGINE: 'swarm' })).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
 
     const config = path.join(dir, 'cdk-docker.json');
     fs.writeFileSync(config, JSON.stringify({ app: 'node app.js', engine: 'builtin' }));
     expect(cdkDocker(['ls', '-q'], dir)).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
-    fs.writeFileSync(config, JSON.stringify({ app: 'node app.js', engine: 'docker' }));
+    fs.writeFileSync(config, JSON.stringify({ app: 'node app.js', engine: 'swarm' }));
     expect(cdkDocker(['drift'], dir)).toEqual({
       code: 1,
       stdout: '',
-      stderr: `Error: unknown engine "docker" ("engine" in ${config}); the supported engines are: builtin\n`,
+      stderr: `Error: unknown engine "swarm" ("engine" in ${config}); the supported engines are: builtin, docker\n`,
     });
     expect(cdkDocker(['ls', '-q'], dir, { CDK_DOCKER_ENGINE: 'builtin' })).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
     expect(cdkDocker(['ls', '-q', '--engine', 'builtin'], dir)).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
     fs.writeFileSync(config, JSON.stringify({ app: 'node app.js', engine: 7 }));
-    expect(cdkDocker(['ls'], dir)).toEqual({ code: 1, stdout: '', stderr: `Error: ${config}: "engine" must be a non-empty string\n` });
+    expect(cdkDocker(['ls'], dir)).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `Error: ${config}: "engine" must be "builtin", "docker" or {"docker": {"host": "tcp://host:2376", "tlsVerify": true}}\n`,
+    });
+    fs.writeFileSync(config, JSON.stringify({ app: 'node app.js', engine: { docker: { host: 'unix:///x.sock', tls: true } } }));
+    expect(cdkDocker(['ls'], dir)).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `Error: ${config}: unknown key "engine.docker.tls"; known keys are "host", "context", "tlsVerify" and "certPath"\n`,
+    });
+  });
+
+  test('--engine docker talks to the engine of DOCKER_HOST; cdk-docker.json\'s engine object overrides it', () => {
+    writeJsApp(dir, TWO_STACKS);
+    expect(cdkDocker(['synth'], dir).code).toBe(0);
+    const missing = path.join(dir, 'no-such-dir', 'docker.sock');
+    const env = { DOCKER_HOST: `unix://${missing}`, DOCKER_CONTEXT: '', DOCKER_CONFIG: path.join(dir, 'docker-config') };
+    const viaEnv = `Error: cannot reach the Docker Engine at unix://${missing}: no such socket; start dockerd (or point DOCKER_HOST at a running engine)\n`;
+    for (const [cmd, ...args] of [['ps', 'web'], ['drift', 'web'], ['logs', 'web', 'api'], ['exec', 'web', 'api', 'true'], ['destroy', '--auto-approve', 'web']]) {
+      expect(cdkDocker([cmd, '--engine', 'docker', ...args], dir, env)).toEqual({ code: 1, stdout: '', stderr: viaEnv });
+    }
+    expect(cdkDocker(['drift', 'web'], dir, { ...env, CDK_DOCKER_ENGINE: 'docker' })).toEqual({ code: 1, stdout: '', stderr: viaEnv });
+
+    const other = path.join(dir, 'elsewhere', 'docker.sock');
+    fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify({ app: 'node app.js', engine: { docker: { host: `unix://${other}` } } }));
+    const viaConfig = `Error: cannot reach the Docker Engine at unix://${other}: no such socket; start dockerd (or point cdk-docker.json's "engine" at a running engine)\n`;
+    expect(cdkDocker(['drift', 'web'], dir, env)).toEqual({ code: 1, stdout: '', stderr: viaConfig });
+    expect(cdkDocker(['apply', '--auto-approve', 'web'], dir, env)).toEqual({ code: 1, stdout: expect.any(String), stderr: viaConfig });
+    // --engine builtin leaves the Docker settings unused.
+    expect(cdkDocker(['drift', 'jobs', '--engine', 'builtin'], dir, { ...env, CDK_DOCKER_ROOT: path.join(dir, 'root'), CDK_DOCKER_RUNROOT: path.join(dir, 'run') }).code).toBe(2);
   });
 
   test('drift takes --app as every stack command does (and reads the last synth, as without it)', () => {

@@ -3,11 +3,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Driver } from '../drivers/types';
 import { InvalidArgumentError } from '../core/errors';
+import type { EngineChoice } from '../toolkit/engine';
 
 /**
  * The engine the stack commands (diff, apply, destroy, drift, ps, logs, exec) talk to: the driver
  * `driverFor` makes for the engine's name (`builtin`, the default; an unknown name is refused,
- * naming the known ones), whose stack lock is the driver's (`lockStack`: where every user of that
+ * naming the known ones) from this process's environment and, for Docker, cdk-docker.json's
+ * endpoint settings; its stack lock is the driver's (`lockStack`: where every user of that
  * engine sees it). Modules load on first use.
  */
 
@@ -20,14 +22,14 @@ export interface Engine {
   planKey(): Buffer;
 }
 
-/** The driver of the engine called `name`. */
-export async function commandDriver(name = 'builtin'): Promise<Driver> {
-  return (await import('../drivers')).driverFor(name);
+/** The driver of the chosen engine. */
+export async function commandDriver(choice: EngineChoice = { name: 'builtin' }): Promise<Driver> {
+  return (await import('../drivers')).driverFor(choice.name, process.env, { docker: choice.docker });
 }
 
-/** The driver of the engine called `name` and its per-stack lock (for commands that change a stack). */
-export async function engine(name = 'builtin'): Promise<Engine> {
-  const [driver, { runtimeConfig }] = await Promise.all([commandDriver(name), import('../../runtime')]);
+/** The driver of the chosen engine and its per-stack lock (for commands that change a stack). */
+export async function engine(choice: EngineChoice = { name: 'builtin' }): Promise<Engine> {
+  const [driver, { runtimeConfig }] = await Promise.all([commandDriver(choice), import('../../runtime')]);
   return {
     driver,
     stackLocked: (stack, fn) => driver.lockStack(stack, fn),

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import type { Driver } from '../drivers/types';
 import { InvalidArgumentError } from '../core/errors';
 import type { Engine } from './engine';
-import { ENGINES, EngineName, resolveEngineName } from '../toolkit/engine';
+import { EngineChoice, ENGINES, resolveEngine } from '../toolkit/engine';
 
 /**
  * The options every stack command takes (synth, ls, graph, diff, apply, destroy, drift, ps, logs,
@@ -15,9 +15,10 @@ export interface StackFlags {
   readonly output?: string;
   /**
    * --engine, resolved before the command's action runs: the flag, else CDK_DOCKER_ENGINE, else
-   * "engine" in cdk-docker.json, else "builtin"; an unknown name has been refused.
+   * "engine" in cdk-docker.json, else "builtin"; an unknown name has been refused. For Docker it
+   * carries cdk-docker.json's endpoint settings.
    */
-  readonly engine: EngineName;
+  readonly engine: EngineChoice;
 }
 
 /** Adds -a/--app, -o/--output and --engine to a stack command, and resolves the engine before its action. */
@@ -27,7 +28,7 @@ export function withStackOptions(cmd: Command): Command {
     .option('-o, --output <dir>', 'directory of the plans (default: "output" in cdk-docker.json, else cdk.out)')
     .option('--engine <name>', `engine to talk to: ${ENGINES.join(', ')} (default: CDK_DOCKER_ENGINE, else "engine" in cdk-docker.json, else builtin)`)
     .hook('preAction', (self) => {
-      self.setOptionValue('engine', resolveEngineName({ engine: self.getOptionValue('engine') as string | undefined }));
+      self.setOptionValue('engine', resolveEngine({ engine: self.getOptionValue('engine') as string | undefined }));
     });
 }
 

@@ -6,6 +6,7 @@ import { InvalidArgumentError, NotFoundError } from '../core/errors';
 import { replicaOf } from '../reconcile/hash';
 import { hasPlans, lastPlans, planDir } from './drift';
 import { commandDriver } from './engine';
+import type { EngineChoice } from '../toolkit/engine';
 import { withStackOptions } from './options';
 import { table } from './runtime/format';
 
@@ -107,7 +108,7 @@ export function registerStackCommands(program: Command): void {
   withStackOptions(program.command('ps'))
     .description('list a stack\'s containers by construct path: NAME, PATH, STATUS, PORTS (every stack when none is given)')
     .argument('[stack]', 'the stack (default: all)')
-    .action(async (stack: string | undefined, flags: { output?: string; engine?: string }) => {
+    .action(async (stack: string | undefined, flags: { output?: string; engine?: EngineChoice }) => {
       const { header, rows } = await stackPs({ stack, output: flags.output, driver: await commandDriver(flags.engine) });
       process.stdout.write(table(header, rows));
     });
@@ -119,7 +120,7 @@ export function registerStackCommands(program: Command): void {
     .option('-f, --follow', 'keep following the output')
     .option('-t, --timestamps', 'show timestamps')
     .option('-n, --tail <n>', 'number of lines from the end ("all" for all)', 'all')
-    .action(async (stack: string, ref: string, flags: { follow?: boolean; timestamps?: boolean; tail: string; engine?: string }) => {
+    .action(async (stack: string, ref: string, flags: { follow?: boolean; timestamps?: boolean; tail: string; engine?: EngineChoice }) => {
       const tail = tailFlag(flags.tail);
       const driver = await commandDriver(flags.engine);
       const c = await resolveStackContainer(stack, ref, driver);
@@ -147,7 +148,7 @@ export function registerStackCommands(program: Command): void {
     .option('-e, --env <K=V>', 'set an environment variable (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('-w, --workdir <dir>', 'working directory')
     .option('-u, --user <user[:group]>', 'user name or uid')
-    .action(async (stack: string, ref: string, command: string[], flags: { interactive?: boolean; tty?: boolean; env?: string[]; workdir?: string; user?: string; engine?: string }) => {
+    .action(async (stack: string, ref: string, command: string[], flags: { interactive?: boolean; tty?: boolean; env?: string[]; workdir?: string; user?: string; engine?: EngineChoice }) => {
       const env = envFlags(flags.env);
       const driver = await commandDriver(flags.engine);
       const c = await resolveStackContainer(stack, ref, driver);

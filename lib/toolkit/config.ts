@@ -2,19 +2,39 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgumentError } from '../core/errors';
 
+/**
+ * Where a project's stack commands find a Docker Engine (cdk-docker.json's
+ * `"engine": { "docker": { … } }`); every field given overrides the Docker CLI's environment.
+ */
+export interface DockerEngineConfig {
+  /** An engine address, as `DOCKER_HOST` (`unix:///…`, `tcp://host:2376`, `ssh://user@host`). Exclusive with `context`. */
+  readonly host?: string;
+  /** A Docker CLI context (`docker context ls`). Exclusive with `host`. */
+  readonly context?: string;
+  /** TLS, verifying the engine's certificate against `ca.pem` (as `DOCKER_TLS_VERIFY`). */
+  readonly tlsVerify?: boolean;
+  /** The directory of `ca.pem`, `cert.pem` and `key.pem` (as `DOCKER_CERT_PATH`), relative to the project directory. */
+  readonly certPath?: string;
+}
+
+/** `"engine"` in cdk-docker.json: an engine's name, or Docker with where it is. */
+export type EngineConfig = string | { readonly docker: DockerEngineConfig };
+
 /** `cdk-docker.json`, next to a project's stack code (as `cdk.json`). */
 export interface ProjectConfig {
   /** Command that runs the app, e.g. `npx tsx main.ts`. */
   readonly app?: string;
   /** Output directory for plans. @default "cdk.out" */
   readonly output?: string;
-  /** The engine stack commands talk to (see `resolveEngineName`). @default "builtin" */
-  readonly engine?: string;
+  /** The engine stack commands talk to (see `resolveEngine`). @default "builtin" */
+  readonly engine?: EngineConfig;
 }
 
 export const CONFIG_FILE = 'cdk-docker.json';
 
 const CONFIG_KEYS: readonly string[] = ['app', 'output', 'engine'] satisfies Array<keyof ProjectConfig>;
+const DOCKER_KEYS: readonly string[] = ['host', 'context', 'tlsVerify', 'certPath'] satisfies Array<keyof DockerEngineConfig>;
+const ENGINE_EXAMPLE = '"builtin", "docker" or {"docker": {"host": "tcp://host:2376", "tlsVerify": true}}';
 
 /** Reads `cdk-docker.json` in `dir`; an absent file is an empty config. */
 export function loadConfig(dir: string): ProjectConfig {
@@ -32,13 +52,38 @@ export function loadConfig(dir: string): ProjectConfig {
   } catch (e) {
     throw new InvalidArgumentError(`${file} is not valid JSON (${(e as Error).message}); fix it, e.g. {"app": "npx tsx main.ts"}`);
   }
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new InvalidArgumentError(`${file} must be a JSON object such as {"app": "npx tsx main.ts"}`);
-  }
-  const cfg = data as Record<string, unknown>;
-  for (const key of Object.keys(cfg)) {
+  if (!isObject(data)) throw new InvalidArgumentError(`${file} must be a JSON object such as {"app": "npx tsx main.ts"}`);
+  for (const key of Object.keys(data)) {
     if (!CONFIG_KEYS.includes(key)) throw new InvalidArgumentError(`${file}: unknown key "${key}"; known keys are "app", "output" and "engine"`);
-    if (typeof cfg[key] !== 'string' || cfg[key] === '') throw new InvalidArgumentError(`${file}: "${key}" must be a non-empty string`);
+    if (key === 'engine' && isObject(data[key])) checkEngine(file, data[key] as Record<string, unknown>);
+    else if (typeof data[key] !== 'string' || data[key] === '') {
+      throw new InvalidArgumentError(key === 'engine' ? `${file}: "engine" must be ${ENGINE_EXAMPLE}` : `${file}: "${key}" must be a non-empty string`);
+    }
   }
-  return cfg as ProjectConfig;
+  return data as ProjectConfig;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** `"engine": { "docker": { … } }`: one key, `docker`, whose fields are known and typed. */
+function checkEngine(file: string, engine: Record<string, unknown>): void {
+  const keys = Object.keys(engine);
+  const other = keys.find((k) => k !== 'docker');
+  if (other !== undefined) throw new InvalidArgumentError(`${file}: unknown key "engine.${other}"; "engine" is ${ENGINE_EXAMPLE}`);
+  if (keys.length === 0) throw new InvalidArgumentError(`${file}: "engine" is an empty object; it must be ${ENGINE_EXAMPLE}`);
+  const docker = engine.docker;
+  if (!isObject(docker)) throw new InvalidArgumentError(`${file}: "engine.docker" must be an object with "host", "context", "tlsVerify" or "certPath"`);
+  for (const [key, value] of Object.entries(docker)) {
+    if (!DOCKER_KEYS.includes(key)) throw new InvalidArgumentError(`${file}: unknown key "engine.docker.${key}"; known keys are "host", "context", "tlsVerify" and "certPath"`);
+    if (key === 'tlsVerify') {
+      if (typeof value !== 'boolean') throw new InvalidArgumentError(`${file}: "engine.docker.tlsVerify" must be true or false, not ${JSON.stringify(value)}`);
+    } else if (typeof value !== 'string' || value === '') {
+      throw new InvalidArgumentError(`${file}: "engine.docker.${key}" must be a non-empty string, not ${JSON.stringify(value)}`);
+    }
+  }
+  if (docker.host !== undefined && docker.context !== undefined) {
+    throw new InvalidArgumentError(`${file}: "engine.docker" gives both "host" and "context"; give one (a context already names its host)`);
+  }
 }

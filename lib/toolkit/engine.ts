@@ -2,11 +2,12 @@ import * as path from 'node:path';
 import { DRIVER_NAMES } from '../drivers';
 import type { Driver, DriverName } from '../drivers';
 import { InvalidArgumentError } from '../core/errors';
-import { CONFIG_FILE, loadConfig } from './config';
+import { CONFIG_FILE, DockerEngineConfig, loadConfig } from './config';
 
 /**
  * Which engine a stack command talks to, and what the toolkit needs of it. The name comes from
- * `--engine`, else `CDK_DOCKER_ENGINE`, else `"engine"` in cdk-docker.json, else `builtin`; the
+ * `--engine`, else `CDK_DOCKER_ENGINE`, else `"engine"` in cdk-docker.json, else `builtin` (for
+ * Docker, where the engine is comes from cdk-docker.json's `{ "docker": … }` and the environment); the
  * engine itself (driver, stack lock, plan key) is made by the caller and handed in, so a
  * toolkit function can run against any engine, or a test's.
  */
@@ -24,23 +25,44 @@ export interface EngineNameOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/** An engine chosen for a command: its name and, for Docker, where it is (from cdk-docker.json). */
+export interface EngineChoice {
+  readonly name: EngineName;
+  /**
+   * For `docker`: cdk-docker.json's `"engine": { "docker": { … } }` (a relative `certPath`
+   * resolved against the project directory); what it leaves out comes from the environment
+   * (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), as the Docker CLI's.
+   */
+  readonly docker?: DockerEngineConfig;
+}
+
 /** The engine's name, checked; an unknown one is an error naming where it came from. */
 export function resolveEngineName(options: EngineNameOptions = {}): EngineName {
+  return resolveEngine(options).name;
+}
+
+/**
+ * The engine a command talks to: the name from `--engine`, else CDK_DOCKER_ENGINE, else
+ * cdk-docker.json, else `builtin`; for `docker`, the endpoint settings of cdk-docker.json's
+ * `{ "docker": { … } }` whichever of the three chose Docker.
+ */
+export function resolveEngine(options: EngineNameOptions = {}): EngineChoice {
   const dir = path.resolve(options.dir ?? process.cwd());
   const env = options.env ?? process.env;
+  const configured = loadConfig(dir).engine;
+  const fromConfig = typeof configured === 'object' ? 'docker' : configured;
   let name: string;
   let from: string;
   if (options.engine !== undefined) [name, from] = [options.engine, '--engine'];
   else if (env.CDK_DOCKER_ENGINE) [name, from] = [env.CDK_DOCKER_ENGINE, 'CDK_DOCKER_ENGINE'];
-  else {
-    const configured = loadConfig(dir).engine;
-    if (configured === undefined) return 'builtin';
-    [name, from] = [configured, `"engine" in ${path.join(dir, CONFIG_FILE)}`];
-  }
+  else if (fromConfig !== undefined) [name, from] = [fromConfig, `"engine" in ${path.join(dir, CONFIG_FILE)}`];
+  else return { name: 'builtin' };
   if (!(ENGINES as readonly string[]).includes(name)) {
     throw new InvalidArgumentError(`unknown engine "${name}" (${from}); the supported engines are: ${ENGINES.join(', ')}`);
   }
-  return name as EngineName;
+  if (name !== 'docker' || typeof configured !== 'object') return { name: name as EngineName };
+  const docker = configured.docker;
+  return { name: 'docker', docker: docker.certPath === undefined ? docker : { ...docker, certPath: path.resolve(dir, docker.certPath) } };
 }
 
 /** What the commands that change a stack need of an engine. */

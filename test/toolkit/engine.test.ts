@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ENGINES, resolveEngineName } from '../../lib/toolkit/engine';
+import { loadConfig } from '../../lib/toolkit/config';
+import { ENGINES, resolveEngine, resolveEngineName } from '../../lib/toolkit/engine';
 import { tempDir } from '../helpers/cli';
 
 /** Which engine a stack command talks to: the flag, else CDK_DOCKER_ENGINE, else cdk-docker.json, else builtin. */
@@ -14,7 +15,7 @@ afterEach(() => {
 const config = (data: object) => fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify(data));
 
 test('the engines there are', () => {
-  expect(ENGINES).toEqual(['builtin']);
+  expect(ENGINES).toEqual(['builtin', 'docker']);
 });
 
 test('without flag, variable or config the engine is builtin', () => {
@@ -25,13 +26,62 @@ test('without flag, variable or config the engine is builtin', () => {
 
 test('the flag wins over CDK_DOCKER_ENGINE, which wins over "engine" in cdk-docker.json', () => {
   config({ engine: 'nope-config' });
-  expect(() => resolveEngineName({ dir, env: {} })).toThrow(`unknown engine "nope-config" ("engine" in ${path.join(dir, 'cdk-docker.json')}); the supported engines are: builtin`);
+  expect(() => resolveEngineName({ dir, env: {} })).toThrow(`unknown engine "nope-config" ("engine" in ${path.join(dir, 'cdk-docker.json')}); the supported engines are: builtin, docker`);
   expect(resolveEngineName({ dir, env: { CDK_DOCKER_ENGINE: 'builtin' } })).toBe('builtin');
-  expect(() => resolveEngineName({ dir, env: { CDK_DOCKER_ENGINE: 'nope-env' } })).toThrow('unknown engine "nope-env" (CDK_DOCKER_ENGINE); the supported engines are: builtin');
+  expect(() => resolveEngineName({ dir, env: { CDK_DOCKER_ENGINE: 'nope-env' } })).toThrow('unknown engine "nope-env" (CDK_DOCKER_ENGINE); the supported engines are: builtin, docker');
   expect(resolveEngineName({ dir, engine: 'builtin', env: { CDK_DOCKER_ENGINE: 'nope-env' } })).toBe('builtin');
-  expect(() => resolveEngineName({ dir, engine: 'nope-flag', env: { CDK_DOCKER_ENGINE: 'builtin' } })).toThrow('unknown engine "nope-flag" (--engine); the supported engines are: builtin');
+  expect(() => resolveEngineName({ dir, engine: 'nope-flag', env: { CDK_DOCKER_ENGINE: 'builtin' } })).toThrow('unknown engine "nope-flag" (--engine); the supported engines are: builtin, docker');
 });
 
 test('a name that is an Object.prototype key is not an engine', () => {
   expect(() => resolveEngineName({ dir, engine: 'constructor', env: {} })).toThrow('unknown engine "constructor" (--engine)');
+});
+
+test('"engine": "docker" chooses Docker with the endpoint of the environment', () => {
+  config({ engine: 'docker' });
+  expect(resolveEngine({ dir, env: {} })).toEqual({ name: 'docker' });
+  expect(resolveEngine({ dir, env: { CDK_DOCKER_ENGINE: 'builtin' } })).toEqual({ name: 'builtin' });
+});
+
+test('the engine object chooses Docker and carries its endpoint settings, whichever chose Docker', () => {
+  config({ engine: { docker: { host: 'tcp://10.0.0.5:2376', tlsVerify: true, certPath: 'certs' } } });
+  const docker = { host: 'tcp://10.0.0.5:2376', tlsVerify: true, certPath: path.join(dir, 'certs') };
+  expect(resolveEngine({ dir, env: {} })).toEqual({ name: 'docker', docker });
+  expect(resolveEngine({ dir, env: { CDK_DOCKER_ENGINE: 'docker' } })).toEqual({ name: 'docker', docker });
+  expect(resolveEngine({ dir, engine: 'docker', env: {} })).toEqual({ name: 'docker', docker });
+  // Another engine chosen by the flag or the variable leaves the settings unused.
+  expect(resolveEngine({ dir, engine: 'builtin', env: {} })).toEqual({ name: 'builtin' });
+  expect(resolveEngine({ dir, env: { CDK_DOCKER_ENGINE: 'builtin' } })).toEqual({ name: 'builtin' });
+  config({ engine: { docker: { context: 'prod', certPath: '/etc/docker/certs' } } });
+  expect(resolveEngine({ dir, env: {} })).toEqual({ name: 'docker', docker: { context: 'prod', certPath: '/etc/docker/certs' } });
+  config({ engine: { docker: {} } });
+  expect(resolveEngine({ dir, env: {} })).toEqual({ name: 'docker', docker: {} });
+});
+
+test('a wrong engine object is refused in one line naming the file and the key', () => {
+  const file = path.join(dir, 'cdk-docker.json');
+  const refused = (engine: unknown) => {
+    fs.writeFileSync(file, JSON.stringify({ app: 'node app.js', engine }));
+    try {
+      loadConfig(dir);
+    } catch (e) {
+      expect((e as Error).message).not.toContain('\n');
+      return (e as Error).message;
+    }
+    throw new Error(`${JSON.stringify(engine)} was accepted`);
+  };
+  const any = '"builtin", "docker" or {"docker": {"host": "tcp://host:2376", "tlsVerify": true}}';
+  expect(refused(7)).toBe(`${file}: "engine" must be ${any}`);
+  expect(refused('')).toBe(`${file}: "engine" must be ${any}`);
+  expect(refused(['docker'])).toBe(`${file}: "engine" must be ${any}`);
+  expect(refused({})).toBe(`${file}: "engine" is an empty object; it must be ${any}`);
+  expect(refused({ swarm: {} })).toBe(`${file}: unknown key "engine.swarm"; "engine" is ${any}`);
+  expect(refused({ docker: 'tcp://h:2376' })).toBe(`${file}: "engine.docker" must be an object with "host", "context", "tlsVerify" or "certPath"`);
+  expect(refused({ docker: { hots: 'tcp://h:2376' } })).toBe(`${file}: unknown key "engine.docker.hots"; known keys are "host", "context", "tlsVerify" and "certPath"`);
+  expect(refused({ docker: { tlsVerify: 'yes' } })).toBe(`${file}: "engine.docker.tlsVerify" must be true or false, not "yes"`);
+  expect(refused({ docker: { host: 2376 } })).toBe(`${file}: "engine.docker.host" must be a non-empty string, not 2376`);
+  expect(refused({ docker: { certPath: '' } })).toBe(`${file}: "engine.docker.certPath" must be a non-empty string, not ""`);
+  expect(refused({ docker: { host: 'tcp://h:2376', context: 'prod' } })).toBe(`${file}: "engine.docker" gives both "host" and "context"; give one (a context already names its host)`);
+  // The name is checked before anything else runs, so a broken engine object stops every command, even --engine builtin.
+  expect(() => resolveEngine({ dir, engine: 'builtin', env: {} })).toThrow(`${file}: "engine.docker" gives both "host" and "context"`);
 });
