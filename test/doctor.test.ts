@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkHost, fixCommands, HostCheck } from '../runtime/host';
+import { MAX_API_VERSION } from '../lib/drivers/docker/client';
 import { cdkDocker, tempDir } from './helpers/cli';
+import { startDockerd, TestDockerd } from './helpers/dockerd';
 
 describe('cdk-docker doctor', () => {
   let dir: string;
@@ -69,5 +71,81 @@ describe('cdk-docker doctor', () => {
       { name: 'conmon', role: 'monitor', status: 'ok', required: true, detail: '2.1.6' },
     ];
     expect(fixCommands(checks)).toEqual({ packages: ['runc', 'zstd'], other: [] });
+  });
+});
+
+describe('cdk-docker doctor --engine docker', () => {
+  let dir: string;
+  let dockerd: TestDockerd | undefined;
+  beforeAll(async () => {
+    dockerd = await startDockerd({ label: 'doctor' });
+  }, 60_000);
+  afterAll(async () => {
+    await dockerd?.stop();
+  });
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const dockerEnv = () => ({ DOCKER_HOST: dockerd!.host, DOCKER_CONTEXT: '', DOCKER_CONFIG: path.join(dir, 'docker-config'), DOCKER_TLS_VERIFY: '' });
+
+  test('a private dockerd: reachable at its endpoint, its API and server versions, storage driver and swarm state', () => {
+    const info = JSON.parse(dockerd!.docker(['info', '--format', '{{json .}}'])) as { Driver: string; ServerVersion: string };
+    const api = dockerd!.docker(['version', '--format', '{{.Server.APIVersion}}']).trim();
+    const r = cdkDocker(['doctor', '--engine', 'docker'], dir, dockerEnv());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        `Docker Engine at ${dockerd!.host}:`,
+        '',
+        `  endpoint        ok        ${dockerd!.host} (from DOCKER_HOST) answers`,
+        `  API version     ok        ${api} (the engine's ${api}; cdk-docker speaks 1.41 to ${MAX_API_VERSION})`,
+        `  server version  ok        Docker ${info.ServerVersion} (linux/${dockerd!.docker(['version', '--format', '{{.Server.Arch}}']).trim()})`,
+        `  storage driver  ${info.Driver === 'vfs' ? 'warning' : 'ok     '}   ${info.Driver === 'vfs' ? 'vfs (copies every layer: slow builds and starts, much disk)' : info.Driver}`,
+        '  swarm           ok        inactive (stacks run as containers)',
+        '',
+        `The Docker Engine is ready for cdk-docker${info.Driver === 'vfs' ? ', with warnings' : ''}.`,
+        ...(info.Driver === 'vfs' ? ['To fix:', '  storage driver: run dockerd with --storage-driver overlay2 (or "storage-driver" in /etc/docker/daemon.json)'] : []),
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('the engine comes from CDK_DOCKER_ENGINE or cdk-docker.json, its endpoint from the engine object; --json gives the checks', () => {
+    const viaEnv = cdkDocker(['doctor', '--json'], dir, { ...dockerEnv(), CDK_DOCKER_ENGINE: 'docker' });
+    expect(viaEnv.code).toBe(0);
+    const result = JSON.parse(viaEnv.stdout) as { endpoint: string; ok: boolean; checks: Array<{ name: string; status: string }> };
+    expect(result).toMatchObject({ endpoint: dockerd!.host, ok: true });
+    expect(result.checks.map((c) => c.name)).toEqual(['endpoint', 'API version', 'server version', 'storage driver', 'swarm']);
+    // The engine object's host wins over DOCKER_HOST, as a --host flag over the environment.
+    fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify({ engine: { docker: { host: dockerd!.host } } }));
+    const viaConfig = cdkDocker(['doctor'], dir, { ...dockerEnv(), DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+    expect(viaConfig.code).toBe(0);
+    expect(viaConfig.stdout).toContain(`  endpoint        ok        ${dockerd!.host} (from cdk-docker.json) answers\n`);
+    // --engine builtin checks the host components instead.
+    expect(cdkDocker(['doctor', '--engine', 'builtin'], dir, { CDK_DOCKER_ROOT: path.join(dir, 'root') }).stdout).toContain('Host components of the built-in runtime:');
+  });
+
+  test('an engine that cannot be reached is one line naming the endpoint and the fix, exit 1', () => {
+    const sock = path.join(dir, 'gone', 'docker.sock');
+    const r = cdkDocker(['doctor', '--engine', 'docker'], dir, { ...dockerEnv(), DOCKER_HOST: `unix://${sock}` });
+    expect(r).toEqual({ code: 1, stdout: '', stderr: `Error: cannot reach the Docker Engine at unix://${sock}: no such socket; start dockerd (or point DOCKER_HOST at a running engine)\n` });
+    const refused = cdkDocker(['doctor', '--engine', 'docker'], dir, { ...dockerEnv(), DOCKER_HOST: 'tcp://127.0.0.1:1' });
+    expect(refused).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'Error: cannot reach the Docker Engine at tcp://127.0.0.1:1: connection refused (is dockerd running and listening there?); start it, or point DOCKER_HOST at a running engine\n',
+    });
+  });
+
+  test('--fix is for the built-in runtime only', () => {
+    expect(cdkDocker(['doctor', '--engine', 'docker', '--fix'], dir, dockerEnv())).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'Error: --fix installs what the built-in runtime needs; for --engine docker, do what the report says (without --fix)\n',
+    });
   });
 });

@@ -1,17 +1,29 @@
 import { Command } from 'commander';
+import { InvalidArgumentError } from '../core/errors';
+import { ENGINES } from '../toolkit/engine';
 
 /** `doctor`: flags here, the checks and the fix in lib/toolkit/doctor. */
 
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('check the host components of the built-in runtime and say how to install what is missing')
-    .option('--fix', 'install what is missing with apt-get (root)')
+    .description('check the chosen engine: the host components of the built-in runtime (and how to install what is missing), or the Docker Engine')
+    .option('--engine <name>', `engine to check: ${ENGINES.join(', ')} (default: CDK_DOCKER_ENGINE, else "engine" in cdk-docker.json, else builtin)`)
+    .option('--fix', 'install what the built-in runtime is missing with apt-get (root)')
     .option('--json', 'print the checks as JSON')
-    .action(async (opts: { fix?: boolean; json?: boolean }) => {
-      const { doctor, renderDoctor } = await import('../toolkit/doctor');
-      const { checks, ok } = await doctor({ fix: opts.fix });
-      process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : renderDoctor(checks));
+    .action(async (opts: { engine?: string; fix?: boolean; json?: boolean }) => {
+      const { resolveEngine } = await import('../toolkit/engine');
+      const engine = resolveEngine({ engine: opts.engine });
+      const toolkit = await import('../toolkit/doctor');
+      if (engine.name === 'docker') {
+        if (opts.fix) throw new InvalidArgumentError('--fix installs what the built-in runtime needs; for --engine docker, do what the report says (without --fix)');
+        const result = await toolkit.dockerDoctor({ docker: engine.docker });
+        process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : toolkit.renderDockerDoctor(result));
+        process.exitCode = result.ok ? 0 : 1;
+        return;
+      }
+      const { checks, ok } = await toolkit.doctor({ fix: opts.fix });
+      process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : toolkit.renderDoctor(checks));
       process.exitCode = ok ? 0 : 1;
     });
 }

@@ -2,10 +2,13 @@ import { spawnSync } from 'node:child_process';
 import pc from 'picocolors';
 import { checkHost, fixCommands, HostCheck } from '../../runtime';
 import { CdkDockerError } from '../core/errors';
+import type { DockerEngineConfig } from './config';
 
 /**
- * `doctor`: checks the host components of the built-in runtime, says how to install what is
- * missing, and with `fix` installs it with apt-get (and loads overlay when the kernel lacks it).
+ * `doctor`: checks the chosen engine. For the built-in runtime: the host components, says how to
+ * install what is missing, and with `fix` installs it with apt-get (and loads overlay when the
+ * kernel lacks it). For a Docker Engine (`dockerDoctor`): that it answers at the endpoint the
+ * Docker CLI would use, its API and server versions, storage driver and swarm state.
  */
 
 export interface DoctorOptions extends NonNullable<Parameters<typeof checkHost>[0]> {
@@ -86,4 +89,105 @@ function applyFixes(checks: HostCheck[], options: DoctorOptions): void {
   if (other.includes('modprobe overlay') && run('modprobe', ['overlay']) !== 0) {
     throw new CdkDockerError('modprobe overlay failed: this kernel has no overlayfs module; the built-in runtime cannot run here');
   }
+}
+
+/** One check of a Docker Engine: `failed` stops cdk-docker working, `warning` works less well. */
+export interface DockerCheck {
+  /** `endpoint`, `API version`, `server version`, `storage driver`, `swarm`. */
+  readonly name: string;
+  readonly status: 'ok' | 'warning' | 'failed';
+  /** What was found. */
+  readonly detail: string;
+  /** What to do, when not ok. */
+  readonly fix?: string;
+}
+
+export interface DockerDoctorOptions {
+  /** cdk-docker.json's `"engine": { "docker": … }` (see resolveEngine). */
+  readonly docker?: DockerEngineConfig;
+  /** DOCKER_HOST, DOCKER_CONTEXT, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface DockerDoctorResult {
+  /** The endpoint, as messages name it (`unix:///var/run/docker.sock`, `tcp://host:2376`). */
+  readonly endpoint: string;
+  readonly checks: DockerCheck[];
+  /** No check failed. */
+  readonly ok: boolean;
+}
+
+/** The parts of `GET /info` doctor reads. */
+interface DoctorInfo {
+  readonly Driver?: string;
+  readonly ServerVersion?: string;
+  readonly OperatingSystem?: string;
+  readonly Swarm?: { readonly LocalNodeState?: string; readonly ControlAvailable?: boolean; readonly Error?: string; readonly NodeID?: string };
+}
+
+/**
+ * Checks the Docker Engine the stack commands would talk to. An engine that cannot be reached
+ * (no socket, refused, TLS, permission, a bad endpoint setting) is thrown as the client's
+ * one-line error naming the endpoint and the fix: nothing else can be checked then.
+ */
+export async function dockerDoctor(options: DockerDoctorOptions = {}): Promise<DockerDoctorResult> {
+  const { DockerClient, DockerApiVersionError, MAX_API_VERSION, MIN_API_VERSION, resolveDockerEndpoint } = await import('../drivers/docker');
+  const env = options.env ?? process.env;
+  const endpoint = resolveDockerEndpoint(options.docker ?? {}, env);
+  const client = new DockerClient(endpoint);
+  try {
+    const ping = await client.ping();
+    const checks: DockerCheck[] = [{ name: 'endpoint', status: 'ok', detail: `${endpoint.host} (${endpoint.source === 'the default' ? 'the default' : `from ${endpoint.source}`}) answers` }];
+    try {
+      await client.negotiate();
+    } catch (e) {
+      if (!(e instanceof DockerApiVersionError)) throw e;
+      checks.push({ name: 'API version', status: 'failed', detail: `${e.engineVersion || ping.apiVersion || '(unknown)'}; cdk-docker speaks ${MIN_API_VERSION} to ${MAX_API_VERSION}`, fix: e.message });
+      return { endpoint: endpoint.host, checks, ok: false };
+    }
+    const version = client.engineVersion!;
+    checks.push({ name: 'API version', status: 'ok', detail: `${client.apiVersion} (the engine's ${version.ApiVersion}; cdk-docker speaks ${MIN_API_VERSION} to ${MAX_API_VERSION})` });
+    checks.push({ name: 'server version', status: 'ok', detail: `Docker ${version.Version} (${version.Os}/${version.Arch})` });
+    const info = await client.request<DoctorInfo>('GET', '/info');
+    checks.push(storageCheck(info.Driver));
+    checks.push(swarmCheck(info.Swarm));
+    return { endpoint: endpoint.host, checks, ok: !checks.some((c) => c.status === 'failed') };
+  } finally {
+    await client.close();
+  }
+}
+
+function storageCheck(driver: string | undefined): DockerCheck {
+  if (!driver) return { name: 'storage driver', status: 'warning', detail: 'the engine did not say', fix: 'check `docker info` on the engine\'s host' };
+  if (driver === 'vfs') {
+    return { name: 'storage driver', status: 'warning', detail: 'vfs (copies every layer: slow builds and starts, much disk)', fix: 'run dockerd with --storage-driver overlay2 (or "storage-driver" in /etc/docker/daemon.json)' };
+  }
+  return { name: 'storage driver', status: 'ok', detail: driver };
+}
+
+function swarmCheck(swarm: DoctorInfo['Swarm']): DockerCheck {
+  const state = swarm?.LocalNodeState || 'inactive';
+  if (state === 'inactive') return { name: 'swarm', status: 'ok', detail: 'inactive (stacks run as containers)' };
+  if (state === 'active') return { name: 'swarm', status: 'ok', detail: `active, ${swarm?.ControlAvailable ? 'manager' : 'worker'} (stacks still run as plain containers on this engine)` };
+  if (state === 'locked') return { name: 'swarm', status: 'warning', detail: 'locked', fix: 'unlock it with `docker swarm unlock` on the engine' };
+  if (state === 'pending') return { name: 'swarm', status: 'warning', detail: 'pending (joining a swarm)', fix: 'wait for the join to finish, or `docker swarm leave --force`' };
+  return { name: 'swarm', status: 'warning', detail: `${state}${swarm?.Error ? `: ${swarm.Error}` : ''}`, fix: 'see `docker info`; `docker swarm leave --force` returns the engine to plain containers' };
+}
+
+const DOCKER_MARK: Record<DockerCheck['status'], string> = { ok: pc.green('ok'), failed: pc.red('FAILED'), warning: pc.yellow('warning') };
+
+/** The Docker report a user reads: one line per check, then what to do. */
+export function renderDockerDoctor(result: DockerDoctorResult): string {
+  const w = Math.max(...result.checks.map((c) => c.name.length));
+  const lines = [`Docker Engine at ${result.endpoint}:`, ''];
+  for (const c of result.checks) lines.push(`  ${c.name.padEnd(w)}  ${DOCKER_MARK[c.status].padEnd(pc.isColorSupported ? 17 : 8)}  ${c.detail}`);
+  lines.push('');
+  const failed = result.checks.filter((c) => c.status === 'failed');
+  const warned = result.checks.filter((c) => c.status === 'warning');
+  if (failed.length === 0) lines.push(`The Docker Engine is ready for cdk-docker${warned.length > 0 ? ', with warnings' : ''}.`);
+  if (failed.length + warned.length > 0) {
+    lines.push('To fix:');
+    for (const c of [...failed, ...warned]) lines.push(`  ${c.name}: ${c.fix}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
