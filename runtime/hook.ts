@@ -31,8 +31,9 @@ export async function runHook(argv: readonly string[]): Promise<number> {
   }
   const [name, ...args] = argv.map((a) => a.slice(1));
   const hook = Object.prototype.hasOwnProperty.call(HOOKS, name) ? HOOKS[name] : undefined;
-  if (!hook || args.length !== hook.args) {
-    process.stderr.write(`cdk-docker hook: unknown call ${JSON.stringify([name, ...args])}; the hooks are ${Object.keys(HOOKS).join(', ')}\n`);
+  // Every argument is an id the engine made: 64 hex digits (never a path, never an option).
+  if (!hook || args.length !== hook.args || !args.every((a) => /^[0-9a-f]{64}$/.test(a))) {
+    process.stderr.write(`cdk-docker hook: unknown call ${JSON.stringify([name, ...args])}; the hooks are ${Object.keys(HOOKS).join(', ')}, each with 64-hex-digit ids\n`);
     return 2;
   }
   await hook.run(new ContainerService(runtimeConfig()), args);

@@ -20,14 +20,17 @@ import { ownLabels } from '../core/labels';
 import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
 import { ContainerInspectShape, imageDefaults, joinsNetworks, networkList, observedContainerSpec } from './observed';
+import { buildStepReporter } from './progress';
 import {
   ContainerCreateRequest,
   ContainerStatus,
   ContainerUpdate,
   Driver,
   DriverCapabilities,
+  EnsureImageOptions,
   ExecOptions,
   ExecResult,
+  ImageProgress,
   LABELS,
   LogLine,
   LogsOptions,
@@ -187,8 +190,9 @@ export class BuiltinDriver implements Driver {
     return record ? this.toObservedImage(record) : undefined;
   }
 
-  public async ensureImage(resource: ImageResource, labels: ManagedLabels): Promise<ObservedImage> {
+  public async ensureImage(resource: ImageResource, labels: ManagedLabels, options: EnsureImageOptions = {}): Promise<ObservedImage> {
     const spec = resource.spec;
+    const { progress } = options;
     switch (spec.source) {
       case 'registry': {
         const present = this.imageStore.tryResolve(spec.ref);
@@ -203,7 +207,7 @@ export class BuiltinDriver implements Driver {
         }
         if (present && spec.pullPolicy === 'missing') return this.toObservedImage(present);
         try {
-          return this.toObservedImage(await this.images.pull(spec.ref));
+          return this.toObservedImage(await this.images.pull(spec.ref, progress ? runtimeProgress(progress) : undefined));
         } catch (e) {
           if (e instanceof CdkDockerError) throw wrap(e, `pull ${spec.ref} (${resource.path}): `);
           throw e;
@@ -226,6 +230,7 @@ export class BuiltinDriver implements Driver {
             // An apply leaves nothing it did not declare: a failed step's container goes too
             // (Docker's API keeps it unless forcerm; the error carries the step's output).
             forceRemove: true,
+            output: buildStepReporter(progress),
           });
           return this.toObservedImage(this.imageStore.resolve(built.imageId));
         } catch (e) {
@@ -724,6 +729,20 @@ function fileSha256(file: string): Promise<string> {
       .on('end', () => resolve(hash.digest('hex')))
       .on('error', reject);
   });
+}
+
+/**
+ * An ImageProgress as the runtime's pull reports to: it calls only the display's `line`, `layer`
+ * and `bytes` (the rest of Progress is how it draws, which the sink does itself).
+ */
+function runtimeProgress(progress: ImageProgress): Images.Progress {
+  const sink: Pick<Images.Progress, 'line' | 'layer' | 'bytes'> = {
+    line: (message) => progress.line(message),
+    // A live-only status is one that progress bars follow, not a change of the layer's.
+    layer: (id, status, opts) => (opts?.liveOnly ? undefined : progress.layer(id, status)),
+    bytes: (id, done, total) => progress.bytes(id, done, total),
+  };
+  return sink as Images.Progress;
 }
 
 function formatSeconds(ms: number): string {

@@ -256,6 +256,29 @@ export interface ExecResult {
   readonly error?: string;
 }
 
+/**
+ * Where `ensureImage` reports a pull or a build as it goes (the apply's progress display). Terms
+ * as the Docker CLI shows a pull: a layer is named by the first 12 hex digits of its blob digest;
+ * its statuses are `Pulling fs layer`, `Waiting`, `Verifying Checksum`, `Download complete`,
+ * `Extracting`, `Pull complete` (or `Already exists`), with its bytes while it downloads.
+ */
+export interface ImageProgress {
+  /**
+   * A line about the image as a whole: `1.2: Pulling from library/alpine`, `Digest: sha256:…`,
+   * `Status: Downloaded newer image for …`; for a build, each `Step N/M : INSTRUCTION`.
+   */
+  line(message: string): void;
+  /** A layer's status changed (once per change, not per chunk). */
+  layer(id: string, status: string): void;
+  /** How much of a layer is downloaded: `done` of `total` bytes. */
+  bytes(id: string, done: number, total: number): void;
+}
+
+export interface EnsureImageOptions {
+  /** Receives the pull's layers and the build's steps. @default - nothing is reported */
+  readonly progress?: ImageProgress;
+}
+
 export interface Driver {
   /** A short name for messages: `built-in`, `docker`. */
   readonly name: string;
@@ -270,9 +293,10 @@ export interface Driver {
    * Makes the image of a plan resource available (pull per pullPolicy, load an archive, build);
    * returns it. A built image carries `labels`' spec hash and context hash (what the diff reads
    * to tell whether it is current) but not the stack and path: containers inherit an image's
-   * labels, and one run by hand from it must not pass for the stack's.
+   * labels, and one run by hand from it must not pass for the stack's. A pull's layers and a
+   * build's steps go to `options.progress` as they happen.
    */
-  ensureImage(resource: ImageResource, labels: ManagedLabels): Promise<ObservedImage>;
+  ensureImage(resource: ImageResource, labels: ManagedLabels, options?: EnsureImageOptions): Promise<ObservedImage>;
 
   createNetwork(name: string, spec: NetworkSpec, labels: ManagedLabels): Promise<ObservedNetwork>;
   removeNetwork(name: string): Promise<void>;

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import type { ContainerResource, ContainerSpec, Plan, Resource } from '../plan/types';
-import type { ContainerUpdate, Driver, ManagedLabels, ObservedContainer, ObservedStack } from '../drivers/types';
+import type { ContainerUpdate, Driver, ImageProgress, ManagedLabels, ObservedContainer, ObservedStack } from '../drivers/types';
 import { LABELS } from '../drivers/types';
 import { lastOutput } from '../drivers/output';
 import { CdkDockerError } from '../core/errors';
@@ -46,6 +46,8 @@ export interface ApplyOptions {
   /** Where secrets from the environment are read. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
   readonly onEvent?: (e: ApplyEvent) => void;
+  /** Where an image change reports its pull's layers and its build's steps. @default - not reported */
+  readonly imageProgress?: (change: Change) => ImageProgress | undefined;
 }
 
 /** A failed apply: what failed and why; the rest of what could run has run. */
@@ -122,7 +124,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     const labels = managedLabels(plan, change.logicalId, change.type === 'container' ? change.replica ?? 1 : undefined);
     switch (resource.type) {
       case 'image': {
-        const img = await driver.ensureImage(resource, labels);
+        const img = await driver.ensureImage(resource, labels, { progress: opts.imageProgress?.(change) });
         imageIds.set(change.logicalId, img.id);
         return change.action === 'create' ? `ready (${img.id.slice(7, 19)})` : `updated (${img.id.slice(7, 19)})`;
       }

@@ -3,7 +3,7 @@ import type { Driver, ObservedStack } from '../drivers/types';
 import type { Plan } from '../plan/types';
 import type { ObservedImages } from '../reconcile/diff';
 import type { SavedStack } from '../reconcile/saved';
-import type { StackDiff } from '../reconcile/types';
+import type { Change, StackDiff } from '../reconcile/types';
 import { InvalidArgumentError } from '../core/errors';
 import { Lazy, resolveLazy, StackEngine } from './engine';
 import { observePlan } from './observe';
@@ -169,12 +169,22 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
         // On a terminal one live row per resource, redrawn in place; plain lines otherwise (CI).
         // Progress reads only `isTTY` and `write` of its stream.
         const progress = Progress.to(out as NodeJS.WriteStream);
+        const rowOf = (change: Change): string => `${change.path}${change.type === 'container' ? ` (${change.name})` : ''}`;
         await applyDiff(plan, d, observed, driver, {
           images: now.images,
           parallelism,
           allowDataLoss: options.allowDataLoss,
+          // A pull's layers get rows of their own under the image's row, which shows its last line.
+          imageProgress: (change) => {
+            const who = rowOf(change);
+            return {
+              line: (message) => progress.layer(who, message),
+              layer: (id, status) => progress.layer(`${who} ${id}`, status),
+              bytes: (id, done, total) => progress.bytes(`${who} ${id}`, done, total),
+            };
+          },
           onEvent: (e) => {
-            const who = `${e.change.path}${e.change.type === 'container' ? ` (${e.change.name})` : ''}`;
+            const who = rowOf(e.change);
             if (e.phase === 'start') progress.layer(who, `${verb(e.change.action)}…`);
             else if (e.phase === 'done') {
               if (e.change.action !== 'no-op') counts[e.change.action]++;

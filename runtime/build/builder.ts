@@ -358,7 +358,7 @@ class Build {
     this.out(`Successfully built ${short(imageId)}\n`);
     const tags: string[] = [];
     for (const t of this.opts.tags ?? []) {
-      await this.svc.images.tag(imageId, t);
+      await this.imageService.store.tag(imageId, t);
       tags.push(formatReference(parseReference(t)));
       this.out(`Successfully tagged ${familiarReference(parseReference(t))}\n`);
     }
@@ -415,7 +415,7 @@ class Build {
       state = { imageId: undefined, config: {}, args: new Map(), cmdSet: false, missed: false };
     } else {
       const image = await this.baseImage(from, baseName);
-      const config = this.svc.images.config(image);
+      const config = this.imageService.store.config(image);
       state = { imageId: image.id, config: { ...(config.config ?? {}) }, author: config.author || undefined, args: new Map(), cmdSet: false, missed: false };
     }
     // ONBUILD triggers of the base run now, once, as part of the FROM step; the result does not keep them.
@@ -450,7 +450,7 @@ class Build {
     } catch (e) {
       this.fail(ins, `invalid reference format: "${name}" (${(e as Error).message})`);
     }
-    const found = this.svc.images.tryResolve(ref) ?? this.svc.images.tryResolve(name);
+    const found = this.imageService.store.tryResolve(ref) ?? this.imageService.store.tryResolve(name);
     if (found) return found;
     try {
       this.out(`Pulling ${familiarReference(parseReference(ref))}\n`);
@@ -503,7 +503,7 @@ class Build {
 
   /** An intermediate container that stays: an ordinary container from now on (listed by `ps -a`, never swept). */
   private async keepContainer(id: string): Promise<void> {
-    const { [BUILD_LABEL]: _step, [BUILD_OWNER_LABEL]: _owner, ...labels } = this.svc.store.record(id).Config.Labels ?? {};
+    const { [BUILD_LABEL]: _step, [BUILD_OWNER_LABEL]: _owner, ...labels } = this.svc.record(id).Config.Labels ?? {};
     await this.svc.update(id, { labels });
     this.kept.add(id);
   }
@@ -566,7 +566,7 @@ class Build {
   /** The cached child of the state's image made by `createdBy`, if any (and caching is on). */
   private cached(state: StageState, createdBy: string): string | undefined {
     if (this.opts.noCache || state.missed) return undefined;
-    const store = this.svc.images;
+    const store = this.imageService.store;
     // A stage FROM scratch that has made no image yet: the children of the empty image.
     const parent = state.imageId ?? this.scratchImage()?.id;
     if (!parent) return undefined;
@@ -582,7 +582,7 @@ class Build {
   private useCache(state: StageState, id: string): boolean {
     this.out(' ---> Using cache\n');
     state.imageId = id;
-    const config = this.svc.images.config(this.svc.images.resolve(id));
+    const config = this.imageService.store.config(this.imageService.store.resolve(id));
     state.config = { ...(config.config ?? {}) };
     return true;
   }
@@ -607,13 +607,13 @@ class Build {
     const hit = this.cached(state, createdBy);
     if (hit) return this.useCache(state, hit);
     await this.stepContainer(state, { cmd, env: state.config.Env });
-    const record = await commitImage(this.svc.images, { baseImage: state.imageId, layer: undefined, config: this.cleanConfig(state.config), createdBy, author: state.author });
+    const record = await commitImage(this.imageService.store, { baseImage: state.imageId, layer: undefined, config: this.cleanConfig(state.config), createdBy, author: state.author });
     return this.done(state, record);
   }
 
   /** The empty image (no layers, no history, no config) the steps of a stage FROM scratch are made from, if there is one. */
   private scratchImage(): ImageRecord | undefined {
-    const store = this.svc.images;
+    const store = this.imageService.store;
     return store.list().find((r) => {
       if (r.parent || r.repoTags.length) return false;
       const c = store.config(r);
@@ -628,7 +628,7 @@ class Build {
    */
   private async materialize(state: StageState): Promise<string> {
     if (state.imageId) return state.imageId;
-    const record = this.scratchImage() ?? (await commitImage(this.svc.images, { baseImage: undefined, layer: undefined, config: {}, createdBy: undefined }));
+    const record = this.scratchImage() ?? (await commitImage(this.imageService.store, { baseImage: undefined, layer: undefined, config: {}, createdBy: undefined }));
     state.imageId = record.id;
     return record.id;
   }
@@ -687,7 +687,7 @@ class Build {
       return true;
     });
     if (made) return this.commitLayer(state, ctr, createdBy);
-    const record = await commitImage(this.svc.images, { baseImage: state.imageId, layer: undefined, config: this.cleanConfig(state.config), createdBy, author: state.author });
+    const record = await commitImage(this.imageService.store, { baseImage: state.imageId, layer: undefined, config: this.cleanConfig(state.config), createdBy, author: state.author });
     return this.done(state, record);
   }
 

@@ -67,7 +67,7 @@ export interface CollectedBuilds {
 export async function collectDeadBuilds(svc: ContainerService, root: string): Promise<CollectedBuilds> {
   const containers: string[] = [];
   const problems: string[] = [];
-  for (const r of svc.store.records()) {
+  for (const r of svc.records()) {
     const labels = r.Config.Labels ?? {};
     if (labels[BUILD_LABEL] === undefined || ownerAlive(labels[BUILD_OWNER_LABEL])) continue;
     try {

@@ -2,7 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SeqpacketSocket } from 'node-unix-socket';
 import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/core/errors';
-import { type ContainerService, stdinOnce } from './service';
+import { type ContainerContext, contextOf } from './context';
+import { currentState } from './exit';
+import type { ContainerService } from './service';
+import { startContainer, stdinOnce } from './start';
 
 /**
  * Attaching to a container that conmon monitors, with podman's contract (libpod's
@@ -286,15 +289,16 @@ export interface AttachRequest extends AttachOptions {
  * the attach ended; the container's exit code when it exited.
  */
 export async function attachContainer(svc: ContainerService, nameOrId: string, io: AttachStreams, req: AttachRequest): Promise<AttachEnd> {
-  const id = svc.store.resolve(nameOrId);
-  const record = svc.store.record(id);
-  const bundle = svc.store.bundleDir(id);
+  const ctx = contextOf(svc);
+  const id = ctx.store.resolve(nameOrId);
+  const record = ctx.store.record(id);
+  const bundle = ctx.store.bundleDir(id);
   // Docker: input goes to a container only when it was created with -i.
   const stdin = record.Config.OpenStdin ? io.stdin : undefined;
   let connection: AttachConnection | undefined;
   if (req.start) {
     try {
-      await svc.start(id, {
+      await startContainer(ctx, id, {
         attachedBy: process.pid,
         beforeStart: async (b) => {
           connection = await AttachConnection.connect(b, record.Name);
@@ -306,17 +310,17 @@ export async function attachContainer(svc: ContainerService, nameOrId: string, i
     }
   }
   if (!connection) {
-    const state = await svc.store.locked(id, () => svc.refresh(id));
+    const state = await currentState(ctx, id);
     if (state.Status === 'paused') throw new ConflictError(`You cannot attach to a paused container, unpause it first: runtime unpause ${record.Name}`);
     if (state.Status !== 'running') throw new ConflictError(`You cannot attach to a stopped container, start it first: runtime start -a ${record.Name}`);
     connection = await AttachConnection.connect(bundle, record.Name);
-    svc.noteAttached(id);
+    ctx.event('attach', record);
   }
-  const run = svc.store.state(id).StartedAt;
+  const run = ctx.store.state(id).StartedAt;
   req.onAttached?.({ id, bundle, tty: record.Config.Tty });
   // Docker's StdinOnce (create -i, run -i): the container's stdin closed when this input ended, so
   // the attach waits for the container to exit; otherwise it ends soon after the input does.
-  return connection.relay({ ...io, stdin }, { ...req, stdinStaysOpen: !stdinOnce(record) }, () => exitCodeOfRun(svc, id, run));
+  return connection.relay({ ...io, stdin }, { ...req, stdinStaysOpen: !stdinOnce(record) }, () => exitCodeOfRun(ctx, id, run));
 }
 
 /**
@@ -324,10 +328,10 @@ export async function attachContainer(svc: ContainerService, nameOrId: string, i
  * that restarts (`--restart always`) is running again soon, and the attach ends with the run it
  * saw, as Docker's. A container removed meanwhile (`--rm`) counts as 0, as `wait` does.
  */
-async function exitCodeOfRun(svc: ContainerService, id: string, startedAt: string): Promise<number> {
+async function exitCodeOfRun(ctx: ContainerContext, id: string, startedAt: string): Promise<number> {
   for (;;) {
-    if (!svc.store.tryRecord(id)) return 0;
-    const state = await svc.store.locked(id, () => svc.refresh(id));
+    if (!ctx.store.tryRecord(id)) return 0;
+    const state = await currentState(ctx, id);
     const sameRun = state.StartedAt === startedAt;
     if ((state.Status !== 'running' && state.Status !== 'paused') || !sameRun) return sameRun || state.Status === 'restarting' ? state.ExitCode : 0;
     await new Promise((r) => setTimeout(r, 50));

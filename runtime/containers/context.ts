@@ -11,6 +11,25 @@ import { Runc } from './runc';
 import { ContainerStore } from './store';
 import type { ContainerRecord } from './types';
 
+/** The context of each ContainerService (see `contextOf`). */
+const contexts = new WeakMap<object, ContainerContext>();
+
+/**
+ * The context behind a ContainerService, for the modules of this section that are handed the
+ * service (files.ts, attach.ts): the service keeps its stores private from every other caller
+ * (runtime/index.ts does not export this function).
+ */
+export function contextOf(svc: object): ContainerContext {
+  const ctx = contexts.get(svc);
+  if (!ctx) throw new TypeError('contextOf: not a ContainerService');
+  return ctx;
+}
+
+/** Makes `ctx` the context of `svc` (its constructor calls this). */
+export function bindContext(svc: object, ctx: ContainerContext): void {
+  contexts.set(svc, ctx);
+}
+
 /**
  * What every part of the containers section works with: the state root's stores, runc, the
  * networks, and the files the engine keeps per container in the run dir (exit files, exit claims).
@@ -21,6 +40,8 @@ export class ContainerContext {
   public readonly store: ContainerStore;
   public readonly images: ImageStore;
   public readonly volumes: VolumeStore;
+  /** Exit codes of the containers this process removed, for a `wait` that outlives them (Docker's `wait` of an `--rm` container). */
+  public readonly lastExitCodes = new Map<string, number>();
   private networkingCache?: ContainerNetworking;
   private runcCache?: Runc;
 
@@ -103,6 +124,11 @@ export class ContainerContext {
   /** The container's merged root filesystem while it runs. */
   public rootfs(id: string): string {
     return path.join(this.store.bundleDir(id), 'rootfs');
+  }
+
+  /** The container's own changes: the overlay upper directory (whiteouts as 0:0 character devices). */
+  public upperDir(id: string): string {
+    return path.join(this.store.containerDir(id), 'diff');
   }
 
   /** Records a container event (`start`, `die`, `exec_create: …`) in the state root's event log. */

@@ -8,6 +8,9 @@ import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } fr
 import { commitImage, validateCommit } from '../images/commit';
 import type { ImageRecord } from '../images/store';
 import type { ContainerConfig } from '../images/types';
+import { type ContainerContext, contextOf } from './context';
+import { pauseContainer, unpauseContainer } from './lifecycle';
+import { isMounted, mountRootfs, unmountAll } from './rootfs';
 import type { ContainerService } from './service';
 import type { ContainerRecord } from './types';
 import { runTool } from '../util/exec';
@@ -17,7 +20,7 @@ import { runTool } from '../util/exec';
  *
  * Terms
  * - The *merged root* is what the container sees at `/`: its image's layers with its own
- *   changes on top (ContainerService.withRootfs mounts it when the container is not running).
+ *   changes on top (withRootfs mounts it when the container is not running).
  * - The *upper directory* holds its own changes only; a deleted file is a 0:0 character device
  *   (a *whiteout*), a directory whose lower content is hidden carries `trusted.overlay.opaque=y`.
  * - A *container path* is absolute inside the container. It is resolved to a host path here,
@@ -109,9 +112,31 @@ function resolveIn(map: PathMap, p: string, followLast: boolean): Resolved {
   return { ctr, host, stat: lstat(host) };
 }
 
+/**
+ * Runs `fn` with the container's merged root filesystem: the live one while it runs, else one
+ * mounted for the call (and unmounted after). For cp, diff, export and commit.
+ */
+async function withRootfs<T>(ctx: ContainerContext, nameOrId: string, fn: (rootfs: string, record: ContainerRecord) => Promise<T>): Promise<T> {
+  const id = ctx.store.resolve(nameOrId);
+  const record = ctx.store.record(id);
+  const rootfs = ctx.rootfs(id);
+  const state = ctx.store.state(id);
+  if ((state.Status === 'running' || state.Status === 'paused') && isMounted(rootfs)) return fn(rootfs, record);
+  return ctx.store.locked(id, async () => {
+    const image = ctx.images.resolve(record.ImageId);
+    await mountRootfs(ctx.images.chainIds(image).map((c) => ctx.images.layerDiffDir(c)), ctx.store.containerDir(id), rootfs);
+    try {
+      return await fn(rootfs, record);
+    } finally {
+      const now = ctx.store.state(id);
+      if (now.Status !== 'running' && now.Status !== 'paused') await unmountAll(rootfs);
+    }
+  });
+}
+
 /** The container's bind and volume mounts (and its /etc files), as the copy sees them. */
-function containerMap(svc: ContainerService, record: ContainerRecord, rootfs: string): PathMap {
-  const dir = svc.store.containerDir(record.Id);
+function containerMap(ctx: ContainerContext, record: ContainerRecord, rootfs: string): PathMap {
+  const dir = ctx.store.containerDir(record.Id);
   const mounts = [
     ...['hostname', 'hosts', 'resolv.conf'].map((f) => ({ destination: `/etc/${f}`, source: path.join(dir, f), rw: !record.HostConfig.ReadonlyRootfs })),
     ...record.Mounts.filter((m) => m.Type !== 'tmpfs' && m.Source).map((m) => ({ destination: path.posix.normalize(m.Destination), source: m.Source, rw: m.RW })),
@@ -387,8 +412,9 @@ export interface CopyOptions {
 export async function copyFromContainer(svc: ContainerService, container: string, srcPath: string, dest: string, out: Writable, opts: CopyOptions = {}): Promise<void> {
   let hostDest: { dir: string; rename?: string } | undefined;
   const src = srcPath.startsWith('/') ? srcPath : `/${srcPath}`;
-  await svc.withRootfs(container, async (rootfs, record) => {
-    const map = containerMap(svc, record, rootfs);
+  const ctx = contextOf(svc);
+  await withRootfs(ctx, container, async (rootfs, record) => {
+    const map = containerMap(ctx, record, rootfs);
     const source = sourceOf(map, src, !!opts.followLink, () => new NotFoundError(`Could not find the file ${src} in container ${container}`));
     if (dest !== '-') {
       const abs = path.resolve(dest) + (dest.endsWith('/') ? '/' : dest === '.' || dest.endsWith('/.') ? '/.' : '');
@@ -419,8 +445,9 @@ export async function copyFromContainer(svc: ContainerService, container: string
 export async function copyToContainer(svc: ContainerService, src: string, input: Readable, container: string, dstPath: string, opts: CopyOptions = {}): Promise<void> {
   const dst = dstPath.startsWith('/') ? dstPath : `/${dstPath}`;
   const source = src === '-' ? undefined : sourceOf(HOST, path.resolve(src) + (src.endsWith('/') ? '/' : endsWithDot(src) ? '/.' : ''), !!opts.followLink, () => new NotFoundError(`no such file or directory: ${src} does not exist on this host`));
-  await svc.withRootfs(container, async (rootfs, record) => {
-    const map = containerMap(svc, record, rootfs);
+  const ctx = contextOf(svc);
+  await withRootfs(ctx, container, async (rootfs, record) => {
+    const map = containerMap(ctx, record, rootfs);
     const d = resolveIn(map, dst, true);
     const exists = !!d.stat;
     const isDir = !!d.stat?.isDirectory();
@@ -461,8 +488,9 @@ export interface ContainerRoot {
 
 /** Runs `fn` with a container's merged root mounted (unmounted after). */
 export function withContainerRoot<T>(svc: ContainerService, container: string, fn: (root: ContainerRoot) => Promise<T>): Promise<T> {
-  return svc.withRootfs(container, (rootfs, record) => {
-    const map = containerMap(svc, record, rootfs);
+  const ctx = contextOf(svc);
+  return withRootfs(ctx, container, (rootfs, record) => {
+    const map = containerMap(ctx, record, rootfs);
     return fn({
       rootfs,
       resolve: (p, followLast = true) => resolveIn(map, p, followLast),
@@ -547,14 +575,14 @@ interface Walk {
   readonly opaque: Set<string>;
 }
 
-async function walkChanges(svc: ContainerService, nameOrId: string): Promise<Walk> {
-  const id = svc.store.resolve(nameOrId);
-  const record = svc.store.record(id);
-  const upper = svc.upperDir(id);
-  const image = svc.images.resolve(record.ImageId);
-  const layers = svc.images
+async function walkChanges(ctx: ContainerContext, nameOrId: string): Promise<Walk> {
+  const id = ctx.store.resolve(nameOrId);
+  const record = ctx.store.record(id);
+  const upper = ctx.upperDir(id);
+  const image = ctx.images.resolve(record.ImageId);
+  const layers = ctx.images
     .chainIds(image)
-    .map((c) => svc.images.layerDiffDir(c))
+    .map((c) => ctx.images.layerDiffDir(c))
     .reverse();
   // Opacity below the top layer only matters with several layers.
   const lowerOpaque = await Promise.all(layers.map((l, i) => (i < layers.length - 1 ? opaqueDirs(l) : Promise.resolve(new Set<string>()))));
@@ -625,14 +653,14 @@ async function walkChanges(svc: ContainerService, nameOrId: string): Promise<Wal
 
 /** `diff`: the container's changes to its image's file system, as Docker lists them. */
 export async function containerChanges(svc: ContainerService, nameOrId: string): Promise<Change[]> {
-  return (await walkChanges(svc, nameOrId)).changes;
+  return (await walkChanges(contextOf(svc), nameOrId)).changes;
 }
 
 // --- export ---------------------------------------------------------------------------------
 
 /** `export`: the container's merged file system (without its volumes) as a tar on `out`. */
 export async function exportContainer(svc: ContainerService, nameOrId: string, out: Writable): Promise<void> {
-  await svc.withRootfs(nameOrId, async (rootfs) => {
+  await withRootfs(contextOf(svc), nameOrId, async (rootfs) => {
     const names = fs.readdirSync(rootfs).sort();
     const tar = tarCreate(rootfs, names, ['--one-file-system', '--xattrs', '--xattrs-include=*']);
     await consume(tar, pipeline(tar.output, out, { end: false }));
@@ -657,8 +685,8 @@ export interface CommitContainerOptions {
 }
 
 /** The container's settings as image defaults (what `commit` keeps). */
-function imageDefaults(svc: ContainerService, record: ContainerRecord, image: ImageRecord): ContainerConfig {
-  const base = svc.images.config(image).config ?? {};
+function imageDefaults(ctx: ContainerContext, record: ContainerRecord, image: ImageRecord): ContainerConfig {
+  const base = ctx.images.config(image).config ?? {};
   const c = record.Config;
   return {
     ...base,
@@ -698,21 +726,22 @@ function layerTar(upper: string, walk: Walk): TarProcess {
  * (where Docker's events of a commit come). Returns the new image.
  */
 export async function commitContainer(svc: ContainerService, nameOrId: string, opts: CommitContainerOptions = {}, committed?: (image: ImageRecord) => void): Promise<ImageRecord> {
-  const id = svc.store.resolve(nameOrId);
-  const record = svc.store.record(id);
-  const image = svc.images.resolve(record.ImageId);
-  const config = opts.config ?? imageDefaults(svc, record, image);
+  const ctx = contextOf(svc);
+  const id = ctx.store.resolve(nameOrId);
+  const record = ctx.store.record(id);
+  const image = ctx.images.resolve(record.ImageId);
+  const config = opts.config ?? imageDefaults(ctx, record, image);
   validateCommit(opts.ref, config, opts.changes);
-  const status = svc.store.state(id).Status;
+  const status = ctx.store.state(id).Status;
   const pause = opts.pause !== false && status === 'running';
-  if (pause) await svc.pause(id);
+  if (pause) await pauseContainer(ctx, id);
   try {
-    const walk = await walkChanges(svc, id);
-    const layer = layerTar(svc.upperDir(id), walk);
+    const walk = await walkChanges(ctx, id);
+    const layer = layerTar(ctx.upperDir(id), walk);
     let made: ImageRecord | undefined;
     await consume(
       layer,
-      commitImage(svc.images, {
+      commitImage(ctx.images, {
         baseImage: image.id,
         layer: layer.output,
         config,
@@ -726,7 +755,7 @@ export async function commitContainer(svc: ContainerService, nameOrId: string, o
     committed?.(made!);
     return made!;
   } finally {
-    if (pause) await svc.unpause(id).catch(() => undefined);
+    if (pause) await unpauseContainer(ctx, id).catch(() => undefined);
   }
 }
 

@@ -1,8 +1,12 @@
 /** The containers half of the built-in runtime: what the CLI and the built-in driver use. */
-export { ContainerService, backoffMs, parseContainerListFilters } from './service';
+export { ContainerService } from './service';
+export { backoffMs } from './exit';
+export { parseContainerListFilters } from './query';
 export { containerImageUsers } from './store';
 export { humanDuration } from '../../lib/core/duration';
 export type { ContainerListFilters, CreateOptions, ContainerSummary, ExecRequest } from './service';
+export type { ReadLogsOptions } from './output';
+export type { StatsStreamOptions, TopResult } from './health-stats';
 export type { ExecOptions, ExecResult } from './exec';
 export { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from './mounts';
 export type { MountRequest } from './mounts';

@@ -70,9 +70,14 @@ export function readLog(file: string, opts: LogOptions = {}): LogLine[] {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  let lines = parseLog(text).lines.filter((l) => inWindow(l, opts));
-  if (opts.tail !== undefined && opts.tail >= 0) lines = opts.tail === 0 ? [] : lines.slice(-opts.tail);
-  return lines;
+  return pickLines(parseLog(text).lines, opts);
+}
+
+/** The lines `opts` picks: those in its time window, then the last `tail` of them. */
+export function pickLines(lines: LogLine[], opts: LogOptions): LogLine[] {
+  const picked = lines.filter((l) => inWindow(l, opts));
+  if (opts.tail !== undefined && opts.tail >= 0) return opts.tail === 0 ? [] : picked.slice(-opts.tail);
+  return picked;
 }
 
 function inWindow(l: LogLine, opts: LogOptions): boolean {
@@ -159,6 +164,9 @@ export function dockerLogTime(time: string): string {
   if (!Number.isFinite(ms)) return time;
   return `${new Date(ms).toISOString().slice(0, 19)}.${frac.padEnd(9, '0')}Z`;
 }
+
+/** conmon truncates a container's log at this size unless `--log-opt max-size` says otherwise (20 MiB). */
+export const DEFAULT_LOG_SIZE_MAX = 20 * 1024 * 1024;
 
 /** The log drivers of the built-in engine: conmon's k8s-file, Docker's json-file (converted from it), none. */
 export const LOG_DRIVERS = ['k8s-file', 'json-file', 'none'] as const;

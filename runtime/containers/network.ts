@@ -255,7 +255,6 @@ export class ContainerNetworking {
 
   private get netavark(): Netavark {
     // Loaded on first use: containers without networks never pay for it.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     this.netavarkCache ??= new (require('../networks/netavark') as typeof import('../networks/netavark')).Netavark(this.store, { runRoot: this.runRoot });
     return this.netavarkCache;
   }

@@ -4,7 +4,6 @@ import { pidAlive } from '../../lib/core/process';
 import { CdkDockerError } from '../../lib/core/errors';
 import { findHelper } from '../host';
 
-
 export { pidAlive };
 /** runc's view of a container (`runc state`). */
 export interface RuncState {
@@ -109,16 +108,6 @@ export function runcMessage(stderr: string): string {
   const last = lines[lines.length - 1] ?? '';
   const m = /msg="((?:[^"\\]|\\.)*)"/.exec(last);
   return (m ? m[1].replace(/\\"/g, '"').replace(/\\\\/g, '\\') : last).trim();
-}
-
-/** Resolves when `pid` no longer exists (polling; pids of other sessions cannot be waited on). */
-export async function waitForPidExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!pidAlive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return !pidAlive(pid);
 }
 
 export function execFileText(file: string, args: string[]): Promise<string> {

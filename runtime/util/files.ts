@@ -185,3 +185,36 @@ function readNote(lockPath: string): string | undefined {
     return undefined;
   }
 }
+
+/** Bytes of a directory tree as Docker counts them: non-empty non-directories, hard links once. */
+export async function dataSize(dir: string): Promise<number> {
+  const seen = new Set<string>();
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        await walk(p);
+        continue;
+      }
+      let st: fs.Stats;
+      try {
+        st = await fs.promises.lstat(p);
+      } catch {
+        continue;
+      }
+      const key = `${st.dev}:${st.ino}`;
+      if (st.size === 0 || seen.has(key)) continue;
+      seen.add(key);
+      total += st.size;
+    }
+  };
+  await walk(dir);
+  return total;
+}

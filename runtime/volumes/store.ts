@@ -7,7 +7,7 @@ import { identityAlive, pidAlive, processIdentity } from '../../lib/core/process
 import type { ContainerRecord } from '../containers/types';
 import { recordEvent } from '../events';
 import { ToolError, runTool } from '../util/exec';
-import { withLock, writeJsonAtomic } from '../util/files';
+import { dataSize, withLock, writeJsonAtomic } from '../util/files';
 import { isMounted, mountsUnder } from '../util/mounts';
 import { anyOf, boolFilter, groupFilters, matchLabels, matchName } from '../util/filters';
 import {
@@ -539,39 +539,6 @@ function deadEntries(dir: string, prefixes: string[]): string[] {
 
 function removeDeadEntries(dir: string, prefix: string): void {
   for (const entry of deadEntries(dir, [prefix])) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
-}
-
-/** Bytes of a directory tree as Docker counts them: non-empty non-directories, hard links once. */
-async function dataSize(dir: string): Promise<number> {
-  const seen = new Set<string>();
-  let total = 0;
-  const walk = async (d: string): Promise<void> => {
-    let entries: fs.Dirent[];
-    try {
-      entries = await fs.promises.readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) {
-        await walk(p);
-        continue;
-      }
-      let st: fs.Stats;
-      try {
-        st = await fs.promises.lstat(p);
-      } catch {
-        continue;
-      }
-      const key = `${st.dev}:${st.ino}`;
-      if (st.size === 0 || seen.has(key)) continue;
-      seen.add(key);
-      total += st.size;
-    }
-  };
-  await walk(dir);
-  return total;
 }
 
 // --- filters -------------------------------------------------------------------------------------

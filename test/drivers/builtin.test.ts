@@ -6,6 +6,8 @@ import { BuiltinDriver, driverFor } from '../../lib/drivers';
 import { CdkDockerError } from '../../lib/core/errors';
 import { runtimeConfig } from '../../runtime/config';
 import { ContainerService } from '../../runtime/containers';
+import { NetworkStore } from '../../runtime/networks';
+import { VolumeStore } from '../../runtime/volumes';
 import { imageService } from '../../runtime';
 import { tempDir, until } from '../helpers/cli';
 import { busyboxRootfsTar } from '../helpers/images';
@@ -41,9 +43,11 @@ async function cleanup(): Promise<void> {
   if (!work) return;
   const config = runtimeConfig(env());
   const svc = new ContainerService(config);
-  for (const r of svc.store.records()) await svc.remove(r.Id, { force: true, volumes: true }).catch(() => undefined);
-  for (const n of await svc.networking.store.records()) if (n.Name !== 'bridge') await svc.networking.store.remove(n.Id, { force: true }).catch(() => undefined);
-  for (const v of svc.volumes.list()) await svc.volumes.remove(v.Name, { force: true }).catch(() => undefined);
+  const networks = new NetworkStore(config.root, undefined, config.network);
+  const volumes = new VolumeStore(config.root);
+  for (const r of svc.records()) await svc.remove(r.Id, { force: true, volumes: true }).catch(() => undefined);
+  for (const n of await networks.records()) if (n.Name !== 'bridge') await networks.remove(n.Id, { force: true }).catch(() => undefined);
+  for (const v of volumes.list()) await volumes.remove(v.Name, { force: true }).catch(() => undefined);
   // conmon, its exit command and the health loops outlive `rm -f` by a moment.
   await until('the monitors of this suite to exit', () => processesUsing(work).length === 0, 15_000, () => processesUsing(work).join('\n')).catch(() => undefined);
   const left = [...mountsUnder(work), ...processesUsing(work).map((p) => `process ${p}`), ...networkFootprint(config.root)];

@@ -8,6 +8,7 @@ import { applyDiff, destroyStack } from '../../lib/reconcile/apply';
 import { hasChanges, renderDiff } from '../../lib/reconcile/render';
 import { observePlan } from '../../lib/toolkit/observe';
 import type { ContainerSpec, ImageResource } from '../../lib/plan/types';
+import type { ImageProgress } from '../../lib/drivers/types';
 import { CdkDockerError } from '../../lib/core/errors';
 import { processIdentity } from '../../lib/core/process';
 import { createBody, normalizedInspect, updateBody, UNLIMITED_MEMORY } from '../../lib/drivers/docker/mapping';
@@ -230,6 +231,98 @@ describe('docker driver: images from a registry', () => {
     } finally {
       await Promise.all([withAuth.close(), anonymous.close()]);
       await registry.stop();
+    }
+  });
+});
+
+/** What an ImageProgress was told, in order: lines, each layer's statuses, each layer's bytes. */
+function recordProgress(): { progress: ImageProgress; lines: string[]; statuses: Map<string, string[]>; bytes: Map<string, Array<[number, number]>> } {
+  const lines: string[] = [];
+  const statuses = new Map<string, string[]>();
+  const bytes = new Map<string, Array<[number, number]>>();
+  const progress: ImageProgress = {
+    line: (m) => lines.push(m),
+    layer: (id, status) => statuses.set(id, [...(statuses.get(id) ?? []), status]),
+    bytes: (id, done, total) => bytes.set(id, [...(bytes.get(id) ?? []), [done, total]]),
+  };
+  return { progress, lines, statuses, bytes };
+}
+
+describe('docker driver: pull and build progress', () => {
+  test('a pull reports each of its layers, from "Pulling fs layer" to "Pull complete" (or "Already exists"), and the lines of the image', async () => {
+    const registry = await startRegistry();
+    const driver = dockerDriver(env());
+    try {
+      const context = path.join(work, 'progress-layers');
+      fs.mkdirSync(context, { recursive: true });
+      // Two layers of its own (a few hundred kB each, so that their download is counted), over the base's.
+      fs.writeFileSync(path.join(context, 'Dockerfile'), 'FROM busybox:driver\nRUN sort /bin/sh > /one\nRUN sort /one > /two\n');
+      const ref = `${registry.host}/team/layers:1`;
+      dockerd.docker(['build', '-q', '-t', ref, context]);
+      dockerd.docker(['push', ref]);
+      dockerd.docker(['rmi', ref]);
+      const res = await fetch(`http://${registry.host}/v2/team/layers/manifests/1`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+      const manifest = (await res.json()) as { layers: Array<{ digest: string; size: number }> };
+      const digest = res.headers.get('docker-content-digest');
+      const [base, ...own] = manifest.layers.map((l) => l.digest.slice(7, 19));
+      expect(own).toHaveLength(2);
+
+      const seen = recordProgress();
+      const image = await driver.ensureImage({ type: 'image', path: 'pulled', name: ref, dependsOn: [], spec: { source: 'registry', ref, pullPolicy: 'missing' } }, labels, { progress: seen.progress });
+      expect(image.id).toBe((await driver.image(ref))!.id);
+      expect(seen.lines).toEqual([`1: Pulling from team/layers`, `Digest: ${digest}`, `Status: Downloaded newer image for ${ref}`]);
+      expect([...seen.statuses.keys()].sort()).toEqual([base, ...own].sort());
+      expect(seen.statuses.get(base)).toEqual(['Already exists']);
+      for (const id of own) {
+        const statuses = seen.statuses.get(id)!;
+        expect(statuses[0]).toBe('Pulling fs layer');
+        expect(statuses).toEqual(expect.arrayContaining(['Download complete', 'Extracting']));
+        expect(statuses[statuses.length - 1]).toBe('Pull complete');
+        // Once per change: never the same status twice in a row.
+        expect(statuses.filter((s, i) => s === statuses[i - 1])).toEqual([]);
+        // Its bytes, counted up to its size.
+        const counted = seen.bytes.get(id) ?? [];
+        expect(counted.length).toBeGreaterThan(0);
+        const size = manifest.layers.find((l) => l.digest.slice(7, 19) === id)!.size;
+        for (const [done, total] of counted) {
+          expect(total).toBe(size);
+          expect(done).toBeLessThanOrEqual(total);
+        }
+      }
+
+      // Pulled again with pullPolicy always: nothing to download, the image is up to date.
+      const again = recordProgress();
+      await driver.ensureImage({ type: 'image', path: 'pulled', name: ref, dependsOn: [], spec: { source: 'registry', ref, pullPolicy: 'always' } }, labels, { progress: again.progress });
+      expect(again.lines).toEqual([`1: Pulling from team/layers`, `Digest: ${digest}`, `Status: Image is up to date for ${ref}`]);
+      expect(again.bytes.size).toBe(0);
+    } finally {
+      await driver.close();
+      await registry.stop();
+    }
+  });
+
+  test('a build reports its steps, in order', async () => {
+    const driver = dockerDriver(env());
+    const context = path.join(work, 'progress-build');
+    fs.mkdirSync(context, { recursive: true });
+    fs.writeFileSync(path.join(context, 'Dockerfile'), 'FROM busybox:driver\nARG WHO\nRUN echo "Step 9/9 : not a step" && echo hi > /hi\nENV WHO=$WHO\n');
+    const seen = recordProgress();
+    try {
+      await driver.ensureImage(
+        { type: 'image', path: 'app', name: 'docker.io/library/cdkdrv-steps:latest', dependsOn: [], spec: { source: 'build', context, contextHash: `sha256:${'d'.repeat(64)}`, dockerfile: 'Dockerfile', buildArgs: { WHO: 'me' }, noCache: true } },
+        labels,
+        { progress: seen.progress },
+      );
+      // Docker's classic builder adds the labels as a last step of its own.
+      expect(seen.lines).toEqual([
+        'Step 1/5 : FROM busybox:driver',
+        'Step 2/5 : ARG WHO',
+        'Step 3/5 : RUN echo "Step 9/9 : not a step" && echo hi > /hi',
+        'Step 4/5 : ENV WHO=$WHO',
+        `Step 5/5 : LABEL io.cdk-docker.spec-hash=${labels['io.cdk-docker.spec-hash']}`,
+      ]);
+    } finally {
+      await driver.close();
     }
   });
 });

@@ -232,7 +232,6 @@ test('start -a -i (attachToContainer with start): no output is missed and the en
 });
 
 test("detach keys read as Docker's: ctrl-<value> for a-z @ [ \\ ] ^ _, single characters, sequences split across reads", () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const m = require('../../runtime/containers/attach') as typeof import('../../runtime/containers/attach');
   expect([...m.parseDetachKeys('ctrl-@,ctrl-a,ctrl-z,ctrl-[,ctrl-\\,ctrl-],ctrl-^,ctrl-_,q,Q')]).toEqual([0, 1, 26, 27, 28, 29, 30, 31, 113, 81]);
   expect([...m.parseDetachKeys(m.DEFAULT_DETACH_KEYS)]).toEqual([16, 17]);

@@ -131,7 +131,7 @@ test('legacy links on the default network: the hosts line and environment of Doc
 
   // The linked container must run when the linking one starts; the failed start leaves nothing.
   await expect(svc.start('web')).rejects.toThrow(new ConflictError('Cannot link to a non running container: /db AS /web/redis; start db first'));
-  expect(fs.existsSync(path.join(work, 'run', 'netns', svc.store.resolve('web')))).toBe(false);
+  expect(fs.existsSync(path.join(work, 'run', 'netns', svc.resolve('web')))).toBe(false);
 
   await svc.start('db');
   await svc.start('web');
@@ -173,7 +173,7 @@ test('legacy links on the default network: the hosts line and environment of Doc
   await expect(svc.create({ image: 'busybox:dns', name: 'bad1', links: [{ name: 'nosuch', alias: 'x' }] })).rejects.toThrow(/^could not get container for nosuch: No such container: nosuch/);
   await expect(svc.create({ image: 'busybox:dns', name: 'bad2', networkMode: 'host', links: [{ name: 'db', alias: 'x' }] })).rejects.toThrow(/^conflicting options: host type networking can't be used with links/);
   await expect(svc.create({ image: 'busybox:dns', name: 'bad3', links: [{ name: 'db', alias: 'x\n10.0.0.1 evil' }] })).rejects.toThrow(InvalidArgumentError);
-  expect(svc.store.records().map((r) => r.Name).sort()).toEqual(['db', 'web']);
+  expect(svc.records().map((r) => r.Name).sort()).toEqual(['db', 'web']);
   ok(rt(['rm', '-f', 'web', 'db']));
 });
 

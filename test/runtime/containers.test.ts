@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, CliResult, cdkDocker, ok, sleep, tempDir, until } from '../helpers/cli';
+import { CLI, CliResult, ROOT, cdkDocker, ok, sleep, tempDir, until } from '../helpers/cli';
 import { busyboxRootfsTar } from '../helpers/images';
 import { privateNetworkConfig } from '../helpers/network';
 import { requireCommand } from '../helpers/prereq';
@@ -270,6 +270,27 @@ test('memory limits: a container over its limit is OOM-killed and reported', () 
   expect(inspect('hog', '{{.State.OOMKilled}} {{.State.ExitCode}} {{.HostConfig.Memory}}')).toBe(`true 137 ${16 * 1024 * 1024}`);
   expect(rt(['run', '--rm', '-m', '4m', 'busybox:ctr', 'true'])).toMatchObject({ code: 125, stderr: 'Error: Minimum memory limit allowed is 6MB\n' });
   ok(rt(['rm', 'hog']));
+});
+
+test('the engine\'s hook (conmon\'s exit command) takes only ":"-prefixed arguments, so none can reach Node\'s option parser', () => {
+  const hook = path.join(ROOT, 'dist', 'runtime', 'hook.js');
+  const marker = path.join(work, 'hook-env-ran');
+  const evil = path.join(work, 'hook-evil.js');
+  fs.writeFileSync(evil, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\n`);
+  const envFile = path.join(work, 'hook.env');
+  fs.writeFileSync(envFile, `NODE_OPTIONS=--require ${evil}\n`);
+  const run = (args: string[]) => spawnSync(process.execPath, [hook, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+  // As the engine calls it: an exited hook for a container that is not there does nothing.
+  expect(run([':exited', `:${'0'.repeat(64)}`])).toMatchObject({ status: 0, stderr: '' });
+  // An --env-file among its arguments stays an argument (refused), never Node's option.
+  const escaped = run([':exited', `:--env-file=${envFile}`]);
+  expect(escaped.status).toBe(2);
+  expect(fs.existsSync(marker)).toBe(false);
+  // Arguments without the prefix did not come from the engine.
+  expect(run(['exited', '0'.repeat(64)])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^cdk-docker hook: the engine runs this file itself/) });
+  // The same argument given to Node itself does load the file: the check above could see it.
+  spawnSync(process.execPath, [`--env-file=${envFile}`, '-e', '0'], { env: { PATH: process.env.PATH } });
+  expect(fs.existsSync(marker)).toBe(true);
 });
 
 test('stop and rm -f record the exit themselves: conmon\'s exit command starts no second Node process for it', async () => {

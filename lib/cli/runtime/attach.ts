@@ -43,8 +43,8 @@ export async function attachToContainer(nameOrId: string, o: AttachToContainerOp
   const m = loadRuntime().containers();
   const svc = service();
   const detachKeys = m.parseDetachKeys(o.detachKeys || m.DEFAULT_DETACH_KEYS);
-  const id = svc.store.resolve(nameOrId);
-  const record = svc.store.record(id);
+  const id = svc.resolve(nameOrId);
+  const record = svc.record(id);
   const tty = o.tty ?? record.Config.Tty;
   const wantsStdin = o.stdin !== false && record.Config.OpenStdin;
   if (tty && wantsStdin && !process.stdin.isTTY) throw new InvalidArgumentError('the input device is not a TTY; attach with --no-stdin, or from a terminal');
@@ -88,7 +88,7 @@ export async function attachToContainer(nameOrId: string, o: AttachToContainerOp
     if (end.how === 'detached') process.stderr.write('read escape sequence\n');
     if (end.how !== 'exited') return 0;
     // A start -a here holds the container's exit (its exit command stands aside): an --rm container goes now, as Docker's.
-    if (svc.store.tryRecord(id)?.HostConfig.AutoRemove) await svc.removeIfExists(id);
+    await svc.removeIfAutoRemove(id);
     return end.exitCode;
   } finally {
     restoreTerminal();

@@ -220,7 +220,7 @@ function limitFlags(o: { memory?: string; cpus?: string; pidsLimit?: string }): 
 }
 
 /** Docker's flags as CreateOptions. */
-export function createOptions(image: string, command: string[], o: RunFlags): Containers.CreateOptions {
+function createOptions(image: string, command: string[], o: RunFlags): Containers.CreateOptions {
   const m = loadRuntime().containers();
   const restart = restartFlag(o.restart);
   const labels: { [k: string]: string } = {};
@@ -304,33 +304,25 @@ function healthRetries(text: string | undefined): number {
   return n;
 }
 
+/** Writes a line of a container's output to this process's stdout or stderr, as its stream says. */
+const writeLine = (l: Containers.LogLine, timestamps = false) => (l.stream === 'stdout' ? process.stdout : process.stderr).write(timestamps ? `${l.time} ${l.text}` : l.text);
+
 /**
- * Runs in the foreground: streams the container's stdout and stderr (from conmon's log) until it
- * exits, forwards SIGINT/SIGTERM to it, and resolves with its exit code.
+ * Runs in the foreground: streams the container's stdout and stderr until it exits (an --rm
+ * container then goes), forwards SIGINT/SIGTERM to it, and resolves with its exit code.
  */
-async function attach(svc: Containers.ContainerService, id: string, from = 0): Promise<number> {
-  const m = loadRuntime().containers();
-  let finished = false;
-  let code = 0;
-  const waiting = svc.wait(id).then((c) => {
-    code = c;
-    finished = true;
-  });
+async function runInForeground(svc: Containers.ContainerService, id: string): Promise<number> {
   const forward = (sig: NodeJS.Signals) => {
     svc.kill(id, sig).catch(() => undefined);
   };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   try {
-    await m.followLog(svc.logPath(id), from, (l) => (l.stream === 'stdout' ? process.stdout : process.stderr).write(l.text), () => finished);
-    await waiting;
+    return await svc.followRun(id, (l) => writeLine(l));
   } finally {
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
   }
-  // As `docker run --rm`: return once it is gone (conmon's exit command may be doing the same).
-  if (svc.store.tryRecord(id)?.HostConfig.AutoRemove) await svc.removeIfExists(id);
-  return code;
 }
 
 /** `run`: create (pulling the image as --pull says), then start detached, attached or in the foreground. */
@@ -345,15 +337,12 @@ async function runContainer(image: string, command: string[], o: RunFlags): Prom
   const record = await svc.create(options);
   try {
     if (attached) {
-      process.exitCode = await attachToContainer(record.Id, { start: true, stdin: !!o.interactive, detachKeys: o.detachKeys, sigProxy });
+      process.exitCode = await svc.runAndCleanUp(record.Id, () => attachToContainer(record.Id, { start: true, stdin: !!o.interactive, detachKeys: o.detachKeys, sigProxy }));
       return;
     }
-    await svc.start(record.Id, { attachedBy: o.detach ? undefined : process.pid });
+    await svc.runAndCleanUp(record.Id, () => svc.start(record.Id, { attachedBy: o.detach ? undefined : process.pid }));
   } catch (e) {
     const code = (e as { exitCode?: number }).exitCode;
-    // A run whose container could not be set up (a port taken, an address in use) leaves
-    // nothing behind; one whose process failed to start stays, exited, as with Docker.
-    if (o.rm || code === undefined) await svc.remove(record.Id, { force: true, volumes: true }).catch(() => undefined);
     if (code !== undefined) {
       process.stderr.write(`Error: failed to start container ${shortId(record.Id)}: ${(e as Error).message}\n`);
       process.exitCode = code;
@@ -365,7 +354,7 @@ async function runContainer(image: string, command: string[], o: RunFlags): Prom
     out(`${record.Id}\n`);
     return;
   }
-  process.exitCode = await attach(svc, record.Id);
+  process.exitCode = await runInForeground(svc, record.Id);
 }
 
 /** Registers the container commands of `cdk-docker runtime`. */
@@ -441,11 +430,19 @@ export function registerContainerCommands(runtime: Command): void {
     .action(async (o: PsFlags) => {
       const last = o.latest ? 1 : integer(o.last, '--last', -1, MAX_COUNT) ?? -1;
       const svc = service();
-      let rows = await svc.list(o.all || last > 0, loadRuntime().containers().parseContainerListFilters(o.filter ?? []));
-      if (last > 0) rows = rows.slice(0, last);
+      const filters = loadRuntime().containers().parseContainerListFilters(o.filter ?? []);
+      const list = async (size: boolean) => {
+        const rows = await svc.list(o.all || last > 0, filters, { size });
+        return last > 0 ? rows.slice(0, last) : rows;
+      };
       let format = o.format ?? (o.quiet ? '{{.ID}}' : `table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${o.size ? '\t{{.Size}}' : ''}`);
       if (o.quiet && o.format === undefined) format = '{{.ID}}';
-      out(renderFormatted(format, rows.map((r) => psContext(svc, r, o.trunc)), PS_HEADERS));
+      // As Docker's client: sizes are asked for with -s, or when the template reads .Size (json . does).
+      let sizeRead = false;
+      const render = (rows: Containers.ContainerSummary[]) => renderFormatted(format, rows.map((r) => psContext(svc, r, o.trunc, () => (sizeRead = true))), PS_HEADERS);
+      let text = render(await list(!!o.size));
+      if (sizeRead && !o.size) text = render(await list(true));
+      out(text);
     });
 
   runtime
@@ -458,7 +455,7 @@ export function registerContainerCommands(runtime: Command): void {
       if (o.type !== undefined && o.type !== 'container' && o.type !== 'image') throw new InvalidArgumentError(`"${o.type}" is not a valid value for --type: use container or image`);
       const svc = service();
       await printInspect(names, async (n) => {
-        if (o.type === 'container' || (o.type === undefined && svc.store.tryResolve(n) !== undefined)) return svc.inspect(n);
+        if (o.type === 'container' || (o.type === undefined && svc.tryResolve(n) !== undefined)) return svc.inspect(n);
         try {
           return imageService().inspect(n);
         } catch (e) {
@@ -543,19 +540,9 @@ export function registerContainerCommands(runtime: Command): void {
     .argument('<container>')
     .argument('[ps-options...]', 'ps options (default -ef)')
     .action(async (c: string, psArgs: string[]) => {
-      const pids = await service().pids(c);
-      const { execFileSync } = await import('node:child_process');
-      const args = psArgs.length ? psArgs : ['-ef'];
-      const text = execFileSync('ps', [...args], { encoding: 'utf8' });
-      const [header, ...lines] = text.trimEnd().split('\n');
-      const pidCol = header.trim().split(/\s+/).indexOf('PID');
-      if (pidCol < 0) throw new InvalidArgumentError('the ps options must show a PID column');
-      const mine = new Set(pids);
-      // As dockerd and the docker CLI: the titles split on blanks, the last column keeps the rest
-      // of the line (the command), cells aligned by a tabwriter of minimum width 20.
-      const titles = header.trim().split(/\s+/);
-      const procs = lines.map((l) => l.trim().split(/\s+/)).filter((f) => mine.has(Number(f[pidCol]))).map((f) => [...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')]);
-      out(tabwrite([titles, ...procs], 20));
+      const { titles, processes } = await service().top(c, psArgs);
+      // As the docker CLI: cells aligned by a tabwriter of minimum width 20.
+      out(tabwrite([titles, ...processes], 20));
     });
 
   runtime
@@ -584,28 +571,10 @@ export function registerContainerCommands(runtime: Command): void {
     .option('--no-trunc', 'do not truncate output')
     .option('--format <template>', 'a Go-template subset: table {{.Name}}\t{{.CPUPerc}}…, {{json .}}, json')
     .action(async (names: string[], o: { all?: boolean; stream: boolean; trunc: boolean; format?: string }) => {
-      const svc = service();
-      const m = loadRuntime().containers();
-      const pick = async () => (names.length ? names.map((n) => svc.store.resolve(n)) : (await svc.list(o.all)).map((r) => r.id));
-      let previous = new Map<string, Containers.StatsSample | undefined>();
-      const read = (ids: string[]) => new Map(ids.map((id) => [id, svc.sampleStats(id)]));
-      // CPU % needs two readings, as Docker's first line does.
-      let ids = await pick();
-      previous = new Map([...read(ids)].map(([id, r]) => [id, r.sample]));
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 1000));
-        ids = await pick();
-        const now = read(ids);
-        const rows = ids.map((id) => {
-          const r = now.get(id)!;
-          const row = m.statsRow(id, r.name, previous.get(id), r.sample);
-          return o.trunc ? row : { ...row, ID: id, Container: id };
-        });
-        const text = renderStats(rows, o.format);
+      for await (const readings of service().stats(names, { all: o.all, stream: o.stream })) {
+        const rows = readings.map(({ id, row }) => (o.trunc ? row : { ...row, ID: id, Container: id }));
         if (o.stream && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
-        out(text);
-        if (!o.stream) return;
-        previous = new Map([...now].map(([id, r]) => [id, r.sample]));
+        out(renderStats(rows, o.format));
       }
     });
 
@@ -664,34 +633,11 @@ function ellipsis(s: string, max: number): string {
   return r.length <= max ? s : `${r.slice(0, max - 1).join('')}…`;
 }
 
-/** Bytes of the regular files and links under `dir` (a container's own changes), not following links. */
-function treeSize(dir: string): number {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const fs = require('node:fs') as typeof import('node:fs');
-  let total = 0;
-  const walk = (d: string) => {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() || e.isSymbolicLink()) total += fs.lstatSync(p).size;
-    }
-  };
-  walk(dir);
-  return total;
-}
-
 /** One container as Docker's `ps` templates see it (its fields, sorted as `{{json .}}` prints them). */
-function psContext(svc: Containers.ContainerService, r: Containers.ContainerSummary, trunc: boolean): object {
-  const record = svc.store.tryRecord(r.id);
+function psContext(svc: Containers.ContainerService, r: Containers.ContainerSummary, trunc: boolean, sizeRead: () => void): object {
+  const record = svc.tryRecord(r.id);
   const labels = Object.keys(r.labels ?? {}).sort();
   const mounts = (record?.Mounts ?? []).filter((m) => m.Type !== 'tmpfs');
-  let size: string | undefined;
   const networks = record ? (['host', 'none'].includes(record.HostConfig.NetworkMode) ? [record.HostConfig.NetworkMode] : Object.keys(record.EndpointsConfig ?? {}).sort()) : [];
   return {
     Command: JSON.stringify(trunc ? ellipsis(r.command, 20) : r.command),
@@ -706,18 +652,11 @@ function psContext(svc: Containers.ContainerService, r: Containers.ContainerSumm
     Ports: r.ports,
     RunningFor: ago(r.created),
     get Size(): string {
-      if (size === undefined) {
-        const rw = treeSize(svc.upperDir(r.id));
-        let image = 0;
-        try {
-          image = (imageService().inspect(record?.ImageId ?? r.image) as { Size: number }).Size;
-        } catch (e) {
-          if (!(e instanceof CdkDockerError)) throw e;
-        }
-        const human = loadRuntime().humanSize;
-        size = image + rw > 0 ? `${human(rw, 3)} (virtual ${human(image + rw, 3)})` : human(rw, 3);
-      }
-      return size;
+      sizeRead();
+      const rw = r.sizeRw ?? 0;
+      const all = r.sizeRootFs ?? rw;
+      const human = loadRuntime().humanSize;
+      return all > 0 ? `${human(rw, 3)} (virtual ${human(all, 3)})` : human(rw, 3);
     },
     State: r.state.Status,
     Status: r.status,
@@ -726,7 +665,7 @@ function psContext(svc: Containers.ContainerService, r: Containers.ContainerSumm
 }
 
 /** `runtime logs` flags. */
-export interface LogsOptions {
+interface LogsOptions {
   readonly follow?: boolean;
   readonly timestamps?: boolean;
   /** Lines from the end, or "all". */
@@ -735,34 +674,21 @@ export interface LogsOptions {
   readonly until?: string;
 }
 
-/** Writes a container's output to stdout/stderr as `runtime logs` does (also for stack-scoped `logs`). */
-export async function containerLogs(name: string, o: LogsOptions): Promise<void> {
-  const svc = service();
-  const m = loadRuntime().containers();
-  const id = svc.store.resolve(name);
-  const driver = svc.logDriver(id);
-  if (driver === 'none') throw new CdkDockerError('configured logging driver does not support reading');
-  const file = svc.logPath(id);
-  const opts = { tail: o.tail === 'all' ? undefined : integer(o.tail, '--tail'), since: parseTime(o.since, '--since'), until: parseTime(o.until, '--until') };
-  const write = (l: Containers.LogLine) => (l.stream === 'stdout' ? process.stdout : process.stderr).write(o.timestamps ? `${l.time} ${l.text}` : l.text);
-  // json-file: what is there is read from Docker's file (brought up to date), what follows from conmon's.
-  if (driver === 'json-file') svc.syncJsonLog(id);
-  const lines = m.readLog(driver === 'json-file' ? svc.jsonLogPath(id) : file, opts);
-  const start = m.logSize(file);
-  for (const l of lines) write(l);
-  if (!o.follow) return;
-  const running = () => {
-    const s = svc.store.tryRecord(id) ? svc.store.state(id).Status : 'exited';
-    return s === 'running' || s === 'paused' || s === 'restarting';
-  };
-  let done = !running();
-  const stop = () => (done = true);
-  process.once('SIGINT', stop);
-  await m.followLog(file, start, write, async () => done || (done = !running() && !(await Promise.resolve(false))), { since: opts.since, until: opts.until });
+/** Writes a container's output to stdout/stderr as `runtime logs` does, until interrupted when it follows. */
+async function containerLogs(name: string, o: LogsOptions): Promise<void> {
+  const opts = { follow: o.follow, tail: o.tail === 'all' ? undefined : integer(o.tail, '--tail'), since: parseTime(o.since, '--since'), until: parseTime(o.until, '--until') };
+  const stop = new AbortController();
+  const interrupt = () => stop.abort();
+  process.once('SIGINT', interrupt);
+  try {
+    await service().logs(name, { ...opts, signal: stop.signal }, (l) => writeLine(l, o.timestamps));
+  } finally {
+    process.off('SIGINT', interrupt);
+  }
 }
 
 /** `runtime exec` flags. */
-export interface ExecOptions {
+interface ExecOptions {
   readonly detach?: boolean;
   readonly env?: string[];
   readonly workdir?: string;
@@ -771,8 +697,8 @@ export interface ExecOptions {
   readonly tty?: boolean;
 }
 
-/** Runs `command` in a running container as `runtime exec` does (also for stack-scoped `exec`); sets process.exitCode. */
-export async function containerExec(c: string, command: string[], o: ExecOptions): Promise<void> {
+/** Runs `command` in a running container as `runtime exec` does; sets process.exitCode. */
+async function containerExec(c: string, command: string[], o: ExecOptions): Promise<void> {
   const env = (envFlag(o.env) ?? []).map((e) => (e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`));
   workdirFlag(o.workdir);
   const r = await service().exec(c, command, {

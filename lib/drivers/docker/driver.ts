@@ -50,14 +50,17 @@ import { validateName } from '../../core/names';
 import { identityAlive, processIdentity } from '../../core/process';
 import { ContainerConditionError, UnsupportedError } from '../errors';
 import { networkList } from '../observed';
+import { buildStepReporter } from '../progress';
 import type { ImageConfigShape } from '../observed';
 import {
   ContainerCreateRequest,
   ContainerUpdate,
   Driver,
   DriverCapabilities,
+  EnsureImageOptions,
   ExecOptions,
   ExecResult,
+  ImageProgress,
   LABELS,
   LogLine,
   LogsOptions,
@@ -90,6 +93,7 @@ import {
   updateBody,
   volumeBody,
 } from './mapping';
+import { pullReporter } from './progress';
 import { demuxFrames } from './stream';
 
 /**
@@ -274,8 +278,9 @@ export class DockerDriver implements Driver {
     return i;
   }
 
-  public async ensureImage(resource: ImageResource, labels: ManagedLabels): Promise<ObservedImage> {
+  public async ensureImage(resource: ImageResource, labels: ManagedLabels, options: EnsureImageOptions = {}): Promise<ObservedImage> {
     const spec = resource.spec;
+    const { progress } = options;
     switch (spec.source) {
       case 'registry': {
         const present = await this.image(spec.ref);
@@ -290,7 +295,11 @@ export class DockerDriver implements Driver {
         }
         if (present && spec.pullPolicy === 'missing') return present;
         try {
-          await this.client.progress('POST', '/images/create', { query: { fromImage: spec.ref }, headers: registryAuthHeaders(spec.ref, this.env) });
+          await this.client.progress('POST', '/images/create', {
+            query: { fromImage: spec.ref },
+            headers: registryAuthHeaders(spec.ref, this.env),
+            onMessage: progress ? pullReporter(progress) : undefined,
+          });
         } catch (e) {
           if (e instanceof CdkDockerError) throw wrap(e, `pull ${spec.ref} (${resource.path}): `);
           throw e;
@@ -300,7 +309,7 @@ export class DockerDriver implements Driver {
       case 'archive':
         return this.loadArchive(resource.name, resource.path, spec.path, spec.sha256);
       case 'build':
-        return this.build(resource, labels);
+        return this.build(resource, labels, progress);
     }
   }
 
@@ -344,7 +353,7 @@ export class DockerDriver implements Driver {
     await this.client.request('POST', `/images/${enc(id)}/tag`, { query: { repo, tag } });
   }
 
-  private async build(resource: ImageResource, labels: ManagedLabels): Promise<ObservedImage> {
+  private async build(resource: ImageResource, labels: ManagedLabels, progress: ImageProgress | undefined): Promise<ObservedImage> {
     const spec = resource.spec;
     if (spec.source !== 'build') throw new InvalidArgumentError(`image ${resource.name} (${resource.path}) is not a build`);
     const prefix = `build ${resource.name} (${resource.path}) from ${spec.context}: `;
@@ -354,6 +363,9 @@ export class DockerDriver implements Driver {
     const { [LABELS.stack]: _stack, [LABELS.path]: _path, [LABELS.replica]: _replica, ...imageLabels } = labels as unknown as { [k: string]: string };
     const context = buildContext(spec.context, dockerfile);
     const lines: string[] = [];
+    // The steps, and the layers of the FROM images the engine pulls.
+    const steps = buildStepReporter(progress);
+    const pulls = progress ? pullReporter(progress) : undefined;
     try {
       const { aux } = await this.client.progress('POST', '/build', {
         query: {
@@ -371,6 +383,8 @@ export class DockerDriver implements Driver {
         // Credentials for the FROM images the engine pulls.
         headers: registryConfigHeaders(this.env),
         onMessage: (m) => {
+          if (typeof m.stream === 'string') steps(m.stream);
+          else pulls?.(m);
           if (typeof m.stream === 'string') lines.push(...m.stream.split('\n').filter((l) => l.trim() !== ''));
           if (lines.length > 50) lines.splice(0, lines.length - 50);
         },
