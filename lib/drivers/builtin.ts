@@ -92,6 +92,8 @@ export class BuiltinDriver implements Driver {
   public readonly capabilities = BUILTIN_CAPABILITIES;
   private containerService?: Containers.ContainerService;
   private imageService?: ImageService;
+  private volumeStore?: Volumes.VolumeStore;
+  private networkStore?: Networks.NetworkStore;
 
   constructor(public readonly config: RuntimeConfig) {}
 
@@ -110,11 +112,13 @@ export class BuiltinDriver implements Driver {
   }
 
   private get volumes(): Volumes.VolumeStore {
-    return this.containers.volumes;
+    this.volumeStore ??= new (runtime().volumes().VolumeStore)(this.config.root);
+    return this.volumeStore;
   }
 
   private get networks(): Networks.NetworkStore {
-    return this.containers.networking.store;
+    this.networkStore ??= new (runtime().networks().NetworkStore)(this.config.root, undefined, this.config.network);
+    return this.networkStore;
   }
 
   // --- observe --------------------------------------------------------------------------------
@@ -124,10 +128,10 @@ export class BuiltinDriver implements Driver {
     const svc = this.containers;
     // `list` brings the states of containers whose process has gone up to date.
     const rows = (await svc.list(true)).filter((r) => mine(r.labels));
-    const records = rows.map((r) => svc.store.tryRecord(r.id)).filter((r): r is ContainerRecord => r !== undefined);
+    const records = rows.map((r) => svc.tryRecord(r.id)).filter((r): r is ContainerRecord => r !== undefined);
     const netRecords = await this.networks.records();
     const imageConfigs = new Map<string, ContainerConfig>();
-    const containers = records.map((r) => this.toObservedContainer(r, svc.store.state(r.Id), netRecords, imageConfigs));
+    const containers = records.map((r) => this.toObservedContainer(r, svc.state(r.Id), netRecords, imageConfigs));
     const networks = netRecords.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(toObservedNetwork);
     const volumes = this.volumes.list({ label: [`${LABELS.stack}=${stack}`] }).filter((v) => mine(v.Labels)).map(toObservedVolume);
     return {
@@ -140,9 +144,9 @@ export class BuiltinDriver implements Driver {
   /** One container as observed now. */
   private async observeContainer(nameOrId: string): Promise<ObservedContainer> {
     const svc = this.containers;
-    const id = svc.store.resolve(nameOrId);
-    const state = await svc.store.locked(id, () => svc.refresh(id));
-    const record = svc.store.record(id);
+    const id = svc.resolve(nameOrId);
+    const state = await svc.currentState(id);
+    const record = svc.record(id);
     const netRecords = joinsNetworks(record.HostConfig.NetworkMode) ? await this.networks.records() : [];
     return this.toObservedContainer(record, state, netRecords, new Map());
   }
@@ -320,7 +324,7 @@ export class BuiltinDriver implements Driver {
   public async createContainer(request: ContainerCreateRequest): Promise<ObservedContainer> {
     const svc = this.containers;
     const { spec, name } = request;
-    const existing = svc.store.records().find((r) => r.Name === name);
+    const existing = svc.records().find((r) => r.Name === name);
     if (existing && sameLabels(managedOnly(existing.Config.Labels), managedOnly(request.labels))) return this.observeContainer(existing.Id);
     if (existing) {
       throw new ConflictError(
@@ -394,10 +398,10 @@ export class BuiltinDriver implements Driver {
 
   public async updateContainer(nameOrId: string, update: ContainerUpdate): Promise<void> {
     const svc = this.containers;
-    const id = svc.store.resolve(nameOrId);
+    const id = svc.resolve(nameOrId);
     // The name first: the new labels (the spec hash) are written last, when everything else is done.
-    if (update.name !== undefined && update.name !== svc.store.record(id).Name) await svc.rename(id, update.name);
-    const record = svc.store.record(id);
+    if (update.name !== undefined && update.name !== svc.record(id).Name) await svc.rename(id, update.name);
+    const record = svc.record(id);
     let labels: { [k: string]: string } | undefined;
     if (update.labels) {
       labels = ownLabels(record.Config.Labels, false);
@@ -416,9 +420,9 @@ export class BuiltinDriver implements Driver {
 
   public async connectNetwork(container: string, network: string, opts: { aliases: string[]; ipv4Address?: string }): Promise<void> {
     const svc = this.containers;
-    const id = svc.store.resolve(container);
+    const id = svc.resolve(container);
     const net = await this.networks.get(network);
-    const record = svc.store.record(id);
+    const record = svc.record(id);
     const joined = networkList(inspectShape(record), DEFAULT_NETWORK);
     const current = joined.find((j) => j.network === net.Name);
     if (current) {
@@ -432,9 +436,9 @@ export class BuiltinDriver implements Driver {
 
   public async disconnectNetwork(container: string, network: string): Promise<void> {
     const svc = this.containers;
-    const id = svc.store.tryResolve(container);
+    const id = svc.tryResolve(container);
     if (!id) return;
-    const record = svc.store.record(id);
+    const record = svc.record(id);
     if (!networkList(inspectShape(record), DEFAULT_NETWORK).some((j) => j.network === network)) return;
     try {
       await svc.disconnect(network, id);
@@ -447,16 +451,16 @@ export class BuiltinDriver implements Driver {
 
   public async wait(nameOrId: string, condition: DependencyCondition, timeoutMs: number): Promise<void> {
     const svc = this.containers;
-    const id = svc.store.resolve(nameOrId);
-    const name = svc.store.record(id).Name;
+    const id = svc.resolve(nameOrId);
+    const name = svc.record(id).Name;
     const deadline = Date.now() + timeoutMs;
     const fail = async (reason: string, fix: string) => new ContainerConditionError(name, condition, reason, this.lastLines(id, ERROR_LOG_LINES), fix);
     for (;;) {
-      if (!svc.store.tryRecord(id)) throw await fail(`was removed while cdk-docker waited for it to be ${CONDITION_WORDS[condition]}`, 'apply again');
-      let state = svc.store.state(id);
+      if (!svc.tryRecord(id)) throw await fail(`was removed while cdk-docker waited for it to be ${CONDITION_WORDS[condition]}`, 'apply again');
+      let state = svc.state(id);
       // The process may be gone without its exit recorded yet: finish that first.
-      if ((state.Status === 'running' || state.Status === 'paused') && !loadContainers().pidAlive(state.MonitorPid ?? 0)) state = await svc.store.locked(id, () => svc.refresh(id));
-      const verdict = judge(state, condition, svc.store.record(id));
+      if ((state.Status === 'running' || state.Status === 'paused') && !loadContainers().pidAlive(state.MonitorPid ?? 0)) state = await svc.currentState(id);
+      const verdict = judge(state, condition, svc.record(id));
       if (verdict.done) return;
       if (verdict.failure) throw await fail(verdict.failure, verdict.fix ?? `see \`cdk-docker runtime logs ${name}\` and fix the container`);
       if (Date.now() >= deadline) {
@@ -484,9 +488,9 @@ export class BuiltinDriver implements Driver {
   public async logs(nameOrId: string, opts: LogsOptions, onLine: (line: LogLine) => void): Promise<void> {
     const svc = this.containers;
     const m = loadContainers();
-    const id = svc.store.resolve(nameOrId);
+    const id = svc.resolve(nameOrId);
     const logDriver = svc.logDriver(id);
-    if (logDriver === 'none') throw new UnsupportedError(`container ${svc.store.record(id).Name} logs with the "none" log driver, which keeps no output to read; recreate it with another log driver`);
+    if (logDriver === 'none') throw new UnsupportedError(`container ${svc.record(id).Name} logs with the "none" log driver, which keeps no output to read; recreate it with another log driver`);
     if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < 0)) throw new InvalidArgumentError(`logs of ${nameOrId}: tail must be a whole number of lines, not ${opts.tail}`);
     const emit = (l: Containers.LogLine) => onLine({ stream: l.stream, text: l.text, ...(opts.timestamps ? { time: l.time } : {}) });
     const file = svc.logPath(id);
@@ -507,8 +511,8 @@ export class BuiltinDriver implements Driver {
     for (const l of opts.tail === undefined ? lines : opts.tail === 0 ? [] : lines.slice(-opts.tail)) emit(l);
     if (!opts.follow || opts.signal?.aborted) return;
     const running = () => {
-      if (!svc.store.tryRecord(id)) return false;
-      const s = svc.store.state(id).Status;
+      if (!svc.tryRecord(id)) return false;
+      const s = svc.state(id).Status;
       return s === 'running' || s === 'paused' || s === 'restarting';
     };
     await m.followLog(file, start, emit, () => opts.signal?.aborted === true || !running());
