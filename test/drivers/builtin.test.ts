@@ -110,7 +110,7 @@ describe('built-in driver', () => {
   test('a build that fails at a RUN step leaves no container behind (an apply keeps nothing it did not declare)', async () => {
     const dir = tempDir('cdk-docker-driver-build-');
     const config = runtimeConfig({ CDK_DOCKER_ROOT: path.join(dir, 'root'), CDK_DOCKER_RUNROOT: path.join(dir, 'run') });
-    privateNetworkConfig(config.root, 156);
+    privateNetworkConfig(config.root, 164);
     const svc = new ContainerService(config);
     try {
       await imageService(config).import(fs.createReadStream(busyboxRootfsTar(dir, ['sh', 'echo', 'false'])), 'busybox:fails', { changes: ['ENV PATH=/bin'] });

@@ -96,26 +96,51 @@ afterAll(async () => {
   expect([...links, ...mounts, ...rules]).toEqual([]);
 }, 60_000);
 
+/** Host ports of the private copies (the built-in engine's example tests use the examples' own 8080/8081 at the same time). */
+const PORTS: { readonly [port: string]: number } = { 8080: 18480, 8081: 18481 };
+
+/**
+ * A private copy of example `name` under the work dir, as a user would have it: its files, the
+ * base archive, a tsconfig naming this checkout's lib, the app run by this checkout's tsx, and
+ * its host ports moved (PORTS) so it can run beside the built-in engine's example tests.
+ */
+function privateExample(name: string): string {
+  const root = path.join(work, 'examples');
+  const dir = path.join(root, name);
+  fs.cpSync(path.join(ROOT, 'examples', name), dir, { recursive: true, filter: (src) => !/\/(cdk\.out|backups\/.+)$/.test(src) });
+  fs.mkdirSync(path.join(root, 'base'), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'examples', 'base', 'busybox.tar'), path.join(root, 'base', 'busybox.tar'));
+  const tsconfig = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', 'tsconfig.json'), 'utf8')) as { compilerOptions: { paths: object } };
+  tsconfig.compilerOptions.paths = { 'cdk-docker': [path.join(ROOT, 'lib', 'index.ts')] };
+  fs.writeFileSync(path.join(root, 'tsconfig.json'), JSON.stringify(tsconfig));
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'cdk-docker.json'), 'utf8')) as { app: string };
+  fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify({ ...config, app: config.app.replace(/^npx tsx /, `${path.join(ROOT, 'node_modules', '.bin', 'tsx')} `) }));
+  const main = path.join(dir, 'main.ts');
+  fs.writeFileSync(main, fs.readFileSync(main, 'utf8').replace(/127\.0\.0\.1:(8080|8081):/g, (_m, p: string) => `127.0.0.1:${PORTS[p]}:`));
+  return dir;
+}
+
 describe.each([
   // example, what to check it does, a container to take away out of band (how, and what drift calls it)
-  ['static-site', { port: 8080, body: /<html|<h1|static/i }, { container: 'static-site-web', by: 'stop', category: 'stopped', path: 'web' }],
-  ['two-tier', { port: 8081, body: /hello from the db volume/ }, { container: 'two-tier-app', by: 'rm', category: 'missing', path: 'app' }],
-  ['backup', { file: path.join(ROOT, 'examples', 'backup', 'backups', 'notes.tgz') }, { container: 'backup-notes-writer', by: 'stop', category: 'stopped', path: 'notes-writer' }],
+  ['static-site', { port: PORTS[8080], body: /<html|<h1|static/i }, { container: 'static-site-web', by: 'stop', category: 'stopped', path: 'web' }],
+  ['two-tier', { port: PORTS[8081], body: /hello from the db volume/ }, { container: 'two-tier-app', by: 'rm', category: 'missing', path: 'app' }],
+  ['backup', { file: 'backups/notes.tgz' }, { container: 'backup-notes-writer', by: 'stop', category: 'stopped', path: 'notes-writer' }],
 ] as const)('example %s on Docker', (name, check, drifted) => {
-  const dir = path.join(ROOT, 'examples', name);
-  afterAll(() => {
-    if ('file' in check) fs.rmSync(check.file, { force: true });
+  let dir: string;
+  let file = '';
+  beforeAll(() => {
+    dir = privateExample(name);
+    if ('file' in check) file = path.join(dir, check.file);
   });
 
   test('applies and works, plans no changes, drift reports what was done out of band, re-apply converges, destroy leaves nothing labelled', async () => {
-    if ('file' in check) fs.rmSync(check.file, { force: true });
     const applied = cli(dir, 'apply', ['--auto-approve']);
     expect(applied.stderr).toBe('');
     expect(applied.code).toBe(0);
     expect(applied.stdout).toMatch(/Apply complete! Resources: \d+ added, 0 changed, 0 replaced, 0 destroyed\./);
     if ('port' in check) await until(`${name} to answer on ${check.port}`, async () => check.body.test(await get(check.port)), 20_000);
     else {
-      await until(`${check.file}`, () => fs.existsSync(check.file) && execFileSync('tar', ['-tzf', check.file], { encoding: 'utf8' }).includes('./todo.txt'), 20_000);
+      await until(file, () => fs.existsSync(file) && execFileSync('tar', ['-tzf', file], { encoding: 'utf8' }).includes('./todo.txt'), 20_000);
     }
 
     const noop = cli(dir, 'diff', ['--detailed-exitcode']);
