@@ -53,19 +53,25 @@ function ruleArgs(line) {
   return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]));
 }
 
-/** Undoes what was added to iptables since `before`: rules, chains and changed policies. */
-function restoreIptables(before) {
+/**
+ * Undoes what a dockerd on bridge `device` added to iptables since `before`: its rules (those of
+ * its DOCKER* chains, its bridge and its user networks' br-* bridges), its chains and the
+ * policies it changed. Rules others added meanwhile (netavark's, for tests running at the same
+ * time) stay.
+ */
+function restoreIptables(before, device) {
   const after = iptablesState();
+  const docker = (rule) => /DOCKER/.test(rule) || ruleArgs(rule).some((w) => w === device || w.startsWith('br-'));
   for (const t of IPTABLES_TABLES) {
     const had = new Set(before[t].rules);
-    for (const rule of after[t].rules.filter((r) => !had.has(r)).reverse()) {
+    for (const rule of after[t].rules.filter((r) => !had.has(r) && docker(r)).reverse()) {
       try { execFileSync('iptables', ['-t', t, ...ruleArgs(rule.replace(/^-A /, '-D '))], { stdio: 'ignore' }); } catch { /* gone */ }
     }
     for (const [chain, policy] of after[t].chains) {
       const old = before[t].chains.get(chain);
-      if (old === undefined) {
+      if (old === undefined && chain.startsWith('DOCKER')) {
         try { execFileSync('iptables', ['-t', t, '-F', chain], { stdio: 'ignore' }); execFileSync('iptables', ['-t', t, '-X', chain], { stdio: 'ignore' }); } catch { /* in use or gone */ }
-      } else if (old !== '-' && old !== policy) {
+      } else if (old !== undefined && old !== '-' && old !== policy) {
         execFileSync('iptables', ['-t', t, '-P', chain, old], { stdio: 'ignore' });
       }
     }
@@ -73,37 +79,60 @@ function restoreIptables(before) {
 }
 
 /**
- * A private dockerd for the benchmarks. By default without networking of its own (no bridge,
- * no iptables); with `{ networking: true }` as installed (docker0, iptables NAT and filter
- * rules, userland proxy), which is how users run it — `stop()` then takes out the rules,
- * chains, policy and bridge it added, so the host is left as it was.
+ * A private dockerd for the benchmarks (own data-root, exec-root, socket, pidfile, containerd
+ * namespaces; stopped through its own pid). By default without networking of its own (no
+ * bridge, no iptables); with `{ networking: true }` as installed (iptables NAT and filter rules,
+ * userland proxy), which is how users run it — on docker0, or with `bridge: { name, address,
+ * pool }` on a default bridge of its own (made here) and user networks from `pool`. `stop()`
+ * then takes out the rules, chains, policies and the bridge it added, so the host is left as it
+ * was.
  */
 async function startDockerd(opts = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-docker-bench-dockerd-'));
   const host = `unix://${dir}/docker.sock`;
   const networking = opts.networking === true;
-  if (networking && fs.existsSync('/sys/class/net/docker0')) throw new Error('docker0 exists already (another dockerd?): stop it, or run the bench without Docker networking');
+  const bridge = networking ? opts.bridge : undefined;
+  const device = bridge ? bridge.name : 'docker0';
+  if (networking && fs.existsSync(`/sys/class/net/${device}`)) throw new Error(`${device} exists already (another dockerd?): stop it, or run the bench without Docker networking`);
   const iptablesBefore = networking ? iptablesState() : undefined;
-  const netArgs = networking ? [] : ['--bridge=none', '--iptables=false', '--ip-masq=false'];
+  if (bridge) {
+    execFileSync('ip', ['link', 'add', 'name', bridge.name, 'type', 'bridge']);
+    execFileSync('ip', ['addr', 'add', bridge.address, 'dev', bridge.name]);
+    execFileSync('ip', ['link', 'set', bridge.name, 'up']);
+  }
+  const netArgs = !networking ? ['--bridge=none', '--iptables=false', '--ip-masq=false'] : bridge ? [`--bridge=${bridge.name}`, '--default-address-pool', `base=${bridge.pool},size=24`] : [];
   const child = spawn('dockerd', ['--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '--pidfile', `${dir}/pid`, '-H', host,
     ...netArgs, '--containerd-namespace', `cdk-bench-${process.pid}`, '--containerd-plugins-namespace', `cdk-bench-${process.pid}-p`], { stdio: 'ignore' });
   const docker = (args) => execFileSync('docker', args, { env: { ...process.env, DOCKER_HOST: host }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  await waitFor(() => docker(['version', '--format', '{{.Server.Version}}']).trim().length > 0, 'dockerd');
+  try {
+    await waitFor(() => docker(['version', '--format', '{{.Server.Version}}']).trim().length > 0, 'dockerd');
+  } catch (e) {
+    const exited = new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null && child.signalCode === null) { process.kill(child.pid, 'SIGTERM'); await exited; }
+    if (iptablesBefore) restoreIptables(iptablesBefore, device);
+    if (bridge) { try { execFileSync('ip', ['link', 'delete', bridge.name], { stdio: 'ignore' }); } catch { /* gone */ } }
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     host,
     docker,
     version: docker(['version', '--format', '{{.Server.Version}}']).trim(),
     networking,
+    pid: child.pid,
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        process.kill(child.pid, 'SIGTERM');
+        await exited;
+      }
       for (const m of fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m && m.startsWith(dir)).reverse()) {
         try { execFileSync('umount', ['-l', m]); } catch { /* gone */ }
       }
       fs.rmSync(dir, { recursive: true, force: true });
       if (networking) {
-        restoreIptables(iptablesBefore);
-        try { execFileSync('ip', ['link', 'delete', 'docker0'], { stdio: 'ignore' }); } catch { /* gone */ }
+        restoreIptables(iptablesBefore, device);
+        try { execFileSync('ip', ['link', 'delete', device], { stdio: 'ignore' }); } catch { /* gone */ }
       }
     },
   };
