@@ -19,7 +19,7 @@ import { cpuRangeMessage, hostCpuCount } from '../core/limits';
 import { ownLabels } from '../core/labels';
 import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
-import { ContainerInspectShape, imageDefaults, joinsNetworks, networkList, observedContainerSpec } from './observed';
+import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume } from './observed';
 import { buildStepReporter } from './progress';
 import {
   ContainerCreateRequest,
@@ -62,16 +62,8 @@ const ERROR_LOG_LINES = 10;
  * replicas are containers the reconciler makes one by one.
  */
 export const BUILTIN_CAPABILITIES: DriverCapabilities = {
-  defaults: {
-    network: 'bridge',
-    stopTimeoutSeconds: 10,
-    stopSignal: 'SIGTERM',
-    workingDir: '/',
-    tmpfsMode: 0o1777,
-    healthcheck: { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 },
-    env: ['PATH', 'HOSTNAME', 'HOME'],
-  },
-  inPlace: ['name', 'restart', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'networks'],
+  defaults: DOCKER_DEFAULTS,
+  inPlace: DOCKER_IN_PLACE,
   relabel: true,
   ownsReplicas: false,
 };
@@ -132,8 +124,8 @@ export class BuiltinDriver implements Driver {
     const netRecords = await this.networks.records();
     const imageConfigs = new Map<string, ContainerConfig>();
     const containers = records.map((r) => this.toObservedContainer(r, svc.state(r.Id), netRecords, imageConfigs));
-    const networks = netRecords.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(toObservedNetwork);
-    const volumes = this.volumes.list({ label: [`${LABELS.stack}=${stack}`] }).filter((v) => mine(v.Labels)).map(toObservedVolume);
+    const networks = netRecords.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(observedNetwork);
+    const volumes = this.volumes.list({ label: [`${LABELS.stack}=${stack}`] }).filter((v) => mine(v.Labels)).map(observedVolume);
     return {
       networks: networks.sort(byName),
       volumes: volumes.sort(byName),
@@ -291,7 +283,7 @@ export class BuiltinDriver implements Driver {
         attachable: spec.attachable,
         labels: wanted,
       });
-      return toObservedNetwork(record);
+      return observedNetwork(record);
     } catch (e) {
       // Created meanwhile by someone else: the same one is fine.
       const now = e instanceof ConflictError ? (await this.networks.records()).find((n) => n.Name === name) : undefined;
@@ -311,7 +303,7 @@ export class BuiltinDriver implements Driver {
       throw new UnsupportedError(`volume ${name}: the built-in runtime has only the "local" volume driver, not "${spec.driver}"; use driver local (with driverOpts type/device/o for tmpfs, bind or nfs)`);
     }
     const record = await this.volumes.create(name, { driver: 'local', labels: { ...spec.labels, ...labels }, driverOpts: { ...spec.driverOpts } });
-    return toObservedVolume(this.volumes.inspect(record.Name));
+    return observedVolume(this.volumes.inspect(record.Name));
   }
 
   public async removeVolume(name: string): Promise<void> {
@@ -623,28 +615,9 @@ function inspectShape(r: ContainerRecord): ContainerInspectShape {
   return { ...r, NetworkSettings: { Networks: Object.fromEntries(loadContainers().endpointsConfig(r)) } };
 }
 
-function toObservedNetwork(n: NetworkRecord): ObservedNetwork {
-  const ipam = n.IPAM.Config[0];
-  return {
-    id: n.Id,
-    name: n.Name,
-    labels: { ...n.Labels },
-    driver: n.Driver,
-    subnet: ipam?.Subnet ?? '',
-    gateway: ipam?.Gateway ?? '',
-    ...(ipam?.IPRange ? { ipRange: ipam.IPRange } : {}),
-    internal: n.Internal,
-    attachable: n.Attachable,
-  };
-}
-
-function toObservedVolume(v: Volumes.Volume): ObservedVolume {
-  return { name: v.Name, labels: { ...v.Labels }, driver: v.Driver, driverOpts: { ...v.Options }, mountpoint: v.Mountpoint };
-}
-
 /** An existing network of the name asked for: it, when it has the labels asked for; else ConflictError. */
 function sameNetwork(existing: NetworkRecord, wanted: { readonly [k: string]: string }): ObservedNetwork {
-  if (sameLabels(managedOnly(existing.Labels), managedOnly(wanted))) return toObservedNetwork(existing);
+  if (sameLabels(managedOnly(existing.Labels), managedOnly(wanted))) return observedNetwork(existing);
   const owner = existing.Labels[LABELS.stack];
   throw new ConflictError(
     `network ${existing.Name} already exists${owner ? ` (stack ${owner}, ${existing.Labels[LABELS.path]}, with other labels)` : ' and was not created by cdk-docker'}; ` +

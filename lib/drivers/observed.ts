@@ -30,7 +30,7 @@ import type { ContainerSpec, Healthcheck, Mount, NetworkAttachment, PortMapping,
 import { Size } from '../constructs/size';
 import { ownLabels } from '../core/labels';
 import { normalizeSignal } from '../core/linux';
-import type { EngineDefaults, ImageDefaults, ObservedContainerSpec } from './types';
+import type { EngineDefaults, ImageDefaults, InPlaceField, ObservedContainerSpec, ObservedNetwork, ObservedVolume } from './types';
 
 /** Docker's healthcheck settings (durations in nanoseconds, 0 = the engine's default). */
 export interface HealthConfigShape {
@@ -278,4 +278,61 @@ export function capabilityList(list: readonly string[]): string[] {
 
 function signalForm(s: string): string {
   return normalizeSignal(s) ?? s;
+}
+
+/**
+ * Docker's defaults, which the built-in runtime applies as Docker does: network `bridge`, stop
+ * after 10 s with SIGTERM, working dir `/`, tmpfs mode 1777, healthcheck timings, and the
+ * variables the engine sets (PATH when the image has none, HOSTNAME, HOME).
+ */
+export const DOCKER_DEFAULTS: EngineDefaults = {
+  network: 'bridge',
+  stopTimeoutSeconds: 10,
+  stopSignal: 'SIGTERM',
+  workingDir: '/',
+  tmpfsMode: 0o1777,
+  healthcheck: { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 },
+  env: ['PATH', 'HOSTNAME', 'HOME'],
+};
+
+/** What Docker changes on an existing container: rename, `update` (restart, memory, CPUs, pids), connect/disconnect. */
+export const DOCKER_IN_PLACE: readonly InPlaceField[] = ['name', 'restart', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'networks'];
+
+/** A network as Docker's inspect shows it (and the built-in runtime records it). */
+export interface NetworkInspectShape {
+  readonly Id: string;
+  readonly Name: string;
+  readonly Labels?: { readonly [k: string]: string } | null;
+  readonly Driver: string;
+  readonly IPAM?: { readonly Config?: ReadonlyArray<{ readonly Subnet?: string; readonly Gateway?: string; readonly IPRange?: string }> | null } | null;
+  readonly Internal: boolean;
+  readonly Attachable: boolean;
+}
+
+export function observedNetwork(n: NetworkInspectShape): ObservedNetwork {
+  const ipam = n.IPAM?.Config?.[0];
+  return {
+    id: n.Id,
+    name: n.Name,
+    labels: { ...(n.Labels ?? {}) },
+    driver: n.Driver,
+    subnet: ipam?.Subnet ?? '',
+    gateway: ipam?.Gateway ?? '',
+    ...(ipam?.IPRange ? { ipRange: ipam.IPRange } : {}),
+    internal: n.Internal,
+    attachable: n.Attachable,
+  };
+}
+
+/** A volume as Docker's inspect shows it (and the built-in runtime records it). */
+export interface VolumeInspectShape {
+  readonly Name: string;
+  readonly Labels?: { readonly [k: string]: string } | null;
+  readonly Driver: string;
+  readonly Options?: { readonly [k: string]: string } | null;
+  readonly Mountpoint: string;
+}
+
+export function observedVolume(v: VolumeInspectShape): ObservedVolume {
+  return { name: v.Name, labels: { ...(v.Labels ?? {}) }, driver: v.Driver, driverOpts: { ...(v.Options ?? {}) }, mountpoint: v.Mountpoint };
 }

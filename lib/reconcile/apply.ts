@@ -366,7 +366,7 @@ export async function destroyStack(stack: string, plan: Plan | undefined, driver
   const keptVolumes: string[] = [];
   const policy = new Map(Object.values(plan?.resources ?? {}).flatMap((r) => (r.type === 'volume' ? [[r.path, r.spec.removalPolicy] as const] : [])));
   for (const v of observed.volumes) {
-    if (opts.volumes || policy.get(v.labels['io.cdk-docker.path']) === 'destroy') {
+    if (opts.volumes || policy.get(v.labels[LABELS.path]) === 'destroy') {
       await driver.removeVolume(v.name);
       emit({ kind: 'volume', name: v.name, message: 'removed' });
       removed++;

@@ -378,7 +378,7 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
   };
   withDefault('workingDir', s.workingDir, o.workingDir, d?.workingDir, engine.workingDir, (x) => x || engine.workingDir);
   withDefault('user', s.user, o.user, d?.user, '');
-  withDefault('stopSignal', s.stopSignal, o.stopSignal, d?.stopSignal, engine.stopSignal, signalName);
+  withDefault('stopSignal', s.stopSignal, o.stopSignal, d?.stopSignal, engine.stopSignal, (x) => normalizeSignal(x) ?? x.toUpperCase());
   if ((s.stopTimeoutSeconds ?? engine.stopTimeoutSeconds) !== (o.stopTimeoutSeconds ?? engine.stopTimeoutSeconds)) {
     replace('stopTimeoutSeconds', o.stopTimeoutSeconds ?? engine.stopTimeoutSeconds, s.stopTimeoutSeconds ?? engine.stopTimeoutSeconds);
   }
@@ -704,9 +704,6 @@ function shortId(id: string): string {
   return m ? `${m[1] ?? ''}${m[2]}` : id;
 }
 
-function signalName(s: string): string {
-  return normalizeSignal(s) ?? s.toUpperCase();
-}
 
 function normCaps(caps: string[]): string[] {
   return [...new Set(caps.map((c) => c.toUpperCase().replace(/^CAP_/, '')))].sort();

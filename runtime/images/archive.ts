@@ -134,6 +134,9 @@ class ArchiveEntries {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const extract = tarStream.extract();
     let n = 0;
+    // The entry being written: `read` answers only once it has ended, so a failed load removes
+    // the folder after the last write into it, never before.
+    let writing: Promise<unknown> = Promise.resolve();
     extract.on('entry', (header, stream, next) => {
       const name = normaliseEntryName(header.name);
       if (name === undefined) {
@@ -162,17 +165,17 @@ class ArchiveEntries {
       }
       const file = path.join(this.dir, String(n++));
       this.links.delete(name);
-      pipeline(stream, fs.createWriteStream(file, { mode: 0o600 })).then(
-        () => {
-          this.files.set(name, { file, size: fs.statSync(file).size });
-          next();
-        },
-        (e) => extract.destroy(e),
-      );
+      // Opened now: a lazy open() could create the file after a failed load removed the folder.
+      const written = pipeline(stream, fs.createWriteStream(file, { fd: fs.openSync(file, 'wx', 0o600) })).then(() => {
+        this.files.set(name, { file, size: fs.statSync(file).size });
+        next();
+      });
+      writing = written.catch((e: unknown) => extract.destroy(e as Error));
     });
     try {
       await pipeline(input, extract as unknown as Writable);
     } catch (e) {
+      await writing;
       if (e instanceof CdkDockerError) throw e;
       throw new BadArchiveError(`${this.source} is not a complete image archive (${(e as Error).message}): it may be truncated; save it again`);
     }
@@ -373,7 +376,7 @@ export async function importRootfs(store: ImageStore, input: Readable, ref: stri
   // Spooled to a file first: the compression is known from the first bytes, and a tarball
   // read from stdin can be decompressed by an external tool.
   const layer = await store.ingestArea.use('import', async (spool) => {
-    await pipeline(input, fs.createWriteStream(spool, { mode: 0o600 }));
+    await pipeline(input, fs.createWriteStream(spool, { fd: fs.openSync(spool, 'wx', 0o600) }));
     return gzipIntoStore(store, openDecompressed(spool), 'imported tarball');
   });
   const { digest, size, diffId } = layer;

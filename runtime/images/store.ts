@@ -195,7 +195,9 @@ export class ImageStore {
             else cb(null, chunk);
           },
         }),
-        fs.createWriteStream(tmp, { mode: 0o600 }),
+        // Opened here, not by the stream: a stream that fails before its lazy open() would
+        // create the file after `use` removed it, leaving it behind.
+        fs.createWriteStream(tmp, { fd: fs.openSync(tmp, 'wx', 0o600) }),
       );
       const digest = `sha256:${hash.digest('hex')}`;
       if (expected && digest !== expected) throw new DigestMismatchError(what, expected, digest);

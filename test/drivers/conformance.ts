@@ -9,6 +9,7 @@ import type { ContainerSpec, ImageResource, NetworkSpec, VolumeSpec } from '../.
 import { CdkDockerError } from '../../lib/core/errors';
 import { writeDockerArchive } from '../helpers/archive';
 import { until } from '../helpers/cli';
+import { defaultContainerSpec } from '../fixtures';
 import { requireCommand } from '../helpers/prereq';
 
 /** What a driver's test file gives the suite. */
@@ -49,28 +50,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
 
     const n = (s: string) => `${prefix}-${s}`;
     const managed = (p: string, hash = 'sha256:1', st = stack): ManagedLabels => ({ [LABELS.stack]: st, [LABELS.path]: p, [LABELS.specHash]: hash });
-    const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
-      image: 'base',
-      env: {},
-      secretEnv: {},
-      envFiles: [],
-      ports: [],
-      publishAllPorts: false,
-      mounts: [],
-      volumesFrom: [],
-      networkMode: 'bridge',
-      networks: [],
-      restart: { policy: 'no', maxRetries: 0 },
-      dependsOn: [],
-      labels: {},
-      init: false,
-      readOnlyRootfs: false,
-      capAdd: [],
-      capDrop: [],
-      privileged: false,
-      replicas: 1,
-      ...over,
-    });
+    const spec = defaultContainerSpec;
     const network = (over: Partial<NetworkSpec> = {}): NetworkSpec => ({ driver: 'bridge', internal: false, attachable: false, labels: {}, ...over });
     const volume = (over: Partial<VolumeSpec> = {}): VolumeSpec => ({ driver: 'local', driverOpts: {}, labels: {}, removalPolicy: 'retain', ...over });
     /** Creates a container of the suite (removed in afterAll). */

@@ -7,7 +7,7 @@ import { diffStack } from '../../lib/reconcile/diff';
 import { applyDiff, destroyStack } from '../../lib/reconcile/apply';
 import { hasChanges, renderDiff } from '../../lib/reconcile/render';
 import { observePlan } from '../../lib/toolkit/observe';
-import type { ContainerSpec, ImageResource } from '../../lib/plan/types';
+import type { ImageResource } from '../../lib/plan/types';
 import type { ImageProgress } from '../../lib/drivers/types';
 import { CdkDockerError } from '../../lib/core/errors';
 import { processIdentity } from '../../lib/core/process';
@@ -17,6 +17,7 @@ import { ROOT, tempDir, until } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
 import { busyboxRootfsTar } from '../helpers/images';
 import { startRegistry } from '../helpers/registry';
+import { defaultContainerSpec } from '../fixtures';
 import { requireCommand } from '../helpers/prereq';
 import { driverConformance } from './conformance';
 
@@ -175,28 +176,7 @@ describe('docker driver: a stack applied through the reconciler', () => {
 });
 
 /** A minimal container spec for the unit tests below. */
-const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
-  image: 'base',
-  env: {},
-  secretEnv: {},
-  envFiles: [],
-  ports: [],
-  publishAllPorts: false,
-  mounts: [],
-  volumesFrom: [],
-  networkMode: 'bridge',
-  networks: [],
-  restart: { policy: 'no', maxRetries: 0 },
-  dependsOn: [],
-  labels: {},
-  init: false,
-  readOnlyRootfs: false,
-  capAdd: [],
-  capDrop: [],
-  privileged: false,
-  replicas: 1,
-  ...over,
-});
+const spec = defaultContainerSpec;
 const labels = { 'io.cdk-docker.stack': 's', 'io.cdk-docker.path': 'web', 'io.cdk-docker.spec-hash': 'sha256:1' };
 
 describe('docker driver: images from a registry', () => {

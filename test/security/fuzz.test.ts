@@ -606,6 +606,9 @@ function registryExamples(): Array<[RegistryPlan]> {
     [{ ...base, wholeDoc: [] }],
     [{ ...base, rootfs: {} }],
     [{ ...base, top: 'index', platform: { os: 'windows', architecture: 'amd64' } }],
+    // found by the fuzzer (seed 20261204): a layer's download that failed before its file was
+    // opened left the file in the ingest area after the pull returned (a lazy open() racing the clean-up)
+    [{ ...base, top: 'index', layers: ['hello', 'hello'], blobFaults: ['ok', 'ok', 'wrong'] }],
   ];
 }
 

@@ -49,7 +49,7 @@ import { LABEL_PREFIX, ownLabels } from '../../core/labels';
 import { validateName } from '../../core/names';
 import { identityAlive, processIdentity } from '../../core/process';
 import { ContainerConditionError, UnsupportedError } from '../errors';
-import { networkList } from '../observed';
+import { DOCKER_DEFAULTS, DOCKER_IN_PLACE, networkList, observedNetwork, observedVolume } from '../observed';
 import { buildStepReporter } from '../progress';
 import type { ImageConfigShape } from '../observed';
 import {
@@ -88,8 +88,6 @@ import {
   normalizedInspect,
   toImageDefaults,
   toObservedContainer,
-  toObservedNetwork,
-  toObservedVolume,
   updateBody,
   volumeBody,
 } from './mapping';
@@ -102,17 +100,8 @@ import { demuxFrames } from './stream';
  * no call that changes a container's labels); replicas are containers the reconciler makes.
  */
 export const DOCKER_CAPABILITIES: DriverCapabilities = {
-  defaults: {
-    network: 'bridge',
-    stopTimeoutSeconds: 10,
-    stopSignal: 'SIGTERM',
-    workingDir: '/',
-    tmpfsMode: 0o1777,
-    healthcheck: { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 },
-    // PATH when the image has none (Docker's default PATH), HOSTNAME, HOME.
-    env: ['PATH', 'HOSTNAME', 'HOME'],
-  },
-  inPlace: ['name', 'restart', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'networks'],
+  defaults: DOCKER_DEFAULTS,
+  inPlace: DOCKER_IN_PLACE,
   relabel: false,
   ownsReplicas: false,
 };
@@ -259,8 +248,8 @@ export class DockerDriver implements Driver {
       if (c) containers.push(await this.observeInspected(c, images));
     });
     return {
-      networks: nets.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(toObservedNetwork).sort(byName),
-      volumes: (vols.Volumes ?? []).filter((v) => mine(v.Labels)).map(toObservedVolume).sort(byName),
+      networks: nets.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(observedNetwork).sort(byName),
+      volumes: (vols.Volumes ?? []).filter((v) => mine(v.Labels)).map(observedVolume).sort(byName),
       containers: containers.sort(byName),
     };
   }
@@ -424,7 +413,7 @@ export class DockerDriver implements Driver {
     if (existing) return this.sameNetwork(existing, wanted);
     try {
       const { Id } = await this.client.request<{ Id: string }>('POST', '/networks/create', { body: networkBody(name, spec, wanted) });
-      return toObservedNetwork(await this.client.request<DockerNetworkInspect>('GET', `/networks/${enc(Id)}`));
+      return observedNetwork(await this.client.request<DockerNetworkInspect>('GET', `/networks/${enc(Id)}`));
     } catch (e) {
       // Created meanwhile by someone else: the same one is fine.
       const now = e instanceof ConflictError ? await this.network(name) : undefined;
@@ -438,7 +427,7 @@ export class DockerDriver implements Driver {
   }
 
   private sameNetwork(existing: DockerNetworkInspect, wanted: { readonly [k: string]: string }): ObservedNetwork {
-    if (sameLabels(ownLabels(existing.Labels ?? undefined), ownLabels(wanted))) return toObservedNetwork(existing);
+    if (sameLabels(ownLabels(existing.Labels ?? undefined), ownLabels(wanted))) return observedNetwork(existing);
     const owner = existing.Labels?.[LABELS.stack];
     throw new ConflictError(
       `network ${existing.Name} already exists${owner ? ` (stack ${owner}, ${existing.Labels?.[LABELS.path]}, with other labels)` : ' and was not created by cdk-docker'}; ` +
@@ -481,7 +470,7 @@ export class DockerDriver implements Driver {
   }
 
   private sameVolume(existing: DockerVolumeInspect, wanted: { readonly [k: string]: string }): ObservedVolume {
-    if (sameLabels(ownLabels(existing.Labels ?? undefined), ownLabels(wanted))) return toObservedVolume(existing);
+    if (sameLabels(ownLabels(existing.Labels ?? undefined), ownLabels(wanted))) return observedVolume(existing);
     const owner = existing.Labels?.[LABELS.stack];
     throw new ConflictError(
       `volume ${existing.Name} already exists${owner ? ` (stack ${owner}, ${existing.Labels?.[LABELS.path]}, with other labels)` : ' and was not created by cdk-docker'}; ` +

@@ -20,7 +20,7 @@
 
 import type { ContainerSpec, Healthcheck, Mount, NetworkSpec, PortMapping, VolumeSpec } from '../../plan/types';
 import { ContainerInspectShape, ImageConfigShape, imageDefaults, observedContainerSpec } from '../observed';
-import type { ContainerCreateRequest, ContainerStatus, ContainerUpdate, DriverCapabilities, ImageDefaults, ObservedContainer, ObservedNetwork, ObservedVolume } from '../types';
+import type { ContainerCreateRequest, ContainerStatus, ContainerUpdate, DriverCapabilities, ImageDefaults, ObservedContainer } from '../types';
 
 // --- the Engine API's shapes (just the fields the driver reads or writes) --------------------
 
@@ -262,25 +262,6 @@ export function volumeBody(name: string, spec: VolumeSpec, labels: { readonly [k
 }
 
 // --- Engine API → plan ------------------------------------------------------------------------
-
-export function toObservedNetwork(n: DockerNetworkInspect): ObservedNetwork {
-  const ipam = n.IPAM?.Config?.[0];
-  return {
-    id: n.Id,
-    name: n.Name,
-    labels: { ...(n.Labels ?? {}) },
-    driver: n.Driver,
-    subnet: ipam?.Subnet ?? '',
-    gateway: ipam?.Gateway ?? '',
-    ...(ipam?.IPRange ? { ipRange: ipam.IPRange } : {}),
-    internal: n.Internal,
-    attachable: n.Attachable,
-  };
-}
-
-export function toObservedVolume(v: DockerVolumeInspect): ObservedVolume {
-  return { name: v.Name, labels: { ...(v.Labels ?? {}) }, driver: v.Driver, driverOpts: { ...(v.Options ?? {}) }, mountpoint: v.Mountpoint };
-}
 
 export function toImageDefaults(image: DockerImageInspect): ImageDefaults {
   return imageDefaults(image.Config ?? {});
