@@ -137,7 +137,15 @@ class ArchiveEntries {
     // The entry being written: `read` answers only once it has ended, so a failed load removes
     // the folder after the last write into it, never before.
     let writing: Promise<unknown> = Promise.resolve();
+    // Once `read` has answered, the parser may still hand out an entry it had buffered: it is
+    // drained, never written (the folder may be gone).
+    let answered = false;
     extract.on('entry', (header, stream, next) => {
+      if (answered) {
+        stream.on('error', () => undefined);
+        stream.resume();
+        return;
+      }
       const name = normaliseEntryName(header.name);
       if (name === undefined) {
         stream.on('error', () => undefined);
@@ -166,7 +174,16 @@ class ArchiveEntries {
       const file = path.join(this.dir, String(n++));
       this.links.delete(name);
       // Opened now: a lazy open() could create the file after a failed load removed the folder.
-      const written = pipeline(stream, fs.createWriteStream(file, { fd: fs.openSync(file, 'wx', 0o600) })).then(() => {
+      let fd: number;
+      try {
+        fd = fs.openSync(file, 'wx', 0o600);
+      } catch (e) {
+        stream.on('error', () => undefined);
+        stream.resume();
+        extract.destroy(e as Error);
+        return;
+      }
+      const written = pipeline(stream, fs.createWriteStream(file, { fd })).then(() => {
         this.files.set(name, { file, size: fs.statSync(file).size });
         next();
       });
@@ -175,6 +192,7 @@ class ArchiveEntries {
     try {
       await pipeline(input, extract as unknown as Writable);
     } catch (e) {
+      answered = true;
       await writing;
       if (e instanceof CdkDockerError) throw e;
       throw new BadArchiveError(`${this.source} is not a complete image archive (${(e as Error).message}): it may be truncated; save it again`);
