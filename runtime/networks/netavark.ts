@@ -90,29 +90,48 @@ export interface NetavarkOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-/** A failure reported by netavark. */
 /**
  * netavark 1.4 deletes FORWARD's jump to NETAVARK_ISOLATION_1 when it tears one isolated network
  * down completely, even while other isolated networks (of any state root, or podman's) keep their
  * rules in that chain: from then on nothing isolates them until the next setup adds the jump
- * again. After every teardown the jump is put back first in FORWARD while the chain has rules.
+ * again. So a teardown that leaves other networks' rules in the chain runs with a second copy of
+ * the jump in place (netavark deletes one, the other keeps isolating — no window in which another
+ * network's containers reach each other), and afterwards exactly one jump is left while the chain
+ * has rules. With no other network's rules there is no guard (netavark may remove the chain).
  */
+function iptablesCall(args: string[]): Promise<string> {
+  return new Promise<string>((resolve, reject) => execFile('iptables', ['-w', ...args], { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+}
+
+const JUMP = '-A FORWARD -j NETAVARK_ISOLATION_1';
+
+/** The rules of the isolation chain ('' when it does not exist) and the number of FORWARD jumps to it. */
+async function isolationState(): Promise<{ rules: string[]; jumps: number }> {
+  const rules = (await iptablesCall(['-S', ISOLATION_CHAIN]).catch(() => '')).split('\n').filter((l) => l.startsWith('-A '));
+  const jumps = (await iptablesCall(['-S', 'FORWARD']).catch(() => '')).split('\n').filter((l) => l.trim() === JUMP).length;
+  return { rules, jumps };
+}
+
+/** Before a teardown of `bridges`: a second jump when other networks' rules stay in the chain. */
+async function guardIsolationJump(bridges: readonly string[]): Promise<void> {
+  const { rules, jumps } = await isolationState();
+  const others = rules.filter((r) => !bridges.some((b) => new RegExp(`(^|\\s)${b.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\s|$)`).test(r)));
+  if (others.length > 0 && jumps > 0) await iptablesCall(['-I', 'FORWARD', '1', '-j', ISOLATION_CHAIN]).catch(() => undefined);
+}
+
+/** After a teardown: exactly one jump while the chain has rules. */
 async function repairIsolationJump(): Promise<void> {
-  const iptables = (args: string[]) =>
-    new Promise<string>((resolve, reject) => execFile('iptables', ['-w', ...args], { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
-  const rules = await iptables(['-S', ISOLATION_CHAIN]).catch(() => '');
-  if (!rules.split('\n').some((l) => l.startsWith('-A '))) return;
-  const present = await iptables(['-C', 'FORWARD', '-j', ISOLATION_CHAIN]).then(
-    () => true,
-    () => false,
-  );
-  if (!present) await iptables(['-I', 'FORWARD', '1', '-j', ISOLATION_CHAIN]).catch(() => undefined);
+  const { rules, jumps } = await isolationState();
+  if (rules.length === 0) return;
+  if (jumps === 0) await iptablesCall(['-I', 'FORWARD', '1', '-j', ISOLATION_CHAIN]).catch(() => undefined);
+  for (let extra = jumps - 1; extra > 0; extra--) await iptablesCall(['-D', 'FORWARD', '-j', ISOLATION_CHAIN]).catch(() => undefined);
 }
 const ISOLATION_CHAIN = 'NETAVARK_ISOLATION_1';
 
 /** Where host-wide locks live (a tmpfs cleared at boot, as podman's netavark.lock). */
 const HOST_LOCK_DIR = '/run/lock';
 
+/** A failure reported by netavark. */
 export class NetavarkError extends CdkDockerError {
   public override readonly code = 'NETAVARK';
 }
@@ -273,6 +292,7 @@ export class Netavark {
     return withLock(
       path.join(HOST_LOCK_DIR, 'cdk-docker-netavark.lock'),
       async () => {
+        if (command === 'teardown') await guardIsolationJump(bridgesOf(input));
         try {
           return await this.runUnlocked(command, netnsPath, input);
         } finally {
@@ -440,4 +460,14 @@ function freePort(protocol: string, ip: string): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** The bridge devices of the networks a netavark call names (its `network_info`). */
+function bridgesOf(input: string): string[] {
+  try {
+    const info = (JSON.parse(input) as { network_info?: { [name: string]: { network_interface?: string } } }).network_info ?? {};
+    return Object.values(info).map((n) => n.network_interface ?? '').filter((b) => b !== '');
+  } catch {
+    return [];
+  }
 }
