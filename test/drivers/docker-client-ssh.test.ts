@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { DockerClient, DockerUnreachableError, demuxToStrings } from '../../lib/drivers/docker';
-import { ROOT, removeTempDirs, tempDir } from '../helpers/cli';
+import { ROOT, cdkDocker, ok, removeTempDirs, tempDir, writeJsApp } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
 import { requireCommand } from '../helpers/prereq';
 import { BASE_ARCHIVE } from '../helpers/stack';
@@ -202,4 +202,23 @@ describe('ssh failures, one line each', () => {
       `cannot reach the Docker Engine at ssh://root@127.0.0.1:${port}/run/cdk-docker-no-such.sock over ssh: failed to open the raw stream connection: dial unix /run/cdk-docker-no-such.sock: connect: no such file or directory; start dockerd on 127.0.0.1 at /run/cdk-docker-no-such.sock, or name its socket in the address (ssh://host/path/to/docker.sock)`,
     );
   });
+});
+
+test('a stack applies, plans no changes and is destroyed through DOCKER_HOST=ssh://…', () => {
+  const app = tempDir('cdk-docker-client-ssh-app-');
+  writeJsApp(
+    app,
+    `const app = new cdk.App();
+const stack = new cdk.Stack(app, 'overssh');
+const img = new cdk.Image(stack, 'busybox', { archive: ${JSON.stringify(BASE_ARCHIVE)}, tag: 'busybox:examples' });
+new cdk.Container(stack, 'job', { image: img, networkMode: 'none', command: ['sh', '-c', 'echo over ssh; exec sleep 100000'] });
+app.synth();`,
+  );
+  const cli = (args: string[]) => cdkDocker([...args, '--engine', 'docker'], app, { ...env, DOCKER_CONTEXT: '', CDK_DOCKER_ROOT: path.join(app, 'root'), CDK_DOCKER_RUNROOT: path.join(app, 'run') });
+  expect(ok(cli(['apply', '--auto-approve']))).toMatch(/Apply complete! Resources: \d+ added/);
+  expect(dockerd.docker(['ps', '-q', '--filter', 'label=io.cdk-docker.stack=overssh'])).not.toBe('');
+  expect(cli(['diff', '--detailed-exitcode']).code).toBe(0);
+  expect(ok(cli(['logs', 'overssh', 'job']))).toBe('over ssh\n');
+  expect(ok(cli(['destroy', '--auto-approve']))).toContain('Destroy complete!');
+  expect(dockerd.docker(['ps', '-aq', '--filter', 'label=io.cdk-docker.stack=overssh'])).toBe('');
 });

@@ -15,7 +15,7 @@ import {
   demuxToStrings,
   resolveDockerEndpoint,
 } from '../../lib/drivers/docker';
-import { ROOT, removeTempDirs, tempDir } from '../helpers/cli';
+import { ROOT, cdkDocker, ok, removeTempDirs, tempDir, writeJsApp } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
 import { requireCommand } from '../helpers/prereq';
 import { BASE_ARCHIVE } from '../helpers/stack';
@@ -217,4 +217,33 @@ describe('plain tcp', () => {
       await c.close();
     }
   });
+});
+
+test('a stack applies, plans no changes, drifts and is destroyed through DOCKER_HOST=tcp://… with DOCKER_TLS_VERIFY, and a bad certificate changes nothing', () => {
+  const app = tempDir('cdk-docker-client-tls-app-');
+  writeJsApp(
+    app,
+    `const app = new cdk.App();
+const stack = new cdk.Stack(app, 'overtls');
+const img = new cdk.Image(stack, 'busybox', { archive: ${JSON.stringify(BASE_ARCHIVE)}, tag: 'busybox:examples' });
+const data = new cdk.Volume(stack, 'data');
+new cdk.Container(stack, 'job', { image: img, networkMode: 'none', command: ['sh', '-c', 'echo over tls > /data/f; exec sleep 100000'], mounts: [{ type: 'volume', source: data, target: '/data' }] });
+app.synth();`,
+  );
+  const env = (certPath: string) => ({ DOCKER_HOST: `tcp://127.0.0.1:${tlsPort}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certPath, DOCKER_CONTEXT: '', CDK_DOCKER_ROOT: path.join(app, 'root'), CDK_DOCKER_RUNROOT: path.join(app, 'run') });
+  const cli = (args: string[], certPath = certs.good) => cdkDocker([...args, '--engine', 'docker'], app, env(certPath));
+  // A client certificate of another CA: one line naming the endpoint, nothing made.
+  const refused = cli(['apply', '--auto-approve'], certs.wrongCert);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+  expect(refused.stderr).toContain(`127.0.0.1:${tlsPort}`);
+  expect(tlsd.docker(['ps', '-aq', '--filter', 'label=io.cdk-docker.stack=overtls'])).toBe('');
+  expect(ok(cli(['apply', '--auto-approve']))).toMatch(/Apply complete! Resources: 2 added/);
+  expect(tlsd.docker(['exec', 'overtls-job', 'cat', '/data/f'])).toBe('over tls\n');
+  expect(cli(['diff', '--detailed-exitcode']).code).toBe(0);
+  tlsd.docker(['stop', '-t', '1', 'overtls-job']);
+  expect(cli(['drift', 'overtls']).code).toBe(2);
+  expect(ok(cli(['destroy', '--auto-approve', '--volumes']))).toContain('Destroy complete!');
+  expect(tlsd.docker(['ps', '-aq', '--filter', 'label=io.cdk-docker.stack=overtls'])).toBe('');
+  expect(tlsd.docker(['volume', 'ls', '-q', '--filter', 'label=io.cdk-docker.stack=overtls'])).toBe('');
 });
