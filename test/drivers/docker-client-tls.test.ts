@@ -219,7 +219,7 @@ describe('plain tcp', () => {
   });
 });
 
-test('a stack applies, plans no changes, drifts and is destroyed through DOCKER_HOST=tcp://… with DOCKER_TLS_VERIFY, and a bad certificate changes nothing', () => {
+test('a stack applies, plans no changes, drifts and is destroyed through DOCKER_HOST=tcp://… with DOCKER_TLS_VERIFY', () => {
   const app = tempDir('cdk-docker-client-tls-app-');
   writeJsApp(
     app,
@@ -231,13 +231,7 @@ new cdk.Container(stack, 'job', { image: img, networkMode: 'none', command: ['sh
 app.synth();`,
   );
   const env = (certPath: string) => ({ DOCKER_HOST: `tcp://127.0.0.1:${tlsPort}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certPath, DOCKER_CONTEXT: '', CDK_DOCKER_ROOT: path.join(app, 'root'), CDK_DOCKER_RUNROOT: path.join(app, 'run') });
-  const cli = (args: string[], certPath = certs.good) => cdkDocker([...args, '--engine', 'docker'], app, env(certPath));
-  // A client certificate of another CA: one line naming the endpoint, nothing made.
-  const refused = cli(['apply', '--auto-approve'], certs.wrongCert);
-  expect(refused.code).toBe(1);
-  expect(refused.stderr.trim().split('\n')).toHaveLength(1);
-  expect(refused.stderr).toContain(`127.0.0.1:${tlsPort}`);
-  expect(tlsd.docker(['ps', '-aq', '--filter', 'label=io.cdk-docker.stack=overtls'])).toBe('');
+  const cli = (args: string[]) => cdkDocker([...args, '--engine', 'docker'], app, env(certs.good));
   expect(ok(cli(['apply', '--auto-approve']))).toMatch(/Apply complete! Resources: 2 added/);
   expect(tlsd.docker(['exec', 'overtls-job', 'cat', '/data/f'])).toBe('over tls\n');
   expect(cli(['diff', '--detailed-exitcode']).code).toBe(0);

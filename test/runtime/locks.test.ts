@@ -103,6 +103,8 @@ test('a holder killed but not yet reaped (a zombie) holds nothing: its lock is t
   const parent = spawn('sh', ['-c', `"$0" -e "$1" & exec sleep 60`, process.execPath, holder], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d) => resolve(String(d).trim()))));
+    // Killed before sh became sleep, sh could reap it itself: wait for the exec.
+    await until('sh to become sleep', () => fs.readFileSync(`/proc/${parent.pid}/comm`, 'utf8').trim() === 'sleep', 5_000);
     process.kill(pid, 'SIGKILL');
     await until('the holder is a zombie', () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] === 'Z', 5_000);
     const started = Date.now();
@@ -120,6 +122,8 @@ test('pidAlive and processIdentity count a zombie as dead and this process as al
     const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d) => resolve(String(d).trim()))));
     expect(pidAlive(pid)).toBe(true);
     expect(processIdentity(pid)).toMatch(new RegExp(`^${pid} \\d+$`));
+    // Killed before sh became sleep, sh could reap it itself: wait for the exec.
+    await until('sh to become sleep', () => fs.readFileSync(`/proc/${parent.pid}/comm`, 'utf8').trim() === 'sleep', 5_000);
     process.kill(pid, 'SIGKILL');
     await until('the child is a zombie', () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] === 'Z', 5_000);
     expect(pidAlive(pid)).toBe(false);
