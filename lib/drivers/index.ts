@@ -12,9 +12,10 @@ export { DOCKER_CAPABILITIES, DockerDriver, dockerDriver } from './docker/driver
 export type { DockerDriverOptions } from './docker/driver';
 export { lastOutput } from './output';
 
-/** The engines `driverFor` knows, as `--engine` and CDK_DOCKER_ENGINE name them. */
-export const DRIVER_NAMES = ['builtin', 'docker'] as const;
-export type DriverName = (typeof DRIVER_NAMES)[number];
+import { DRIVER_NAMES } from './names';
+
+export { DRIVER_NAMES };
+export type { DriverName } from './names';
 
 /**
  * The driver of the engine called `name`, configured from `env` (for the built-in runtime:

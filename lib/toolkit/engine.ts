@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { DRIVER_NAMES } from '../drivers';
+import { DRIVER_NAMES } from '../drivers/names';
 import type { Driver, DriverName } from '../drivers';
 import { InvalidArgumentError } from '../core/errors';
 import { CONFIG_FILE, DockerEngineConfig, loadConfig } from './config';
