@@ -712,14 +712,13 @@ function fileSha256(file: string): Promise<string> {
  * An ImageProgress as the runtime's pull reports to: it calls only the display's `line`, `layer`
  * and `bytes` (the rest of Progress is how it draws, which the sink does itself).
  */
-function runtimeProgress(progress: ImageProgress): Images.Progress {
-  const sink: Pick<Images.Progress, 'line' | 'layer' | 'bytes'> = {
+function runtimeProgress(progress: ImageProgress): Images.ProgressSink {
+  return {
     line: (message) => progress.line(message),
     // A live-only status is one that progress bars follow, not a change of the layer's.
     layer: (id, status, opts) => (opts?.liveOnly ? undefined : progress.layer(id, status)),
     bytes: (id, done, total) => progress.bytes(id, done, total),
   };
-  return sink as Images.Progress;
 }
 
 function formatSeconds(ms: number): string {

@@ -2,6 +2,7 @@
 export { ImageService, parseImageListFilters } from './service';
 export type { ImageListFilters, ImageSummary } from './service';
 export { Progress } from './progress';
+export type { ProgressSink } from './progress';
 export { RegistryAuthError, RegistryUnreachableError, RegistryError } from './registry';
 export { UnsafeLayerError, DigestMismatchError } from './layers';
 export { BadArchiveError } from './archive';

@@ -3,6 +3,9 @@ import { humanSize } from '../util/units';
  * Pull/push progress: on a TTY one live line per layer (`<id>: Downloading 1.2MB/3.4MB`),
  * redrawn in place; otherwise plain lines for each status change, which read well in CI logs.
  */
+/** What a pull reports to: a display (Progress) or any sink of the same three calls (the built-in driver's). */
+export type ProgressSink = Pick<Progress, 'line' | 'layer' | 'bytes'>;
+
 export class Progress {
   /** Prints nothing. */
   public static silent(): Progress {

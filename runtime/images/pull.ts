@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { CdkDockerError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
 import { ImageReference, formatReference, parseReference } from '../../lib/core/reference';
-import { Progress } from './progress';
+import { Progress, ProgressSink } from './progress';
 import { RegistryClient } from './registry';
 import { BlobSizeError, ImageRecord, ImageStore } from './store';
 import { Descriptor, ImageConfig, MEDIA_TYPES, Platform, hostPlatform } from './types';
@@ -15,7 +15,7 @@ export interface PullOptions {
   readonly platform?: Platform;
   /** Layers downloaded at once. @default 3 */
   readonly concurrency?: number;
-  readonly progress?: Progress;
+  readonly progress?: ProgressSink;
 }
 
 const MANIFEST_TYPES: string[] = [MEDIA_TYPES.dockerManifest, MEDIA_TYPES.ociManifest];
@@ -28,7 +28,7 @@ const INDEX_TYPES: string[] = [MEDIA_TYPES.dockerManifestList, MEDIA_TYPES.ociIn
  */
 export async function pullImage(store: ImageStore, client: RegistryClient, refText: string, opts: PullOptions = {}): Promise<ImageRecord> {
   const ref = parseReference(refText);
-  const progress = opts.progress ?? Progress.silent();
+  const progress: ProgressSink = opts.progress ?? Progress.silent();
   const reference = ref.digest ?? ref.tag!;
   let fetched = await client.getManifest(ref.registry, ref.repository, reference);
 

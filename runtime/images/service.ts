@@ -7,7 +7,7 @@ import { boolFilter, globPattern, groupFilters, matchLabels } from '../util/filt
 import { importRootfs, ImportOptions, loadImages, saveImages } from './archive';
 import { Credentials, dockerConfigPath, lookupCredentials, removeCredentials, storeCredentials } from './credentials';
 import { layerSize } from './layers';
-import { Progress } from './progress';
+import { Progress, ProgressSink } from './progress';
 import { pullImage } from './pull';
 import { pushImage, PushResult } from './push';
 import { RegistryClient } from './registry';
@@ -79,7 +79,7 @@ export class ImageService {
     }
   }
 
-  public pull(ref: string, progress?: Progress): Promise<ImageRecord> {
+  public pull(ref: string, progress?: ProgressSink): Promise<ImageRecord> {
     return this.withClient((c) => pullImage(this.store, c, ref, { progress })).then((r) => (this.event('pull', familiarReference(parseReference(ref)), r, familiarReference({ ...parseReference(ref), tag: undefined, digest: undefined })), r));
   }
 
