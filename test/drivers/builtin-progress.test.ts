@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { driverFor } from '../../lib/drivers';
-import type { ImageProgress } from '../../lib/drivers/types';
+import { recordProgress } from '../fixtures';
 import type { ImageResource } from '../../lib/plan/types';
 import { imageService, runtimeConfig } from '../../runtime';
 import { tempDir } from '../helpers/cli';
@@ -29,18 +29,6 @@ afterAll(async () => {
   await registry?.stop();
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
-
-function recordProgress(): { progress: ImageProgress; lines: string[]; statuses: Map<string, string[]>; bytes: Map<string, Array<[number, number]>> } {
-  const lines: string[] = [];
-  const statuses = new Map<string, string[]>();
-  const bytes = new Map<string, Array<[number, number]>>();
-  const progress: ImageProgress = {
-    line: (m) => lines.push(m),
-    layer: (id, status) => statuses.set(id, [...(statuses.get(id) ?? []), status]),
-    bytes: (id, done, total) => bytes.set(id, [...(bytes.get(id) ?? []), [done, total]]),
-  };
-  return { progress, lines, statuses, bytes };
-}
 
 test('a pull reports its layer from "Pulling fs layer" to "Pull complete" with its bytes, and a build its steps', async () => {
   const ref = `${registry.host}/team/busybox:1`;

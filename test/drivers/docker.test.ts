@@ -8,7 +8,6 @@ import { applyDiff, destroyStack } from '../../lib/reconcile/apply';
 import { hasChanges, renderDiff } from '../../lib/reconcile/render';
 import { observePlan } from '../../lib/toolkit/observe';
 import type { ImageResource } from '../../lib/plan/types';
-import type { ImageProgress } from '../../lib/drivers/types';
 import { CdkDockerError } from '../../lib/core/errors';
 import { processIdentity } from '../../lib/core/process';
 import { createBody, normalizedInspect, updateBody, UNLIMITED_MEMORY } from '../../lib/drivers/docker/mapping';
@@ -17,7 +16,7 @@ import { ROOT, tempDir, until } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
 import { busyboxRootfsTar } from '../helpers/images';
 import { startRegistry } from '../helpers/registry';
-import { defaultContainerSpec } from '../fixtures';
+import { defaultContainerSpec, recordProgress } from '../fixtures';
 import { requireCommand } from '../helpers/prereq';
 import { driverConformance } from './conformance';
 
@@ -215,18 +214,6 @@ describe('docker driver: images from a registry', () => {
   });
 });
 
-/** What an ImageProgress was told, in order: lines, each layer's statuses, each layer's bytes. */
-function recordProgress(): { progress: ImageProgress; lines: string[]; statuses: Map<string, string[]>; bytes: Map<string, Array<[number, number]>> } {
-  const lines: string[] = [];
-  const statuses = new Map<string, string[]>();
-  const bytes = new Map<string, Array<[number, number]>>();
-  const progress: ImageProgress = {
-    line: (m) => lines.push(m),
-    layer: (id, status) => statuses.set(id, [...(statuses.get(id) ?? []), status]),
-    bytes: (id, done, total) => bytes.set(id, [...(bytes.get(id) ?? []), [done, total]]),
-  };
-  return { progress, lines, statuses, bytes };
-}
 
 describe('docker driver: pull and build progress', () => {
   test('a pull reports each of its layers, from "Pulling fs layer" to "Pull complete" (or "Already exists"), and the lines of the image', async () => {
