@@ -43,7 +43,8 @@ export function registryOf(image: string): string {
 function fromHelper(helper: string, server: string, env: NodeJS.ProcessEnv, configFile: string): DockerRegistryAuth | undefined {
   const program = `docker-credential-${helper}`;
   const r = spawnSync(program, ['get'], { input: server, encoding: 'utf8', env, timeout: 30_000 });
-  if (r.error) {
+  // A helper that exits without reading the server name (EPIPE) is judged by its exit and output.
+  if (r.error && !((r.error as NodeJS.ErrnoException).code === 'EPIPE' && r.status !== null)) {
     if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new InvalidArgumentError(`${configFile} names the credential helper "${helper}" but ${program} is not on the PATH; install it or remove "${helper}" from credsStore/credHelpers`);
     }
