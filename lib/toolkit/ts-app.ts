@@ -28,7 +28,8 @@ const BARE_ENTRY = /^([^\s'"`$;&|<>()\\*?{}[\]~#!-][^\s'"`$;&|<>()\\*?{}[\]]*\.c
  * The direct way to run `app` in `dir`, or undefined when it must run as written: not one of
  * the forms above, an entry that is not a CommonJS TypeScript file (`.mts`, or a package of
  * `"type": "module"`: tsx runs those as ES modules), an entry that does not exist (the shell
- * then says so, as today), or CDK_DOCKER_APP_RUNNER=shell.
+ * then says so, as today), a tsconfig.json with `extends` or `paths`, or
+ * CDK_DOCKER_APP_RUNNER=shell.
  */
 export function directTsApp(app: string, dir: string, env: NodeJS.ProcessEnv = process.env): DirectTsApp | undefined {
   if (env.CDK_DOCKER_APP_RUNNER === 'shell') return undefined;
@@ -42,11 +43,27 @@ export function directTsApp(app: string, dir: string, env: NodeJS.ProcessEnv = p
     return undefined;
   }
   if (!entry.endsWith('.cts') && packageType(path.dirname(entry)) === 'module') return undefined;
+  if (!plainTsconfig(dir)) return undefined;
   return {
     entry,
     command: process.execPath,
     args: ['--enable-source-maps', '--require', path.join(packageRoot(), 'dist', 'lib', 'toolkit', 'ts-register.js'), '--', entry],
   };
+}
+
+/**
+ * Whether the project's tsconfig.json (if any) is one the hook reads as tsx does: esbuild's
+ * transform takes the file's own compilerOptions, but neither follows `extends` nor maps
+ * `paths` (tsx does both), so a tsconfig that mentions them runs the app through tsx.
+ */
+function plainTsconfig(dir: string): boolean {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dir, 'tsconfig.json'), 'utf8');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  return !/"(?:extends|paths)"/.test(text);
 }
 
 /** `type` of the package.json nearest to `dir` (as Node decides how to load a file). */

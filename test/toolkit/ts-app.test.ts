@@ -77,6 +77,16 @@ describe('which app commands run without npx and tsx', () => {
     expect(directTsApp(app, dir, {})).toBeUndefined();
   });
 
+  test('a tsconfig.json with extends or paths runs through tsx (the hook follows neither)', () => {
+    for (const tsconfig of ['{ "extends": "../tsconfig.json" }', '{ "compilerOptions": { "baseUrl": ".", "paths": { "cdk-docker": ["../lib/index.ts"] } } }']) {
+      fs.writeFileSync(path.join(dir, 'tsconfig.json'), tsconfig);
+      expect(directTsApp('npx tsx main.ts', dir, {})).toBeUndefined();
+    }
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), '{ "compilerOptions": { "strict": true } }');
+    expect(directTsApp('npx tsx main.ts', dir, {})?.entry).toBe(path.join(dir, 'main.ts'));
+    fs.rmSync(path.join(dir, 'tsconfig.json'));
+  });
+
   test('a package of "type": "module" runs through tsx (as ES modules), as does CDK_DOCKER_APP_RUNNER=shell', () => {
     expect(directTsApp('npx tsx main.ts', dir, { CDK_DOCKER_APP_RUNNER: 'shell' })).toBeUndefined();
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
