@@ -4,7 +4,8 @@ import { CdkDockerError } from '../core/errors';
 import { packageVersion } from '../core/package-info';
 import { FlagError, normalizeRuntimeArgs } from './runtime/flags';
 
-type Register = (program: Command) => void;
+/** Registers a file's commands; `args` are those after the command's name (the runtime CLI loads only the subcommand's file). */
+type Register = (program: Command, args?: readonly string[]) => void;
 
 /**
  * The commands, in help order: the names each file registers and how to load it. Only the
@@ -41,7 +42,7 @@ export function buildProgram(args?: readonly string[]): Command {
   const first = args?.[0];
   if (first === '-V' || first === '--version') return program;
   const named = COMMAND_FILES.find((f) => first !== undefined && f.names.includes(first));
-  for (const file of named ? [named] : COMMAND_FILES) file.load()(program);
+  for (const file of named ? [named] : COMMAND_FILES) file.load()(program, named ? args?.slice(1) : undefined);
   return program;
 }
 

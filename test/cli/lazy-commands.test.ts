@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { COMMAND_FILES, buildProgram } from '../../lib/cli/main';
+import { RUNTIME_COMMAND_FILES } from '../../lib/cli/runtime';
 import { ROOT, cdkDocker } from '../helpers/cli';
 
 const names = (args?: string[]) => buildProgram(args).commands.map((c) => c.name());
@@ -19,6 +20,14 @@ describe('each command loads only its own file', () => {
     for (const args of [[], ['--help'], ['help'], ['aply']]) expect(names(args)).toHaveLength(13);
   });
 
+  test('the runtime CLI registers only the file of the subcommand run', () => {
+    const runtimeNames = (args?: string[]) => buildProgram(args).commands.find((c) => c.name() === 'runtime')!.commands.map((c) => c.name());
+    expect(RUNTIME_COMMAND_FILES.flatMap((f) => f.names)).toEqual(runtimeNames());
+    expect(runtimeNames(['runtime', 'run', '--rm', 'busybox'])).toEqual(RUNTIME_COMMAND_FILES.find((f) => f.names.includes('run'))!.names);
+    expect(runtimeNames(['runtime', 'build', '.'])).toEqual(['build']);
+    for (const args of [['runtime'], ['runtime', '--help'], ['runtime', 'help', 'run'], ['runtime', 'container', 'ls']]) expect(runtimeNames(args)).toEqual(runtimeNames());
+  });
+
   test('the built CLI does not load the runtime CLI for a stack command', () => {
     const loaded = (args: string[]) =>
       JSON.parse(
@@ -27,6 +36,8 @@ describe('each command loads only its own file', () => {
     expect(loaded(['synth'])).toContain('dist/lib/cli/synth.js');
     expect(loaded(['synth'])).not.toContain('dist/lib/cli/runtime/index.js');
     expect(loaded(['runtime'])).toContain('dist/lib/cli/runtime/index.js');
+    expect(loaded(['runtime', 'run'])).toContain('dist/lib/cli/runtime/containers.js');
+    expect(loaded(['runtime', 'run'])).not.toContain('dist/lib/cli/runtime/images.js');
     expect(loaded(['--version']).filter((f) => f.startsWith('dist/lib/cli/'))).toEqual(['dist/lib/cli/main.js', 'dist/lib/cli/runtime/flags.js']);
   });
 
