@@ -19,7 +19,7 @@ import { cpuRangeMessage, hostCpuCount } from '../core/limits';
 import { ownLabels } from '../core/labels';
 import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
-import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume } from './observed';
+import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume, requestNetworkMode } from './observed';
 import { buildStepReporter } from './progress';
 import {
   ContainerCreateRequest,
@@ -350,7 +350,7 @@ export class BuiltinDriver implements Driver {
       mounts: spec.mounts.map(mountRequest),
       volumesFrom: spec.volumesFrom.map((v) => (v.readOnly ? `${v.container}:ro` : v.container)),
       ...healthOptions(spec.healthcheck),
-      networkMode: spec.networkMode === 'bridge' ? (first?.network ?? DEFAULT_NETWORK) : spec.networkMode,
+      networkMode: requestNetworkMode(request) ?? first?.network ?? DEFAULT_NETWORK,
       networkAliases: first ? [...first.aliases] : undefined,
       ipv4Address: first?.ipv4Address,
       ports: spec.ports.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol })),

@@ -28,6 +28,7 @@
 
 import type { ContainerSpec, Healthcheck, Mount, NetworkAttachment, PortMapping, Protocol, RestartPolicyName } from '../plan/types';
 import { Size } from '../constructs/size';
+import { InvalidArgumentError } from '../core/errors';
 import { ownLabels } from '../core/labels';
 import { normalizeSignal } from '../core/linux';
 import type { EngineDefaults, ImageDefaults, InPlaceField, ObservedContainerSpec, ObservedNetwork, ObservedVolume } from './types';
@@ -107,6 +108,19 @@ export interface ObservationContext {
   readonly hostName?: string;
 }
 
+/**
+ * The engine's network mode for a request: `host`, `none`, `container:<name>` (a spec that shares
+ * another container's network), or undefined for bridge (the first network decides).
+ */
+export function requestNetworkMode(request: { readonly spec: ContainerSpec; readonly networkContainer?: string }): string | undefined {
+  const mode = request.spec.networkMode;
+  if (typeof mode === 'object') {
+    if (request.networkContainer === undefined) throw new InvalidArgumentError(`the plan shares the network of container resource ${mode.container}, but apply did not resolve its name`);
+    return `container:${request.networkContainer}`;
+  }
+  return mode === 'bridge' ? undefined : mode;
+}
+
 /** Whether a network mode means networks of the engine (not none, host or another container's). */
 export function joinsNetworks(networkMode: string | undefined): boolean {
   return networkMode !== 'none' && networkMode !== 'host' && !(networkMode ?? '').startsWith('container:');
@@ -123,6 +137,7 @@ export function observedContainerSpec(c: ContainerInspectShape, image: ImageConf
   let networkMode: ContainerSpec['networkMode'] = 'bridge';
   let networks: NetworkAttachment[] = [];
   if (h.NetworkMode === 'host' || h.NetworkMode === 'none') networkMode = h.NetworkMode;
+  else if ((h.NetworkMode ?? '').startsWith('container:')) networkMode = { container: h.NetworkMode!.slice('container:'.length) };
   else if (joinsNetworks(h.NetworkMode)) {
     networks = networkList(c, ctx.defaults.network);
     // Only the default network, as the engine chose it: the plan says `[]`.

@@ -134,6 +134,30 @@ export interface ContainerCreateRequest {
   /** The environment with env files read and secrets resolved (spec.env wins over files). */
   readonly env: { readonly [name: string]: string };
   readonly labels: ManagedLabels;
+  /**
+   * The name of the container whose network namespace it joins, when `spec.networkMode` is
+   * `{ container }` (that resource's replica 1, resolved by apply).
+   */
+  readonly networkContainer?: string;
+  /**
+   * The content of `spec.secrets` and `spec.configs`, read by apply (secret values, config
+   * files checked against their sha256), one per target, in the spec's order: secrets first.
+   * The driver puts each in the container as a file before it starts, read-only where the
+   * engine can.
+   */
+  readonly files?: readonly ContainerFile[];
+}
+
+/** A file the driver puts into a container before it starts (a secret's or a config's). */
+export interface ContainerFile {
+  /** Absolute path in the container. */
+  readonly target: string;
+  readonly content: Buffer;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** A secret's value: never logged, never in a label. */
+  readonly secret: boolean;
 }
 
 /** Changes the engine applies to an existing container without recreating it. */

@@ -19,7 +19,7 @@
  */
 
 import type { ContainerSpec, Healthcheck, Mount, NetworkSpec, PortMapping, VolumeSpec } from '../../plan/types';
-import { ContainerInspectShape, ImageConfigShape, imageDefaults, observedContainerSpec } from '../observed';
+import { ContainerInspectShape, ImageConfigShape, imageDefaults, observedContainerSpec, requestNetworkMode } from '../observed';
 import type { ContainerCreateRequest, ContainerStatus, ContainerUpdate, DriverCapabilities, ImageDefaults, ObservedContainer } from '../types';
 
 // --- the Engine API's shapes (just the fields the driver reads or writes) --------------------
@@ -179,7 +179,7 @@ export function createBody(request: ContainerCreateRequest): DockerCreateBody {
     // Docker publishes only exposed ports (the CLI exposes each -p port).
     ...(spec.ports.length ? { ExposedPorts: Object.fromEntries(Object.keys(bindings).map((k) => [k, {}])) } : {}),
     HostConfig: {
-      ...(spec.networkMode === 'bridge' ? (first ? { NetworkMode: first.network } : {}) : { NetworkMode: spec.networkMode }),
+      ...(spec.networkMode === 'bridge' ? (first ? { NetworkMode: first.network } : {}) : { NetworkMode: requestNetworkMode(request) }),
       ...(spec.ports.length ? { PortBindings: bindings } : {}),
       PublishAllPorts: spec.publishAllPorts,
       Mounts: spec.mounts.flatMap((m) => (m.type === 'tmpfs' ? [] : [{ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly }])),
