@@ -355,6 +355,18 @@ export class BuiltinDriver implements Driver {
       ipv4Address: first?.ipv4Address,
       ports: spec.ports.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol })),
       publishAll: spec.publishAllPorts,
+      expose: spec.expose ? [...spec.expose] : undefined,
+      extraHosts: Object.entries(spec.extraHosts ?? {}).map(([host, ip]) => `${host}:${ip}`),
+      dns: spec.dns ? [...spec.dns] : undefined,
+      dnsSearch: spec.dnsSearch ? [...spec.dnsSearch] : undefined,
+      dnsOptions: spec.dnsOptions ? [...spec.dnsOptions] : undefined,
+      sysctls: spec.sysctls ? { ...spec.sysctls } : undefined,
+      ulimits: Object.entries(spec.ulimits ?? {}).map(([n, u]) => ({ name: n, soft: u.soft, hard: u.hard })),
+      shmSize: spec.shmSizeBytes,
+      devices: spec.devices?.map((d) => ({ ...d })),
+      pidMode: spec.pid,
+      ipcMode: spec.ipc,
+      files: request.files?.map((f) => ({ target: f.target, content: f.content, mode: f.mode, uid: f.uid, gid: f.gid })),
     });
     try {
       // The other networks: connect works on a container that has not started.

@@ -29,7 +29,9 @@ jest.setTimeout(60_000);
  * published ports go through docker-proxy). What it leaves is checked at the end: no bridge, no
  * iptables line of its subnets, nothing mounted under its directory.
  */
-const BRIDGE = { name: 'cdkdrv0', address: '10.152.0.1/24', pool: '10.153.0.0/16' };
+// CDK_DOCKER_TEST_OCTET and CDK_DOCKER_TEST_BRIDGE move them, for engineers who share a host.
+const OCTET = Number(process.env.CDK_DOCKER_TEST_OCTET ?? 152);
+const BRIDGE = { name: process.env.CDK_DOCKER_TEST_BRIDGE ?? 'cdkdrv0', address: `10.${OCTET}.0.1/24`, pool: `10.${OCTET + 1}.0.0/16` };
 let dockerd: TestDockerd;
 let work: string;
 let iptablesBefore: string[];
@@ -38,7 +40,7 @@ let iptablesBefore: string[];
 function ourIptables(): string[] {
   return execFileSync('iptables-save', { encoding: 'utf8' })
     .split('\n')
-    .filter((l) => l.includes(BRIDGE.name) || l.includes('10.152.') || l.includes('10.153.'))
+    .filter((l) => l.includes(BRIDGE.name) || l.includes(`10.${OCTET}.`) || l.includes(`10.${OCTET + 1}.`))
     .map((l) => l.replace(/\[\d+:\d+\]/g, ''));
 }
 
