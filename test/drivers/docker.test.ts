@@ -10,7 +10,7 @@ import { observePlan } from '../../lib/toolkit/observe';
 import type { ImageResource } from '../../lib/plan/types';
 import { CdkDockerError } from '../../lib/core/errors';
 import { processIdentity } from '../../lib/core/process';
-import { createBody, normalizedInspect, updateBody, UNLIMITED_MEMORY } from '../../lib/drivers/docker/mapping';
+import { createBody, filesArchive, normalizedInspect, updateBody, UNLIMITED_MEMORY } from '../../lib/drivers/docker/mapping';
 import type { DockerContainerInspect } from '../../lib/drivers/docker/mapping';
 import { ROOT, tempDir, until } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
@@ -416,6 +416,65 @@ describe('docker driver: the Engine API bodies', () => {
       Healthcheck: { Test: ['NONE'] },
       HostConfig: { NetworkMode: 'host', PublishAllPorts: false, Mounts: [], RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, Init: false, ReadonlyRootfs: false, Privileged: false },
     });
+  });
+
+  test('what compose files set becomes HostConfig and ExposedPorts; another container\'s network is container:<name>; files are a tar of their own', async () => {
+    const body = createBody({
+      name: 'web',
+      imageId: 'sha256:abc',
+      env: {},
+      labels,
+      networkContainer: 'vpn',
+      spec: spec({
+        networkMode: { container: 'vpn' },
+        expose: ['9000/udp'],
+        extraHosts: { db: '10.0.0.5', gw: 'host-gateway' },
+        dns: ['1.1.1.1'],
+        dnsSearch: ['a.test'],
+        dnsOptions: ['ndots:2'],
+        sysctls: { 'net.core.somaxconn': '1024' },
+        ulimits: { nofile: { soft: 1024, hard: 2048 }, core: { soft: -1, hard: -1 } },
+        shmSizeBytes: 134217728,
+        devices: [{ hostPath: '/dev/fuse', containerPath: '/dev/fuse', permissions: 'rw' }],
+        pid: 'host',
+        ipc: 'shareable',
+      }),
+    });
+    expect(body.ExposedPorts).toEqual({ '9000/udp': {} });
+    expect(body.HostConfig).toMatchObject({
+      NetworkMode: 'container:vpn',
+      ExtraHosts: ['db:10.0.0.5', 'gw:host-gateway'],
+      Dns: ['1.1.1.1'],
+      DnsSearch: ['a.test'],
+      DnsOptions: ['ndots:2'],
+      Sysctls: { 'net.core.somaxconn': '1024' },
+      Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 2048 }, { Name: 'core', Soft: -1, Hard: -1 }],
+      ShmSize: 134217728,
+      Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rw' }],
+      PidMode: 'host',
+      IpcMode: 'shareable',
+    });
+    expect(body.NetworkingConfig).toBeUndefined();
+    // Without the name apply resolves, the request is refused rather than sent half-made.
+    expect(() => createBody({ name: 'web', imageId: 'sha256:abc', env: {}, labels, spec: spec({ networkMode: { container: 'vpn' } }) })).toThrow(CdkDockerError);
+    // The files: one regular file each, with its mode and owner, under its path without the leading /.
+    const tar = await filesArchive([{ target: '/run/secrets/pw', content: Buffer.from('s3cret'), mode: 0o440, uid: 0, gid: 65534, secret: true }]);
+    const extract = (require('tar-stream') as typeof import('tar-stream')).extract();
+    const entries: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      extract.on('entry', (h, stream, next) => {
+        let data = '';
+        stream.on('data', (c: unknown) => (data += (c as Buffer).toString()));
+        stream.on('end', () => {
+          entries.push(`${h.type} ${h.name} ${h.mode?.toString(8)} ${h.uid}:${h.gid} ${data}`);
+          next();
+        });
+      });
+      extract.on('finish', resolve);
+      extract.on('error', reject);
+      extract.end(tar);
+    });
+    expect(entries).toEqual(['file run/secrets/pw 440 0:65534 s3cret']);
   });
 
   test('an update sets limits with swap to match and lifts them with values no container reaches, read back as none', () => {
