@@ -138,6 +138,8 @@ describe('docker driver: a stack applied through the reconciler', () => {
     });
     new Container(stack, 'job', { image: built, networks: [back], dependsOn: [{ container: web, condition: DependencyCondition.HEALTHY }] });
     new Container(stack, 'reader', { image: base, command: loop('TERM'), volumesFrom: [{ container: web, readOnly: true }], networkMode: NetworkMode.NONE });
+    // Its own hostname as an alias: Docker adds the hostname too, but only where it was not asked for.
+    new Container(stack, 'named', { image: base, command: loop('TERM'), hostname: 'named-host', networks: [{ network: back, aliases: ['named-host', 'other'] }, front] });
     new Container(stack, 'onhost', { image: base, command: loop('TERM'), networkMode: NetworkMode.HOST });
     // The image's own command (sh, which ends at once), the default network, two replicas.
     new Container(stack, 'plain', { image: base, replicas: 2 });

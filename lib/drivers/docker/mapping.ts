@@ -7,9 +7,9 @@
  * What Docker adds that the plan never said, and how it is kept out of the diff:
  * - Config: the image's Cmd/Entrypoint/Env/WorkingDir/User/Healthcheck and its default PATH —
  *   ../observed compares against the image's config and the declared defaults.
- * - Aliases: Docker adds the container's short id, and its hostname when that is not its name, to
- *   its aliases on every user network; dropped (a plan that names its own hostname as an alias
- *   cannot be told from Docker's addition and would show a difference).
+ * - Aliases: Docker appends the container's short id, and its hostname when that is not its name,
+ *   to its aliases on every user network; dropped by position (askedAliases), so a plan that names
+ *   the container's own hostname as an alias keeps it.
  * - Mounts: inspect's `Mounts` comes from a Go map (any order); put back in HostConfig's order.
  * - Ports: a published port bound to all addresses is reported twice (0.0.0.0 and ::); once.
  * - Limits Docker cannot lift: `/containers/{id}/update` ignores 0 for Memory and NanoCpus and
@@ -320,17 +320,25 @@ export function toImageDefaults(image: DockerImageInspect): ImageDefaults {
 }
 
 /**
+ * The aliases a container was given on a network, from what inspect reports. On a user network
+ * Docker appends the container's short id, then its hostname when that is not its name, each
+ * unless the list has it already: what comes before the short id was asked for (a hostname
+ * there too), what comes from it on was Docker's. Without the short id (not a user network),
+ * the hostname is Docker's only when it is last.
+ */
+export function askedAliases(c: Pick<DockerContainerInspect, 'Id' | 'Name' | 'Config'>, aliases: readonly string[]): string[] {
+  const shortId = aliases.indexOf(c.Id.slice(0, 12));
+  if (shortId >= 0) return aliases.slice(0, shortId);
+  const hostname = c.Config.Hostname;
+  return hostname && `/${hostname}` !== c.Name && aliases[aliases.length - 1] === hostname ? aliases.slice(0, -1) : [...aliases];
+}
+
+/**
  * Docker's inspect with what Docker added taken out (see the module comment), in the shape
  * ../observed reads.
  */
 export function normalizedInspect(c: DockerContainerInspect): DockerContainerInspect {
-  // Docker adds the short id, and a hostname other than the container's name, on user networks.
-  const added = new Set([c.Id.slice(0, 12)]);
-  const hostname = c.Config.Hostname;
-  if (hostname && `/${hostname}` !== c.Name) added.add(hostname);
-  const networks = Object.fromEntries(
-    Object.entries(c.NetworkSettings?.Networks ?? {}).map(([name, e]) => [name, { ...e, Aliases: (e.Aliases ?? []).filter((a) => !added.has(a)) }]),
-  );
+  const networks = Object.fromEntries(Object.entries(c.NetworkSettings?.Networks ?? {}).map(([name, e]) => [name, { ...e, Aliases: askedAliases(c, e.Aliases ?? []) }]));
   const order = (c.HostConfig.Mounts ?? []).map((m) => m.Target);
   const rank = (dest: string) => {
     const i = order.indexOf(dest);
