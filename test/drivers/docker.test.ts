@@ -105,7 +105,7 @@ describe('docker driver: a stack applied through the reconciler', () => {
     const stack = new Stack(app, 'dockerstack');
     const base = Image.fromRegistry(stack, 'base', 'busybox:driver', { pullPolicy: 'never' });
     const built = Image.fromBuild(stack, 'built', 'ctx', { tag: 'dockerstack-job:latest' });
-    const front = new Network(stack, 'front', { subnet: '10.153.200.0/24' });
+    const front = new Network(stack, 'front', { subnet: `10.${OCTET + 1}.200.0/24` });
     const back = new Network(stack, 'back');
     const data = new Volume(stack, 'data', { removalPolicy: RemovalPolicy.DESTROY });
     const loop = (signal: string) => ['sh', '-c', `trap "exit 0" ${signal}; while true; do sleep 0.2; done`];
@@ -122,7 +122,7 @@ describe('docker driver: a stack applied through the reconciler', () => {
         { type: 'bind', source: 'app.conf', target: '/etc/app.conf', readOnly: true },
         { type: 'tmpfs', target: '/scratch', size: '1m' },
       ],
-      networks: [{ network: front, aliases: ['www'], ipv4Address: '10.153.200.10' }, back],
+      networks: [{ network: front, aliases: ['www'], ipv4Address: `10.${OCTET + 1}.200.10` }, back],
       restart: Restart.onFailure(2),
       healthcheck: { test: 'true', interval: '1s' },
       labels: { app: 'web' },
@@ -162,7 +162,7 @@ describe('docker driver: a stack applied through the reconciler', () => {
       expect(await lastOutput(driver, 'dockerstack-job', 5)).toBe('job done\n');
       const webNow = again.observed.containers.find((c) => c.name === web.containerName)!;
       expect(webNow).toMatchObject({ status: 'running', health: 'healthy' });
-      expect(webNow.networks[`dockerstack-front`].ipv4Address).toBe('10.153.200.10');
+      expect(webNow.networks[`dockerstack-front`].ipv4Address).toBe(`10.${OCTET + 1}.200.10`);
       expect(webNow.spec.fullEnv.TOKEN).toBe('s3cr3t');
       // (Docker 20.10 adds its PATH when it starts the process, not to the container's config.)
       expect(again.observed.containers.find((c) => c.name === 'dockerstack-nopath')).toMatchObject({ status: 'running' });
