@@ -660,6 +660,16 @@ describe('Container: what compose files set on the host side', () => {
     ]);
   });
 
+  test('networkMode: a container no stack manages cannot lend its network; a container cannot lend its own', () => {
+    const stack = shop();
+    const outside = Container.fromName(stack, 'outside', 'someone-elses');
+    new Container(stack, 'app', { image: 'busybox', networkMode: outside });
+    expect(synthProblems(stack)).toEqual(['[shop/app] networkMode shop/outside is not managed by a stack; only a container of this stack can share its network']);
+    expect(invalidArgument(() => new Container(shop(), 'web', { image: 'busybox', networkMode: {} as never }))).toBe(
+      '[shop/web] networkMode must be "bridge", "host", "none" or a Container whose network to share',
+    );
+  });
+
   test('a missing config file is reported at synth, naming it', () => {
     const stack = shop();
     new Container(stack, 'web', { image: 'busybox', configs: [{ config: Config.fromFile('missing.conf'), target: '/etc/app.conf' }] });
