@@ -9,7 +9,7 @@ jest.setTimeout(120_000);
 
 /**
  * What compose files set, end to end as a user runs it on the built-in engine (real runc,
- * conmon, netavark; a private state root, octet 179): a stack with a secret file, a config
+ * conmon, netavark; a private state root, octets 178-179): a stack with a secret file, a config
  * file, extra hosts, DNS, ulimits and a container in another's network is applied, reads back
  * as no change, and changing the secret's or the config's content is a replace that shows no
  * value.
@@ -34,7 +34,7 @@ beforeAll(() => {
   dir = path.join(work, 'app');
   fs.mkdirSync(dir);
   env = { CDK_DOCKER_ROOT: path.join(work, 'root'), CDK_DOCKER_RUNROOT: path.join(work, 'run') };
-  privateNetworkConfig(env.CDK_DOCKER_ROOT!, 179);
+  privateNetworkConfig(env.CDK_DOCKER_ROOT!, 178); // 10.178.0.0/24, user networks 10.179.x.0/24
   fs.writeFileSync(path.join(dir, 'db_password.txt'), SECRET);
   fs.writeFileSync(path.join(dir, 'app.conf'), 'port=8080\n');
   writeJsApp(
@@ -49,7 +49,7 @@ const db = new cdk.Container(stack, 'db', {
   networks: [net],
   secrets: [{ secret: cdk.Secret.fromFile('db_password.txt'), target: 'db_password', mode: 0o400 }],
   configs: [{ config: cdk.Config.fromFile('app.conf'), target: '/etc/app/app.conf' }],
-  extraHosts: { 'legacy.gaps.test': '10.179.9.9' },
+  extraHosts: { 'legacy.gaps.test': '10.178.9.9' },
   dnsSearch: ['gaps.test'],
   ulimits: { nofile: 4096 },
   expose: [5432],
@@ -83,7 +83,7 @@ test('apply gives the containers their files, hosts, DNS and limits; diff then f
   expect(ok(cli(['exec', 'gapse2e', 'db', 'cat', '/etc/app/app.conf']))).toBe('port=8080\n');
   expect(ok(cli(['exec', 'gapse2e', 'db', 'sh', '-c', 'ulimit -n; grep -c "^search gaps.test$" /etc/resolv.conf']))).toBe('4096\n1\n');
   // The sidecar is in db's network: it has db's hosts file.
-  expect(ok(cli(['exec', 'gapse2e', 'sidecar', 'cat', '/etc/hosts']))).toMatch(/^10\.179\.9\.9\s+legacy\.gaps\.test$/m);
+  expect(ok(cli(['exec', 'gapse2e', 'sidecar', 'cat', '/etc/hosts']))).toMatch(/^10\.178\.9\.9\s+legacy\.gaps\.test$/m);
 
   const clean = cli(['diff', '--detailed-exitcode']);
   expect(clean.stdout).toContain('No changes.');

@@ -15,7 +15,7 @@ jest.setTimeout(120_000);
  * CLI as a user types it (`--dns`, `--sysctl`, `--ulimit`, `--device`, `--pid`, `--ipc`,
  * `--expose`) and through the service for what only the SDK gives (secret and config files).
  */
-const OCTET = 177; // the default network 10.177.0.0/24; the gaps engineer's octets
+const OCTET = 177; // the default network 10.177.0.0/24 (no user networks: its pool 10.178 stays unused)
 let work: string;
 let env: NodeJS.ProcessEnv;
 let svc: ContainerService;
