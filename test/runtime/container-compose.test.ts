@@ -73,7 +73,7 @@ test('run takes --dns, --dns-search, --dns-option, --sysctl, --ulimit, --device,
     rt([
       'run', '-d', '--name', 'c1',
       '--dns', '10.177.0.53', '--dns-search', 'gaps.test', '--dns-option', 'ndots:3',
-      '--sysctl', 'net.core.somaxconn=512', '--ulimit', 'nofile=512:1024', '--ulimit', 'nproc=100',
+      '--sysctl', 'net.core.somaxconn=512', '--ulimit', 'nofile=512:1024', '--ulimit', 'nproc=100', '--ulimit', 'core=-1',
       '--device', '/dev/null:/dev/gaps-null:rw', '--shm-size', '32m', '--ipc', 'shareable', '--expose', '7000-7001/udp',
       'busybox:gaps', 'sleep', '1000',
     ]),
@@ -82,12 +82,13 @@ test('run takes --dns, --dns-search, --dns-option, --sysctl, --ulimit, --device,
   expect(resolv).toMatch(/^nameserver 10\.177\.0\.53$/m);
   expect(resolv).toMatch(/^search gaps\.test$/m);
   expect(resolv).toMatch(/^options ndots:3$/m);
-  expect(sh('c1', 'cat /proc/sys/net/core/somaxconn; ulimit -n; ulimit -Hn; ulimit -u')).toBe('512\n512\n1024\n100\n');
+  // -1 is unlimited (RLIM_INFINITY, which the spec must carry as a uint64).
+  expect(sh('c1', 'cat /proc/sys/net/core/somaxconn; ulimit -n; ulimit -Hn; ulimit -u; ulimit -c')).toBe('512\n512\n1024\n100\nunlimited\n');
   expect(sh('c1', 'echo x > /dev/gaps-null && echo written; cat /dev/gaps-null; echo read')).toBe('written\nread\n');
   expect(sh('c1', 'cat /proc/mounts')).toMatch(/^\S+ \/dev\/shm tmpfs \S*size=32768k/m);
   // Docker's inspect names for them; the image's port and the exposed ones.
   expect(inspect('c1', '{{json .HostConfig.Dns}} {{json .HostConfig.Sysctls}} {{json .HostConfig.Ulimits}} {{.HostConfig.IpcMode}}')).toBe(
-    '["10.177.0.53"] {"net.core.somaxconn":"512"} [{"Name":"nofile","Soft":512,"Hard":1024},{"Name":"nproc","Soft":100,"Hard":100}] shareable',
+    '["10.177.0.53"] {"net.core.somaxconn":"512"} [{"Name":"nofile","Soft":512,"Hard":1024},{"Name":"nproc","Soft":100,"Hard":100},{"Name":"core","Soft":-1,"Hard":-1}] shareable',
   );
   expect(inspect('c1', '{{json .Config.ExposedPorts}}')).toBe('{"6379/tcp":{},"7000/udp":{},"7001/udp":{}}');
   expect(inspect('c1', '{{json .HostConfig.Devices}}')).toBe('[{"PathOnHost":"/dev/null","PathInContainer":"/dev/gaps-null","CgroupPermissions":"rw"}]');
