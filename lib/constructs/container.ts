@@ -303,7 +303,9 @@ export interface ContainerProps {
   readonly networks?: Array<INetwork | NetworkAttachmentOptions>;
   /**
    * Network mode; `host`, `none` and another container (whose network namespace this one
-   * shares, as compose's `network_mode: service:X`; it starts first) exclude `networks` and `ports`.
+   * shares: a Container of this stack, which starts first, as compose's `network_mode:
+   * service:X`; or `Container.fromName(…)`, which must be running, as `container:X`) exclude
+   * `networks` and `ports`.
    * @default NetworkMode.BRIDGE
    * @see https://docs.docker.com/engine/network/#container-networks
    */
@@ -1018,9 +1020,13 @@ export class Container extends StackResource implements IContainer {
 
     let networkMode: ContainerSpec['networkMode'] = this.settings.networkMode;
     if (this.networkContainer !== undefined) {
-      const id = ref(this.networkContainer, 'networkMode container');
-      if (id !== undefined) networkMode = { container: id };
-      else if (!StackResource.isStackResource(this.networkContainer)) ctx.error(this, `networkMode ${this.networkContainer.node.path} is not managed by a stack; only a container of this stack can share its network`);
+      // A container of this stack by its logical id (it is created first); another one by name.
+      if (StackResource.isStackResource(this.networkContainer)) {
+        const id = ref(this.networkContainer, 'networkMode container');
+        if (id !== undefined) networkMode = { container: id };
+      } else {
+        networkMode = { containerName: this.networkContainer.containerName };
+      }
     }
 
     const secrets: SecretFile[] = this._secrets

@@ -173,7 +173,7 @@ export class BuiltinDriver implements Driver {
       exitCode: state.ExitCode,
       health: running ? state.Health?.Status : undefined,
       restartCount: state.RestartCount,
-      spec: observedContainerSpec(inspectShape(r), image, { defaults: this.capabilities.defaults, hostName: hostHostname() }),
+      spec: observedContainerSpec(inspectShape(r, (id) => this.containers.tryRecord(id)?.Name), image, { defaults: this.capabilities.defaults, hostName: hostHostname() }),
       networks,
       ports,
     };
@@ -623,8 +623,12 @@ function observedStatus(status: ContainerState['Status']): ContainerStatus {
 }
 
 /** A runtime record as Docker's inspect shape, for ./observed. */
-function inspectShape(r: ContainerRecord): ContainerInspectShape {
-  return { ...r, NetworkSettings: { Networks: Object.fromEntries(loadContainers().endpointsConfig(r)) } };
+function inspectShape(r: ContainerRecord, nameOf: (id: string) => string | undefined = () => undefined): ContainerInspectShape {
+  // Another container's network is recorded by its id: reported by its name, as the plan names it.
+  const mode = r.HostConfig.NetworkMode;
+  const shared = mode.startsWith('container:') ? nameOf(mode.slice('container:'.length)) : undefined;
+  const hostConfig = shared !== undefined ? { ...r.HostConfig, NetworkMode: `container:${shared}` } : r.HostConfig;
+  return { ...r, HostConfig: hostConfig, NetworkSettings: { Networks: Object.fromEntries(loadContainers().endpointsConfig(r)) } };
 }
 
 /** An existing network of the name asked for: it, when it has the labels asked for; else ConflictError. */

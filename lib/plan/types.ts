@@ -103,11 +103,14 @@ export type Protocol = 'tcp' | 'udp' | 'sctp';
 export type RestartPolicyName = 'no' | 'always' | 'unless-stopped' | 'on-failure';
 export type NetworkMode = 'bridge' | 'host' | 'none' | ContainerNetworkMode;
 
-/** Share another container's network namespace (compose `network_mode: service:X`). */
-export interface ContainerNetworkMode {
-  /** Logical id of the container resource whose network this one joins (replica 1). */
-  readonly container: string;
-}
+/**
+ * Share another container's network namespace: a container resource of the plan (compose
+ * `network_mode: service:X`), or a container the stack does not manage, by name (compose
+ * `network_mode: container:X`). Exactly one of the two.
+ */
+export type ContainerNetworkMode =
+  | { /** Logical id of the container resource whose network this one joins (replica 1). */ readonly container: string; readonly containerName?: never }
+  | { /** Name of a container no stack manages (it must run first). */ readonly containerName: string; readonly container?: never };
 
 export type IpcMode = 'host' | 'private' | 'shareable';
 export type DependencyCondition = 'started' | 'healthy' | 'completed';

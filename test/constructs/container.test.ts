@@ -660,11 +660,13 @@ describe('Container: what compose files set on the host side', () => {
     ]);
   });
 
-  test('networkMode: a container no stack manages cannot lend its network; a container cannot lend its own', () => {
+  test('networkMode: a container no stack manages lends its network by name (compose container:X), with no dependency; anything else is refused', () => {
     const stack = shop();
     const outside = Container.fromName(stack, 'outside', 'someone-elses');
     new Container(stack, 'app', { image: 'busybox', networkMode: outside });
-    expect(synthProblems(stack)).toEqual(['[shop/app] networkMode shop/outside is not managed by a stack; only a container of this stack can share its network']);
+    const app = resourceAt(Testing.synth(stack), 'app', 'container');
+    expect(app.spec.networkMode).toEqual({ containerName: 'someone-elses' });
+    expect(app.dependsOn).toEqual([app.spec.image]);
     expect(invalidArgument(() => new Container(shop(), 'web', { image: 'busybox', networkMode: {} as never }))).toBe(
       '[shop/web] networkMode must be "bridge", "host", "none" or a Container whose network to share',
     );

@@ -531,8 +531,13 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       const marker = 'gaps-main-up';
       const main = n('gaps-main');
       const side = n('gaps-side');
+      const guest = n('gaps-guest');
       made.containers.add(main);
       made.containers.add(side);
+      made.containers.add(guest);
+      // A container no stack of the plan manages, whose network a plan container shares by name.
+      const ext = await oneShot('gaps-ext', 'trap "exit 0" TERM; while true; do sleep 0.2; done');
+      await driver.wait(ext, 'started', 20_000);
       const mainSpec = (secret: string): ContainerSpec =>
         spec({
           command: ['sh', '-c', `trap "exit 0" TERM; echo ${marker}; while true; do sleep 0.2; done`],
@@ -563,6 +568,13 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
             dependsOn: ['base', 'main'],
             spec: spec({ command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'], networkMode: { container: 'main' } }),
           },
+          guest: {
+            type: 'container',
+            path: 'guest',
+            name: guest,
+            dependsOn: ['base'],
+            spec: spec({ command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'], networkMode: { containerName: ext } }),
+          },
         },
       });
       const diffNow = async (p: Plan) => {
@@ -571,7 +583,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       };
       const plan = gapsPlan('s3cret-gaps\n');
       const first = await diffNow(plan);
-      expect(first.diff.changes.filter((c) => c.type === 'container').map((c) => `${c.path} ${c.action}`)).toEqual(['main create', 'side create']);
+      expect(first.diff.changes.filter((c) => c.type === 'container').map((c) => `${c.path} ${c.action}`).sort()).toEqual(['guest create', 'main create', 'side create']);
       await applyDiff(plan, first.diff, first.observed, driver, { images: { base: await driver.image(ctx.baseImageRef) } });
 
       const sh = async (name: string, script: string, user?: string): Promise<{ exitCode: number; stdout: string }> => {
@@ -605,6 +617,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       const netOf = (name: string) => text(name, 'for i in /sys/class/net/*; do echo "$i $(cat $i/address)"; done');
       expect(await netOf(side)).toBe(await netOf(main));
       expect(await text(side, 'cat /etc/hosts')).toMatch(/^10\.176\.0\.5\s+db\.gaps\.test$/m);
+      expect(await netOf(guest)).toBe(await netOf(ext));
 
       // Apply, then diff: nothing to do; what the engine reports holds no secret.
       const again = await diffNow(plan);
@@ -614,7 +627,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       expect(JSON.stringify(again.observed)).not.toContain('s3cret-gaps');
       // A new secret value replaces the container, shown masked; the shared-network container goes with it.
       const changed = diffStack(gapsPlan('rotated\n'), again.observed, { base: await driver.image(ctx.baseImageRef) }, driver.capabilities);
-      expect(changed.changes.filter((c) => c.type === 'container').map((c) => [c.path, c.action, c.reasons.map((r) => `${r.field} ${r.before} → ${r.after}`)])).toEqual([
+      expect(changed.changes.filter((c) => c.type === 'container' && c.action !== 'no-op').map((c) => [c.path, c.action, c.reasons.map((r) => `${r.field} ${r.before} → ${r.after}`)])).toEqual([
         ['main', 'replace', ['secrets./run/secrets/db_password (sensitive) → (sensitive)']],
         ['side', 'replace', [`networkMode.container "${main}" → "${main}" (recreated)`]],
       ]);

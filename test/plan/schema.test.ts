@@ -90,8 +90,10 @@ describe('plan schema', () => {
       spec.secrets = [{ secret: { source: 'env', from: 'PW', hmac: `hmac-sha256:${'a'.repeat(64)}`, value: 'in clear' }, target: '/run/secrets/../../etc/shadow', mode: 292, uid: 0, gid: 0 }];
       spec.configs = [{ source: 'file', file: '/a', content: 'x', sha256: `sha256:${'b'.repeat(64)}`, target: '/etc/a', mode: 292, uid: 0, gid: 0 }];
       spec.networkMode = { container: 'not an id' };
+      p.resources[id('db')].spec.networkMode = { container: id('web'), containerName: 'both' };
     });
     expect(problems(data).sort()).toEqual([
+      expect.stringMatching(/^resources\.Db[0-9A-F]{8}\.spec\.networkMode: must NOT have more than 1 properties/),
       expect.stringMatching(/^resources\.Web[0-9A-F]{8}\.spec\.configs\.0: unknown property "content" \(not allowed here; check the spelling\)$/),
       expect.stringMatching(/^resources\.Web[0-9A-F]{8}\.spec\.networkMode\.container: /),
       expect.stringMatching(/^resources\.Web[0-9A-F]{8}\.spec\.secrets\.0\.secret: unknown property "value" \(not allowed here; check the spelling\)$/),

@@ -424,8 +424,16 @@ describe('what compose files set', () => {
       ['app', 'replace', ['networkMode.container "shop-vpn" → "shop-vpn" (recreated)']],
     ]);
     // Made by hand in another container's network: a change of mode.
-    const f = withContainer(faithful(plan), 'app', (c) => ({ ...c, spec: { ...c.spec, networkMode: { container: 'someone-else' } } }));
+    const f = withContainer(faithful(plan), 'app', (c) => ({ ...c, spec: { ...c.spec, networkMode: { containerName: 'someone-else' } } }));
     expect(only(diffStack(plan, f.observed, f.images, ENGINE)).reasons).toEqual([{ field: 'networkMode', before: '"container:someone-else"', after: '"container:shop-vpn"', needs: 'replace' }]);
+    // A container no stack manages, by name: the same one is no change, another one a replace.
+    const external = (name: string) => {
+      const stack = new Stack(fixtureApp(), 'shop');
+      new Container(stack, 'app', { image: 'busybox:1.36', networkMode: Container.fromName(stack, 'vpn', name) });
+      return Testing.synth(stack);
+    };
+    expect(changed(diffAfter(external('vpn-a'), external('vpn-a')))).toEqual([]);
+    expect(only(diffAfter(external('vpn-a'), external('vpn-b'))).reasons).toEqual([{ field: 'networkMode', before: '"container:vpn-a"', after: '"container:vpn-b"', needs: 'replace' }]);
   });
 
   test('a plan using what the engine cannot do is refused before anything, with the engine\'s own sentence', () => {

@@ -233,8 +233,15 @@ export class DockerDriver implements Driver {
       // An image id names its content: its config never changes. One that is absent is asked again.
       image.then((config) => config === undefined && images.delete(c.Image), () => images.delete(c.Image));
     }
-    const [config, info] = await Promise.all([image, c.HostConfig.NetworkMode === 'host' ? this.info() : undefined]);
-    return toObservedContainer(c, config, this.capabilities, info?.Name);
+    const [config, info, shared] = await Promise.all([image, c.HostConfig.NetworkMode === 'host' ? this.info() : undefined, this.networkContainerName(c)]);
+    return toObservedContainer(shared ? { ...c, HostConfig: { ...c.HostConfig, NetworkMode: `container:${shared}` } } : c, config, this.capabilities, info?.Name);
+  }
+
+  /** The name of the container whose network `c` shares (Docker records its id), if any and it still exists. */
+  private async networkContainerName(c: DockerContainerInspect): Promise<string | undefined> {
+    const mode = c.HostConfig.NetworkMode ?? '';
+    if (!mode.startsWith('container:')) return undefined;
+    return (await this.inspect(mode.slice('container:'.length)))?.Name.replace(/^\//, '');
   }
 
   private async observeContainer(nameOrId: string): Promise<ObservedContainer> {
