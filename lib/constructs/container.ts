@@ -682,7 +682,7 @@ export class Container extends StackResource implements IContainer {
       ctx.statPath(this, `develop.watch[${i}].path`, path);
       if (rule.action === WatchAction.REBUILD) {
         if (context === undefined) {
-          ctx.error(this, `develop.watch[${i}]: action "rebuild" needs an image built by this stack (Image.fromBuild), but ${this.image.node.path} is not built here; use action "sync", or build the image`);
+          ctx.error(this, `develop.watch[${i}]: action "rebuild" needs an image built by this stack (Image.fromBuild), but its image ${this.image.imageName} is not built here; use action "sync", or build the image`);
         } else {
           const dir = ctx.resolvePath(context);
           if (path !== dir && !path.startsWith(dir.endsWith('/') ? dir : `${dir}/`)) {
