@@ -530,8 +530,9 @@ export class BuiltinDriver implements Driver {
 
   public async copyToContainer(nameOrId: string, dest: string, archive: Readable): Promise<void> {
     if (!dest.startsWith('/')) throw new InvalidArgumentError(`copy into ${nameOrId}: the destination "${dest}" must be an absolute path in the container`);
-    // The runtime's `cp - CONTAINER:PATH`: the entries checked are the entries written.
-    await loadContainers().copyToContainer(this.containers, '-', archive, nameOrId, dest);
+    // The runtime's `cp -a - CONTAINER:PATH` (owners as the archive says, as the Engine API
+    // keeps them): the entries checked are the entries written.
+    await loadContainers().copyToContainer(this.containers, '-', archive, nameOrId, dest, { archive: true });
   }
 
   // --- stacks ---------------------------------------------------------------------------------

@@ -348,8 +348,8 @@ export interface Driver {
    * Extracts the tar stream `archive` into the directory `path` (absolute) of the container,
    * running or not, as `docker cp - CONTAINER:PATH` (the Engine's `PUT /containers/{id}/archive`):
    * an entry replaces the file of its name (a directory merges into a directory), its missing
-   * parent directories are made, what it writes belongs to the container's root user, and no
-   * entry is written outside `path`. The running process is not touched (`cdk-docker watch`
+   * parent directories are made, each keeps its mode and its numeric owner from the archive, and
+   * no entry is written outside `path`. The running process is not touched (`cdk-docker watch`
    * syncs files with it). A NotFoundError when the container or `path` does not exist; a
    * ConflictError when `path` is read-only in the container.
    */

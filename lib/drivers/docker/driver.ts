@@ -805,7 +805,7 @@ export class DockerDriver implements Driver {
     if (!dest.startsWith('/')) throw new InvalidArgumentError(`copy into ${nameOrId}: the destination "${dest}" must be an absolute path in the container`);
     const c = await this.mustInspect(nameOrId);
     try {
-      // As `docker cp -`: owned by the container's root (no copyUIDGID), a directory never replaced by a file.
+      // Owners as the archive says (no copyUIDGID), a directory never replaced by a file.
       await this.client.request('PUT', `/containers/${c.Id}/archive`, { query: { path: dest, noOverwriteDirNonDir: true }, input: archive });
     } catch (e) {
       // 404 names a missing path, 403 a read-only one (the engine's words are kept).
