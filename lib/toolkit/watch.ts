@@ -30,7 +30,7 @@ import { planDir } from './plans';
  *   (`copyToContainer`; deleted files are removed with `rm -rf` in the container, as Compose
  *   does), `sync+restart` then restarts them, `rebuild` applies (its path is in the image's build
  *   context, so the image is rebuilt and the container replaced). A change a sync rule claims is
- *   not applied.
+ *   not applied, nor one that a rule's ignore patterns leave alone.
  * - A *batch* is the set of changes that arrive until none has come for `debounceMs`. One batch
  *   is carried out at a time (syncs, then one apply with the diff printed); what changes meanwhile
  *   is the next batch.
@@ -58,7 +58,7 @@ export interface WatchOptions extends DeployOptions {
 }
 
 /** One container resource's develop rule, as a batch groups its changes. */
-interface SyncRule {
+export interface SyncRule {
   readonly stack: string;
   readonly resource: ContainerResource;
   readonly rule: DevelopWatchRule;
@@ -66,7 +66,7 @@ interface SyncRule {
 }
 
 /** What a batch asks for. */
-interface Work {
+export interface Work {
   readonly syncs: Map<SyncRule, Set<string>>;
   /** The files that ask for an apply (app sources, plan inputs, rebuild rules). */
   readonly apply: string[];
@@ -128,7 +128,8 @@ class WatchSession {
       // The first apply is a batch like the others: changes made meanwhile come after it.
       await this.kick(() => this.applyNow());
       if (!this.options.signal?.aborted) {
-        this.out.write(`\n${this.paint(pc.bold, 'Watching for changes')} in ${this.roots.map((r) => path.relative(this.options.dir, r) || '.').join(', ')} (Ctrl-C to stop; the stack keeps running)\n`);
+        const shown = this.roots.map((r) => (within(r, this.options.dir) ? path.relative(this.options.dir, r) || '.' : r));
+        this.out.write(`\n${this.paint(pc.bold, 'Watching for changes')} in ${shown.join(', ')} (Ctrl-C to stop; the stack keeps running)\n`);
         this.options.onWatching?.();
       }
       await stopped;
@@ -220,35 +221,8 @@ class WatchSession {
     return running;
   }
 
-  /** Sorts a batch's files into syncs and an apply (see the module comment). */
-  private classify(files: string[]): Work {
-    const syncs = new Map<SyncRule, Set<string>>();
-    const applyFiles: string[] = [];
-    const rules = this.plans.flatMap(developRules);
-    const relevant = relevance(this.options.dir, this.outdir, this.plans);
-    for (const file of files) {
-      let synced = false;
-      let rebuild = false;
-      const claimed = new Set<ContainerResource>();
-      for (const r of rules) {
-        if (claimed.has(r.resource) || !within(file, r.rule.path)) continue;
-        const rel = toPosix(path.relative(r.rule.path, file));
-        if (rel !== '' && r.ignored(rel)) continue;
-        claimed.add(r.resource);
-        if (r.rule.action === 'rebuild') rebuild = true;
-        else {
-          synced = true;
-          if (!syncs.has(r)) syncs.set(r, new Set());
-          syncs.get(r)!.add(file);
-        }
-      }
-      if (rebuild || (!synced && relevant(file))) applyFiles.push(file);
-    }
-    return { syncs, apply: applyFiles };
-  }
-
   private async carryOut(files: string[]): Promise<void> {
-    const work = this.classify(files);
+    const work = sortChanges(this.options.dir, this.outdir, this.plans, files);
     for (const [r, changed] of work.syncs) {
       try {
         await this.sync(r, [...changed].sort());
@@ -271,8 +245,12 @@ class WatchSession {
     try {
       await apply({ ...this.options, engine: this.engine, out: this.out, color: this.color, autoApprove: true, confirm: undefined, plan: undefined, targets: undefined, parallelism: this.options.parallelism });
     } catch (e) {
-      this.out.write(`${this.paint(pc.red, 'Error:')} ${messageOf(e)}\n`);
-      this.out.write('The stack keeps its last good state. Fix the error and save: watching for changes.\n');
+      // Ctrl-C on a terminal reaches the app too: its end is no error of the app.
+      if (this.options.signal?.aborted) this.out.write('Interrupted: what was applied stays.\n');
+      else {
+        this.out.write(`${this.paint(pc.red, 'Error:')} ${messageOf(e)}\n`);
+        this.out.write('The stack keeps its last good state. Fix the error and save: watching for changes.\n');
+      }
     } finally {
       // The plans of a good synth, even when the apply then failed; an app that failed wrote none.
       try {
@@ -363,7 +341,45 @@ class WatchSession {
   }
 }
 
-/** `a`, `a and b`, or `N files under the first's folder`. */
+/**
+ * Sorts a batch's changed files (absolute paths) into syncs and an apply, by the plans of the
+ * last good synth (see the module comment): each container's first develop rule whose path
+ * holds a file (and does not ignore it) takes it; a file no sync rule took asks for an apply when
+ * a rebuild rule took it, or, unless a rule's ignore patterns leave it alone, when it is a plan
+ * input or one of the app's sources.
+ */
+export function sortChanges(dir: string, outdir: string, plans: Plan[], files: string[]): Work {
+  const syncs = new Map<SyncRule, Set<string>>();
+  const applyFiles: string[] = [];
+  const rules = plans.flatMap(developRules);
+  const relevant = relevance(dir, outdir, plans);
+  for (const file of files) {
+    let synced = false;
+    let rebuild = false;
+    let ignored = false;
+    const claimed = new Set<ContainerResource>();
+    for (const r of rules) {
+      if (claimed.has(r.resource) || !within(file, r.rule.path)) continue;
+      const rel = toPosix(path.relative(r.rule.path, file));
+      if (rel !== '' && r.ignored(rel)) {
+        ignored = true;
+        continue;
+      }
+      claimed.add(r.resource);
+      if (r.rule.action === 'rebuild') rebuild = true;
+      else {
+        synced = true;
+        if (!syncs.has(r)) syncs.set(r, new Set());
+        syncs.get(r)!.add(file);
+      }
+    }
+    // A change a rule ignores (and none takes) is left alone, as Compose leaves it.
+    if (rebuild || (!synced && !ignored && relevant(file))) applyFiles.push(file);
+  }
+  return { syncs, apply: applyFiles };
+}
+
+/** `a`, `a and b`, or `N files (first, …)`. */
 function describe(paths: string[]): string {
   if (paths.length <= 2) return paths.join(' and ');
   return `${paths.length} files (${paths[0]}, …)`;

@@ -42,10 +42,17 @@ new cdk.Image(stack, 'busybox', { archive: ${JSON.stringify(BASE_ARCHIVE)}, tag:
 const site = cdk.Image.fromBuild(stack, 'site', './web', { tag: 'watch-e2e-site:dev' });
 new cdk.Container(stack, 'web', {
   image: site,
-  command: ['sh', '-c', 'echo web up v$VERSION; exec httpd -f -p 80 -h /www'],
+  command: ['sh', '-c', 'echo web up v$VERSION; cat /etc/greeting.txt 2>/dev/null; exec httpd -f -p 80 -h /www'],
   ports: ['127.0.0.1:${PORT}:80'],
   env: { VERSION: ${JSON.stringify(version)} },
-  develop: { watch: [{ path: './web/site', target: '/www', action: 'sync', ignore: ['*.swp'] }] },
+  // httpd as PID 1 ignores SIGTERM: no need to wait the default 10 s for the kill.
+  stopTimeout: '1s',
+  develop: {
+    watch: [
+      { path: './web/site', target: '/www', action: 'sync', ignore: ['*.draft'] },
+      { path: './conf/greeting.txt', target: '/etc/greeting.txt', action: 'sync+restart' },
+    ],
+  },
 });
 ${extra}
 app.synth();
@@ -95,6 +102,8 @@ beforeAll(() => {
   fs.mkdirSync(path.join(proj, 'web', 'site'), { recursive: true });
   fs.writeFileSync(path.join(proj, 'web', 'Dockerfile'), 'FROM busybox:examples\nCOPY site /www\n');
   fs.writeFileSync(path.join(proj, 'web', 'site', 'index.html'), 'v1\n');
+  fs.mkdirSync(path.join(proj, 'conf'));
+  fs.writeFileSync(path.join(proj, 'conf', 'greeting.txt'), 'hello\n');
   fs.writeFileSync(path.join(proj, 'cdk-docker.json'), JSON.stringify({ app: `${path.join(ROOT, 'node_modules', '.bin', 'tsx')} main.ts` }));
   writeApp('1');
 });
@@ -133,14 +142,26 @@ test('watch applies, syncs a served file without a restart, applies a change of 
   fs.rmSync(path.join(proj, 'web', 'site', 'extra.html'));
   await until('the removed page to be gone', async () => (await get('extra.html')).status === 404, 30_000);
   at = await seen('web: removed /www/extra.html', at);
-  // An ignored file is neither synced nor applied.
-  fs.writeFileSync(path.join(proj, 'web', 'site', 'index.html.swp'), 'swap\n');
+  // A file the rule ignores is neither synced nor applied (though it is in the build context).
+  fs.writeFileSync(path.join(proj, 'web', 'site', 'notes.draft'), 'draft\n');
   await new Promise((r) => setTimeout(r, 1_500));
-  expect((await get('index.html.swp')).status).toBe(404);
+  expect((await get('notes.draft')).status).toBe(404);
   const synced = inspect();
   expect(synced.Id).toBe(first.Id);
   expect(synced.State.StartedAt).toBe(first.State.StartedAt);
   expect(out().slice(at)).not.toContain('Changed:');
+
+  // sync+restart: the same container, started again; its output followed again without the old lines.
+  fs.writeFileSync(path.join(proj, 'conf', 'greeting.txt'), 'hello again\n');
+  at = await seen('web: synced /etc/greeting.txt', at);
+  // Its new output may come before or after the line saying so.
+  await seen('web | hello again', at);
+  at = await seen('web: restarted', at);
+  const restarted = inspect();
+  expect(restarted.Id).toBe(first.Id);
+  expect(restarted.State.StartedAt).not.toBe(first.State.StartedAt);
+  expect(out().split('\n').filter((l) => l === 'web | web up v1')).toHaveLength(2);
+  expect(out()).not.toContain('Changed:');
 
   // The app changed: its diff is printed and applied (the image is rebuilt from the synced site too).
   writeApp('2');
