@@ -121,12 +121,14 @@ class WatchSession {
       if (this.options.signal?.aborted) resolve();
       this.options.signal?.addEventListener('abort', () => resolve(), { once: true });
     });
+    let watching = false;
     try {
       // What ran before the watch began shows only its new output.
       if (this.logs) await this.logs.seed(this.options.stacks?.length ? this.options.stacks : await this.driver.listStacks());
       await this.startWatcher();
       // The first apply is a batch like the others: changes made meanwhile come after it.
       await this.kick(() => this.applyNow());
+      watching = true;
       if (!this.options.signal?.aborted) {
         const shown = this.roots.map((r) => (within(r, this.options.dir) ? path.relative(this.options.dir, r) || '.' : r));
         this.out.write(`\n${this.paint(pc.bold, 'Watching for changes')} in ${shown.join(', ')} (Ctrl-C to stop; the stack keeps running)\n`);
@@ -140,7 +142,7 @@ class WatchSession {
       await this.running;
       this.stop.abort();
       await this.logs?.closed();
-      this.out.write('Stopped watching; the stack keeps running.\n');
+      if (watching) this.out.write('Stopped watching; the stack keeps running.\n');
     }
   }
 
