@@ -24,7 +24,7 @@ import { planDir } from './plans';
  * - The *app's sources* are the files under the project directory (where cdk-docker.json is),
  *   but for the plans directory, `node_modules`, `.git` and other dot-files.
  * - The *inputs* of a plan are the files it content-hashes: build contexts (what .dockerignore
- *   leaves in them), bind-mounted files, env files, secret files, image archives.
+ *   leaves in them), bind-mounted files, env files, secret and config files, image archives.
  * - A *develop rule* (a container's `develop.watch`) claims the changes under its path first:
  *   `sync` copies them into the container's running replicas through the driver
  *   (`copyToContainer`; deleted files are removed with `rm -rf` in the container, as Compose
@@ -428,6 +428,8 @@ function planInputs(plan: Plan): { files: string[]; contexts: string[] } {
       for (const f of r.spec.envFiles) files.push(f.path);
       for (const m of r.spec.mounts) if (m.type === 'bind' && m.sha256 !== undefined) files.push(m.source);
       for (const s of Object.values(r.spec.secretEnv)) if (s.source === 'file') files.push(s.from);
+      for (const s of r.spec.secrets ?? []) if (s.secret.source === 'file') files.push(s.secret.from);
+      for (const c of r.spec.configs ?? []) if (c.source === 'file') files.push(c.file);
     }
   }
   return { files, contexts };

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Container, Image, Secret, Stack, Testing } from '../../lib';
+import { Config, Container, Image, Secret, Stack, Testing } from '../../lib';
 import { sortChanges } from '../../lib/toolkit/watch';
 import { FIXTURE_ENV } from '../fixtures';
 import { removeTempDirs, tempDir } from '../helpers/cli';
@@ -30,6 +30,8 @@ beforeAll(() => {
   file('proj/conf/nginx.conf');
   file('shared/app.env', 'A=1\n');
   file('shared/token.txt', 'secret\n');
+  file('shared/db-password.txt', 'secret\n');
+  file('shared/site.conf');
   file('shared/unrelated.txt');
 });
 
@@ -42,6 +44,8 @@ function plans() {
     envFiles: ['../shared/app.env'],
     env: { TOKEN: Secret.fromFile('../shared/token.txt') },
     mounts: [{ type: 'bind', source: 'conf/nginx.conf', target: '/etc/nginx/nginx.conf', readOnly: true }],
+    secrets: [Secret.fromFile('../shared/db-password.txt')],
+    configs: [{ config: Config.fromFile('../shared/site.conf'), target: '/etc/site.conf' }],
     develop: {
       watch: [
         { path: 'web/site', target: '/www', action: 'sync', ignore: ['*.swp', '*.draft'] },
@@ -75,9 +79,9 @@ test("a file one container's rule ignores is still synced by another's; one ever
 });
 
 test('a rebuild rule, the app\'s sources and the plans\' input files ask for an apply', () => {
-  expect(sorted(['proj/web/src/app.js', 'proj/main.ts', 'proj/README.md', 'proj/web/Dockerfile', 'proj/web/.dockerignore', 'proj/conf/nginx.conf', 'shared/app.env', 'shared/token.txt'])).toEqual({
+  expect(sorted(['proj/web/src/app.js', 'proj/main.ts', 'proj/README.md', 'proj/web/Dockerfile', 'proj/web/.dockerignore', 'proj/conf/nginx.conf', 'shared/app.env', 'shared/token.txt', 'shared/db-password.txt', 'shared/site.conf'])).toEqual({
     syncs: [],
-    apply: ['proj/web/src/app.js', 'proj/main.ts', 'proj/README.md', 'proj/web/Dockerfile', 'proj/web/.dockerignore', 'proj/conf/nginx.conf', 'shared/app.env', 'shared/token.txt'],
+    apply: ['proj/web/src/app.js', 'proj/main.ts', 'proj/README.md', 'proj/web/Dockerfile', 'proj/web/.dockerignore', 'proj/conf/nginx.conf', 'shared/app.env', 'shared/token.txt', 'shared/db-password.txt', 'shared/site.conf'],
   });
 });
 
