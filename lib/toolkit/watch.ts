@@ -9,7 +9,7 @@ import type { Driver, ObservedContainer } from '../drivers/types';
 import { LABELS } from '../drivers/types';
 import { dockerignore } from '../core/dockerignore';
 import { CdkDockerError, InvalidArgumentError } from '../core/errors';
-import { readAssembly } from '../plan/io';
+import { MANIFEST_FILE, readAssembly } from '../plan/io';
 import type { ContainerResource, DevelopWatchRule, Plan } from '../plan/types';
 import { apply, DeployOptions } from './deploy';
 import { resolveLazy, StackEngine } from './engine';
@@ -155,14 +155,14 @@ class WatchSession {
   private async startWatcher(): Promise<void> {
     const { watch: chokidar } = await import('chokidar');
     this.roots = this.wantedRoots();
-    const outdir = this.outdir;
+    const written = synthOutput(this.options.dir, this.outdir);
     this.watcher = chokidar(this.roots, {
       ignoreInitial: true,
       persistent: true,
       // Never walked: dependencies, version control, the plans synth writes.
       ignored: (p: string) => {
         const base = path.basename(p);
-        return base === 'node_modules' || base === '.git' || within(p, outdir);
+        return base === 'node_modules' || base === '.git' || written(p);
       },
     });
     this.watcher.on('all', (_event: string, file: string) => this.changed(path.resolve(file)));
@@ -395,6 +395,15 @@ function toPosix(p: string): string {
   return p.split(path.sep).join('/');
 }
 
+/**
+ * Whether synth wrote `p`: anything under the plans directory, or, when that directory holds
+ * the project (`-o .`), the plans and the manifest only.
+ */
+function synthOutput(dir: string, outdir: string): (p: string) => boolean {
+  if (!within(dir, outdir)) return (p) => within(p, outdir);
+  return (p) => path.dirname(p) === outdir && (path.basename(p) === MANIFEST_FILE || /\.plan\.(json|yaml)$/.test(p));
+}
+
 /** True when `p` is `dir` or under it. */
 function within(p: string, dir: string): boolean {
   return p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : `${dir}${path.sep}`);
@@ -448,6 +457,7 @@ function relevance(dir: string, outdir: string, plans: Plan[]): (file: string) =
     for (const c of inputs.contexts) contexts.add(c);
   }
   const matchers = new Map<string, (rel: string) => boolean>();
+  const written = synthOutput(dir, outdir);
   return (file) => {
     if (files.has(file)) return true;
     let ignoredInContext = false;
@@ -466,7 +476,7 @@ function relevance(dir: string, outdir: string, plans: Plan[]): (file: string) =
       // A context that holds the project (`.`) does not hide the app's own sources.
       if (!within(dir, c)) ignoredInContext = true;
     }
-    if (ignoredInContext || !within(file, dir) || within(file, outdir)) return false;
+    if (ignoredInContext || !within(file, dir) || written(file)) return false;
     const rel = path.relative(dir, file).split(path.sep);
     return !rel.some((s) => s.startsWith('.') || s === 'node_modules');
   };
@@ -488,13 +498,13 @@ const PALETTE = [pc.cyan, pc.yellow, pc.green, pc.magenta, pc.blue, pc.red];
 /**
  * The stacks' logs, followed per container and printed as `path | line` (as `docker compose up`):
  * each running container is followed until it stops; `refresh` picks up new and restarted ones.
- * A container followed again after a restart shows only lines newer than the last one shown.
+ * A container followed again after a restart shows only what comes after the last line shown.
  */
 class LogStreams {
   private readonly follows = new Map<string, Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  /** The time key of the last line shown, per container id. */
-  private readonly shown = new Map<string, string>();
+  /** The time key of the last line shown, and how many were shown at that time, per container id. */
+  private readonly shown = new Map<string, { readonly key: string; readonly count: number }>();
   private readonly colours = new Map<string, (s: string) => string>();
   private width = 0;
   private held?: string[];
@@ -510,7 +520,7 @@ class LogStreams {
   /** What runs already shows only what it writes from now on. */
   public async seed(stacks: string[]): Promise<void> {
     const now = timeKey(new Date().toISOString());
-    for (const stack of stacks) for (const c of (await this.driver.observe(stack)).containers) this.shown.set(c.id, now);
+    for (const stack of stacks) for (const c of (await this.driver.observe(stack)).containers) this.shown.set(c.id, { key: now, count: 0 });
   }
 
   /** Follows every running container of `stacks` not followed yet. */
@@ -547,12 +557,24 @@ class LogStreams {
     const who = this.multi ? `${stack}/${stackPathOf(c)}` : stackPathOf(c);
     this.width = Math.max(this.width, who.length);
     if (!this.colours.has(who)) this.colours.set(who, PALETTE[this.colours.size % PALETTE.length]);
+    // What was shown of it before: lines up to that time, and as many at that very time (one
+    // read of the engine stamps several lines alike), are skipped; everything after is shown.
+    const before = this.shown.get(c.id);
+    let skipAtLast = before?.count ?? 0;
+    let caughtUp = before === undefined;
     const done = this.driver
       .logs(c.id, { follow: true, timestamps: true, signal: this.signal }, (line) => {
         const key = timeKey(line.time);
+        if (!caughtUp) {
+          if (key < before!.key) return;
+          if (key === before!.key && skipAtLast > 0) {
+            skipAtLast--;
+            return;
+          }
+          caughtUp = true;
+        }
         const last = this.shown.get(c.id);
-        if (last !== undefined && key <= last) return;
-        this.shown.set(c.id, key);
+        this.shown.set(c.id, { key, count: last?.key === key ? last.count + 1 : 1 });
         this.print(who, line.text);
       })
       .catch(() => undefined) // gone (replaced, removed): its successor is followed on refresh

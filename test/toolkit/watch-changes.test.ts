@@ -89,6 +89,11 @@ test('what .dockerignore leaves out of a context, dependencies, dot-files, the p
   expect(sorted(['proj/web/tmp/x', 'proj/web/app.log', 'proj/node_modules/x/index.js', 'proj/.git/HEAD', 'proj/.hidden', 'proj/cdk.out/shop.plan.json', 'shared/unrelated.txt'])).toEqual({ syncs: [], apply: [] });
 });
 
+test('with the plans written into the project (-o .), only the plans and the manifest are synth\'s own', () => {
+  const work = sortChanges(proj, proj, plans(), [path.join(proj, 'shop.plan.json'), path.join(proj, 'manifest.json'), path.join(proj, 'main.ts')]);
+  expect(work.apply.map((f) => path.relative(root, f))).toEqual(['proj/main.ts']);
+});
+
 test('without a good synth yet, every source of the app asks for an apply', () => {
   const work = sortChanges(proj, path.join(proj, 'cdk.out'), [], [path.join(proj, 'main.ts'), path.join(proj, 'web', 'tmp', 'x'), path.join(root, 'shared', 'app.env')]);
   expect(work.apply.map((f) => path.relative(root, f))).toEqual(['proj/main.ts', 'proj/web/tmp/x']);

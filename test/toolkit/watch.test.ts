@@ -42,7 +42,8 @@ new cdk.Image(stack, 'busybox', { archive: ${JSON.stringify(BASE_ARCHIVE)}, tag:
 const site = cdk.Image.fromBuild(stack, 'site', './web', { tag: 'watch-e2e-site:dev' });
 new cdk.Container(stack, 'web', {
   image: site,
-  command: ['sh', '-c', 'echo web up v$VERSION; cat /etc/greeting.txt 2>/dev/null; exec httpd -f -p 80 -h /www'],
+  // Two lines in one write: the engine stamps them with one time.
+  command: ['sh', '-c', 'printf "web up v%s\\n%s\\n" "$VERSION" "$(cat /etc/greeting.txt 2>/dev/null)"; exec httpd -f -p 80 -h /www'],
   ports: ['127.0.0.1:${PORT}:80'],
   env: { VERSION: ${JSON.stringify(version)} },
   // httpd as PID 1 ignores SIGTERM: no need to wait the default 10 s for the kill.
