@@ -8,11 +8,12 @@ import * as tarStream from 'tar-stream';
 import type { Driver, ObservedContainer } from '../drivers/types';
 import { LABELS } from '../drivers/types';
 import { dockerignore } from '../core/dockerignore';
-import { CdkDockerError, InvalidArgumentError } from '../core/errors';
+import { CdkDockerError, InvalidArgumentError, PlanValidationError, ValidationError } from '../core/errors';
 import { MANIFEST_FILE, readAssembly } from '../plan/io';
 import type { ContainerResource, DevelopWatchRule, Plan } from '../plan/types';
 import { apply, DeployOptions } from './deploy';
 import { resolveLazy, StackEngine } from './engine';
+import { AppFailedError } from './synth';
 import { stackPathOf } from './observe';
 import { planDir } from './plans';
 
@@ -251,7 +252,9 @@ class WatchSession {
       if (this.options.signal?.aborted) this.out.write('Interrupted: what was applied stays.\n');
       else {
         this.out.write(`${this.paint(pc.red, 'Error:')} ${messageOf(e)}\n`);
-        this.out.write('The stack keeps its last good state. Fix the error and save: watching for changes.\n');
+        // A failing app (or a plan it made that is not valid) changed nothing; a failing apply stopped where it failed.
+        const appFailed = e instanceof AppFailedError || e instanceof PlanValidationError || e instanceof ValidationError;
+        this.out.write(appFailed ? 'The stack keeps its last good state. Fix the error and save: watching for changes.\n' : 'The apply stopped there. Fix the error and save to apply again: watching for changes.\n');
       }
     } finally {
       // The plans of a good synth, even when the apply then failed; an app that failed wrote none.
@@ -300,11 +303,26 @@ class WatchSession {
       const header = { name, mode: st.mode & 0o7777, mtime: st.mtime, uid: 0, gid: 0 };
       if (st.isDirectory()) {
         entries.set(name, { header: { ...header, type: 'directory' } });
-        for (const child of fs.readdirSync(host)) add(path.join(host, child));
+        let children: string[] = [];
+        try {
+          children = fs.readdirSync(host);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CdkDockerError(`cannot read ${host} to sync it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); fix its permissions or add it to the rule's ignore`);
+        }
+        for (const child of children) add(path.join(host, child));
       } else if (st.isSymbolicLink()) {
         entries.set(name, { header: { ...header, type: 'symlink', linkname: fs.readlinkSync(host) } });
       } else if (st.isFile()) {
-        const data = fs.readFileSync(host);
+        let data: Buffer;
+        try {
+          data = fs.readFileSync(host);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          // Gone since it was seen: removed in the container too.
+          if (code === 'ENOENT') removed.push(toContainer(host));
+          else throw new CdkDockerError(`cannot read ${host} to sync it (${code ?? (e as Error).message}); fix its permissions or add it to the rule's ignore`);
+          return;
+        }
         entries.set(name, { header: { ...header, type: 'file', size: data.length }, data });
       }
     };
@@ -331,7 +349,7 @@ class WatchSession {
         const rm = await this.driver.exec(c.id, ['rm', '-rf', '--', ...removed]);
         if (rm.exitCode !== 0) this.out.write(`${this.paint(pc.yellow, 'Warning:')} ${stackPathOf(c)}: could not remove ${removed.join(', ')}${rm.error ? ` (${rm.error})` : ` (rm exited ${rm.exitCode})`}\n`);
       }
-      const what = [names.length ? `synced ${describe(names.map((n) => `/${n}`))}` : '', removed.length ? `removed ${describe(removed)}` : ''].filter(Boolean).join(', ');
+      const what = [names.length ? `synced ${listPaths(names.map((n) => `/${n}`))}` : '', removed.length ? `removed ${listPaths(removed)}` : ''].filter(Boolean).join(', ');
       this.out.write(`${stackPathOf(c)}: ${what}\n`);
       if (r.rule.action === 'sync+restart') {
         await this.driver.stopContainer(c.id);
@@ -382,7 +400,7 @@ export function sortChanges(dir: string, outdir: string, plans: Plan[], files: s
 }
 
 /** `a`, `a and b`, or `N files (first, …)`. */
-function describe(paths: string[]): string {
+function listPaths(paths: string[]): string {
   if (paths.length <= 2) return paths.join(' and ');
   return `${paths.length} files (${paths[0]}, …)`;
 }
