@@ -227,6 +227,12 @@ export type ContainerFeature =
   | 'configs'
   | 'files.readOnlyRootfs';
 
+/** Every ContainerFeature, for checks of what a driver declares. */
+export const CONTAINER_FEATURES: readonly ContainerFeature[] = [
+  'pid.host', 'ipc.host', 'ipc.private', 'ipc.shareable', 'devices', 'sysctls', 'ulimits', 'shmSize', 'dns', 'extraHosts', 'expose',
+  'networkMode.container', 'secrets', 'configs', 'files.readOnlyRootfs',
+];
+
 /** What the reconciler asks of an engine before it decides anything (see the module comment). */
 export interface DriverCapabilities {
   readonly defaults: EngineDefaults;

@@ -140,6 +140,8 @@ function containerMap(ctx: ContainerContext, record: ContainerRecord, rootfs: st
   const mounts = [
     ...['hostname', 'hosts', 'resolv.conf'].map((f) => ({ destination: `/etc/${f}`, source: path.join(dir, f), rw: !record.HostConfig.ReadonlyRootfs })),
     ...record.Mounts.filter((m) => m.Type !== 'tmpfs' && m.Source).map((m) => ({ destination: path.posix.normalize(m.Destination), source: m.Source, rw: m.RW })),
+    // Secret and config files: read-only, as the container sees them.
+    ...(record.Files ?? []).map((f, i) => ({ destination: f.Target, source: path.join(dir, 'files', String(i)), rw: false })),
   ].filter((m) => fs.existsSync(m.source));
   mounts.sort((a, b) => b.destination.length - a.destination.length);
   return { rootfs, mounts, readonlyRootfs: record.HostConfig.ReadonlyRootfs };

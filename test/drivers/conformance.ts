@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import type { Driver, LogLine, LogsOptions, ManagedLabels, ObservedContainer } from '../../lib/drivers';
-import { IN_PLACE_FIELDS, LABELS, lastOutput } from '../../lib/drivers';
+import { CONTAINER_FEATURES, IN_PLACE_FIELDS, LABELS, lastOutput } from '../../lib/drivers';
 import type { ContainerSpec, ImageResource, NetworkSpec, Plan, VolumeSpec } from '../../lib/plan/types';
 import { secretHmac } from '../../lib/constructs/app';
 import { applyDiff } from '../../lib/reconcile/apply';
@@ -426,6 +426,11 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       expect(d.healthcheck.intervalMs).toBeGreaterThan(0);
       expect(d.healthcheck.timeoutMs).toBeGreaterThan(0);
       expect(d.healthcheck.retries).toBeGreaterThan(0);
+      // What it cannot honour: known settings, each with a sentence naming the engine.
+      for (const [feature, why] of Object.entries(caps.unsupported ?? {})) {
+        expect(CONTAINER_FEATURES).toContain(feature);
+        expect(why).toContain(driver.name);
+      }
     });
 
     test('the declared defaults are what the engine does with a container that leaves them out', async () => {
