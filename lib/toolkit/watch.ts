@@ -54,8 +54,6 @@ export interface WatchOptions extends DeployOptions {
   readonly debounceMs?: number;
   /** Ends the watch (the stack keeps running). */
   readonly signal?: AbortSignal;
-  /** Called once the first apply is done and changes are watched (tests, tools). */
-  readonly onWatching?: () => void;
 }
 
 /** One container resource's develop rule, as a batch groups its changes. */
@@ -133,7 +131,6 @@ class WatchSession {
       if (!this.options.signal?.aborted) {
         const shown = this.roots.map((r) => (within(r, this.options.dir) ? path.relative(this.options.dir, r) || '.' : r));
         this.out.write(`\n${this.paint(pc.bold, 'Watching for changes')} in ${shown.join(', ')} (Ctrl-C to stop; the stack keeps running)\n`);
-        this.options.onWatching?.();
       }
       await stopped;
     } finally {
