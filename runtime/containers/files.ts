@@ -457,6 +457,8 @@ export async function copyToContainer(svc: ContainerService, src: string, input:
     if (d.stat && !isDir && assertsDir(dstPath)) throw new InvalidArgumentError(`not a directory: ${dstPath} in container ${container} is a file; drop the trailing "/" to overwrite it`);
     let target: { dir: string; rename?: string };
     if (!source) {
+      // Docker's answer for a missing destination of an archive.
+      if (!exists) throw new NotFoundError(`Could not find the file ${dstPath} in container ${container}`);
       if (!isDir) throw new InvalidArgumentError(`destination "${container}:${dstPath}" must be a directory`);
       target = { dir: d.ctr };
     } else {

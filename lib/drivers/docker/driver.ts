@@ -40,7 +40,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import type { DependencyCondition, ImageResource, NetworkSpec, VolumeSpec } from '../../plan/types';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../core/errors';
@@ -827,6 +827,19 @@ export class DockerDriver implements Driver {
   }
 
   // --- stacks ---------------------------------------------------------------------------------
+
+  public async copyToContainer(nameOrId: string, dest: string, archive: Readable): Promise<void> {
+    if (!dest.startsWith('/')) throw new InvalidArgumentError(`copy into ${nameOrId}: the destination "${dest}" must be an absolute path in the container`);
+    const c = await this.mustInspect(nameOrId);
+    try {
+      // Owners as the archive says (no copyUIDGID), a directory never replaced by a file.
+      await this.client.request('PUT', `/containers/${c.Id}/archive`, { query: { path: dest, noOverwriteDirNonDir: true }, input: archive });
+    } catch (e) {
+      // 404 names a missing path, 403 a read-only one (the engine's words are kept).
+      if (isDockerEngineAnswer(e) && e.statusCode === 403) throw new ConflictError(`copy into ${c.Name.replace(/^\//, '')}:${dest}: ${e.engineMessage}`);
+      throw e;
+    }
+  }
 
   public async listStacks(): Promise<string[]> {
     const filters = { label: [LABELS.stack] };
