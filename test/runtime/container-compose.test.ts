@@ -68,14 +68,14 @@ function footprint(): string[] {
   return [...rules, ...mounts, ...netns, ...aardvarksUnder(work).map((p) => `aardvark-dns ${p}`)];
 }
 
-test('run takes --dns, --dns-search, --dns-option, --sysctl, --ulimit, --device, --shm-size, --ipc and --expose, and the container sees them', () => {
+test('run takes --dns, --dns-search, --dns-option, --sysctl, --ulimit, --device, --shm-size, --ipc and --expose, and the container sees them', async () => {
   ok(
     rt([
       'run', '-d', '--name', 'c1',
       '--dns', '10.177.0.53', '--dns-search', 'gaps.test', '--dns-option', 'ndots:3',
       '--sysctl', 'net.core.somaxconn=512', '--ulimit', 'nofile=512:1024', '--ulimit', 'nproc=100', '--ulimit', 'core=-1',
       '--device', '/dev/null:/dev/gaps-null:rw', '--shm-size', '32m', '--ipc', 'shareable', '--expose', '7000-7001/udp',
-      'busybox:gaps', 'sleep', '1000',
+      'busybox:gaps', 'sh', '-c', 'ulimit -n > /tmp/u; ulimit -Hn >> /tmp/u; ulimit -u >> /tmp/u; ulimit -c >> /tmp/u; exec sleep 1000',
     ]),
   );
   const resolv = sh('c1', 'cat /etc/resolv.conf');
@@ -83,7 +83,9 @@ test('run takes --dns, --dns-search, --dns-option, --sysctl, --ulimit, --device,
   expect(resolv).toMatch(/^search gaps\.test$/m);
   expect(resolv).toMatch(/^options ndots:3$/m);
   // -1 is unlimited (RLIM_INFINITY, which the spec must carry as a uint64).
-  expect(sh('c1', 'cat /proc/sys/net/core/somaxconn; ulimit -n; ulimit -Hn; ulimit -u; ulimit -c')).toBe('512\n512\n1024\n100\nunlimited\n');
+  // The container's own process (runc's exec may raise an exec'd one's soft limit to the hard one).
+  await until('the container to write its limits', () => rt(['exec', 'c1', 'cat', '/tmp/u']).stdout.split('\n').length > 4, 10_000);
+  expect(sh('c1', 'cat /proc/sys/net/core/somaxconn; cat /tmp/u')).toBe('512\n512\n1024\n100\nunlimited\n');
   expect(sh('c1', 'echo x > /dev/gaps-null && echo written; cat /dev/gaps-null; echo read')).toBe('written\nread\n');
   expect(sh('c1', 'cat /proc/mounts')).toMatch(/^\S+ \/dev\/shm tmpfs \S*size=32768k/m);
   // Docker's inspect names for them; the image's port and the exposed ones.
