@@ -594,6 +594,7 @@ describe('Container: what compose files set on the host side', () => {
       { source: 'string', content: 'a=1\n', sha256: 'sha256:' + createHash('sha256').update('a=1\n').digest('hex'), target: '/etc/app.ini', mode: 0o440, uid: 0, gid: 0 },
       { source: 'file', file: '<fixtures>/nginx.conf', sha256: hashFileContent(path.join(FIXTURES, 'nginx.conf')), target: '/etc/nginx/nginx.conf', mode: 0o444, uid: 0, gid: 0 },
     ]);
+    expect(portable(plan)).toMatchSnapshot();
   });
 
   test('networkMode: another container shares its network, and starts first', () => {
