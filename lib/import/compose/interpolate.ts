@@ -67,6 +67,7 @@ function braced(text: string, i: number, vars: Variables, missing: (name: string
   const name = m[0];
   let j = i + name.length;
   if (text[j] === '}') return [lookup(name, vars, missing), j + 1];
+  if (j >= text.length) throw new InterpolationError(`invalid interpolation format in "${text}": a "\${" is not closed by "}"`);
   let op: string;
   if (text.startsWith(':-', j) || text.startsWith(':?', j) || text.startsWith(':+', j)) op = text.slice(j, j + 2);
   else if (text[j] === '-' || text[j] === '?' || text[j] === '+') op = text[j];

@@ -152,11 +152,11 @@ class FileLoader {
     const cached = this.raw.get(file);
     if (cached) return cached;
     const text = readText(file, 'compose file');
-    const doc = parseDocument(text, { merge: true, prettyErrors: false, uniqueKeys: true });
+    const doc = parseDocument(text, { merge: true, prettyErrors: true, uniqueKeys: true });
     const err = doc.errors[0];
     if (err) {
       const line = err.linePos?.[0];
-      throw new InvalidArgumentError(`${rel(file)}${line ? `:${line.line}:${line.col}` : ''}: not valid YAML: ${err.message.split('\n')[0]}; fix the file`);
+      throw new InvalidArgumentError(`${rel(file)}${line ? `:${line.line}:${line.col}` : ''}: not valid YAML: ${err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}; fix the file`);
     }
     let js: unknown;
     try {

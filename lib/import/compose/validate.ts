@@ -7,7 +7,7 @@ let validator: ValidateFunction | undefined;
 
 function compile(): ValidateFunction {
   if (!validator) {
-    const ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false });
+    const ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false, verbose: true });
     validator = ajv.compile(composeSpec as object);
   }
   return validator;
