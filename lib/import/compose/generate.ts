@@ -578,8 +578,7 @@ class Generator {
     this.serviceVars.set(name, v);
     this.imports.add('Container');
     const comments = [...this.comment(`services.${name}`), ...misses.map(([k, why]) => `not imported: ${k} — ${why}`)];
-    this.statement([], preStatements.join('\n'));
-    this.statement(comments, `const ${v} = new Container(this, ${quote(name)}, ${print(orderProps(props), 2)});`);
+    this.statements.push([...preStatements, ...comments.map((c) => `// ${c}`.trimEnd()), `const ${v} = new Container(this, ${quote(name)}, ${print(orderProps(props), 2)});`].join('\n'));
   }
 
   private port(p: unknown, miss: (key: string, why: string) => void): unknown {
@@ -837,10 +836,10 @@ class Generator {
       ...(p.comments[''] ? p.comments[''].split('\n').map((l) => `// ${l}`.trimEnd()) : []),
     ];
     // A construct no other one refers to needs no variable.
-    const all = this.statements.join('\n').replace(/^\s*\/\/.*$/gm, '');
+    const all = this.statements.join('\n').replace(/^\s*\/\/.*$/gm, '').replace(/'(?:[^'\\\n]|\\.)*'/g, "''");
     const body = this.statements
       .filter((s) => s !== '')
-      .map((s) => s.replace(/^const ([A-Za-z_$][A-Za-z0-9_$]*) = (new Container\()/m, (m, v: string, rest: string) => (all.match(new RegExp(`(?<![\\w$'.-])${v.replace(/\$/g, '\\$')}(?![\\w$'-])`, 'g'))!.length > 1 ? m : rest)))
+      .map((s) => s.replace(/^const ([A-Za-z_$][A-Za-z0-9_$]*) = (new Container\()/m, (m, v: string, rest: string) => (all.match(new RegExp(`(?<![\\w$.])${v.replace(/\$/g, '\\$')}(?![\\w$])`, 'g'))!.length > 1 ? m : rest)))
       .join('\n\n');
     const imports = [...this.imports].sort();
     const text = [
