@@ -84,6 +84,7 @@ import {
   createBody,
   endpointConfig,
   extraNetworks,
+  filesArchive,
   networkBody,
   normalizedInspect,
   toImageDefaults,
@@ -104,6 +105,10 @@ export const DOCKER_CAPABILITIES: DriverCapabilities = {
   inPlace: DOCKER_IN_PLACE,
   relabel: false,
   ownsReplicas: false,
+  unsupported: {
+    'files.readOnlyRootfs':
+      'secrets and configs are written into the container before it starts, which the docker engine refuses for a read-only root filesystem; remove readOnlyRootfs, or mount the files yourself',
+  },
 };
 const DEFAULT_NETWORK = DOCKER_CAPABILITIES.defaults.network;
 
@@ -518,6 +523,8 @@ export class DockerDriver implements Driver {
       for (const n of extraNetworks(spec)) {
         await this.client.request('POST', `/networks/${enc(n.network)}/connect`, { body: { Container: id, EndpointConfig: endpointConfig(n.aliases, n.ipv4Address) } });
       }
+      // Secrets and configs: files in the container before it starts (see filesArchive).
+      if (request.files?.length) await this.client.request('PUT', `/containers/${id}/archive`, { query: { path: '/' }, input: await filesArchive(request.files) });
     } catch (e) {
       // All or nothing: a half-connected container would look created to the next observe.
       await this.client.request('DELETE', `/containers/${id}`, { query: { force: true, v: true } }).catch(() => undefined);
