@@ -106,6 +106,8 @@ class Generator {
   private readonly volumeVars = new Map<string, string>();
   private readonly secretVars = new Map<string, string>();
   private readonly configVars = new Map<string, string>();
+  /** The name each imported secret has in the constructs (its file's base name, its variable). */
+  private readonly secretNames = new Map<string, string>();
   private readonly env: { readonly [name: string]: string | undefined };
 
   constructor(private readonly project: ComposeProject, private readonly opts: GenerateOptions, private readonly f: Features) {
@@ -286,11 +288,13 @@ class Generator {
       const v = this.varName(name, 'Secret');
       this.secretVars.set(name, v);
       this.imports.add('Secret');
+      this.secretNames.set(name, path.basename(s.file));
       this.statement(comments, `const ${v} = Secret.fromFile(${quote(this.rel(s.file))});`);
     } else if (typeof s.environment === 'string') {
       const v = this.varName(name, 'Secret');
       this.secretVars.set(name, v);
       this.imports.add('Secret');
+      this.secretNames.set(name, s.environment);
       this.statement(comments, `const ${v} = Secret.fromEnv(${quote(s.environment)});`);
     } else {
       this.miss('', `secrets.${name}`, s.external ? 'external (Swarm) secrets have no construct yet' : 'only file and environment secrets');
@@ -701,13 +705,14 @@ class Generator {
         continue;
       }
       const field = kind === 'secrets' ? 'secret' : 'config';
-      if (o.target === undefined && o.mode === undefined && o.uid === undefined && o.gid === undefined && kind === 'secrets') {
+      // Compose mounts a secret at /run/secrets/<its key>; the construct's default is the file's (or variable's) name.
+      const target = o.target ?? (kind === 'secrets' ? (this.secretNames.get(o.source) === o.source ? undefined : o.source) : `/${o.source}`);
+      if (target === undefined && o.mode === undefined && o.uid === undefined && o.gid === undefined) {
         out.push(code(v));
         continue;
       }
       const m: Record<string, unknown> = { [field]: code(v) };
-      if (o.target !== undefined) m.target = kind === 'secrets' && !o.target.startsWith('/') ? `/run/secrets/${o.target}` : o.target;
-      else if (kind === 'configs') m.target = `/${o.source}`;
+      if (target !== undefined) m.target = target;
       if (o.mode !== undefined) m.mode = code(`0o${Number(o.mode).toString(8)}`);
       if (o.uid !== undefined) m.uid = String(o.uid);
       if (o.gid !== undefined) m.gid = String(o.gid);

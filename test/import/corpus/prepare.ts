@@ -142,6 +142,13 @@ function prepare(text: string, dir: string): string {
       const stages = [`FROM ${CORPUS_IMAGE}${target ? ` AS ${String(target)}` : ''}`, 'RUN echo built > /built'];
       touch(path.join(local, dockerfile), 'file', `${stages.join('\n')}\n`);
     }
+    const nets = svc.get('networks', true);
+    if (isMap(nets)) {
+      for (const n of (nets as YAMLMap).items) {
+        const ip = get(n.value, 'ipv4_address');
+        if (isScalar(ip)) (ip as Scalar).value = String((ip as Scalar).value).replace(/^\d+\.\d+\.\d+/, '10.173.1');
+      }
+    }
     const name = svc.get('container_name');
     if (typeof name === 'string') svc.set('container_name', `cdkim-${name}`);
     const ports = svc.get('ports', true);
