@@ -69,7 +69,7 @@ beforeAll(async () => {
   dockerd = await startDockerd({ label: 'import-corpus', bridge: BRIDGE });
   // The corpus image: busybox whose entrypoint runs the command if it exists and otherwise waits
   // (so services of other images keep running), with the tools healthchecks call succeeding.
-  const tar = busyboxRootfsTar(work, ['sh', 'ls', 'cat', 'echo', 'sleep', 'true', 'false', 'env', 'id', 'top', 'tail', 'ping', 'httpd', 'wget', 'test', '[']);
+  const tar = busyboxRootfsTar(work, ['sh', 'ls', 'cat', 'echo', 'sleep', 'true', 'false', 'env', 'id', 'top', 'tail', 'ping', 'httpd', 'wget', 'test', '[', 'mkdir', 'printf', 'chmod']);
   const ctx = path.join(work, 'image');
   fs.mkdirSync(ctx);
   fs.copyFileSync(tar, path.join(ctx, 'rootfs.tar'));
@@ -80,7 +80,9 @@ beforeAll(async () => {
       'FROM scratch',
       'ADD rootfs.tar /',
       'COPY shim /bin/shim',
-      'RUN for t in curl mysqladmin pg_isready nc redis-cli mongo mongosh; do ln -s true /bin/$t; done && mkdir -p /opt/mssql-tools/bin && ln -s /bin/true /opt/mssql-tools/bin/sqlcmd',
+      // Scripts, not links: busybox picks its applet by the name it is called by.
+      'RUN for t in /bin/curl /bin/mysqladmin /bin/pg_isready /bin/nc /bin/redis-cli /bin/mongo /bin/mongosh /opt/mssql-tools/bin/sqlcmd; do mkdir -p ${t%/*} && printf "#!/bin/sh\\nexit 0\\n" > $t && chmod 755 $t; done',
+      'RUN echo "postgres:x:70:70:postgres:/:/bin/sh" >> /etc/passwd && echo "postgres:x:70:" >> /etc/group',
       'ENV PATH=/bin',
       'ENTRYPOINT ["/bin/shim"]',
       'CMD ["sleep", "86400"]',
@@ -289,6 +291,13 @@ async function compareOne(i: number, d: string): Promise<Row> {
     }
     const na = normalise(a, new RegExp(`^${project}_`), imageIds, (n, t) => anonymous(n, t, s), theirFiles.get(s) ?? []);
     const nb = normalise(b, new RegExp(`^${stack}-`), imageIds, (n, t) => anonymous(n, t, s), ourFiles.get(s) ?? []);
+    // docker-compose 1.29 mounts no configs outside Swarm (Compose v2 binds them, as cdk-docker puts them in).
+    const configTargets = fileTargets({ configs: model.services[s]?.configs });
+    const theirFilesOf = (na.files as string[]) ?? [];
+    if (configTargets.length > 0 && configTargets.every((t) => !theirFilesOf.includes(t))) {
+      notes.push(`${s}: docker-compose 1.29 mounts no configs outside Swarm; cdk-docker put ${configTargets.join(', ')} in, as Compose v2 does`);
+      nb.files = ((nb.files as string[]) ?? []).filter((t) => !configTargets.includes(t));
+    }
     for (const k of Object.keys(na)) {
       if (JSON.stringify(na[k]) !== JSON.stringify(nb[k])) row.differences.push(`${s}.${k}: compose ${JSON.stringify(na[k])} ≠ cdk-docker ${JSON.stringify(nb[k])}`);
     }

@@ -212,7 +212,7 @@ if (require.main === module) {
       expect(test.status).toBe(0);
       expect(test.stderr).toContain('1 snapshot written');
       const snapshot = fs.readFileSync(path.join(app, '__snapshots__', 'main.test.ts.snap'), 'utf8');
-      expect(snapshot).toContain('"<project>/../init"');
+      expect(snapshot).toContain('"source": "../init"');
       expect(snapshot).not.toContain(dir);
       // The second run compares with the snapshot and passes.
       const again = spawnSync('npm', ['test'], { cwd: app, encoding: 'utf8' });
