@@ -178,6 +178,9 @@ class Generator {
   private rel(abs: string): string {
     const r = path.relative(this.opts.outDir, abs).split(path.sep).join('/');
     if (r === '') return '.';
+    // A path that shares nothing with the project but the root reads better absolute.
+    const up = r.split('/').filter((p) => p === '..').length;
+    if (up > 0 && up >= path.resolve(this.opts.outDir).split(path.sep).filter(Boolean).length) return abs;
     return r.startsWith('../') || r === '..' ? r : `./${r}`;
   }
 
