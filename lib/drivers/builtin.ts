@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import type * as RuntimeApi from '../../runtime';
 import type { Containers, Images, Networks, RuntimeConfig, Volumes } from '../../runtime';
 import type { DependencyCondition, Healthcheck, ImageResource, Mount, NetworkAttachment, NetworkSpec, VolumeSpec } from '../plan/types';
@@ -537,6 +538,13 @@ export class BuiltinDriver implements Driver {
       stdout: own(opts.stdout, process.stdout),
       stderr: own(opts.stderr, process.stderr),
     });
+  }
+
+  public async copyToContainer(nameOrId: string, dest: string, archive: Readable): Promise<void> {
+    if (!dest.startsWith('/')) throw new InvalidArgumentError(`copy into ${nameOrId}: the destination "${dest}" must be an absolute path in the container`);
+    // The runtime's `cp -a - CONTAINER:PATH` (owners as the archive says, as the Engine API
+    // keeps them): the entries checked are the entries written.
+    await loadContainers().copyToContainer(this.containers, '-', archive, nameOrId, dest, { archive: true });
   }
 
   // --- stacks ---------------------------------------------------------------------------------

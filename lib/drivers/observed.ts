@@ -12,7 +12,12 @@
  *   network and nothing else = `[]`), restart, init, readOnlyRootfs, capAdd/capDrop (no `CAP_`,
  *   upper case, sorted), privileged, memoryBytes, nanoCpus, pidsLimit (absent = unlimited),
  *   stopTimeoutSeconds (absent when not set), labels (without `io.cdk-docker.*`, but with those
- *   the image supplied).
+ *   the image supplied), extraHosts, dns/dnsSearch/dnsOptions, sysctls, ulimits, devices, pid
+ *   (absent unless `host`), ipc and shmSizeBytes (absent when the engine's default), a shared
+ *   network as `{ container: <name or id> }` (the diff resolves it).
+ * - everything exposed: `expose` lists the image's ports and the published ones too (Docker's
+ *   CLI exposes each), which the diff sets aside. Secret and config files are not observable
+ *   (the inputs label carries their digests).
  * - resolved against the image (compare with the plan's value or else ImageDefaults): command
  *   and entrypoint (what runs; `[]` = none; Docker's rule: a plan entrypoint without a command
  *   runs with no command, the image's Cmd is dropped), workingDir and user (absent when empty),

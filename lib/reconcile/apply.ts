@@ -218,7 +218,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     if (change.action === 'replace' && existing && canRename && !fixedPorts && resource.spec.networkMode !== 'host') {
       // Start the new one first; the old one goes once the new one runs.
       const temp = `${name}-next`;
-      await driver.removeContainer(temp, { force: true });
+      if (containers.has(temp)) await driver.removeContainer(temp, { force: true });
       await driver.createContainer({ name: temp, spec: resource.spec, imageId, env, labels, ...extra });
       await startAndCheck(temp);
       await driver.removeContainer(existing.id, { force: true });
@@ -226,8 +226,9 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
       return `replaced (${change.reasons.map((r) => r.field).join(', ')})`;
     }
     if (existing) await driver.removeContainer(existing.id, { force: true });
-    // A crashed earlier apply may have left the temporary container of a replacement.
-    if (canRename) await driver.removeContainer(`${name}-next`, { force: true });
+    // A crashed earlier apply may have left the temporary container of a replacement (it carries
+    // the stack's labels, so observe saw it).
+    if (canRename && containers.has(`${name}-next`)) await driver.removeContainer(`${name}-next`, { force: true });
     await driver.createContainer({ name, spec: resource.spec, imageId, env, labels, ...extra });
     await startAndCheck(name);
     return change.action === 'replace' ? `replaced (${change.reasons.map((r) => r.field).join(', ')})` : 'created and started';

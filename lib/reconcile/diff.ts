@@ -550,8 +550,10 @@ function diffHostOptions(ctx: ContainerContext, replace: (field: string, before:
   const wantDevices = (s.devices ?? []).map(device).sort();
   if (!eq(haveDevices, wantDevices)) replace('devices', haveDevices, wantDevices);
   if ((o.pid ?? '') !== (s.pid ?? '')) replace('pid', o.pid, s.pid);
+  // IPC left out: the engine's own namespace, private or shareable as the daemon is configured
+  // (dockerd's default-ipc-mode); only host is a difference then.
   const ipc = (v: string | undefined): string => v ?? engine.ipcMode ?? 'private';
-  if (ipc(o.ipc) !== ipc(s.ipc)) replace('ipc', ipc(o.ipc), ipc(s.ipc));
+  if (s.ipc === undefined ? o.ipc === 'host' : ipc(o.ipc) !== s.ipc) replace('ipc', ipc(o.ipc), ipc(s.ipc));
 }
 
 function diffEnv(ctx: ContainerContext, need: Need): void {

@@ -62,11 +62,14 @@ afterAll(async () => {
   if (!dockerd) return;
   // dockerd keeps a user network's bridge when it stops: the networks go first.
   removeEverything();
+  // This dockerd's directory (its socket is in it): another run of this file may be up at the same time.
+  const dockerdDir = path.dirname(dockerd.host.replace(/^unix:\/\//, ''));
   await dockerd.stop();
+  const ours = (ip: string) => ip.startsWith(`10.${OCTET}.`) || ip.startsWith(`10.${OCTET + 1}.`);
   const links = (JSON.parse(execFileSync('ip', ['-j', 'addr'], { encoding: 'utf8' })) as Array<{ ifname: string; master?: string; addr_info?: Array<{ local: string }> }>)
-    .filter((l) => l.ifname === BRIDGE.name || l.master === BRIDGE.name || (l.addr_info ?? []).some((a) => /^10\.15[23]\./.test(a.local)))
+    .filter((l) => l.ifname === BRIDGE.name || l.master === BRIDGE.name || (l.addr_info ?? []).some((a) => ours(a.local)))
     .map((l) => `link ${l.ifname}`);
-  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.includes('cdk-docker-driver-dockerd-')).map((m) => `mount ${m}`);
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(`${dockerdDir}/`)).map((m) => `mount ${m}`);
   const rules = ourIptables().filter((l) => !iptablesBefore.includes(l)).map((l) => `iptables ${l}`);
   fs.rmSync(work, { recursive: true, force: true });
   expect([...links, ...mounts, ...rules]).toEqual([]);

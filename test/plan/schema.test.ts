@@ -137,6 +137,27 @@ describe('plan schema', () => {
     ]);
   });
 
+  test('a develop rule edited by hand is rejected: a sync without target, a rebuild with one, an unknown action, a relative path', () => {
+    let web = '';
+    const rule = (r: object) =>
+      broken((p, id) => {
+        web = id('web');
+        p.resources[web].spec.develop = { watch: [r] };
+      });
+    const at = () => `resources.${web}.spec.develop.watch.0`;
+    expect(() => validatePlan(rule({ path: '/src', target: '/app', action: 'sync', ignore: [] }), 'test.plan.json')).not.toThrow();
+    expect(() => validatePlan(rule({ path: '/src', action: 'rebuild', ignore: ['*.tmp'] }), 'test.plan.json')).not.toThrow();
+    // Each branch of the rule's oneOf (sync actions with a target; rebuild without) says what it misses.
+    expect(problems(rule({ path: '/src', action: 'sync', ignore: [] }))).toEqual([`${at()}: missing required property "target"`, `${at()}.action: must be "rebuild"`]);
+    expect(problems(rule({ path: '/src', target: '/app', action: 'rebuild', ignore: [] }))).toEqual([
+      `${at()}.action: must be one of "sync", "sync+restart"`,
+      `${at()}: unknown property "target" (not allowed here; check the spelling)`,
+    ]);
+    expect(problems(rule({ path: '/src', target: '/app', action: 'copy', ignore: [] }))).toContain(`${at()}.action: must be one of "sync", "sync+restart"`);
+    expect(problems(rule({ path: 'src', target: '/app', action: 'sync', ignore: [] }))).toContain(`${at()}.path: must match ^/`);
+    expect(problems(broken((p, id) => (p.resources[id('web')].spec.develop = { watch: [] })))).toEqual([`resources.${web}.spec.develop.watch: must NOT have fewer than 1 items`]);
+  });
+
   test('rejects missing required fields', () => {
     let ids: Record<string, string> = {};
     const data = broken((p, id) => {

@@ -386,6 +386,12 @@ describe('what compose files set', () => {
     const image = f.images[imageId]!;
     const images = { [imageId]: { ...image, config: { ...image.config, exposedPorts: ['9000/tcp'] } } };
     expect(changed(diffStack(plan, observed, images, ENGINE))).toEqual([]);
+    // IPC left out is the engine's own namespace, whichever mode its daemon gives by default.
+    const bare = webStack();
+    const shareable = withContainer(faithful(bare), 'web', (c) => ({ ...c, spec: { ...c.spec, ipc: 'shareable' } }));
+    expect(changed(diffStack(bare, shareable.observed, shareable.images, ENGINE))).toEqual([]);
+    const host = withContainer(faithful(bare), 'web', (c) => ({ ...c, spec: { ...c.spec, ipc: 'host' } }));
+    expect(only(diffStack(bare, host.observed, host.images, ENGINE)).reasons).toEqual([{ field: 'ipc', before: '"host"', after: '"private"', needs: 'replace' }]);
   });
 
   test('a secret or config file whose content, mode or owner changed replaces the container; a secret\'s shows masked', () => {

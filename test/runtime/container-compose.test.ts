@@ -15,7 +15,7 @@ jest.setTimeout(120_000);
  * CLI as a user types it (`--dns`, `--sysctl`, `--ulimit`, `--device`, `--pid`, `--ipc`,
  * `--expose`) and through the service for what only the SDK gives (secret and config files).
  */
-const OCTET = 177; // the default network 10.177.0.0/24; the gaps engineer's octets
+const OCTET = 177; // the default network 10.177.0.0/24 (no user networks: its pool 10.178 stays unused)
 let work: string;
 let env: NodeJS.ProcessEnv;
 let svc: ContainerService;
@@ -121,7 +121,7 @@ test.each<[string[], string, number]>([
   [['--pid', 'private'], '--pid: invalid PID mode "private": use host', 1],
   [['--ipc', 'none'], '--ipc: invalid IPC mode "none": use host, private or shareable', 1],
   [['--expose', '70000'], 'invalid argument "70000" for "--expose" flag: use PORT[/PROTO] or START-END[/PROTO], for example 8080/udp', 125],
-])('create %j is refused with one line, %j, exit code %i (125 for a flag that cannot be read, as Docker\'s CLI); nothing is created', (flags, message, code) => {
+])('create %j is refused: %s (exit %i, 125 for a flag that cannot be read, as Docker\'s CLI); nothing is created', (flags, message, code) => {
   const r = rt(['create', ...flags, 'busybox:gaps', 'true']);
   expect(r.code).toBe(code);
   expect(r.stderr.trim().split('\n')).toEqual([`Error: ${message}`]);
@@ -150,6 +150,13 @@ test('files given at create are read-only in the container, even for root and a 
   expect(fs.statSync(stored).mode & 0o777).toBe(0o700);
   expect(fs.statSync(path.join(stored, 'files')).mode & 0o777).toBe(0o700);
   ok(rt(['restart', '-t', '1', 'c3']));
+  expect(sh('c3', 'cat /etc/app/app.conf')).toBe('port=1\n');
+  // cp reads them as the container sees them, and cannot write them.
+  const copy = path.join(work, 'copied.conf');
+  ok(rt(['cp', 'c3:/etc/app/app.conf', copy]));
+  expect(fs.readFileSync(copy, 'utf8')).toBe('port=1\n');
+  fs.writeFileSync(copy, 'port=2\n');
+  expect(rt(['cp', copy, 'c3:/etc/app/app.conf']).code).not.toBe(0);
   expect(sh('c3', 'cat /etc/app/app.conf')).toBe('port=1\n');
   // Removing the container removes its files.
   ok(rt(['rm', '-f', 'c3']));
