@@ -73,7 +73,6 @@ const NO_PROP_YET: Record<string, string> = {
   storage_opt: 'no ContainerProps field for storage options yet',
   device_cgroup_rules: 'no ContainerProps field for device cgroup rules yet',
   credential_spec: 'Windows only',
-  develop: 'Compose Watch has no construct (see `cdk-docker watch`)',
   post_start: 'no ContainerProps field for lifecycle hooks yet',
   pre_stop: 'no ContainerProps field for lifecycle hooks yet',
   annotations: 'no ContainerProps field for annotations yet',
@@ -569,6 +568,23 @@ class Generator {
         case 'deploy':
           this.deploy(value as Record<string, unknown>, props, set, miss);
           break;
+        case 'develop': {
+          const d = value as { watch?: Array<Record<string, unknown>> } & Record<string, unknown>;
+          for (const k of Object.keys(d)) if (k !== 'watch' && !k.startsWith('x-')) miss(`develop.${k}`, 'no DevelopOptions field for it yet');
+          const rules = (d.watch ?? []).flatMap((w, i) => {
+            if (!['sync', 'rebuild', 'sync+restart'].includes(String(w.action))) {
+              miss(`develop.watch[${i}].action`, `action "${String(w.action)}": only sync, sync+restart and rebuild`);
+              return [];
+            }
+            for (const k of Object.keys(w)) if (!['path', 'action', 'target', 'ignore'].includes(k)) miss(`develop.watch[${i}].${k}`, 'no DevelopWatchOptions field for it yet');
+            const rule: Record<string, unknown> = { path: this.rel(String(w.path)), action: w.action };
+            if (w.target !== undefined) rule.target = w.target;
+            if (Array.isArray(w.ignore)) rule.ignore = w.ignore.map(String);
+            return [rule];
+          });
+          if (rules.length > 0) set(key, 'develop', { watch: rules });
+          break;
+        }
         default: {
           const why = NO_PROP_YET[key];
           miss(key, why || 'no construct field for it yet');
@@ -884,7 +900,7 @@ function orderProps(props: Record<string, unknown>): Record<string, unknown> {
     'image', 'name', 'command', 'entrypoint', 'workingDir', 'user', 'hostname', 'env', 'envFiles', 'secrets', 'configs',
     'ports', 'expose', 'networks', 'networkMode', 'extraHosts', 'dns', 'dnsSearch', 'dnsOptions', 'mounts', 'volumesFrom',
     'dependsOn', 'healthcheck', 'restart', 'replicas', 'deploy', 'memory', 'cpus', 'pidsLimit', 'shmSize', 'ulimits', 'sysctls',
-    'devices', 'pid', 'ipc', 'capAdd', 'capDrop', 'privileged', 'readOnlyRootfs', 'init', 'stopSignal', 'stopTimeout', 'labels',
+    'devices', 'pid', 'ipc', 'capAdd', 'capDrop', 'privileged', 'readOnlyRootfs', 'init', 'stopSignal', 'stopTimeout', 'labels', 'develop',
   ];
   const out: Record<string, unknown> = {};
   for (const k of order) if (props[k] !== undefined) out[k] = props[k];
