@@ -157,3 +157,36 @@ configs:
     expect(g.notes).toEqual(['service "app": environment NOT_SET has no value and is unset here: left out, as Compose leaves it out']);
   });
 });
+
+describe('hostile compose files', () => {
+  test('text from the file never leaves a comment or a string of the generated code', () => {
+    const dir = tempDir('cdkim-hostile-');
+    try {
+      const evil = 'x\u2028process.exit(7)//';
+      fs.writeFileSync(
+        path.join(dir, 'compose.yaml'),
+        [
+          `# header ${evil}`,
+          'services:',
+          `  # before ${evil}`,
+          '  app:',
+          `    image: "busybox'); process.exit(8); ('"`,
+          `    volumes: ["/data\\n process.exit(9)//:/data:zz"]`,
+          `    tmpfs: ["/run:mode=1777);process.exit(10"]`,
+          `    labels: { "a'b": "c\\u2028d" }`,
+          '',
+        ].join('\n'),
+      );
+      const project = loadCompose({ cwd: dir, env: {} });
+      const g = generateStack(project, { outDir: dir, stackName: 'demo', env: {} });
+      // Every line of code is one the generator wrote: no statement starts with the file's text.
+      for (const line of g.mainTs.split(/\r\n|[\n\r\u2028\u2029]/)) expect(line.trim()).not.toMatch(/^process\.exit/);
+      expect(g.mainTs).not.toMatch(/0o1777\);process/);
+      expect(g.mainTs).toContain("image: 'busybox\\'); process.exit(8); (\\''");
+      expect(g.mainTs).toContain("labels: { \"a'b\": 'c\\u2028d' }".replace('"a\'b"', "'a\\'b'"));
+      expect(g.notImported.map((n) => n.key)).toEqual(['volumes /data mode "zz"', 'tmpfs /run mode']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

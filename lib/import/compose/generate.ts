@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IndentationText, NewLineKind, Project, QuoteKind } from 'ts-morph';
-import { className, Code, code, Commented, identifier, print, quote, RESERVED } from './code';
+import { className, Code, code, Commented, commentText, identifier, print, quote, RESERVED } from './code';
 import { features, Features } from './features';
 import { InvalidArgumentError } from '../../core/errors';
 import { ComposeProject, ComposeService, isHostPath, splitVolume } from './load';
@@ -184,7 +184,7 @@ class Generator {
   }
 
   private statement(comments: string[], text: string): void {
-    this.statements.push([...comments.map((c) => `// ${c}`.trimEnd()), text].join('\n'));
+    this.statements.push([...comments.map((c) => `// ${commentText(c)}`.trimEnd()), text].join('\n'));
   }
 
   private network(name: string, n: Record<string, unknown>): void {
@@ -423,7 +423,8 @@ class Generator {
             for (const o of opts.split(',').filter(Boolean)) {
               const [k, v] = o.split('=');
               if (k === 'size') m.size = v;
-              else if (k === 'mode') m.mode = code(`0o${v}`);
+              else if (k === 'mode' && /^[0-7]{1,4}$/.test(v ?? '')) m.mode = code(`0o${v}`);
+              else if (k === 'mode') miss(`tmpfs ${target} mode`, `mode ${JSON.stringify(v)} is not an octal mode such as 1777`);
               else miss(`tmpfs ${target} ${k}`, 'only size and mode tmpfs options');
             }
             mounts.push(m);
@@ -601,7 +602,7 @@ class Generator {
     this.serviceVars.set(name, v);
     this.imports.add('Container');
     const comments = [...this.comment(`services.${name}`), ...misses.map(([k, why]) => `not imported: ${k} — ${why}`)];
-    this.statements.push([...preStatements, ...comments.map((c) => `// ${c}`.trimEnd()), `const ${v} = new Container(this, ${quote(name)}, ${print(orderProps(props), 2)});`].join('\n'));
+    this.statements.push([...preStatements, ...comments.map((c) => `// ${commentText(c)}`.trimEnd()), `const ${v} = new Container(this, ${quote(name)}, ${print(orderProps(props), 2)});`].join('\n'));
   }
 
   private port(p: unknown, miss: (key: string, why: string) => void): unknown {
@@ -676,7 +677,7 @@ class Generator {
           v = this.varName(id, 'Volume');
           this.imports.add('Volume');
           if (source !== undefined) this.volumeVars.set(source, v);
-          this.statements.push(`// ${source === undefined ? `the anonymous volume of ${service} at ${target}` : `volume "${source}"`}, removed with the stack\nconst ${v} = new Volume(this, ${quote(id)}, { removalPolicy: 'destroy' });`);
+          this.statements.push(`// ${commentText(source === undefined ? `the anonymous volume of ${service} at ${target}` : `volume "${source}"`)}, removed with the stack\nconst ${v} = new Volume(this, ${quote(id)}, { removalPolicy: 'destroy' });`);
         }
         mounts.push({ type: 'volume', source: code(v), target, ...(readOnly ? { readOnly: true } : {}) });
       }
@@ -856,8 +857,8 @@ class Generator {
     const p = this.project;
     const cls = `${className(this.opts.stackName)}Stack`;
     const header = [
-      `// Imported from ${p.files.map((f) => path.basename(f)).join(', ')} by \`cdk-docker import compose\`.`,
-      ...(p.comments[''] ? p.comments[''].split('\n').map((l) => `// ${l}`.trimEnd()) : []),
+      `// Imported from ${commentText(p.files.map((f) => path.basename(f)).join(', '))} by \`cdk-docker import compose\`.`,
+      ...(p.comments[''] ? p.comments[''].split('\n').map((l) => `// ${commentText(l)}`.trimEnd()) : []),
     ];
     // A construct no other one refers to needs no variable.
     const all = this.statements.join('\n').replace(/^\s*\/\/.*$/gm, '').replace(/'(?:[^'\\\n]|\\.)*'/g, "''");
