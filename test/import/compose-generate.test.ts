@@ -190,3 +190,15 @@ describe('hostile compose files', () => {
     }
   });
 });
+
+test('top-level keys without a construct (include) are reported, not dropped', () => {
+  const dir = tempDir('cdkim-top-');
+  try {
+    fs.writeFileSync(path.join(dir, 'compose.yaml'), 'include: [other.yaml]\nservices:\n  app: { image: busybox }\n');
+    const g = generateStack(loadCompose({ cwd: dir, env: {} }), { outDir: dir, stackName: 'demo', env: {} });
+    expect(g.notImported).toEqual([{ service: '', key: 'include', why: 'included compose files are not read yet; import them with more -f files' }]);
+    expect(g.mainTs).toContain('    // not imported: include — included compose files are not read yet; import them with more -f files\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

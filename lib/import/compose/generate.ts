@@ -125,6 +125,12 @@ class Generator {
     for (const [n, v] of Object.entries(p.secrets)) this.secret(n, v);
     for (const [n, v] of Object.entries(p.configs)) this.config(n, v);
     for (const name of this.serviceOrder()) this.service(name, p.services[name]);
+    const topLevel: Record<string, string> = {
+      include: 'included compose files are not read yet; import them with more -f files',
+      models: 'Compose models have no construct',
+    };
+    for (const k of p.otherKeys) this.miss('', k, topLevel[k] ?? 'no construct for it yet');
+    if (p.otherKeys.length > 0) this.statements.unshift(p.otherKeys.map((k) => `// not imported: ${commentText(k)} — ${topLevel[k] ?? 'no construct for it yet'}`).join('\n'));
     return {
       mainTs: this.render(),
       className: `${className(this.opts.stackName)}Stack`,

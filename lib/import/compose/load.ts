@@ -32,6 +32,8 @@ export interface ComposeProject {
   readonly comments: Comments;
   /** Warnings Compose would print (unset variables, profiles). */
   readonly warnings: string[];
+  /** Top-level keys the model does not carry (`include`, `models`…), for the importer to report. */
+  readonly otherKeys: string[];
 }
 
 export interface LoadComposeOptions {
@@ -130,6 +132,7 @@ export function loadCompose(opts: LoadComposeOptions = {}): ComposeProject {
     configs: (merged.configs ?? {}) as ComposeProject['configs'],
     comments,
     warnings,
+    otherKeys: Object.keys(merged).filter((k) => !['name', 'version', 'services', 'networks', 'volumes', 'secrets', 'configs'].includes(k) && !k.startsWith('x-')),
   };
 }
 
