@@ -6,6 +6,7 @@ import { registerDeploy } from './deploy';
 import { registerDoctor } from './doctor';
 import { registerDrift } from './drift';
 import { registerGraph } from './graph';
+import { registerImport } from './import';
 import { registerInit } from './init';
 import { registerLs } from './ls';
 import { registerRuntime } from './runtime';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerStackCommands(program);
   registerWatch(program);
   registerInit(program);
+  registerImport(program);
   registerDoctor(program);
   registerRuntime(program);
   return program;
