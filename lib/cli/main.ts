@@ -19,7 +19,9 @@ export const COMMAND_FILES: ReadonlyArray<{ readonly names: readonly string[]; r
   { names: ['diff', 'apply', 'destroy'], load: () => (require('./deploy') as typeof import('./deploy')).registerDeploy },
   { names: ['drift'], load: () => (require('./drift') as typeof import('./drift')).registerDrift },
   { names: ['ps', 'logs', 'exec'], load: () => (require('./stack-commands') as typeof import('./stack-commands')).registerStackCommands },
+  { names: ['watch'], load: () => (require('./watch') as typeof import('./watch')).registerWatch },
   { names: ['init'], load: () => (require('./init') as typeof import('./init')).registerInit },
+  { names: ['import'], load: () => (require('./import') as typeof import('./import')).registerImport },
   { names: ['doctor'], load: () => (require('./doctor') as typeof import('./doctor')).registerDoctor },
   { names: ['runtime'], load: () => (require('./runtime') as typeof import('./runtime')).registerRuntime },
 ];

@@ -1,26 +1,48 @@
 import { Construct, IConstruct } from 'constructs';
 import type {
+  ConfigFile,
   ContainerDependency,
   ContainerResource,
   ContainerSpec,
   DependencyCondition as PlanDependencyCondition,
+  Develop,
+  DevelopWatchRule,
   Healthcheck as PlanHealthcheck,
   Mount,
   NetworkAttachment,
   PortMapping,
   RestartPolicy as PlanRestartPolicy,
+  SecretFile,
   SecretRef,
+  Ulimit,
 } from '../plan/types';
 import { InvalidArgumentError } from '../core/errors';
 import { isIpv4 } from '../core/ip';
 import { MAX_COUNT, MAX_CPUS, MAX_ID, MAX_PIDS, MAX_REPLICAS, MAX_STOP_TIMEOUT_SECONDS, MAX_TIMER_MS, MIN_CPUS, MIN_HEALTH_MS, MIN_MEMORY_BYTES } from '../core/limits';
 import { normalizeCapability, normalizeSignal } from '../core/linux';
 import { checkName } from '../core/names';
+import { Config } from './config';
 import { Duration } from './duration';
 import { IImage, Image } from './image';
 import { INetwork } from './network';
 import type { ResourceClaims } from './private/claims';
 import { imageForRef } from './private/implicit-image';
+import {
+  DeviceOptions,
+  IPC_SYSCTLS,
+  OptionError,
+  checkDnsOption,
+  checkDnsSearch,
+  checkDnsServer,
+  checkExtraHost,
+  checkSysctl,
+  isFileTarget,
+  isIpcSysctl,
+  parseDevice,
+  parseExpose,
+  parseId,
+  parseUlimit,
+} from './private/host-options';
 import { PortError, PortOptions, parsePort, portsClash } from './private/ports';
 import { PlanRefs, StackResource, at } from './private/resource';
 import type { SynthContext } from './private/synth-context';
@@ -31,6 +53,7 @@ import { Stack } from './stack';
 import { IVolume } from './volume';
 
 export type { PortOptions } from './private/ports';
+export type { DeviceOptions } from './private/host-options';
 
 const CONTAINER_SYMBOL = Symbol.for('cdk-docker.Container');
 
@@ -117,6 +140,55 @@ export interface VolumesFromOptions {
   readonly readOnly?: boolean;
 }
 
+/** A secret given to the container as a read-only file (compose `secrets:`). */
+export interface SecretMountOptions {
+  /** The secret. */
+  readonly secret: Secret;
+  /**
+   * Where the file goes: an absolute path, or a file name under /run/secrets.
+   * @default - `/run/secrets/<secret name>` (the file's base name for Secret.fromFile, the variable's name for Secret.fromEnv)
+   */
+  readonly target?: string;
+  /**
+   * File mode, as an octal number such as 0o440.
+   * @default 0o444
+   */
+  readonly mode?: number;
+  /**
+   * Numeric owner of the file.
+   * @default "0"
+   */
+  readonly uid?: string;
+  /**
+   * Numeric group of the file.
+   * @default "0"
+   */
+  readonly gid?: string;
+}
+
+/** A configuration file mounted read-only into the container (compose `configs:`). */
+export interface ConfigMountOptions {
+  /** The content: `Config.fromFile(path)` or `Config.fromString(text)`. */
+  readonly config: Config;
+  /** Absolute path of the file in the container. */
+  readonly target: string;
+  /**
+   * File mode, as an octal number such as 0o440.
+   * @default 0o444
+   */
+  readonly mode?: number;
+  /**
+   * Numeric owner of the file.
+   * @default "0"
+   */
+  readonly uid?: string;
+  /**
+   * Numeric group of the file.
+   * @default "0"
+   */
+  readonly gid?: string;
+}
+
 /** A container that must reach a condition before this one starts. */
 export interface ContainerDependencyOptions {
   /** The container (in the same stack). */
@@ -155,6 +227,38 @@ export interface HealthcheckOptions {
    * @default 0s
    */
   readonly startPeriod?: Duration | string;
+}
+
+/**
+ * One rule of `develop.watch`: a host path `cdk-docker watch` follows for this container, and
+ * what it does when a file there changes.
+ * @see https://docs.docker.com/compose/how-tos/file-watch/
+ */
+export interface DevelopWatchOptions {
+  /** Host file or directory, relative to the app's directory. It must exist. */
+  readonly path: string;
+  /**
+   * `sync`: copy changed files into the running container (deleted ones are deleted there);
+   * `sync+restart`: then restart it; `rebuild`: rebuild its image and replace it (the path must
+   * be in the build context of its image, built by this stack).
+   */
+  readonly action: WatchAction | `${WatchAction}`;
+  /**
+   * Absolute path in the container that `path` is copied to; for `sync` and `sync+restart` only.
+   * @default - required for the sync actions
+   */
+  readonly target?: string;
+  /**
+   * Changes to leave alone: .dockerignore patterns relative to `path`, such as `"*.tmp"` or `"node_modules/"`.
+   * @default []
+   */
+  readonly ignore?: string[];
+}
+
+/** Compose's `develop`: what `cdk-docker watch` does with this container's files. */
+export interface DevelopOptions {
+  /** The rules; a changed file takes the first rule whose path holds it. */
+  readonly watch: DevelopWatchOptions[];
 }
 
 /** Properties of a Container. */
@@ -232,10 +336,14 @@ export interface ContainerProps {
    */
   readonly networks?: Array<INetwork | NetworkAttachmentOptions>;
   /**
-   * Network mode; `host` and `none` exclude `networks` and `ports`.
+   * Network mode; `host`, `none` and another container (whose network namespace this one
+   * shares: a Container of this stack, which starts first, as compose's `network_mode:
+   * service:X`; or `Container.fromName(…)`, which must be running, as `container:X`) exclude
+   * `networks` and `ports`.
    * @default NetworkMode.BRIDGE
+   * @see https://docs.docker.com/engine/network/#container-networks
    */
-  readonly networkMode?: NetworkMode | `${NetworkMode}`;
+  readonly networkMode?: NetworkMode | `${NetworkMode}` | IContainer;
   /**
    * Restart policy.
    * @default Restart.NO
@@ -312,6 +420,89 @@ export interface ContainerProps {
    * @default 1
    */
   readonly replicas?: number;
+  /**
+   * Ports exposed to other containers without publishing them (`8080`, `"8080/udp"`, `"8000-8010"`);
+   * `publishAllPorts` publishes them too.
+   * @default []
+   * @see https://docs.docker.com/reference/dockerfile/#expose
+   */
+  readonly expose?: Array<number | string>;
+  /**
+   * Extra /etc/hosts entries: host name → IPv4 or IPv6 address, or `"host-gateway"` for the host.
+   * @default {}
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#add-host
+   */
+  readonly extraHosts?: { readonly [hostname: string]: string };
+  /**
+   * DNS servers for /etc/resolv.conf.
+   * @default - the engine's (the host's, or the network's DNS server)
+   * @see https://docs.docker.com/engine/network/#dns-services
+   */
+  readonly dns?: string[];
+  /**
+   * DNS search domains for /etc/resolv.conf.
+   * @default - the engine's
+   */
+  readonly dnsSearch?: string[];
+  /**
+   * resolv.conf options, such as `"ndots:2"`.
+   * @default - the engine's
+   */
+  readonly dnsOptions?: string[];
+  /**
+   * Namespaced kernel parameters: `net.*`, `fs.mqueue.*`, `kernel.msg*`, `kernel.sem`, `kernel.shm*`.
+   * @default {}
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#sysctl
+   */
+  readonly sysctls?: { readonly [key: string]: string };
+  /**
+   * Resource limits by name (`nofile`, `nproc`, `core`…): one number for soft and hard, or both; -1 = unlimited.
+   * @default - the engine's
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#ulimit
+   */
+  readonly ulimits?: { readonly [name: string]: number | { readonly soft: number; readonly hard: number } };
+  /**
+   * Size of /dev/shm: `Size.mebibytes(256)` or `"256m"`.
+   * @default 64 MiB
+   */
+  readonly shmSize?: Size | string;
+  /**
+   * Host devices: `"/dev/fuse"`, `"/dev/sda:/dev/xvda:rw"` or DeviceOptions.
+   * @default []
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#device
+   */
+  readonly devices?: Array<string | DeviceOptions>;
+  /**
+   * `"host"` shares the host's PID namespace.
+   * @default - its own PID namespace
+   */
+  readonly pid?: 'host';
+  /**
+   * IPC namespace: `"private"`, `"shareable"` or `"host"`.
+   * @default - the engine's (Docker's "private")
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#ipc
+   */
+  readonly ipc?: 'host' | 'private' | 'shareable';
+  /**
+   * Secrets as read-only files, at /run/secrets/<name> unless a target is given; the plan holds
+   * only their HMAC, never the value.
+   * @default []
+   * @see https://docs.docker.com/reference/compose-file/services/#secrets
+   */
+  readonly secrets?: Array<Secret | SecretMountOptions>;
+  /**
+   * Configuration files mounted read-only; their content is part of the spec.
+   * @default []
+   * @see https://docs.docker.com/reference/compose-file/services/#configs
+   */
+  readonly configs?: ConfigMountOptions[];
+  /**
+   * Files `cdk-docker watch` syncs into the running container, or rebuilds it for, as Compose's
+   * `develop.watch`; not part of the container itself (changing it changes nothing that runs).
+   * @default - watch applies changes to the container's inputs as any change of the app
+   * @see https://docs.docker.com/compose/how-tos/file-watch/
+   */
+  readonly develop?: DevelopOptions;
 }
 
 /**
@@ -353,6 +544,12 @@ export class Container extends StackResource implements IContainer {
   private readonly _volumesFrom: VolumesFromOptions[] = [];
   private readonly _dependsOn: Array<{ container: IContainer; condition: PlanDependencyCondition }> = [];
   private readonly _labels: { [key: string]: string } = {};
+  private readonly _secrets: Array<{ secret: Secret; target: string; mode: number; uid: number; gid: number }> = [];
+  private readonly _configs: Array<{ config: Config; target: string; mode: number; uid: number; gid: number }> = [];
+  /** The container whose network namespace this one joins, if any. */
+  private readonly networkContainer?: IContainer;
+  /** develop.watch, checked; paths resolved at synth. */
+  private readonly develop?: ReadonlyArray<{ readonly path: string; readonly action: WatchAction; readonly target?: string; readonly ignore: string[] }>;
 
   constructor(scope: Construct, id: string, props: ContainerProps) {
     super(scope, id);
@@ -387,8 +584,18 @@ export class Container extends StackResource implements IContainer {
     checkLabels(this, props.labels);
     Object.assign(this._labels, props.labels ?? {});
     this.envFiles = [...(props.envFiles ?? [])];
+    for (const x of props.secrets ?? []) this.addSecret(x);
+    for (const x of props.configs ?? []) this.addConfig(x);
+    if (props.networkMode !== undefined && typeof props.networkMode === 'object') {
+      if (props.networkMode === null || typeof (props.networkMode as IContainer).containerName !== 'string') {
+        fail('networkMode must be "bridge", "host", "none" or a Container whose network to share');
+      }
+      if (props.networkMode === this) fail("networkMode cannot share the container's own network; give another container");
+      this.networkContainer = props.networkMode;
+    }
 
     this.settings = this.parseSettings(props);
+    this.develop = props.develop !== undefined ? this.parseDevelop(props.develop) : undefined;
     this.node.addValidation({ validate: () => this.validateWhole() });
   }
 
@@ -496,6 +703,47 @@ export class Container extends StackResource implements IContainer {
     this._dependsOn.push({ container: opts.container, condition });
   }
 
+  /** Gives the container a secret as a read-only file (at /run/secrets/<name> unless a target is given). */
+  public addSecret(input: Secret | SecretMountOptions): void {
+    const fail = (m: string): never => {
+      throw new InvalidArgumentError(at(this, m));
+    };
+    const opts: SecretMountOptions = Secret.isSecret(input) ? { secret: input } : input;
+    if (opts === null || typeof opts !== 'object' || !Secret.isSecret(opts.secret)) return fail('secrets: give a Secret (Secret.fromFile, Secret.fromEnv) or { secret, target }');
+    const given = opts.target ?? opts.secret.name;
+    const target = given.startsWith('/') ? given : `/run/secrets/${given}`;
+    if (!isFileTarget(target)) fail(`secrets: target "${given}" is not a file path: give an absolute path such as "/run/secrets/db_password" or a file name`);
+    const file = this.fileOptions(`secret ${target}`, opts);
+    this._secrets.push({ secret: opts.secret, target, ...file });
+  }
+
+  /** Mounts a configuration file read-only at `target`. */
+  public addConfig(opts: ConfigMountOptions): void {
+    const fail = (m: string): never => {
+      throw new InvalidArgumentError(at(this, m));
+    };
+    if (opts === null || typeof opts !== 'object' || !Config.isConfig(opts.config)) return fail('configs: give { config: Config.fromFile(path) or Config.fromString(text), target }');
+    if (typeof opts.target !== 'string' || !isFileTarget(opts.target)) {
+      fail(`configs: target ${JSON.stringify(opts.target)} must be an absolute file path in the container, such as "/etc/nginx/nginx.conf"`);
+    }
+    const file = this.fileOptions(`config ${opts.target}`, opts);
+    this._configs.push({ config: opts.config, target: opts.target, ...file });
+  }
+
+  /** The mode, uid and gid of a secret's or config's file, checked (defaults 0o444, 0, 0). */
+  private fileOptions(what: string, o: { mode?: number; uid?: string; gid?: string }): { mode: number; uid: number; gid: number } {
+    const mode = o.mode ?? 0o444;
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+      throw new InvalidArgumentError(at(this, `${what}: mode ${String(o.mode)} must be an octal file mode such as 0o440`));
+    }
+    try {
+      return { mode, uid: parseId(o.uid, `${what}: uid`, MAX_ID), gid: parseId(o.gid, `${what}: gid`, MAX_ID) };
+    } catch (e) {
+      if (e instanceof OptionError) throw new InvalidArgumentError(at(this, e.message));
+      throw e;
+    }
+  }
+
   /** Sets a label. */
   public addLabel(key: string, value: string): void {
     checkLabels(this, { [key]: value });
@@ -532,7 +780,7 @@ export class Container extends StackResource implements IContainer {
     const fail = (m: string): never => {
       throw new InvalidArgumentError(at(this, m));
     };
-    if (p.networkMode !== undefined && !Object.values(NetworkMode).includes(p.networkMode as NetworkMode)) {
+    if (p.networkMode !== undefined && typeof p.networkMode !== 'object' && !Object.values(NetworkMode).includes(p.networkMode as NetworkMode)) {
       fail(`networkMode "${p.networkMode}" is not one of "bridge", "host", "none"`);
     }
     if (p.workingDir !== undefined && !p.workingDir.startsWith('/')) fail(`workingDir "${p.workingDir}" must be an absolute path, such as "/app"`);
@@ -579,15 +827,17 @@ export class Container extends StackResource implements IContainer {
     if (p.replicas !== undefined && !(Number.isInteger(p.replicas) && p.replicas >= 0)) fail(`replicas ${p.replicas} must be a whole number of 0 or more`);
     if (p.replicas !== undefined && p.replicas > MAX_REPLICAS) fail(`replicas ${p.replicas} is more than one host can run, ${MAX_REPLICAS} (one process each, PID_MAX_LIMIT); use fewer replicas`);
     const healthcheck = p.healthcheck ? healthcheckToPlan(p.healthcheck, fail) : undefined;
+    const host = this.parseHostOptions(p);
 
     return {
+      ...host,
       command: p.command ? [...p.command] : undefined,
       entrypoint: p.entrypoint ? [...p.entrypoint] : undefined,
       workingDir: p.workingDir,
       user: p.user,
       hostname: p.hostname,
       publishAllPorts: p.publishAllPorts ?? false,
-      networkMode: (p.networkMode ?? NetworkMode.BRIDGE) as NetworkMode,
+      networkMode: (typeof p.networkMode === 'object' ? NetworkMode.BRIDGE : (p.networkMode ?? NetworkMode.BRIDGE)) as NetworkMode,
       restart: p.restart instanceof Restart ? p.restart._toPlan() : { policy: (p.restart ?? 'no') as PlanRestartPolicy['policy'], maxRetries: 0 },
       healthcheck,
       stopSignal,
@@ -604,6 +854,108 @@ export class Container extends StackResource implements IContainer {
     };
   }
 
+  /** Checks develop.watch: each rule's path, action, target and ignore patterns. */
+  private parseDevelop(d: DevelopOptions): Array<{ path: string; action: WatchAction; target?: string; ignore: string[] }> {
+    const fail = (m: string): never => {
+      throw new InvalidArgumentError(at(this, m));
+    };
+    if (d === null || typeof d !== 'object' || !Array.isArray(d.watch)) return fail('develop must be { watch: [...] }, such as { watch: [{ path: "./src", target: "/app/src", action: "sync" }] }');
+    if (d.watch.length === 0) fail('develop.watch is empty; give at least one rule, or leave develop out');
+    const actions = Object.values(WatchAction) as string[];
+    return d.watch.map((rule, i) => {
+      const where = `develop.watch[${i}]`;
+      if (rule === null || typeof rule !== 'object') return fail(`${where} must be an object such as { path: "./src", target: "/app/src", action: "sync" }`);
+      if (typeof rule.path !== 'string' || rule.path === '') fail(`${where}.path is empty; give the host file or directory to watch, such as "./src"`);
+      if (!actions.includes(rule.action)) fail(`${where}.action "${rule.action}" is not one of "sync", "sync+restart", "rebuild"`);
+      const action = rule.action as WatchAction;
+      if (action === WatchAction.REBUILD) {
+        if (rule.target !== undefined) fail(`${where}: action "rebuild" takes no target (it rebuilds the image instead of copying files); remove target or use action "sync"`);
+      } else if (typeof rule.target !== 'string' || !rule.target.startsWith('/')) {
+        fail(`${where}.target ${rule.target === undefined ? 'is missing' : `"${rule.target}" is not an absolute path`}: action "${action}" copies ${rule.path} to an absolute path in the container, such as "/app"`);
+      }
+      const ignore = rule.ignore ?? [];
+      if (!Array.isArray(ignore) || ignore.some((x) => typeof x !== 'string' || x.trim() === '')) fail(`${where}.ignore must be a list of non-empty .dockerignore patterns, such as ["*.tmp", "node_modules/"]`);
+      return { path: rule.path, action, target: rule.target, ignore: ignore.map((x) => x.trim()) };
+    });
+  }
+
+  /** develop in the plan's terms: paths resolved (each must exist); a rebuild path inside its image's build context. */
+  private developToPlan(ctx: SynthContext): Develop | undefined {
+    if (this.develop === undefined) return undefined;
+    const context = Image.isImage(this.image) ? this.image._buildContext : undefined;
+    const watch = this.develop.map((rule, i): DevelopWatchRule => {
+      const path = ctx.resolvePath(rule.path);
+      ctx.statPath(this, `develop.watch[${i}].path`, path);
+      if (rule.action === WatchAction.REBUILD) {
+        if (context === undefined) {
+          ctx.error(this, `develop.watch[${i}]: action "rebuild" needs an image built by this stack (Image.fromBuild), but its image ${this.image.imageName} is not built here; use action "sync", or build the image`);
+        } else {
+          const dir = ctx.resolvePath(context);
+          if (path !== dir && !path.startsWith(dir.endsWith('/') ? dir : `${dir}/`)) {
+            ctx.error(this, `develop.watch[${i}].path ${path} is outside the build context ${dir} of ${this.image.node.path}, so a change there cannot rebuild it; watch a path inside the context`);
+          }
+        }
+      }
+      return { path, action: rule.action as DevelopWatchRule['action'], target: rule.target, ignore: [...rule.ignore] };
+    });
+    return { watch };
+  }
+
+  /** The host-side props compose files use (expose … ipc), in canonical form; empty ones left out. */
+  private parseHostOptions(p: ContainerProps): HostSettings {
+    const fail = (m: string): never => {
+      throw new InvalidArgumentError(at(this, m));
+    };
+    const list = <T>(what: string, v: T[] | undefined): T[] => {
+      if (v !== undefined && !Array.isArray(v)) fail(`${what} must be an array`);
+      return v ?? [];
+    };
+    const map = <T>(what: string, v: { readonly [k: string]: T } | undefined): Array<[string, T]> => {
+      if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) fail(`${what} must be an object of names to values`);
+      return Object.entries(v ?? {});
+    };
+    const nonEmpty = <T>(xs: T[]): T[] | undefined => (xs.length > 0 ? xs : undefined);
+    const nonEmptyMap = <T>(m: { [k: string]: T }): { [k: string]: T } | undefined => (Object.keys(m).length > 0 ? m : undefined);
+    try {
+      const expose = [...new Set(list('expose', p.expose).flatMap(parseExpose))].sort((a, b) => parseInt(a, 10) - parseInt(b, 10) || a.localeCompare(b));
+      const extraHosts: { [k: string]: string } = {};
+      for (const [h, a] of map('extraHosts', p.extraHosts)) extraHosts[h] = checkExtraHost(h, a);
+      const sysctls: { [k: string]: string } = {};
+      for (const [k, v] of map('sysctls', p.sysctls)) sysctls[k] = checkSysctl(k, v);
+      const ulimits: { [k: string]: Ulimit } = {};
+      for (const [k, v] of map('ulimits', p.ulimits)) ulimits[k] = parseUlimit(k, v);
+      const devices = list('devices', p.devices).map(parseDevice);
+      const seen = new Set<string>();
+      for (const d of devices) {
+        if (seen.has(d.containerPath)) fail(`devices: ${d.containerPath} is given twice; give each container path once`);
+        seen.add(d.containerPath);
+      }
+      let shmSizeBytes: number | undefined;
+      if (p.shmSize !== undefined) {
+        shmSizeBytes = this.parse('shmSize', () => Size.of(p.shmSize!)).toBytes();
+        if (shmSizeBytes < 1) fail(`shmSize ${typeof p.shmSize === 'string' ? `"${p.shmSize}"` : p.shmSize.toString()} is less than one byte; give a size such as "256m", or leave shmSize out for 64 MiB`);
+      }
+      if (p.pid !== undefined && p.pid !== 'host') fail(`pid "${String(p.pid)}" is not "host"; leave pid out for the container's own PID namespace`);
+      if (p.ipc !== undefined && !['host', 'private', 'shareable'].includes(p.ipc)) fail(`ipc "${String(p.ipc)}" is not one of "host", "private", "shareable"`);
+      return {
+        expose: nonEmpty(expose),
+        extraHosts: nonEmptyMap(extraHosts),
+        dns: nonEmpty(list('dns', p.dns).map(checkDnsServer)),
+        dnsSearch: nonEmpty(list('dnsSearch', p.dnsSearch).map(checkDnsSearch)),
+        dnsOptions: nonEmpty(list('dnsOptions', p.dnsOptions).map(checkDnsOption)),
+        sysctls: nonEmptyMap(sysctls),
+        ulimits: nonEmptyMap(ulimits),
+        shmSizeBytes,
+        devices: nonEmpty(devices),
+        pid: p.pid,
+        ipc: p.ipc,
+      };
+    } catch (e) {
+      if (e instanceof OptionError) throw new InvalidArgumentError(at(this, e.message));
+      throw e;
+    }
+  }
+
   /** Parses a Duration or Size prop, naming this construct and the prop when it is invalid. */
   private parse<T>(what: string, f: () => T): T {
     try {
@@ -617,7 +969,34 @@ export class Container extends StackResource implements IContainer {
   /** Whole-object checks, run at synth after all mutators. */
   private validateWhole(): string[] {
     const errors: string[] = [];
-    const mode = this.settings.networkMode;
+    const mode = this.networkContainer !== undefined ? `container ${this.networkContainer.node.path}` : this.settings.networkMode;
+    if (this.networkContainer !== undefined) {
+      const s = this.settings;
+      const conflicts: Array<[boolean, string]> = [
+        [s.hostname !== undefined, 'hostname'],
+        [s.dns !== undefined || s.dnsSearch !== undefined || s.dnsOptions !== undefined, 'dns, dnsSearch and dnsOptions'],
+        [s.extraHosts !== undefined, 'extraHosts'],
+        [s.expose !== undefined, 'expose'],
+      ];
+      for (const [given, what] of conflicts) {
+        if (given) errors.push(`networkMode container ${this.networkContainer.node.path} shares that container's network: ${what} cannot be set here; set it on ${this.networkContainer.node.path}`);
+      }
+    }
+    if (this.settings.networkMode === NetworkMode.HOST && Object.keys(this.settings.sysctls ?? {}).some((k) => k.startsWith('net.'))) {
+      errors.push("sysctls net.* cannot be set with networkMode host (they would change the host's network); remove them or use networkMode bridge");
+    }
+    if (this.settings.ipc === 'host' && Object.keys(this.settings.sysctls ?? {}).some(isIpcSysctl)) {
+      errors.push(`sysctls ${IPC_SYSCTLS.slice(0, 2).join(', ')}…, fs.mqueue.* cannot be set with ipc host (they would change the host's); remove them or leave ipc out`);
+    }
+    const targets = new Map<string, string>();
+    const claim = (target: string, what: string): void => {
+      const before = targets.get(target);
+      if (before !== undefined) errors.push(`${what} and ${before} both go to ${target}; give each its own target`);
+      else targets.set(target, what);
+    };
+    for (const m of this._mounts) claim(m.target, `the ${m.type} mount`);
+    for (const x of this._secrets) claim(x.target, `secret ${x.secret.toString()}`);
+    for (const x of this._configs) claim(x.target, `config ${x.config.toString()}`);
     if (mode !== NetworkMode.BRIDGE && this._networks.length > 0) {
       errors.push(`networkMode ${mode} cannot be combined with networks; remove networks or use networkMode bridge`);
     }
@@ -657,7 +1036,7 @@ export class Container extends StackResource implements IContainer {
     return {
       names: names.map((name) => ({ kind: 'container' as const, name })),
       hostPorts: this.ports,
-      startsAfter: [...this._dependsOn.map((d) => d.container), ...this.volumesFromContainers],
+      startsAfter: [...this._dependsOn.map((d) => d.container), ...this.volumesFromContainers, ...(this.networkContainer ? [this.networkContainer] : [])],
     };
   }
 
@@ -730,6 +1109,34 @@ export class Container extends StackResource implements IContainer {
       else if (!StackResource.isStackResource(d.container)) ctx.error(this, `dependsOn ${d.container.node.path} is not managed by a stack; only containers of this stack can be waited for`);
     }
 
+    let networkMode: ContainerSpec['networkMode'] = this.settings.networkMode;
+    if (this.networkContainer !== undefined) {
+      // A container of this stack by its logical id (it is created first); another one by name.
+      if (StackResource.isStackResource(this.networkContainer)) {
+        const id = ref(this.networkContainer, 'networkMode container');
+        if (id !== undefined) networkMode = { container: id };
+      } else {
+        networkMode = { containerName: this.networkContainer.containerName };
+      }
+    }
+
+    const secrets: SecretFile[] = this._secrets
+      .map((x): SecretFile => {
+        const from = x.secret.source === 'file' ? ctx.resolvePath(x.secret.from) : x.secret.from;
+        const hmac = ctx.secretHmac(this, refs.stackName, x.secret) ?? `hmac-sha256:${'0'.repeat(64)}`;
+        return { secret: { source: x.secret.source, from, hmac }, target: x.target, mode: x.mode, uid: x.uid, gid: x.gid };
+      })
+      .sort((a, b) => a.target.localeCompare(b.target));
+    const configs: ConfigFile[] = this._configs
+      .map((x): ConfigFile => {
+        const base = { target: x.target, mode: x.mode, uid: x.uid, gid: x.gid };
+        if (x.config.source === 'string') return { source: 'string', content: x.config.text!, sha256: x.config._textHash()!, ...base };
+        const file = ctx.resolvePath(x.config.path!);
+        const sha256 = ctx.hashFile(this, `config file for ${x.target},`, file);
+        return { source: 'file', file, sha256: sha256 ?? `sha256:${'0'.repeat(64)}`, ...base };
+      })
+      .sort((a, b) => a.target.localeCompare(b.target));
+
     const settings = this.settings;
     return {
       type: 'container',
@@ -754,6 +1161,18 @@ export class Container extends StackResource implements IContainer {
         labels: { ...this._labels },
         capAdd: [...settings.capAdd],
         capDrop: [...settings.capDrop],
+        develop: this.developToPlan(ctx),
+        networkMode,
+        expose: settings.expose ? [...settings.expose] : undefined,
+        extraHosts: settings.extraHosts ? { ...settings.extraHosts } : undefined,
+        dns: settings.dns ? [...settings.dns] : undefined,
+        dnsSearch: settings.dnsSearch ? [...settings.dnsSearch] : undefined,
+        dnsOptions: settings.dnsOptions ? [...settings.dnsOptions] : undefined,
+        sysctls: settings.sysctls ? { ...settings.sysctls } : undefined,
+        ulimits: settings.ulimits ? Object.fromEntries(Object.entries(settings.ulimits).map(([k, v]) => [k, { ...v }])) : undefined,
+        devices: settings.devices ? settings.devices.map((d) => ({ ...d })) : undefined,
+        secrets: secrets.length > 0 ? secrets : undefined,
+        configs: configs.length > 0 ? configs : undefined,
       },
     };
   }
@@ -765,6 +1184,12 @@ type ContainerSettings = Pick<
   | 'command' | 'entrypoint' | 'workingDir' | 'user' | 'hostname' | 'publishAllPorts' | 'networkMode' | 'restart' | 'healthcheck'
   | 'stopSignal' | 'stopTimeoutSeconds' | 'init' | 'readOnlyRootfs' | 'capAdd' | 'capDrop' | 'privileged' | 'memoryBytes'
   | 'nanoCpus' | 'pidsLimit' | 'replicas'
+> & HostSettings;
+
+/** The spec fields of the host-side props (see `parseHostOptions`). */
+type HostSettings = Pick<
+  ContainerSpec,
+  'expose' | 'extraHosts' | 'dns' | 'dnsSearch' | 'dnsOptions' | 'sysctls' | 'ulimits' | 'shmSizeBytes' | 'devices' | 'pid' | 'ipc'
 >;
 
 /** A checked mount: a tmpfs size in bytes, readOnly decided; volumes and bind paths are resolved at synth. */
@@ -859,6 +1284,16 @@ export enum NetworkMode {
   HOST = 'host',
   /** Loopback only. */
   NONE = 'none',
+}
+
+/** What `cdk-docker watch` does with a change under a `develop.watch` path. */
+export enum WatchAction {
+  /** Copy the changed files into the running container. */
+  SYNC = 'sync',
+  /** Copy them, then restart the container. */
+  SYNC_RESTART = 'sync+restart',
+  /** Rebuild the image and replace the container. */
+  REBUILD = 'rebuild',
 }
 
 /** Conditions a dependency must reach. */

@@ -5,6 +5,7 @@ export * from './container';
 export * from './network';
 export * from './volume';
 export * from './secret';
+export * from './config';
 export * from './duration';
 export * from './size';
 export * from './testing';

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import type * as RuntimeApi from '../../runtime';
 import type { Containers, Images, Networks, RuntimeConfig, Volumes } from '../../runtime';
 import type { DependencyCondition, Healthcheck, ImageResource, Mount, NetworkAttachment, NetworkSpec, VolumeSpec } from '../plan/types';
@@ -19,7 +20,7 @@ import { cpuRangeMessage, hostCpuCount } from '../core/limits';
 import { ownLabels } from '../core/labels';
 import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
-import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume } from './observed';
+import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume, requestNetworkMode } from './observed';
 import { buildStepReporter } from './progress';
 import {
   ContainerCreateRequest,
@@ -173,7 +174,7 @@ export class BuiltinDriver implements Driver {
       exitCode: state.ExitCode,
       health: running ? state.Health?.Status : undefined,
       restartCount: state.RestartCount,
-      spec: observedContainerSpec(inspectShape(r), image, { defaults: this.capabilities.defaults, hostName: hostHostname() }),
+      spec: observedContainerSpec(inspectShape(r, (id) => this.containers.tryRecord(id)?.Name), image, { defaults: this.capabilities.defaults, hostName: hostHostname() }),
       networks,
       ports,
     };
@@ -350,11 +351,23 @@ export class BuiltinDriver implements Driver {
       mounts: spec.mounts.map(mountRequest),
       volumesFrom: spec.volumesFrom.map((v) => (v.readOnly ? `${v.container}:ro` : v.container)),
       ...healthOptions(spec.healthcheck),
-      networkMode: spec.networkMode === 'bridge' ? (first?.network ?? DEFAULT_NETWORK) : spec.networkMode,
+      networkMode: requestNetworkMode(request) ?? first?.network ?? DEFAULT_NETWORK,
       networkAliases: first ? [...first.aliases] : undefined,
       ipv4Address: first?.ipv4Address,
       ports: spec.ports.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol })),
       publishAll: spec.publishAllPorts,
+      expose: spec.expose ? [...spec.expose] : undefined,
+      extraHosts: Object.entries(spec.extraHosts ?? {}).map(([host, ip]) => `${host}:${ip}`),
+      dns: spec.dns ? [...spec.dns] : undefined,
+      dnsSearch: spec.dnsSearch ? [...spec.dnsSearch] : undefined,
+      dnsOptions: spec.dnsOptions ? [...spec.dnsOptions] : undefined,
+      sysctls: spec.sysctls ? { ...spec.sysctls } : undefined,
+      ulimits: Object.entries(spec.ulimits ?? {}).map(([n, u]) => ({ name: n, soft: u.soft, hard: u.hard })),
+      shmSize: spec.shmSizeBytes,
+      devices: spec.devices?.map((d) => ({ ...d })),
+      pidMode: spec.pid,
+      ipcMode: spec.ipc,
+      files: request.files?.map((f) => ({ target: f.target, content: f.content, mode: f.mode, uid: f.uid, gid: f.gid })),
     });
     try {
       // The other networks: connect works on a container that has not started.
@@ -527,6 +540,13 @@ export class BuiltinDriver implements Driver {
     });
   }
 
+  public async copyToContainer(nameOrId: string, dest: string, archive: Readable): Promise<void> {
+    if (!dest.startsWith('/')) throw new InvalidArgumentError(`copy into ${nameOrId}: the destination "${dest}" must be an absolute path in the container`);
+    // The runtime's `cp -a - CONTAINER:PATH` (owners as the archive says, as the Engine API
+    // keeps them): the entries checked are the entries written.
+    await loadContainers().copyToContainer(this.containers, '-', archive, nameOrId, dest, { archive: true });
+  }
+
   // --- stacks ---------------------------------------------------------------------------------
 
   public async listStacks(): Promise<string[]> {
@@ -611,8 +631,12 @@ function observedStatus(status: ContainerState['Status']): ContainerStatus {
 }
 
 /** A runtime record as Docker's inspect shape, for ./observed. */
-function inspectShape(r: ContainerRecord): ContainerInspectShape {
-  return { ...r, NetworkSettings: { Networks: Object.fromEntries(loadContainers().endpointsConfig(r)) } };
+function inspectShape(r: ContainerRecord, nameOf: (id: string) => string | undefined = () => undefined): ContainerInspectShape {
+  // Another container's network is recorded by its id: reported by its name, as the plan names it.
+  const mode = r.HostConfig.NetworkMode;
+  const shared = mode.startsWith('container:') ? nameOf(mode.slice('container:'.length)) : undefined;
+  const hostConfig = shared !== undefined ? { ...r.HostConfig, NetworkMode: `container:${shared}` } : r.HostConfig;
+  return { ...r, HostConfig: hostConfig, NetworkSettings: { Networks: Object.fromEntries(loadContainers().endpointsConfig(r)) } };
 }
 
 /** An existing network of the name asked for: it, when it has the labels asked for; else ConflictError. */

@@ -32,6 +32,7 @@
  * message names the object and the fix.
  */
 
+import type { Readable } from 'node:stream';
 import type { ContainerResource, ContainerSpec, DependencyCondition, Healthcheck, ImageResource, NetworkSpec, VolumeSpec } from '../plan/types';
 
 import { LABELS } from '../core/labels';
@@ -112,7 +113,7 @@ export interface ObservedContainer {
  * A container's settings as observed, in the plan's vocabulary: the fields of ContainerSpec the
  * engine can report (secrets only as the values it holds — compare by HMAC, never print).
  */
-export type ObservedContainerSpec = Omit<ContainerSpec, 'image' | 'secretEnv' | 'envFiles' | 'dependsOn' | 'replicas'> & {
+export type ObservedContainerSpec = Omit<ContainerSpec, 'image' | 'secretEnv' | 'envFiles' | 'dependsOn' | 'replicas' | 'develop'> & {
   /** The full environment the container runs with (image's, env files', secrets' and the spec's). */
   readonly fullEnv: { readonly [name: string]: string };
 };
@@ -134,6 +135,30 @@ export interface ContainerCreateRequest {
   /** The environment with env files read and secrets resolved (spec.env wins over files). */
   readonly env: { readonly [name: string]: string };
   readonly labels: ManagedLabels;
+  /**
+   * The name of the container whose network namespace it joins, when `spec.networkMode` is
+   * `{ container }` (that resource's replica 1, resolved by apply).
+   */
+  readonly networkContainer?: string;
+  /**
+   * The content of `spec.secrets` and `spec.configs`, read by apply (secret values, config
+   * files checked against their sha256), one per target, in the spec's order: secrets first.
+   * The driver puts each in the container as a file before it starts, read-only where the
+   * engine can.
+   */
+  readonly files?: readonly ContainerFile[];
+}
+
+/** A file the driver puts into a container before it starts (a secret's or a config's). */
+export interface ContainerFile {
+  /** Absolute path in the container. */
+  readonly target: string;
+  readonly content: Buffer;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** A secret's value: never logged, never in a label. */
+  readonly secret: boolean;
 }
 
 /** Changes the engine applies to an existing container without recreating it. */
@@ -164,6 +189,10 @@ export interface EngineDefaults {
   readonly healthcheck: Omit<Healthcheck, 'test'>;
   /** Environment variables the engine sets itself when neither the plan nor the image does. */
   readonly env: readonly string[];
+  /** The size of /dev/shm when the plan gives none (Docker's 64 MiB). @default - no default: compared as given */
+  readonly shmSizeBytes?: number;
+  /** The IPC mode when the plan gives none (Docker's `private`). @default "private" */
+  readonly ipcMode?: string;
 }
 
 /**
@@ -175,9 +204,44 @@ export type InPlaceField = 'name' | 'restart' | 'memoryBytes' | 'nanoCpus' | 'pi
 /** Every field a driver may declare in place. */
 export const IN_PLACE_FIELDS: readonly InPlaceField[] = ['name', 'restart', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'networks'];
 
+/**
+ * A container setting some engines cannot honour: `pid.host`, `ipc.<mode>`, `devices`,
+ * `sysctls`, `ulimits`, `shmSize`, `dns` (servers, search domains or options), `extraHosts`,
+ * `expose`, `networkMode.container`, `secrets` and `configs` (files in the container), and
+ * `files.readOnlyRootfs` (secrets or configs in a container whose root filesystem is read-only).
+ */
+export type ContainerFeature =
+  | 'pid.host'
+  | 'ipc.host'
+  | 'ipc.private'
+  | 'ipc.shareable'
+  | 'devices'
+  | 'sysctls'
+  | 'ulimits'
+  | 'shmSize'
+  | 'dns'
+  | 'extraHosts'
+  | 'expose'
+  | 'networkMode.container'
+  | 'secrets'
+  | 'configs'
+  | 'files.readOnlyRootfs';
+
+/** Every ContainerFeature, for checks of what a driver declares. */
+export const CONTAINER_FEATURES: readonly ContainerFeature[] = [
+  'pid.host', 'ipc.host', 'ipc.private', 'ipc.shareable', 'devices', 'sysctls', 'ulimits', 'shmSize', 'dns', 'extraHosts', 'expose',
+  'networkMode.container', 'secrets', 'configs', 'files.readOnlyRootfs',
+];
+
 /** What the reconciler asks of an engine before it decides anything (see the module comment). */
 export interface DriverCapabilities {
   readonly defaults: EngineDefaults;
+  /**
+   * The container settings this engine cannot honour, each with the sentence the diff shows when
+   * a plan uses it: what the engine cannot do, by its name, and what to do instead. The diff
+   * refuses such a plan (nothing is changed). @default - none
+   */
+  readonly unsupported?: { readonly [F in ContainerFeature]?: string };
   /**
    * The container settings the engine changes without recreating the container; a difference in
    * any other setting replaces it. Starting a stopped container is always in place.
@@ -204,6 +268,8 @@ export interface ContainerResourceRequest {
   readonly imageId: string;
   /** The environment with env files read and secrets resolved (spec.env wins over files). */
   readonly env: { readonly [name: string]: string };
+  /** The content of `spec.secrets` and `spec.configs`, read by apply (see ContainerCreateRequest). */
+  readonly files?: readonly ContainerFile[];
   /** The resource's labels, without `io.cdk-docker.replica` (the driver numbers its replicas). */
   readonly labels: ManagedLabels;
   /** The replicas the engine has now, surplus ones included. */
@@ -342,6 +408,17 @@ export interface Driver {
    * or a variable without a name.
    */
   exec(nameOrId: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+
+  /**
+   * Extracts the tar stream `archive` into the directory `path` (absolute) of the container,
+   * running or not, as `docker cp - CONTAINER:PATH` (the Engine's `PUT /containers/{id}/archive`):
+   * an entry replaces the file of its name (a directory merges into a directory), its missing
+   * parent directories are made, each keeps its mode and its numeric owner from the archive, and
+   * no entry is written outside `path`. The running process is not touched (`cdk-docker watch`
+   * syncs files with it). A NotFoundError when the container or `path` does not exist; a
+   * ConflictError when `path` is read-only in the container.
+   */
+  copyToContainer(nameOrId: string, path: string, archive: Readable): Promise<void>;
 
   /** The stacks that have a managed container, network or volume on the engine, sorted. */
   listStacks(): Promise<string[]>;

@@ -101,7 +101,18 @@ export interface ArchiveImageSpec {
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 export type RestartPolicyName = 'no' | 'always' | 'unless-stopped' | 'on-failure';
-export type NetworkMode = 'bridge' | 'host' | 'none';
+export type NetworkMode = 'bridge' | 'host' | 'none' | ContainerNetworkMode;
+
+/**
+ * Share another container's network namespace: a container resource of the plan (compose
+ * `network_mode: service:X`), or a container the stack does not manage, by name (compose
+ * `network_mode: container:X`). Exactly one of the two.
+ */
+export type ContainerNetworkMode =
+  | { /** Logical id of the container resource whose network this one joins (replica 1). */ readonly container: string; readonly containerName?: never }
+  | { /** Name of a container no stack manages (it must run first). */ readonly containerName: string; readonly container?: never };
+
+export type IpcMode = 'host' | 'private' | 'shareable';
 export type DependencyCondition = 'started' | 'healthy' | 'completed';
 
 export interface ContainerSpec {
@@ -153,6 +164,104 @@ export interface ContainerSpec {
   readonly pidsLimit?: number;
   /** Number of identical containers. */
   readonly replicas: number;
+  /** What `cdk-docker watch` does with changes to the container's files; absent = nothing of its own. */
+  readonly develop?: Develop;
+  /** Ports exposed without publishing (`"8080/tcp"`), sorted, no duplicates; absent = none. */
+  readonly expose?: string[];
+  /** Host name → IPv4/IPv6 address or `host-gateway`, added to /etc/hosts; absent = none. */
+  readonly extraHosts?: { readonly [hostname: string]: string };
+  /** DNS servers (IP addresses) in order; absent = the engine's. */
+  readonly dns?: string[];
+  /** DNS search domains in order; absent = the engine's. */
+  readonly dnsSearch?: string[];
+  /** resolv.conf options (`ndots:2`) in order; absent = the engine's. */
+  readonly dnsOptions?: string[];
+  /** Namespaced kernel parameters (`net.core.somaxconn`); absent = none. */
+  readonly sysctls?: { readonly [key: string]: string };
+  /** Resource limits by name (`nofile`), soft ≤ hard; -1 = unlimited; absent = the engine's. */
+  readonly ulimits?: { readonly [name: string]: Ulimit };
+  /** Size of /dev/shm in bytes; absent = the engine's (64 MiB). */
+  readonly shmSizeBytes?: number;
+  /** Host devices in the container; absent = none. */
+  readonly devices?: Device[];
+  /** `host` shares the host's PID namespace; absent = its own. */
+  readonly pid?: 'host';
+  /** IPC namespace; absent = the engine's default (`private`). */
+  readonly ipc?: IpcMode;
+  /** Secrets as read-only files, sorted by target; absent = none. Values never appear. */
+  readonly secrets?: SecretFile[];
+  /** Configuration files mounted read-only, sorted by target; absent = none. */
+  readonly configs?: ConfigFile[];
+}
+
+/** A configuration file mounted into the container: a host file or text (compose `configs:`). */
+export type ConfigFile = ConfigFromFile | ConfigFromString;
+
+interface ConfigFileBase {
+  /** `sha256:…` of the content. */
+  readonly sha256: string;
+  /** Absolute path in the container. */
+  readonly target: string;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface ConfigFromFile extends ConfigFileBase {
+  readonly source: 'file';
+  /** Absolute host path, read at apply (its content must still hash to `sha256`). */
+  readonly file: string;
+}
+
+export interface ConfigFromString extends ConfigFileBase {
+  readonly source: 'string';
+  /** The text itself. */
+  readonly content: string;
+}
+
+export interface Ulimit {
+  readonly soft: number;
+  readonly hard: number;
+}
+
+export interface Device {
+  /** Absolute host path of the device node. */
+  readonly hostPath: string;
+  /** Absolute path in the container. */
+  readonly containerPath: string;
+  /** cgroup permissions: `r`, `w`, `m` in that order (a non-empty subset of `rwm`). */
+  readonly permissions: string;
+}
+
+/** A secret written as a file into the container. */
+export interface SecretFile {
+  /** Where its value is read at apply, and its HMAC. */
+  readonly secret: SecretRef;
+  /** Absolute path in the container (`/run/secrets/<name>` by default). */
+  readonly target: string;
+  /** File mode (e.g. 0o444 = 292). */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** Compose's `develop`: rules `cdk-docker watch` follows for one container. Never part of the container itself. */
+export interface Develop {
+  /** At least one rule; a changed file takes the first rule whose path holds it. */
+  readonly watch: DevelopWatchRule[];
+}
+
+export type DevelopAction = 'sync' | 'sync+restart' | 'rebuild';
+
+export interface DevelopWatchRule {
+  /** Absolute host path (a file or a directory). */
+  readonly path: string;
+  /** `sync`: copy changed files into the running container; `sync+restart`: then restart it; `rebuild`: apply (the image's build context holds the path). */
+  readonly action: DevelopAction;
+  /** Absolute path in the container that `path` is copied to; sync actions only. */
+  readonly target?: string;
+  /** .dockerignore patterns, relative to `path`, of changes to leave alone; in the order given. */
+  readonly ignore: string[];
 }
 
 export interface SecretRef {
