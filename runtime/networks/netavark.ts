@@ -105,10 +105,11 @@ function iptablesCall(args: string[]): Promise<string> {
 
 const JUMP = '-A FORWARD -j NETAVARK_ISOLATION_1';
 
-/** The rules of the isolation chain ('' when it does not exist) and the number of FORWARD jumps to it. */
+/** The rules of the isolation chain (none when it does not exist) and the number of FORWARD jumps to it, from one listing of the filter table. */
 async function isolationState(): Promise<{ rules: string[]; jumps: number }> {
-  const rules = (await iptablesCall(['-S', ISOLATION_CHAIN]).catch(() => '')).split('\n').filter((l) => l.startsWith('-A '));
-  const jumps = (await iptablesCall(['-S', 'FORWARD']).catch(() => '')).split('\n').filter((l) => l.trim() === JUMP).length;
+  const lines = (await iptablesCall(['-S']).catch(() => '')).split('\n');
+  const rules = lines.filter((l) => l.startsWith(`-A ${ISOLATION_CHAIN} `));
+  const jumps = lines.filter((l) => l.trim() === JUMP).length;
   return { rules, jumps };
 }
 
