@@ -16,6 +16,7 @@ import { isIpv4 } from '../core/ip';
 import { MAX_COUNT, MAX_CPUS, MAX_ID, MAX_PIDS, MAX_REPLICAS, MAX_STOP_TIMEOUT_SECONDS, MAX_TIMER_MS, MIN_CPUS, MIN_HEALTH_MS, MIN_MEMORY_BYTES } from '../core/limits';
 import { normalizeCapability, normalizeSignal } from '../core/linux';
 import { checkName } from '../core/names';
+import { DeployOptions, deployToPlan } from './deploy';
 import { Duration } from './duration';
 import { IImage, Image } from './image';
 import { INetwork } from './network';
@@ -312,6 +313,15 @@ export interface ContainerProps {
    * @default 1
    */
   readonly replicas?: number;
+  /**
+   * How a Swarm runs the container as a service: global mode, placement, update and rollback,
+   * reservations, restart policy, endpoint mode. Only a Swarm honours it; the built-in and Docker
+   * engines refuse a stack that sets it. With `deploy`, replicas may share a published port
+   * (the Swarm's routing mesh balances it over them).
+   * @default - not a Swarm-only container
+   * @see https://docs.docker.com/reference/compose-file/deploy/
+   */
+  readonly deploy?: DeployOptions;
 }
 
 /**
@@ -579,6 +589,8 @@ export class Container extends StackResource implements IContainer {
     if (p.replicas !== undefined && !(Number.isInteger(p.replicas) && p.replicas >= 0)) fail(`replicas ${p.replicas} must be a whole number of 0 or more`);
     if (p.replicas !== undefined && p.replicas > MAX_REPLICAS) fail(`replicas ${p.replicas} is more than one host can run, ${MAX_REPLICAS} (one process each, PID_MAX_LIMIT); use fewer replicas`);
     const healthcheck = p.healthcheck ? healthcheckToPlan(p.healthcheck, fail) : undefined;
+    const deploy = deployToPlan(p.deploy, fail);
+    if (deploy?.mode === 'global' && p.replicas !== undefined) fail(`replicas ${p.replicas} cannot be combined with deploy mode "global" (one task on every node); remove replicas or use mode "replicated"`);
 
     return {
       command: p.command ? [...p.command] : undefined,
@@ -601,6 +613,7 @@ export class Container extends StackResource implements IContainer {
       nanoCpus: p.cpus !== undefined ? Math.round(p.cpus * 1e9) : undefined,
       pidsLimit: p.pidsLimit,
       replicas: p.replicas ?? 1,
+      deploy,
     };
   }
 
@@ -627,12 +640,16 @@ export class Container extends StackResource implements IContainer {
     if (this.fixedName !== undefined && this.replicas > 1) {
       errors.push(`a fixed name ("${this.fixedName}") cannot be used with replicas ${this.replicas}; remove name so each replica gets <name>-N`);
     }
-    if (this.replicas > 1) {
+    // On a Swarm (deploy), replicas share a published port through the routing mesh.
+    if (this.replicas > 1 && this.settings.deploy === undefined) {
       for (const port of this._ports) {
         if (port.hostPort !== 0) {
           errors.push(`host port ${port.hostIp}:${port.hostPort}/${port.protocol} cannot be published by ${this.replicas} replicas; omit hostPort to get a free port per replica`);
         }
       }
+    }
+    if (this.settings.deploy?.endpointMode === 'dnsrr' && this._ports.some((p) => p.mode !== 'host')) {
+      errors.push('deploy endpointMode "dnsrr" cannot publish ports through the routing mesh; give each port mode "host", or use endpointMode "vip"');
     }
     for (const d of this._dependsOn) {
       if (d.condition === 'healthy' && Container.isContainer(d.container) && !d.container.hasHealthcheck) {
@@ -764,7 +781,7 @@ type ContainerSettings = Pick<
   ContainerSpec,
   | 'command' | 'entrypoint' | 'workingDir' | 'user' | 'hostname' | 'publishAllPorts' | 'networkMode' | 'restart' | 'healthcheck'
   | 'stopSignal' | 'stopTimeoutSeconds' | 'init' | 'readOnlyRootfs' | 'capAdd' | 'capDrop' | 'privileged' | 'memoryBytes'
-  | 'nanoCpus' | 'pidsLimit' | 'replicas'
+  | 'nanoCpus' | 'pidsLimit' | 'replicas' | 'deploy'
 >;
 
 /** A checked mount: a tmpfs size in bytes, readOnly decided; volumes and bind paths are resolved at synth. */

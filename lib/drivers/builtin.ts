@@ -66,6 +66,8 @@ export const BUILTIN_CAPABILITIES: DriverCapabilities = {
   inPlace: DOCKER_IN_PLACE,
   relabel: true,
   ownsReplicas: false,
+  // Swarm settings: a stack that sets them is refused at diff, naming this engine.
+  unsupported: ['deploy', 'overlay'],
 };
 const DEFAULT_NETWORK = BUILTIN_CAPABILITIES.defaults.network;
 

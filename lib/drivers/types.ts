@@ -77,6 +77,8 @@ export interface ObservedNetwork {
   readonly ipRange?: string;
   readonly internal: boolean;
   readonly attachable: boolean;
+  /** Overlay networks: encrypted between nodes. */
+  readonly encrypted?: boolean;
 }
 
 export interface ObservedVolume {
@@ -164,6 +166,11 @@ export interface EngineDefaults {
   readonly healthcheck: Omit<Healthcheck, 'test'>;
   /** Environment variables the engine sets itself when neither the plan nor the image does. */
   readonly env: readonly string[];
+  /**
+   * The driver every network of a stack is made with, whatever the plan's (a Swarm's networks are
+   * all overlays: a plan's `bridge` means "the engine's own kind"). @default - the plan's
+   */
+  readonly networkDriver?: string;
 }
 
 /**
@@ -174,6 +181,32 @@ export type InPlaceField = 'name' | 'restart' | 'memoryBytes' | 'nanoCpus' | 'pi
 
 /** Every field a driver may declare in place. */
 export const IN_PLACE_FIELDS: readonly InPlaceField[] = ['name', 'restart', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'networks'];
+
+/**
+ * A plan setting that not every engine honours (a plan using one its engine lacks is refused at
+ * diff, naming the engine and the fix):
+ * - `deploy`: a container's Swarm service settings; `overlay`: an overlay network (only a Swarm
+ *   has them);
+ * - `privileged`, `publishAllPorts`, `volumesFrom`, `networkMode` (host or none), `hostIp` (a
+ *   port bound to one address), `ipv4Address` (a fixed address on a network): container
+ *   settings a Swarm service has no field for.
+ */
+export type PlanFeature = 'deploy' | 'overlay' | 'privileged' | 'publishAllPorts' | 'volumesFrom' | 'networkMode' | 'hostIp' | 'ipv4Address';
+
+/**
+ * How an engine that runs each container resource as one object (a Swarm service) changes it,
+ * by field (a dotted prefix of the diff's field names, `deploy.updateConfig` covers
+ * `deploy.updateConfig.parallelism`). A difference in a field of none of the lists rolls the
+ * object's tasks (they are replaced one batch at a time by the engine).
+ */
+export interface ServiceChangeClasses {
+  /** Fields the engine cannot change on the object: it is removed and made again. */
+  readonly replace: readonly string[];
+  /** Fields whose change only adds or removes tasks. */
+  readonly scale: readonly string[];
+  /** Fields whose change touches only the object, not its tasks. */
+  readonly metadata: readonly string[];
+}
 
 /** What the reconciler asks of an engine before it decides anything (see the module comment). */
 export interface DriverCapabilities {
@@ -195,6 +228,15 @@ export interface DriverCapabilities {
    * `dependsOn` condition on the resource's name.
    */
   readonly ownsReplicas: boolean;
+  /** The plan settings the engine cannot honour (see PlanFeature). @default - it honours all */
+  readonly unsupported?: readonly PlanFeature[];
+  /**
+   * For an engine whose container resources are single objects (a Swarm service, with
+   * `ownsReplicas`): what each field's change does to it. The diff then lists each container
+   * resource once, every reason with its effect (`rolls tasks`, `scale only`, `metadata only`).
+   * @default - containers are diffed replica by replica
+   */
+  readonly services?: ServiceChangeClasses;
 }
 
 /** A container resource handed whole to a driver that owns replicas. */
@@ -204,6 +246,8 @@ export interface ContainerResourceRequest {
   readonly imageId: string;
   /** The environment with env files read and secrets resolved (spec.env wins over files). */
   readonly env: { readonly [name: string]: string };
+  /** Where the driver reports how the change goes, a line at a time (`web 2/3 running`). */
+  readonly progress?: (message: string) => void;
   /** The resource's labels, without `io.cdk-docker.replica` (the driver numbers its replicas). */
   readonly labels: ManagedLabels;
   /** The replicas the engine has now, surplus ones included. */

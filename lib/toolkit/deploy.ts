@@ -98,6 +98,7 @@ async function synthAndEngine(options: DeployOptions): Promise<{ plans: Plan[]; 
 
 /** Observes `plan`'s stack and its images, and diffs. */
 async function diffOf(plan: Plan, driver: Driver): Promise<{ diff: StackDiff; observed: ObservedStack; images: ObservedImages }> {
+  (await import('../reconcile/features')).refuseUnsupported(plan, driver);
   const [{ diffStack }, { observed, images }] = await Promise.all([import('../reconcile/diff'), observePlan(plan, driver)]);
   return { diff: diffStack(plan, observed, images, driver.capabilities), observed, images };
 }
@@ -186,6 +187,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
           onEvent: (e) => {
             const who = rowOf(e.change);
             if (e.phase === 'start') progress.layer(who, `${verb(e.change.action)}…`);
+            else if (e.phase === 'progress') progress.layer(who, e.message ?? '');
             else if (e.phase === 'done') {
               if (e.change.action !== 'no-op') counts[e.change.action]++;
               progress.layer(who, `${e.message ?? 'done'} [${((e.ms ?? 0) / 1000).toFixed(1)}s]`);

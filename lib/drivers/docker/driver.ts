@@ -104,6 +104,8 @@ export const DOCKER_CAPABILITIES: DriverCapabilities = {
   inPlace: DOCKER_IN_PLACE,
   relabel: false,
   ownsReplicas: false,
+  // Swarm settings: a stack that sets them is refused at diff, naming this engine.
+  unsupported: ['deploy', 'overlay'],
 };
 const DEFAULT_NETWORK = DOCKER_CAPABILITIES.defaults.network;
 
@@ -114,7 +116,8 @@ const INSPECT_CONCURRENCY = 8;
 
 /** The lock image: no layers, never run; its name and the labels of its containers. */
 const LOCK_IMAGE = 'cdk-docker-lock:1';
-const LOCK_LABELS = {
+/** The labels of a stack lock (the Swarm driver's lock carries the same). */
+export const LOCK_LABELS = {
   stack: `${LABEL_PREFIX}lock`,
   holder: `${LABEL_PREFIX}lock.holder`,
   host: `${LABEL_PREFIX}lock.host`,
@@ -136,7 +139,7 @@ export interface DockerDriverOptions {
 }
 
 /** The Docker Engine's `/info`, the fields the driver reads. */
-interface DockerInfo {
+export interface DockerInfo {
   readonly NCPU: number;
   readonly Name: string;
   readonly SystemTime: string;
@@ -148,8 +151,8 @@ export class DockerDriver implements Driver {
   public readonly capabilities = DOCKER_CAPABILITIES;
   private infoCache?: Promise<DockerInfo & { readonly clockOffsetMs: number }>;
   private lockImage?: Promise<void>;
-  private readonly leaseSeconds: number;
-  private readonly machine: string;
+  protected readonly leaseSeconds: number;
+  protected readonly machine: string;
   private readonly env: NodeJS.ProcessEnv;
 
   constructor(public readonly client: DockerClient, options: DockerDriverOptions = {}) {
@@ -168,7 +171,7 @@ export class DockerDriver implements Driver {
     await this.client.close();
   }
 
-  private info(): Promise<DockerInfo & { readonly clockOffsetMs: number }> {
+  protected info(): Promise<DockerInfo & { readonly clockOffsetMs: number }> {
     this.infoCache ??= (async () => {
       const before = Date.now();
       const info = await this.client.request<DockerInfo>('GET', '/info');
@@ -834,7 +837,7 @@ export class DockerDriver implements Driver {
   }
 
   /** The engine's clock now, in whole seconds. */
-  private async engineSeconds(): Promise<number> {
+  protected async engineSeconds(): Promise<number> {
     const { clockOffsetMs } = await this.info();
     return Math.floor((Date.now() + clockOffsetMs) / 1000);
   }
@@ -1034,7 +1037,7 @@ let machineId: string | undefined;
  * This machine as far as process identities go: the kernel's boot id and our pid namespace (two
  * CI jobs in containers of one host share the boot id, not the pids).
  */
-function thisMachine(): string {
+export function thisMachine(): string {
   if (machineId === undefined) {
     const read = (f: () => string) => {
       try {
@@ -1050,7 +1053,7 @@ function thisMachine(): string {
   return machineId;
 }
 
-function holderLabels(stack: string, machine: string): { [k: string]: string } {
+export function holderLabels(stack: string, machine: string): { [k: string]: string } {
   const identity = processIdentity(process.pid) ?? `${process.pid} 0`;
   const host = os.hostname();
   return {

@@ -251,6 +251,7 @@ export function networkBody(name: string, spec: NetworkSpec, labels: { readonly 
     Driver: spec.driver,
     Internal: spec.internal,
     Attachable: spec.attachable,
+    ...(spec.encrypted ? { Options: { encrypted: '' } } : {}),
     Labels: { ...labels },
     IPAM: { Driver: 'default', Config: ipam },
   };
