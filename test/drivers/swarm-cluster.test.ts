@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { removeTempDirs, tempDir, until } from '../helpers/cli';
-import { busyboxRootfsTar } from '../helpers/images';
-import { requireIpvs, startSwarm, TestSwarm } from '../helpers/swarm';
+import { ROOT, removeTempDirs, until } from '../helpers/cli';
+import { BASE_ARCHIVE } from '../helpers/stack';
+import { hostIptablesOfOurs, requireIpvs, startSwarm, TestSwarm } from '../helpers/swarm';
 
 /**
  * A three-node swarm on this machine (test/helpers/swarm.ts): one manager, two workers, each a
@@ -10,15 +11,15 @@ import { requireIpvs, startSwarm, TestSwarm } from '../helpers/swarm';
  * Ports 19200–19299 are this file's (inside the nodes' namespaces, reached over the bridge).
  */
 let swarm: TestSwarm;
-const IMAGE = 'busybox:cluster';
+/** The examples' offline image (examples/base), loaded on every node. */
+const IMAGE = 'busybox:examples';
+let iptablesBefore: string[];
 
 beforeAll(async () => {
+  execFileSync('bash', [path.join(ROOT, 'examples', 'base', 'make-busybox-archive.sh')], { stdio: 'inherit' });
+  iptablesBefore = hostIptablesOfOurs();
   swarm = await startSwarm({ nodes: 3, label: 'cluster' });
-  const work = tempDir('cdk-docker-cluster-');
-  const rootfs = busyboxRootfsTar(work, ['sh', 'nc', 'nslookup', 'httpd', 'sleep', 'hostname', 'echo', 'cat', 'test', 'true', 'false']);
-  swarm.manager.docker(['import', '-c', 'ENV PATH=/bin', '-c', 'CMD ["sh"]', rootfs, IMAGE]);
-  swarm.manager.docker(['save', '-o', path.join(work, 'busybox.tar'), IMAGE]);
-  swarm.loadImage(path.join(work, 'busybox.tar'));
+  swarm.loadImage(BASE_ARCHIVE);
 }, 120_000);
 
 afterAll(async () => {
@@ -63,8 +64,8 @@ function get(address: string, port: number): Promise<string> {
   });
 }
 
-/** A web server answering with the name of the node it runs on. */
-const WEB = ['--hostname', '{{.Node.Hostname}}', IMAGE, 'sh', '-c', 'hostname > /tmp/index.html && exec httpd -f -p 80 -h /tmp'];
+/** A web server answering with the name of the node it runs on (httpd as PID 1 ignores SIGTERM: killed after 1 s). */
+const WEB = ['--hostname', '{{.Node.Hostname}}', '--stop-grace-period', '1s', IMAGE, 'sh', '-c', 'hostname > /tmp/index.html && exec httpd -f -p 80 -h /tmp'];
 
 function removeServices(...names: string[]): void {
   docker(['service', 'rm', ...names]);
@@ -119,6 +120,9 @@ describe('the three-node test swarm, driven with the docker CLI', () => {
       for (const n of swarm.nodes) {
         await until(`${n.address}:19201 to answer`, async () => (await get(n.address, 19201)) === n.name, 30_000);
       }
+      // The nodes' rules for it are in their own namespaces, none in the host's.
+      expect(hostIptablesOfOurs()).toEqual(iptablesBefore);
+      expect(swarm.nodes[1].exec('iptables-save', ['-t', 'nat'])).toMatch(/--dport 19201 /);
     } finally {
       removeServices('everywhere');
     }

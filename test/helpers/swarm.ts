@@ -19,14 +19,14 @@ import { requireCommand } from './prereq';
  *
  * A slot (0–15) is claimed atomically, so swarms of several test files can run at once; a slot
  * whose owner died is cleaned and reused. Address pools: overlays and ingress from
- * 10.167.<16·slot>.0/20, local bridges (docker0, docker_gwbridge) from 10.168.<16·slot>.0/20 —
+ * 10.168.<16·slot>.0/20, local bridges (docker0, docker_gwbridge) from 10.169.<16·slot>.0/20 —
  * both only exist inside the node namespaces.
  *
  * `stop()` makes the workers and then the manager leave, stops each dockerd by its pid, waits
  * until no process is left in the node namespaces, unmounts what is left under the state
  * directory, deletes the namespaces, veths and bridge, and then fails if a process had to be
- * killed or if the host's iptables (rules naming our interfaces, our 10.165–10.169 octets or
- * Swarm's chains) differ from before.
+ * killed or if the host's iptables (rules naming our interfaces or our 10.165–10.169 octets)
+ * differ from before.
  */
 export interface TestSwarm {
   readonly nodes: readonly SwarmNode[];
@@ -89,13 +89,17 @@ export function requireIpvs(): void {
 const SLOTS = 16;
 const SLOT_DIR = path.join(os.tmpdir(), 'cdkcl-slots');
 
-/** The host's iptables rules that a swarm of ours could have left (ours never should). */
+/**
+ * The host's iptables rules that a swarm of ours could have left (ours never should): those naming
+ * our interfaces or our octets. (Not Docker's chain names: other tests' dockerds on the host may
+ * add those at the same time.)
+ */
 export function hostIptablesOfOurs(): string[] {
   const save = (cmd: string) => {
     const r = spawnSync(cmd, [], { encoding: 'utf8' });
     return r.status === 0 ? r.stdout.split('\n') : [];
   };
-  const ours = /cdkcl|\b10\.16[5-9]\.|DOCKER-INGRESS|docker_gwbridge|DOCKER-ISOLATION/;
+  const ours = /cdkcl|\b10\.16[5-9]\./;
   return [...save('iptables-save'), ...save('ip6tables-save')].filter((l) => !l.startsWith('#') && ours.test(l)).map((l) => l.replace(/\[\d+:\d+\]/g, ''));
 }
 
@@ -314,7 +318,7 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
           '--exec-root', path.join(nodeDir, 'exec'),
           '--pidfile', path.join(nodeDir, 'docker.pid'),
           '-H', host,
-          '--default-address-pool', `base=10.168.${base}.0/20,size=24`,
+          '--default-address-pool', `base=10.169.${base}.0/20,size=24`,
           '--containerd-namespace', `cdk-docker-${label}-${i}`,
           '--containerd-plugins-namespace', `cdk-docker-${label}-${i}-plugins`,
           '--swarm-default-advertise-addr', address,
@@ -350,7 +354,7 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
       'swarm', 'init',
       '--advertise-addr', manager.address,
       '--listen-addr', `${manager.address}:2377`,
-      '--default-addr-pool', `10.167.${base}.0/20`,
+      '--default-addr-pool', `10.168.${base}.0/20`,
       '--default-addr-pool-mask-length', '24',
     ]);
     const token = manager.docker(['swarm', 'join-token', '-q', 'worker']).trim();
