@@ -41,8 +41,7 @@ const web = new Container(stack, 'web', {
 // A CGI script for busybox httpd: both answers, one line each.
 const hello = [
   '#!/bin/sh',
-  'echo "Content-Type: text/plain"',
-  'echo',
+  "printf 'Content-Type: text/plain\\r\\n\\r\\n'",
   "printf 'GET /greeting HTTP/1.0\\r\\n\\r\\n' | nc store 80 | tail -n 1",
   "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc web 80 | tail -n 1",
 ].join('\n');

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { ROOT, removeTempDirs, until } from '../helpers/cli';
-import { BASE_ARCHIVE } from '../helpers/stack';
+import { CliResult, ROOT, cdkDocker, removeTempDirs, tempDir, until } from '../helpers/cli';
+import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 import { hostIptablesOfOurs, requireIpvs, startSwarm, TestSwarm } from '../helpers/swarm';
 
 /**
@@ -14,17 +15,24 @@ let swarm: TestSwarm;
 /** The examples' offline image (examples/base), loaded on every node. */
 const IMAGE = 'busybox:examples';
 let iptablesBefore: string[];
+/** A private built-in root (networks on 10.166/10.167) for the example on one machine. */
+let world: StackWorld;
+let work: string;
 
 beforeAll(async () => {
   execFileSync('bash', [path.join(ROOT, 'examples', 'base', 'make-busybox-archive.sh')], { stdio: 'inherit' });
   iptablesBefore = hostIptablesOfOurs();
   swarm = await startSwarm({ nodes: 3, label: 'cluster' });
   swarm.loadImage(BASE_ARCHIVE);
+  world = stackWorld('cdk-docker-cluster-builtin-', 166);
+  work = tempDir('cdk-docker-cluster-');
 }, 120_000);
 
 afterAll(async () => {
-  removeTempDirs();
+  const left = await tearDownWorld(world);
   if (swarm) await swarm.stop();
+  removeTempDirs();
+  expect(left).toEqual([]);
 }, 120_000);
 
 const docker = (args: string[]) => swarm.manager.docker(args);
@@ -51,10 +59,10 @@ async function untilRunning(service: string, count: number, where?: (nodes: stri
   return nodes;
 }
 
-/** GET http://address:port/ from the host, over the swarm's bridge; the body, or the error. */
-function get(address: string, port: number): Promise<string> {
+/** GET http://address:port/path from the host (over the swarm's bridge for a node); the body, or the error. */
+function get(address: string, port: number, urlPath = '/'): Promise<string> {
   return new Promise((resolve) => {
-    const req = http.get({ host: address, port, path: '/', timeout: 3000 }, (res) => {
+    const req = http.get({ host: address, port, path: urlPath, timeout: 3000 }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => resolve(body.trim()));
@@ -155,4 +163,56 @@ describe('the three-node test swarm, driven with the docker CLI', () => {
       removeServices('movers');
     }
   }, 150_000);
+});
+
+/** Host port of the example's private copy (its own 8082 is left to users). */
+const EXAMPLE_PORT = 19210;
+
+/**
+ * A private copy of examples/scale-out under the work dir, as a user would have it: its files,
+ * the base archive, a tsconfig naming this checkout's lib, the app run by this checkout's tsx,
+ * its host port moved to EXAMPLE_PORT.
+ */
+function privateExample(): string {
+  const root = path.join(work, 'examples');
+  const dir = path.join(root, 'scale-out');
+  fs.cpSync(path.join(ROOT, 'examples', 'scale-out'), dir, { recursive: true, filter: (src) => !/\/cdk\.out$/.test(src) });
+  fs.mkdirSync(path.join(root, 'base'), { recursive: true });
+  fs.copyFileSync(BASE_ARCHIVE, path.join(root, 'base', 'busybox.tar'));
+  const tsconfig = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', 'tsconfig.json'), 'utf8')) as { compilerOptions: { paths: object } };
+  tsconfig.compilerOptions.paths = { 'cdk-docker': [path.join(ROOT, 'lib', 'index.ts')] };
+  fs.writeFileSync(path.join(root, 'tsconfig.json'), JSON.stringify(tsconfig));
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'cdk-docker.json'), 'utf8')) as { app: string };
+  fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify({ ...config, app: config.app.replace(/^npx tsx /, `${path.join(ROOT, 'node_modules', '.bin', 'tsx')} `) }));
+  const main = path.join(dir, 'main.ts');
+  const text = fs.readFileSync(main, 'utf8');
+  if (!text.includes("ports: ['8082:80']")) throw new Error("examples/scale-out/main.ts no longer publishes '8082:80': update this test");
+  fs.writeFileSync(main, text.replace("ports: ['8082:80']", `ports: ['${EXAMPLE_PORT}:80']`));
+  return dir;
+}
+
+describe('examples/scale-out', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = privateExample();
+  });
+
+  test('on one machine (the built-in engine): applies, answers on its port from store and a web replica, plans no changes, is destroyed', async () => {
+    const cli = (args: string[]): CliResult => cdkDocker([...args, '--engine', 'builtin', '-o', path.join(work, 'plans-builtin')], dir, { ...world.env, CDK_DOCKER_ENGINE: '' });
+    const applied = cli(['apply', '--auto-approve']);
+    expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toContain('Apply complete! Resources: 7 added, 0 changed, 0 replaced, 0 destroyed.');
+    // store is healthy before any web replica is created, web before front.
+    const order = applied.stdout.split('\n').filter((l) => /: (creating|created and started)/.test(l)).map((l) => l.replace(/ \[.*$/, ''));
+    expect(order.indexOf('store (scale-out-store): created and started')).toBeLessThan(order.indexOf('web (scale-out-web): creating…'));
+    let body = '';
+    await until(`the example to answer on ${EXAMPLE_PORT}`, async () => /^hello from the store\nserved by \S+$/.test((body = await get('127.0.0.1', EXAMPLE_PORT, '/cgi-bin/hello'))), 20_000, () => body);
+    const noop = cli(['diff', '--detailed-exitcode']);
+    expect(noop.stdout).toContain('No changes');
+    expect(noop.code).toBe(0);
+    const destroyed = cli(['destroy', '--auto-approve']);
+    expect(destroyed.code).toBe(0);
+    expect(world.rt(['ps', '-aq', '--filter', 'label=io.cdk-docker.stack=scale-out']).stdout).toBe('');
+  }, 120_000);
 });
