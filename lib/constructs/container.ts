@@ -637,7 +637,8 @@ export class Container extends StackResource implements IContainer {
     if (mode !== NetworkMode.BRIDGE && (this._ports.length > 0 || this.settings.publishAllPorts)) {
       errors.push(`networkMode ${mode} cannot publish ports; remove ports or use networkMode bridge`);
     }
-    if (this.fixedName !== undefined && this.replicas > 1) {
+    // On a Swarm (deploy) the name is the service's; its tasks are named by the swarm.
+    if (this.fixedName !== undefined && this.replicas > 1 && this.settings.deploy === undefined) {
       errors.push(`a fixed name ("${this.fixedName}") cannot be used with replicas ${this.replicas}; remove name so each replica gets <name>-N`);
     }
     // On a Swarm (deploy), replicas share a published port through the routing mesh.

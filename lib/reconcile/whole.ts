@@ -48,7 +48,14 @@ function wholeChange(r: ContainerResource, group: readonly Change[]): Change {
 export function serviceChanges(plan: Plan, changes: readonly Change[], classes: ServiceChangeClasses): Change[] {
   const out: Change[] = [];
   const orphans = new Map<string, Change>();
-  for (const c of wholeContainerChanges(plan, changes)) {
+  // Every replica of a service has its settings: replica 1 says what changed; the others only
+  // whether their task runs.
+  const perReplica = changes.map((c): Change => {
+    if (c.type !== 'container' || (c.replica ?? 1) === 1 || c.action === 'create' || c.action === 'delete') return c;
+    const reasons = c.reasons.filter((r) => r.field === 'status');
+    return { ...c, reasons, action: reasons.length > 0 ? 'update' : 'no-op' };
+  });
+  for (const c of wholeContainerChanges(plan, perReplica)) {
     if (c.type === 'container' && c.action === 'delete') {
       const seen = orphans.get(c.path);
       if (seen === undefined || (c.replica ?? 1) < (seen.replica ?? 1)) orphans.set(c.path, c);

@@ -147,7 +147,7 @@ export interface DockerInfo {
 
 /** The driver of one Docker Engine. Cheap to construct: nothing is asked of the engine until a call needs it. */
 export class DockerDriver implements Driver {
-  public readonly name = 'docker';
+  public readonly name: string = 'docker';
   public readonly capabilities = DOCKER_CAPABILITIES;
   private infoCache?: Promise<DockerInfo & { readonly clockOffsetMs: number }>;
   private lockImage?: Promise<void>;
@@ -960,7 +960,7 @@ function describeState(c: DockerContainerInspect): string {
 // --- output -----------------------------------------------------------------------------------
 
 /** Splits a container's output into lines per stream; with timestamps, each line's leading time. */
-class LineSplitter {
+export class LineSplitter {
   private readonly rest: { stdout: string; stderr: string } = { stdout: '', stderr: '' };
   private readonly decoders = { stdout: new TextDecoder('utf-8'), stderr: new TextDecoder('utf-8') };
 
