@@ -15,7 +15,7 @@ afterEach(() => {
 const config = (data: object) => fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify(data));
 
 test('the engines there are', () => {
-  expect(ENGINES).toEqual(['builtin', 'docker']);
+  expect(ENGINES).toEqual(['builtin', 'docker', 'swarm']);
 });
 
 test('without flag, variable or config the engine is builtin', () => {
@@ -31,6 +31,16 @@ test('the flag wins over CDK_DOCKER_ENGINE, which wins over "engine" in cdk-dock
   expect(() => resolveEngineName({ dir, env: { CDK_DOCKER_ENGINE: 'nope-env' } })).toThrow('unknown engine "nope-env" (CDK_DOCKER_ENGINE); the supported engines are: builtin, docker, swarm');
   expect(resolveEngineName({ dir, engine: 'builtin', env: { CDK_DOCKER_ENGINE: 'nope-env' } })).toBe('builtin');
   expect(() => resolveEngineName({ dir, engine: 'nope-flag', env: { CDK_DOCKER_ENGINE: 'builtin' } })).toThrow('unknown engine "nope-flag" (--engine); the supported engines are: builtin, docker, swarm');
+});
+
+test('"engine": {"swarm": …} chooses a Swarm with its manager\'s endpoint, found as Docker\'s; --engine docker leaves it unused', () => {
+  config({ engine: { swarm: { host: 'tcp://10.0.0.5:2376', tlsVerify: true, certPath: 'certs' } } });
+  const swarm = { host: 'tcp://10.0.0.5:2376', tlsVerify: true, certPath: path.join(dir, 'certs') };
+  expect(resolveEngine({ dir, env: {} })).toEqual({ name: 'swarm', swarm });
+  expect(resolveEngine({ dir, env: { CDK_DOCKER_ENGINE: 'swarm' } })).toEqual({ name: 'swarm', swarm });
+  expect(resolveEngine({ dir, engine: 'docker', env: {} })).toEqual({ name: 'docker' });
+  config({ engine: 'swarm' });
+  expect(resolveEngine({ dir, env: {} })).toEqual({ name: 'swarm' });
 });
 
 test('a name that is an Object.prototype key is not an engine', () => {
