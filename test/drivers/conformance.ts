@@ -185,7 +185,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       expect(e.message).toMatch(/non-zero code: 3/);
     });
 
-    containers('an archive image is loaded, named as the plan says, and runs', 'it runs the loaded image as a single container; swarm.test.ts runs services from a loaded archive image', async () => {
+    containers('an archive image is loaded, named as the plan says, and runs', 'it runs the loaded image as a single container; loading is the Docker driver\'s (inherited), and swarm.test.ts runs its services from an image loaded on the node', async () => {
       const busybox = requireCommand('busybox', 'busybox-static', ['/bin']);
       const file = path.join(work, 'image.tar');
       const id = await writeDockerArchive(
