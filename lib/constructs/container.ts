@@ -1,5 +1,6 @@
 import { Construct, IConstruct } from 'constructs';
 import type {
+  ConfigFile,
   ContainerDependency,
   ContainerResource,
   ContainerSpec,
@@ -9,7 +10,9 @@ import type {
   NetworkAttachment,
   PortMapping,
   RestartPolicy as PlanRestartPolicy,
+  SecretFile,
   SecretRef,
+  Ulimit,
 } from '../plan/types';
 import { InvalidArgumentError } from '../core/errors';
 import { isIpv4 } from '../core/ip';
@@ -17,11 +20,28 @@ import { MAX_COUNT, MAX_CPUS, MAX_ID, MAX_PIDS, MAX_REPLICAS, MAX_STOP_TIMEOUT_S
 import { normalizeCapability, normalizeSignal } from '../core/linux';
 import { checkName } from '../core/names';
 import { DeployOptions, deployToPlan } from './deploy';
+import { Config } from './config';
 import { Duration } from './duration';
 import { IImage, Image } from './image';
 import { INetwork } from './network';
 import type { ResourceClaims } from './private/claims';
 import { imageForRef } from './private/implicit-image';
+import {
+  DeviceOptions,
+  IPC_SYSCTLS,
+  OptionError,
+  checkDnsOption,
+  checkDnsSearch,
+  checkDnsServer,
+  checkExtraHost,
+  checkSysctl,
+  isFileTarget,
+  isIpcSysctl,
+  parseDevice,
+  parseExpose,
+  parseId,
+  parseUlimit,
+} from './private/host-options';
 import { PortError, PortOptions, parsePort, portsClash } from './private/ports';
 import { PlanRefs, StackResource, at } from './private/resource';
 import type { SynthContext } from './private/synth-context';
@@ -32,6 +52,7 @@ import { Stack } from './stack';
 import { IVolume } from './volume';
 
 export type { PortOptions } from './private/ports';
+export type { DeviceOptions } from './private/host-options';
 
 const CONTAINER_SYMBOL = Symbol.for('cdk-docker.Container');
 
@@ -116,6 +137,55 @@ export interface VolumesFromOptions {
    * @default false
    */
   readonly readOnly?: boolean;
+}
+
+/** A secret given to the container as a read-only file (compose `secrets:`). */
+export interface SecretMountOptions {
+  /** The secret. */
+  readonly secret: Secret;
+  /**
+   * Where the file goes: an absolute path, or a file name under /run/secrets.
+   * @default - `/run/secrets/<secret name>` (the file's base name for Secret.fromFile, the variable's name for Secret.fromEnv)
+   */
+  readonly target?: string;
+  /**
+   * File mode, as an octal number such as 0o440.
+   * @default 0o444
+   */
+  readonly mode?: number;
+  /**
+   * Numeric owner of the file.
+   * @default "0"
+   */
+  readonly uid?: string;
+  /**
+   * Numeric group of the file.
+   * @default "0"
+   */
+  readonly gid?: string;
+}
+
+/** A configuration file mounted read-only into the container (compose `configs:`). */
+export interface ConfigMountOptions {
+  /** The content: `Config.fromFile(path)` or `Config.fromString(text)`. */
+  readonly config: Config;
+  /** Absolute path of the file in the container. */
+  readonly target: string;
+  /**
+   * File mode, as an octal number such as 0o440.
+   * @default 0o444
+   */
+  readonly mode?: number;
+  /**
+   * Numeric owner of the file.
+   * @default "0"
+   */
+  readonly uid?: string;
+  /**
+   * Numeric group of the file.
+   * @default "0"
+   */
+  readonly gid?: string;
 }
 
 /** A container that must reach a condition before this one starts. */
@@ -233,10 +303,12 @@ export interface ContainerProps {
    */
   readonly networks?: Array<INetwork | NetworkAttachmentOptions>;
   /**
-   * Network mode; `host` and `none` exclude `networks` and `ports`.
+   * Network mode; `host`, `none` and another container (whose network namespace this one
+   * shares, as compose's `network_mode: service:X`; it starts first) exclude `networks` and `ports`.
    * @default NetworkMode.BRIDGE
+   * @see https://docs.docker.com/engine/network/#container-networks
    */
-  readonly networkMode?: NetworkMode | `${NetworkMode}`;
+  readonly networkMode?: NetworkMode | `${NetworkMode}` | IContainer;
   /**
    * Restart policy.
    * @default Restart.NO
@@ -322,6 +394,82 @@ export interface ContainerProps {
    * @see https://docs.docker.com/reference/compose-file/deploy/
    */
   readonly deploy?: DeployOptions;
+  /**
+   * Ports exposed to other containers without publishing them (`8080`, `"8080/udp"`, `"8000-8010"`);
+   * `publishAllPorts` publishes them too.
+   * @default []
+   * @see https://docs.docker.com/reference/dockerfile/#expose
+   */
+  readonly expose?: Array<number | string>;
+  /**
+   * Extra /etc/hosts entries: host name → IPv4 or IPv6 address, or `"host-gateway"` for the host.
+   * @default {}
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#add-host
+   */
+  readonly extraHosts?: { readonly [hostname: string]: string };
+  /**
+   * DNS servers for /etc/resolv.conf.
+   * @default - the engine's (the host's, or the network's DNS server)
+   * @see https://docs.docker.com/engine/network/#dns-services
+   */
+  readonly dns?: string[];
+  /**
+   * DNS search domains for /etc/resolv.conf.
+   * @default - the engine's
+   */
+  readonly dnsSearch?: string[];
+  /**
+   * resolv.conf options, such as `"ndots:2"`.
+   * @default - the engine's
+   */
+  readonly dnsOptions?: string[];
+  /**
+   * Namespaced kernel parameters: `net.*`, `fs.mqueue.*`, `kernel.msg*`, `kernel.sem`, `kernel.shm*`.
+   * @default {}
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#sysctl
+   */
+  readonly sysctls?: { readonly [key: string]: string };
+  /**
+   * Resource limits by name (`nofile`, `nproc`, `core`…): one number for soft and hard, or both; -1 = unlimited.
+   * @default - the engine's
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#ulimit
+   */
+  readonly ulimits?: { readonly [name: string]: number | { readonly soft: number; readonly hard: number } };
+  /**
+   * Size of /dev/shm: `Size.mebibytes(256)` or `"256m"`.
+   * @default 64 MiB
+   */
+  readonly shmSize?: Size | string;
+  /**
+   * Host devices: `"/dev/fuse"`, `"/dev/sda:/dev/xvda:rw"` or DeviceOptions.
+   * @default []
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#device
+   */
+  readonly devices?: Array<string | DeviceOptions>;
+  /**
+   * `"host"` shares the host's PID namespace.
+   * @default - its own PID namespace
+   */
+  readonly pid?: 'host';
+  /**
+   * IPC namespace: `"private"`, `"shareable"` or `"host"`.
+   * @default - the engine's (Docker's "private")
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#ipc
+   */
+  readonly ipc?: 'host' | 'private' | 'shareable';
+  /**
+   * Secrets as read-only files, at /run/secrets/<name> unless a target is given; the plan holds
+   * only their HMAC, never the value.
+   * @default []
+   * @see https://docs.docker.com/reference/compose-file/services/#secrets
+   */
+  readonly secrets?: Array<Secret | SecretMountOptions>;
+  /**
+   * Configuration files mounted read-only; their content is part of the spec.
+   * @default []
+   * @see https://docs.docker.com/reference/compose-file/services/#configs
+   */
+  readonly configs?: ConfigMountOptions[];
 }
 
 /**
@@ -363,6 +511,10 @@ export class Container extends StackResource implements IContainer {
   private readonly _volumesFrom: VolumesFromOptions[] = [];
   private readonly _dependsOn: Array<{ container: IContainer; condition: PlanDependencyCondition }> = [];
   private readonly _labels: { [key: string]: string } = {};
+  private readonly _secrets: Array<{ secret: Secret; target: string; mode: number; uid: number; gid: number }> = [];
+  private readonly _configs: Array<{ config: Config; target: string; mode: number; uid: number; gid: number }> = [];
+  /** The container whose network namespace this one joins, if any. */
+  private readonly networkContainer?: IContainer;
 
   constructor(scope: Construct, id: string, props: ContainerProps) {
     super(scope, id);
@@ -397,6 +549,15 @@ export class Container extends StackResource implements IContainer {
     checkLabels(this, props.labels);
     Object.assign(this._labels, props.labels ?? {});
     this.envFiles = [...(props.envFiles ?? [])];
+    for (const x of props.secrets ?? []) this.addSecret(x);
+    for (const x of props.configs ?? []) this.addConfig(x);
+    if (props.networkMode !== undefined && typeof props.networkMode === 'object') {
+      if (props.networkMode === null || typeof (props.networkMode as IContainer).containerName !== 'string') {
+        fail('networkMode must be "bridge", "host", "none" or a Container whose network to share');
+      }
+      if (props.networkMode === this) fail("networkMode cannot share the container's own network; give another container");
+      this.networkContainer = props.networkMode;
+    }
 
     this.settings = this.parseSettings(props);
     this.node.addValidation({ validate: () => this.validateWhole() });
@@ -506,6 +667,47 @@ export class Container extends StackResource implements IContainer {
     this._dependsOn.push({ container: opts.container, condition });
   }
 
+  /** Gives the container a secret as a read-only file (at /run/secrets/<name> unless a target is given). */
+  public addSecret(input: Secret | SecretMountOptions): void {
+    const fail = (m: string): never => {
+      throw new InvalidArgumentError(at(this, m));
+    };
+    const opts: SecretMountOptions = Secret.isSecret(input) ? { secret: input } : input;
+    if (opts === null || typeof opts !== 'object' || !Secret.isSecret(opts.secret)) return fail('secrets: give a Secret (Secret.fromFile, Secret.fromEnv) or { secret, target }');
+    const given = opts.target ?? opts.secret.name;
+    const target = given.startsWith('/') ? given : `/run/secrets/${given}`;
+    if (!isFileTarget(target)) fail(`secrets: target "${given}" is not a file path: give an absolute path such as "/run/secrets/db_password" or a file name`);
+    const file = this.fileOptions(`secret ${target}`, opts);
+    this._secrets.push({ secret: opts.secret, target, ...file });
+  }
+
+  /** Mounts a configuration file read-only at `target`. */
+  public addConfig(opts: ConfigMountOptions): void {
+    const fail = (m: string): never => {
+      throw new InvalidArgumentError(at(this, m));
+    };
+    if (opts === null || typeof opts !== 'object' || !Config.isConfig(opts.config)) return fail('configs: give { config: Config.fromFile(path) or Config.fromString(text), target }');
+    if (typeof opts.target !== 'string' || !isFileTarget(opts.target)) {
+      fail(`configs: target ${JSON.stringify(opts.target)} must be an absolute file path in the container, such as "/etc/nginx/nginx.conf"`);
+    }
+    const file = this.fileOptions(`config ${opts.target}`, opts);
+    this._configs.push({ config: opts.config, target: opts.target, ...file });
+  }
+
+  /** The mode, uid and gid of a secret's or config's file, checked (defaults 0o444, 0, 0). */
+  private fileOptions(what: string, o: { mode?: number; uid?: string; gid?: string }): { mode: number; uid: number; gid: number } {
+    const mode = o.mode ?? 0o444;
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+      throw new InvalidArgumentError(at(this, `${what}: mode ${String(o.mode)} must be an octal file mode such as 0o440`));
+    }
+    try {
+      return { mode, uid: parseId(o.uid, `${what}: uid`, MAX_ID), gid: parseId(o.gid, `${what}: gid`, MAX_ID) };
+    } catch (e) {
+      if (e instanceof OptionError) throw new InvalidArgumentError(at(this, e.message));
+      throw e;
+    }
+  }
+
   /** Sets a label. */
   public addLabel(key: string, value: string): void {
     checkLabels(this, { [key]: value });
@@ -542,7 +744,7 @@ export class Container extends StackResource implements IContainer {
     const fail = (m: string): never => {
       throw new InvalidArgumentError(at(this, m));
     };
-    if (p.networkMode !== undefined && !Object.values(NetworkMode).includes(p.networkMode as NetworkMode)) {
+    if (p.networkMode !== undefined && typeof p.networkMode !== 'object' && !Object.values(NetworkMode).includes(p.networkMode as NetworkMode)) {
       fail(`networkMode "${p.networkMode}" is not one of "bridge", "host", "none"`);
     }
     if (p.workingDir !== undefined && !p.workingDir.startsWith('/')) fail(`workingDir "${p.workingDir}" must be an absolute path, such as "/app"`);
@@ -591,15 +793,17 @@ export class Container extends StackResource implements IContainer {
     const healthcheck = p.healthcheck ? healthcheckToPlan(p.healthcheck, fail) : undefined;
     const deploy = deployToPlan(p.deploy, fail);
     if (deploy?.mode === 'global' && p.replicas !== undefined) fail(`replicas ${p.replicas} cannot be combined with deploy mode "global" (one task on every node); remove replicas or use mode "replicated"`);
+    const host = this.parseHostOptions(p);
 
     return {
+      ...host,
       command: p.command ? [...p.command] : undefined,
       entrypoint: p.entrypoint ? [...p.entrypoint] : undefined,
       workingDir: p.workingDir,
       user: p.user,
       hostname: p.hostname,
       publishAllPorts: p.publishAllPorts ?? false,
-      networkMode: (p.networkMode ?? NetworkMode.BRIDGE) as NetworkMode,
+      networkMode: (typeof p.networkMode === 'object' ? NetworkMode.BRIDGE : (p.networkMode ?? NetworkMode.BRIDGE)) as NetworkMode,
       restart: p.restart instanceof Restart ? p.restart._toPlan() : { policy: (p.restart ?? 'no') as PlanRestartPolicy['policy'], maxRetries: 0 },
       healthcheck,
       stopSignal,
@@ -617,6 +821,61 @@ export class Container extends StackResource implements IContainer {
     };
   }
 
+  /** The host-side props compose files use (expose … ipc), in canonical form; empty ones left out. */
+  private parseHostOptions(p: ContainerProps): HostSettings {
+    const fail = (m: string): never => {
+      throw new InvalidArgumentError(at(this, m));
+    };
+    const list = <T>(what: string, v: T[] | undefined): T[] => {
+      if (v !== undefined && !Array.isArray(v)) fail(`${what} must be an array`);
+      return v ?? [];
+    };
+    const map = <T>(what: string, v: { readonly [k: string]: T } | undefined): Array<[string, T]> => {
+      if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) fail(`${what} must be an object of names to values`);
+      return Object.entries(v ?? {});
+    };
+    const nonEmpty = <T>(xs: T[]): T[] | undefined => (xs.length > 0 ? xs : undefined);
+    const nonEmptyMap = <T>(m: { [k: string]: T }): { [k: string]: T } | undefined => (Object.keys(m).length > 0 ? m : undefined);
+    try {
+      const expose = [...new Set(list('expose', p.expose).flatMap(parseExpose))].sort((a, b) => parseInt(a, 10) - parseInt(b, 10) || a.localeCompare(b));
+      const extraHosts: { [k: string]: string } = {};
+      for (const [h, a] of map('extraHosts', p.extraHosts)) extraHosts[h] = checkExtraHost(h, a);
+      const sysctls: { [k: string]: string } = {};
+      for (const [k, v] of map('sysctls', p.sysctls)) sysctls[k] = checkSysctl(k, v);
+      const ulimits: { [k: string]: Ulimit } = {};
+      for (const [k, v] of map('ulimits', p.ulimits)) ulimits[k] = parseUlimit(k, v);
+      const devices = list('devices', p.devices).map(parseDevice);
+      const seen = new Set<string>();
+      for (const d of devices) {
+        if (seen.has(d.containerPath)) fail(`devices: ${d.containerPath} is given twice; give each container path once`);
+        seen.add(d.containerPath);
+      }
+      let shmSizeBytes: number | undefined;
+      if (p.shmSize !== undefined) {
+        shmSizeBytes = this.parse('shmSize', () => Size.of(p.shmSize!)).toBytes();
+        if (shmSizeBytes < 1) fail(`shmSize ${typeof p.shmSize === 'string' ? `"${p.shmSize}"` : p.shmSize.toString()} is less than one byte; give a size such as "256m", or leave shmSize out for 64 MiB`);
+      }
+      if (p.pid !== undefined && p.pid !== 'host') fail(`pid "${String(p.pid)}" is not "host"; leave pid out for the container's own PID namespace`);
+      if (p.ipc !== undefined && !['host', 'private', 'shareable'].includes(p.ipc)) fail(`ipc "${String(p.ipc)}" is not one of "host", "private", "shareable"`);
+      return {
+        expose: nonEmpty(expose),
+        extraHosts: nonEmptyMap(extraHosts),
+        dns: nonEmpty(list('dns', p.dns).map(checkDnsServer)),
+        dnsSearch: nonEmpty(list('dnsSearch', p.dnsSearch).map(checkDnsSearch)),
+        dnsOptions: nonEmpty(list('dnsOptions', p.dnsOptions).map(checkDnsOption)),
+        sysctls: nonEmptyMap(sysctls),
+        ulimits: nonEmptyMap(ulimits),
+        shmSizeBytes,
+        devices: nonEmpty(devices),
+        pid: p.pid,
+        ipc: p.ipc,
+      };
+    } catch (e) {
+      if (e instanceof OptionError) throw new InvalidArgumentError(at(this, e.message));
+      throw e;
+    }
+  }
+
   /** Parses a Duration or Size prop, naming this construct and the prop when it is invalid. */
   private parse<T>(what: string, f: () => T): T {
     try {
@@ -630,7 +889,34 @@ export class Container extends StackResource implements IContainer {
   /** Whole-object checks, run at synth after all mutators. */
   private validateWhole(): string[] {
     const errors: string[] = [];
-    const mode = this.settings.networkMode;
+    const mode = this.networkContainer !== undefined ? `container ${this.networkContainer.node.path}` : this.settings.networkMode;
+    if (this.networkContainer !== undefined) {
+      const s = this.settings;
+      const conflicts: Array<[boolean, string]> = [
+        [s.hostname !== undefined, 'hostname'],
+        [s.dns !== undefined || s.dnsSearch !== undefined || s.dnsOptions !== undefined, 'dns, dnsSearch and dnsOptions'],
+        [s.extraHosts !== undefined, 'extraHosts'],
+        [s.expose !== undefined, 'expose'],
+      ];
+      for (const [given, what] of conflicts) {
+        if (given) errors.push(`networkMode container ${this.networkContainer.node.path} shares that container's network: ${what} cannot be set here; set it on ${this.networkContainer.node.path}`);
+      }
+    }
+    if (this.settings.networkMode === NetworkMode.HOST && Object.keys(this.settings.sysctls ?? {}).some((k) => k.startsWith('net.'))) {
+      errors.push("sysctls net.* cannot be set with networkMode host (they would change the host's network); remove them or use networkMode bridge");
+    }
+    if (this.settings.ipc === 'host' && Object.keys(this.settings.sysctls ?? {}).some(isIpcSysctl)) {
+      errors.push(`sysctls ${IPC_SYSCTLS.slice(0, 2).join(', ')}…, fs.mqueue.* cannot be set with ipc host (they would change the host's); remove them or leave ipc out`);
+    }
+    const targets = new Map<string, string>();
+    const claim = (target: string, what: string): void => {
+      const before = targets.get(target);
+      if (before !== undefined) errors.push(`${what} and ${before} both go to ${target}; give each its own target`);
+      else targets.set(target, what);
+    };
+    for (const m of this._mounts) claim(m.target, `the ${m.type} mount`);
+    for (const x of this._secrets) claim(x.target, `secret ${x.secret.toString()}`);
+    for (const x of this._configs) claim(x.target, `config ${x.config.toString()}`);
     if (mode !== NetworkMode.BRIDGE && this._networks.length > 0) {
       errors.push(`networkMode ${mode} cannot be combined with networks; remove networks or use networkMode bridge`);
     }
@@ -675,7 +961,7 @@ export class Container extends StackResource implements IContainer {
     return {
       names: names.map((name) => ({ kind: 'container' as const, name })),
       hostPorts: this.ports,
-      startsAfter: [...this._dependsOn.map((d) => d.container), ...this.volumesFromContainers],
+      startsAfter: [...this._dependsOn.map((d) => d.container), ...this.volumesFromContainers, ...(this.networkContainer ? [this.networkContainer] : [])],
     };
   }
 
@@ -748,6 +1034,30 @@ export class Container extends StackResource implements IContainer {
       else if (!StackResource.isStackResource(d.container)) ctx.error(this, `dependsOn ${d.container.node.path} is not managed by a stack; only containers of this stack can be waited for`);
     }
 
+    let networkMode: ContainerSpec['networkMode'] = this.settings.networkMode;
+    if (this.networkContainer !== undefined) {
+      const id = ref(this.networkContainer, 'networkMode container');
+      if (id !== undefined) networkMode = { container: id };
+      else if (!StackResource.isStackResource(this.networkContainer)) ctx.error(this, `networkMode ${this.networkContainer.node.path} is not managed by a stack; only a container of this stack can share its network`);
+    }
+
+    const secrets: SecretFile[] = this._secrets
+      .map((x): SecretFile => {
+        const from = x.secret.source === 'file' ? ctx.resolvePath(x.secret.from) : x.secret.from;
+        const hmac = ctx.secretHmac(this, refs.stackName, x.secret) ?? `hmac-sha256:${'0'.repeat(64)}`;
+        return { secret: { source: x.secret.source, from, hmac }, target: x.target, mode: x.mode, uid: x.uid, gid: x.gid };
+      })
+      .sort((a, b) => a.target.localeCompare(b.target));
+    const configs: ConfigFile[] = this._configs
+      .map((x): ConfigFile => {
+        const base = { target: x.target, mode: x.mode, uid: x.uid, gid: x.gid };
+        if (x.config.source === 'string') return { source: 'string', content: x.config.text!, sha256: x.config._textHash()!, ...base };
+        const file = ctx.resolvePath(x.config.path!);
+        const sha256 = ctx.hashFile(this, `config file for ${x.target},`, file);
+        return { source: 'file', file, sha256: sha256 ?? `sha256:${'0'.repeat(64)}`, ...base };
+      })
+      .sort((a, b) => a.target.localeCompare(b.target));
+
     const settings = this.settings;
     return {
       type: 'container',
@@ -772,6 +1082,17 @@ export class Container extends StackResource implements IContainer {
         labels: { ...this._labels },
         capAdd: [...settings.capAdd],
         capDrop: [...settings.capDrop],
+        networkMode,
+        expose: settings.expose ? [...settings.expose] : undefined,
+        extraHosts: settings.extraHosts ? { ...settings.extraHosts } : undefined,
+        dns: settings.dns ? [...settings.dns] : undefined,
+        dnsSearch: settings.dnsSearch ? [...settings.dnsSearch] : undefined,
+        dnsOptions: settings.dnsOptions ? [...settings.dnsOptions] : undefined,
+        sysctls: settings.sysctls ? { ...settings.sysctls } : undefined,
+        ulimits: settings.ulimits ? Object.fromEntries(Object.entries(settings.ulimits).map(([k, v]) => [k, { ...v }])) : undefined,
+        devices: settings.devices ? settings.devices.map((d) => ({ ...d })) : undefined,
+        secrets: secrets.length > 0 ? secrets : undefined,
+        configs: configs.length > 0 ? configs : undefined,
       },
     };
   }
@@ -783,6 +1104,12 @@ type ContainerSettings = Pick<
   | 'command' | 'entrypoint' | 'workingDir' | 'user' | 'hostname' | 'publishAllPorts' | 'networkMode' | 'restart' | 'healthcheck'
   | 'stopSignal' | 'stopTimeoutSeconds' | 'init' | 'readOnlyRootfs' | 'capAdd' | 'capDrop' | 'privileged' | 'memoryBytes'
   | 'nanoCpus' | 'pidsLimit' | 'replicas' | 'deploy'
+> & HostSettings;
+
+/** The spec fields of the host-side props (see `parseHostOptions`). */
+type HostSettings = Pick<
+  ContainerSpec,
+  'expose' | 'extraHosts' | 'dns' | 'dnsSearch' | 'dnsOptions' | 'sysctls' | 'ulimits' | 'shmSizeBytes' | 'devices' | 'pid' | 'ipc'
 >;
 
 /** A checked mount: a tmpfs size in bytes, readOnly decided; volumes and bind paths are resolved at synth. */

@@ -6,6 +6,7 @@ export * from './deploy';
 export * from './network';
 export * from './volume';
 export * from './secret';
+export * from './config';
 export * from './duration';
 export * from './size';
 export * from './testing';

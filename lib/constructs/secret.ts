@@ -29,6 +29,16 @@ export class Secret {
     Object.defineProperty(this, SECRET_SYMBOL, { value: true });
   }
 
+  /**
+   * The secret's name, the file name it gets under /run/secrets when mounted without a target:
+   * the file's base name (`Secret.fromFile`), or the variable's name (`Secret.fromEnv`).
+   */
+  public get name(): string {
+    if (this.source === 'env') return this.from;
+    const parts = this.from.split(/[\\/]/).filter((x) => x !== '');
+    return parts[parts.length - 1] ?? this.from;
+  }
+
   public toString(): string {
     return this.source === 'env' ? `Secret.fromEnv(${this.from})` : `Secret.fromFile(${this.from})`;
   }

@@ -19,7 +19,8 @@ import { cpuRangeMessage, hostCpuCount } from '../core/limits';
 import { ownLabels } from '../core/labels';
 import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
-import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume } from './observed';
+import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume, requestNetworkMode } from './observed';
+import { swarmOnly } from './features';
 import { buildStepReporter } from './progress';
 import {
   ContainerCreateRequest,
@@ -67,7 +68,7 @@ export const BUILTIN_CAPABILITIES: DriverCapabilities = {
   relabel: true,
   ownsReplicas: false,
   // Swarm settings: a stack that sets them is refused at diff, naming this engine.
-  unsupported: ['deploy', 'overlay'],
+  unsupported: swarmOnly('built-in'),
 };
 const DEFAULT_NETWORK = BUILTIN_CAPABILITIES.defaults.network;
 
@@ -352,11 +353,23 @@ export class BuiltinDriver implements Driver {
       mounts: spec.mounts.map(mountRequest),
       volumesFrom: spec.volumesFrom.map((v) => (v.readOnly ? `${v.container}:ro` : v.container)),
       ...healthOptions(spec.healthcheck),
-      networkMode: spec.networkMode === 'bridge' ? (first?.network ?? DEFAULT_NETWORK) : spec.networkMode,
+      networkMode: requestNetworkMode(request) ?? first?.network ?? DEFAULT_NETWORK,
       networkAliases: first ? [...first.aliases] : undefined,
       ipv4Address: first?.ipv4Address,
       ports: spec.ports.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol })),
       publishAll: spec.publishAllPorts,
+      expose: spec.expose ? [...spec.expose] : undefined,
+      extraHosts: Object.entries(spec.extraHosts ?? {}).map(([host, ip]) => `${host}:${ip}`),
+      dns: spec.dns ? [...spec.dns] : undefined,
+      dnsSearch: spec.dnsSearch ? [...spec.dnsSearch] : undefined,
+      dnsOptions: spec.dnsOptions ? [...spec.dnsOptions] : undefined,
+      sysctls: spec.sysctls ? { ...spec.sysctls } : undefined,
+      ulimits: Object.entries(spec.ulimits ?? {}).map(([n, u]) => ({ name: n, soft: u.soft, hard: u.hard })),
+      shmSize: spec.shmSizeBytes,
+      devices: spec.devices?.map((d) => ({ ...d })),
+      pidMode: spec.pid,
+      ipcMode: spec.ipc,
+      files: request.files?.map((f) => ({ target: f.target, content: f.content, mode: f.mode, uid: f.uid, gid: f.gid })),
     });
     try {
       // The other networks: connect works on a container that has not started.

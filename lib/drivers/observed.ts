@@ -12,7 +12,12 @@
  *   network and nothing else = `[]`), restart, init, readOnlyRootfs, capAdd/capDrop (no `CAP_`,
  *   upper case, sorted), privileged, memoryBytes, nanoCpus, pidsLimit (absent = unlimited),
  *   stopTimeoutSeconds (absent when not set), labels (without `io.cdk-docker.*`, but with those
- *   the image supplied).
+ *   the image supplied), extraHosts, dns/dnsSearch/dnsOptions, sysctls, ulimits, devices, pid
+ *   (absent unless `host`), ipc and shmSizeBytes (absent when the engine's default), a shared
+ *   network as `{ container: <name or id> }` (the diff resolves it).
+ * - everything exposed: `expose` lists the image's ports and the published ones too (Docker's
+ *   CLI exposes each), which the diff sets aside. Secret and config files are not observable
+ *   (the inputs label carries their digests).
  * - resolved against the image (compare with the plan's value or else ImageDefaults): command
  *   and entrypoint (what runs; `[]` = none; Docker's rule: a plan entrypoint without a command
  *   runs with no command, the image's Cmd is dropped), workingDir and user (absent when empty),
@@ -28,6 +33,7 @@
 
 import type { ContainerSpec, Healthcheck, Mount, NetworkAttachment, PortMapping, Protocol, RestartPolicyName } from '../plan/types';
 import { Size } from '../constructs/size';
+import { InvalidArgumentError } from '../core/errors';
 import { ownLabels } from '../core/labels';
 import { normalizeSignal } from '../core/linux';
 import type { EngineDefaults, ImageDefaults, InPlaceField, ObservedContainerSpec, ObservedNetwork, ObservedVolume } from './types';
@@ -74,6 +80,7 @@ export interface ContainerInspectShape {
     readonly StopSignal?: string;
     readonly StopTimeout?: number | null;
     readonly Healthcheck?: HealthConfigShape | null;
+    readonly ExposedPorts?: { readonly [portProto: string]: object } | null;
   };
   readonly HostConfig: {
     readonly NetworkMode?: string;
@@ -94,6 +101,17 @@ export interface ContainerInspectShape {
     readonly Memory?: number;
     readonly NanoCpus?: number;
     readonly PidsLimit?: number | null;
+    /** `NAME:IP` (the Docker CLI's form; `NAME=IP` is read too). */
+    readonly ExtraHosts?: readonly string[] | null;
+    readonly Dns?: readonly string[] | null;
+    readonly DnsSearch?: readonly string[] | null;
+    readonly DnsOptions?: readonly string[] | null;
+    readonly Sysctls?: { readonly [key: string]: string } | null;
+    readonly Ulimits?: ReadonlyArray<{ readonly Name: string; readonly Soft: number; readonly Hard: number }> | null;
+    readonly ShmSize?: number;
+    readonly Devices?: ReadonlyArray<{ readonly PathOnHost: string; readonly PathInContainer: string; readonly CgroupPermissions: string }> | null;
+    readonly PidMode?: string;
+    readonly IpcMode?: string;
   };
   readonly Mounts?: ReadonlyArray<{ readonly Type: string; readonly Name?: string; readonly Source?: string; readonly Destination: string; readonly RW?: boolean }> | null;
   /** The networks it joins, by name, the primary (HostConfig.NetworkMode) first where the engine keeps an order. */
@@ -105,6 +123,19 @@ export interface ObservationContext {
   readonly defaults: EngineDefaults;
   /** The engine host's name: a container with `host` networking gets it as its hostname. */
   readonly hostName?: string;
+}
+
+/**
+ * The engine's network mode for a request: `host`, `none`, `container:<name>` (a spec that shares
+ * another container's network), or undefined for bridge (the first network decides).
+ */
+export function requestNetworkMode(request: { readonly spec: ContainerSpec; readonly networkContainer?: string }): string | undefined {
+  const mode = request.spec.networkMode;
+  if (typeof mode === 'object') {
+    if (request.networkContainer === undefined) throw new InvalidArgumentError(`the plan shares the network of container resource ${mode.container}, but apply did not resolve its name`);
+    return `container:${request.networkContainer}`;
+  }
+  return mode === 'bridge' ? undefined : mode;
 }
 
 /** Whether a network mode means networks of the engine (not none, host or another container's). */
@@ -123,6 +154,7 @@ export function observedContainerSpec(c: ContainerInspectShape, image: ImageConf
   let networkMode: ContainerSpec['networkMode'] = 'bridge';
   let networks: NetworkAttachment[] = [];
   if (h.NetworkMode === 'host' || h.NetworkMode === 'none') networkMode = h.NetworkMode;
+  else if ((h.NetworkMode ?? '').startsWith('container:')) networkMode = { container: h.NetworkMode!.slice('container:'.length) };
   else if (joinsNetworks(h.NetworkMode)) {
     networks = networkList(c, ctx.defaults.network);
     // Only the default network, as the engine chose it: the plan says `[]`.
@@ -164,6 +196,44 @@ export function observedContainerSpec(c: ContainerInspectShape, image: ImageConf
     ...((h.Memory ?? 0) > 0 ? { memoryBytes: h.Memory } : {}),
     ...((h.NanoCpus ?? 0) > 0 ? { nanoCpus: h.NanoCpus } : {}),
     ...(h.PidsLimit !== undefined && h.PidsLimit !== null && h.PidsLimit > 0 ? { pidsLimit: h.PidsLimit } : {}),
+    ...observedHostOptions(c, ctx.defaults),
+  };
+}
+
+/**
+ * The host-side settings (expose … ipc) in the plan's terms, each absent when empty: `expose` is
+ * every port the container exposes (the image's and published ones included: the diff sorts them
+ * out); `shmSizeBytes` absent when it is the engine's default; `ipc` absent when it is the
+ * engine's default mode (`private`), `pid` absent unless `host`; devices with their permissions
+ * in `rwm` order.
+ */
+function observedHostOptions(c: ContainerInspectShape, defaults: EngineDefaults): Partial<ObservedContainerSpec> {
+  const h = c.HostConfig;
+  const list = (xs: readonly string[] | null | undefined): string[] | undefined => (xs && xs.length > 0 ? [...xs] : undefined);
+  const extraHosts: { [host: string]: string } = {};
+  for (const e of h.ExtraHosts ?? []) {
+    const i = e.search(/[:=]/);
+    if (i > 0) extraHosts[e.slice(0, i)] = e.slice(i + 1);
+  }
+  const ulimits: { [name: string]: { soft: number; hard: number } } = {};
+  for (const u of h.Ulimits ?? []) ulimits[u.Name] = { soft: u.Soft, hard: u.Hard };
+  const expose = Object.keys(c.Config.ExposedPorts ?? {}).map((k) => (k.includes('/') ? k : `${k}/tcp`)).sort();
+  const shm = h.ShmSize && h.ShmSize !== (defaults.shmSizeBytes ?? 0) ? h.ShmSize : undefined;
+  const ipc = h.IpcMode && h.IpcMode !== (defaults.ipcMode ?? 'private') ? h.IpcMode : undefined;
+  return {
+    ...(expose.length ? { expose } : {}),
+    ...(Object.keys(extraHosts).length ? { extraHosts } : {}),
+    ...(list(h.Dns) ? { dns: list(h.Dns) } : {}),
+    ...(list(h.DnsSearch) ? { dnsSearch: list(h.DnsSearch) } : {}),
+    ...(list(h.DnsOptions) ? { dnsOptions: list(h.DnsOptions) } : {}),
+    ...(h.Sysctls && Object.keys(h.Sysctls).length ? { sysctls: { ...h.Sysctls } } : {}),
+    ...(Object.keys(ulimits).length ? { ulimits } : {}),
+    ...(shm !== undefined ? { shmSizeBytes: shm } : {}),
+    ...(h.Devices?.length
+      ? { devices: h.Devices.map((d) => ({ hostPath: d.PathOnHost, containerPath: d.PathInContainer || d.PathOnHost, permissions: ['r', 'w', 'm'].filter((x) => (d.CgroupPermissions || 'rwm').includes(x)).join('') })) }
+      : {}),
+    ...(h.PidMode === 'host' ? { pid: 'host' as const } : {}),
+    ...(ipc === 'host' || ipc === 'private' || ipc === 'shareable' ? { ipc } : {}),
   };
 }
 
@@ -293,6 +363,8 @@ export const DOCKER_DEFAULTS: EngineDefaults = {
   tmpfsMode: 0o1777,
   healthcheck: { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0 },
   env: ['PATH', 'HOSTNAME', 'HOME'],
+  shmSizeBytes: 64 * 1024 * 1024,
+  ipcMode: 'private',
 };
 
 /** What Docker changes on an existing container: rename, `update` (restart, memory, CPUs, pids), connect/disconnect. */

@@ -136,6 +136,30 @@ export interface ContainerCreateRequest {
   /** The environment with env files read and secrets resolved (spec.env wins over files). */
   readonly env: { readonly [name: string]: string };
   readonly labels: ManagedLabels;
+  /**
+   * The name of the container whose network namespace it joins, when `spec.networkMode` is
+   * `{ container }` (that resource's replica 1, resolved by apply).
+   */
+  readonly networkContainer?: string;
+  /**
+   * The content of `spec.secrets` and `spec.configs`, read by apply (secret values, config
+   * files checked against their sha256), one per target, in the spec's order: secrets first.
+   * The driver puts each in the container as a file before it starts, read-only where the
+   * engine can.
+   */
+  readonly files?: readonly ContainerFile[];
+}
+
+/** A file the driver puts into a container before it starts (a secret's or a config's). */
+export interface ContainerFile {
+  /** Absolute path in the container. */
+  readonly target: string;
+  readonly content: Buffer;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** A secret's value: never logged, never in a label. */
+  readonly secret: boolean;
 }
 
 /** Changes the engine applies to an existing container without recreating it. */
@@ -171,6 +195,10 @@ export interface EngineDefaults {
    * all overlays: a plan's `bridge` means "the engine's own kind"). @default - the plan's
    */
   readonly networkDriver?: string;
+  /** The size of /dev/shm when the plan gives none (Docker's 64 MiB). @default - no default: compared as given */
+  readonly shmSizeBytes?: number;
+  /** The IPC mode when the plan gives none (Docker's `private`). @default "private" */
+  readonly ipcMode?: string;
 }
 
 /**
@@ -183,15 +211,40 @@ export type InPlaceField = 'name' | 'restart' | 'memoryBytes' | 'nanoCpus' | 'pi
 export const IN_PLACE_FIELDS: readonly InPlaceField[] = ['name', 'restart', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'networks'];
 
 /**
- * A plan setting that not every engine honours (a plan using one its engine lacks is refused at
- * diff, naming the engine and the fix):
- * - `deploy`: a container's Swarm service settings; `overlay`: an overlay network (only a Swarm
- *   has them);
- * - `privileged`, `publishAllPorts`, `volumesFrom`, `networkMode` (host or none), `hostIp` (a
- *   port bound to one address), `ipv4Address` (a fixed address on a network): container
- *   settings a Swarm service has no field for.
+ * A plan setting some engines cannot honour: `pid.host`, `ipc.<mode>`, `devices`,
+ * `sysctls`, `ulimits`, `shmSize`, `dns` (servers, search domains or options), `extraHosts`,
+ * `expose`, `networkMode.container`, `secrets` and `configs` (files in the container), and
+ * `files.readOnlyRootfs` (secrets or configs in a container whose root filesystem is read-only);
+ * `deploy` (a container's Swarm service settings) and `overlay` (an overlay network), which only
+ * a Swarm has; `privileged`, `publishAllPorts`, `volumesFrom`, `networkMode.host`,
+ * `networkMode.none`, `hostIp` (a port bound to one address) and `ipv4Address` (a fixed address
+ * on a network), which a Swarm service has no field for.
  */
-export type PlanFeature = 'deploy' | 'overlay' | 'privileged' | 'publishAllPorts' | 'volumesFrom' | 'networkMode' | 'hostIp' | 'ipv4Address';
+export type ContainerFeature =
+  | 'pid.host'
+  | 'ipc.host'
+  | 'ipc.private'
+  | 'ipc.shareable'
+  | 'devices'
+  | 'sysctls'
+  | 'ulimits'
+  | 'shmSize'
+  | 'dns'
+  | 'extraHosts'
+  | 'expose'
+  | 'networkMode.container'
+  | 'secrets'
+  | 'configs'
+  | 'files.readOnlyRootfs'
+  | 'deploy'
+  | 'overlay'
+  | 'privileged'
+  | 'publishAllPorts'
+  | 'volumesFrom'
+  | 'networkMode.host'
+  | 'networkMode.none'
+  | 'hostIp'
+  | 'ipv4Address';
 
 /**
  * How an engine that runs each container resource as one object (a Swarm service) changes it,
@@ -212,6 +265,12 @@ export interface ServiceChangeClasses {
 export interface DriverCapabilities {
   readonly defaults: EngineDefaults;
   /**
+   * The container settings this engine cannot honour, each with the sentence the diff shows when
+   * a plan uses it: what the engine cannot do, by its name, and what to do instead. The diff
+   * refuses such a plan (nothing is changed). @default - none
+   */
+  readonly unsupported?: { readonly [F in ContainerFeature]?: string };
+  /**
    * The container settings the engine changes without recreating the container; a difference in
    * any other setting replaces it. Starting a stopped container is always in place.
    */
@@ -228,8 +287,6 @@ export interface DriverCapabilities {
    * `dependsOn` condition on the resource's name.
    */
   readonly ownsReplicas: boolean;
-  /** The plan settings the engine cannot honour (see PlanFeature). @default - it honours all */
-  readonly unsupported?: readonly PlanFeature[];
   /**
    * For an engine whose container resources are single objects (a Swarm service, with
    * `ownsReplicas`): what each field's change does to it. The diff then lists each container
@@ -248,6 +305,8 @@ export interface ContainerResourceRequest {
   readonly env: { readonly [name: string]: string };
   /** Where the driver reports how the change goes, a line at a time (`web 2/3 running`). */
   readonly progress?: (message: string) => void;
+  /** The content of `spec.secrets` and `spec.configs`, read by apply (see ContainerCreateRequest). */
+  readonly files?: readonly ContainerFile[];
   /** The resource's labels, without `io.cdk-docker.replica` (the driver numbers its replicas). */
   readonly labels: ManagedLabels;
   /** The replicas the engine has now, surplus ones included. */

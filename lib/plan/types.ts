@@ -101,7 +101,15 @@ export interface ArchiveImageSpec {
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 export type RestartPolicyName = 'no' | 'always' | 'unless-stopped' | 'on-failure';
-export type NetworkMode = 'bridge' | 'host' | 'none';
+export type NetworkMode = 'bridge' | 'host' | 'none' | ContainerNetworkMode;
+
+/** Share another container's network namespace (compose `network_mode: service:X`). */
+export interface ContainerNetworkMode {
+  /** Logical id of the container resource whose network this one joins (replica 1). */
+  readonly container: string;
+}
+
+export type IpcMode = 'host' | 'private' | 'shareable';
 export type DependencyCondition = 'started' | 'healthy' | 'completed';
 
 export interface ContainerSpec {
@@ -159,6 +167,83 @@ export interface ContainerSpec {
    * that run no swarm refuse a plan that sets it.
    */
   readonly deploy?: DeploySpec;
+  /** Ports exposed without publishing (`"8080/tcp"`), sorted, no duplicates; absent = none. */
+  readonly expose?: string[];
+  /** Host name → IPv4/IPv6 address or `host-gateway`, added to /etc/hosts; absent = none. */
+  readonly extraHosts?: { readonly [hostname: string]: string };
+  /** DNS servers (IP addresses) in order; absent = the engine's. */
+  readonly dns?: string[];
+  /** DNS search domains in order; absent = the engine's. */
+  readonly dnsSearch?: string[];
+  /** resolv.conf options (`ndots:2`) in order; absent = the engine's. */
+  readonly dnsOptions?: string[];
+  /** Namespaced kernel parameters (`net.core.somaxconn`); absent = none. */
+  readonly sysctls?: { readonly [key: string]: string };
+  /** Resource limits by name (`nofile`), soft ≤ hard; -1 = unlimited; absent = the engine's. */
+  readonly ulimits?: { readonly [name: string]: Ulimit };
+  /** Size of /dev/shm in bytes; absent = the engine's (64 MiB). */
+  readonly shmSizeBytes?: number;
+  /** Host devices in the container; absent = none. */
+  readonly devices?: Device[];
+  /** `host` shares the host's PID namespace; absent = its own. */
+  readonly pid?: 'host';
+  /** IPC namespace; absent = the engine's default (`private`). */
+  readonly ipc?: IpcMode;
+  /** Secrets as read-only files, sorted by target; absent = none. Values never appear. */
+  readonly secrets?: SecretFile[];
+  /** Configuration files mounted read-only, sorted by target; absent = none. */
+  readonly configs?: ConfigFile[];
+}
+
+/** A configuration file mounted into the container: a host file or text (compose `configs:`). */
+export type ConfigFile = ConfigFromFile | ConfigFromString;
+
+interface ConfigFileBase {
+  /** `sha256:…` of the content. */
+  readonly sha256: string;
+  /** Absolute path in the container. */
+  readonly target: string;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface ConfigFromFile extends ConfigFileBase {
+  readonly source: 'file';
+  /** Absolute host path, read at apply (its content must still hash to `sha256`). */
+  readonly file: string;
+}
+
+export interface ConfigFromString extends ConfigFileBase {
+  readonly source: 'string';
+  /** The text itself. */
+  readonly content: string;
+}
+
+export interface Ulimit {
+  readonly soft: number;
+  readonly hard: number;
+}
+
+export interface Device {
+  /** Absolute host path of the device node. */
+  readonly hostPath: string;
+  /** Absolute path in the container. */
+  readonly containerPath: string;
+  /** cgroup permissions: `r`, `w`, `m` in that order (a non-empty subset of `rwm`). */
+  readonly permissions: string;
+}
+
+/** A secret written as a file into the container. */
+export interface SecretFile {
+  /** Where its value is read at apply, and its HMAC. */
+  readonly secret: SecretRef;
+  /** Absolute path in the container (`/run/secrets/<name>` by default). */
+  readonly target: string;
+  /** File mode (e.g. 0o444 = 292). */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
 }
 
 // ---------------------------------------------------------------------------------------------

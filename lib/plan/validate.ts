@@ -70,7 +70,7 @@ export function validatePlan(data: unknown, source: string): Plan {
 
 /**
  * What the schema cannot say: every logical id a resource names (`dependsOn`, a container's
- * `image` and `spec.dependsOn`) is a resource of the plan, of the right type, listed in the
+ * `image`, `spec.dependsOn` and `spec.networkMode.container`) is a resource of the plan, of the right type, listed in the
  * resource's own `dependsOn`, and the dependencies have no cycle. Synth never writes such a plan;
  * a hand-edited one could make apply wait forever or act on a resource nobody declared.
  */
@@ -93,6 +93,11 @@ export function referenceProblems(plan: Plan): string[] {
     };
     needs('image', r.spec.image, 'image');
     r.spec.dependsOn.forEach((d, i) => needs(`dependsOn.${i}.container`, d.container, 'container'));
+    const mode = r.spec.networkMode;
+    if (typeof mode === 'object') {
+      if (mode.container === id) problems.push(`resources.${id}.spec.networkMode.container: shares its own network`);
+      else needs('networkMode.container', mode.container, 'container');
+    }
   }
   if (problems.length) return problems;
   // Cycles: depth-first, reporting the first loop found.

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { ContainerResource, ContainerSpec, Plan, Resource } from '../plan/types';
-import type { ContainerUpdate, Driver, ImageProgress, ManagedLabels, ObservedContainer, ObservedStack } from '../drivers/types';
+import type { ContainerFile, ContainerUpdate, Driver, ImageProgress, ManagedLabels, ObservedContainer, ObservedStack } from '../drivers/types';
 import { LABELS } from '../drivers/types';
 import { lastOutput } from '../drivers/output';
 import { CdkDockerError } from '../core/errors';
@@ -82,6 +83,58 @@ export function resolveEnv(spec: ContainerSpec, env: NodeJS.ProcessEnv = process
   return out;
 }
 
+/**
+ * The files of a container's secrets and configs, read now: a secret's value exactly as its file
+ * or variable holds it; a config file only when its content is still what the plan was made
+ * from (a saved plan carries out only what was reviewed).
+ */
+export function resolveFiles(spec: ContainerSpec, env: NodeJS.ProcessEnv = process.env): ContainerFile[] {
+  const out: ContainerFile[] = [];
+  for (const f of spec.secrets ?? []) {
+    let content: Buffer;
+    if (f.secret.source === 'env') {
+      const value = env[f.secret.from];
+      if (value === undefined) throw new CdkDockerError(`secret ${f.target} comes from the environment variable ${f.secret.from}, which is not set; export it before apply`);
+      content = Buffer.from(value, 'utf8');
+    } else {
+      try {
+        content = fs.readFileSync(f.secret.from);
+      } catch (e) {
+        throw new CdkDockerError(`secret ${f.target} comes from the file ${f.secret.from}, which cannot be read (${(e as Error).message})`);
+      }
+    }
+    out.push({ target: f.target, content, mode: f.mode, uid: f.uid, gid: f.gid, secret: true });
+  }
+  for (const f of spec.configs ?? []) {
+    let content: Buffer;
+    if (f.source === 'string') {
+      content = Buffer.from(f.content, 'utf8');
+    } else {
+      try {
+        content = fs.readFileSync(f.file);
+      } catch (e) {
+        throw new CdkDockerError(`config ${f.target} comes from the file ${f.file}, which cannot be read (${(e as Error).message}); restore it or synth again`);
+      }
+    }
+    const sha256 = `sha256:${createHash('sha256').update(content).digest('hex')}`;
+    if (sha256 !== f.sha256) {
+      throw new CdkDockerError(`config ${f.target}: ${f.source === 'file' ? `the file ${f.file}` : 'the text'} is not what the plan was made from (${sha256}, the plan has ${f.sha256}); synth and review the plan again`);
+    }
+    out.push({ target: f.target, content, mode: f.mode, uid: f.uid, gid: f.gid, secret: false });
+  }
+  return out;
+}
+
+/** The name of the container whose network a spec shares (replica 1 of that resource), if any. */
+export function networkContainerOf(plan: Plan, spec: ContainerSpec): string | undefined {
+  if (typeof spec.networkMode !== 'object') return undefined;
+  const target = plan.resources[spec.networkMode.container];
+  if (target === undefined || target.type !== 'container') {
+    throw new CdkDockerError(`the plan shares the network of container resource ${spec.networkMode.container}, which it does not have; synth the stack again`);
+  }
+  return replicaName(target.name, 1);
+}
+
 /** Applies `diff` (computed from `observed`) to the engine behind `driver`. */
 export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedStack, driver: Driver, opts: ApplyOptions = {}): Promise<void> {
   const emit = opts.onEvent ?? (() => undefined);
@@ -159,21 +212,25 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     const imageId = imageIdOf(change, resource);
     await waitForDependencies(resource);
     const env = resolveEnv(resource.spec, opts.env);
+    const files = resolveFiles(resource.spec, opts.env);
+    const networkContainer = networkContainerOf(plan, resource.spec);
+    const extra = { ...(files.length > 0 ? { files } : {}), ...(networkContainer !== undefined ? { networkContainer } : {}) };
     const fixedPorts = resource.spec.ports.some((p) => p.hostPort !== 0);
     if (change.action === 'replace' && existing && canRename && !fixedPorts && resource.spec.networkMode !== 'host') {
       // Start the new one first; the old one goes once the new one runs.
       const temp = `${name}-next`;
-      await driver.removeContainer(temp, { force: true });
-      await driver.createContainer({ name: temp, spec: resource.spec, imageId, env, labels });
+      if (containers.has(temp)) await driver.removeContainer(temp, { force: true });
+      await driver.createContainer({ name: temp, spec: resource.spec, imageId, env, labels, ...extra });
       await startAndCheck(temp);
       await driver.removeContainer(existing.id, { force: true });
       await driver.updateContainer(temp, { name });
       return `replaced (${change.reasons.map((r) => r.field).join(', ')})`;
     }
     if (existing) await driver.removeContainer(existing.id, { force: true });
-    // A crashed earlier apply may have left the temporary container of a replacement.
-    if (canRename) await driver.removeContainer(`${name}-next`, { force: true });
-    await driver.createContainer({ name, spec: resource.spec, imageId, env, labels });
+    // A crashed earlier apply may have left the temporary container of a replacement (it carries
+    // the stack's labels, so observe saw it).
+    if (canRename && containers.has(`${name}-next`)) await driver.removeContainer(`${name}-next`, { force: true });
+    await driver.createContainer({ name, spec: resource.spec, imageId, env, labels, ...extra });
     await startAndCheck(name);
     return change.action === 'replace' ? `replaced (${change.reasons.map((r) => r.field).join(', ')})` : 'created and started';
   };
@@ -194,6 +251,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
       imageId,
       env: resolveEnv(resource.spec, opts.env),
       progress: (message) => emit({ change, phase: 'progress', message }),
+      files: resolveFiles(resource.spec, opts.env),
       labels: resourceLabels as ManagedLabels,
       observed: observed.containers.filter((c) => c.labels[LABELS.path] === resource.path),
       action: change.action === 'create' || change.action === 'replace' ? change.action : 'update',
@@ -235,6 +293,9 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
   };
 
   const waitForDependencies = async (resource: ContainerResource): Promise<void> => {
+    // The container whose network it shares must run first (the engine joins its namespace).
+    const networkContainer = networkContainerOf(plan, resource.spec);
+    if (networkContainer !== undefined) await driver.wait(networkContainer, 'started', opts.waitTimeoutMs ?? 120_000);
     for (const dep of resource.spec.dependsOn) {
       const target = plan.resources[dep.container];
       if (!target || target.type !== 'container') continue;

@@ -53,10 +53,12 @@
  *   it was made from another archive. Images are never deleted.
  */
 
+import { ValidationError } from '../core/errors';
 import { ownLabels } from '../core/labels';
 import { normalizeSignal } from '../core/linux';
 import { LABELS } from '../drivers/types';
 import type {
+  ContainerFeature,
   DriverCapabilities,
   EngineDefaults,
   ImageDefaults,
@@ -95,6 +97,7 @@ export interface ObservedImages {
 
 /** Computes what it takes to bring `observed` to `plan` on an engine that can do `engine`. */
 export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedImages, engine: DriverCapabilities): StackDiff {
+  refuseUnsupported(plan, engine);
   const order = dependencyOrder(plan);
   const position = new Map(order.map((id, i) => [id, i]));
   const byPath = indexByPath(plan);
@@ -155,6 +158,9 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
   }
 
   const changes: Change[] = [];
+  /** Replica 1's change per container resource, as far as the loop below has come (in dependency order). */
+  const firstReplicaChanges = new Map<string, Change>();
+  const containersByName = new Map(observed.containers.map((c) => [c.name, c]));
   const replacedNetworks = new Map<string, ObservedNetwork>();
   const replacedVolumes = new Set<string>();
   const resourceChanges = new Map<string, Change[]>();
@@ -182,9 +188,14 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
         const obs = observedReplicas.get(replica);
         const name = replicaName(r.name, replica);
         if (obs === undefined) {
-          changes.push({ ...created(id, r), name, replica });
+          const change = { ...created(id, r), name, replica };
+          if (replica === 1) firstReplicaChanges.set(id, change);
+          changes.push(change);
           continue;
         }
+        const shared = typeof r.spec.networkMode === 'object' ? r.spec.networkMode.container : undefined;
+        const sharedResource = shared !== undefined ? plan.resources[shared] : undefined;
+        const sharedName = sharedResource !== undefined ? replicaName(sharedResource.name, 1) : undefined;
         const ctx: ContainerContext = {
           plan,
           engine,
@@ -195,8 +206,13 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
           imageChange: imageChanges.get(r.spec.image),
           replacedNetworks,
           replacedVolumes,
+          ...(sharedName !== undefined
+            ? { networkContainer: { name: sharedName, observed: containersByName.get(sharedName), change: shared !== undefined ? firstReplicaChanges.get(shared) : undefined } }
+            : {}),
         };
-        changes.push({ ...withReasons(id, r, name, diffContainer(ctx)), replica });
+        const change = { ...withReasons(id, r, name, diffContainer(ctx)), replica };
+        if (replica === 1) firstReplicaChanges.set(id, change);
+        changes.push(change);
       }
     } else {
       changes.push(...(resourceChanges.get(id) ?? []));
@@ -312,6 +328,8 @@ interface ContainerContext {
   readonly replacedNetworks: ReadonlyMap<string, ObservedNetwork>;
   /** Volumes about to be replaced, by name. */
   readonly replacedVolumes: ReadonlySet<string>;
+  /** The container whose network the plan shares (`networkMode: { container }`): its name, what runs, what the diff does to it. */
+  readonly networkContainer?: { readonly name: string; readonly observed?: ObservedContainer; readonly change?: Change };
 }
 
 function diffContainer(ctx: ContainerContext): Reason[] {
@@ -390,13 +408,16 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
   if ((s.stopTimeoutSeconds ?? engine.stopTimeoutSeconds) !== (o.stopTimeoutSeconds ?? engine.stopTimeoutSeconds)) {
     replace('stopTimeoutSeconds', o.stopTimeoutSeconds ?? engine.stopTimeoutSeconds, s.stopTimeoutSeconds ?? engine.stopTimeoutSeconds);
   }
-  if (s.hostname !== undefined ? o.hostname !== s.hostname : o.hostname !== undefined && o.hostname !== '' && o.hostname !== obs.id.slice(0, 12) && o.hostname !== obs.name) {
+  // In another container's network, the host name is that container's (the plan cannot set it).
+  const sharedHostname = typeof s.networkMode === 'object';
+  if (s.hostname !== undefined ? o.hostname !== s.hostname : !sharedHostname && o.hostname !== undefined && o.hostname !== '' && o.hostname !== obs.id.slice(0, 12) && o.hostname !== obs.name) {
     replace('hostname', o.hostname, s.hostname);
   }
   for (const f of ['init', 'readOnlyRootfs', 'privileged', 'publishAllPorts'] as const) {
     if (Boolean(o[f]) !== s[f]) replace(f, Boolean(o[f]), s[f]);
   }
-  if (o.networkMode !== s.networkMode) replace('networkMode', o.networkMode, s.networkMode);
+  diffNetworkMode(ctx, replace, (field, before, after) => need('replace', field, before, after));
+  diffHostOptions(ctx, replace);
   for (const f of ['capAdd', 'capDrop'] as const) {
     const have = normCaps(o[f] ?? []);
     if (!eq(have, normCaps(s[f]))) replace(f, have, normCaps(s[f]));
@@ -426,7 +447,7 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
   diffHealthcheck(s.healthcheck, o.healthcheck, d, engine, (field, before, after) => need('replace', field, before, after));
   diffNetworks(ctx, (field, before, after) => need(inPlace('networks'), field, before, after), (field, before, after) => need('replace', field, before, after));
 
-  // Inputs the engine cannot report: image source (for archives), env files.
+  // Inputs the engine cannot report: image source (for archives), env files, secret and config files.
   const had = parseInputs(obs.labels[EXTRA_LABELS.inputs]);
   const want = containerInputs(plan, r);
   if (had !== undefined) {
@@ -434,7 +455,120 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
     for (let i = 0; i < n; i++) {
       if (had.envFiles[i] !== want.envFiles[i]) need('replace', `envFiles[${i}]`, had.envFiles[i], want.envFiles[i]);
     }
+    // A secret's HMAC is no secret, but its change is shown as MASKED like a secret variable's.
+    const isSecret = (target: string): boolean => (s.secrets ?? []).some((f) => f.target === target) || (had.mounted?.[target] ?? '').startsWith('hmac-');
+    const kind = (target: string): string => ((s.configs ?? []).some((f) => f.target === target) ? 'configs' : 'secrets');
+    const wantMounted = want.mounted ?? {};
+    for (const target of Object.keys({ ...(had.mounted ?? {}), ...wantMounted }).sort()) {
+      const before = had.mounted?.[target];
+      const after = wantMounted[target];
+      if (before === after) continue;
+      const shown = (v: string | undefined): string | undefined => (v === undefined ? undefined : isSecret(target) ? MASKED : v);
+      need('replace', `${kind(target)}.${target}`, shown(before), shown(after));
+    }
   }
+}
+
+/** Which container settings of a spec an engine may be unable to honour (see ContainerFeature). */
+export function containerFeatures(s: ContainerSpec): ContainerFeature[] {
+  const out: ContainerFeature[] = [];
+  if (s.pid === 'host') out.push('pid.host');
+  if (s.ipc !== undefined) out.push(`ipc.${s.ipc}`);
+  if (s.devices?.length) out.push('devices');
+  if (s.sysctls !== undefined) out.push('sysctls');
+  if (s.ulimits !== undefined) out.push('ulimits');
+  if (s.shmSizeBytes !== undefined) out.push('shmSize');
+  if (s.dns !== undefined || s.dnsSearch !== undefined || s.dnsOptions !== undefined) out.push('dns');
+  if (s.extraHosts !== undefined) out.push('extraHosts');
+  if (s.expose !== undefined) out.push('expose');
+  if (typeof s.networkMode === 'object') out.push('networkMode.container');
+  if (s.secrets?.length) out.push('secrets');
+  if (s.configs?.length) out.push('configs');
+  if ((s.secrets?.length || s.configs?.length) && s.readOnlyRootfs) out.push('files.readOnlyRootfs');
+  if (s.deploy !== undefined) out.push('deploy');
+  if (s.privileged) out.push('privileged');
+  if (s.publishAllPorts) out.push('publishAllPorts');
+  if (s.volumesFrom.length > 0) out.push('volumesFrom');
+  if (s.networkMode === 'host' || s.networkMode === 'none') out.push(`networkMode.${s.networkMode}`);
+  if (s.ports.some((p) => p.hostIp !== '0.0.0.0' && p.hostIp !== '::')) out.push('hostIp');
+  if (s.networks.some((n) => n.ipv4Address !== undefined)) out.push('ipv4Address');
+  return out;
+}
+
+/** A plan that uses settings the engine cannot honour is refused before anything is decided. */
+function refuseUnsupported(plan: Plan, engine: DriverCapabilities): void {
+  const unsupported = engine.unsupported ?? {};
+  const problems: string[] = [];
+  for (const r of Object.values(plan.resources)) {
+    if (r.type === 'network' && r.spec.driver === 'overlay' && unsupported.overlay !== undefined) problems.push(`[${plan.stack}/${r.path}] ${unsupported.overlay}`);
+    if (r.type !== 'container') continue;
+    for (const f of containerFeatures(r.spec)) {
+      const why = unsupported[f];
+      if (why !== undefined) problems.push(`[${plan.stack}/${r.path}] ${why}`);
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
+}
+
+/** `networkMode`: the same mode; for another container's network, that container, and not one recreated under it. */
+function diffNetworkMode(ctx: ContainerContext, replace: (field: string, before: unknown, after: unknown) => void, raw: (f: string, b: string | undefined, a: string | undefined) => void): void {
+  const s = ctx.resource.spec.networkMode;
+  const o = ctx.observed.spec.networkMode;
+  const shown = (m: ContainerSpec['networkMode'] | undefined, name?: string): string | undefined => (typeof m === 'object' ? `container:${name ?? m.container}` : m);
+  if (typeof s !== 'object') {
+    if (typeof o === 'object' || o !== s) replace('networkMode', shown(o), s);
+    return;
+  }
+  const target = ctx.networkContainer;
+  const wantName = target?.name ?? s.container;
+  if (typeof o !== 'object') return replace('networkMode', shown(o), `container:${wantName}`);
+  // Engines report the other container by name or by id (a prefix of it, or the whole).
+  const id = target?.observed?.id;
+  const same = o.container === wantName || (id !== undefined && o.container.length >= 12 && id.startsWith(o.container));
+  if (!same) return replace('networkMode', `container:${o.container}`, `container:${wantName}`);
+  const recreated = target?.change !== undefined && (target.change.action === 'create' || target.change.action === 'replace');
+  if (recreated) raw('networkMode.container', show(wantName), `${show(wantName)} (recreated)`);
+}
+
+/**
+ * The host-side settings (expose … ipc). Absent in the plan = the engine's: no extra hosts, DNS,
+ * sysctls, ulimits, devices; /dev/shm and IPC mode at the engine's defaults. Exposed ports: the
+ * container's are the image's, the published ones (Docker's CLI exposes each) and the plan's.
+ */
+function diffHostOptions(ctx: ContainerContext, replace: (field: string, before: unknown, after: unknown) => void): void {
+  const s = ctx.resource.spec;
+  const o = ctx.observed.spec;
+  const d = ctx.image?.config;
+  const engine = ctx.engine.defaults;
+  if (d !== undefined) {
+    const implicit = new Set([...d.exposedPorts.map((k) => (k.includes('/') ? k : `${k}/tcp`)), ...s.ports.map((p) => `${p.containerPort}/${p.protocol}`)]);
+    const have = (o.expose ?? []).filter((k) => !implicit.has(k));
+    const want = (s.expose ?? []).filter((k) => !implicit.has(k));
+    if (!eq(have, want)) replace('expose', have, want);
+  }
+  const maps = [
+    ['extraHosts', o.extraHosts, s.extraHosts],
+    ['sysctls', o.sysctls, s.sysctls],
+  ] as const;
+  for (const [field, have, want] of maps) diffMap(field, have ?? {}, want ?? {}, (f, b, a) => replace(f, b, a));
+  for (const f of ['dns', 'dnsSearch', 'dnsOptions'] as const) {
+    if (!eq(o[f] ?? [], s[f] ?? [])) replace(f, o[f] ?? [], s[f] ?? []);
+  }
+  const ulimit = (u: { soft: number; hard: number } | undefined): string | undefined => (u === undefined ? undefined : `${u.soft}:${u.hard}`);
+  for (const k of Object.keys({ ...(o.ulimits ?? {}), ...(s.ulimits ?? {}) }).sort()) {
+    const have = ulimit(o.ulimits?.[k]);
+    const want = ulimit(s.ulimits?.[k]);
+    if (have !== want) replace(`ulimits.${k}`, have, want);
+  }
+  const shm = (v: number | undefined): number | undefined => v ?? engine.shmSizeBytes;
+  if (shm(o.shmSizeBytes) !== shm(s.shmSizeBytes)) replace('shmSizeBytes', shm(o.shmSizeBytes), shm(s.shmSizeBytes));
+  const device = (x: { hostPath: string; containerPath: string; permissions: string }): string => `${x.hostPath}:${x.containerPath}:${x.permissions}`;
+  const haveDevices = (o.devices ?? []).map(device).sort();
+  const wantDevices = (s.devices ?? []).map(device).sort();
+  if (!eq(haveDevices, wantDevices)) replace('devices', haveDevices, wantDevices);
+  if ((o.pid ?? '') !== (s.pid ?? '')) replace('pid', o.pid, s.pid);
+  const ipc = (v: string | undefined): string => v ?? engine.ipcMode ?? 'private';
+  if (ipc(o.ipc) !== ipc(s.ipc)) replace('ipc', ipc(o.ipc), ipc(s.ipc));
 }
 
 function diffEnv(ctx: ContainerContext, need: Need): void {

@@ -11,7 +11,8 @@
  *     the image is hashed by its *source identity* (registry ref; build context hash,
  *     Dockerfile, args and target; archive digest), not by its logical id, so renaming the
  *     image construct changes nothing while a new build context or archive does; secrets by
- *     their HMAC only (not where they are read from); env files by content only;
+ *     their HMAC only (not where they are read from); env files by content only; secret and
+ *     config files by their HMAC or sha256, target, mode and owner (not where they are read from);
  *   - volumes: `removalPolicy` (read by `destroy` only);
  *   - images: `pullPolicy`, a build's absolute context path and `noCache`, an archive's path
  *     (content hashes cover them).
@@ -48,6 +49,16 @@ export interface ContainerInputs {
   readonly envFiles: string[];
   /** Bind-mount target → `sha256:…` of the mounted file. */
   readonly files: { readonly [target: string]: string };
+  /**
+   * Secret and config file target → what it holds and how: `<hmac-sha256:… or sha256:…> <mode
+   * in octal> <uid>:<gid>`. Absent when the container has none (and in labels written before).
+   */
+  readonly mounted?: { readonly [target: string]: string };
+}
+
+/** A secret's or config's file as `ContainerInputs.mounted` has it. */
+export function mountedInput(digest: string, f: { readonly mode: number; readonly uid: number; readonly gid: number }): string {
+  return `${digest} ${f.mode.toString(8).padStart(4, '0')} ${f.uid}:${f.gid}`;
 }
 
 /**
@@ -96,11 +107,15 @@ export function containerInputs(plan: Plan, resource: ContainerResource): Contai
   for (const [name, ref] of Object.entries(spec.secretEnv)) secrets[name] = ref.hmac;
   const files: Record<string, string> = {};
   for (const m of spec.mounts) if (m.type === 'bind' && m.sha256 !== undefined) files[m.target] = m.sha256;
+  const mounted: Record<string, string> = {};
+  for (const f of spec.secrets ?? []) mounted[f.target] = mountedInput(f.secret.hmac, f);
+  for (const f of spec.configs ?? []) mounted[f.target] = mountedInput(f.sha256, f);
   return {
     image: image !== undefined ? imageIdentity(image) : spec.image,
     secrets,
     envFiles: spec.envFiles.map((f) => f.sha256),
     files,
+    ...(Object.keys(mounted).length > 0 ? { mounted } : {}),
   };
 }
 
@@ -115,6 +130,7 @@ export function parseInputs(label: string | undefined): ContainerInputs | undefi
       secrets: v.secrets !== null && typeof v.secrets === 'object' ? v.secrets : {},
       envFiles: Array.isArray(v.envFiles) ? v.envFiles.filter((x): x is string => typeof x === 'string') : [],
       files: v.files !== null && typeof v.files === 'object' ? v.files : {},
+      mounted: v.mounted !== null && typeof v.mounted === 'object' ? v.mounted : {},
     };
   } catch {
     return undefined;
@@ -131,7 +147,7 @@ export function hashedSpec(resource: Resource, plan: Plan): unknown {
       return { source: s.source, contextHash: s.contextHash, dockerfile: s.dockerfile, buildArgs: s.buildArgs, target: s.target };
     }
     case 'container': {
-      const { dependsOn: _d, replicas: _r, image, secretEnv, envFiles, ...rest } = resource.spec;
+      const { dependsOn: _d, replicas: _r, image, secretEnv, envFiles, secrets: secretFiles, configs, ...rest } = resource.spec;
       const img = plan.resources[image];
       const secrets: Record<string, string> = {};
       for (const [name, ref] of Object.entries(secretEnv)) secrets[name] = ref.hmac;
@@ -140,6 +156,9 @@ export function hashedSpec(resource: Resource, plan: Plan): unknown {
         image: img !== undefined && img.type === 'image' ? { name: img.name, identity: imageIdentity(img) } : image,
         secretEnv: secrets,
         envFiles: envFiles.map((f) => f.sha256),
+        // By content and how they are mounted, never by where they are read from.
+        secrets: secretFiles?.map((f) => mountedInput(f.secret.hmac, f) + ` ${f.target}`),
+        configs: configs?.map((f) => mountedInput(f.sha256, f) + ` ${f.target}`),
       };
     }
     case 'network':

@@ -98,7 +98,6 @@ async function synthAndEngine(options: DeployOptions): Promise<{ plans: Plan[]; 
 
 /** Observes `plan`'s stack and its images, and diffs. */
 async function diffOf(plan: Plan, driver: Driver): Promise<{ diff: StackDiff; observed: ObservedStack; images: ObservedImages }> {
-  (await import('../reconcile/features')).refuseUnsupported(plan, driver);
   const [{ diffStack }, { observed, images }] = await Promise.all([import('../reconcile/diff'), observePlan(plan, driver)]);
   return { diff: diffStack(plan, observed, images, driver.capabilities), observed, images };
 }

@@ -25,9 +25,7 @@ export async function detectDrift(options: DriftOptions): Promise<StackDrift[]> 
   const plans = lastPlans(await planDir(options.output, options.dir), options.stacks ?? []);
   const [{ driftStack }, driver] = await Promise.all([import('../reconcile/drift'), resolveLazy(options.driver)]);
   const out: StackDrift[] = [];
-  const { refuseUnsupported } = await import('../reconcile/features');
   for (const plan of plans) {
-    refuseUnsupported(plan, driver);
     const { observed, images } = await observePlan(plan, driver);
     out.push(driftStack(plan, observed, images, driver.capabilities));
   }

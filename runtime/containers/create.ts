@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { isIP } from 'node:net';
 import * as path from 'node:path';
 import { ConflictError, InvalidArgumentError } from '../../lib/core/errors';
 import { mergeEnv, readEnvFile } from '../../lib/core/env';
@@ -13,7 +14,9 @@ import type { MountRequest } from './mounts';
 import { joinsNetwork, recordLinks } from './network';
 import { restoreIfRebooted } from './start';
 import { ContainerStore } from './store';
-import type { ContainerRecord, HealthcheckConfig, MountPoint, PortBinding, RestartPolicyName } from './types';
+import { checkSysctls, rlimitsFor } from './spec';
+import type { ContainerRecord, HealthcheckConfig, HostConfigRecord, MountPoint, PortBinding, RestartPolicyName } from './types';
+import { writeFileAtomic } from '../util/files';
 
 /**
  * `create`: a container record from Docker's flags and the image's config, with Docker's rules
@@ -88,6 +91,29 @@ export interface CreateOptions {
   /** `--link NAME[:ALIAS]` (the alias defaults to the name). */
   readonly links?: ReadonlyArray<{ readonly name: string; readonly alias: string }>;
   readonly shmSize?: number;
+  /** `--dns`: name servers (IP addresses). */
+  readonly dns?: string[];
+  /** `--dns-search`: search domains. */
+  readonly dnsSearch?: string[];
+  /** `--dns-option`: resolv.conf options. */
+  readonly dnsOptions?: string[];
+  /** `--sysctl KEY=VALUE`, as a map. */
+  readonly sysctls?: { readonly [key: string]: string };
+  /** `--ulimit NAME=SOFT[:HARD]`; -1 = unlimited. */
+  readonly ulimits?: ReadonlyArray<{ readonly name: string; readonly soft: number; readonly hard: number }>;
+  /** `--device HOST[:CONTAINER[:PERMISSIONS]]`. */
+  readonly devices?: ReadonlyArray<{ readonly hostPath: string; readonly containerPath: string; readonly permissions: string }>;
+  /** `--pid host`. */
+  readonly pidMode?: string;
+  /** `--ipc host|private|shareable`. */
+  readonly ipcMode?: string;
+  /** `--expose PORT[/PROTO]`: ports exposed besides the image's (`8080/tcp`). */
+  readonly expose?: string[];
+  /**
+   * Files put into the container, read-only at `target`, with this mode and owner (secrets,
+   * configs): written with the container's record, mounted at each start.
+   */
+  readonly files?: ReadonlyArray<{ readonly target: string; readonly content: Buffer; readonly mode: number; readonly uid: number; readonly gid: number }>;
   /** Log size cap in bytes (`--log-opt max-size`). */
   readonly logMaxSize?: number;
   /** `--log-driver`: k8s-file (default), json-file or none. */
@@ -113,6 +139,7 @@ export async function createContainer(ctx: ContainerContext, opts: CreateOptions
   const stopSignal = opts.stopSignal ?? imageConfig.StopSignal ?? 'SIGTERM';
   signalName(stopSignal);
   const networkMode = await networkModeFor(ctx, opts);
+  const host = hostOptions(opts, networkMode);
   let healthcheck: HealthcheckConfig | undefined = imageConfig.Healthcheck as HealthcheckConfig | undefined;
   if (opts.noHealthcheck) healthcheck = { Test: ['NONE'] };
   else if (opts.healthcheck) {
@@ -156,7 +183,7 @@ export async function createContainer(ctx: ContainerContext, opts: CreateOptions
         StdinOnce: (opts.openStdin ?? false) && (opts.stdinOnce ?? false),
         Image: opts.image,
         Volumes: imageConfig.Volumes ?? null,
-        ExposedPorts: imageConfig.ExposedPorts ?? null,
+        ExposedPorts: exposedPorts(imageConfig.ExposedPorts, opts.expose),
       },
       HostConfig: {
         Binds: (opts.mounts ?? []).filter((m) => m.type !== 'tmpfs' && m.source !== undefined).map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
@@ -179,10 +206,12 @@ export async function createContainer(ctx: ContainerContext, opts: CreateOptions
         ExtraHosts: opts.extraHosts ?? [],
         ...(links.length ? { Links: links } : {}),
         ShmSize: opts.shmSize ?? 64 * 1024 * 1024,
+        ...host,
         LogMaxSize: opts.logMaxSize ?? DEFAULT_LOG_SIZE_MAX,
         LogDriver: checkLogDriver(opts.logDriver ?? 'k8s-file'),
       },
       Mounts: mounts,
+      ...(opts.files?.length ? { Files: opts.files.map((f) => ({ Target: f.target, Mode: f.mode, Uid: f.uid, Gid: f.gid })) } : {}),
       EndpointsConfig: joinsNetwork(networkMode)
         ? { [networkMode]: { Aliases: opts.networkAliases ?? [], ...(opts.ipv4Address ? { IPAMConfig: { IPv4Address: opts.ipv4Address } } : {}) } }
         : undefined,
@@ -190,9 +219,79 @@ export async function createContainer(ctx: ContainerContext, opts: CreateOptions
     if (record.HostConfig.Memory > 0 && record.HostConfig.Memory < 6 * 1024 * 1024) {
       throw new InvalidArgumentError('Minimum memory limit allowed is 6MB');
     }
+    writeFiles(ctx.store.containerDir(id), opts.files ?? []);
     ctx.store.add(record);
     ctx.event('create', record);
     return record;
+  });
+}
+
+/** `--expose`: the image's exposed ports and these (`8080/tcp`), or null for none. */
+function exposedPorts(image: { readonly [k: string]: object } | null | undefined, expose: readonly string[] | undefined): { [k: string]: object } | null {
+  const out: { [k: string]: object } = { ...(image ?? {}) };
+  for (const e of expose ?? []) {
+    const m = /^([1-9]\d{0,4})(?:\/(tcp|udp|sctp))?$/.exec(e);
+    if (!m || Number(m[1]) > 65535) throw new InvalidArgumentError(`invalid --expose "${e}": use PORT or PORT/PROTOCOL, such as 8080/tcp`);
+    out[`${m[1]}/${m[2] ?? 'tcp'}`] = {};
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+/** The DNS, sysctl, ulimit, device, PID and IPC settings of a new container, checked as Docker checks them. */
+function hostOptions(opts: CreateOptions, networkMode: string): Partial<HostConfigRecord> {
+  const containerNet = networkMode.startsWith('container:');
+  if (containerNet && (opts.dns?.length || opts.dnsSearch?.length || opts.dnsOptions?.length)) throw new ConflictError('conflicting options: dns and the network mode');
+  if (containerNet && opts.expose?.length) throw new ConflictError('conflicting options: port exposing and the container type network mode');
+  for (const d of opts.dns ?? []) if (!isIP(d)) throw new InvalidArgumentError(`${d} is not an ip address`);
+  if (opts.pidMode !== undefined && !['', 'host'].includes(opts.pidMode)) throw new InvalidArgumentError(`--pid: invalid PID mode "${opts.pidMode}": use host`);
+  if (opts.ipcMode !== undefined && !['', 'host', 'private', 'shareable'].includes(opts.ipcMode)) throw new InvalidArgumentError(`--ipc: invalid IPC mode "${opts.ipcMode}": use host, private or shareable`);
+  const sysctls = { ...(opts.sysctls ?? {}) };
+  checkSysctls(sysctls, networkMode === 'host', opts.ipcMode === 'host');
+  const ulimits = (opts.ulimits ?? []).map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard }));
+  rlimitsFor(ulimits, 0); // checks them
+  const devices = (opts.devices ?? []).map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: d.permissions }));
+  for (const d of devices) {
+    if (!/^[rwm]{1,3}$/.test(d.CgroupPermissions)) throw new InvalidArgumentError(`invalid device mode: ${d.CgroupPermissions}`);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(d.PathOnHost);
+    } catch {
+      throw new InvalidArgumentError(`error gathering device information while adding custom device "${d.PathOnHost}": no such file or directory`);
+    }
+    if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new InvalidArgumentError(`error gathering device information while adding custom device "${d.PathOnHost}": not a device node`);
+  }
+  const files = opts.files ?? [];
+  const targets = new Set<string>();
+  for (const f of files) {
+    if (!/^(\/(?!\.\.?(\/|$))[^/\0]+)+$/.test(f.target)) throw new InvalidArgumentError(`invalid file target "${f.target}": it must be an absolute path without "." or ".." segments`);
+    if (targets.has(f.target)) throw new InvalidArgumentError(`two files go to ${f.target}`);
+    targets.add(f.target);
+    if (!(Number.isInteger(f.mode) && f.mode >= 0 && f.mode <= 0o7777)) throw new InvalidArgumentError(`invalid mode ${f.mode} of the file for ${f.target}`);
+    if (![f.uid, f.gid].every((x) => Number.isInteger(x) && x >= 0 && x <= 2147483647)) throw new InvalidArgumentError(`invalid owner ${f.uid}:${f.gid} of the file for ${f.target}`);
+  }
+  return {
+    ...(opts.dns?.length ? { Dns: [...opts.dns] } : {}),
+    ...(opts.dnsSearch?.length ? { DnsSearch: [...opts.dnsSearch] } : {}),
+    ...(opts.dnsOptions?.length ? { DnsOptions: [...opts.dnsOptions] } : {}),
+    ...(Object.keys(sysctls).length ? { Sysctls: sysctls } : {}),
+    ...(ulimits.length ? { Ulimits: ulimits } : {}),
+    ...(devices.length ? { Devices: devices } : {}),
+    ...(opts.pidMode ? { PidMode: opts.pidMode } : {}),
+    IpcMode: opts.ipcMode || 'private',
+  };
+}
+
+/** The files of `opts.files`, as `<dir>/files/<N>` with their mode and owner (the dir is root's only). */
+function writeFiles(dir: string, files: NonNullable<CreateOptions['files']>): void {
+  if (files.length === 0) return;
+  const out = path.join(dir, 'files');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(out, { recursive: true, mode: 0o700 });
+  files.forEach((f, i) => {
+    const file = path.join(out, String(i));
+    writeFileAtomic(file, f.content, 0o600);
+    fs.chownSync(file, f.uid, f.gid);
+    fs.chmodSync(file, f.mode);
   });
 }
 

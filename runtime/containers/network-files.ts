@@ -5,7 +5,7 @@ import { DEFAULT_NETWORK } from '../networks/types';
 import { writeFileAtomic } from '../util/files';
 import type { ContainerContext } from './context';
 import { refresh } from './exit';
-import { BASE_HOSTS, endpointsConfig, joinsNetworks, resolvConf } from './network';
+import { BASE_HOSTS, dnsSettingsOf, endpointsConfig, joinsNetworks, resolvConf } from './network';
 import { pidAlive } from './runc';
 import type { ContainerRecord } from './types';
 
@@ -39,7 +39,8 @@ export async function networkFor(ctx: ContainerContext, record: ContainerRecord)
     if (ip === 'host-gateway') ip = (await ctx.networking.store.get(DEFAULT_NETWORK)).IPAM.Config[0].Gateway;
     extra.push(`${ip}\t${h.slice(0, i)}`);
   }
-  if (mode === 'host') return { netns: 'host', hosts: [fs.readFileSync('/etc/hosts', 'utf8').trimEnd(), ...extra, ''].join('\n'), resolv: resolvConf(), linkEnv: [] };
+  const dns = dnsSettingsOf(record);
+  if (mode === 'host') return { netns: 'host', hosts: [fs.readFileSync('/etc/hosts', 'utf8').trimEnd(), ...extra, ''].join('\n'), resolv: resolvConf([], undefined, dns), linkEnv: [] };
   if (mode.startsWith('container:')) {
     const other = mode.slice('container:'.length);
     const state = ctx.store.state(other);
@@ -52,7 +53,7 @@ export async function networkFor(ctx: ContainerContext, record: ContainerRecord)
     const read = (f: string) => fs.readFileSync(path.join(ctx.store.containerDir(other), f), 'utf8');
     return { netns: otherRecord.HostConfig.NetworkMode === 'host' ? 'host' : netns, hosts: read('hosts'), resolv: read('resolv.conf'), linkEnv: [] };
   }
-  if (!joinsNetworks(record)) return { hosts: [BASE_HOSTS, ...extra, ''].join('\n'), resolv: resolvConf(), linkEnv: [] };
+  if (!joinsNetworks(record)) return { hosts: [BASE_HOSTS, ...extra, ''].join('\n'), resolv: resolvConf([], undefined, dns), linkEnv: [] };
   // Links are checked before anything is set up: a linked container that is not running fails the start.
   const links = await ctx.networking.links(record, (n) => {
     const r = ctx.store.records().find((c) => c.Name === n);
@@ -62,7 +63,7 @@ export async function networkFor(ctx: ContainerContext, record: ContainerRecord)
   await ctx.networking.updateLinkers(record, linkersOf(ctx, record));
   const own = setup.interfaces[0] ? [`${setup.interfaces[0].ip}\t${record.Config.Hostname}`] : [];
   // Docker's order: --add-host lines, then links, then the container's own address.
-  return { netns: ctx.networking.netnsPath(record.Id), hosts: [BASE_HOSTS, ...extra, ...links.hosts, ...own, ''].join('\n'), resolv: resolvConf(setup.dnsServers), linkEnv: links.env };
+  return { netns: ctx.networking.netnsPath(record.Id), hosts: [BASE_HOSTS, ...extra, ...links.hosts, ...own, ''].join('\n'), resolv: resolvConf(setup.dnsServers, undefined, dns), linkEnv: links.env };
 }
 
 /**

@@ -94,17 +94,39 @@ export const BASE_HOSTS = [
  * container), as Docker copies it; on networks with DNS, their name servers (aardvark-dns)
  * instead of the host's.
  */
-export function resolvConf(nameservers: readonly string[] = [], hostFile = '/etc/resolv.conf'): string {
+export function resolvConf(nameservers: readonly string[] = [], hostFile = '/etc/resolv.conf', dns: DnsSettings = {}): string {
   let text = '';
   try {
     text = fs.readFileSync(hostFile, 'utf8');
   } catch {
     // none
   }
-  const lines = text.split('\n').filter((l) => (nameservers.length ? !/^\s*nameserver\s/.test(l) : !/^\s*nameserver\s+(127\.|::1\b)/.test(l)));
-  if (nameservers.length) lines.unshift(...nameservers.map((n) => `nameserver ${n}`));
+  // --dns: after the networks' own servers (which resolve container names), else instead of the host's.
+  const servers = [...nameservers, ...(dns.servers ?? []).filter((s) => !nameservers.includes(s))];
+  let lines = text.split('\n').filter((l) => (servers.length ? !/^\s*nameserver\s/.test(l) : !/^\s*nameserver\s+(127\.|::1\b)/.test(l)));
+  if (dns.search?.length) {
+    lines = lines.filter((l) => !/^\s*(search|domain)\s/.test(l));
+    // "." alone means no search domains (Docker's --dns-search .).
+    const domains = dns.search.filter((d) => d !== '.');
+    if (domains.length) lines.push(`search ${domains.join(' ')}`);
+  }
+  if (dns.options?.length) lines = [...lines.filter((l) => !/^\s*options\s/.test(l)), `options ${dns.options.join(' ')}`];
+  if (servers.length) lines.unshift(...servers.map((n) => `nameserver ${n}`));
   if (!lines.some((l) => /^\s*nameserver\s/.test(l))) lines.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
   return `${lines.filter((l, i, a) => l !== '' || i < a.length - 1).join('\n')}\n`;
+}
+
+/** A container's own DNS settings (`--dns`, `--dns-search`, `--dns-option`). */
+export interface DnsSettings {
+  readonly servers?: readonly string[];
+  readonly search?: readonly string[];
+  readonly options?: readonly string[];
+}
+
+/** The DNS settings a container record asks for. */
+export function dnsSettingsOf(record: ContainerRecord): DnsSettings {
+  const h = record.HostConfig;
+  return { servers: h.Dns ?? [], search: h.DnsSearch ?? [], options: h.DnsOptions ?? [] };
 }
 
 /**
@@ -278,8 +300,8 @@ export class ContainerNetworking {
    * for the networks it is connected to now, after `network connect` or `disconnect`, as
    * Docker switches a container to its embedded resolver and back. Call under the container's lock.
    */
-  public async updateResolvConf(id: string, file: string): Promise<void> {
-    const content = resolvConf(await this.dnsServers(id));
+  public async updateResolvConf(id: string, file: string, dns: DnsSettings = {}): Promise<void> {
+    const content = resolvConf(await this.dnsServers(id), undefined, dns);
     let current: string | undefined;
     try {
       current = fs.readFileSync(file, 'utf8');
@@ -441,7 +463,7 @@ export class ContainerNetworking {
     }
     if (!files) return;
     editHosts(files.hosts, (lines) => [...lines, `${ip}\t${record.Config.Hostname}`]);
-    await this.updateResolvConf(record.Id, files.resolv);
+    await this.updateResolvConf(record.Id, files.resolv, dnsSettingsOf(record));
   }
 
   /**
@@ -463,7 +485,7 @@ export class ContainerNetworking {
     await this.store.release(net.Id, record.Id);
     if (!files) return;
     editHosts(files.hosts, (lines) => lines.filter((l) => l !== `${endpoint.ip}\t${record.Config.Hostname}`));
-    await this.updateResolvConf(record.Id, files.resolv);
+    await this.updateResolvConf(record.Id, files.resolv, dnsSettingsOf(record));
   }
 
   private async createNetns(file: string): Promise<void> {

@@ -187,11 +187,18 @@ export function buildSpec(input: SpecInput, host: HostFacts = hostFacts()): OciS
   const namespaces: Array<{ type: string; path?: string }> = [{ type: 'mount' }];
   if (netns === undefined) namespaces.push({ type: 'network' });
   else if (netns !== 'host') namespaces.push({ type: 'network', path: netns });
-  namespaces.push({ type: 'uts' }, { type: 'pid' }, { type: 'ipc' });
+  namespaces.push({ type: 'uts' });
+  // --pid host and --ipc host: the host's namespace (none of its own).
+  if (!input.pidHost) namespaces.push({ type: 'pid' });
+  if (!input.ipcHost) namespaces.push({ type: 'ipc' });
+  checkSysctls(input.sysctls ?? {}, netns === 'host', input.ipcHost ?? false);
+  const devices = (input.devices ?? []).map(deviceFor);
   if (host.cgroup2) namespaces.push({ type: 'cgroup' });
 
   const resources: OciSpec['linux']['resources'] = {
-    devices: input.privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((r) => ({ ...r })),
+    devices: input.privileged
+      ? [{ allow: true, access: 'rwm' }]
+      : [...DEFAULT_DEVICE_RULES.map((r) => ({ ...r })), ...devices.map((d) => ({ allow: true, type: d.device.type, major: d.device.major, minor: d.device.minor, access: d.access }))],
     ...limitResources(input, host, false),
   };
 
@@ -205,7 +212,7 @@ export function buildSpec(input: SpecInput, host: HostFacts = hostFacts()): OciS
       env: [...input.env],
       cwd: input.cwd || '/',
       capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: host.nofile, soft: host.nofile }],
+      rlimits: rlimitsFor(input.ulimits ?? [], host.nofile),
       noNewPrivileges: input.noNewPrivileges,
       oomScoreAdj: input.oomScoreAdj ?? 0,
     },
@@ -216,12 +223,95 @@ export function buildSpec(input: SpecInput, host: HostFacts = hostFacts()): OciS
       namespaces,
       maskedPaths: input.privileged ? [] : [...DEFAULT_MASKED_PATHS, ...host.thermalThrottlePaths],
       readonlyPaths: input.privileged ? [] : [...DEFAULT_READONLY_PATHS],
-      devices: input.privileged ? hostDevices() : [],
+      devices: input.privileged ? hostDevices() : devices.map((d) => d.device),
       resources,
       cgroupsPath: input.cgroupsPath,
-      sysctl: netns === 'host' ? {} : { ...host.netSysctls },
+      sysctl: { ...(netns === 'host' ? {} : host.netSysctls), ...(input.sysctls ?? {}) },
       ...(useSeccomp ? { seccomp: seccompFor(caps, host.arch, host.kernel) } : {}),
     },
+  };
+}
+
+/** An rlimit of -1 (unlimited) in `process.rlimits`: written as RLIM_INFINITY by `ociSpecJson`. */
+export const RLIM_INFINITY = -1;
+
+/** The OCI spec as runc reads it: JSON, with RLIM_INFINITY written as the uint64 it is. */
+export function ociSpecJson(spec: OciSpec | object): string {
+  return JSON.stringify(spec).replace(/"(hard|soft)":-1(?=[,}])/g, '"$1":18446744073709551615');
+}
+
+/** A `--ulimit` of the record (Docker's form). */
+export interface UlimitInput {
+  readonly Name: string;
+  readonly Soft: number;
+  readonly Hard: number;
+}
+
+/** The resource limits Docker's --ulimit knows, by name. */
+export const ULIMIT_NAMES: readonly string[] = ['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+
+/** RLIMIT_NOFILE at the engine's default, then each `--ulimit` (replacing a default of the same name). */
+export function rlimitsFor(ulimits: readonly UlimitInput[], nofile: number): OciRlimit[] {
+  const out = new Map<string, OciRlimit>([['RLIMIT_NOFILE', { type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }]]);
+  for (const u of ulimits) {
+    if (!ULIMIT_NAMES.includes(u.Name)) throw new InvalidArgumentError(`invalid ulimit type: ${u.Name}`);
+    const ok = (n: number): boolean => Number.isSafeInteger(n) && n >= -1;
+    if (!ok(u.Soft) || !ok(u.Hard)) throw new InvalidArgumentError(`invalid ulimit ${u.Name}=${u.Soft}:${u.Hard}: limits are whole numbers of 0 or more, or -1 for unlimited`);
+    if (u.Hard !== -1 && (u.Soft === -1 || u.Soft > u.Hard)) throw new InvalidArgumentError(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
+    const type = `RLIMIT_${u.Name.toUpperCase()}`;
+    out.set(type, { type, hard: u.Hard === -1 ? RLIM_INFINITY : u.Hard, soft: u.Soft === -1 ? RLIM_INFINITY : u.Soft });
+  }
+  return [...out.values()];
+}
+
+/** The sysctls a container may set in its own IPC namespace (Docker's `ValidateSysctl`). */
+const IPC_SYSCTLS: readonly string[] = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
+
+/**
+ * `--sysctl`: only those of the container's own namespaces, as Docker's ValidateSysctl and runc
+ * decide: net.* with a network namespace of its own, the IPC ones (kernel.msg*, kernel.sem,
+ * kernel.shm*, fs.mqueue.*) with an IPC namespace of its own.
+ */
+export function checkSysctls(sysctls: { readonly [key: string]: string }, hostNetwork: boolean, hostIpc: boolean): void {
+  for (const [key, value] of Object.entries(sysctls)) {
+    const ipc = IPC_SYSCTLS.includes(key) || key.startsWith('fs.mqueue.');
+    if (!/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/.test(key) || !(key.startsWith('net.') || ipc)) throw new InvalidArgumentError(`sysctl '${key}' is not allowed: only net.*, fs.mqueue.*, kernel.msg*, kernel.sem and kernel.shm* are namespaced`);
+    if (key.startsWith('net.') && hostNetwork) throw new InvalidArgumentError(`sysctl '${key}' is not allowed in the host network namespace`);
+    if (ipc && hostIpc) throw new InvalidArgumentError(`sysctl '${key}' is not allowed with the host IPC namespace`);
+    if (/[\n\r\0]/.test(value)) throw new InvalidArgumentError(`sysctl '${key}': the value must be on one line`);
+  }
+}
+
+/** A `--device` of the record (Docker's form). */
+export interface DeviceInput {
+  readonly PathOnHost: string;
+  readonly PathInContainer: string;
+  readonly CgroupPermissions: string;
+}
+
+/** A `--device`: the host node's type and numbers at the container's path, and its cgroup access. */
+function deviceFor(d: DeviceInput): { device: OciDevice; access: string } {
+  if (!/^[rwm]{1,3}$/.test(d.CgroupPermissions)) throw new InvalidArgumentError(`invalid device mode: ${d.CgroupPermissions}`);
+  if (!d.PathInContainer.startsWith('/') || d.PathInContainer.split('/').includes('..')) throw new InvalidArgumentError(`invalid device path in container: ${d.PathInContainer}`);
+  let st: fs.BigIntStats;
+  try {
+    st = fs.statSync(d.PathOnHost, { bigint: true });
+  } catch (e) {
+    throw new InvalidArgumentError(`error gathering device information while adding custom device "${d.PathOnHost}": ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  }
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new InvalidArgumentError(`error gathering device information while adding custom device "${d.PathOnHost}": not a device node`);
+  const rdev = st.rdev;
+  return {
+    device: {
+      path: d.PathInContainer,
+      type: st.isBlockDevice() ? 'b' : 'c',
+      major: Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn)),
+      minor: Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn)),
+      fileMode: Number(st.mode & 0o7777n),
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+    },
+    access: d.CgroupPermissions,
   };
 }
 
@@ -364,7 +454,9 @@ function mountsFor(input: SpecInput): OciMount[] {
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${input.shmSize > 0 ? input.shmSize : DEFAULT_SHM_SIZE}`] },
+    input.ipcHost
+      ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate', 'nosuid', 'noexec', 'nodev'] }
+      : { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${input.shmSize > 0 ? input.shmSize : DEFAULT_SHM_SIZE}`] },
   ];
 
   // The caller's mounts: the last one for a destination wins; parents before children (moby's

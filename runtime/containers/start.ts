@@ -13,7 +13,7 @@ import { healthArgv, healthTimings, startHealthLoop } from './health';
 import { DEFAULT_LOG_SIZE_MAX } from './logs';
 import { networkFor, writeNetworkFiles } from './network-files';
 import { mountRootfs, unmountAll } from './rootfs';
-import { buildSpec, ensureMtab } from './spec';
+import { buildSpec, ensureMtab, ociSpecJson } from './spec';
 import type { ContainerRecord, OciMount } from './types';
 import { defaultEnv, resolveUser } from './user';
 
@@ -81,7 +81,7 @@ export async function startLocked(ctx: ContainerContext, id: string, attachedBy?
   await mountRootfs(layers, ctx.store.containerDir(id), rootfs);
   try {
     const spec = await specFor(ctx, record, rootfs);
-    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    fs.writeFileSync(path.join(bundle, 'config.json'), ociSpecJson(spec));
     await ctx.runc.delete(id); // a stale runc record from a crash would block create
     let started: { pid: number; conmonPid: number };
     try {
@@ -156,6 +156,12 @@ async function specFor(ctx: ContainerContext, record: ContainerRecord, rootfs: s
     mounts.push({ destination: m.Destination, type: 'bind', source, options: ['rbind', propagation, m.RW ? 'rw' : 'ro'] });
     if (m.Type === 'volume' && m.Name) recordEvent(ctx.config.root, 'volume', 'mount', m.Name, { container: record.Id, destination: m.Destination, driver: 'local', propagation: propagation === 'rprivate' ? '' : propagation, 'read/write': String(m.RW) });
   }
+  // Secrets and configs: read-only binds of the files create wrote, last (over any other mount).
+  (record.Files ?? []).forEach((f, i) => {
+    const source = path.join(ctx.store.containerDir(record.Id), 'files', String(i));
+    if (!fs.existsSync(source)) throw new CdkDockerError(`container ${record.Name}: its file for ${f.Target} is missing from ${source}; remove the container and create it again`);
+    mounts.push({ destination: f.Target, type: 'bind', source, options: ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev', 'noexec'] });
+  });
   let args = [record.Path, ...record.Args];
   if (record.HostConfig.Init) {
     const init = findHelper('catatonit') ?? findHelper('tini-static') ?? findHelper('tini');
@@ -186,6 +192,11 @@ async function specFor(ctx: ContainerContext, record: ContainerRecord, rootfs: s
     shmSize: record.HostConfig.ShmSize,
     mounts,
     netns: network.netns,
+    pidHost: record.HostConfig.PidMode === 'host',
+    ipcHost: record.HostConfig.IpcMode === 'host',
+    sysctls: record.HostConfig.Sysctls ?? {},
+    ulimits: record.HostConfig.Ulimits ?? [],
+    devices: record.HostConfig.Devices ?? [],
   });
 }
 

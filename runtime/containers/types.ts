@@ -98,6 +98,22 @@ export interface HostConfigRecord {
   readonly Links?: string[];
   /** Bytes of /dev/shm; default 64 MiB. */
   readonly ShmSize: number;
+  /** `--dns`: name servers for resolv.conf (after the networks' own). */
+  readonly Dns?: string[];
+  /** `--dns-search`: search domains for resolv.conf. */
+  readonly DnsSearch?: string[];
+  /** `--dns-option`: resolv.conf options. */
+  readonly DnsOptions?: string[];
+  /** `--sysctl`: namespaced kernel parameters. */
+  readonly Sysctls?: { readonly [key: string]: string };
+  /** `--ulimit`: resource limits (Docker's form; -1 = unlimited). */
+  readonly Ulimits?: Array<{ readonly Name: string; readonly Soft: number; readonly Hard: number }>;
+  /** `--device`: host devices (Docker's form). */
+  readonly Devices?: Array<{ readonly PathOnHost: string; readonly PathInContainer: string; readonly CgroupPermissions: string }>;
+  /** `--pid`: `host` or empty (its own namespace). */
+  readonly PidMode?: string;
+  /** `--ipc`: `host`, `private`, `shareable` or empty (the default: private). */
+  readonly IpcMode?: string;
   /** conmon truncates the log at this many bytes (`--log-opt max-size`); default 20 MiB. */
   readonly LogMaxSize?: number;
   /** `--log-driver` (see logs.ts LOG_DRIVERS); absent on records made before it: k8s-file. */
@@ -133,6 +149,19 @@ export interface ContainerRecord {
   readonly Mounts: MountPoint[];
   /** The networks it joins when it starts, by name (NetworkMode is the first); `connect` adds to them. */
   readonly EndpointsConfig?: { readonly [network: string]: EndpointConfig };
+  /**
+   * Files given at create (secrets, configs), mounted read-only at each target; the content of
+   * the Nth is `<container dir>/files/<N>`, with the mode and owner here.
+   */
+  readonly Files?: ContainerFileRecord[];
+}
+
+/** A file given to a container at create (see `ContainerRecord.Files`). */
+export interface ContainerFileRecord {
+  readonly Target: string;
+  readonly Mode: number;
+  readonly Uid: number;
+  readonly Gid: number;
 }
 
 export interface HealthLogEntry {
@@ -218,4 +247,14 @@ export interface SpecInput {
   /** Path of a network namespace to join; `host` shares the host's; undefined = a new one (loopback only). */
   readonly netns?: string | 'host';
   readonly oomScoreAdj?: number;
+  /** `--pid host`: the host's PID namespace. */
+  readonly pidHost?: boolean;
+  /** `--ipc host`: the host's IPC namespace and /dev/shm. */
+  readonly ipcHost?: boolean;
+  /** `--sysctl`s, on top of the engine's network defaults. */
+  readonly sysctls?: { readonly [key: string]: string };
+  /** `--ulimit`s, replacing the engine's defaults of the same name. */
+  readonly ulimits?: ReadonlyArray<{ readonly Name: string; readonly Soft: number; readonly Hard: number }>;
+  /** `--device`s. */
+  readonly devices?: ReadonlyArray<{ readonly PathOnHost: string; readonly PathInContainer: string; readonly CgroupPermissions: string }>;
 }

@@ -1,7 +1,10 @@
 import { Construct } from 'constructs';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import {
+  Config,
   Container,
+  ContainerProps,
   DependencyCondition,
   Duration,
   IImage,
@@ -525,5 +528,151 @@ describe('Container local validation', () => {
       '[shop/many] a fixed name ("fixed") cannot be used with replicas 2; remove name so each replica gets <name>-N',
       '[shop/many] host port 0.0.0.0:8080/tcp cannot be published by 2 replicas; omit hostPort to get a free port per replica',
     ]);
+  });
+});
+
+describe('Container: what compose files set on the host side', () => {
+  test('defaults: none of expose, extraHosts, dns, sysctls, ulimits, shmSize, devices, pid, ipc, secrets or configs appears in the plan', () => {
+    const stack = shop();
+    new Container(stack, 'web', { image: 'busybox' });
+    const spec = containerSpec(Testing.synth(stack), 'web');
+    for (const f of ['expose', 'extraHosts', 'dns', 'dnsSearch', 'dnsOptions', 'sysctls', 'ulimits', 'shmSizeBytes', 'devices', 'pid', 'ipc', 'secrets', 'configs']) {
+      expect(spec).not.toHaveProperty(f);
+    }
+    // Empty props are the defaults: the same plan.
+    const other = shop();
+    new Container(other, 'web', { image: 'busybox', expose: [], extraHosts: {}, dns: [], sysctls: {}, ulimits: {}, devices: [], secrets: [], configs: [] });
+    expect(containerSpec(Testing.synth(other), 'web')).toEqual(spec);
+  });
+
+  test('custom: every prop in its canonical form', () => {
+    const stack = shop();
+    const db = new Container(stack, 'db', { image: 'busybox' });
+    new Container(stack, 'web', {
+      image: 'busybox',
+      expose: ['8080/udp', 9000, '8000-8001', '9000/tcp'],
+      extraHosts: { 'db.local': '10.176.0.5', gateway: 'host-gateway', v6: '::1' },
+      dns: ['10.176.0.53', '1.1.1.1'],
+      dnsSearch: ['example.com'],
+      dnsOptions: ['ndots:2', 'rotate'],
+      sysctls: { 'net.core.somaxconn': '1024', 'kernel.shmmax': '68719476736' },
+      ulimits: { nofile: { soft: 1024, hard: 4096 }, nproc: 512, core: -1 },
+      shmSize: '256m',
+      devices: ['/dev/fuse', '/dev/null:/dev/mynull:rw', { hostPath: '/dev/zero', permissions: 'mr' }],
+      pid: 'host',
+      ipc: 'shareable',
+      secrets: [Secret.fromFile('db-password.txt'), { secret: Secret.fromEnv('DB_PASSWORD'), target: 'pw', mode: 0o400, uid: '1000', gid: '1000' }],
+      configs: [{ config: Config.fromFile('nginx.conf'), target: '/etc/nginx/nginx.conf' }, { config: Config.fromString('a=1\n'), target: '/etc/app.ini', mode: 0o440 }],
+      dependsOn: [db],
+    });
+    const plan = Testing.synth(stack);
+    const spec = containerSpec(plan, 'web');
+    expect(spec.expose).toEqual(['8000/tcp', '8001/tcp', '8080/udp', '9000/tcp']);
+    expect(spec.extraHosts).toEqual({ 'db.local': '10.176.0.5', gateway: 'host-gateway', v6: '::1' });
+    expect([spec.dns, spec.dnsSearch, spec.dnsOptions]).toEqual([['10.176.0.53', '1.1.1.1'], ['example.com'], ['ndots:2', 'rotate']]);
+    expect(spec.sysctls).toEqual({ 'kernel.shmmax': '68719476736', 'net.core.somaxconn': '1024' });
+    expect(spec.ulimits).toEqual({ core: { soft: -1, hard: -1 }, nofile: { soft: 1024, hard: 4096 }, nproc: { soft: 512, hard: 512 } });
+    expect(spec.shmSizeBytes).toBe(256 * 1024 * 1024);
+    expect(spec.devices).toEqual([
+      { hostPath: '/dev/fuse', containerPath: '/dev/fuse', permissions: 'rwm' },
+      { hostPath: '/dev/null', containerPath: '/dev/mynull', permissions: 'rw' },
+      { hostPath: '/dev/zero', containerPath: '/dev/zero', permissions: 'rm' },
+    ]);
+    expect([spec.pid, spec.ipc]).toEqual(['host', 'shareable']);
+    // Secrets: where to read them and an HMAC, never the value; sorted by target.
+    expect(JSON.stringify(plan)).not.toContain(FILE_SECRET.trim());
+    expect(JSON.stringify(plan)).not.toContain(FIXTURE_ENV.DB_PASSWORD);
+    expect(portable(spec.secrets)).toEqual([
+      { secret: { source: 'file', from: '<fixtures>/db-password.txt', hmac: expect.stringMatching(/^hmac-sha256:[a-f0-9]{64}$/) }, target: '/run/secrets/db-password.txt', mode: 0o444, uid: 0, gid: 0 },
+      { secret: { source: 'env', from: 'DB_PASSWORD', hmac: expect.stringMatching(/^hmac-sha256:[a-f0-9]{64}$/) }, target: '/run/secrets/pw', mode: 0o400, uid: 1000, gid: 1000 },
+    ]);
+    expect(portable(spec.configs)).toEqual([
+      { source: 'string', content: 'a=1\n', sha256: 'sha256:' + createHash('sha256').update('a=1\n').digest('hex'), target: '/etc/app.ini', mode: 0o440, uid: 0, gid: 0 },
+      { source: 'file', file: '<fixtures>/nginx.conf', sha256: hashFileContent(path.join(FIXTURES, 'nginx.conf')), target: '/etc/nginx/nginx.conf', mode: 0o444, uid: 0, gid: 0 },
+    ]);
+  });
+
+  test('networkMode: another container shares its network, and starts first', () => {
+    const stack = shop();
+    const vpn = new Container(stack, 'vpn', { image: 'busybox' });
+    new Container(stack, 'app', { image: 'busybox', networkMode: vpn });
+    const plan = Testing.synth(stack);
+    const app = resourceAt(plan, 'app', 'container');
+    const vpnId = stack.getLogicalId(vpn);
+    expect(app.spec.networkMode).toEqual({ container: vpnId });
+    expect(app.dependsOn).toContain(vpnId);
+  });
+
+  test.each<[string, Partial<ContainerProps>, string]>([
+    ['expose', { expose: ['8080/tpc'] }, 'expose "8080/tpc": unknown protocol "tpc" — did you mean "tcp"?'],
+    ['expose mapping', { expose: ['80:80'] }, 'expose "80:80" is a port mapping; expose takes a container port such as "8080" or "8080/udp" (publish with ports)'],
+    ['expose range', { expose: [70000] }, 'expose "70000": containerPort 70000 is out of range 1-65535'],
+    ['extraHosts', { extraHosts: { db: 'db.example' } }, 'extraHosts.db: "db.example" is not an IPv4 or IPv6 address; give an address such as "10.0.0.5", or "host-gateway" for the host'],
+    ['extraHosts name', { extraHosts: { 'a b': '10.0.0.1' } }, 'extraHosts: "a b" is not a host name (letters, digits, ".", "-" and "_")'],
+    ['dns', { dns: ['dns.google'] }, 'dns: "dns.google" is not an IPv4 or IPv6 address; give a name server\'s address such as "1.1.1.1"'],
+    ['dnsSearch', { dnsSearch: ['a b'] }, 'dnsSearch: "a b" is not a domain name, such as "example.com"'],
+    ['dnsOptions', { dnsOptions: ['ndots 2'] }, 'dnsOptions: "ndots 2" is not a resolv.conf option, such as "ndots:2" or "rotate"'],
+    ['sysctls', { sysctls: { 'vm.swappiness': '10' } }, 'sysctls: "vm.swappiness" is not namespaced: a container can set only net.*, fs.mqueue.*, kernel.msg*, kernel.sem and kernel.shm* (Docker\'s rule); set it on the host instead'],
+    ['sysctl value', { sysctls: { 'net.core.somaxconn': 1024 as unknown as string } }, 'sysctls.net.core.somaxconn must be a string on one line, such as "1024"; convert numbers with String()'],
+    ['ulimits name', { ulimits: { files: 10 } }, 'ulimits: "files" is not a resource limit; use one of as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack'],
+    ['ulimits order', { ulimits: { nofile: { soft: 10, hard: 5 } } }, 'ulimits.nofile: the soft limit 10 is above the hard limit 5; make soft at most hard'],
+    ['ulimits value', { ulimits: { nofile: 1.5 } }, 'ulimits.nofile 1.5 must be a whole number of 0 or more, or -1 for unlimited'],
+    ['shmSize', { shmSize: '0' }, 'shmSize "0" is less than one byte; give a size such as "256m", or leave shmSize out for 64 MiB'],
+    ['shmSize text', { shmSize: 'big' }, 'shmSize: invalid size "big": use a number with an optional unit b, k, m, g or t, such as "512m" or "1.5g"'],
+    ['devices', { devices: ['dev/fuse'] }, 'devices: "dev/fuse": the host path "dev/fuse" must be an absolute path, such as "/dev/fuse"'],
+    ['device permissions', { devices: ['/dev/fuse:/dev/fuse:rwx'] }, 'devices: "/dev/fuse:/dev/fuse:rwx": permissions "rwx" must be made of "r", "w" and "m", each at most once, such as "rwm" or "r"'],
+    ['device twice', { devices: ['/dev/fuse', '/dev/null:/dev/fuse'] }, 'devices: /dev/fuse is given twice; give each container path once'],
+    ['pid', { pid: 'container' as 'host' }, 'pid "container" is not "host"; leave pid out for the container\'s own PID namespace'],
+    ['ipc', { ipc: 'none' as 'host' }, 'ipc "none" is not one of "host", "private", "shareable"'],
+    ['secret target', { secrets: [{ secret: Secret.fromEnv('DB_PASSWORD'), target: '/run/../etc/shadow' }] }, 'secrets: target "/run/../etc/shadow" is not a file path: give an absolute path such as "/run/secrets/db_password" or a file name'],
+    ['secret mode', { secrets: [{ secret: Secret.fromEnv('DB_PASSWORD'), mode: 0o10000 }] }, 'secret /run/secrets/DB_PASSWORD: mode 4096 must be an octal file mode such as 0o440'],
+    ['secret uid', { secrets: [{ secret: Secret.fromEnv('DB_PASSWORD'), uid: 'www-data' }] }, 'secret /run/secrets/DB_PASSWORD: uid "www-data" must be a numeric id from 0 to 2147483647, such as "1000"'],
+    ['secret type', { secrets: ['pw' as unknown as Secret] }, 'secrets: give a Secret (Secret.fromFile, Secret.fromEnv) or { secret, target }'],
+    ['config target', { configs: [{ config: Config.fromString('x'), target: 'app.ini' }] }, 'configs: target "app.ini" must be an absolute file path in the container, such as "/etc/nginx/nginx.conf"'],
+    ['config type', { configs: [{ config: 'x' as unknown as Config, target: '/a' }] }, 'configs: give { config: Config.fromFile(path) or Config.fromString(text), target }'],
+  ])('a bad %s is refused at once, naming the prop and the fix', (_what, props, message) => {
+    const stack = shop();
+    expect(invalidArgument(() => new Container(stack, 'web', { image: 'busybox', ...props }))).toBe(`[shop/web] ${message}`);
+  });
+
+  test('whole-object checks are reported together at synth', () => {
+    const stack = shop();
+    const vpn = new Container(stack, 'vpn', { image: 'busybox' });
+    new Container(stack, 'app', { image: 'busybox', networkMode: vpn, hostname: 'app', dns: ['1.1.1.1'], extraHosts: { a: '10.0.0.1' }, expose: [80], ports: [8080] });
+    new Container(stack, 'host', { image: 'busybox', networkMode: NetworkMode.HOST, sysctls: { 'net.core.somaxconn': '1024' } });
+    new Container(stack, 'ipc', { image: 'busybox', ipc: 'host', sysctls: { 'kernel.shmmax': '1' } });
+    new Container(stack, 'twice', {
+      image: 'busybox',
+      mounts: [{ type: 'tmpfs', target: '/run/secrets/pw' }],
+      secrets: [{ secret: Secret.fromEnv('DB_PASSWORD'), target: 'pw' }],
+      configs: [{ config: Config.fromString('x'), target: '/run/secrets/pw' }],
+    });
+    expect(synthProblems(stack)).toEqual([
+      '[shop/app] networkMode container shop/vpn shares that container\'s network: hostname cannot be set here; set it on shop/vpn',
+      '[shop/app] networkMode container shop/vpn shares that container\'s network: dns, dnsSearch and dnsOptions cannot be set here; set it on shop/vpn',
+      '[shop/app] networkMode container shop/vpn shares that container\'s network: extraHosts cannot be set here; set it on shop/vpn',
+      '[shop/app] networkMode container shop/vpn shares that container\'s network: expose cannot be set here; set it on shop/vpn',
+      '[shop/app] networkMode container shop/vpn cannot publish ports; remove ports or use networkMode bridge',
+      "[shop/host] sysctls net.* cannot be set with networkMode host (they would change the host's network); remove them or use networkMode bridge",
+      "[shop/ipc] sysctls kernel.msgmax, kernel.msgmnb…, fs.mqueue.* cannot be set with ipc host (they would change the host's); remove them or leave ipc out",
+      '[shop/twice] secret Secret.fromEnv(DB_PASSWORD) and the tmpfs mount both go to /run/secrets/pw; give each its own target',
+      '[shop/twice] config Config.fromString(1 bytes) and the tmpfs mount both go to /run/secrets/pw; give each its own target',
+    ]);
+  });
+
+  test('networkMode: a container no stack manages cannot lend its network; a container cannot lend its own', () => {
+    const stack = shop();
+    const outside = Container.fromName(stack, 'outside', 'someone-elses');
+    new Container(stack, 'app', { image: 'busybox', networkMode: outside });
+    expect(synthProblems(stack)).toEqual(['[shop/app] networkMode shop/outside is not managed by a stack; only a container of this stack can share its network']);
+    expect(invalidArgument(() => new Container(shop(), 'web', { image: 'busybox', networkMode: {} as never }))).toBe(
+      '[shop/web] networkMode must be "bridge", "host", "none" or a Container whose network to share',
+    );
+  });
+
+  test('a missing config file is reported at synth, naming it', () => {
+    const stack = shop();
+    new Container(stack, 'web', { image: 'busybox', configs: [{ config: Config.fromFile('missing.conf'), target: '/etc/app.conf' }] });
+    expect(portable(synthProblems(stack))).toEqual(['[shop/web] config file for /etc/app.conf, <fixtures>/missing.conf cannot be read (ENOENT); create it or fix the path']);
   });
 });

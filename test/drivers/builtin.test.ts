@@ -21,7 +21,8 @@ jest.setTimeout(60_000);
  * The built-in driver on real runc + conmon + netavark containers, with a private state root
  * (and subnets of its own: octet 150), from a busybox image imported offline.
  */
-const OCTET = 150;
+// CDK_DOCKER_TEST_OCTET moves them, for engineers who share a host (each has octets of their own).
+const OCTET = Number(process.env.CDK_DOCKER_TEST_OCTET ?? 150);
 let work: string;
 
 function env(): NodeJS.ProcessEnv {

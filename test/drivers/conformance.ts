@@ -5,7 +5,10 @@ import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import type { Driver, LogLine, LogsOptions, ManagedLabels, ObservedContainer } from '../../lib/drivers';
 import { IN_PLACE_FIELDS, LABELS, lastOutput } from '../../lib/drivers';
-import type { ContainerSpec, ImageResource, NetworkSpec, VolumeSpec } from '../../lib/plan/types';
+import type { ContainerSpec, ImageResource, NetworkSpec, Plan, VolumeSpec } from '../../lib/plan/types';
+import { secretHmac } from '../../lib/constructs/app';
+import { applyDiff } from '../../lib/reconcile/apply';
+import { diffStack } from '../../lib/reconcile/diff';
 import { CdkDockerError } from '../../lib/core/errors';
 import { writeDockerArchive } from '../helpers/archive';
 import { until } from '../helpers/cli';
@@ -523,6 +526,104 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       await driver.removeContainer(current, { force: true });
       if (caps.inPlace.includes('networks')) await driver.removeNetwork(n('in-place-net'));
     });
+
+    containers('what compose files set (expose, extra hosts, DNS, sysctls, ulimits, /dev/shm, a device, pid, ipc, another container\'s network, a secret and a config file) is what the containers see, and a diff right after apply changes nothing', 'it applies its stack container by container; on a Swarm these settings are a service\'s (secrets and configs as Swarm secrets and configs are not mapped yet: see the Swarm driver)', async () => {
+      const gaps = `${prefix}-gaps`;
+      const secretFile = path.join(work, 'db_password');
+      fs.writeFileSync(secretFile, 's3cret-gaps\n');
+      const configText = 'port=8080\n';
+      const sha = (t: string) => `sha256:${createHash('sha256').update(t).digest('hex')}`;
+      const marker = 'gaps-main-up';
+      const main = n('gaps-main');
+      const side = n('gaps-side');
+      made.containers.add(main);
+      made.containers.add(side);
+      const mainSpec = (secret: string): ContainerSpec =>
+        spec({
+          command: ['sh', '-c', `trap "exit 0" TERM; echo ${marker}; while true; do sleep 0.2; done`],
+          expose: ['8080/tcp', '9090/udp'],
+          extraHosts: { 'db.gaps.test': '10.176.0.5' },
+          dns: ['10.176.0.53'],
+          dnsSearch: ['gaps.test'],
+          dnsOptions: ['ndots:2'],
+          sysctls: { 'net.core.somaxconn': '1024' },
+          ulimits: { nofile: { soft: 1024, hard: 2048 } },
+          shmSizeBytes: 128 * 1024 * 1024,
+          devices: [{ hostPath: '/dev/null', containerPath: '/dev/gaps-null', permissions: 'rwm' }],
+          pid: 'host',
+          ipc: 'shareable',
+          secrets: [{ secret: { source: 'file', from: secretFile, hmac: secretHmac(gaps, secret) }, target: '/run/secrets/db_password', mode: 0o440, uid: 0, gid: 65534 }],
+          configs: [{ source: 'string', content: configText, sha256: sha(configText), target: '/etc/gaps/app.conf', mode: 0o444, uid: 0, gid: 0 }],
+        });
+      const gapsPlan = (secret: string): Plan => ({
+        version: 1,
+        stack: gaps,
+        resources: {
+          base: registryImage(ctx.baseImageRef, 'never'),
+          main: { type: 'container', path: 'main', name: main, dependsOn: ['base'], spec: mainSpec(secret) },
+          side: {
+            type: 'container',
+            path: 'side',
+            name: side,
+            dependsOn: ['base', 'main'],
+            spec: spec({ command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'], networkMode: { container: 'main' } }),
+          },
+        },
+      });
+      const diffNow = async (p: Plan) => {
+        const observed = await driver.observe(gaps);
+        return { observed, diff: diffStack(p, observed, { base: await driver.image(ctx.baseImageRef) }, driver.capabilities) };
+      };
+      const plan = gapsPlan('s3cret-gaps\n');
+      const first = await diffNow(plan);
+      expect(first.diff.changes.filter((c) => c.type === 'container').map((c) => `${c.path} ${c.action}`)).toEqual(['main create', 'side create']);
+      await applyDiff(plan, first.diff, first.observed, driver, { images: { base: await driver.image(ctx.baseImageRef) } });
+
+      const sh = async (name: string, script: string, user?: string): Promise<{ exitCode: number; stdout: string }> => {
+        const out = new PassThrough();
+        let stdout = '';
+        out.on('data', (d: Buffer) => (stdout += d.toString()));
+        const r = await driver.exec(name, ['sh', '-c', script], { stdout: out, stderr: new PassThrough(), ...(user ? { user } : {}) });
+        await new Promise((res) => setImmediate(res));
+        return { exitCode: r.exitCode, stdout };
+      };
+      const text = async (name: string, script: string, user?: string): Promise<string> => (await sh(name, script, user)).stdout;
+      expect(await text(main, 'cat /etc/hosts')).toMatch(/^10\.176\.0\.5\s+db\.gaps\.test$/m);
+      const resolv = await text(main, 'cat /etc/resolv.conf');
+      // Docker writes the servers itself on its default bridge, and behind its embedded DNS on user networks.
+      expect(resolv).toMatch(/^nameserver 10\.176\.0\.53$|^# ExtServers: \[.*10\.176\.0\.53/m);
+      expect(resolv).toMatch(/^search gaps\.test$/m);
+      expect(resolv).toMatch(/^options ndots:2$/m);
+      expect(await text(main, 'cat /proc/sys/net/core/somaxconn')).toBe('1024\n');
+      expect(await text(main, 'ulimit -n; ulimit -Hn; grep "open files" /proc/self/limits')).toMatch(/^1024\n2048\nMax open files\s+1024\s+2048\s/);
+      expect(await text(main, 'cat /proc/mounts')).toMatch(/^\S+ \/dev\/shm tmpfs \S*size=131072k/m);
+      expect(await text(main, 'test -c /dev/gaps-null && echo x > /dev/gaps-null && echo device-ok')).toBe('device-ok\n');
+      // pid host: PID 1 is the host's, not the container's command.
+      expect(await text(main, 'cat /proc/1/cmdline')).not.toContain(marker);
+      // The secret: its bytes exactly, with its mode and owner; readable by its group, writable by no one else.
+      expect(await text(main, 'cat /run/secrets/db_password')).toBe('s3cret-gaps\n');
+      expect(await text(main, 'stat -c "%a %u %g" /run/secrets/db_password /etc/gaps/app.conf')).toBe('440 0 65534\n444 0 0\n');
+      expect(await text(main, 'cat /run/secrets/db_password', '65534:65534')).toBe('s3cret-gaps\n');
+      expect((await sh(main, 'echo changed >> /run/secrets/db_password', '65534:65534')).exitCode).not.toBe(0);
+      expect(await text(main, 'cat /etc/gaps/app.conf')).toBe(configText);
+      // The side container is in the main one's network namespace: the same interfaces, the same hosts file.
+      const netOf = (name: string) => text(name, 'for i in /sys/class/net/*; do echo "$i $(cat $i/address)"; done');
+      expect(await netOf(side)).toBe(await netOf(main));
+      expect(await text(side, 'cat /etc/hosts')).toMatch(/^10\.176\.0\.5\s+db\.gaps\.test$/m);
+
+      // Apply, then diff: nothing to do; what the engine reports holds no secret.
+      const again = await diffNow(plan);
+      expect(again.diff.changes.filter((c) => c.action !== 'no-op').map((c) => `${c.path} ${c.action} ${JSON.stringify(c.reasons)}`)).toEqual([]);
+      const observedMain = again.observed.containers.find((c) => c.name === main)!;
+      expect(observedMain.spec.expose).toEqual(expect.arrayContaining(['8080/tcp', '9090/udp']));
+      expect(JSON.stringify(again.observed)).not.toContain('s3cret-gaps');
+      // A new secret value replaces the container, shown masked; the shared-network container goes with it.
+      const changed = diffStack(gapsPlan('rotated\n'), again.observed, { base: await driver.image(ctx.baseImageRef) }, driver.capabilities);
+      expect(changed.changes.filter((c) => c.type === 'container').map((c) => [c.path, c.action, c.reasons.map((r) => `${r.field} ${r.before} → ${r.after}`)])).toEqual([
+        ['main', 'replace', ['secrets./run/secrets/db_password (sensitive) → (sensitive)']],
+        ['side', 'replace', [`networkMode.container "${main}" → "${main}" (recreated)`]],
+      ]);
+    }, 90_000);
 
     containers('logs gives each line with its stream, the last N with tail, and times with timestamps', 'logs of a container; swarm.test.ts reads a service\'s logs (all its tasks\')', async () => {
       const since = Date.now() - 1_000;

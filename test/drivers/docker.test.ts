@@ -10,7 +10,7 @@ import { observePlan } from '../../lib/toolkit/observe';
 import type { ImageResource } from '../../lib/plan/types';
 import { CdkDockerError } from '../../lib/core/errors';
 import { processIdentity } from '../../lib/core/process';
-import { createBody, normalizedInspect, updateBody, UNLIMITED_MEMORY } from '../../lib/drivers/docker/mapping';
+import { createBody, filesArchive, normalizedInspect, updateBody, UNLIMITED_MEMORY } from '../../lib/drivers/docker/mapping';
 import type { DockerContainerInspect } from '../../lib/drivers/docker/mapping';
 import { ROOT, tempDir, until } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
@@ -29,7 +29,9 @@ jest.setTimeout(60_000);
  * published ports go through docker-proxy). What it leaves is checked at the end: no bridge, no
  * iptables line of its subnets, nothing mounted under its directory.
  */
-const BRIDGE = { name: 'cdkdrv0', address: '10.152.0.1/24', pool: '10.153.0.0/16' };
+// CDK_DOCKER_TEST_OCTET and CDK_DOCKER_TEST_BRIDGE move them, for engineers who share a host.
+const OCTET = Number(process.env.CDK_DOCKER_TEST_OCTET ?? 152);
+const BRIDGE = { name: process.env.CDK_DOCKER_TEST_BRIDGE ?? 'cdkdrv0', address: `10.${OCTET}.0.1/24`, pool: `10.${OCTET + 1}.0.0/16` };
 let dockerd: TestDockerd;
 let work: string;
 let iptablesBefore: string[];
@@ -38,7 +40,7 @@ let iptablesBefore: string[];
 function ourIptables(): string[] {
   return execFileSync('iptables-save', { encoding: 'utf8' })
     .split('\n')
-    .filter((l) => l.includes(BRIDGE.name) || l.includes('10.152.') || l.includes('10.153.'))
+    .filter((l) => l.includes(BRIDGE.name) || l.includes(`10.${OCTET}.`) || l.includes(`10.${OCTET + 1}.`))
     .map((l) => l.replace(/\[\d+:\d+\]/g, ''));
 }
 
@@ -60,11 +62,14 @@ afterAll(async () => {
   if (!dockerd) return;
   // dockerd keeps a user network's bridge when it stops: the networks go first.
   removeEverything();
+  // This dockerd's directory (its socket is in it): another run of this file may be up at the same time.
+  const dockerdDir = path.dirname(dockerd.host.replace(/^unix:\/\//, ''));
   await dockerd.stop();
+  const ours = (ip: string) => ip.startsWith(`10.${OCTET}.`) || ip.startsWith(`10.${OCTET + 1}.`);
   const links = (JSON.parse(execFileSync('ip', ['-j', 'addr'], { encoding: 'utf8' })) as Array<{ ifname: string; master?: string; addr_info?: Array<{ local: string }> }>)
-    .filter((l) => l.ifname === BRIDGE.name || l.master === BRIDGE.name || (l.addr_info ?? []).some((a) => /^10\.15[23]\./.test(a.local)))
+    .filter((l) => l.ifname === BRIDGE.name || l.master === BRIDGE.name || (l.addr_info ?? []).some((a) => ours(a.local)))
     .map((l) => `link ${l.ifname}`);
-  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.includes('cdk-docker-driver-dockerd-')).map((m) => `mount ${m}`);
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(`${dockerdDir}/`)).map((m) => `mount ${m}`);
   const rules = ourIptables().filter((l) => !iptablesBefore.includes(l)).map((l) => `iptables ${l}`);
   fs.rmSync(work, { recursive: true, force: true });
   expect([...links, ...mounts, ...rules]).toEqual([]);
@@ -103,7 +108,7 @@ describe('docker driver: a stack applied through the reconciler', () => {
     const stack = new Stack(app, 'dockerstack');
     const base = Image.fromRegistry(stack, 'base', 'busybox:driver', { pullPolicy: 'never' });
     const built = Image.fromBuild(stack, 'built', 'ctx', { tag: 'dockerstack-job:latest' });
-    const front = new Network(stack, 'front', { subnet: '10.153.200.0/24' });
+    const front = new Network(stack, 'front', { subnet: `10.${OCTET + 1}.200.0/24` });
     const back = new Network(stack, 'back');
     const data = new Volume(stack, 'data', { removalPolicy: RemovalPolicy.DESTROY });
     const loop = (signal: string) => ['sh', '-c', `trap "exit 0" ${signal}; while true; do sleep 0.2; done`];
@@ -120,7 +125,7 @@ describe('docker driver: a stack applied through the reconciler', () => {
         { type: 'bind', source: 'app.conf', target: '/etc/app.conf', readOnly: true },
         { type: 'tmpfs', target: '/scratch', size: '1m' },
       ],
-      networks: [{ network: front, aliases: ['www'], ipv4Address: '10.153.200.10' }, back],
+      networks: [{ network: front, aliases: ['www'], ipv4Address: `10.${OCTET + 1}.200.10` }, back],
       restart: Restart.onFailure(2),
       healthcheck: { test: 'true', interval: '1s' },
       labels: { app: 'web' },
@@ -136,6 +141,8 @@ describe('docker driver: a stack applied through the reconciler', () => {
     });
     new Container(stack, 'job', { image: built, networks: [back], dependsOn: [{ container: web, condition: DependencyCondition.HEALTHY }] });
     new Container(stack, 'reader', { image: base, command: loop('TERM'), volumesFrom: [{ container: web, readOnly: true }], networkMode: NetworkMode.NONE });
+    // Its own hostname as an alias: Docker adds the hostname too, but only where it was not asked for.
+    new Container(stack, 'named', { image: base, command: loop('TERM'), hostname: 'named-host', networks: [{ network: back, aliases: ['named-host', 'other'] }, front] });
     new Container(stack, 'onhost', { image: base, command: loop('TERM'), networkMode: NetworkMode.HOST });
     // The image's own command (sh, which ends at once), the default network, two replicas.
     new Container(stack, 'plain', { image: base, replicas: 2 });
@@ -158,7 +165,7 @@ describe('docker driver: a stack applied through the reconciler', () => {
       expect(await lastOutput(driver, 'dockerstack-job', 5)).toBe('job done\n');
       const webNow = again.observed.containers.find((c) => c.name === web.containerName)!;
       expect(webNow).toMatchObject({ status: 'running', health: 'healthy' });
-      expect(webNow.networks[`dockerstack-front`].ipv4Address).toBe('10.153.200.10');
+      expect(webNow.networks[`dockerstack-front`].ipv4Address).toBe(`10.${OCTET + 1}.200.10`);
       expect(webNow.spec.fullEnv.TOKEN).toBe('s3cr3t');
       // (Docker 20.10 adds its PATH when it starts the process, not to the container's config.)
       expect(again.observed.containers.find((c) => c.name === 'dockerstack-nopath')).toMatchObject({ status: 'running' });
@@ -414,6 +421,65 @@ describe('docker driver: the Engine API bodies', () => {
       Healthcheck: { Test: ['NONE'] },
       HostConfig: { NetworkMode: 'host', PublishAllPorts: false, Mounts: [], RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, Init: false, ReadonlyRootfs: false, Privileged: false },
     });
+  });
+
+  test('what compose files set becomes HostConfig and ExposedPorts; another container\'s network is container:<name>; files are a tar of their own', async () => {
+    const body = createBody({
+      name: 'web',
+      imageId: 'sha256:abc',
+      env: {},
+      labels,
+      networkContainer: 'vpn',
+      spec: spec({
+        networkMode: { container: 'vpn' },
+        expose: ['9000/udp'],
+        extraHosts: { db: '10.0.0.5', gw: 'host-gateway' },
+        dns: ['1.1.1.1'],
+        dnsSearch: ['a.test'],
+        dnsOptions: ['ndots:2'],
+        sysctls: { 'net.core.somaxconn': '1024' },
+        ulimits: { nofile: { soft: 1024, hard: 2048 }, core: { soft: -1, hard: -1 } },
+        shmSizeBytes: 134217728,
+        devices: [{ hostPath: '/dev/fuse', containerPath: '/dev/fuse', permissions: 'rw' }],
+        pid: 'host',
+        ipc: 'shareable',
+      }),
+    });
+    expect(body.ExposedPorts).toEqual({ '9000/udp': {} });
+    expect(body.HostConfig).toMatchObject({
+      NetworkMode: 'container:vpn',
+      ExtraHosts: ['db:10.0.0.5', 'gw:host-gateway'],
+      Dns: ['1.1.1.1'],
+      DnsSearch: ['a.test'],
+      DnsOptions: ['ndots:2'],
+      Sysctls: { 'net.core.somaxconn': '1024' },
+      Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 2048 }, { Name: 'core', Soft: -1, Hard: -1 }],
+      ShmSize: 134217728,
+      Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rw' }],
+      PidMode: 'host',
+      IpcMode: 'shareable',
+    });
+    expect(body.NetworkingConfig).toBeUndefined();
+    // Without the name apply resolves, the request is refused rather than sent half-made.
+    expect(() => createBody({ name: 'web', imageId: 'sha256:abc', env: {}, labels, spec: spec({ networkMode: { container: 'vpn' } }) })).toThrow(CdkDockerError);
+    // The files: one regular file each, with its mode and owner, under its path without the leading /.
+    const tar = await filesArchive([{ target: '/run/secrets/pw', content: Buffer.from('s3cret'), mode: 0o440, uid: 0, gid: 65534, secret: true }]);
+    const extract = (require('tar-stream') as typeof import('tar-stream')).extract();
+    const entries: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      extract.on('entry', (h, stream, next) => {
+        let data = '';
+        stream.on('data', (c: unknown) => (data += (c as Buffer).toString()));
+        stream.on('end', () => {
+          entries.push(`${h.type} ${h.name} ${h.mode?.toString(8)} ${h.uid}:${h.gid} ${data}`);
+          next();
+        });
+      });
+      extract.on('finish', resolve);
+      extract.on('error', reject);
+      extract.end(tar);
+    });
+    expect(entries).toEqual(['file run/secrets/pw 440 0:65534 s3cret']);
   });
 
   test('an update sets limits with swap to match and lifts them with values no container reaches, read back as none', () => {

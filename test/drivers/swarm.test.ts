@@ -9,11 +9,10 @@ import type { Plan } from '../../lib/plan/types';
 import { applyDiff, ApplyEvent, destroyStack } from '../../lib/reconcile/apply';
 import { diffStack } from '../../lib/reconcile/diff';
 import { driftStack } from '../../lib/reconcile/drift';
-import { refuseUnsupported } from '../../lib/reconcile/features';
 import { hasChanges, renderDiff } from '../../lib/reconcile/render';
 import type { Change } from '../../lib/reconcile/types';
 import { observePlan } from '../../lib/toolkit/observe';
-import { CdkDockerError } from '../../lib/core/errors';
+import { CdkDockerError, ValidationError } from '../../lib/core/errors';
 import { ROOT, removeTempDirs, tempDir, until } from '../helpers/cli';
 import { BASE_ARCHIVE } from '../helpers/stack';
 import { hostIptablesOfOurs, startSwarm, TestSwarm } from '../helpers/swarm';
@@ -72,7 +71,6 @@ function stackOf(name: string, build: (stack: Stack, image: Image) => void): Pla
 }
 
 async function diffNow(plan: Plan) {
-  refuseUnsupported(plan, driver);
   const { observed, images } = await observePlan(plan, driver);
   return { diff: diffStack(plan, observed, images, driver.capabilities), observed, images };
 }
@@ -328,15 +326,17 @@ describe('services one by one', () => {
     docker(['service', 'rm', 'swarm-resume-svc']);
   });
 
-  test('settings a service cannot have are refused at diff, naming the engine and the fix', () => {
+  test('settings a service cannot have are refused at diff, naming the engine and the fix; nothing is made', async () => {
     const plan = stackOf('refused', (s, i) => {
       new Container(s, 'svc', { image: i, privileged: true, ports: ['127.0.0.1:19102:80'] });
     });
-    expect(() => refuseUnsupported(plan, driver)).toThrow(
-      'stack swarm-refused uses settings the swarm engine cannot honour:\n' +
-        '  svc: privileged cannot be honoured by the swarm engine: a Swarm service cannot be privileged; remove privileged (add the capabilities it needs with capAdd), or apply with --engine docker\n' +
-        '  svc: ports[0].hostIp 127.0.0.1 cannot be honoured by the swarm engine: a Swarm publishes a port on every address of its nodes; remove hostIp (firewall the port instead), or apply with --engine docker',
-    );
+    const e = await rejection(diffNow(plan));
+    expect(e).toBeInstanceOf(ValidationError);
+    expect((e as ValidationError).problems).toEqual([
+      '[swarm-refused/svc] a Swarm service cannot be privileged, so the swarm engine cannot honour privileged; remove it (add the capabilities it needs with capAdd), or apply with --engine docker',
+      '[swarm-refused/svc] a Swarm publishes a port on every address of its nodes, so the swarm engine cannot bind one to a hostIp; remove hostIp (firewall the port instead), or apply with --engine docker',
+    ]);
+    expect(await driver.observe('swarm-refused')).toEqual({ networks: [], volumes: [], containers: [] });
   });
 
   test('the lock is a swarm config: a stale one whose holder died on this machine is taken over; a live holder is named', async () => {

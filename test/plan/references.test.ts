@@ -50,6 +50,23 @@ test('a container whose image or spec.dependsOn names the wrong thing, or skips 
   expect(problems(q)).toEqual([`resources.${w}.spec.dependsOn.0.container: "${ids(q).db}" is missing from resources.${w}.dependsOn`]);
 });
 
+test('a networkMode naming no container, itself, or one missing from dependsOn is refused', () => {
+  const p = plan();
+  const { web, db, image } = ids(p);
+  p.resources[web].spec.networkMode = { container: 'Ghost0000' };
+  p.resources[db].spec.networkMode = { container: db };
+  expect(problems(p).sort()).toEqual([
+    `resources.${db}.spec.networkMode.container: shares its own network`,
+    `resources.${web}.spec.networkMode.container: "Ghost0000" is not a resource of the plan`,
+  ].sort());
+  const q = plan();
+  q.resources[ids(q).web].spec.networkMode = { container: image };
+  expect(problems(q)).toEqual([`resources.${ids(q).web}.spec.networkMode.container: "${image}" is an image, not a container`]);
+  const r = plan();
+  r.resources[ids(r).db].spec.networkMode = { container: ids(r).web };
+  expect(problems(r)).toEqual([`resources.${ids(r).db}.spec.networkMode.container: "${ids(r).web}" is missing from resources.${ids(r).db}.dependsOn`]);
+});
+
 test('a dependsOn cycle is refused, naming it', () => {
   const p = plan();
   const { web, db } = ids(p);

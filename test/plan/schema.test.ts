@@ -84,6 +84,21 @@ describe('plan schema', () => {
     ]);
   });
 
+  test('secret and config files carry no value, and their targets cannot leave the container path', () => {
+    const data = broken((p, id) => {
+      const spec = p.resources[id('web')].spec;
+      spec.secrets = [{ secret: { source: 'env', from: 'PW', hmac: `hmac-sha256:${'a'.repeat(64)}`, value: 'in clear' }, target: '/run/secrets/../../etc/shadow', mode: 292, uid: 0, gid: 0 }];
+      spec.configs = [{ source: 'file', file: '/a', content: 'x', sha256: `sha256:${'b'.repeat(64)}`, target: '/etc/a', mode: 292, uid: 0, gid: 0 }];
+      spec.networkMode = { container: 'not an id' };
+    });
+    expect(problems(data).sort()).toEqual([
+      expect.stringMatching(/^resources\.Web[0-9A-F]{8}\.spec\.configs\.0: unknown property "content" \(not allowed here; check the spelling\)$/),
+      expect.stringMatching(/^resources\.Web[0-9A-F]{8}\.spec\.networkMode\.container: /),
+      expect.stringMatching(/^resources\.Web[0-9A-F]{8}\.spec\.secrets\.0\.secret: unknown property "value" \(not allowed here; check the spelling\)$/),
+      expect.stringMatching(/^resources\.Web[0-9A-F]{8}\.spec\.secrets\.0\.target: /),
+    ]);
+  });
+
   test('rejects values outside an enum, listing the allowed ones', () => {
     let ids: Record<string, string> = {};
     const data = broken((p, id) => {

@@ -1,9 +1,10 @@
-import { Container, Image, Network, Restart, Secret, Stack, Testing, Volume } from '../../lib';
+import { Config, Container, Image, Network, Restart, Secret, Stack, Testing, ValidationError, Volume } from '../../lib';
+import { DOCKER_CAPABILITIES } from '../../lib/drivers/docker/driver';
 import type { DriverCapabilities, ObservedContainer, ObservedStack } from '../../lib/drivers/types';
 import { LABELS } from '../../lib/drivers/types';
 import type { Plan } from '../../lib/plan/types';
 import { Change, diffStack, diffToJson, KNOWN_AFTER_APPLY, MASKED, renderDiff, StackDiff } from '../../lib/reconcile';
-import { FIXTURE_ENV, fixtureApp, resourceAt } from '../fixtures';
+import { FIXTURE_ENV, fixtureApp, resourceAt, thrown } from '../fixtures';
 import { BUSYBOX_DEFAULTS, ENGINE, faithful, Faithful } from './faithful';
 
 type ContainerProps = ConstructorParameters<typeof Container>[2];
@@ -126,6 +127,17 @@ describe('containers: each field gets the right action and reason', () => {
     ['a tmpfs size', { mounts: [{ type: 'tmpfs', target: '/tmp' }] }, { mounts: [{ type: 'tmpfs', target: '/tmp', size: '1m' }] }, 'replace', 'mounts[0].sizeBytes', undefined, '1048576'],
     ['a healthcheck', {}, { healthcheck: { test: 'true', interval: '5s', timeout: '2s', retries: 2, startPeriod: '1s' } }, 'replace', 'healthcheck', undefined, '["CMD-SHELL","true"] every 5000ms, timeout 2000ms, 2 retries, start period 1000ms'],
     ['networkMode', {}, { networkMode: 'host' as never }, 'replace', 'networkMode', '"bridge"', '"host"'],
+    ['expose', {}, { expose: [8080] }, 'replace', 'expose', '[]', '["8080/tcp"]'],
+    ['an extra host', { extraHosts: { db: '10.0.0.4' } }, { extraHosts: { db: '10.0.0.5' } }, 'replace', 'extraHosts.db', '"10.0.0.4"', '"10.0.0.5"'],
+    ['dns', {}, { dns: ['1.1.1.1'] }, 'replace', 'dns', '[]', '["1.1.1.1"]'],
+    ['dnsSearch', { dnsSearch: ['a.test'] }, { dnsSearch: ['b.test'] }, 'replace', 'dnsSearch', '["a.test"]', '["b.test"]'],
+    ['dnsOptions', {}, { dnsOptions: ['ndots:2'] }, 'replace', 'dnsOptions', '[]', '["ndots:2"]'],
+    ['a sysctl', {}, { sysctls: { 'net.core.somaxconn': '1024' } }, 'replace', 'sysctls.net.core.somaxconn', undefined, '"1024"'],
+    ['a ulimit', { ulimits: { nofile: 1024 } }, { ulimits: { nofile: { soft: 1024, hard: 2048 } } }, 'replace', 'ulimits.nofile', '"1024:1024"', '"1024:2048"'],
+    ['shmSize', {}, { shmSize: '128m' }, 'replace', 'shmSizeBytes', '67108864', '134217728'],
+    ['devices', {}, { devices: ['/dev/fuse'] }, 'replace', 'devices', '[]', '["/dev/fuse:/dev/fuse:rwm"]'],
+    ['pid', {}, { pid: 'host' }, 'replace', 'pid', undefined, '"host"'],
+    ['ipc', {}, { ipc: 'host' }, 'replace', 'ipc', '"private"', '"host"'],
   ];
   test.each(cases)('%s', (_name, before, after, action, field, b, a) => {
     for (const labels of [true, false]) {
@@ -359,6 +371,69 @@ describe('secrets', () => {
     const plan = webStack({ env: { TOKEN: Secret.fromEnv('TOKEN') } }, { TOKEN: VALUE });
     const g = withContainer(faithful(plan), 'web', (c) => ({ ...c, labels: { ...c.labels, [LABELS.specHash]: 'x' }, spec: { ...c.spec, fullEnv: BUSYBOX_DEFAULTS.env } }));
     expect(only(diffStack(plan, g.observed, g.images, ENGINE)).reasons).toEqual([{ field: 'env.TOKEN', before: undefined, after: MASKED, needs: 'replace' }]);
+  });
+});
+
+describe('what compose files set', () => {
+  test('the engine\'s defaults are no change: 64 MiB of /dev/shm, ipc private, the image\'s and published ports exposed', () => {
+    const plan = webStack({ ports: ['8080:80'], shmSize: '64m', ipc: 'private', expose: ['80', '9000'] });
+    const f = faithful(plan, { imageDefaults: {} });
+    const web = f.observed.containers[0];
+    // As an engine reports them: the defaults left out, every exposed port listed.
+    const { shmSizeBytes: _shm, ipc: _ipc, ...spec } = web.spec;
+    const observed = { ...f.observed, containers: [{ ...web, spec: { ...spec, expose: ['80/tcp', '9000/tcp'] } }] };
+    const imageId = id(plan, 'image-busybox-1.36');
+    const image = f.images[imageId]!;
+    const images = { [imageId]: { ...image, config: { ...image.config, exposedPorts: ['9000/tcp'] } } };
+    expect(changed(diffStack(plan, observed, images, ENGINE))).toEqual([]);
+  });
+
+  test('a secret or config file whose content, mode or owner changed replaces the container; a secret\'s shows masked', () => {
+    const secret = (s: Partial<ContainerProps> = {}) => ({ secrets: [{ secret: Secret.fromEnv('DB_PASSWORD'), target: 'pw' }], configs: [{ config: Config.fromString('a=1\n'), target: '/etc/app.conf' }], ...s });
+    const applied = webStack(secret());
+    expect(changed(diffAfter(applied, webStack(secret())))).toEqual([]);
+    const rotated = only(diffAfter(applied, webStack(secret(), { ...FIXTURE_ENV, DB_PASSWORD: 'rotated' })));
+    expect(rotated.action).toBe('replace');
+    expect(rotated.reasons).toEqual([{ field: 'secrets./run/secrets/pw', before: MASKED, after: MASKED, needs: 'replace' }]);
+    const edited = only(diffAfter(applied, webStack(secret({ configs: [{ config: Config.fromString('a=2\n'), target: '/etc/app.conf', mode: 0o400 }] }))));
+    expect(edited.reasons).toEqual([
+      { field: 'configs./etc/app.conf', before: expect.stringMatching(/^sha256:[0-9a-f]{64} 0444 0:0$/), after: expect.stringMatching(/^sha256:[0-9a-f]{64} 0400 0:0$/), needs: 'replace' },
+    ]);
+    const dropped = only(diffAfter(applied, webStack({ configs: [{ config: Config.fromString('a=1\n'), target: '/etc/app.conf' }] })));
+    expect(dropped.reasons).toEqual([{ field: 'secrets./run/secrets/pw', before: MASKED, after: undefined, needs: 'replace' }]);
+  });
+
+  test('another container\'s network: the same container, by name or id, is no change; recreating it replaces this one too', () => {
+    const shared = (vpnProps: Partial<ContainerProps> = {}) => {
+      const stack = new Stack(fixtureApp(), 'shop');
+      const vpn = new Container(stack, 'vpn', { image: 'busybox:1.36', ...vpnProps });
+      new Container(stack, 'app', { image: 'busybox:1.36', networkMode: vpn });
+      return Testing.synth(stack);
+    };
+    const plan = shared();
+    for (const effective of [false, true]) expect(changed(diffAfter(plan, plan, { effective }))).toEqual([]);
+    const d = diffAfter(plan, shared({ env: { A: '1' } }));
+    expect(changed(d).map((c) => [c.path, c.action, c.reasons.map((r) => `${r.field} ${r.before} → ${r.after}`)])).toEqual([
+      ['vpn', 'replace', ['env.A undefined → "1"']],
+      ['app', 'replace', ['networkMode.container "shop-vpn" → "shop-vpn" (recreated)']],
+    ]);
+    // Made by hand in another container's network: a change of mode.
+    const f = withContainer(faithful(plan), 'app', (c) => ({ ...c, spec: { ...c.spec, networkMode: { container: 'someone-else' } } }));
+    expect(only(diffStack(plan, f.observed, f.images, ENGINE)).reasons).toEqual([{ field: 'networkMode', before: '"container:someone-else"', after: '"container:shop-vpn"', needs: 'replace' }]);
+  });
+
+  test('a plan using what the engine cannot do is refused before anything, with the engine\'s own sentence', () => {
+    const plan = webStack({ pid: 'host', secrets: [Secret.fromEnv('DB_PASSWORD')], readOnlyRootfs: true });
+    const f = faithful(plan);
+    const engine: DriverCapabilities = { ...ENGINE, unsupported: { 'pid.host': 'the test engine cannot share the host\'s PID namespace; leave pid out' } };
+    const e = thrown(() => diffStack(plan, f.observed, f.images, engine));
+    expect(e).toBeInstanceOf(ValidationError);
+    expect((e as ValidationError).problems).toEqual(["[shop/web] the test engine cannot share the host's PID namespace; leave pid out"]);
+    // Docker cannot put files into a read-only container; the built-in engine can.
+    expect((thrown(() => diffStack(plan, f.observed, f.images, DOCKER_CAPABILITIES)) as ValidationError).problems).toEqual([
+      '[shop/web] secrets and configs are written into the container before it starts, which the docker engine refuses for a read-only root filesystem; remove readOnlyRootfs, or mount the files yourself',
+    ]);
+    expect(changed(diffStack(plan, f.observed, f.images, ENGINE))).toEqual([]);
   });
 });
 

@@ -238,3 +238,57 @@ app.synth();`;
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('replacement on Docker', () => {
+  const stackApp = (command: string) =>
+    `const app = new cdk.App();
+const stack = new cdk.Stack(app, 'swap');
+const img = new cdk.Image(stack, 'busybox', { archive: ${JSON.stringify(BASE_ARCHIVE)}, tag: 'busybox:examples' });
+const net = new cdk.Network(stack, 'net');
+new cdk.Container(stack, 'web', { image: img, networks: [{ network: net, aliases: ['site'] }], ports: ['80'], command: ['sh', '-c', ${JSON.stringify(command)}] });
+app.synth();`;
+
+  /** What the engine did to the stack's containers since `since` (seconds, to the millisecond), in order: "start swap-web-next", "destroy swap-web" … */
+  const actions = (since: number): string[] =>
+    docker(['events', '--since', since.toFixed(3), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'type=container', '--filter', 'label=io.cdk-docker.stack=swap', '--format', '{{.Action}} {{.Actor.Attributes.name}}'])
+      .filter((l) => /^(create|start|destroy|rename) /.test(l));
+
+  test('a replaced container without a fixed host port is started before the old one goes; a new one that fails is kept with its logs while the old one serves on', async () => {
+    const dir = tempDir('cdk-docker-examples-docker-swap-');
+    const run = (cmd: string, args: string[] = []) => cdkDocker([cmd, '--engine', 'docker', ...args], dir, env());
+    writeJsApp(dir, stackApp('echo v1 > /index.html; exec httpd -f -p 80 -h /'));
+    ok(run('apply', ['--auto-approve']));
+    const oldId = docker(['inspect', '-f', '{{.Id}}', 'swap-web'])[0];
+
+    // A change that replaces: the new container runs before the old one is removed, then takes the name.
+    writeJsApp(dir, stackApp('echo v2 > /index.html; exec httpd -f -p 80 -h /'));
+    const since = Date.now() / 1000;
+    const replaced = run('apply', ['--auto-approve']);
+    expect(replaced.stdout).toMatch(/Apply complete! Resources: 0 added, 0 changed, 1 replaced, 0 destroyed\./);
+    const seen = actions(since);
+    expect(seen).toEqual(['create swap-web-next', 'start swap-web-next', 'destroy swap-web', 'rename swap-web']);
+    expect(docker(['inspect', '-f', '{{.Id}} {{.State.Status}}', 'swap-web'])[0]).not.toContain(oldId);
+    const port = docker(['port', 'swap-web', '80/tcp'])[0].split(':').pop()!;
+    await until('the new web to answer', async () => (await get(Number(port))).includes('v2'), 10_000);
+    expect(run('diff', ['--detailed-exitcode']).code).toBe(0);
+
+    // A new container that exits: apply fails naming it with its output; the old one still serves, the failed one stays.
+    writeJsApp(dir, stackApp('echo cannot serve v3; exit 3'));
+    const failed = run('apply', ['--auto-approve']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('swap-web-next');
+    expect(failed.stderr).toContain('cannot serve v3');
+    expect(docker(['inspect', '-f', '{{.State.Status}}', 'swap-web'])).toEqual(['running']);
+    expect((await get(Number(port)))).toContain('v2');
+    expect(docker(['logs', 'swap-web-next'])).toEqual(['cannot serve v3']);
+
+    // Fixed, it converges: the failed temporary is cleared, one container per name.
+    writeJsApp(dir, stackApp('echo v4 > /index.html; exec httpd -f -p 80 -h /'));
+    ok(run('apply', ['--auto-approve']));
+    expect(docker(['ps', '-a', '--filter', 'label=io.cdk-docker.stack=swap', '--format', '{{.Names}} {{.State}}'])).toEqual(['swap-web running']);
+    expect(run('diff', ['--detailed-exitcode']).code).toBe(0);
+    ok(run('destroy', ['--auto-approve']));
+    expect(labelled('swap')).toEqual([]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -65,6 +65,15 @@ interface RunFlags {
   publishAll?: boolean;
   addHost?: string[];
   shmSize?: string;
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  sysctl?: string[];
+  ulimit?: string[];
+  device?: string[];
+  pid?: string;
+  ipc?: string;
+  expose?: string[];
   logOpt?: string[];
   logDriver?: string;
   pull: string;
@@ -117,6 +126,15 @@ function withCreateFlags(cmd: Command): Command {
     .option('-P, --publish-all', 'publish every exposed port on a free host port')
     .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect)
     .option('--shm-size <size>', 'size of /dev/shm (default 64m)')
+    .option('--dns <ip>', 'a DNS server (repeatable)', collect)
+    .option('--dns-search <domain>', 'a DNS search domain (repeatable)', collect)
+    .option('--dns-option <option>', 'a resolv.conf option, e.g. ndots:2 (repeatable)', collect)
+    .option('--sysctl <K=V>', 'a namespaced kernel parameter, e.g. net.core.somaxconn=1024 (repeatable)', collect)
+    .option('--ulimit <name=soft[:hard]>', 'a resource limit, e.g. nofile=1024:2048 (repeatable)', collect)
+    .option('--device <host[:container[:rwm]]>', 'give the container a host device (repeatable)', collect)
+    .option('--pid <mode>', 'host: share the host\'s PID namespace')
+    .option('--ipc <mode>', 'private (default), shareable or host')
+    .option('--expose <port[/proto]>', 'expose a port or a range without publishing it (repeatable)', collect)
     .option('--log-driver <driver>', 'k8s-file (default), json-file (Docker\'s <id>-json.log) or none')
     .option('--log-opt <K=V>', 'log option: max-size=SIZE (repeatable)', collect)
     .option('--pull <policy>', 'pull the image before creating: always, missing or never', 'missing')
@@ -279,6 +297,15 @@ function createOptions(image: string, command: string[], o: RunFlags): Container
     ports: (o.publish ?? []).flatMap(publishFlag),
     publishAll: o.publishAll,
     extraHosts: (o.addHost ?? []).map(addHostFlag),
+    dns: o.dns,
+    dnsSearch: o.dnsSearch,
+    dnsOptions: o.dnsOption,
+    sysctls: sysctlFlags(o.sysctl ?? []),
+    ulimits: (o.ulimit ?? []).map(ulimitFlag),
+    devices: (o.device ?? []).map(deviceFlag),
+    pidMode: o.pid,
+    ipcMode: o.ipc,
+    expose: (o.expose ?? []).flatMap(exposeFlag),
     shmSize: sizeFlag(o.shmSize, '--shm-size'),
     logMaxSize: logMaxSize(o.logOpt ?? []),
     logDriver: o.logDriver === undefined ? undefined : loadRuntime().containers().checkLogDriver(o.logDriver),
@@ -813,6 +840,56 @@ function linkFlag(text: string): { name: string; alias: string } {
   const [name, alias] = parts.length === 1 ? [text, text] : parts[0].startsWith('/') ? [parts[0].slice(1), path.posix.basename(parts[1])] : [parts[0], parts[1]];
   if (!name || !alias) throw new InvalidArgumentError(`invalid argument "${text}" for "--link" flag: give NAME or NAME:ALIAS, for example db:database`);
   return { name, alias };
+}
+
+/** `--sysctl K=V` (repeatable) as a map; which keys a container may set is the runtime's check. */
+function sysctlFlags(list: readonly string[]): { [key: string]: string } | undefined {
+  if (list.length === 0) return undefined;
+  const out: { [key: string]: string } = {};
+  for (const text of list) {
+    const i = text.indexOf('=');
+    if (i <= 0) throw new InvalidArgumentError(`invalid argument "${text}" for "--sysctl" flag: use KEY=VALUE, for example net.core.somaxconn=1024`);
+    out[text.slice(0, i)] = text.slice(i + 1);
+  }
+  return out;
+}
+
+/** `--ulimit NAME=SOFT[:HARD]` (-1 = unlimited), as Docker's client reads it. */
+function ulimitFlag(text: string): { name: string; soft: number; hard: number } {
+  const m = /^([a-z]+)=(-1|\d+)(?::(-1|\d+))?$/.exec(text);
+  if (!m) throw new InvalidArgumentError(`invalid argument "${text}" for "--ulimit" flag: use NAME=SOFT[:HARD], for example nofile=1024:2048`);
+  const soft = Number(m[2]);
+  return { name: m[1], soft, hard: m[3] !== undefined ? Number(m[3]) : soft };
+}
+
+/** `--device HOST[:CONTAINER][:PERMISSIONS]`, as Docker's client reads it. */
+function deviceFlag(text: string): { hostPath: string; containerPath: string; permissions: string } {
+  const parts = text.split(':');
+  if (parts.length > 3 || parts[0] === '' || !parts[0].startsWith('/')) {
+    throw new InvalidArgumentError(`invalid argument "${text}" for "--device" flag: use HOST[:CONTAINER][:PERMISSIONS], for example /dev/fuse or /dev/sda:/dev/xvda:rwm`);
+  }
+  const [hostPath] = parts;
+  let containerPath = hostPath;
+  let permissions = 'rwm';
+  if (parts.length === 2) {
+    if (/^[rwm]+$/.test(parts[1])) permissions = parts[1];
+    else containerPath = parts[1];
+  } else if (parts.length === 3) {
+    [, containerPath, permissions] = parts;
+  }
+  if (!containerPath.startsWith('/')) throw new InvalidArgumentError(`invalid argument "${text}" for "--device" flag: the container path ${containerPath} is not absolute`);
+  if (!/^[rwm]{1,3}$/.test(permissions) || new Set(permissions).size !== permissions.length) throw new InvalidArgumentError(`invalid argument "${text}" for "--device" flag: invalid device mode: ${permissions}`);
+  return { hostPath, containerPath, permissions };
+}
+
+/** `--expose PORT[/PROTO]` or a range `START-END[/PROTO]`, as `8080/tcp` entries. */
+function exposeFlag(text: string): string[] {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(text);
+  const start = m ? Number(m[1]) : NaN;
+  const end = m?.[2] !== undefined ? Number(m[2]) : start;
+  if (!m || !(start >= 1 && end <= 65535 && start <= end)) throw new InvalidArgumentError(`invalid argument "${text}" for "--expose" flag: use PORT[/PROTO] or START-END[/PROTO], for example 8080/udp`);
+  const proto = (m[3] ?? 'tcp').toLowerCase();
+  return Array.from({ length: end - start + 1 }, (_, i) => `${start + i}/${proto}`);
 }
 
 /** `--add-host NAME:IP` (also `NAME=IP`), checked as Docker checks it. */

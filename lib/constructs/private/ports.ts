@@ -120,7 +120,7 @@ function canonical(containerPort: number, hostPort: number, hostIp: string, prot
   return { containerPort, protocol, hostIp, hostPort };
 }
 
-function isIp(s: string): boolean {
+export function isIp(s: string): boolean {
   return /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(s) || (/^[0-9a-fA-F:]+$/.test(s) && s.includes(':'));
 }
 

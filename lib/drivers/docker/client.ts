@@ -181,6 +181,9 @@ export interface DockerClientOptions {
   readonly sshCommand?: string;
 }
 
+/** How long a request to a TLS endpoint waits for its answer before the connection is probed (see dispatch). */
+const STALL_PROBE_MS = 1_000;
+
 function undici(): typeof import('undici') {
   return require('undici') as typeof import('undici');
 }
@@ -643,19 +646,54 @@ export class DockerClient {
       headers['content-type'] = options.contentType ?? 'application/x-tar';
     }
     Object.assign(headers, options.headers ?? {});
+    // Until the answer's headers arrive, a timer of ours holds the event loop and bounds the wait:
+    // undici can lose a request whose TLS connection the engine closes right after the handshake
+    // (a refused client certificate under TLS 1.3), and a lost request with nothing else pending
+    // let the process end with status 0 having done nothing. On a TLS endpoint a request still
+    // unanswered after STALL_PROBE_MS is probed with Node's tls, which names the engine's alert.
+    const controller = new AbortController();
+    let failure: Error | undefined;
+    const abort = (e: Error) => {
+      failure ??= e;
+      controller.abort(e);
+    };
+    const onOuterAbort = () => controller.abort(options.signal?.reason);
+    if (options.signal?.aborted) onOuterAbort();
+    options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    const ep = this.endpoint;
+    const deadline = options.timeout > 0
+      ? setTimeout(() => abort(transportError(ep, Object.assign(new Error(`no answer to ${method} ${path}`), { code: 'UND_ERR_HEADERS_TIMEOUT' }))), options.timeout)
+      : undefined;
+    const stall = ep.kind === 'tcp' && ep.tls
+      ? setTimeout(() => void probeTls(ep).then((refused) => refused && abort(transportError(ep, refused))), STALL_PROBE_MS)
+      : undefined;
+    // undici does not settle a request it lost, even when aborted: the abort settles it here.
+    const aborted = new Promise<never>((_resolve, reject) => {
+      if (controller.signal.aborted) reject(controller.signal.reason);
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    });
+    aborted.catch(() => undefined);
     try {
-      const res = await this.getPool().request({
+      const pending = this.getPool().request({
         path: `${path}${encodeQuery(options.query)}`,
         method: method as Dispatcher.HttpMethod,
         headers,
         body,
-        signal: options.signal,
+        signal: controller.signal,
         headersTimeout: options.timeout,
         bodyTimeout: options.timeout,
       });
+      pending.then((late) => controller.signal.aborted && late.body.destroy(), () => undefined);
+      const res = await Promise.race([pending, aborted]);
+      // The caller's signal keeps aborting the body being read.
+      res.body.once('close', () => options.signal?.removeEventListener('abort', onOuterAbort));
       return { statusCode: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: res.body };
     } catch (e) {
-      throw await this.diagnose(e);
+      options.signal?.removeEventListener('abort', onOuterAbort);
+      throw failure ?? (await this.diagnose(e));
+    } finally {
+      clearTimeout(deadline);
+      clearTimeout(stall);
     }
   }
 

@@ -50,6 +50,7 @@ import { validateName } from '../../core/names';
 import { identityAlive, processIdentity } from '../../core/process';
 import { ContainerConditionError, UnsupportedError } from '../errors';
 import { DOCKER_DEFAULTS, DOCKER_IN_PLACE, networkList, observedNetwork, observedVolume } from '../observed';
+import { swarmOnly } from '../features';
 import { buildStepReporter } from '../progress';
 import type { ImageConfigShape } from '../observed';
 import {
@@ -84,6 +85,7 @@ import {
   createBody,
   endpointConfig,
   extraNetworks,
+  filesArchive,
   networkBody,
   normalizedInspect,
   toImageDefaults,
@@ -104,8 +106,11 @@ export const DOCKER_CAPABILITIES: DriverCapabilities = {
   inPlace: DOCKER_IN_PLACE,
   relabel: false,
   ownsReplicas: false,
-  // Swarm settings: a stack that sets them is refused at diff, naming this engine.
-  unsupported: ['deploy', 'overlay'],
+  unsupported: {
+    ...swarmOnly('docker'),
+    'files.readOnlyRootfs':
+      'secrets and configs are written into the container before it starts, which the docker engine refuses for a read-only root filesystem; remove readOnlyRootfs, or mount the files yourself',
+  },
 };
 const DEFAULT_NETWORK = DOCKER_CAPABILITIES.defaults.network;
 
@@ -151,6 +156,10 @@ export class DockerDriver implements Driver {
   public readonly capabilities = DOCKER_CAPABILITIES;
   private infoCache?: Promise<DockerInfo & { readonly clockOffsetMs: number }>;
   private lockImage?: Promise<void>;
+  /** Networks this driver has seen exist (a container's create checks its network once per command). */
+  private readonly knownNetworks = new Set<string>();
+  /** Image configs by image id (content-addressed, so they never change), for observing containers. */
+  private readonly imageConfigs = new Map<string, Promise<ImageConfigShape | undefined>>();
   protected readonly leaseSeconds: number;
   protected readonly machine: string;
   private readonly env: NodeJS.ProcessEnv;
@@ -218,18 +227,21 @@ export class DockerDriver implements Driver {
     }
   }
 
-  private async observeInspected(c: DockerContainerInspect, images: Map<string, Promise<ImageConfigShape | undefined>>): Promise<ObservedContainer> {
+  private async observeInspected(c: DockerContainerInspect): Promise<ObservedContainer> {
+    const images = this.imageConfigs;
     let image = images.get(c.Image);
     if (!image) {
       image = this.imageInspect(c.Image).then((i) => i?.Config ?? undefined);
       images.set(c.Image, image);
+      // An image id names its content: its config never changes. One that is absent is asked again.
+      image.then((config) => config === undefined && images.delete(c.Image), () => images.delete(c.Image));
     }
     const [config, info] = await Promise.all([image, c.HostConfig.NetworkMode === 'host' ? this.info() : undefined]);
     return toObservedContainer(c, config, this.capabilities, info?.Name);
   }
 
   private async observeContainer(nameOrId: string): Promise<ObservedContainer> {
-    return this.observeInspected(await this.mustInspect(nameOrId), new Map());
+    return this.observeInspected(await this.mustInspect(nameOrId));
   }
 
   // --- observe --------------------------------------------------------------------------------
@@ -242,13 +254,12 @@ export class DockerDriver implements Driver {
       this.client.request<DockerNetworkInspect[]>('GET', '/networks', { query: { filters } }),
       this.client.request<{ Volumes: DockerVolumeInspect[] | null }>('GET', '/volumes', { query: { filters } }),
     ]);
-    const images = new Map<string, Promise<ImageConfigShape | undefined>>();
     const containers: ObservedContainer[] = [];
     const ids = rows.filter((r) => mine(r.Labels)).map((r) => r.Id);
     await forEachLimit(ids, INSPECT_CONCURRENCY, async (id) => {
       // Removed meanwhile: not there.
       const c = await this.inspect(id);
-      if (c) containers.push(await this.observeInspected(c, images));
+      if (c) containers.push(await this.observeInspected(c));
     });
     return {
       networks: nets.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(observedNetwork).sort(byName),
@@ -439,6 +450,7 @@ export class DockerDriver implements Driver {
   }
 
   public async removeNetwork(name: string): Promise<void> {
+    this.knownNetworks.delete(name);
     const n = await this.network(name);
     if (!n) return;
     try {
@@ -497,11 +509,12 @@ export class DockerDriver implements Driver {
 
   public async createContainer(request: ContainerCreateRequest): Promise<ObservedContainer> {
     const { spec, name } = request;
-    const existing = await this.byName(name);
-    if (existing) return this.existingContainer(existing, request);
     // Docker's create takes a network that does not exist (its start fails): refused here, as a create.
     const [first] = spec.networkMode === 'bridge' ? spec.networks : [];
-    if (first && !(await this.network(first.network))) throw new NotFoundError(`container ${name}: network ${first.network} does not exist on the Docker Engine at ${this.host}; create it first`);
+    if (first && !this.knownNetworks.has(first.network)) {
+      if (!(await this.network(first.network))) throw new NotFoundError(`container ${name}: network ${first.network} does not exist on the Docker Engine at ${this.host}; create it first`);
+      this.knownNetworks.add(first.network);
+    }
     if (spec.nanoCpus !== undefined && spec.nanoCpus > 0) {
       const { NCPU } = await this.info();
       if (spec.nanoCpus > NCPU * 1e9) throw new InvalidArgumentError(`container ${name}: ${cpuRangeMessage(NCPU)}`);
@@ -510,7 +523,8 @@ export class DockerDriver implements Driver {
     try {
       ({ Id: id } = await this.client.request<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(request) }));
     } catch (e) {
-      // Made meanwhile by someone else: as if it had been there.
+      // There already (an earlier apply, or made meanwhile by someone else): as if it had been
+      // there — the same container when its labels are ours, else a conflict naming it.
       const now = e instanceof ConflictError ? await this.byName(name) : undefined;
       if (now) return this.existingContainer(now, request);
       if (e instanceof CdkDockerError) throw wrap(e, `container ${name}: `);
@@ -521,6 +535,8 @@ export class DockerDriver implements Driver {
       for (const n of extraNetworks(spec)) {
         await this.client.request('POST', `/networks/${enc(n.network)}/connect`, { body: { Container: id, EndpointConfig: endpointConfig(n.aliases, n.ipv4Address) } });
       }
+      // Secrets and configs: files in the container before it starts (see filesArchive).
+      if (request.files?.length) await this.client.request('PUT', `/containers/${id}/archive`, { query: { path: '/' }, input: await filesArchive(request.files) });
     } catch (e) {
       // All or nothing: a half-connected container would look created to the next observe.
       await this.client.request('DELETE', `/containers/${id}`, { query: { force: true, v: true } }).catch(() => undefined);
@@ -532,7 +548,7 @@ export class DockerDriver implements Driver {
 
   private async existingContainer(existing: DockerContainerInspect, request: ContainerCreateRequest): Promise<ObservedContainer> {
     const labels = existing.Config.Labels ?? {};
-    if (sameLabels(ownLabels(labels), ownLabels(request.labels))) return this.observeInspected(existing, new Map());
+    if (sameLabels(ownLabels(labels), ownLabels(request.labels))) return this.observeInspected(existing);
     throw new ConflictError(
       `container ${request.name} already exists${labels[LABELS.stack] ? ` (stack ${labels[LABELS.stack]}, ${labels[LABELS.path]})` : ' and was not created by cdk-docker'}; ` +
         `remove or rename it (docker rm -f ${request.name}) or give the container another name`,
@@ -614,6 +630,10 @@ export class DockerDriver implements Driver {
     const id = first.Id;
     const name = first.Name.replace(/^\//, '');
     const fail = async (reason: string, fix: string) => new ContainerConditionError(name, condition, reason, await this.lastLines(id, ERROR_LOG_LINES), fix);
+    // Most waits are over at the first look (a started container runs once its start returned).
+    const now = judge(first, condition);
+    if (now.done) return;
+    if (now.failure) throw await fail(now.failure, now.fix ?? `see \`docker logs ${name}\` and fix the container`);
     const stop = new AbortController();
     const timer = setTimeout(() => stop.abort(), timeoutMs);
     // Each event of the container is a cue to look again; `since` its creation replays what

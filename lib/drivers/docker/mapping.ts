@@ -7,9 +7,9 @@
  * What Docker adds that the plan never said, and how it is kept out of the diff:
  * - Config: the image's Cmd/Entrypoint/Env/WorkingDir/User/Healthcheck and its default PATH —
  *   ../observed compares against the image's config and the declared defaults.
- * - Aliases: Docker adds the container's short id, and its hostname when that is not its name, to
- *   its aliases on every user network; dropped (a plan that names its own hostname as an alias
- *   cannot be told from Docker's addition and would show a difference).
+ * - Aliases: Docker appends the container's short id, and its hostname when that is not its name,
+ *   to its aliases on every user network; dropped by position (askedAliases), so a plan that names
+ *   the container's own hostname as an alias keeps it.
  * - Mounts: inspect's `Mounts` comes from a Go map (any order); put back in HostConfig's order.
  * - Ports: a published port bound to all addresses is reported twice (0.0.0.0 and ::); once.
  * - Limits Docker cannot lift: `/containers/{id}/update` ignores 0 for Memory and NanoCpus and
@@ -19,8 +19,8 @@
  */
 
 import type { ContainerSpec, Healthcheck, Mount, NetworkSpec, PortMapping, VolumeSpec } from '../../plan/types';
-import { ContainerInspectShape, ImageConfigShape, imageDefaults, observedContainerSpec } from '../observed';
-import type { ContainerCreateRequest, ContainerStatus, ContainerUpdate, DriverCapabilities, ImageDefaults, ObservedContainer } from '../types';
+import { ContainerInspectShape, ImageConfigShape, imageDefaults, observedContainerSpec, requestNetworkMode } from '../observed';
+import type { ContainerCreateRequest, ContainerFile, ContainerStatus, ContainerUpdate, DriverCapabilities, ImageDefaults, ObservedContainer } from '../types';
 
 // --- the Engine API's shapes (just the fields the driver reads or writes) --------------------
 
@@ -117,6 +117,16 @@ export interface DockerCreateBody {
     Memory?: number;
     NanoCpus?: number;
     PidsLimit?: number;
+    ExtraHosts?: string[];
+    Dns?: string[];
+    DnsSearch?: string[];
+    DnsOptions?: string[];
+    Sysctls?: { [key: string]: string };
+    Ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
+    ShmSize?: number;
+    Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }>;
+    PidMode?: string;
+    IpcMode?: string;
   };
   readonly NetworkingConfig?: { EndpointsConfig: { [network: string]: DockerEndpointConfig } };
 }
@@ -166,6 +176,8 @@ export function createBody(request: ContainerCreateRequest): DockerCreateBody {
   }
   const tmpfs = spec.mounts.filter((m): m is Extract<Mount, { type: 'tmpfs' }> => m.type === 'tmpfs');
   const health = healthBody(spec.healthcheck);
+  // Docker exposes what the CLI's -p and --expose give; both here.
+  const exposed = [...new Set([...Object.keys(bindings), ...(spec.expose ?? [])])];
   return {
     Image: request.imageId,
     ...(spec.command !== undefined ? { Cmd: [...spec.command] } : {}),
@@ -179,9 +191,9 @@ export function createBody(request: ContainerCreateRequest): DockerCreateBody {
     ...(spec.stopTimeoutSeconds !== undefined ? { StopTimeout: spec.stopTimeoutSeconds } : {}),
     ...(health ? { Healthcheck: health } : {}),
     // Docker publishes only exposed ports (the CLI exposes each -p port).
-    ...(spec.ports.length ? { ExposedPorts: Object.fromEntries(Object.keys(bindings).map((k) => [k, {}])) } : {}),
+    ...(exposed.length ? { ExposedPorts: Object.fromEntries(exposed.map((k) => [k, {}])) } : {}),
     HostConfig: {
-      ...(spec.networkMode === 'bridge' ? (first ? { NetworkMode: first.network } : {}) : { NetworkMode: spec.networkMode }),
+      ...(spec.networkMode === 'bridge' ? (first ? { NetworkMode: first.network } : {}) : { NetworkMode: requestNetworkMode(request) }),
       ...(spec.ports.length ? { PortBindings: bindings } : {}),
       PublishAllPorts: spec.publishAllPorts,
       Mounts: spec.mounts.flatMap((m) => (m.type === 'tmpfs' ? [] : [{ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly }])),
@@ -196,9 +208,49 @@ export function createBody(request: ContainerCreateRequest): DockerCreateBody {
       ...(spec.memoryBytes !== undefined ? { Memory: spec.memoryBytes } : {}),
       ...(spec.nanoCpus !== undefined ? { NanoCpus: spec.nanoCpus } : {}),
       ...(spec.pidsLimit !== undefined ? { PidsLimit: spec.pidsLimit } : {}),
+      ...hostOptionsBody(spec),
     },
     ...(first ? { NetworkingConfig: { EndpointsConfig: { [first.network]: endpointConfig(first.aliases, first.ipv4Address) } } } : {}),
   };
+}
+
+/** The host-side settings (extra hosts … IPC mode) in HostConfig's terms; absent ones left out. */
+function hostOptionsBody(spec: ContainerSpec): Partial<DockerCreateBody['HostConfig']> {
+  return {
+    ...(spec.extraHosts ? { ExtraHosts: Object.entries(spec.extraHosts).map(([host, ip]) => `${host}:${ip}`) } : {}),
+    ...(spec.dns ? { Dns: [...spec.dns] } : {}),
+    ...(spec.dnsSearch ? { DnsSearch: [...spec.dnsSearch] } : {}),
+    ...(spec.dnsOptions ? { DnsOptions: [...spec.dnsOptions] } : {}),
+    ...(spec.sysctls ? { Sysctls: { ...spec.sysctls } } : {}),
+    ...(spec.ulimits ? { Ulimits: Object.entries(spec.ulimits).map(([Name, u]) => ({ Name, Soft: u.soft, Hard: u.hard })) } : {}),
+    ...(spec.shmSizeBytes !== undefined ? { ShmSize: spec.shmSizeBytes } : {}),
+    ...(spec.devices ? { Devices: spec.devices.map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: d.permissions })) } : {}),
+    ...(spec.pid ? { PidMode: spec.pid } : {}),
+    ...(spec.ipc ? { IpcMode: spec.ipc } : {}),
+  };
+}
+
+/**
+ * The tar that `PUT /containers/{id}/archive?path=/` extracts to put a request's secret and
+ * config files into the container before it starts: one regular file per target, with its mode
+ * and owner (Docker creates missing parent directories, 0755). What Compose does for files it
+ * cannot bind from the engine's host; it works with a remote engine too.
+ */
+export async function filesArchive(files: readonly ContainerFile[]): Promise<Buffer> {
+  const tar = require('tar-stream') as typeof import('tar-stream');
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const done = new Promise<void>((resolve, reject) => {
+    pack.on('end', resolve);
+    pack.on('error', reject);
+  });
+  for (const f of files) {
+    pack.entry({ name: f.target.replace(/^\/+/, ''), type: 'file', mode: f.mode, uid: f.uid, gid: f.gid, size: f.content.length, mtime: new Date(0) }, f.content);
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
 }
 
 /** The networks after the primary one: connected between create and start. */
@@ -271,17 +323,25 @@ export function toImageDefaults(image: DockerImageInspect): ImageDefaults {
 }
 
 /**
+ * The aliases a container was given on a network, from what inspect reports. On a user network
+ * Docker appends the container's short id, then its hostname when that is not its name, each
+ * unless the list has it already: what comes before the short id was asked for (a hostname
+ * there too), what comes from it on was Docker's. Without the short id (not a user network),
+ * the hostname is Docker's only when it is last.
+ */
+export function askedAliases(c: Pick<DockerContainerInspect, 'Id' | 'Name' | 'Config'>, aliases: readonly string[]): string[] {
+  const shortId = aliases.indexOf(c.Id.slice(0, 12));
+  if (shortId >= 0) return aliases.slice(0, shortId);
+  const hostname = c.Config.Hostname;
+  return hostname && `/${hostname}` !== c.Name && aliases[aliases.length - 1] === hostname ? aliases.slice(0, -1) : [...aliases];
+}
+
+/**
  * Docker's inspect with what Docker added taken out (see the module comment), in the shape
  * ../observed reads.
  */
 export function normalizedInspect(c: DockerContainerInspect): DockerContainerInspect {
-  // Docker adds the short id, and a hostname other than the container's name, on user networks.
-  const added = new Set([c.Id.slice(0, 12)]);
-  const hostname = c.Config.Hostname;
-  if (hostname && `/${hostname}` !== c.Name) added.add(hostname);
-  const networks = Object.fromEntries(
-    Object.entries(c.NetworkSettings?.Networks ?? {}).map(([name, e]) => [name, { ...e, Aliases: (e.Aliases ?? []).filter((a) => !added.has(a)) }]),
-  );
+  const networks = Object.fromEntries(Object.entries(c.NetworkSettings?.Networks ?? {}).map(([name, e]) => [name, { ...e, Aliases: askedAliases(c, e.Aliases ?? []) }]));
   const order = (c.HostConfig.Mounts ?? []).map((m) => m.Target);
   const rank = (dest: string) => {
     const i = order.indexOf(dest);
