@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { App, Container, DependencyCondition, Image, Network, Restart, Stack, Testing, Volume } from '../../lib/constructs';
+import { App, Config, Container, DependencyCondition, Image, Network, Restart, Secret, Stack, Testing, Volume } from '../../lib/constructs';
 import type { ContainerProps } from '../../lib/constructs';
 import { ContainerConditionError, lastOutput, LABELS, SwarmDriver, swarmDriver } from '../../lib/drivers';
 import type { Plan } from '../../lib/plan/types';
@@ -63,8 +63,8 @@ driverConformance(
 const loop = ['sh', '-c', 'trap "exit 0" TERM; echo up; while true; do sleep 0.2; done'];
 
 /** A stack `swarm-<name>` of this file's app, made by `build`. */
-function stackOf(name: string, build: (stack: Stack, image: Image) => void): Plan {
-  const app: App = Testing.app({ baseDir: tempDir('cdk-docker-swarm-app-') });
+function stackOf(name: string, build: (stack: Stack, image: Image) => void, env: { [k: string]: string } = {}): Plan {
+  const app: App = Testing.app({ baseDir: tempDir('cdk-docker-swarm-app-'), env });
   const stack = new Stack(app, `swarm-${name}`);
   build(stack, Image.fromRegistry(stack, 'base', IMAGE, { pullPolicy: 'never' }));
   return Testing.synth(stack);
@@ -76,9 +76,9 @@ async function diffNow(plan: Plan) {
 }
 
 /** Applies `plan`; the apply's events. */
-async function apply(plan: Plan, events: ApplyEvent[] = []): Promise<ApplyEvent[]> {
+async function apply(plan: Plan, events: ApplyEvent[] = [], env: NodeJS.ProcessEnv = {}): Promise<ApplyEvent[]> {
   const now = await diffNow(plan);
-  await applyDiff(plan, now.diff, now.observed, driver, { images: now.images, waitTimeoutMs: 60_000, onEvent: (e) => events.push(e) });
+  await applyDiff(plan, now.diff, now.observed, driver, { images: now.images, waitTimeoutMs: 60_000, env, onEvent: (e) => events.push(e) });
   return events;
 }
 
@@ -295,6 +295,45 @@ describe('services one by one', () => {
     await destroyStack('swarm-jobs', plan, driver);
     await destroyStack('swarm-jobs', plan, driver);
     expect(await driver.observe('swarm-jobs')).toEqual({ networks: [], volumes: [], containers: [] });
+  });
+
+  test('secrets and configs are Swarm secrets and configs under content-addressed names; a change rolls the tasks and the old ones go', async () => {
+    const env = { SWARM_TEST_TOKEN: 's3cr3t-swarm' };
+    const files = (text: string) =>
+      stackOf(
+        'files',
+        (s, i) => {
+          new Container(s, 'svc', {
+            image: i,
+            command: loop,
+            restart: Restart.ALWAYS,
+            secrets: [{ secret: Secret.fromEnv('SWARM_TEST_TOKEN'), target: '/run/secrets/token' }],
+            configs: [{ config: Config.fromString(text), target: '/etc/app.conf', mode: 0o440 }],
+          });
+        },
+        env,
+      );
+    await apply(files('port=1\n'), [], env);
+    const read = async () => {
+      const r = await driver.exec('swarm-files-svc', ['sh', '-c', 'cat /run/secrets/token; echo; cat /etc/app.conf; stat -c %a /etc/app.conf'], { stdout: collector.reset() });
+      return `${r.exitCode} ${collector.text}`;
+    };
+    expect(await read()).toBe('0 s3cr3t-swarm\nport=1\n440\n');
+    const names = () => [...docker(['secret', 'ls', '--format', '{{.Name}}']).split('\n'), ...docker(['config', 'ls', '--format', '{{.Name}}']).split('\n')].filter(Boolean).sort();
+    const first = names();
+    expect(first).toEqual([expect.stringMatching(/^swarm-files-svc-config-[0-9a-f]{16}$/), expect.stringMatching(/^swarm-files-svc-secret-[0-9a-f]{16}$/)]);
+    // The secret's value is in neither name nor label.
+    expect(JSON.stringify(JSON.parse(docker(['secret', 'inspect', first[1]])))).not.toContain('s3cr3t');
+    const { diff } = await diffNow(files('port=2\n'));
+    expect(reasonsOf(diff.changes.find((c) => c.path === 'svc'))).toEqual(['configs./etc/app.conf update (rolls tasks)']);
+    await apply(files('port=2\n'), [], env);
+    expect(await read()).toBe('0 s3cr3t-swarm\nport=2\n440\n');
+    const second = names();
+    expect(second[1]).toBe(first[1]);
+    expect(second[0]).not.toBe(first[0]);
+    expect(second).toHaveLength(2);
+    await destroyStack('swarm-files', files('port=2\n'), driver);
+    expect(names()).toEqual([]);
   });
 
   test('listStacks names the stacks that have services, networks or volumes', async () => {

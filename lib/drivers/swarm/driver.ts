@@ -51,7 +51,7 @@ import { DockerConflictError, DockerNotFoundError, isDockerEngineAnswer } from '
 import { DockerNetworkInspect, DockerVolumeInspect, toImageDefaults } from '../docker/mapping';
 import { demuxFrames } from '../docker/stream';
 import { observedNetwork, observedVolume } from '../observed';
-import { SwarmService, SwarmTask, currentTasks, observedSpec, serviceSpec, taskStatus, toObservedContainers, swarmTime } from './mapping';
+import { SwarmService, SwarmTask, currentTasks, observedSpec, serviceSpec, taskStatus, toObservedContainers, swarmTime, SwarmFile, swarmFileName } from './mapping';
 
 /**
  * What a Swarm does: Docker's container defaults (no default network: a service with none is on
@@ -84,8 +84,6 @@ export const SWARM_CAPABILITIES: DriverCapabilities = {
     dns: 'the swarm engine does not map dns settings yet; remove them, or apply with --engine docker',
     sysctls: 'the swarm engine does not map sysctls yet; remove them, or apply with --engine docker',
     ulimits: 'the swarm engine does not map ulimits yet; remove them, or apply with --engine docker',
-    secrets: 'the swarm engine does not mount secrets as files yet; pass the secret in env, or apply with --engine docker',
-    configs: 'the swarm engine does not mount configs yet; apply with --engine docker',
   },
   services: {
     replace: ['name', 'deploy.mode'],
@@ -257,7 +255,8 @@ export class SwarmDriver extends DockerDriver {
     const r = request.resource;
     const report = request.progress ?? (() => undefined);
     await this.refuseOnCluster(r);
-    const spec = serviceSpec(r, await this.taskImage(request.imageId), request.env, request.labels);
+    const files = await this.ensureFiles(r, request);
+    const spec = serviceSpec(r, await this.taskImage(request.imageId), request.env, request.labels, files);
     const observedId = request.observed[0]?.id;
     let existing = observedId ? await this.service(observedId) : undefined;
     const named = await this.service(r.name);
@@ -273,7 +272,8 @@ export class SwarmDriver extends DockerDriver {
     const replace = existing !== undefined && (existing.Spec.Name !== r.name || !!existing.Spec.Mode.Global !== (spec.Mode.Global !== undefined));
     if (existing && replace) {
       report(`${existing.Spec.Name} removing (${request.fields.join(', ')} cannot change on a service)`);
-      await this.removeService(existing.ID);
+      // Its secrets and configs stay: the new service may share them (removed after, when not).
+      await this.removeService(existing.ID, false);
       existing = undefined;
     }
     let id: string;
@@ -292,7 +292,52 @@ export class SwarmDriver extends DockerDriver {
       if (request.fields.some(rollsTasks)) rolls = { after };
     }
     const done = await this.converge(id, r, report, started, rolls);
+    // The secrets and configs of the previous version go once the new one runs without them.
+    await this.removeFiles(request.labels[LABELS.stack], r.path, new Set(files.map((f) => f.id)));
     return `${verb}${request.fields.length && verb === 'updated' ? ` (${request.fields.join(', ')})` : ''}: ${done}`;
+  }
+
+  /**
+   * The Swarm secrets and configs of a resource's files (`request.files`, read by apply), made
+   * where missing under content-addressed names (see swarmFileName), labelled with the stack and
+   * the path so that they go with the service.
+   */
+  private async ensureFiles(r: ContainerResource, request: ContainerResourceRequest): Promise<SwarmFile[]> {
+    const out: SwarmFile[] = [];
+    for (const f of request.files ?? []) {
+      const kind = f.secret ? 'secret' : 'config';
+      const digest = f.secret ? r.spec.secrets?.find((x) => x.target === f.target)?.secret.hmac : r.spec.configs?.find((x) => x.target === f.target)?.sha256;
+      if (digest === undefined) throw new CdkDockerError(`${r.path}: the ${kind} file ${f.target} is not in the plan; synth again`);
+      const name = swarmFileName(r.name, kind, digest);
+      const route = kind === 'secret' ? '/secrets' : '/configs';
+      const labels = { [LABELS.stack]: request.labels[LABELS.stack], [LABELS.path]: r.path };
+      let id: string;
+      try {
+        id = (await this.client.request<{ ID: string }>('POST', `${route}/create`, { body: { Name: name, Labels: labels, Data: f.content.toString('base64') } })).ID;
+      } catch (e) {
+        if (!(e instanceof DockerConflictError)) throw e;
+        // Made by an earlier apply: the same content (the name says so).
+        id = (await this.client.request<{ ID: string }>('GET', `${route}/${encodeURIComponent(name)}`)).ID;
+      }
+      out.push({ kind, target: f.target, id, name, mode: f.mode, uid: f.uid, gid: f.gid });
+    }
+    return out;
+  }
+
+  /** Removes the secrets and configs of `stack`'s resource at `path` but those in `keep`; one still in use stays. */
+  private async removeFiles(stack: string | undefined, path: string | undefined, keep: ReadonlySet<string>): Promise<void> {
+    if (!stack || !path) return;
+    const filters = { label: [`${LABELS.stack}=${stack}`, `${LABELS.path}=${path}`] };
+    for (const route of ['/secrets', '/configs']) {
+      const objects = await this.client.request<Array<{ ID: string; Spec: { Name: string; Labels?: { [k: string]: string } | null } }>>('GET', route, { query: { filters } });
+      for (const o of objects) {
+        if (keep.has(o.ID) || o.Spec.Labels?.[LABELS.stack] !== stack || o.Spec.Labels?.[LABELS.path] !== path) continue;
+        await this.client.request('DELETE', `${route}/${o.ID}`).catch((e: unknown) => {
+          // Gone already, or still used by a task that is stopping: the next apply removes it.
+          if (!(e instanceof DockerNotFoundError) && !isDockerEngineAnswer(e)) throw e;
+        });
+      }
+    }
   }
 
   /** A bind mount of a host path cannot work on a swarm of several nodes: refused before anything changes. */
@@ -410,8 +455,9 @@ export class SwarmDriver extends DockerDriver {
     splitter.flush();
   }
 
-  /** Removes a service and waits until its tasks are gone (their networks are free then). */
-  private async removeService(id: string): Promise<void> {
+  /** Removes a service and waits until its tasks are gone (their networks are free then), then its secrets and configs. */
+  private async removeService(id: string, files = true): Promise<void> {
+    const labels = files ? ((await this.service(id))?.Spec.Labels ?? {}) : {};
     try {
       await this.client.request('DELETE', `/services/${id}`);
     } catch (e) {
@@ -424,9 +470,10 @@ export class SwarmDriver extends DockerDriver {
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       const tasks = await this.client.request<SwarmTask[]>('GET', '/tasks');
-      if (!tasks.some((t) => t.ServiceID === id)) return;
+      if (!tasks.some((t) => t.ServiceID === id)) break;
       await sleep(POLL_MS);
     }
+    await this.removeFiles(labels[LABELS.stack], labels[LABELS.path], new Set());
   }
 
   /** Removes the service (every replica: the replicas are its tasks); nothing when it is gone. */

@@ -58,6 +58,8 @@ export interface ServiceSpec {
       readonly ReadOnly?: boolean;
       readonly CapabilityAdd?: string[] | null;
       readonly CapabilityDrop?: string[] | null;
+      readonly Secrets?: ReadonlyArray<SwarmFileReference & { readonly SecretID: string; readonly SecretName: string }> | null;
+      readonly Configs?: ReadonlyArray<SwarmFileReference & { readonly ConfigID: string; readonly ConfigName: string }> | null;
     };
     readonly Resources?: {
       readonly Limits?: { readonly NanoCPUs?: number; readonly MemoryBytes?: number; readonly Pids?: number } | null;
@@ -76,6 +78,22 @@ export interface ServiceSpec {
   readonly UpdateConfig?: SwarmUpdateConfig | null;
   readonly RollbackConfig?: SwarmUpdateConfig | null;
   readonly EndpointSpec?: { readonly Mode?: string; readonly Ports?: ReadonlyArray<EndpointPort> | null } | null;
+}
+
+/** Where a Swarm secret or config appears in a task. */
+export interface SwarmFileReference {
+  readonly File: { readonly Name: string; readonly UID: string; readonly GID: string; readonly Mode: number };
+}
+
+/** A Swarm secret or config made for one file of a container resource: its target and the object. */
+export interface SwarmFile {
+  readonly kind: 'secret' | 'config';
+  readonly target: string;
+  readonly id: string;
+  readonly name: string;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
 }
 
 interface SwarmMount {
@@ -173,7 +191,16 @@ function healthcheck(h: Healthcheck): NonNullable<ServiceSpec['TaskTemplate']['C
  * reference with its registry digest), `env` the resolved environment, `serviceLabels` ours for
  * the service (the task template gets stack and path of them, with the user's labels).
  */
-export function serviceSpec(resource: ContainerResource, image: string, env: { readonly [k: string]: string }, serviceLabels: { readonly [k: string]: string }): ServiceSpec {
+export function serviceSpec(
+  resource: ContainerResource,
+  image: string,
+  env: { readonly [k: string]: string },
+  serviceLabels: { readonly [k: string]: string },
+  files: readonly SwarmFile[] = [],
+): ServiceSpec {
+  const file = (f: SwarmFile): SwarmFileReference => ({ File: { Name: f.target, UID: String(f.uid), GID: String(f.gid), Mode: f.mode } });
+  const secrets = files.filter((f) => f.kind === 'secret').map((f) => ({ ...file(f), SecretID: f.id, SecretName: f.name }));
+  const configs = files.filter((f) => f.kind === 'config').map((f) => ({ ...file(f), ConfigID: f.id, ConfigName: f.name }));
   const s: ContainerSpec = resource.spec;
   const d = s.deploy ?? DEFAULT_DEPLOY;
   const restart = d.restartPolicy ?? derivedRestart(s.restart);
@@ -201,6 +228,8 @@ export function serviceSpec(resource: ContainerResource, image: string, env: { r
         ...(s.readOnlyRootfs ? { ReadOnly: true } : {}),
         ...(s.capAdd.length ? { CapabilityAdd: s.capAdd.map((c) => (c === 'ALL' ? c : `CAP_${c}`)) } : {}),
         ...(s.capDrop.length ? { CapabilityDrop: s.capDrop.map((c) => (c === 'ALL' ? c : `CAP_${c}`)) } : {}),
+        ...(secrets.length ? { Secrets: secrets } : {}),
+        ...(configs.length ? { Configs: configs } : {}),
       },
       Resources: { Limits: limits, Reservations: reservations },
       RestartPolicy: { Condition: restart.condition, Delay: restart.delayMs * NS_PER_MS, MaxAttempts: restart.maxAttempts, Window: restart.windowMs * NS_PER_MS },
@@ -364,4 +393,15 @@ export function toObservedContainers(
 export function swarmTime(t: string | undefined): number {
   const ms = Date.parse((t ?? '').replace(/(\.\d{3})\d+/, '$1'));
   return Number.isFinite(ms) ? ms : 0;
+}
+
+/**
+ * The name of the Swarm secret or config of a container resource's file: the resource's name, the
+ * kind and the first 16 hex digits of what identifies the content — a config's sha256, a secret's
+ * keyed HMAC (never a plain hash of a secret value). Content-addressed: a new content is a new
+ * object (a Swarm's are immutable), an unchanged one is found again.
+ */
+export function swarmFileName(resourceName: string, kind: 'secret' | 'config', digest: string): string {
+  const hex = digest.replace(/^[a-z0-9-]+:/, '').slice(0, 16);
+  return `${resourceName.slice(0, 40)}-${kind}-${hex}`;
 }
