@@ -13,7 +13,7 @@ import { hasChanges, renderDiff } from '../../lib/reconcile/render';
 import type { Change } from '../../lib/reconcile/types';
 import { observePlan } from '../../lib/toolkit/observe';
 import { CdkDockerError, ValidationError } from '../../lib/core/errors';
-import { ROOT, removeTempDirs, tempDir, until } from '../helpers/cli';
+import { cdkDocker, ROOT, removeTempDirs, tempDir, until, writeJsApp } from '../helpers/cli';
 import { BASE_ARCHIVE } from '../helpers/stack';
 import { hostIptablesOfOurs, startSwarm, TestSwarm } from '../helpers/swarm';
 import { driverConformance } from './conformance';
@@ -272,6 +272,38 @@ describe('a stack on a swarm', () => {
     expect(docker(['network', 'ls', '--filter', `label=${LABELS.stack}=swarm-e2e`, '-q']).trim()).toBe('');
     expect(docker(['volume', 'ls', '--format', '{{.Name}}']).split('\n').filter(Boolean).sort()).toEqual(['swarm-e2e-data', 'swarm-e2e-dbdata']);
     docker(['volume', 'rm', 'swarm-e2e-data', 'swarm-e2e-dbdata']);
+  });
+});
+
+describe('the CLI with --engine swarm', () => {
+  test('apply shows the plan and a live line per service, waits for the dependency, and then diff, drift and destroy agree', () => {
+    const dir = tempDir('cdk-docker-swarm-cli-');
+    writeJsApp(
+      dir,
+      `const app = new cdk.App();
+const stack = new cdk.Stack(app, 'swarm-cli');
+const base = cdk.Image.fromRegistry(stack, 'base', '${IMAGE}', { pullPolicy: 'never' });
+const loop = ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'];
+const db = new cdk.Container(stack, 'db', { image: base, command: loop, restart: 'always', healthcheck: { test: 'true', interval: '300ms', retries: 1 } });
+new cdk.Container(stack, 'web', { image: base, command: loop, restart: 'always', replicas: 2, deploy: { updateConfig: { order: 'start-first' } }, dependsOn: [{ container: db, condition: 'healthy' }] });
+app.synth();`,
+    );
+    const env = { DOCKER_HOST: swarm.host, CDK_DOCKER_ROOT: path.join(dir, 'root'), CDK_DOCKER_RUNROOT: path.join(dir, 'run') };
+    const applied = cdkDocker(['apply', '--engine', 'swarm', '--auto-approve'], dir, env);
+    expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toContain('  + container web (swarm-cli-web)');
+    expect(applied.stdout).toContain('db (swarm-cli-db): swarm-cli-db 1/1 running\n');
+    expect(applied.stdout).toContain('web (swarm-cli-web): swarm-cli-web 2/2 running\n');
+    expect(applied.stdout).toContain('Apply complete! Resources: 2 added, 0 changed, 0 replaced, 0 destroyed.');
+    expect(applied.stdout.indexOf('swarm-cli-db 1/1 running')).toBeLessThan(applied.stdout.indexOf('swarm-cli-web 0/2 running'));
+    const diff = cdkDocker(['diff', '--engine', 'swarm', '--detailed-exitcode'], dir, env);
+    expect(`${diff.code} ${diff.stdout}`).toContain('0 No changes. The stack matches the plan.');
+    expect(cdkDocker(['drift', '--engine', 'swarm'], dir, env).code).toBe(0);
+    const destroyed = cdkDocker(['destroy', '--engine', 'swarm', '--auto-approve'], dir, env);
+    expect(destroyed.code).toBe(0);
+    expect(docker(['service', 'ls', '--filter', 'label=io.cdk-docker.stack=swarm-cli', '-q']).trim()).toBe('');
+    expect(docker(['config', 'ls', '-q']).trim()).toBe('');
   });
 });
 
