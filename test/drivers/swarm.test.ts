@@ -368,6 +368,28 @@ describe('services one by one', () => {
     expect(names()).toEqual([]);
   });
 
+  test('extra hosts, DNS settings, sysctls and ulimits are the service\'s, seen by its tasks, and diff as no change', async () => {
+    const plan = stackOf('host', (s, i) => {
+      new Container(s, 'svc', {
+        image: i,
+        command: loop,
+        restart: Restart.ALWAYS,
+        extraHosts: { 'db.internal': '10.161.0.9' },
+        dns: ['10.161.0.53'],
+        dnsSearch: ['swarm.test'],
+        dnsOptions: ['ndots:2'],
+        sysctls: { 'net.ipv4.ip_unprivileged_port_start': '80' },
+        ulimits: { nofile: { soft: 1024, hard: 2048 } },
+      });
+    });
+    await apply(plan);
+    const r = await driver.exec('swarm-host-svc', ['sh', '-c', 'grep db.internal /etc/hosts; grep -v "^#" /etc/resolv.conf; cat /proc/sys/net/ipv4/ip_unprivileged_port_start; ulimit -Sn; ulimit -Hn'], { stdout: collector.reset() });
+    expect(r.exitCode).toBe(0);
+    expect(collector.text.split('\n').map((l) => l.trim()).filter(Boolean)).toEqual(['10.161.0.9\tdb.internal', 'search swarm.test', 'nameserver 10.161.0.53', 'options ndots:2', '80', '1024', '2048']);
+    expect(hasChanges((await diffNow(plan)).diff)).toBe(false);
+    await destroyStack('swarm-host', plan, driver);
+  });
+
   test('listStacks names the stacks that have services, networks or volumes', async () => {
     const plan = stackOf('listed', (s, i) => {
       new Container(s, 'svc', { image: i, command: loop, restart: Restart.ALWAYS });

@@ -80,10 +80,6 @@ export const SWARM_CAPABILITIES: DriverCapabilities = {
     shmSize: 'a Swarm service has no /dev/shm size, so the swarm engine cannot honour shmSize; mount a tmpfs at /dev/shm with the size instead',
     'networkMode.container': "a Swarm service cannot join another container's network, so the swarm engine cannot honour networkMode container; put both on one network and reach it by name",
     expose: 'a Swarm service exposes nothing (every port of a task is reachable on its networks), so the swarm engine has no expose; remove it',
-    extraHosts: 'the swarm engine does not map extraHosts yet; remove them, or apply with --engine docker',
-    dns: 'the swarm engine does not map dns settings yet; remove them, or apply with --engine docker',
-    sysctls: 'the swarm engine does not map sysctls yet; remove them, or apply with --engine docker',
-    ulimits: 'the swarm engine does not map ulimits yet; remove them, or apply with --engine docker',
   },
   services: {
     replace: ['name', 'deploy.mode'],

@@ -58,6 +58,10 @@ export interface ServiceSpec {
       readonly ReadOnly?: boolean;
       readonly CapabilityAdd?: string[] | null;
       readonly CapabilityDrop?: string[] | null;
+      readonly Hosts?: string[] | null;
+      readonly DNSConfig?: { readonly Nameservers?: string[] | null; readonly Search?: string[] | null; readonly Options?: string[] | null } | null;
+      readonly Sysctls?: { readonly [k: string]: string } | null;
+      readonly Ulimits?: ReadonlyArray<{ readonly Name: string; readonly Soft: number; readonly Hard: number }> | null;
       readonly Secrets?: ReadonlyArray<SwarmFileReference & { readonly SecretID: string; readonly SecretName: string }> | null;
       readonly Configs?: ReadonlyArray<SwarmFileReference & { readonly ConfigID: string; readonly ConfigName: string }> | null;
     };
@@ -228,6 +232,10 @@ export function serviceSpec(
         ...(s.readOnlyRootfs ? { ReadOnly: true } : {}),
         ...(s.capAdd.length ? { CapabilityAdd: s.capAdd.map((c) => (c === 'ALL' ? c : `CAP_${c}`)) } : {}),
         ...(s.capDrop.length ? { CapabilityDrop: s.capDrop.map((c) => (c === 'ALL' ? c : `CAP_${c}`)) } : {}),
+        ...(s.extraHosts ? { Hosts: Object.keys(s.extraHosts).sort().map((h) => `${s.extraHosts![h]} ${h}`) } : {}),
+        ...(s.dns || s.dnsSearch || s.dnsOptions ? { DNSConfig: { ...(s.dns ? { Nameservers: [...s.dns] } : {}), ...(s.dnsSearch ? { Search: [...s.dnsSearch] } : {}), ...(s.dnsOptions ? { Options: [...s.dnsOptions] } : {}) } } : {}),
+        ...(s.sysctls ? { Sysctls: { ...s.sysctls } } : {}),
+        ...(s.ulimits ? { Ulimits: Object.keys(s.ulimits).sort().map((n) => ({ Name: n, Soft: s.ulimits![n].soft, Hard: s.ulimits![n].hard })) } : {}),
         ...(secrets.length ? { Secrets: secrets } : {}),
         ...(configs.length ? { Configs: configs } : {}),
       },
@@ -312,6 +320,12 @@ export function observedSpec(service: SwarmService, image: ImageDefaults | undef
     restart,
     ...(hc?.Test?.length ? { healthcheck: { test: [...hc.Test], intervalMs: ns(hc.Interval), timeoutMs: ns(hc.Timeout), retries: hc.Retries ?? 0, startPeriodMs: ns(hc.StartPeriod) } } : {}),
     labels: { ...(c.Labels ?? {}) },
+    ...(c.Hosts?.length ? { extraHosts: Object.fromEntries(c.Hosts.flatMap((e) => { const [ip, ...names] = e.trim().split(/\s+/); return names.map((n) => [n, ip]); })) } : {}),
+    ...(c.DNSConfig?.Nameservers?.length ? { dns: [...c.DNSConfig.Nameservers] } : {}),
+    ...(c.DNSConfig?.Search?.length ? { dnsSearch: [...c.DNSConfig.Search] } : {}),
+    ...(c.DNSConfig?.Options?.length ? { dnsOptions: [...c.DNSConfig.Options] } : {}),
+    ...(c.Sysctls && Object.keys(c.Sysctls).length ? { sysctls: { ...c.Sysctls } } : {}),
+    ...(c.Ulimits?.length ? { ulimits: Object.fromEntries(c.Ulimits.map((u) => [u.Name, { soft: u.Soft, hard: u.Hard }])) } : {}),
     ...(c.StopSignal ? { stopSignal: c.StopSignal } : {}),
     ...(c.StopGracePeriod !== undefined && c.StopGracePeriod !== null ? { stopTimeoutSeconds: Math.round(c.StopGracePeriod / 1e9) } : {}),
     init: c.Init === true,
