@@ -390,6 +390,25 @@ describe('services one by one', () => {
     await destroyStack('swarm-host', plan, driver);
   });
 
+  test('a global service runs one task per node; a change of mode replaces the service', async () => {
+    const global = stackOf('global', (s, i) => {
+      new Container(s, 'agent', { image: i, command: loop, restart: Restart.ALWAYS, deploy: { mode: 'global' } });
+    });
+    const events = await apply(global);
+    expect(events.find((e) => e.phase === 'done')?.message).toBe('created: 1/1 running');
+    const now = await diffNow(global);
+    expect(hasChanges(now.diff)).toBe(false);
+    expect(now.observed.containers.map((c) => `${c.name} ${c.status}`)).toEqual(['swarm-global-agent running']);
+    const replicated = stackOf('global', (s, i) => {
+      new Container(s, 'agent', { image: i, command: loop, restart: Restart.ALWAYS, deploy: {} });
+    });
+    const change = (await diffNow(replicated)).diff.changes.find((c) => c.path === 'agent');
+    expect(`${change?.action} ${reasonsOf(change).join(', ')}`).toBe('replace deploy.mode replace');
+    await apply(replicated);
+    expect(docker(['service', 'ls', '--filter', 'name=swarm-global-agent', '--format', '{{.Mode}} {{.Replicas}}']).trim()).toBe('replicated 1/1');
+    await destroyStack('swarm-global', replicated, driver);
+  });
+
   test('listStacks names the stacks that have services, networks or volumes', async () => {
     const plan = stackOf('listed', (s, i) => {
       new Container(s, 'svc', { image: i, command: loop, restart: Restart.ALWAYS });
