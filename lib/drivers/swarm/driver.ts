@@ -92,6 +92,8 @@ export const SWARM_CAPABILITIES: DriverCapabilities = {
 const ERROR_LOG_LINES = 10;
 /** How often a convergence or a condition is looked at again. */
 const POLL_MS = 300;
+/** How long a new global service may have no task before apply takes it for one that no node may run. */
+const GLOBAL_SCHEDULING_MS = 7000;
 /** How long a service must stay converged before apply takes it as such. */
 const STABLE_MS = 1000;
 
@@ -392,7 +394,9 @@ export class SwarmDriver extends DockerDriver {
         throw await this.failure(r.name, s, tasks, started, `its update ${what}${cause ? ` (${cause})` : update?.Message ? ` (${update.Message})` : ''}`, state === 'paused' || state === 'rollback_paused' ? `fix the service, then apply again (\`docker service inspect ${r.name}\` shows the update's state)` : 'fix what made the new tasks fail, then apply again; the service runs its previous version meanwhile');
       }
       const updating = awaited || state === 'updating' || state === 'rollback_started';
-      const converged = !updating && current.length >= want && (running === want || (oneShot && running + completed === want));
+      // A global service has as many tasks as nodes it may run on: none yet, right after its creation.
+      const scheduling = global && want === 0 && Date.now() - started < GLOBAL_SCHEDULING_MS;
+      const converged = !updating && !scheduling && current.length >= want && (running === want || (oneShot && running + completed === want));
       stableSince = converged ? (stableSince ?? Date.now()) : undefined;
       if (converged && (want === 0 || completed === want || Date.now() - stableSince! >= STABLE_MS)) {
         return want === 0 ? 'scaled to 0' : completed > 0 && running === 0 ? `${completed}/${want} completed` : `${running}/${want} running`;
