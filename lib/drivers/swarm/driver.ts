@@ -258,14 +258,16 @@ export class SwarmDriver extends DockerDriver {
     const observedId = request.observed[0]?.id;
     let existing = observedId ? await this.service(observedId) : undefined;
     const named = await this.service(r.name);
+    let resumed = false;
     if (named && named.ID !== existing?.ID) {
       if (named.Spec.Labels?.[LABELS.stack] !== request.labels[LABELS.stack] || named.Spec.Labels?.[LABELS.path] !== request.labels[LABELS.path]) {
         throw new ConflictError(
           `service ${r.name} already exists${named.Spec.Labels?.[LABELS.stack] ? ` (stack ${named.Spec.Labels[LABELS.stack]}, ${named.Spec.Labels[LABELS.path]})` : ' and was not created by cdk-docker'}; remove it (docker service rm ${r.name}) or give the container another name`,
         );
       }
-      // Ours, made by an apply that did not finish: carried on with.
+      // Ours, made by an apply that did not finish: carried on with (whatever it was made with).
       existing = named;
+      resumed = true;
     }
     const replace = existing !== undefined && (existing.Spec.Name !== r.name || !!existing.Spec.Mode.Global !== (spec.Mode.Global !== undefined));
     if (existing && replace) {
@@ -287,7 +289,7 @@ export class SwarmDriver extends DockerDriver {
       const after = swarmTime(existing.UpdateStatus?.StartedAt);
       await this.client.request('POST', `/services/${id}/update`, { query: { version: existing.Version.Index }, body: { ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: existing.Spec.TaskTemplate.ForceUpdate ?? 0 } } });
       verb = 'updated';
-      if (request.fields.some(rollsTasks)) rolls = { after };
+      if (resumed || request.fields.some(rollsTasks)) rolls = { after };
     }
     const done = await this.converge(id, r, report, started, rolls);
     // The secrets and configs of the previous version go once the new one runs without them.
