@@ -21,6 +21,7 @@ import { ownLabels } from '../core/labels';
 import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
 import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume, requestNetworkMode } from './observed';
+import { swarmOnly } from './features';
 import { buildStepReporter } from './progress';
 import {
   ContainerCreateRequest,
@@ -67,6 +68,8 @@ export const BUILTIN_CAPABILITIES: DriverCapabilities = {
   inPlace: DOCKER_IN_PLACE,
   relabel: true,
   ownsReplicas: false,
+  // Swarm settings: a stack that sets them is refused at diff, naming this engine.
+  unsupported: swarmOnly('built-in'),
 };
 const DEFAULT_NETWORK = BUILTIN_CAPABILITIES.defaults.network;
 
