@@ -119,6 +119,12 @@ describe('loading compose files', () => {
     expect(Object.keys(p.volumes)).toEqual(['data', 'other']);
   });
 
+  test('!reset removes and !override replaces what an earlier file set', () => {
+    write('compose.yaml', 'services:\n  web:\n    image: a\n    ports: ["8080:80"]\n    environment: { A: "1", B: "2" }\n    labels: { x: y }\n');
+    write('override.yaml', 'services:\n  web:\n    ports: !override ["9090:90"]\n    environment: !override { C: "3" }\n    labels: !reset {}\n');
+    expect(load({ files: ['compose.yaml', 'override.yaml'] }).services.web).toEqual({ image: 'a', ports: ['9090:90'], environment: { C: '3' } });
+  });
+
   test('extends from the same file and from another file, paths relative to the file that has them', () => {
     write('common/base.yaml', 'services:\n  base:\n    image: base\n    env_file: base.env\n    environment: { A: "1" }\n');
     write('common/base.env', 'X=1\n');

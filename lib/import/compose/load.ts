@@ -105,6 +105,13 @@ export function loadCompose(opts: LoadComposeOptions = {}): ComposeProject {
     const doc = loader.load(f, dir);
     if (i === 0) Object.assign(comments, collectComments(loader.document(f)));
     merged = mergeTop(merged, doc);
+    // `!reset` removes what earlier files set; `!override` replaces it instead of merging (13-merge.md).
+    const { resets, overrides } = loader.directives(f);
+    for (const p of resets) deletePath(merged, p);
+    for (const p of overrides) {
+      const v = getPath(doc, p);
+      if (v !== undefined) setPath(merged, p, v);
+    }
   }
 
   const rawName = typeof merged.name === 'string' && merged.name !== '' ? merged.name : vars.COMPOSE_PROJECT_NAME ?? path.basename(dir);
@@ -143,6 +150,13 @@ class FileLoader {
 
   constructor(private readonly vars: Variables, private readonly missing: (name: string) => void) {}
 
+  private readonly tagged = new Map<string, { resets: string[][]; overrides: string[][] }>();
+
+  /** The `!reset` and `!override` paths of a file. */
+  public directives(file: string): { resets: string[][]; overrides: string[][] } {
+    return this.tagged.get(file) ?? { resets: [], overrides: [] };
+  }
+
   public document(file: string): Document {
     return this.docs.get(file)!;
   }
@@ -173,6 +187,9 @@ class FileLoader {
       const line = err.linePos?.[0];
       throw new InvalidArgumentError(`${rel(file)}${line ? `:${line.line}:${line.col}` : ''}: not valid YAML: ${err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}; fix the file`);
     }
+    const directives = { resets: [] as string[][], overrides: [] as string[][] };
+    takeDirectives(doc.contents, [], directives);
+    this.tagged.set(file, directives);
     let js: unknown;
     try {
       js = doc.toJS({ maxAliasCount: 1000 });
@@ -210,6 +227,46 @@ class FileLoader {
     }
     return own;
   }
+}
+
+/** Records and takes out `!reset` entries, and records and untags `!override` ones, at mapping keys. */
+function takeDirectives(node: unknown, at: string[], out: { resets: string[][]; overrides: string[][] }): void {
+  if (!isMap(node)) return;
+  const map = node as YAMLMap;
+  for (const pair of [...map.items]) {
+    if (!isPair(pair) || !isScalar(pair.key)) continue;
+    const key = String((pair.key as Scalar).value);
+    const value = pair.value as { tag?: string } | null;
+    if (value && value.tag === '!reset') {
+      out.resets.push([...at, key]);
+      map.items.splice(map.items.indexOf(pair), 1);
+      continue;
+    }
+    if (value && value.tag === '!override') {
+      out.overrides.push([...at, key]);
+      value.tag = undefined;
+    }
+    takeDirectives(pair.value, [...at, key], out);
+  }
+}
+
+function getPath(obj: unknown, p: string[]): unknown {
+  let cur = obj;
+  for (const k of p) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = cur[k];
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, p: string[], v: unknown): void {
+  const parent = getPath(obj, p.slice(0, -1));
+  if (isPlainObject(parent)) parent[p[p.length - 1]] = v;
+}
+
+function deletePath(obj: Record<string, unknown>, p: string[]): void {
+  const parent = getPath(obj, p.slice(0, -1));
+  if (isPlainObject(parent)) delete parent[p[p.length - 1]];
 }
 
 /** Puts the list forms into the mapping forms that merging needs (environment, labels, …). */
