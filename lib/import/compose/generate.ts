@@ -126,7 +126,6 @@ class Generator {
     for (const [n, v] of Object.entries(p.configs)) this.config(n, v);
     for (const name of this.serviceOrder()) this.service(name, p.services[name]);
     const topLevel: Record<string, string> = {
-      include: 'included compose files are not read yet; import them with more -f files',
       models: 'Compose models have no construct',
     };
     for (const k of p.otherKeys) this.miss('', k, topLevel[k] ?? 'no construct for it yet');

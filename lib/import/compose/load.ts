@@ -47,6 +47,8 @@ export interface LoadComposeOptions {
   readonly env?: Variables;
   /** @default process.cwd() */
   readonly cwd?: string;
+  /** Files that include this one, to refuse a cycle. @internal */
+  readonly _includeChain?: string[];
 }
 
 /**
@@ -104,6 +106,33 @@ export function loadCompose(opts: LoadComposeOptions = {}): ComposeProject {
     // Paths of every -f file are relative to the project directory, as Compose has it.
     const doc = loader.load(f, dir);
     if (i === 0) Object.assign(comments, collectComments(loader.document(f)));
+    // `include`: each included project is loaded on its own (its directory, its .env) and its
+    // resources added; one that defines a resource again is refused, as Compose refuses it.
+    for (const entry of (doc.include ?? []) as Array<string | { path: string | string[]; project_directory?: string; env_file?: string | string[] }>) {
+      const e = typeof entry === 'string' ? { path: entry } : entry;
+      const paths = (Array.isArray(e.path) ? e.path : [e.path]).map((p) => path.resolve(path.dirname(f), p));
+      const chain = opts._includeChain ?? [];
+      if (paths.some((p) => chain.includes(p) || files.includes(p))) throw new InvalidArgumentError(`${rel(f)}: include of ${paths.map(rel).join(', ')} makes a cycle; remove one of the includes`);
+      const inner = loadCompose({
+        files: paths,
+        cwd: e.project_directory ? path.resolve(path.dirname(f), e.project_directory) : path.dirname(paths[0]),
+        envFiles: e.env_file === undefined ? undefined : (Array.isArray(e.env_file) ? e.env_file : [e.env_file]).map((x) => path.resolve(path.dirname(f), x)),
+        profiles: opts.profiles,
+        env,
+        _includeChain: [...chain, ...files],
+      });
+      warnings.push(...inner.warnings);
+      for (const section of ['services', 'networks', 'volumes', 'secrets', 'configs'] as const) {
+        const target = ((merged[section] ??= {}) as Record<string, unknown>);
+        for (const [k, v] of Object.entries(inner[section])) {
+          if (k in target || (((doc[section] ?? {}) as Record<string, unknown>)[k] !== undefined && section === 'services')) {
+            throw new InvalidArgumentError(`${rel(f)}: ${section.slice(0, -1)} "${k}" of the included ${rel(paths[0])} is defined again; rename one of them`);
+          }
+          target[k] = v;
+        }
+      }
+    }
+    delete doc.include;
     merged = mergeTop(merged, doc);
     // `!reset` removes what earlier files set; `!override` replaces it instead of merging (13-merge.md).
     const { resets, overrides } = loader.directives(f);
