@@ -16,11 +16,12 @@ import type { Containers, Images, Networks, RuntimeConfig, Volumes } from '../..
 import type { DependencyCondition, Healthcheck, ImageResource, Mount, NetworkAttachment, NetworkSpec, VolumeSpec } from '../plan/types';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors';
 import { cpuRangeMessage, hostCpuCount } from '../core/limits';
-import { ownLabels } from '../core/labels';
+import { BUILD_LABELS, ownLabels } from '../core/labels';
 import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
 import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume, requestNetworkMode } from './observed';
 import { buildStepReporter } from './progress';
+import { adoptionRecordName, isAdoptionRecord, withAdoptions, writeAdoptionRecord } from './adopted';
 import {
   ContainerCreateRequest,
   ContainerStatus,
@@ -40,6 +41,8 @@ import {
   ObservedNetwork,
   ObservedStack,
   ObservedVolume,
+  UnmanagedObjects,
+  UnmanagedQuery,
 } from './types';
 
 type ImageService = Images.ImageService;
@@ -126,11 +129,36 @@ export class BuiltinDriver implements Driver {
     const containers = records.map((r) => this.toObservedContainer(r, svc.state(r.Id), netRecords, imageConfigs));
     const networks = netRecords.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(observedNetwork);
     const volumes = this.volumes.list({ label: [`${LABELS.stack}=${stack}`] }).filter((v) => mine(v.Labels)).map(observedVolume);
-    return {
+    return withAdoptions(this, {
       networks: networks.sort(byName),
       volumes: volumes.sort(byName),
       containers: containers.sort(byName),
+    });
+  }
+
+  public async unmanaged(query: UnmanagedQuery = {}): Promise<UnmanagedObjects> {
+    const free = (labels: { readonly [k: string]: string } | null | undefined) => labels?.[LABELS.stack] === undefined;
+    const pick = (names: readonly string[] | undefined, name: string) => names === undefined || names.includes(name);
+    const svc = this.containers;
+    const rows = (await svc.list(true)).filter((r) => free(r.labels) && r.labels?.[BUILD_LABELS.step] === undefined);
+    const records = rows
+      .map((r) => svc.tryRecord(r.id))
+      .filter((r): r is ContainerRecord => r !== undefined && pick(query.containers, r.Name));
+    const netRecords = await this.networks.records();
+    const imageConfigs = new Map<string, ContainerConfig>();
+    return {
+      containers: records.map((r) => this.toObservedContainer(r, svc.state(r.Id), netRecords, imageConfigs)).sort(byName),
+      networks: netRecords.filter((n) => n.Name !== DEFAULT_NETWORK && free(n.Labels) && pick(query.networks, n.Name)).map(observedNetwork).sort(byName),
+      volumes: this.volumes
+        .list()
+        .filter((v) => free(v.Labels) && !isAdoptionRecord(v.Labels ?? {}) && pick(query.volumes, v.Name))
+        .map(observedVolume)
+        .sort(byName),
     };
+  }
+
+  public async recordAdoption(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void> {
+    await writeAdoptionRecord(this, kind, name, labels);
   }
 
   /** One container as observed now. */
@@ -169,6 +197,7 @@ export class BuiltinDriver implements Driver {
       name: r.Name,
       labels: { ...r.Config.Labels },
       imageId: r.ImageId,
+      imageRef: r.Config.Image,
       status: observedStatus(state.Status),
       exitCode: state.ExitCode,
       health: running ? state.Health?.Status : undefined,
@@ -294,6 +323,7 @@ export class BuiltinDriver implements Driver {
 
   public async removeNetwork(name: string): Promise<void> {
     await this.networks.remove(name, { force: true });
+    await this.volumes.remove(adoptionRecordName('network', name), { force: true });
   }
 
   // --- volumes --------------------------------------------------------------------------------
@@ -308,6 +338,7 @@ export class BuiltinDriver implements Driver {
 
   public async removeVolume(name: string): Promise<void> {
     await this.volumes.remove(name, { force: true });
+    if (!name.startsWith('cdk-docker-adopted-')) await this.volumes.remove(adoptionRecordName('volume', name), { force: true });
   }
 
   // --- containers -----------------------------------------------------------------------------
@@ -409,6 +440,7 @@ export class BuiltinDriver implements Driver {
     let labels: { [k: string]: string } | undefined;
     if (update.labels) {
       labels = ownLabels(record.Config.Labels, false);
+      for (const k of update.dropLabels ?? []) delete labels[k];
       Object.assign(labels, update.labels);
     }
     const limit = (v: number | null | undefined) => (v === undefined ? undefined : (v ?? 0));

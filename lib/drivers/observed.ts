@@ -65,6 +65,8 @@ export interface EndpointShape {
 export interface ContainerInspectShape {
   readonly Id: string;
   readonly Config: {
+    /** The image as it was named when the container was made. */
+    readonly Image?: string;
     readonly Hostname?: string;
     readonly User?: string;
     readonly Env?: readonly string[] | null;

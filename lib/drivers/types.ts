@@ -96,6 +96,8 @@ export interface ObservedContainer {
   readonly labels: { readonly [key: string]: string };
   /** The image id it runs. */
   readonly imageId: string;
+  /** The image as it was named when the container was made (`Config.Image`), when the engine says. */
+  readonly imageRef?: string;
   readonly status: ContainerStatus;
   readonly exitCode: number;
   readonly health?: 'starting' | 'healthy' | 'unhealthy';
@@ -122,6 +124,25 @@ export interface ObservedStack {
   readonly networks: ObservedNetwork[];
   readonly volumes: ObservedVolume[];
   readonly containers: ObservedContainer[];
+  /**
+   * Objects that carry no `io.cdk-docker.stack` label but have the name of a plan resource
+   * (`Driver.unmanaged`): what the diff may *adopt*. Filled by the caller, not by `observe`.
+   */
+  readonly unmanaged?: UnmanagedObjects;
+}
+
+/** Containers, networks and volumes without cdk-docker's labels (made by hand, by Compose). */
+export interface UnmanagedObjects {
+  readonly networks: ObservedNetwork[];
+  readonly volumes: ObservedVolume[];
+  readonly containers: ObservedContainer[];
+}
+
+/** Which unmanaged objects `Driver.unmanaged` reports: those of these names; all of a kind when absent. */
+export interface UnmanagedQuery {
+  readonly containers?: readonly string[];
+  readonly networks?: readonly string[];
+  readonly volumes?: readonly string[];
 }
 
 /** A container to create: the plan's spec with what apply resolved. */
@@ -170,6 +191,8 @@ export interface ContainerUpdate {
   readonly name?: string;
   /** New labels (the spec hash after an in-place update). */
   readonly labels?: ManagedLabels;
+  /** Labels removed with the new ones (an adopted container's labels of the tool that made it). */
+  readonly dropLabels?: readonly string[];
 }
 
 /** What an engine applies when the plan leaves a setting out (the diff counts them as equal). */
@@ -245,6 +268,11 @@ export interface DriverCapabilities {
    * in-place update). Without it the old labels stay: the diff never trusts the hash anyway.
    */
   readonly relabel: boolean;
+  /**
+   * What the diff says when adopting a container needs a replacement because the engine cannot
+   * change its labels (`Docker cannot relabel`). @default "the engine cannot relabel"
+   */
+  readonly noRelabel?: string;
   /**
    * Whether the engine runs a container resource's replicas itself (a Swarm service). Then the
    * reconciler hands it each changed container resource whole, through `applyContainer`,
@@ -401,6 +429,19 @@ export interface Driver {
    * or a variable without a name.
    */
   exec(nameOrId: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+
+  /**
+   * The containers, networks and volumes that carry no `io.cdk-docker.stack` label (all of a kind,
+   * or those `query` names), observed as `observe` observes a stack's: for `import containers`
+   * and adoption. Networks the engine makes itself (its default, `host`, `none`) are left out.
+   */
+  unmanaged?(query?: UnmanagedQuery): Promise<UnmanagedObjects>;
+  /**
+   * Makes an unmanaged network or volume `name` the stack's without touching it: engines cannot
+   * relabel those, so the driver records the adoption where its `observe` sees it (a record
+   * volume, see ./adopted) and reports the object with `labels` from then on. Idempotent.
+   */
+  recordAdoption?(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void>;
 
   /** The stacks that have a managed container, network or volume on the engine, sorted. */
   listStacks(): Promise<string[]>;

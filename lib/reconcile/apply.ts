@@ -5,6 +5,7 @@ import type { ContainerFile, ContainerUpdate, Driver, ImageProgress, ManagedLabe
 import { LABELS } from '../drivers/types';
 import { lastOutput } from '../drivers/output';
 import { CdkDockerError } from '../core/errors';
+import { isForeignToolLabel } from '../core/labels';
 import { limiter, mapLimit } from '../core/concurrency';
 import { readEnvFile } from '../core/env';
 import { managedLabels, replicaName } from './hash';
@@ -143,8 +144,11 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
   // A driver that owns replicas gets each container resource's changes as one.
   const changes = caps.ownsReplicas ? wholeContainerChanges(plan, diff.changes) : diff.changes;
   const imageIds = new Map<string, string>();
-  const containers = new Map(observed.containers.map((c) => [c.name, c]));
+  // Unmanaged containers the diff adopts are found by name like the stack's own.
+  const containers = new Map([...(observed.unmanaged?.containers ?? []), ...observed.containers].map((c) => [c.name, c]));
   const failures: string[] = [];
+  // Containers adopted by replacement go one at a time: a service is never down twice at once.
+  const oneAtATime = limiter(1);
 
   // Image ids for every image resource (containers are created from them): those the diff
   // observed, unless the apply changes them (then ensureImage gives the id).
@@ -182,18 +186,29 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
         return change.action === 'create' ? `ready (${img.id.slice(7, 19)})` : `updated (${img.id.slice(7, 19)})`;
       }
       case 'network':
-        if (change.action === 'replace') await driver.removeNetwork(resource.name);
-        if (change.action !== 'no-op') await driver.createNetwork(resource.name, resource.spec, labels);
-        return change.action === 'replace' ? 'replaced' : 'created';
       case 'volume':
-        if (change.action === 'replace') {
+        if (change.action === 'adopt' && change.adopt?.by === 'record') {
+          if (!driver.recordAdoption) throw new ApplyError(`${resource.type} ${resource.name} exists without cdk-docker's labels and the ${driver.name} driver cannot adopt it; remove it or rename the resource`);
+          await driver.recordAdoption(resource.type, resource.name, labels);
+          return 'adopted (kept as it is, recorded)';
+        }
+        break;
+    }
+    const replacing = change.action === 'replace' || change.action === 'adopt';
+    switch (resource.type) {
+      case 'network':
+        if (replacing) await driver.removeNetwork(resource.name);
+        if (change.action !== 'no-op') await driver.createNetwork(resource.name, resource.spec, labels);
+        return replacing ? 'replaced' : 'created';
+      case 'volume':
+        if (replacing) {
           if (!opts.allowDataLoss) {
             throw new ApplyError(`volume ${resource.name} would have to be recreated (${change.reasons.map((r) => r.field).join(', ')} changed) and its data would be lost; apply with --allow-data-loss to accept that`);
           }
           await driver.removeVolume(resource.name);
         }
         await driver.createVolume(resource.name, resource.spec, labels);
-        return change.action === 'replace' ? 'recreated' : 'created';
+        return replacing ? 'recreated' : 'created';
       case 'container':
         return container(change, resource, labels);
     }
@@ -204,10 +219,25 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     if (caps.ownsReplicas) return wholeContainer(change, resource, labels);
     const name = change.name;
     const existing = containers.get(name);
+    if (change.action === 'adopt' && existing) {
+      if (change.adopt?.by === 'relabel') {
+        // In place: the labels become ours (the other tool's go), the process runs on.
+        const dropLabels = Object.keys(existing.labels).filter(isForeignToolLabel);
+        await updateInPlace(change, resource, existing, labels, dropLabels);
+        return 'adopted (relabelled in place)';
+      }
+      return oneAtATime(async () => `adopted, ${await replaceContainer(change, resource, labels, existing)}`);
+    }
     if (change.action === 'update' && existing) {
       await updateInPlace(change, resource, existing, labels);
       return `updated (${change.reasons.map((r) => r.field).join(', ')})`;
     }
+    return replaceContainer(change, resource, labels, existing);
+  };
+
+  /** Creates the container, replacing `existing` if there is one. */
+  const replaceContainer = async (change: Change, resource: ContainerResource, labels: ManagedLabels, existing: ObservedContainer | undefined): Promise<string> => {
+    const name = change.name;
     const imageId = imageIdOf(change, resource);
     await waitForDependencies(resource);
     const env = resolveEnv(resource.spec, opts.env);
@@ -215,7 +245,8 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     const networkContainer = networkContainerOf(plan, resource.spec);
     const extra = { ...(files.length > 0 ? { files } : {}), ...(networkContainer !== undefined ? { networkContainer } : {}) };
     const fixedPorts = resource.spec.ports.some((p) => p.hostPort !== 0);
-    if (change.action === 'replace' && existing && canRename && !fixedPorts && resource.spec.networkMode !== 'host') {
+    const replacing = change.action === 'replace' || change.action === 'adopt';
+    if (replacing && existing && canRename && !fixedPorts && resource.spec.networkMode !== 'host') {
       // Start the new one first; the old one goes once the new one runs.
       const temp = `${name}-next`;
       await driver.removeContainer(temp, { force: true });
@@ -223,14 +254,14 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
       await startAndCheck(temp);
       await driver.removeContainer(existing.id, { force: true });
       await driver.updateContainer(temp, { name });
-      return `replaced (${change.reasons.map((r) => r.field).join(', ')})`;
+      return `replaced${change.reasons.length > 0 ? ` (${change.reasons.map((r) => r.field).join(', ')})` : ''}`;
     }
     if (existing) await driver.removeContainer(existing.id, { force: true });
     // A crashed earlier apply may have left the temporary container of a replacement.
     if (canRename) await driver.removeContainer(`${name}-next`, { force: true });
     await driver.createContainer({ name, spec: resource.spec, imageId, env, labels, ...extra });
     await startAndCheck(name);
-    return change.action === 'replace' ? `replaced (${change.reasons.map((r) => r.field).join(', ')})` : 'created and started';
+    return replacing ? `replaced${change.reasons.length > 0 ? ` (${change.reasons.map((r) => r.field).join(', ')})` : ''}` : 'created and started';
   };
 
   const imageIdOf = (change: Change, resource: ContainerResource): string => {
@@ -267,7 +298,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     }
   };
 
-  const updateInPlace = async (change: Change, resource: ContainerResource, existing: ObservedContainer, labels: ManagedLabels): Promise<void> => {
+  const updateInPlace = async (change: Change, resource: ContainerResource, existing: ObservedContainer, labels: ManagedLabels, dropLabels: readonly string[] = []): Promise<void> => {
     const spec = resource.spec;
     const can = (f: (typeof caps.inPlace)[number]) => caps.inPlace.includes(f);
     const update: ContainerUpdate = {
@@ -276,6 +307,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
       ...(can('nanoCpus') ? { nanoCpus: spec.nanoCpus ?? null } : {}),
       ...(can('pidsLimit') ? { pidsLimit: spec.pidsLimit ?? null } : {}),
       ...(caps.relabel ? { labels } : {}),
+      ...(caps.relabel && dropLabels.length > 0 ? { dropLabels } : {}),
       ...(existing.name !== change.name ? { name: change.name } : {}),
     };
     if (Object.keys(update).length > 0) await driver.updateContainer(existing.id, update);

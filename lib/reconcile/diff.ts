@@ -54,7 +54,7 @@
  */
 
 import { ValidationError } from '../core/errors';
-import { ownLabels } from '../core/labels';
+import { isForeignToolLabel, ownLabels } from '../core/labels';
 import { normalizeSignal } from '../core/linux';
 import { LABELS } from '../drivers/types';
 import type {
@@ -69,6 +69,7 @@ import type {
   ObservedNetwork,
   ObservedStack,
   ObservedVolume,
+  UnmanagedObjects,
 } from '../drivers/types';
 import type {
   ContainerResource,
@@ -85,7 +86,7 @@ import type {
 } from '../plan/types';
 import { containerInputs, ContainerInputs, EXTRA_LABELS, imageOf, parseInputs, replicaName, replicaOf, specHash } from './hash';
 import { dependencyOrder, TYPE_RANK } from './graph';
-import { Change, ChangeAction, KNOWN_AFTER_APPLY, MASKED, Reason, StackDiff } from './types';
+import { Adoption, Change, ChangeAction, KNOWN_AFTER_APPLY, MASKED, Reason, StackDiff } from './types';
 
 /** Observed images by the logical id of their image resource (undefined = not present). */
 export interface ObservedImages {
@@ -165,12 +166,16 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
     const r = plan.resources[id];
     if (r.type === 'network') {
       const obs = claimedNetworks.get(id);
-      const change = obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffNetwork(r, obs));
+      const free = obs === undefined ? unmanaged(observed.unmanaged, 'networks', r.name) : undefined;
+      const change =
+        free !== undefined ? adopted(id, r, r.name, diffNetwork(r, free), engine, 'record') : obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffNetwork(r, obs));
       if (change.action === 'replace' && obs !== undefined) replacedNetworks.set(obs.name, obs);
       resourceChanges.set(id, [change]);
     } else if (r.type === 'volume') {
       const obs = claimedVolumes.get(id);
-      const change = obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffVolume(r, obs));
+      const free = obs === undefined ? unmanaged(observed.unmanaged, 'volumes', r.name) : undefined;
+      const change =
+        free !== undefined ? adopted(id, r, r.name, diffVolume(r, free), engine, 'record') : obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffVolume(r, obs));
       if (change.action === 'replace' && obs !== undefined) replacedVolumes.add(obs.name);
       resourceChanges.set(id, [change]);
     }
@@ -182,7 +187,8 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
     } else if (r.type === 'container') {
       const observedReplicas = claimedContainers.get(id) ?? new Map<number, ObservedContainer>();
       for (let replica = 1; replica <= r.spec.replicas; replica++) {
-        const obs = observedReplicas.get(replica);
+        const free = observedReplicas.get(replica) === undefined ? unmanaged(observed.unmanaged, 'containers', replicaName(r.name, replica)) : undefined;
+        const obs = observedReplicas.get(replica) ?? free;
         const name = replicaName(r.name, replica);
         if (obs === undefined) {
           const change = { ...created(id, r), name, replica };
@@ -207,7 +213,8 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
             ? { networkContainer: { name: sharedName, observed: containersByName.get(sharedName), change: shared !== undefined ? firstReplicaChanges.get(shared) : undefined } }
             : {}),
         };
-        const change = { ...withReasons(id, r, name, diffContainer(ctx)), replica };
+        const reasons = diffContainer(ctx);
+        const change = { ...(free !== undefined ? adopted(id, r, name, reasons, engine, engine.relabel ? 'relabel' : 'replace') : withReasons(id, r, name, reasons)), replica };
         if (replica === 1) firstReplicaChanges.set(id, change);
         changes.push(change);
       }
@@ -776,6 +783,35 @@ function expectedName(plan: Plan, byPath: { container: Map<string, string> }, c:
 /** What a difference in `field` needs on this engine: in place when it says so, else a replace. */
 function inPlaceNeed(engine: DriverCapabilities): (field: InPlaceField) => Reason['needs'] {
   return (field) => (engine.inPlace.includes(field) ? 'update' : 'replace');
+}
+
+/**
+ * The unmanaged object of `kind` named `name`, if the caller found one (ObservedStack.unmanaged),
+ * with the labels of the tool that made it (Compose's) left out: they are not the user's, and
+ * adoption drops them.
+ */
+function unmanaged<K extends keyof UnmanagedObjects>(objects: UnmanagedObjects | undefined, kind: K, name: string): UnmanagedObjects[K][number] | undefined {
+  const o = (objects?.[kind] as ReadonlyArray<UnmanagedObjects[K][number]> | undefined)?.find((x) => x.name === name);
+  if (o === undefined) return undefined;
+  const strip = (labels: { readonly [k: string]: string }): { [k: string]: string } => Object.fromEntries(Object.entries(labels).filter(([k]) => !isForeignToolLabel(k)));
+  const spec = 'spec' in o ? { spec: { ...o.spec, labels: strip(o.spec.labels ?? {}) } } : {};
+  return { ...o, labels: strip(o.labels), ...spec } as UnmanagedObjects[K][number];
+}
+
+/**
+ * An existing object without our labels becomes the resource: by relabelling or recording it
+ * when its settings are the plan's (differences the engine changes in place are made too), else by
+ * a replacement (the reasons say why).
+ */
+function adopted(logicalId: string, r: Resource, name: string, reasons: Reason[], engine: DriverCapabilities, by: 'relabel' | 'replace' | 'record'): Change {
+  const differs = reasons.filter((x) => x.needs === 'replace');
+  const adopt: Adoption =
+    differs.length > 0
+      ? { by: 'replace', note: `its ${[...new Set(differs.map((x) => x.field.split(/[.[]/)[0]))].join(', ')} differ${differs.length === 1 ? 's' : ''} from the plan` }
+      : by === 'replace'
+        ? { by, note: engine.noRelabel ?? 'the engine cannot relabel' }
+        : { by };
+  return { logicalId, path: r.path, type: r.type, name, action: 'adopt', reasons, adopt };
 }
 
 function created(logicalId: string, r: Resource): Change {

@@ -70,7 +70,10 @@ import {
   ObservedNetwork,
   ObservedStack,
   ObservedVolume,
+  UnmanagedObjects,
+  UnmanagedQuery,
 } from '../types';
+import { adoptionRecordName, isAdoptionRecord, withAdoptions, writeAdoptionRecord } from '../adopted';
 import { registryAuthHeaders, registryConfigHeaders } from './auth';
 import { DockerClient } from './client';
 import { buildContext } from './context';
@@ -104,6 +107,7 @@ export const DOCKER_CAPABILITIES: DriverCapabilities = {
   defaults: DOCKER_DEFAULTS,
   inPlace: DOCKER_IN_PLACE,
   relabel: false,
+  noRelabel: 'Docker cannot relabel',
   ownsReplicas: false,
   unsupported: {
     'files.readOnlyRootfs':
@@ -252,11 +256,44 @@ export class DockerDriver implements Driver {
       const c = await this.inspect(id);
       if (c) containers.push(await this.observeInspected(c, images));
     });
-    return {
+    return withAdoptions(this, {
       networks: nets.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(observedNetwork).sort(byName),
       volumes: (vols.Volumes ?? []).filter((v) => mine(v.Labels)).map(observedVolume).sort(byName),
       containers: containers.sort(byName),
+    });
+  }
+
+  public async unmanaged(query: UnmanagedQuery = {}): Promise<UnmanagedObjects> {
+    const free = (labels: { readonly [k: string]: string } | null | undefined) => labels?.[LABELS.stack] === undefined && labels?.[LOCK_LABELS.stack] === undefined;
+    const pick = (names: readonly string[] | undefined, name: string) => names === undefined || names.includes(name);
+    const [rows, nets, vols] = await Promise.all([
+      query.containers?.length === 0
+        ? Promise.resolve([])
+        : this.client.request<Array<{ Id: string; Names?: string[] | null; Labels?: { [k: string]: string } | null }>>('GET', '/containers/json', { query: { all: true } }),
+      query.networks?.length === 0 ? Promise.resolve([]) : this.client.request<DockerNetworkInspect[]>('GET', '/networks'),
+      query.volumes?.length === 0 ? Promise.resolve({ Volumes: [] }) : this.client.request<{ Volumes: DockerVolumeInspect[] | null }>('GET', '/volumes'),
+    ]);
+    const images = new Map<string, Promise<ImageConfigShape | undefined>>();
+    const containers: ObservedContainer[] = [];
+    const ids = rows.filter((r) => free(r.Labels) && (r.Names ?? []).some((n) => pick(query.containers, n.replace(/^\//, '')))).map((r) => r.Id);
+    await forEachLimit(ids, INSPECT_CONCURRENCY, async (id) => {
+      const c = await this.inspect(id);
+      if (c) containers.push(await this.observeInspected(c, images));
+    });
+    // The networks Docker makes itself are no one's to adopt.
+    const own = new Set([DEFAULT_NETWORK, 'host', 'none']);
+    return {
+      containers: containers.sort(byName),
+      networks: nets.filter((n) => !own.has(n.Name) && free(n.Labels) && pick(query.networks, n.Name)).map(observedNetwork).sort(byName),
+      volumes: (vols.Volumes ?? [])
+        .filter((v) => free(v.Labels) && !isAdoptionRecord(v.Labels ?? {}) && pick(query.volumes, v.Name))
+        .map(observedVolume)
+        .sort(byName),
     };
+  }
+
+  public async recordAdoption(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void> {
+    await writeAdoptionRecord(this, kind, name, labels);
   }
 
   // --- images ---------------------------------------------------------------------------------
@@ -441,6 +478,7 @@ export class DockerDriver implements Driver {
   }
 
   public async removeNetwork(name: string): Promise<void> {
+    await this.removeVolume(adoptionRecordName('network', name));
     const n = await this.network(name);
     if (!n) return;
     try {
@@ -484,6 +522,7 @@ export class DockerDriver implements Driver {
   }
 
   public async removeVolume(name: string): Promise<void> {
+    if (!name.startsWith('cdk-docker-adopted-')) await this.removeVolume(adoptionRecordName('volume', name));
     try {
       await this.client.request('DELETE', `/volumes/${enc(name)}`);
     } catch (e) {

@@ -387,6 +387,7 @@ export function toObservedContainer(raw: DockerContainerInspect, image: ImageCon
     name: c.Name.replace(/^\//, ''),
     labels: { ...(c.Config.Labels ?? {}) },
     imageId: c.Image,
+    ...(c.Config.Image ? { imageRef: c.Config.Image } : {}),
     status,
     exitCode: state.ExitCode,
     ...(health ? { health } : {}),
