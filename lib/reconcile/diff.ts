@@ -757,7 +757,8 @@ function diffNetworks(
       continue;
     }
     const ha = [...new Set(h.aliases ?? [])].filter((a) => !auto.has(a) || w.aliases.includes(a)).sort();
-    const wa = [...new Set(w.aliases)].sort();
+    // Its own name resolves on every network it joins: wanted as an alias, it is there already.
+    const wa = [...new Set(w.aliases)].filter((a) => a !== obs.name || ha.includes(a)).sort();
     if (!eq(ha, wa)) replace(`networks.${w.network}.aliases`, show(ha), show(wa));
     if (w.ipv4Address !== undefined && h.ipv4Address !== w.ipv4Address) replace(`networks.${w.network}.ipv4Address`, show(h.ipv4Address), show(w.ipv4Address));
   }
@@ -807,11 +808,18 @@ function adopted(logicalId: string, r: Resource, name: string, reasons: Reason[]
   const differs = reasons.filter((x) => x.needs === 'replace');
   const adopt: Adoption =
     differs.length > 0
-      ? { by: 'replace', note: `its ${[...new Set(differs.map((x) => x.field.split(/[.[]/)[0]))].join(', ')} differ${differs.length === 1 ? 's' : ''} from the plan` }
+      ? { by: 'replace', note: differing(differs) }
       : by === 'replace'
         ? { by, note: engine.noRelabel ?? 'the engine cannot relabel' }
         : { by };
   return { logicalId, path: r.path, type: r.type, name, action: 'adopt', reasons, adopt };
+}
+
+/** `its command and env differ from the plan`: the settings behind an adoption's replacement. */
+function differing(reasons: readonly Reason[]): string {
+  const fields = [...new Set(reasons.map((x) => x.field.split(/[.[]/)[0]))];
+  const list = fields.length === 1 ? fields[0] : `${fields.slice(0, -1).join(', ')} and ${fields[fields.length - 1]}`;
+  return `its ${list} ${fields.length === 1 && !fields[0].endsWith('s') ? 'differs' : 'differ'} from the plan`;
 }
 
 function created(logicalId: string, r: Resource): Change {

@@ -35,6 +35,8 @@ export interface GenerateOptions {
   readonly stackName: string;
   /** Environment for `environment:` entries that have no value. @default process.env */
   readonly env?: { readonly [name: string]: string | undefined };
+  /** Where the model came from, for the file's first comment and the class's doc (import containers). @default the compose files */
+  readonly origin?: { readonly header: string; readonly description: string };
 }
 
 /** Keys that need no code: they were applied while loading. */
@@ -840,7 +842,7 @@ class Generator {
     const p = this.project;
     const cls = `${className(this.opts.stackName)}Stack`;
     const header = [
-      `// Imported from ${p.files.map((f) => path.basename(f)).join(', ')} by \`cdk-docker import compose\`.`,
+      this.opts.origin?.header ?? `// Imported from ${p.files.map((f) => path.basename(f)).join(', ')} by \`cdk-docker import compose\`.`,
       ...(p.comments[''] ? p.comments[''].split('\n').map((l) => `// ${l}`.trimEnd()) : []),
     ];
     // A construct no other one refers to needs no variable.
@@ -854,7 +856,7 @@ class Generator {
       ...header,
       `import { ${imports.join(', ')} } from 'cdk-docker';`,
       '',
-      `/** The services of the compose project "${p.name}". */`,
+      this.opts.origin?.description ?? `/** The services of the compose project "${p.name}". */`,
       `export class ${cls} extends Stack {`,
       '  constructor(scope: App, id: string) {',
       '    super(scope, id);',
