@@ -6,6 +6,7 @@ import { registerDeploy } from './deploy';
 import { registerDoctor } from './doctor';
 import { registerDrift } from './drift';
 import { registerGraph } from './graph';
+import { registerExport } from './export';
 import { registerImport } from './import';
 import { registerInit } from './init';
 import { registerLs } from './ls';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerStackCommands(program);
   registerInit(program);
   registerImport(program);
+  registerExport(program);
   registerDoctor(program);
   registerRuntime(program);
   return program;
