@@ -174,7 +174,13 @@ describe('on a private dockerd', () => {
     expect(imported.stderr).toBe('');
     expect(imported.stdout.split('\n')[0]).toBe(`Wrote main.ts, cdk-docker.json, package.json, tsconfig.json, jest.config.js, main.test.ts, .gitignore to ${dir} (stack "adoptproj": adoptproj_web_1, adoptproj_worker_1)`);
     const main = fs.readFileSync(path.join(dir, 'main.ts'), 'utf8');
-    expect(main).toContain(`const front = new Network(this, 'front', { name: 'adoptproj_front', subnet: '10.193.128.0/24', gateway: '10.193.128.1' });`);
+    expect(main).toContain(`const front = new Network(this, 'front', {
+      name: 'adoptproj_front',
+      attachable: true,
+      subnet: '10.193.128.0/24',
+      gateway: '10.193.128.1',
+    });`);
+    expect(main).toContain(`networks: [{ network: front, aliases: ['www'] }],`);
     expect(main).toContain(`const data = new Volume(this, 'data', { name: 'adoptproj_data' });`);
     expect(main).toContain(`name: 'adoptproj_web_1'`);
     expect(main).not.toContain('com.docker.compose');
@@ -193,11 +199,11 @@ describe('on a private dockerd', () => {
       .docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=container', '--format', '{{.Action}} {{.Actor.Attributes.name}}'])
       .split('\n')
       .filter((l) => /^(create|destroy) /.test(l));
-    const creates = events.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('create '));
+    const creates = events.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('create adoptproj_'));
     const destroys = events.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('destroy adoptproj_'));
     expect(creates).toHaveLength(2);
     expect(destroys).toHaveLength(2);
-    expect(destroys[0][1]).toBeLessThan(creates[1][1]);
+    expect({ events, before: destroys[0][1] < creates[1][1] }).toEqual({ events, before: true });
 
     const newIds = ['adoptproj_web_1', 'adoptproj_worker_1'].map((n) => dockerd.docker(['inspect', '-f', '{{.Id}}', n]).trim());
     expect(newIds.filter((id) => oldIds.includes(id))).toEqual([]);

@@ -319,6 +319,9 @@ export function toImageDefaults(image: DockerImageInspect): ImageDefaults {
   return imageDefaults(image.Config ?? {});
 }
 
+/** The label docker-compose puts on its containers (their aliases come in another order). */
+const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
+
 /**
  * The aliases a container was given on a network, from what inspect reports. On a user network
  * Docker appends the container's short id, then its hostname when that is not its name, each
@@ -327,6 +330,9 @@ export function toImageDefaults(image: DockerImageInspect): ImageDefaults {
  * the hostname is Docker's only when it is last.
  */
 export function askedAliases(c: Pick<DockerContainerInspect, 'Id' | 'Name' | 'Config'>, aliases: readonly string[]): string[] {
+  // docker-compose 1.x connects its containers with the service name, the short id and the
+  // aliases as a set (in any order): there, only the short id is not asked for.
+  if (c.Config.Labels?.[COMPOSE_PROJECT_LABEL] !== undefined) return aliases.filter((a) => a !== c.Id.slice(0, 12));
   const shortId = aliases.indexOf(c.Id.slice(0, 12));
   if (shortId >= 0) return aliases.slice(0, shortId);
   const hostname = c.Config.Hostname;
