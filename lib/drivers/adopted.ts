@@ -29,8 +29,10 @@ export function adoptionRecordName(kind: AdoptedKind, name: string): string {
 export interface RecordKeeper {
   createVolume(name: string, spec: VolumeSpec, labels: ManagedLabels): Promise<unknown>;
   removeVolume(name: string): Promise<void>;
-  unmanaged(query?: UnmanagedQuery): Promise<UnmanagedObjects>;
 }
+
+/** The objects without `io.cdk-docker.stack` labels that `query` names, adopted ones included. */
+export type UnlabelledObjects = (query: UnmanagedQuery) => Promise<UnmanagedObjects>;
 
 /** Writes (or rewrites) the record that makes `kind` `name` the stack's that `labels` name. */
 export async function writeAdoptionRecord(driver: RecordKeeper, kind: AdoptedKind, name: string, labels: ManagedLabels): Promise<void> {
@@ -43,7 +45,7 @@ export async function writeAdoptionRecord(driver: RecordKeeper, kind: AdoptedKin
  * A stack's observation with its records applied: record volumes out, the objects they adopt in
  * (with the record's labels). A record whose object is gone is dropped (the object is missing).
  */
-export async function withAdoptions(driver: RecordKeeper, observed: ObservedStack): Promise<ObservedStack> {
+export async function withAdoptions(unlabelled: UnlabelledObjects, observed: ObservedStack): Promise<ObservedStack> {
   const records = observed.volumes.filter((v) => v.labels[EXTRA_LABELS.adopts] !== undefined);
   if (records.length === 0) return observed;
   const wanted = { network: new Map<string, ObservedVolume>(), volume: new Map<string, ObservedVolume>() };
@@ -51,7 +53,7 @@ export async function withAdoptions(driver: RecordKeeper, observed: ObservedStac
     const m = /^(network|volume):(.+)$/.exec(r.labels[EXTRA_LABELS.adopts]);
     if (m) wanted[m[1] as AdoptedKind].set(m[2], r);
   }
-  const found = await driver.unmanaged({ containers: [], networks: [...wanted.network.keys()], volumes: [...wanted.volume.keys()] });
+  const found = await unlabelled({ containers: [], networks: [...wanted.network.keys()], volumes: [...wanted.volume.keys()] });
   const relabel = <T extends ObservedNetwork | ObservedVolume>(o: T, record: ObservedVolume): T => ({
     ...o,
     labels: {
@@ -67,6 +69,11 @@ export async function withAdoptions(driver: RecordKeeper, observed: ObservedStac
     networks: [...observed.networks, ...found.networks.filter((n) => wanted.network.has(n.name)).map((n) => relabel(n, wanted.network.get(n.name)!))].sort(byName),
     volumes: [...observed.volumes.filter((v) => !records.includes(v)), ...found.volumes.filter((v) => wanted.volume.has(v.name)).map((v) => relabel(v, wanted.volume.get(v.name)!))].sort(byName),
   };
+}
+
+/** `network:NAME` and `volume:NAME` of every object a record adopts, from the engine's volumes' labels. */
+export function adoptedObjects(volumes: ReadonlyArray<{ readonly labels: { readonly [k: string]: string } }>): Set<string> {
+  return new Set(volumes.map((v) => v.labels[EXTRA_LABELS.adopts]).filter((x): x is string => x !== undefined));
 }
 
 /** True for a record volume (never reported as a volume of a stack, never adopted itself). */

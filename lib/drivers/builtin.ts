@@ -21,7 +21,7 @@ import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
 import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume, requestNetworkMode } from './observed';
 import { buildStepReporter } from './progress';
-import { adoptionRecordName, isAdoptionRecord, withAdoptions, writeAdoptionRecord } from './adopted';
+import { adoptedObjects, adoptionRecordName, isAdoptionRecord, withAdoptions, writeAdoptionRecord } from './adopted';
 import {
   ContainerCreateRequest,
   ContainerStatus,
@@ -129,7 +129,7 @@ export class BuiltinDriver implements Driver {
     const containers = records.map((r) => this.toObservedContainer(r, svc.state(r.Id), netRecords, imageConfigs));
     const networks = netRecords.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(observedNetwork);
     const volumes = this.volumes.list({ label: [`${LABELS.stack}=${stack}`] }).filter((v) => mine(v.Labels)).map(observedVolume);
-    return withAdoptions(this, {
+    return withAdoptions((q) => this.unlabelled(q, true), {
       networks: networks.sort(byName),
       volumes: volumes.sort(byName),
       containers: containers.sort(byName),
@@ -137,6 +137,11 @@ export class BuiltinDriver implements Driver {
   }
 
   public async unmanaged(query: UnmanagedQuery = {}): Promise<UnmanagedObjects> {
+    return this.unlabelled(query, false);
+  }
+
+  /** Objects without our stack label; those a record adopts only with `adopted`. */
+  private async unlabelled(query: UnmanagedQuery, adoptedToo: boolean): Promise<UnmanagedObjects> {
     const free = (labels: { readonly [k: string]: string } | null | undefined) => labels?.[LABELS.stack] === undefined;
     const pick = (names: readonly string[] | undefined, name: string) => names === undefined || names.includes(name);
     const svc = this.containers;
@@ -146,12 +151,17 @@ export class BuiltinDriver implements Driver {
       .filter((r): r is ContainerRecord => r !== undefined && pick(query.containers, r.Name));
     const netRecords = await this.networks.records();
     const imageConfigs = new Map<string, ContainerConfig>();
+    const allVolumes = this.volumes.list();
+    // An object a record adopts is a stack's now.
+    const adopted = adoptedObjects(allVolumes.map((v) => ({ labels: v.Labels ?? {} })));
     return {
       containers: records.map((r) => this.toObservedContainer(r, svc.state(r.Id), netRecords, imageConfigs)).sort(byName),
-      networks: netRecords.filter((n) => n.Name !== DEFAULT_NETWORK && free(n.Labels) && pick(query.networks, n.Name)).map(observedNetwork).sort(byName),
-      volumes: this.volumes
-        .list()
-        .filter((v) => free(v.Labels) && !isAdoptionRecord(v.Labels ?? {}) && pick(query.volumes, v.Name))
+      networks: netRecords
+        .filter((n) => n.Name !== DEFAULT_NETWORK && free(n.Labels) && (adoptedToo || !adopted.has(`network:${n.Name}`)) && pick(query.networks, n.Name))
+        .map(observedNetwork)
+        .sort(byName),
+      volumes: allVolumes
+        .filter((v) => free(v.Labels) && !isAdoptionRecord(v.Labels ?? {}) && (adoptedToo || !adopted.has(`volume:${v.Name}`)) && pick(query.volumes, v.Name))
         .map(observedVolume)
         .sort(byName),
     };

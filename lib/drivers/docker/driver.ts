@@ -73,7 +73,7 @@ import {
   UnmanagedObjects,
   UnmanagedQuery,
 } from '../types';
-import { adoptionRecordName, isAdoptionRecord, withAdoptions, writeAdoptionRecord } from '../adopted';
+import { adoptedObjects, adoptionRecordName, isAdoptionRecord, withAdoptions, writeAdoptionRecord } from '../adopted';
 import { registryAuthHeaders, registryConfigHeaders } from './auth';
 import { DockerClient } from './client';
 import { buildContext } from './context';
@@ -256,7 +256,7 @@ export class DockerDriver implements Driver {
       const c = await this.inspect(id);
       if (c) containers.push(await this.observeInspected(c, images));
     });
-    return withAdoptions(this, {
+    return withAdoptions((q) => this.unlabelled(q, true), {
       networks: nets.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(observedNetwork).sort(byName),
       volumes: (vols.Volumes ?? []).filter((v) => mine(v.Labels)).map(observedVolume).sort(byName),
       containers: containers.sort(byName),
@@ -264,6 +264,11 @@ export class DockerDriver implements Driver {
   }
 
   public async unmanaged(query: UnmanagedQuery = {}): Promise<UnmanagedObjects> {
+    return this.unlabelled(query, false);
+  }
+
+  /** Objects without our stack label; those a record adopts only with `adopted`. */
+  private async unlabelled(query: UnmanagedQuery, adoptedToo: boolean): Promise<UnmanagedObjects> {
     const free = (labels: { readonly [k: string]: string } | null | undefined) => labels?.[LABELS.stack] === undefined && labels?.[LOCK_LABELS.stack] === undefined;
     const pick = (names: readonly string[] | undefined, name: string) => names === undefined || names.includes(name);
     const [rows, nets, vols] = await Promise.all([
@@ -271,7 +276,8 @@ export class DockerDriver implements Driver {
         ? Promise.resolve([])
         : this.client.request<Array<{ Id: string; Names?: string[] | null; Labels?: { [k: string]: string } | null }>>('GET', '/containers/json', { query: { all: true } }),
       query.networks?.length === 0 ? Promise.resolve([]) : this.client.request<DockerNetworkInspect[]>('GET', '/networks'),
-      query.volumes?.length === 0 ? Promise.resolve({ Volumes: [] }) : this.client.request<{ Volumes: DockerVolumeInspect[] | null }>('GET', '/volumes'),
+      // Always: the records among them say which networks and volumes are adopted already.
+      this.client.request<{ Volumes: DockerVolumeInspect[] | null }>('GET', '/volumes'),
     ]);
     const images = new Map<string, Promise<ImageConfigShape | undefined>>();
     const containers: ObservedContainer[] = [];
@@ -282,11 +288,12 @@ export class DockerDriver implements Driver {
     });
     // The networks Docker makes itself are no one's to adopt.
     const own = new Set([DEFAULT_NETWORK, 'host', 'none']);
+    const adopted = adoptedObjects((vols.Volumes ?? []).map((v) => ({ labels: v.Labels ?? {} })));
     return {
       containers: containers.sort(byName),
-      networks: nets.filter((n) => !own.has(n.Name) && free(n.Labels) && pick(query.networks, n.Name)).map(observedNetwork).sort(byName),
+      networks: nets.filter((n) => !own.has(n.Name) && free(n.Labels) && (adoptedToo || !adopted.has(`network:${n.Name}`)) && pick(query.networks, n.Name)).map(observedNetwork).sort(byName),
       volumes: (vols.Volumes ?? [])
-        .filter((v) => free(v.Labels) && !isAdoptionRecord(v.Labels ?? {}) && pick(query.volumes, v.Name))
+        .filter((v) => free(v.Labels) && !isAdoptionRecord(v.Labels ?? {}) && (adoptedToo || !adopted.has(`volume:${v.Name}`)) && pick(query.volumes, v.Name))
         .map(observedVolume)
         .sort(byName),
     };
