@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CliResult, ROOT, cdkDocker, removeTempDirs, tempDir } from '../helpers/cli';
+import { CliResult, ROOT, cdkDocker, removeTempDirs, tempDir, writeJsApp } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
 import { requireCommand } from '../helpers/prereq';
 import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
@@ -219,4 +219,90 @@ describe('on a private dockerd', () => {
     expect(config.status).toBe(0);
     expect(config.stdout).toContain('container_name: adoptproj_web_1');
   });
+  test('export compose round trip: docker-compose up of the exported file makes what apply --engine docker makes (normalised inspect)', () => {
+    const dir = path.join(work, 'rt');
+    fs.mkdirSync(dir);
+    writeJsApp(
+      dir,
+      `const app = new cdk.App();
+const stack = new cdk.Stack(app, 'adoptrt');
+const back = new cdk.Network(stack, 'back', { name: 'adoptrt-back' });
+const store = new cdk.Volume(stack, 'store', { name: 'adoptrt-store' });
+const db = new cdk.Container(stack, 'db', {
+  image: 'busybox:examples',
+  name: 'adoptrt-db',
+  command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'],
+  env: { MODE: 'prod', PRICE: 'a$b' },
+  workingDir: '/tmp',
+  networks: [{ network: back, aliases: ['database'] }],
+  mounts: [{ type: 'volume', source: store, target: '/data' }, { type: 'tmpfs', target: '/scratch', size: '1m' }],
+  healthcheck: { test: ['CMD', 'true'], interval: '1s', retries: 2 },
+  restart: 'unless-stopped',
+  labels: { tier: 'db' },
 });
+new cdk.Container(stack, 'web', {
+  image: 'busybox:examples',
+  name: 'adoptrt-web',
+  entrypoint: ['sh', '-c'],
+  command: ['sleep 3600'],
+  ports: ['127.0.0.1:19721:80'],
+  networks: [back],
+  dependsOn: [{ container: db, condition: 'healthy' }],
+  restart: cdk.Restart.onFailure(3),
+  capDrop: ['NET_RAW'],
+  stopTimeout: '3s',
+});
+app.synth();`,
+    );
+    const inspectAll = (): Record<string, unknown> => {
+      const out: Record<string, unknown> = {};
+      for (const name of ['adoptrt-db', 'adoptrt-web']) out[name] = normalise(JSON.parse(dockerd.docker(['inspect', name]))[0]);
+      return out;
+    };
+    must(cdkDocker(['apply', '--engine', 'docker', '--auto-approve'], dir, env()));
+    const applied = inspectAll();
+    const exported = cdkDocker(['export', 'compose', '-o', 'compose.yml'], dir, env());
+    expect(exported.stderr).toBe('');
+    expect(exported.stdout).toBe(`Wrote ${path.join(dir, 'compose.yml')}\n`);
+    must(cdkDocker(['destroy', '--engine', 'docker', '--auto-approve', '--volumes'], dir, env()));
+
+    const config = compose(['-f', 'compose.yml', 'config', '-q'], dir);
+    expect(config.stderr).toBe('');
+    expect(config.status).toBe(0);
+    const up = compose(['-p', 'adoptrt', '-f', 'compose.yml', 'up', '-d'], dir);
+    expect(up.status).toBe(0);
+    try {
+      expect(inspectAll()).toEqual(applied);
+    } finally {
+      expect(compose(['-p', 'adoptrt', '-f', 'compose.yml', 'down', '-v', '-t', '1'], dir).status).toBe(0);
+    }
+  });
+});
+
+/** What both tools make of a container, without their own labels and the ids the engine picks. */
+function normalise(c: Record<string, any>): Record<string, unknown> {
+  const config = c.Config;
+  const host = c.HostConfig;
+  const shortId = String(c.Id).slice(0, 12);
+  return {
+    image: c.Image,
+    cmd: config.Cmd ?? null,
+    entrypoint: config.Entrypoint ?? null,
+    env: [...(config.Env ?? [])].sort(),
+    workingDir: config.WorkingDir,
+    user: config.User,
+    labels: Object.fromEntries(Object.entries((config.Labels ?? {}) as Record<string, string>).filter(([k]) => !k.startsWith('com.docker.compose.') && !k.startsWith('io.cdk-docker.'))),
+    healthcheck: config.Healthcheck ?? null,
+    stopTimeout: config.StopTimeout ?? null,
+    // No ports: one tool says {} and the other null.
+    ports: Object.keys(host.PortBindings ?? {}).length > 0 ? host.PortBindings : null,
+    restart: host.RestartPolicy,
+    capDrop: host.CapDrop,
+    tmpfs: host.Tmpfs ?? null,
+    mounts: (c.Mounts as Array<Record<string, unknown>>).map((m) => ({ type: m.Type, name: m.Name, target: m.Destination, rw: m.RW })),
+    networks: Object.fromEntries(
+      Object.entries((c.NetworkSettings.Networks ?? {}) as Record<string, any>).map(([n, e]) => [n, ((e.Aliases ?? []) as string[]).filter((a) => a !== shortId).sort()]),
+    ),
+  };
+}
+

@@ -123,14 +123,17 @@ export function exportCompose(plan: Plan, dir: string): ExportedCompose {
     }
     if (s.publishAllPorts) warnings.push(`${c.path}: publishAllPorts (-P) has no compose key; list the ports`);
     if (s.expose?.length) svc.expose = [...s.expose];
-    const mounts = s.mounts.map((m) => {
-      if (m.type === 'tmpfs') {
-        const tmpfs = { ...(m.sizeBytes !== undefined ? { size: m.sizeBytes } : {}) };
-        if (m.mode !== undefined) warnings.push(`${c.path}: the tmpfs at ${m.target} has mode ${m.mode.toString(8)}, which docker-compose 1.29 cannot set (compose v2: tmpfs.mode)`);
-        return { type: 'tmpfs', target: m.target, ...(Object.keys(tmpfs).length > 0 ? { tmpfs } : {}) };
-      }
-      if (m.type === 'bind') return { type: 'bind', source: rel(m.source), target: m.target, ...(m.readOnly ? { read_only: true } : {}) };
-      return { type: 'volume', source: volumeKeyByName.get(m.source) ?? m.source, target: m.target, ...(m.readOnly ? { read_only: true } : {}) };
+    // tmpfs mounts as the service's `tmpfs:` (HostConfig.Tmpfs, with size and mode, as apply makes them).
+    const tmpfs = s.mounts.flatMap((m) => {
+      if (m.type !== 'tmpfs') return [];
+      const opts = [...(m.sizeBytes !== undefined ? [`size=${m.sizeBytes}`] : []), ...(m.mode !== undefined ? [`mode=${m.mode.toString(8)}`] : [])];
+      return [`${m.target}${opts.length > 0 ? `:${opts.join(',')}` : ''}`];
+    });
+    if (tmpfs.length > 0) svc.tmpfs = tmpfs;
+    const mounts = s.mounts.flatMap((m) => {
+      if (m.type === 'tmpfs') return [];
+      if (m.type === 'bind') return [{ type: 'bind', source: rel(m.source), target: m.target, ...(m.readOnly ? { read_only: true } : {}) }];
+      return [{ type: 'volume', source: volumeKeyByName.get(m.source) ?? m.source, target: m.target, ...(m.readOnly ? { read_only: true } : {}) }];
     });
     for (const m of s.mounts) {
       if (m.type === 'volume' && !volumeKeyByName.has(m.source)) {
