@@ -76,7 +76,7 @@ export async function importContainers(opts: ImportContainersOptions): Promise<I
   const images = new Map<string, ImageDefaults | undefined>();
   for (const c of chosen) if (!images.has(c.imageId)) images.set(c.imageId, (await driver.image(c.imageId))?.config);
   const model = containersModel({ containers: chosen, networks: all.networks, volumes: all.volumes, images, defaults: driver.capabilities.defaults, name: stack, dir });
-  const what = opts.composeProject !== undefined ? `the containers of the compose project "${opts.composeProject}"` : `${chosen.length} container${chosen.length === 1 ? '' : 's'}`;
+  const what = opts.composeProject !== undefined ? `the containers of the compose project ${JSON.stringify(opts.composeProject)}` : `${chosen.length} container${chosen.length === 1 ? '' : 's'}`;
   const gen = generateStack(model, {
     outDir: dir,
     stackName: stack,

@@ -50,7 +50,9 @@ export function containersModel(input: ContainersModelInput): ComposeProject {
   const composeNames = input.containers.map((c) => c.labels[COMPOSE_LABELS.service]);
   for (const c of input.containers) {
     const svc = c.labels[COMPOSE_LABELS.service];
-    serviceOf.set(c.name, svc !== undefined && composeNames.filter((n) => n === svc).length === 1 && !byName.has(svc) ? svc : c.name);
+    // A label is anyone's text: only a name that is a valid construct id and Docker name is taken.
+    const usable = svc !== undefined && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(svc) && composeNames.filter((n) => n === svc).length === 1 && !byName.has(svc);
+    serviceOf.set(c.name, usable ? svc : c.name);
   }
   const networkKey = (name: string): string => {
     const n = input.networks.find((x) => x.name === name);
@@ -133,10 +135,10 @@ export function containersModel(input: ContainersModelInput): ComposeProject {
       const def = input.defaults.healthcheck;
       s.healthcheck = {
         test: [...h.test],
-        ...(h.intervalMs && h.intervalMs !== def.intervalMs ? { interval: `${h.intervalMs}ms` } : {}),
-        ...(h.timeoutMs && h.timeoutMs !== def.timeoutMs ? { timeout: `${h.timeoutMs}ms` } : {}),
+        ...(h.intervalMs && h.intervalMs !== def.intervalMs ? { interval: duration(h.intervalMs) } : {}),
+        ...(h.timeoutMs && h.timeoutMs !== def.timeoutMs ? { timeout: duration(h.timeoutMs) } : {}),
         ...(h.retries && h.retries !== def.retries ? { retries: h.retries } : {}),
-        ...(h.startPeriodMs && h.startPeriodMs !== def.startPeriodMs ? { start_period: `${h.startPeriodMs}ms` } : {}),
+        ...(h.startPeriodMs && h.startPeriodMs !== def.startPeriodMs ? { start_period: duration(h.startPeriodMs) } : {}),
       };
     }
     const labels = Object.fromEntries(Object.entries(o.labels ?? {}).filter(([k, v]) => !isOwnLabel(k) && !isForeignToolLabel(k) && d?.labels[k] !== v));
@@ -203,6 +205,11 @@ function volumeEntry(v: ObservedVolume): Record<string, unknown> {
 
 function userLabels(labels: { readonly [k: string]: string }): { [k: string]: string } {
   return Object.fromEntries(Object.entries(labels).filter(([k]) => !isOwnLabel(k) && !isForeignToolLabel(k)));
+}
+
+/** `1s`, `1500ms`: a duration as a person writes it. */
+function duration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 function same(a: readonly unknown[] | undefined, b: readonly unknown[] | undefined): boolean {
