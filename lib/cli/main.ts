@@ -14,6 +14,7 @@ import { registerRuntime } from './runtime';
 import { FlagError, normalizeRuntimeArgs } from './runtime/flags';
 import { registerStackCommands } from './stack-commands';
 import { registerSynth } from './synth';
+import { registerWatch } from './watch';
 
 /**
  * Builds the `cdk-docker` command tree. Each command lives in its own file, parses its flags
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerDeploy(program);
   registerDrift(program);
   registerStackCommands(program);
+  registerWatch(program);
   registerInit(program);
   registerImport(program);
   registerExport(program);

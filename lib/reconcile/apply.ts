@@ -128,6 +128,7 @@ export function resolveFiles(spec: ContainerSpec, env: NodeJS.ProcessEnv = proce
 /** The name of the container whose network a spec shares (replica 1 of that resource), if any. */
 export function networkContainerOf(plan: Plan, spec: ContainerSpec): string | undefined {
   if (typeof spec.networkMode !== 'object') return undefined;
+  if (spec.networkMode.containerName !== undefined) return spec.networkMode.containerName;
   const target = plan.resources[spec.networkMode.container];
   if (target === undefined || target.type !== 'container') {
     throw new CdkDockerError(`the plan shares the network of container resource ${spec.networkMode.container}, which it does not have; synth the stack again`);
@@ -249,7 +250,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     if (replacing && existing && canRename && !fixedPorts && resource.spec.networkMode !== 'host') {
       // Start the new one first; the old one goes once the new one runs.
       const temp = `${name}-next`;
-      await driver.removeContainer(temp, { force: true });
+      if (containers.has(temp)) await driver.removeContainer(temp, { force: true });
       await driver.createContainer({ name: temp, spec: resource.spec, imageId, env, labels, ...extra });
       await startAndCheck(temp);
       await driver.removeContainer(existing.id, { force: true });
@@ -257,8 +258,9 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
       return `replaced${change.reasons.length > 0 ? ` (${change.reasons.map((r) => r.field).join(', ')})` : ''}`;
     }
     if (existing) await driver.removeContainer(existing.id, { force: true });
-    // A crashed earlier apply may have left the temporary container of a replacement.
-    if (canRename) await driver.removeContainer(`${name}-next`, { force: true });
+    // A crashed earlier apply may have left the temporary container of a replacement (it carries
+    // the stack's labels, so observe saw it).
+    if (canRename && containers.has(`${name}-next`)) await driver.removeContainer(`${name}-next`, { force: true });
     await driver.createContainer({ name, spec: resource.spec, imageId, env, labels, ...extra });
     await startAndCheck(name);
     return replacing ? `replaced${change.reasons.length > 0 ? ` (${change.reasons.map((r) => r.field).join(', ')})` : ''}` : 'created and started';

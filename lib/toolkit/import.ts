@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgumentError } from '../core/errors';
+import { ConflictError, InvalidArgumentError } from '../core/errors';
 import { checkName, suggestName } from '../core/names';
 import { generateStack, NotImported } from '../import/compose/generate';
 import { loadCompose } from '../import/compose/load';
@@ -54,6 +54,10 @@ export function importCompose(opts: ImportComposeOptions = {}): ImportComposeRes
   if (problem) throw new InvalidArgumentError(`${problem}; pass --stack`);
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new InvalidArgumentError(`${dir} exists and is not a directory; choose another -o`);
 
+  const mainPath = path.join(dir, 'main.ts');
+  if (fs.existsSync(mainPath) && !/^\/\/ Imported from .* by `cdk-docker import compose`\./.test(fs.readFileSync(mainPath, 'utf8'))) {
+    throw new ConflictError(`${mainPath} exists and was not written by \`cdk-docker import compose\`; import into another directory (-o) or move it away`);
+  }
   const gen = generateStack(project, { outDir: dir, stackName: stack, env: opts.env });
   const newProject = !fs.existsSync(path.join(dir, 'package.json'));
   const files: Array<[string, string]> = [['main.ts', gen.mainTs]];

@@ -1,4 +1,6 @@
-import type { Driver, ObservedStack } from '../drivers/types';
+import type { Driver, ObservedContainer, ObservedStack } from '../drivers/types';
+import { LABELS } from '../drivers/types';
+import { replicaOf } from '../reconcile/hash';
 import type { Plan } from '../plan/types';
 import type { ObservedImages } from '../reconcile/diff';
 import { replicaName } from '../reconcile/hash';
@@ -29,4 +31,10 @@ export async function observePlan(plan: Plan, driver: Driver): Promise<{ observe
   const unmanaged = await driver.unmanaged(missing);
   const found = unmanaged.containers.length + unmanaged.networks.length + unmanaged.volumes.length > 0;
   return { observed: found ? { ...stack, unmanaged } : stack, images };
+}
+
+/** How a container is named within its stack: its construct path, `:N` for replica N > 1. */
+export function stackPathOf(c: ObservedContainer): string {
+  const r = replicaOf(c);
+  return `${c.labels[LABELS.path] ?? '?'}${r > 1 ? `:${r}` : ''}`;
 }

@@ -195,6 +195,12 @@ if (require.main === module) {
     const r = cdkDocker(['import', 'compose', '-o', 'app'], dir);
     expect(r).toEqual({ code: 1, stdout: '', stderr: 'Error: compose.yaml: service "web": "ports" must be an array\n' });
     expect(fs.existsSync(path.join(dir, 'app'))).toBe(false);
+    fs.mkdirSync(path.join(dir, 'mine'));
+    fs.writeFileSync(path.join(dir, 'mine', 'main.ts'), '// my own stack\n');
+    fs.writeFileSync(path.join(dir, 'compose.yaml'), 'services:\n  web:\n    image: nginx\n');
+    const mine = cdkDocker(['import', 'compose', '-o', 'mine'], dir);
+    expect(mine.stderr).toBe(`Error: ${path.join(dir, 'mine', 'main.ts')} exists and was not written by \`cdk-docker import compose\`; import into another directory (-o) or move it away\n`);
+    expect(fs.readdirSync(path.join(dir, 'mine'))).toEqual(['main.ts']);
     const missing = cdkDocker(['import', 'compose', '-f', 'nope.yaml'], dir);
     expect(missing.stderr).toBe('Error: compose file nope.yaml does not exist; check the path\n');
   });

@@ -40,12 +40,12 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import type { DependencyCondition, ImageResource, NetworkSpec, VolumeSpec } from '../../plan/types';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../core/errors';
 import { cpuRangeMessage } from '../../core/limits';
-import { LABEL_PREFIX, ownLabels } from '../../core/labels';
+import { EXTRA_LABELS, LABEL_PREFIX, ownLabels } from '../../core/labels';
 import { validateName } from '../../core/names';
 import { identityAlive, processIdentity } from '../../core/process';
 import { ContainerConditionError, UnsupportedError } from '../errors';
@@ -157,6 +157,10 @@ export class DockerDriver implements Driver {
   public readonly capabilities = DOCKER_CAPABILITIES;
   private infoCache?: Promise<DockerInfo & { readonly clockOffsetMs: number }>;
   private lockImage?: Promise<void>;
+  /** Networks this driver has seen exist (a container's create checks its network once per command). */
+  private readonly knownNetworks = new Set<string>();
+  /** Image configs by image id (content-addressed, so they never change), for observing containers. */
+  private readonly imageConfigs = new Map<string, Promise<ImageConfigShape | undefined>>();
   private readonly leaseSeconds: number;
   private readonly machine: string;
   private readonly env: NodeJS.ProcessEnv;
@@ -224,18 +228,57 @@ export class DockerDriver implements Driver {
     }
   }
 
-  private async observeInspected(c: DockerContainerInspect, images: Map<string, Promise<ImageConfigShape | undefined>>): Promise<ObservedContainer> {
+  private async observeInspected(inspected: DockerContainerInspect): Promise<ObservedContainer> {
+    const c = await this.withoutMissingFiles(inspected);
+    const images = this.imageConfigs;
     let image = images.get(c.Image);
     if (!image) {
       image = this.imageInspect(c.Image).then((i) => i?.Config ?? undefined);
       images.set(c.Image, image);
+      // An image id names its content: its config never changes. One that is absent is asked again.
+      image.then((config) => config === undefined && images.delete(c.Image), () => images.delete(c.Image));
     }
-    const [config, info] = await Promise.all([image, c.HostConfig.NetworkMode === 'host' ? this.info() : undefined]);
-    return toObservedContainer(c, config, this.capabilities, info?.Name);
+    const [config, info, shared] = await Promise.all([image, c.HostConfig.NetworkMode === 'host' ? this.info() : undefined, this.networkContainerName(c)]);
+    return toObservedContainer(shared ? { ...c, HostConfig: { ...c.HostConfig, NetworkMode: `container:${shared}` } } : c, config, this.capabilities, info?.Name);
+  }
+
+  /**
+   * A container never started whose secret or config files are not in it (an apply killed
+   * between its create and the archive that puts them there) is reported with an inputs label
+   * that lacks them, so that the diff replaces it instead of starting it without them.
+   */
+  private async withoutMissingFiles(c: DockerContainerInspect): Promise<DockerContainerInspect> {
+    const label = c.State.Status === 'created' ? c.Config.Labels?.[EXTRA_LABELS.inputs] : undefined;
+    let inputs: { mounted?: { [target: string]: string } } | undefined;
+    try {
+      inputs = label !== undefined ? (JSON.parse(label) as typeof inputs) : undefined;
+    } catch {
+      return c;
+    }
+    const mounted = inputs?.mounted !== null && typeof inputs?.mounted === 'object' ? inputs.mounted : {};
+    const missing: string[] = [];
+    for (const target of Object.keys(mounted)) {
+      try {
+        await this.client.request('HEAD', `/containers/${c.Id}/archive`, { query: { path: target } });
+      } catch (e) {
+        if (!(e instanceof DockerNotFoundError)) throw e;
+        missing.push(target);
+      }
+    }
+    if (missing.length === 0) return c;
+    const kept = Object.fromEntries(Object.entries(mounted).filter(([t]) => !missing.includes(t)));
+    return { ...c, Config: { ...c.Config, Labels: { ...c.Config.Labels, [EXTRA_LABELS.inputs]: JSON.stringify({ ...inputs, mounted: kept }) } } };
+  }
+
+  /** The name of the container whose network `c` shares (Docker records its id), if any and it still exists. */
+  private async networkContainerName(c: DockerContainerInspect): Promise<string | undefined> {
+    const mode = c.HostConfig.NetworkMode ?? '';
+    if (!mode.startsWith('container:')) return undefined;
+    return (await this.inspect(mode.slice('container:'.length)))?.Name.replace(/^\//, '');
   }
 
   private async observeContainer(nameOrId: string): Promise<ObservedContainer> {
-    return this.observeInspected(await this.mustInspect(nameOrId), new Map());
+    return this.observeInspected(await this.mustInspect(nameOrId));
   }
 
   // --- observe --------------------------------------------------------------------------------
@@ -248,13 +291,12 @@ export class DockerDriver implements Driver {
       this.client.request<DockerNetworkInspect[]>('GET', '/networks', { query: { filters } }),
       this.client.request<{ Volumes: DockerVolumeInspect[] | null }>('GET', '/volumes', { query: { filters } }),
     ]);
-    const images = new Map<string, Promise<ImageConfigShape | undefined>>();
     const containers: ObservedContainer[] = [];
     const ids = rows.filter((r) => mine(r.Labels)).map((r) => r.Id);
     await forEachLimit(ids, INSPECT_CONCURRENCY, async (id) => {
       // Removed meanwhile: not there.
       const c = await this.inspect(id);
-      if (c) containers.push(await this.observeInspected(c, images));
+      if (c) containers.push(await this.observeInspected(c));
     });
     return withAdoptions((q) => this.unlabelled(q, true), {
       networks: nets.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(observedNetwork).sort(byName),
@@ -279,12 +321,11 @@ export class DockerDriver implements Driver {
       // Always: the records among them say which networks and volumes are adopted already.
       this.client.request<{ Volumes: DockerVolumeInspect[] | null }>('GET', '/volumes'),
     ]);
-    const images = new Map<string, Promise<ImageConfigShape | undefined>>();
     const containers: ObservedContainer[] = [];
     const ids = rows.filter((r) => free(r.Labels) && (r.Names ?? []).some((n) => pick(query.containers, n.replace(/^\//, '')))).map((r) => r.Id);
     await forEachLimit(ids, INSPECT_CONCURRENCY, async (id) => {
       const c = await this.inspect(id);
-      if (c) containers.push(await this.observeInspected(c, images));
+      if (c) containers.push(await this.observeInspected(c));
     });
     // The networks Docker makes itself are no one's to adopt.
     const own = new Set([DEFAULT_NETWORK, 'host', 'none']);
@@ -486,6 +527,7 @@ export class DockerDriver implements Driver {
 
   public async removeNetwork(name: string): Promise<void> {
     await this.removeVolume(adoptionRecordName('network', name));
+    this.knownNetworks.delete(name);
     const n = await this.network(name);
     if (!n) return;
     try {
@@ -545,11 +587,12 @@ export class DockerDriver implements Driver {
 
   public async createContainer(request: ContainerCreateRequest): Promise<ObservedContainer> {
     const { spec, name } = request;
-    const existing = await this.byName(name);
-    if (existing) return this.existingContainer(existing, request);
     // Docker's create takes a network that does not exist (its start fails): refused here, as a create.
     const [first] = spec.networkMode === 'bridge' ? spec.networks : [];
-    if (first && !(await this.network(first.network))) throw new NotFoundError(`container ${name}: network ${first.network} does not exist on the Docker Engine at ${this.host}; create it first`);
+    if (first && !this.knownNetworks.has(first.network)) {
+      if (!(await this.network(first.network))) throw new NotFoundError(`container ${name}: network ${first.network} does not exist on the Docker Engine at ${this.host}; create it first`);
+      this.knownNetworks.add(first.network);
+    }
     if (spec.nanoCpus !== undefined && spec.nanoCpus > 0) {
       const { NCPU } = await this.info();
       if (spec.nanoCpus > NCPU * 1e9) throw new InvalidArgumentError(`container ${name}: ${cpuRangeMessage(NCPU)}`);
@@ -558,7 +601,8 @@ export class DockerDriver implements Driver {
     try {
       ({ Id: id } = await this.client.request<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(request) }));
     } catch (e) {
-      // Made meanwhile by someone else: as if it had been there.
+      // There already (an earlier apply, or made meanwhile by someone else): as if it had been
+      // there — the same container when its labels are ours, else a conflict naming it.
       const now = e instanceof ConflictError ? await this.byName(name) : undefined;
       if (now) return this.existingContainer(now, request);
       if (e instanceof CdkDockerError) throw wrap(e, `container ${name}: `);
@@ -582,7 +626,7 @@ export class DockerDriver implements Driver {
 
   private async existingContainer(existing: DockerContainerInspect, request: ContainerCreateRequest): Promise<ObservedContainer> {
     const labels = existing.Config.Labels ?? {};
-    if (sameLabels(ownLabels(labels), ownLabels(request.labels))) return this.observeInspected(existing, new Map());
+    if (sameLabels(ownLabels(labels), ownLabels(request.labels))) return this.observeInspected(existing);
     throw new ConflictError(
       `container ${request.name} already exists${labels[LABELS.stack] ? ` (stack ${labels[LABELS.stack]}, ${labels[LABELS.path]})` : ' and was not created by cdk-docker'}; ` +
         `remove or rename it (docker rm -f ${request.name}) or give the container another name`,
@@ -664,6 +708,10 @@ export class DockerDriver implements Driver {
     const id = first.Id;
     const name = first.Name.replace(/^\//, '');
     const fail = async (reason: string, fix: string) => new ContainerConditionError(name, condition, reason, await this.lastLines(id, ERROR_LOG_LINES), fix);
+    // Most waits are over at the first look (a started container runs once its start returned).
+    const now = judge(first, condition);
+    if (now.done) return;
+    if (now.failure) throw await fail(now.failure, now.fix ?? `see \`docker logs ${name}\` and fix the container`);
     const stop = new AbortController();
     const timer = setTimeout(() => stop.abort(), timeoutMs);
     // Each event of the container is a cue to look again; `since` its creation replays what
@@ -853,6 +901,19 @@ export class DockerDriver implements Driver {
   }
 
   // --- stacks ---------------------------------------------------------------------------------
+
+  public async copyToContainer(nameOrId: string, dest: string, archive: Readable): Promise<void> {
+    if (!dest.startsWith('/')) throw new InvalidArgumentError(`copy into ${nameOrId}: the destination "${dest}" must be an absolute path in the container`);
+    const c = await this.mustInspect(nameOrId);
+    try {
+      // Owners as the archive says (no copyUIDGID), a directory never replaced by a file.
+      await this.client.request('PUT', `/containers/${c.Id}/archive`, { query: { path: dest, noOverwriteDirNonDir: true }, input: archive });
+    } catch (e) {
+      // 404 names a missing path, 403 a read-only one (the engine's words are kept).
+      if (isDockerEngineAnswer(e) && e.statusCode === 403) throw new ConflictError(`copy into ${c.Name.replace(/^\//, '')}:${dest}: ${e.engineMessage}`);
+      throw e;
+    }
+  }
 
   public async listStacks(): Promise<string[]> {
     const filters = { label: [LABELS.stack] };

@@ -28,6 +28,14 @@ export function propertyKey(k: string): string {
   return IDENT.test(k) ? k : quote(k);
 }
 
+/**
+ * Text safe inside a `//` comment: a line break of any kind (also U+2028/U+2029, which end a
+ * line in JavaScript) would let text from the compose file out of the comment, into the code.
+ */
+export function commentText(s: string): string {
+  return s.replace(/[\r\n\u2028\u2029]/g, ' ');
+}
+
 /** Prints `value` at indentation `indent` (in levels of two spaces). */
 export function print(value: unknown, indent = 0, width = 100): string {
   if (value instanceof Code) return value.text;
@@ -51,7 +59,7 @@ export function print(value: unknown, indent = 0, width = 100): string {
   const oneLine = `{ ${items.join(', ')} }`;
   if (!hasComments && !items.some((i) => i.includes('\n')) && oneLine.length + indent * 2 <= width) return oneLine;
   const lines = entries.map(([, v], i) => {
-    const comments = v instanceof Commented ? v.comments.flatMap((c) => c.split('\n')).map((c) => `${pad}// ${c}`.trimEnd()) : [];
+    const comments = v instanceof Commented ? v.comments.flatMap((c) => c.split('\n')).map((c) => `${pad}// ${commentText(c)}`.trimEnd()) : [];
     return [...comments, `${pad}${items[i]},`].join('\n');
   });
   return `{\n${lines.join('\n')}\n${end}}`;

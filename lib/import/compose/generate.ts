@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IndentationText, NewLineKind, Project, QuoteKind } from 'ts-morph';
-import { className, Code, code, Commented, identifier, print, quote, RESERVED } from './code';
+import { className, Code, code, Commented, commentText, identifier, print, quote, RESERVED } from './code';
 import { features, Features } from './features';
 import { InvalidArgumentError } from '../../core/errors';
 import { ComposeProject, ComposeService, isHostPath, splitVolume } from './load';
@@ -75,7 +75,6 @@ const NO_PROP_YET: Record<string, string> = {
   storage_opt: 'no ContainerProps field for storage options yet',
   device_cgroup_rules: 'no ContainerProps field for device cgroup rules yet',
   credential_spec: 'Windows only',
-  develop: 'Compose Watch has no construct (see `cdk-docker watch`)',
   post_start: 'no ContainerProps field for lifecycle hooks yet',
   pre_stop: 'no ContainerProps field for lifecycle hooks yet',
   annotations: 'no ContainerProps field for annotations yet',
@@ -128,6 +127,12 @@ class Generator {
     for (const [n, v] of Object.entries(p.secrets)) this.secret(n, v);
     for (const [n, v] of Object.entries(p.configs)) this.config(n, v);
     for (const name of this.serviceOrder()) this.service(name, p.services[name]);
+    const topLevel: Record<string, string> = {
+      include: 'included compose files are not read yet; import them with more -f files',
+      models: 'Compose models have no construct',
+    };
+    for (const k of p.otherKeys) this.miss('', k, topLevel[k] ?? 'no construct for it yet');
+    if (p.otherKeys.length > 0) this.statements.unshift(p.otherKeys.map((k) => `// not imported: ${commentText(k)} — ${topLevel[k] ?? 'no construct for it yet'}`).join('\n'));
     return {
       mainTs: this.render(),
       className: `${className(this.opts.stackName)}Stack`,
@@ -187,7 +192,7 @@ class Generator {
   }
 
   private statement(comments: string[], text: string): void {
-    this.statements.push([...comments.map((c) => `// ${c}`.trimEnd()), text].join('\n'));
+    this.statements.push([...comments.map((c) => `// ${commentText(c)}`.trimEnd()), text].join('\n'));
   }
 
   private network(name: string, n: Record<string, unknown>): void {
@@ -426,7 +431,8 @@ class Generator {
             for (const o of opts.split(',').filter(Boolean)) {
               const [k, v] = o.split('=');
               if (k === 'size') m.size = v;
-              else if (k === 'mode') m.mode = code(`0o${v}`);
+              else if (k === 'mode' && /^[0-7]{1,4}$/.test(v ?? '')) m.mode = code(`0o${v}`);
+              else if (k === 'mode') miss(`tmpfs ${target} mode`, `mode ${JSON.stringify(v)} is not an octal mode such as 1777`);
               else miss(`tmpfs ${target} ${k}`, 'only size and mode tmpfs options');
             }
             mounts.push(m);
@@ -571,6 +577,23 @@ class Generator {
         case 'deploy':
           this.deploy(value as Record<string, unknown>, props, set, miss);
           break;
+        case 'develop': {
+          const d = value as { watch?: Array<Record<string, unknown>> } & Record<string, unknown>;
+          for (const k of Object.keys(d)) if (k !== 'watch' && !k.startsWith('x-')) miss(`develop.${k}`, 'no DevelopOptions field for it yet');
+          const rules = (d.watch ?? []).flatMap((w, i) => {
+            if (!['sync', 'rebuild', 'sync+restart'].includes(String(w.action))) {
+              miss(`develop.watch[${i}].action`, `action "${String(w.action)}": only sync, sync+restart and rebuild`);
+              return [];
+            }
+            for (const k of Object.keys(w)) if (!['path', 'action', 'target', 'ignore'].includes(k)) miss(`develop.watch[${i}].${k}`, 'no DevelopWatchOptions field for it yet');
+            const rule: Record<string, unknown> = { path: this.rel(String(w.path)), action: w.action };
+            if (w.target !== undefined) rule.target = w.target;
+            if (Array.isArray(w.ignore)) rule.ignore = w.ignore.map(String);
+            return [rule];
+          });
+          if (rules.length > 0) set(key, 'develop', { watch: rules });
+          break;
+        }
         default: {
           const why = NO_PROP_YET[key];
           miss(key, why || 'no construct field for it yet');
@@ -587,7 +610,7 @@ class Generator {
     this.serviceVars.set(name, v);
     this.imports.add('Container');
     const comments = [...this.comment(`services.${name}`), ...misses.map(([k, why]) => `not imported: ${k} — ${why}`)];
-    this.statements.push([...preStatements, ...comments.map((c) => `// ${c}`.trimEnd()), `const ${v} = new Container(this, ${quote(name)}, ${print(orderProps(props), 2)});`].join('\n'));
+    this.statements.push([...preStatements, ...comments.map((c) => `// ${commentText(c)}`.trimEnd()), `const ${v} = new Container(this, ${quote(name)}, ${print(orderProps(props), 2)});`].join('\n'));
   }
 
   private port(p: unknown, miss: (key: string, why: string) => void): unknown {
@@ -662,7 +685,7 @@ class Generator {
           v = this.varName(id, 'Volume');
           this.imports.add('Volume');
           if (source !== undefined) this.volumeVars.set(source, v);
-          this.statements.push(`// ${source === undefined ? `the anonymous volume of ${service} at ${target}` : `volume "${source}"`}, removed with the stack\nconst ${v} = new Volume(this, ${quote(id)}, { removalPolicy: 'destroy' });`);
+          this.statements.push(`// ${commentText(source === undefined ? `the anonymous volume of ${service} at ${target}` : `volume "${source}"`)}, removed with the stack\nconst ${v} = new Volume(this, ${quote(id)}, { removalPolicy: 'destroy' });`);
         }
         mounts.push({ type: 'volume', source: code(v), target, ...(readOnly ? { readOnly: true } : {}) });
       }
@@ -842,8 +865,8 @@ class Generator {
     const p = this.project;
     const cls = `${className(this.opts.stackName)}Stack`;
     const header = [
-      this.opts.origin?.header ?? `// Imported from ${p.files.map((f) => path.basename(f)).join(', ')} by \`cdk-docker import compose\`.`,
-      ...(p.comments[''] ? p.comments[''].split('\n').map((l) => `// ${l}`.trimEnd()) : []),
+      this.opts.origin?.header ?? `// Imported from ${commentText(p.files.map((f) => path.basename(f)).join(', '))} by \`cdk-docker import compose\`.`,
+      ...(p.comments[''] ? p.comments[''].split('\n').map((l) => `// ${commentText(l)}`.trimEnd()) : []),
     ];
     // A construct no other one refers to needs no variable.
     const all = this.statements.join('\n').replace(/^\s*\/\/.*$/gm, '').replace(/'(?:[^'\\\n]|\\.)*'/g, "''");
@@ -886,7 +909,7 @@ function orderProps(props: Record<string, unknown>): Record<string, unknown> {
     'image', 'name', 'command', 'entrypoint', 'workingDir', 'user', 'hostname', 'env', 'envFiles', 'secrets', 'configs',
     'ports', 'expose', 'networks', 'networkMode', 'extraHosts', 'dns', 'dnsSearch', 'dnsOptions', 'mounts', 'volumesFrom',
     'dependsOn', 'healthcheck', 'restart', 'replicas', 'deploy', 'memory', 'cpus', 'pidsLimit', 'shmSize', 'ulimits', 'sysctls',
-    'devices', 'pid', 'ipc', 'capAdd', 'capDrop', 'privileged', 'readOnlyRootfs', 'init', 'stopSignal', 'stopTimeout', 'labels',
+    'devices', 'pid', 'ipc', 'capAdd', 'capDrop', 'privileged', 'readOnlyRootfs', 'init', 'stopSignal', 'stopTimeout', 'labels', 'develop',
   ];
   const out: Record<string, unknown> = {};
   for (const k of order) if (props[k] !== undefined) out[k] = props[k];

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Document, isMap, isPair, isScalar, parseDocument, Scalar, YAMLMap } from 'yaml';
+import { Document, isMap, isPair, isScalar, parseDocument, Scalar, ScalarTag, YAMLMap } from 'yaml';
 import { InvalidArgumentError } from '../../core/errors';
 import { InterpolationError, interpolateTree, parseDotEnv, Variables } from './interpolate';
 import { composeSchemaProblem } from './validate';
@@ -32,6 +32,8 @@ export interface ComposeProject {
   readonly comments: Comments;
   /** Warnings Compose would print (unset variables, profiles). */
   readonly warnings: string[];
+  /** Top-level keys the model does not carry (`include`, `models`…), for the importer to report. */
+  readonly otherKeys: string[];
 }
 
 export interface LoadComposeOptions {
@@ -46,6 +48,18 @@ export interface LoadComposeOptions {
   /** @default process.cwd() */
   readonly cwd?: string;
 }
+
+/**
+ * `0440` is octal to Compose (Go's YAML reads YAML 1.1 integers), as file modes are written in
+ * compose files; YAML 1.2 would read it as decimal 440.
+ */
+const LEGACY_OCTAL: ScalarTag = {
+  identify: () => false,
+  default: true,
+  tag: 'tag:yaml.org,2002:int',
+  test: /^0[0-7]+$/,
+  resolve: (s: string) => parseInt(s, 8),
+};
 
 const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 
@@ -118,6 +132,7 @@ export function loadCompose(opts: LoadComposeOptions = {}): ComposeProject {
     configs: (merged.configs ?? {}) as ComposeProject['configs'],
     comments,
     warnings,
+    otherKeys: Object.keys(merged).filter((k) => !['name', 'version', 'services', 'networks', 'volumes', 'secrets', 'configs'].includes(k) && !k.startsWith('x-')),
   };
 }
 
@@ -152,7 +167,7 @@ class FileLoader {
     const cached = this.raw.get(file);
     if (cached) return cached;
     const text = readText(file, 'compose file');
-    const doc = parseDocument(text, { merge: true, prettyErrors: true, uniqueKeys: true });
+    const doc = parseDocument(text, { merge: true, prettyErrors: true, uniqueKeys: true, customTags: (tags) => [LEGACY_OCTAL, ...tags] });
     const err = doc.errors[0];
     if (err) {
       const line = err.linePos?.[0];
@@ -235,6 +250,10 @@ function resolvePaths(svc: ComposeService, base: string): ComposeService {
   if (out.env_file !== undefined) {
     const list = Array.isArray(out.env_file) ? out.env_file : [out.env_file];
     out.env_file = list.map((e) => (typeof e === 'string' ? { path: hostPath(base, e), required: true } : { ...(e as object), path: hostPath(base, String((e as { path: string }).path)) }));
+  }
+  const develop = out.develop as { watch?: Array<Record<string, unknown>> } | undefined;
+  if (develop && Array.isArray(develop.watch)) {
+    out.develop = { ...develop, watch: develop.watch.map((w) => (typeof w.path === 'string' ? { ...w, path: hostPath(base, w.path) } : w)) };
   }
   if (Array.isArray(out.volumes)) {
     out.volumes = (out.volumes as unknown[]).map((v) => {

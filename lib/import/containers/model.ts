@@ -109,8 +109,9 @@ export function containersModel(input: ContainersModelInput): ComposeProject {
     if (o.volumesFrom?.length) s.volumes_from = o.volumesFrom.map((v) => (byName.has(v.container) ? `${serviceOf.get(v.container)}${v.readOnly ? ':ro' : ''}` : `container:${v.container}${v.readOnly ? ':ro' : ''}`));
     const mode = o.networkMode;
     if (typeof mode === 'object') {
-      const other = [...byName.values()].find((x) => x.name === mode.container || (mode.container.length >= 12 && x.id.startsWith(mode.container)));
-      s.network_mode = other !== undefined ? `service:${serviceOf.get(other.name)}` : `container:${mode.container}`;
+      const ref = mode.container ?? mode.containerName;
+      const other = [...byName.values()].find((x) => x.name === ref || (ref.length >= 12 && x.id.startsWith(ref)));
+      s.network_mode = other !== undefined ? `service:${serviceOf.get(other.name)}` : `container:${ref}`;
     } else if (mode === 'host' || mode === 'none') {
       s.network_mode = mode;
     } else {
@@ -178,6 +179,7 @@ export function containersModel(input: ContainersModelInput): ComposeProject {
     configs: {},
     comments: {},
     warnings,
+    otherKeys: [],
   };
 }
 

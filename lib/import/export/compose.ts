@@ -148,7 +148,9 @@ export function exportCompose(plan: Plan, dir: string): ExportedCompose {
         return `${other ? key.get(other[0]) : `container:${v.container}`}${v.readOnly ? ':ro' : ''}`;
       });
     }
-    if (typeof s.networkMode === 'object') svc.network_mode = `service:${key.get(s.networkMode.container)}`;
+    if (typeof s.networkMode === 'object') {
+      svc.network_mode = s.networkMode.container !== undefined ? `service:${key.get(s.networkMode.container)}` : `container:${s.networkMode.containerName}`;
+    }
     else if (s.networkMode !== 'bridge') svc.network_mode = s.networkMode;
     else if (s.networks.length === 0) svc.network_mode = 'bridge';
     else {

@@ -139,7 +139,9 @@ function prepare(text: string, dir: string): string {
       const local = /^[a-z]+:\/\//.test(ctx) ? './ctx' : ctx;
       if (isScalar(build)) (build as Scalar).value = local;
       else (build as YAMLMap).set('context', local);
-      const stages = [`FROM ${CORPUS_IMAGE}${target ? ` AS ${String(target)}` : ''}`, 'RUN echo built > /built'];
+      // One step of its own per project and context: built once by docker-compose, then found in
+      // the cache by cdk-docker (the same image), never raced by a build of another project.
+      const stages = [`FROM ${CORPUS_IMAGE}${target ? ` AS ${String(target)}` : ''}`, `RUN echo ${path.basename(dir)}/${local} > /built`];
       touch(path.join(local, dockerfile), 'file', `${stages.join('\n')}\n`);
     }
     const nets = svc.get('networks', true);
