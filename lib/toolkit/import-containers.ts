@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InvalidArgumentError, NotFoundError } from '../core/errors';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors';
 import { checkName, suggestName } from '../core/names';
 import type { Driver, ImageDefaults } from '../drivers/types';
 import { generateStack, NotImported } from '../import/compose/generate';
@@ -62,6 +62,12 @@ export async function importContainers(opts: ImportContainersOptions): Promise<I
   const problem = checkName('stack', stack);
   if (problem) throw new InvalidArgumentError(`${problem}; pass --stack`);
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new InvalidArgumentError(`${dir} exists and is not a directory; choose another -o`);
+
+  // Another person's main.ts is never overwritten; one an import wrote is (importing again refreshes it).
+  const mainPath = path.join(dir, 'main.ts');
+  if (fs.existsSync(mainPath) && !/^\/\/ Imported from .* by `cdk-docker import (compose|containers)`/.test(fs.readFileSync(mainPath, 'utf8'))) {
+    throw new ConflictError(`${mainPath} exists and was not written by \`cdk-docker import\`; import into another directory (-o) or move it away`);
+  }
 
   const all = await driver.unmanaged();
   const names = opts.names ?? [];

@@ -94,6 +94,16 @@ describe('on the built-in engine', () => {
     expect(must(world.rt(['network', 'ls', '--format', '{{.Name}}'])).split('\n').filter(Boolean).sort()).toEqual(['bridge', 'host', 'none']);
   });
 
+  test('a main.ts that no import wrote is never overwritten', () => {
+    const dir = path.join(world.work, 'mine');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'main.ts'), '// my own\n');
+    const r = cdkDocker(['import', 'containers', '-o', dir], world.work, world.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`Error: ${path.join(dir, 'main.ts')} exists and was not written by \`cdk-docker import\`; import into another directory (-o) or move it away\n`);
+    expect(fs.readFileSync(path.join(dir, 'main.ts'), 'utf8')).toBe('// my own\n');
+  });
+
   test('a name that no unmanaged container has is refused in one line, and nothing is written', () => {
     const dir = path.join(world.work, 'none');
     const r = cdkDocker(['import', 'containers', 'adopt-nope', '-o', dir], world.work, world.env);
