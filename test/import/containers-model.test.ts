@@ -80,6 +80,23 @@ test('a compose-made container becomes its service\'s construct: names fixed, on
   expect(gen.mainTs.startsWith('// header\n')).toBe(true);
 });
 
+test('a variable whose name says it is a secret is written as Secret.fromEnv, never its value, with a warning', () => {
+  const m = model([composed('shop_db_1', 'db', { env: { MODE: 'prod', DB_PASSWORD: 'hunter2', API_TOKEN: 't0k3n' } })]);
+  expect(m.warnings).toEqual([
+    "container shop_db_1: DB_PASSWORD looks like a secret: written as Secret.fromEnv('DB_PASSWORD'), not its value; export DB_PASSWORD before apply",
+    "container shop_db_1: API_TOKEN looks like a secret: written as Secret.fromEnv('API_TOKEN'), not its value; export API_TOKEN before apply",
+  ]);
+  const gen = generateStack(m, { outDir: '/tmp/out', stackName: 'shop', env: {} });
+  expect(gen.mainTs).toContain(`env: {
+        MODE: 'prod',
+        DB_PASSWORD: Secret.fromEnv('DB_PASSWORD'),
+        API_TOKEN: Secret.fromEnv('API_TOKEN'),
+      },`);
+  expect(gen.mainTs).toContain(`import { App, Container, Network, Secret, Stack, Volume } from 'cdk-docker';`);
+  expect(gen.mainTs).not.toContain('hunter2');
+  expect(gen.mainTs).not.toContain('t0k3n');
+});
+
 test('a service label that is no valid construct id is not used: the container\'s name is', () => {
   const m = model([composed('shop_web_1', 'web/../*/evil\n')]);
   expect(Object.keys(m.services)).toEqual(['shop_web_1']);

@@ -394,7 +394,13 @@ class Generator {
           set(key, key, value === null ? undefined : typeof value === 'string' ? shellSplit(value) : (value as unknown[]).map(String));
           break;
         case 'environment': {
-          const env = stringMap(value, this.env, (k) => this.notes.push(`service "${name}": environment ${k} has no value and is unset here: left out, as Compose leaves it out`));
+          const env: Record<string, unknown> = stringMap(value, this.env, (k) => this.notes.push(`service "${name}": environment ${k} has no value and is unset here: left out, as Compose leaves it out`));
+          // A model may give an expression (import containers: a secret as Secret.fromEnv).
+          for (const [k, v] of Object.entries((value ?? {}) as object)) {
+            if (!(v instanceof Code)) continue;
+            env[k] = v;
+            if (v.text.startsWith('Secret.')) this.imports.add('Secret');
+          }
           set(key, 'env', env);
           break;
         }

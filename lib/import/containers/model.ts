@@ -6,14 +6,19 @@
  * Compose project) with `container_name` fixed; its networks and named volumes become top-level
  * networks and volumes with their names fixed (`name:`), so that `apply` of the code finds them
  * again and adopts them. Only what differs from the image is written: command and entrypoint
- * where they are not the image's, environment without the image's variables, labels without
- * the image's and without the engines'/tools' own (io.cdk-docker.*, com.docker.compose.*),
- * healthcheck timings that are not the engine's defaults.
+ * where they are not the image's, environment without the image's variables (a variable whose
+ * name says it is a secret — PASSWORD, TOKEN, API_KEY… — as `Secret.fromEnv(NAME)`, never its
+ * value), labels without the image's and without the engines'/tools' own (io.cdk-docker.*,
+ * com.docker.compose.*), healthcheck timings that are not the engine's defaults.
  */
 
 import { isForeignToolLabel, isOwnLabel } from '../../core/labels';
 import type { EngineDefaults, ImageDefaults, ObservedContainer, ObservedNetwork, ObservedVolume } from '../../drivers/types';
+import { code, quote } from '../compose/code';
 import type { ComposeProject, ComposeService } from '../compose/load';
+
+/** Variable names whose values are secrets: never written into code, read from the environment at apply. */
+const SECRET_NAME = /PASSW(OR)?D|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY/i;
 
 /** Compose's labels that name a container's project, service, network and volume. */
 export const COMPOSE_LABELS = {
@@ -80,7 +85,9 @@ export function containersModel(input: ContainersModelInput): ComposeProject {
     if (entrypointDiffers) s.entrypoint = [...o.entrypoint!];
     if (o.command !== undefined && (entrypointDiffers ? o.command.length > 0 : !same(o.command, d?.cmd ?? []))) s.command = [...o.command];
     const env = Object.fromEntries(Object.entries(o.env ?? {}).filter(([k, v]) => d?.env[k] !== v && !(input.defaults.env.includes(k) && d?.env[k] === undefined)));
-    if (Object.keys(env).length > 0) s.environment = env;
+    const secretNames = Object.keys(env).filter((k) => SECRET_NAME.test(k));
+    for (const k of secretNames) warnings.push(`container ${c.name}: ${k} looks like a secret: written as Secret.fromEnv(${quote(k)}), not its value; export ${k} before apply`);
+    if (Object.keys(env).length > 0) s.environment = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, secretNames.includes(k) ? code(`Secret.fromEnv(${quote(k)})`) : v]));
     if (o.workingDir && o.workingDir !== (d?.workingDir || input.defaults.workingDir)) s.working_dir = o.workingDir;
     if (o.user && o.user !== (d?.user ?? '')) s.user = o.user;
     if (o.hostname) s.hostname = o.hostname;
