@@ -110,6 +110,11 @@ describe('on the built-in engine', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("Error: no container adopt-nope without cdk-docker's labels on the built-in engine; check the names (a stack's own containers are in its code already)\n");
     expect(fs.existsSync(dir)).toBe(false);
+    const filter = cdkDocker(['import', 'containers', '--filter', 'name=adopt-web', '-o', dir], world.work, world.env);
+    expect([filter.code, filter.stderr]).toEqual([1, 'Error: --filter name=adopt-web: only label filters are supported (label=KEY or label=KEY=VALUE)\n']);
+    const none = cdkDocker(['import', 'containers', '--filter', 'label=team=red', '-o', dir], world.work, world.env);
+    expect([none.code, none.stderr]).toEqual([1, 'Error: no container on the built-in engine matches label=team=red; nothing written\n']);
+    expect(fs.existsSync(dir)).toBe(false);
   });
 });
 
