@@ -1,7 +1,7 @@
 /**
  * Adoption records: how a driver makes an existing network or volume a stack's when the engine
- * cannot change its labels (Docker's networks and volumes are immutable; the built-in runtime's
- * stores have no relabel call either).
+ * cannot change its labels (Docker's networks and volumes are immutable; the built-in runtime
+ * relabels its own instead).
  *
  * The object itself is left as it is. Next to it the driver creates a *record*: an empty local
  * volume named `cdk-docker-adopted-<kind>-<sha256 of the name, 16 hex>` that carries the stack's

@@ -17,12 +17,12 @@ import type { Containers, Images, Networks, RuntimeConfig, Volumes } from '../..
 import type { DependencyCondition, Healthcheck, ImageResource, Mount, NetworkAttachment, NetworkSpec, VolumeSpec } from '../plan/types';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors';
 import { cpuRangeMessage, hostCpuCount } from '../core/limits';
-import { BUILD_LABELS, ownLabels } from '../core/labels';
+import { BUILD_LABELS, isForeignToolLabel, isOwnLabel, ownLabels } from '../core/labels';
 import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
 import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume, requestNetworkMode } from './observed';
 import { buildStepReporter } from './progress';
-import { adoptedObjects, adoptionRecordName, isAdoptionRecord, withAdoptions, writeAdoptionRecord } from './adopted';
+import { adoptedObjects, adoptionRecordName, isAdoptionRecord, withAdoptions } from './adopted';
 import {
   ContainerCreateRequest,
   ContainerStatus,
@@ -69,6 +69,7 @@ export const BUILTIN_CAPABILITIES: DriverCapabilities = {
   defaults: DOCKER_DEFAULTS,
   inPlace: DOCKER_IN_PLACE,
   relabel: true,
+  relabelNetworksAndVolumes: true,
   ownsReplicas: false,
 };
 const DEFAULT_NETWORK = BUILTIN_CAPABILITIES.defaults.network;
@@ -168,8 +169,15 @@ export class BuiltinDriver implements Driver {
     };
   }
 
-  public async recordAdoption(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void> {
-    await writeAdoptionRecord(this, kind, name, labels);
+  /** Relabels the network or volume in place (the runtime's stores can): no record needed. */
+  public async adoptObject(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void> {
+    const keep = (l: { readonly [k: string]: string } | null | undefined) => Object.fromEntries(Object.entries(l ?? {}).filter(([k]) => !isForeignToolLabel(k) && !isOwnLabel(k)));
+    if (kind === 'network') {
+      const n = await this.networks.get(name);
+      await this.networks.setLabels(n.Id, { ...keep(n.Labels), ...labels });
+    } else {
+      await this.volumes.setLabels(name, { ...keep(this.volumes.get(name).Labels), ...labels });
+    }
   }
 
   /** One container as observed now. */

@@ -281,6 +281,11 @@ export interface DriverCapabilities {
    */
   readonly noRelabel?: string;
   /**
+   * Whether the engine can change an existing network's and volume's labels (the built-in
+   * runtime can, Docker cannot): adoption relabels them, else records them. @default false
+   */
+  readonly relabelNetworksAndVolumes?: boolean;
+  /**
    * Whether the engine runs a container resource's replicas itself (a Swarm service). Then the
    * reconciler hands it each changed container resource whole, through `applyContainer`,
    * instead of creating, replacing and removing the replicas one by one; and waits for a
@@ -444,11 +449,13 @@ export interface Driver {
    */
   unmanaged?(query?: UnmanagedQuery): Promise<UnmanagedObjects>;
   /**
-   * Makes an unmanaged network or volume `name` the stack's without touching it: engines cannot
-   * relabel those, so the driver records the adoption where its `observe` sees it (a record
-   * volume, see ./adopted) and reports the object with `labels` from then on. Idempotent.
+   * Makes an unmanaged network or volume `name` the stack's whose `labels` are given, leaving its
+   * settings and data as they are: by changing its labels where the engine can
+   * (`capabilities.relabelNetworksAndVolumes`; the labels of the tool that made it go), else by
+   * recording the adoption where `observe` sees it (a record volume, see ./adopted), `observe`
+   * reporting the object with `labels` from then on. Idempotent.
    */
-  recordAdoption?(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void>;
+  adoptObject?(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void>;
 
   /**
    * Extracts the tar stream `archive` into the directory `path` (absolute) of the container,

@@ -188,10 +188,10 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
       }
       case 'network':
       case 'volume':
-        if (change.action === 'adopt' && change.adopt?.by === 'record') {
-          if (!driver.recordAdoption) throw new ApplyError(`${resource.type} ${resource.name} exists without cdk-docker's labels and the ${driver.name} driver cannot adopt it; remove it or rename the resource`);
-          await driver.recordAdoption(resource.type, resource.name, labels);
-          return 'adopted (kept as it is, recorded)';
+        if (change.action === 'adopt' && change.adopt?.by !== 'replace') {
+          if (!driver.adoptObject) throw new ApplyError(`${resource.type} ${resource.name} exists without cdk-docker's labels and the ${driver.name} driver cannot adopt it; remove it or rename the resource`);
+          await driver.adoptObject(resource.type, resource.name, labels);
+          return change.adopt?.by === 'record' ? 'adopted (kept as it is, recorded)' : 'adopted (relabelled in place)';
         }
         break;
     }

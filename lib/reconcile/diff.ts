@@ -168,14 +168,14 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
       const obs = claimedNetworks.get(id);
       const free = obs === undefined ? unmanaged(observed.unmanaged, 'networks', r.name) : undefined;
       const change =
-        free !== undefined ? adopted(id, r, r.name, diffNetwork(r, free), engine, 'record') : obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffNetwork(r, obs));
+        free !== undefined ? adopted(id, r, r.name, diffNetwork(r, free), engine, adoptHow(engine)) : obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffNetwork(r, obs));
       if (change.action === 'replace' && obs !== undefined) replacedNetworks.set(obs.name, obs);
       resourceChanges.set(id, [change]);
     } else if (r.type === 'volume') {
       const obs = claimedVolumes.get(id);
       const free = obs === undefined ? unmanaged(observed.unmanaged, 'volumes', r.name) : undefined;
       const change =
-        free !== undefined ? adopted(id, r, r.name, diffVolume(r, free), engine, 'record') : obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffVolume(r, obs));
+        free !== undefined ? adopted(id, r, r.name, diffVolume(r, free), engine, adoptHow(engine)) : obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffVolume(r, obs));
       if (change.action === 'replace' && obs !== undefined) replacedVolumes.add(obs.name);
       resourceChanges.set(id, [change]);
     }
@@ -800,6 +800,11 @@ function unmanaged<K extends keyof UnmanagedObjects>(objects: UnmanagedObjects |
   const strip = (labels: { readonly [k: string]: string }): { [k: string]: string } => Object.fromEntries(Object.entries(labels).filter(([k]) => !isForeignToolLabel(k)));
   const spec = 'spec' in o ? { spec: { ...o.spec, labels: strip(o.spec.labels ?? {}) } } : {};
   return { ...o, labels: strip(o.labels), ...spec } as UnmanagedObjects[K][number];
+}
+
+/** How an engine adopts a network or a volume whose settings are the plan's. */
+function adoptHow(engine: DriverCapabilities): 'relabel' | 'record' {
+  return engine.relabelNetworksAndVolumes ? 'relabel' : 'record';
 }
 
 /**

@@ -258,7 +258,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       expect(await driver.observe(`${prefix}-nothing`)).toEqual({ networks: [], volumes: [], containers: [] });
     });
 
-    test('unmanaged reports objects without our labels by name; a recorded network and volume, and a relabelled container, are then the stack\'s', async () => {
+    test('unmanaged reports objects without our labels by name; an adopted network and volume, and a relabelled container, are then the stack\'s', async () => {
       const adoptStack = `${prefix}-adopt`;
       const [an, av, ac] = [n('adopt-net'), n('adopt-vol'), n('adopt-web')];
       const none = {} as unknown as ManagedLabels;
@@ -278,7 +278,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       );
       await driver.startContainer(ac);
       expect(typeof driver.unmanaged).toBe('function');
-      expect(typeof driver.recordAdoption).toBe('function');
+      expect(typeof driver.adoptObject).toBe('function');
 
       const free = await driver.unmanaged!({ containers: [ac, n('missing')], networks: [an], volumes: [av] });
       expect(free.containers.map((x) => x.name)).toEqual([ac]);
@@ -293,8 +293,8 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       expect(all.networks.map((x) => x.name)).not.toContain(net);
       expect(await driver.observe(adoptStack)).toEqual({ networks: [], volumes: [], containers: [] });
 
-      await driver.recordAdoption!('network', an, managed('net', 'sha256:n', adoptStack));
-      await driver.recordAdoption!('volume', av, managed('vol', 'sha256:v', adoptStack));
+      await driver.adoptObject!('network', an, managed('net', 'sha256:n', adoptStack));
+      await driver.adoptObject!('volume', av, managed('vol', 'sha256:v', adoptStack));
       if (driver.capabilities.relabel) await driver.updateContainer(ac, { labels: managed('web', 'sha256:w', adoptStack), dropLabels: ['com.docker.compose.project'] });
       const adopted = await driver.observe(adoptStack);
       expect(adopted.networks.map((x) => [x.name, x.labels])).toEqual([[an, { tier: 'front', ...managed('net', 'sha256:n', adoptStack) }]]);

@@ -42,7 +42,7 @@ describe('on the built-in engine', () => {
     expect(await tearDownWorld(world)).toEqual([]);
   });
 
-  test('import containers writes the code of a container run by hand, and apply adopts it in place: same id, no restart, labels ours', () => {
+  test('import containers writes the code of a container run by hand, and apply adopts it and its network and volume in place: same id, no restart, labels ours', () => {
     must(world.rt(['network', 'create', 'adopt-net']));
     must(world.rt(['volume', 'create', 'adopt-data']));
     must(world.rt(['run', '-d', '--name', 'adopt-web', '--network', 'adopt-net', '--network-alias', 'www', '-v', 'adopt-data:/data', '-e', 'MODE=prod', '-l', 'team=blue', '-p', '19701:80', '--restart', 'unless-stopped', 'busybox:examples', 'sleep', '3600']));
@@ -70,8 +70,8 @@ describe('on the built-in engine', () => {
     const diff = must(cdkDocker(['diff', '-a', TSX], dir, world.env));
     expect(diff).toBe(
       [
-        ' <= network adopt-net (adopt-net) adopt (kept as it is, recorded)',
-        ' <= volume adopt-data (adopt-data) adopt (kept as it is, recorded)',
+        ' <= network adopt-net (adopt-net) adopt',
+        ' <= volume adopt-data (adopt-data) adopt',
         ' <= container adopt-web (adopt-web) adopt',
         '',
         'Plan: 3 to adopt, 0 to add, 0 to change, 0 to replace, 0 to destroy.',
@@ -86,6 +86,10 @@ describe('on the built-in engine', () => {
     expect(labels['io.cdk-docker.stack']).toBe('adopt-b');
     expect(labels['io.cdk-docker.path']).toBe('adopt-web');
     expect(labels.team).toBe('blue');
+    // The network and the volume are relabelled in place too: no record volume.
+    expect(JSON.parse(must(world.rt(['network', 'inspect', '-f', '{{json .Labels}}', 'adopt-net'])))).toMatchObject({ 'io.cdk-docker.stack': 'adopt-b', 'io.cdk-docker.path': 'adopt-net' });
+    expect(JSON.parse(must(world.rt(['volume', 'inspect', '-f', '{{json .Labels}}', 'adopt-data'])))).toMatchObject({ 'io.cdk-docker.stack': 'adopt-b', 'io.cdk-docker.path': 'adopt-data' });
+    expect(must(world.rt(['volume', 'ls', '-q'])).trim()).toBe('adopt-data');
     expect(must(cdkDocker(['diff', '-a', TSX], dir, world.env))).toBe('No changes. The stack matches the plan.\n');
 
     // The adopted network and volume are the stack's: destroy --volumes removes them and their records.

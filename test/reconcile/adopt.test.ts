@@ -38,19 +38,19 @@ function madeByCompose(plan: Plan): { observed: ObservedStack; images: ReturnTyp
   };
 }
 
-test('objects of the plan\'s names without our labels are adopted: relabelled where the engine can, networks and volumes recorded', () => {
+test('objects of the plan\'s names without our labels are adopted: relabelled where the engine can', () => {
   const plan = stack();
   const { observed, images } = madeByCompose(plan);
   const d = diffStack(plan, observed, images, ENGINE);
   expect(d.changes.filter((c) => c.action !== 'no-op').map((c) => [c.action, c.type, c.name, c.adopt])).toEqual([
-    ['adopt', 'network', 'shop_front', { by: 'record' }],
-    ['adopt', 'volume', 'shop_data', { by: 'record' }],
+    ['adopt', 'network', 'shop_front', { by: 'relabel' }],
+    ['adopt', 'volume', 'shop_data', { by: 'relabel' }],
     ['adopt', 'container', 'shop_web_1', { by: 'relabel' }],
   ]);
   expect(renderDiff(d, { color: false })).toBe(
     [
-      ' <= network front (shop_front) adopt (kept as it is, recorded)',
-      ' <= volume data (shop_data) adopt (kept as it is, recorded)',
+      ' <= network front (shop_front) adopt',
+      ' <= volume data (shop_data) adopt',
       ' <= container web (shop_web_1) adopt',
       '',
       'Plan: 3 to adopt, 0 to add, 0 to change, 0 to replace, 0 to destroy.',
@@ -60,11 +60,20 @@ test('objects of the plan\'s names without our labels are adopted: relabelled wh
   expect(diffToJson(d).summary).toEqual({ add: 0, change: 0, replace: 0, destroy: 0, adopt: 3 });
 });
 
-test('on an engine that cannot relabel, a container is adopted by a replacement, and the diff says why', () => {
+test('on an engine that cannot relabel, a container is adopted by a replacement, and the diff says why; networks and volumes are recorded', () => {
   const plan = stack();
   const { observed, images } = madeByCompose(plan);
   const text = renderDiff(diffStack(plan, observed, images, { ...DOCKER_CAPABILITIES, defaults: ENGINE.defaults }), { color: false });
-  expect(text).toContain(' <= container web (shop_web_1) adopt (replace: Docker cannot relabel)\n');
+  expect(text).toBe(
+    [
+      ' <= network front (shop_front) adopt (kept as it is, recorded)',
+      ' <= volume data (shop_data) adopt (kept as it is, recorded)',
+      ' <= container web (shop_web_1) adopt (replace: Docker cannot relabel)',
+      '',
+      'Plan: 3 to adopt, 0 to add, 0 to change, 0 to replace, 0 to destroy.',
+      '',
+    ].join('\n'),
+  );
 });
 
 test('a container whose settings differ from the plan is adopted by a replacement naming the fields; a secret stays masked', () => {

@@ -340,7 +340,8 @@ export class DockerDriver implements Driver {
     };
   }
 
-  public async recordAdoption(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void> {
+  /** Docker cannot relabel a network or a volume: the adoption is recorded (./adopted). */
+  public async adoptObject(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void> {
     await writeAdoptionRecord(this, kind, name, labels);
   }
 
