@@ -217,6 +217,9 @@ export function exportCompose(plan: Plan, dir: string): ExportedCompose {
         return { source: ck, target: f.target, mode: f.mode, uid: String(f.uid), gid: String(f.gid) };
       });
     }
+    if (s.develop !== undefined) warnings.push(`${c.path}: develop (files synced by \`cdk-docker watch\`) is not exported: docker-compose 1.29 has no watch`);
+    // A field added to the plan after this exporter is said, never silently dropped.
+    for (const f of Object.keys(s)) if (!EXPORTED.has(f)) warnings.push(`${c.path}: ${f} is not exported (the exporter does not know it yet)`);
     services[k] = svc;
   }
   const doc: Record<string, unknown> = { services };
@@ -227,6 +230,14 @@ export function exportCompose(plan: Plan, dir: string): ExportedCompose {
   const header = `# Exported from the plan of stack "${plan.stack}" by \`cdk-docker export compose\`: secrets are references, never values.\n# docker-compose -p ${plan.stack} up -d\n`;
   return { text: header + stringify(doc, { lineWidth: 0 }), warnings };
 }
+
+/** The ContainerSpec fields the exporter writes (or warns about). */
+const EXPORTED = new Set([
+  'image', 'command', 'entrypoint', 'env', 'secretEnv', 'envFiles', 'workingDir', 'user', 'hostname', 'ports', 'publishAllPorts', 'mounts', 'volumesFrom',
+  'networkMode', 'networks', 'restart', 'healthcheck', 'dependsOn', 'labels', 'stopSignal', 'stopTimeoutSeconds', 'init', 'readOnlyRootfs', 'capAdd', 'capDrop',
+  'privileged', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'replicas', 'develop', 'expose', 'extraHosts', 'dns', 'dnsSearch', 'dnsOptions', 'sysctls', 'ulimits',
+  'shmSizeBytes', 'devices', 'pid', 'ipc', 'secrets', 'configs',
+]);
 
 /** Values with `$` written as `$$` (Compose interpolates `$`), except the secret references. */
 function escapeDollars(map: { readonly [k: string]: string }, keep: ReadonlySet<string>): Record<string, string> {
