@@ -20,7 +20,7 @@ import { cpuRangeMessage, hostCpuCount } from '../core/limits';
 import { BUILD_LABELS, isForeignToolLabel, isOwnLabel, ownLabels } from '../core/labels';
 import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
-import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume, requestNetworkMode } from './observed';
+import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume, requestNetworkMode, volumeMountsOf } from './observed';
 import { buildStepReporter } from './progress';
 import { adoptedObjects, adoptionRecordName, isAdoptionRecord, withAdoptions } from './adopted';
 import {
@@ -42,6 +42,7 @@ import {
   ObservedNetwork,
   ObservedStack,
   ObservedVolume,
+  RemoveContainerOptions,
   UnmanagedObjects,
   UnmanagedQuery,
 } from './types';
@@ -217,6 +218,7 @@ export class BuiltinDriver implements Driver {
       labels: { ...r.Config.Labels },
       imageId: r.ImageId,
       imageRef: r.Config.Image,
+      volumeMounts: volumeMountsOf(r),
       status: observedStatus(state.Status),
       exitCode: state.ExitCode,
       health: running ? state.Health?.Status : undefined,
@@ -441,10 +443,10 @@ export class BuiltinDriver implements Driver {
     }
   }
 
-  public async removeContainer(nameOrId: string, opts: { force?: boolean } = {}): Promise<void> {
+  public async removeContainer(nameOrId: string, opts: RemoveContainerOptions = {}): Promise<void> {
     try {
       // Docker's `rm -v`: the container's anonymous volumes go with it, named volumes never.
-      await this.containers.remove(nameOrId, { force: opts.force, volumes: true });
+      await this.containers.remove(nameOrId, { force: opts.force, volumes: opts.keepAnonymousVolumes !== true });
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }

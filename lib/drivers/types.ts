@@ -107,6 +107,12 @@ export interface ObservedContainer {
   readonly spec: ObservedContainerSpec;
   /** Address per network while running. */
   readonly networks: { readonly [network: string]: { readonly ipv4Address: string; readonly aliases: string[] } };
+  /**
+   * Every volume mounted in it, by name and target — anonymous ones too (the image's VOLUMEs,
+   * `-v /path`), which `spec.mounts` leaves out: `import containers` names them so that their
+   * data outlives the container. Absent when the engine does not say.
+   */
+  readonly volumeMounts?: ReadonlyArray<{ readonly name: string; readonly target: string; readonly readOnly: boolean }>;
   /** Published ports while running (host ports resolved). */
   readonly ports: Array<{ readonly containerPort: number; readonly protocol: string; readonly hostIp: string; readonly hostPort: number }>;
 }
@@ -180,6 +186,16 @@ export interface ContainerFile {
   readonly gid: number;
   /** A secret's value: never logged, never in a label. */
   readonly secret: boolean;
+}
+
+export interface RemoveContainerOptions {
+  /** Remove it also when it runs. @default false */
+  readonly force?: boolean;
+  /**
+   * Keep its anonymous volumes too (Docker's `rm` without `-v`): an adopted container's are
+   * named in the code that adopts it, and their data must outlive it. @default false
+   */
+  readonly keepAnonymousVolumes?: boolean;
 }
 
 /** Changes the engine applies to an existing container without recreating it. */
@@ -409,7 +425,7 @@ export interface Driver {
   /** Stops with the container's stop signal and timeout; nothing when it is not running. */
   stopContainer(nameOrId: string): Promise<void>;
   /** Removes (force: also when running); nothing when it is gone. Never removes named volumes. */
-  removeContainer(nameOrId: string, opts?: { force?: boolean }): Promise<void>;
+  removeContainer(nameOrId: string, opts?: RemoveContainerOptions): Promise<void>;
   updateContainer(nameOrId: string, update: ContainerUpdate): Promise<void>;
   connectNetwork(container: string, network: string, opts: { aliases: string[]; ipv4Address?: string }): Promise<void>;
   disconnectNetwork(container: string, network: string): Promise<void>;

@@ -247,17 +247,19 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     const extra = { ...(files.length > 0 ? { files } : {}), ...(networkContainer !== undefined ? { networkContainer } : {}) };
     const fixedPorts = resource.spec.ports.some((p) => p.hostPort !== 0);
     const replacing = change.action === 'replace' || change.action === 'adopt';
+    // An adopted container's anonymous volumes are named in the plan: they stay.
+    const removeOld = { force: true, ...(change.action === 'adopt' ? { keepAnonymousVolumes: true } : {}) };
     if (replacing && existing && canRename && !fixedPorts && resource.spec.networkMode !== 'host') {
       // Start the new one first; the old one goes once the new one runs.
       const temp = `${name}-next`;
       if (containers.has(temp)) await driver.removeContainer(temp, { force: true });
       await driver.createContainer({ name: temp, spec: resource.spec, imageId, env, labels, ...extra });
       await startAndCheck(temp);
-      await driver.removeContainer(existing.id, { force: true });
+      await driver.removeContainer(existing.id, removeOld);
       await driver.updateContainer(temp, { name });
       return `replaced${change.reasons.length > 0 ? ` (${change.reasons.map((r) => r.field).join(', ')})` : ''}`;
     }
-    if (existing) await driver.removeContainer(existing.id, { force: true });
+    if (existing) await driver.removeContainer(existing.id, removeOld);
     // A crashed earlier apply may have left the temporary container of a replacement (it carries
     // the stack's labels, so observe saw it).
     if (canRename && containers.has(`${name}-next`)) await driver.removeContainer(`${name}-next`, { force: true });

@@ -668,6 +668,9 @@ function diffMounts(ctx: ContainerContext, replace: (f: string, b: unknown, a: u
   want.forEach((w, i) => {
     const h = byTarget.get(w.target);
     byTarget.delete(w.target);
+    // An anonymous volume (the spec leaves those out) that the plan names: the same mount.
+    const named = (ctx.observed.volumeMounts ?? []).some((v) => w.type === 'volume' && v.target === w.target && v.name === w.source && v.readOnly === w.readOnly);
+    if (h === undefined && named) return undefined;
     if (h === undefined) return replace(`mounts[${i}]`, undefined, showMount(w));
     if (h.type !== w.type) return replace(`mounts[${i}]`, showMount(h), showMount(w));
     if (w.type !== 'tmpfs' && h.type !== 'tmpfs') {

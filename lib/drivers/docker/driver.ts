@@ -70,6 +70,7 @@ import {
   ObservedNetwork,
   ObservedStack,
   ObservedVolume,
+  RemoveContainerOptions,
   UnmanagedObjects,
   UnmanagedQuery,
 } from '../types';
@@ -648,10 +649,10 @@ export class DockerDriver implements Driver {
     }
   }
 
-  public async removeContainer(nameOrId: string, opts: { force?: boolean } = {}): Promise<void> {
+  public async removeContainer(nameOrId: string, opts: RemoveContainerOptions = {}): Promise<void> {
     try {
       // Docker's `rm -v`: the container's anonymous volumes go with it, named volumes never.
-      await this.client.request('DELETE', `/containers/${enc(nameOrId)}`, { query: { force: opts.force === true, v: true } });
+      await this.client.request('DELETE', `/containers/${enc(nameOrId)}`, { query: { force: opts.force === true, v: opts.keepAnonymousVolumes !== true } });
     } catch (e) {
       if (e instanceof DockerNotFoundError) return;
       // Being removed by another call: gone in a moment.

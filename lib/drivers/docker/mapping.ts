@@ -19,7 +19,7 @@
  */
 
 import type { ContainerSpec, Healthcheck, Mount, NetworkSpec, PortMapping, VolumeSpec } from '../../plan/types';
-import { ContainerInspectShape, ImageConfigShape, imageDefaults, observedContainerSpec, requestNetworkMode } from '../observed';
+import { ContainerInspectShape, ImageConfigShape, imageDefaults, observedContainerSpec, requestNetworkMode, volumeMountsOf } from '../observed';
 import type { ContainerCreateRequest, ContainerFile, ContainerStatus, ContainerUpdate, DriverCapabilities, ImageDefaults, ObservedContainer } from '../types';
 
 // --- the Engine API's shapes (just the fields the driver reads or writes) --------------------
@@ -394,6 +394,7 @@ export function toObservedContainer(raw: DockerContainerInspect, image: ImageCon
     labels: { ...(c.Config.Labels ?? {}) },
     imageId: c.Image,
     ...(c.Config.Image ? { imageRef: c.Config.Image } : {}),
+    volumeMounts: volumeMountsOf(c),
     status,
     exitCode: state.ExitCode,
     ...(health ? { health } : {}),

@@ -66,9 +66,11 @@ export function containersModel(input: ContainersModelInput): ComposeProject {
     else if (networks[key] === undefined && n !== undefined) networks[key] = networkEntry(n);
     return key;
   };
-  const volumeKey = (name: string): string => {
+  /** A volume's key: Compose's name for it, else its name; an anonymous one's (64 hex digits) after its container and target. */
+  const volumeKey = (name: string, service: string, target: string): string => {
     const v = input.volumes.find((x) => x.name === name);
-    const key = v?.labels[COMPOSE_LABELS.volume] ?? name;
+    const anonymous = /^[0-9a-f]{64}$/.test(name) ? `${service}-${target.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '')}` : undefined;
+    const key = v?.labels[COMPOSE_LABELS.volume] ?? anonymous ?? name;
     if (volumes[key] === undefined) volumes[key] = v !== undefined ? volumeEntry(v) : { name };
     return key;
   };
@@ -103,14 +105,17 @@ export function containersModel(input: ContainersModelInput): ComposeProject {
     const implicit = new Set([...(d?.exposedPorts ?? []), ...(o.ports ?? []).map((p) => `${p.containerPort}/${p.protocol}`)]);
     const expose = (o.expose ?? []).filter((e) => !implicit.has(e));
     if (expose.length > 0) s.expose = expose.map((e) => (e.endsWith('/tcp') ? Number(e.slice(0, -4)) : e));
-    if (o.mounts?.length) {
-      s.volumes = o.mounts.map((m) => {
+    // Anonymous volumes (the image's VOLUMEs, `-v /path`) are not in the spec: named here, their data stays.
+    const anonymous = (c.volumeMounts ?? []).filter((v) => !(o.mounts ?? []).some((m) => m.target === v.target));
+    const mounts = [...(o.mounts ?? []), ...anonymous.map((v) => ({ type: 'volume' as const, source: v.name, target: v.target, readOnly: v.readOnly }))];
+    if (mounts.length > 0) {
+      s.volumes = mounts.map((m) => {
         if (m.type === 'tmpfs') {
           const tmpfs = { ...(m.sizeBytes !== undefined ? { size: m.sizeBytes } : {}), ...(m.mode !== undefined && m.mode !== input.defaults.tmpfsMode ? { mode: m.mode } : {}) };
           return { type: 'tmpfs', target: m.target, ...(Object.keys(tmpfs).length > 0 ? { tmpfs } : {}) };
         }
         if (m.type === 'bind') return { type: 'bind', source: m.source, target: m.target, ...(m.readOnly ? { read_only: true } : {}) };
-        return { type: 'volume', source: volumeKey(m.source), target: m.target, ...(m.readOnly ? { read_only: true } : {}) };
+        return { type: 'volume', source: volumeKey(m.source, name, m.target), target: m.target, ...(m.readOnly ? { read_only: true } : {}) };
       });
     }
     if (o.volumesFrom?.length) s.volumes_from = o.volumesFrom.map((v) => (byName.has(v.container) ? `${serviceOf.get(v.container)}${v.readOnly ? ':ro' : ''}` : `container:${v.container}${v.readOnly ? ':ro' : ''}`));
