@@ -21,6 +21,7 @@ import { BUILD_LABELS, isForeignToolLabel, isOwnLabel, ownLabels } from '../core
 import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
 import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume, requestNetworkMode, volumeMountsOf } from './observed';
+import { swarmOnly } from './features';
 import { buildStepReporter } from './progress';
 import { adoptedObjects, adoptionRecordName, isAdoptionRecord, withAdoptions } from './adopted';
 import {
@@ -72,6 +73,8 @@ export const BUILTIN_CAPABILITIES: DriverCapabilities = {
   relabel: true,
   relabelNetworksAndVolumes: true,
   ownsReplicas: false,
+  // Swarm settings: a stack that sets them is refused at diff, naming this engine.
+  unsupported: swarmOnly('built-in'),
 };
 const DEFAULT_NETWORK = BUILTIN_CAPABILITIES.defaults.network;
 

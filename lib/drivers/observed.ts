@@ -387,6 +387,8 @@ export interface NetworkInspectShape {
   readonly IPAM?: { readonly Config?: ReadonlyArray<{ readonly Subnet?: string; readonly Gateway?: string; readonly IPRange?: string }> | null } | null;
   readonly Internal: boolean;
   readonly Attachable: boolean;
+  /** Driver options (an encrypted overlay has `encrypted`). */
+  readonly Options?: { readonly [k: string]: string } | null;
 }
 
 export function observedNetwork(n: NetworkInspectShape): ObservedNetwork {
@@ -401,6 +403,7 @@ export function observedNetwork(n: NetworkInspectShape): ObservedNetwork {
     ...(ipam?.IPRange ? { ipRange: ipam.IPRange } : {}),
     internal: n.Internal,
     attachable: n.Attachable,
+    ...(n.Options && Object.prototype.hasOwnProperty.call(n.Options, 'encrypted') ? { encrypted: true } : {}),
   };
 }
 

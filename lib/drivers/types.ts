@@ -78,6 +78,8 @@ export interface ObservedNetwork {
   readonly ipRange?: string;
   readonly internal: boolean;
   readonly attachable: boolean;
+  /** Overlay networks: encrypted between nodes. */
+  readonly encrypted?: boolean;
 }
 
 export interface ObservedVolume {
@@ -228,6 +230,11 @@ export interface EngineDefaults {
   readonly healthcheck: Omit<Healthcheck, 'test'>;
   /** Environment variables the engine sets itself when neither the plan nor the image does. */
   readonly env: readonly string[];
+  /**
+   * The driver every network of a stack is made with, whatever the plan's (a Swarm's networks are
+   * all overlays: a plan's `bridge` means "the engine's own kind"). @default - the plan's
+   */
+  readonly networkDriver?: string;
   /** The size of /dev/shm when the plan gives none (Docker's 64 MiB). @default - no default: compared as given */
   readonly shmSizeBytes?: number;
   /** The IPC mode when the plan gives none (Docker's `private`). @default "private" */
@@ -244,10 +251,14 @@ export type InPlaceField = 'name' | 'restart' | 'memoryBytes' | 'nanoCpus' | 'pi
 export const IN_PLACE_FIELDS: readonly InPlaceField[] = ['name', 'restart', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'networks'];
 
 /**
- * A container setting some engines cannot honour: `pid.host`, `ipc.<mode>`, `devices`,
+ * A plan setting some engines cannot honour: `pid.host`, `ipc.<mode>`, `devices`,
  * `sysctls`, `ulimits`, `shmSize`, `dns` (servers, search domains or options), `extraHosts`,
  * `expose`, `networkMode.container`, `secrets` and `configs` (files in the container), and
- * `files.readOnlyRootfs` (secrets or configs in a container whose root filesystem is read-only).
+ * `files.readOnlyRootfs` (secrets or configs in a container whose root filesystem is read-only);
+ * `deploy` (a container's Swarm service settings) and `overlay` (an overlay network), which only
+ * a Swarm has; `privileged`, `publishAllPorts`, `volumesFrom`, `networkMode.host`,
+ * `networkMode.none`, `hostIp` (a port bound to one address) and `ipv4Address` (a fixed address
+ * on a network), which a Swarm service has no field for.
  */
 export type ContainerFeature =
   | 'pid.host'
@@ -264,7 +275,31 @@ export type ContainerFeature =
   | 'networkMode.container'
   | 'secrets'
   | 'configs'
-  | 'files.readOnlyRootfs';
+  | 'files.readOnlyRootfs'
+  | 'deploy'
+  | 'overlay'
+  | 'privileged'
+  | 'publishAllPorts'
+  | 'volumesFrom'
+  | 'networkMode.host'
+  | 'networkMode.none'
+  | 'hostIp'
+  | 'ipv4Address';
+
+/**
+ * How an engine that runs each container resource as one object (a Swarm service) changes it,
+ * by field (a dotted prefix of the diff's field names, `deploy.updateConfig` covers
+ * `deploy.updateConfig.parallelism`). A difference in a field of none of the lists rolls the
+ * object's tasks (they are replaced one batch at a time by the engine).
+ */
+export interface ServiceChangeClasses {
+  /** Fields the engine cannot change on the object: it is removed and made again. */
+  readonly replace: readonly string[];
+  /** Fields whose change only adds or removes tasks. */
+  readonly scale: readonly string[];
+  /** Fields whose change touches only the object, not its tasks. */
+  readonly metadata: readonly string[];
+}
 
 /** Every ContainerFeature, for checks of what a driver declares. */
 export const CONTAINER_FEATURES: readonly ContainerFeature[] = [
@@ -308,6 +343,13 @@ export interface DriverCapabilities {
    * `dependsOn` condition on the resource's name.
    */
   readonly ownsReplicas: boolean;
+  /**
+   * For an engine whose container resources are single objects (a Swarm service, with
+   * `ownsReplicas`): what each field's change does to it. The diff then lists each container
+   * resource once, every reason with its effect (`rolls tasks`, `scale only`, `metadata only`).
+   * @default - containers are diffed replica by replica
+   */
+  readonly services?: ServiceChangeClasses;
 }
 
 /** A container resource handed whole to a driver that owns replicas. */
@@ -317,6 +359,8 @@ export interface ContainerResourceRequest {
   readonly imageId: string;
   /** The environment with env files read and secrets resolved (spec.env wins over files). */
   readonly env: { readonly [name: string]: string };
+  /** Where the driver reports how the change goes, a line at a time (`web 2/3 running`). */
+  readonly progress?: (message: string) => void;
   /** The content of `spec.secrets` and `spec.configs`, read by apply (see ContainerCreateRequest). */
   readonly files?: readonly ContainerFile[];
   /** The resource's labels, without `io.cdk-docker.replica` (the driver numbers its replicas). */

@@ -9,8 +9,9 @@ import { isForeignToolLabel } from '../core/labels';
 import { limiter, mapLimit } from '../core/concurrency';
 import { readEnvFile } from '../core/env';
 import { managedLabels, replicaName } from './hash';
+import { wholeContainerChanges } from './whole';
 import type { ObservedImages } from './diff';
-import type { Change, ChangeAction, Reason, StackDiff } from './types';
+import type { Change, StackDiff } from './types';
 
 /**
  * Carrying out a diff: the changes run as a dependency graph (a resource starts when the
@@ -30,8 +31,8 @@ import type { Change, ChangeAction, Reason, StackDiff } from './types';
 
 export interface ApplyEvent {
   readonly change: Change;
-  readonly phase: 'start' | 'done' | 'failed';
-  /** What happened, for the progress display (`created`, `replaced`, the error). */
+  readonly phase: 'start' | 'progress' | 'done' | 'failed';
+  /** What happened, for the progress display (`created`, `replaced`, the error; while in progress: `web 2/3 running`). */
   readonly message?: string;
   readonly ms?: number;
 }
@@ -283,6 +284,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
       resource,
       imageId,
       env: resolveEnv(resource.spec, opts.env),
+      progress: (message) => emit({ change, phase: 'progress', message }),
       files: resolveFiles(resource.spec, opts.env),
       labels: resourceLabels as ManagedLabels,
       observed: observed.containers.filter((c) => c.labels[LABELS.path] === resource.path),
@@ -364,42 +366,6 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
   await runGraph(plan, changes.filter((c) => c.action !== 'no-op' && c.action !== 'delete'), step, opts.parallelism ?? 4, skipped);
   for (const c of changes.filter((x) => x.action === 'delete')) await step(c).catch(() => undefined);
   if (failures.length) throw new ApplyError(`apply of stack ${plan.stack} failed:\n  ${failures.join('\n  ')}`);
-}
-
-/**
- * The changes as a driver that owns replicas takes them: each container resource's replica
- * changes, and the removal of its surplus replicas, become one change of the resource, named as
- * it is: `create` when the engine has none of it, else the strongest of its replicas' actions
- * (scaling is an `update` of `replicas`), with every reason. Orphans of resources no longer in
- * the plan stay deletes.
- */
-function wholeContainerChanges(plan: Plan, changes: readonly Change[]): Change[] {
-  const groups = new Map<string, Change[]>();
-  for (const c of changes) {
-    if (c.type === 'container' && plan.resources[c.logicalId]?.type === 'container') groups.set(c.logicalId, [...(groups.get(c.logicalId) ?? []), c]);
-  }
-  const out: Change[] = [];
-  for (const c of changes) {
-    const group = groups.get(c.logicalId);
-    if (c.type !== 'container' || group === undefined) out.push(c);
-    else if (group[0] === c) out.push(wholeChange(plan.resources[c.logicalId] as ContainerResource, group));
-  }
-  return out;
-}
-
-function wholeChange(r: ContainerResource, group: readonly Change[]): Change {
-  const replicas = group.filter((c) => c.action !== 'delete');
-  const missing = replicas.filter((c) => c.action === 'create').length;
-  const surplus = group.length - replicas.length;
-  /** The containers the engine has of it. */
-  const have = replicas.length - missing + surplus;
-  const reasons: Reason[] = [];
-  for (const x of replicas.flatMap((c) => c.reasons)) {
-    if (!reasons.some((y) => y.field === x.field && y.before === x.before && y.after === x.after && y.needs === x.needs)) reasons.push(x);
-  }
-  if (have > 0 && (missing > 0 || surplus > 0)) reasons.push({ field: 'replicas', before: String(have), after: String(r.spec.replicas), needs: 'update' });
-  const action: ChangeAction = have === 0 ? 'create' : reasons.some((x) => x.needs === 'replace') ? 'replace' : reasons.length > 0 ? 'update' : 'no-op';
-  return { logicalId: group[0].logicalId, path: r.path, type: 'container', name: r.name, action, reasons };
 }
 
 /**

@@ -4,7 +4,8 @@
  * Text: one line per resource that changes — `+` create, `~` update in place, `-/+` replace,
  * `-` delete — with its type, construct path and runtime name, then one indented line per
  * reason, `field: before → after`, marked `(forces replacement)` when that field is why the
- * resource is replaced. No-ops are not listed. A summary line ends it.
+ * resource is replaced, or with what an update does to a service's tasks (`(rolls tasks)`,
+ * `(scale only)`, `(metadata only)`). No-ops are not listed. A summary line ends it.
  */
 
 import { createColors } from 'picocolors';
@@ -64,7 +65,7 @@ export function renderDiff(diff: StackDiff, opts: RenderOptions): string {
     lines.push(`${paint[c.action](SYMBOL[c.action])} ${c.type} ${pc.bold(c.path)} (${c.name})${paint[c.action](how)}`);
     for (const r of c.reasons) {
       const forces = (c.action === 'replace' || c.adopt?.by === 'replace') && r.needs === 'replace';
-      const note = forces ? (c.type === 'volume' ? ' (forces replacement: the volume and its data are deleted; apply needs --allow-data-loss)' : ' (forces replacement)') : '';
+      const note = forces ? (c.type === 'volume' ? ' (forces replacement: the volume and its data are deleted; apply needs --allow-data-loss)' : ' (forces replacement)') : r.effect ? ` (${r.effect})` : '';
       lines.push(`      ${reasonText(r)}${forces ? pc.red(note) : note}`);
     }
   }
@@ -86,7 +87,7 @@ export function diffToJson(diff: StackDiff): { stack: string; summary: DiffSumma
       action: c.action,
       ...(c.replica !== undefined ? { replica: c.replica } : {}),
       ...(c.adopt !== undefined ? { adopt: c.adopt } : {}),
-      reasons: c.reasons.map((r) => ({ field: r.field, ...(r.before !== undefined ? { before: r.before } : {}), ...(r.after !== undefined ? { after: r.after } : {}), needs: r.needs })),
+      reasons: c.reasons.map((r) => ({ field: r.field, ...(r.before !== undefined ? { before: r.before } : {}), ...(r.after !== undefined ? { after: r.after } : {}), needs: r.needs, ...(r.effect !== undefined ? { effect: r.effect } : {}) })),
     })),
   };
 }

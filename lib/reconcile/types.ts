@@ -42,6 +42,11 @@ export interface Reason {
   readonly after?: string;
   /** What this difference needs. */
   readonly needs: 'update' | 'replace';
+  /**
+   * What an update does to an engine's object that has tasks (a Swarm service): replaces its
+   * tasks batch by batch, only adds or removes tasks, or touches only the object itself.
+   */
+  readonly effect?: 'rolls tasks' | 'scale only' | 'metadata only';
 }
 
 export interface Change {

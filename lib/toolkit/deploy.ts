@@ -186,6 +186,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
           onEvent: (e) => {
             const who = rowOf(e.change);
             if (e.phase === 'start') progress.layer(who, `${verb(e.change.action)}…`);
+            else if (e.phase === 'progress') progress.layer(who, e.message ?? '');
             else if (e.phase === 'done') {
               if (e.change.action === 'adopt') counts.adopt = (counts.adopt ?? 0) + 1;
               else if (e.change.action !== 'no-op') counts[e.change.action]++;

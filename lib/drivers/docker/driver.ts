@@ -50,6 +50,7 @@ import { validateName } from '../../core/names';
 import { identityAlive, processIdentity } from '../../core/process';
 import { ContainerConditionError, UnsupportedError } from '../errors';
 import { DOCKER_DEFAULTS, DOCKER_IN_PLACE, networkList, observedNetwork, observedVolume } from '../observed';
+import { swarmOnly } from '../features';
 import { buildStepReporter } from '../progress';
 import type { ImageConfigShape } from '../observed';
 import {
@@ -111,6 +112,7 @@ export const DOCKER_CAPABILITIES: DriverCapabilities = {
   noRelabel: 'Docker cannot relabel',
   ownsReplicas: false,
   unsupported: {
+    ...swarmOnly('docker'),
     'files.readOnlyRootfs':
       'secrets and configs are written into the container before it starts, which the docker engine refuses for a read-only root filesystem; remove readOnlyRootfs, or mount the files yourself',
   },
@@ -124,7 +126,8 @@ const INSPECT_CONCURRENCY = 8;
 
 /** The lock image: no layers, never run; its name and the labels of its containers. */
 const LOCK_IMAGE = 'cdk-docker-lock:1';
-const LOCK_LABELS = {
+/** The labels of a stack lock (the Swarm driver's lock carries the same). */
+export const LOCK_LABELS = {
   stack: `${LABEL_PREFIX}lock`,
   holder: `${LABEL_PREFIX}lock.holder`,
   host: `${LABEL_PREFIX}lock.host`,
@@ -146,7 +149,7 @@ export interface DockerDriverOptions {
 }
 
 /** The Docker Engine's `/info`, the fields the driver reads. */
-interface DockerInfo {
+export interface DockerInfo {
   readonly NCPU: number;
   readonly Name: string;
   readonly SystemTime: string;
@@ -154,7 +157,7 @@ interface DockerInfo {
 
 /** The driver of one Docker Engine. Cheap to construct: nothing is asked of the engine until a call needs it. */
 export class DockerDriver implements Driver {
-  public readonly name = 'docker';
+  public readonly name: string = 'docker';
   public readonly capabilities = DOCKER_CAPABILITIES;
   private infoCache?: Promise<DockerInfo & { readonly clockOffsetMs: number }>;
   private lockImage?: Promise<void>;
@@ -162,8 +165,8 @@ export class DockerDriver implements Driver {
   private readonly knownNetworks = new Set<string>();
   /** Image configs by image id (content-addressed, so they never change), for observing containers. */
   private readonly imageConfigs = new Map<string, Promise<ImageConfigShape | undefined>>();
-  private readonly leaseSeconds: number;
-  private readonly machine: string;
+  protected readonly leaseSeconds: number;
+  protected readonly machine: string;
   private readonly env: NodeJS.ProcessEnv;
 
   constructor(public readonly client: DockerClient, options: DockerDriverOptions = {}) {
@@ -182,7 +185,7 @@ export class DockerDriver implements Driver {
     await this.client.close();
   }
 
-  private info(): Promise<DockerInfo & { readonly clockOffsetMs: number }> {
+  protected info(): Promise<DockerInfo & { readonly clockOffsetMs: number }> {
     this.infoCache ??= (async () => {
       const before = Date.now();
       const info = await this.client.request<DockerInfo>('GET', '/info');
@@ -950,7 +953,7 @@ export class DockerDriver implements Driver {
   }
 
   /** The engine's clock now, in whole seconds. */
-  private async engineSeconds(): Promise<number> {
+  protected async engineSeconds(): Promise<number> {
     const { clockOffsetMs } = await this.info();
     return Math.floor((Date.now() + clockOffsetMs) / 1000);
   }
@@ -1073,7 +1076,7 @@ function describeState(c: DockerContainerInspect): string {
 // --- output -----------------------------------------------------------------------------------
 
 /** Splits a container's output into lines per stream; with timestamps, each line's leading time. */
-class LineSplitter {
+export class LineSplitter {
   private readonly rest: { stdout: string; stderr: string } = { stdout: '', stderr: '' };
   private readonly decoders = { stdout: new TextDecoder('utf-8'), stderr: new TextDecoder('utf-8') };
 
@@ -1150,7 +1153,7 @@ let machineId: string | undefined;
  * This machine as far as process identities go: the kernel's boot id and our pid namespace (two
  * CI jobs in containers of one host share the boot id, not the pids).
  */
-function thisMachine(): string {
+export function thisMachine(): string {
   if (machineId === undefined) {
     const read = (f: () => string) => {
       try {
@@ -1166,7 +1169,7 @@ function thisMachine(): string {
   return machineId;
 }
 
-function holderLabels(stack: string, machine: string): { [k: string]: string } {
+export function holderLabels(stack: string, machine: string): { [k: string]: string } {
   const identity = processIdentity(process.pid) ?? `${process.pid} 0`;
   const host = os.hostname();
   return {

@@ -74,6 +74,8 @@ export interface DockerNetworkInspect {
   readonly Labels?: { readonly [k: string]: string } | null;
   readonly IPAM?: { readonly Config?: ReadonlyArray<{ readonly Subnet?: string; readonly Gateway?: string; readonly IPRange?: string }> | null } | null;
   readonly Containers?: { readonly [id: string]: { readonly Name: string } } | null;
+  /** `local`, or `swarm` for a swarm's networks. */
+  readonly Scope?: string;
 }
 
 /** `GET /volumes/{name}` (Volume). */
@@ -303,6 +305,7 @@ export function networkBody(name: string, spec: NetworkSpec, labels: { readonly 
     Driver: spec.driver,
     Internal: spec.internal,
     Attachable: spec.attachable,
+    ...(spec.encrypted ? { Options: { encrypted: '' } } : {}),
     Labels: { ...labels },
     IPAM: { Driver: 'default', Config: ipam },
   };

@@ -87,7 +87,6 @@ const NO_PROP_YET: Record<string, string> = {
   models: 'Compose models have no construct',
   label_file: 'label files have no construct yet',
   use_api_socket: 'no ContainerProps field for the API socket yet',
-  scale: '',
 };
 
 /** Generates main.ts for a loaded compose project. */
@@ -128,7 +127,6 @@ class Generator {
     for (const [n, v] of Object.entries(p.configs)) this.config(n, v);
     for (const name of this.serviceOrder()) this.service(name, p.services[name]);
     const topLevel: Record<string, string> = {
-      include: 'included compose files are not read yet; import them with more -f files',
       models: 'Compose models have no construct',
     };
     for (const k of p.otherKeys) this.miss('', k, topLevel[k] ?? 'no construct for it yet');
@@ -468,7 +466,7 @@ class Generator {
           );
           break;
         case 'networks':
-          this.networks(name, value as Record<string, Record<string, unknown> | null>, props, miss);
+          this.networks(value as Record<string, Record<string, unknown> | null>, props, miss);
           break;
         case 'network_mode': {
           const mode = String(value);
@@ -575,10 +573,10 @@ class Generator {
           else miss(key, `ipc "${String(value)}": only host, private, shareable`);
           break;
         case 'secrets':
-          this.mountsOf('secrets', name, value as unknown[], props, miss, set);
+          this.mountsOf('secrets', value as unknown[], miss, set);
           break;
         case 'configs':
-          this.mountsOf('configs', name, value as unknown[], props, miss, set);
+          this.mountsOf('configs', value as unknown[], miss, set);
           break;
         case 'deploy':
           this.deploy(value as Record<string, unknown>, props, set, miss);
@@ -609,7 +607,6 @@ class Generator {
     if (props.networks === undefined && props.networkMode === undefined && this.networkVars.has('default')) {
       props.networks = [code(this.networkVars.get('default')!)];
     }
-    // Compose sets these for every container it makes; the constructs' defaults are the same.
     for (const [key, why] of misses) this.miss(name, key, why);
 
     const v = this.varName(name, 'Container');
@@ -699,7 +696,7 @@ class Generator {
     props.mounts = mounts;
   }
 
-  private networks(service: string, nets: Record<string, Record<string, unknown> | null>, props: Record<string, unknown>, miss: (key: string, why: string) => void): void {
+  private networks(nets: Record<string, Record<string, unknown> | null>, props: Record<string, unknown>, miss: (key: string, why: string) => void): void {
     const out: unknown[] = [];
     for (const [n, opts] of Object.entries(nets)) {
       const v = this.networkVars.get(n);
@@ -717,18 +714,10 @@ class Generator {
       }
       out.push(att);
     }
-    void service;
     props.networks = out;
   }
 
-  private mountsOf(
-    kind: 'secrets' | 'configs',
-    service: string,
-    list: unknown[],
-    props: Record<string, unknown>,
-    miss: (key: string, why: string) => void,
-    set: (key: string, prop: string, value: unknown) => void,
-  ): void {
+  private mountsOf(kind: 'secrets' | 'configs', list: unknown[], miss: (key: string, why: string) => void, set: (key: string, prop: string, value: unknown) => void): void {
     const vars = kind === 'secrets' ? this.secretVars : this.configVars;
     const out: unknown[] = [];
     for (const item of list) {
@@ -752,8 +741,6 @@ class Generator {
       if (o.gid !== undefined) m.gid = String(o.gid);
       out.push(m);
     }
-    void service;
-    void props;
     set(kind, kind, out);
   }
 
@@ -920,7 +907,6 @@ function orderProps(props: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of order) if (props[k] !== undefined) out[k] = props[k];
   for (const k of Object.keys(props)) if (!(k in out)) out[k] = props[k];
-  // An id with a container (or a commented one) on each line reads best one per line.
   return out;
 }
 
