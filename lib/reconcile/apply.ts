@@ -179,6 +179,12 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
   const carryOut = async (change: Change): Promise<string> => {
     const resource = plan.resources[change.logicalId] as Resource | undefined;
     if (change.action === 'delete') return remove(change);
+    if (change.adopt?.by === 'conflict') {
+      throw new ApplyError(
+        `${change.type} ${change.name} exists without cdk-docker's labels and ${change.adopt.note ?? 'its settings differ from the plan'} (${change.reasons.map((r) => r.field).join(', ')}); ` +
+          'apply does not replace what it did not make: make the code match it (cdk-docker import containers), or rename or remove it',
+      );
+    }
     if (!resource) throw new ApplyError(`${change.path} is not in the plan`);
     const labels = managedLabels(plan, change.logicalId, change.type === 'container' ? change.replica ?? 1 : undefined);
     switch (resource.type) {

@@ -850,15 +850,16 @@ function adoptHow(engine: DriverCapabilities): 'relabel' | 'record' {
 }
 
 /**
- * An existing object without our labels becomes the resource: by relabelling or recording it
- * when its settings are the plan's (differences the engine changes in place are made too), else by
- * a replacement (the reasons say why).
+ * An existing object without our labels becomes the resource when its settings are the plan's
+ * (differences the engine changes in place are made too): relabelled, recorded, or — a container
+ * on an engine that cannot relabel — replaced by one of the same settings. One whose settings
+ * differ is a conflict: the reasons say which, and apply refuses it.
  */
 function adopted(logicalId: string, r: Resource, name: string, reasons: Reason[], engine: DriverCapabilities, by: 'relabel' | 'replace' | 'record'): Change {
   const differs = reasons.filter((x) => x.needs === 'replace');
   const adopt: Adoption =
     differs.length > 0
-      ? { by: 'replace', note: differing(differs) }
+      ? { by: 'conflict', note: differing(differs) }
       : by === 'replace'
         ? { by, note: engine.noRelabel ?? 'the engine cannot relabel' }
         : { by };

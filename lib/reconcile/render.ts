@@ -61,7 +61,16 @@ export function renderDiff(diff: StackDiff, opts: RenderOptions): string {
   const lines: string[] = [];
   for (const c of diff.changes) {
     if (c.action === 'no-op') continue;
-    const how = c.adopt === undefined ? '' : c.adopt.by === 'replace' ? ` adopt (replace: ${c.adopt.note ?? 'its settings differ'})` : c.adopt.by === 'record' ? ' adopt (kept as it is, recorded)' : ' adopt';
+    const how =
+      c.adopt === undefined
+        ? ''
+        : c.adopt.by === 'conflict'
+          ? ` adopt refused: exists without cdk-docker's labels and ${c.adopt.note ?? 'its settings differ from the plan'}; make the code match it (cdk-docker import containers) or rename it`
+          : c.adopt.by === 'replace'
+            ? ` adopt (replace: ${c.adopt.note ?? 'the engine cannot relabel'})`
+            : c.adopt.by === 'record'
+              ? ' adopt (kept as it is, recorded)'
+              : ' adopt';
     lines.push(`${paint[c.action](SYMBOL[c.action])} ${c.type} ${pc.bold(c.path)} (${c.name})${paint[c.action](how)}`);
     for (const r of c.reasons) {
       const forces = (c.action === 'replace' || c.adopt?.by === 'replace') && r.needs === 'replace';

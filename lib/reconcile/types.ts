@@ -19,14 +19,16 @@ export type ChangeAction = 'create' | 'update' | 'replace' | 'delete' | 'no-op' 
 
 /**
  * How an `adopt` change makes an existing object without cdk-docker's labels the stack's:
- * `relabel` (the engine changes its labels in place: no restart), `replace` (a new one made from
- * the plan takes its place: the engine cannot relabel, or its settings differ from the plan's;
- * named volumes and their data stay), `record` (a network or volume left as it is, its adoption
- * recorded by the driver where observe sees it).
+ * `relabel` (the engine changes its labels in place: no restart), `replace` (the engine cannot
+ * relabel a container: a new one made from the same settings takes its place, volumes and their
+ * data kept), `record` (a network or volume left as it is, its adoption recorded by the driver
+ * where observe sees it), or `conflict`: its settings differ from the plan's (the reasons say
+ * which), so it is not the resource's — apply refuses it rather than replace or delete what it
+ * did not make.
  */
 export interface Adoption {
-  readonly by: 'relabel' | 'replace' | 'record';
-  /** Why it is replaced, as the diff shows it (`Docker cannot relabel`). */
+  readonly by: 'relabel' | 'replace' | 'record' | 'conflict';
+  /** Why it is replaced or refused, as the diff shows it (`Docker cannot relabel`). */
   readonly note?: string;
 }
 

@@ -98,6 +98,29 @@ describe('on the built-in engine', () => {
     expect(must(world.rt(['network', 'ls', '--format', '{{.Name}}'])).split('\n').filter(Boolean).sort()).toEqual(['bridge', 'host', 'none']);
   });
 
+  test('a container of the plan\'s name but other settings is not adopted: apply refuses it and leaves it running', () => {
+    must(world.rt(['run', '-d', '--name', 'adopt-clash', 'busybox:examples', 'sleep', '3600']));
+    const id = must(world.rt(['inspect', '-f', '{{.Id}}', 'adopt-clash'])).trim();
+    const dir = path.join(world.work, 'clash');
+    fs.mkdirSync(dir);
+    writeJsApp(
+      dir,
+      `const app = new cdk.App();
+const stack = new cdk.Stack(app, 'adopt-clash');
+new cdk.Container(stack, 'clash', { image: 'busybox:examples', name: 'adopt-clash', command: ['sleep', '7200'] });
+app.synth();`,
+    );
+    const refused = " <= container clash (adopt-clash) adopt refused: exists without cdk-docker's labels and its command differs from the plan; make the code match it (cdk-docker import containers) or rename it\n";
+    expect(must(cdkDocker(['diff'], dir, world.env))).toContain(refused);
+    const applied = cdkDocker(['apply', '--auto-approve'], dir, world.env);
+    expect(applied.code).toBe(1);
+    expect(applied.stderr).toContain(
+      "clash: container adopt-clash exists without cdk-docker's labels and its command differs from the plan (command); apply does not replace what it did not make: make the code match it (cdk-docker import containers), or rename or remove it",
+    );
+    expect(must(world.rt(['inspect', '-f', '{{.Id}} {{.State.Status}} {{index .Config.Labels "io.cdk-docker.stack"}}', 'adopt-clash'])).trim()).toBe(`${id} running`);
+    must(world.rt(['rm', '-f', 'adopt-clash']));
+  });
+
   test('a main.ts that no import wrote is never overwritten', () => {
     const dir = path.join(world.work, 'mine');
     fs.mkdirSync(dir);

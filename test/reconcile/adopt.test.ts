@@ -76,15 +76,19 @@ test('on an engine that cannot relabel, a container is adopted by a replacement,
   );
 });
 
-test('a container whose settings differ from the plan is adopted by a replacement naming the fields; a secret stays masked', () => {
+test('a container whose settings differ from the plan is not adopted: the diff says so, naming the fields; a secret stays masked', () => {
   const adopted = stack();
   const { observed, images } = madeByCompose(adopted);
   const plan = stack({ MODE: 'test', TOKEN: Secret.fromEnv('DB_PASSWORD') });
   const d = diffStack(plan, observed, images, ENGINE);
   const web = d.changes.find((c) => c.type === 'container')!;
-  expect(web.adopt).toEqual({ by: 'replace', note: 'its env differs from the plan' });
+  expect(web.adopt).toEqual({ by: 'conflict', note: 'its env differs from the plan' });
   expect(renderDiff(d, { color: false })).toContain(
-    [' <= container web (shop_web_1) adopt (replace: its env differs from the plan)', '      env.MODE: (sensitive) → "test" (forces replacement)', '      env.TOKEN: (none) → (sensitive) (forces replacement)'].join('\n'),
+    [
+      " <= container web (shop_web_1) adopt refused: exists without cdk-docker's labels and its env differs from the plan; make the code match it (cdk-docker import containers) or rename it",
+      '      env.MODE: (sensitive) → "test"',
+      '      env.TOKEN: (none) → (sensitive)',
+    ].join('\n'),
   );
 });
 
