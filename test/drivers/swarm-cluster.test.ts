@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { CliResult, ROOT, cdkDocker, removeTempDirs, sleep, tempDir, until, writeJsApp } from '../helpers/cli';
+import { CLI, CliResult, ROOT, cdkDocker, removeTempDirs, sleep, startProgram, tempDir, until, writeJsApp } from '../helpers/cli';
 import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 import { hostIptablesOfOurs, requireIpvs, startSwarm, TestSwarm } from '../helpers/swarm';
 
@@ -269,10 +269,7 @@ function stackApp(stack: string, body: string): string {
 }
 
 /** Rewrites a stack app's body (the next apply's change). */
-function changeApp(dir: string, stack: string, body: string): void {
-  fs.rmSync(path.join(dir, 'app.js'));
-  fs.rmSync(path.join(dir, 'cdk-docker.json'));
-  fs.rmdirSync(dir);
+function changeApp(stack: string, body: string): void {
   stackApp(stack, body);
 }
 
@@ -378,35 +375,48 @@ describe('cdk-docker apply --engine swarm on the three-node swarm', () => {
     });
   }, 180_000);
 
-  test('a drained worker: the swarm moves the tasks, drift reports the service that cannot follow and apply says so; re-activated, both are clean', async () => {
+  test('a drained worker: the swarm moves what it can, drift reports the service that cannot follow, apply waits for it and converges once the node is back', async () => {
     const worker = swarm.nodes[1];
     const dir = stackApp(
       'cl-drain',
       [
-        `new cdk.Container(stack, 'web', { image: img, replicas: 3, command: ${SERVE}, stopSignal: 'SIGKILL' });`,
-        `new cdk.Container(stack, 'pinned', { image: img, command: ['sleep', '3600'], stopSignal: 'SIGKILL', deploy: { placement: { constraints: ['node.hostname == ${worker.name}'] } } });`,
+        // restart always: the swarm gives a drained node's tasks new ones elsewhere (restart "no" maps to condition none, which it does not).
+        `new cdk.Container(stack, 'web', { image: img, replicas: 3, command: ${SERVE}, stopSignal: 'SIGKILL', restart: cdk.Restart.ALWAYS });`,
+        `new cdk.Container(stack, 'pinned', { image: img, command: ['sleep', '3600'], stopSignal: 'SIGKILL', restart: cdk.Restart.ALWAYS, deploy: { placement: { constraints: ['node.hostname == ${worker.name}'] } } });`,
       ].join('\n'),
     );
     await withStack(dir, 'cl-drain', async () => {
       try {
-        expect(cli(dir, ['apply', '--auto-approve']).code).toBe(0);
+        expect(cli(dir, ['apply', '--auto-approve'])).toMatchObject({ code: 0, stderr: '' });
         expect(runningTasks('cl-drain-web')).toContain(worker.name);
         expect(cli(dir, ['drift', 'cl-drain'])).toMatchObject({ code: 0 });
         docker(['node', 'update', '--availability', 'drain', worker.id]);
         await untilRunning('cl-drain-web', 3, (nodes) => !nodes.includes(worker.name));
         await until('the pinned task to leave the drained node', () => runningTasks('cl-drain-pinned').length === 0, 30_000);
+
         const drift = cli(dir, ['drift', 'cl-drain']);
         expect(drift.stderr).toBe('');
         expect(drift.code).toBe(2);
-        expect(drift.stdout).toMatch(/cl-drain-pinned/);
-        expect(drift.stdout).toMatch(/0\/1/);
+        expect(drift.stdout).toMatch(/^ {2}stopped +container pinned \(cl-drain-pinned\)$/m);
+        expect(drift.stdout).toMatch(/0\/1 tasks running/);
         // web followed the drain (3/3 on the two other nodes): not drift.
-        expect(drift.stdout).not.toMatch(/cl-drain-web\b/);
-        const applied = cli(dir, ['apply', '--auto-approve']);
-        expect(applied.code).toBe(1);
-        expect(applied.stderr).toMatch(/cl-drain-pinned/);
-        docker(['node', 'update', '--availability', 'active', worker.id]);
-        await untilRunning('cl-drain-pinned', 1);
+        expect(drift.stdout).not.toMatch(/cl-drain-web/);
+
+        // apply plans pinned back to running, and waits: its task has no node until the worker is back.
+        const apply = startProgram(CLI, ['apply', '--auto-approve', '--engine', 'swarm', '-o', path.join(dir, 'plans')], dir, swarmEnv());
+        try {
+          await until('apply to wait for cl-drain-pinned', () => apply.output().includes('cl-drain-pinned 0/1 running'), 60_000, () => apply.output());
+          expect(apply.output()).toMatch(/~ container pinned \(cl-drain-pinned\)/);
+          expect(apply.output()).not.toMatch(/container web/);
+          expect(apply.child.exitCode).toBeNull();
+        } finally {
+          docker(['node', 'update', '--availability', 'active', worker.id]);
+        }
+        const done = await apply.done;
+        expect(done.stderr).toBe('');
+        expect(done.code).toBe(0);
+        expect(done.stdout).toContain('cl-drain-pinned 1/1 running');
+        expect(runningTasks('cl-drain-pinned')).toEqual([worker.name]);
         expect(cli(dir, ['drift', 'cl-drain'])).toMatchObject({ code: 0 });
         const again = cli(dir, ['apply', '--auto-approve']);
         expect(again.code).toBe(0);
@@ -430,7 +440,7 @@ describe('cdk-docker apply --engine swarm on the three-node swarm', () => {
       const poll = taskContainer(0, 'cl-roll-poller');
       const log = () => swarm.nodes[0].docker(['logs', poll]).split('\n').filter(Boolean);
       await until('the poller to get answers', () => log().includes('v1'), 30_000, () => log().slice(-5).join('\n'));
-      changeApp(dir, 'cl-roll', body(2));
+      changeApp('cl-roll', body(2));
       const diff = cli(dir, ['diff']);
       expect(diff.stdout).toMatch(/env\.V/);
       const updated = cli(dir, ['apply', '--auto-approve']);
@@ -455,7 +465,7 @@ describe('cdk-docker apply --engine swarm on the three-node swarm', () => {
     await withStack(dir, 'cl-rollback', async () => {
       expect(cli(dir, ['apply', '--auto-approve'])).toMatchObject({ code: 0, stderr: '' });
       const before = docker(['service', 'inspect', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Healthcheck.Test}}', 'cl-rollback-web']).trim();
-      changeApp(dir, 'cl-rollback', web('never'));
+      changeApp('cl-rollback', web('never'));
       const failed = cli(dir, ['apply', '--auto-approve']);
       expect(failed.code).toBe(1);
       expect(failed.stderr).toMatch(/cl-rollback-web/);
@@ -497,7 +507,7 @@ describe('the routing mesh (IPVS in the kernel: required, not skipped)', () => {
     await withStack(dir, 'cl-mesh', async () => {
       expect(cli(dir, ['apply', '--auto-approve'])).toMatchObject({ code: 0, stderr: '' });
       for (const n of swarm.nodes) await until(`${n.address}:19220 to answer through the mesh`, async () => (await get(n.address, 19220)) === 'v1', 30_000);
-      changeApp(dir, 'cl-mesh', web(2));
+      changeApp('cl-mesh', web(2));
       const answers: string[] = [];
       let polling = true;
       const poller = (async () => {
