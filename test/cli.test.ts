@@ -163,6 +163,7 @@ app.synth();`);
     ['ps', []],
     ['logs', ['web', 'api']],
     ['exec', ['web', 'api', 'true']],
+    ['watch', []],
   ];
 
   test.each(STACK_COMMANDS)('%s takes the shared -a/--app, -o/--output and --engine options', (cmd) => {

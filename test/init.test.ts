@@ -29,7 +29,7 @@ describe('cdk-docker init', () => {
       const r = cdkDocker(['init'], project);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`Created a typescript app project "shop-front" in ${project}`);
-      expect(fs.readdirSync(project).sort()).toEqual(['.gitignore', 'README.md', 'cdk-docker.json', 'main.ts', 'node_modules', 'package-lock.json', 'package.json', 'tsconfig.json']);
+      expect(fs.readdirSync(project).sort()).toEqual(['.gitignore', 'README.md', 'cdk-docker.json', 'jest.config.js', 'main.test.ts', 'main.ts', 'node_modules', 'package-lock.json', 'package.json', 'tsconfig.json']);
       const pkg = JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8'));
       expect(pkg.name).toBe('shop-front');
       expect(pkg.dependencies['cdk-docker']).toBe(`file:${ROOT}`);
@@ -49,6 +49,17 @@ describe('cdk-docker init', () => {
       ]);
       // The template type-checks against the package's published typings.
       execFileSync('npx', ['tsc', '--noEmit'], { cwd: project, stdio: 'pipe' });
+      // Its jest test synthesizes the stack with Testing.synth and snapshots the plan: written on
+      // the first run, compared on the next.
+      expect(fs.readFileSync(path.join(project, 'main.test.ts'), 'utf8')).toContain("const plan = Testing.synth(new ShopFrontStack(app, 'shop-front'));");
+      const first = spawnSync('npm', ['test', '--', '--ci=false'], { cwd: project, encoding: 'utf8' });
+      expect(first.status).toBe(0);
+      expect(first.stderr).toContain('1 snapshot written');
+      const snapshot = fs.readFileSync(path.join(project, '__snapshots__', 'main.test.ts.snap'), 'utf8');
+      expect(snapshot).toContain('"name": "shop-front-cache"');
+      const again = spawnSync('npm', ['test'], { cwd: project, encoding: 'utf8' });
+      expect(again.status).toBe(0);
+      expect(again.stderr).toContain('1 passed');
     },
     NPM_TIMEOUT,
   );

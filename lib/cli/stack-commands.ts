@@ -4,6 +4,7 @@ import { LABELS } from '../drivers/types';
 import type { Plan } from '../plan/types';
 import { InvalidArgumentError, NotFoundError } from '../core/errors';
 import { replicaOf } from '../reconcile/hash';
+import { stackPathOf } from '../toolkit/observe';
 import { hasPlans, lastPlans, planDir } from './drift';
 import { commandDriver } from './engine';
 import type { EngineChoice } from '../toolkit/engine';
@@ -18,11 +19,7 @@ import { table } from './runtime/format';
  * (`logs`) and commands run in them (`exec`).
  */
 
-/** How a container is named within its stack: its construct path, `:N` for replica N > 1. */
-export function stackPathOf(c: ObservedContainer): string {
-  const r = replicaOf(c);
-  return `${c.labels[LABELS.path] ?? '?'}${r > 1 ? `:${r}` : ''}`;
-}
+export { stackPathOf };
 
 /** The container of `stack` that `ref` names (construct path, `path:N`, or container name). */
 export async function resolveStackContainer(stack: string, ref: string, driver?: Driver): Promise<ObservedContainer> {

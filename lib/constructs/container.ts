@@ -5,6 +5,8 @@ import type {
   ContainerResource,
   ContainerSpec,
   DependencyCondition as PlanDependencyCondition,
+  Develop,
+  DevelopWatchRule,
   Healthcheck as PlanHealthcheck,
   Mount,
   NetworkAttachment,
@@ -228,6 +230,38 @@ export interface HealthcheckOptions {
   readonly startPeriod?: Duration | string;
 }
 
+/**
+ * One rule of `develop.watch`: a host path `cdk-docker watch` follows for this container, and
+ * what it does when a file there changes.
+ * @see https://docs.docker.com/compose/how-tos/file-watch/
+ */
+export interface DevelopWatchOptions {
+  /** Host file or directory, relative to the app's directory. It must exist. */
+  readonly path: string;
+  /**
+   * `sync`: copy changed files into the running container (deleted ones are deleted there);
+   * `sync+restart`: then restart it; `rebuild`: rebuild its image and replace it (the path must
+   * be in the build context of its image, built by this stack).
+   */
+  readonly action: WatchAction | `${WatchAction}`;
+  /**
+   * Absolute path in the container that `path` is copied to; for `sync` and `sync+restart` only.
+   * @default - required for the sync actions
+   */
+  readonly target?: string;
+  /**
+   * Changes to leave alone: .dockerignore patterns relative to `path`, such as `"*.tmp"` or `"node_modules/"`.
+   * @default []
+   */
+  readonly ignore?: string[];
+}
+
+/** Compose's `develop`: what `cdk-docker watch` does with this container's files. */
+export interface DevelopOptions {
+  /** The rules; a changed file takes the first rule whose path holds it. */
+  readonly watch: DevelopWatchOptions[];
+}
+
 /** Properties of a Container. */
 export interface ContainerProps {
   /**
@@ -304,7 +338,9 @@ export interface ContainerProps {
   readonly networks?: Array<INetwork | NetworkAttachmentOptions>;
   /**
    * Network mode; `host`, `none` and another container (whose network namespace this one
-   * shares, as compose's `network_mode: service:X`; it starts first) exclude `networks` and `ports`.
+   * shares: a Container of this stack, which starts first, as compose's `network_mode:
+   * service:X`; or `Container.fromName(…)`, which must be running, as `container:X`) exclude
+   * `networks` and `ports`.
    * @default NetworkMode.BRIDGE
    * @see https://docs.docker.com/engine/network/#container-networks
    */
@@ -470,6 +506,13 @@ export interface ContainerProps {
    * @see https://docs.docker.com/reference/compose-file/services/#configs
    */
   readonly configs?: ConfigMountOptions[];
+  /**
+   * Files `cdk-docker watch` syncs into the running container, or rebuilds it for, as Compose's
+   * `develop.watch`; not part of the container itself (changing it changes nothing that runs).
+   * @default - watch applies changes to the container's inputs as any change of the app
+   * @see https://docs.docker.com/compose/how-tos/file-watch/
+   */
+  readonly develop?: DevelopOptions;
 }
 
 /**
@@ -515,6 +558,8 @@ export class Container extends StackResource implements IContainer {
   private readonly _configs: Array<{ config: Config; target: string; mode: number; uid: number; gid: number }> = [];
   /** The container whose network namespace this one joins, if any. */
   private readonly networkContainer?: IContainer;
+  /** develop.watch, checked; paths resolved at synth. */
+  private readonly develop?: ReadonlyArray<{ readonly path: string; readonly action: WatchAction; readonly target?: string; readonly ignore: string[] }>;
 
   constructor(scope: Construct, id: string, props: ContainerProps) {
     super(scope, id);
@@ -560,6 +605,7 @@ export class Container extends StackResource implements IContainer {
     }
 
     this.settings = this.parseSettings(props);
+    this.develop = props.develop !== undefined ? this.parseDevelop(props.develop) : undefined;
     this.node.addValidation({ validate: () => this.validateWhole() });
   }
 
@@ -821,6 +867,53 @@ export class Container extends StackResource implements IContainer {
     };
   }
 
+  /** Checks develop.watch: each rule's path, action, target and ignore patterns. */
+  private parseDevelop(d: DevelopOptions): Array<{ path: string; action: WatchAction; target?: string; ignore: string[] }> {
+    const fail = (m: string): never => {
+      throw new InvalidArgumentError(at(this, m));
+    };
+    if (d === null || typeof d !== 'object' || !Array.isArray(d.watch)) return fail('develop must be { watch: [...] }, such as { watch: [{ path: "./src", target: "/app/src", action: "sync" }] }');
+    if (d.watch.length === 0) fail('develop.watch is empty; give at least one rule, or leave develop out');
+    const actions = Object.values(WatchAction) as string[];
+    return d.watch.map((rule, i) => {
+      const where = `develop.watch[${i}]`;
+      if (rule === null || typeof rule !== 'object') return fail(`${where} must be an object such as { path: "./src", target: "/app/src", action: "sync" }`);
+      if (typeof rule.path !== 'string' || rule.path === '') fail(`${where}.path is empty; give the host file or directory to watch, such as "./src"`);
+      if (!actions.includes(rule.action)) fail(`${where}.action "${rule.action}" is not one of "sync", "sync+restart", "rebuild"`);
+      const action = rule.action as WatchAction;
+      if (action === WatchAction.REBUILD) {
+        if (rule.target !== undefined) fail(`${where}: action "rebuild" takes no target (it rebuilds the image instead of copying files); remove target or use action "sync"`);
+      } else if (typeof rule.target !== 'string' || !rule.target.startsWith('/')) {
+        fail(`${where}.target ${rule.target === undefined ? 'is missing' : `"${rule.target}" is not an absolute path`}: action "${action}" copies ${rule.path} to an absolute path in the container, such as "/app"`);
+      }
+      const ignore = rule.ignore ?? [];
+      if (!Array.isArray(ignore) || ignore.some((x) => typeof x !== 'string' || x.trim() === '')) fail(`${where}.ignore must be a list of non-empty .dockerignore patterns, such as ["*.tmp", "node_modules/"]`);
+      return { path: rule.path, action, target: rule.target, ignore: ignore.map((x) => x.trim()) };
+    });
+  }
+
+  /** develop in the plan's terms: paths resolved (each must exist); a rebuild path inside its image's build context. */
+  private developToPlan(ctx: SynthContext): Develop | undefined {
+    if (this.develop === undefined) return undefined;
+    const context = Image.isImage(this.image) ? this.image._buildContext : undefined;
+    const watch = this.develop.map((rule, i): DevelopWatchRule => {
+      const path = ctx.resolvePath(rule.path);
+      ctx.statPath(this, `develop.watch[${i}].path`, path);
+      if (rule.action === WatchAction.REBUILD) {
+        if (context === undefined) {
+          ctx.error(this, `develop.watch[${i}]: action "rebuild" needs an image built by this stack (Image.fromBuild), but its image ${this.image.imageName} is not built here; use action "sync", or build the image`);
+        } else {
+          const dir = ctx.resolvePath(context);
+          if (path !== dir && !path.startsWith(dir.endsWith('/') ? dir : `${dir}/`)) {
+            ctx.error(this, `develop.watch[${i}].path ${path} is outside the build context ${dir} of ${this.image.node.path}, so a change there cannot rebuild it; watch a path inside the context`);
+          }
+        }
+      }
+      return { path, action: rule.action as DevelopWatchRule['action'], target: rule.target, ignore: [...rule.ignore] };
+    });
+    return { watch };
+  }
+
   /** The host-side props compose files use (expose … ipc), in canonical form; empty ones left out. */
   private parseHostOptions(p: ContainerProps): HostSettings {
     const fail = (m: string): never => {
@@ -1036,9 +1129,13 @@ export class Container extends StackResource implements IContainer {
 
     let networkMode: ContainerSpec['networkMode'] = this.settings.networkMode;
     if (this.networkContainer !== undefined) {
-      const id = ref(this.networkContainer, 'networkMode container');
-      if (id !== undefined) networkMode = { container: id };
-      else if (!StackResource.isStackResource(this.networkContainer)) ctx.error(this, `networkMode ${this.networkContainer.node.path} is not managed by a stack; only a container of this stack can share its network`);
+      // A container of this stack by its logical id (it is created first); another one by name.
+      if (StackResource.isStackResource(this.networkContainer)) {
+        const id = ref(this.networkContainer, 'networkMode container');
+        if (id !== undefined) networkMode = { container: id };
+      } else {
+        networkMode = { containerName: this.networkContainer.containerName };
+      }
     }
 
     const secrets: SecretFile[] = this._secrets
@@ -1082,6 +1179,7 @@ export class Container extends StackResource implements IContainer {
         labels: { ...this._labels },
         capAdd: [...settings.capAdd],
         capDrop: [...settings.capDrop],
+        develop: this.developToPlan(ctx),
         networkMode,
         expose: settings.expose ? [...settings.expose] : undefined,
         extraHosts: settings.extraHosts ? { ...settings.extraHosts } : undefined,
@@ -1204,6 +1302,16 @@ export enum NetworkMode {
   HOST = 'host',
   /** Loopback only. */
   NONE = 'none',
+}
+
+/** What `cdk-docker watch` does with a change under a `develop.watch` path. */
+export enum WatchAction {
+  /** Copy the changed files into the running container. */
+  SYNC = 'sync',
+  /** Copy them, then restart the container. */
+  SYNC_RESTART = 'sync+restart',
+  /** Rebuild the image and replace the container. */
+  REBUILD = 'rebuild',
 }
 
 /** Conditions a dependency must reach. */

@@ -198,6 +198,11 @@ export class Image extends StackResource implements IImage {
     }
   }
 
+  /** The build context as given (relative to the app's directory), for a built image. @internal */
+  public get _buildContext(): string | undefined {
+    return this.source.kind === 'build' ? this.source.context : undefined;
+  }
+
   /** An image takes no name of its own kind: two Images may carry one tag (the last applied wins). @internal */
   public _claims(): ResourceClaims {
     return NO_CLAIMS;

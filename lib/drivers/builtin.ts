@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import type * as RuntimeApi from '../../runtime';
 import type { Containers, Images, Networks, RuntimeConfig, Volumes } from '../../runtime';
 import type { DependencyCondition, Healthcheck, ImageResource, Mount, NetworkAttachment, NetworkSpec, VolumeSpec } from '../plan/types';
@@ -176,7 +177,7 @@ export class BuiltinDriver implements Driver {
       exitCode: state.ExitCode,
       health: running ? state.Health?.Status : undefined,
       restartCount: state.RestartCount,
-      spec: observedContainerSpec(inspectShape(r), image, { defaults: this.capabilities.defaults, hostName: hostHostname() }),
+      spec: observedContainerSpec(inspectShape(r, (id) => this.containers.tryRecord(id)?.Name), image, { defaults: this.capabilities.defaults, hostName: hostHostname() }),
       networks,
       ports,
     };
@@ -542,6 +543,13 @@ export class BuiltinDriver implements Driver {
     });
   }
 
+  public async copyToContainer(nameOrId: string, dest: string, archive: Readable): Promise<void> {
+    if (!dest.startsWith('/')) throw new InvalidArgumentError(`copy into ${nameOrId}: the destination "${dest}" must be an absolute path in the container`);
+    // The runtime's `cp -a - CONTAINER:PATH` (owners as the archive says, as the Engine API
+    // keeps them): the entries checked are the entries written.
+    await loadContainers().copyToContainer(this.containers, '-', archive, nameOrId, dest, { archive: true });
+  }
+
   // --- stacks ---------------------------------------------------------------------------------
 
   public async listStacks(): Promise<string[]> {
@@ -626,8 +634,12 @@ function observedStatus(status: ContainerState['Status']): ContainerStatus {
 }
 
 /** A runtime record as Docker's inspect shape, for ./observed. */
-function inspectShape(r: ContainerRecord): ContainerInspectShape {
-  return { ...r, NetworkSettings: { Networks: Object.fromEntries(loadContainers().endpointsConfig(r)) } };
+function inspectShape(r: ContainerRecord, nameOf: (id: string) => string | undefined = () => undefined): ContainerInspectShape {
+  // Another container's network is recorded by its id: reported by its name, as the plan names it.
+  const mode = r.HostConfig.NetworkMode;
+  const shared = mode.startsWith('container:') ? nameOf(mode.slice('container:'.length)) : undefined;
+  const hostConfig = shared !== undefined ? { ...r.HostConfig, NetworkMode: `container:${shared}` } : r.HostConfig;
+  return { ...r, HostConfig: hostConfig, NetworkSettings: { Networks: Object.fromEntries(loadContainers().endpointsConfig(r)) } };
 }
 
 /** An existing network of the name asked for: it, when it has the labels asked for; else ConflictError. */

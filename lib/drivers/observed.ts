@@ -14,7 +14,8 @@
  *   stopTimeoutSeconds (absent when not set), labels (without `io.cdk-docker.*`, but with those
  *   the image supplied), extraHosts, dns/dnsSearch/dnsOptions, sysctls, ulimits, devices, pid
  *   (absent unless `host`), ipc and shmSizeBytes (absent when the engine's default), a shared
- *   network as `{ container: <name or id> }` (the diff resolves it).
+ *   network as `{ containerName }`: the other container's name where the driver resolves it
+ *   (engines record its id), else its id.
  * - everything exposed: `expose` lists the image's ports and the published ones too (Docker's
  *   CLI exposes each), which the diff sets aside. Secret and config files are not observable
  *   (the inputs label carries their digests).
@@ -132,7 +133,7 @@ export interface ObservationContext {
 export function requestNetworkMode(request: { readonly spec: ContainerSpec; readonly networkContainer?: string }): string | undefined {
   const mode = request.spec.networkMode;
   if (typeof mode === 'object') {
-    if (request.networkContainer === undefined) throw new InvalidArgumentError(`the plan shares the network of container resource ${mode.container}, but apply did not resolve its name`);
+    if (request.networkContainer === undefined) throw new InvalidArgumentError(`the plan shares the network of container ${mode.container ?? mode.containerName}, but apply did not resolve its name`);
     return `container:${request.networkContainer}`;
   }
   return mode === 'bridge' ? undefined : mode;
@@ -154,7 +155,7 @@ export function observedContainerSpec(c: ContainerInspectShape, image: ImageConf
   let networkMode: ContainerSpec['networkMode'] = 'bridge';
   let networks: NetworkAttachment[] = [];
   if (h.NetworkMode === 'host' || h.NetworkMode === 'none') networkMode = h.NetworkMode;
-  else if ((h.NetworkMode ?? '').startsWith('container:')) networkMode = { container: h.NetworkMode!.slice('container:'.length) };
+  else if ((h.NetworkMode ?? '').startsWith('container:')) networkMode = { containerName: h.NetworkMode!.slice('container:'.length) };
   else if (joinsNetworks(h.NetworkMode)) {
     networks = networkList(c, ctx.defaults.network);
     // Only the default network, as the engine chose it: the plan says `[]`.

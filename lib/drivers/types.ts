@@ -32,6 +32,7 @@
  * message names the object and the fix.
  */
 
+import type { Readable } from 'node:stream';
 import type { ContainerResource, ContainerSpec, DependencyCondition, Healthcheck, ImageResource, NetworkSpec, VolumeSpec } from '../plan/types';
 
 import { LABELS } from '../core/labels';
@@ -114,7 +115,7 @@ export interface ObservedContainer {
  * A container's settings as observed, in the plan's vocabulary: the fields of ContainerSpec the
  * engine can report (secrets only as the values it holds — compare by HMAC, never print).
  */
-export type ObservedContainerSpec = Omit<ContainerSpec, 'image' | 'secretEnv' | 'envFiles' | 'dependsOn' | 'replicas'> & {
+export type ObservedContainerSpec = Omit<ContainerSpec, 'image' | 'secretEnv' | 'envFiles' | 'dependsOn' | 'replicas' | 'develop'> & {
   /** The full environment the container runs with (image's, env files', secrets' and the spec's). */
   readonly fullEnv: { readonly [name: string]: string };
 };
@@ -260,6 +261,12 @@ export interface ServiceChangeClasses {
   /** Fields whose change touches only the object, not its tasks. */
   readonly metadata: readonly string[];
 }
+
+/** Every ContainerFeature, for checks of what a driver declares. */
+export const CONTAINER_FEATURES: readonly ContainerFeature[] = [
+  'pid.host', 'ipc.host', 'ipc.private', 'ipc.shareable', 'devices', 'sysctls', 'ulimits', 'shmSize', 'dns', 'extraHosts', 'expose',
+  'networkMode.container', 'secrets', 'configs', 'files.readOnlyRootfs',
+];
 
 /** What the reconciler asks of an engine before it decides anything (see the module comment). */
 export interface DriverCapabilities {
@@ -445,6 +452,17 @@ export interface Driver {
    * or a variable without a name.
    */
   exec(nameOrId: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+
+  /**
+   * Extracts the tar stream `archive` into the directory `path` (absolute) of the container,
+   * running or not, as `docker cp - CONTAINER:PATH` (the Engine's `PUT /containers/{id}/archive`):
+   * an entry replaces the file of its name (a directory merges into a directory), its missing
+   * parent directories are made, each keeps its mode and its numeric owner from the archive, and
+   * no entry is written outside `path`. The running process is not touched (`cdk-docker watch`
+   * syncs files with it). A NotFoundError when the container or `path` does not exist; a
+   * ConflictError when `path` is read-only in the container.
+   */
+  copyToContainer(nameOrId: string, path: string, archive: Readable): Promise<void>;
 
   /** The stacks that have a managed container, network or volume on the engine, sorted. */
   listStacks(): Promise<string[]>;

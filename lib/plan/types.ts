@@ -103,11 +103,14 @@ export type Protocol = 'tcp' | 'udp' | 'sctp';
 export type RestartPolicyName = 'no' | 'always' | 'unless-stopped' | 'on-failure';
 export type NetworkMode = 'bridge' | 'host' | 'none' | ContainerNetworkMode;
 
-/** Share another container's network namespace (compose `network_mode: service:X`). */
-export interface ContainerNetworkMode {
-  /** Logical id of the container resource whose network this one joins (replica 1). */
-  readonly container: string;
-}
+/**
+ * Share another container's network namespace: a container resource of the plan (compose
+ * `network_mode: service:X`), or a container the stack does not manage, by name (compose
+ * `network_mode: container:X`). Exactly one of the two.
+ */
+export type ContainerNetworkMode =
+  | { /** Logical id of the container resource whose network this one joins (replica 1). */ readonly container: string; readonly containerName?: never }
+  | { /** Name of a container no stack manages (it must run first). */ readonly containerName: string; readonly container?: never };
 
 export type IpcMode = 'host' | 'private' | 'shareable';
 export type DependencyCondition = 'started' | 'healthy' | 'completed';
@@ -161,6 +164,8 @@ export interface ContainerSpec {
   readonly pidsLimit?: number;
   /** Number of identical containers. */
   readonly replicas: number;
+  /** What `cdk-docker watch` does with changes to the container's files; absent = nothing of its own. */
+  readonly develop?: Develop;
   /**
    * How a Swarm runs the container as a service (mode, placement, update and rollback, reservations,
    * restart policy, endpoint mode); absent = every setting's default (see DEFAULT_DEPLOY). Engines
@@ -244,6 +249,25 @@ export interface SecretFile {
   readonly mode: number;
   readonly uid: number;
   readonly gid: number;
+}
+
+/** Compose's `develop`: rules `cdk-docker watch` follows for one container. Never part of the container itself. */
+export interface Develop {
+  /** At least one rule; a changed file takes the first rule whose path holds it. */
+  readonly watch: DevelopWatchRule[];
+}
+
+export type DevelopAction = 'sync' | 'sync+restart' | 'rebuild';
+
+export interface DevelopWatchRule {
+  /** Absolute host path (a file or a directory). */
+  readonly path: string;
+  /** `sync`: copy changed files into the running container; `sync+restart`: then restart it; `rebuild`: apply (the image's build context holds the path). */
+  readonly action: DevelopAction;
+  /** Absolute path in the container that `path` is copied to; sync actions only. */
+  readonly target?: string;
+  /** .dockerignore patterns, relative to `path`, of changes to leave alone; in the order given. */
+  readonly ignore: string[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ export function referenceProblems(plan: Plan): string[] {
     needs('image', r.spec.image, 'image');
     r.spec.dependsOn.forEach((d, i) => needs(`dependsOn.${i}.container`, d.container, 'container'));
     const mode = r.spec.networkMode;
-    if (typeof mode === 'object') {
+    if (typeof mode === 'object' && mode.container !== undefined) {
       if (mode.container === id) problems.push(`resources.${id}.spec.networkMode.container: shares its own network`);
       else needs('networkMode.container', mode.container, 'container');
     }

@@ -128,6 +128,7 @@ export function resolveFiles(spec: ContainerSpec, env: NodeJS.ProcessEnv = proce
 /** The name of the container whose network a spec shares (replica 1 of that resource), if any. */
 export function networkContainerOf(plan: Plan, spec: ContainerSpec): string | undefined {
   if (typeof spec.networkMode !== 'object') return undefined;
+  if (spec.networkMode.containerName !== undefined) return spec.networkMode.containerName;
   const target = plan.resources[spec.networkMode.container];
   if (target === undefined || target.type !== 'container') {
     throw new CdkDockerError(`the plan shares the network of container resource ${spec.networkMode.container}, which it does not have; synth the stack again`);

@@ -195,7 +195,7 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
         }
         const shared = typeof r.spec.networkMode === 'object' ? r.spec.networkMode.container : undefined;
         const sharedResource = shared !== undefined ? plan.resources[shared] : undefined;
-        const sharedName = sharedResource !== undefined ? replicaName(sharedResource.name, 1) : undefined;
+        const sharedName = sharedResource !== undefined ? replicaName(sharedResource.name, 1) : typeof r.spec.networkMode === 'object' ? r.spec.networkMode.containerName : undefined;
         const ctx: ContainerContext = {
           plan,
           engine,
@@ -514,18 +514,19 @@ function refuseUnsupported(plan: Plan, engine: DriverCapabilities): void {
 function diffNetworkMode(ctx: ContainerContext, replace: (field: string, before: unknown, after: unknown) => void, raw: (f: string, b: string | undefined, a: string | undefined) => void): void {
   const s = ctx.resource.spec.networkMode;
   const o = ctx.observed.spec.networkMode;
-  const shown = (m: ContainerSpec['networkMode'] | undefined, name?: string): string | undefined => (typeof m === 'object' ? `container:${name ?? m.container}` : m);
+  const shown = (m: ContainerSpec['networkMode'] | undefined): string | undefined => (typeof m === 'object' ? `container:${m.containerName ?? m.container}` : m);
   if (typeof s !== 'object') {
     if (typeof o === 'object' || o !== s) replace('networkMode', shown(o), s);
     return;
   }
   const target = ctx.networkContainer;
-  const wantName = target?.name ?? s.container;
+  const wantName = target?.name ?? s.containerName ?? s.container;
   if (typeof o !== 'object') return replace('networkMode', shown(o), `container:${wantName}`);
-  // Engines report the other container by name or by id (a prefix of it, or the whole).
+  // Drivers report the other container by name; by id (a prefix of it, or the whole) where they could not resolve it.
+  const have = o.containerName ?? o.container;
   const id = target?.observed?.id;
-  const same = o.container === wantName || (id !== undefined && o.container.length >= 12 && id.startsWith(o.container));
-  if (!same) return replace('networkMode', `container:${o.container}`, `container:${wantName}`);
+  const same = have === wantName || (id !== undefined && have.length >= 12 && id.startsWith(have));
+  if (!same) return replace('networkMode', `container:${have}`, `container:${wantName}`);
   const recreated = target?.change !== undefined && (target.change.action === 'create' || target.change.action === 'replace');
   if (recreated) raw('networkMode.container', show(wantName), `${show(wantName)} (recreated)`);
 }
@@ -567,8 +568,10 @@ function diffHostOptions(ctx: ContainerContext, replace: (field: string, before:
   const wantDevices = (s.devices ?? []).map(device).sort();
   if (!eq(haveDevices, wantDevices)) replace('devices', haveDevices, wantDevices);
   if ((o.pid ?? '') !== (s.pid ?? '')) replace('pid', o.pid, s.pid);
+  // IPC left out: the engine's own namespace, private or shareable as the daemon is configured
+  // (dockerd's default-ipc-mode); only host is a difference then.
   const ipc = (v: string | undefined): string => v ?? engine.ipcMode ?? 'private';
-  if (ipc(o.ipc) !== ipc(s.ipc)) replace('ipc', ipc(o.ipc), ipc(s.ipc));
+  if (s.ipc === undefined ? o.ipc === 'host' : ipc(o.ipc) !== s.ipc) replace('ipc', ipc(o.ipc), ipc(s.ipc));
 }
 
 function diffEnv(ctx: ContainerContext, need: Need): void {

@@ -6,8 +6,9 @@
  *   identifies it and what, when changed, needs the runtime object changed: its stack, type,
  *   path, name and spec — minus what never needs the object touched:
  *   - every resource: `dependsOn` (ordering only);
- *   - containers: `spec.dependsOn` (start conditions) and `replicas` (scaling creates or
- *     removes other replicas, never this one; all replicas of a resource share one hash);
+ *   - containers: `spec.dependsOn` (start conditions), `replicas` (scaling creates or
+ *     removes other replicas, never this one; all replicas of a resource share one hash) and
+ *     `develop` (what `cdk-docker watch` does, never the container itself);
  *     the image is hashed by its *source identity* (registry ref; build context hash,
  *     Dockerfile, args and target; archive digest), not by its logical id, so renaming the
  *     image construct changes nothing while a new build context or archive does; secrets by
@@ -147,7 +148,7 @@ export function hashedSpec(resource: Resource, plan: Plan): unknown {
       return { source: s.source, contextHash: s.contextHash, dockerfile: s.dockerfile, buildArgs: s.buildArgs, target: s.target };
     }
     case 'container': {
-      const { dependsOn: _d, replicas: _r, image, secretEnv, envFiles, secrets: secretFiles, configs, ...rest } = resource.spec;
+      const { dependsOn: _d, replicas: _r, develop: _w, image, secretEnv, envFiles, secrets: secretFiles, configs, ...rest } = resource.spec;
       const img = plan.resources[image];
       const secrets: Record<string, string> = {};
       for (const [name, ref] of Object.entries(secretEnv)) secrets[name] = ref.hmac;

@@ -55,6 +55,12 @@ export function defaultLibrarySpec(): string {
   return root.split(path.sep).includes('node_modules') ? `^${packageVersion()}` : `file:${root}`;
 }
 
+/** The exported Stack class of a project: `shop-front` → `ShopFrontStack`. */
+export function stackClassName(name: string): string {
+  const id = name.split(/[^A-Za-z0-9]+/).filter(Boolean).map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('');
+  return `${/^[0-9]/.test(id) ? '_' : ''}${id}Stack`;
+}
+
 function isEmptyEnough(dir: string): boolean {
   return fs.readdirSync(dir).every((f) => f.startsWith('.'));
 }
@@ -82,7 +88,7 @@ export function initProject(opts: InitOptions): { dir: string; name: string; tem
   const problem = checkName('project', name);
   if (problem) throw new InvalidArgumentError(`${problem}; pass --name`);
 
-  const values: Record<string, string> = { name, cdkDockerSpec: opts.librarySpec ?? defaultLibrarySpec(), cdkDockerVersion: packageVersion() };
+  const values: Record<string, string> = { name, stackClass: stackClassName(name), cdkDockerSpec: opts.librarySpec ?? defaultLibrarySpec(), cdkDockerVersion: packageVersion() };
   fs.mkdirSync(dir, { recursive: true });
   const copy = (from: string, to: string) => {
     for (const entry of fs.readdirSync(from, { withFileTypes: true })) {

@@ -140,6 +140,8 @@ function containerMap(ctx: ContainerContext, record: ContainerRecord, rootfs: st
   const mounts = [
     ...['hostname', 'hosts', 'resolv.conf'].map((f) => ({ destination: `/etc/${f}`, source: path.join(dir, f), rw: !record.HostConfig.ReadonlyRootfs })),
     ...record.Mounts.filter((m) => m.Type !== 'tmpfs' && m.Source).map((m) => ({ destination: path.posix.normalize(m.Destination), source: m.Source, rw: m.RW })),
+    // Secret and config files: read-only, as the container sees them.
+    ...(record.Files ?? []).map((f, i) => ({ destination: f.Target, source: path.join(dir, 'files', String(i)), rw: false })),
   ].filter((m) => fs.existsSync(m.source));
   mounts.sort((a, b) => b.destination.length - a.destination.length);
   return { rootfs, mounts, readonlyRootfs: record.HostConfig.ReadonlyRootfs };
@@ -455,6 +457,8 @@ export async function copyToContainer(svc: ContainerService, src: string, input:
     if (d.stat && !isDir && assertsDir(dstPath)) throw new InvalidArgumentError(`not a directory: ${dstPath} in container ${container} is a file; drop the trailing "/" to overwrite it`);
     let target: { dir: string; rename?: string };
     if (!source) {
+      // Docker's answer for a missing destination of an archive.
+      if (!exists) throw new NotFoundError(`Could not find the file ${dstPath} in container ${container}`);
       if (!isDir) throw new InvalidArgumentError(`destination "${container}:${dstPath}" must be a directory`);
       target = { dir: d.ctr };
     } else {

@@ -17,8 +17,12 @@ import {
   Stack,
   Testing,
   Volume,
+  WatchAction,
 } from '../../lib';
+import type { DevelopOptions } from '../../lib';
 import { hashFileContent } from '../../lib/plan';
+import type { ContainerSpec } from '../../lib/plan/types';
+import { specHash } from '../../lib/reconcile/hash';
 import { FIXTURES, FILE_SECRET, FIXTURE_ENV, containerSpec, invalidArgument, portable, resourceAt, shop, synthProblems } from '../fixtures';
 
 describe('Container', () => {
@@ -590,6 +594,7 @@ describe('Container: what compose files set on the host side', () => {
       { source: 'string', content: 'a=1\n', sha256: 'sha256:' + createHash('sha256').update('a=1\n').digest('hex'), target: '/etc/app.ini', mode: 0o440, uid: 0, gid: 0 },
       { source: 'file', file: '<fixtures>/nginx.conf', sha256: hashFileContent(path.join(FIXTURES, 'nginx.conf')), target: '/etc/nginx/nginx.conf', mode: 0o444, uid: 0, gid: 0 },
     ]);
+    expect(portable(plan)).toMatchSnapshot();
   });
 
   test('networkMode: another container shares its network, and starts first', () => {
@@ -660,11 +665,13 @@ describe('Container: what compose files set on the host side', () => {
     ]);
   });
 
-  test('networkMode: a container no stack manages cannot lend its network; a container cannot lend its own', () => {
+  test('networkMode: a container no stack manages lends its network by name (compose container:X), with no dependency; anything else is refused', () => {
     const stack = shop();
     const outside = Container.fromName(stack, 'outside', 'someone-elses');
     new Container(stack, 'app', { image: 'busybox', networkMode: outside });
-    expect(synthProblems(stack)).toEqual(['[shop/app] networkMode shop/outside is not managed by a stack; only a container of this stack can share its network']);
+    const app = resourceAt(Testing.synth(stack), 'app', 'container');
+    expect(app.spec.networkMode).toEqual({ containerName: 'someone-elses' });
+    expect(app.dependsOn).toEqual([app.spec.image]);
     expect(invalidArgument(() => new Container(shop(), 'web', { image: 'busybox', networkMode: {} as never }))).toBe(
       '[shop/web] networkMode must be "bridge", "host", "none" or a Container whose network to share',
     );
@@ -674,5 +681,72 @@ describe('Container: what compose files set on the host side', () => {
     const stack = shop();
     new Container(stack, 'web', { image: 'busybox', configs: [{ config: Config.fromFile('missing.conf'), target: '/etc/app.conf' }] });
     expect(portable(synthProblems(stack))).toEqual(['[shop/web] config file for /etc/app.conf, <fixtures>/missing.conf cannot be read (ENOENT); create it or fix the path']);
+  });
+});
+
+describe('Container develop (cdk-docker watch)', () => {
+  test('defaults: without develop the plan has no develop field', () => {
+    const stack = shop();
+    new Container(stack, 'web', { image: 'nginx' });
+    expect(resourceAt(Testing.synth(stack), 'web').spec).not.toHaveProperty('develop');
+  });
+
+  test('custom: rules render with absolute paths, their target and their ignore patterns in order', () => {
+    const stack = shop();
+    const site = Image.fromBuild(stack, 'site', 'web');
+    new Container(stack, 'web', {
+      image: site,
+      develop: {
+        watch: [
+          { path: 'site', target: '/usr/share/nginx/html', action: 'sync', ignore: ['*.tmp', '!keep.tmp'] },
+          { path: 'app.env', target: '/etc/app.env', action: WatchAction.SYNC_RESTART },
+          { path: 'web/Dockerfile', action: 'rebuild' },
+        ],
+      },
+    });
+    expect((resourceAt(Testing.synth(stack), 'web').spec as ContainerSpec).develop).toEqual({
+      watch: [
+        { path: path.join(FIXTURES, 'site'), target: '/usr/share/nginx/html', action: 'sync', ignore: ['*.tmp', '!keep.tmp'] },
+        { path: path.join(FIXTURES, 'app.env'), target: '/etc/app.env', action: 'sync+restart', ignore: [] },
+        { path: path.join(FIXTURES, 'web', 'Dockerfile'), action: 'rebuild', ignore: [] },
+      ],
+    });
+  });
+
+  test('develop changes nothing that runs: the container keeps its spec hash', () => {
+    const hashOf = (develop?: DevelopOptions): string => {
+      const stack = shop();
+      new Container(stack, 'web', { image: 'nginx', develop });
+      const plan = Testing.synth(stack);
+      return specHash(plan.resources[resourceAt(plan, 'web').logicalId], plan);
+    };
+    expect(hashOf({ watch: [{ path: 'site', target: '/www', action: 'sync' }] })).toBe(hashOf());
+  });
+
+  test.each<[object, string]>([
+    [{ watch: [] }, 'develop.watch is empty; give at least one rule, or leave develop out'],
+    [{}, 'develop must be { watch: [...] }, such as { watch: [{ path: "./src", target: "/app/src", action: "sync" }] }'],
+    [{ watch: [{ path: '', target: '/www', action: 'sync' }] }, 'develop.watch[0].path is empty; give the host file or directory to watch, such as "./src"'],
+    [{ watch: [{ path: 'site', target: '/www', action: 'copy' }] }, 'develop.watch[0].action "copy" is not one of "sync", "sync+restart", "rebuild"'],
+    [{ watch: [{ path: 'site', action: 'sync' }] }, 'develop.watch[0].target is missing: action "sync" copies site to an absolute path in the container, such as "/app"'],
+    [{ watch: [{ path: 'site', target: 'www', action: 'sync+restart' }] }, 'develop.watch[0].target "www" is not an absolute path: action "sync+restart" copies site to an absolute path in the container, such as "/app"'],
+    [{ watch: [{ path: 'site', target: '/www', action: 'rebuild' }] }, 'develop.watch[0]: action "rebuild" takes no target (it rebuilds the image instead of copying files); remove target or use action "sync"'],
+    [{ watch: [{ path: 'site', target: '/www', action: 'sync', ignore: [''] }] }, 'develop.watch[0].ignore must be a list of non-empty .dockerignore patterns, such as ["*.tmp", "node_modules/"]'],
+  ])('develop %j is rejected at once: %s', (develop, message) => {
+    const stack = shop();
+    expect(invalidArgument(() => new Container(stack, 'web', { image: 'busybox', develop: develop as DevelopOptions }))).toBe(`[shop/web] ${message}`);
+  });
+
+  test('a missing path, a rebuild of an image not built here and a rebuild path outside the build context are reported at synth', () => {
+    const stack = shop();
+    new Container(stack, 'pulled', { image: 'nginx', develop: { watch: [{ path: 'no-such-dir', target: '/www', action: 'sync' }, { path: 'site', action: 'rebuild' }] } });
+    const site = Image.fromBuild(stack, 'site', 'web');
+    new Container(stack, 'built', { image: site, develop: { watch: [{ path: 'site', action: 'rebuild' }] } });
+    const missing = path.join(FIXTURES, 'no-such-dir');
+    expect(synthProblems(stack)).toEqual([
+      `[shop/pulled] develop.watch[0].path: ${missing} does not exist; create it (mkdir -p ${missing}) or fix the path`,
+      '[shop/pulled] develop.watch[1]: action "rebuild" needs an image built by this stack (Image.fromBuild), but its image docker.io/library/nginx:latest is not built here; use action "sync", or build the image',
+      `[shop/built] develop.watch[0].path ${path.join(FIXTURES, 'site')} is outside the build context ${path.join(FIXTURES, 'web')} of shop/site, so a change there cannot rebuild it; watch a path inside the context`,
+    ]);
   });
 });

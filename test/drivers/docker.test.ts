@@ -7,7 +7,8 @@ import { diffStack } from '../../lib/reconcile/diff';
 import { applyDiff, destroyStack } from '../../lib/reconcile/apply';
 import { hasChanges, renderDiff } from '../../lib/reconcile/render';
 import { observePlan } from '../../lib/toolkit/observe';
-import type { ImageResource } from '../../lib/plan/types';
+import type { ContainerResource, ImageResource } from '../../lib/plan/types';
+import { managedLabels } from '../../lib/reconcile/hash';
 import { CdkDockerError } from '../../lib/core/errors';
 import { processIdentity } from '../../lib/core/process';
 import { createBody, filesArchive, normalizedInspect, updateBody, UNLIMITED_MEMORY } from '../../lib/drivers/docker/mapping';
@@ -178,6 +179,35 @@ describe('docker driver: a stack applied through the reconciler', () => {
     }
     expect(await driver.observe('dockerstack')).toEqual({ networks: [], volumes: [], containers: [] });
     await driver.close();
+  });
+});
+
+describe('docker driver: secret files and a killed apply', () => {
+  test('a container created by an apply killed before its files went in is replaced, not started without them', async () => {
+    const driver = dockerDriver(env());
+    const appEnv = { GAPS_TOKEN: 'gaps-t0ken' };
+    const stack = new Stack(Testing.app({ env: appEnv }), 'gapskilled');
+    const base = Image.fromRegistry(stack, 'base', 'busybox:driver', { pullPolicy: 'never' });
+    new Container(stack, 'app', { image: base, command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'], secrets: [{ secret: Secret.fromEnv('GAPS_TOKEN'), target: 'token' }] });
+    const plan = Testing.synth(stack);
+    const id = Object.keys(plan.resources).find((k) => plan.resources[k].type === 'container')!;
+    const app = plan.resources[id] as ContainerResource;
+    try {
+      // What a killed apply leaves: the container, with its labels, and no file yet.
+      const imageId = (await driver.image('busybox:driver'))!.id;
+      await driver.createContainer({ name: app.name, spec: app.spec, imageId, env: {}, labels: managedLabels(plan, id) });
+      const { observed, images } = await observePlan(plan, driver);
+      const d = diffStack(plan, observed, images, driver.capabilities);
+      const change = d.changes.find((c) => c.logicalId === id)!;
+      expect([change.action, change.reasons]).toEqual(['replace', [{ field: 'secrets./run/secrets/token', before: undefined, after: '(sensitive)', needs: 'replace' }]]);
+      await applyDiff(plan, d, observed, driver, { images, env: appEnv });
+      expect(dockerd.docker(['exec', app.name, 'cat', '/run/secrets/token'])).toBe('gaps-t0ken');
+      const again = await observePlan(plan, driver);
+      expect(hasChanges(diffStack(plan, again.observed, again.images, driver.capabilities))).toBe(false);
+    } finally {
+      await destroyStack('gapskilled', plan, driver, { volumes: true });
+      await driver.close();
+    }
   });
 });
 

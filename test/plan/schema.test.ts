@@ -90,8 +90,10 @@ describe('plan schema', () => {
       spec.secrets = [{ secret: { source: 'env', from: 'PW', hmac: `hmac-sha256:${'a'.repeat(64)}`, value: 'in clear' }, target: '/run/secrets/../../etc/shadow', mode: 292, uid: 0, gid: 0 }];
       spec.configs = [{ source: 'file', file: '/a', content: 'x', sha256: `sha256:${'b'.repeat(64)}`, target: '/etc/a', mode: 292, uid: 0, gid: 0 }];
       spec.networkMode = { container: 'not an id' };
+      p.resources[id('db')].spec.networkMode = { container: id('web'), containerName: 'both' };
     });
     expect(problems(data).sort()).toEqual([
+      expect.stringMatching(/^resources\.Db[0-9A-F]{8}\.spec\.networkMode: must NOT have more than 1 properties/),
       expect.stringMatching(/^resources\.Web[0-9A-F]{8}\.spec\.configs\.0: unknown property "content" \(not allowed here; check the spelling\)$/),
       expect.stringMatching(/^resources\.Web[0-9A-F]{8}\.spec\.networkMode\.container: /),
       expect.stringMatching(/^resources\.Web[0-9A-F]{8}\.spec\.secrets\.0\.secret: unknown property "value" \(not allowed here; check the spelling\)$/),
@@ -135,6 +137,27 @@ describe('plan schema', () => {
       expect.stringMatching(/^resources\.Net[0-9A-F]{8}\.type: must be one of "image", "container", "network", "volume"$/),
       `resources.${web}.spec.mounts.0.type: must be one of "volume", "bind", "tmpfs"`,
     ]);
+  });
+
+  test('a develop rule edited by hand is rejected: a sync without target, a rebuild with one, an unknown action, a relative path', () => {
+    let web = '';
+    const rule = (r: object) =>
+      broken((p, id) => {
+        web = id('web');
+        p.resources[web].spec.develop = { watch: [r] };
+      });
+    const at = () => `resources.${web}.spec.develop.watch.0`;
+    expect(() => validatePlan(rule({ path: '/src', target: '/app', action: 'sync', ignore: [] }), 'test.plan.json')).not.toThrow();
+    expect(() => validatePlan(rule({ path: '/src', action: 'rebuild', ignore: ['*.tmp'] }), 'test.plan.json')).not.toThrow();
+    // Each branch of the rule's oneOf (sync actions with a target; rebuild without) says what it misses.
+    expect(problems(rule({ path: '/src', action: 'sync', ignore: [] }))).toEqual([`${at()}: missing required property "target"`, `${at()}.action: must be "rebuild"`]);
+    expect(problems(rule({ path: '/src', target: '/app', action: 'rebuild', ignore: [] }))).toEqual([
+      `${at()}.action: must be one of "sync", "sync+restart"`,
+      `${at()}: unknown property "target" (not allowed here; check the spelling)`,
+    ]);
+    expect(problems(rule({ path: '/src', target: '/app', action: 'copy', ignore: [] }))).toContain(`${at()}.action: must be one of "sync", "sync+restart"`);
+    expect(problems(rule({ path: 'src', target: '/app', action: 'sync', ignore: [] }))).toContain(`${at()}.path: must match ^/`);
+    expect(problems(broken((p, id) => (p.resources[id('web')].spec.develop = { watch: [] })))).toEqual([`resources.${web}.spec.develop.watch: must NOT have fewer than 1 items`]);
   });
 
   test('rejects missing required fields', () => {

@@ -96,6 +96,7 @@ class RecordingDriver implements Driver {
   public async exec(): Promise<{ exitCode: number }> {
     return { exitCode: 0 };
   }
+  public async copyToContainer(): Promise<void> {}
   public async listStacks(): Promise<string[]> {
     return ['shop'];
   }

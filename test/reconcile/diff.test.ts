@@ -386,6 +386,12 @@ describe('what compose files set', () => {
     const image = f.images[imageId]!;
     const images = { [imageId]: { ...image, config: { ...image.config, exposedPorts: ['9000/tcp'] } } };
     expect(changed(diffStack(plan, observed, images, ENGINE))).toEqual([]);
+    // IPC left out is the engine's own namespace, whichever mode its daemon gives by default.
+    const bare = webStack();
+    const shareable = withContainer(faithful(bare), 'web', (c) => ({ ...c, spec: { ...c.spec, ipc: 'shareable' } }));
+    expect(changed(diffStack(bare, shareable.observed, shareable.images, ENGINE))).toEqual([]);
+    const host = withContainer(faithful(bare), 'web', (c) => ({ ...c, spec: { ...c.spec, ipc: 'host' } }));
+    expect(only(diffStack(bare, host.observed, host.images, ENGINE)).reasons).toEqual([{ field: 'ipc', before: '"host"', after: '"private"', needs: 'replace' }]);
   });
 
   test('a secret or config file whose content, mode or owner changed replaces the container; a secret\'s shows masked', () => {
@@ -418,8 +424,16 @@ describe('what compose files set', () => {
       ['app', 'replace', ['networkMode.container "shop-vpn" → "shop-vpn" (recreated)']],
     ]);
     // Made by hand in another container's network: a change of mode.
-    const f = withContainer(faithful(plan), 'app', (c) => ({ ...c, spec: { ...c.spec, networkMode: { container: 'someone-else' } } }));
+    const f = withContainer(faithful(plan), 'app', (c) => ({ ...c, spec: { ...c.spec, networkMode: { containerName: 'someone-else' } } }));
     expect(only(diffStack(plan, f.observed, f.images, ENGINE)).reasons).toEqual([{ field: 'networkMode', before: '"container:someone-else"', after: '"container:shop-vpn"', needs: 'replace' }]);
+    // A container no stack manages, by name: the same one is no change, another one a replace.
+    const external = (name: string) => {
+      const stack = new Stack(fixtureApp(), 'shop');
+      new Container(stack, 'app', { image: 'busybox:1.36', networkMode: Container.fromName(stack, 'vpn', name) });
+      return Testing.synth(stack);
+    };
+    expect(changed(diffAfter(external('vpn-a'), external('vpn-a')))).toEqual([]);
+    expect(only(diffAfter(external('vpn-a'), external('vpn-b'))).reasons).toEqual([{ field: 'networkMode', before: '"container:vpn-a"', after: '"container:vpn-b"', needs: 'replace' }]);
   });
 
   test('a plan using what the engine cannot do is refused before anything, with the engine\'s own sentence', () => {

@@ -107,9 +107,10 @@ function container(
   for (const k of Object.keys(s.secretEnv)) secrets[k] = opts.secrets?.[k] ?? `secret-value-of-${k}`;
   const fullEnv = { ...d.env, ...(s.envFiles.length > 0 ? (opts.envFileVars ?? {}) : {}), ...secrets, ...s.env };
   const { image: _i, secretEnv: _s, envFiles: _e, dependsOn: _d, replicas: _r, ...rest } = s;
-  // Another container's network: engines name it (the built-in and Docker by id once inspected).
-  const shared = typeof s.networkMode === 'object' ? replicaName(plan.resources[s.networkMode.container].name, 1) : undefined;
-  if (shared !== undefined) rest.networkMode = { container: effective ? hex(`container ${shared}`) : shared };
+  // Another container's network: drivers report it by name (by id where they cannot resolve it).
+  const mode = s.networkMode;
+  const shared = typeof mode === 'object' ? (mode.container !== undefined ? replicaName(plan.resources[mode.container].name, 1) : mode.containerName) : undefined;
+  if (shared !== undefined) rest.networkMode = { containerName: effective ? hex(`container ${shared}`) : shared };
   const spec = effective
     ? {
         ...rest,

@@ -15,7 +15,7 @@ jest.setTimeout(120_000);
  * CLI as a user types it (`--dns`, `--sysctl`, `--ulimit`, `--device`, `--pid`, `--ipc`,
  * `--expose`) and through the service for what only the SDK gives (secret and config files).
  */
-const OCTET = 177; // the default network 10.177.0.0/24; the gaps engineer's octets
+const OCTET = 177; // the default network 10.177.0.0/24 (no user networks: its pool 10.178 stays unused)
 let work: string;
 let env: NodeJS.ProcessEnv;
 let svc: ContainerService;
@@ -68,26 +68,29 @@ function footprint(): string[] {
   return [...rules, ...mounts, ...netns, ...aardvarksUnder(work).map((p) => `aardvark-dns ${p}`)];
 }
 
-test('run takes --dns, --dns-search, --dns-option, --sysctl, --ulimit, --device, --shm-size, --ipc and --expose, and the container sees them', () => {
+test('run takes --dns, --dns-search, --dns-option, --sysctl, --ulimit, --device, --shm-size, --ipc and --expose, and the container sees them', async () => {
   ok(
     rt([
       'run', '-d', '--name', 'c1',
       '--dns', '10.177.0.53', '--dns-search', 'gaps.test', '--dns-option', 'ndots:3',
-      '--sysctl', 'net.core.somaxconn=512', '--ulimit', 'nofile=512:1024', '--ulimit', 'nproc=100',
+      '--sysctl', 'net.core.somaxconn=512', '--ulimit', 'nofile=512:1024', '--ulimit', 'nproc=100', '--ulimit', 'core=-1',
       '--device', '/dev/null:/dev/gaps-null:rw', '--shm-size', '32m', '--ipc', 'shareable', '--expose', '7000-7001/udp',
-      'busybox:gaps', 'sleep', '1000',
+      'busybox:gaps', 'sh', '-c', 'ulimit -n > /tmp/u; ulimit -Hn >> /tmp/u; ulimit -u >> /tmp/u; ulimit -c >> /tmp/u; exec sleep 1000',
     ]),
   );
   const resolv = sh('c1', 'cat /etc/resolv.conf');
   expect(resolv).toMatch(/^nameserver 10\.177\.0\.53$/m);
   expect(resolv).toMatch(/^search gaps\.test$/m);
   expect(resolv).toMatch(/^options ndots:3$/m);
-  expect(sh('c1', 'cat /proc/sys/net/core/somaxconn; ulimit -n; ulimit -Hn; ulimit -u')).toBe('512\n512\n1024\n100\n');
+  // -1 is unlimited (RLIM_INFINITY, which the spec must carry as a uint64).
+  // The container's own process (runc's exec may raise an exec'd one's soft limit to the hard one).
+  await until('the container to write its limits', () => rt(['exec', 'c1', 'cat', '/tmp/u']).stdout.split('\n').length > 4, 10_000);
+  expect(sh('c1', 'cat /proc/sys/net/core/somaxconn; cat /tmp/u')).toBe('512\n512\n1024\n100\nunlimited\n');
   expect(sh('c1', 'echo x > /dev/gaps-null && echo written; cat /dev/gaps-null; echo read')).toBe('written\nread\n');
   expect(sh('c1', 'cat /proc/mounts')).toMatch(/^\S+ \/dev\/shm tmpfs \S*size=32768k/m);
   // Docker's inspect names for them; the image's port and the exposed ones.
   expect(inspect('c1', '{{json .HostConfig.Dns}} {{json .HostConfig.Sysctls}} {{json .HostConfig.Ulimits}} {{.HostConfig.IpcMode}}')).toBe(
-    '["10.177.0.53"] {"net.core.somaxconn":"512"} [{"Name":"nofile","Soft":512,"Hard":1024},{"Name":"nproc","Soft":100,"Hard":100}] shareable',
+    '["10.177.0.53"] {"net.core.somaxconn":"512"} [{"Name":"nofile","Soft":512,"Hard":1024},{"Name":"nproc","Soft":100,"Hard":100},{"Name":"core","Soft":-1,"Hard":-1}] shareable',
   );
   expect(inspect('c1', '{{json .Config.ExposedPorts}}')).toBe('{"6379/tcp":{},"7000/udp":{},"7001/udp":{}}');
   expect(inspect('c1', '{{json .HostConfig.Devices}}')).toBe('[{"PathOnHost":"/dev/null","PathInContainer":"/dev/gaps-null","CgroupPermissions":"rw"}]');
@@ -121,7 +124,7 @@ test.each<[string[], string, number]>([
   [['--pid', 'private'], '--pid: invalid PID mode "private": use host', 1],
   [['--ipc', 'none'], '--ipc: invalid IPC mode "none": use host, private or shareable', 1],
   [['--expose', '70000'], 'invalid argument "70000" for "--expose" flag: use PORT[/PROTO] or START-END[/PROTO], for example 8080/udp', 125],
-])('create %j is refused with one line, %j, exit code %i (125 for a flag that cannot be read, as Docker\'s CLI); nothing is created', (flags, message, code) => {
+])('create %j is refused: %s (exit %i, 125 for a flag that cannot be read, as Docker\'s CLI); nothing is created', (flags, message, code) => {
   const r = rt(['create', ...flags, 'busybox:gaps', 'true']);
   expect(r.code).toBe(code);
   expect(r.stderr.trim().split('\n')).toEqual([`Error: ${message}`]);
@@ -150,6 +153,13 @@ test('files given at create are read-only in the container, even for root and a 
   expect(fs.statSync(stored).mode & 0o777).toBe(0o700);
   expect(fs.statSync(path.join(stored, 'files')).mode & 0o777).toBe(0o700);
   ok(rt(['restart', '-t', '1', 'c3']));
+  expect(sh('c3', 'cat /etc/app/app.conf')).toBe('port=1\n');
+  // cp reads them as the container sees them, and cannot write them.
+  const copy = path.join(work, 'copied.conf');
+  ok(rt(['cp', 'c3:/etc/app/app.conf', copy]));
+  expect(fs.readFileSync(copy, 'utf8')).toBe('port=1\n');
+  fs.writeFileSync(copy, 'port=2\n');
+  expect(rt(['cp', copy, 'c3:/etc/app/app.conf']).code).not.toBe(0);
   expect(sh('c3', 'cat /etc/app/app.conf')).toBe('port=1\n');
   // Removing the container removes its files.
   ok(rt(['rm', '-f', 'c3']));

@@ -40,12 +40,12 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import type { DependencyCondition, ImageResource, NetworkSpec, VolumeSpec } from '../../plan/types';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../core/errors';
 import { cpuRangeMessage } from '../../core/limits';
-import { LABEL_PREFIX, ownLabels } from '../../core/labels';
+import { EXTRA_LABELS, LABEL_PREFIX, ownLabels } from '../../core/labels';
 import { validateName } from '../../core/names';
 import { identityAlive, processIdentity } from '../../core/process';
 import { ContainerConditionError, UnsupportedError } from '../errors';
@@ -227,7 +227,8 @@ export class DockerDriver implements Driver {
     }
   }
 
-  private async observeInspected(c: DockerContainerInspect): Promise<ObservedContainer> {
+  private async observeInspected(inspected: DockerContainerInspect): Promise<ObservedContainer> {
+    const c = await this.withoutMissingFiles(inspected);
     const images = this.imageConfigs;
     let image = images.get(c.Image);
     if (!image) {
@@ -236,8 +237,43 @@ export class DockerDriver implements Driver {
       // An image id names its content: its config never changes. One that is absent is asked again.
       image.then((config) => config === undefined && images.delete(c.Image), () => images.delete(c.Image));
     }
-    const [config, info] = await Promise.all([image, c.HostConfig.NetworkMode === 'host' ? this.info() : undefined]);
-    return toObservedContainer(c, config, this.capabilities, info?.Name);
+    const [config, info, shared] = await Promise.all([image, c.HostConfig.NetworkMode === 'host' ? this.info() : undefined, this.networkContainerName(c)]);
+    return toObservedContainer(shared ? { ...c, HostConfig: { ...c.HostConfig, NetworkMode: `container:${shared}` } } : c, config, this.capabilities, info?.Name);
+  }
+
+  /**
+   * A container never started whose secret or config files are not in it (an apply killed
+   * between its create and the archive that puts them there) is reported with an inputs label
+   * that lacks them, so that the diff replaces it instead of starting it without them.
+   */
+  private async withoutMissingFiles(c: DockerContainerInspect): Promise<DockerContainerInspect> {
+    const label = c.State.Status === 'created' ? c.Config.Labels?.[EXTRA_LABELS.inputs] : undefined;
+    let inputs: { mounted?: { [target: string]: string } } | undefined;
+    try {
+      inputs = label !== undefined ? (JSON.parse(label) as typeof inputs) : undefined;
+    } catch {
+      return c;
+    }
+    const mounted = inputs?.mounted !== null && typeof inputs?.mounted === 'object' ? inputs.mounted : {};
+    const missing: string[] = [];
+    for (const target of Object.keys(mounted)) {
+      try {
+        await this.client.request('HEAD', `/containers/${c.Id}/archive`, { query: { path: target } });
+      } catch (e) {
+        if (!(e instanceof DockerNotFoundError)) throw e;
+        missing.push(target);
+      }
+    }
+    if (missing.length === 0) return c;
+    const kept = Object.fromEntries(Object.entries(mounted).filter(([t]) => !missing.includes(t)));
+    return { ...c, Config: { ...c.Config, Labels: { ...c.Config.Labels, [EXTRA_LABELS.inputs]: JSON.stringify({ ...inputs, mounted: kept }) } } };
+  }
+
+  /** The name of the container whose network `c` shares (Docker records its id), if any and it still exists. */
+  private async networkContainerName(c: DockerContainerInspect): Promise<string | undefined> {
+    const mode = c.HostConfig.NetworkMode ?? '';
+    if (!mode.startsWith('container:')) return undefined;
+    return (await this.inspect(mode.slice('container:'.length)))?.Name.replace(/^\//, '');
   }
 
   private async observeContainer(nameOrId: string): Promise<ObservedContainer> {
@@ -823,6 +859,19 @@ export class DockerDriver implements Driver {
   }
 
   // --- stacks ---------------------------------------------------------------------------------
+
+  public async copyToContainer(nameOrId: string, dest: string, archive: Readable): Promise<void> {
+    if (!dest.startsWith('/')) throw new InvalidArgumentError(`copy into ${nameOrId}: the destination "${dest}" must be an absolute path in the container`);
+    const c = await this.mustInspect(nameOrId);
+    try {
+      // Owners as the archive says (no copyUIDGID), a directory never replaced by a file.
+      await this.client.request('PUT', `/containers/${c.Id}/archive`, { query: { path: dest, noOverwriteDirNonDir: true }, input: archive });
+    } catch (e) {
+      // 404 names a missing path, 403 a read-only one (the engine's words are kept).
+      if (isDockerEngineAnswer(e) && e.statusCode === 403) throw new ConflictError(`copy into ${c.Name.replace(/^\//, '')}:${dest}: ${e.engineMessage}`);
+      throw e;
+    }
+  }
 
   public async listStacks(): Promise<string[]> {
     const filters = { label: [LABELS.stack] };
