@@ -9,7 +9,8 @@ import { requireCommand } from './prereq';
  * A real Docker Swarm on this one machine, started and torn down by a test.
  *
  * Each node is a dockerd of its own in a network namespace of its own (`cdkcl-<slot>-<i>`) with
- * its own hostname (UTS namespace), mount namespace, data-root, exec-root, socket, pidfile and containerd, and its
+ * its own hostname (UTS namespace), mount namespace, data-root, exec-root, socket, pidfile,
+ * containerd and log file (`dockerd.log` in its state directory), and its
  * iptables rules inside that namespace (the routing mesh needs them there; the host's tables are
  * never touched). The nodes' `eth0` are veths into one bridge that lives in a hub namespace
  * (`cdkcl-<slot>-hub`, whose firewall is empty, so the host's FORWARD policy and br_netfilter
@@ -219,7 +220,15 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cdk-docker-${label}-swarm-`));
   const names = slotNetns(slot, count);
   const children: ChildProcess[] = [];
+  /** Each dockerd's log file (its stderr). */
   const logs: string[] = [];
+  const logTail = (i: number): string => {
+    try {
+      return fs.readFileSync(logs[i], 'utf8').slice(-4000);
+    } catch {
+      return '(no log)';
+    }
+  };
   const nodes: SwarmNode[] = [];
   let stopped = false;
 
@@ -305,6 +314,8 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
       const sock = path.join(nodeDir, 'docker.sock');
       const host = `unix://${sock}`;
       const name = `${label}-${i}`;
+      logs.push(path.join(nodeDir, 'dockerd.log'));
+      const logFd = fs.openSync(logs[i], 'a');
       const child = spawn(
         'nsenter',
         [
@@ -323,11 +334,13 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
           '--containerd-plugins-namespace', `cdk-docker-${label}-${i}-plugins`,
           '--swarm-default-advertise-addr', address,
         ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
+        // Its log goes to a file, not a pipe: a pipe that this process stops draining (while it
+        // waits in spawnSync for a cdk-docker apply) fills, and dockerd then blocks in a log write
+        // holding libnetwork's locks — tasks hang in 'starting' (seen in bench/swarm).
+        { stdio: ['ignore', 'ignore', logFd] },
       );
+      fs.closeSync(logFd);
       children.push(child);
-      logs.push('');
-      child.stderr!.on('data', (d) => (logs[i] = (logs[i] + d).slice(-4000)));
       const run = (args: string[], input?: Buffer | string) =>
         execFileSync(docker, args, { env: { ...process.env, DOCKER_HOST: host }, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 180_000 });
       const exec = (command: string, args: string[], input?: Buffer | string) =>
@@ -338,12 +351,12 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
     const deadline = Date.now() + 60_000;
     for (const [i, n] of nodes.entries()) {
       for (;;) {
-        if (children[i].exitCode !== null) throw new Error(`dockerd of ${n.name} exited (${children[i].exitCode}): ${logs[i]}`);
+        if (children[i].exitCode !== null) throw new Error(`dockerd of ${n.name} exited (${children[i].exitCode}): ${logTail(i)}`);
         try {
           n.docker(['version', '--format', '{{.Server.Version}}']);
           break;
         } catch {
-          if (Date.now() > deadline) throw new Error(`dockerd of ${n.name} did not start within 60 s: ${logs[i]}`);
+          if (Date.now() > deadline) throw new Error(`dockerd of ${n.name} did not start within 60 s: ${logTail(i)}`);
           await new Promise((r) => setTimeout(r, 200));
         }
       }
@@ -363,7 +376,7 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
     }
     for (const [i, n] of nodes.entries()) {
       (n as { id: string }).id = n.docker(['info', '--format', '{{.Swarm.NodeID}}']).trim();
-      if (!n.id) throw new Error(`node ${n.name} has no swarm node id: ${logs[i]}`);
+      if (!n.id) throw new Error(`node ${n.name} has no swarm node id: ${logTail(i)}`);
     }
     const readyBy = Date.now() + 60_000;
     for (;;) {
