@@ -10,6 +10,10 @@ import { hostIptablesOfOurs, requireIpvs, startSwarm, TestSwarm } from '../helpe
  * A three-node swarm on this machine (test/helpers/swarm.ts): one manager, two workers, each a
  * dockerd in a network namespace of its own, joined over a bridge. One cluster for the whole file.
  * Ports 19200–19299 are this file's (inside the nodes' namespaces, reached over the bridge).
+ *
+ * Swarm's routing mesh and service VIPs are IPVS in the kernel. The tests that need them call
+ * requireIpvs() and fail loudly where it is missing (a missing prerequisite, never a skip); the
+ * others use what works without it — endpoint mode dnsrr, host-mode ports, names of tasks.
  */
 let swarm: TestSwarm;
 /** The examples' offline image (examples/base), loaded on every node. */
