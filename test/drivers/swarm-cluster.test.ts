@@ -379,6 +379,25 @@ describe('cdk-docker apply --engine swarm on the three-node swarm', () => {
     });
   }, 180_000);
 
+  test('a global service with a host-mode port answers on every node\'s address', async () => {
+    const dir = stackApp(
+      'cl-global',
+      `new cdk.Container(stack, 'web', { image: img, command: ${SERVE}, stopSignal: 'SIGKILL', restart: cdk.Restart.ALWAYS, ports: [{ containerPort: 80, hostPort: 19230, mode: 'host' }], deploy: { mode: 'global', endpointMode: 'dnsrr' } });`,
+    );
+    await withStack(dir, 'cl-global', async () => {
+      const applied = cli(dir, ['apply', '--auto-approve']);
+      expect(applied.stderr).toBe('');
+      expect(applied.code).toBe(0);
+      expect(runningTasks('cl-global-web').sort()).toEqual(['cluster-0', 'cluster-1', 'cluster-2']);
+      for (const n of swarm.nodes) {
+        let body = '';
+        await until(`${n.address}:19230 to answer`, async () => nodeOfTask('cl-global-web', (body = await get(n.address, 19230))) === n.name, 30_000, () => body);
+      }
+      expect(docker(['service', 'inspect', '--format', '{{range .Endpoint.Ports}}{{.PublishMode}} {{.PublishedPort}}{{end}}', 'cl-global-web']).trim()).toBe('host 19230');
+      expect(cli(dir, ['diff', '--detailed-exitcode'])).toMatchObject({ code: 0 });
+    });
+  }, 180_000);
+
   test('a drained worker: the swarm moves what it can, drift reports the service that cannot follow, apply fails naming it and why; the node back, both are clean', async () => {
     const worker = swarm.nodes[1];
     const dir = stackApp(
