@@ -26,8 +26,8 @@ import { requireCommand } from './prereq';
  * `stop()` makes the workers and then the manager leave, stops each dockerd by its pid, waits
  * until no process is left in the node namespaces, unmounts what is left under the state
  * directory, deletes the namespaces, veths and bridge, and then fails if a process had to be
- * killed or if the host's iptables (rules naming our interfaces or our 10.165–10.169 octets)
- * differ from before.
+ * killed or if the host's iptables (rules naming our interfaces or the swarms' octets) differ
+ * from before.
  */
 export interface TestSwarm {
   readonly nodes: readonly SwarmNode[];
@@ -92,15 +92,17 @@ const SLOT_DIR = path.join(os.tmpdir(), 'cdkcl-slots');
 
 /**
  * The host's iptables rules that a swarm of ours could have left (ours never should): those naming
- * our interfaces or our octets. (Not Docker's chain names: other tests' dockerds on the host may
- * add those at the same time.)
+ * our interfaces or the swarms' octets — 10.165 (the bridges), 10.168 and 10.169 (the pools). Not
+ * 10.166/10.167, which a built-in root of test/drivers/swarm-cluster.test.ts uses on the host
+ * while other files' swarms run; not Docker's chain names, which other tests' dockerds on the
+ * host may add at the same time.
  */
 export function hostIptablesOfOurs(): string[] {
   const save = (cmd: string) => {
     const r = spawnSync(cmd, [], { encoding: 'utf8' });
     return r.status === 0 ? r.stdout.split('\n') : [];
   };
-  const ours = /cdkcl|\b10\.16[5-9]\./;
+  const ours = /cdkcl|\b10\.16[589]\./;
   return [...save('iptables-save'), ...save('ip6tables-save')].filter((l) => !l.startsWith('#') && ours.test(l)).map((l) => l.replace(/\[\d+:\d+\]/g, ''));
 }
 
