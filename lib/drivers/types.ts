@@ -304,7 +304,8 @@ export interface ServiceChangeClasses {
 /** Every ContainerFeature, for checks of what a driver declares. */
 export const CONTAINER_FEATURES: readonly ContainerFeature[] = [
   'pid.host', 'ipc.host', 'ipc.private', 'ipc.shareable', 'devices', 'sysctls', 'ulimits', 'shmSize', 'dns', 'extraHosts', 'expose',
-  'networkMode.container', 'secrets', 'configs', 'files.readOnlyRootfs',
+  'networkMode.container', 'secrets', 'configs', 'files.readOnlyRootfs', 'deploy', 'overlay', 'privileged', 'publishAllPorts', 'volumesFrom',
+  'networkMode.host', 'networkMode.none', 'hostIp', 'ipv4Address',
 ];
 
 /** What the reconciler asks of an engine before it decides anything (see the module comment). */

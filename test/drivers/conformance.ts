@@ -792,7 +792,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       expect(stopped.message).toMatch(/not running/);
     });
 
-    test('copyToContainer writes a tar into a running container without restarting it, and into a stopped one; a missing container or path is not found', async () => {
+    containers('copyToContainer writes a tar into a running container without restarting it, and into a stopped one; a missing container or path is not found', 'it copies into a container made here; a service\'s tasks are the swarm\'s, replaced on every update (the Swarm driver inherits the Docker driver\'s copy, for a task\'s container on the manager)', async () => {
       const name = await oneShot('copy-target', 'trap "exit 0" TERM; while true; do sleep 0.2; done');
       await driver.wait(name, 'started', 20_000);
       const tar = (files: Array<[string, string]>): Readable => {
