@@ -93,7 +93,7 @@ function applyFixes(checks: HostCheck[], options: DoctorOptions): void {
 
 /** One check of a Docker Engine: `failed` stops cdk-docker working, `warning` works less well. */
 export interface DockerCheck {
-  /** `endpoint`, `API version`, `server version`, `storage driver`, `swarm`. */
+  /** `endpoint`, `API version`, `server version`, `storage driver`, `swarm`, `routing mesh`. */
   readonly name: string;
   readonly status: 'ok' | 'warning' | 'failed';
   /** What was found. */
@@ -107,6 +107,8 @@ export interface DockerDoctorOptions {
   readonly docker?: DockerEngineConfig;
   /** DOCKER_HOST, DOCKER_CONTEXT, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+  /** The file whose presence says the kernel has IPVS (for tests). @default '/proc/net/ip_vs' */
+  readonly ipvsProbe?: string;
 }
 
 export interface DockerDoctorResult {
@@ -151,10 +153,27 @@ export async function dockerDoctor(options: DockerDoctorOptions = {}): Promise<D
     const info = await client.request<DoctorInfo>('GET', '/info');
     checks.push(storageCheck(info.Driver));
     checks.push(swarmCheck(info.Swarm));
+    if (info.Swarm?.LocalNodeState === 'active' && endpoint.kind === 'unix') checks.push(routingMeshCheck(options.ipvsProbe ?? '/proc/net/ip_vs'));
     return { endpoint: endpoint.host, checks, ok: !checks.some((c) => c.status === 'failed') };
   } finally {
     await client.close();
   }
+}
+
+/**
+ * A swarm's routing mesh (ingress-published ports on every node) and service VIPs are IPVS in
+ * the kernel. Checked for an engine on this machine only (same kernel): `probe` is the file IPVS
+ * makes (/proc/net/ip_vs).
+ */
+function routingMeshCheck(probe: string): DockerCheck {
+  const fs = require('node:fs') as typeof import('node:fs');
+  if (fs.existsSync(probe)) return { name: 'routing mesh', status: 'ok', detail: 'IPVS in the kernel (published ports answer on every node, service VIPs work)' };
+  return {
+    name: 'routing mesh',
+    status: 'warning',
+    detail: 'this kernel has no IPVS (ip_vs): ports published through the routing mesh do not answer and service VIPs do not route on this node',
+    fix: "load it (modprobe ip_vs), or publish ports with mode: 'host' and use deploy.endpointMode 'dnsrr'",
+  };
 }
 
 function storageCheck(driver: string | undefined): DockerCheck {
