@@ -157,6 +157,9 @@ class WatchSession {
     this.watcher = chokidar(this.roots, {
       ignoreInitial: true,
       persistent: true,
+      // A symlink is a change of its own (synced as a link, as Compose syncs it), never a way into
+      // the directory it names: a link to /etc must not make watch copy the host's files.
+      followSymlinks: false,
       // Never walked: dependencies, version control, the plans synth writes.
       ignored: (p: string) => {
         const base = path.basename(p);
@@ -289,6 +292,8 @@ class WatchSession {
     const add = (host: string): void => {
       const rel = toPosix(path.relative(r.rule.path, host));
       if (rel !== '' && r.ignored(rel)) return;
+      // Only what lies under the rule's path itself: nothing reached through a symlinked directory in it.
+      if (throughSymlink(r.rule.path, host)) return;
       let st: fs.Stats;
       try {
         st = fs.lstatSync(host);
@@ -404,6 +409,20 @@ function listPaths(paths: string[]): string {
 
 function messageOf(e: unknown): string {
   return e instanceof CdkDockerError ? e.message : e instanceof Error ? `${e.message} (unexpected; please report it)` : String(e);
+}
+
+/** Whether a directory between `root` and `file` (both absolute, `file` under `root`) is a symlink. */
+function throughSymlink(root: string, file: string): boolean {
+  let dir = path.dirname(file);
+  while (dir.length > root.length && within(dir, root)) {
+    try {
+      if (fs.lstatSync(dir).isSymbolicLink()) return true;
+    } catch {
+      return false;
+    }
+    dir = path.dirname(dir);
+  }
+  return false;
 }
 
 function toPosix(p: string): string {
