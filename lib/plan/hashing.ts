@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { contextPaths } from '../core/dockerignore';
+import { hashInputFile } from '../core/input-file';
 
-/** `sha256:…` of a file's content. */
+/** `sha256:…` of a regular file's content (a FIFO or device is refused, not read). */
 export function hashFileContent(file: string): string {
-  return `sha256:${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
+  return hashInputFile(file, 'file');
 }
 
 /**
