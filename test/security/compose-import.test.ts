@@ -170,7 +170,8 @@ function composeText(p: { services: Service[]; network?: string; topComment: str
     ...(Object.keys(configs).length ? { configs } : {}),
     ...(Object.keys(secrets).length ? { secrets } : {}),
   });
-  doc.commentBefore = p.topComment.replace(/\r\n?/g, '\n');
+  // The top comment raw (the yaml library would write U+2028 in a comment as a line break):
+  // YAML ends a comment only at \n or \r, so U+2028, U+2029 and U+0085 stay in it.
   // A comment before each service and before each of its keys.
   const map = doc.get('services') as YAMLMap;
   p.services.forEach((s, i) => {
@@ -178,7 +179,7 @@ function composeText(p: { services: Service[]; network?: string; topComment: str
     if (isPair(pair) && isScalar(pair.key)) pair.key.commentBefore = s.comment.replace(/\r\n?/g, '\n');
     if (isPair(pair) && isMap(pair.value)) for (const kv of pair.value.items) if (isScalar(kv.key)) kv.key.commentBefore = s.comment.replace(/\r\n?/g, '\n');
   });
-  return doc.toString({ lineWidth: 0 });
+  return `# ${p.topComment.replace(/[\r\n]/g, ' ')}\n${doc.toString({ lineWidth: 0 })}`;
 }
 
 /** Calls the generated code may make, by their callee's text. */
@@ -219,6 +220,8 @@ function synthGenerated(text: string, className: string, baseDir: string): lib.p
 
 const noWorld = { forbidden: [] } as unknown as World;
 const outcomes = { accepted: 0, refused: 0, refusedAtSynth: 0 };
+/** Why the importer refused, counted (printed, to see what the cases exercise). */
+const reasons = new Map<string, number>();
 
 function refusal(e: unknown): string[] {
   if (!(e instanceof CdkDockerError)) return [`refused with ${(e as Error)?.constructor?.name}, not a CdkDockerError: ${String((e as Error)?.stack ?? e).split('\n').slice(0, 4).join(' | ')}`];
@@ -237,6 +240,8 @@ function importCase(p: { services: Service[]; network?: string; topComment: stri
       gen = generateStack(loadCompose({ cwd: dir, env: {} }), { outDir: dir, stackName: 'fuzz', env: {} });
     } catch (e) {
       outcomes.refused++;
+      const why = String((e as Error)?.message).replace(/^[^:]*compose\.yaml: /, '').replace(/"[^"]*"/g, '"…"').slice(0, 60);
+      reasons.set(why, (reasons.get(why) ?? 0) + 1);
       const problems = refusal(e);
       if (problems.length) throw new Error(problems.join('\n'));
       return;
@@ -297,7 +302,7 @@ test('for any compose file the importer accepts, main.ts parses, declares the st
     fc.property(project, (p) => importCase(p)),
     params(0.8, examples),
   );
-  console.log(`fuzz import compose: ${out.numRuns} cases (${outcomes.accepted} synthesized and compared, ${outcomes.refusedAtSynth} refused by the constructs, ${outcomes.refused} refused by the importer) in ${((Date.now() - started) / 1000).toFixed(1)} s, seed ${SEED}`);
+  console.log(`fuzz import compose: ${out.numRuns} cases (${outcomes.accepted} synthesized and compared, ${outcomes.refusedAtSynth} refused by the constructs, ${outcomes.refused} refused by the importer) in ${((Date.now() - started) / 1000).toFixed(1)} s, seed ${SEED}; refusals: ${[...reasons].sort((x, y) => y[1] - x[1]).slice(0, 4).map(([w, n]) => `${n}× ${w}`).join('; ')}`);
   if (out.failed) throw new Error(`${fc.defaultReportMessage(out)}\n\nCause: ${(out.errorInstance as Error)?.message}`);
   expect(outcomes.accepted).toBeGreaterThan(0);
 }, budget(0.8) * 2 + 60_000);
