@@ -171,13 +171,13 @@ app.synth();`);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^ {2}-a, --app <command> /m);
     expect(help.stdout).toMatch(/^ {2}-o, --output <dir> /m);
-    expect(help.stdout).toMatch(/^ {2}--engine <name> +engine to talk to: builtin, docker /m);
+    expect(help.stdout).toMatch(/^ {2}--engine <name> +engine to talk to: builtin, docker, swarm /m);
   });
 
   test.each(STACK_COMMANDS)('%s --engine nope is refused in one line naming the supported engines', (cmd, args) => {
     writeJsApp(dir, TWO_STACKS);
     const r = cdkDocker([cmd, '--engine', 'nope', ...args], dir);
-    expect(r).toEqual({ code: 1, stdout: '', stderr: 'Error: unknown engine "nope" (--engine); the supported engines are: builtin, docker\n' });
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'Error: unknown engine "nope" (--engine); the supported engines are: builtin, docker, swarm\n' });
     expect(fs.existsSync(path.join(dir, 'cdk.out'))).toBe(false); // refused before the app ran
   });
 
@@ -190,21 +190,21 @@ app.synth();`);
   test('the engine comes from CDK_DOCKER_ENGINE, else "engine" in cdk-docker.json; the flag wins over both', () => {
     writeJsApp(dir, TWO_STACKS);
     expect(cdkDocker(['ls', '-q'], dir, { CDK_DOCKER_ENGINE: 'builtin' })).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
-    expect(cdkDocker(['ls', '-q'], dir, { CDK_DOCKER_ENGINE: 'swarm' })).toEqual({
+    expect(cdkDocker(['ls', '-q'], dir, { CDK_DOCKER_ENGINE: 'nomad' })).toEqual({
       code: 1,
       stdout: '',
-      stderr: 'Error: unknown engine "swarm" (CDK_DOCKER_ENGINE); the supported engines are: builtin, docker\n',
+      stderr: 'Error: unknown engine "nomad" (CDK_DOCKER_ENGINE); the supported engines are: builtin, docker, swarm\n',
     });
-    expect(cdkDocker(['ls', '-q', '--engine', 'builtin'], dir, { CDK_DOCKER_ENGINE: 'swarm' })).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
+    expect(cdkDocker(['ls', '-q', '--engine', 'builtin'], dir, { CDK_DOCKER_ENGINE: 'nomad' })).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
 
     const config = path.join(dir, 'cdk-docker.json');
     fs.writeFileSync(config, JSON.stringify({ app: 'node app.js', engine: 'builtin' }));
     expect(cdkDocker(['ls', '-q'], dir)).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
-    fs.writeFileSync(config, JSON.stringify({ app: 'node app.js', engine: 'swarm' }));
+    fs.writeFileSync(config, JSON.stringify({ app: 'node app.js', engine: 'nomad' }));
     expect(cdkDocker(['drift'], dir)).toEqual({
       code: 1,
       stdout: '',
-      stderr: `Error: unknown engine "swarm" ("engine" in ${config}); the supported engines are: builtin, docker\n`,
+      stderr: `Error: unknown engine "nomad" ("engine" in ${config}); the supported engines are: builtin, docker, swarm\n`,
     });
     expect(cdkDocker(['ls', '-q'], dir, { CDK_DOCKER_ENGINE: 'builtin' })).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
     expect(cdkDocker(['ls', '-q', '--engine', 'builtin'], dir)).toMatchObject({ code: 0, stdout: 'jobs\nweb\n' });
@@ -212,7 +212,7 @@ app.synth();`);
     expect(cdkDocker(['ls'], dir)).toEqual({
       code: 1,
       stdout: '',
-      stderr: `Error: ${config}: "engine" must be "builtin", "docker" or {"docker": {"host": "tcp://host:2376", "tlsVerify": true}}\n`,
+      stderr: `Error: ${config}: "engine" must be "builtin", "docker", "swarm" or {"docker": {"host": "tcp://host:2376", "tlsVerify": true}} (or {"swarm": {…}} for a manager)\n`,
     });
     fs.writeFileSync(config, JSON.stringify({ app: 'node app.js', engine: { docker: { host: 'unix:///x.sock', tls: true } } }));
     expect(cdkDocker(['ls'], dir)).toEqual({

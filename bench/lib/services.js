@@ -1,7 +1,7 @@
 // Shared by the benchmarks: a private docker-registry and a private dockerd, started and
 // stopped by the benchmark itself.
 'use strict';
-const { execFileSync, spawn } = require('node:child_process');
+const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -146,4 +146,44 @@ function timeMs(fn) {
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
-module.exports = { startRegistry, startDockerd, median, timeMs, freePort };
+/**
+ * Runs `cmd args` under `strace -f -e trace=execve` and counts the programs it (and every child)
+ * executed, failed PATH lookups left out: `{ total, counts: [[program, n], …] }`, most first.
+ * Only for commands that leave no process behind (strace waits for every traced descendant).
+ */
+function execTrace(cmd, args, opts) {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-docker-bench-strace-')), 'trace');
+  try {
+    const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', out, cmd, ...args], { ...opts, encoding: 'utf8', timeout: 120_000 });
+    if (r.error) throw r.error;
+    if (r.status !== 0) throw new Error(`strace ${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    const counts = new Map();
+    for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
+      const m = /execve\("([^"]+)".*\) = 0$/.exec(line);
+      if (m) counts.set(path.basename(m[1]), (counts.get(path.basename(m[1])) ?? 0) + 1);
+    }
+    return { total: [...counts.values()].reduce((a, b) => a + b, 0), counts: [...counts].sort((a, b) => b[1] - a[1]) };
+  } finally {
+    fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Self time per source file of the V8 CPU profiles in `dir` (written by `--cpu-prof`), the
+ * `top` largest: `[[file, ms], …]`, Node's own modules as `node:…`, idle and GC as `(idle)`, `(gc)`.
+ */
+function cpuProfileSummary(dir, top = 8) {
+  const byFile = new Map();
+  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.cpuprofile'))) {
+    const p = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+    const nodes = new Map(p.nodes.map((n) => [n.id, n]));
+    p.samples.forEach((id, i) => {
+      const { url, functionName } = nodes.get(id).callFrame;
+      const key = url ? url.replace(/^file:\/\//, '').replace(/.*\/(node_modules|dist)\//, '$1/') : functionName === '(garbage collector)' ? '(gc)' : `(${functionName.replace(/[()]/g, '')})`;
+      byFile.set(key, (byFile.get(key) ?? 0) + p.timeDeltas[i] / 1000);
+    });
+  }
+  return [...byFile].sort((a, b) => b[1] - a[1]).slice(0, top);
+}
+
+module.exports = { startRegistry, startDockerd, median, timeMs, freePort, execTrace, cpuProfileSummary };

@@ -15,9 +15,10 @@ export function registerDoctor(program: Command): void {
       const { resolveEngine } = await import('../toolkit/engine');
       const engine = resolveEngine({ engine: opts.engine });
       const toolkit = await import('../toolkit/doctor');
-      if (engine.name === 'docker') {
-        if (opts.fix) throw new InvalidArgumentError('--fix installs what the built-in runtime needs; for --engine docker, do what the report says (without --fix)');
-        const result = await toolkit.dockerDoctor({ docker: engine.docker });
+      // A Swarm is checked through its manager, a Docker Engine (the report shows its swarm state).
+      if (engine.name === 'docker' || engine.name === 'swarm') {
+        if (opts.fix) throw new InvalidArgumentError(`--fix installs what the built-in runtime needs; for --engine ${engine.name}, do what the report says (without --fix)`);
+        const result = await toolkit.dockerDoctor({ docker: engine.docker ?? engine.swarm });
         process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : toolkit.renderDockerDoctor(result));
         process.exitCode = result.ok ? 0 : 1;
         return;

@@ -24,7 +24,7 @@ export interface Engine {
 
 /** The driver of the chosen engine. */
 export async function commandDriver(choice: EngineChoice = { name: 'builtin' }): Promise<Driver> {
-  return (await import('../drivers')).driverFor(choice.name, process.env, { docker: choice.docker });
+  return (await import('../drivers/select')).driverFor(choice.name, process.env, { docker: choice.docker, swarm: choice.swarm });
 }
 
 /** The driver of the chosen engine and its per-stack lock (for commands that change a stack). */

@@ -65,3 +65,21 @@ export function formatOption(choices: string[], dflt: string): Option {
 
 /** Commander's collector for a repeatable option (`-e A -e B`). */
 export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/**
+ * Ctrl-C (and the `signals` given) aborts `stop`; a second one ends the process at once with the
+ * shell's 128 + N. Returns the function that takes the handlers off again. The handlers stay on
+ * until then (not `once`): proper-lockfile's signal-exit re-raises a signal that finds no other
+ * listener, which would end the process before what `stop` ends could finish.
+ */
+export function interruptible(stop: AbortController, signals: readonly NodeJS.Signals[] = ['SIGINT']): () => void {
+  const codes: { readonly [s: string]: number } = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+  const handler = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(codes[signal] ?? 1);
+    stop.abort();
+  };
+  for (const s of signals) process.on(s, handler);
+  return () => {
+    for (const s of signals) process.off(s, handler);
+  };
+}

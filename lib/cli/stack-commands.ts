@@ -8,7 +8,7 @@ import { stackPathOf } from '../toolkit/observe';
 import { hasPlans, lastPlans, planDir } from './drift';
 import { commandDriver } from './engine';
 import type { EngineChoice } from '../toolkit/engine';
-import { withStackOptions } from './options';
+import { interruptible, withStackOptions } from './options';
 import { table } from './runtime/format';
 
 /**
@@ -123,14 +123,13 @@ export function registerStackCommands(program: Command): void {
       const c = await resolveStackContainer(stack, ref, driver);
       // Ctrl-C ends a follow, as it ends `docker logs -f`.
       const stop = new AbortController();
-      const onInterrupt = () => stop.abort();
-      process.once('SIGINT', onInterrupt);
+      const release = interruptible(stop);
       try {
         await driver.logs(c.id, { tail, follow: flags.follow, timestamps: flags.timestamps, signal: stop.signal }, (l) =>
           (l.stream === 'stdout' ? process.stdout : process.stderr).write(flags.timestamps ? `${l.time} ${l.text}` : l.text),
         );
       } finally {
-        process.off('SIGINT', onInterrupt);
+        release();
       }
     });
 

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { positiveInteger, stackEngine, StackFlags, terminal, withStackOptions } from './options';
+import { interruptible, positiveInteger, stackEngine, StackFlags, terminal, withStackOptions } from './options';
 
 /** `watch`: flags here, the flow in lib/toolkit/watch. */
 export function registerWatch(program: Command): void {
@@ -16,15 +16,12 @@ export function registerWatch(program: Command): void {
       const { watch } = await import('../toolkit/watch');
       // Ctrl-C ends the watch once the change in progress is carried out; a second one ends the process.
       const stop = new AbortController();
-      const onInterrupt = () => stop.abort();
-      process.once('SIGINT', onInterrupt);
-      process.once('SIGTERM', onInterrupt);
+      const release = interruptible(stop, ['SIGINT', 'SIGTERM']);
       try {
         const { confirm: _none, ...term } = terminal();
         await watch({ ...term, stacks, app: flags.app, output: flags.output, engine: () => stackEngine(flags), logs: flags.logs, parallelism, signal: stop.signal });
       } finally {
-        process.off('SIGINT', onInterrupt);
-        process.off('SIGTERM', onInterrupt);
+        release();
       }
     });
 }

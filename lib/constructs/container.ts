@@ -21,6 +21,7 @@ import { isIpv4 } from '../core/ip';
 import { MAX_COUNT, MAX_CPUS, MAX_ID, MAX_PIDS, MAX_REPLICAS, MAX_STOP_TIMEOUT_SECONDS, MAX_TIMER_MS, MIN_CPUS, MIN_HEALTH_MS, MIN_MEMORY_BYTES } from '../core/limits';
 import { normalizeCapability, normalizeSignal } from '../core/linux';
 import { checkName } from '../core/names';
+import { DeployOptions, deployToPlan } from './deploy';
 import { Config } from './config';
 import { Duration } from './duration';
 import { IImage, Image } from './image';
@@ -420,6 +421,15 @@ export interface ContainerProps {
    * @default 1
    */
   readonly replicas?: number;
+  /**
+   * How a Swarm runs the container as a service: global mode, placement, update and rollback,
+   * reservations, restart policy, endpoint mode. Only a Swarm honours it; the built-in and Docker
+   * engines refuse a stack that sets it. With `deploy`, replicas may share a published port
+   * (the Swarm's routing mesh balances it over them).
+   * @default - not a Swarm-only container
+   * @see https://docs.docker.com/reference/compose-file/deploy/
+   */
+  readonly deploy?: DeployOptions;
   /**
    * Ports exposed to other containers without publishing them (`8080`, `"8080/udp"`, `"8000-8010"`);
    * `publishAllPorts` publishes them too.
@@ -827,6 +837,8 @@ export class Container extends StackResource implements IContainer {
     if (p.replicas !== undefined && !(Number.isInteger(p.replicas) && p.replicas >= 0)) fail(`replicas ${p.replicas} must be a whole number of 0 or more`);
     if (p.replicas !== undefined && p.replicas > MAX_REPLICAS) fail(`replicas ${p.replicas} is more than one host can run, ${MAX_REPLICAS} (one process each, PID_MAX_LIMIT); use fewer replicas`);
     const healthcheck = p.healthcheck ? healthcheckToPlan(p.healthcheck, fail) : undefined;
+    const deploy = deployToPlan(p.deploy, fail);
+    if (deploy?.mode === 'global' && p.replicas !== undefined) fail(`replicas ${p.replicas} cannot be combined with deploy mode "global" (one task on every node); remove replicas or use mode "replicated"`);
     const host = this.parseHostOptions(p);
 
     return {
@@ -851,6 +863,7 @@ export class Container extends StackResource implements IContainer {
       nanoCpus: p.cpus !== undefined ? Math.round(p.cpus * 1e9) : undefined,
       pidsLimit: p.pidsLimit,
       replicas: p.replicas ?? 1,
+      deploy,
     };
   }
 
@@ -1003,15 +1016,20 @@ export class Container extends StackResource implements IContainer {
     if (mode !== NetworkMode.BRIDGE && (this._ports.length > 0 || this.settings.publishAllPorts)) {
       errors.push(`networkMode ${mode} cannot publish ports; remove ports or use networkMode bridge`);
     }
-    if (this.fixedName !== undefined && this.replicas > 1) {
+    // On a Swarm (deploy) the name is the service's; its tasks are named by the swarm.
+    if (this.fixedName !== undefined && this.replicas > 1 && this.settings.deploy === undefined) {
       errors.push(`a fixed name ("${this.fixedName}") cannot be used with replicas ${this.replicas}; remove name so each replica gets <name>-N`);
     }
-    if (this.replicas > 1) {
+    // On a Swarm (deploy), replicas share a published port through the routing mesh.
+    if (this.replicas > 1 && this.settings.deploy === undefined) {
       for (const port of this._ports) {
         if (port.hostPort !== 0) {
           errors.push(`host port ${port.hostIp}:${port.hostPort}/${port.protocol} cannot be published by ${this.replicas} replicas; omit hostPort to get a free port per replica`);
         }
       }
+    }
+    if (this.settings.deploy?.endpointMode === 'dnsrr' && this._ports.some((p) => p.mode !== 'host')) {
+      errors.push('deploy endpointMode "dnsrr" cannot publish ports through the routing mesh; give each port mode "host", or use endpointMode "vip"');
     }
     for (const d of this._dependsOn) {
       if (d.condition === 'healthy' && Container.isContainer(d.container) && !d.container.hasHealthcheck) {
@@ -1183,7 +1201,7 @@ type ContainerSettings = Pick<
   ContainerSpec,
   | 'command' | 'entrypoint' | 'workingDir' | 'user' | 'hostname' | 'publishAllPorts' | 'networkMode' | 'restart' | 'healthcheck'
   | 'stopSignal' | 'stopTimeoutSeconds' | 'init' | 'readOnlyRootfs' | 'capAdd' | 'capDrop' | 'privileged' | 'memoryBytes'
-  | 'nanoCpus' | 'pidsLimit' | 'replicas'
+  | 'nanoCpus' | 'pidsLimit' | 'replicas' | 'deploy'
 > & HostSettings;
 
 /** The spec fields of the host-side props (see `parseHostOptions`). */

@@ -2,6 +2,7 @@ export * from './app';
 export * from './stack';
 export * from './image';
 export * from './container';
+export * from './deploy';
 export * from './network';
 export * from './volume';
 export * from './secret';

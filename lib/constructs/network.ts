@@ -54,6 +54,12 @@ export interface NetworkProps {
    */
   readonly attachable?: boolean;
   /**
+   * Overlay networks only: encrypt the traffic between Swarm nodes (IPsec).
+   * @default false
+   * @see https://docs.docker.com/engine/network/drivers/overlay/#encrypt-traffic-on-an-overlay-network
+   */
+  readonly encrypted?: boolean;
+  /**
    * Labels.
    * @default {}
    */
@@ -98,6 +104,8 @@ export class Network extends StackResource implements INetwork {
     if (props.driver !== undefined && !Object.values(NetworkDriver).includes(props.driver as NetworkDriver)) {
       fail(`driver "${props.driver}" is not one of "bridge", "overlay"`);
     }
+    if (props.encrypted !== undefined && typeof props.encrypted !== 'boolean') fail(`encrypted ${JSON.stringify(props.encrypted)} must be true or false`);
+    if (props.encrypted && props.driver !== NetworkDriver.OVERLAY) fail('encrypted needs driver "overlay" (a bridge never leaves its host); set driver to "overlay" or remove encrypted');
     checkLabels(this, props.labels);
     let subnet;
     if (props.subnet !== undefined) {
@@ -125,6 +133,7 @@ export class Network extends StackResource implements INetwork {
       ipRange: props.ipRange,
       internal: props.internal ?? false,
       attachable: props.attachable ?? false,
+      ...(props.encrypted ? { encrypted: true as const } : {}),
       labels: { ...(props.labels ?? {}) },
     };
   }

@@ -1,3 +1,3 @@
 /** The engines `driverFor` knows, as `--engine` and CDK_DOCKER_ENGINE name them (no driver code loaded). */
-export const DRIVER_NAMES = ['builtin', 'docker'] as const;
+export const DRIVER_NAMES = ['builtin', 'docker', 'swarm'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];

@@ -78,6 +78,8 @@ export interface ObservedNetwork {
   readonly ipRange?: string;
   readonly internal: boolean;
   readonly attachable: boolean;
+  /** Overlay networks: encrypted between nodes. */
+  readonly encrypted?: boolean;
 }
 
 export interface ObservedVolume {
@@ -97,6 +99,8 @@ export interface ObservedContainer {
   readonly labels: { readonly [key: string]: string };
   /** The image id it runs. */
   readonly imageId: string;
+  /** The image as it was named when the container was made (`Config.Image`), when the engine says. */
+  readonly imageRef?: string;
   readonly status: ContainerStatus;
   readonly exitCode: number;
   readonly health?: 'starting' | 'healthy' | 'unhealthy';
@@ -105,6 +109,12 @@ export interface ObservedContainer {
   readonly spec: ObservedContainerSpec;
   /** Address per network while running. */
   readonly networks: { readonly [network: string]: { readonly ipv4Address: string; readonly aliases: string[] } };
+  /**
+   * Every volume mounted in it, by name and target — anonymous ones too (the image's VOLUMEs,
+   * `-v /path`), which `spec.mounts` leaves out: `import containers` names them so that their
+   * data outlives the container. Absent when the engine does not say.
+   */
+  readonly volumeMounts?: ReadonlyArray<{ readonly name: string; readonly target: string; readonly readOnly: boolean }>;
   /** Published ports while running (host ports resolved). */
   readonly ports: Array<{ readonly containerPort: number; readonly protocol: string; readonly hostIp: string; readonly hostPort: number }>;
 }
@@ -123,6 +133,25 @@ export interface ObservedStack {
   readonly networks: ObservedNetwork[];
   readonly volumes: ObservedVolume[];
   readonly containers: ObservedContainer[];
+  /**
+   * Objects that carry no `io.cdk-docker.stack` label but have the name of a plan resource
+   * (`Driver.unmanaged`): what the diff may *adopt*. Filled by the caller, not by `observe`.
+   */
+  readonly unmanaged?: UnmanagedObjects;
+}
+
+/** Containers, networks and volumes without cdk-docker's labels (made by hand, by Compose). */
+export interface UnmanagedObjects {
+  readonly networks: ObservedNetwork[];
+  readonly volumes: ObservedVolume[];
+  readonly containers: ObservedContainer[];
+}
+
+/** Which unmanaged objects `Driver.unmanaged` reports: those of these names; all of a kind when absent. */
+export interface UnmanagedQuery {
+  readonly containers?: readonly string[];
+  readonly networks?: readonly string[];
+  readonly volumes?: readonly string[];
 }
 
 /** A container to create: the plan's spec with what apply resolved. */
@@ -161,6 +190,16 @@ export interface ContainerFile {
   readonly secret: boolean;
 }
 
+export interface RemoveContainerOptions {
+  /** Remove it also when it runs. @default false */
+  readonly force?: boolean;
+  /**
+   * Keep its anonymous volumes too (Docker's `rm` without `-v`): an adopted container's are
+   * named in the code that adopts it, and their data must outlive it. @default false
+   */
+  readonly keepAnonymousVolumes?: boolean;
+}
+
 /** Changes the engine applies to an existing container without recreating it. */
 export interface ContainerUpdate {
   readonly restart?: ContainerSpec['restart'];
@@ -171,6 +210,8 @@ export interface ContainerUpdate {
   readonly name?: string;
   /** New labels (the spec hash after an in-place update). */
   readonly labels?: ManagedLabels;
+  /** Labels removed with the new ones (an adopted container's labels of the tool that made it). */
+  readonly dropLabels?: readonly string[];
 }
 
 /** What an engine applies when the plan leaves a setting out (the diff counts them as equal). */
@@ -189,6 +230,11 @@ export interface EngineDefaults {
   readonly healthcheck: Omit<Healthcheck, 'test'>;
   /** Environment variables the engine sets itself when neither the plan nor the image does. */
   readonly env: readonly string[];
+  /**
+   * The driver every network of a stack is made with, whatever the plan's (a Swarm's networks are
+   * all overlays: a plan's `bridge` means "the engine's own kind"). @default - the plan's
+   */
+  readonly networkDriver?: string;
   /** The size of /dev/shm when the plan gives none (Docker's 64 MiB). @default - no default: compared as given */
   readonly shmSizeBytes?: number;
   /** The IPC mode when the plan gives none (Docker's `private`). @default "private" */
@@ -205,10 +251,14 @@ export type InPlaceField = 'name' | 'restart' | 'memoryBytes' | 'nanoCpus' | 'pi
 export const IN_PLACE_FIELDS: readonly InPlaceField[] = ['name', 'restart', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'networks'];
 
 /**
- * A container setting some engines cannot honour: `pid.host`, `ipc.<mode>`, `devices`,
+ * A plan setting some engines cannot honour: `pid.host`, `ipc.<mode>`, `devices`,
  * `sysctls`, `ulimits`, `shmSize`, `dns` (servers, search domains or options), `extraHosts`,
  * `expose`, `networkMode.container`, `secrets` and `configs` (files in the container), and
- * `files.readOnlyRootfs` (secrets or configs in a container whose root filesystem is read-only).
+ * `files.readOnlyRootfs` (secrets or configs in a container whose root filesystem is read-only);
+ * `deploy` (a container's Swarm service settings) and `overlay` (an overlay network), which only
+ * a Swarm has; `privileged`, `publishAllPorts`, `volumesFrom`, `networkMode.host`,
+ * `networkMode.none`, `hostIp` (a port bound to one address) and `ipv4Address` (a fixed address
+ * on a network), which a Swarm service has no field for.
  */
 export type ContainerFeature =
   | 'pid.host'
@@ -225,7 +275,31 @@ export type ContainerFeature =
   | 'networkMode.container'
   | 'secrets'
   | 'configs'
-  | 'files.readOnlyRootfs';
+  | 'files.readOnlyRootfs'
+  | 'deploy'
+  | 'overlay'
+  | 'privileged'
+  | 'publishAllPorts'
+  | 'volumesFrom'
+  | 'networkMode.host'
+  | 'networkMode.none'
+  | 'hostIp'
+  | 'ipv4Address';
+
+/**
+ * How an engine that runs each container resource as one object (a Swarm service) changes it,
+ * by field (a dotted prefix of the diff's field names, `deploy.updateConfig` covers
+ * `deploy.updateConfig.parallelism`). A difference in a field of none of the lists rolls the
+ * object's tasks (they are replaced one batch at a time by the engine).
+ */
+export interface ServiceChangeClasses {
+  /** Fields the engine cannot change on the object: it is removed and made again. */
+  readonly replace: readonly string[];
+  /** Fields whose change only adds or removes tasks. */
+  readonly scale: readonly string[];
+  /** Fields whose change touches only the object, not its tasks. */
+  readonly metadata: readonly string[];
+}
 
 /** Every ContainerFeature, for checks of what a driver declares. */
 export const CONTAINER_FEATURES: readonly ContainerFeature[] = [
@@ -253,12 +327,29 @@ export interface DriverCapabilities {
    */
   readonly relabel: boolean;
   /**
+   * What the diff says when adopting a container needs a replacement because the engine cannot
+   * change its labels (`Docker cannot relabel`). @default "the engine cannot relabel"
+   */
+  readonly noRelabel?: string;
+  /**
+   * Whether the engine can change an existing network's and volume's labels (the built-in
+   * runtime can, Docker cannot): adoption relabels them, else records them. @default false
+   */
+  readonly relabelNetworksAndVolumes?: boolean;
+  /**
    * Whether the engine runs a container resource's replicas itself (a Swarm service). Then the
    * reconciler hands it each changed container resource whole, through `applyContainer`,
    * instead of creating, replacing and removing the replicas one by one; and waits for a
    * `dependsOn` condition on the resource's name.
    */
   readonly ownsReplicas: boolean;
+  /**
+   * For an engine whose container resources are single objects (a Swarm service, with
+   * `ownsReplicas`): what each field's change does to it. The diff then lists each container
+   * resource once, every reason with its effect (`rolls tasks`, `scale only`, `metadata only`).
+   * @default - containers are diffed replica by replica
+   */
+  readonly services?: ServiceChangeClasses;
 }
 
 /** A container resource handed whole to a driver that owns replicas. */
@@ -268,6 +359,8 @@ export interface ContainerResourceRequest {
   readonly imageId: string;
   /** The environment with env files read and secrets resolved (spec.env wins over files). */
   readonly env: { readonly [name: string]: string };
+  /** Where the driver reports how the change goes, a line at a time (`web 2/3 running`). */
+  readonly progress?: (message: string) => void;
   /** The content of `spec.secrets` and `spec.configs`, read by apply (see ContainerCreateRequest). */
   readonly files?: readonly ContainerFile[];
   /** The resource's labels, without `io.cdk-docker.replica` (the driver numbers its replicas). */
@@ -376,7 +469,7 @@ export interface Driver {
   /** Stops with the container's stop signal and timeout; nothing when it is not running. */
   stopContainer(nameOrId: string): Promise<void>;
   /** Removes (force: also when running); nothing when it is gone. Never removes named volumes. */
-  removeContainer(nameOrId: string, opts?: { force?: boolean }): Promise<void>;
+  removeContainer(nameOrId: string, opts?: RemoveContainerOptions): Promise<void>;
   updateContainer(nameOrId: string, update: ContainerUpdate): Promise<void>;
   connectNetwork(container: string, network: string, opts: { aliases: string[]; ipv4Address?: string }): Promise<void>;
   disconnectNetwork(container: string, network: string): Promise<void>;
@@ -408,6 +501,21 @@ export interface Driver {
    * or a variable without a name.
    */
   exec(nameOrId: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+
+  /**
+   * The containers, networks and volumes that carry no `io.cdk-docker.stack` label (all of a kind,
+   * or those `query` names), observed as `observe` observes a stack's: for `import containers`
+   * and adoption. Networks the engine makes itself (its default, `host`, `none`) are left out.
+   */
+  unmanaged?(query?: UnmanagedQuery): Promise<UnmanagedObjects>;
+  /**
+   * Makes an unmanaged network or volume `name` the stack's whose `labels` are given, leaving its
+   * settings and data as they are: by changing its labels where the engine can
+   * (`capabilities.relabelNetworksAndVolumes`; the labels of the tool that made it go), else by
+   * recording the adoption where `observe` sees it (a record volume, see ./adopted), `observe`
+   * reporting the object with `labels` from then on. Idempotent.
+   */
+  adoptObject?(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void>;
 
   /**
    * Extracts the tar stream `archive` into the directory `path` (absolute) of the container,

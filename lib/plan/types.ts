@@ -166,6 +166,12 @@ export interface ContainerSpec {
   readonly replicas: number;
   /** What `cdk-docker watch` does with changes to the container's files; absent = nothing of its own. */
   readonly develop?: Develop;
+  /**
+   * How a Swarm runs the container as a service (mode, placement, update and rollback, reservations,
+   * restart policy, endpoint mode); absent = every setting's default (see DEFAULT_DEPLOY). Engines
+   * that run no swarm refuse a plan that sets it.
+   */
+  readonly deploy?: DeploySpec;
   /** Ports exposed without publishing (`"8080/tcp"`), sorted, no duplicates; absent = none. */
   readonly expose?: string[];
   /** Host name → IPv4/IPv6 address or `host-gateway`, added to /etc/hosts; absent = none. */
@@ -264,6 +270,77 @@ export interface DevelopWatchRule {
   readonly ignore: string[];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Swarm deployment
+
+export type DeployMode = 'replicated' | 'global';
+export type UpdateOrder = 'stop-first' | 'start-first';
+export type UpdateFailureAction = 'rollback' | 'pause' | 'continue';
+export type RestartCondition = 'none' | 'on-failure' | 'any';
+export type EndpointMode = 'vip' | 'dnsrr';
+
+/** How a Swarm rolls out a change of a service (or rolls one back). */
+export interface UpdateSpec {
+  /** Tasks changed at once; 0 = all at once. */
+  readonly parallelism: number;
+  /** Between two batches, in milliseconds. */
+  readonly delayMs: number;
+  readonly order: UpdateOrder;
+  /** What the swarm does when a task of the update fails. */
+  readonly failureAction: UpdateFailureAction;
+  /** How long a new task is watched for failure, in milliseconds. */
+  readonly monitorMs: number;
+  /** Fraction of tasks that may fail (0–1) before the failure action. */
+  readonly maxFailureRatio: number;
+}
+
+/** The service settings of a container on a Swarm; canonical: every field present, lists sorted where order means nothing. */
+export interface DeploySpec {
+  readonly mode: DeployMode;
+  readonly placement: {
+    /** `node.role == manager`, `node.labels.zone == a`…; sorted (they all must hold). */
+    readonly constraints: string[];
+    /** Spread over the values of these node labels, in order. */
+    readonly preferences: Array<{ readonly spread: string }>;
+    /** At most this many tasks on one node; absent = no limit. */
+    readonly maxReplicasPerNode?: number;
+  };
+  readonly updateConfig: UpdateSpec;
+  readonly rollbackConfig: UpdateSpec;
+  /** Resources set aside for each task on its node (limits are `memoryBytes` and `nanoCpus`). */
+  readonly reservations: {
+    readonly nanoCpus?: number;
+    readonly memoryBytes?: number;
+  };
+  /**
+   * The Swarm's restart policy; absent = the container's `restart` (no → none, always and
+   * unless-stopped → any, on-failure:N → on-failure with N attempts).
+   */
+  readonly restartPolicy?: {
+    readonly condition: RestartCondition;
+    readonly delayMs: number;
+    /** 0 = no limit. */
+    readonly maxAttempts: number;
+    /** Window in which restarts count against maxAttempts, in milliseconds; 0 = unbounded. */
+    readonly windowMs: number;
+  };
+  readonly endpointMode: EndpointMode;
+}
+
+/** The update and rollback settings when a plan gives none: Docker's, but a failed update rolls back. */
+export const DEFAULT_UPDATE: UpdateSpec = { parallelism: 1, delayMs: 0, order: 'stop-first', failureAction: 'rollback', monitorMs: 5000, maxFailureRatio: 0 };
+/** Rollback: as Docker's defaults, pausing when the rollback fails. */
+export const DEFAULT_ROLLBACK: UpdateSpec = { parallelism: 1, delayMs: 0, order: 'stop-first', failureAction: 'pause', monitorMs: 5000, maxFailureRatio: 0 };
+/** What an absent `deploy` means. */
+export const DEFAULT_DEPLOY: DeploySpec = {
+  mode: 'replicated',
+  placement: { constraints: [], preferences: [] },
+  updateConfig: DEFAULT_UPDATE,
+  rollbackConfig: DEFAULT_ROLLBACK,
+  reservations: {},
+  endpointMode: 'vip',
+};
+
 export interface SecretRef {
   readonly source: 'env' | 'file';
   /** Environment variable name or absolute file path the value is read from at apply. */
@@ -286,6 +363,11 @@ export interface PortMapping {
   readonly hostIp: string;
   /** Host port; 0 = a free port chosen at apply. */
   readonly hostPort: number;
+  /**
+   * `host`: on a Swarm, published on the node that runs each task only, not through the routing
+   * mesh; absent = the routing mesh (`ingress`). Other engines publish on their host either way.
+   */
+  readonly mode?: 'host';
 }
 
 export type Mount = VolumeMount | BindMount | TmpfsMount;
@@ -366,6 +448,8 @@ export interface NetworkSpec {
   readonly ipRange?: string;
   readonly internal: boolean;
   readonly attachable: boolean;
+  /** Overlay only: IPsec encryption of the VXLAN traffic between nodes; absent = not encrypted. */
+  readonly encrypted?: true;
   readonly labels: { readonly [key: string]: string };
 }
 

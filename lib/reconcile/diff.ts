@@ -54,7 +54,7 @@
  */
 
 import { ValidationError } from '../core/errors';
-import { ownLabels } from '../core/labels';
+import { isForeignToolLabel, ownLabels } from '../core/labels';
 import { normalizeSignal } from '../core/linux';
 import { LABELS } from '../drivers/types';
 import type {
@@ -69,10 +69,13 @@ import type {
   ObservedNetwork,
   ObservedStack,
   ObservedVolume,
+  UnmanagedObjects,
 } from '../drivers/types';
+import { DEFAULT_DEPLOY } from '../plan/types';
 import type {
   ContainerResource,
   ContainerSpec,
+  DeploySpec,
   Healthcheck,
   ImageResource,
   Mount,
@@ -85,7 +88,8 @@ import type {
 } from '../plan/types';
 import { containerInputs, ContainerInputs, EXTRA_LABELS, imageOf, parseInputs, replicaName, replicaOf, specHash } from './hash';
 import { dependencyOrder, TYPE_RANK } from './graph';
-import { Change, ChangeAction, KNOWN_AFTER_APPLY, MASKED, Reason, StackDiff } from './types';
+import { serviceChanges } from './whole';
+import { Adoption, Change, ChangeAction, KNOWN_AFTER_APPLY, MASKED, Reason, StackDiff } from './types';
 
 /** Observed images by the logical id of their image resource (undefined = not present). */
 export interface ObservedImages {
@@ -165,12 +169,20 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
     const r = plan.resources[id];
     if (r.type === 'network') {
       const obs = claimedNetworks.get(id);
-      const change = obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffNetwork(r, obs));
+      const free = obs === undefined ? unmanaged(observed.unmanaged, 'networks', r.name) : undefined;
+      const change =
+        free !== undefined
+          ? adopted(id, r, r.name, diffNetwork(r, free, engine.defaults), engine, adoptHow(engine))
+          : obs === undefined
+            ? created(id, r)
+            : withReasons(id, r, r.name, diffNetwork(r, obs, engine.defaults));
       if (change.action === 'replace' && obs !== undefined) replacedNetworks.set(obs.name, obs);
       resourceChanges.set(id, [change]);
     } else if (r.type === 'volume') {
       const obs = claimedVolumes.get(id);
-      const change = obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffVolume(r, obs));
+      const free = obs === undefined ? unmanaged(observed.unmanaged, 'volumes', r.name) : undefined;
+      const change =
+        free !== undefined ? adopted(id, r, r.name, diffVolume(r, free), engine, adoptHow(engine)) : obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffVolume(r, obs));
       if (change.action === 'replace' && obs !== undefined) replacedVolumes.add(obs.name);
       resourceChanges.set(id, [change]);
     }
@@ -182,7 +194,8 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
     } else if (r.type === 'container') {
       const observedReplicas = claimedContainers.get(id) ?? new Map<number, ObservedContainer>();
       for (let replica = 1; replica <= r.spec.replicas; replica++) {
-        const obs = observedReplicas.get(replica);
+        const free = observedReplicas.get(replica) === undefined ? unmanaged(observed.unmanaged, 'containers', replicaName(r.name, replica)) : undefined;
+        const obs = observedReplicas.get(replica) ?? free;
         const name = replicaName(r.name, replica);
         if (obs === undefined) {
           const change = { ...created(id, r), name, replica };
@@ -207,7 +220,8 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
             ? { networkContainer: { name: sharedName, observed: containersByName.get(sharedName), change: shared !== undefined ? firstReplicaChanges.get(shared) : undefined } }
             : {}),
         };
-        const change = { ...withReasons(id, r, name, diffContainer(ctx)), replica };
+        const reasons = diffContainer(ctx);
+        const change = { ...(free !== undefined ? adopted(id, r, name, reasons, engine, engine.relabel ? 'relabel' : 'replace') : withReasons(id, r, name, reasons)), replica };
         if (replica === 1) firstReplicaChanges.set(id, change);
         changes.push(change);
       }
@@ -224,6 +238,8 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
       TYPE_RANK[b.type] - TYPE_RANK[a.type] || b.rank - a.rank || cmpStr(a.path, b.path) || (b.replica ?? 0) - (a.replica ?? 0) || cmpStr(a.name, b.name),
   );
   for (const { rank: _rank, ...d } of deletes) changes.push(d);
+  // An engine of services: one change per service, each reason with what it does to the tasks.
+  if (engine.services) return { stack: plan.stack, changes: serviceChanges(plan, changes, engine.services) };
   return { stack: plan.stack, changes };
 }
 
@@ -276,31 +292,34 @@ type Replace = (field: string, before: unknown, after: unknown) => void;
  */
 function replaceReasons(
   r: NetworkResource | VolumeResource,
+  networkDriver: string | undefined,
   obs: { readonly name: string; readonly driver: string; readonly labels: { readonly [k: string]: string } },
   compare: (replace: Replace) => void,
 ): Reason[] {
   const reasons: Reason[] = [];
   const replace: Replace = (field, before, after) => reasons.push({ field, before: show(before), after: show(after), needs: 'replace' });
   if (obs.name !== r.name) replace('name', obs.name, r.name);
-  if (obs.driver !== r.spec.driver) replace('driver', obs.driver, r.spec.driver);
+  const driver = (r.type === 'network' ? networkDriver : undefined) ?? r.spec.driver;
+  if (obs.driver !== driver) replace('driver', obs.driver, driver);
   compare(replace);
   diffMap('labels', userLabels(obs.labels), r.spec.labels, replace);
   return reasons;
 }
 
-function diffNetwork(r: NetworkResource, obs: ObservedNetwork): Reason[] {
+function diffNetwork(r: NetworkResource, obs: ObservedNetwork, engine: EngineDefaults): Reason[] {
   const s = r.spec;
-  return replaceReasons(r, obs, (replace) => {
+  return replaceReasons(r, engine.networkDriver, obs, (replace) => {
     if (s.subnet !== undefined && obs.subnet !== s.subnet) replace('subnet', obs.subnet || undefined, s.subnet);
     if (s.gateway !== undefined && obs.gateway !== s.gateway) replace('gateway', obs.gateway || undefined, s.gateway);
     if (s.ipRange !== undefined && obs.ipRange !== s.ipRange) replace('ipRange', obs.ipRange, s.ipRange);
     if (obs.internal !== s.internal) replace('internal', obs.internal, s.internal);
     if (obs.attachable !== s.attachable) replace('attachable', obs.attachable, s.attachable);
+    if (Boolean(obs.encrypted) !== Boolean(s.encrypted)) replace('encrypted', Boolean(obs.encrypted), Boolean(s.encrypted));
   });
 }
 
 function diffVolume(r: VolumeResource, obs: ObservedVolume): Reason[] {
-  return replaceReasons(r, obs, (replace) => diffMap('driverOpts', obs.driverOpts, r.spec.driverOpts, replace));
+  return replaceReasons(r, undefined, obs, (replace) => diffMap('driverOpts', obs.driverOpts, r.spec.driverOpts, replace));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,7 +452,8 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
 
   diffEnv(ctx, need);
   diffLabels(s, o, d, replace);
-  diffPorts(s.ports, o.ports ?? [], replace);
+  diffPorts(s.ports, o.ports ?? [], replace, ctx.engine.services !== undefined);
+  diffDeploy(s.deploy ?? DEFAULT_DEPLOY, o.deploy ?? DEFAULT_DEPLOY, replace);
   diffMounts(ctx, replace, (field, before, after) => need('replace', field, before, after));
   diffHealthcheck(s.healthcheck, o.healthcheck, d, engine, (field, before, after) => need('replace', field, before, after));
   diffNetworks(ctx, (field, before, after) => need(inPlace('networks'), field, before, after), (field, before, after) => need('replace', field, before, after));
@@ -476,6 +496,13 @@ export function containerFeatures(s: ContainerSpec): ContainerFeature[] {
   if (s.secrets?.length) out.push('secrets');
   if (s.configs?.length) out.push('configs');
   if ((s.secrets?.length || s.configs?.length) && s.readOnlyRootfs) out.push('files.readOnlyRootfs');
+  if (s.deploy !== undefined) out.push('deploy');
+  if (s.privileged) out.push('privileged');
+  if (s.publishAllPorts) out.push('publishAllPorts');
+  if (s.volumesFrom.length > 0) out.push('volumesFrom');
+  if (s.networkMode === 'host' || s.networkMode === 'none') out.push(`networkMode.${s.networkMode}`);
+  if (s.ports.some((p) => p.hostIp !== '0.0.0.0' && p.hostIp !== '::')) out.push('hostIp');
+  if (s.networks.some((n) => n.ipv4Address !== undefined)) out.push('ipv4Address');
   return out;
 }
 
@@ -484,6 +511,7 @@ function refuseUnsupported(plan: Plan, engine: DriverCapabilities): void {
   const unsupported = engine.unsupported ?? {};
   const problems: string[] = [];
   for (const r of Object.values(plan.resources)) {
+    if (r.type === 'network' && r.spec.driver === 'overlay' && unsupported.overlay !== undefined) problems.push(`[${plan.stack}/${r.path}] ${unsupported.overlay}`);
     if (r.type !== 'container') continue;
     for (const f of containerFeatures(r.spec)) {
       const why = unsupported[f];
@@ -621,13 +649,30 @@ function showPort(p: { containerPort: number; protocol: string; hostIp: string; 
   return `${ip}:${p.hostPort === 0 ? '*' : p.hostPort}:${p.containerPort}/${p.protocol}`;
 }
 
-function diffPorts(want: PortMapping[], have: ObservedContainerSpec['ports'], replace: (f: string, b: unknown, a: unknown) => void): void {
+/**
+ * A service's settings, field by field (`deploy.updateConfig.parallelism`); an absent `deploy` is
+ * DEFAULT_DEPLOY on both sides.
+ */
+function diffDeploy(want: DeploySpec, have: DeploySpec, replace: (f: string, b: unknown, a: unknown) => void): void {
+  const walk = (prefix: string, w: unknown, h: unknown): void => {
+    if (eq(w, h)) return;
+    const isObject = (x: unknown): x is { [k: string]: unknown } => x !== null && typeof x === 'object' && !Array.isArray(x);
+    if (isObject(w) && isObject(h)) {
+      for (const k of [...new Set([...Object.keys(h), ...Object.keys(w)])].sort()) walk(`${prefix}.${k}`, w[k], h[k]);
+      return;
+    }
+    replace(prefix, h, w);
+  };
+  walk('deploy', want, have);
+}
+
+function diffPorts(want: PortMapping[], have: ObservedContainerSpec['ports'], replace: (f: string, b: unknown, a: unknown) => void, modes = false): void {
   const pool = new Map<string, PortMapping[]>();
   for (const p of have) pool.set(portKey(p), [...(pool.get(portKey(p)) ?? []), p]);
   const unmatched: PortMapping[] = [];
   want.forEach((w) => {
     const candidates = pool.get(portKey(w)) ?? [];
-    const exact = candidates.findIndex((h) => normIp(h.hostIp) === normIp(w.hostIp) && (w.hostPort === 0 || h.hostPort === w.hostPort));
+    const exact = candidates.findIndex((h) => normIp(h.hostIp) === normIp(w.hostIp) && (w.hostPort === 0 || h.hostPort === w.hostPort) && (!modes || h.mode === w.mode));
     if (exact >= 0) {
       candidates.splice(exact, 1);
       return;
@@ -644,6 +689,7 @@ function diffPorts(want: PortMapping[], have: ObservedContainerSpec['ports'], re
     }
     if (normIp(h.hostIp) !== normIp(w.hostIp)) replace(`ports[${i}].hostIp`, h.hostIp, w.hostIp);
     if (w.hostPort !== 0 && h.hostPort !== w.hostPort) replace(`ports[${i}].hostPort`, h.hostPort, w.hostPort);
+    if (modes && h.mode !== w.mode) replace(`ports[${i}].mode`, h.mode ?? 'ingress', w.mode ?? 'ingress');
   }
   for (const rest of pool.values()) for (const h of rest) replace(`ports`, showPort(h), undefined);
 }
@@ -661,6 +707,9 @@ function diffMounts(ctx: ContainerContext, replace: (f: string, b: unknown, a: u
   want.forEach((w, i) => {
     const h = byTarget.get(w.target);
     byTarget.delete(w.target);
+    // An anonymous volume (the spec leaves those out) that the plan names: the same mount.
+    const named = (ctx.observed.volumeMounts ?? []).some((v) => w.type === 'volume' && v.target === w.target && v.name === w.source && v.readOnly === w.readOnly);
+    if (h === undefined && named) return undefined;
     if (h === undefined) return replace(`mounts[${i}]`, undefined, showMount(w));
     if (h.type !== w.type) return replace(`mounts[${i}]`, showMount(h), showMount(w));
     if (w.type !== 'tmpfs' && h.type !== 'tmpfs') {
@@ -753,7 +802,8 @@ function diffNetworks(
       continue;
     }
     const ha = [...new Set(h.aliases ?? [])].filter((a) => !auto.has(a) || w.aliases.includes(a)).sort();
-    const wa = [...new Set(w.aliases)].sort();
+    // Its own name resolves on every network it joins: wanted as an alias, it is there already.
+    const wa = [...new Set(w.aliases)].filter((a) => a !== obs.name || ha.includes(a)).sort();
     if (!eq(ha, wa)) replace(`networks.${w.network}.aliases`, show(ha), show(wa));
     if (w.ipv4Address !== undefined && h.ipv4Address !== w.ipv4Address) replace(`networks.${w.network}.ipv4Address`, show(h.ipv4Address), show(w.ipv4Address));
   }
@@ -779,6 +829,48 @@ function expectedName(plan: Plan, byPath: { container: Map<string, string> }, c:
 /** What a difference in `field` needs on this engine: in place when it says so, else a replace. */
 function inPlaceNeed(engine: DriverCapabilities): (field: InPlaceField) => Reason['needs'] {
   return (field) => (engine.inPlace.includes(field) ? 'update' : 'replace');
+}
+
+/**
+ * The unmanaged object of `kind` named `name`, if the caller found one (ObservedStack.unmanaged),
+ * with the labels of the tool that made it (Compose's) left out: they are not the user's, and
+ * adoption drops them.
+ */
+function unmanaged<K extends keyof UnmanagedObjects>(objects: UnmanagedObjects | undefined, kind: K, name: string): UnmanagedObjects[K][number] | undefined {
+  const o = (objects?.[kind] as ReadonlyArray<UnmanagedObjects[K][number]> | undefined)?.find((x) => x.name === name);
+  if (o === undefined) return undefined;
+  const strip = (labels: { readonly [k: string]: string }): { [k: string]: string } => Object.fromEntries(Object.entries(labels).filter(([k]) => !isForeignToolLabel(k)));
+  const spec = 'spec' in o ? { spec: { ...o.spec, labels: strip(o.spec.labels ?? {}) } } : {};
+  return { ...o, labels: strip(o.labels), ...spec } as UnmanagedObjects[K][number];
+}
+
+/** How an engine adopts a network or a volume whose settings are the plan's. */
+function adoptHow(engine: DriverCapabilities): 'relabel' | 'record' {
+  return engine.relabelNetworksAndVolumes ? 'relabel' : 'record';
+}
+
+/**
+ * An existing object without our labels becomes the resource when its settings are the plan's
+ * (differences the engine changes in place are made too): relabelled, recorded, or — a container
+ * on an engine that cannot relabel — replaced by one of the same settings. One whose settings
+ * differ is a conflict: the reasons say which, and apply refuses it.
+ */
+function adopted(logicalId: string, r: Resource, name: string, reasons: Reason[], engine: DriverCapabilities, by: 'relabel' | 'replace' | 'record'): Change {
+  const differs = reasons.filter((x) => x.needs === 'replace');
+  const adopt: Adoption =
+    differs.length > 0
+      ? { by: 'conflict', note: differing(differs) }
+      : by === 'replace'
+        ? { by, note: engine.noRelabel ?? 'the engine cannot relabel' }
+        : { by };
+  return { logicalId, path: r.path, type: r.type, name, action: 'adopt', reasons, adopt };
+}
+
+/** `its command and env differ from the plan`: the settings behind an adoption's replacement. */
+function differing(reasons: readonly Reason[]): string {
+  const fields = [...new Set(reasons.map((x) => x.field.split(/[.[]/)[0]))];
+  const list = fields.length === 1 ? fields[0] : `${fields.slice(0, -1).join(', ')} and ${fields[fields.length - 1]}`;
+  return `its ${list} ${fields.length === 1 && !fields[0].endsWith('s') ? 'differs' : 'differ'} from the plan`;
 }
 
 function created(logicalId: string, r: Resource): Change {

@@ -89,7 +89,14 @@ export function driftStack(plan: Plan, observed: ObservedStack, images: Observed
       const r = plan.resources[change.logicalId] as ContainerResource;
       const obs = containersByKey.get(`${r.path}\u0000${observedName(observed, r, change.replica ?? 1) ?? ''}`);
       if (obs === undefined) continue; // Not possible: diff claimed it; keep the types honest.
-      if (!isRunningAsPlanned(r, obs)) {
+      if (engine.services && change.replica === undefined) {
+        // A service: its tasks as a whole (`2/3 running`).
+        const tasks = observed.containers.filter((c) => c.labels[LABELS.path] === r.path);
+        const running = tasks.filter((c) => isRunningAsPlanned(r, c)).length;
+        if (running < tasks.length) {
+          findings.push({ ...base, category: 'stopped', reasons: [{ field: 'status', before: `${running}/${tasks.length} tasks running`, after: `${tasks.length}/${tasks.length}`, needs: 'update' }] });
+        }
+      } else if (!isRunningAsPlanned(r, obs)) {
         findings.push({ ...base, category: 'stopped', reasons: [{ field: 'status', before: showStatus(obs), after: show('running'), needs: 'update' }] });
       }
       const image = images[r.spec.image];

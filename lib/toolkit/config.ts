@@ -17,8 +17,8 @@ export interface DockerEngineConfig {
   readonly certPath?: string;
 }
 
-/** `"engine"` in cdk-docker.json: an engine's name, or Docker with where it is. */
-export type EngineConfig = string | { readonly docker: DockerEngineConfig };
+/** `"engine"` in cdk-docker.json: an engine's name, or Docker (or a Swarm's manager) with where it is. */
+export type EngineConfig = string | { readonly docker: DockerEngineConfig } | { readonly swarm: DockerEngineConfig };
 
 /** `cdk-docker.json`, next to a project's stack code (as `cdk.json`). */
 export interface ProjectConfig {
@@ -34,7 +34,7 @@ export const CONFIG_FILE = 'cdk-docker.json';
 
 const CONFIG_KEYS: readonly string[] = ['app', 'output', 'engine'] satisfies Array<keyof ProjectConfig>;
 const DOCKER_KEYS: readonly string[] = ['host', 'context', 'tlsVerify', 'certPath'] satisfies Array<keyof DockerEngineConfig>;
-const ENGINE_EXAMPLE = '"builtin", "docker" or {"docker": {"host": "tcp://host:2376", "tlsVerify": true}}';
+const ENGINE_EXAMPLE = '"builtin", "docker", "swarm" or {"docker": {"host": "tcp://host:2376", "tlsVerify": true}} (or {"swarm": {…}} for a manager)';
 
 /** Reads `cdk-docker.json` in `dir`; an absent file is an empty config. */
 export function loadConfig(dir: string): ProjectConfig {
@@ -67,23 +67,25 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-/** `"engine": { "docker": { … } }`: one key, `docker`, whose fields are known and typed. */
+/** `"engine": { "docker": { … } }` or `{ "swarm": { … } }`: one key, whose fields are known and typed. */
 function checkEngine(file: string, engine: Record<string, unknown>): void {
   const keys = Object.keys(engine);
-  const other = keys.find((k) => k !== 'docker');
+  const other = keys.find((k) => k !== 'docker' && k !== 'swarm');
   if (other !== undefined) throw new InvalidArgumentError(`${file}: unknown key "engine.${other}"; "engine" is ${ENGINE_EXAMPLE}`);
   if (keys.length === 0) throw new InvalidArgumentError(`${file}: "engine" is an empty object; it must be ${ENGINE_EXAMPLE}`);
-  const docker = engine.docker;
-  if (!isObject(docker)) throw new InvalidArgumentError(`${file}: "engine.docker" must be an object with "host", "context", "tlsVerify" or "certPath"`);
+  if (keys.length > 1) throw new InvalidArgumentError(`${file}: "engine" gives both "docker" and "swarm"; give one`);
+  const kind = keys[0];
+  const docker = engine[kind];
+  if (!isObject(docker)) throw new InvalidArgumentError(`${file}: "engine.${kind}" must be an object with "host", "context", "tlsVerify" or "certPath"`);
   for (const [key, value] of Object.entries(docker)) {
-    if (!DOCKER_KEYS.includes(key)) throw new InvalidArgumentError(`${file}: unknown key "engine.docker.${key}"; known keys are "host", "context", "tlsVerify" and "certPath"`);
+    if (!DOCKER_KEYS.includes(key)) throw new InvalidArgumentError(`${file}: unknown key "engine.${kind}.${key}"; known keys are "host", "context", "tlsVerify" and "certPath"`);
     if (key === 'tlsVerify') {
-      if (typeof value !== 'boolean') throw new InvalidArgumentError(`${file}: "engine.docker.tlsVerify" must be true or false, not ${JSON.stringify(value)}`);
+      if (typeof value !== 'boolean') throw new InvalidArgumentError(`${file}: "engine.${kind}.tlsVerify" must be true or false, not ${JSON.stringify(value)}`);
     } else if (typeof value !== 'string' || value === '') {
-      throw new InvalidArgumentError(`${file}: "engine.docker.${key}" must be a non-empty string, not ${JSON.stringify(value)}`);
+      throw new InvalidArgumentError(`${file}: "engine.${kind}.${key}" must be a non-empty string, not ${JSON.stringify(value)}`);
     }
   }
   if (docker.host !== undefined && docker.context !== undefined) {
-    throw new InvalidArgumentError(`${file}: "engine.docker" gives both "host" and "context"; give one (a context already names its host)`);
+    throw new InvalidArgumentError(`${file}: "engine.${kind}" gives both "host" and "context"; give one (a context already names its host)`);
   }
 }

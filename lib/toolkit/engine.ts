@@ -34,6 +34,8 @@ export interface EngineChoice {
    * (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), as the Docker CLI's.
    */
   readonly docker?: DockerEngineConfig;
+  /** For `swarm`: cdk-docker.json's `"engine": { "swarm": { … } }`, a manager's endpoint, as `docker`'s. */
+  readonly swarm?: DockerEngineConfig;
 }
 
 /** The engine's name, checked; an unknown one is an error naming where it came from. */
@@ -50,7 +52,7 @@ export function resolveEngine(options: EngineNameOptions = {}): EngineChoice {
   const dir = path.resolve(options.dir ?? process.cwd());
   const env = options.env ?? process.env;
   const configured = loadConfig(dir).engine;
-  const fromConfig = typeof configured === 'object' ? 'docker' : configured;
+  const fromConfig = typeof configured === 'object' ? ('swarm' in configured ? 'swarm' : 'docker') : configured;
   let name: string;
   let from: string;
   if (options.engine !== undefined) [name, from] = [options.engine, '--engine'];
@@ -60,9 +62,13 @@ export function resolveEngine(options: EngineNameOptions = {}): EngineChoice {
   if (!(ENGINES as readonly string[]).includes(name)) {
     throw new InvalidArgumentError(`unknown engine "${name}" (${from}); the supported engines are: ${ENGINES.join(', ')}`);
   }
-  if (name !== 'docker' || typeof configured !== 'object') return { name: name as EngineName };
-  const docker = configured.docker;
-  return { name: 'docker', docker: docker.certPath === undefined ? docker : { ...docker, certPath: path.resolve(dir, docker.certPath) } };
+  if (typeof configured !== 'object') return { name: name as EngineName };
+  // The endpoint settings go with the engine they were given for.
+  const kind = 'swarm' in configured ? 'swarm' : 'docker';
+  if (name !== kind) return { name: name as EngineName };
+  const given = 'swarm' in configured ? configured.swarm : configured.docker;
+  const endpoint = given.certPath === undefined ? given : { ...given, certPath: path.resolve(dir, given.certPath) };
+  return kind === 'swarm' ? { name: 'swarm', swarm: endpoint } : { name: 'docker', docker: endpoint };
 }
 
 /** What the commands that change a stack need of an engine. */

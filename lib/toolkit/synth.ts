@@ -5,6 +5,7 @@ import { readAssembly, renderPlan, planFileName, MANIFEST_FILE } from '../plan/i
 import type { Plan } from '../plan/types';
 import { CdkDockerError, InvalidArgumentError } from '../core/errors';
 import { CONFIG_FILE, loadConfig } from './config';
+import { directTsApp } from './ts-app';
 
 /** The app command failed; its own output has been shown already. */
 export class AppFailedError extends CdkDockerError {
@@ -36,7 +37,7 @@ export interface SynthResult {
 /**
  * Runs the app command (like `cdk synth`) with `CDK_DOCKER_OUTDIR` set, then reads back and
  * validates every plan it wrote. The app's output is passed through; a failing app is an
- * AppFailedError.
+ * AppFailedError. A TypeScript entry run by tsx runs without npx and tsx (see ./ts-app).
  */
 export async function synthesize(options: SynthOptions = {}): Promise<SynthResult> {
   const dir = path.resolve(options.dir ?? process.cwd());
@@ -50,10 +51,13 @@ export async function synthesize(options: SynthOptions = {}): Promise<SynthResul
   fs.rmSync(path.join(outdir, MANIFEST_FILE), { force: true });
 
   const out = options.appOutput ?? process.stderr;
+  // A TypeScript entry (the template's `npx tsx main.ts`) runs on this Node directly, compiled
+  // by esbuild from a cache; the app sees the same directory, environment and output pipes.
+  const direct = directTsApp(app, dir);
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(app, {
+    const child = spawn(direct?.command ?? app, direct?.args ?? [], {
       cwd: dir,
-      shell: true,
+      shell: !direct,
       env: { ...process.env, CDK_DOCKER_OUTDIR: outdir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

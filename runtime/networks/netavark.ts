@@ -105,10 +105,11 @@ function iptablesCall(args: string[]): Promise<string> {
 
 const JUMP = '-A FORWARD -j NETAVARK_ISOLATION_1';
 
-/** The rules of the isolation chain ('' when it does not exist) and the number of FORWARD jumps to it. */
+/** The rules of the isolation chain (none when it does not exist) and the number of FORWARD jumps to it, from one listing of the filter table. */
 async function isolationState(): Promise<{ rules: string[]; jumps: number }> {
-  const rules = (await iptablesCall(['-S', ISOLATION_CHAIN]).catch(() => '')).split('\n').filter((l) => l.startsWith('-A '));
-  const jumps = (await iptablesCall(['-S', 'FORWARD']).catch(() => '')).split('\n').filter((l) => l.trim() === JUMP).length;
+  const lines = (await iptablesCall(['-S']).catch(() => '')).split('\n');
+  const rules = lines.filter((l) => l.startsWith(`-A ${ISOLATION_CHAIN} `));
+  const jumps = lines.filter((l) => l.trim() === JUMP).length;
   return { rules, jumps };
 }
 
@@ -142,6 +143,93 @@ interface NetavarkStatus {
   readonly interfaces?: { [name: string]: { mac_address: string; subnets?: { ipnet: string; gateway?: string }[] } };
 }
 
+/**
+ * The host lock around netavark (HOST_LOCK_DIR/cdk-docker-netavark.lock, taken with `withLock`
+ * as by every cdk-docker version): netavark 1.4 changes chains every network on the host shares
+ * (isolation, NAT, port forwarding) without a lock of its own, so two state roots changing them
+ * at once could drop each other's rules (podman serialises its netavark calls the same way).
+ *
+ * A setup that joins networks whose rules are in place — each already has a container set up and
+ * attached to its bridge, and no port is published — changes no chain: netavark only checks its
+ * rules (`iptables -C`, `-S`), adds the veth and aardvark's entry (aardvark's commits are locked
+ * by netavark). Such setups of one process share one holding of the lock (`shared`), so an
+ * apply's containers join a network side by side instead of one after another; everything else
+ * holds the lock alone (`exclusive`). Other processes see one holder either way. A group takes
+ * no new members once an exclusive caller waits, so it cannot starve one.
+ */
+export class HostLock {
+  private group?: { members: number; open: boolean; ready: Promise<void>; finish?: () => void; released?: Promise<void> };
+  private exclusiveWaiting = 0;
+
+  constructor(private readonly lockPath: string) {}
+
+  public async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.exclusiveWaiting++;
+    if (this.group) this.group.open = false;
+    let counted = true;
+    try {
+      return await this.lock(() => {
+        this.exclusiveWaiting--;
+        counted = false;
+        return fn();
+      });
+    } finally {
+      if (counted) this.exclusiveWaiting--;
+    }
+  }
+
+  public async shared<T>(fn: () => Promise<T>): Promise<T> {
+    let group = this.group;
+    if (!group?.open || this.exclusiveWaiting > 0) {
+      const g: NonNullable<HostLock['group']> = { members: 0, open: true, ready: Promise.resolve() };
+      g.ready = new Promise<void>((ready, failed) => {
+        g.released = this.lock(() => {
+          ready();
+          return new Promise<void>((finish) => (g.finish = finish));
+        }).catch(failed);
+      });
+      this.group = group = g;
+    }
+    const mine = group;
+    mine.members++;
+    try {
+      await mine.ready;
+      return await fn();
+    } finally {
+      if (--mine.members === 0) {
+        mine.open = false;
+        if (this.group === mine) this.group = undefined;
+        mine.finish?.();
+        // The last member returns once the lock is let go, as an exclusive holder does.
+        await mine.released;
+      }
+    }
+  }
+
+  private lock<T>(fn: () => Promise<T>): Promise<T> {
+    fs.mkdirSync(path.dirname(this.lockPath), { recursive: true, mode: 0o755 });
+    return withLock(this.lockPath, fn, {
+      busy: 'another cdk-docker command has been changing the host firewall through netavark for over 100 s; retry when it has finished',
+    });
+  }
+}
+
+const hostLock = new HostLock(path.join(HOST_LOCK_DIR, 'cdk-docker-netavark.lock'));
+
+/** How many interfaces are attached to `bridge` (0 when it does not exist). */
+function attachedInterfaces(bridge: string): number {
+  try {
+    return fs.readdirSync(`/sys/class/net/${bridge}/brif`).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether a container other than `containerId` has finished its setup on `record` (and not been torn down). */
+function hasLiveEndpoint(record: NetworkRecord, containerId: string): boolean {
+  return Object.entries(record.endpoints).some(([id, e]) => id !== containerId && e.interfaceName !== undefined && !e.settingUp);
+}
+
 export class Netavark {
   /** netavark's `--config`: aardvark-dns keeps its per-network files under `aardvark-dns/` here. */
   public readonly configDir: string;
@@ -168,7 +256,9 @@ export class Netavark {
    */
   public async setup(netnsPath: string, req: AttachRequest): Promise<SetupResult> {
     const ports = (req.ports ?? []).map(checkPort);
-    return this.store.locked(async () => {
+    // The bookkeeping holds the store's lock, netavark only the host's: the containers of one
+    // apply join their networks side by side (see `HostLock`), not one after another.
+    const prepared = await this.store.locked(async () => {
       const records = this.store.readAllLocked();
       const resolved = this.resolveNetworks(req, true);
       // Another state root or interface holding a subnet is refused before anything is made.
@@ -176,27 +266,24 @@ export class Netavark {
       const used = usedPorts(records, req.containerId);
       const chosen: PortMapping[] = [];
       for (const p of ports) chosen.push(await reservePort(p, [...used, ...chosen]));
-      const input = this.input(req, resolved, chosen);
       // Recorded before netavark runs, so that a process killed meanwhile leaves an endpoint
       // its container's teardown still undoes (iptables rules, aardvark entries).
-      const mark = async (clear: boolean) => {
-        for (const [i, { record, attach }] of resolved.entries()) {
-          await this.store.updateEndpoint(record.Id, req.containerId, (e) =>
-            clear
-              ? { ...e, interfaceName: undefined, ports: undefined, settingUp: undefined }
-              : { ...e, interfaceName: attach.interfaceName, ports: i === 0 && chosen.length ? chosen : undefined, settingUp: true },
-          );
-        }
-      };
-      await mark(false);
-      let status: { [network: string]: NetavarkStatus };
-      try {
-        status = JSON.parse(await this.run('setup', netnsPath, input)) as { [network: string]: NetavarkStatus };
-      } catch (e) {
-        await this.run('teardown', netnsPath, input).catch(() => undefined);
-        await mark(true);
-        throw e;
-      }
+      await this.mark(req.containerId, resolved, chosen, false);
+      return { resolved, chosen, input: this.input(req, resolved, chosen), joining: chosen.length === 0 && resolved.every(({ record }) => hasLiveEndpoint(record, req.containerId)) };
+    });
+    const { resolved, chosen, input } = prepared;
+    let status: { [network: string]: NetavarkStatus };
+    try {
+      const bridges = resolved.map(({ record }) => record.netavark.network_interface);
+      // Joining networks whose rules are in place: netavark only checks them (iptables -C/-S).
+      const joined = prepared.joining ? await hostLock.shared(async () => (bridges.every((b) => attachedInterfaces(b) > 0) ? this.runUnlocked('setup', netnsPath, input) : undefined)) : undefined;
+      status = JSON.parse(joined ?? (await this.run('setup', netnsPath, input))) as { [network: string]: NetavarkStatus };
+    } catch (e) {
+      await this.run('teardown', netnsPath, input).catch(() => undefined);
+      await this.store.locked(() => this.mark(req.containerId, resolved, chosen, true));
+      throw e;
+    }
+    return this.store.locked(async () => {
       const interfaces: SetupInterface[] = [];
       const dnsServers: string[] = [];
       const dnsSearch: string[] = [];
@@ -220,6 +307,17 @@ export class Netavark {
       }
       return { interfaces, ports: chosen, dnsServers, dnsSearch };
     });
+  }
+
+  /** Marks the endpoints of a setup about to run (`settingUp`, interface, ports), or clears them after a failed one. */
+  private async mark(containerId: string, resolved: ReturnType<Netavark['resolveNetworks']>, chosen: readonly PortMapping[], clear: boolean): Promise<void> {
+    for (const [i, { record, attach }] of resolved.entries()) {
+      await this.store.updateEndpoint(record.Id, containerId, (e) =>
+        clear
+          ? { ...e, interfaceName: undefined, ports: undefined, settingUp: undefined }
+          : { ...e, interfaceName: attach.interfaceName, ports: i === 0 && chosen.length ? [...chosen] : undefined, settingUp: true },
+      );
+    }
   }
 
   /**
@@ -280,29 +378,22 @@ export class Netavark {
     });
   }
 
-  /** Runs `netavark --config … --rootless false --aardvark-binary … CMD NETNS` with `input` on stdin. */
   /**
-   * Runs netavark holding a host-wide lock: its firewall changes read and rewrite chains every
-   * network on the host shares (isolation, NAT, port forwarding), and netavark 1.4 does not lock
-   * them itself, so two state roots setting up at once could drop each other's rules (podman
-   * serialises its netavark calls the same way).
+   * Runs netavark (`netavark --config … --rootless false --aardvark-binary … CMD NETNS`, `input`
+   * on stdin) holding the host lock alone (`HostLock.exclusive`). A teardown that leaves a
+   * container on each of its bridges cannot be netavark's complete teardown of a network (the
+   * one that removes FORWARD's isolation jump), so it needs no isolation guard.
    */
   private run(command: 'setup' | 'teardown', netnsPath: string, input: string): Promise<string> {
-    fs.mkdirSync(HOST_LOCK_DIR, { recursive: true, mode: 0o755 });
-    return withLock(
-      path.join(HOST_LOCK_DIR, 'cdk-docker-netavark.lock'),
-      async () => {
-        if (command === 'teardown') await guardIsolationJump(bridgesOf(input));
-        try {
-          return await this.runUnlocked(command, netnsPath, input);
-        } finally {
-          if (command === 'teardown') await repairIsolationJump();
-        }
-      },
-      {
-        busy: 'another cdk-docker command has been changing the host firewall through netavark for over 100 s; retry when it has finished',
-      },
-    );
+    return hostLock.exclusive(async () => {
+      const complete = command === 'teardown' && bridgesOf(input).some((b) => attachedInterfaces(b) < 2);
+      if (complete) await guardIsolationJump(bridgesOf(input));
+      try {
+        return await this.runUnlocked(command, netnsPath, input);
+      } finally {
+        if (complete) await repairIsolationJump();
+      }
+    });
   }
 
   private runUnlocked(command: 'setup' | 'teardown', netnsPath: string, input: string): Promise<string> {
@@ -318,9 +409,21 @@ export class Netavark {
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       child.on('error', (e) => reject(new NetavarkError(`cannot run ${bin}: ${e.message}; check the installation (cdk-docker doctor)`)));
+      let stdoutEnded = false;
+      child.stdout.once('end', () => (stdoutEnded = true));
       child.on('exit', (code, signal) => {
-        // Read what is buffered, without waiting for pipes a daemonised child may hold open.
-        setImmediate(() => {
+        // Read what is buffered, without waiting for pipes a daemonised child may hold open. A
+        // busy process can see the exit before netavark's output: a setup's is complete when it
+        // parses (its JSON status), else it is awaited until the pipe ends, for a second at most.
+        const complete = (): boolean => {
+          try {
+            JSON.parse(stdout);
+            return true;
+          } catch {
+            return false;
+          }
+        };
+        const settle = () => setImmediate(() => {
           child.stdout.destroy();
           child.stderr.destroy();
           if (code === 0) return resolve(stdout);
@@ -333,6 +436,15 @@ export class Netavark {
           message ||= stderrLines(stderr) || stdout.trim() || `exit ${signal ?? code}`;
           reject(new NetavarkError(`netavark ${command} failed: ${message}; ${hint(command, message, netnsPath)}`));
         });
+        if (stdoutEnded || (code === 0 && (command === 'teardown' || complete()))) {
+          settle();
+        } else {
+          const timer = setTimeout(settle, 1_000);
+          child.stdout.once('end', () => {
+            clearTimeout(timer);
+            settle();
+          });
+        }
       });
       child.stdin.on('error', () => undefined);
       child.stdin.end(input);

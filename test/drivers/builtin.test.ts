@@ -105,7 +105,8 @@ describe('built-in driver', () => {
     const root = tempDir('cdk-docker-driver-for-');
     expect(driverFor('builtin', { CDK_DOCKER_ROOT: root }).capabilities.defaults.network).toBe('bridge');
     fs.rmSync(root, { recursive: true, force: true });
-    expect(() => driverFor('swarm')).toThrow(new CdkDockerError('unknown engine "swarm"; the engines are: builtin, docker'));
+    expect(driverFor('swarm', { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }).capabilities.ownsReplicas).toBe(true);
+    expect(() => driverFor('kubernetes')).toThrow(new CdkDockerError('unknown engine "kubernetes"; the engines are: builtin, docker, swarm'));
   });
 
   test('a build that fails at a RUN step leaves no container behind (an apply keeps nothing it did not declare)', async () => {

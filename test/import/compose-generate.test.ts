@@ -191,13 +191,13 @@ describe('hostile compose files', () => {
   });
 });
 
-test('top-level keys without a construct (include) are reported, not dropped', () => {
+test('top-level keys without a construct (models) are reported, not dropped', () => {
   const dir = tempDir('cdkim-top-');
   try {
-    fs.writeFileSync(path.join(dir, 'compose.yaml'), 'include: [other.yaml]\nservices:\n  app: { image: busybox }\n');
+    fs.writeFileSync(path.join(dir, 'compose.yaml'), 'models:\n  llm: { model: ai/smollm2 }\nservices:\n  app: { image: busybox }\n');
     const g = generateStack(loadCompose({ cwd: dir, env: {} }), { outDir: dir, stackName: 'demo', env: {} });
-    expect(g.notImported).toEqual([{ service: '', key: 'include', why: 'included compose files are not read yet; import them with more -f files' }]);
-    expect(g.mainTs).toContain('    // not imported: include — included compose files are not read yet; import them with more -f files\n');
+    expect(g.notImported).toEqual([{ service: '', key: 'models', why: 'Compose models have no construct' }]);
+    expect(g.mainTs).toContain('    // not imported: models — Compose models have no construct\n');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -119,6 +119,31 @@ describe('loading compose files', () => {
     expect(Object.keys(p.volumes)).toEqual(['data', 'other']);
   });
 
+  test('!reset removes and !override replaces what an earlier file set', () => {
+    write('compose.yaml', 'services:\n  web:\n    image: a\n    ports: ["8080:80"]\n    environment: { A: "1", B: "2" }\n    labels: { x: y }\n');
+    write('override.yaml', 'services:\n  web:\n    ports: !override ["9090:90"]\n    environment: !override { C: "3" }\n    labels: !reset {}\n');
+    expect(load({ files: ['compose.yaml', 'override.yaml'] }).services.web).toEqual({ image: 'a', ports: ['9090:90'], environment: { C: '3' } });
+  });
+
+  test('include: the included project keeps its own directory and .env; a resource defined twice is refused', () => {
+    write('db/compose.yaml', 'services:\n  db:\n    image: "db:${DB_TAG}"\n    env_file: db.env\nvolumes:\n  data: {}\n');
+    write('db/.env', 'DB_TAG=16\n');
+    write('db/db.env', 'X=1\n');
+    write('compose.yaml', 'include: [db/compose.yaml]\nservices:\n  web: { image: web, depends_on: [db] }\n');
+    const p = load();
+    expect(p.services).toEqual({
+      db: { image: 'db:16', env_file: [{ path: `${dir}/db/db.env`, required: true }] },
+      web: { image: 'web', depends_on: { db: { condition: 'service_started' } } },
+    });
+    expect(Object.keys(p.volumes)).toEqual(['data']);
+    expect(p.otherKeys).toEqual([]);
+    write('compose.yaml', 'include: [db/compose.yaml]\nservices:\n  db: { image: mine }\n');
+    expect(() => load()).toThrow(/compose\.yaml: service "db" of the included \S*db\/compose\.yaml is defined again; rename one of them$/);
+    write('db/compose.yaml', 'include: [../compose.yaml]\nservices:\n  db: { image: x }\n');
+    write('compose.yaml', 'include: [db/compose.yaml]\nservices:\n  web: { image: web }\n');
+    expect(() => load()).toThrow(/include of .*compose\.yaml makes a cycle; remove one of the includes$/);
+  });
+
   test('extends from the same file and from another file, paths relative to the file that has them', () => {
     write('common/base.yaml', 'services:\n  base:\n    image: base\n    env_file: base.env\n    environment: { A: "1" }\n');
     write('common/base.env', 'X=1\n');

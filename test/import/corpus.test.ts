@@ -28,6 +28,15 @@ const LANES = 3;
 
 let dockerd: TestDockerd;
 let work: string;
+let iptablesBefore: string[];
+
+/** The iptables lines that concern this suite's bridge and subnets. */
+function ourIptables(): string[] {
+  return execFileSync('iptables-save', { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(BRIDGE.name) || /\b10\.17[1-5]\./.test(l))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, ''));
+}
 const dirs = fs.readdirSync(CORPUS).filter((d) => fs.existsSync(path.join(CORPUS, d, 'compose.yaml'))).sort();
 const imported = new Map<string, ImportComposeResult>();
 
@@ -65,6 +74,8 @@ const srcDir = (d: string) => path.join(work, 'src', d);
 
 beforeAll(async () => {
   requireCommand('docker-compose', 'docker-compose');
+  requireCommand('iptables-save', 'iptables');
+  iptablesBefore = ourIptables();
   work = tempDir('cdkim-corpus-');
   dockerd = await startDockerd({ label: 'import-corpus', bridge: BRIDGE });
   // The corpus image: busybox whose entrypoint runs the command if it exists and otherwise waits
@@ -107,7 +118,9 @@ afterAll(async () => {
   }
   if (work) fs.rmSync(work, { recursive: true, force: true });
   const left = JSON.parse(execFileSync('ip', ['-j', 'link'], { encoding: 'utf8' })) as Array<{ ifname: string; master?: string }>;
-  expect(left.filter((l) => l.ifname === BRIDGE.name || l.master === BRIDGE.name)).toEqual([]);
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.includes('cdk-docker-import-corpus-dockerd-'));
+  const rules = iptablesBefore ? ourIptables().filter((l) => !iptablesBefore.includes(l)) : [];
+  expect([...left.filter((l) => l.ifname === BRIDGE.name || l.master === BRIDGE.name).map((l) => `link ${l.ifname}`), ...mounts, ...rules]).toEqual([]);
 }, 120_000);
 
 test('the corpus has at least 40 compose files, each with its origin', () => {

@@ -34,6 +34,39 @@ test('a holder may take its own lock again (re-entrant within one async context)
   expect(fs.existsSync(a)).toBe(false);
 });
 
+test('waiters of one process take the lock in turn, in the order they asked, one holder at a time', async () => {
+  const a = path.join(dir, 'queue.lock');
+  const order: number[] = [];
+  let inside = 0;
+  let most = 0;
+  await Promise.all(
+    Array.from({ length: 12 }, (_, i) =>
+      withLock(a, async () => {
+        inside++;
+        most = Math.max(most, inside);
+        order.push(i);
+        await new Promise((r) => setTimeout(r, 3));
+        inside--;
+      }),
+    ),
+  );
+  expect(most).toBe(1);
+  // Polling the lock directory with back-off (as between processes) gives no such order.
+  expect(order).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  expect(fs.existsSync(a)).toBe(false);
+});
+
+test('a waiter whose holder fails still gets the lock', async () => {
+  const a = path.join(dir, 'fails.lock');
+  const first = withLock(a, async () => {
+    await new Promise((r) => setTimeout(r, 5));
+    throw new Error('holder failed');
+  });
+  const second = withLock(a, () => 'second ran');
+  await expect(first).rejects.toThrow('holder failed');
+  await expect(second).resolves.toBe('second ran');
+});
+
 test('another process waits for the lock and gets it once released', async () => {
   const a = path.join(dir, 'shared.lock');
   let childDone = 0;

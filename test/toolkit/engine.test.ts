@@ -15,7 +15,7 @@ afterEach(() => {
 const config = (data: object) => fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify(data));
 
 test('the engines there are', () => {
-  expect(ENGINES).toEqual(['builtin', 'docker']);
+  expect(ENGINES).toEqual(['builtin', 'docker', 'swarm']);
 });
 
 test('without flag, variable or config the engine is builtin', () => {
@@ -26,11 +26,21 @@ test('without flag, variable or config the engine is builtin', () => {
 
 test('the flag wins over CDK_DOCKER_ENGINE, which wins over "engine" in cdk-docker.json', () => {
   config({ engine: 'nope-config' });
-  expect(() => resolveEngineName({ dir, env: {} })).toThrow(`unknown engine "nope-config" ("engine" in ${path.join(dir, 'cdk-docker.json')}); the supported engines are: builtin, docker`);
+  expect(() => resolveEngineName({ dir, env: {} })).toThrow(`unknown engine "nope-config" ("engine" in ${path.join(dir, 'cdk-docker.json')}); the supported engines are: builtin, docker, swarm`);
   expect(resolveEngineName({ dir, env: { CDK_DOCKER_ENGINE: 'builtin' } })).toBe('builtin');
-  expect(() => resolveEngineName({ dir, env: { CDK_DOCKER_ENGINE: 'nope-env' } })).toThrow('unknown engine "nope-env" (CDK_DOCKER_ENGINE); the supported engines are: builtin, docker');
+  expect(() => resolveEngineName({ dir, env: { CDK_DOCKER_ENGINE: 'nope-env' } })).toThrow('unknown engine "nope-env" (CDK_DOCKER_ENGINE); the supported engines are: builtin, docker, swarm');
   expect(resolveEngineName({ dir, engine: 'builtin', env: { CDK_DOCKER_ENGINE: 'nope-env' } })).toBe('builtin');
-  expect(() => resolveEngineName({ dir, engine: 'nope-flag', env: { CDK_DOCKER_ENGINE: 'builtin' } })).toThrow('unknown engine "nope-flag" (--engine); the supported engines are: builtin, docker');
+  expect(() => resolveEngineName({ dir, engine: 'nope-flag', env: { CDK_DOCKER_ENGINE: 'builtin' } })).toThrow('unknown engine "nope-flag" (--engine); the supported engines are: builtin, docker, swarm');
+});
+
+test('"engine": {"swarm": …} chooses a Swarm with its manager\'s endpoint, found as Docker\'s; --engine docker leaves it unused', () => {
+  config({ engine: { swarm: { host: 'tcp://10.0.0.5:2376', tlsVerify: true, certPath: 'certs' } } });
+  const swarm = { host: 'tcp://10.0.0.5:2376', tlsVerify: true, certPath: path.join(dir, 'certs') };
+  expect(resolveEngine({ dir, env: {} })).toEqual({ name: 'swarm', swarm });
+  expect(resolveEngine({ dir, env: { CDK_DOCKER_ENGINE: 'swarm' } })).toEqual({ name: 'swarm', swarm });
+  expect(resolveEngine({ dir, engine: 'docker', env: {} })).toEqual({ name: 'docker' });
+  config({ engine: 'swarm' });
+  expect(resolveEngine({ dir, env: {} })).toEqual({ name: 'swarm' });
 });
 
 test('a name that is an Object.prototype key is not an engine', () => {
@@ -70,12 +80,14 @@ test('a wrong engine object is refused in one line naming the file and the key',
     }
     throw new Error(`${JSON.stringify(engine)} was accepted`);
   };
-  const any = '"builtin", "docker" or {"docker": {"host": "tcp://host:2376", "tlsVerify": true}}';
+  const any = '"builtin", "docker", "swarm" or {"docker": {"host": "tcp://host:2376", "tlsVerify": true}} (or {"swarm": {…}} for a manager)';
   expect(refused(7)).toBe(`${file}: "engine" must be ${any}`);
   expect(refused('')).toBe(`${file}: "engine" must be ${any}`);
   expect(refused(['docker'])).toBe(`${file}: "engine" must be ${any}`);
   expect(refused({})).toBe(`${file}: "engine" is an empty object; it must be ${any}`);
-  expect(refused({ swarm: {} })).toBe(`${file}: unknown key "engine.swarm"; "engine" is ${any}`);
+  expect(refused({ kubernetes: {} })).toBe(`${file}: unknown key "engine.kubernetes"; "engine" is ${any}`);
+  expect(refused({ swarm: { hots: 'tcp://h:2376' } })).toBe(`${file}: unknown key "engine.swarm.hots"; known keys are "host", "context", "tlsVerify" and "certPath"`);
+  expect(refused({ docker: {}, swarm: {} })).toBe(`${file}: "engine" gives both "docker" and "swarm"; give one`);
   expect(refused({ docker: 'tcp://h:2376' })).toBe(`${file}: "engine.docker" must be an object with "host", "context", "tlsVerify" or "certPath"`);
   expect(refused({ docker: { hots: 'tcp://h:2376' } })).toBe(`${file}: unknown key "engine.docker.hots"; known keys are "host", "context", "tlsVerify" and "certPath"`);
   expect(refused({ docker: { tlsVerify: 'yes' } })).toBe(`${file}: "engine.docker.tlsVerify" must be true or false, not "yes"`);

@@ -20,6 +20,13 @@ export interface PortOptions {
    * @default "tcp"
    */
   readonly protocol?: Protocol | 'TCP' | 'UDP' | 'SCTP';
+  /**
+   * On a Swarm: `ingress` publishes the port on every node through the routing mesh; `host`
+   * only on the node that runs each task. Other engines publish on their host either way.
+   * @default "ingress"
+   * @see https://docs.docker.com/engine/swarm/ingress/
+   */
+  readonly mode?: 'ingress' | 'host';
 }
 
 /**
@@ -31,7 +38,11 @@ export function parsePort(input: PortOptions | string | number): PortMapping[] {
   if (typeof input === 'number') return [canonical(input, 0, '0.0.0.0', 'tcp', String(input))];
   if (typeof input === 'object' && input !== null) {
     const protocol = checkProtocol(String(input.protocol ?? 'tcp'), JSON.stringify(input));
-    return [canonical(input.containerPort, input.hostPort ?? 0, input.hostIp ?? '0.0.0.0', protocol, JSON.stringify(input))];
+    if (input.mode !== undefined && input.mode !== 'ingress' && input.mode !== 'host') {
+      throw new PortError(`${JSON.stringify(input)}: mode "${String(input.mode)}" is not one of "ingress", "host"`);
+    }
+    const mapping = canonical(input.containerPort, input.hostPort ?? 0, input.hostIp ?? '0.0.0.0', protocol, JSON.stringify(input));
+    return [input.mode === 'host' ? { ...mapping, mode: 'host' } : mapping];
   }
   const text = String(input);
   let rest = text.trim();

@@ -50,6 +50,7 @@ import { validateName } from '../../core/names';
 import { identityAlive, processIdentity } from '../../core/process';
 import { ContainerConditionError, UnsupportedError } from '../errors';
 import { DOCKER_DEFAULTS, DOCKER_IN_PLACE, networkList, observedNetwork, observedVolume } from '../observed';
+import { swarmOnly } from '../features';
 import { buildStepReporter } from '../progress';
 import type { ImageConfigShape } from '../observed';
 import {
@@ -70,7 +71,11 @@ import {
   ObservedNetwork,
   ObservedStack,
   ObservedVolume,
+  RemoveContainerOptions,
+  UnmanagedObjects,
+  UnmanagedQuery,
 } from '../types';
+import { adoptedObjects, adoptionRecordName, isAdoptionRecord, withAdoptions, writeAdoptionRecord } from '../adopted';
 import { registryAuthHeaders, registryConfigHeaders } from './auth';
 import { DockerClient } from './client';
 import { buildContext } from './context';
@@ -104,8 +109,10 @@ export const DOCKER_CAPABILITIES: DriverCapabilities = {
   defaults: DOCKER_DEFAULTS,
   inPlace: DOCKER_IN_PLACE,
   relabel: false,
+  noRelabel: 'Docker cannot relabel',
   ownsReplicas: false,
   unsupported: {
+    ...swarmOnly('docker'),
     'files.readOnlyRootfs':
       'secrets and configs are written into the container before it starts, which the docker engine refuses for a read-only root filesystem; remove readOnlyRootfs, or mount the files yourself',
   },
@@ -119,7 +126,8 @@ const INSPECT_CONCURRENCY = 8;
 
 /** The lock image: no layers, never run; its name and the labels of its containers. */
 const LOCK_IMAGE = 'cdk-docker-lock:1';
-const LOCK_LABELS = {
+/** The labels of a stack lock (the Swarm driver's lock carries the same). */
+export const LOCK_LABELS = {
   stack: `${LABEL_PREFIX}lock`,
   holder: `${LABEL_PREFIX}lock.holder`,
   host: `${LABEL_PREFIX}lock.host`,
@@ -141,7 +149,7 @@ export interface DockerDriverOptions {
 }
 
 /** The Docker Engine's `/info`, the fields the driver reads. */
-interface DockerInfo {
+export interface DockerInfo {
   readonly NCPU: number;
   readonly Name: string;
   readonly SystemTime: string;
@@ -149,7 +157,7 @@ interface DockerInfo {
 
 /** The driver of one Docker Engine. Cheap to construct: nothing is asked of the engine until a call needs it. */
 export class DockerDriver implements Driver {
-  public readonly name = 'docker';
+  public readonly name: string = 'docker';
   public readonly capabilities = DOCKER_CAPABILITIES;
   private infoCache?: Promise<DockerInfo & { readonly clockOffsetMs: number }>;
   private lockImage?: Promise<void>;
@@ -157,8 +165,8 @@ export class DockerDriver implements Driver {
   private readonly knownNetworks = new Set<string>();
   /** Image configs by image id (content-addressed, so they never change), for observing containers. */
   private readonly imageConfigs = new Map<string, Promise<ImageConfigShape | undefined>>();
-  private readonly leaseSeconds: number;
-  private readonly machine: string;
+  protected readonly leaseSeconds: number;
+  protected readonly machine: string;
   private readonly env: NodeJS.ProcessEnv;
 
   constructor(public readonly client: DockerClient, options: DockerDriverOptions = {}) {
@@ -177,7 +185,7 @@ export class DockerDriver implements Driver {
     await this.client.close();
   }
 
-  private info(): Promise<DockerInfo & { readonly clockOffsetMs: number }> {
+  protected info(): Promise<DockerInfo & { readonly clockOffsetMs: number }> {
     this.infoCache ??= (async () => {
       const before = Date.now();
       const info = await this.client.request<DockerInfo>('GET', '/info');
@@ -294,11 +302,51 @@ export class DockerDriver implements Driver {
       const c = await this.inspect(id);
       if (c) containers.push(await this.observeInspected(c));
     });
-    return {
+    return withAdoptions((q) => this.unlabelled(q, true), {
       networks: nets.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(observedNetwork).sort(byName),
       volumes: (vols.Volumes ?? []).filter((v) => mine(v.Labels)).map(observedVolume).sort(byName),
       containers: containers.sort(byName),
+    });
+  }
+
+  public async unmanaged(query: UnmanagedQuery = {}): Promise<UnmanagedObjects> {
+    return this.unlabelled(query, false);
+  }
+
+  /** Objects without our stack label; those a record adopts only with `adopted`. */
+  private async unlabelled(query: UnmanagedQuery, adoptedToo: boolean): Promise<UnmanagedObjects> {
+    const free = (labels: { readonly [k: string]: string } | null | undefined) => labels?.[LABELS.stack] === undefined && labels?.[LOCK_LABELS.stack] === undefined;
+    const pick = (names: readonly string[] | undefined, name: string) => names === undefined || names.includes(name);
+    const [rows, nets, vols] = await Promise.all([
+      query.containers?.length === 0
+        ? Promise.resolve([])
+        : this.client.request<Array<{ Id: string; Names?: string[] | null; Labels?: { [k: string]: string } | null }>>('GET', '/containers/json', { query: { all: true } }),
+      query.networks?.length === 0 ? Promise.resolve([]) : this.client.request<DockerNetworkInspect[]>('GET', '/networks'),
+      // Always: the records among them say which networks and volumes are adopted already.
+      this.client.request<{ Volumes: DockerVolumeInspect[] | null }>('GET', '/volumes'),
+    ]);
+    const containers: ObservedContainer[] = [];
+    const ids = rows.filter((r) => free(r.Labels) && (r.Names ?? []).some((n) => pick(query.containers, n.replace(/^\//, '')))).map((r) => r.Id);
+    await forEachLimit(ids, INSPECT_CONCURRENCY, async (id) => {
+      const c = await this.inspect(id);
+      if (c) containers.push(await this.observeInspected(c));
+    });
+    // The networks Docker makes itself are no one's to adopt.
+    const own = new Set([DEFAULT_NETWORK, 'host', 'none']);
+    const adopted = adoptedObjects((vols.Volumes ?? []).map((v) => ({ labels: v.Labels ?? {} })));
+    return {
+      containers: containers.sort(byName),
+      networks: nets.filter((n) => !own.has(n.Name) && free(n.Labels) && (adoptedToo || !adopted.has(`network:${n.Name}`)) && pick(query.networks, n.Name)).map(observedNetwork).sort(byName),
+      volumes: (vols.Volumes ?? [])
+        .filter((v) => free(v.Labels) && !isAdoptionRecord(v.Labels ?? {}) && (adoptedToo || !adopted.has(`volume:${v.Name}`)) && pick(query.volumes, v.Name))
+        .map(observedVolume)
+        .sort(byName),
     };
+  }
+
+  /** Docker cannot relabel a network or a volume: the adoption is recorded (./adopted). */
+  public async adoptObject(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void> {
+    await writeAdoptionRecord(this, kind, name, labels);
   }
 
   // --- images ---------------------------------------------------------------------------------
@@ -483,6 +531,7 @@ export class DockerDriver implements Driver {
   }
 
   public async removeNetwork(name: string): Promise<void> {
+    await this.removeVolume(adoptionRecordName('network', name));
     this.knownNetworks.delete(name);
     const n = await this.network(name);
     if (!n) return;
@@ -527,6 +576,7 @@ export class DockerDriver implements Driver {
   }
 
   public async removeVolume(name: string): Promise<void> {
+    if (!name.startsWith('cdk-docker-adopted-')) await this.removeVolume(adoptionRecordName('volume', name));
     try {
       await this.client.request('DELETE', `/volumes/${enc(name)}`);
     } catch (e) {
@@ -602,10 +652,10 @@ export class DockerDriver implements Driver {
     }
   }
 
-  public async removeContainer(nameOrId: string, opts: { force?: boolean } = {}): Promise<void> {
+  public async removeContainer(nameOrId: string, opts: RemoveContainerOptions = {}): Promise<void> {
     try {
       // Docker's `rm -v`: the container's anonymous volumes go with it, named volumes never.
-      await this.client.request('DELETE', `/containers/${enc(nameOrId)}`, { query: { force: opts.force === true, v: true } });
+      await this.client.request('DELETE', `/containers/${enc(nameOrId)}`, { query: { force: opts.force === true, v: opts.keepAnonymousVolumes !== true } });
     } catch (e) {
       if (e instanceof DockerNotFoundError) return;
       // Being removed by another call: gone in a moment.
@@ -903,7 +953,7 @@ export class DockerDriver implements Driver {
   }
 
   /** The engine's clock now, in whole seconds. */
-  private async engineSeconds(): Promise<number> {
+  protected async engineSeconds(): Promise<number> {
     const { clockOffsetMs } = await this.info();
     return Math.floor((Date.now() + clockOffsetMs) / 1000);
   }
@@ -1026,7 +1076,7 @@ function describeState(c: DockerContainerInspect): string {
 // --- output -----------------------------------------------------------------------------------
 
 /** Splits a container's output into lines per stream; with timestamps, each line's leading time. */
-class LineSplitter {
+export class LineSplitter {
   private readonly rest: { stdout: string; stderr: string } = { stdout: '', stderr: '' };
   private readonly decoders = { stdout: new TextDecoder('utf-8'), stderr: new TextDecoder('utf-8') };
 
@@ -1103,7 +1153,7 @@ let machineId: string | undefined;
  * This machine as far as process identities go: the kernel's boot id and our pid namespace (two
  * CI jobs in containers of one host share the boot id, not the pids).
  */
-function thisMachine(): string {
+export function thisMachine(): string {
   if (machineId === undefined) {
     const read = (f: () => string) => {
       try {
@@ -1119,7 +1169,7 @@ function thisMachine(): string {
   return machineId;
 }
 
-function holderLabels(stack: string, machine: string): { [k: string]: string } {
+export function holderLabels(stack: string, machine: string): { [k: string]: string } {
   const identity = processIdentity(process.pid) ?? `${process.pid} 0`;
   const host = os.hostname();
   return {

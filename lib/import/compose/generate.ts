@@ -35,6 +35,8 @@ export interface GenerateOptions {
   readonly stackName: string;
   /** Environment for `environment:` entries that have no value. @default process.env */
   readonly env?: { readonly [name: string]: string | undefined };
+  /** Where the model came from, for the file's first comment and the class's doc (import containers). @default the compose files */
+  readonly origin?: { readonly header: string; readonly description: string };
 }
 
 /** Keys that need no code: they were applied while loading. */
@@ -85,7 +87,6 @@ const NO_PROP_YET: Record<string, string> = {
   models: 'Compose models have no construct',
   label_file: 'label files have no construct yet',
   use_api_socket: 'no ContainerProps field for the API socket yet',
-  scale: '',
 };
 
 /** Generates main.ts for a loaded compose project. */
@@ -133,7 +134,6 @@ class Generator {
     for (const [n, v] of Object.entries(p.configs)) this.config(n, v);
     for (const name of this.serviceOrder()) this.service(name, p.services[name]);
     const topLevel: Record<string, string> = {
-      include: 'included compose files are not read yet; import them with more -f files',
       models: 'Compose models have no construct',
     };
     for (const k of p.otherKeys) this.miss('', k, topLevel[k] ?? 'no construct for it yet');
@@ -411,7 +411,13 @@ class Generator {
           set(key, key, value === null ? undefined : typeof value === 'string' ? shellSplit(value) : (value as unknown[]).map(String));
           break;
         case 'environment': {
-          const env = stringMap(value, this.env, (k) => this.notes.push(`service "${name}": environment ${k} has no value and is unset here: left out, as Compose leaves it out`));
+          const env: Record<string, unknown> = stringMap(value, this.env, (k) => this.notes.push(`service "${name}": environment ${k} has no value and is unset here: left out, as Compose leaves it out`));
+          // A model may give an expression (import containers: a secret as Secret.fromEnv).
+          for (const [k, v] of Object.entries((value ?? {}) as object)) {
+            if (!(v instanceof Code)) continue;
+            env[k] = v;
+            if (v.text.startsWith('Secret.')) this.imports.add('Secret');
+          }
           set(key, 'env', env);
           break;
         }
@@ -479,7 +485,7 @@ class Generator {
           );
           break;
         case 'networks':
-          this.networks(name, value as Record<string, Record<string, unknown> | null>, props, miss);
+          this.networks(value as Record<string, Record<string, unknown> | null>, props, miss);
           break;
         case 'network_mode': {
           const mode = String(value);
@@ -586,10 +592,10 @@ class Generator {
           else miss(key, `ipc "${String(value)}": only host, private, shareable`);
           break;
         case 'secrets':
-          this.mountsOf('secrets', name, value as unknown[], props, miss, set);
+          this.mountsOf('secrets', value as unknown[], miss, set);
           break;
         case 'configs':
-          this.mountsOf('configs', name, value as unknown[], props, miss, set);
+          this.mountsOf('configs', value as unknown[], miss, set);
           break;
         case 'deploy':
           this.deploy(value as Record<string, unknown>, props, set, miss);
@@ -620,7 +626,6 @@ class Generator {
     if (props.networks === undefined && props.networkMode === undefined && this.networkVars.has('default')) {
       props.networks = [code(this.networkVars.get('default')!)];
     }
-    // Compose sets these for every container it makes; the constructs' defaults are the same.
     for (const [key, why] of misses) this.miss(name, key, why);
 
     const v = this.varName(name, 'Container');
@@ -710,7 +715,7 @@ class Generator {
     props.mounts = mounts;
   }
 
-  private networks(service: string, nets: Record<string, Record<string, unknown> | null>, props: Record<string, unknown>, miss: (key: string, why: string) => void): void {
+  private networks(nets: Record<string, Record<string, unknown> | null>, props: Record<string, unknown>, miss: (key: string, why: string) => void): void {
     const out: unknown[] = [];
     for (const [n, opts] of Object.entries(nets)) {
       const v = this.networkVars.get(n);
@@ -728,18 +733,10 @@ class Generator {
       }
       out.push(att);
     }
-    void service;
     props.networks = out;
   }
 
-  private mountsOf(
-    kind: 'secrets' | 'configs',
-    service: string,
-    list: unknown[],
-    props: Record<string, unknown>,
-    miss: (key: string, why: string) => void,
-    set: (key: string, prop: string, value: unknown) => void,
-  ): void {
+  private mountsOf(kind: 'secrets' | 'configs', list: unknown[], miss: (key: string, why: string) => void, set: (key: string, prop: string, value: unknown) => void): void {
     const vars = kind === 'secrets' ? this.secretVars : this.configVars;
     const out: unknown[] = [];
     for (const item of list) {
@@ -763,8 +760,6 @@ class Generator {
       if (o.gid !== undefined) m.gid = String(o.gid);
       out.push(m);
     }
-    void service;
-    void props;
     set(kind, kind, out);
   }
 
@@ -882,7 +877,7 @@ class Generator {
     const p = this.project;
     const cls = `${className(this.opts.stackName)}Stack`;
     const header = [
-      `// Imported from ${commentText(p.files.map((f) => path.basename(f)).join(', '))} by \`cdk-docker import compose\`.`,
+      this.opts.origin?.header ?? `// Imported from ${commentText(p.files.map((f) => path.basename(f)).join(', '))} by \`cdk-docker import compose\`.`,
       ...(p.comments[''] ? p.comments[''].split('\n').map((l) => `// ${commentText(l)}`.trimEnd()) : []),
     ];
     // A construct no other one refers to needs no variable.
@@ -896,7 +891,7 @@ class Generator {
       ...header,
       `import { ${imports.join(', ')} } from 'cdk-docker';`,
       '',
-      `/** The services of the compose project "${p.name}". */`,
+      this.opts.origin?.description ?? `/** The services of the compose project "${p.name}". */`,
       `export class ${cls} extends Stack {`,
       '  constructor(scope: App, id: string) {',
       '    super(scope, id);',
@@ -931,7 +926,6 @@ function orderProps(props: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of order) if (props[k] !== undefined) out[k] = props[k];
   for (const k of Object.keys(props)) if (!(k in out)) out[k] = props[k];
-  // An id with a container (or a commented one) on each line reads best one per line.
   return out;
 }
 

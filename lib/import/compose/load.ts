@@ -47,6 +47,8 @@ export interface LoadComposeOptions {
   readonly env?: Variables;
   /** @default process.cwd() */
   readonly cwd?: string;
+  /** Files that include this one, to refuse a cycle. @internal */
+  readonly _includeChain?: string[];
 }
 
 /**
@@ -104,7 +106,41 @@ export function loadCompose(opts: LoadComposeOptions = {}): ComposeProject {
     // Paths of every -f file are relative to the project directory, as Compose has it.
     const doc = loader.load(f, dir);
     if (i === 0) Object.assign(comments, collectComments(loader.document(f)));
+    // `include`: each included project is loaded on its own (its directory, its .env) and its
+    // resources added; one that defines a resource again is refused, as Compose refuses it.
+    for (const entry of (doc.include ?? []) as Array<string | { path: string | string[]; project_directory?: string; env_file?: string | string[] }>) {
+      const e = typeof entry === 'string' ? { path: entry } : entry;
+      const paths = (Array.isArray(e.path) ? e.path : [e.path]).map((p) => path.resolve(path.dirname(f), p));
+      const chain = opts._includeChain ?? [];
+      if (paths.some((p) => chain.includes(p) || files.includes(p))) throw new InvalidArgumentError(`${rel(f)}: include of ${paths.map(rel).join(', ')} makes a cycle; remove one of the includes`);
+      const inner = loadCompose({
+        files: paths,
+        cwd: e.project_directory ? path.resolve(path.dirname(f), e.project_directory) : path.dirname(paths[0]),
+        envFiles: e.env_file === undefined ? undefined : (Array.isArray(e.env_file) ? e.env_file : [e.env_file]).map((x) => path.resolve(path.dirname(f), x)),
+        profiles: opts.profiles,
+        env,
+        _includeChain: [...chain, ...files],
+      });
+      warnings.push(...inner.warnings);
+      for (const section of ['services', 'networks', 'volumes', 'secrets', 'configs'] as const) {
+        const target = ((merged[section] ??= {}) as Record<string, unknown>);
+        for (const [k, v] of Object.entries(inner[section])) {
+          if (k in target || (((doc[section] ?? {}) as Record<string, unknown>)[k] !== undefined && section === 'services')) {
+            throw new InvalidArgumentError(`${rel(f)}: ${section.slice(0, -1)} "${k}" of the included ${rel(paths[0])} is defined again; rename one of them`);
+          }
+          target[k] = v;
+        }
+      }
+    }
+    delete doc.include;
     merged = mergeTop(merged, doc);
+    // `!reset` removes what earlier files set; `!override` replaces it instead of merging (13-merge.md).
+    const { resets, overrides } = loader.directives(f);
+    for (const p of resets) deletePath(merged, p);
+    for (const p of overrides) {
+      const v = getPath(doc, p);
+      if (v !== undefined) setPath(merged, p, v);
+    }
   }
 
   const rawName = typeof merged.name === 'string' && merged.name !== '' ? merged.name : vars.COMPOSE_PROJECT_NAME ?? path.basename(dir);
@@ -143,6 +179,13 @@ class FileLoader {
 
   constructor(private readonly vars: Variables, private readonly missing: (name: string) => void) {}
 
+  private readonly tagged = new Map<string, { resets: string[][]; overrides: string[][] }>();
+
+  /** The `!reset` and `!override` paths of a file. */
+  public directives(file: string): { resets: string[][]; overrides: string[][] } {
+    return this.tagged.get(file) ?? { resets: [], overrides: [] };
+  }
+
   public document(file: string): Document {
     return this.docs.get(file)!;
   }
@@ -173,6 +216,9 @@ class FileLoader {
       const line = err.linePos?.[0];
       throw new InvalidArgumentError(`${rel(file)}${line ? `:${line.line}:${line.col}` : ''}: not valid YAML: ${err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}; fix the file`);
     }
+    const directives = { resets: [] as string[][], overrides: [] as string[][] };
+    takeDirectives(doc.contents, [], directives);
+    this.tagged.set(file, directives);
     let js: unknown;
     try {
       js = doc.toJS({ maxAliasCount: 1000 });
@@ -211,6 +257,46 @@ class FileLoader {
     }
     return own;
   }
+}
+
+/** Records and takes out `!reset` entries, and records and untags `!override` ones, at mapping keys. */
+function takeDirectives(node: unknown, at: string[], out: { resets: string[][]; overrides: string[][] }): void {
+  if (!isMap(node)) return;
+  const map = node as YAMLMap;
+  for (const pair of [...map.items]) {
+    if (!isPair(pair) || !isScalar(pair.key)) continue;
+    const key = String((pair.key as Scalar).value);
+    const value = pair.value as { tag?: string } | null;
+    if (value && value.tag === '!reset') {
+      out.resets.push([...at, key]);
+      map.items.splice(map.items.indexOf(pair), 1);
+      continue;
+    }
+    if (value && value.tag === '!override') {
+      out.overrides.push([...at, key]);
+      value.tag = undefined;
+    }
+    takeDirectives(pair.value, [...at, key], out);
+  }
+}
+
+function getPath(obj: unknown, p: string[]): unknown {
+  let cur = obj;
+  for (const k of p) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = cur[k];
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, p: string[], v: unknown): void {
+  const parent = getPath(obj, p.slice(0, -1));
+  if (isPlainObject(parent)) parent[p[p.length - 1]] = v;
+}
+
+function deletePath(obj: Record<string, unknown>, p: string[]): void {
+  const parent = getPath(obj, p.slice(0, -1));
+  if (isPlainObject(parent)) delete parent[p[p.length - 1]];
 }
 
 /** Puts the list forms into the mapping forms that merging needs (environment, labels, …). */
