@@ -178,12 +178,18 @@ class AppSynthContext implements SynthContext {
       this.error(scope, `Dockerfile ${df} does not exist; create it or set build.dockerfile`);
       return undefined;
     }
-    return hashBuildContext(context, dockerfile);
+    try {
+      return hashBuildContext(context, dockerfile);
+    } catch (e) {
+      if (!(e instanceof CdkDockerError)) throw e;
+      this.error(scope, e.message);
+      return undefined;
+    }
   }
 
   public dockerfileBaseImages(context: string, dockerfile: string): string[] {
     try {
-      return dockerfileBaseImages(fs.readFileSync(path.resolve(context, dockerfile), 'utf8'));
+      return dockerfileBaseImages(readInputFile(path.resolve(context, dockerfile), 'Dockerfile').toString('utf8'));
     } catch {
       return []; // hashBuildContext reports the missing file
     }

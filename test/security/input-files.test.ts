@@ -36,12 +36,13 @@ afterAll(() => {
  * in a child process, as `cdk-docker synth` runs an app: a read that blocks the event loop (the
  * FIFO, before the fix) is a finding, not a stuck test run. Returns the error's message, or ''.
  */
-function synthError(props: string): string {
+function synthError(props: string, before = ''): string {
   const lib = JSON.stringify(path.join(ROOT, 'dist', 'lib'));
   const script = `const cdk = require(${lib});
 try {
   const app = cdk.Testing.app({ baseDir: ${JSON.stringify(dir)}, env: {} });
   const stack = new cdk.Stack(app, 'harden-inputs');
+  ${before}
   new cdk.Container(stack, 'c', { image: 'busybox', ...${props} });
   cdk.Testing.synth(stack);
 } catch (e) {
@@ -71,6 +72,15 @@ test.each([
   ['a FIFO secret env value', "{ env: { PW: cdk.Secret.fromFile('fifo') } }", /is a FIFO, not a regular file/],
 ])('synth refuses %s in one line, without hanging', (_what, props, pattern) => {
   expectRefused(synthError(props), pattern);
+});
+
+test.each([
+  ['/dev/zero', /Dockerfile \/dev\/zero is a device, not a regular file/],
+  ['fifo', /Dockerfile .*fifo is a FIFO, not a regular file/],
+])('synth refuses a Dockerfile that is %s (outside the context) in one line, without hanging', (dockerfile, pattern) => {
+  fs.mkdirSync(path.join(dir, 'ctx'), { recursive: true });
+  const df = dockerfile.startsWith('/') ? dockerfile : path.join(dir, dockerfile);
+  expectRefused(synthError('{ image: img }', `const img = cdk.Image.fromBuild(stack, 'i', 'ctx', { dockerfile: ${JSON.stringify(df)} });`), pattern);
 });
 
 test('regular files are still read (env file, secret)', () => {
