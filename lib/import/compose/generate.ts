@@ -688,7 +688,7 @@ class Generator {
         if (o.type === 'tmpfs') {
           tmpfs = {};
           if (o.tmpfs?.size !== undefined) tmpfs.size = typeof o.tmpfs.size === 'number' ? `${o.tmpfs.size}b` : o.tmpfs.size;
-          if (o.tmpfs?.mode !== undefined) tmpfs.mode = code(`0o${Number(o.tmpfs.mode).toString(8)}`);
+          if (o.tmpfs?.mode !== undefined) tmpfs.mode = fileMode(o.tmpfs.mode, `service "${service}": volumes ${target} tmpfs`);
         }
         if (!['bind', 'volume', 'tmpfs'].includes(type)) {
           miss(`volumes ${target} type "${type}"`, 'only bind, volume and tmpfs mounts');
@@ -755,7 +755,7 @@ class Generator {
       }
       const m: Record<string, unknown> = { [field]: code(v) };
       if (target !== undefined) m.target = target;
-      if (o.mode !== undefined) m.mode = code(`0o${Number(o.mode).toString(8)}`);
+      if (o.mode !== undefined) m.mode = fileMode(o.mode, `${kind} "${o.source}"`);
       if (o.uid !== undefined) m.uid = String(o.uid);
       if (o.gid !== undefined) m.gid = String(o.gid);
       out.push(m);
@@ -941,6 +941,17 @@ function stringMap(value: unknown, env: { readonly [name: string]: string | unde
     }
   }
   return out;
+}
+
+/**
+ * A file mode as written in the code, octal (`0o440`); anything but a whole number from 0 to
+ * 0o7777 is refused as Compose refuses it (written as it is, `0o${NaN}` or `0o1.4` would be code
+ * that does not parse).
+ */
+function fileMode(value: unknown, where: string): Code {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= 0 && n <= 0o7777)) throw new InvalidArgumentError(`${where}: mode ${JSON.stringify(value) ?? String(value)} is not a file mode such as 0440; fix the compose file`);
+  return code(`0o${n.toString(8)}`);
 }
 
 function labelMap(value: unknown): Record<string, string> {
