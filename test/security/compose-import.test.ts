@@ -338,6 +338,24 @@ test('.env files: any text parses to variables or one clear line, in time linear
   expect(t.hung).toBeUndefined();
 }, budget(0.1) * 2 + 60_000);
 
+test.each(['"x"', '1.5', '-1', '1e400', '99999999'])('a secret or tmpfs mode of %s is refused in one line, never written as code that does not parse', (mode) => {
+  const dir = path.join(scratch, `mode-${++caseNo}`);
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 's.txt'), 'x');
+  for (const svc of [`secrets: [{ source: s, mode: ${mode} }]`, `volumes: [{ type: tmpfs, target: /t, tmpfs: { mode: ${mode} } }]`]) {
+    fs.writeFileSync(path.join(dir, 'compose.yaml'), `services:\n  web:\n    image: busybox\n    ${svc}\nsecrets:\n  s: { file: ./s.txt }\n`);
+    let message = '';
+    try {
+      const gen = generateStack(loadCompose({ cwd: dir, env: {} }), { outDir: dir, stackName: 'fuzz', env: {} });
+      message = `accepted: ${codeProblems(gen.mainTs, gen.className).join('; ') || 'parses'}`;
+    } catch (e) {
+      expect(refusal(e)).toEqual([]);
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/mode .* is not a file mode such as 0440; fix the compose file$/);
+  }
+});
+
 describe('the project the importer writes', () => {
   let dir: string;
   beforeEach(() => {
