@@ -26,6 +26,9 @@ beforeAll(() => {
   proj = path.join(world.work, 'proj');
   fs.mkdirSync(path.join(proj, 'site'), { recursive: true });
   fs.writeFileSync(path.join(proj, 'site', 'index.html'), 'v1\n');
+  // A rule whose own path is a symlink (to a directory outside the project) is followed: the user named it.
+  fs.mkdirSync(path.join(world.work, 'real-site'));
+  fs.symlinkSync(path.join(world.work, 'real-site'), path.join(proj, 'linked'));
   fs.writeFileSync(
     path.join(proj, 'main.ts'),
     `import * as cdk from ${JSON.stringify(path.join(ROOT, 'dist', 'lib'))};
@@ -37,7 +40,7 @@ new cdk.Container(stack, 'app', {
   command: ['sleep', '600'],
   networkMode: 'none',
   stopTimeout: '1s',
-  develop: { watch: [{ path: './site', target: '/srv', action: 'sync' }] },
+  develop: { watch: [{ path: './site', target: '/srv', action: 'sync' }, { path: './linked', target: '/srv2', action: 'sync' }] },
 });
 app.synth();
 `,
@@ -69,7 +72,7 @@ async function seen(text: string, from = 0): Promise<number> {
   return watcher!.output().indexOf(text, from) + text.length;
 }
 
-test('a symlink in the synced directory is synced as a link; the host files it names never reach the container; hostile names are removed with no shell', async () => {
+test('a symlink in the synced directory is synced as a link; the host files it names never reach the container; hostile names are removed with no shell; a rule whose path is a symlink still syncs', async () => {
   watcher = startProgram(CLI, ['watch', '--no-logs'], proj, world.env);
   await seen('Watching for changes');
 
@@ -101,6 +104,9 @@ test('a symlink in the synced directory is synced as a link; the host files it n
   fs.writeFileSync(path.join(proj, 'site', 'marker4'), 'm4\n');
   await synced('marker4');
   await until('the hostile names removed', () => ok(exec('ls', '-A', '/srv')).split('\n').filter(Boolean).sort().join(',') === ['evil-dir', 'evil-file', 'marker1', 'marker2', 'marker3', 'marker4'].sort().join(','), 20_000, () => ok(exec('ls', '-A', '/srv')));
+  // The rule whose path is a symlink still syncs what changes behind it.
+  fs.writeFileSync(path.join(proj, 'linked', 'through-link'), 'l1\n');
+  await synced('../srv2/through-link');
   expect(exec('ls', '/pwned').code).not.toBe(0);
   expect(exec('ls', '/pwned2').code).not.toBe(0);
 });
