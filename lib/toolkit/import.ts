@@ -41,7 +41,7 @@ export interface ImportComposeResult {
 }
 
 /** Whether anything (a dangling symlink too) is at `p`. */
-function exists(p: string): boolean {
+export function exists(p: string): boolean {
   try {
     fs.lstatSync(p);
     return true;
@@ -54,7 +54,7 @@ function exists(p: string): boolean {
  * The first line of a regular file (at most 4 KiB are read), or '' for anything else: a main.ts
  * that is a symlink (to /dev/zero, to a file elsewhere) or a FIFO was not written by the importer.
  */
-function firstLine(p: string): string {
+export function firstLine(p: string): string {
   let fd: number;
   try {
     fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
