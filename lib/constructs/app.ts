@@ -7,6 +7,7 @@ import { Manifest, writeAssembly } from '../plan/io';
 import type { Plan, PortMapping } from '../plan/types';
 import { canonicalize, hmacSha256 } from '../core/canonical';
 import { CdkDockerError, ValidationError } from '../core/errors';
+import { readInputFile } from '../core/input-file';
 import type { ClaimKind } from './private/claims';
 import { portsClash } from './private/ports';
 import { StackResource } from './private/resource';
@@ -153,7 +154,8 @@ class AppSynthContext implements SynthContext {
         this.fileHashes.set(absPath, hashFileContent(absPath));
       } catch (e) {
         this.fileHashes.set(absPath, undefined);
-        this.error(scope, `${what} ${absPath} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); create it or fix the path`);
+        if (e instanceof CdkDockerError) this.error(scope, `${what} ${e.message.replace(/^file /, '')}`);
+        else this.error(scope, `${what} ${absPath} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); create it or fix the path`);
       }
     }
     return this.fileHashes.get(absPath);
@@ -176,12 +178,18 @@ class AppSynthContext implements SynthContext {
       this.error(scope, `Dockerfile ${df} does not exist; create it or set build.dockerfile`);
       return undefined;
     }
-    return hashBuildContext(context, dockerfile);
+    try {
+      return hashBuildContext(context, dockerfile);
+    } catch (e) {
+      if (!(e instanceof CdkDockerError)) throw e;
+      this.error(scope, e.message);
+      return undefined;
+    }
   }
 
   public dockerfileBaseImages(context: string, dockerfile: string): string[] {
     try {
-      return dockerfileBaseImages(fs.readFileSync(path.resolve(context, dockerfile), 'utf8'));
+      return dockerfileBaseImages(readInputFile(path.resolve(context, dockerfile), 'Dockerfile').toString('utf8'));
     } catch {
       return []; // hashBuildContext reports the missing file
     }
@@ -198,9 +206,13 @@ class AppSynthContext implements SynthContext {
     } else {
       const file = this.resolvePath(secret.from);
       try {
-        value = fs.readFileSync(file, 'utf8');
+        value = readInputFile(file, 'secret file').toString('utf8');
       } catch (e) {
-        this.error(scope, `${secret.toString()}: ${file} cannot be read (${(e as NodeJS.ErrnoException).code}); create it or fix the path`);
+        if (e instanceof CdkDockerError) {
+          this.error(scope, `${secret.toString()}: ${e.message}`);
+          return undefined;
+        }
+        this.error(scope, `${secret.toString()}: ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); create it or fix the path`);
         return undefined;
       }
     }

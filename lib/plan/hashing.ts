@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { contextPaths } from '../core/dockerignore';
+import { hashInputFile, readInputChunks, readInputFile } from '../core/input-file';
 
-/** `sha256:…` of a file's content. */
+/** `sha256:…` of a regular file's content (a FIFO or device is refused, not read). */
 export function hashFileContent(file: string): string {
-  return `sha256:${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
+  return hashInputFile(file, 'file');
 }
 
 /**
@@ -36,13 +37,14 @@ export function hashBuildContext(context: string, dockerfile = 'Dockerfile'): st
       h.update(`L\0${rel}\0${fs.readlinkSync(abs)}\0`);
     } else if (st.isFile()) {
       h.update(`F\0${rel}\0${(st.mode & 0o111) !== 0 ? 'x' : '-'}\0${st.size}\0`);
-      h.update(fs.readFileSync(abs));
+      // Read without blocking: a file that would block (/proc/kmsg in a context of /proc) is refused.
+      readInputChunks(abs, 'build context file', (b) => h.update(b));
       h.update('\0');
     }
   }
   const dfAbs = path.resolve(context, dockerfile);
   if (!dfAbs.startsWith(path.resolve(context) + path.sep)) {
-    h.update(`D\0${fs.readFileSync(dfAbs)}`);
+    h.update(`D\0${readInputFile(dfAbs, 'Dockerfile')}`);
   }
   return `sha256:${h.digest('hex')}`;
 }

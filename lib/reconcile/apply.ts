@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import type { ContainerResource, ContainerSpec, Plan, Resource } from '../plan/types';
 import type { ContainerFile, ContainerUpdate, Driver, ImageProgress, ManagedLabels, ObservedContainer, ObservedStack } from '../drivers/types';
 import { LABELS } from '../drivers/types';
@@ -8,6 +7,7 @@ import { CdkDockerError } from '../core/errors';
 import { isForeignToolLabel } from '../core/labels';
 import { limiter, mapLimit } from '../core/concurrency';
 import { readEnvFile } from '../core/env';
+import { readInputFile } from '../core/input-file';
 import { managedLabels, replicaName } from './hash';
 import { wholeContainerChanges } from './whole';
 import type { ObservedImages } from './diff';
@@ -75,8 +75,9 @@ export function resolveEnv(spec: ContainerSpec, env: NodeJS.ProcessEnv = process
       out[name] = value;
     } else {
       try {
-        out[name] = fs.readFileSync(ref.from, 'utf8').replace(/\r?\n$/, '');
+        out[name] = readInputFile(ref.from, 'secret file').toString('utf8').replace(/\r?\n$/, '');
       } catch (e) {
+        if (e instanceof CdkDockerError) throw new CdkDockerError(`secret ${name}: ${e.message}`);
         throw new CdkDockerError(`secret ${name} comes from the file ${ref.from}, which cannot be read (${(e as Error).message})`);
       }
     }
@@ -99,8 +100,9 @@ export function resolveFiles(spec: ContainerSpec, env: NodeJS.ProcessEnv = proce
       content = Buffer.from(value, 'utf8');
     } else {
       try {
-        content = fs.readFileSync(f.secret.from);
+        content = readInputFile(f.secret.from, 'secret file');
       } catch (e) {
+        if (e instanceof CdkDockerError) throw new CdkDockerError(`secret ${f.target}: ${e.message}`);
         throw new CdkDockerError(`secret ${f.target} comes from the file ${f.secret.from}, which cannot be read (${(e as Error).message})`);
       }
     }
@@ -112,8 +114,9 @@ export function resolveFiles(spec: ContainerSpec, env: NodeJS.ProcessEnv = proce
       content = Buffer.from(f.content, 'utf8');
     } else {
       try {
-        content = fs.readFileSync(f.file);
+        content = readInputFile(f.file, 'config file');
       } catch (e) {
+        if (e instanceof CdkDockerError) throw new CdkDockerError(`config ${f.target}: ${e.message}`);
         throw new CdkDockerError(`config ${f.target} comes from the file ${f.file}, which cannot be read (${(e as Error).message}); restore it or synth again`);
       }
     }

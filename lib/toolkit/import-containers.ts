@@ -5,6 +5,7 @@ import { checkName, suggestName } from '../core/names';
 import type { Driver, ImageDefaults } from '../drivers/types';
 import { generateStack, NotImported } from '../import/compose/generate';
 import { COMPOSE_LABELS, containersModel } from '../import/containers/model';
+import { exists, firstLine } from './import';
 import { defaultLibrarySpec, listTemplates } from './init';
 
 export interface ImportContainersOptions {
@@ -65,7 +66,8 @@ export async function importContainers(opts: ImportContainersOptions): Promise<I
 
   // Another person's main.ts is never overwritten; one an import wrote is (importing again refreshes it).
   const mainPath = path.join(dir, 'main.ts');
-  if (fs.existsSync(mainPath) && !/^\/\/ Imported from .* by `cdk-docker import (compose|containers)`/.test(fs.readFileSync(mainPath, 'utf8'))) {
+  // Its first line only, of a regular file (a main.ts that is a symlink, to /dev/zero or elsewhere, is not an import's).
+  if (exists(mainPath) && !/^\/\/ Imported from .* by `cdk-docker import (compose|containers)`/.test(firstLine(mainPath))) {
     throw new ConflictError(`${mainPath} exists and was not written by \`cdk-docker import\`; import into another directory (-o) or move it away`);
   }
 
@@ -113,7 +115,9 @@ function writeProject(dir: string, stack: string, mainTs: string, stackClass: st
   for (const [name, text] of files) {
     const target = path.join(dir, name);
     const tmp = `${target}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, text);
+    // Created afresh (O_EXCL): a symlink planted at the temporary name is removed, never written through.
+    fs.rmSync(tmp, { force: true, recursive: true });
+    fs.writeFileSync(tmp, text, { flag: 'wx' });
     fs.renameSync(tmp, target);
   }
   return { written: files.map(([n]) => n), newProject };

@@ -40,6 +40,37 @@ export interface ImportComposeResult {
   readonly keys: { [service: string]: string[] };
 }
 
+/** Whether anything (a dangling symlink too) is at `p`. */
+export function exists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The first line of a regular file (at most 4 KiB are read), or '' for anything else: a main.ts
+ * that is a symlink (to /dev/zero, to a file elsewhere) or a FIFO was not written by the importer.
+ */
+export function firstLine(p: string): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch {
+    return '';
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) return '';
+    const buf = Buffer.alloc(4096);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n).toString('utf8').split('\n')[0];
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
  * `cdk-docker import compose`: reads compose files as Compose does and writes the TypeScript
  * project of the same stack (main.ts, cdk-docker.json; package.json, tsconfig.json, jest config and
@@ -55,7 +86,7 @@ export function importCompose(opts: ImportComposeOptions = {}): ImportComposeRes
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new InvalidArgumentError(`${dir} exists and is not a directory; choose another -o`);
 
   const mainPath = path.join(dir, 'main.ts');
-  if (fs.existsSync(mainPath) && !/^\/\/ Imported from .* by `cdk-docker import compose`\./.test(fs.readFileSync(mainPath, 'utf8'))) {
+  if (exists(mainPath) && !/^\/\/ Imported from .* by `cdk-docker import compose`\./.test(firstLine(mainPath))) {
     throw new ConflictError(`${mainPath} exists and was not written by \`cdk-docker import compose\`; import into another directory (-o) or move it away`);
   }
   const gen = generateStack(project, { outDir: dir, stackName: stack, env: opts.env });
@@ -76,7 +107,9 @@ export function importCompose(opts: ImportComposeOptions = {}): ImportComposeRes
     const target = path.join(dir, name);
     // Atomic per file: a reader never sees half a main.ts.
     const tmp = `${target}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, text);
+    // Created afresh (O_EXCL): a symlink planted at the temporary name is removed, never written through.
+    fs.rmSync(tmp, { force: true, recursive: true });
+    fs.writeFileSync(tmp, text, { flag: 'wx' });
     fs.renameSync(tmp, target);
   }
   return {

@@ -154,16 +154,19 @@ class WatchSession {
     const { watch: chokidar } = await import('chokidar');
     this.roots = this.wantedRoots();
     const written = synthOutput(this.options.dir, this.outdir);
-    this.watcher = chokidar(this.roots, {
+    this.watcher = chokidar(this.roots.map((r) => this.realRoot(r)), {
       ignoreInitial: true,
       persistent: true,
+      // A symlink is a change of its own (synced as a link, as Compose syncs it), never a way into
+      // the directory it names: a link to /etc must not make watch copy the host's files.
+      followSymlinks: false,
       // Never walked: dependencies, version control, the plans synth writes.
       ignored: (p: string) => {
         const base = path.basename(p);
         return base === 'node_modules' || base === '.git' || written(p);
       },
     });
-    this.watcher.on('all', (_event: string, file: string) => this.changed(path.resolve(file)));
+    this.watcher.on('all', (_event: string, file: string) => this.changed(this.fromReal(path.resolve(file))));
     this.watcher.on('error', (e: unknown) => this.out.write(`${this.paint(pc.yellow, 'Warning:')} watching files: ${(e as Error).message ?? String(e)}\n`));
     await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
   }
@@ -178,7 +181,15 @@ class WatchSession {
     }
     const sorted = [...new Set(paths)].sort((a, b) => a.length - b.length);
     const roots: string[] = [];
-    for (const p of sorted) if (!roots.some((r) => within(p, r))) roots.push(p);
+    // A path under a root is watched with it, unless a symlink leads it elsewhere (symlinks are not followed).
+    const real = (p: string): string => {
+      try {
+        return fs.realpathSync(p);
+      } catch {
+        return p;
+      }
+    };
+    for (const p of sorted) if (!roots.some((r) => within(p, r) && within(real(p), real(r)))) roots.push(p);
     return roots.sort();
   }
 
@@ -188,9 +199,30 @@ class WatchSession {
     const next = this.wantedRoots();
     const added = next.filter((r) => !this.roots.includes(r));
     const removed = this.roots.filter((r) => !next.includes(r));
-    if (removed.length) this.watcher.unwatch(removed);
-    if (added.length) this.watcher.add(added);
+    if (removed.length) this.watcher.unwatch(removed.map((r) => this.realRoot(r)));
+    if (added.length) this.watcher.add(added.map((r) => this.realRoot(r)));
     this.roots = next;
+  }
+
+  /** Where each watched root really is (chokidar, not following symlinks, sees nothing inside a symlinked root). */
+  private readonly reals = new Map<string, string>();
+
+  private realRoot(root: string): string {
+    let real = root;
+    try {
+      real = fs.realpathSync(root);
+    } catch {
+      // not there (yet): watched as named
+    }
+    this.reals.set(root, real);
+    return real;
+  }
+
+  /** A changed path under a root's real path, as under the root (the path the plans name). */
+  private fromReal(file: string): string {
+    let best: [string, string] | undefined;
+    for (const [root, real] of this.reals) if (real !== root && within(file, real) && (!best || real.length > best[1].length)) best = [root, real];
+    return best ? path.join(best[0], path.relative(best[1], file)) : file;
   }
 
   private changed(file: string): void {
@@ -289,6 +321,8 @@ class WatchSession {
     const add = (host: string): void => {
       const rel = toPosix(path.relative(r.rule.path, host));
       if (rel !== '' && r.ignored(rel)) return;
+      // Only what lies under the rule's path itself: nothing reached through a symlinked directory in it.
+      if (throughSymlink(r.rule.path, host)) return;
       let st: fs.Stats;
       try {
         st = fs.lstatSync(host);
@@ -404,6 +438,20 @@ function listPaths(paths: string[]): string {
 
 function messageOf(e: unknown): string {
   return e instanceof CdkDockerError ? e.message : e instanceof Error ? `${e.message} (unexpected; please report it)` : String(e);
+}
+
+/** Whether a directory between `root` and `file` (both absolute, `file` under `root`) is a symlink. */
+function throughSymlink(root: string, file: string): boolean {
+  let dir = path.dirname(file);
+  while (dir.length > root.length && within(dir, root)) {
+    try {
+      if (fs.lstatSync(dir).isSymbolicLink()) return true;
+    } catch {
+      return false;
+    }
+    dir = path.dirname(dir);
+  }
+  return false;
 }
 
 function toPosix(p: string): string {

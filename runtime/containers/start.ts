@@ -15,7 +15,7 @@ import { networkFor, writeNetworkFiles } from './network-files';
 import { mountRootfs, unmountAll } from './rootfs';
 import { buildSpec, ensureMtab, ociSpecJson } from './spec';
 import type { ContainerRecord, OciMount } from './types';
-import { defaultEnv, resolveUser } from './user';
+import { defaultEnv, resolveInRoot, resolveUser } from './user';
 
 /**
  * Starting a container: its root filesystem mounted (overlay of the image's layers and its own
@@ -150,7 +150,9 @@ async function specFor(ctx: ContainerContext, record: ContainerRecord, rootfs: s
     let source = m.Source;
     if (m.Type === 'volume' && m.Name) {
       source = await ctx.volumes.mount(m.Name);
-      if (!(m.Options ?? []).includes('nocopy')) await ctx.volumes.copyUp(m.Name, path.join(rootfs, m.Destination));
+      // The image's content at the destination, resolved in the container's scope: a symlink in
+      // the image (`/data -> /etc`) must never make copy-up read, or move, a host directory.
+      if (!(m.Options ?? []).includes('nocopy')) await ctx.volumes.copyUp(m.Name, resolveInRoot(rootfs, m.Destination));
     }
     const propagation = (m.Options ?? []).find((o) => /^r?(private|shared|slave)$/.test(o)) ?? 'rprivate';
     mounts.push({ destination: m.Destination, type: 'bind', source, options: ['rbind', propagation, m.RW ? 'rw' : 'ro'] });

@@ -312,7 +312,8 @@ export class VolumeStore {
   public async copyUp(name: string, imageDir: string): Promise<boolean> {
     let st: fs.Stats;
     try {
-      st = fs.statSync(imageDir);
+      // lstat: a symlink is never followed (the caller resolves the path in the container's scope).
+      st = fs.lstatSync(imageDir);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw e;

@@ -21,10 +21,13 @@ export function code(text: string): Code {
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 export function quote(s: string): string {
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t').replace(/[\u0000-\u001f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}'`;
+  // A lone surrogate has no UTF-8 form: written raw it would become U+FFFD in main.ts, so escaped.
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t').replace(/[\u0000-\u001f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}'`;
 }
 
 export function propertyKey(k: string): string {
+  // `__proto__: v` (quoted or not) in an object literal sets the prototype; a computed key is a property.
+  if (k === '__proto__') return `[${quote(k)}]`;
   return IDENT.test(k) ? k : quote(k);
 }
 
@@ -81,6 +84,8 @@ export function className(name: string): string {
 
 export const RESERVED = new Set(
   ('break case catch class const continue debugger default delete do else enum export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with yield let static implements interface package private protected public await ' +
-    'App Stack Container Image Network Volume Secret Config Restart Testing process require module exports undefined NaN Infinity')
+    'App Stack Container Image Network Volume Secret Config Restart Testing process require module exports undefined NaN Infinity ' +
+    // Not bindable in strict code (a class body), and the generated constructor's own parameters.
+    'arguments eval scope id')
     .split(' '),
 );

@@ -4,7 +4,7 @@ import { IndentationText, NewLineKind, Project, QuoteKind } from 'ts-morph';
 import { className, Code, code, Commented, commentText, identifier, print, quote, RESERVED } from './code';
 import { features, Features } from './features';
 import { InvalidArgumentError } from '../../core/errors';
-import { ComposeProject, ComposeService, isHostPath, splitVolume } from './load';
+import { ComposeProject, ComposeService, has, isHostPath, splitVolume } from './load';
 
 /** A compose key the constructs cannot express (yet). */
 export interface NotImported {
@@ -109,6 +109,8 @@ class Generator {
   /** The name each imported secret has in the constructs (its file's base name, its variable). */
   private readonly secretNames = new Map<string, string>();
   private readonly env: { readonly [name: string]: string | undefined };
+  /** Construct ids taken in the stack: compose's services, networks and volumes may share a name, constructs may not. */
+  private readonly ids = new Set<string>();
 
   constructor(private readonly project: ComposeProject, private readonly opts: GenerateOptions, private readonly f: Features) {
     this.env = opts.env ?? process.env;
@@ -116,6 +118,11 @@ class Generator {
 
   public run(): GeneratedStack {
     const p = this.project;
+    // Services keep their names as ids (their containers are named after them); a network or volume of the same name gives way.
+    for (const n of Object.keys(p.services)) {
+      if (n in Object.prototype) throw new InvalidArgumentError(`service "${n}": the constructs library cannot have a construct of that id (a name of JavaScript's Object.prototype); rename the service`);
+      this.ids.add(n);
+    }
     const usesDefault = Object.values(p.services).some((s) => s.network_mode === undefined && (s.networks === undefined || Object.keys(s.networks as object).length === 0));
     const networkNames = [...Object.keys(p.networks)];
     if (usesDefault && !networkNames.includes('default')) networkNames.push('default');
@@ -150,7 +157,7 @@ class Generator {
       for (const v of (s.volumes_from ?? []) as string[]) if (!v.startsWith('container:')) out.push(v.replace(/^service:/, '').split(':')[0]);
       if (typeof s.network_mode === 'string' && s.network_mode.startsWith('service:')) out.push(s.network_mode.slice(8));
       if (typeof s.ipc === 'string' && s.ipc.startsWith('service:')) out.push(s.ipc.slice(8));
-      return out.filter((r) => services[r] !== undefined);
+      return out.filter((r) => has(services, r));
     };
     const visit = (n: string) => {
       if (order.includes(n) || visiting.has(n)) return;
@@ -169,6 +176,16 @@ class Generator {
     for (let i = 2; this.used.has(v); i++) v = `${identifier(base)}${suffix}${i}`;
     this.used.add(v);
     return v;
+  }
+
+  /** `wanted` as a construct id, or `wanted-kind` (then numbered) when the stack has it already. */
+  private constructId(wanted: string, kind: string): string {
+    let id = wanted;
+    // `constructor`, `toString`…: the constructs library keeps children in a plain object.
+    if (this.ids.has(id) || id in Object.prototype) id = `${wanted}-${kind}`;
+    for (let i = 2; this.ids.has(id); i++) id = `${wanted}-${kind}${i}`;
+    this.ids.add(id);
+    return id;
   }
 
   private miss(service: string, key: string, why: string): void {
@@ -200,12 +217,13 @@ class Generator {
     const missing: string[] = [];
     if (n.external === true || (typeof n.external === 'object' && n.external !== null)) {
       this.imports.add('Network');
-      this.statement(comments, `const ${v} = Network.fromName(this, ${quote(name)}, ${quote(String(n.name ?? name))});`);
+      this.statement(comments, `const ${v} = Network.fromName(this, ${quote(this.constructId(name, 'network'))}, ${quote(String(n.name ?? name))});`);
       return;
     }
     const props: Record<string, unknown> = {};
+    const id = this.constructId(name, 'network');
     if (typeof n.name === 'string') props.name = n.name;
-    else if (this.project.nameFixed) props.name = `${this.project.name}_${name}`;
+    else if (this.project.nameFixed || id !== name) props.name = `${this.project.name}_${name}`;
     for (const [k, value] of Object.entries(n)) {
       switch (k) {
         case 'name':
@@ -261,7 +279,7 @@ class Generator {
     this.imports.add('Network');
     const notes = missing.map((m) => `not imported: ${m}`);
     const args = Object.keys(props).length > 0 ? `, ${print(props, 2)}` : '';
-    this.statement([...comments, ...notes], `const ${v} = new Network(this, ${quote(name)}${args});`);
+    this.statement([...comments, ...notes], `const ${v} = new Network(this, ${quote(id)}${args});`);
   }
 
   private volume(name: string, vol: Record<string, unknown>): void {
@@ -270,13 +288,14 @@ class Generator {
     const comments = this.comment(`volumes.${name}`);
     this.imports.add('Volume');
     if (vol.external === true || (typeof vol.external === 'object' && vol.external !== null)) {
-      this.statement(comments, `const ${v} = Volume.fromName(this, ${quote(name)}, ${quote(String(vol.name ?? name))});`);
+      this.statement(comments, `const ${v} = Volume.fromName(this, ${quote(this.constructId(name, 'volume'))}, ${quote(String(vol.name ?? name))});`);
       return;
     }
     const props: Record<string, unknown> = {};
     const notes: string[] = [];
+    const id = this.constructId(name, 'volume');
     if (typeof vol.name === 'string') props.name = vol.name;
-    else if (this.project.nameFixed) props.name = `${this.project.name}_${name}`;
+    else if (this.project.nameFixed || id !== name) props.name = `${this.project.name}_${name}`;
     for (const [k, value] of Object.entries(vol)) {
       if (k === 'driver') props.driver = value;
       else if (k === 'driver_opts') props.driverOpts = Object.fromEntries(Object.entries(value as object).map(([a, b]) => [a, String(b)]));
@@ -287,7 +306,7 @@ class Generator {
       }
     }
     const args = Object.keys(props).length > 0 ? `, ${print(props, 2)}` : '';
-    this.statement([...comments, ...notes], `const ${v} = new Volume(this, ${quote(name)}${args});`);
+    this.statement([...comments, ...notes], `const ${v} = new Volume(this, ${quote(id)}${args});`);
   }
 
   private secret(name: string, s: Record<string, unknown>): void {
@@ -365,7 +384,7 @@ class Generator {
       this.imports.add('Image');
       const imageProps: Record<string, unknown> = { build };
       if (typeof s.image === 'string') imageProps.tag = s.image;
-      preStatements.push(`const ${iv} = new Image(this, ${quote(`${name}-image`)}, ${print(imageProps, 2)});`);
+      preStatements.push(`const ${iv} = new Image(this, ${quote(this.constructId(`${name}-image`, 'image'))}, ${print(imageProps, 2)});`);
       set('build', 'image', code(iv));
       if (s.pull_policy !== undefined && s.pull_policy !== 'build') miss('pull_policy', `pull_policy "${String(s.pull_policy)}" with build`);
     } else if (typeof s.image === 'string') {
@@ -373,7 +392,7 @@ class Generator {
       if (policy === 'always' || policy === 'missing' || policy === 'if_not_present') {
         const iv = this.varName(`${name}Image`, '');
         this.imports.add('Image');
-        preStatements.push(`const ${iv} = Image.fromRegistry(this, ${quote(`${name}-image`)}, ${quote(s.image)}, { pullPolicy: ${quote(policy === 'always' ? 'always' : 'missing')} });`);
+        preStatements.push(`const ${iv} = Image.fromRegistry(this, ${quote(this.constructId(`${name}-image`, 'image'))}, ${quote(s.image)}, { pullPolicy: ${quote(policy === 'always' ? 'always' : 'missing')} });`);
         set('image', 'image', code(iv));
       } else {
         set('image', 'image', s.image);
@@ -454,7 +473,7 @@ class Generator {
               let mode: string | undefined;
               if (parts[0] === 'container') {
                 this.imports.add('Container');
-                target = code(`Container.fromName(this, ${quote(`${parts[1]}-container`)}, ${quote(parts[1])})`);
+                target = code(`Container.fromName(this, ${quote(this.constructId(`${parts[1]}-container`, 'ref'))}, ${quote(parts[1])})`);
                 mode = parts[2];
               } else {
                 const svc = parts[0] === 'service' ? parts[1] : parts[0];
@@ -474,7 +493,7 @@ class Generator {
           else if (mode.startsWith('service:') && f.networkModeContainer) set(key, 'networkMode', code(this.serviceVars.get(mode.slice(8))!));
           else if (mode.startsWith('container:') && f.networkModeContainer) {
             this.imports.add('Container');
-            set(key, 'networkMode', code(`Container.fromName(this, ${quote(`${mode.slice(10)}-container`)}, ${quote(mode.slice(10))})`));
+            set(key, 'networkMode', code(`Container.fromName(this, ${quote(this.constructId(`${mode.slice(10)}-container`, 'ref'))}, ${quote(mode.slice(10))})`));
           } else miss(key, `network_mode "${mode}" ${f.networkModeContainer ? 'is not one of host, none, bridge, service:X, container:X' : 'needs networkMode to accept a container (not yet)'}`);
           break;
         }
@@ -669,7 +688,7 @@ class Generator {
         if (o.type === 'tmpfs') {
           tmpfs = {};
           if (o.tmpfs?.size !== undefined) tmpfs.size = typeof o.tmpfs.size === 'number' ? `${o.tmpfs.size}b` : o.tmpfs.size;
-          if (o.tmpfs?.mode !== undefined) tmpfs.mode = code(`0o${Number(o.tmpfs.mode).toString(8)}`);
+          if (o.tmpfs?.mode !== undefined) tmpfs.mode = fileMode(o.tmpfs.mode, `service "${service}": volumes ${target} tmpfs`);
         }
         if (!['bind', 'volume', 'tmpfs'].includes(type)) {
           miss(`volumes ${target} type "${type}"`, 'only bind, volume and tmpfs mounts');
@@ -688,7 +707,7 @@ class Generator {
           v = this.varName(id, 'Volume');
           this.imports.add('Volume');
           if (source !== undefined) this.volumeVars.set(source, v);
-          this.statements.push(`// ${commentText(source === undefined ? `the anonymous volume of ${service} at ${target}` : `volume "${source}"`)}, removed with the stack\nconst ${v} = new Volume(this, ${quote(id)}, { removalPolicy: 'destroy' });`);
+          this.statements.push(`// ${commentText(source === undefined ? `the anonymous volume of ${service} at ${target}` : `volume "${source}"`)}, removed with the stack\nconst ${v} = new Volume(this, ${quote(this.constructId(id, 'volume'))}, { removalPolicy: 'destroy' });`);
         }
         mounts.push({ type: 'volume', source: code(v), target, ...(readOnly ? { readOnly: true } : {}) });
       }
@@ -736,7 +755,7 @@ class Generator {
       }
       const m: Record<string, unknown> = { [field]: code(v) };
       if (target !== undefined) m.target = target;
-      if (o.mode !== undefined) m.mode = code(`0o${Number(o.mode).toString(8)}`);
+      if (o.mode !== undefined) m.mode = fileMode(o.mode, `${kind} "${o.source}"`);
       if (o.uid !== undefined) m.uid = String(o.uid);
       if (o.gid !== undefined) m.gid = String(o.gid);
       out.push(m);
@@ -922,6 +941,17 @@ function stringMap(value: unknown, env: { readonly [name: string]: string | unde
     }
   }
   return out;
+}
+
+/**
+ * A file mode as written in the code, octal (`0o440`); anything but a whole number from 0 to
+ * 0o7777 is refused as Compose refuses it (written as it is, `0o${NaN}` or `0o1.4` would be code
+ * that does not parse).
+ */
+function fileMode(value: unknown, where: string): Code {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= 0 && n <= 0o7777)) throw new InvalidArgumentError(`${where}: mode ${JSON.stringify(value) ?? String(value)} is not a file mode such as 0440; fix the compose file`);
+  return code(`0o${n.toString(8)}`);
 }
 
 function labelMap(value: unknown): Record<string, string> {

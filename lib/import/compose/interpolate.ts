@@ -13,13 +13,18 @@ export class InterpolationError extends Error {}
 
 const NAME = /^[_A-Za-z][_A-Za-z0-9]*/;
 
+/** Text quoted in a message, its line breaks escaped: a message is one line. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n\u2028\u2029]/g, (c) => ({ '\r': '\\r', '\n': '\\n', '\u2028': '\\u2028', '\u2029': '\\u2029' })[c]!);
+}
+
 /**
  * Interpolates one string. `missing` is told of every variable that was unset with no default
  * (Compose warns and substitutes the empty string).
  */
 export function interpolate(text: string, vars: Variables, missing: (name: string) => void = () => undefined): string {
   const [out, end] = scan(text, 0, vars, missing, false);
-  if (end !== text.length) throw new InterpolationError(`invalid interpolation format in "${text}"`);
+  if (end !== text.length) throw new InterpolationError(`invalid interpolation format in "${oneLine(text)}"`);
   return out;
 }
 
@@ -56,22 +61,22 @@ function scan(text: string, i: number, vars: Variables, missing: (name: string) 
     out += c;
     i++;
   }
-  if (nested) throw new InterpolationError(`invalid interpolation format in "${text}": a "\${" is not closed by "}"`);
+  if (nested) throw new InterpolationError(`invalid interpolation format in "${oneLine(text)}": a "\${" is not closed by "}"`);
   return [out, i];
 }
 
 /** `${…}` starting after the brace; returns the value and the index after the closing brace. */
 function braced(text: string, i: number, vars: Variables, missing: (name: string) => void): [string, number] {
   const m = NAME.exec(text.slice(i));
-  if (!m) throw new InterpolationError(`invalid interpolation format in "${text}": "\${" must be followed by a variable name`);
+  if (!m) throw new InterpolationError(`invalid interpolation format in "${oneLine(text)}": "\${" must be followed by a variable name`);
   const name = m[0];
   let j = i + name.length;
   if (text[j] === '}') return [lookup(name, vars, missing), j + 1];
-  if (j >= text.length) throw new InterpolationError(`invalid interpolation format in "${text}": a "\${" is not closed by "}"`);
+  if (j >= text.length) throw new InterpolationError(`invalid interpolation format in "${oneLine(text)}": a "\${" is not closed by "}"`);
   let op: string;
   if (text.startsWith(':-', j) || text.startsWith(':?', j) || text.startsWith(':+', j)) op = text.slice(j, j + 2);
   else if (text[j] === '-' || text[j] === '?' || text[j] === '+') op = text[j];
-  else throw new InterpolationError(`invalid interpolation format in "${text}": unexpected "${text[j] ?? 'end of text'}" after \${${name}`);
+  else throw new InterpolationError(`invalid interpolation format in "${oneLine(text)}": unexpected "${oneLine(text[j] ?? 'end of text')}" after \${${name}`);
   j += op.length;
   const value = vars[name];
   const set = value !== undefined;
@@ -89,10 +94,10 @@ function braced(text: string, i: number, vars: Variables, missing: (name: string
     case '+':
       return [set ? word : '', after];
     case ':?':
-      if (!nonEmpty) throw new InterpolationError(`required variable ${name} is missing a value: ${word}`);
+      if (!nonEmpty) throw new InterpolationError(`required variable ${name} is missing a value: ${oneLine(word)}`);
       return [value!, after];
     default:
-      if (!set) throw new InterpolationError(`required variable ${name} is missing a value: ${word}`);
+      if (!set) throw new InterpolationError(`required variable ${name} is missing a value: ${oneLine(word)}`);
       return [value!, after];
   }
 }
@@ -119,7 +124,11 @@ export function interpolateTree(node: unknown, vars: Variables, where: (path: st
   if (Array.isArray(node)) return node.map((v, i) => interpolateTree(v, vars, where, missing, [...path, String(i)]));
   if (node !== null && typeof node === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(node)) out[k] = interpolateTree(v, vars, where, missing, [...path, k]);
+    for (const [k, v] of Object.entries(node)) {
+      // Assigned, `__proto__` would set the prototype and the entry would be lost.
+      if (k === '__proto__') return where([...path, k], 'the key __proto__ cannot be used (it would be lost); rename it');
+      out[k] = interpolateTree(v, vars, where, missing, [...path, k]);
+    }
     return out;
   }
   return node;
@@ -133,6 +142,9 @@ export function interpolateTree(node: unknown, vars: Variables, where: (path: st
  */
 export function parseDotEnv(text: string, vars: Variables, file: string): Record<string, string> {
   const out: Record<string, string> = {};
+  // The variables a value sees: `vars` with the lines so far over them, kept up to date (one copy
+  // per line made an 8 MiB file take hours).
+  const scope: Record<string, string | undefined> = { ...vars };
   const lines = text.replace(/\r\n?/g, '\n').split('\n');
   for (let n = 0; n < lines.length; n++) {
     let line = lines[n].trim();
@@ -140,14 +152,13 @@ export function parseDotEnv(text: string, vars: Variables, file: string): Record
     if (line.startsWith('export ')) line = line.slice(7).trim();
     const eq = line.indexOf('=');
     const key = (eq < 0 ? line : line.slice(0, eq)).trim();
-    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) throw new InterpolationError(`${file}:${n + 1}: "${key}" is not a variable name`);
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key) || key === '__proto__') throw new InterpolationError(`${file}:${n + 1}: "${key}" is not a variable name`);
     if (eq < 0) {
       // A bare name takes its value from the environment, if it is set there.
-      if (vars[key] !== undefined) out[key] = vars[key]!;
+      if (vars[key] !== undefined) out[key] = scope[key] = vars[key]!;
       continue;
     }
     let value = line.slice(eq + 1).trim();
-    const scope = { ...vars, ...out };
     if (value.startsWith("'")) {
       const close = value.indexOf("'", 1);
       if (close < 0) throw new InterpolationError(`${file}:${n + 1}: the single quote of ${key} is not closed`);
@@ -162,7 +173,7 @@ export function parseDotEnv(text: string, vars: Variables, file: string): Record
     } else {
       value = interpolate(value.replace(/\s+#.*$/, ''), scope);
     }
-    out[key] = value;
+    out[key] = scope[key] = value;
   }
   return out;
 }

@@ -242,7 +242,8 @@ class FileLoader {
     const key = `${file}#${name}`;
     if (chain.includes(key)) throw new InvalidArgumentError(`${rel(file)}: service "${name}": extends makes a cycle (${[...chain, key].map((k) => k.replace(/^.*\//, '').replace('#', ' service ')).join(' → ')})`);
     const services = (this.parsed(file).services ?? {}) as Record<string, ComposeService>;
-    const svc = services[name];
+    // Own keys only: `extends: toString` names no service, whatever Object.prototype has.
+    const svc = has(services, name) ? services[name] : undefined;
     if (svc === undefined) throw new InvalidArgumentError(`${rel(file)}: no service "${name}" to extend; check extends.service`);
     let own = resolvePaths(normalizeService(svc ?? {}), base);
     const ext = own.extends as string | { service: string; file?: string } | undefined;
@@ -318,6 +319,7 @@ function listToMap(list: unknown[], sep: RegExp, allowBare: boolean): Record<str
   for (const item of list) {
     const s = String(item);
     const m = sep.exec(s);
+    if ((m ? s.slice(0, m.index) : s) === '__proto__') throw new InvalidArgumentError(`"${s}": __proto__ cannot be a name here (it would be lost); rename it`);
     if (!m) out[s] = allowBare ? null : '';
     else out[s.slice(0, m.index)] = s.slice(m.index + 1);
   }
@@ -449,6 +451,11 @@ function mergeUnique(base: unknown[], over: unknown[], kind: string): unknown[] 
   return out;
 }
 
+/** Whether `key` is an own key of `o` (a service named `constructor` or `toString` is no service). */
+export function has(o: object, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(o, key);
+}
+
 function isPlainObject(x: unknown): x is Record<string, unknown> {
   return x !== null && typeof x === 'object' && !Array.isArray(x);
 }
@@ -462,9 +469,9 @@ function checkReferences(services: Record<string, ComposeService>, all: Record<s
     if (typeof svc.network_mode === 'string' && svc.network_mode.startsWith('service:')) refs.push(['network_mode', svc.network_mode.slice(8)]);
     for (const [key, ref] of refs) {
       const dep = (svc.depends_on as Record<string, { required?: boolean }> | undefined)?.[ref];
-      if (services[ref]) continue;
+      if (has(services, ref)) continue;
       if (key === 'depends_on' && dep?.required === false) continue;
-      if (all[ref]) throw new InvalidArgumentError(`${rel(file)}: service "${name}": ${key} refers to service "${ref}", which no active profile enables; enable its profile with --profile ${((all[ref].profiles as string[]) ?? [])[0]}`);
+      if (has(all, ref)) throw new InvalidArgumentError(`${rel(file)}: service "${name}": ${key} refers to service "${ref}", which no active profile enables; enable its profile with --profile ${((all[ref].profiles as string[]) ?? [])[0]}`);
       throw new InvalidArgumentError(`${rel(file)}: service "${name}": ${key} refers to undefined service "${ref}"; define it or remove the reference`);
     }
   }
