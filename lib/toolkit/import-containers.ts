@@ -5,8 +5,7 @@ import { checkName, suggestName } from '../core/names';
 import type { Driver, ImageDefaults } from '../drivers/types';
 import { generateStack, NotImported } from '../import/compose/generate';
 import { COMPOSE_LABELS, containersModel } from '../import/containers/model';
-import { exists, firstLine } from './import';
-import { defaultLibrarySpec, listTemplates } from './init';
+import { exists, firstLine, writeProject } from './import';
 
 export interface ImportContainersOptions {
   /** The engine's driver. */
@@ -98,27 +97,3 @@ export async function importContainers(opts: ImportContainersOptions): Promise<I
   return { dir, stack, written, newProject, containers: chosen.map((c) => c.name), notImported: gen.notImported, warnings: [...model.warnings, ...gen.notes] };
 }
 
-/** Writes main.ts, cdk-docker.json when missing, and the project files when the directory is new (as `import compose`). */
-function writeProject(dir: string, stack: string, mainTs: string, stackClass: string, librarySpec: string | undefined): { written: string[]; newProject: boolean } {
-  const newProject = !fs.existsSync(path.join(dir, 'package.json'));
-  const files: Array<[string, string]> = [['main.ts', mainTs]];
-  if (!fs.existsSync(path.join(dir, 'cdk-docker.json'))) files.push(['cdk-docker.json', `${JSON.stringify({ app: 'npx tsx main.ts' }, null, 2)}\n`]);
-  if (newProject) {
-    const template = listTemplates().find((t) => t.language === 'typescript' && t.name === 'app');
-    if (!template) throw new InvalidArgumentError('the typescript app template is missing from this installation; reinstall cdk-docker');
-    const values: Record<string, string> = { name: stack, stackClass, cdkDockerSpec: librarySpec ?? defaultLibrarySpec() };
-    const fill = (f: string) => fs.readFileSync(path.join(template.dir, f), 'utf8').replace(/\{\{(\w+)\}\}/g, (m, key: string) => values[key] ?? m);
-    files.push(['package.json', fill('package.json.tmpl')], ['tsconfig.json', fill('tsconfig.json')], ['jest.config.js', fill('jest.config.js')], ['main.test.ts', fill('main.test.ts')]);
-    if (!fs.existsSync(path.join(dir, '.gitignore'))) files.push(['.gitignore', fill('gitignore')]);
-  }
-  fs.mkdirSync(dir, { recursive: true });
-  for (const [name, text] of files) {
-    const target = path.join(dir, name);
-    const tmp = `${target}.${process.pid}.tmp`;
-    // Created afresh (O_EXCL): a symlink planted at the temporary name is removed, never written through.
-    fs.rmSync(tmp, { force: true, recursive: true });
-    fs.writeFileSync(tmp, text, { flag: 'wx' });
-    fs.renameSync(tmp, target);
-  }
-  return { written: files.map(([n]) => n), newProject };
-}

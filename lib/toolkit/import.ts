@@ -72,6 +72,36 @@ export function firstLine(p: string): string {
 }
 
 /**
+ * Writes an imported project into `dir`: main.ts, cdk-docker.json when missing, and when the
+ * directory is new (no package.json) the files of the typescript app template (package.json,
+ * tsconfig.json, jest config, the snapshot test, .gitignore). Each file is written whole (a
+ * reader never sees half a main.ts), through a temporary created afresh (O_EXCL: a symlink
+ * planted at its name is removed, never written through).
+ */
+export function writeProject(dir: string, stack: string, mainTs: string, stackClass: string, librarySpec: string | undefined): { written: string[]; newProject: boolean } {
+  const newProject = !fs.existsSync(path.join(dir, 'package.json'));
+  const files: Array<[string, string]> = [['main.ts', mainTs]];
+  if (!fs.existsSync(path.join(dir, 'cdk-docker.json'))) files.push(['cdk-docker.json', `${JSON.stringify({ app: 'npx tsx main.ts' }, null, 2)}\n`]);
+  if (newProject) {
+    const template = listTemplates().find((t) => t.language === 'typescript' && t.name === 'app');
+    if (!template) throw new InvalidArgumentError('the typescript app template is missing from this installation; reinstall cdk-docker');
+    const values: Record<string, string> = { name: stack, stackClass, cdkDockerSpec: librarySpec ?? defaultLibrarySpec() };
+    const fill = (f: string) => fs.readFileSync(path.join(template.dir, f), 'utf8').replace(/\{\{(\w+)\}\}/g, (m, key: string) => values[key] ?? m);
+    files.push(['package.json', fill('package.json.tmpl')], ['tsconfig.json', fill('tsconfig.json')], ['jest.config.js', fill('jest.config.js')], ['main.test.ts', fill('main.test.ts')]);
+    if (!fs.existsSync(path.join(dir, '.gitignore'))) files.push(['.gitignore', fill('gitignore')]);
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, text] of files) {
+    const target = path.join(dir, name);
+    const tmp = `${target}.${process.pid}.tmp`;
+    fs.rmSync(tmp, { force: true, recursive: true });
+    fs.writeFileSync(tmp, text, { flag: 'wx' });
+    fs.renameSync(tmp, target);
+  }
+  return { written: files.map(([n]) => n), newProject };
+}
+
+/**
  * `cdk-docker import compose`: reads compose files as Compose does and writes the TypeScript
  * project of the same stack (main.ts, cdk-docker.json; package.json, tsconfig.json, jest config and
  * a snapshot test of the plan when the directory is new). Writes nothing when a file is invalid.
@@ -90,32 +120,11 @@ export function importCompose(opts: ImportComposeOptions = {}): ImportComposeRes
     throw new ConflictError(`${mainPath} exists and was not written by \`cdk-docker import compose\`; import into another directory (-o) or move it away`);
   }
   const gen = generateStack(project, { outDir: dir, stackName: stack, env: opts.env });
-  const newProject = !fs.existsSync(path.join(dir, 'package.json'));
-  const files: Array<[string, string]> = [['main.ts', gen.mainTs]];
-  const configPath = path.join(dir, 'cdk-docker.json');
-  if (!fs.existsSync(configPath)) files.push(['cdk-docker.json', `${JSON.stringify({ app: 'npx tsx main.ts' }, null, 2)}\n`]);
-  if (newProject) {
-    const template = listTemplates().find((t) => t.language === 'typescript' && t.name === 'app');
-    if (!template) throw new InvalidArgumentError('the typescript app template is missing from this installation; reinstall cdk-docker');
-    const values: Record<string, string> = { name: stack, stackClass: gen.className, cdkDockerSpec: opts.librarySpec ?? defaultLibrarySpec() };
-    const fill = (f: string) => fs.readFileSync(path.join(template.dir, f), 'utf8').replace(/\{\{(\w+)\}\}/g, (m, key: string) => values[key] ?? m);
-    files.push(['package.json', fill('package.json.tmpl')], ['tsconfig.json', fill('tsconfig.json')], ['jest.config.js', fill('jest.config.js')], ['main.test.ts', fill('main.test.ts')]);
-    if (!fs.existsSync(path.join(dir, '.gitignore'))) files.push(['.gitignore', fill('gitignore')]);
-  }
-  fs.mkdirSync(dir, { recursive: true });
-  for (const [name, text] of files) {
-    const target = path.join(dir, name);
-    // Atomic per file: a reader never sees half a main.ts.
-    const tmp = `${target}.${process.pid}.tmp`;
-    // Created afresh (O_EXCL): a symlink planted at the temporary name is removed, never written through.
-    fs.rmSync(tmp, { force: true, recursive: true });
-    fs.writeFileSync(tmp, text, { flag: 'wx' });
-    fs.renameSync(tmp, target);
-  }
+  const { written, newProject } = writeProject(dir, stack, gen.mainTs, gen.className, opts.librarySpec);
   return {
     dir,
     stack,
-    written: files.map(([n]) => n),
+    written,
     newProject,
     notImported: gen.notImported,
     warnings: [...project.warnings, ...gen.notes],
