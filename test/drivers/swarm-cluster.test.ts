@@ -368,6 +368,18 @@ describe('cdk-docker apply --engine swarm on the three-node swarm', () => {
     });
   }, 180_000);
 
+  test('a bind mount of a host path is refused on a swarm of three nodes, naming it and what to use instead; no service is made', async () => {
+    const dir = stackApp('cl-bind', `new cdk.Container(stack, 'web', { image: img, command: ['sleep', '3600'], stopSignal: 'SIGKILL', mounts: [{ type: 'bind', source: 'site.conf', target: '/etc/site.conf', readOnly: true }] });`);
+    fs.writeFileSync(path.join(dir, 'site.conf'), 'x=1\n');
+    await withStack(dir, 'cl-bind', async () => {
+      const refused = cli(dir, ['apply', '--auto-approve']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`the bind mount of the host path ${path.join(dir, 'site.conf')} cannot work on a swarm of 3 nodes`);
+      expect(refused.stderr).toContain('ship a file as a Config (configs) or a Secret');
+      expect(labelled('cl-bind').filter((l) => l.startsWith('service '))).toEqual([]);
+    });
+  }, 120_000);
+
   test('a task on one node reaches a service on another node by its name on the stack\'s overlay network', async () => {
     const dir = stackApp(
       'cl-dns',
