@@ -200,6 +200,31 @@ export interface EngineDefaults {
   readonly shmSizeBytes?: number;
   /** The IPC mode when the plan gives none (Docker's `private`). @default "private" */
   readonly ipcMode?: string;
+  /** The log driver of a container whose plan gives none (Docker's `json-file`). @default "json-file" */
+  readonly logDriver?: string;
+  /**
+   * Log options the engine reports for every container of a driver though none were given
+   * (the built-in engine's `max-size`); left out when observed. @default {}
+   */
+  readonly logOptions?: { readonly [key: string]: string };
+  /** The OCI runtime of a container whose plan gives none. @default "runc" */
+  readonly runtime?: string;
+}
+
+/**
+ * The values of a container setting this engine has, for settings that name something the
+ * engine must know (a log driver, a runtime); a plan naming another is refused at diff with a
+ * sentence naming `engine` and what it has.
+ */
+export interface EngineChoices {
+  /** The engine, as the sentence names it (`the built-in engine`). */
+  readonly engine: string;
+  /** The log drivers it has. @default - any */
+  readonly logDrivers?: readonly string[];
+  /** The log options it takes (for every driver). @default - any */
+  readonly logOptions?: readonly string[];
+  /** The OCI runtimes it runs containers with. @default - any */
+  readonly runtimes?: readonly string[];
 }
 
 /**
@@ -245,7 +270,11 @@ export type ContainerFeature =
   | 'networkMode.host'
   | 'networkMode.none'
   | 'hostIp'
-  | 'ipv4Address';
+  | 'ipv4Address'
+  | 'tty'
+  | 'stdinOpen'
+  | 'platform'
+  | 'dependsOn.restart';
 
 /**
  * How an engine that runs each container resource as one object (a Swarm service) changes it,
@@ -277,6 +306,8 @@ export interface DriverCapabilities {
    * refuses such a plan (nothing is changed). @default - none
    */
   readonly unsupported?: { readonly [F in ContainerFeature]?: string };
+  /** The log drivers, log options and runtimes the engine has. @default - any */
+  readonly choices?: EngineChoices;
   /**
    * The container settings the engine changes without recreating the container; a difference in
    * any other setting replaces it. Starting a stopped container is always in place.

@@ -147,6 +147,9 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
   const imageIds = new Map<string, string>();
   const containers = new Map(observed.containers.map((c) => [c.name, c]));
   const failures: string[] = [];
+  // Container resources this apply replaced or changed (not only started): their dependents that
+  // ask for it (`dependsOn` restart) are restarted once everything else has run.
+  const changedContainers = new Set<string>();
 
   // Image ids for every image resource (containers are created from them): those the diff
   // observed, unless the apply changes them (then ensureImage gives the id).
@@ -163,6 +166,9 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     emit({ change, phase: 'start' });
     try {
       const message = await carryOut(change);
+      if (change.type === 'container' && (change.action === 'replace' || (change.action === 'update' && change.reasons.some((r) => r.field !== 'status' && r.field !== 'dependsOn.restart')))) {
+        changedContainers.add(change.logicalId);
+      }
       emit({ change, phase: 'done', message, ms: Date.now() - started });
     } catch (e) {
       const message = (e as Error).message;
@@ -175,6 +181,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
   const carryOut = async (change: Change): Promise<string> => {
     const resource = plan.resources[change.logicalId] as Resource | undefined;
     if (change.action === 'delete') return remove(change);
+    if (change.reasons.length === 1 && change.reasons[0].field === 'dependsOn.restart') return restartContainer(change);
     if (!resource) throw new ApplyError(`${change.path} is not in the plan`);
     const labels = managedLabels(plan, change.logicalId, change.type === 'container' ? change.replica ?? 1 : undefined);
     switch (resource.type) {
@@ -311,6 +318,39 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     }
   };
 
+  /**
+   * Compose's `depends_on.restart`: a container whose dependency this apply replaced or changed
+   * is restarted (stopped, started, checked), unless the apply made it anew itself (then it
+   * started after the dependency). A replica that does not exist or is not running is left alone.
+   */
+  const restartDependents = async (): Promise<void> => {
+    if (caps.ownsReplicas) return;
+    const madeAnew = new Set(changes.filter((c) => c.type === 'container' && (c.action === 'create' || c.action === 'replace')).map((c) => `${c.logicalId}#${c.replica ?? 1}`));
+    for (const [id, r] of Object.entries(plan.resources)) {
+      if (r.type !== 'container') continue;
+      const deps = r.spec.dependsOn.filter((d) => d.restart && changedContainers.has(d.container));
+      if (deps.length === 0) continue;
+      const after = deps.map((d) => plan.resources[d.container]?.path ?? d.container).join(', ');
+      for (let replica = 1; replica <= r.spec.replicas; replica++) {
+        if (madeAnew.has(`${id}#${replica}`)) continue;
+        const name = replicaName(r.name, replica);
+        const change: Change = {
+          logicalId: id, path: r.path, type: 'container', name, action: 'update', replica,
+          reasons: [{ field: 'dependsOn.restart', before: undefined, after: `restarted after ${after}`, needs: 'update' }],
+        };
+        const before = containers.get(name);
+        if (before === undefined || (before.status !== 'running' && before.status !== 'restarting')) continue;
+        await step(change).catch(() => undefined);
+      }
+    }
+  };
+
+  const restartContainer = async (change: Change): Promise<string> => {
+    await driver.stopContainer(change.name);
+    await startAndCheck(change.name);
+    return `restarted (${change.reasons.map((r) => r.after).join('; ')})`;
+  };
+
   const remove = async (change: Change): Promise<string> => {
     if (change.type === 'container') {
       await driver.removeContainer(change.name, { force: true });
@@ -330,6 +370,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     failures.push(`${c.path}: ${message}`);
   };
   await runGraph(plan, changes.filter((c) => c.action !== 'no-op' && c.action !== 'delete'), step, opts.parallelism ?? 4, skipped);
+  await restartDependents();
   for (const c of changes.filter((x) => x.action === 'delete')) await step(c).catch(() => undefined);
   if (failures.length) throw new ApplyError(`apply of stack ${plan.stack} failed:\n  ${failures.join('\n  ')}`);
 }

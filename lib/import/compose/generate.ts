@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { IndentationText, NewLineKind, Project, QuoteKind } from 'ts-morph';
 import { className, Code, code, Commented, commentText, identifier, print, quote, RESERVED } from './code';
 import { features, Features } from './features';
-import { InvalidArgumentError } from '../../core/errors';
+import { shellSplit } from '../../core/shell-words';
 import { ComposeProject, ComposeService, isHostPath, splitVolume } from './load';
 
 /** A compose key the constructs cannot express (yet). */
@@ -925,47 +925,6 @@ function labelMap(value: unknown): Record<string, string> {
     }));
   }
   return Object.fromEntries(Object.entries((value ?? {}) as object).map(([k, v]) => [k, v === null ? '' : String(v)]));
-}
-
-/** Splits a command string as Compose does (POSIX shell words: quotes and backslashes, no expansion). */
-export function shellSplit(s: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let inWord = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === "'") {
-      const j = s.indexOf("'", i + 1);
-      if (j < 0) throw new InvalidArgumentError(`command ${JSON.stringify(s)} has an unclosed single quote; close it`);
-      cur += s.slice(i + 1, j);
-      i = j;
-      inWord = true;
-    } else if (c === '"') {
-      let j = i + 1;
-      for (; j < s.length && s[j] !== '"'; j++) {
-        if (s[j] === '\\' && j + 1 < s.length && '"\\$`\n'.includes(s[j + 1])) {
-          j++;
-          if (s[j] !== '\n') cur += s[j];
-        } else cur += s[j];
-      }
-      if (j >= s.length) throw new InvalidArgumentError(`command ${JSON.stringify(s)} has an unclosed double quote; close it`);
-      i = j;
-      inWord = true;
-    } else if (c === '\\' && i + 1 < s.length) {
-      i++;
-      if (s[i] !== '\n') cur += s[i];
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) out.push(cur);
-      cur = '';
-      inWord = false;
-    } else {
-      cur += c;
-      inWord = true;
-    }
-  }
-  if (inWord) out.push(cur);
-  return out;
 }
 
 /** Formats generated TypeScript with the TypeScript formatter, through ts-morph. */
