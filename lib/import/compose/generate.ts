@@ -42,10 +42,6 @@ const APPLIED_AT_LOAD = new Set(['extends', 'profiles']);
 
 /** Keys the generator handles (all others are reported as not imported). */
 const NO_PROP_YET: Record<string, string> = {
-  tty: 'no ContainerProps field for a TTY yet',
-  stdin_open: 'no ContainerProps field for an open stdin yet',
-  logging: 'no ContainerProps field for the log driver yet',
-  platform: 'no ContainerProps field for the platform yet',
   links: 'legacy links have no construct; containers on a shared network reach each other by service name',
   external_links: 'legacy links have no construct',
   security_opt: 'no ContainerProps field for security options yet',
@@ -54,7 +50,6 @@ const NO_PROP_YET: Record<string, string> = {
   cgroup_parent: 'no ContainerProps field for the cgroup parent yet',
   group_add: 'no ContainerProps field for supplementary groups yet',
   userns_mode: 'no ContainerProps field for the user namespace mode yet',
-  runtime: 'no ContainerProps field for the OCI runtime yet',
   isolation: 'no ContainerProps field for isolation yet',
   oom_kill_disable: 'no ContainerProps field for the OOM killer yet',
   oom_score_adj: 'no ContainerProps field for the OOM score yet',
@@ -387,8 +382,30 @@ class Generator {
           break;
         case 'command':
         case 'entrypoint':
-          set(key, key, value === null ? undefined : typeof value === 'string' ? shellSplit(value) : (value as unknown[]).map(String));
+          // A string as written where the constructs split it as Compose does; else its words.
+          set(key, key, value === null ? undefined : typeof value === 'string' ? (f.commandString ? value : shellSplit(value, key)) : (value as unknown[]).map(String));
           break;
+        case 'tty':
+          set(key, 'tty', value === true ? true : undefined);
+          break;
+        case 'stdin_open':
+          set(key, 'stdinOpen', value === true ? true : undefined);
+          break;
+        case 'platform':
+        case 'runtime':
+          set(key, key, String(value));
+          break;
+        case 'logging': {
+          const l = value as { driver?: string; options?: Record<string, unknown> | null };
+          if (l.driver === undefined) {
+            // Options without a driver are for the engine's default driver, which the plan cannot name.
+            if (Object.keys(l.options ?? {}).length > 0) miss('logging.options', 'options without a driver: name the driver they are for');
+            break;
+          }
+          const options = Object.fromEntries(Object.entries(l.options ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]));
+          set(key, 'logging', Object.keys(options).length > 0 ? { driver: l.driver, options } : { driver: l.driver });
+          break;
+        }
         case 'environment': {
           const env = stringMap(value, this.env, (k) => this.notes.push(`service "${name}": environment ${k} has no value and is unset here: left out, as Compose leaves it out`));
           set(key, 'env', env);
@@ -484,9 +501,10 @@ class Generator {
               .filter(([d]) => this.serviceVars.has(d))
               .map(([d, opts]) => {
                 const v = code(this.serviceVars.get(d)!);
-                if (opts?.restart) miss(`depends_on.${d}.restart`, 'restarting dependents is a Compose CLI behaviour with no construct');
+                const restart = opts?.restart === true && f.dependsOnRestart;
+                if (opts?.restart === true && !restart) miss(`depends_on.${d}.restart`, 'no ContainerDependencyOptions field "restart" yet');
                 const condition = { service_healthy: 'healthy', service_completed_successfully: 'completed' }[opts?.condition ?? ''];
-                return condition ? { container: v, condition } : v;
+                return condition || restart ? { container: v, ...(condition ? { condition } : {}), ...(restart ? { restart: true } : {}) } : v;
               }),
           );
           break;
