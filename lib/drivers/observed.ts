@@ -391,6 +391,8 @@ export const DOCKER_DEFAULTS: EngineDefaults = {
   env: ['PATH', 'HOSTNAME', 'HOME'],
   shmSizeBytes: 64 * 1024 * 1024,
   ipcMode: 'private',
+  logDriver: 'json-file',
+  runtime: 'runc',
 };
 
 /** What Docker changes on an existing container: rename, `update` (restart, memory, CPUs, pids), connect/disconnect. */
