@@ -11,6 +11,7 @@ import { secretHmac } from '../../lib/constructs/app';
 import { applyDiff } from '../../lib/reconcile/apply';
 import { diffStack } from '../../lib/reconcile/diff';
 import { CdkDockerError } from '../../lib/core/errors';
+import { formatPlatform, hostPlatform } from '../../lib/core/platform';
 import { writeDockerArchive } from '../helpers/archive';
 import { until } from '../helpers/cli';
 import { defaultContainerSpec } from '../fixtures';
@@ -667,7 +668,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
             path: 'app',
             name: app,
             dependsOn: ['base', 'dep'],
-            spec: spec({ command: ['sh', '-c', loop], tty: true, stdinOpen: true, logging: { driver: 'json-file', options: {} }, dependsOn: [{ container: 'dep', condition: 'started', restart: true }] }),
+            spec: spec({ command: ['sh', '-c', loop], tty: true, stdinOpen: true, logging: { driver: 'json-file', options: {} }, platform: formatPlatform(hostPlatform()), dependsOn: [{ container: 'dep', condition: 'started', restart: true }] }),
           },
           plain: { type: 'container', path: 'plain', name: plain, dependsOn: ['base', 'dep'], spec: spec({ command: ['sh', '-c', loop], dependsOn: [{ container: 'dep', condition: 'started' }] }) },
         },
