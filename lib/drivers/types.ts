@@ -291,11 +291,16 @@ export interface ServiceChangeClasses {
   readonly metadata: readonly string[];
 }
 
+/** Every ContainerFeature once: the compiler refuses a map that misses one (the list below is made from it). */
+const EVERY_FEATURE: { readonly [F in ContainerFeature]: true } = {
+  'pid.host': true, 'ipc.host': true, 'ipc.private': true, 'ipc.shareable': true, devices: true, sysctls: true, ulimits: true, shmSize: true, dns: true,
+  extraHosts: true, expose: true, 'networkMode.container': true, secrets: true, configs: true, 'files.readOnlyRootfs': true, deploy: true, overlay: true,
+  privileged: true, publishAllPorts: true, volumesFrom: true, 'networkMode.host': true, 'networkMode.none': true, hostIp: true, ipv4Address: true,
+  tty: true, stdinOpen: true, platform: true, 'dependsOn.restart': true,
+};
+
 /** Every ContainerFeature, for checks of what a driver declares. */
-export const CONTAINER_FEATURES: readonly ContainerFeature[] = [
-  'pid.host', 'ipc.host', 'ipc.private', 'ipc.shareable', 'devices', 'sysctls', 'ulimits', 'shmSize', 'dns', 'extraHosts', 'expose',
-  'networkMode.container', 'secrets', 'configs', 'files.readOnlyRootfs',
-];
+export const CONTAINER_FEATURES: readonly ContainerFeature[] = Object.keys(EVERY_FEATURE) as ContainerFeature[];
 
 /** What the reconciler asks of an engine before it decides anything (see the module comment). */
 export interface DriverCapabilities {
