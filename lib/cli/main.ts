@@ -22,6 +22,7 @@ export const COMMAND_FILES: ReadonlyArray<{ readonly names: readonly string[]; r
   { names: ['watch'], load: () => (require('./watch') as typeof import('./watch')).registerWatch },
   { names: ['init'], load: () => (require('./init') as typeof import('./init')).registerInit },
   { names: ['import'], load: () => (require('./import') as typeof import('./import')).registerImport },
+  { names: ['export'], load: () => (require('./export') as typeof import('./export')).registerExport },
   { names: ['doctor'], load: () => (require('./doctor') as typeof import('./doctor')).registerDoctor },
   { names: ['runtime'], load: () => (require('./runtime') as typeof import('./runtime')).registerRuntime },
 ];

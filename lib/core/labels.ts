@@ -20,7 +20,17 @@ export const EXTRA_LABELS = {
   inputs: `${LABEL_PREFIX}inputs`,
   /** A build image's context hash (for display when a rebuild is due). */
   contextHash: `${LABEL_PREFIX}context-hash`,
+  /** On an adoption record (a volume): the network or volume it makes the stack's, `network:NAME`. */
+  adopts: `${LABEL_PREFIX}adopts`,
 } as const;
+
+/** Label prefixes of the tools that make containers, networks and volumes (not the user's labels). */
+export const FOREIGN_TOOL_LABEL_PREFIXES: readonly string[] = ['com.docker.compose.'];
+
+/** True for a label another tool wrote (Compose's project, service, config hash…). */
+export function isForeignToolLabel(key: string): boolean {
+  return FOREIGN_TOOL_LABEL_PREFIXES.some((p) => key.startsWith(p));
+}
 
 /** The built-in runtime's labels on the step containers of a Dockerfile build. */
 export const BUILD_LABELS = {

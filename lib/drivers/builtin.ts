@@ -18,12 +18,13 @@ import type { DependencyCondition, Healthcheck, ImageResource, Mount, NetworkAtt
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors';
 import { cpuRangeMessage, hostCpuCount } from '../core/limits';
 import { parsePlatform } from '../core/platform';
-import { ownLabels } from '../core/labels';
+import { BUILD_LABELS, isForeignToolLabel, isOwnLabel, ownLabels } from '../core/labels';
 import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
-import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume, requestNetworkMode } from './observed';
+import { ContainerInspectShape, DOCKER_DEFAULTS, DOCKER_IN_PLACE, imageDefaults, joinsNetworks, networkList, observedContainerSpec, observedNetwork, observedVolume, requestNetworkMode, volumeMountsOf } from './observed';
 import { swarmOnly } from './features';
 import { buildStepReporter } from './progress';
+import { adoptedObjects, adoptionRecordName, isAdoptionRecord, withAdoptions } from './adopted';
 import {
   ContainerCreateRequest,
   ContainerStatus,
@@ -43,6 +44,9 @@ import {
   ObservedNetwork,
   ObservedStack,
   ObservedVolume,
+  RemoveContainerOptions,
+  UnmanagedObjects,
+  UnmanagedQuery,
 } from './types';
 
 type ImageService = Images.ImageService;
@@ -69,6 +73,7 @@ export const BUILTIN_CAPABILITIES: DriverCapabilities = {
   defaults: { ...DOCKER_DEFAULTS, logDriver: 'k8s-file' },
   inPlace: DOCKER_IN_PLACE,
   relabel: true,
+  relabelNetworksAndVolumes: true,
   ownsReplicas: false,
   // Swarm settings: a stack that sets them is refused at diff, naming this engine.
   unsupported: swarmOnly('built-in'),
@@ -135,11 +140,53 @@ export class BuiltinDriver implements Driver {
     const containers = records.map((r) => this.toObservedContainer(r, svc.state(r.Id), netRecords, imageConfigs));
     const networks = netRecords.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(observedNetwork);
     const volumes = this.volumes.list({ label: [`${LABELS.stack}=${stack}`] }).filter((v) => mine(v.Labels)).map(observedVolume);
-    return {
+    return withAdoptions((q) => this.unlabelled(q, true), {
       networks: networks.sort(byName),
       volumes: volumes.sort(byName),
       containers: containers.sort(byName),
+    });
+  }
+
+  public async unmanaged(query: UnmanagedQuery = {}): Promise<UnmanagedObjects> {
+    return this.unlabelled(query, false);
+  }
+
+  /** Objects without our stack label; those a record adopts only with `adopted`. */
+  private async unlabelled(query: UnmanagedQuery, adoptedToo: boolean): Promise<UnmanagedObjects> {
+    const free = (labels: { readonly [k: string]: string } | null | undefined) => labels?.[LABELS.stack] === undefined;
+    const pick = (names: readonly string[] | undefined, name: string) => names === undefined || names.includes(name);
+    const svc = this.containers;
+    const rows = (await svc.list(true)).filter((r) => free(r.labels) && r.labels?.[BUILD_LABELS.step] === undefined);
+    const records = rows
+      .map((r) => svc.tryRecord(r.id))
+      .filter((r): r is ContainerRecord => r !== undefined && pick(query.containers, r.Name));
+    const netRecords = await this.networks.records();
+    const imageConfigs = new Map<string, ContainerConfig>();
+    const allVolumes = this.volumes.list();
+    // An object a record adopts is a stack's now.
+    const adopted = adoptedObjects(allVolumes.map((v) => ({ labels: v.Labels ?? {} })));
+    return {
+      containers: records.map((r) => this.toObservedContainer(r, svc.state(r.Id), netRecords, imageConfigs)).sort(byName),
+      networks: netRecords
+        .filter((n) => n.Name !== DEFAULT_NETWORK && free(n.Labels) && (adoptedToo || !adopted.has(`network:${n.Name}`)) && pick(query.networks, n.Name))
+        .map(observedNetwork)
+        .sort(byName),
+      volumes: allVolumes
+        .filter((v) => free(v.Labels) && !isAdoptionRecord(v.Labels ?? {}) && (adoptedToo || !adopted.has(`volume:${v.Name}`)) && pick(query.volumes, v.Name))
+        .map(observedVolume)
+        .sort(byName),
     };
+  }
+
+  /** Relabels the network or volume in place (the runtime's stores can): no record needed. */
+  public async adoptObject(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void> {
+    const keep = (l: { readonly [k: string]: string } | null | undefined) => Object.fromEntries(Object.entries(l ?? {}).filter(([k]) => !isForeignToolLabel(k) && !isOwnLabel(k)));
+    if (kind === 'network') {
+      const n = await this.networks.get(name);
+      await this.networks.setLabels(n.Id, { ...keep(n.Labels), ...labels });
+    } else {
+      await this.volumes.setLabels(name, { ...keep(this.volumes.get(name).Labels), ...labels });
+    }
   }
 
   /** One container as observed now. */
@@ -178,6 +225,8 @@ export class BuiltinDriver implements Driver {
       name: r.Name,
       labels: { ...r.Config.Labels },
       imageId: r.ImageId,
+      imageRef: r.Config.Image,
+      volumeMounts: volumeMountsOf(r),
       status: observedStatus(state.Status),
       exitCode: state.ExitCode,
       health: running ? state.Health?.Status : undefined,
@@ -303,6 +352,7 @@ export class BuiltinDriver implements Driver {
 
   public async removeNetwork(name: string): Promise<void> {
     await this.networks.remove(name, { force: true });
+    await this.volumes.remove(adoptionRecordName('network', name), { force: true });
   }
 
   // --- volumes --------------------------------------------------------------------------------
@@ -317,6 +367,7 @@ export class BuiltinDriver implements Driver {
 
   public async removeVolume(name: string): Promise<void> {
     await this.volumes.remove(name, { force: true });
+    if (!name.startsWith('cdk-docker-adopted-')) await this.volumes.remove(adoptionRecordName('volume', name), { force: true });
   }
 
   // --- containers -----------------------------------------------------------------------------
@@ -404,10 +455,10 @@ export class BuiltinDriver implements Driver {
     }
   }
 
-  public async removeContainer(nameOrId: string, opts: { force?: boolean } = {}): Promise<void> {
+  public async removeContainer(nameOrId: string, opts: RemoveContainerOptions = {}): Promise<void> {
     try {
       // Docker's `rm -v`: the container's anonymous volumes go with it, named volumes never.
-      await this.containers.remove(nameOrId, { force: opts.force, volumes: true });
+      await this.containers.remove(nameOrId, { force: opts.force, volumes: opts.keepAnonymousVolumes !== true });
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }
@@ -422,6 +473,7 @@ export class BuiltinDriver implements Driver {
     let labels: { [k: string]: string } | undefined;
     if (update.labels) {
       labels = ownLabels(record.Config.Labels, false);
+      for (const k of update.dropLabels ?? []) delete labels[k];
       Object.assign(labels, update.labels);
     }
     const limit = (v: number | null | undefined) => (v === undefined ? undefined : (v ?? 0));

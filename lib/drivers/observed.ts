@@ -39,6 +39,11 @@ import { ownLabels } from '../core/labels';
 import { normalizeSignal } from '../core/linux';
 import type { EngineDefaults, ImageDefaults, InPlaceField, ObservedContainerSpec, ObservedNetwork, ObservedVolume } from './types';
 
+/** Every volume a container has mounted, anonymous ones included (Docker's `Mounts` of type volume). */
+export function volumeMountsOf(c: Pick<ContainerInspectShape, 'Mounts'>): Array<{ name: string; target: string; readOnly: boolean }> {
+  return (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => ({ name: m.Name!, target: m.Destination, readOnly: m.RW === false }));
+}
+
 /** Docker's healthcheck settings (durations in nanoseconds, 0 = the engine's default). */
 export interface HealthConfigShape {
   readonly Test?: readonly string[] | null;
@@ -71,6 +76,8 @@ export interface EndpointShape {
 export interface ContainerInspectShape {
   readonly Id: string;
   readonly Config: {
+    /** The image as it was named when the container was made. */
+    readonly Image?: string;
     readonly Hostname?: string;
     readonly User?: string;
     readonly Env?: readonly string[] | null;

@@ -99,6 +99,8 @@ export interface ObservedContainer {
   readonly labels: { readonly [key: string]: string };
   /** The image id it runs. */
   readonly imageId: string;
+  /** The image as it was named when the container was made (`Config.Image`), when the engine says. */
+  readonly imageRef?: string;
   readonly status: ContainerStatus;
   readonly exitCode: number;
   readonly health?: 'starting' | 'healthy' | 'unhealthy';
@@ -107,6 +109,12 @@ export interface ObservedContainer {
   readonly spec: ObservedContainerSpec;
   /** Address per network while running. */
   readonly networks: { readonly [network: string]: { readonly ipv4Address: string; readonly aliases: string[] } };
+  /**
+   * Every volume mounted in it, by name and target — anonymous ones too (the image's VOLUMEs,
+   * `-v /path`), which `spec.mounts` leaves out: `import containers` names them so that their
+   * data outlives the container. Absent when the engine does not say.
+   */
+  readonly volumeMounts?: ReadonlyArray<{ readonly name: string; readonly target: string; readonly readOnly: boolean }>;
   /** Published ports while running (host ports resolved). */
   readonly ports: Array<{ readonly containerPort: number; readonly protocol: string; readonly hostIp: string; readonly hostPort: number }>;
 }
@@ -125,6 +133,25 @@ export interface ObservedStack {
   readonly networks: ObservedNetwork[];
   readonly volumes: ObservedVolume[];
   readonly containers: ObservedContainer[];
+  /**
+   * Objects that carry no `io.cdk-docker.stack` label but have the name of a plan resource
+   * (`Driver.unmanaged`): what the diff may *adopt*. Filled by the caller, not by `observe`.
+   */
+  readonly unmanaged?: UnmanagedObjects;
+}
+
+/** Containers, networks and volumes without cdk-docker's labels (made by hand, by Compose). */
+export interface UnmanagedObjects {
+  readonly networks: ObservedNetwork[];
+  readonly volumes: ObservedVolume[];
+  readonly containers: ObservedContainer[];
+}
+
+/** Which unmanaged objects `Driver.unmanaged` reports: those of these names; all of a kind when absent. */
+export interface UnmanagedQuery {
+  readonly containers?: readonly string[];
+  readonly networks?: readonly string[];
+  readonly volumes?: readonly string[];
 }
 
 /** A container to create: the plan's spec with what apply resolved. */
@@ -163,6 +190,16 @@ export interface ContainerFile {
   readonly secret: boolean;
 }
 
+export interface RemoveContainerOptions {
+  /** Remove it also when it runs. @default false */
+  readonly force?: boolean;
+  /**
+   * Keep its anonymous volumes too (Docker's `rm` without `-v`): an adopted container's are
+   * named in the code that adopts it, and their data must outlive it. @default false
+   */
+  readonly keepAnonymousVolumes?: boolean;
+}
+
 /** Changes the engine applies to an existing container without recreating it. */
 export interface ContainerUpdate {
   readonly restart?: ContainerSpec['restart'];
@@ -173,6 +210,8 @@ export interface ContainerUpdate {
   readonly name?: string;
   /** New labels (the spec hash after an in-place update). */
   readonly labels?: ManagedLabels;
+  /** Labels removed with the new ones (an adopted container's labels of the tool that made it). */
+  readonly dropLabels?: readonly string[];
 }
 
 /** What an engine applies when the plan leaves a setting out (the diff counts them as equal). */
@@ -324,6 +363,16 @@ export interface DriverCapabilities {
    */
   readonly relabel: boolean;
   /**
+   * What the diff says when adopting a container needs a replacement because the engine cannot
+   * change its labels (`Docker cannot relabel`). @default "the engine cannot relabel"
+   */
+  readonly noRelabel?: string;
+  /**
+   * Whether the engine can change an existing network's and volume's labels (the built-in
+   * runtime can, Docker cannot): adoption relabels them, else records them. @default false
+   */
+  readonly relabelNetworksAndVolumes?: boolean;
+  /**
    * Whether the engine runs a container resource's replicas itself (a Swarm service). Then the
    * reconciler hands it each changed container resource whole, through `applyContainer`,
    * instead of creating, replacing and removing the replicas one by one; and waits for a
@@ -456,7 +505,7 @@ export interface Driver {
   /** Stops with the container's stop signal and timeout; nothing when it is not running. */
   stopContainer(nameOrId: string): Promise<void>;
   /** Removes (force: also when running); nothing when it is gone. Never removes named volumes. */
-  removeContainer(nameOrId: string, opts?: { force?: boolean }): Promise<void>;
+  removeContainer(nameOrId: string, opts?: RemoveContainerOptions): Promise<void>;
   updateContainer(nameOrId: string, update: ContainerUpdate): Promise<void>;
   connectNetwork(container: string, network: string, opts: { aliases: string[]; ipv4Address?: string }): Promise<void>;
   disconnectNetwork(container: string, network: string): Promise<void>;
@@ -488,6 +537,21 @@ export interface Driver {
    * or a variable without a name.
    */
   exec(nameOrId: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+
+  /**
+   * The containers, networks and volumes that carry no `io.cdk-docker.stack` label (all of a kind,
+   * or those `query` names), observed as `observe` observes a stack's: for `import containers`
+   * and adoption. Networks the engine makes itself (its default, `host`, `none`) are left out.
+   */
+  unmanaged?(query?: UnmanagedQuery): Promise<UnmanagedObjects>;
+  /**
+   * Makes an unmanaged network or volume `name` the stack's whose `labels` are given, leaving its
+   * settings and data as they are: by changing its labels where the engine can
+   * (`capabilities.relabelNetworksAndVolumes`; the labels of the tool that made it go), else by
+   * recording the adoption where `observe` sees it (a record volume, see ./adopted), `observe`
+   * reporting the object with `labels` from then on. Idempotent.
+   */
+  adoptObject?(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void>;
 
   /**
    * Extracts the tar stream `archive` into the directory `path` (absolute) of the container,

@@ -5,6 +5,7 @@ import type { ContainerFile, ContainerUpdate, Driver, ImageProgress, ManagedLabe
 import { LABELS } from '../drivers/types';
 import { lastOutput } from '../drivers/output';
 import { CdkDockerError } from '../core/errors';
+import { isForeignToolLabel } from '../core/labels';
 import { limiter, mapLimit } from '../core/concurrency';
 import { readEnvFile } from '../core/env';
 import { managedLabels, replicaName } from './hash';
@@ -145,11 +146,14 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
   // A driver that owns replicas gets each container resource's changes as one.
   const changes = caps.ownsReplicas ? wholeContainerChanges(plan, diff.changes) : diff.changes;
   const imageIds = new Map<string, string>();
-  const containers = new Map(observed.containers.map((c) => [c.name, c]));
+  // Unmanaged containers the diff adopts are found by name like the stack's own.
+  const containers = new Map([...(observed.unmanaged?.containers ?? []), ...observed.containers].map((c) => [c.name, c]));
   const failures: string[] = [];
   // Container resources this apply replaced or changed (not only started): their dependents that
   // ask for it (`dependsOn` restart) are restarted once everything else has run.
   const changedContainers = new Set<string>();
+  // Containers adopted by replacement go one at a time: a service is never down twice at once.
+  const oneAtATime = limiter(1);
 
   // Image ids for every image resource (containers are created from them): those the diff
   // observed, unless the apply changes them (then ensureImage gives the id).
@@ -182,6 +186,12 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     const resource = plan.resources[change.logicalId] as Resource | undefined;
     if (change.action === 'delete') return remove(change);
     if (change.reasons.length === 1 && change.reasons[0].field === 'dependsOn.restart') return restartContainer(change);
+    if (change.adopt?.by === 'conflict') {
+      throw new ApplyError(
+        `${change.type} ${change.name} exists without cdk-docker's labels and ${change.adopt.note ?? 'its settings differ from the plan'} (${change.reasons.map((r) => r.field).join(', ')}); ` +
+          'apply does not replace what it did not make: make the code match it (cdk-docker import containers), or rename or remove it',
+      );
+    }
     if (!resource) throw new ApplyError(`${change.path} is not in the plan`);
     const labels = managedLabels(plan, change.logicalId, change.type === 'container' ? change.replica ?? 1 : undefined);
     switch (resource.type) {
@@ -191,18 +201,29 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
         return change.action === 'create' ? `ready (${img.id.slice(7, 19)})` : `updated (${img.id.slice(7, 19)})`;
       }
       case 'network':
-        if (change.action === 'replace') await driver.removeNetwork(resource.name);
-        if (change.action !== 'no-op') await driver.createNetwork(resource.name, resource.spec, labels);
-        return change.action === 'replace' ? 'replaced' : 'created';
       case 'volume':
-        if (change.action === 'replace') {
+        if (change.action === 'adopt' && change.adopt?.by !== 'replace') {
+          if (!driver.adoptObject) throw new ApplyError(`${resource.type} ${resource.name} exists without cdk-docker's labels and the ${driver.name} driver cannot adopt it; remove it or rename the resource`);
+          await driver.adoptObject(resource.type, resource.name, labels);
+          return change.adopt?.by === 'record' ? 'adopted (kept as it is, recorded)' : 'adopted (relabelled in place)';
+        }
+        break;
+    }
+    const replacing = change.action === 'replace' || change.action === 'adopt';
+    switch (resource.type) {
+      case 'network':
+        if (replacing) await driver.removeNetwork(resource.name);
+        if (change.action !== 'no-op') await driver.createNetwork(resource.name, resource.spec, labels);
+        return replacing ? 'replaced' : 'created';
+      case 'volume':
+        if (replacing) {
           if (!opts.allowDataLoss) {
             throw new ApplyError(`volume ${resource.name} would have to be recreated (${change.reasons.map((r) => r.field).join(', ')} changed) and its data would be lost; apply with --allow-data-loss to accept that`);
           }
           await driver.removeVolume(resource.name);
         }
         await driver.createVolume(resource.name, resource.spec, labels);
-        return change.action === 'replace' ? 'recreated' : 'created';
+        return replacing ? 'recreated' : 'created';
       case 'container':
         return container(change, resource, labels);
     }
@@ -213,10 +234,25 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     if (caps.ownsReplicas) return wholeContainer(change, resource, labels);
     const name = change.name;
     const existing = containers.get(name);
+    if (change.action === 'adopt' && existing) {
+      if (change.adopt?.by === 'relabel') {
+        // In place: the labels become ours (the other tool's go), the process runs on.
+        const dropLabels = Object.keys(existing.labels).filter(isForeignToolLabel);
+        await updateInPlace(change, resource, existing, labels, dropLabels);
+        return 'adopted (relabelled in place)';
+      }
+      return oneAtATime(async () => `adopted, ${await replaceContainer(change, resource, labels, existing)}`);
+    }
     if (change.action === 'update' && existing) {
       await updateInPlace(change, resource, existing, labels);
       return `updated (${change.reasons.map((r) => r.field).join(', ')})`;
     }
+    return replaceContainer(change, resource, labels, existing);
+  };
+
+  /** Creates the container, replacing `existing` if there is one. */
+  const replaceContainer = async (change: Change, resource: ContainerResource, labels: ManagedLabels, existing: ObservedContainer | undefined): Promise<string> => {
+    const name = change.name;
     const imageId = imageIdOf(change, resource);
     await waitForDependencies(resource);
     const env = resolveEnv(resource.spec, opts.env);
@@ -224,23 +260,26 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     const networkContainer = networkContainerOf(plan, resource.spec);
     const extra = { ...(files.length > 0 ? { files } : {}), ...(networkContainer !== undefined ? { networkContainer } : {}) };
     const fixedPorts = resource.spec.ports.some((p) => p.hostPort !== 0);
-    if (change.action === 'replace' && existing && canRename && !fixedPorts && resource.spec.networkMode !== 'host') {
+    const replacing = change.action === 'replace' || change.action === 'adopt';
+    // An adopted container's anonymous volumes are named in the plan: they stay.
+    const removeOld = { force: true, ...(change.action === 'adopt' ? { keepAnonymousVolumes: true } : {}) };
+    if (replacing && existing && canRename && !fixedPorts && resource.spec.networkMode !== 'host') {
       // Start the new one first; the old one goes once the new one runs.
       const temp = `${name}-next`;
       if (containers.has(temp)) await driver.removeContainer(temp, { force: true });
       await driver.createContainer({ name: temp, spec: resource.spec, imageId, env, labels, ...extra });
       await startAndCheck(temp);
-      await driver.removeContainer(existing.id, { force: true });
+      await driver.removeContainer(existing.id, removeOld);
       await driver.updateContainer(temp, { name });
-      return `replaced (${change.reasons.map((r) => r.field).join(', ')})`;
+      return `replaced${change.reasons.length > 0 ? ` (${change.reasons.map((r) => r.field).join(', ')})` : ''}`;
     }
-    if (existing) await driver.removeContainer(existing.id, { force: true });
+    if (existing) await driver.removeContainer(existing.id, removeOld);
     // A crashed earlier apply may have left the temporary container of a replacement (it carries
     // the stack's labels, so observe saw it).
     if (canRename && containers.has(`${name}-next`)) await driver.removeContainer(`${name}-next`, { force: true });
     await driver.createContainer({ name, spec: resource.spec, imageId, env, labels, ...extra });
     await startAndCheck(name);
-    return change.action === 'replace' ? `replaced (${change.reasons.map((r) => r.field).join(', ')})` : 'created and started';
+    return replacing ? `replaced${change.reasons.length > 0 ? ` (${change.reasons.map((r) => r.field).join(', ')})` : ''}` : 'created and started';
   };
 
   const imageIdOf = (change: Change, resource: ContainerResource): string => {
@@ -278,7 +317,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     }
   };
 
-  const updateInPlace = async (change: Change, resource: ContainerResource, existing: ObservedContainer, labels: ManagedLabels): Promise<void> => {
+  const updateInPlace = async (change: Change, resource: ContainerResource, existing: ObservedContainer, labels: ManagedLabels, dropLabels: readonly string[] = []): Promise<void> => {
     const spec = resource.spec;
     const can = (f: (typeof caps.inPlace)[number]) => caps.inPlace.includes(f);
     const update: ContainerUpdate = {
@@ -287,6 +326,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
       ...(can('nanoCpus') ? { nanoCpus: spec.nanoCpus ?? null } : {}),
       ...(can('pidsLimit') ? { pidsLimit: spec.pidsLimit ?? null } : {}),
       ...(caps.relabel ? { labels } : {}),
+      ...(caps.relabel && dropLabels.length > 0 ? { dropLabels } : {}),
       ...(existing.name !== change.name ? { name: change.name } : {}),
     };
     if (Object.keys(update).length > 0) await driver.updateContainer(existing.id, update);

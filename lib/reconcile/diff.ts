@@ -54,7 +54,7 @@
  */
 
 import { ValidationError } from '../core/errors';
-import { ownLabels } from '../core/labels';
+import { isForeignToolLabel, ownLabels } from '../core/labels';
 import { normalizeSignal } from '../core/linux';
 import { LABELS } from '../drivers/types';
 import type {
@@ -69,6 +69,7 @@ import type {
   ObservedNetwork,
   ObservedStack,
   ObservedVolume,
+  UnmanagedObjects,
 } from '../drivers/types';
 import { DEFAULT_DEPLOY } from '../plan/types';
 import type {
@@ -88,7 +89,7 @@ import type {
 import { containerInputs, ContainerInputs, EXTRA_LABELS, imageOf, parseInputs, replicaName, replicaOf, specHash } from './hash';
 import { dependencyOrder, TYPE_RANK } from './graph';
 import { serviceChanges } from './whole';
-import { Change, ChangeAction, KNOWN_AFTER_APPLY, MASKED, Reason, StackDiff } from './types';
+import { Adoption, Change, ChangeAction, KNOWN_AFTER_APPLY, MASKED, Reason, StackDiff } from './types';
 
 /** Observed images by the logical id of their image resource (undefined = not present). */
 export interface ObservedImages {
@@ -168,12 +169,20 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
     const r = plan.resources[id];
     if (r.type === 'network') {
       const obs = claimedNetworks.get(id);
-      const change = obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffNetwork(r, obs, engine.defaults));
+      const free = obs === undefined ? unmanaged(observed.unmanaged, 'networks', r.name) : undefined;
+      const change =
+        free !== undefined
+          ? adopted(id, r, r.name, diffNetwork(r, free, engine.defaults), engine, adoptHow(engine))
+          : obs === undefined
+            ? created(id, r)
+            : withReasons(id, r, r.name, diffNetwork(r, obs, engine.defaults));
       if (change.action === 'replace' && obs !== undefined) replacedNetworks.set(obs.name, obs);
       resourceChanges.set(id, [change]);
     } else if (r.type === 'volume') {
       const obs = claimedVolumes.get(id);
-      const change = obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffVolume(r, obs));
+      const free = obs === undefined ? unmanaged(observed.unmanaged, 'volumes', r.name) : undefined;
+      const change =
+        free !== undefined ? adopted(id, r, r.name, diffVolume(r, free), engine, adoptHow(engine)) : obs === undefined ? created(id, r) : withReasons(id, r, r.name, diffVolume(r, obs));
       if (change.action === 'replace' && obs !== undefined) replacedVolumes.add(obs.name);
       resourceChanges.set(id, [change]);
     }
@@ -185,7 +194,8 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
     } else if (r.type === 'container') {
       const observedReplicas = claimedContainers.get(id) ?? new Map<number, ObservedContainer>();
       for (let replica = 1; replica <= r.spec.replicas; replica++) {
-        const obs = observedReplicas.get(replica);
+        const free = observedReplicas.get(replica) === undefined ? unmanaged(observed.unmanaged, 'containers', replicaName(r.name, replica)) : undefined;
+        const obs = observedReplicas.get(replica) ?? free;
         const name = replicaName(r.name, replica);
         if (obs === undefined) {
           const change = { ...created(id, r), name, replica };
@@ -210,7 +220,8 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
             ? { networkContainer: { name: sharedName, observed: containersByName.get(sharedName), change: shared !== undefined ? firstReplicaChanges.get(shared) : undefined } }
             : {}),
         };
-        const change = { ...withReasons(id, r, name, diffContainer(ctx)), replica };
+        const reasons = diffContainer(ctx);
+        const change = { ...(free !== undefined ? adopted(id, r, name, reasons, engine, engine.relabel ? 'relabel' : 'replace') : withReasons(id, r, name, reasons)), replica };
         if (replica === 1) firstReplicaChanges.set(id, change);
         changes.push(change);
       }
@@ -742,6 +753,9 @@ function diffMounts(ctx: ContainerContext, replace: (f: string, b: unknown, a: u
   want.forEach((w, i) => {
     const h = byTarget.get(w.target);
     byTarget.delete(w.target);
+    // An anonymous volume (the spec leaves those out) that the plan names: the same mount.
+    const named = (ctx.observed.volumeMounts ?? []).some((v) => w.type === 'volume' && v.target === w.target && v.name === w.source && v.readOnly === w.readOnly);
+    if (h === undefined && named) return undefined;
     if (h === undefined) return replace(`mounts[${i}]`, undefined, showMount(w));
     if (h.type !== w.type) return replace(`mounts[${i}]`, showMount(h), showMount(w));
     if (w.type !== 'tmpfs' && h.type !== 'tmpfs') {
@@ -834,7 +848,8 @@ function diffNetworks(
       continue;
     }
     const ha = [...new Set(h.aliases ?? [])].filter((a) => !auto.has(a) || w.aliases.includes(a)).sort();
-    const wa = [...new Set(w.aliases)].sort();
+    // Its own name resolves on every network it joins: wanted as an alias, it is there already.
+    const wa = [...new Set(w.aliases)].filter((a) => a !== obs.name || ha.includes(a)).sort();
     if (!eq(ha, wa)) replace(`networks.${w.network}.aliases`, show(ha), show(wa));
     if (w.ipv4Address !== undefined && h.ipv4Address !== w.ipv4Address) replace(`networks.${w.network}.ipv4Address`, show(h.ipv4Address), show(w.ipv4Address));
   }
@@ -860,6 +875,48 @@ function expectedName(plan: Plan, byPath: { container: Map<string, string> }, c:
 /** What a difference in `field` needs on this engine: in place when it says so, else a replace. */
 function inPlaceNeed(engine: DriverCapabilities): (field: InPlaceField) => Reason['needs'] {
   return (field) => (engine.inPlace.includes(field) ? 'update' : 'replace');
+}
+
+/**
+ * The unmanaged object of `kind` named `name`, if the caller found one (ObservedStack.unmanaged),
+ * with the labels of the tool that made it (Compose's) left out: they are not the user's, and
+ * adoption drops them.
+ */
+function unmanaged<K extends keyof UnmanagedObjects>(objects: UnmanagedObjects | undefined, kind: K, name: string): UnmanagedObjects[K][number] | undefined {
+  const o = (objects?.[kind] as ReadonlyArray<UnmanagedObjects[K][number]> | undefined)?.find((x) => x.name === name);
+  if (o === undefined) return undefined;
+  const strip = (labels: { readonly [k: string]: string }): { [k: string]: string } => Object.fromEntries(Object.entries(labels).filter(([k]) => !isForeignToolLabel(k)));
+  const spec = 'spec' in o ? { spec: { ...o.spec, labels: strip(o.spec.labels ?? {}) } } : {};
+  return { ...o, labels: strip(o.labels), ...spec } as UnmanagedObjects[K][number];
+}
+
+/** How an engine adopts a network or a volume whose settings are the plan's. */
+function adoptHow(engine: DriverCapabilities): 'relabel' | 'record' {
+  return engine.relabelNetworksAndVolumes ? 'relabel' : 'record';
+}
+
+/**
+ * An existing object without our labels becomes the resource when its settings are the plan's
+ * (differences the engine changes in place are made too): relabelled, recorded, or — a container
+ * on an engine that cannot relabel — replaced by one of the same settings. One whose settings
+ * differ is a conflict: the reasons say which, and apply refuses it.
+ */
+function adopted(logicalId: string, r: Resource, name: string, reasons: Reason[], engine: DriverCapabilities, by: 'relabel' | 'replace' | 'record'): Change {
+  const differs = reasons.filter((x) => x.needs === 'replace');
+  const adopt: Adoption =
+    differs.length > 0
+      ? { by: 'conflict', note: differing(differs) }
+      : by === 'replace'
+        ? { by, note: engine.noRelabel ?? 'the engine cannot relabel' }
+        : { by };
+  return { logicalId, path: r.path, type: r.type, name, action: 'adopt', reasons, adopt };
+}
+
+/** `its command and env differ from the plan`: the settings behind an adoption's replacement. */
+function differing(reasons: readonly Reason[]): string {
+  const fields = [...new Set(reasons.map((x) => x.field.split(/[.[]/)[0]))];
+  const list = fields.length === 1 ? fields[0] : `${fields.slice(0, -1).join(', ')} and ${fields[fields.length - 1]}`;
+  return `its ${list} ${fields.length === 1 && !fields[0].endsWith('s') ? 'differs' : 'differ'} from the plan`;
 }
 
 function created(logicalId: string, r: Resource): Change {

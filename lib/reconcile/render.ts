@@ -22,15 +22,18 @@ export interface DiffSummary {
   readonly change: number;
   readonly replace: number;
   readonly destroy: number;
+  /** Existing objects without our labels that become the stack's (present only when there are some). */
+  readonly adopt?: number;
 }
 
-const SYMBOL: { readonly [a in ChangeAction]: string } = { create: '  +', update: '  ~', replace: '-/+', delete: '  -', 'no-op': '   ' };
+const SYMBOL: { readonly [a in ChangeAction]: string } = { create: '  +', update: '  ~', replace: '-/+', delete: '  -', 'no-op': '   ', adopt: ' <=' };
 const ABSENT = '(none)';
 
 /** Counts of changes by kind. */
 export function summarize(diff: StackDiff): DiffSummary {
   const n = (a: ChangeAction): number => diff.changes.filter((c) => c.action === a).length;
-  return { add: n('create'), change: n('update'), replace: n('replace'), destroy: n('delete') };
+  const adopt = n('adopt');
+  return { add: n('create'), change: n('update'), replace: n('replace'), destroy: n('delete'), ...(adopt > 0 ? { adopt } : {}) };
 }
 
 /** True when applying `diff` would do anything. */
@@ -52,20 +55,31 @@ export function renderDiff(diff: StackDiff, opts: RenderOptions): string {
     replace: pc.magenta,
     delete: pc.red,
     'no-op': (s) => s,
+    adopt: pc.cyan,
   };
   if (!hasChanges(diff)) return 'No changes. The stack matches the plan.\n';
   const lines: string[] = [];
   for (const c of diff.changes) {
     if (c.action === 'no-op') continue;
-    lines.push(`${paint[c.action](SYMBOL[c.action])} ${c.type} ${pc.bold(c.path)} (${c.name})`);
+    const how =
+      c.adopt === undefined
+        ? ''
+        : c.adopt.by === 'conflict'
+          ? ` adopt refused: exists without cdk-docker's labels and ${c.adopt.note ?? 'its settings differ from the plan'}; make the code match it (cdk-docker import containers) or rename it`
+          : c.adopt.by === 'replace'
+            ? ` adopt (replace: ${c.adopt.note ?? 'the engine cannot relabel'})`
+            : c.adopt.by === 'record'
+              ? ' adopt (kept as it is, recorded)'
+              : ' adopt';
+    lines.push(`${paint[c.action](SYMBOL[c.action])} ${c.type} ${pc.bold(c.path)} (${c.name})${paint[c.action](how)}`);
     for (const r of c.reasons) {
-      const forces = c.action === 'replace' && r.needs === 'replace';
+      const forces = (c.action === 'replace' || c.adopt?.by === 'replace') && r.needs === 'replace';
       const note = forces ? (c.type === 'volume' ? ' (forces replacement: the volume and its data are deleted; apply needs --allow-data-loss)' : ' (forces replacement)') : r.effect ? ` (${r.effect})` : '';
       lines.push(`      ${reasonText(r)}${forces ? pc.red(note) : note}`);
     }
   }
   const s = summarize(diff);
-  lines.push('', `Plan: ${s.add} to add, ${s.change} to change, ${s.replace} to replace, ${s.destroy} to destroy.`);
+  lines.push('', `Plan: ${s.adopt ? `${s.adopt} to adopt, ` : ''}${s.add} to add, ${s.change} to change, ${s.replace} to replace, ${s.destroy} to destroy.`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -81,6 +95,7 @@ export function diffToJson(diff: StackDiff): { stack: string; summary: DiffSumma
       name: c.name,
       action: c.action,
       ...(c.replica !== undefined ? { replica: c.replica } : {}),
+      ...(c.adopt !== undefined ? { adopt: c.adopt } : {}),
       reasons: c.reasons.map((r) => ({ field: r.field, ...(r.before !== undefined ? { before: r.before } : {}), ...(r.after !== undefined ? { after: r.after } : {}), needs: r.needs, ...(r.effect !== undefined ? { effect: r.effect } : {}) })),
     })),
   };

@@ -43,11 +43,13 @@ export interface SavedPlan {
 
 /** What a saved plan must still match: ids, names, labels and run states (not health or counters). */
 export function fingerprint(observed: ObservedStack): string {
-  return hashObject({
-    containers: observed.containers.map((c) => ({ id: c.id, name: c.name, labels: c.labels, imageId: c.imageId, status: c.status })).sort((a, b) => a.id.localeCompare(b.id)),
-    networks: observed.networks.map((n) => ({ id: n.id, name: n.name, labels: n.labels })).sort((a, b) => a.id.localeCompare(b.id)),
-    volumes: observed.volumes.map((v) => ({ name: v.name, labels: v.labels })).sort((a, b) => a.name.localeCompare(b.name)),
+  const objects = (o: Omit<ObservedStack, 'unmanaged'>) => ({
+    containers: o.containers.map((c) => ({ id: c.id, name: c.name, labels: c.labels, imageId: c.imageId, status: c.status })).sort((a, b) => a.id.localeCompare(b.id)),
+    networks: o.networks.map((n) => ({ id: n.id, name: n.name, labels: n.labels })).sort((a, b) => a.id.localeCompare(b.id)),
+    volumes: o.volumes.map((v) => ({ name: v.name, labels: v.labels })).sort((a, b) => a.name.localeCompare(b.name)),
   });
+  // The objects a saved plan adopts are part of what was reviewed (absent: the same hash as before).
+  return hashObject({ ...objects(observed), ...(observed.unmanaged !== undefined ? { unmanaged: objects(observed.unmanaged) } : {}) });
 }
 
 function keyId(key: Buffer): string {

@@ -3,7 +3,9 @@
  *
  * Terms
  * - A *change* is what one plan resource (or one orphan) needs: `create`, `update` (in place),
- *   `replace` (remove and create again), `delete` (an orphan) or `no-op`.
+ *   `replace` (remove and create again), `delete` (an orphan), `no-op`, or `adopt` (an object
+ *   with the resource's name exists without cdk-docker's labels — made by hand or by Compose —
+ *   and becomes the stack's instead of a duplicate being created; see Adoption).
  * - Every change but create/no-op carries *reasons*: the field that differs, the old and new
  *   values as shown to users (secrets masked), and what that field's change needs (`update` or
  *   `replace`). The change's action is the strongest of its reasons.
@@ -13,7 +15,22 @@
 
 import type { ResourceType } from '../plan/types';
 
-export type ChangeAction = 'create' | 'update' | 'replace' | 'delete' | 'no-op';
+export type ChangeAction = 'create' | 'update' | 'replace' | 'delete' | 'no-op' | 'adopt';
+
+/**
+ * How an `adopt` change makes an existing object without cdk-docker's labels the stack's:
+ * `relabel` (the engine changes its labels in place: no restart), `replace` (the engine cannot
+ * relabel a container: a new one made from the same settings takes its place, volumes and their
+ * data kept), `record` (a network or volume left as it is, its adoption recorded by the driver
+ * where observe sees it), or `conflict`: its settings differ from the plan's (the reasons say
+ * which), so it is not the resource's — apply refuses it rather than replace or delete what it
+ * did not make.
+ */
+export interface Adoption {
+  readonly by: 'relabel' | 'replace' | 'record' | 'conflict';
+  /** Why it is replaced or refused, as the diff shows it (`Docker cannot relabel`). */
+  readonly note?: string;
+}
 
 export const KNOWN_AFTER_APPLY = '(known after apply)';
 export const MASKED = '(sensitive)';
@@ -45,6 +62,8 @@ export interface Change {
   readonly reasons: Reason[];
   /** For containers: which replica (1-based); undefined for other kinds. */
   readonly replica?: number;
+  /** For `adopt`: how. */
+  readonly adopt?: Adoption;
 }
 
 /** The result of a diff of one stack. */

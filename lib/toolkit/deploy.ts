@@ -65,7 +65,7 @@ export interface DestroyOptions extends DeployOptions {
   readonly volumes?: boolean;
 }
 
-export type ChangeCounts = { create: number; update: number; replace: number; delete: number };
+export type ChangeCounts = { create: number; update: number; replace: number; delete: number; adopt?: number };
 
 /** What apply did to one stack. */
 export interface ApplyResult {
@@ -188,12 +188,13 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
             if (e.phase === 'start') progress.layer(who, `${verb(e.change.action)}…`);
             else if (e.phase === 'progress') progress.layer(who, e.message ?? '');
             else if (e.phase === 'done') {
-              if (e.change.action !== 'no-op') counts[e.change.action]++;
+              if (e.change.action === 'adopt') counts.adopt = (counts.adopt ?? 0) + 1;
+              else if (e.change.action !== 'no-op') counts[e.change.action]++;
               progress.layer(who, `${e.message ?? 'done'} [${((e.ms ?? 0) / 1000).toFixed(1)}s]`);
             } else progress.layer(who, `${pc.red('failed')}: ${(e.message ?? '').split('\n')[0]}`);
           },
         }).finally(() => progress.line(''));
-        out.write(`Apply complete! Resources: ${counts.create} added, ${counts.update} changed, ${counts.replace} replaced, ${counts.delete} destroyed.\n`);
+        out.write(`Apply complete! Resources: ${counts.adopt ? `${counts.adopt} adopted, ` : ''}${counts.create} added, ${counts.update} changed, ${counts.replace} replaced, ${counts.delete} destroyed.\n`);
         out.write(await renderOutputs(plan, driver));
         return { stack: plan.stack, diff: d, outcome: 'applied', counts };
       }),
@@ -228,7 +229,7 @@ export async function destroy(options: DestroyOptions): Promise<DestroyResult[]>
 }
 
 function verb(action: string): string {
-  return { create: 'creating', update: 'updating', replace: 'replacing', delete: 'removing', 'no-op': 'checking' }[action] ?? action;
+  return { create: 'creating', update: 'updating', replace: 'replacing', delete: 'removing', 'no-op': 'checking', adopt: 'adopting' }[action] ?? action;
 }
 
 /** The stack's outputs: each container's addresses and published ports. */

@@ -180,6 +180,20 @@ export class NetworkStore {
 
   // --- changes ---------------------------------------------------------------------------------
 
+  /**
+   * Replaces a network's labels (nothing else changes: its bridge, addresses and endpoints stay).
+   * Docker has no such call; the reconciler uses it to adopt a network it did not make.
+   */
+  public async setLabels(ref: string, labels: { readonly [key: string]: string }): Promise<NetworkRecord> {
+    return this.locked(async () => {
+      const r = await this.get(ref);
+      if (r.Name === DEFAULT_NETWORK) throw new InvalidArgumentError(`network ${r.Name}: the default network's labels cannot change`);
+      const next: NetworkRecord = { ...r, Labels: Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+      this.write(next);
+      return next;
+    });
+  }
+
   /** Creates the default network `bridge` unless it exists. */
   public async ensureDefault(): Promise<NetworkRecord> {
     return this.locked(async () => {

@@ -209,6 +209,20 @@ export class VolumeStore {
   }
 
   /**
+   * Replaces a volume's labels (its data and options stay). Docker has no such call; the
+   * reconciler uses it to adopt a volume it did not make.
+   */
+  public async setLabels(name: string, labels: { readonly [key: string]: string }): Promise<VolumeRecord> {
+    for (const key of Object.keys(labels)) if (key.length === 0) throw new InvalidArgumentError(`volume ${name}: a label needs a name (KEY=VALUE)`);
+    return this.locked(() => {
+      const record = this.get(name);
+      const next: VolumeRecord = { ...record, Labels: sorted(labels) };
+      writeJsonAtomic(path.join(this.dir, record.Name, RECORD), next);
+      return next;
+    });
+  }
+
+  /**
    * Removes a volume and its data. Refused while a container uses it (Docker's `remove NAME:
    * volume is in use - [containers]`), with or without `force`; `force` only makes a missing
    * volume no error. Returns whether a volume was removed.

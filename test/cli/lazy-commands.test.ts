@@ -9,7 +9,7 @@ const names = (args?: string[]) => buildProgram(args).commands.map((c) => c.name
 describe('each command loads only its own file', () => {
   test('the table names every command of the full program, in help order', () => {
     expect(COMMAND_FILES.flatMap((f) => f.names)).toEqual(names());
-    expect(names()).toEqual(['synth', 'ls', 'graph', 'diff', 'apply', 'destroy', 'drift', 'ps', 'logs', 'exec', 'watch', 'init', 'import', 'doctor', 'runtime']);
+    expect(names()).toEqual(['synth', 'ls', 'graph', 'diff', 'apply', 'destroy', 'drift', 'ps', 'logs', 'exec', 'watch', 'init', 'import', 'export', 'doctor', 'runtime']);
   });
 
   test('a command registers its file; --version none; help, no command and unknown commands all', () => {
@@ -17,7 +17,7 @@ describe('each command loads only its own file', () => {
     expect(names(['runtime', 'ps'])).toEqual(['runtime']);
     expect(names(['--version'])).toEqual([]);
     expect(names(['-V'])).toEqual([]);
-    for (const args of [[], ['--help'], ['help'], ['aply']]) expect(names(args)).toHaveLength(15);
+    for (const args of [[], ['--help'], ['help'], ['aply']]) expect(names(args)).toHaveLength(16);
   });
 
   test('the runtime CLI registers only the file of the subcommand run', () => {

@@ -269,6 +269,63 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       expect(await driver.observe(`${prefix}-nothing`)).toEqual({ networks: [], volumes: [], containers: [] });
     });
 
+    containers('unmanaged reports objects without our labels by name; an adopted network and volume, and a relabelled container, are then the stack\'s', 'import containers and adoption read and take over containers: the Swarm driver has neither unmanaged nor adoptObject yet', async () => {
+      const adoptStack = `${prefix}-adopt`;
+      const [an, av, ac] = [n('adopt-net'), n('adopt-vol'), n('adopt-web')];
+      const none = {} as unknown as ManagedLabels;
+      made.networks.add(an);
+      made.volumes.add(av);
+      await driver.createNetwork(an, network({ labels: { 'com.docker.compose.network': 'front', tier: 'front' } }), none);
+      await driver.createVolume(av, volume(), none);
+      const made1 = await create(
+        ac,
+        spec({
+          command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'],
+          networks: [{ network: an, aliases: ['www'] }],
+          mounts: [{ type: 'volume', source: av, target: '/data', readOnly: false }],
+          labels: { 'com.docker.compose.project': 'p', team: 'blue' },
+        }),
+        { labels: none },
+      );
+      await driver.startContainer(ac);
+      expect(typeof driver.unmanaged).toBe('function');
+      expect(typeof driver.adoptObject).toBe('function');
+
+      const free = await driver.unmanaged!({ containers: [ac, n('missing')], networks: [an], volumes: [av] });
+      expect(free.containers.map((x) => x.name)).toEqual([ac]);
+      expect(free.containers[0]).toMatchObject({ id: made1.id, status: 'running', labels: { 'com.docker.compose.project': 'p', team: 'blue' } });
+      expect(free.containers[0].spec.networks).toEqual([{ network: an, aliases: ['www'] }]);
+      expect(free.networks.map((x) => x.name)).toEqual([an]);
+      expect(free.volumes.map((x) => x.name)).toEqual([av]);
+      // All of them: never a stack's own object.
+      const all = await driver.unmanaged!();
+      expect(all.containers.map((x) => x.name)).toContain(ac);
+      expect(all.containers.map((x) => x.name)).not.toContain(web);
+      expect(all.networks.map((x) => x.name)).not.toContain(net);
+      expect(await driver.observe(adoptStack)).toEqual({ networks: [], volumes: [], containers: [] });
+
+      await driver.adoptObject!('network', an, managed('net', 'sha256:n', adoptStack));
+      await driver.adoptObject!('volume', av, managed('vol', 'sha256:v', adoptStack));
+      if (driver.capabilities.relabel) await driver.updateContainer(ac, { labels: managed('web', 'sha256:w', adoptStack), dropLabels: ['com.docker.compose.project'] });
+      const adopted = await driver.observe(adoptStack);
+      expect(adopted.networks.map((x) => [x.name, x.labels])).toEqual([[an, { tier: 'front', ...managed('net', 'sha256:n', adoptStack) }]]);
+      expect(adopted.volumes.map((x) => [x.name, x.labels])).toEqual([[av, managed('vol', 'sha256:v', adoptStack)]]);
+      if (driver.capabilities.relabel) {
+        expect(adopted.containers.map((x) => [x.name, x.id, x.status, x.labels])).toEqual([[ac, made1.id, 'running', { team: 'blue', ...managed('web', 'sha256:w', adoptStack) }]]);
+      } else {
+        expect(adopted.containers).toEqual([]);
+      }
+      expect((await driver.unmanaged!({ containers: [], networks: [an], volumes: [av] })).networks).toEqual([]);
+      expect(await driver.listStacks()).toContain(adoptStack);
+
+      // Removing an adopted object removes its record.
+      await driver.removeContainer(ac, { force: true });
+      await driver.removeNetwork(an);
+      await driver.removeVolume(av);
+      expect(await driver.observe(adoptStack)).toEqual({ networks: [], volumes: [], containers: [] });
+      expect(await driver.listStacks()).not.toContain(adoptStack);
+    });
+
     containers('creating what exists with the same labels returns it; with other labels it is a conflict naming it', 'createContainer of an existing container: services are created by applyContainer, whose idempotence swarm.test.ts checks (an apply killed halfway carries on with its service)', async () => {
       const again = await driver.createContainer({ name: web, spec: webSpec(), imageId, env: { ...webSpec().env, SECRET_TOKEN: 's3cr3t' }, labels: managed('web', 'sha256:web1') });
       expect(again.name).toBe(web);
@@ -809,7 +866,7 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       expect(stopped.message).toMatch(/not running/);
     });
 
-    test('copyToContainer writes a tar into a running container without restarting it, and into a stopped one; a missing container or path is not found', async () => {
+    containers('copyToContainer writes a tar into a running container without restarting it, and into a stopped one; a missing container or path is not found', 'it copies into a container made here; a service\'s tasks are the swarm\'s, replaced on every update (the Swarm driver inherits the Docker driver\'s copy, for a task\'s container on the manager)', async () => {
       const name = await oneShot('copy-target', 'trap "exit 0" TERM; while true; do sleep 0.2; done');
       await driver.wait(name, 'started', 20_000);
       const tar = (files: Array<[string, string]>): Readable => {

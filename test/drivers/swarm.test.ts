@@ -409,6 +409,18 @@ describe('services one by one', () => {
     await destroyStack('swarm-global', replicated, driver);
   });
 
+  test('a service no node may run fails apply after a while, naming it and why', async () => {
+    const plan = stackOf('unplaced', (s, i) => {
+      new Container(s, 'svc', { image: i, command: loop, restart: Restart.ALWAYS, deploy: { placement: { constraints: ['node.labels.zone == nowhere'] } } });
+    });
+    const started = Date.now();
+    const e = await rejection(apply(plan));
+    expect(Date.now() - started).toBeLessThan(40_000);
+    expect(e.message).toMatch(/svc: service swarm-unplaced-svc cannot place its tasks \(0\/1 running; no suitable node \(scheduling constraints not satisfied on 1 node\)\)/);
+    expect(e.message).toContain('or change its placement');
+    await destroyStack('swarm-unplaced', plan, driver);
+  });
+
   test('listStacks names the stacks that have services, networks or volumes', async () => {
     const plan = stackOf('listed', (s, i) => {
       new Container(s, 'svc', { image: i, command: loop, restart: Restart.ALWAYS });

@@ -9,7 +9,8 @@ import { requireCommand } from './prereq';
  * A real Docker Swarm on this one machine, started and torn down by a test.
  *
  * Each node is a dockerd of its own in a network namespace of its own (`cdkcl-<slot>-<i>`) with
- * its own hostname (UTS namespace), mount namespace, data-root, exec-root, socket, pidfile and containerd, and its
+ * its own hostname (UTS namespace), mount namespace, data-root, exec-root, socket, pidfile,
+ * containerd and log file (`dockerd.log` in its state directory), and its
  * iptables rules inside that namespace (the routing mesh needs them there; the host's tables are
  * never touched). The nodes' `eth0` are veths into one bridge that lives in a hub namespace
  * (`cdkcl-<slot>-hub`, whose firewall is empty, so the host's FORWARD policy and br_netfilter
@@ -25,8 +26,8 @@ import { requireCommand } from './prereq';
  * `stop()` makes the workers and then the manager leave, stops each dockerd by its pid, waits
  * until no process is left in the node namespaces, unmounts what is left under the state
  * directory, deletes the namespaces, veths and bridge, and then fails if a process had to be
- * killed or if the host's iptables (rules naming our interfaces or our 10.165–10.169 octets)
- * differ from before.
+ * killed or if the host's iptables (rules naming our interfaces or the swarms' octets) differ
+ * from before.
  */
 export interface TestSwarm {
   readonly nodes: readonly SwarmNode[];
@@ -91,15 +92,17 @@ const SLOT_DIR = path.join(os.tmpdir(), 'cdkcl-slots');
 
 /**
  * The host's iptables rules that a swarm of ours could have left (ours never should): those naming
- * our interfaces or our octets. (Not Docker's chain names: other tests' dockerds on the host may
- * add those at the same time.)
+ * our interfaces or the swarms' octets — 10.165 (the bridges), 10.168 and 10.169 (the pools). Not
+ * 10.166/10.167, which a built-in root of test/drivers/swarm-cluster.test.ts uses on the host
+ * while other files' swarms run; not Docker's chain names, which other tests' dockerds on the
+ * host may add at the same time.
  */
 export function hostIptablesOfOurs(): string[] {
   const save = (cmd: string) => {
     const r = spawnSync(cmd, [], { encoding: 'utf8' });
     return r.status === 0 ? r.stdout.split('\n') : [];
   };
-  const ours = /cdkcl|\b10\.16[5-9]\./;
+  const ours = /cdkcl|\b10\.16[589]\./;
   return [...save('iptables-save'), ...save('ip6tables-save')].filter((l) => !l.startsWith('#') && ours.test(l)).map((l) => l.replace(/\[\d+:\d+\]/g, ''));
 }
 
@@ -219,7 +222,15 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cdk-docker-${label}-swarm-`));
   const names = slotNetns(slot, count);
   const children: ChildProcess[] = [];
+  /** Each dockerd's log file (its stderr). */
   const logs: string[] = [];
+  const logTail = (i: number): string => {
+    try {
+      return fs.readFileSync(logs[i], 'utf8').slice(-4000);
+    } catch {
+      return '(no log)';
+    }
+  };
   const nodes: SwarmNode[] = [];
   let stopped = false;
 
@@ -305,6 +316,8 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
       const sock = path.join(nodeDir, 'docker.sock');
       const host = `unix://${sock}`;
       const name = `${label}-${i}`;
+      logs.push(path.join(nodeDir, 'dockerd.log'));
+      const logFd = fs.openSync(logs[i], 'a');
       const child = spawn(
         'nsenter',
         [
@@ -323,11 +336,13 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
           '--containerd-plugins-namespace', `cdk-docker-${label}-${i}-plugins`,
           '--swarm-default-advertise-addr', address,
         ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
+        // Its log goes to a file, not a pipe: a pipe that this process stops draining (while it
+        // waits in spawnSync for a cdk-docker apply) fills, and dockerd then blocks in a log write
+        // holding libnetwork's locks — tasks hang in 'starting' (seen in bench/swarm).
+        { stdio: ['ignore', 'ignore', logFd] },
       );
+      fs.closeSync(logFd);
       children.push(child);
-      logs.push('');
-      child.stderr!.on('data', (d) => (logs[i] = (logs[i] + d).slice(-4000)));
       const run = (args: string[], input?: Buffer | string) =>
         execFileSync(docker, args, { env: { ...process.env, DOCKER_HOST: host }, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 180_000 });
       const exec = (command: string, args: string[], input?: Buffer | string) =>
@@ -338,12 +353,12 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
     const deadline = Date.now() + 60_000;
     for (const [i, n] of nodes.entries()) {
       for (;;) {
-        if (children[i].exitCode !== null) throw new Error(`dockerd of ${n.name} exited (${children[i].exitCode}): ${logs[i]}`);
+        if (children[i].exitCode !== null) throw new Error(`dockerd of ${n.name} exited (${children[i].exitCode}): ${logTail(i)}`);
         try {
           n.docker(['version', '--format', '{{.Server.Version}}']);
           break;
         } catch {
-          if (Date.now() > deadline) throw new Error(`dockerd of ${n.name} did not start within 60 s: ${logs[i]}`);
+          if (Date.now() > deadline) throw new Error(`dockerd of ${n.name} did not start within 60 s: ${logTail(i)}`);
           await new Promise((r) => setTimeout(r, 200));
         }
       }
@@ -363,7 +378,7 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
     }
     for (const [i, n] of nodes.entries()) {
       (n as { id: string }).id = n.docker(['info', '--format', '{{.Swarm.NodeID}}']).trim();
-      if (!n.id) throw new Error(`node ${n.name} has no swarm node id: ${logs[i]}`);
+      if (!n.id) throw new Error(`node ${n.name} has no swarm node id: ${logTail(i)}`);
     }
     const readyBy = Date.now() + 60_000;
     for (;;) {

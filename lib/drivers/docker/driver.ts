@@ -71,7 +71,11 @@ import {
   ObservedNetwork,
   ObservedStack,
   ObservedVolume,
+  RemoveContainerOptions,
+  UnmanagedObjects,
+  UnmanagedQuery,
 } from '../types';
+import { adoptedObjects, adoptionRecordName, isAdoptionRecord, withAdoptions, writeAdoptionRecord } from '../adopted';
 import { registryAuthHeaders, registryConfigHeaders } from './auth';
 import { DockerClient } from './client';
 import { buildContext } from './context';
@@ -106,6 +110,7 @@ export const DOCKER_CAPABILITIES: DriverCapabilities = {
   defaults: DOCKER_DEFAULTS,
   inPlace: DOCKER_IN_PLACE,
   relabel: false,
+  noRelabel: 'Docker cannot relabel',
   ownsReplicas: false,
   unsupported: {
     ...swarmOnly('docker'),
@@ -298,11 +303,51 @@ export class DockerDriver implements Driver {
       const c = await this.inspect(id);
       if (c) containers.push(await this.observeInspected(c));
     });
-    return {
+    return withAdoptions((q) => this.unlabelled(q, true), {
       networks: nets.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(observedNetwork).sort(byName),
       volumes: (vols.Volumes ?? []).filter((v) => mine(v.Labels)).map(observedVolume).sort(byName),
       containers: containers.sort(byName),
+    });
+  }
+
+  public async unmanaged(query: UnmanagedQuery = {}): Promise<UnmanagedObjects> {
+    return this.unlabelled(query, false);
+  }
+
+  /** Objects without our stack label; those a record adopts only with `adopted`. */
+  private async unlabelled(query: UnmanagedQuery, adoptedToo: boolean): Promise<UnmanagedObjects> {
+    const free = (labels: { readonly [k: string]: string } | null | undefined) => labels?.[LABELS.stack] === undefined && labels?.[LOCK_LABELS.stack] === undefined;
+    const pick = (names: readonly string[] | undefined, name: string) => names === undefined || names.includes(name);
+    const [rows, nets, vols] = await Promise.all([
+      query.containers?.length === 0
+        ? Promise.resolve([])
+        : this.client.request<Array<{ Id: string; Names?: string[] | null; Labels?: { [k: string]: string } | null }>>('GET', '/containers/json', { query: { all: true } }),
+      query.networks?.length === 0 ? Promise.resolve([]) : this.client.request<DockerNetworkInspect[]>('GET', '/networks'),
+      // Always: the records among them say which networks and volumes are adopted already.
+      this.client.request<{ Volumes: DockerVolumeInspect[] | null }>('GET', '/volumes'),
+    ]);
+    const containers: ObservedContainer[] = [];
+    const ids = rows.filter((r) => free(r.Labels) && (r.Names ?? []).some((n) => pick(query.containers, n.replace(/^\//, '')))).map((r) => r.Id);
+    await forEachLimit(ids, INSPECT_CONCURRENCY, async (id) => {
+      const c = await this.inspect(id);
+      if (c) containers.push(await this.observeInspected(c));
+    });
+    // The networks Docker makes itself are no one's to adopt.
+    const own = new Set([DEFAULT_NETWORK, 'host', 'none']);
+    const adopted = adoptedObjects((vols.Volumes ?? []).map((v) => ({ labels: v.Labels ?? {} })));
+    return {
+      containers: containers.sort(byName),
+      networks: nets.filter((n) => !own.has(n.Name) && free(n.Labels) && (adoptedToo || !adopted.has(`network:${n.Name}`)) && pick(query.networks, n.Name)).map(observedNetwork).sort(byName),
+      volumes: (vols.Volumes ?? [])
+        .filter((v) => free(v.Labels) && !isAdoptionRecord(v.Labels ?? {}) && (adoptedToo || !adopted.has(`volume:${v.Name}`)) && pick(query.volumes, v.Name))
+        .map(observedVolume)
+        .sort(byName),
     };
+  }
+
+  /** Docker cannot relabel a network or a volume: the adoption is recorded (./adopted). */
+  public async adoptObject(kind: 'network' | 'volume', name: string, labels: ManagedLabels): Promise<void> {
+    await writeAdoptionRecord(this, kind, name, labels);
   }
 
   // --- images ---------------------------------------------------------------------------------
@@ -487,6 +532,7 @@ export class DockerDriver implements Driver {
   }
 
   public async removeNetwork(name: string): Promise<void> {
+    await this.removeVolume(adoptionRecordName('network', name));
     this.knownNetworks.delete(name);
     const n = await this.network(name);
     if (!n) return;
@@ -531,6 +577,7 @@ export class DockerDriver implements Driver {
   }
 
   public async removeVolume(name: string): Promise<void> {
+    if (!name.startsWith('cdk-docker-adopted-')) await this.removeVolume(adoptionRecordName('volume', name));
     try {
       await this.client.request('DELETE', `/volumes/${enc(name)}`);
     } catch (e) {
@@ -606,10 +653,10 @@ export class DockerDriver implements Driver {
     }
   }
 
-  public async removeContainer(nameOrId: string, opts: { force?: boolean } = {}): Promise<void> {
+  public async removeContainer(nameOrId: string, opts: RemoveContainerOptions = {}): Promise<void> {
     try {
       // Docker's `rm -v`: the container's anonymous volumes go with it, named volumes never.
-      await this.client.request('DELETE', `/containers/${enc(nameOrId)}`, { query: { force: opts.force === true, v: true } });
+      await this.client.request('DELETE', `/containers/${enc(nameOrId)}`, { query: { force: opts.force === true, v: opts.keepAnonymousVolumes !== true } });
     } catch (e) {
       if (e instanceof DockerNotFoundError) return;
       // Being removed by another call: gone in a moment.

@@ -19,7 +19,7 @@
  */
 
 import type { ContainerSpec, Healthcheck, Mount, NetworkSpec, PortMapping, VolumeSpec } from '../../plan/types';
-import { ContainerInspectShape, ImageConfigShape, imageDefaults, observedContainerSpec, requestNetworkMode } from '../observed';
+import { ContainerInspectShape, ImageConfigShape, imageDefaults, observedContainerSpec, requestNetworkMode, volumeMountsOf } from '../observed';
 import type { ContainerCreateRequest, ContainerFile, ContainerStatus, ContainerUpdate, DriverCapabilities, ImageDefaults, ObservedContainer } from '../types';
 
 // --- the Engine API's shapes (just the fields the driver reads or writes) --------------------
@@ -335,6 +335,9 @@ export function toImageDefaults(image: DockerImageInspect): ImageDefaults {
   return imageDefaults(image.Config ?? {});
 }
 
+/** The label docker-compose puts on its containers (their aliases come in another order). */
+const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
+
 /**
  * The aliases a container was given on a network, from what inspect reports. On a user network
  * Docker appends the container's short id, then its hostname when that is not its name, each
@@ -343,6 +346,9 @@ export function toImageDefaults(image: DockerImageInspect): ImageDefaults {
  * the hostname is Docker's only when it is last.
  */
 export function askedAliases(c: Pick<DockerContainerInspect, 'Id' | 'Name' | 'Config'>, aliases: readonly string[]): string[] {
+  // docker-compose 1.x connects its containers with the service name, the short id and the
+  // aliases as a set (in any order): there, only the short id is not asked for.
+  if (c.Config.Labels?.[COMPOSE_PROJECT_LABEL] !== undefined) return aliases.filter((a) => a !== c.Id.slice(0, 12));
   const shortId = aliases.indexOf(c.Id.slice(0, 12));
   if (shortId >= 0) return aliases.slice(0, shortId);
   const hostname = c.Config.Hostname;
@@ -403,6 +409,8 @@ export function toObservedContainer(raw: DockerContainerInspect, image: ImageCon
     name: c.Name.replace(/^\//, ''),
     labels: { ...(c.Config.Labels ?? {}) },
     imageId: c.Image,
+    ...(c.Config.Image ? { imageRef: c.Config.Image } : {}),
+    volumeMounts: volumeMountsOf(c),
     status,
     exitCode: state.ExitCode,
     ...(health ? { health } : {}),

@@ -95,6 +95,8 @@ export const SWARM_CAPABILITIES: DriverCapabilities = {
 const ERROR_LOG_LINES = 10;
 /** How often a convergence or a condition is looked at again. */
 const POLL_MS = 300;
+/** How long a task may wait for a node that can run it before apply gives up on it. */
+const UNPLACED_MS = 15_000;
 /** How long a new global service may have no task before apply takes it for one that no node may run. */
 const GLOBAL_SCHEDULING_MS = 7000;
 /** How long a service must stay converged before apply takes it as such. */
@@ -370,6 +372,7 @@ export class SwarmDriver extends DockerDriver {
     let stableSince: number | undefined;
     // The swarm's word on why it rolled back or paused (it names the task), kept as it passes.
     let cause: string | undefined;
+    let unplacedSince: number | undefined;
     const oneShot = (r.spec.deploy?.restartPolicy?.condition ?? (r.spec.restart.policy === 'no' ? 'none' : r.spec.restart.policy === 'on-failure' ? 'on-failure' : 'any')) !== 'any';
     for (;;) {
       const s = await this.service(id);
@@ -405,6 +408,13 @@ export class SwarmDriver extends DockerDriver {
       stableSince = converged ? (stableSince ?? Date.now()) : undefined;
       if (converged && (want === 0 || completed === want || Date.now() - stableSince! >= STABLE_MS)) {
         return want === 0 ? 'scaled to 0' : completed > 0 && running === 0 ? `${completed}/${want} completed` : `${running}/${want} running`;
+      }
+      // Tasks no node may run (a constraint nothing meets, a drained node's pinned task): the
+      // swarm waits for a node forever; apply says so once that has lasted a while.
+      const unplaced = current.find((t) => t.DesiredState === 'running' && t.Status.State === 'pending' && /no suitable node/.test(`${t.Status.Err ?? ''} ${t.Status.Message ?? ''}`));
+      unplacedSince = unplaced ? (unplacedSince ?? Date.now()) : undefined;
+      if (unplaced && Date.now() - unplacedSince! >= UNPLACED_MS) {
+        throw await this.failure(r.name, s, tasks, started, `cannot place its tasks (${running}/${want} running; ${unplaced.Status.Err || unplaced.Status.Message})`, `make a node meet the service's placement (\`docker node ls\`, \`docker node update --availability active\`, node labels), or change its placement`);
       }
       const failed = tasks.filter((t) => swarmTime(t.CreatedAt) >= started && (t.Status.State === 'failed' || t.Status.State === 'rejected'));
       if (!updating && failed.length > 0 && (oneShot || failed.length >= Math.max(3, 2 * want))) {

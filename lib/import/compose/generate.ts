@@ -35,6 +35,8 @@ export interface GenerateOptions {
   readonly stackName: string;
   /** Environment for `environment:` entries that have no value. @default process.env */
   readonly env?: { readonly [name: string]: string | undefined };
+  /** Where the model came from, for the file's first comment and the class's doc (import containers). @default the compose files */
+  readonly origin?: { readonly header: string; readonly description: string };
 }
 
 /** Keys that need no code: they were applied while loading. */
@@ -407,7 +409,13 @@ class Generator {
           break;
         }
         case 'environment': {
-          const env = stringMap(value, this.env, (k) => this.notes.push(`service "${name}": environment ${k} has no value and is unset here: left out, as Compose leaves it out`));
+          const env: Record<string, unknown> = stringMap(value, this.env, (k) => this.notes.push(`service "${name}": environment ${k} has no value and is unset here: left out, as Compose leaves it out`));
+          // A model may give an expression (import containers: a secret as Secret.fromEnv).
+          for (const [k, v] of Object.entries((value ?? {}) as object)) {
+            if (!(v instanceof Code)) continue;
+            env[k] = v;
+            if (v.text.startsWith('Secret.')) this.imports.add('Secret');
+          }
           set(key, 'env', env);
           break;
         }
@@ -868,7 +876,7 @@ class Generator {
     const p = this.project;
     const cls = `${className(this.opts.stackName)}Stack`;
     const header = [
-      `// Imported from ${commentText(p.files.map((f) => path.basename(f)).join(', '))} by \`cdk-docker import compose\`.`,
+      this.opts.origin?.header ?? `// Imported from ${commentText(p.files.map((f) => path.basename(f)).join(', '))} by \`cdk-docker import compose\`.`,
       ...(p.comments[''] ? p.comments[''].split('\n').map((l) => `// ${commentText(l)}`.trimEnd()) : []),
     ];
     // A construct no other one refers to needs no variable.
@@ -882,7 +890,7 @@ class Generator {
       ...header,
       `import { ${imports.join(', ')} } from 'cdk-docker';`,
       '',
-      `/** The services of the compose project "${p.name}". */`,
+      this.opts.origin?.description ?? `/** The services of the compose project "${p.name}". */`,
       `export class ${cls} extends Stack {`,
       '  constructor(scope: App, id: string) {',
       '    super(scope, id);',
