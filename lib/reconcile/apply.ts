@@ -359,13 +359,17 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
   };
 
   /**
-   * Compose's `depends_on.restart`: a container whose dependency this apply replaced or changed
-   * is restarted (stopped, started, checked), unless the apply made it anew itself (then it
+   * Compose's `depends_on.restart`: the diff plans a restart of a container it would otherwise
+   * leave alone (reason `dependsOn.restart`, carried out after the dependency, in graph order);
+   * one this apply changes in place, or whose dependency turned out changed only here, is
+   * restarted (stopped, started, checked) at the end, unless the apply made it anew (then it
    * started after the dependency). A replica that does not exist or is not running is left alone.
    */
   const restartDependents = async (): Promise<void> => {
     if (caps.ownsReplicas) return;
-    const madeAnew = new Set(changes.filter((c) => c.type === 'container' && (c.action === 'create' || c.action === 'replace')).map((c) => `${c.logicalId}#${c.replica ?? 1}`));
+    // Made anew by this apply (started after the dependency), or restarted already as the diff planned it.
+    const handled = (c: Change): boolean => c.action === 'create' || c.action === 'replace' || c.reasons.some((x) => x.field === 'dependsOn.restart');
+    const madeAnew = new Set(changes.filter((c) => c.type === 'container' && handled(c)).map((c) => `${c.logicalId}#${c.replica ?? 1}`));
     for (const [id, r] of Object.entries(plan.resources)) {
       if (r.type !== 'container') continue;
       const deps = r.spec.dependsOn.filter((d) => d.restart && changedContainers.has(d.container));

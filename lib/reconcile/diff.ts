@@ -221,6 +221,7 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
             : {}),
         };
         const reasons = diffContainer(ctx);
+        if (free === undefined && reasons.length === 0) reasons.push(...restartAfter(plan, r, firstReplicaChanges));
         const change = { ...(free !== undefined ? adopted(id, r, name, reasons, engine, engine.relabel ? 'relabel' : 'replace') : withReasons(id, r, name, reasons)), replica };
         if (replica === 1) firstReplicaChanges.set(id, change);
         changes.push(change);
@@ -478,6 +479,21 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
       need('replace', `${kind(target)}.${target}`, shown(before), shown(after));
     }
   }
+}
+
+/**
+ * Compose's `depends_on.restart` for a container that would otherwise be left alone: one reason
+ * per dependency (already diffed: dependency order) that this apply replaces or changes, not
+ * only starts. Apply then restarts it once that dependency is done.
+ */
+function restartAfter(plan: Plan, r: ContainerResource, firstReplicaChanges: ReadonlyMap<string, Change>): Reason[] {
+  const after: string[] = [];
+  for (const d of r.spec.dependsOn) {
+    const c = firstReplicaChanges.get(d.container);
+    const changed = c !== undefined && (c.action === 'replace' || (c.action === 'update' && c.reasons.some((x) => x.field !== 'status' && x.field !== 'dependsOn.restart')));
+    if (d.restart && changed) after.push(plan.resources[d.container]?.path ?? d.container);
+  }
+  return after.length > 0 ? [{ field: 'dependsOn.restart', before: undefined, after: `restarted after ${[...new Set(after)].join(', ')}`, needs: 'update' }] : [];
 }
 
 /** Which container settings of a spec an engine may be unable to honour (see ContainerFeature). */

@@ -765,7 +765,11 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
       const appId = observedApp.id;
       const next = termPlan('2');
       const third = await diffNow(next);
-      expect(third.diff.changes.filter((c) => c.type === 'container' && c.action !== 'no-op').map((c) => `${c.path} ${c.action}`)).toEqual(['dep replace']);
+      // The diff says so: the dependent with restart is an update, restarted after the dependency.
+      expect(third.diff.changes.filter((c) => c.type === 'container' && c.action !== 'no-op').map((c) => `${c.path} ${c.action} ${c.reasons.map((r) => `${r.field} ${r.after}`).join(', ')}`)).toEqual([
+        'dep replace env.VERSION "2"',
+        'app update dependsOn.restart restarted after dep',
+      ]);
       const events: string[] = [];
       await applyDiff(next, third.diff, third.observed, driver, { images: await images(), onEvent: (e) => e.phase === 'done' && events.push(`${e.change.path} ${e.message}`) });
       expect(events).toEqual(['dep replaced (env.VERSION)', 'app restarted (restarted after dep)']);

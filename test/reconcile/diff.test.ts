@@ -463,6 +463,22 @@ describe('what compose files set', () => {
     expect(changed(docker(bare, webStack({ platform: 'linux/amd64' })))).toEqual([]);
   });
 
+  test('dependsOn restart: a dependent left alone otherwise is an update that restarts it after its replaced or changed dependency', () => {
+    const pair = (dbEnv: string, restart: boolean, webProps: Partial<ContainerProps> = {}) => {
+      const stack = new Stack(fixtureApp(), 'shop');
+      const db = new Container(stack, 'db', { image: 'busybox:1.36', env: { V: dbEnv }, memory: dbEnv === 'mem' ? '64m' : undefined });
+      new Container(stack, 'web', { image: 'busybox:1.36', dependsOn: [{ container: db, restart }], ...webProps });
+      return Testing.synth(stack);
+    };
+    const summary = (d: StackDiff) => changed(d).map((c) => `${c.path} ${c.action} ${c.reasons.map((r) => `${r.field}→${r.after}`).join(', ')}`);
+    expect(summary(diffAfter(pair('1', true), pair('2', true)))).toEqual(['db replace env.V→"2"', 'web update dependsOn.restart→restarted after db']);
+    // Without restart, or with nothing changed, the dependent is left alone.
+    expect(summary(diffAfter(pair('1', false), pair('2', false)))).toEqual(['db replace env.V→"2"']);
+    expect(summary(diffAfter(pair('1', true), pair('1', true)))).toEqual([]);
+    // A dependent replaced anyway starts after its dependency: no restart of its own.
+    expect(summary(diffAfter(pair('1', true), pair('2', true, { env: { X: '1' } })))).toEqual(['db replace env.V→"2"', 'web replace env.X→"1"']);
+  });
+
   test('a log driver, log option or runtime the engine has not is refused at diff, naming the engine and what it has', () => {
     const plan = webStack({ logging: { driver: 'syslog', options: { tag: 'web' } }, runtime: 'runsc' });
     const f = faithful(plan);
