@@ -21,6 +21,7 @@ import { isIpv4 } from '../core/ip';
 import { MAX_COUNT, MAX_CPUS, MAX_ID, MAX_PIDS, MAX_REPLICAS, MAX_STOP_TIMEOUT_SECONDS, MAX_TIMER_MS, MIN_CPUS, MIN_HEALTH_MS, MIN_MEMORY_BYTES } from '../core/limits';
 import { normalizeCapability, normalizeSignal } from '../core/linux';
 import { checkName } from '../core/names';
+import { shellSplit } from '../core/shell-words';
 import { DeployOptions, deployToPlan } from './deploy';
 import { Config } from './config';
 import { Duration } from './duration';
@@ -36,12 +37,15 @@ import {
   checkDnsSearch,
   checkDnsServer,
   checkExtraHost,
+  checkRuntime,
   checkSysctl,
   isFileTarget,
   isIpcSysctl,
   parseDevice,
   parseExpose,
+  parseContainerPlatform,
   parseId,
+  parseLogging,
   parseUlimit,
 } from './private/host-options';
 import { PortError, PortOptions, parsePort, portsClash } from './private/ports';
@@ -199,6 +203,25 @@ export interface ContainerDependencyOptions {
    * @default DependencyCondition.STARTED
    */
   readonly condition?: DependencyCondition | `${DependencyCondition}`;
+  /**
+   * Restart this container when an apply replaces or updates the one it depends on (compose's
+   * `depends_on.restart`), so it reconnects to the new one.
+   * @default false
+   * @see https://docs.docker.com/reference/compose-file/services/#long-syntax-1
+   */
+  readonly restart?: boolean;
+}
+
+/** Where the engine sends a container's output (compose `logging:`). */
+export interface LoggingOptions {
+  /** The log driver: `"json-file"`, `"local"`, `"syslog"`, `"none"` … (the engine must have it). */
+  readonly driver: string;
+  /**
+   * Options of the driver (`{ "max-size": "10m" }`).
+   * @default {}
+   * @see https://docs.docker.com/engine/logging/configure/
+   */
+  readonly options?: { readonly [key: string]: string };
 }
 
 /** A healthcheck, as Dockerfile's HEALTHCHECK. */
@@ -274,15 +297,16 @@ export interface ContainerProps {
    */
   readonly name?: string;
   /**
-   * Arguments replacing the image's CMD.
+   * Arguments replacing the image's CMD: a list, or a string split into words as Compose splits
+   * it (shell quoting rules, no shell runs: `"sh -c 'echo hi'"` is `["sh", "-c", "echo hi"]`).
    * @default - the image's CMD
    */
-  readonly command?: string[];
+  readonly command?: string[] | string;
   /**
-   * Replaces the image's ENTRYPOINT; `[]` removes it.
+   * Replaces the image's ENTRYPOINT; `[]` removes it. A string is split into words as `command`'s.
    * @default - the image's ENTRYPOINT
    */
-  readonly entrypoint?: string[];
+  readonly entrypoint?: string[] | string;
   /**
    * Environment variables, merged over the image's. Secret values never appear in the plan.
    * @default {}
@@ -507,6 +531,34 @@ export interface ContainerProps {
    */
   readonly configs?: ConfigMountOptions[];
   /**
+   * A pseudo-terminal for the main process (`docker run -t`, compose `tty`).
+   * @default false
+   */
+  readonly tty?: boolean;
+  /**
+   * Keep stdin open though nothing is attached (`docker run -i`, compose `stdin_open`).
+   * @default false
+   */
+  readonly stdinOpen?: boolean;
+  /**
+   * The log driver and its options.
+   * @default - the engine's default log driver
+   * @see https://docs.docker.com/reference/compose-file/services/#logging
+   */
+  readonly logging?: LoggingOptions;
+  /**
+   * The platform the image must be: `"linux/amd64"`, `"linux/arm64/v8"` (compose `platform`).
+   * @default - the engine's
+   * @see https://docs.docker.com/reference/compose-file/services/#platform
+   */
+  readonly platform?: string;
+  /**
+   * The OCI runtime the engine runs the container with: `"runc"`, `"runsc"` (compose `runtime`).
+   * @default - the engine's default runtime (runc)
+   * @see https://docs.docker.com/reference/cli/docker/container/run/#runtime
+   */
+  readonly runtime?: string;
+  /**
    * Files `cdk-docker watch` syncs into the running container, or rebuilds it for, as Compose's
    * `develop.watch`; not part of the container itself (changing it changes nothing that runs).
    * @default - watch applies changes to the container's inputs as any change of the app
@@ -552,7 +604,7 @@ export class Container extends StackResource implements IContainer {
   private readonly _mounts: MountEntry[] = [];
   private readonly _networks: NetworkAttachmentOptions[] = [];
   private readonly _volumesFrom: VolumesFromOptions[] = [];
-  private readonly _dependsOn: Array<{ container: IContainer; condition: PlanDependencyCondition }> = [];
+  private readonly _dependsOn: Array<{ container: IContainer; condition: PlanDependencyCondition; restart: boolean }> = [];
   private readonly _labels: { [key: string]: string } = {};
   private readonly _secrets: Array<{ secret: Secret; target: string; mode: number; uid: number; gid: number }> = [];
   private readonly _configs: Array<{ config: Config; target: string; mode: number; uid: number; gid: number }> = [];
@@ -710,7 +762,8 @@ export class Container extends StackResource implements IContainer {
       throw new InvalidArgumentError(at(this, `dependsOn condition "${condition}" is not one of "started", "healthy", "completed"`));
     }
     if (opts.container === this) throw new InvalidArgumentError(at(this, 'a container cannot depend on itself'));
-    this._dependsOn.push({ container: opts.container, condition });
+    if (opts.restart !== undefined && typeof opts.restart !== 'boolean') throw new InvalidArgumentError(at(this, `dependsOn restart ${JSON.stringify(opts.restart)} is not true or false`));
+    this._dependsOn.push({ container: opts.container, condition, restart: opts.restart ?? false });
   }
 
   /** Gives the container a secret as a read-only file (at /run/secrets/<name> unless a target is given). */
@@ -761,8 +814,8 @@ export class Container extends StackResource implements IContainer {
   }
 
   /** Containers this one depends on (copies). */
-  public get dependencies(): ReadonlyArray<{ container: IContainer; condition: PlanDependencyCondition }> {
-    return this._dependsOn.map((d) => ({ ...d }));
+  public get dependencies(): ReadonlyArray<{ container: IContainer; condition: PlanDependencyCondition; restart?: boolean }> {
+    return this._dependsOn.map((d) => ({ container: d.container, condition: d.condition, ...(d.restart ? { restart: true } : {}) }));
   }
 
   /** Containers whose volumes this one mounts (copies). */
@@ -843,8 +896,8 @@ export class Container extends StackResource implements IContainer {
 
     return {
       ...host,
-      command: p.command ? [...p.command] : undefined,
-      entrypoint: p.entrypoint ? [...p.entrypoint] : undefined,
+      command: this.words('command', p.command),
+      entrypoint: this.words('entrypoint', p.entrypoint),
       workingDir: p.workingDir,
       user: p.user,
       hostname: p.hostname,
@@ -950,7 +1003,15 @@ export class Container extends StackResource implements IContainer {
       }
       if (p.pid !== undefined && p.pid !== 'host') fail(`pid "${String(p.pid)}" is not "host"; leave pid out for the container's own PID namespace`);
       if (p.ipc !== undefined && !['host', 'private', 'shareable'].includes(p.ipc)) fail(`ipc "${String(p.ipc)}" is not one of "host", "private", "shareable"`);
+      for (const f of ['tty', 'stdinOpen'] as const) {
+        if (p[f] !== undefined && typeof p[f] !== 'boolean') fail(`${f} ${JSON.stringify(p[f])} is not true or false`);
+      }
       return {
+        tty: p.tty ? true : undefined,
+        stdinOpen: p.stdinOpen ? true : undefined,
+        logging: p.logging !== undefined ? parseLogging(p.logging) : undefined,
+        platform: p.platform !== undefined ? parseContainerPlatform(p.platform) : undefined,
+        runtime: p.runtime !== undefined ? checkRuntime(p.runtime) : undefined,
         expose: nonEmpty(expose),
         extraHosts: nonEmptyMap(extraHosts),
         dns: nonEmpty(list('dns', p.dns).map(checkDnsServer)),
@@ -967,6 +1028,21 @@ export class Container extends StackResource implements IContainer {
       if (e instanceof OptionError) throw new InvalidArgumentError(at(this, e.message));
       throw e;
     }
+  }
+
+  /** `command` or `entrypoint`: a list as given, a string split into words as Compose splits it. */
+  private words(what: 'command' | 'entrypoint', v: string[] | string | undefined): string[] | undefined {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') return [...v];
+    let words: string[];
+    try {
+      words = shellSplit(v, what);
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) throw new InvalidArgumentError(at(this, e.message));
+      throw e;
+    }
+    if (words.length === 0 && what === 'command') throw new InvalidArgumentError(at(this, `command ${JSON.stringify(v)} has no words; give the command to run, or leave command out for the image's CMD`));
+    return words;
   }
 
   /** Parses a Duration or Size prop, naming this construct and the prop when it is invalid. */
@@ -1123,7 +1199,11 @@ export class Container extends StackResource implements IContainer {
     const dependsOn = new Map<string, ContainerDependency>();
     for (const d of this._dependsOn) {
       const id = ref(d.container, 'dependsOn container');
-      if (id) dependsOn.set(`${id}/${d.condition}`, { container: id, condition: d.condition });
+      if (id) {
+        const key = `${id}/${d.condition}`;
+        const restart = d.restart || dependsOn.get(key)?.restart === true;
+        dependsOn.set(key, { container: id, condition: d.condition, ...(restart ? { restart: true as const } : {}) });
+      }
       else if (!StackResource.isStackResource(d.container)) ctx.error(this, `dependsOn ${d.container.node.path} is not managed by a stack; only containers of this stack can be waited for`);
     }
 
@@ -1191,6 +1271,7 @@ export class Container extends StackResource implements IContainer {
         devices: settings.devices ? settings.devices.map((d) => ({ ...d })) : undefined,
         secrets: secrets.length > 0 ? secrets : undefined,
         configs: configs.length > 0 ? configs : undefined,
+        logging: settings.logging ? { driver: settings.logging.driver, options: { ...settings.logging.options } } : undefined,
       },
     };
   }
@@ -1207,7 +1288,8 @@ type ContainerSettings = Pick<
 /** The spec fields of the host-side props (see `parseHostOptions`). */
 type HostSettings = Pick<
   ContainerSpec,
-  'expose' | 'extraHosts' | 'dns' | 'dnsSearch' | 'dnsOptions' | 'sysctls' | 'ulimits' | 'shmSizeBytes' | 'devices' | 'pid' | 'ipc'
+  | 'expose' | 'extraHosts' | 'dns' | 'dnsSearch' | 'dnsOptions' | 'sysctls' | 'ulimits' | 'shmSizeBytes' | 'devices' | 'pid' | 'ipc'
+  | 'tty' | 'stdinOpen' | 'logging' | 'platform' | 'runtime'
 >;
 
 /** A checked mount: a tmpfs size in bytes, readOnly decided; volumes and bind paths are resolved at synth. */

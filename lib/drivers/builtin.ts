@@ -17,6 +17,7 @@ import type { Containers, Images, Networks, RuntimeConfig, Volumes } from '../..
 import type { DependencyCondition, Healthcheck, ImageResource, Mount, NetworkAttachment, NetworkSpec, VolumeSpec } from '../plan/types';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors';
 import { cpuRangeMessage, hostCpuCount } from '../core/limits';
+import { parsePlatform } from '../core/platform';
 import { BUILD_LABELS, isForeignToolLabel, isOwnLabel, ownLabels } from '../core/labels';
 import { validateName } from '../core/names';
 import { ContainerConditionError, UnsupportedError } from './errors';
@@ -68,13 +69,17 @@ const ERROR_LOG_LINES = 10;
  * replicas are containers the reconciler makes one by one.
  */
 export const BUILTIN_CAPABILITIES: DriverCapabilities = {
-  defaults: DOCKER_DEFAULTS,
+  // Its own default log driver: conmon's k8s-file.
+  defaults: { ...DOCKER_DEFAULTS, logDriver: 'k8s-file' },
   inPlace: DOCKER_IN_PLACE,
   relabel: true,
   relabelNetworksAndVolumes: true,
   ownsReplicas: false,
   // Swarm settings: a stack that sets them is refused at diff, naming this engine.
   unsupported: swarmOnly('built-in'),
+  // conmon writes k8s-file (json-file is kept beside it, none writes nothing); runc only; the
+  // log size cap is the engine's own (20 MiB), no option changes it yet.
+  choices: { engine: 'the built-in engine', logDrivers: ['k8s-file', 'json-file', 'none'], logOptions: [], runtimes: ['runc'] },
 };
 const DEFAULT_NETWORK = BUILTIN_CAPABILITIES.defaults.network;
 
@@ -422,6 +427,10 @@ export class BuiltinDriver implements Driver {
       pidMode: spec.pid,
       ipcMode: spec.ipc,
       files: request.files?.map((f) => ({ target: f.target, content: f.content, mode: f.mode, uid: f.uid, gid: f.gid })),
+      tty: spec.tty ?? false,
+      openStdin: spec.stdinOpen ?? false,
+      logDriver: spec.logging ? loadContainers().checkLogDriver(spec.logging.driver) : undefined,
+      platform: spec.platform ? parsePlatform(spec.platform) : undefined,
     });
     try {
       // The other networks: connect works on a container that has not started.
@@ -691,7 +700,7 @@ function inspectShape(r: ContainerRecord, nameOf: (id: string) => string | undef
   const mode = r.HostConfig.NetworkMode;
   const shared = mode.startsWith('container:') ? nameOf(mode.slice('container:'.length)) : undefined;
   const hostConfig = shared !== undefined ? { ...r.HostConfig, NetworkMode: `container:${shared}` } : r.HostConfig;
-  return { ...r, HostConfig: hostConfig, NetworkSettings: { Networks: Object.fromEntries(loadContainers().endpointsConfig(r)) } };
+  return { ...r, HostConfig: { ...hostConfig, LogConfig: { Type: r.HostConfig.LogDriver ?? 'k8s-file', Config: {} } }, NetworkSettings: { Networks: Object.fromEntries(loadContainers().endpointsConfig(r)) } };
 }
 
 /** An existing network of the name asked for: it, when it has the labels asked for; else ConflictError. */

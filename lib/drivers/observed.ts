@@ -89,6 +89,8 @@ export interface ContainerInspectShape {
     readonly StopTimeout?: number | null;
     readonly Healthcheck?: HealthConfigShape | null;
     readonly ExposedPorts?: { readonly [portProto: string]: object } | null;
+    readonly Tty?: boolean;
+    readonly OpenStdin?: boolean;
   };
   readonly HostConfig: {
     readonly NetworkMode?: string;
@@ -120,6 +122,8 @@ export interface ContainerInspectShape {
     readonly Devices?: ReadonlyArray<{ readonly PathOnHost: string; readonly PathInContainer: string; readonly CgroupPermissions: string }> | null;
     readonly PidMode?: string;
     readonly IpcMode?: string;
+    readonly LogConfig?: { readonly Type?: string; readonly Config?: { readonly [key: string]: string } | null } | null;
+    readonly Runtime?: string;
   };
   readonly Mounts?: ReadonlyArray<{ readonly Type: string; readonly Name?: string; readonly Source?: string; readonly Destination: string; readonly RW?: boolean }> | null;
   /** The networks it joins, by name, the primary (HostConfig.NetworkMode) first where the engine keeps an order. */
@@ -242,6 +246,27 @@ function observedHostOptions(c: ContainerInspectShape, defaults: EngineDefaults)
       : {}),
     ...(h.PidMode === 'host' ? { pid: 'host' as const } : {}),
     ...(ipc === 'host' || ipc === 'private' || ipc === 'shareable' ? { ipc } : {}),
+    ...observedProcessOptions(c, defaults),
+  };
+}
+
+/**
+ * TTY and open stdin (absent unless set); the log driver with its options (absent when the
+ * engine's default driver without options; options the engine reports for every container,
+ * `defaults.logOptions`, left out); the runtime (absent when the engine's default).
+ */
+function observedProcessOptions(c: ContainerInspectShape, defaults: EngineDefaults): Partial<ObservedContainerSpec> {
+  const h = c.HostConfig;
+  const driver = h.LogConfig?.Type || (defaults.logDriver ?? 'json-file');
+  const options: { [key: string]: string } = {};
+  for (const [k, v] of Object.entries(h.LogConfig?.Config ?? {})) if (defaults.logOptions?.[k] !== v) options[k] = v;
+  const logging = driver !== (defaults.logDriver ?? 'json-file') || Object.keys(options).length > 0 ? { driver, options } : undefined;
+  const runtime = h.Runtime && h.Runtime !== (defaults.runtime ?? 'runc') ? h.Runtime : undefined;
+  return {
+    ...(c.Config.Tty ? { tty: true as const } : {}),
+    ...(c.Config.OpenStdin ? { stdinOpen: true as const } : {}),
+    ...(logging !== undefined ? { logging } : {}),
+    ...(runtime !== undefined ? { runtime } : {}),
   };
 }
 
@@ -373,6 +398,8 @@ export const DOCKER_DEFAULTS: EngineDefaults = {
   env: ['PATH', 'HOSTNAME', 'HOME'],
   shmSizeBytes: 64 * 1024 * 1024,
   ipcMode: 'private',
+  logDriver: 'json-file',
+  runtime: 'runc',
 };
 
 /** What Docker changes on an existing container: rename, `update` (restart, memory, CPUs, pids), connect/disconnect. */

@@ -239,6 +239,31 @@ export interface EngineDefaults {
   readonly shmSizeBytes?: number;
   /** The IPC mode when the plan gives none (Docker's `private`). @default "private" */
   readonly ipcMode?: string;
+  /** The log driver of a container whose plan gives none (Docker's `json-file`). @default "json-file" */
+  readonly logDriver?: string;
+  /**
+   * Log options the engine reports for every container of a driver though none were given
+   * (the built-in engine's `max-size`); left out when observed. @default {}
+   */
+  readonly logOptions?: { readonly [key: string]: string };
+  /** The OCI runtime of a container whose plan gives none. @default "runc" */
+  readonly runtime?: string;
+}
+
+/**
+ * The values of a container setting this engine has, for settings that name something the
+ * engine must know (a log driver, a runtime); a plan naming another is refused at diff with a
+ * sentence naming `engine` and what it has.
+ */
+export interface EngineChoices {
+  /** The engine, as the sentence names it (`the built-in engine`). */
+  readonly engine: string;
+  /** The log drivers it has. @default - any */
+  readonly logDrivers?: readonly string[];
+  /** The log options it takes (for every driver). @default - any */
+  readonly logOptions?: readonly string[];
+  /** The OCI runtimes it runs containers with. @default - any */
+  readonly runtimes?: readonly string[];
 }
 
 /**
@@ -284,7 +309,11 @@ export type ContainerFeature =
   | 'networkMode.host'
   | 'networkMode.none'
   | 'hostIp'
-  | 'ipv4Address';
+  | 'ipv4Address'
+  | 'tty'
+  | 'stdinOpen'
+  | 'platform'
+  | 'dependsOn.restart';
 
 /**
  * How an engine that runs each container resource as one object (a Swarm service) changes it,
@@ -301,12 +330,16 @@ export interface ServiceChangeClasses {
   readonly metadata: readonly string[];
 }
 
+/** Every ContainerFeature once: the compiler refuses a map that misses one (the list below is made from it). */
+const EVERY_FEATURE: { readonly [F in ContainerFeature]: true } = {
+  'pid.host': true, 'ipc.host': true, 'ipc.private': true, 'ipc.shareable': true, devices: true, sysctls: true, ulimits: true, shmSize: true, dns: true,
+  extraHosts: true, expose: true, 'networkMode.container': true, secrets: true, configs: true, 'files.readOnlyRootfs': true, deploy: true, overlay: true,
+  privileged: true, publishAllPorts: true, volumesFrom: true, 'networkMode.host': true, 'networkMode.none': true, hostIp: true, ipv4Address: true,
+  tty: true, stdinOpen: true, platform: true, 'dependsOn.restart': true,
+};
+
 /** Every ContainerFeature, for checks of what a driver declares. */
-export const CONTAINER_FEATURES: readonly ContainerFeature[] = [
-  'pid.host', 'ipc.host', 'ipc.private', 'ipc.shareable', 'devices', 'sysctls', 'ulimits', 'shmSize', 'dns', 'extraHosts', 'expose',
-  'networkMode.container', 'secrets', 'configs', 'files.readOnlyRootfs', 'deploy', 'overlay', 'privileged', 'publishAllPorts', 'volumesFrom',
-  'networkMode.host', 'networkMode.none', 'hostIp', 'ipv4Address',
-];
+export const CONTAINER_FEATURES: readonly ContainerFeature[] = Object.keys(EVERY_FEATURE) as ContainerFeature[];
 
 /** What the reconciler asks of an engine before it decides anything (see the module comment). */
 export interface DriverCapabilities {
@@ -317,6 +350,8 @@ export interface DriverCapabilities {
    * refuses such a plan (nothing is changed). @default - none
    */
   readonly unsupported?: { readonly [F in ContainerFeature]?: string };
+  /** The log drivers, log options and runtimes the engine has. @default - any */
+  readonly choices?: EngineChoices;
   /**
    * The container settings the engine changes without recreating the container; a difference in
    * any other setting replaces it. Starting a stopped container is always in place.

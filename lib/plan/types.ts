@@ -198,6 +198,24 @@ export interface ContainerSpec {
   readonly secrets?: SecretFile[];
   /** Configuration files mounted read-only, sorted by target; absent = none. */
   readonly configs?: ConfigFile[];
+  /** A pseudo-terminal for the main process (`docker run -t`); absent = none. */
+  readonly tty?: true;
+  /** Stdin kept open though nothing is attached (`docker run -i`); absent = closed. */
+  readonly stdinOpen?: true;
+  /** Where the engine sends the container's output; absent = the engine's default log driver, no options. */
+  readonly logging?: Logging;
+  /** The platform the container's image must be (`linux/amd64`, `linux/arm64/v8`), canonical; absent = the engine's. */
+  readonly platform?: string;
+  /** The OCI runtime the engine runs it with (`runc`, `runsc`); absent = the engine's default (runc). */
+  readonly runtime?: string;
+}
+
+/** A log driver and its options (compose `logging:`). */
+export interface Logging {
+  /** The engine's log driver name (`json-file`, `local`, `syslog`, `none` …). */
+  readonly driver: string;
+  /** Driver options as given (`max-size: "10m"`); `{}` when none. */
+  readonly options: { readonly [key: string]: string };
 }
 
 /** A configuration file mounted into the container: a host file or text (compose `configs:`). */
@@ -433,6 +451,8 @@ export interface ContainerDependency {
   /** Logical id of the container resource. */
   readonly container: string;
   readonly condition: DependencyCondition;
+  /** Restart this container when an apply replaces or updates that one (compose `depends_on.restart`); absent = no. */
+  readonly restart?: true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -152,6 +152,9 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
   // Unmanaged containers the diff adopts are found by name like the stack's own.
   const containers = new Map([...(observed.unmanaged?.containers ?? []), ...observed.containers].map((c) => [c.name, c]));
   const failures: string[] = [];
+  // Container resources this apply replaced or changed (not only started): their dependents that
+  // ask for it (`dependsOn` restart) are restarted once everything else has run.
+  const changedContainers = new Set<string>();
   // Containers adopted by replacement go one at a time: a service is never down twice at once.
   const oneAtATime = limiter(1);
 
@@ -170,6 +173,9 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     emit({ change, phase: 'start' });
     try {
       const message = await carryOut(change);
+      if (change.type === 'container' && (change.action === 'replace' || (change.action === 'update' && change.reasons.some((r) => r.field !== 'status' && r.field !== 'dependsOn.restart')))) {
+        changedContainers.add(change.logicalId);
+      }
       emit({ change, phase: 'done', message, ms: Date.now() - started });
     } catch (e) {
       const message = (e as Error).message;
@@ -182,6 +188,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
   const carryOut = async (change: Change): Promise<string> => {
     const resource = plan.resources[change.logicalId] as Resource | undefined;
     if (change.action === 'delete') return remove(change);
+    if (change.reasons.length === 1 && change.reasons[0].field === 'dependsOn.restart') return restartContainer(change);
     if (change.adopt?.by === 'conflict') {
       throw new ApplyError(
         `${change.type} ${change.name} exists without cdk-docker's labels and ${change.adopt.note ?? 'its settings differ from the plan'} (${change.reasons.map((r) => r.field).join(', ')}); ` +
@@ -354,6 +361,43 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     }
   };
 
+  /**
+   * Compose's `depends_on.restart`: the diff plans a restart of a container it would otherwise
+   * leave alone (reason `dependsOn.restart`, carried out after the dependency, in graph order);
+   * one this apply changes in place, or whose dependency turned out changed only here, is
+   * restarted (stopped, started, checked) at the end, unless the apply made it anew (then it
+   * started after the dependency). A replica that does not exist or is not running is left alone.
+   */
+  const restartDependents = async (): Promise<void> => {
+    if (caps.ownsReplicas) return;
+    // Made anew by this apply (started after the dependency), or restarted already as the diff planned it.
+    const handled = (c: Change): boolean => c.action === 'create' || c.action === 'replace' || c.reasons.some((x) => x.field === 'dependsOn.restart');
+    const madeAnew = new Set(changes.filter((c) => c.type === 'container' && handled(c)).map((c) => `${c.logicalId}#${c.replica ?? 1}`));
+    for (const [id, r] of Object.entries(plan.resources)) {
+      if (r.type !== 'container') continue;
+      const deps = r.spec.dependsOn.filter((d) => d.restart && changedContainers.has(d.container));
+      if (deps.length === 0) continue;
+      const after = deps.map((d) => plan.resources[d.container]?.path ?? d.container).join(', ');
+      for (let replica = 1; replica <= r.spec.replicas; replica++) {
+        if (madeAnew.has(`${id}#${replica}`)) continue;
+        const name = replicaName(r.name, replica);
+        const change: Change = {
+          logicalId: id, path: r.path, type: 'container', name, action: 'update', replica,
+          reasons: [{ field: 'dependsOn.restart', before: undefined, after: `restarted after ${after}`, needs: 'update' }],
+        };
+        const before = containers.get(name);
+        if (before === undefined || (before.status !== 'running' && before.status !== 'restarting')) continue;
+        await step(change).catch(() => undefined);
+      }
+    }
+  };
+
+  const restartContainer = async (change: Change): Promise<string> => {
+    await driver.stopContainer(change.name);
+    await startAndCheck(change.name);
+    return `restarted (${change.reasons.map((r) => r.after).join('; ')})`;
+  };
+
   const remove = async (change: Change): Promise<string> => {
     if (change.type === 'container') {
       await driver.removeContainer(change.name, { force: true });
@@ -373,6 +417,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     failures.push(`${c.path}: ${message}`);
   };
   await runGraph(plan, changes.filter((c) => c.action !== 'no-op' && c.action !== 'delete'), step, opts.parallelism ?? 4, skipped);
+  await restartDependents();
   for (const c of changes.filter((x) => x.action === 'delete')) await step(c).catch(() => undefined);
   if (failures.length) throw new ApplyError(`apply of stack ${plan.stack} failed:\n  ${failures.join('\n  ')}`);
 }

@@ -221,6 +221,7 @@ export function diffStack(plan: Plan, observed: ObservedStack, images: ObservedI
             : {}),
         };
         const reasons = diffContainer(ctx);
+        if (free === undefined && reasons.length === 0) reasons.push(...restartAfter(plan, r, firstReplicaChanges));
         const change = { ...(free !== undefined ? adopted(id, r, name, reasons, engine, engine.relabel ? 'relabel' : 'replace') : withReasons(id, r, name, reasons)), replica };
         if (replica === 1) firstReplicaChanges.set(id, change);
         changes.push(change);
@@ -480,6 +481,21 @@ function diffContainerFields(ctx: ContainerContext, need: Need): void {
   }
 }
 
+/**
+ * Compose's `depends_on.restart` for a container that would otherwise be left alone: one reason
+ * per dependency (already diffed: dependency order) that this apply replaces or changes, not
+ * only starts. Apply then restarts it once that dependency is done.
+ */
+function restartAfter(plan: Plan, r: ContainerResource, firstReplicaChanges: ReadonlyMap<string, Change>): Reason[] {
+  const after: string[] = [];
+  for (const d of r.spec.dependsOn) {
+    const c = firstReplicaChanges.get(d.container);
+    const changed = c !== undefined && (c.action === 'replace' || (c.action === 'update' && c.reasons.some((x) => x.field !== 'status' && x.field !== 'dependsOn.restart')));
+    if (d.restart && changed) after.push(plan.resources[d.container]?.path ?? d.container);
+  }
+  return after.length > 0 ? [{ field: 'dependsOn.restart', before: undefined, after: `restarted after ${[...new Set(after)].join(', ')}`, needs: 'update' }] : [];
+}
+
 /** Which container settings of a spec an engine may be unable to honour (see ContainerFeature). */
 export function containerFeatures(s: ContainerSpec): ContainerFeature[] {
   const out: ContainerFeature[] = [];
@@ -503,6 +519,10 @@ export function containerFeatures(s: ContainerSpec): ContainerFeature[] {
   if (s.networkMode === 'host' || s.networkMode === 'none') out.push(`networkMode.${s.networkMode}`);
   if (s.ports.some((p) => p.hostIp !== '0.0.0.0' && p.hostIp !== '::')) out.push('hostIp');
   if (s.networks.some((n) => n.ipv4Address !== undefined)) out.push('ipv4Address');
+  if (s.tty) out.push('tty');
+  if (s.stdinOpen) out.push('stdinOpen');
+  if (s.platform !== undefined) out.push('platform');
+  if (s.dependsOn.some((d) => d.restart)) out.push('dependsOn.restart');
   return out;
 }
 
@@ -517,8 +537,28 @@ function refuseUnsupported(plan: Plan, engine: DriverCapabilities): void {
       const why = unsupported[f];
       if (why !== undefined) problems.push(`[${plan.stack}/${r.path}] ${why}`);
     }
+    for (const why of refuseChoices(r.spec, engine.choices)) problems.push(`[${plan.stack}/${r.path}] ${why}`);
   }
   if (problems.length > 0) throw new ValidationError(problems);
+}
+
+/** The log driver, log options and runtime of a spec that the engine does not have, each as a sentence. */
+function refuseChoices(s: ContainerSpec, choices: DriverCapabilities['choices']): string[] {
+  if (choices === undefined) return [];
+  const out: string[] = [];
+  const list = (xs: readonly string[]): string => (xs.length > 0 ? xs.map((x) => `"${x}"`).join(', ') : 'none');
+  const { engine, logDrivers, logOptions, runtimes } = choices;
+  if (s.logging !== undefined && logDrivers !== undefined && !logDrivers.includes(s.logging.driver)) {
+    out.push(`${engine} has no "${s.logging.driver}" log driver (it has ${list(logDrivers)}); use one of those, or apply it to an engine that has it (--engine docker)`);
+  }
+  const badOptions = Object.keys(s.logging?.options ?? {}).filter((k) => logOptions !== undefined && !logOptions.includes(k));
+  if (badOptions.length > 0) {
+    out.push(`${engine} takes no log option ${badOptions.map((k) => `"${k}"`).join(', ')} (it takes ${list(logOptions ?? [])}); leave ${badOptions.length > 1 ? 'them' : 'it'} out of logging.options, or apply it to an engine that has ${badOptions.length > 1 ? 'them' : 'it'} (--engine docker)`);
+  }
+  if (s.runtime !== undefined && runtimes !== undefined && !runtimes.includes(s.runtime)) {
+    out.push(`${engine} has no "${s.runtime}" runtime (it runs containers with ${list(runtimes)}); leave runtime out, or apply it to an engine that has it (--engine docker with the runtime configured in its daemon.json)`);
+  }
+  return out;
 }
 
 /** `networkMode`: the same mode; for another container's network, that container, and not one recreated under it. */
@@ -583,6 +623,28 @@ function diffHostOptions(ctx: ContainerContext, replace: (field: string, before:
   // (dockerd's default-ipc-mode); only host is a difference then.
   const ipc = (v: string | undefined): string => v ?? engine.ipcMode ?? 'private';
   if (s.ipc === undefined ? o.ipc === 'host' : ipc(o.ipc) !== s.ipc) replace('ipc', ipc(o.ipc), ipc(s.ipc));
+  diffProcessOptions(ctx, replace);
+}
+
+/**
+ * The terminal, stdin, log driver and runtime: absent in the plan = the engine's defaults (no
+ * TTY, stdin closed, its default log driver without options, its default runtime). None changes
+ * on an existing container (Docker's `update` has none of them): a difference replaces it. The
+ * platform is not compared: it is checked against the image at create, and another platform
+ * means another image, which the image comparison shows.
+ */
+function diffProcessOptions(ctx: ContainerContext, replace: (field: string, before: unknown, after: unknown) => void): void {
+  const s = ctx.resource.spec;
+  const o = ctx.observed.spec;
+  const engine = ctx.engine.defaults;
+  for (const f of ['tty', 'stdinOpen'] as const) {
+    if (Boolean(o[f]) !== Boolean(s[f])) replace(f, Boolean(o[f]), Boolean(s[f]));
+  }
+  const driver = (l: ContainerSpec['logging']): string => l?.driver ?? engine.logDriver ?? 'json-file';
+  if (driver(o.logging) !== driver(s.logging)) replace('logging.driver', driver(o.logging), driver(s.logging));
+  diffMap('logging.options', { ...(o.logging?.options ?? {}) }, { ...(s.logging?.options ?? {}) }, (f, b, a) => replace(f, b, a));
+  const runtime = (v: string | undefined): string => v ?? engine.runtime ?? 'runc';
+  if (runtime(o.runtime) !== runtime(s.runtime)) replace('runtime', runtime(o.runtime), runtime(s.runtime));
 }
 
 function diffEnv(ctx: ContainerContext, need: Need): void {

@@ -684,6 +684,79 @@ describe('Container: what compose files set on the host side', () => {
   });
 });
 
+describe('Container: the terminal, stdin, logging, platform, runtime, string commands and dependsOn restart', () => {
+  test('defaults: none of tty, stdinOpen, logging, platform or runtime appears in the plan, and dependsOn has no restart', () => {
+    const stack = shop();
+    const db = new Container(stack, 'db', { image: 'busybox' });
+    new Container(stack, 'web', { image: 'busybox', dependsOn: [db] });
+    const spec = containerSpec(Testing.synth(stack), 'web');
+    for (const f of ['tty', 'stdinOpen', 'logging', 'platform', 'runtime']) expect(spec).not.toHaveProperty(f);
+    expect(spec.dependsOn).toEqual([{ container: stack.getLogicalId(db), condition: 'started' }]);
+    // false is the default: the same plan.
+    const other = shop();
+    const db2 = new Container(other, 'db', { image: 'busybox' });
+    new Container(other, 'web', { image: 'busybox', tty: false, stdinOpen: false, dependsOn: [{ container: db2, restart: false }] });
+    expect(containerSpec(Testing.synth(other), 'web')).toEqual(spec);
+  });
+
+  test('custom: every prop in its canonical form', () => {
+    const stack = shop();
+    const db = new Container(stack, 'db', { image: 'busybox' });
+    new Container(stack, 'web', {
+      image: 'busybox',
+      tty: true,
+      stdinOpen: true,
+      logging: { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } },
+      platform: 'Linux/x86_64',
+      runtime: 'runc',
+      entrypoint: '/docker-entrypoint.sh',
+      command: `sh -c 'echo "$HOME" && sleep 1' \\"quoted\\" "a\\\\b"`,
+      dependsOn: [{ container: db, condition: DependencyCondition.STARTED, restart: true }, db],
+    });
+    const spec = containerSpec(Testing.synth(stack), 'web');
+    expect(spec.tty).toBe(true);
+    expect(spec.stdinOpen).toBe(true);
+    expect(spec.logging).toEqual({ driver: 'json-file', options: { 'max-file': '3', 'max-size': '10m' } });
+    expect(spec.platform).toBe('linux/amd64');
+    expect(spec.runtime).toBe('runc');
+    expect(spec.entrypoint).toEqual(['/docker-entrypoint.sh']);
+    // Compose's split: quotes and backslashes, no shell ($HOME stays as written).
+    expect(spec.command).toEqual(['sh', '-c', 'echo "$HOME" && sleep 1', '"quoted"', 'a\\b']);
+    // One dependency, the restart kept though the other listing of it has none.
+    expect(spec.dependsOn).toEqual([{ container: stack.getLogicalId(db), condition: 'started', restart: true }]);
+    // A logging without options has `{}`; an entrypoint string may be empty (it removes the image's).
+    const other = shop();
+    new Container(other, 'web', { image: 'busybox', logging: { driver: 'none' }, entrypoint: '' });
+    const o = containerSpec(Testing.synth(other), 'web');
+    expect(o.logging).toEqual({ driver: 'none', options: {} });
+    expect(o.entrypoint).toEqual([]);
+  });
+
+  test.each<[string, Partial<ContainerProps>, string]>([
+    ['tty', { tty: 'yes' as unknown as boolean }, 'tty "yes" is not true or false'],
+    ['stdinOpen', { stdinOpen: 1 as unknown as boolean }, 'stdinOpen 1 is not true or false'],
+    ['log driver', { logging: { driver: 'JSON file' } }, 'logging driver "JSON file" is not a log driver name, such as "json-file", "local" or "syslog"'],
+    ['log option name', { logging: { driver: 'local', options: { 'max size': '1m' } } }, 'logging option "max size" is not an option name, such as "max-size"'],
+    ['log option value', { logging: { driver: 'local', options: { 'max-file': 3 as unknown as string } } }, 'logging option max-file: 3 is not a string; quote it, such as "3"'],
+    ['platform without architecture', { platform: 'linux' }, 'platform "linux" names no architecture; give os/arch, such as "linux/amd64" or "linux/arm64"'],
+    ['platform', { platform: 'linux/am d64' }, 'platform "linux/am d64": invalid platform component "am d64": use os/arch[/variant], for example linux/amd64'],
+    ['runtime', { runtime: 'run c' }, 'runtime "run c" is not a runtime name, such as "runc" or "runsc"'],
+    ['command quote', { command: "echo 'hi" }, 'command "echo \'hi" has an unclosed single quote; close it'],
+    ['entrypoint quote', { entrypoint: 'sh -c "x' }, 'entrypoint "sh -c \\"x" has an unclosed double quote; close it'],
+    ['empty command', { command: '  ' }, 'command "  " has no words; give the command to run, or leave command out for the image\'s CMD'],
+  ])('a bad %s is refused at once, naming the prop and the fix', (_what, props, message) => {
+    expect(invalidArgument(() => new Container(shop(), 'web', { image: 'busybox', ...props }))).toBe(`[shop/web] ${message}`);
+  });
+
+  test('dependsOn restart must be a boolean', () => {
+    const stack = shop();
+    const db = new Container(stack, 'db', { image: 'busybox' });
+    expect(invalidArgument(() => new Container(stack, 'web', { image: 'busybox', dependsOn: [{ container: db, restart: 'yes' as unknown as boolean }] }))).toBe(
+      '[shop/web] dependsOn restart "yes" is not true or false',
+    );
+  });
+});
+
 describe('Container develop (cdk-docker watch)', () => {
   test('defaults: without develop the plan has no develop field', () => {
     const stack = shop();

@@ -6,11 +6,12 @@ import { PassThrough, Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import type { Driver, LogLine, LogsOptions, ManagedLabels, ObservedContainer } from '../../lib/drivers';
 import { CONTAINER_FEATURES, IN_PLACE_FIELDS, LABELS, lastOutput } from '../../lib/drivers';
-import type { ContainerSpec, ImageResource, NetworkSpec, Plan, VolumeSpec } from '../../lib/plan/types';
+import type { ContainerResource, ContainerSpec, ImageResource, NetworkSpec, Plan, VolumeSpec } from '../../lib/plan/types';
 import { secretHmac } from '../../lib/constructs/app';
 import { applyDiff } from '../../lib/reconcile/apply';
 import { diffStack } from '../../lib/reconcile/diff';
 import { CdkDockerError } from '../../lib/core/errors';
+import { formatPlatform, hostPlatform } from '../../lib/core/platform';
 import { writeDockerArchive } from '../helpers/archive';
 import { until } from '../helpers/cli';
 import { defaultContainerSpec } from '../fixtures';
@@ -702,6 +703,83 @@ export function driverConformance(name: string, setup: () => Promise<Conformance
         ['main', 'replace', ['secrets./run/secrets/db_password (sensitive) → (sensitive)']],
         ['side', 'replace', [`networkMode.container "${main}" → "${main}" (recreated)`]],
       ]);
+    }, 90_000);
+
+    containers('a terminal, open stdin and a log driver are what the container has; a diff right after apply changes nothing; a dependency replaced restarts the dependents that ask for it', 'it applies its stack container by container; the Swarm refuses dependsOn restart (swarm.test.ts maps TTY, OpenStdin and LogDriver)', async () => {
+      const st = `${prefix}-term`;
+      const dep = n('term-dep');
+      const app = n('term-app');
+      const plain = n('term-plain');
+      made.containers.add(dep);
+      made.containers.add(app);
+      made.containers.add(plain);
+      const loop = 'trap "exit 0" TERM; echo start >> /tmp/starts; tty > /tmp/tty 2>&1; while true; do sleep 0.2; done';
+      const termPlan = (version: string): Plan => ({
+        version: 1,
+        stack: st,
+        resources: {
+          base: registryImage(ctx.baseImageRef, 'never'),
+          dep: { type: 'container', path: 'dep', name: dep, dependsOn: ['base'], spec: spec({ command: ['sh', '-c', loop], env: { VERSION: version } }) },
+          app: {
+            type: 'container',
+            path: 'app',
+            name: app,
+            dependsOn: ['base', 'dep'],
+            spec: spec({ command: ['sh', '-c', loop], tty: true, stdinOpen: true, logging: { driver: 'json-file', options: {} }, platform: formatPlatform(hostPlatform()), dependsOn: [{ container: 'dep', condition: 'started', restart: true }] }),
+          },
+          plain: { type: 'container', path: 'plain', name: plain, dependsOn: ['base', 'dep'], spec: spec({ command: ['sh', '-c', loop], dependsOn: [{ container: 'dep', condition: 'started' }] }) },
+        },
+      });
+      const images = async () => ({ base: await driver.image(ctx.baseImageRef) });
+      const diffNow = async (p: Plan) => {
+        const observed = await driver.observe(st);
+        return { observed, diff: diffStack(p, observed, await images(), driver.capabilities) };
+      };
+      const text = async (name: string, script: string): Promise<string> => {
+        const out = new PassThrough();
+        let stdout = '';
+        out.on('data', (d: Buffer) => (stdout += d.toString()));
+        await driver.exec(name, ['sh', '-c', script], { stdout: out, stderr: new PassThrough() });
+        await new Promise((res) => setImmediate(res));
+        return stdout;
+      };
+      const starts = async (name: string) => (await text(name, 'cat /tmp/starts 2>/dev/null')).split('\n').filter(Boolean).length;
+      const plan = termPlan('1');
+      const first = await diffNow(plan);
+      await applyDiff(plan, first.diff, first.observed, driver, { images: await images() });
+      await until('the containers to write their start', async () => (await starts(app)) === 1 && (await starts(plain)) === 1, 10_000);
+      // The main process of app has a terminal as its stdin; plain has none.
+      expect(await text(app, 'cat /tmp/tty')).toMatch(/^\/dev\/pts\/\d+\n$/);
+      expect(await text(plain, 'cat /tmp/tty')).not.toMatch(/^\/dev\/pts/);
+      const again = await diffNow(plan);
+      expect(again.diff.changes.filter((c) => c.action !== 'no-op').map((c) => `${c.path} ${c.action} ${JSON.stringify(c.reasons)}`)).toEqual([]);
+      const observedApp = again.observed.containers.find((c) => c.name === app)!;
+      expect([observedApp.spec.tty, observedApp.spec.stdinOpen]).toEqual([true, true]);
+      expect(observedApp.spec.logging?.driver ?? driver.capabilities.defaults.logDriver).toBe('json-file');
+      expect(again.observed.containers.find((c) => c.name === plain)!.spec.tty).toBeUndefined();
+      // Without a terminal: a replace, as Docker cannot change it in place.
+      const noTty: Plan = { ...plan, resources: { ...plan.resources, app: { ...(plan.resources.app as ContainerResource), spec: { ...(plan.resources.app as ContainerResource).spec, tty: undefined } } } };
+      expect(diffStack(noTty, again.observed, await images(), driver.capabilities).changes.find((c) => c.path === 'app')!.reasons).toEqual([{ field: 'tty', before: 'true', after: 'false', needs: 'replace' }]);
+
+      // The dependency replaced: app (restart) is restarted in place, plain (no restart) is not.
+      const appId = observedApp.id;
+      const next = termPlan('2');
+      const third = await diffNow(next);
+      // The diff says so: the dependent with restart is an update, restarted after the dependency.
+      expect(third.diff.changes.filter((c) => c.type === 'container' && c.action !== 'no-op').map((c) => `${c.path} ${c.action} ${c.reasons.map((r) => `${r.field} ${r.after}`).join(', ')}`)).toEqual([
+        'dep replace env.VERSION "2"',
+        'app update dependsOn.restart restarted after dep',
+      ]);
+      const events: string[] = [];
+      await applyDiff(next, third.diff, third.observed, driver, { images: await images(), onEvent: (e) => e.phase === 'done' && events.push(`${e.change.path} ${e.message}`) });
+      expect(events).toEqual(['dep replaced (env.VERSION)', 'app restarted (restarted after dep)']);
+      await until('app to write its second start', async () => (await starts(app)) === 2, 10_000);
+      const after = await driver.observe(st);
+      const appAfter = after.containers.find((c) => c.name === app)!;
+      expect([appAfter.id, appAfter.status]).toEqual([appId, 'running']);
+      expect(await starts(plain)).toBe(1);
+      const settled = diffStack(next, after, await images(), driver.capabilities);
+      expect(settled.changes.filter((c) => c.action !== 'no-op')).toEqual([]);
     }, 90_000);
 
     containers('logs gives each line with its stream, the last N with tail, and times with timestamps', 'logs of a container; swarm.test.ts reads a service\'s logs (all its tasks\')', async () => {

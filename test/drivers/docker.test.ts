@@ -11,7 +11,7 @@ import type { ContainerResource, ImageResource } from '../../lib/plan/types';
 import { managedLabels } from '../../lib/reconcile/hash';
 import { CdkDockerError } from '../../lib/core/errors';
 import { processIdentity } from '../../lib/core/process';
-import { createBody, filesArchive, normalizedInspect, updateBody, UNLIMITED_MEMORY } from '../../lib/drivers/docker/mapping';
+import { createBody, createQuery, filesArchive, normalizedInspect, updateBody, UNLIMITED_MEMORY } from '../../lib/drivers/docker/mapping';
 import type { DockerContainerInspect } from '../../lib/drivers/docker/mapping';
 import { ROOT, tempDir, until } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
@@ -451,6 +451,18 @@ describe('docker driver: the Engine API bodies', () => {
       Healthcheck: { Test: ['NONE'] },
       HostConfig: { NetworkMode: 'host', PublishAllPorts: false, Mounts: [], RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, Init: false, ReadonlyRootfs: false, Privileged: false },
     });
+  });
+
+  test('a terminal, open stdin, a log driver and a runtime become Tty, OpenStdin, LogConfig and Runtime; the platform goes in the query; none of them when unset', () => {
+    const request = { name: 'web', imageId: 'sha256:abc', env: {}, labels };
+    const set = spec({ tty: true, stdinOpen: true, logging: { driver: 'local', options: { 'max-size': '10m' } }, platform: 'linux/arm64/v8', runtime: 'runsc' });
+    const body = createBody({ ...request, spec: set });
+    expect([body.Tty, body.OpenStdin, body.HostConfig.LogConfig, body.HostConfig.Runtime]).toEqual([true, true, { Type: 'local', Config: { 'max-size': '10m' } }, 'runsc']);
+    expect(createQuery({ ...request, spec: set })).toEqual({ name: 'web', platform: 'linux/arm64/v8' });
+    const bare = createBody({ ...request, spec: spec() });
+    for (const k of ['Tty', 'OpenStdin']) expect(bare).not.toHaveProperty(k);
+    for (const k of ['LogConfig', 'Runtime']) expect(bare.HostConfig).not.toHaveProperty(k);
+    expect(createQuery({ ...request, spec: spec() })).toEqual({ name: 'web' });
   });
 
   test('what compose files set becomes HostConfig and ExposedPorts; another container\'s network is container:<name>; files are a tar of their own', async () => {

@@ -142,13 +142,44 @@ configs:
   });
 
   test('keys without a construct field are listed, with a reason, at their service', () => {
-    const g = generate('services:\n  app:\n    image: busybox\n    stdin_open: true\n    healthcheck: { disable: true }\n    ipc: service:other\n  other: { image: busybox }\n');
+    const g = generate('services:\n  app:\n    image: busybox\n    domainname: example.com\n    healthcheck: { disable: true }\n    ipc: service:other\n  other: { image: busybox }\n');
     expect(g.notImported).toEqual([
-      { service: 'app', key: 'stdin_open', why: 'no ContainerProps field for an open stdin yet' },
+      { service: 'app', key: 'domainname', why: 'no ContainerProps field for the domain name yet' },
       { service: 'app', key: 'healthcheck.disable', why: "no prop turns off the image's HEALTHCHECK yet" },
       { service: 'app', key: 'ipc', why: 'ipc "service:other": only host, private, shareable' },
     ]);
-    expect(g.mainTs).toContain("    // not imported: stdin_open — no ContainerProps field for an open stdin yet\n");
+    expect(g.mainTs).toContain("    // not imported: domainname — no ContainerProps field for the domain name yet\n");
+  });
+
+  test('tty, stdin_open, logging, platform, runtime, string commands and depends_on restart are imported', () => {
+    const g = generate(`services:
+  app:
+    image: busybox
+    tty: true
+    stdin_open: false
+    logging: { driver: json-file, options: { max-size: 10m, max-file: 3 } }
+    platform: linux/amd64
+    runtime: runc
+    entrypoint: /bin/sh -c
+    command: 'echo "hello world" && sleep 1'
+    depends_on:
+      db: { condition: service_started, restart: true }
+      cache: { condition: service_healthy }
+  db: { image: busybox, logging: { driver: none } }
+  cache: { image: busybox, healthcheck: { test: "true" } }
+`);
+    expect(g.notImported).toEqual([]);
+    const app = containerOf(g.mainTs, 'app');
+    expect(app).toContain('tty: true,');
+    expect(app).not.toContain('stdinOpen');
+    expect(app).toContain("logging: { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } },");
+    expect(app).toContain("platform: 'linux/amd64',");
+    expect(app).toContain("runtime: 'runc',");
+    // The string as written: the construct splits it as Compose does.
+    expect(app).toContain("entrypoint: '/bin/sh -c',");
+    expect(app).toContain(`command: 'echo "hello world" && sleep 1',`);
+    expect(app).toMatch(/dependsOn: \[\{ container: db, restart: true \}, \{ container: cache, condition: 'healthy' \}\]/);
+    expect(g.mainTs).toContain("logging: { driver: 'none' } });");
   });
 
   test('environment entries without a value come from the environment at import, or are left out as Compose leaves them', () => {

@@ -122,3 +122,27 @@ test('export compose writes secrets as references, never their values, and escap
   expect(text).toContain('restart: on-failure:2');
   expect(warnings).toEqual([]);
 });
+
+test('tty, stdin_open, logging, platform and runtime go both ways: from a container to compose keys, from a plan to the exported file', () => {
+  const m = model([composed('shop_web_1', 'web', { tty: true, stdinOpen: true, logging: { driver: 'local', options: { 'max-size': '10m' } }, runtime: 'runsc' })]);
+  expect(m.services.web).toMatchObject({ tty: true, stdin_open: true, logging: { driver: 'local', options: { 'max-size': '10m' } }, runtime: 'runsc' });
+  // The engine's defaults (observed as absent) give none of them.
+  for (const k of ['tty', 'stdin_open', 'logging', 'runtime']) expect(model([composed('shop_web_1', 'web')]).services.web).not.toHaveProperty(k);
+
+  const stack = new Stack(fixtureApp({ env: FIXTURE_ENV }), 'shop');
+  const db = new Container(stack, 'db', { image: 'busybox:1.36', logging: { driver: 'none' } });
+  new Container(stack, 'web', {
+    image: 'busybox:1.36',
+    tty: true,
+    stdinOpen: true,
+    logging: { driver: 'json-file', options: { 'max-size': '10m' } },
+    platform: 'linux/amd64',
+    runtime: 'runc',
+    command: 'sh -c "echo hi"',
+    dependsOn: [{ container: db, restart: true }],
+  });
+  const { text, warnings } = exportCompose(Testing.synth(stack), FIXTURES);
+  for (const line of ['tty: true', 'stdin_open: true', 'driver: json-file', 'max-size: 10m', 'platform: linux/amd64', 'runtime: runc', 'driver: none', '- echo hi']) expect(text).toContain(line);
+  expect(text).not.toContain('restart: true');
+  expect(warnings).toEqual(['web: dependsOn restart is not exported: docker-compose 1.29 refuses depends_on restart (compose v2 takes it)']);
+});

@@ -292,8 +292,9 @@ async function compareOne(i: number, d: string): Promise<Row> {
     const lines = apply.out.trim().split('\n');
     const at = Math.max(0, lines.findIndex((l) => /error/i.test(l)));
     // apply checks that containers run, as `docker-compose up -d` does not: a container of the
-    // file that exits is reported by apply, and still compared.
-    (services.every((s) => ours.has(s)) ? notes : problems).push(`apply exit ${apply.code}: ${lines.slice(at, at + 4).join(' | ')}`);
+    // file that exits is reported by apply, and still compared. A container neither tool could
+    // make (the engine lacks what the file asks for, such as a runtime) is no difference.
+    (services.every((s) => ours.has(s) || !theirs.has(s)) ? notes : problems).push(`apply exit ${apply.code}: ${lines.slice(at, at + 4).join(' | ')}`);
   }
   for (const s of services) {
     const a = theirs.get(s);

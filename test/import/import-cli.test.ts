@@ -105,7 +105,7 @@ export class ShopStack extends Stack {
     const api = new Container(this, 'api', {
       // pinned
       image: 'busybox:1.36',
-      command: ['httpd', '-f', '-p', '8000'],
+      command: 'httpd -f -p 8000',
       workingDir: '/srv',
       env: { DB_HOST: 'db', LOG_LEVEL: 'info' },
       envFiles: ['../api.env'],
@@ -174,18 +174,18 @@ if (require.main === module) {
   });
 
   test('keys the constructs cannot express are comments at their service, warnings, and exit 3', () => {
-    fs.writeFileSync(path.join(dir, 'compose.yaml'), 'services:\n  app:\n    image: busybox\n    tty: true\n    logging:\n      driver: none\n');
+    fs.writeFileSync(path.join(dir, 'compose.yaml'), 'services:\n  app:\n    image: busybox\n    domainname: example.com\n    group_add:\n      - mail\n');
     const r = cdkDocker(['import', 'compose', '-o', 'app'], dir);
     expect(r.code).toBe(3);
     expect(r.stderr).toBe([
-      'Warning: not imported: service "app": tty — no ContainerProps field for a TTY yet',
-      'Warning: not imported: service "app": logging — no ContainerProps field for the log driver yet',
+      'Warning: not imported: service "app": domainname — no ContainerProps field for the domain name yet',
+      'Warning: not imported: service "app": group_add — no ContainerProps field for supplementary groups yet',
       '',
     ].join('\n'));
     expect(r.stdout).toContain('Not equivalent: 2 keys not imported (see the warnings and the "not imported" comments in main.ts)\n');
     expect(fs.readFileSync(path.join(dir, 'app', 'main.ts'), 'utf8')).toContain([
-      '    // not imported: tty — no ContainerProps field for a TTY yet',
-      '    // not imported: logging — no ContainerProps field for the log driver yet',
+      '    // not imported: domainname — no ContainerProps field for the domain name yet',
+      '    // not imported: group_add — no ContainerProps field for supplementary groups yet',
       "    new Container(this, 'app', { image: 'busybox', networks: [defaultNetwork] });",
     ].join('\n'));
   });

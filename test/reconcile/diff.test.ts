@@ -138,6 +138,10 @@ describe('containers: each field gets the right action and reason', () => {
     ['devices', {}, { devices: ['/dev/fuse'] }, 'replace', 'devices', '[]', '["/dev/fuse:/dev/fuse:rwm"]'],
     ['pid', {}, { pid: 'host' }, 'replace', 'pid', undefined, '"host"'],
     ['ipc', {}, { ipc: 'host' }, 'replace', 'ipc', '"private"', '"host"'],
+    ['tty', {}, { tty: true }, 'replace', 'tty', 'false', 'true'],
+    ['stdinOpen', { stdinOpen: true }, {}, 'replace', 'stdinOpen', 'true', 'false'],
+    ['a log driver', {}, { logging: { driver: 'json-file' } }, 'replace', 'logging.driver', '"k8s-file"', '"json-file"'],
+    ['a command string', { command: ['echo', 'a b'] }, { command: "echo 'a c'" }, 'replace', 'command', '["echo","a b"]', '["echo","a c"]'],
   ];
   test.each(cases)('%s', (_name, before, after, action, field, b, a) => {
     for (const labels of [true, false]) {
@@ -434,6 +438,56 @@ describe('what compose files set', () => {
     };
     expect(changed(diffAfter(external('vpn-a'), external('vpn-a')))).toEqual([]);
     expect(only(diffAfter(external('vpn-a'), external('vpn-b'))).reasons).toEqual([{ field: 'networkMode', before: '"container:vpn-a"', after: '"container:vpn-b"', needs: 'replace' }]);
+  });
+
+  test('tty, stdin, logging and runtime: the engine\'s defaults are no change, options and runtimes are compared', () => {
+    const docker = (applied: Plan, plan: Plan, f = faithful(applied)) => diffStack(plan, f.observed, f.images, DOCKER_CAPABILITIES);
+    const bare = webStack();
+    // Docker's defaults (json-file, runc) and the built-in engine's (k8s-file) named are no change.
+    expect(changed(docker(bare, webStack({ logging: { driver: 'json-file' }, runtime: 'runc', tty: false, stdinOpen: false })))).toEqual([]);
+    expect(changed(diffAfter(bare, webStack({ logging: { driver: 'k8s-file' }, runtime: 'runc' })))).toEqual([]);
+    // A string command is the same as its words.
+    expect(changed(diffAfter(webStack({ command: ['sh', '-c', 'echo "hi there"'] }), webStack({ command: `sh -c 'echo "hi there"'` })))).toEqual([]);
+    const logged = webStack({ logging: { driver: 'local', options: { 'max-size': '10m' } } });
+    expect(changed(docker(logged, logged))).toEqual([]);
+    expect(only(docker(logged, webStack({ logging: { driver: 'local', options: { 'max-size': '20m', 'max-file': '3' } } }))).reasons).toEqual([
+      { field: 'logging.options.max-file', before: undefined, after: '"3"', needs: 'replace' },
+      { field: 'logging.options.max-size', before: '"10m"', after: '"20m"', needs: 'replace' },
+    ]);
+    expect(only(docker(logged, bare)).reasons).toEqual([
+      { field: 'logging.driver', before: '"local"', after: '"json-file"', needs: 'replace' },
+      { field: 'logging.options.max-size', before: '"10m"', after: undefined, needs: 'replace' },
+    ]);
+    expect(only(docker(bare, webStack({ runtime: 'runsc' }))).reasons).toEqual([{ field: 'runtime', before: '"runc"', after: '"runsc"', needs: 'replace' }]);
+    // The platform is the image's: checked at create, not compared (another one is another image).
+    expect(changed(docker(bare, webStack({ platform: 'linux/amd64' })))).toEqual([]);
+  });
+
+  test('dependsOn restart: a dependent left alone otherwise is an update that restarts it after its replaced or changed dependency', () => {
+    const pair = (dbEnv: string, restart: boolean, webProps: Partial<ContainerProps> = {}) => {
+      const stack = new Stack(fixtureApp(), 'shop');
+      const db = new Container(stack, 'db', { image: 'busybox:1.36', env: { V: dbEnv }, memory: dbEnv === 'mem' ? '64m' : undefined });
+      new Container(stack, 'web', { image: 'busybox:1.36', dependsOn: [{ container: db, restart }], ...webProps });
+      return Testing.synth(stack);
+    };
+    const summary = (d: StackDiff) => changed(d).map((c) => `${c.path} ${c.action} ${c.reasons.map((r) => `${r.field}→${r.after}`).join(', ')}`);
+    expect(summary(diffAfter(pair('1', true), pair('2', true)))).toEqual(['db replace env.V→"2"', 'web update dependsOn.restart→restarted after db']);
+    // Without restart, or with nothing changed, the dependent is left alone.
+    expect(summary(diffAfter(pair('1', false), pair('2', false)))).toEqual(['db replace env.V→"2"']);
+    expect(summary(diffAfter(pair('1', true), pair('1', true)))).toEqual([]);
+    // A dependent replaced anyway starts after its dependency: no restart of its own.
+    expect(summary(diffAfter(pair('1', true), pair('2', true, { env: { X: '1' } })))).toEqual(['db replace env.V→"2"', 'web replace env.X→"1"']);
+  });
+
+  test('a log driver, log option or runtime the engine has not is refused at diff, naming the engine and what it has', () => {
+    const plan = webStack({ logging: { driver: 'syslog', options: { tag: 'web' } }, runtime: 'runsc' });
+    const f = faithful(plan);
+    expect((thrown(() => diffStack(plan, f.observed, f.images, ENGINE)) as ValidationError).problems).toEqual([
+      '[shop/web] the built-in engine has no "syslog" log driver (it has "k8s-file", "json-file", "none"); use one of those, or apply it to an engine that has it (--engine docker)',
+      '[shop/web] the built-in engine takes no log option "tag" (it takes none); leave it out of logging.options, or apply it to an engine that has it (--engine docker)',
+      '[shop/web] the built-in engine has no "runsc" runtime (it runs containers with "runc"); leave runtime out, or apply it to an engine that has it (--engine docker with the runtime configured in its daemon.json)',
+    ]);
+    expect(changed(diffStack(plan, f.observed, f.images, DOCKER_CAPABILITIES))).toEqual([]);
   });
 
   test('a plan using what the engine cannot do is refused before anything, with the engine\'s own sentence', () => {

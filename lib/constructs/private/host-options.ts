@@ -3,7 +3,9 @@
  * (expose, extra_hosts, dns, sysctls, ulimits, devices): each returns the canonical plan form or
  * throws an OptionError whose message is shown after the construct path.
  */
-import type { Device, Ulimit } from '../../plan/types';
+import type { Device, Logging, Ulimit } from '../../plan/types';
+import { InvalidArgumentError } from '../../core/errors';
+import { formatPlatform, parsePlatform } from '../../core/platform';
 import { MAX_BYTES } from '../../core/limits';
 import { PortError, isIp, parsePort } from './ports';
 
@@ -156,4 +158,44 @@ export function parseId(value: string | number | undefined, what: string, maxId:
   const text = String(value);
   if (!/^\d+$/.test(text) || Number(text) > maxId) throw new OptionError(`${what} "${text}" must be a numeric id from 0 to ${maxId}, such as "1000"`);
   return Number(text);
+}
+
+const LOG_DRIVER = /^[a-z0-9][a-z0-9._/:-]*$/;
+const LOG_OPTION = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** logging: a driver name (a plugin's `owner/name:tag` too) and string options, as given. */
+export function parseLogging(value: { readonly driver: string; readonly options?: { readonly [key: string]: string } }): Logging {
+  if (typeof value !== 'object' || value === null) throw new OptionError(`logging ${JSON.stringify(value)} must be an object such as { driver: "json-file" }`);
+  const { driver, options } = value;
+  if (typeof driver !== 'string' || !LOG_DRIVER.test(driver) || driver.length > 255) {
+    throw new OptionError(`logging driver ${JSON.stringify(driver)} is not a log driver name, such as "json-file", "local" or "syslog"`);
+  }
+  const out: { [key: string]: string } = {};
+  for (const [k, v] of Object.entries(options ?? {})) {
+    if (!LOG_OPTION.test(k) || k.length > 255) throw new OptionError(`logging option ${JSON.stringify(k)} is not an option name, such as "max-size"`);
+    if (typeof v !== 'string') throw new OptionError(`logging option ${k}: ${JSON.stringify(v)} is not a string; quote it, such as "${String(v)}"`);
+    out[k] = v;
+  }
+  return { driver, options: out };
+}
+
+/** platform: `os/arch[/variant]`, normalised as Docker normalises it; an OS alone is refused (it would mean this host's architecture). */
+export function parseContainerPlatform(value: string): string {
+  if (typeof value !== 'string' || !value.includes('/')) {
+    throw new OptionError(`platform ${JSON.stringify(value)} names no architecture; give os/arch, such as "linux/amd64" or "linux/arm64"`);
+  }
+  try {
+    return formatPlatform(parsePlatform(value));
+  } catch (e) {
+    if (e instanceof InvalidArgumentError) throw new OptionError(`platform ${e.message}`);
+    throw e;
+  }
+}
+
+/** runtime: an OCI runtime name as the engine registers it (`runc`, `runsc`, `io.containerd.runc.v2`). */
+export function checkRuntime(value: string): string {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value) || value.length > 255) {
+    throw new OptionError(`runtime ${JSON.stringify(value)} is not a runtime name, such as "runc" or "runsc"`);
+  }
+  return value;
 }

@@ -87,6 +87,7 @@ import {
   DockerNetworkInspect,
   DockerVolumeInspect,
   createBody,
+  createQuery,
   endpointConfig,
   extraNetworks,
   filesArchive,
@@ -604,7 +605,7 @@ export class DockerDriver implements Driver {
     }
     let id: string;
     try {
-      ({ Id: id } = await this.client.request<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(request) }));
+      ({ Id: id } = await this.client.request<{ Id: string }>('POST', '/containers/create', { query: createQuery(request), body: createBody(request) }));
     } catch (e) {
       // There already (an earlier apply, or made meanwhile by someone else): as if it had been
       // there — the same container when its labels are ours, else a conflict naming it.

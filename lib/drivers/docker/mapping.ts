@@ -101,6 +101,8 @@ export interface DockerCreateBody {
   readonly StopTimeout?: number;
   readonly Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
   readonly ExposedPorts?: { [portProto: string]: Record<string, never> };
+  readonly Tty?: boolean;
+  readonly OpenStdin?: boolean;
   readonly HostConfig: {
     NetworkMode?: string;
     PortBindings?: { [portProto: string]: Array<{ HostIp: string; HostPort: string }> };
@@ -127,6 +129,8 @@ export interface DockerCreateBody {
     Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }>;
     PidMode?: string;
     IpcMode?: string;
+    LogConfig?: { Type: string; Config: { [key: string]: string } };
+    Runtime?: string;
   };
   readonly NetworkingConfig?: { EndpointsConfig: { [network: string]: DockerEndpointConfig } };
 }
@@ -192,6 +196,8 @@ export function createBody(request: ContainerCreateRequest): DockerCreateBody {
     ...(health ? { Healthcheck: health } : {}),
     // Docker publishes only exposed ports (the CLI exposes each -p port).
     ...(exposed.length ? { ExposedPorts: Object.fromEntries(exposed.map((k) => [k, {}])) } : {}),
+    ...(spec.tty ? { Tty: true } : {}),
+    ...(spec.stdinOpen ? { OpenStdin: true } : {}),
     HostConfig: {
       ...(spec.networkMode === 'bridge' ? (first ? { NetworkMode: first.network } : {}) : { NetworkMode: requestNetworkMode(request) }),
       ...(spec.ports.length ? { PortBindings: bindings } : {}),
@@ -227,7 +233,14 @@ function hostOptionsBody(spec: ContainerSpec): Partial<DockerCreateBody['HostCon
     ...(spec.devices ? { Devices: spec.devices.map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: d.permissions })) } : {}),
     ...(spec.pid ? { PidMode: spec.pid } : {}),
     ...(spec.ipc ? { IpcMode: spec.ipc } : {}),
+    ...(spec.logging ? { LogConfig: { Type: spec.logging.driver, Config: { ...spec.logging.options } } } : {}),
+    ...(spec.runtime ? { Runtime: spec.runtime } : {}),
   };
+}
+
+/** The query of `POST /containers/create`: the name, and the platform the image must be (Docker checks it against the image). */
+export function createQuery(request: ContainerCreateRequest): { name: string; platform?: string } {
+  return { name: request.name, ...(request.spec.platform ? { platform: request.spec.platform } : {}) };
 }
 
 /**

@@ -80,7 +80,10 @@ export const SWARM_CAPABILITIES: DriverCapabilities = {
     shmSize: 'a Swarm service has no /dev/shm size, so the swarm engine cannot honour shmSize; mount a tmpfs at /dev/shm with the size instead',
     'networkMode.container': "a Swarm service cannot join another container's network, so the swarm engine cannot honour networkMode container; put both on one network and reach it by name",
     expose: 'a Swarm service exposes nothing (every port of a task is reachable on its networks), so the swarm engine has no expose; remove it',
+    'dependsOn.restart': 'a Swarm restarts no service when another is updated, so the swarm engine cannot honour dependsOn restart; remove it (the tasks reconnect by the service name), or apply with --engine docker',
   },
+  // A service's tasks run with each node's default runtime; a service has no runtime setting.
+  choices: { engine: 'the swarm engine', runtimes: ['runc'] },
   services: {
     replace: ['name', 'deploy.mode'],
     scale: ['replicas'],

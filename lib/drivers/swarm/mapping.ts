@@ -64,7 +64,10 @@ export interface ServiceSpec {
       readonly Ulimits?: ReadonlyArray<{ readonly Name: string; readonly Soft: number; readonly Hard: number }> | null;
       readonly Secrets?: ReadonlyArray<SwarmFileReference & { readonly SecretID: string; readonly SecretName: string }> | null;
       readonly Configs?: ReadonlyArray<SwarmFileReference & { readonly ConfigID: string; readonly ConfigName: string }> | null;
+      readonly TTY?: boolean;
+      readonly OpenStdin?: boolean;
     };
+    readonly LogDriver?: { readonly Name: string; readonly Options?: { readonly [k: string]: string } | null } | null;
     readonly Resources?: {
       readonly Limits?: { readonly NanoCPUs?: number; readonly MemoryBytes?: number; readonly Pids?: number } | null;
       readonly Reservations?: { readonly NanoCPUs?: number; readonly MemoryBytes?: number } | null;
@@ -74,6 +77,7 @@ export interface ServiceSpec {
       readonly Constraints?: string[] | null;
       readonly Preferences?: ReadonlyArray<{ readonly Spread?: { readonly SpreadDescriptor: string } }> | null;
       readonly MaxReplicas?: number;
+      readonly Platforms?: ReadonlyArray<{ readonly OS?: string; readonly Architecture?: string }> | null;
     } | null;
     readonly Networks?: ReadonlyArray<{ readonly Target: string; readonly Aliases?: string[] | null }> | null;
     readonly ForceUpdate?: number;
@@ -238,13 +242,18 @@ export function serviceSpec(
         ...(s.ulimits ? { Ulimits: Object.keys(s.ulimits).sort().map((n) => ({ Name: n, Soft: s.ulimits![n].soft, Hard: s.ulimits![n].hard })) } : {}),
         ...(secrets.length ? { Secrets: secrets } : {}),
         ...(configs.length ? { Configs: configs } : {}),
+        ...(s.tty ? { TTY: true } : {}),
+        ...(s.stdinOpen ? { OpenStdin: true } : {}),
       },
+      ...(s.logging ? { LogDriver: { Name: s.logging.driver, Options: { ...s.logging.options } } } : {}),
       Resources: { Limits: limits, Reservations: reservations },
       RestartPolicy: { Condition: restart.condition, Delay: restart.delayMs * NS_PER_MS, MaxAttempts: restart.maxAttempts, Window: restart.windowMs * NS_PER_MS },
       Placement: {
         Constraints: [...d.placement.constraints],
         Preferences: d.placement.preferences.map((p) => ({ Spread: { SpreadDescriptor: p.spread } })),
         ...(d.placement.maxReplicasPerNode !== undefined ? { MaxReplicas: d.placement.maxReplicasPerNode } : {}),
+        // The platform as a placement constraint, as Swarm takes it: only nodes of that OS and architecture run a task.
+        ...(s.platform ? { Platforms: [{ OS: s.platform.split('/')[0], Architecture: s.platform.split('/')[1] }] } : {}),
       },
       Networks: s.networks.map((n) => ({ Target: n.network, Aliases: [...n.aliases] })),
     },
@@ -336,6 +345,9 @@ export function observedSpec(service: SwarmService, image: ImageDefaults | undef
     ...(limits.MemoryBytes ? { memoryBytes: limits.MemoryBytes } : {}),
     ...(limits.NanoCPUs ? { nanoCpus: limits.NanoCPUs } : {}),
     ...(limits.Pids ? { pidsLimit: limits.Pids } : {}),
+    ...(c.TTY ? { tty: true as const } : {}),
+    ...(c.OpenStdin ? { stdinOpen: true as const } : {}),
+    ...(t.LogDriver?.Name ? { logging: { driver: t.LogDriver.Name, options: { ...(t.LogDriver.Options ?? {}) } } } : {}),
     deploy,
   };
 }

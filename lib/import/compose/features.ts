@@ -19,6 +19,10 @@ export interface Features {
   readonly config: boolean;
   /** Whether networkMode accepts a container. */
   readonly networkModeContainer: boolean;
+  /** Whether command and entrypoint accept a string (split as Compose splits it). */
+  readonly commandString: boolean;
+  /** Whether a dependsOn entry takes `restart`. */
+  readonly dependsOnRestart: boolean;
 }
 
 let cached: Features | undefined;
@@ -62,6 +66,8 @@ export function features(): Features {
     deploy: fields(read('deploy'), 'DeployOptions'),
     config: /export declare class Config\b|export class Config\b/.test(read('config')),
     networkModeContainer: networkModeLine.includes('IContainer'),
+    commandString: /\|\s*string\b/.test(/readonly command\?:([^;]*);/.exec(container)?.[1] ?? ''),
+    dependsOnRestart: fields(container, 'ContainerDependencyOptions').has('restart'),
   };
   return cached;
 }

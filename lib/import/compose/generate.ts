@@ -4,6 +4,7 @@ import { IndentationText, NewLineKind, Project, QuoteKind } from 'ts-morph';
 import { className, Code, code, Commented, commentText, identifier, print, quote, RESERVED } from './code';
 import { features, Features } from './features';
 import { InvalidArgumentError } from '../../core/errors';
+import { shellSplit } from '../../core/shell-words';
 import { ComposeProject, ComposeService, has, isHostPath, splitVolume } from './load';
 
 /** A compose key the constructs cannot express (yet). */
@@ -44,10 +45,6 @@ const APPLIED_AT_LOAD = new Set(['extends', 'profiles']);
 
 /** Keys the generator handles (all others are reported as not imported). */
 const NO_PROP_YET: Record<string, string> = {
-  tty: 'no ContainerProps field for a TTY yet',
-  stdin_open: 'no ContainerProps field for an open stdin yet',
-  logging: 'no ContainerProps field for the log driver yet',
-  platform: 'no ContainerProps field for the platform yet',
   links: 'legacy links have no construct; containers on a shared network reach each other by service name',
   external_links: 'legacy links have no construct',
   security_opt: 'no ContainerProps field for security options yet',
@@ -56,7 +53,6 @@ const NO_PROP_YET: Record<string, string> = {
   cgroup_parent: 'no ContainerProps field for the cgroup parent yet',
   group_add: 'no ContainerProps field for supplementary groups yet',
   userns_mode: 'no ContainerProps field for the user namespace mode yet',
-  runtime: 'no ContainerProps field for the OCI runtime yet',
   isolation: 'no ContainerProps field for isolation yet',
   oom_kill_disable: 'no ContainerProps field for the OOM killer yet',
   oom_score_adj: 'no ContainerProps field for the OOM score yet',
@@ -408,8 +404,30 @@ class Generator {
           break;
         case 'command':
         case 'entrypoint':
-          set(key, key, value === null ? undefined : typeof value === 'string' ? shellSplit(value) : (value as unknown[]).map(String));
+          // A string as written where the constructs split it as Compose does; else its words.
+          set(key, key, value === null ? undefined : typeof value === 'string' ? (f.commandString ? value : shellSplit(value, key)) : (value as unknown[]).map(String));
           break;
+        case 'tty':
+          set(key, 'tty', value === true ? true : undefined);
+          break;
+        case 'stdin_open':
+          set(key, 'stdinOpen', value === true ? true : undefined);
+          break;
+        case 'platform':
+        case 'runtime':
+          set(key, key, String(value));
+          break;
+        case 'logging': {
+          const l = value as { driver?: string; options?: Record<string, unknown> | null };
+          if (l.driver === undefined) {
+            // Options without a driver are for the engine's default driver, which the plan cannot name.
+            if (Object.keys(l.options ?? {}).length > 0) miss('logging.options', 'options without a driver: name the driver they are for');
+            break;
+          }
+          const options = Object.fromEntries(Object.entries(l.options ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]));
+          set(key, 'logging', Object.keys(options).length > 0 ? { driver: l.driver, options } : { driver: l.driver });
+          break;
+        }
         case 'environment': {
           const env: Record<string, unknown> = stringMap(value, this.env, (k) => this.notes.push(`service "${name}": environment ${k} has no value and is unset here: left out, as Compose leaves it out`));
           // A model may give an expression (import containers: a secret as Secret.fromEnv).
@@ -511,9 +529,10 @@ class Generator {
               .filter(([d]) => this.serviceVars.has(d))
               .map(([d, opts]) => {
                 const v = code(this.serviceVars.get(d)!);
-                if (opts?.restart) miss(`depends_on.${d}.restart`, 'restarting dependents is a Compose CLI behaviour with no construct');
+                const restart = opts?.restart === true && f.dependsOnRestart;
+                if (opts?.restart === true && !restart) miss(`depends_on.${d}.restart`, 'no ContainerDependencyOptions field "restart" yet');
                 const condition = { service_healthy: 'healthy', service_completed_successfully: 'completed' }[opts?.condition ?? ''];
-                return condition ? { container: v, condition } : v;
+                return condition || restart ? { container: v, ...(condition ? { condition } : {}), ...(restart ? { restart: true } : {}) } : v;
               }),
           );
           break;
@@ -963,47 +982,6 @@ function labelMap(value: unknown): Record<string, string> {
     }));
   }
   return Object.fromEntries(Object.entries((value ?? {}) as object).map(([k, v]) => [k, v === null ? '' : String(v)]));
-}
-
-/** Splits a command string as Compose does (POSIX shell words: quotes and backslashes, no expansion). */
-export function shellSplit(s: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let inWord = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === "'") {
-      const j = s.indexOf("'", i + 1);
-      if (j < 0) throw new InvalidArgumentError(`command ${JSON.stringify(s)} has an unclosed single quote; close it`);
-      cur += s.slice(i + 1, j);
-      i = j;
-      inWord = true;
-    } else if (c === '"') {
-      let j = i + 1;
-      for (; j < s.length && s[j] !== '"'; j++) {
-        if (s[j] === '\\' && j + 1 < s.length && '"\\$`\n'.includes(s[j + 1])) {
-          j++;
-          if (s[j] !== '\n') cur += s[j];
-        } else cur += s[j];
-      }
-      if (j >= s.length) throw new InvalidArgumentError(`command ${JSON.stringify(s)} has an unclosed double quote; close it`);
-      i = j;
-      inWord = true;
-    } else if (c === '\\' && i + 1 < s.length) {
-      i++;
-      if (s[i] !== '\n') cur += s[i];
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) out.push(cur);
-      cur = '';
-      inWord = false;
-    } else {
-      cur += c;
-      inWord = true;
-    }
-  }
-  if (inWord) out.push(cur);
-  return out;
 }
 
 /** Formats generated TypeScript with the TypeScript formatter, through ts-morph. */

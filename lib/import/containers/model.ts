@@ -177,6 +177,11 @@ export function containersModel(input: ContainersModelInput): ComposeProject {
     if (o.devices?.length) s.devices = o.devices.map((x) => ({ source: x.hostPath, target: x.containerPath, permissions: x.permissions }));
     if (o.pid) s.pid = o.pid;
     if (o.ipc && o.ipc !== (input.defaults.ipcMode ?? 'private')) s.ipc = o.ipc;
+    if (o.tty) s.tty = true;
+    if (o.stdinOpen) s.stdin_open = true;
+    // Observed only when not the engine's default driver without options.
+    if (o.logging) s.logging = Object.keys(o.logging.options).length > 0 ? { driver: o.logging.driver, options: { ...o.logging.options } } : { driver: o.logging.driver };
+    if (o.runtime) s.runtime = o.runtime;
     services[name] = s;
   }
   return {

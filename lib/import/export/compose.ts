@@ -174,7 +174,10 @@ export function exportCompose(plan: Plan, dir: string): ExportedCompose {
     }
     if (s.dependsOn.length > 0) {
       svc.depends_on = Object.fromEntries(
-        s.dependsOn.map((d) => [key.get(d.container) ?? d.container, { condition: { started: 'service_started', healthy: 'service_healthy', completed: 'service_completed_successfully' }[d.condition] }]),
+        s.dependsOn.map((d) => [
+          key.get(d.container) ?? d.container,
+          { condition: { started: 'service_started', healthy: 'service_healthy', completed: 'service_completed_successfully' }[d.condition] },
+        ]),
       );
     }
     if (Object.keys(s.labels).length > 0) svc.labels = escapeDollars(s.labels, new Set());
@@ -198,6 +201,12 @@ export function exportCompose(plan: Plan, dir: string): ExportedCompose {
     if (s.devices?.length) svc.devices = s.devices.map((d) => `${d.hostPath}:${d.containerPath}:${d.permissions}`);
     if (s.pid) svc.pid = s.pid;
     if (s.ipc) svc.ipc = s.ipc;
+    if (s.tty) svc.tty = true;
+    if (s.stdinOpen) svc.stdin_open = true;
+    if (s.logging) svc.logging = Object.keys(s.logging.options).length > 0 ? { driver: s.logging.driver, options: { ...s.logging.options } } : { driver: s.logging.driver };
+    if (s.platform) svc.platform = s.platform;
+    if (s.runtime) svc.runtime = s.runtime;
+    if (s.dependsOn.some((d) => d.restart)) warnings.push(`${c.path}: dependsOn restart is not exported: docker-compose 1.29 refuses depends_on restart (compose v2 takes it)`);
     if (s.secrets?.length) {
       svc.secrets = s.secrets.map((f) => {
         const sk = `${k}_${path.posix.basename(f.target).replace(/[^A-Za-z0-9_.-]+/g, '_')}`;
@@ -236,7 +245,7 @@ const EXPORTED = new Set([
   'image', 'command', 'entrypoint', 'env', 'secretEnv', 'envFiles', 'workingDir', 'user', 'hostname', 'ports', 'publishAllPorts', 'mounts', 'volumesFrom',
   'networkMode', 'networks', 'restart', 'healthcheck', 'dependsOn', 'labels', 'stopSignal', 'stopTimeoutSeconds', 'init', 'readOnlyRootfs', 'capAdd', 'capDrop',
   'privileged', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'replicas', 'develop', 'expose', 'extraHosts', 'dns', 'dnsSearch', 'dnsOptions', 'sysctls', 'ulimits',
-  'shmSizeBytes', 'devices', 'pid', 'ipc', 'secrets', 'configs',
+  'shmSizeBytes', 'devices', 'pid', 'ipc', 'secrets', 'configs', 'tty', 'stdinOpen', 'logging', 'platform', 'runtime',
 ]);
 
 /** Values with `$` written as `$$` (Compose interpolates `$`), except the secret references. */
