@@ -1,9 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CliResult, ROOT, cdkDocker, sleep, tempDir, writeJsApp } from '../helpers/cli';
-import { privateNetworkConfig } from '../helpers/network';
-import { requireCommand } from '../helpers/prereq';
+import { CliResult, cdkDocker, writeJsApp } from '../helpers/cli';
+import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 
 jest.setTimeout(120_000);
 
@@ -14,27 +12,20 @@ jest.setTimeout(120_000);
  * as no change, and changing the secret's or the config's content is a replace that shows no
  * value.
  */
-let work: string;
+let world: StackWorld;
 let dir: string;
-let env: NodeJS.ProcessEnv;
-const ARCHIVE = path.join(ROOT, 'examples', 'base', 'busybox.tar');
+const ARCHIVE = BASE_ARCHIVE;
 const SECRET = 'gaps-e2e-s3cret-0xC0FFEE\n';
-const cli = (args: string[]): CliResult => cdkDocker(args, dir, env);
-const rt = (args: string[]): CliResult => cdkDocker(['runtime', ...args], work, env);
+const cli = (args: string[]): CliResult => cdkDocker(args, dir, world.env);
 function ok(r: CliResult): string {
   if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}${r.stdout}`);
   return r.stdout;
 }
 
 beforeAll(() => {
-  for (const [c, p] of [['runc', 'runc'], ['conmon', 'conmon'], ['busybox', 'busybox-static']]) requireCommand(c, p, ['/bin']);
-  requireCommand('netavark', 'netavark', ['/usr/lib/podman']);
-  if (!fs.existsSync(ARCHIVE)) execFileSync('bash', [path.join(ROOT, 'examples', 'base', 'make-busybox-archive.sh')], { stdio: 'inherit' });
-  work = tempDir('gaps-e2e-');
-  dir = path.join(work, 'app');
+  world = stackWorld('gaps-e2e-', 178); // 10.178.0.0/24, user networks 10.179.x.0/24
+  dir = path.join(world.work, 'app');
   fs.mkdirSync(dir);
-  env = { CDK_DOCKER_ROOT: path.join(work, 'root'), CDK_DOCKER_RUNROOT: path.join(work, 'run') };
-  privateNetworkConfig(env.CDK_DOCKER_ROOT!, 178); // 10.178.0.0/24, user networks 10.179.x.0/24
   fs.writeFileSync(path.join(dir, 'db_password.txt'), SECRET);
   fs.writeFileSync(path.join(dir, 'app.conf'), 'port=8080\n');
   writeJsApp(
@@ -60,15 +51,9 @@ app.synth();`,
 });
 
 afterAll(async () => {
-  if (!work) return;
+  if (!world) return;
   cli(['destroy', '--auto-approve']);
-  const all = rt(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
-  if (all.length) rt(['rm', '-f', ...all]);
-  for (const n of rt(['network', 'ls', '-q', '--filter', 'type=custom']).stdout.split('\n').filter(Boolean)) rt(['network', 'rm', n]);
-  await sleep(300);
-  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(work));
-  if (mounts.length === 0) fs.rmSync(work, { recursive: true, force: true });
-  expect(mounts).toEqual([]);
+  expect(await tearDownWorld(world)).toEqual([]);
 });
 
 test('apply gives the containers their files, hosts, DNS and limits; diff then finds nothing; a new secret or config is a replace that shows no value', () => {
