@@ -939,15 +939,23 @@ export class DockerDriver implements Driver {
   public async lockStack<T>(stack: string, fn: () => Promise<T>): Promise<T> {
     validateName('stack', stack);
     const lock = await this.acquire(stack);
+    return this.holdLease(() => this.renew(lock), () => this.client.request('DELETE', `/containers/${lock.id}`, { query: { force: true } }), fn);
+  }
+
+  /**
+   * Runs `fn` while holding a lock already taken: `renew` keeps its lease (every third of it),
+   * and `release` deletes the lock object afterwards (gone already is fine).
+   */
+  protected async holdLease<T>(renew: () => Promise<void>, release: () => Promise<unknown>, fn: () => Promise<T>): Promise<T> {
     const renewing = setInterval(() => {
-      this.renew(lock).catch(() => undefined);
+      renew().catch(() => undefined);
     }, (this.leaseSeconds * 1000) / 3);
     renewing.unref();
     try {
       return await fn();
     } finally {
       clearInterval(renewing);
-      await this.client.request('DELETE', `/containers/${lock.id}`, { query: { force: true } }).catch((e: unknown) => {
+      await release().catch((e: unknown) => {
         if (!(e instanceof DockerNotFoundError)) throw e;
       });
     }

@@ -563,18 +563,7 @@ export class SwarmDriver extends DockerDriver {
   public override async lockStack<T>(stack: string, fn: () => Promise<T>): Promise<T> {
     validateName('stack', stack);
     const lock = await this.acquireConfig(stack);
-    const renewing = setInterval(() => {
-      this.renewConfig(lock.id).catch(() => undefined);
-    }, (this.leaseSeconds * 1000) / 3);
-    renewing.unref();
-    try {
-      return await fn();
-    } finally {
-      clearInterval(renewing);
-      await this.client.request('DELETE', `/configs/${lock.id}`).catch((e: unknown) => {
-        if (!(e instanceof DockerNotFoundError)) throw e;
-      });
-    }
+    return this.holdLease(() => this.renewConfig(lock.id), () => this.client.request('DELETE', `/configs/${lock.id}`), fn);
   }
 
   private async acquireConfig(stack: string): Promise<{ readonly id: string }> {
