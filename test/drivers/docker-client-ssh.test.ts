@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { DockerClient, DockerUnreachableError, demuxToStrings } from '../../lib/drivers/docker';
 import { ROOT, cdkDocker, ok, removeTempDirs, tempDir, writeJsApp } from '../helpers/cli';
 import { TestDockerd, startDockerd } from '../helpers/dockerd';
-import { requireCommand } from '../helpers/prereq';
+import { daemonLog, requireCommand } from '../helpers/prereq';
 import { BASE_ARCHIVE } from '../helpers/stack';
 
 jest.setTimeout(60_000);
@@ -20,7 +20,7 @@ jest.setTimeout(60_000);
 const IMAGE = 'busybox:examples';
 let dockerd: TestDockerd;
 let sshd: ChildProcess | undefined;
-let sshdLog = '';
+let sshdLog: ReturnType<typeof daemonLog>;
 let dir: string;
 let port: number;
 let env: NodeJS.ProcessEnv;
@@ -92,11 +92,12 @@ beforeAll(async () => {
   );
   // sshd's privilege separation directory (the openssh-server package makes it at boot).
   fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  sshd = spawn(sshdPath, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  sshd.stderr!.on('data', (d) => (sshdLog = (sshdLog + d).slice(-4000)));
+  sshdLog = daemonLog(path.join(dir, 'sshd.log'));
+  sshd = spawn(sshdPath, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', sshdLog.fd] });
+  fs.closeSync(sshdLog.fd);
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (sshd.exitCode !== null) throw new Error(`sshd exited (${sshd.exitCode}): ${sshdLog}`);
+    if (sshd.exitCode !== null) throw new Error(`sshd exited (${sshd.exitCode}): ${sshdLog.tail()}`);
     const up = await new Promise<boolean>((r) => {
       const s = net.connect(port, '127.0.0.1', () => {
         s.destroy();
@@ -105,7 +106,7 @@ beforeAll(async () => {
       s.on('error', () => r(false));
     });
     if (up) break;
-    if (Date.now() > deadline) throw new Error(`sshd did not listen within 10 s: ${sshdLog}`);
+    if (Date.now() > deadline) throw new Error(`sshd did not listen within 10 s: ${sshdLog.tail()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   env = { DOCKER_HOST: `ssh://root@127.0.0.1:${port}`, CDK_DOCKER_SSH_OPTS: sshOpts(path.join(dir, 'known_hosts'), path.join(dir, 'id')), HOME: dir };

@@ -2,7 +2,7 @@ import { ChildProcess, execFileSync, spawnSync, spawn } from 'node:child_process
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from './cli';
-import { requireCommand } from './prereq';
+import { daemonLog, requireCommand } from './prereq';
 
 /**
  * A real dockerd started by a test with private roots, socket, pidfile and containerd namespace,
@@ -51,6 +51,7 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<TestDo
     execFileSync('ip', ['addr', 'add', bridge.address, 'dev', bridge.name]);
     execFileSync('ip', ['link', 'set', bridge.name, 'up']);
   }
+  const log = daemonLog(path.join(dir, 'dockerd.log'));
   const child: ChildProcess = spawn(
     dockerd,
     [
@@ -66,12 +67,12 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<TestDo
       '--containerd-namespace', `cdk-docker-${label}-${process.pid}`,
       '--containerd-plugins-namespace', `cdk-docker-${label}-${process.pid}-plugins`,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', log.fd] },
   );
-  let log = '';
-  child.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
+  fs.closeSync(log.fd);
+  // Bounded: a daemon that stops answering fails the test that waits, not the whole run.
   const run = (args: string[], input?: Buffer | string) =>
-    execFileSync(docker, args, { env: { ...process.env, DOCKER_HOST: host }, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    execFileSync(docker, args, { env: { ...process.env, DOCKER_HOST: host }, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 180_000, killSignal: 'SIGKILL' });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
@@ -88,7 +89,7 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<TestDo
   for (;;) {
     if (child.exitCode !== null) {
       await stop();
-      throw new Error(`dockerd exited (${child.exitCode}): ${log}`);
+      throw new Error(`dockerd exited (${child.exitCode}): ${log.tail()}`);
     }
     try {
       run(['version', '--format', '{{.Server.Version}}']);
@@ -96,7 +97,7 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<TestDo
     } catch {
       if (Date.now() > deadline) {
         await stop();
-        throw new Error(`dockerd did not start within 30 s: ${log}`);
+        throw new Error(`dockerd did not start within 30 s: ${log.tail()}`);
       }
       await new Promise((r) => setTimeout(r, 200));
     }

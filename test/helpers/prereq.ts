@@ -24,3 +24,23 @@ export function requireCommand(command: string, debianPackage: string, extraDirs
 export function sh(command: string, args: string[], input?: string | Buffer): string {
   return execFileSync(command, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
 }
+
+/**
+ * A log file for a daemon a test starts (dockerd, docker-registry): `fd` for its stderr, `tail()`
+ * for an error message. Never a pipe: the tests wait in spawnSync/execFileSync for minutes, the
+ * event loop drains nothing meanwhile, and a daemon whose pipe is full blocks in a log write —
+ * dockerd then holds its locks and a `docker build` waits forever (a CI run hung 77 minutes so).
+ */
+export function daemonLog(file: string): { readonly fd: number; tail(): string } {
+  const fd = fs.openSync(file, 'a');
+  return {
+    fd,
+    tail() {
+      try {
+        return fs.readFileSync(file, 'utf8').slice(-4000);
+      } catch {
+        return '(no log)';
+      }
+    },
+  };
+}

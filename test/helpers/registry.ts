@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { requireCommand } from './prereq';
+import { daemonLog, requireCommand } from './prereq';
 import { tempDir } from './cli';
 
 /**
@@ -106,10 +106,10 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     lines.push('auth:', '  token:', `    realm: http://127.0.0.1:${tokenPort}/token`, '    service: cdk-docker-test-registry', '    issuer: cdk-docker-test-issuer', `    rootcertbundle: ${cert}`);
   }
   fs.writeFileSync(path.join(dir, 'config.yml'), `${lines.join('\n')}\n`);
-  const child = spawn(binary, ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr!.on('data', (d) => (log += d));
-  await waitForHttp(`http://127.0.0.1:${port}/v2/`, child, () => log);
+  const log = daemonLog(path.join(dir, 'registry.log'));
+  const child = spawn(binary, ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', log.fd] });
+  fs.closeSync(log.fd);
+  await waitForHttp(`http://127.0.0.1:${port}/v2/`, child, log.tail);
   return {
     host: `127.0.0.1:${port}`,
     dir,

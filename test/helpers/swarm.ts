@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DOCKER_2010 } from './dockerd';
-import { requireCommand } from './prereq';
+import { daemonLog, requireCommand } from './prereq';
 
 /**
  * A real Docker Swarm on this one machine, started and torn down by a test.
@@ -223,14 +223,8 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
   const names = slotNetns(slot, count);
   const children: ChildProcess[] = [];
   /** Each dockerd's log file (its stderr). */
-  const logs: string[] = [];
-  const logTail = (i: number): string => {
-    try {
-      return fs.readFileSync(logs[i], 'utf8').slice(-4000);
-    } catch {
-      return '(no log)';
-    }
-  };
+  const logs: ReturnType<typeof daemonLog>[] = [];
+  const logTail = (i: number): string => logs[i]?.tail() ?? '(no log)';
   const nodes: SwarmNode[] = [];
   let stopped = false;
 
@@ -316,8 +310,7 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
       const sock = path.join(nodeDir, 'docker.sock');
       const host = `unix://${sock}`;
       const name = `${label}-${i}`;
-      logs.push(path.join(nodeDir, 'dockerd.log'));
-      const logFd = fs.openSync(logs[i], 'a');
+      logs.push(daemonLog(path.join(nodeDir, 'dockerd.log')));
       const child = spawn(
         'nsenter',
         [
@@ -336,12 +329,11 @@ export async function startSwarm(options: SwarmOptions): Promise<TestSwarm> {
           '--containerd-plugins-namespace', `cdk-docker-${label}-${i}-plugins`,
           '--swarm-default-advertise-addr', address,
         ],
-        // Its log goes to a file, not a pipe: a pipe that this process stops draining (while it
-        // waits in spawnSync for a cdk-docker apply) fills, and dockerd then blocks in a log write
-        // holding libnetwork's locks — tasks hang in 'starting' (seen in bench/swarm).
-        { stdio: ['ignore', 'ignore', logFd] },
+        // Its log goes to a file, not a pipe (daemonLog): blocked in a log write, dockerd holds
+        // libnetwork's locks — tasks hang in 'starting' (seen in bench/swarm).
+        { stdio: ['ignore', 'ignore', logs[i].fd] },
       );
-      fs.closeSync(logFd);
+      fs.closeSync(logs[i].fd);
       children.push(child);
       const run = (args: string[], input?: Buffer | string) =>
         execFileSync(docker, args, { env: { ...process.env, DOCKER_HOST: host }, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 180_000 });

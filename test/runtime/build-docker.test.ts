@@ -29,8 +29,8 @@ interface Ran {
 }
 
 const docker = (args: string[], input?: string): Ran => {
-  const r = spawnSync(DOCKER_2010, args, { cwd: dir, input, encoding: 'utf8', env: { ...process.env, DOCKER_HOST: dockerd!.host } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  const r = spawnSync(DOCKER_2010, args, { cwd: dir, input, encoding: 'utf8', env: { ...process.env, DOCKER_HOST: dockerd!.host }, timeout: 180_000, killSignal: 'SIGKILL' });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.error ? `${r.stderr}\n${r.error.message}` : r.stderr };
 };
 const ours = (args: string[], input?: string): Ran => cdkDocker(['runtime', ...args], dir, world.env, input);
 

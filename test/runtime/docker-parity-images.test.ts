@@ -351,7 +351,7 @@ describe('login prompts on a terminal', () => {
    * private daemon, with its own client config directory: login is decided by the client.
    */
   function dockerWith(config: string, args: string[]): CliResult {
-    const r = spawnSync(DOCKER_2010, args, { env: { ...process.env, DOCKER_HOST: dockerd!.host, DOCKER_CONFIG: config }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = spawnSync(DOCKER_2010, args, { env: { ...process.env, DOCKER_HOST: dockerd!.host, DOCKER_CONFIG: config }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000, killSignal: 'SIGKILL' });
     return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
   }
 });
