@@ -104,3 +104,20 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<TestDo
   }
   return { host, pid: child.pid!, docker: run, stop };
 }
+
+/**
+ * The environment that points cdk-docker and the docker CLI at `dockerd` and nothing of this
+ * machine's: no context, TLS setting or engine choice from outside, a private Docker config and
+ * private built-in roots under `work`.
+ */
+export function dockerEnv(dockerd: TestDockerd, work: string): NodeJS.ProcessEnv {
+  return {
+    DOCKER_HOST: dockerd.host,
+    DOCKER_CONTEXT: '',
+    DOCKER_TLS_VERIFY: '',
+    DOCKER_CONFIG: path.join(work, 'docker-config'),
+    CDK_DOCKER_ENGINE: '',
+    CDK_DOCKER_ROOT: path.join(work, 'root'),
+    CDK_DOCKER_RUNROOT: path.join(work, 'run'),
+  };
+}

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CliResult, ROOT, cdkDocker, removeTempDirs, tempDir, writeJsApp } from '../helpers/cli';
-import { TestDockerd, startDockerd } from '../helpers/dockerd';
+import { TestDockerd, dockerEnv, startDockerd } from '../helpers/dockerd';
 import { requireCommand } from '../helpers/prereq';
 import { BASE_ARCHIVE, StackWorld, stackWorld, tearDownWorld } from '../helpers/stack';
 
@@ -149,14 +149,7 @@ describe('on a private dockerd', () => {
   const BRIDGE = { name: 'cdkad0', address: '10.193.0.1/24', pool: '10.193.128.0/17' };
   let dockerd: TestDockerd;
   let work: string;
-  const env = (): NodeJS.ProcessEnv => ({
-    DOCKER_HOST: dockerd.host,
-    DOCKER_CONTEXT: '',
-    DOCKER_TLS_VERIFY: '',
-    DOCKER_CONFIG: path.join(work, 'docker-config'),
-    CDK_DOCKER_ROOT: path.join(work, 'root'),
-    CDK_DOCKER_RUNROOT: path.join(work, 'run'),
-  });
+  const env = (): NodeJS.ProcessEnv => dockerEnv(dockerd, work);
   const compose = (args: string[], cwd: string) =>
     spawnSync('docker-compose', args, { cwd, env: { ...process.env, ...env() }, encoding: 'utf8' });
 

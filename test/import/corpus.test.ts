@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { loadCompose } from '../../lib/import/compose/load';
 import { importCompose, ImportComposeResult } from '../../lib/toolkit/import';
 import { CLI, ROOT, tempDir } from '../helpers/cli';
-import { TestDockerd, startDockerd } from '../helpers/dockerd';
+import { TestDockerd, dockerEnv, startDockerd } from '../helpers/dockerd';
 import { busyboxRootfsTar } from '../helpers/images';
 import { requireCommand } from '../helpers/prereq';
 import { CORPUS_IMAGE } from './corpus/prepare';
@@ -40,18 +40,7 @@ function ourIptables(): string[] {
 const dirs = fs.readdirSync(CORPUS).filter((d) => fs.existsSync(path.join(CORPUS, d, 'compose.yaml'))).sort();
 const imported = new Map<string, ImportComposeResult>();
 
-const env = (): NodeJS.ProcessEnv => ({
-  ...process.env,
-  NO_COLOR: '1',
-  DOCKER_HOST: dockerd.host,
-  DOCKER_CONTEXT: '',
-  DOCKER_TLS_VERIFY: '',
-  DOCKER_CONFIG: path.join(work, 'docker-config'),
-  CDK_DOCKER_ENGINE: '',
-  CDK_DOCKER_ROOT: path.join(work, 'root'),
-  CDK_DOCKER_RUNROOT: path.join(work, 'run'),
-  COMPOSE_INTERACTIVE_NO_CLI: '1',
-});
+const env = (): NodeJS.ProcessEnv => ({ ...process.env, NO_COLOR: '1', ...dockerEnv(dockerd, work), COMPOSE_INTERACTIVE_NO_CLI: '1' });
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs = 180_000): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { CLI, CliResult, ROOT, cdkDocker, ok, sleep, tempDir, until, writeJsApp } from '../helpers/cli';
-import { TestDockerd, startDockerd } from '../helpers/dockerd';
+import { TestDockerd, dockerEnv, startDockerd } from '../helpers/dockerd';
 import { requireCommand } from '../helpers/prereq';
 import { BASE_ARCHIVE } from '../helpers/stack';
 
@@ -33,15 +33,7 @@ function ourIptables(): string[] {
 }
 
 /** The environment of every command: this dockerd, no context or config of the machine's, private local roots. */
-const env = (): NodeJS.ProcessEnv => ({
-  DOCKER_HOST: dockerd.host,
-  DOCKER_CONTEXT: '',
-  DOCKER_TLS_VERIFY: '',
-  DOCKER_CONFIG: path.join(work, 'docker-config'),
-  CDK_DOCKER_ENGINE: '',
-  CDK_DOCKER_ROOT: path.join(work, 'root'),
-  CDK_DOCKER_RUNROOT: path.join(work, 'run'),
-});
+const env = (): NodeJS.ProcessEnv => dockerEnv(dockerd, work);
 
 /** `cdk-docker <cmd> --engine docker -o <private plans dir> ARGS` in `dir` (the examples' own cdk.out is left alone). */
 const cli = (dir: string, cmd: string, args: string[] = [], plans = out): CliResult => cdkDocker([cmd, '--engine', 'docker', '-o', plans, ...args], dir, env());
