@@ -30,11 +30,17 @@
 // on a default bridge of its own (cdkbench0, 10.183.0.1/24, user networks from 10.184.0.0/16);
 // bench/lib/services.js stops it by its pid and takes out what it added to iptables and the
 // bridge. The built-in engine's state root uses 10.181.0.0/24 and 10.182.0.0/16.
+// The engine's floor: the same work sent straight to the same dockerd from this process, with
+// no client program of any kind to start — network create, then every container's create and
+// start all at once (cold), a list and every container's inspect (no-op), every container's
+// forced removal and the network's (destroy). compose ÷ floor is the most any client could be
+// faster than compose on this daemon: the bound for issue 14's Docker targets.
 // DOCKER_NETWORKING=0 runs dockerd with --bridge=none --iptables=false instead (Docker then
 // does no iptables work while netavark does, in Docker's favour against the built-in engine).
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { startDockerd, median, execTrace, cpuProfileSummary } = require('../lib/services');
@@ -83,6 +89,56 @@ function composeFile(dir, n) {
   fs.writeFileSync(path.join(dir, 'docker-compose.yml'), `version: '2.4'\nservices:\n${services.join('')}networks:\n  net:\n    driver: bridge\n`);
 }
 
+/** One Engine API call over the unix socket of `host`; resolves the parsed JSON answer (or undefined). */
+function api(host, method, urlPath, body) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = http.request({ socketPath: host.replace(/^unix:\/\//, ''), method, path: `/v1.41${urlPath}`, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {} }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        if (res.statusCode >= 300) reject(new Error(`${method} ${urlPath}: ${res.statusCode} ${text}`));
+        else resolve(text ? JSON.parse(text) : undefined);
+      });
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** The engine's floor for `n` containers (see the header): wall times of cold, no-op and destroy, in ms. */
+async function engineFloor(host, n) {
+  const label = { 'bench.floor': String(n) };
+  const time = async (work) => {
+    const t = process.hrtime.bigint();
+    await work();
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  const names = Array.from({ length: n }, (_, i) => `floor${n}-svc${i + 1}`);
+  const cold = await time(async () => {
+    await api(host, 'POST', '/networks/create', { Name: `floor${n}`, Driver: 'bridge', Labels: label, CheckDuplicate: true });
+    await Promise.all(names.map(async (name) => {
+      const { Id } = await api(host, 'POST', `/containers/create?name=${name}`, {
+        Image: 'busybox:examples', Cmd: ['sleep', '100000'], StopSignal: 'SIGKILL', Labels: label,
+        HostConfig: { NetworkMode: `floor${n}` }, NetworkingConfig: { EndpointsConfig: { [`floor${n}`]: { Aliases: [name] } } },
+      });
+      await api(host, 'POST', `/containers/${Id}/start`);
+    }));
+  });
+  const noop = await time(async () => {
+    const filters = encodeURIComponent(JSON.stringify({ label: [`bench.floor=${n}`] }));
+    const rows = await api(host, 'GET', `/containers/json?all=1&filters=${filters}`);
+    if (rows.length !== n) throw new Error(`the floor's list found ${rows.length} containers, not ${n}`);
+    await Promise.all(rows.map((r) => api(host, 'GET', `/containers/${r.Id}/json`)));
+  });
+  const destroy = await time(async () => {
+    await Promise.all(names.map((name) => api(host, 'DELETE', `/containers/${name}?force=1&v=1`)));
+    await api(host, 'DELETE', `/networks/floor${n}`);
+  });
+  return { cold, noop, destroy };
+}
+
 /** Runs a command; returns its wall time (ms) and max RSS (KiB, from GNU time). */
 function measure(cmd, args, opts) {
   const rssFile = path.join(opts.cwd, '.maxrss');
@@ -129,7 +185,7 @@ async function main() {
       composeFile(composeDir, n);
       const cdk = cdkIn(cdkDir);
       const compose = (args) => measure('docker-compose', ['-p', `bench${n}`, ...args], { cwd: composeDir, env: composeEnv });
-      const m = { composeCold: [], composeNoop: [], composeDown: [] };
+      const m = { composeCold: [], composeNoop: [], composeDown: [], floorCold: [], floorNoop: [], floorDestroy: [] };
       for (const engine of ['builtin', 'docker']) Object.assign(m, { [`${engine}Cold`]: [], [`${engine}Noop`]: [], [`${engine}Destroy`]: [], [`${engine}Rss`]: [] });
       for (let run = 0; run < RUNS; run++) {
         for (const engine of ['builtin', 'docker']) {
@@ -146,22 +202,26 @@ async function main() {
         m.composeCold.push(compose(['up', '-d']).ms);
         m.composeNoop.push(compose(['up', '-d']).ms);
         m.composeDown.push(compose(['down']).ms);
+        const floor = await engineFloor(dockerd.host, n);
+        m.floorCold.push(floor.cold);
+        m.floorNoop.push(floor.noop);
+        m.floorDestroy.push(floor.destroy);
       }
       rows.push({ n, m });
     }
-    const w = [11, 9, 13, 13, 12, 24];
+    const w = [11, 9, 13, 13, 12, 12, 24, 24];
     const goalText = (engine, i) => (TARGETS[engine][i] === undefined ? '' : `≥ ${TARGETS[engine][i]}×`);
     const lines = [
       `bench/apply — ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; cdk-docker on the built-in runtime, cdk-docker --engine docker and docker-compose ${composeVersion}, both on one private Docker ${dockerd.version} (${dockerd.networking ? 'bridge + iptables, as installed' : 'no iptables'}); app: ${appCommand} (as cdk-docker init writes it); median of ${RUNS} runs`,
       '',
-      `${pad('containers', w[0])}${pad('op', w[1])}${pad('cdk builtin', w[2])}${pad('cdk docker', w[3])}${pad('compose', w[4])}${pad('builtin×', w[5])}docker×`,
+      `${pad('containers', w[0])}${pad('op', w[1])}${pad('cdk builtin', w[2])}${pad('cdk docker', w[3])}${pad('compose', w[4])}${pad('floor', w[5])}${pad('builtin×', w[6])}${pad('docker×', w[7])}compose÷floor`,
     ];
     const missed = { builtin: false, docker: false };
     for (const { n, m } of rows) {
-      for (const [op, key, compose, target] of [
-        ['cold', 'Cold', m.composeCold, 0],
-        ['no-op', 'Noop', m.composeNoop, 1],
-        ['destroy', 'Destroy', m.composeDown, 2],
+      for (const [op, key, compose, target, floor] of [
+        ['cold', 'Cold', m.composeCold, 0, m.floorCold],
+        ['no-op', 'Noop', m.composeNoop, 1, m.floorNoop],
+        ['destroy', 'Destroy', m.composeDown, 2, m.floorDestroy],
       ]) {
         const cells = ['builtin', 'docker'].map((engine) => {
           const ratio = median(compose) / median(m[`${engine}${key}`]);
@@ -170,7 +230,8 @@ async function main() {
           if (ratio < goal) missed[engine] = true;
           return `${ratio.toFixed(2)}× ${ratio >= goal ? 'met' : 'MISSED'} (${goalText(engine, target)})`;
         });
-        lines.push(`${pad(n, w[0])}${pad(op, w[1])}${pad(fmt(median(m[`builtin${key}`])), w[2])}${pad(fmt(median(m[`docker${key}`])), w[3])}${pad(fmt(median(compose)), w[4])}${pad(cells[0], w[5])}${cells[1]}`);
+        const bound = `${(median(compose) / median(floor)).toFixed(2)}×`;
+        lines.push(`${pad(n, w[0])}${pad(op, w[1])}${pad(fmt(median(m[`builtin${key}`])), w[2])}${pad(fmt(median(m[`docker${key}`])), w[3])}${pad(fmt(median(compose)), w[4])}${pad(fmt(median(floor)), w[5])}${pad(cells[0], w[6])}${pad(cells[1], w[7])}${bound}`);
       }
       lines.push(`${pad(n, w[0])}${pad('peak mem', w[1])}${pad(`${(Math.max(...m.builtinRss) / 1024).toFixed(1)} MiB`, w[2])}${pad(`${(Math.max(...m.dockerRss) / 1024).toFixed(1)} MiB`, w[3])}(max RSS of cdk-docker apply, app included)`);
     }
@@ -204,6 +265,13 @@ async function main() {
       }
     }
     for (const n of SIZES) spawnSync('docker-compose', ['-p', `bench${n}`, 'down'], { cwd: path.join(work, `compose-${n}`), env: composeEnv, stdio: 'ignore' });
+    // What a failed floor measurement left (dockerd.stop() removes its state in any case).
+    for (const n of SIZES) {
+      const env = { ...process.env, DOCKER_HOST: dockerd.host };
+      const left = spawnSync('docker', ['ps', '-aq', '--filter', `label=bench.floor=${n}`], { env, encoding: 'utf8' }).stdout ?? '';
+      for (const id of left.split('\n').filter(Boolean)) spawnSync('docker', ['rm', '-f', '-v', id], { env, stdio: 'ignore' });
+      spawnSync('docker', ['network', 'rm', `floor${n}`], { env, stdio: 'ignore' });
+    }
     await dockerd.stop();
     // Let the monitors' exit commands finish, then unmount what is left before the state goes.
     await new Promise((r) => setTimeout(r, 1000));

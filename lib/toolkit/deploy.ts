@@ -151,6 +151,19 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
   const { Progress } = (await import('../../runtime')).images();
   const results: ApplyResult[] = [];
   for (const { plan, saved: fromFile } of work) {
+    // An apply that finds nothing to change is a diff, and a diff takes no lock: on Docker the
+    // lock is a container made and removed (a third of a no-op's engine calls). When there is
+    // something to change, the lock is taken and the stack observed again under it — what was
+    // seen before may have changed meanwhile.
+    if (!fromFile) {
+      const first = await diffOf(plan, driver);
+      const d = saved.targetChanges(plan, first.diff, targets);
+      if (!hasChanges(d)) {
+        out.write(renderDiff(d, { color: options.color ?? false }));
+        results.push({ stack: plan.stack, diff: d, outcome: 'applied', counts: { create: 0, update: 0, replace: 0, delete: 0 } });
+        continue;
+      }
+    }
     results.push(
       await engine.stackLocked(plan.stack, async (): Promise<ApplyResult> => {
         const now = await diffOf(plan, driver);

@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -323,8 +323,7 @@ app.synth();`,
     expect(refused.stderr).toContain('--auto-approve');
     // Hold the stack's lock from another process, as a running apply would.
     const lock = path.join(env.CDK_DOCKER_ROOT!, 'stacks', 'changes.lock');
-    const holder = spawn(process.execPath, ['-e', `require(${JSON.stringify(path.join(ROOT, 'dist/runtime/util/files.js'))}).withLock(${JSON.stringify(lock)}, () => { console.log('held'); return new Promise(() => setInterval(() => {}, 1000)); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((r) => holder.stdout!.once('data', () => r()));
+    const holder = await holdLock(lock);
     try {
       const second = cli(dir, ['apply', '--auto-approve']);
       expect(second.code).toBe(1);
@@ -335,8 +334,25 @@ app.synth();`,
     }
     // Its holder killed, the lock is taken over at once.
     ok(cli(dir, ['apply', '--auto-approve']));
+    // Nothing left to change: the apply is a diff, which needs no lock (and so does not wait for one).
+    const again = await holdLock(lock);
+    try {
+      expect(ok(cli(dir, ['apply', '--auto-approve']))).toContain('No changes');
+      write({ greeting: 'changed again', restart: 'always' });
+      expect(cli(dir, ['apply', '--auto-approve']).stderr).toContain(`stack changes is being applied by another cdk-docker command (pid ${again.pid}`);
+    } finally {
+      again.kill('SIGKILL');
+      await new Promise((r) => again.once('exit', r));
+    }
   });
 });
+
+/** Another process holding the stack lock file `lock`, as a running apply would (kill it to release). */
+async function holdLock(lock: string): Promise<ChildProcess> {
+  const holder = spawn(process.execPath, ['-e', `require(${JSON.stringify(path.join(ROOT, 'dist/runtime/util/files.js'))}).withLock(${JSON.stringify(lock)}, () => { console.log('held'); return new Promise(() => setInterval(() => {}, 1000)); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((r) => holder.stdout!.once('data', () => r()));
+  return holder;
+}
 
 /** Signs an edited saved plan again with the test engine's own key, as someone holding it could. */
 function resign(saved: { [k: string]: unknown }): void {
