@@ -22,6 +22,8 @@ export interface ContainerNetworkSetup {
   readonly hosts: string;
   readonly resolv: string;
   readonly linkEnv: string[];
+  /** Settles when the namespace's interfaces are up (netavark's setup, run beside the container's creation); start the container after it. */
+  readonly ready: Promise<void>;
 }
 
 /**
@@ -40,7 +42,7 @@ export async function networkFor(ctx: ContainerContext, record: ContainerRecord)
     extra.push(`${ip}\t${h.slice(0, i)}`);
   }
   const dns = dnsSettingsOf(record);
-  if (mode === 'host') return { netns: 'host', hosts: [fs.readFileSync('/etc/hosts', 'utf8').trimEnd(), ...extra, ''].join('\n'), resolv: resolvConf([], undefined, dns), linkEnv: [] };
+  if (mode === 'host') return { netns: 'host', hosts: [fs.readFileSync('/etc/hosts', 'utf8').trimEnd(), ...extra, ''].join('\n'), resolv: resolvConf([], undefined, dns), linkEnv: [], ready: Promise.resolve() };
   if (mode.startsWith('container:')) {
     const other = mode.slice('container:'.length);
     const state = ctx.store.state(other);
@@ -51,19 +53,20 @@ export async function networkFor(ctx: ContainerContext, record: ContainerRecord)
     const otherRecord = ctx.store.record(other);
     const netns = joinsNetworks(otherRecord) ? ctx.networking.netnsPath(other) : `/proc/${state.Pid}/ns/net`;
     const read = (f: string) => fs.readFileSync(path.join(ctx.store.containerDir(other), f), 'utf8');
-    return { netns: otherRecord.HostConfig.NetworkMode === 'host' ? 'host' : netns, hosts: read('hosts'), resolv: read('resolv.conf'), linkEnv: [] };
+    return { netns: otherRecord.HostConfig.NetworkMode === 'host' ? 'host' : netns, hosts: read('hosts'), resolv: read('resolv.conf'), linkEnv: [], ready: Promise.resolve() };
   }
-  if (!joinsNetworks(record)) return { hosts: [BASE_HOSTS, ...extra, ''].join('\n'), resolv: resolvConf([], undefined, dns), linkEnv: [] };
+  if (!joinsNetworks(record)) return { hosts: [BASE_HOSTS, ...extra, ''].join('\n'), resolv: resolvConf([], undefined, dns), linkEnv: [], ready: Promise.resolve() };
   // Links are checked before anything is set up: a linked container that is not running fails the start.
   const links = await ctx.networking.links(record, (n) => {
     const r = ctx.store.records().find((c) => c.Name === n);
     return r && { record: r, state: ctx.store.state(r.Id) };
   });
   const setup = await ctx.networking.attach(record);
-  await ctx.networking.updateLinkers(record, linkersOf(ctx, record));
-  const own = setup.interfaces[0] ? [`${setup.interfaces[0].ip}\t${record.Config.Hostname}`] : [];
+  // The containers that link to this one learn its address once it answers there.
+  const ready = setup.ready.then(() => ctx.networking.updateLinkers(record, linkersOf(ctx, record)));
+  const own = setup.ip ? [`${setup.ip}\t${record.Config.Hostname}`] : [];
   // Docker's order: --add-host lines, then links, then the container's own address.
-  return { netns: ctx.networking.netnsPath(record.Id), hosts: [BASE_HOSTS, ...extra, ...links.hosts, ...own, ''].join('\n'), resolv: resolvConf(setup.dnsServers, undefined, dns), linkEnv: links.env };
+  return { netns: ctx.networking.netnsPath(record.Id), hosts: [BASE_HOSTS, ...extra, ...links.hosts, ...own, ''].join('\n'), resolv: resolvConf(setup.dnsServers, undefined, dns), linkEnv: links.env, ready };
 }
 
 /**

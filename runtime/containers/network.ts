@@ -395,24 +395,35 @@ export class ContainerNetworking {
   }
 
   /**
-   * Gives a starting container its namespace, addresses, interfaces and published ports.
-   * Anything made is undone when a step fails (the port already taken, an address in use).
+   * Gives a starting container its namespace, addresses, interfaces and published ports. What
+   * the container's files need is known once its addresses are allocated (ours, not netavark's):
+   * the first address and the name servers come back at once, and netavark's setup runs on in
+   * `ready` — beside the container's creation, which only needs the namespace to exist; the
+   * container may start once `ready` resolved. When `ready` rejects (the port already taken),
+   * netavark has undone its part; the caller calls `detach` once nothing uses the namespace any
+   * more (a runc create in progress fails if it is taken away). A failure before that is undone here.
    */
-  public async attach(record: ContainerRecord): Promise<SetupResult> {
+  public async attach(record: ContainerRecord): Promise<{ readonly ip?: string; readonly dnsServers: string[]; readonly ready: Promise<SetupResult> }> {
     const netns = this.netnsPath(record.Id);
     const networks = endpointsConfig(record);
+    const attach = [];
+    const ips: string[] = [];
+    const dnsServers: string[] = [];
     try {
       await this.createNetns(netns);
-      const attach = [];
       for (const [i, [name, cfg]] of networks.entries()) {
-        await this.store.allocate(name, record.Id, { requestedIp: cfg.IPAMConfig?.IPv4Address, containerName: record.Name, aliases: cfg.Aliases });
+        ips.push(await this.store.allocate(name, record.Id, { requestedIp: cfg.IPAMConfig?.IPv4Address, containerName: record.Name, aliases: cfg.Aliases }));
         attach.push({ network: name, aliases: networkAliases(record, cfg), interfaceName: `eth${i}` });
+        // aardvark-dns answers on the gateway of each DNS-enabled network (netavark's dns_server_ips).
+        const net = await this.store.get(name);
+        if (net.netavark.dns_enabled) for (const s of net.netavark.subnets) if (s.gateway && !dnsServers.includes(s.gateway)) dnsServers.push(s.gateway);
       }
-      return await this.netavark.setup(netns, { containerId: record.Id, containerName: record.Name, networks: attach, ports: publishedPorts(record) });
     } catch (e) {
       await this.detach(record.Id).catch(() => undefined);
       throw e;
     }
+    const ready = this.netavark.setup(netns, { containerId: record.Id, containerName: record.Name, networks: attach, ports: publishedPorts(record) });
+    return { ip: ips[0], dnsServers, ready };
   }
 
   /**

@@ -11,7 +11,7 @@ import type { ContainerContext } from './context';
 import { refresh } from './exit';
 import { healthArgv, healthTimings, startHealthLoop } from './health';
 import { DEFAULT_LOG_SIZE_MAX } from './logs';
-import { networkFor, writeNetworkFiles } from './network-files';
+import { ContainerNetworkSetup, networkFor, writeNetworkFiles } from './network-files';
 import { mountRootfs, unmountAll } from './rootfs';
 import { buildSpec, ensureMtab, ociSpecJson } from './spec';
 import type { ContainerRecord, OciMount } from './types';
@@ -79,8 +79,16 @@ export async function startLocked(ctx: ContainerContext, id: string, attachedBy?
   const image = ctx.images.resolve(record.ImageId);
   const layers = ctx.images.chainIds(image).map((c) => ctx.images.layerDiffDir(c));
   await mountRootfs(layers, ctx.store.containerDir(id), rootfs);
+  // netavark's setup runs beside the container's creation; whatever fails, it has settled (and
+  // undone itself if it failed) before anything is cleaned up here.
+  let networkSettled: Promise<unknown> = Promise.resolve();
   try {
-    const spec = await specFor(ctx, record, rootfs);
+    const network = await networkFor(ctx, record);
+    networkSettled = network.ready.then(
+      () => undefined,
+      (e: unknown) => e ?? new Error('network setup failed'),
+    );
+    const spec = await specFor(ctx, record, rootfs, network);
     fs.writeFileSync(path.join(bundle, 'config.json'), ociSpecJson(spec));
     await ctx.runc.delete(id); // a stale runc record from a crash would block create
     let started: { pid: number; conmonPid: number };
@@ -108,6 +116,8 @@ export async function startLocked(ctx: ContainerContext, id: string, attachedBy?
       }
       throw e;
     }
+    const networkFailure = await networkSettled;
+    if (networkFailure) throw networkFailure;
     await hooks.beforeStart?.(bundle);
     await ctx.runc.start(id);
     const probe = healthArgv(record.Config.Healthcheck);
@@ -126,6 +136,7 @@ export async function startLocked(ctx: ContainerContext, id: string, attachedBy?
     });
     ctx.event('start', record);
   } catch (e) {
+    await networkSettled;
     await ctx.runc.delete(id).catch(() => undefined);
     await ctx.networking.detach(id).catch(() => undefined);
     await unmountAll(rootfs);
@@ -134,10 +145,9 @@ export async function startLocked(ctx: ContainerContext, id: string, attachedBy?
 }
 
 /** The OCI spec of a container about to start (volumes mounted and copied up, files for /etc written). */
-async function specFor(ctx: ContainerContext, record: ContainerRecord, rootfs: string): Promise<object> {
+async function specFor(ctx: ContainerContext, record: ContainerRecord, rootfs: string, network: ContainerNetworkSetup): Promise<object> {
   const user = resolveUser(rootfs, record.Config.User || undefined);
   const mounts: OciMount[] = [];
-  const network = await networkFor(ctx, record);
   ensureMtab(rootfs);
   for (const f of writeNetworkFiles(ctx, record, network)) {
     mounts.push({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'rprivate', record.HostConfig.ReadonlyRootfs ? 'ro' : 'rw'] });
