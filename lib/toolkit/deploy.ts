@@ -85,20 +85,39 @@ export interface DestroyResult {
 }
 
 /** The stacks' plans (synthesized by the app) and the engine, made at the same time. */
-async function synthAndEngine(options: DeployOptions): Promise<{ plans: Plan[]; engine: StackEngine }> {
+/**
+ * Runs the app and resolves the engine. While the app runs, the engine's modules load and, with
+ * `observeEarly`, the stacks the last synth made are observed (`early`, by stack): a snapshot
+ * taken during this command, as good as one taken after the app — what the engine runs does not
+ * depend on the app. A stack the app no longer makes is observed for nothing; a failed early
+ * observation is undefined, and the stack is observed again where it is needed (its error shown then).
+ */
+async function synthAndEngine(options: DeployOptions, observeEarly = true): Promise<{ plans: Plan[]; engine: StackEngine; early: Map<string, Promise<ObservedStack | undefined>> }> {
   const stacks = options.stacks ?? [];
   const { synthesize } = await import('./synth');
-  // The engine's modules load while the app runs (synthesize spawns it before its first await).
+  const engineReady = resolveLazy(options.engine);
+  const early = new Map<string, Promise<ObservedStack | undefined>>();
+  const whileAppRuns = (previous: string[]) => {
+    for (const stack of previous.filter((s) => !stacks.length || stacks.includes(s))) {
+      early.set(
+        stack,
+        engineReady.then(
+          (engine) => engine.driver.observe(stack).catch(() => undefined),
+          () => undefined,
+        ),
+      );
+    }
+  };
   const [{ plans }, engine] = await Promise.all([
-    synthesize({ dir: options.dir, app: options.app, outdir: options.output, stacks, appOutput: options.appOutput }),
-    resolveLazy(options.engine),
+    synthesize({ dir: options.dir, app: options.app, outdir: options.output, stacks, appOutput: options.appOutput, whileAppRuns: observeEarly ? whileAppRuns : undefined }),
+    engineReady,
   ]);
-  return { plans: stacks.length ? plans.filter((p) => stacks.includes(p.stack)) : plans, engine };
+  return { plans: stacks.length ? plans.filter((p) => stacks.includes(p.stack)) : plans, engine, early };
 }
 
-/** Observes `plan`'s stack and its images, and diffs. */
-async function diffOf(plan: Plan, driver: Driver): Promise<{ diff: StackDiff; observed: ObservedStack; images: ObservedImages }> {
-  const [{ diffStack }, { observed, images }] = await Promise.all([import('../reconcile/diff'), observePlan(plan, driver)]);
+/** Observes `plan`'s stack (or takes `early`, an observation made earlier in this command) and its images, and diffs. */
+async function diffOf(plan: Plan, driver: Driver, early?: Promise<ObservedStack | undefined>): Promise<{ diff: StackDiff; observed: ObservedStack; images: ObservedImages }> {
+  const [{ diffStack }, { observed, images }] = await Promise.all([import('../reconcile/diff'), observePlan(plan, driver, early)]);
   return { diff: diffStack(plan, observed, images, driver.capabilities), observed, images };
 }
 
@@ -106,12 +125,12 @@ async function diffOf(plan: Plan, driver: Driver): Promise<{ diff: StackDiff; ob
 export async function diff(options: DiffOptions): Promise<{ diffs: StackDiff[]; changed: boolean }> {
   const out = options.out ?? process.stdout;
   const [{ renderDiff, diffToJson, hasChanges }, saved] = await Promise.all([import('../reconcile/diff'), import('../reconcile/saved')]);
-  const { plans, engine } = await synthAndEngine(options);
+  const { plans, engine, early } = await synthAndEngine(options);
   const targets = options.targets ?? [];
   const diffs: StackDiff[] = [];
   const toSave: SavedStack[] = [];
   for (const plan of plans) {
-    const { diff: d, observed } = await diffOf(plan, engine.driver);
+    const { diff: d, observed } = await diffOf(plan, engine.driver, early.get(plan.stack));
     const targeted = saved.targetChanges(plan, d, targets);
     diffs.push(targeted);
     toSave.push({ plan, diff: targeted, observed: saved.fingerprint(observed), targets });
@@ -136,6 +155,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
   const [{ renderDiff, hasChanges }, { applyDiff }, saved] = await Promise.all([import('../reconcile/diff'), import('../reconcile/apply'), import('../reconcile/saved')]);
   let work: Array<{ plan: Plan; saved?: SavedStack }>;
   let engine: StackEngine;
+  let early = new Map<string, Promise<ObservedStack | undefined>>();
   if (options.plan) {
     // A saved plan is carried out as reviewed: no app run, no question.
     if (targets.length) throw new InvalidArgumentError('--target cannot be given with --plan: the saved plan keeps the targets it was made with');
@@ -145,6 +165,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
   } else {
     const r = await synthAndEngine(options);
     engine = r.engine;
+    early = r.early;
     work = r.plans.map((plan) => ({ plan }));
   }
   const { driver } = engine;
@@ -156,7 +177,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
     // something to change, the lock is taken and the stack observed again under it — what was
     // seen before may have changed meanwhile.
     if (!fromFile) {
-      const first = await diffOf(plan, driver);
+      const first = await diffOf(plan, driver, early.get(plan.stack));
       const d = saved.targetChanges(plan, first.diff, targets);
       if (!hasChanges(d)) {
         out.write(renderDiff(d, { color: options.color ?? false }));
@@ -220,7 +241,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
 export async function destroy(options: DestroyOptions): Promise<DestroyResult[]> {
   const out = options.out ?? process.stdout;
   const { destroyStack } = await import('../reconcile/apply');
-  const { plans, engine } = await synthAndEngine(options);
+  const { plans, engine } = await synthAndEngine(options, false);
   const results: DestroyResult[] = [];
   for (const plan of plans) {
     results.push(

@@ -6,12 +6,14 @@ import type { ObservedImages } from '../reconcile/diff';
 import { replicaName } from '../reconcile/hash';
 
 /**
- * What the engine runs of `plan`'s stack, and its images by logical id. Where a plan resource has
+ * What the engine runs of `plan`'s stack, and its images by logical id. `early`: the stack as
+ * observed earlier in the same command (undefined when that observation failed). Where a plan resource has
  * no object of the stack yet, the driver is also asked for an object of its name without
  * cdk-docker's labels (`unmanaged`): the diff adopts it instead of creating a duplicate.
  */
-export async function observePlan(plan: Plan, driver: Driver): Promise<{ observed: ObservedStack; images: ObservedImages }> {
-  const stack = await driver.observe(plan.stack);
+export async function observePlan(plan: Plan, driver: Driver, early?: Promise<ObservedStack | undefined>): Promise<{ observed: ObservedStack; images: ObservedImages }> {
+  // An observation made earlier in this command (while the app ran), else one now.
+  const stack = (await early) ?? (await driver.observe(plan.stack));
   const images: { [id: string]: Awaited<ReturnType<Driver['image']>> } = {};
   for (const [id, r] of Object.entries(plan.resources)) if (r.type === 'image') images[id] = await driver.image(r.name);
   const have = {

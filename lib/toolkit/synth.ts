@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readAssembly, renderPlan, planFileName, MANIFEST_FILE } from '../plan/io';
+import { readAssembly, readManifest, renderPlan, planFileName, MANIFEST_FILE } from '../plan/io';
 import type { Plan } from '../plan/types';
 import { CdkDockerError, InvalidArgumentError } from '../core/errors';
 import { CONFIG_FILE, loadConfig } from './config';
@@ -25,6 +25,20 @@ export interface SynthOptions {
   readonly format?: 'json' | 'yaml';
   /** Where the app's stdout and stderr go. @default process.stderr */
   readonly appOutput?: NodeJS.WritableStream;
+  /**
+   * Called once the app runs, with the stacks the last synth into the same directory made (a
+   * hint, maybe stale or empty): work that does not depend on the new plans can go on meanwhile.
+   */
+  readonly whileAppRuns?: (previousStacks: string[]) => void;
+}
+
+/** The stacks of the manifest a previous synth left in `outdir`; none when there is no readable one. */
+function previousStacks(outdir: string): string[] {
+  try {
+    return Object.keys(readManifest(outdir).stacks);
+  } catch {
+    return [];
+  }
 }
 
 export interface SynthResult {
@@ -48,6 +62,7 @@ export async function synthesize(options: SynthOptions = {}): Promise<SynthResul
   }
   const outdir = path.resolve(dir, options.outdir ?? config.output ?? 'cdk.out');
   fs.mkdirSync(outdir, { recursive: true });
+  const previous = options.whileAppRuns ? previousStacks(outdir) : [];
   fs.rmSync(path.join(outdir, MANIFEST_FILE), { force: true });
 
   const out = options.appOutput ?? process.stderr;
@@ -65,6 +80,7 @@ export async function synthesize(options: SynthOptions = {}): Promise<SynthResul
     child.stderr.on('data', (d) => out.write(d));
     child.on('error', reject);
     child.on('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+    options.whileAppRuns?.(previous);
   });
   if (code !== 0) {
     throw new AppFailedError(`the app command \`${app}\` failed with exit code ${code} (its output is above)`);

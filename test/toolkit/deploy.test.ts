@@ -132,3 +132,43 @@ test('destroy asks through confirm, then removes what the removal policy allows'
   expect(all).toEqual([{ stack: 'vols', outcome: 'destroyed', removed: 1, keptVolumes: [] }]);
   expect((await engine.driver.observe('vols')).volumes).toEqual([]);
 });
+
+test('while the app runs, the stacks of the last synth are observed; a no-op apply uses that observation and takes no lock', async () => {
+  const project = path.join(dir, 'early');
+  fs.mkdirSync(project);
+  const ended = path.join(project, 'app-ended');
+  writeJsApp(
+    project,
+    `const app = new cdk.App();
+new cdk.Volume(new cdk.Stack(app, 'early'), 'data');
+Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+require('fs').writeFileSync(${JSON.stringify(ended)}, '');
+app.synth();`,
+  );
+  /** Each observe: its stack, and whether the app had ended by then. */
+  const observed: Array<[string, boolean]> = [];
+  const driver = new Proxy(engine.driver, {
+    get(target, key) {
+      if (key === 'observe') return (stack: string) => (observed.push([stack, fs.existsSync(ended)]), target.observe(stack));
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const counting: StackEngine = { ...engine, driver };
+  // No synth before: nothing to observe early; the changes are observed again under the lock.
+  locked.length = 0;
+  await apply({ dir: project, engine: counting, out: collector(), autoApprove: true });
+  expect(observed.slice(0, 2)).toEqual([['early', true], ['early', true]]);
+  expect(locked).toEqual(['early']);
+
+  observed.length = 0;
+  locked.length = 0;
+  fs.rmSync(ended);
+  const out = collector();
+  const r = await apply({ dir: project, engine: counting, out, autoApprove: true });
+  expect(observed).toEqual([['early', false]]);
+  expect(locked).toEqual([]);
+  expect(r).toMatchObject([{ stack: 'early', outcome: 'applied', counts: { create: 0, update: 0, replace: 0, delete: 0 } }]);
+  expect(out.text()).toContain('No changes');
+  await destroy({ dir: project, engine, out: collector(), autoApprove: true, volumes: true });
+});
