@@ -10,9 +10,9 @@ export function registerWatch(program: Command): void {
       .argument('[stacks...]', 'stacks to watch (default: all)'),
   )
     .option('--no-logs', 'do not stream the containers\' logs')
-    .option('--parallelism <n>', 'changes carried out at once by each apply', '4')
-    .action(async (stacks: string[], flags: StackFlags & { logs: boolean; parallelism: string }) => {
-      const parallelism = positiveInteger('--parallelism', flags.parallelism);
+    .option('--parallelism <n>', 'changes carried out at once by each apply (default: 4 on the built-in engine, 16 on Docker and Swarm)')
+    .action(async (stacks: string[], flags: StackFlags & { logs: boolean; parallelism?: string }) => {
+      const parallelism = flags.parallelism === undefined ? undefined : positiveInteger('--parallelism', flags.parallelism);
       const { watch } = await import('../toolkit/watch');
       // Ctrl-C ends the watch once the change in progress is carried out; a second one ends the process.
       const stop = new AbortController();

@@ -386,6 +386,11 @@ export interface DriverCapabilities {
    * @default - containers are diffed replica by replica
    */
   readonly services?: ServiceChangeClasses;
+  /**
+   * Changes an apply carries out at once when `--parallelism` is not given: what the engine
+   * takes best (bench/apply). @default 4
+   */
+  readonly parallelism?: number;
 }
 
 /** A container resource handed whole to a driver that owns replicas. */

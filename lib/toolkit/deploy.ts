@@ -142,13 +142,17 @@ export async function diff(options: DiffOptions): Promise<{ diffs: StackDiff[]; 
   return { diffs, changed: diffs.some(hasChanges) };
 }
 
+/** Refuses a `parallelism` that is given and not a whole number of at least 1 (unset: the engine's default). */
+export function checkParallelism(parallelism: number | undefined): void {
+  if (parallelism !== undefined && (!Number.isInteger(parallelism) || parallelism < 1)) throw new InvalidArgumentError(`parallelism ${parallelism}: give a whole number of at least 1`);
+}
+
 /**
  * Converges each stack: shows its diff, asks (unless auto-approved or carrying out a saved plan),
  * then creates, updates, replaces and deletes in dependency order, holding the stack's lock.
  */
 export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
-  const parallelism = options.parallelism ?? 4;
-  if (!Number.isInteger(parallelism) || parallelism < 1) throw new InvalidArgumentError(`parallelism ${parallelism}: give a whole number of at least 1`);
+  checkParallelism(options.parallelism);
   const out = options.out ?? process.stdout;
   const stacks = options.stacks ?? [];
   const targets = options.targets ?? [];
@@ -206,7 +210,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
         const rowOf = (change: Change): string => `${change.path}${change.type === 'container' ? ` (${change.name})` : ''}`;
         await applyDiff(plan, d, observed, driver, {
           images: now.images,
-          parallelism,
+          parallelism: options.parallelism ?? driver.capabilities.parallelism ?? 4,
           allowDataLoss: options.allowDataLoss,
           // A pull's layers get rows of their own under the image's row, which shows its last line.
           imageProgress: (change) => {

@@ -11,7 +11,7 @@ import { dockerignore } from '../core/dockerignore';
 import { CdkDockerError, InvalidArgumentError, PlanValidationError, ValidationError } from '../core/errors';
 import { MANIFEST_FILE, readAssembly } from '../plan/io';
 import type { ContainerResource, DevelopWatchRule, Plan } from '../plan/types';
-import { apply, DeployOptions } from './deploy';
+import { apply, checkParallelism, DeployOptions } from './deploy';
 import { resolveLazy, StackEngine } from './engine';
 import { AppFailedError } from './synth';
 import { stackPathOf } from './observe';
@@ -73,14 +73,13 @@ export interface Work {
 
 /** Runs the watch until `signal` aborts; resolves once everything it started has stopped. */
 export async function watch(options: WatchOptions): Promise<void> {
-  const parallelism = options.parallelism ?? 4;
-  if (!Number.isInteger(parallelism) || parallelism < 1) throw new InvalidArgumentError(`parallelism ${parallelism}: give a whole number of at least 1`);
+  checkParallelism(options.parallelism);
   const debounceMs = options.debounceMs ?? 300;
   if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new InvalidArgumentError(`debounce ${debounceMs} ms: give a number of milliseconds of 0 or more`);
   const dir = path.resolve(options.dir ?? process.cwd());
   const outdir = await planDir(options.output, dir);
   const engine = await resolveLazy(options.engine);
-  const session = new WatchSession({ ...options, dir, parallelism, debounceMs }, outdir, engine);
+  const session = new WatchSession({ ...options, dir, debounceMs }, outdir, engine);
   await session.run();
 }
 
@@ -97,7 +96,7 @@ class WatchSession {
   private readonly logs?: LogStreams;
 
   constructor(
-    private readonly options: WatchOptions & { readonly dir: string; readonly parallelism: number; readonly debounceMs: number },
+    private readonly options: WatchOptions & { readonly dir: string; readonly debounceMs: number },
     private readonly outdir: string,
     private readonly engine: StackEngine,
   ) {

@@ -172,3 +172,34 @@ app.synth();`,
   expect(out.text()).toContain('No changes');
   await destroy({ dir: project, engine, out: collector(), autoApprove: true, volumes: true });
 });
+
+test('without a parallelism, apply carries out as many changes at once as the engine says it takes best', async () => {
+  const project = path.join(dir, 'many');
+  fs.mkdirSync(project);
+  writeJsApp(project, `const app = new cdk.App();\nconst s = new cdk.Stack(app, 'many');\nfor (let i = 0; i < 6; i++) new cdk.Volume(s, 'v' + i, { removalPolicy: 'destroy' });\napp.synth();`);
+  let inFlight = 0;
+  let most = 0;
+  const driver = new Proxy(engine.driver, {
+    get(target, key) {
+      if (key === 'capabilities') return { ...target.capabilities, parallelism: 2 };
+      if (key === 'createVolume') {
+        return async (...args: Parameters<typeof target.createVolume>) => {
+          most = Math.max(most, ++inFlight);
+          await new Promise((r) => setTimeout(r, 100));
+          inFlight--;
+          return target.createVolume(...args);
+        };
+      }
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const limited: StackEngine = { ...engine, driver };
+  await apply({ dir: project, engine: limited, out: collector(), autoApprove: true });
+  expect(most).toBe(2);
+  await destroy({ dir: project, engine, out: collector(), autoApprove: true, volumes: true });
+  most = 0;
+  await apply({ dir: project, engine: limited, out: collector(), autoApprove: true, parallelism: 3 });
+  expect(most).toBe(3);
+  await destroy({ dir: project, engine, out: collector(), autoApprove: true, volumes: true });
+});

@@ -45,7 +45,7 @@ import type {
   ObservedStack,
 } from '../types';
 import { DockerClient } from '../docker/client';
-import { DockerDriver, DockerDriverOptions, LineSplitter, LOCK_LABELS, holderLabels } from '../docker/driver';
+import { DOCKER_CAPABILITIES, DockerDriver, DockerDriverOptions, LineSplitter, LOCK_LABELS, holderLabels } from '../docker/driver';
 import { DockerEndpointOptions, resolveDockerEndpoint } from '../docker/endpoint';
 import { DockerConflictError, DockerNotFoundError, isDockerEngineAnswer } from '../docker/errors';
 import { DockerNetworkInspect, DockerVolumeInspect, toImageDefaults } from '../docker/mapping';
@@ -64,6 +64,7 @@ export const SWARM_CAPABILITIES: DriverCapabilities = {
   inPlace: ['name', 'restart', 'memoryBytes', 'nanoCpus', 'pidsLimit', 'networks'],
   relabel: true,
   ownsReplicas: true,
+  parallelism: DOCKER_CAPABILITIES.parallelism,
   unsupported: {
     privileged: 'a Swarm service cannot be privileged, so the swarm engine cannot honour privileged; remove it (add the capabilities it needs with capAdd), or apply with --engine docker',
     publishAllPorts: 'a Swarm service publishes only the ports it lists, so the swarm engine cannot honour publishAllPorts; list them in ports instead',
