@@ -153,7 +153,8 @@ interface NetavarkStatus {
  * attached to its bridge, and no port is published — changes no chain: netavark only checks its
  * rules (`iptables -C`, `-S`), adds the veth and aardvark's entry (aardvark's commits are locked
  * by netavark). Such setups of one process share one holding of the lock (`shared`), so an
- * apply's containers join a network side by side instead of one after another; everything else
+ * apply's containers join a network side by side instead of one after another; so do teardowns
+ * that leave a container on each of their bridges and unpublish no port (`leaving`); everything else
  * holds the lock alone (`exclusive`). Other processes see one holder either way. A group takes
  * no new members once an exclusive caller waits, so it cannot starve one.
  */
@@ -215,6 +216,29 @@ export class HostLock {
 }
 
 const hostLock = new HostLock(path.join(HOST_LOCK_DIR, 'cdk-docker-netavark.lock'));
+
+/** Teardowns of this process in flight in a shared hold, by bridge (see `leaving`). */
+const leavingNow = new Map<string, number>();
+
+/**
+ * Runs a teardown in a shared hold of the host lock when it cannot be netavark's complete
+ * teardown of any of `bridges`: each keeps an interface once every teardown in flight here is
+ * done (the others of the hold count as gone already). Undefined, without running, otherwise —
+ * the caller then holds the lock alone. Counting and claiming happen in one synchronous step.
+ */
+export async function leaving(bridges: readonly string[], fn: () => Promise<string>): Promise<string | undefined> {
+  if (bridges.length === 0 || bridges.some((b) => attachedInterfaces(b) - (leavingNow.get(b) ?? 0) - 1 < 1)) return undefined;
+  for (const b of bridges) leavingNow.set(b, (leavingNow.get(b) ?? 0) + 1);
+  try {
+    return await fn();
+  } finally {
+    for (const b of bridges) {
+      const n = (leavingNow.get(b) ?? 1) - 1;
+      if (n) leavingNow.set(b, n);
+      else leavingNow.delete(b);
+    }
+  }
+}
 
 /** How many interfaces are attached to `bridge` (0 when it does not exist). */
 function attachedInterfaces(bridge: string): number {
@@ -325,19 +349,27 @@ export class Netavark {
    * its last container). The addresses stay reserved until `NetworkStore.release`.
    */
   public async teardown(netnsPath: string, req: AttachRequest): Promise<void> {
-    await this.store.locked(async () => {
+    // As for setup: the bookkeeping holds the store's lock, netavark only the host's.
+    const { resolved, input, ports, halfMade } = await this.store.locked(async () => {
       const resolved = this.resolveNetworks(req);
       const ports = req.ports?.map(checkPort) ?? resolved[0]?.record.endpoints[req.containerId]?.ports ?? [];
       const halfMade = resolved.some(({ record }) => record.endpoints[req.containerId]?.settingUp);
-      try {
-        await this.run('teardown', netnsPath, this.input(req, resolved, ports));
-      } catch (e) {
-        // Repairing a setup a crash interrupted: netavark removed what was there and reports
-        // the pieces that never were (the veth, aardvark's entry).
-        if (!halfMade) throw e;
-      }
+      return { resolved, ports, halfMade, input: this.input(req, resolved, ports) };
+    });
+    try {
+      // Leaving networks where others stay, with no port to unpublish: netavark removes the veth
+      // and aardvark's entry and only checks rules — such teardowns share the host lock (`leaving`).
+      const left = ports.length === 0 && !halfMade ? await hostLock.shared(() => leaving(bridgesOf(input), () => this.runUnlocked('teardown', netnsPath, input))) : undefined;
+      if (left === undefined) await this.run('teardown', netnsPath, input);
+    } catch (e) {
+      // Repairing a setup a crash interrupted: netavark removed what was there and reports
+      // the pieces that never were (the veth, aardvark's entry).
+      if (!halfMade) throw e;
+    }
+    await this.store.locked(async () => {
+      const now = this.store.readAllLocked();
       for (const { record } of resolved) {
-        if (!record.endpoints[req.containerId]) continue;
+        if (!now.find((r) => r.Id === record.Id)?.endpoints[req.containerId]) continue;
         await this.store.updateEndpoint(record.Id, req.containerId, (e) => ({ ...e, mac: undefined, interfaceName: undefined, ports: undefined, settingUp: undefined }));
       }
     });

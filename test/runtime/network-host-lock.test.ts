@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { HostLock } from '../../runtime/networks/netavark';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { HostLock, leaving } from '../../runtime/networks/netavark';
 import { removeTempDirs, tempDir } from '../helpers/cli';
 
 /**
@@ -78,4 +79,33 @@ test('a member that fails fails alone; the others finish and the lock is let go'
   await expect(fine).resolves.toBe('joined');
   await expect(lock.exclusive(async () => 'alone')).resolves.toBe('alone');
   expect(fs.existsSync(lockPath)).toBe(false);
+});
+
+test('teardowns share a holding only while each bridge keeps an interface once all of them are done', async () => {
+  const bridge = `cdklv${process.pid % 100000}`;
+  const ip = (args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  ip(['link', 'add', bridge, 'type', 'bridge']);
+  try {
+    for (let i = 0; i < 3; i++) {
+      ip(['link', 'add', `${bridge}d${i}`, 'type', 'veth', 'peer', 'name', `${bridge}p${i}`]);
+      ip(['link', 'set', `${bridge}d${i}`, 'master', bridge]);
+    }
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    // Three interfaces: two may leave side by side; a third would leave none (netavark's
+    // complete teardown), so it is declined and runs alone afterwards.
+    const first = leaving([bridge], () => held.then(() => 'a'));
+    const second = leaving([bridge], () => held.then(() => 'b'));
+    const third = await leaving([bridge], async () => 'c');
+    expect(third).toBeUndefined();
+    release();
+    expect(await Promise.all([first, second])).toEqual(['a', 'b']);
+    // Once they are done the count is free again; no bridge at all is never shared.
+    expect(await leaving([bridge], async () => 'd')).toBe('d');
+    expect(await leaving([`${bridge}-none`], async () => 'e')).toBeUndefined();
+    expect(await leaving([], async () => 'f')).toBeUndefined();
+  } finally {
+    for (let i = 0; i < 3; i++) spawnSync('ip', ['link', 'del', `${bridge}d${i}`]); // its peer goes with it
+    spawnSync('ip', ['link', 'del', bridge]);
+  }
 });
