@@ -181,7 +181,9 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
     // something to change, the lock is taken and the stack observed again under it — what was
     // seen before may have changed meanwhile.
     if (!fromFile) {
-      const first = await diffOf(plan, driver, early.get(plan.stack));
+      const earlier = early.get(plan.stack);
+      early.delete(plan.stack); // not kept alive through the apply
+      const first = await diffOf(plan, driver, earlier);
       const d = saved.targetChanges(plan, first.diff, targets);
       if (!hasChanges(d)) {
         out.write(renderDiff(d, { color: options.color ?? false }));
