@@ -153,16 +153,18 @@ class WatchSession {
     const { watch: chokidar } = await import('chokidar');
     this.roots = this.wantedRoots();
     const written = synthOutput(this.options.dir, this.outdir);
+    const own = ownOutputFiles();
     this.watcher = chokidar(this.roots.map((r) => this.realRoot(r)), {
       ignoreInitial: true,
       persistent: true,
       // A symlink is a change of its own (synced as a link, as Compose syncs it), never a way into
       // the directory it names: a link to /etc must not make watch copy the host's files.
       followSymlinks: false,
-      // Never walked: dependencies, version control, the plans synth writes.
+      // Never walked: dependencies, version control, the plans synth writes, the file this
+      // command's own output goes to (`cdk-docker watch > watch.log` must not apply each line).
       ignored: (p: string) => {
         const base = path.basename(p);
-        return base === 'node_modules' || base === '.git' || written(p);
+        return base === 'node_modules' || base === '.git' || written(p) || own.has(p);
       },
     });
     this.watcher.on('all', (_event: string, file: string) => this.changed(this.fromReal(path.resolve(file))));
@@ -464,6 +466,19 @@ function toPosix(p: string): string {
 function synthOutput(dir: string, outdir: string): (p: string) => boolean {
   if (!within(dir, outdir)) return (p) => within(p, outdir);
   return (p) => path.dirname(p) === outdir && (path.basename(p) === MANIFEST_FILE || /\.plan\.(json|yaml)$/.test(p));
+}
+
+/** The regular files this process's stdout and stderr write to (real paths): its own output, never a source. */
+function ownOutputFiles(): Set<string> {
+  const out = new Set<string>();
+  for (const fd of [1, 2]) {
+    try {
+      if (fs.fstatSync(fd).isFile()) out.add(fs.realpathSync(`/proc/self/fd/${fd}`));
+    } catch {
+      // closed, or not a file
+    }
+  }
+  return out;
 }
 
 /** True when `p` is `dir` or under it. */

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -208,3 +208,24 @@ test('watch --no-logs applies nothing when nothing changed and shows no containe
   expect(end.stdout).not.toContain('web |');
   expect(inspect().State.Status).toBe('running');
 });
+
+test('watch with its output redirected to a file in the project does not apply its own lines', async () => {
+  const log = path.join(proj, 'watch.log');
+  const fd = fs.openSync(log, 'w');
+  const child = spawn(CLI, ['watch', '--no-logs'], { cwd: proj, env: { ...process.env, NO_COLOR: '1', ...world.env }, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  try {
+    const text = () => fs.readFileSync(log, 'utf8');
+    await until('"Watching for changes" in watch.log', () => text().includes('Watching for changes'), 60_000, text);
+    const settled = text().length;
+    // Several debounce periods: each line written would otherwise be a change of the project.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(text().slice(settled)).toBe('');
+  } finally {
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    fs.rmSync(log, { force: true });
+  }
+});
+
