@@ -84,9 +84,9 @@ export interface DestroyResult {
   readonly keptVolumes: string[];
 }
 
-/** The stacks' plans (synthesized by the app) and the engine, made at the same time. */
 /**
- * Runs the app and resolves the engine. While the app runs, the engine's modules load and, with
+ * The stacks' plans (synthesized by the app) and the engine, made at the same time: runs the app
+ * and resolves the engine. While the app runs, the engine's modules load and, with
  * `observeEarly`, the stacks the last synth made are observed (`early`, by stack): a snapshot
  * taken during this command, as good as one taken after the app — what the engine runs does not
  * depend on the app. A stack the app no longer makes is observed for nothing; a failed early
