@@ -20,6 +20,19 @@ export interface DockerEngineConfig {
 /** `"engine"` in cdk-docker.json: an engine's name, or Docker (or a Swarm's manager) with where it is. */
 export type EngineConfig = string | { readonly docker: DockerEngineConfig } | { readonly swarm: DockerEngineConfig };
 
+/**
+ * `"watch"` in cdk-docker.json, as cdk.json's: which of the project's files are the app's sources
+ * for `cdk-docker watch` (patterns as in .dockerignore, relative to the project directory). The
+ * plans' own input files (build contexts, bind-mounted, env, secret and config files) are
+ * watched either way.
+ */
+export interface WatchConfig {
+  /** Only these files are sources. @default - every file of the project */
+  readonly include?: readonly string[];
+  /** These files are not sources. @default - none (the plans directory, node_modules, .git and dot-files never are) */
+  readonly exclude?: readonly string[];
+}
+
 /** `cdk-docker.json`, next to a project's stack code (as `cdk.json`). */
 export interface ProjectConfig {
   /** Command that runs the app, e.g. `npx tsx main.ts`. */
@@ -28,11 +41,13 @@ export interface ProjectConfig {
   readonly output?: string;
   /** The engine stack commands talk to (see `resolveEngine`). @default "builtin" */
   readonly engine?: EngineConfig;
+  /** What `cdk-docker watch` takes for the app's sources. */
+  readonly watch?: WatchConfig;
 }
 
 export const CONFIG_FILE = 'cdk-docker.json';
 
-const CONFIG_KEYS: readonly string[] = ['app', 'output', 'engine'] satisfies Array<keyof ProjectConfig>;
+const CONFIG_KEYS: readonly string[] = ['app', 'output', 'engine', 'watch'] satisfies Array<keyof ProjectConfig>;
 const DOCKER_KEYS: readonly string[] = ['host', 'context', 'tlsVerify', 'certPath'] satisfies Array<keyof DockerEngineConfig>;
 const ENGINE_EXAMPLE = '"builtin", "docker", "swarm" or {"docker": {"host": "tcp://host:2376", "tlsVerify": true}} (or {"swarm": {…}} for a manager)';
 
@@ -54,8 +69,9 @@ export function loadConfig(dir: string): ProjectConfig {
   }
   if (!isObject(data)) throw new InvalidArgumentError(`${file} must be a JSON object such as {"app": "npx tsx main.ts"}`);
   for (const key of Object.keys(data)) {
-    if (!CONFIG_KEYS.includes(key)) throw new InvalidArgumentError(`${file}: unknown key "${key}"; known keys are "app", "output" and "engine"`);
-    if (key === 'engine' && isObject(data[key])) checkEngine(file, data[key] as Record<string, unknown>);
+    if (!CONFIG_KEYS.includes(key)) throw new InvalidArgumentError(`${file}: unknown key "${key}"; known keys are "app", "output", "engine" and "watch"`);
+    if (key === 'watch') checkWatch(file, data[key]);
+    else if (key === 'engine' && isObject(data[key])) checkEngine(file, data[key] as Record<string, unknown>);
     else if (typeof data[key] !== 'string' || data[key] === '') {
       throw new InvalidArgumentError(key === 'engine' ? `${file}: "engine" must be ${ENGINE_EXAMPLE}` : `${file}: "${key}" must be a non-empty string`);
     }
@@ -65,6 +81,18 @@ export function loadConfig(dir: string): ProjectConfig {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** `"watch": { "include": [...], "exclude": [...] }`: lists of non-empty patterns. */
+function checkWatch(file: string, watch: unknown): void {
+  const example = '{"include": ["main.ts", "lib"], "exclude": ["**/*.test.ts"]}';
+  if (!isObject(watch)) throw new InvalidArgumentError(`${file}: "watch" must be an object such as ${example}`);
+  for (const [key, value] of Object.entries(watch)) {
+    if (key !== 'include' && key !== 'exclude') throw new InvalidArgumentError(`${file}: unknown key "watch.${key}"; known keys are "include" and "exclude", e.g. ${example}`);
+    if (!Array.isArray(value) || value.some((p) => typeof p !== 'string' || p.trim() === '')) {
+      throw new InvalidArgumentError(`${file}: "watch.${key}" must be a list of patterns (as in .dockerignore), e.g. ${example}`);
+    }
+  }
 }
 
 /** `"engine": { "docker": { … } }` or `{ "swarm": { … } }`: one key, whose fields are known and typed. */

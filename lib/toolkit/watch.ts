@@ -13,6 +13,7 @@ import { MANIFEST_FILE, readAssembly } from '../plan/io';
 import type { ContainerResource, DevelopWatchRule, Plan } from '../plan/types';
 import { apply, checkParallelism, DeployOptions } from './deploy';
 import { resolveLazy, StackEngine } from './engine';
+import { loadConfig, WatchConfig } from './config';
 import { AppFailedError } from './synth';
 import { stackPathOf } from './observe';
 import { planDir } from './plans';
@@ -94,6 +95,8 @@ class WatchSession {
   private watcher?: FSWatcher;
   private roots: string[] = [];
   private readonly logs?: LogStreams;
+  /** cdk-docker.json's `watch` as last read well (read again for each batch: it may have changed). */
+  private watchConfig: WatchConfig = {};
 
   constructor(
     private readonly options: WatchOptions & { readonly dir: string; readonly debounceMs: number },
@@ -254,8 +257,18 @@ class WatchSession {
     return running;
   }
 
+  /** cdk-docker.json's `watch` now; the last good one while the file does not read (a save in progress). */
+  private get sources(): WatchConfig {
+    try {
+      this.watchConfig = loadConfig(this.options.dir).watch ?? {};
+    } catch {
+      // keep the last good one: the apply that follows reports the file's problem
+    }
+    return this.watchConfig;
+  }
+
   private async carryOut(files: string[]): Promise<void> {
-    const work = sortChanges(this.options.dir, this.outdir, this.plans, files);
+    const work = sortChanges(this.options.dir, this.outdir, this.plans, files, this.sources);
     for (const [r, changed] of work.syncs) {
       try {
         await this.sync(r, [...changed].sort());
@@ -400,11 +413,11 @@ class WatchSession {
  * a rebuild rule took it, or, unless a rule's ignore patterns leave it alone, when it is a plan
  * input or one of the app's sources.
  */
-export function sortChanges(dir: string, outdir: string, plans: Plan[], files: string[]): Work {
+export function sortChanges(dir: string, outdir: string, plans: Plan[], files: string[], sources: WatchConfig = {}): Work {
   const syncs = new Map<SyncRule, Set<string>>();
   const applyFiles: string[] = [];
   const rules = plans.flatMap(developRules);
-  const relevant = relevance(dir, outdir, plans);
+  const relevant = relevance(dir, outdir, plans, sources);
   for (const file of files) {
     let synced = false;
     let rebuild = false;
@@ -523,9 +536,13 @@ function planInputs(plan: Plan): { files: string[]; contexts: string[] } {
 
 /**
  * Whether a changed file asks for an apply: a plan's input file; a file of a build context that
- * its .dockerignore keeps (read afresh: it may have changed); else one of the app's sources.
+ * its .dockerignore keeps (read afresh: it may have changed); else one of the app's sources —
+ * narrowed by cdk-docker.json's `watch.include` and `watch.exclude` (`sources`).
  */
-function relevance(dir: string, outdir: string, plans: Plan[]): (file: string) => boolean {
+function relevance(dir: string, outdir: string, plans: Plan[], sources: WatchConfig): (file: string) => boolean {
+  const matcher = (patterns: readonly string[] | undefined) => (patterns ? ignore({ ignorecase: false }).add([...patterns]) : undefined);
+  const include = matcher(sources.include);
+  const exclude = matcher(sources.exclude);
   const files = new Set<string>();
   const contexts = new Set<string>();
   for (const plan of plans) {
@@ -555,7 +572,9 @@ function relevance(dir: string, outdir: string, plans: Plan[]): (file: string) =
     }
     if (ignoredInContext || !within(file, dir) || written(file)) return false;
     const rel = path.relative(dir, file).split(path.sep);
-    return !rel.some((s) => s.startsWith('.') || s === 'node_modules');
+    if (rel.some((s) => s.startsWith('.') || s === 'node_modules')) return false;
+    const posix = rel.join('/');
+    return (!include || include.ignores(posix)) && !exclude?.ignores(posix);
   };
 }
 

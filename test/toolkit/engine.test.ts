@@ -97,3 +97,27 @@ test('a wrong engine object is refused in one line naming the file and the key',
   // The name is checked before anything else runs, so a broken engine object stops every command, even --engine builtin.
   expect(() => resolveEngine({ dir, engine: 'builtin', env: {} })).toThrow(`${file}: "engine.docker" gives both "host" and "context"`);
 });
+
+test('"watch" takes include and exclude lists of patterns; anything else is refused in one line naming the file and the key', () => {
+  const file = path.join(dir, 'cdk-docker.json');
+  const write = (watch: unknown) => fs.writeFileSync(file, JSON.stringify({ app: 'node app.js', watch }));
+  const refused = (watch: unknown) => {
+    write(watch);
+    try {
+      loadConfig(dir);
+    } catch (e) {
+      expect((e as Error).message).not.toContain('\n');
+      return (e as Error).message;
+    }
+    throw new Error(`${JSON.stringify(watch)} was accepted`);
+  };
+  write({ include: ['main.ts', 'lib'], exclude: ['**/*.test.ts'] });
+  expect(loadConfig(dir).watch).toEqual({ include: ['main.ts', 'lib'], exclude: ['**/*.test.ts'] });
+  const example = '{"include": ["main.ts", "lib"], "exclude": ["**/*.test.ts"]}';
+  expect(refused(['main.ts'])).toBe(`${file}: "watch" must be an object such as ${example}`);
+  expect(refused({ ignore: ['x'] })).toBe(`${file}: unknown key "watch.ignore"; known keys are "include" and "exclude", e.g. ${example}`);
+  expect(refused({ exclude: 'README.md' })).toBe(`${file}: "watch.exclude" must be a list of patterns (as in .dockerignore), e.g. ${example}`);
+  expect(refused({ include: ['main.ts', ' '] })).toBe(`${file}: "watch.include" must be a list of patterns (as in .dockerignore), e.g. ${example}`);
+  fs.writeFileSync(file, JSON.stringify({ app: 'node app.js', watched: {} }));
+  expect(() => loadConfig(dir)).toThrow(`${file}: unknown key "watched"; known keys are "app", "output", "engine" and "watch"`);
+});

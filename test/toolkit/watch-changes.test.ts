@@ -98,3 +98,10 @@ test('without a good synth yet, every source of the app asks for an apply', () =
   const work = sortChanges(proj, path.join(proj, 'cdk.out'), [], [path.join(proj, 'main.ts'), path.join(proj, 'web', 'tmp', 'x'), path.join(root, 'shared', 'app.env')]);
   expect(work.apply.map((f) => path.relative(root, f))).toEqual(['proj/main.ts', 'proj/web/tmp/x']);
 });
+
+test("cdk-docker.json's watch.include and watch.exclude narrow the app's sources, never the plans' inputs", () => {
+  const sources = { include: ['main.ts', 'web', 'README.md'], exclude: ['**/*.md'] };
+  const work = sortChanges(proj, path.join(proj, 'cdk.out'), plans(), ['proj/main.ts', 'proj/README.md', 'proj/other.ts', 'proj/web/src/app.js', 'proj/web/Dockerfile', 'proj/conf/nginx.conf', 'shared/app.env'].map((f) => path.join(root, f)), sources);
+  // other.ts is not included, README.md is excluded; nginx.conf and app.env are inputs of the plan.
+  expect(work.apply.map((f) => path.relative(root, f))).toEqual(['proj/main.ts', 'proj/web/src/app.js', 'proj/web/Dockerfile', 'proj/conf/nginx.conf', 'shared/app.env']);
+});
