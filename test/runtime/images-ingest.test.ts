@@ -534,6 +534,8 @@ describe('interrupted loads and pulls are collected (item 6)', () => {
     // A later pull may find everything in place and finish before it is killed: that is fine.
     let leaked = 0;
     let kills = 0;
+    /** The most the root grew over its baseline right after a writer ended (killed or not). */
+    let grown = 0;
     const pull = ['runtime', 'pull', '-q', `${registry.host}/big:1`];
     const load = ['runtime', 'load', '-i', big];
     for (const args of [pull, pull, pull, load, load, load]) {
@@ -550,10 +552,14 @@ describe('interrupted loads and pulls are collected (item 6)', () => {
       if (r.signal === 'SIGKILL') kills++;
       else expect(r).toMatchObject({ code: 0, stderr: '' });
       leaked = Math.max(leaked, leftovers(root).length);
+      grown = Math.max(grown, du(root) - baseline);
     }
     expect(kills).toBeGreaterThanOrEqual(4);
     expect(leaked).toBeGreaterThan(0);
-    expect(du(root)).toBeGreaterThan(baseline + 10_000_000);
+    // Something real to collect: megabytes, not just empty directories. (Measured after each
+    // writer: a command collects the dead writers before it, so the end holds only the last one's,
+    // and a writer killed within 100 ms of its first write may have written less than 10 MB.)
+    expect(grown).toBeGreaterThan(1_000_000);
     // The next command collects the dead writers' temporary data.
     ok(cdkDocker(['runtime', 'images'], work, env));
     expect(leftovers(root)).toEqual([]);
