@@ -53,6 +53,13 @@ export interface ApplyOptions {
   readonly imageProgress?: (change: Change) => ImageProgress | undefined;
 }
 
+/**
+ * How long a replacement started beside the container it replaces must keep running before the
+ * old one goes (Swarm's update `monitor`, in short): one that dies at once — a crash at start —
+ * is kept with its logs and the old one serves on, whether or not the first look saw it running.
+ */
+const REPLACE_SETTLE_MS = 1_000;
+
 /** A failed apply: what failed and why; the rest of what could run has run. */
 export class ApplyError extends CdkDockerError {
   public override readonly code = 'APPLY_FAILED';
@@ -271,7 +278,7 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
       const temp = `${name}-next`;
       if (containers.has(temp)) await driver.removeContainer(temp, { force: true });
       await driver.createContainer({ name: temp, spec: resource.spec, imageId, env, labels, ...extra });
-      await startAndCheck(temp);
+      await startAndCheck(temp, REPLACE_SETTLE_MS);
       await driver.removeContainer(existing.id, removeOld);
       await driver.updateContainer(temp, { name });
       return `replaced${change.reasons.length > 0 ? ` (${change.reasons.map((r) => r.field).join(', ')})` : ''}`;
@@ -309,10 +316,15 @@ export async function applyDiff(plan: Plan, diff: StackDiff, observed: ObservedS
     });
   };
 
-  const startAndCheck = async (name: string): Promise<void> => {
+  const startAndCheck = async (name: string, settleMs = 0): Promise<void> => {
     try {
       await driver.startContainer(name);
       await driver.wait(name, 'started', 10_000);
+      // Still up a moment later: a process that dies at once is not taken for a running one.
+      if (settleMs > 0) {
+        await new Promise((r) => setTimeout(r, settleMs));
+        await driver.wait(name, 'started', 10_000);
+      }
     } catch (e) {
       const logs = await lastOutput(driver, name, 20).catch(() => '');
       // The failed container stays, with its logs, for the user to look at.
