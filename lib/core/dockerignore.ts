@@ -8,12 +8,16 @@ import * as path from 'node:path';
  * change and what a build copies never disagree.
  */
 
-/** Whether the context's `.dockerignore` excludes a context-relative POSIX path (case-sensitive, as Docker on Linux). */
-export function dockerignore(dir: string): (rel: string) => boolean {
-  const ig = ignore({ ignorecase: false });
-  const file = path.join(dir, '.dockerignore');
-  if (fs.existsSync(file)) ig.add(fs.readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
+/** Whether `patterns` (.dockerignore's syntax: `*`, `**`, `!`, a directory covering what is under it) match a relative POSIX path (case-sensitive, as Docker on Linux). */
+export function patternMatcher(patterns: readonly string[]): (rel: string) => boolean {
+  const ig = ignore({ ignorecase: false }).add([...patterns]);
   return (rel) => rel !== '' && rel !== '.' && ig.ignores(rel);
+}
+
+/** Whether the context's `.dockerignore` excludes a context-relative POSIX path. */
+export function dockerignore(dir: string): (rel: string) => boolean {
+  const file = path.join(dir, '.dockerignore');
+  return patternMatcher(fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')) : []);
 }
 
 /**

@@ -1,4 +1,3 @@
-import ignore from '@balena/dockerignore';
 import type { FSWatcher } from 'chokidar';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -7,7 +6,7 @@ import pc from 'picocolors';
 import * as tarStream from 'tar-stream';
 import type { Driver, ObservedContainer } from '../drivers/types';
 import { LABELS } from '../drivers/types';
-import { dockerignore } from '../core/dockerignore';
+import { dockerignore, patternMatcher } from '../core/dockerignore';
 import { CdkDockerError, InvalidArgumentError, PlanValidationError, ValidationError } from '../core/errors';
 import { MANIFEST_FILE, readAssembly } from '../plan/io';
 import type { ContainerResource, DevelopWatchRule, Plan } from '../plan/types';
@@ -258,7 +257,7 @@ class WatchSession {
   }
 
   /** cdk-docker.json's `watch` now; the last good one while the file does not read (a save in progress). */
-  private get sources(): WatchConfig {
+  private readSources(): WatchConfig {
     try {
       this.watchConfig = loadConfig(this.options.dir).watch ?? {};
     } catch {
@@ -268,7 +267,7 @@ class WatchSession {
   }
 
   private async carryOut(files: string[]): Promise<void> {
-    const work = sortChanges(this.options.dir, this.outdir, this.plans, files, this.sources);
+    const work = sortChanges(this.options.dir, this.outdir, this.plans, files, this.readSources());
     for (const [r, changed] of work.syncs) {
       try {
         await this.sync(r, [...changed].sort());
@@ -506,8 +505,8 @@ function developRules(plan: Plan): SyncRule[] {
     const r = plan.resources[id];
     if (r.type !== 'container' || !r.spec.develop) continue;
     for (const rule of r.spec.develop.watch) {
-      const ig = ignore({ ignorecase: false }).add(rule.ignore);
-      out.push({ stack: plan.stack, resource: r, rule, ignored: (rel) => ig.ignores(rel) });
+      const ignored = patternMatcher(rule.ignore);
+      out.push({ stack: plan.stack, resource: r, rule, ignored });
     }
   }
   return out;
@@ -540,9 +539,8 @@ function planInputs(plan: Plan): { files: string[]; contexts: string[] } {
  * narrowed by cdk-docker.json's `watch.include` and `watch.exclude` (`sources`).
  */
 function relevance(dir: string, outdir: string, plans: Plan[], sources: WatchConfig): (file: string) => boolean {
-  const matcher = (patterns: readonly string[] | undefined) => (patterns ? ignore({ ignorecase: false }).add([...patterns]) : undefined);
-  const include = matcher(sources.include);
-  const exclude = matcher(sources.exclude);
+  const include = sources.include && patternMatcher(sources.include);
+  const exclude = sources.exclude && patternMatcher(sources.exclude);
   const files = new Set<string>();
   const contexts = new Set<string>();
   for (const plan of plans) {
@@ -574,7 +572,7 @@ function relevance(dir: string, outdir: string, plans: Plan[], sources: WatchCon
     const rel = path.relative(dir, file).split(path.sep);
     if (rel.some((s) => s.startsWith('.') || s === 'node_modules')) return false;
     const posix = rel.join('/');
-    return (!include || include.ignores(posix)) && !exclude?.ignores(posix);
+    return (!include || include(posix)) && !exclude?.(posix);
   };
 }
 
