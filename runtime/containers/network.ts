@@ -289,8 +289,8 @@ export class ContainerNetworking {
   public async dnsServers(id: string): Promise<string[]> {
     const out: string[] = [];
     for (const { network, endpoint } of await this.endpoints(id)) {
-      if (!endpoint.interfaceName || !network.netavark.dns_enabled) continue;
-      for (const s of network.netavark.subnets) if (s.gateway && !out.includes(s.gateway)) out.push(s.gateway);
+      if (!endpoint.interfaceName) continue;
+      for (const g of dnsGateways(network)) if (!out.includes(g)) out.push(g);
     }
     return out;
   }
@@ -414,9 +414,7 @@ export class ContainerNetworking {
       for (const [i, [name, cfg]] of networks.entries()) {
         ips.push(await this.store.allocate(name, record.Id, { requestedIp: cfg.IPAMConfig?.IPv4Address, containerName: record.Name, aliases: cfg.Aliases }));
         attach.push({ network: name, aliases: networkAliases(record, cfg), interfaceName: `eth${i}` });
-        // aardvark-dns answers on the gateway of each DNS-enabled network (netavark's dns_server_ips).
-        const net = await this.store.get(name);
-        if (net.netavark.dns_enabled) for (const s of net.netavark.subnets) if (s.gateway && !dnsServers.includes(s.gateway)) dnsServers.push(s.gateway);
+        for (const g of dnsGateways(await this.store.get(name))) if (!dnsServers.includes(g)) dnsServers.push(g);
       }
     } catch (e) {
       await this.detach(record.Id).catch(() => undefined);
@@ -511,6 +509,11 @@ export class ContainerNetworking {
       throw new InvalidArgumentError(`cannot create a network namespace at ${file}: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}; unshare (util-linux) and root are needed`);
     }
   }
+}
+
+/** Where aardvark-dns answers for a network: its gateways when DNS is enabled (netavark's dns_server_ips), else nowhere. */
+function dnsGateways(network: NetworkRecord): string[] {
+  return network.netavark.dns_enabled ? network.netavark.subnets.flatMap((s) => (s.gateway ? [s.gateway] : [])) : [];
 }
 
 /** The names a container answers to on a network: its aliases, plus its short id as Docker adds. */
