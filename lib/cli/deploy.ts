@@ -18,7 +18,7 @@ export function registerDeploy(program: Command): void {
     .option('--target <path>', 'only this resource (a construct path) and what it depends on (repeatable)', collect)
     .action(async (stacks: string[], flags: StackFlags & { json?: boolean; detailedExitcode?: boolean; out?: string; target?: string[] }) => {
       const { diff } = await import('../toolkit/deploy');
-      const { changed } = await diff({ ...terminal(), stacks, app: flags.app, output: flags.output, engine: () => stackEngine(flags), json: flags.json, save: flags.out, targets: flags.target });
+      const { changed } = await diff({ ...terminal(), inProcess: true, stacks, app: flags.app, output: flags.output, engine: () => stackEngine(flags), json: flags.json, save: flags.out, targets: flags.target });
       if (flags.detailedExitcode && changed) process.exitCode = 2;
     });
 
@@ -38,6 +38,7 @@ export function registerDeploy(program: Command): void {
       const { apply } = await import('../toolkit/deploy');
       await apply({
         ...terminal(),
+        inProcess: true,
         stacks,
         app: flags.app,
         output: flags.output,
@@ -60,6 +61,6 @@ export function registerDeploy(program: Command): void {
     .option('--volumes', 'remove the stacks\' volumes too')
     .action(async (stacks: string[], flags: StackFlags & { autoApprove?: boolean; volumes?: boolean }) => {
       const { destroy } = await import('../toolkit/deploy');
-      await destroy({ ...terminal(), stacks, app: flags.app, output: flags.output, engine: () => stackEngine(flags), autoApprove: flags.autoApprove, volumes: flags.volumes });
+      await destroy({ ...terminal(), inProcess: true, stacks, app: flags.app, output: flags.output, engine: () => stackEngine(flags), autoApprove: flags.autoApprove, volumes: flags.volumes });
     });
 }

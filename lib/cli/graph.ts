@@ -12,7 +12,7 @@ export function registerGraph(program: Command): void {
     .addOption(formatOption(['dot', 'mermaid'], 'dot'))
     .action(async (stacks: string[], opts: StackFlags & { format: GraphFormat }) => {
       const [{ synthesize }, { renderGraph }] = await Promise.all([import('../toolkit/synth'), import('../toolkit/graph')]);
-      const result = await synthesize({ app: opts.app, outdir: opts.output, stacks });
+      const result = await synthesize({ inProcess: true, app: opts.app, outdir: opts.output, stacks });
       process.stdout.write(renderGraph(result.plans, opts.format));
     });
 }

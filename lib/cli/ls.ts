@@ -12,7 +12,7 @@ export function registerLs(program: Command): void {
     .option('-q, --quiet', 'print stack names only')
     .action(async (stacks: string[], opts: StackFlags & { quiet?: boolean }) => {
       const [{ synthesize }, { renderStackList }] = await Promise.all([import('../toolkit/synth'), import('../toolkit/list')]);
-      const result = await synthesize({ app: opts.app, outdir: opts.output, stacks });
+      const result = await synthesize({ inProcess: true, app: opts.app, outdir: opts.output, stacks });
       process.stdout.write(renderStackList(result.plans, !opts.quiet));
     });
 }

@@ -11,7 +11,7 @@ export function registerSynth(program: Command): void {
     .addOption(formatOption(['json', 'yaml'], 'json'))
     .action(async (stacks: string[], opts: StackFlags & { format: 'json' | 'yaml' }) => {
       const { synthesize } = await import('../toolkit/synth');
-      const result = await synthesize({ app: opts.app, outdir: opts.output, stacks, format: opts.format });
+      const result = await synthesize({ inProcess: true, app: opts.app, outdir: opts.output, stacks, format: opts.format });
       for (const plan of result.plans) {
         const n = Object.keys(plan.resources).length;
         process.stdout.write(`${plan.stack}: ${result.files[plan.stack].join(', ')} (${n} resource${n === 1 ? '' : 's'})\n`);

@@ -1,10 +1,10 @@
 import { Construct, IConstruct } from 'constructs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { inspect } from 'node:util';
 import { dockerfileBaseImages, hashBuildContext, hashFileContent } from '../plan/hashing';
 import { Manifest, writeAssembly } from '../plan/io';
 import type { Plan, PortMapping } from '../plan/types';
+import { describeAppError, inProcessApp } from '../core/app-run';
 import { canonicalize, hmacSha256 } from '../core/canonical';
 import { CdkDockerError, ValidationError } from '../core/errors';
 import { readInputFile } from '../core/input-file';
@@ -68,7 +68,8 @@ export class App extends Construct {
     this.baseDir = path.resolve(props.baseDir ?? process.cwd());
     this.outdir = path.resolve(this.baseDir, props.outdir ?? this.env.CDK_DOCKER_OUTDIR ?? 'cdk.out');
     // Run by `cdk-docker synth` (and diff, apply…): the app's errors are shown to the user there.
-    if (props.env === undefined && process.env.CDK_DOCKER_OUTDIR !== undefined) reportErrorsPlainly();
+    // Run inside the CLI's process, the CLI shows them itself (and the process is not the app's to end).
+    if (props.env === undefined && process.env.CDK_DOCKER_OUTDIR !== undefined && !inProcessApp()) reportErrorsPlainly();
   }
 
   /** The stacks of this app, in tree order. */
@@ -84,6 +85,7 @@ export class App extends Construct {
   public synth(): Assembly {
     const plans = this._render();
     const manifest = writeAssembly(this.outdir, Object.values(plans));
+    inProcessApp()?.synthesized(this.outdir);
     return { outdir: this.outdir, manifest, plans };
   }
 
@@ -126,7 +128,7 @@ function reportErrorsPlainly(): void {
   if (reporting) return;
   reporting = true;
   process.on('uncaughtException', (err: unknown) => {
-    process.stderr.write(err instanceof CdkDockerError ? `Error: ${err.message}\n` : `${inspect(err)}\n`);
+    process.stderr.write(describeAppError(err));
     process.exit(1);
   });
 }

@@ -34,6 +34,8 @@ export interface DeployOptions {
   readonly confirm?: (question: string) => Promise<boolean>;
   /** Where the app's own output goes. @default process.stderr */
   readonly appOutput?: NodeJS.WritableStream;
+  /** Run a TypeScript app inside this process when it can (SynthOptions.inProcess). @default false */
+  readonly inProcess?: boolean;
 }
 
 export interface DiffOptions extends DeployOptions {
@@ -109,7 +111,7 @@ async function synthAndEngine(options: DeployOptions, observeEarly = true): Prom
     }
   };
   const [{ plans }, engine] = await Promise.all([
-    synthesize({ dir: options.dir, app: options.app, outdir: options.output, stacks, appOutput: options.appOutput, whileAppRuns: observeEarly ? whileAppRuns : undefined }),
+    synthesize({ dir: options.dir, app: options.app, outdir: options.output, stacks, appOutput: options.appOutput, inProcess: options.inProcess, whileAppRuns: observeEarly ? whileAppRuns : undefined }),
     engineReady,
   ]);
   return { plans: stacks.length ? plans.filter((p) => stacks.includes(p.stack)) : plans, engine, early };

@@ -5,7 +5,7 @@ import { readAssembly, readManifest, renderPlan, planFileName, MANIFEST_FILE } f
 import type { Plan } from '../plan/types';
 import { CdkDockerError, InvalidArgumentError } from '../core/errors';
 import { CONFIG_FILE, loadConfig } from './config';
-import { directTsApp } from './ts-app';
+import { DirectTsApp, directTsApp } from './ts-app';
 
 /** The app command failed; its own output has been shown already. */
 export class AppFailedError extends CdkDockerError {
@@ -30,6 +30,12 @@ export interface SynthOptions {
    * hint, maybe stale or empty): work that does not depend on the new plans can go on meanwhile.
    */
   readonly whileAppRuns?: (previousStacks: string[]) => void;
+  /**
+   * Run a TypeScript app of the template's form inside this process when it can (see
+   * ./app-in-process): for commands that synthesize once, not for a watch (which runs the app
+   * again and again). @default false
+   */
+  readonly inProcess?: boolean;
 }
 
 /** The stacks of the manifest a previous synth left in `outdir`; none when there is no readable one. */
@@ -69,19 +75,15 @@ export async function synthesize(options: SynthOptions = {}): Promise<SynthResul
   // A TypeScript entry (the template's `npx tsx main.ts`) runs on this Node directly, compiled
   // by esbuild from a cache; the app sees the same directory, environment and output pipes.
   const direct = directTsApp(app, dir);
-  const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(direct?.command ?? app, direct?.args ?? [], {
-      cwd: dir,
-      shell: !direct,
-      env: { ...process.env, CDK_DOCKER_OUTDIR: outdir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.on('data', (d) => out.write(d));
-    child.stderr.on('data', (d) => out.write(d));
-    child.on('error', reject);
-    child.on('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+  // One-shot commands run it inside this process when they can (./app-in-process).
+  const inProcess = options.inProcess && direct ? await import('./app-in-process') : undefined;
+  let code: number;
+  if (direct && inProcess?.canRunInProcess(direct.entry, dir)) {
     options.whileAppRuns?.(previous);
-  });
+    code = await inProcess.runAppInProcess(direct.entry, dir, outdir, out);
+  } else {
+    code = await runChild(app, direct, dir, outdir, out, () => options.whileAppRuns?.(previous));
+  }
   if (code !== 0) {
     throw new AppFailedError(`the app command \`${app}\` failed with exit code ${code} (its output is above)`);
   }
@@ -100,4 +102,21 @@ export async function synthesize(options: SynthOptions = {}): Promise<SynthResul
     files[plan.stack] = list;
   }
   return { outdir, plans, files };
+}
+
+/** Runs the app as a child process (directly on this Node when `direct`, else through the shell); resolves to its exit code. */
+function runChild(app: string, direct: DirectTsApp | undefined, dir: string, outdir: string, out: NodeJS.WritableStream, started: () => void): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(direct?.command ?? app, direct?.args ?? [], {
+      cwd: dir,
+      shell: !direct,
+      env: { ...process.env, CDK_DOCKER_OUTDIR: outdir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (d) => out.write(d));
+    child.stderr.on('data', (d) => out.write(d));
+    child.on('error', reject);
+    child.on('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+    started();
+  });
 }

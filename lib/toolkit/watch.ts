@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import pc from 'picocolors';
-import * as tarStream from 'tar-stream';
+import { tarStream, TarHeader } from '../core/tar';
 import type { Driver, ObservedContainer } from '../drivers/types';
 import { LABELS } from '../drivers/types';
 import { dockerignore, patternMatcher } from '../core/dockerignore';
@@ -329,7 +329,7 @@ class WatchSession {
       const rel = toPosix(path.relative(r.rule.path, host));
       return rel === '' ? target : path.posix.join(target, rel);
     };
-    const entries = new Map<string, { header: Partial<tarStream.Header> & { name: string }; data?: Buffer }>();
+    const entries = new Map<string, { header: Partial<TarHeader> & { name: string }; data?: Buffer }>();
     const removed: string[] = [];
     const add = (host: string): void => {
       const rel = toPosix(path.relative(r.rule.path, host));
@@ -378,7 +378,7 @@ class WatchSession {
     }
     const names = [...entries.keys()].sort();
     const tarOf = (): Readable => {
-      const pack = tarStream.pack();
+      const pack = tarStream().pack();
       for (const n of names) {
         const e = entries.get(n)!;
         if (e.data) pack.entry(e.header, e.data);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import * as tarStream from 'tar-stream';
+import { tarStream } from '../../lib/core/tar';
 import { contextPaths, dockerignore } from '../../lib/core/dockerignore';
 import { InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
 import { globPattern } from '../util/filters';
@@ -189,7 +189,7 @@ export interface TarItem {
 
 /** Writes items as a tar stream (tar-stream), files streamed from the host one after another. */
 export function tarOf(items: TarItem[]): Readable {
-  const pack = tarStream.pack();
+  const pack = tarStream().pack();
   void (async () => {
     try {
       for (const it of items) {

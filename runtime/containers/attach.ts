@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SeqpacketSocket } from 'node-unix-socket';
+import type { SeqpacketSocket } from 'node-unix-socket';
 import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/core/errors';
 import { type ContainerContext, contextOf } from './context';
 import { currentState } from './exit';
@@ -140,7 +140,8 @@ export class AttachConnection {
     } catch {
       throw new ConflictError(`cannot attach to container ${name}: it is not running under its monitor (no ${path.join(bundle, 'attach')}); start it first`);
     }
-    const socket = new SeqpacketSocket();
+    // Loaded here: the native addon costs ~10 ms, which only an attach should pay.
+    const socket = new (require('node-unix-socket') as typeof import('node-unix-socket')).SeqpacketSocket();
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tarStream from 'tar-stream';
+import { tarStream, TarHeader } from '../../lib/core/tar';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
 import { commitImage, validateCommit } from '../images/commit';
 import type { ImageRecord } from '../images/store';
@@ -188,15 +188,15 @@ async function consume(tar: TarProcess, consumer: Promise<unknown>): Promise<voi
   await tar.done;
 }
 
-type Header = Partial<tarStream.Header> & { name: string };
+type Header = Partial<TarHeader> & { name: string };
 
 /**
  * Rewrites a tar stream entry by entry: `fn` returns the headers to write in place of one.
  * The entry's content goes with the first file header of the entry's size; others are empty.
  */
 function rewriteTar(input: Readable, fn: (h: Header) => Header[]): Readable {
-  const extract = tarStream.extract();
-  const pack = tarStream.pack();
+  const extract = tarStream().extract();
+  const pack = tarStream().pack();
   const isFile = (h: Header) => h.type === 'file' || h.type === 'contiguous-file' || !h.type;
   extract.on('entry', (header: Header, stream, next) => {
     const out = fn(header);
@@ -311,7 +311,7 @@ async function extractTar(input: Readable, target: ExtractTarget): Promise<void>
 }
 
 async function extractTarEntries(input: Readable, target: ExtractTarget): Promise<void> {
-  const extract = tarStream.extract();
+  const extract = tarStream().extract();
   input.on('error', (e) => extract.destroy(e));
   input.pipe(extract as unknown as Writable);
   const dirTimes: Array<[string, Date]> = [];

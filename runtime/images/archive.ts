@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import * as tarStream from 'tar-stream';
+import { tarStream } from '../../lib/core/tar';
 import { CdkDockerError, InvalidArgumentError } from '../../lib/core/errors';
 import { familiarReference, formatReference, parseReference } from '../../lib/core/reference';
 import { digestHex } from '../../lib/core/digest';
@@ -33,7 +33,7 @@ export class BadArchiveError extends CdkDockerError {
 
 export async function saveImages(store: ImageStore, names: string[], out: Writable): Promise<void> {
   if (names.length === 0) throw new InvalidArgumentError('save needs at least one image');
-  const pack = tarStream.pack();
+  const pack = tarStream().pack();
   const done = pipeline(pack as unknown as Readable, out);
   const written = new Set<string>();
   const manifestJson: Array<{ Config: string; RepoTags: string[] | null; Layers: string[] }> = [];
@@ -132,7 +132,7 @@ class ArchiveEntries {
   /** Reads the archive, spooling its regular files; refuses entries whose names leave it. */
   public async read(input: Readable): Promise<void> {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const extract = tarStream.extract();
+    const extract = tarStream().extract();
     let n = 0;
     // The entry being written: `read` answers only once it has ended, so a failed load removes
     // the folder after the last write into it, never before.

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tarStream from 'tar-stream';
+import { tarStream, TarHeader } from '../../lib/core/tar';
 import { CdkDockerError } from '../../lib/core/errors';
 import { runTool } from '../util/exec';
 import { MEDIA_TYPES } from './types';
@@ -63,10 +63,9 @@ const HEADER_ONLY = new Set(['link', 'symlink', 'character-device', 'block-devic
 const FILE_TYPES = new Set(['file', 'contiguous-file']);
 const KNOWN_TYPES = new Set([...HEADER_ONLY, ...FILE_TYPES]);
 
-/** tar-stream's own header decoder, for the extended headers it consumes before an entry. */
-const tarHeaders = require(path.join(path.dirname(require.resolve('tar-stream')), 'headers.js')) as {
-  decode(buf: Buffer, filenameEncoding: string, allowUnknownFormat: boolean): { type: string | null; size: number } | null;
-};
+/** tar-stream's own header decoder, for the extended headers it consumes before an entry (loaded with the first layer read). */
+let tarHeaders: { decode(buf: Buffer, filenameEncoding: string, allowUnknownFormat: boolean): { type: string | null; size: number } | null } | undefined;
+const headers = () => (tarHeaders ??= require(path.join(path.dirname(require.resolve('tar-stream')), 'headers.js')) as NonNullable<typeof tarHeaders>);
 
 const BLOCK = 512;
 /** The most bytes of extended headers (and zero blocks) accepted between two entries. */
@@ -166,7 +165,7 @@ function readGap(gap: Buffer, start: number, fail: (why: string) => never): Map<
   let zeroAt = -1;
   for (let p = 0; p + BLOCK <= gap.length; ) {
     const block = gap.subarray(p, p + BLOCK);
-    const decoded = block.every((b) => b === 0) ? null : tarHeaders.decode(block, 'utf-8', false);
+    const decoded = block.every((b) => b === 0) ? null : headers().decode(block, 'utf-8', false);
     if (decoded === null) {
       if (zeroAt < 0) zeroAt = start + p;
       p += BLOCK;
@@ -245,7 +244,7 @@ class LayerWriter {
     for (const d of this.realDirs) if (d === file || d.startsWith(`${file}/`)) this.realDirs.delete(d);
   }
 
-  public async entry(header: tarStream.Header, stream: Readable, xattrs: Map<string, Buffer>): Promise<void> {
+  public async entry(header: TarHeader, stream: Readable, xattrs: Map<string, Buffer>): Promise<void> {
     const name = header.name;
     // tar-stream gives null for a type flag it does not know (GNU sparse, volume labels …):
     // Docker refuses those ("unhandled tar header type"), so does this.
@@ -450,7 +449,7 @@ export async function unpackLayer(blob: string, mediaType: string, dest: string,
     // it gives is checked and written by this process before the next is read.
     const source = decompressed(blob, compressionOf(mediaType, head));
     const tap = new Tap(layer);
-    const extract = tarStream.extract();
+    const extract = tarStream().extract();
     const writer = new LayerWriter(diffDir, layer);
     const feeding = pipeline(source.stream, tap, extract as unknown as Writable);
     const consuming = (async () => {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as lockfile from 'proper-lockfile';
+import type * as Lockfile from 'proper-lockfile';
 import { ConflictError } from '../../lib/core/errors';
 import { processIdentity } from '../../lib/core/process';
 
@@ -112,7 +112,7 @@ async function lockAndRun<T>(lockPath: string, fn: () => Promise<T> | T, options
     try {
       // proper-lockfile keeps its bookkeeping per locked path: each lock must be its own path
       // (locking a shared directory with several lockfilePaths mixes their releases up).
-      release = await lockfile.lock(lockPath, { lockfilePath: lockPath, retries: 0, stale: staleMs, realpath: false });
+      release = await (require('proper-lockfile') as typeof Lockfile).lock(lockPath, { lockfilePath: lockPath, retries: 0, stale: staleMs, realpath: false });
       break;
     } catch (e) {
       // ENOTEMPTY: proper-lockfile found the lock stale but could not rmdir it (a note left in it).

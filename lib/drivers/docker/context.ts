@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import * as tarStream from 'tar-stream';
+import { tarStream, TarHeader } from '../../core/tar';
 import { contextPaths, dockerignore } from '../../core/dockerignore';
 
 export interface BuildContext {
@@ -29,8 +29,8 @@ export function buildContext(dir: string, dockerfile: string): BuildContext {
   const dockerfileEntry = inside ? rel.split(path.sep).join('/') : `.cdk-docker-dockerfile-${createHash('sha256').update(file).digest('hex').slice(0, 12)}`;
   const ignored = dockerignore(root);
   const entries = contextPaths(root, (r) => r !== dockerfileEntry && r !== '.dockerignore' && ignored(r));
-  const pack = tarStream.pack();
-  const add = (header: Partial<tarStream.Header> & { name: string }, from?: string): Promise<void> =>
+  const pack = tarStream().pack();
+  const add = (header: Partial<TarHeader> & { name: string }, from?: string): Promise<void> =>
     new Promise((resolve, reject) => {
       if (from === undefined) {
         pack.entry(header, (e) => (e ? reject(e) : resolve()));

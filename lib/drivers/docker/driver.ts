@@ -41,7 +41,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import * as tarStream from 'tar-stream';
+import { tarStream } from '../../core/tar';
 import type { DependencyCondition, ImageResource, NetworkSpec, VolumeSpec } from '../../plan/types';
 import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } from '../../core/errors';
 import { cpuRangeMessage } from '../../core/limits';
@@ -1151,7 +1151,7 @@ async function lockImageArchive(arch: string): Promise<Buffer> {
     }),
   );
   const id = createHash('sha256').update(config).digest('hex');
-  const pack = tarStream.pack();
+  const pack = tarStream().pack();
   pack.entry({ name: `${id}.json` }, config);
   pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: `${id}.json`, RepoTags: [LOCK_IMAGE], Layers: [] }]));
   pack.finalize();

@@ -1,0 +1,154 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLI, ROOT, removeTempDirs, tempDir } from '../helpers/cli';
+
+afterAll(removeTempDirs);
+
+/**
+ * The project `cdk-docker init` makes once `npm install` has run: its `cdk-docker` is this
+ * package (linked, as a `file:` dependency installs it), so the CLI run from it runs the app in
+ * its own process. `main` is main.ts.
+ */
+function project(main: string, app = 'npx tsx main.ts'): string {
+  const dir = tempDir('cdk-docker-in-process-');
+  fs.mkdirSync(path.join(dir, 'node_modules'));
+  fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'cdk-docker'));
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'shop', private: true }));
+  fs.copyFileSync(path.join(ROOT, 'templates', 'typescript-app', 'tsconfig.json'), path.join(dir, 'tsconfig.json'));
+  fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify({ app }));
+  fs.writeFileSync(path.join(dir, 'main.ts'), main);
+  return dir;
+}
+
+/** `cdk-docker ARGS` in `dir`; `pid` is the CLI's process (bin/cdk-docker execs Node in place). */
+function run(args: string[], dir: string, env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string; pid: number } {
+  const r = spawnSync(CLI, args, { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60_000 });
+  if (r.error) throw r.error;
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr, pid: r.pid };
+}
+
+/** A stack of one container; `before` runs first, `after` after synth. */
+const stackApp = (before = '', after = '') =>
+  [
+    "import { App, Container, Stack } from 'cdk-docker';",
+    "import * as fs from 'node:fs';",
+    before,
+    'const app = new App();',
+    "new Container(new Stack(app, 'shop'), 'web', { image: 'nginx:1.27-alpine' });",
+    'app.synth();',
+    after,
+    '',
+  ].join('\n');
+
+const PLAN = 'shop: cdk.out/shop.plan.json (2 resources)\n';
+
+describe('a TypeScript app run inside the CLI', () => {
+  test('runs in the CLI\'s process as its main module, with its own argv, directory and CDK_DOCKER_OUTDIR; CDK_DOCKER_APP_RUNNER=node runs it as a child', () => {
+    const seen = "fs.writeFileSync('seen.json', JSON.stringify({ pid: process.pid, main: require.main === module, argv: process.argv.slice(1), cwd: process.cwd(), outdir: process.env.CDK_DOCKER_OUTDIR }));";
+    const dir = project(stackApp(`if (require.main !== module) throw new Error('not the main module');\n${seen}`));
+    const r = run(['synth'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(PLAN);
+    expect(r.code).toBe(0);
+    const expected = { main: true, argv: [path.join(dir, 'main.ts')], cwd: dir, outdir: path.join(dir, 'cdk.out') };
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'seen.json'), 'utf8'))).toEqual({ ...expected, pid: r.pid });
+
+    const child = run(['synth'], dir, { CDK_DOCKER_APP_RUNNER: 'node' });
+    expect(child.code).toBe(0);
+    const inChild = JSON.parse(fs.readFileSync(path.join(dir, 'seen.json'), 'utf8'));
+    expect(inChild).toEqual({ ...expected, pid: inChild.pid });
+    expect(inChild.pid).not.toBe(child.pid);
+  });
+
+  test('its output goes to stderr, as a child\'s; the CLI\'s stdout stays its own', () => {
+    const dir = project(stackApp("console.log('from the app'); process.stdout.write('and more\\n'); console.error('on stderr');"));
+    const r = run(['synth'], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(PLAN);
+    expect(r.stderr).toBe('from the app\nand more\non stderr\n');
+  });
+
+  test('an app that synthesizes after an await is waited for', () => {
+    const dir = project(
+      [
+        "import { App, Container, Stack } from 'cdk-docker';",
+        'async function main(): Promise<void> {',
+        '  await new Promise((r) => setTimeout(r, 300));',
+        '  const app = new App();',
+        "  new Container(new Stack(app, 'shop'), 'web', { image: 'nginx:1.27-alpine' });",
+        '  app.synth();',
+        '}',
+        'main().catch((e) => { console.error(e); process.exit(1); });',
+        '',
+      ].join('\n'),
+    );
+    const r = run(['synth'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(PLAN);
+    expect(r.code).toBe(0);
+  });
+
+  test('an error the app throws is its failure, shown with the TypeScript line, without the CLI\'s frames', () => {
+    const dir = project("import { App } from 'cdk-docker';\nconst port: number = 70000;\nif (port > 65535) throw new Error(`port ${port} is out of range`);\nnew App().synth();\n");
+    const r = run(['synth'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('Error: port 70000 is out of range\n');
+    expect(r.stderr).toContain(`at Object.<anonymous> (${path.join(dir, 'main.ts')}:3:`);
+    expect(r.stderr).not.toMatch(/app-in-process|dist\/lib\/(cli|toolkit)/);
+    expect(r.stderr.endsWith('Error: the app command `npx tsx main.ts` failed with exit code 1 (its output is above)\n')).toBe(true);
+  });
+
+  test('a construct\'s validation error is its message lines, no stack', () => {
+    const dir = project("import { App, Container, Stack } from 'cdk-docker';\nconst app = new App();\nnew Container(new Stack(app, 'shop'), 'web', { image: 'nginx', memory: '12 parsecs' });\napp.synth();\n");
+    const r = run(['synth'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^Error: .*\[shop\/web\].*memory/);
+    expect(r.stderr).not.toContain('    at ');
+  });
+
+  test('process.exit(n), an unhandled rejection and an exception in a callback end the app, not the CLI', () => {
+    const cases: Array<[string, number, string]> = [
+      ['process.exit(3);\n', 3, ''],
+      ["Promise.reject(new Error('nobody caught me'));\n", 1, 'Error: nobody caught me'],
+      ["setTimeout(() => { throw new Error('late'); }, 10);\n", 1, 'Error: late'],
+      ["process.exitCode = 4; console.error('giving up');\n", 4, 'giving up'],
+    ];
+    for (const [main, code, message] of cases) {
+      const dir = project(main);
+      const r = run(['synth'], dir);
+      expect([r.code, r.stdout]).toEqual([1, '']);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr.endsWith(`Error: the app command \`npx tsx main.ts\` failed with exit code ${code} (its output is above)\n`)).toBe(true);
+    }
+  });
+
+  test('an app that never synthesizes is told so once it has nothing left to do', () => {
+    const dir = project("import { App } from 'cdk-docker';\nnew App();\nsetTimeout(() => undefined, 200);\n");
+    const r = run(['synth'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`Error: the app command \`npx tsx main.ts\` wrote no plans to ${path.join(dir, 'cdk.out')}: does it call app.synth() at the end?\n`);
+  });
+
+  test('a file that does not compile is named with its line and column', () => {
+    const dir = project("import { port } from './lib/port.js';\nconsole.log(port);\n");
+    fs.mkdirSync(path.join(dir, 'lib'));
+    fs.writeFileSync(path.join(dir, 'lib', 'port.ts'), 'export const port: number = ;\n');
+    const r = run(['synth'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`${path.join(dir, 'lib', 'port.ts')}:1:28: Unexpected ";"\nError: the app command \`npx tsx main.ts\` failed with exit code 1 (its output is above)\n`);
+  });
+
+  test('a project whose cdk-docker is another copy of the library runs the app as a child', () => {
+    const dir = project(stackApp("fs.writeFileSync('pid', String(process.pid));"));
+    fs.rmSync(path.join(dir, 'node_modules', 'cdk-docker'));
+    const pkg = path.join(dir, 'node_modules', 'cdk-docker');
+    fs.mkdirSync(pkg);
+    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'cdk-docker', version: '0.0.0-other', main: 'index.js' }));
+    fs.writeFileSync(path.join(pkg, 'index.js'), `module.exports = require(${JSON.stringify(path.join(ROOT, 'dist', 'lib'))});\n`);
+    const r = run(['synth'], dir);
+    expect(r.code).toBe(0);
+    expect(Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'))).not.toBe(r.pid);
+  });
+});
