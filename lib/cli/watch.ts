@@ -19,7 +19,7 @@ export function registerWatch(program: Command): void {
       const release = interruptible(stop, ['SIGINT', 'SIGTERM']);
       try {
         const { confirm: _none, ...term } = terminal();
-        await watch({ ...term, stacks, app: flags.app, output: flags.output, engine: () => stackEngine(flags), logs: flags.logs, parallelism, signal: stop.signal });
+        await watch({ ...term, inProcess: true, stacks, app: flags.app, output: flags.output, engine: () => stackEngine(flags), logs: flags.logs, parallelism, signal: stop.signal });
       } finally {
         release();
       }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { dockerfileBaseImages, hashBuildContext, hashFileContent } from '../plan/hashing';
 import { Manifest, writeAssembly } from '../plan/io';
 import type { Plan, PortMapping } from '../plan/types';
-import { describeAppError, inProcessApp } from '../core/app-run';
+import { describeAppError } from '../core/app-run';
 import { canonicalize, hmacSha256 } from '../core/canonical';
 import { CdkDockerError, ValidationError } from '../core/errors';
 import { readInputFile } from '../core/input-file';
@@ -60,6 +60,8 @@ export class App extends Construct {
   public readonly outdir: string;
   public readonly baseDir: string;
   private readonly env: { readonly [name: string]: string | undefined };
+  /** Writes its plans where the cdk-docker CLI running it (`synth`, `diff`, `apply` …) reads and validates them. */
+  private readonly forCli: boolean;
 
   constructor(props: AppProps = {}) {
     super(undefined as unknown as Construct, '');
@@ -68,8 +70,9 @@ export class App extends Construct {
     this.baseDir = path.resolve(props.baseDir ?? process.cwd());
     this.outdir = path.resolve(this.baseDir, props.outdir ?? this.env.CDK_DOCKER_OUTDIR ?? 'cdk.out');
     // Run by `cdk-docker synth` (and diff, apply…): the app's errors are shown to the user there.
-    // Run inside the CLI's process, the CLI shows them itself (and the process is not the app's to end).
-    if (props.env === undefined && process.env.CDK_DOCKER_OUTDIR !== undefined && !inProcessApp()) reportErrorsPlainly();
+    const underCli = props.env === undefined && process.env.CDK_DOCKER_OUTDIR !== undefined;
+    if (underCli) reportErrorsPlainly();
+    this.forCli = underCli && props.outdir === undefined;
   }
 
   /** The stacks of this app, in tree order. */
@@ -84,8 +87,9 @@ export class App extends Construct {
    */
   public synth(): Assembly {
     const plans = this._render();
-    const manifest = writeAssembly(this.outdir, Object.values(plans));
-    inProcessApp()?.synthesized(this.outdir);
+    // The CLI checks each plan against the schema as it reads it (the check is the trust
+    // boundary, ~20 ms): the app under it leaves that check to it rather than doing it twice.
+    const manifest = writeAssembly(this.outdir, Object.values(plans), ['json'], { validate: !this.forCli });
     return { outdir: this.outdir, manifest, plans };
   }
 

@@ -40,11 +40,12 @@ export function writeFileAtomic(file: string, data: string): void {
 
 /**
  * Validates and writes the plans of one synth into `outdir`, replacing plans left from an
- * earlier synth, and the manifest. Validation happens before anything is written.
+ * earlier synth, and the manifest. Validation happens before anything is written; with
+ * `validate: false` it is left to the reader (the cdk-docker CLI validates every plan it reads).
  */
-export function writeAssembly(outdir: string, plans: Plan[], formats: PlanFormat[] = ['json']): Manifest {
+export function writeAssembly(outdir: string, plans: Plan[], formats: PlanFormat[] = ['json'], options: { readonly validate?: boolean } = {}): Manifest {
   const rendered = plans.map((plan) => canonicalize(plan));
-  for (const plan of rendered) validatePlan(plan, `plan of stack ${plan.stack}`);
+  if (options.validate !== false) for (const plan of rendered) validatePlan(plan, `plan of stack ${plan.stack}`);
   fs.mkdirSync(outdir, { recursive: true });
   for (const f of fs.readdirSync(outdir)) {
     if (/\.plan\.(json|yaml)$/.test(f)) fs.rmSync(path.join(outdir, f), { force: true });

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readAssembly, readManifest, renderPlan, planFileName, MANIFEST_FILE } from '../plan/io';
+import { readAssembly, readManifest, renderPlan, planFileName, Manifest, MANIFEST_FILE } from '../plan/io';
+import { warmUpValidator } from '../plan/validate';
 import type { Plan } from '../plan/types';
 import { CdkDockerError, InvalidArgumentError } from '../core/errors';
 import { CONFIG_FILE, loadConfig } from './config';
@@ -30,21 +31,33 @@ export interface SynthOptions {
    * hint, maybe stale or empty): work that does not depend on the new plans can go on meanwhile.
    */
   readonly whileAppRuns?: (previousStacks: string[]) => void;
-  /**
-   * Run a TypeScript app of the template's form inside this process when it can (see
-   * ./app-in-process): for commands that synthesize once, not for a watch (which runs the app
-   * again and again). @default false
-   */
+  /** Run a TypeScript app of the template's form in a thread of this process when it can (./app-thread), not as a child process. @default false */
   readonly inProcess?: boolean;
 }
 
-/** The stacks of the manifest a previous synth left in `outdir`; none when there is no readable one. */
-function previousStacks(outdir: string): string[] {
+/** The manifest a previous synth left in `outdir`, if it is readable. */
+function previousManifest(outdir: string): Manifest | undefined {
   try {
-    return Object.keys(readManifest(outdir).stacks);
+    return readManifest(outdir);
   } catch {
-    return [];
+    return undefined;
   }
+}
+
+/** The plans of `manifest` as parsed JSON, unchecked: those that are plan files of `outdir` of at most 8 MiB. */
+function previousPlans(outdir: string, manifest: Manifest | undefined): unknown[] {
+  const plans: unknown[] = [];
+  for (const { plan } of Object.values(manifest?.stacks ?? {})) {
+    try {
+      if (typeof plan !== 'string' || path.basename(plan) !== plan || !plan.endsWith('.plan.json')) continue;
+      const file = path.join(outdir, plan);
+      if (fs.statSync(file).size > 8 << 20) continue;
+      plans.push(JSON.parse(fs.readFileSync(file, 'utf8')));
+    } catch {
+      // not there, or not JSON: nothing to warm up with
+    }
+  }
+  return plans;
 }
 
 export interface SynthResult {
@@ -68,19 +81,24 @@ export async function synthesize(options: SynthOptions = {}): Promise<SynthResul
   }
   const outdir = path.resolve(dir, options.outdir ?? config.output ?? 'cdk.out');
   fs.mkdirSync(outdir, { recursive: true });
-  const previous = options.whileAppRuns ? previousStacks(outdir) : [];
+  const manifest = previousManifest(outdir);
+  const previous = Object.keys(manifest?.stacks ?? {});
   fs.rmSync(path.join(outdir, MANIFEST_FILE), { force: true });
 
   const out = options.appOutput ?? process.stderr;
   // A TypeScript entry (the template's `npx tsx main.ts`) runs on this Node directly, compiled
   // by esbuild from a cache; the app sees the same directory, environment and output pipes.
   const direct = directTsApp(app, dir);
-  // One-shot commands run it inside this process when they can (./app-in-process).
-  const inProcess = options.inProcess && direct ? await import('./app-in-process') : undefined;
+  // In a thread of this process when it can (./app-thread), else as a child process.
+  const thread = direct && options.inProcess ? await import('./app-thread') : undefined;
   let code: number;
-  if (direct && inProcess?.canRunInProcess(direct.entry, dir)) {
+  if (direct && thread?.canRunInThread(dir)) {
+    const samples = previousPlans(outdir, manifest);
+    const running = thread.runAppInThread(direct.entry, dir, outdir, out);
     options.whileAppRuns?.(previous);
-    code = await inProcess.runAppInProcess(direct.entry, dir, outdir, out);
+    // This thread has time while the app runs: the check of the plans it writes gets ready.
+    setImmediate(() => warmUpValidator(samples));
+    code = await running;
   } else {
     code = await runChild(app, direct, dir, outdir, out, () => options.whileAppRuns?.(previous));
   }

@@ -11,7 +11,8 @@ jest.setTimeout(180_000);
 /**
  * `cdk-docker watch` end to end, as a user runs it: the real binary on the built-in runtime (runc,
  * conmon, netavark) with a private state root (networks 10.187/10.188, host port 19601), a
- * TypeScript app run by tsx, a built image whose site files a `develop.watch` sync rule copies
+ * TypeScript app as `cdk-docker init` writes its command (`npx tsx main.ts`: run in a thread of the
+ * CLI, a fresh one for each change), a built image whose site files a `develop.watch` sync rule copies
  * into the running container. What the user sees is asserted: the page the container serves,
  * the diff printed, the app's error, the containers left running after Ctrl-C.
  */
@@ -105,7 +106,7 @@ beforeAll(() => {
   fs.writeFileSync(path.join(proj, 'web', 'site', 'index.html'), 'v1\n');
   fs.mkdirSync(path.join(proj, 'conf'));
   fs.writeFileSync(path.join(proj, 'conf', 'greeting.txt'), 'hello\n');
-  fs.writeFileSync(path.join(proj, 'cdk-docker.json'), JSON.stringify({ app: `${path.join(ROOT, 'node_modules', '.bin', 'tsx')} main.ts` }));
+  fs.writeFileSync(path.join(proj, 'cdk-docker.json'), JSON.stringify({ app: 'npx tsx main.ts' }));
   writeApp('1');
 });
 
@@ -178,7 +179,7 @@ test('watch applies, syncs a served file without a restart, applies a change of 
   // A failing app: what runs stays, the reason is said, watching goes on.
   writeApp('9', "throw new Error('broken on purpose');");
   at = await seen('The stack keeps its last good state.', at);
-  expect(out()).toMatch(/Error: the app command `.*tsx main\.ts` failed with exit code 1 \(its output is above\)/);
+  expect(out()).toMatch(/Error: the app command `npx tsx main\.ts` failed with exit code 1 \(its output is above\)/);
   expect(inspect().Id).toBe(replaced.Id);
   expect(await serves('', 'v2\n')).toBe(true);
   // Fixed, the next change is applied.

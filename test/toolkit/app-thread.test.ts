@@ -5,11 +5,7 @@ import { CLI, ROOT, removeTempDirs, tempDir } from '../helpers/cli';
 
 afterAll(removeTempDirs);
 
-/**
- * The project `cdk-docker init` makes once `npm install` has run: its `cdk-docker` is this
- * package (linked, as a `file:` dependency installs it), so the CLI run from it runs the app in
- * its own process. `main` is main.ts.
- */
+/** The project `cdk-docker init` makes once `npm install` has run (its `cdk-docker` linked, as a `file:` dependency installs it); `main` is main.ts. */
 function project(main: string, app = 'npx tsx main.ts'): string {
   const dir = tempDir('cdk-docker-in-process-');
   fs.mkdirSync(path.join(dir, 'node_modules'));
@@ -43,8 +39,8 @@ const stackApp = (before = '', after = '') =>
 
 const PLAN = 'shop: cdk.out/shop.plan.json (2 resources)\n';
 
-describe('a TypeScript app run inside the CLI', () => {
-  test('runs in the CLI\'s process as its main module, with its own argv, directory and CDK_DOCKER_OUTDIR; CDK_DOCKER_APP_RUNNER=node runs it as a child', () => {
+describe('a TypeScript app run in a thread of the CLI', () => {
+  test('runs in the CLI\'s process as its main module, with its own argv, directory and CDK_DOCKER_OUTDIR; CDK_DOCKER_APP_RUNNER=node runs it as a child process', () => {
     const seen = "fs.writeFileSync('seen.json', JSON.stringify({ pid: process.pid, main: require.main === module, argv: process.argv.slice(1), cwd: process.cwd(), outdir: process.env.CDK_DOCKER_OUTDIR }));";
     const dir = project(stackApp(`if (require.main !== module) throw new Error('not the main module');\n${seen}`));
     const r = run(['synth'], dir);
@@ -66,7 +62,9 @@ describe('a TypeScript app run inside the CLI', () => {
     const r = run(['synth'], dir);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(PLAN);
-    expect(r.stderr).toBe('from the app\nand more\non stderr\n');
+    // Two streams, as a child's two pipes: each in its order, not interleaved in order.
+    expect(r.stderr.split('\n').filter((l) => l !== 'on stderr')).toEqual(['from the app', 'and more', '']);
+    expect(r.stderr).toContain('on stderr\n');
   });
 
   test('an app that synthesizes after an await is waited for', () => {
@@ -96,7 +94,7 @@ describe('a TypeScript app run inside the CLI', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('Error: port 70000 is out of range\n');
     expect(r.stderr).toContain(`at Object.<anonymous> (${path.join(dir, 'main.ts')}:3:`);
-    expect(r.stderr).not.toMatch(/app-in-process|dist\/lib\/(cli|toolkit)/);
+    expect(r.stderr).not.toMatch(/app-(thread|worker)|ts-hooks|dist\/lib\/(cli|toolkit)|node:internal/);
     expect(r.stderr.endsWith('Error: the app command `npx tsx main.ts` failed with exit code 1 (its output is above)\n')).toBe(true);
   });
 
@@ -140,15 +138,20 @@ describe('a TypeScript app run inside the CLI', () => {
     expect(r.stderr).toBe(`${path.join(dir, 'lib', 'port.ts')}:1:28: Unexpected ";"\nError: the app command \`npx tsx main.ts\` failed with exit code 1 (its output is above)\n`);
   });
 
-  test('a project whose cdk-docker is another copy of the library runs the app as a child', () => {
-    const dir = project(stackApp("fs.writeFileSync('pid', String(process.pid));"));
-    fs.rmSync(path.join(dir, 'node_modules', 'cdk-docker'));
-    const pkg = path.join(dir, 'node_modules', 'cdk-docker');
-    fs.mkdirSync(pkg);
-    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'cdk-docker', version: '0.0.0-other', main: 'index.js' }));
-    fs.writeFileSync(path.join(pkg, 'index.js'), `module.exports = require(${JSON.stringify(path.join(ROOT, 'dist', 'lib'))});\n`);
+  test('what the app sets in its environment is its own', () => {
+    // The app's environment is a copy: the CLI's engine choice after the app is not the app's to change.
+    const dir = project(stackApp("process.env.CDK_DOCKER_ENGINE = 'nope';"));
     const r = run(['synth'], dir);
     expect(r.code).toBe(0);
-    expect(Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'))).not.toBe(r.pid);
+    expect(r.stdout).toBe(PLAN);
+  });
+
+  test('the CLI checks the plans the thread wrote (the app under the CLI leaves the schema check to it)', () => {
+    // A plan the library could not have written, as if it had: the CLI refuses it in one message.
+    const dir = project(stackApp('', "const f = 'cdk.out/shop.plan.json'; const p = JSON.parse(fs.readFileSync(f, 'utf8')); (Object.values(p.resources) as any[]).find((x) => x.type === 'container').spec.replicas = 'lots'; fs.writeFileSync(f, JSON.stringify(p));"));
+    const r = run(['synth'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${path.join(dir, 'cdk.out', 'shop.plan.json')} is not a valid cdk-docker plan:`);
+    expect(r.stderr).toMatch(/^ {2}- resources\.Web[0-9A-F]+\.spec\.replicas: must be of type integer$/m);
   });
 });
