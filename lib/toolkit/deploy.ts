@@ -97,24 +97,33 @@ export interface DestroyResult {
 async function synthAndEngine(options: DeployOptions, observeEarly = true): Promise<{ plans: Plan[]; engine: StackEngine; early: Map<string, Promise<ObservedStack | undefined>> }> {
   const stacks = options.stacks ?? [];
   const { synthesize } = await import('./synth');
-  const engineReady = resolveLazy(options.engine);
+  // The app starts first (in a thread, it runs beside what follows); the engine is made meanwhile.
+  let engineReady: Promise<StackEngine> | undefined;
+  const engine = () => (engineReady ??= resolveLazy(options.engine));
   const early = new Map<string, Promise<ObservedStack | undefined>>();
   const whileAppRuns = (previous: string[]) => {
     for (const stack of previous.filter((s) => !stacks.length || stacks.includes(s))) {
       early.set(
         stack,
-        engineReady.then(
-          (engine) => engine.driver.observe(stack).catch(() => undefined),
+        engine().then(
+          (e) => e.driver.observe(stack).catch(() => undefined),
           () => undefined,
         ),
       );
     }
   };
-  const [{ plans }, engine] = await Promise.all([
-    synthesize({ dir: options.dir, app: options.app, outdir: options.output, stacks, appOutput: options.appOutput, inProcess: options.inProcess, whileAppRuns: observeEarly ? whileAppRuns : undefined }),
-    engineReady,
-  ]);
-  return { plans: stacks.length ? plans.filter((p) => stacks.includes(p.stack)) : plans, engine, early };
+  const synthesis = synthesize({ dir: options.dir, app: options.app, outdir: options.output, stacks, appOutput: options.appOutput, inProcess: options.inProcess, whileAppRuns: observeEarly ? whileAppRuns : undefined });
+  const [{ plans }, made] = await Promise.all([synthesis, engine()]);
+  return { plans: stacks.length ? plans.filter((p) => stacks.includes(p.stack)) : plans, engine: made, early };
+}
+
+/**
+ * `work` begun without waiting for it (the app run of synthAndEngine) while `more` (modules to
+ * load) is awaited first: its failure is reported when `work` is awaited, not as unhandled meanwhile.
+ */
+function begun<T>(work: Promise<T>): Promise<T> {
+  work.catch(() => undefined);
+  return work;
 }
 
 /** Observes `plan`'s stack (or takes `early`, an observation made earlier in this command) and its images, and diffs. */
@@ -126,8 +135,9 @@ async function diffOf(plan: Plan, driver: Driver, early?: Promise<ObservedStack 
 /** Prints what apply would change; `changed` is true when any stack has changes (exit code 2 in CI). */
 export async function diff(options: DiffOptions): Promise<{ diffs: StackDiff[]; changed: boolean }> {
   const out = options.out ?? process.stdout;
+  const synthesis = begun(synthAndEngine(options));
   const [{ renderDiff, diffToJson, hasChanges }, saved] = await Promise.all([import('../reconcile/diff'), import('../reconcile/saved')]);
-  const { plans, engine, early } = await synthAndEngine(options);
+  const { plans, engine, early } = await synthesis;
   const targets = options.targets ?? [];
   const diffs: StackDiff[] = [];
   const toSave: SavedStack[] = [];
@@ -158,6 +168,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
   const out = options.out ?? process.stdout;
   const stacks = options.stacks ?? [];
   const targets = options.targets ?? [];
+  const synthesis = options.plan ? undefined : begun(synthAndEngine(options));
   const [{ renderDiff, hasChanges }, { applyDiff }, saved] = await Promise.all([import('../reconcile/diff'), import('../reconcile/apply'), import('../reconcile/saved')]);
   let work: Array<{ plan: Plan; saved?: SavedStack }>;
   let engine: StackEngine;
@@ -169,7 +180,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
     const file = saved.readSavedPlan(options.plan, engine.planKey());
     work = file.stacks.filter((x) => !stacks.length || stacks.includes(x.plan.stack)).map((x) => ({ plan: x.plan, saved: x }));
   } else {
-    const r = await synthAndEngine(options);
+    const r = await synthesis!;
     engine = r.engine;
     early = r.early;
     work = r.plans.map((plan) => ({ plan }));
@@ -248,8 +259,9 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
 /** Removes each stack's containers and networks (volumes only by removal policy or `volumes`), holding its lock. */
 export async function destroy(options: DestroyOptions): Promise<DestroyResult[]> {
   const out = options.out ?? process.stdout;
+  const synthesis = begun(synthAndEngine(options, false));
   const { destroyStack } = await import('../reconcile/apply');
-  const { plans, engine } = await synthAndEngine(options, false);
+  const { plans, engine } = await synthesis;
   const results: DestroyResult[] = [];
   for (const plan of plans) {
     results.push(

@@ -6,6 +6,7 @@ import { warmUpValidator } from '../plan/validate';
 import type { Plan } from '../plan/types';
 import { CdkDockerError, InvalidArgumentError } from '../core/errors';
 import { CONFIG_FILE, loadConfig } from './config';
+import { canRunInThread, runAppInThread } from './app-thread';
 import { DirectTsApp, directTsApp } from './ts-app';
 
 /** The app command failed; its own output has been shown already. */
@@ -90,11 +91,10 @@ export async function synthesize(options: SynthOptions = {}): Promise<SynthResul
   // by esbuild from a cache; the app sees the same directory, environment and output pipes.
   const direct = directTsApp(app, dir);
   // In a thread of this process when it can (./app-thread), else as a child process.
-  const thread = direct && options.inProcess ? await import('./app-thread') : undefined;
   let code: number;
-  if (direct && thread?.canRunInThread(dir)) {
+  if (direct && options.inProcess && canRunInThread(dir)) {
     const samples = previousPlans(outdir, manifest);
-    const running = thread.runAppInThread(direct.entry, dir, outdir, out);
+    const running = runAppInThread(direct.entry, dir, outdir, out);
     options.whileAppRuns?.(previous);
     // This thread has time while the app runs: the check of the plans it writes gets ready.
     setImmediate(() => warmUpValidator(samples));
