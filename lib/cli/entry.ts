@@ -1,4 +1,4 @@
-import { main } from './main';
+import type { main as Main } from './main';
 
 /**
  * The process entry of the CLI, run by bin/cdk-docker. Every argument arrives with a ':' in front
@@ -9,6 +9,14 @@ export function unescapeArgs(args: readonly string[]): string[] | undefined {
   return args.every((a) => a.startsWith(':')) ? args.map((a) => a.slice(1)) : undefined;
 }
 
+/** The commands that run the app: each starts the app's thread before anything else loads (see lib/toolkit/app-thread). */
+const APP_COMMANDS = new Set(['synth', 'diff', 'plan', 'apply', 'destroy', 'ls', 'graph', 'watch']);
+
+/** Whether `args` is a command that will run the app in a thread (a guess on the safe side: a wrong one costs a thread's start). */
+export function runsApp(args: readonly string[], env: NodeJS.ProcessEnv = process.env): boolean {
+  return APP_COMMANDS.has(args[0]) && env.CDK_DOCKER_APP_RUNNER === undefined && !args.some((a) => /^(?:-h|--help|--plan(?:=.*)?)$/.test(a));
+}
+
 function run(): void {
   const args = unescapeArgs(process.argv.slice(2));
   if (!args) {
@@ -16,6 +24,8 @@ function run(): void {
     process.exitCode = 2;
     return;
   }
+  if (runsApp(args)) (require('../toolkit/app-thread') as typeof import('../toolkit/app-thread')).startAppThread();
+  const { main } = require('./main') as { main: typeof Main };
   main([process.argv[0], process.argv[1], ...args]).then(
     (code) => {
       process.exitCode = code;

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runsApp } from '../../lib/cli/entry';
 import { CLI, ROOT, removeTempDirs, tempDir } from '../helpers/cli';
 
 afterAll(removeTempDirs);
@@ -153,5 +154,42 @@ describe('a TypeScript app run in a thread of the CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${path.join(dir, 'cdk.out', 'shop.plan.json')} is not a valid cdk-docker plan:`);
     expect(r.stderr).toMatch(/^ {2}- resources\.Web[0-9A-F]+\.spec\.replicas: must be of type integer$/m);
+  });
+});
+
+describe('which commands start the app\'s thread first thing', () => {
+  test.each([
+    [['apply', '--auto-approve'], true],
+    [['diff', 'shop', '--json'], true],
+    [['plan'], true],
+    [['destroy', '--auto-approve'], true],
+    [['synth', '--format', 'yaml'], true],
+    [['watch', '--no-logs'], true],
+    [['apply', '--plan', 'saved.json'], false],
+    [['apply', '--plan=saved.json'], false],
+    [['diff', '--help'], false],
+    [['synth', '-h'], false],
+    [['drift'], false],
+    [['runtime', 'run', 'busybox'], false],
+    [['--engine', 'docker', 'apply'], false],
+    [[], false],
+  ])('%j: %s', (args, expected) => {
+    expect(runsApp(args, {})).toBe(expected);
+  });
+
+  test('none with CDK_DOCKER_APP_RUNNER set (the app runs as a child or through the shell)', () => {
+    expect(runsApp(['apply'], { CDK_DOCKER_APP_RUNNER: 'node' })).toBe(false);
+    expect(runsApp(['apply'], { CDK_DOCKER_APP_RUNNER: 'shell' })).toBe(false);
+  });
+
+  test('a command that starts the thread and then runs its app through the shell ends as before', () => {
+    const dir = tempDir('cdk-docker-thread-unused-');
+    fs.writeFileSync(path.join(dir, 'app.js'), `const cdk = require(${JSON.stringify(path.join(ROOT, 'dist', 'lib'))});\nconst app = new cdk.App();\nnew cdk.Container(new cdk.Stack(app, 'shop'), 'web', { image: 'nginx:1.27-alpine' });\napp.synth();\n`);
+    fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify({ app: 'node app.js' }));
+    const started = Date.now();
+    const r = run(['synth'], dir);
+    expect(r.stdout).toBe(PLAN);
+    expect(r.code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
