@@ -10,7 +10,7 @@
 // and the medians, their ratios against docker-compose and the targets: issue 17, built-in engine:
 // at least 3× faster on cold apply, 4× on no-op, 2× on destroy; issue 14, Docker engine, same
 // dockerd as compose: at least 2× on cold apply, 3× on no-op. Peak memory: the max RSS of the
-// apply process (GNU time %M; it also covers the synth child it waits for), for each size and for
+// apply process (GNU time %M; the app runs in a thread of that process), for each size and for
 // MEM_SIZES (default 300) containers on the built-in engine (one cold apply, no-op and destroy).
 //
 // The app is run the way users run it: the project is made by `cdk-docker init --no-install`
