@@ -198,6 +198,12 @@ function claimSlot(): number {
 
 function releaseSlot(slot: number): void {
   fs.rmSync(path.join(SLOT_DIR, String(slot)), { recursive: true, force: true });
+  // The last swarm out leaves no directory behind (another file's may still hold a slot in it).
+  try {
+    fs.rmdirSync(SLOT_DIR);
+  } catch {
+    // not empty, or gone
+  }
 }
 
 const ip = (args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
