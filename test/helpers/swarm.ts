@@ -166,7 +166,13 @@ function claimSlot(): number {
     const dir = path.join(SLOT_DIR, String(slot));
     try {
       fs.mkdirSync(dir);
-    } catch {
+    } catch (e) {
+      // The last other swarm released its slot and removed the directory just now: make it again.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        fs.mkdirSync(SLOT_DIR, { recursive: true });
+        slot--;
+        continue;
+      }
       let owner = NaN;
       try {
         owner = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
