@@ -466,7 +466,7 @@ async function runGraph(plan: Plan, changes: Change[], run: (c: Change) => Promi
 }
 
 export interface DestroyOptions {
-  /** Containers removed at once. @default 4 */
+  /** Containers removed at once. @default the engine's (DriverCapabilities.parallelism), else 4 */
   readonly parallelism?: number;
   /** Remove the stack's volumes too, whatever their removal policy. @default false */
   readonly volumes?: boolean;
@@ -481,7 +481,7 @@ export async function destroyStack(stack: string, plan: Plan | undefined, driver
   const emit = opts.onEvent ?? (() => undefined);
   const observed = await driver.observe(stack);
   let removed = 0;
-  await mapLimit(observed.containers, opts.parallelism ?? 4, async (c) => {
+  await mapLimit(observed.containers, opts.parallelism ?? driver.capabilities.parallelism ?? 4, async (c) => {
     await driver.removeContainer(c.id, { force: true });
     emit({ kind: 'container', name: c.name, message: 'removed' });
     removed++;

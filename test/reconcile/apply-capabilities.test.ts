@@ -11,7 +11,7 @@ import type {
 } from '../../lib/drivers/types';
 import { LABELS } from '../../lib/drivers/types';
 import type { DependencyCondition, Plan } from '../../lib/plan/types';
-import { applyDiff, ApplyError } from '../../lib/reconcile/apply';
+import { applyDiff, ApplyError, destroyStack } from '../../lib/reconcile/apply';
 import { diffStack } from '../../lib/reconcile/diff';
 import { FIXTURE_ENV, fixtureApp } from '../fixtures';
 import { BUSYBOX_DEFAULTS, ENGINE, faithful, hex } from './faithful';
@@ -198,5 +198,35 @@ describe('a driver that owns replicas', () => {
     const plan = webStack({ restart: Restart.ALWAYS });
     await expect(applyDiff(plan, diffStack(plan, f.observed, f.images, owning), f.observed, driver, { images: f.images })).rejects.toThrow(ApplyError);
     expect(driver.calls).toEqual([]);
+  });
+});
+
+describe('destroy', () => {
+  /** A RecordingDriver whose removals take 50 ms each, counting how many run at once. */
+  function slowRemovals(capabilities: DriverCapabilities, replicas: number): { driver: RecordingDriver; most: () => number } {
+    const f = faithful(webStack({ replicas }));
+    const driver = new RecordingDriver(capabilities, f.observed);
+    let inFlight = 0;
+    let most = 0;
+    const remove = driver.removeContainer.bind(driver);
+    driver.removeContainer = async (nameOrId: string) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 50));
+      inFlight--;
+      return remove(nameOrId);
+    };
+    return { driver, most: () => most };
+  }
+
+  test('removes as many containers at once as the engine takes best, or as many as asked', async () => {
+    const sixteen = slowRemovals(engine({ parallelism: 16 }), 20);
+    expect(await destroyStack('shop', undefined, sixteen.driver)).toEqual({ removed: 20, keptVolumes: [] });
+    expect(sixteen.most()).toBe(16);
+    const unsaid = slowRemovals(engine({ parallelism: undefined }), 8);
+    await destroyStack('shop', undefined, unsaid.driver);
+    expect(unsaid.most()).toBe(4);
+    const asked = slowRemovals(engine({ parallelism: 16 }), 8);
+    await destroyStack('shop', undefined, asked.driver, { parallelism: 2 });
+    expect(asked.most()).toBe(2);
   });
 });
