@@ -111,6 +111,7 @@ async function synthAndEngine(options: DeployOptions, observeEarly = true): Prom
         ),
       );
     }
+    return Promise.all(early.values());
   };
   const synthesis = synthesize({ dir: options.dir, app: options.app, outdir: options.output, stacks, appOutput: options.appOutput, inProcess: options.inProcess, whileAppRuns: observeEarly ? whileAppRuns : undefined });
   const [{ plans }, made] = await Promise.all([synthesis, engine()]);

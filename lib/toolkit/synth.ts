@@ -29,9 +29,10 @@ export interface SynthOptions {
   readonly appOutput?: NodeJS.WritableStream;
   /**
    * Called once the app runs, with the stacks the last synth into the same directory made (a
-   * hint, maybe stale or empty): work that does not depend on the new plans can go on meanwhile.
+   * hint, maybe stale or empty): work that does not depend on the new plans can go on meanwhile;
+   * what it returns settles once that work is done.
    */
-  readonly whileAppRuns?: (previousStacks: string[]) => void;
+  readonly whileAppRuns?: (previousStacks: string[]) => Promise<unknown> | void;
   /** Run a TypeScript app of the template's form in a thread of this process when it can (./app-thread), not as a child process. @default false */
   readonly inProcess?: boolean;
 }
@@ -94,10 +95,14 @@ export async function synthesize(options: SynthOptions = {}): Promise<SynthResul
   let code: number;
   if (direct && options.inProcess && canRunInThread(dir)) {
     const samples = previousPlans(outdir, manifest);
-    const running = runAppInThread(direct.entry, dir, outdir, out);
-    options.whileAppRuns?.(previous);
-    // This thread has time while the app runs: the check of the plans it writes gets ready.
-    setImmediate(() => warmUpValidator(samples));
+    let ended = false;
+    const running = runAppInThread(direct.entry, dir, outdir, out).finally(() => (ended = true));
+    const meanwhile = options.whileAppRuns?.(previous);
+    // This thread has time while the app runs: the check of the plans it writes gets ready,
+    // once the work begun meanwhile (an engine's answers to take in) is done, if the app still runs.
+    void Promise.resolve(meanwhile)
+      .catch(() => undefined)
+      .then(() => setImmediate(() => ended || warmUpValidator(samples)));
     code = await running;
   } else {
     code = await runChild(app, direct, dir, outdir, out, () => options.whileAppRuns?.(previous));
