@@ -14,7 +14,8 @@ const APP_COMMANDS = new Set(['synth', 'diff', 'plan', 'apply', 'destroy', 'ls',
 
 /** Whether `args` is a command that will run the app in a thread (a guess on the safe side: a wrong one costs a thread's start). */
 export function runsApp(args: readonly string[], env: NodeJS.ProcessEnv = process.env): boolean {
-  return APP_COMMANDS.has(args[0]) && env.CDK_DOCKER_APP_RUNNER === undefined && !args.some((a) => /^(?:-h|--help|--plan(?:=.*)?)$/.test(a));
+  const runner = env.CDK_DOCKER_APP_RUNNER;
+  return APP_COMMANDS.has(args[0]) && runner !== 'node' && runner !== 'shell' && !args.some((a) => /^(?:-h|--help|--plan(?:=.*)?)$/.test(a));
 }
 
 function run(): void {
