@@ -12,10 +12,24 @@ export function unescapeArgs(args: readonly string[]): string[] | undefined {
 /** The commands that run the app: each starts the app's thread before anything else loads (see lib/toolkit/app-thread). */
 const APP_COMMANDS = new Set(['synth', 'diff', 'plan', 'apply', 'destroy', 'ls', 'graph', 'watch']);
 
-/** Whether `args` is a command that will run the app in a thread (a guess on the safe side: a wrong one costs a thread's start). */
-export function runsApp(args: readonly string[], env: NodeJS.ProcessEnv = process.env): boolean {
+/**
+ * Whether `args` is a command that will run the app in `dir` in a thread: one of the commands
+ * above, no CDK_DOCKER_APP_RUNNER that keeps the app out of a thread, and cdk-docker.json's app
+ * a TypeScript entry the CLI runs itself (or an app given by `--app`, which is not looked into).
+ * A guess on the safe side: a wrong one costs a thread's start.
+ */
+export function runsApp(args: readonly string[], env: NodeJS.ProcessEnv = process.env, dir: string = process.cwd()): boolean {
   const runner = env.CDK_DOCKER_APP_RUNNER;
-  return APP_COMMANDS.has(args[0]) && runner !== 'node' && runner !== 'shell' && !args.some((a) => /^(?:-h|--help|--plan(?:=.*)?)$/.test(a));
+  if (!APP_COMMANDS.has(args[0]) || runner === 'node' || runner === 'shell' || args.some((a) => /^(?:-h|--help|--plan(?:=.*)?)$/.test(a))) return false;
+  if (args.some((a) => /^(?:-a|--app)(?:=|$)/.test(a))) return true;
+  try {
+    const { loadConfig } = require('../toolkit/config') as typeof import('../toolkit/config');
+    const { directTsApp } = require('../toolkit/ts-app') as typeof import('../toolkit/ts-app');
+    const app = loadConfig(dir).app;
+    return app !== undefined && directTsApp(app, dir, env) !== undefined;
+  } catch {
+    return false; // the command says what is wrong with cdk-docker.json
+  }
 }
 
 function run(): void {

@@ -158,6 +158,10 @@ describe('a TypeScript app run in a thread of the CLI', () => {
 });
 
 describe('which commands start the app\'s thread first thing', () => {
+  const ts = project(stackApp());
+  const js = tempDir('cdk-docker-js-app-');
+  fs.writeFileSync(path.join(js, 'cdk-docker.json'), JSON.stringify({ app: 'node app.js' }));
+
   test.each([
     [['apply', '--auto-approve'], true],
     [['diff', 'shop', '--json'], true],
@@ -173,21 +177,34 @@ describe('which commands start the app\'s thread first thing', () => {
     [['runtime', 'run', 'busybox'], false],
     [['--engine', 'docker', 'apply'], false],
     [[], false],
-  ])('%j: %s', (args, expected) => {
-    expect(runsApp(args, {})).toBe(expected);
+  ])('%j in a TypeScript project: %s', (args, expected) => {
+    expect(runsApp(args, {}, ts)).toBe(expected);
   });
 
-  test('none with CDK_DOCKER_APP_RUNNER set (the app runs as a child or through the shell)', () => {
-    expect(runsApp(['apply'], { CDK_DOCKER_APP_RUNNER: 'node' })).toBe(false);
-    expect(runsApp(['apply'], { CDK_DOCKER_APP_RUNNER: 'shell' })).toBe(false);
+  test('an app that runs through the shell starts none, unless an app is given by --app (not looked into)', () => {
+    expect(runsApp(['apply'], {}, js)).toBe(false);
+    expect(runsApp(['apply', '--app', 'npx tsx other.ts'], {}, js)).toBe(true);
+    expect(runsApp(['synth', '-a', 'node app.js'], {}, js)).toBe(true);
+    // No cdk-docker.json, or one the command will refuse: none.
+    expect(runsApp(['apply'], {}, tempDir('cdk-docker-no-config-'))).toBe(false);
+    const broken = tempDir('cdk-docker-broken-config-');
+    fs.writeFileSync(path.join(broken, 'cdk-docker.json'), '{ "app": ');
+    expect(runsApp(['apply'], {}, broken)).toBe(false);
+  });
+
+  test('none with CDK_DOCKER_APP_RUNNER=node or shell (the app runs as a child or through the shell)', () => {
+    expect(runsApp(['apply'], { CDK_DOCKER_APP_RUNNER: 'node' }, ts)).toBe(false);
+    expect(runsApp(['apply'], { CDK_DOCKER_APP_RUNNER: 'shell' }, ts)).toBe(false);
   });
 
   test('a command that starts the thread and then runs its app through the shell ends as before', () => {
     const dir = tempDir('cdk-docker-thread-unused-');
     fs.writeFileSync(path.join(dir, 'app.js'), `const cdk = require(${JSON.stringify(path.join(ROOT, 'dist', 'lib'))});\nconst app = new cdk.App();\nnew cdk.Container(new cdk.Stack(app, 'shop'), 'web', { image: 'nginx:1.27-alpine' });\napp.synth();\n`);
-    fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify({ app: 'node app.js' }));
+    fs.writeFileSync(path.join(dir, 'cdk-docker.json'), JSON.stringify({ app: 'npx tsx main.ts' }));
+    fs.writeFileSync(path.join(dir, 'main.ts'), '');
+    // The thread starts for main.ts; --app then runs app.js through the shell.
     const started = Date.now();
-    const r = run(['synth'], dir);
+    const r = run(['synth', '--app', 'node app.js'], dir);
     expect(r.stdout).toBe(PLAN);
     expect(r.code).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
