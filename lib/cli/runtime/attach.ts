@@ -68,10 +68,21 @@ export async function attachToContainer(nameOrId: string, o: AttachToContainerOp
             restoreTerminal = () => stdin.setRawMode(false);
           }
           if (tty && process.stdout.isTTY) {
-            const resize = () => m.resizeTerminal(bundle, process.stdout.rows, process.stdout.columns);
-            resize();
+            // conmon takes one message per read of its ctl fifo, so of two sizes written close
+            // together (`stty rows 44 cols 88` changes the window twice) the second could be lost.
+            // A change is sent once its burst is over, and again a moment later, alone.
+            const send = () => m.resizeTerminal(bundle, process.stdout.rows, process.stdout.columns);
+            let timers: NodeJS.Timeout[] = [];
+            const resize = () => {
+              for (const t of timers) clearTimeout(t);
+              timers = [setTimeout(send, 20).unref(), setTimeout(send, 250).unref()];
+            };
+            send();
             process.stdout.on('resize', resize);
-            undo.push(() => process.stdout.off('resize', resize));
+            undo.push(() => {
+              process.stdout.off('resize', resize);
+              for (const t of timers) clearTimeout(t);
+            });
           }
           if (!tty && o.sigProxy !== false) {
             const forward = (sig: NodeJS.Signals) => {
