@@ -46,8 +46,8 @@ function previousManifest(outdir: string): Manifest | undefined {
   }
 }
 
-/** The plans of `manifest` as parsed JSON, unchecked: those that are plan files of `outdir` of at most 8 MiB. */
-function previousPlans(outdir: string, manifest: Manifest | undefined): unknown[] {
+/** The plan files `manifest` names in `outdir` as parsed JSON, unchecked: those there, readable, and of at most 8 MiB. */
+function planSamples(outdir: string, manifest: Manifest | undefined): unknown[] {
   const plans: unknown[] = [];
   for (const { plan } of Object.values(manifest?.stacks ?? {})) {
     try {
@@ -56,7 +56,7 @@ function previousPlans(outdir: string, manifest: Manifest | undefined): unknown[
       if (fs.statSync(file).size > 8 << 20) continue;
       plans.push(JSON.parse(fs.readFileSync(file, 'utf8')));
     } catch {
-      // not there, or not JSON: nothing to warm up with
+      // not there (any more), or not JSON: nothing to warm up with
     }
   }
   return plans;
@@ -88,21 +88,21 @@ export async function synthesize(options: SynthOptions = {}): Promise<SynthResul
   fs.rmSync(path.join(outdir, MANIFEST_FILE), { force: true });
 
   const out = options.appOutput ?? process.stderr;
-  // A TypeScript entry (the template's `npx tsx main.ts`) runs on this Node directly, compiled
-  // by esbuild from a cache; the app sees the same directory, environment and output pipes.
+  // A TypeScript entry (the template's `npx tsx main.ts`) runs without npx and tsx, compiled by
+  // esbuild from a cache: in a thread of this process when it can (./app-thread), else as a
+  // child Node. Any other app command runs through the shell.
   const direct = directTsApp(app, dir);
-  // In a thread of this process when it can (./app-thread), else as a child process.
   let code: number;
   if (direct && options.inProcess && canRunInThread(dir)) {
-    const samples = previousPlans(outdir, manifest);
     let ended = false;
     const running = runAppInThread(direct.entry, dir, outdir, out).finally(() => (ended = true));
     const meanwhile = options.whileAppRuns?.(previous);
     // This thread has time while the app runs: the check of the plans it writes gets ready,
-    // once the work begun meanwhile (an engine's answers to take in) is done, if the app still runs.
+    // once the work begun meanwhile (an engine's answers to take in) is done, if the app still
+    // runs — on the plan files there are then, the last synth's or already the new ones.
     void Promise.resolve(meanwhile)
       .catch(() => undefined)
-      .then(() => setImmediate(() => ended || warmUpValidator(samples)));
+      .then(() => setImmediate(() => ended || warmUpValidator(planSamples(outdir, manifest))));
     code = await running;
   } else {
     code = await runChild(app, direct, dir, outdir, out, () => options.whileAppRuns?.(previous));
