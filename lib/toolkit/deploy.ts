@@ -34,7 +34,7 @@ export interface DeployOptions {
   readonly confirm?: (question: string) => Promise<boolean>;
   /** Where the app's own output goes. @default process.stderr */
   readonly appOutput?: NodeJS.WritableStream;
-  /** Run a TypeScript app inside this process when it can (SynthOptions.inProcess). @default false */
+  /** Run a TypeScript app in a thread of this process when it can (SynthOptions.inProcess). @default false */
   readonly inProcess?: boolean;
 }
 
@@ -119,8 +119,8 @@ async function synthAndEngine(options: DeployOptions, observeEarly = true): Prom
 }
 
 /**
- * `work` begun without waiting for it (the app run of synthAndEngine) while `more` (modules to
- * load) is awaited first: its failure is reported when `work` is awaited, not as unhandled meanwhile.
+ * `work` begun (the app run of synthAndEngine) while something else is awaited first (the
+ * reconciler's modules): its failure is reported where `work` is awaited, not as unhandled meanwhile.
  */
 function begun<T>(work: Promise<T>): Promise<T> {
   work.catch(() => undefined);
