@@ -187,22 +187,38 @@ export function parseEventLine(line: string): EngineEvent | undefined {
   }
 }
 
-/** Every event in the log (the rotated file first), oldest first. */
-export function readEvents(root: string): EngineEvent[] {
+/**
+ * Every event in the log (the rotated file first), oldest first; with `upTo`, those before that
+ * cursor (what `readEventsSince(root, upTo)` then reads is the rest, without a gap or a repeat).
+ */
+export function readEvents(root: string, upTo?: EventCursor): EngineEvent[] {
   const file = eventsLog(root);
   const out: EngineEvent[] = [];
   for (const f of [`${file}.1`, file]) {
+    // No log at the cursor's time: whatever it has now came after.
+    if (upTo?.ino === 0 && f === file) break;
     let text: string;
+    let ino: number;
     try {
-      text = fs.readFileSync(f, 'utf8');
+      const fd = fs.openSync(f, 'r');
+      try {
+        ino = fs.fstatSync(fd).ino;
+        text = fs.readFileSync(fd, 'utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw e;
     }
+    // Up to a cursor: the file it points into ends at its offset, and what came after that file is not read.
+    const last = upTo !== undefined && ino === upTo.ino;
+    if (last) text = Buffer.from(text, 'utf8').subarray(0, upTo.offset).toString('utf8');
     for (const line of text.split('\n')) {
       const e = parseEventLine(line);
       if (e) out.push(e);
     }
+    if (last) break;
   }
   return out;
 }

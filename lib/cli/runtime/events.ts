@@ -65,12 +65,13 @@ export async function runEvents(o: EventsOptions, signal?: AbortSignal): Promise
     if ((since !== undefined && e.timeNano < since) || (until !== undefined && e.timeNano > until) || !ev.matchEvent(e, filters)) return;
     process.stdout.write(`${o.format !== undefined ? renderTemplate(o.format, templateData(e)) : ev.formatEventLine(e)}\n`);
   };
-  // The cursor first, then the past: an event written in between is read twice, so skip the past beyond the cursor's time.
+  // The past is what the log holds up to a cursor, the future what comes after it: split by
+  // place, not by time, no event is missed or shown twice (one written while this command
+  // started has a time after `now` and is in neither half when split by time).
   let cursor = ev.endCursor(root);
-  const startNano = now * 1e6;
   // As Docker: past events only when --since or --until asks for them.
-  if (since !== undefined || until !== undefined) for (const e of ev.readEvents(root)) if (e.timeNano <= startNano) print(e);
-  if (until !== undefined && until <= startNano) return;
+  if (since !== undefined || until !== undefined) for (const e of ev.readEvents(root, cursor)) print(e);
+  if (until !== undefined && until <= now * 1e6) return;
   await new Promise<void>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     const stop = () => {
@@ -82,7 +83,7 @@ export async function runEvents(o: EventsOptions, signal?: AbortSignal): Promise
     const poll = () => {
       const next = ev.readEventsSince(root, cursor);
       cursor = next.cursor;
-      for (const e of next.events) if (e.timeNano > startNano) print(e);
+      for (const e of next.events) print(e);
       if (until !== undefined && Date.now() * 1e6 > until) return stop();
       timer = setTimeout(poll, 100);
     };
