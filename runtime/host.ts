@@ -75,7 +75,7 @@ const BINARIES: BinarySpec[] = [
   { name: 'netavark', binaries: ['netavark'], packages: ['netavark'], role: 'bridge networks, NAT, published ports', required: true, versionArgs: ['--version'], version: /netavark (\S+)/ },
   { name: 'aardvark-dns', binaries: ['aardvark-dns'], packages: ['aardvark-dns'], role: 'container name and alias DNS', required: true, versionArgs: ['--version'], version: /aardvark-dns (\S+)/ },
   { name: 'ip', binaries: ['ip'], packages: ['iproute2'], role: 'network namespaces', required: true, versionArgs: ['-V'], version: /iproute2-([\w.]+)/ },
-  { name: 'iptables', binaries: ['iptables'], packages: ['iptables'], role: 'firewall backend for netavark', required: true, versionArgs: ['--version'], version: /iptables v(\S+)/ },
+  { name: 'iptables', binaries: ['iptables'], packages: ['iptables'], role: 'the firewall of container networks (iptables-save, iptables-restore)', required: true, versionArgs: ['--version'], version: /iptables v(\S+)/ },
   { name: 'tar', binaries: ['tar'], packages: ['tar'], role: 'cp, export and commit (GNU tar)', required: true, versionArgs: ['--version'], version: /\(GNU tar\) (\S+)/ },
   { name: 'setfattr', binaries: ['setfattr'], packages: ['attr'], role: 'overlay opaque directories and file capabilities in layers', required: true, versionArgs: ['--version'], version: /setfattr (\S+)/ },
   { name: 'mknod', binaries: ['mknod'], packages: ['coreutils'], role: 'overlay whiteouts and device nodes in layers', required: true, versionArgs: ['--version'], version: /mknod \(GNU coreutils\) (\S+)/ },

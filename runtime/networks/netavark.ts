@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -6,15 +6,17 @@ import * as path from 'node:path';
 import { CdkDockerError, ConflictError, InvalidArgumentError } from '../../lib/core/errors';
 import { findHelper } from '../host';
 import { withLock } from '../util/files';
+import * as firewall from './firewall';
 import type { NetworkStore } from './store';
 import type { NetavarkNetwork, NetworkRecord, PortMapping } from './types';
 
 /**
  * The runtime's use of netavark: one `setup` when a container's network namespace is made, one
- * `teardown` before it goes. netavark creates the bridge, the veth pair, the addresses, the
- * iptables rules (NAT, isolation, published ports) and the aardvark-dns entries; it keeps no
- * state of its own except aardvark's files under the config directory, so both calls take the
- * same full description of the container's networks.
+ * `teardown` before it goes. netavark creates the bridge, the veth pair, the addresses, routes
+ * and sysctls and the aardvark-dns entries; it keeps no state of its own except aardvark's files
+ * under the config directory, so both calls take the same full description of the container's
+ * networks. The iptables rules (NAT, isolation, published ports) are written around those calls
+ * by `firewall`, in one iptables-restore each, not by netavark (see there why).
  *
  * Input (stdin JSON, podman's contract): `{container_id, container_name, networks: {NAME:
  * {interface_name, static_ips, aliases}}, network_info: {NAME: Network}, port_mappings:
@@ -90,44 +92,6 @@ export interface NetavarkOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-/**
- * netavark 1.4 deletes FORWARD's jump to NETAVARK_ISOLATION_1 when it tears one isolated network
- * down completely, even while other isolated networks (of any state root, or podman's) keep their
- * rules in that chain: from then on nothing isolates them until the next setup adds the jump
- * again. So a teardown that leaves other networks' rules in the chain runs with a second copy of
- * the jump in place (netavark deletes one, the other keeps isolating — no window in which another
- * network's containers reach each other), and afterwards exactly one jump is left while the chain
- * has rules. With no other network's rules there is no guard (netavark may remove the chain).
- */
-function iptablesCall(args: string[]): Promise<string> {
-  return new Promise<string>((resolve, reject) => execFile('iptables', ['-w', ...args], { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
-}
-
-const JUMP = '-A FORWARD -j NETAVARK_ISOLATION_1';
-
-/** The rules of the isolation chain (none when it does not exist) and the number of FORWARD jumps to it, from one listing of the filter table. */
-async function isolationState(): Promise<{ rules: string[]; jumps: number }> {
-  const lines = (await iptablesCall(['-S']).catch(() => '')).split('\n');
-  const rules = lines.filter((l) => l.startsWith(`-A ${ISOLATION_CHAIN} `));
-  const jumps = lines.filter((l) => l.trim() === JUMP).length;
-  return { rules, jumps };
-}
-
-/** Before a teardown of `bridges`: a second jump when other networks' rules stay in the chain. */
-async function guardIsolationJump(bridges: readonly string[]): Promise<void> {
-  const { rules, jumps } = await isolationState();
-  const others = rules.filter((r) => !bridges.some((b) => new RegExp(`(^|\\s)${b.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\s|$)`).test(r)));
-  if (others.length > 0 && jumps > 0) await iptablesCall(['-I', 'FORWARD', '1', '-j', ISOLATION_CHAIN]).catch(() => undefined);
-}
-
-/** After a teardown: exactly one jump while the chain has rules. */
-async function repairIsolationJump(): Promise<void> {
-  const { rules, jumps } = await isolationState();
-  if (rules.length === 0) return;
-  if (jumps === 0) await iptablesCall(['-I', 'FORWARD', '1', '-j', ISOLATION_CHAIN]).catch(() => undefined);
-  for (let extra = jumps - 1; extra > 0; extra--) await iptablesCall(['-D', 'FORWARD', '-j', ISOLATION_CHAIN]).catch(() => undefined);
-}
-const ISOLATION_CHAIN = 'NETAVARK_ISOLATION_1';
 
 /** Where host-wide locks live (a tmpfs cleared at boot, as podman's netavark.lock). */
 const HOST_LOCK_DIR = '/run/lock';
@@ -144,19 +108,21 @@ interface NetavarkStatus {
 }
 
 /**
- * The host lock around netavark (HOST_LOCK_DIR/cdk-docker-netavark.lock, taken with `withLock`
- * as by every cdk-docker version): netavark 1.4 changes chains every network on the host shares
- * (isolation, NAT, port forwarding) without a lock of its own, so two state roots changing them
- * at once could drop each other's rules (podman serialises its netavark calls the same way).
+ * The host lock around netavark and the firewall (HOST_LOCK_DIR/cdk-docker-netavark.lock, taken
+ * with `withLock` as by every cdk-docker version): the iptables chains every network on the host
+ * shares (isolation, NAT, port forwarding) are read and rewritten (`firewall`), and netavark makes
+ * and deletes bridges, so two state roots doing that at once could drop each other's rules or
+ * bridges (podman serialises its netavark calls the same way).
  *
- * A setup that joins networks whose rules are in place — each already has a container set up and
- * attached to its bridge, and no port is published — changes no chain: netavark only checks its
- * rules (`iptables -C`, `-S`), adds the veth and aardvark's entry (aardvark's commits are locked
- * by netavark). Such setups of one process share one holding of the lock (`shared`), so an
- * apply's containers join a network side by side instead of one after another; so do teardowns
- * that leave a container on each of their bridges and unpublish no port (`leaving`); everything else
- * holds the lock alone (`exclusive`). Other processes see one holder either way. A group takes
- * no new members once an exclusive caller waits, so it cannot starve one.
+ * A setup that joins networks whose bridges and rules are in place — each already has a container
+ * set up and attached to its bridge — makes no bridge and no network rule: netavark adds the veth
+ * and aardvark's entry (aardvark's commits are locked by netavark), the firewall at most the
+ * container's published ports (one change at a time within the process). Such setups of one
+ * process share one holding of the lock (`shared`), so an apply's containers join a network side
+ * by side instead of one after another; so do teardowns that leave a container on each of their
+ * bridges (`leaving`); everything else holds the lock alone (`exclusive`). Other processes see one
+ * holder either way. A group takes no new members once an exclusive caller waits, so it cannot
+ * starve one.
  */
 export class HostLock {
   private group?: { members: number; open: boolean; ready: Promise<void>; finish?: () => void; released?: Promise<void> };
@@ -293,17 +259,24 @@ export class Netavark {
       // Recorded before netavark runs, so that a process killed meanwhile leaves an endpoint
       // its container's teardown still undoes (iptables rules, aardvark entries).
       await this.mark(req.containerId, resolved, chosen, false);
-      return { resolved, chosen, input: this.input(req, resolved, chosen), joining: chosen.length === 0 && resolved.every(({ record }) => hasLiveEndpoint(record, req.containerId)) };
+      return { resolved, chosen, input: this.input(req, resolved, chosen), joining: resolved.every(({ record }) => hasLiveEndpoint(record, req.containerId)) };
     });
     const { resolved, chosen, input } = prepared;
+    const rules = firewallOf(req, resolved, chosen);
     let status: { [network: string]: NetavarkStatus };
     try {
       const bridges = resolved.map(({ record }) => record.netavark.network_interface);
-      // Joining networks whose rules are in place: netavark only checks them (iptables -C/-S).
-      const joined = prepared.joining ? await hostLock.shared(async () => (bridges.every((b) => attachedInterfaces(b) > 0) ? this.runUnlocked('setup', netnsPath, input) : undefined)) : undefined;
-      status = JSON.parse(joined ?? (await this.run('setup', netnsPath, input))) as { [network: string]: NetavarkStatus };
+      // Joining networks whose bridges and rules are in place: at most the ports are written.
+      const joined = prepared.joining
+        ? await hostLock.shared(async () => {
+          if (!bridges.every((b) => attachedInterfaces(b) > 0)) return undefined;
+          if (chosen.length > 0) await installRules(rules, req.containerName);
+          return this.runUnlocked('setup', netnsPath, input);
+        })
+        : undefined;
+      status = JSON.parse(joined ?? (await this.run('setup', netnsPath, input, rules, req.containerName))) as { [network: string]: NetavarkStatus };
     } catch (e) {
-      await this.run('teardown', netnsPath, input).catch(() => undefined);
+      await this.run('teardown', netnsPath, input, rules, req.containerName).catch(() => undefined);
       await this.store.locked(() => this.mark(req.containerId, resolved, chosen, true));
       throw e;
     }
@@ -356,11 +329,12 @@ export class Netavark {
       const halfMade = resolved.some(({ record }) => record.endpoints[req.containerId]?.settingUp);
       return { resolved, ports, halfMade, input: this.input(req, resolved, ports) };
     });
+    const rules = firewallOf(req, resolved, ports);
     try {
-      // Leaving networks where others stay, with no port to unpublish: netavark removes the veth
-      // and aardvark's entry and only checks rules — such teardowns share the host lock (`leaving`).
-      const left = ports.length === 0 && !halfMade ? await hostLock.shared(() => leaving(bridgesOf(input), () => this.runUnlocked('teardown', netnsPath, input))) : undefined;
-      if (left === undefined) await this.run('teardown', netnsPath, input);
+      // Leaving networks where others stay: netavark removes the veth and aardvark's entry, the
+      // firewall at most the ports — such teardowns share the host lock (`leaving`).
+      const left = !halfMade ? await hostLock.shared(() => leaving(bridgesOf(input), () => this.teardownUnlocked(netnsPath, input, rules, req.containerName, false))) : undefined;
+      if (left === undefined) await this.run('teardown', netnsPath, input, rules, req.containerName);
     } catch (e) {
       // Repairing a setup a crash interrupted: netavark removed what was there and reports
       // the pieces that never were (the veth, aardvark's entry).
@@ -411,21 +385,34 @@ export class Netavark {
   }
 
   /**
-   * Runs netavark (`netavark --config … --rootless false --aardvark-binary … CMD NETNS`, `input`
-   * on stdin) holding the host lock alone (`HostLock.exclusive`). A teardown that leaves a
-   * container on each of its bridges cannot be netavark's complete teardown of a network (the
-   * one that removes FORWARD's isolation jump), so it needs no isolation guard.
+   * Runs a setup or teardown holding the host lock alone (`HostLock.exclusive`): a setup writes
+   * the firewall first (the container is isolated before its interface is up), a teardown removes
+   * it after netavark — a network's own rules when netavark took its bridge's last interface —
+   * and also when netavark failed.
    */
-  private run(command: 'setup' | 'teardown', netnsPath: string, input: string): Promise<string> {
+  private run(command: 'setup' | 'teardown', netnsPath: string, input: string, rules: readonly FirewallOf[], container: string): Promise<string> {
     return hostLock.exclusive(async () => {
-      const complete = command === 'teardown' && bridgesOf(input).some((b) => attachedInterfaces(b) < 2);
-      if (complete) await guardIsolationJump(bridgesOf(input));
-      try {
-        return await this.runUnlocked(command, netnsPath, input);
-      } finally {
-        if (complete) await repairIsolationJump();
-      }
+      if (command === 'teardown') return this.teardownUnlocked(netnsPath, input, rules, container, true);
+      await installRules(rules, container);
+      return this.runUnlocked('setup', netnsPath, input);
     });
+  }
+
+  /** netavark's teardown, then the firewall's: `complete` lets a network's rules go with its bridge's last interface. */
+  private async teardownUnlocked(netnsPath: string, input: string, rules: readonly FirewallOf[], container: string, complete: boolean): Promise<string> {
+    let out = '';
+    let failed: unknown;
+    try {
+      out = await this.runUnlocked('teardown', netnsPath, input);
+    } catch (e) {
+      failed = e;
+    }
+    await firewall.remove(
+      rules.flatMap((r) => [{ set: r.ports, complete: false }, { set: r.network, complete: complete && attachedInterfaces(r.bridge) === 0 }]),
+      `remove the firewall rules of container ${container}`,
+    );
+    if (failed) throw failed;
+    return out;
   }
 
   private runUnlocked(command: 'setup' | 'teardown', netnsPath: string, input: string): Promise<string> {
@@ -435,7 +422,7 @@ export class Netavark {
     const args = ['--config', this.configDir, '--rootless', 'false', ...(aardvark ? ['--aardvark-binary', aardvark] : []), command, netnsPath];
     return new Promise((resolve, reject) => {
       // aardvark-dns, started by netavark, must not inherit our pipes: it outlives the call.
-      const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: netavarkEnv(this.env) });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -482,6 +469,15 @@ export class Netavark {
       child.stdin.end(input);
     });
   }
+}
+
+/**
+ * netavark's environment: `env` with `firewall.noFirewallPath()` first on PATH, so that its
+ * iptables calls change nothing (the firewall is written around it), and NETAVARK_FW=iptables so
+ * that a running firewalld does not take that part over.
+ */
+export function netavarkEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, PATH: [firewall.noFirewallPath(), env.PATH].filter(Boolean).join(':'), NETAVARK_FW: 'iptables' };
 }
 
 /** stderr without netavark's "failed to connect to syslog" noise. */
@@ -604,6 +600,25 @@ function freePort(protocol: string, ip: string): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** The firewall of one network of a setup or teardown: the network's own rules and the container's ports there. */
+interface FirewallOf {
+  readonly bridge: string;
+  readonly network: firewall.RuleSet;
+  readonly ports: firewall.RuleSet;
+}
+
+function firewallOf(req: AttachRequest, resolved: readonly { record: NetworkRecord; attach: { ip: string } }[], ports: readonly PortMapping[]): FirewallOf[] {
+  return resolved.map(({ record, attach }) => ({
+    bridge: record.netavark.network_interface,
+    network: firewall.networkRules(record.netavark),
+    ports: firewall.portRules(record.netavark, req.containerId, attach.ip, ports),
+  }));
+}
+
+function installRules(rules: readonly FirewallOf[], container: string): Promise<void> {
+  return firewall.install(rules.flatMap((r) => [r.network, r.ports]), `set up the firewall of container ${container}`);
 }
 
 /** The bridge devices of the networks a netavark call names (its `network_info`). */
