@@ -602,6 +602,15 @@ function freePort(protocol: string, ip: string): Promise<number> {
   });
 }
 
+/**
+ * Removes what is left of `network`'s own firewall rules (as its last container's teardown does)
+ * when the network goes: a command killed between netavark's teardown and the firewall's leaves
+ * them, and nothing else would remove them once the network is gone.
+ */
+export function removeNetworkRules(network: NetavarkNetwork): Promise<void> {
+  return hostLock.exclusive(() => firewall.remove([{ set: firewall.networkRules(network), complete: true }], `remove the firewall rules of network ${network.name}`));
+}
+
 /** The firewall of one network of a setup or teardown: the network's own rules and the container's ports there. */
 interface FirewallOf {
   readonly bridge: string;

@@ -140,6 +140,15 @@ test('a container\'s ports go with it; the network\'s rules stay until it is com
   expect(ours()).toEqual([]);
 });
 
+test('rules a killed teardown left go with their network', async () => {
+  const other = await store.create(`fw2-${tag}`, { subnet: `10.226.${(Number(record.IPAM.Config[0].Subnet.split('.')[2]) + 1) % 256}.0/24` });
+  const left = () => saved().split('\n').filter((l) => l.includes(other.IPAM.Config[0].Subnet) || l.includes(firewall.networkHash(other.netavark.name)));
+  await firewall.install([firewall.networkRules(other.netavark)], 'set up');
+  expect(left().length).toBeGreaterThanOrEqual(5);
+  await store.remove(other.Name);
+  expect(left()).toEqual([]);
+});
+
 test('a restore that fails names the line and changes nothing', async () => {
   const subnet = record.IPAM.Config[0].Subnet;
   const bad = {
