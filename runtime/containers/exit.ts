@@ -62,10 +62,13 @@ export async function finalizeLocked(ctx: ContainerContext, id: string): Promise
   syncContainerJsonLog(ctx, id);
   const oomKilled = readOomKilled(id);
   ctx.event('die', ctx.store.record(id), { exitCode: String(exitCode) });
+  // As Docker, a stopped container holds no address: they go back to the networks. The network
+  // teardown needs only the namespace, which outlives the container: it runs beside runc's delete
+  // and the unmount.
+  const detached = mayHoldNetwork(ctx, ctx.store.record(id)) ? ctx.networking.detach(id).catch(() => undefined) : undefined;
   await ctx.runc.delete(id).catch(() => undefined);
-  // As Docker, a stopped container holds no address: they go back to the networks.
-  if (mayHoldNetwork(ctx, ctx.store.record(id))) await ctx.networking.detach(id).catch(() => undefined);
   await unmountAll(ctx.rootfs(id));
+  await detached;
   const record = ctx.store.record(id);
   for (const m of record.Mounts) if (m.Type === 'volume' && m.Name) recordEvent(ctx.config.root, 'volume', 'unmount', m.Name, { container: id, driver: 'local' });
   const restart = wantsRestart(record, state, exitCode);
