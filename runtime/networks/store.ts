@@ -338,7 +338,10 @@ export class NetworkStore {
    * lose their network. Runs under the store's lock, before anything is made.
    */
   public async checkOnHost(networks: readonly NetworkRecord[], container: string): Promise<void> {
-    const host = await hostState();
+    // The host's interfaces and routes are read (two `ip` runs) only when a bridge is to be made:
+    // a container joining bridges that exist needs no more than the claims.
+    const toMake = networks.some((r) => !fs.existsSync(`/sys/class/net/${r.netavark.network_interface}`));
+    const host = toMake ? await hostState() : undefined;
     await this.registry.locked(() => {
       const claims = this.registry.liveClaims();
       const others = otherRoots(claims, this.root);
@@ -351,7 +354,7 @@ export class NetworkStore {
           const what = overlaps(other.cidr, subnet) ? `its subnet ${formatCidr(subnet)} overlaps ${formatCidr(other.cidr)} of ${describeTaken(other)}` : `its bridge ${bridge} is the one of ${describeTaken(other)}`;
           throw new ConflictError(`cannot start container ${container} on network "${r.Name}": ${what}; remove one of the two networks or ${fix}`);
         }
-        if (!host.links.has(bridge)) {
+        if (host && !host.links.has(bridge)) {
           const held = host.subnets.find((h) => overlaps(h.cidr, subnet));
           if (held) {
             const owner = claims.find((c) => c.bridge === held.dev && c.root !== this.root);
