@@ -12,7 +12,7 @@ import type { ContainerContext } from './context';
 import { checkLogDriver, DEFAULT_LOG_SIZE_MAX, LogDriver } from './logs';
 import type { MountRequest } from './mounts';
 import { joinsNetwork, recordLinks } from './network';
-import { restoreIfRebooted } from './start';
+import { restoreIfRebooted } from './restore';
 import { ContainerStore } from './store';
 import { checkSysctls, rlimitsFor } from './spec';
 import type { ContainerRecord, HealthcheckConfig, HostConfigRecord, MountPoint, PortBinding, RestartPolicyName } from './types';

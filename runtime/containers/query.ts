@@ -11,7 +11,7 @@ import { refresh } from './exit';
 import { DEFAULT_LOG_SIZE_MAX } from './logs';
 import { formatPorts, joinsNetworks, portsMap } from './network';
 import { pidAlive } from './runc';
-import { restoreIfRebooted } from './start';
+import { restoreIfRebooted } from './restore';
 import type { ContainerRecord, ContainerState, ContainerStatus } from './types';
 
 /**

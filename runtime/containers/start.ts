@@ -4,8 +4,8 @@ import { CdkDockerError } from '../../lib/core/errors';
 import { mergeEnv } from '../../lib/core/env';
 import { recordEvent } from '../events';
 import { findHelper } from '../host';
-import { writeFileAtomic } from '../util/files';
 import { cgroupsPath } from './cgroups';
+import { bootSeen, markBootSeen } from './boot';
 import { ContainerCreateError, startConmon } from './conmon';
 import type { ContainerContext } from './context';
 import { refresh } from './exit';
@@ -218,15 +218,7 @@ async function specFor(ctx: ContainerContext, record: ContainerRecord, rootfs: s
  * stopped it). Runs once per boot, from whichever command comes first, or from `runtime restore`.
  */
 export async function restoreIfRebooted(ctx: ContainerContext, force = false): Promise<string[]> {
-  const marker = path.join(ctx.config.runRoot, 'boot-id');
-  const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  let seen = '';
-  try {
-    seen = fs.readFileSync(marker, 'utf8').trim();
-  } catch {
-    // first command since boot
-  }
-  if (seen === bootId && !force) return [];
+  if (bootSeen(ctx) && !force) return [];
   const restarted: string[] = [];
   for (const r of ctx.store.records()) {
     const state = ctx.store.state(r.Id);
@@ -247,7 +239,6 @@ export async function restoreIfRebooted(ctx: ContainerContext, force = false): P
       );
     }
   }
-  fs.mkdirSync(ctx.config.runRoot, { recursive: true, mode: 0o700 });
-  writeFileAtomic(marker, bootId);
+  markBootSeen(ctx);
   return restarted;
 }

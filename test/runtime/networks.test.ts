@@ -31,11 +31,16 @@ const children: ChildProcess[] = [];
 const setUp: { ns: string; id: string; name: string; networks: string[] }[] = [];
 const madeNetworks: string[] = [];
 
-/** A random /24 in 10.200.0.0-10.249.255.0 that the host does not route (explicit, so parallel runs do not collide). */
+/**
+ * A random /24 in 10.204.0.0-10.207.255.0 that the host does not route (explicit, so parallel runs
+ * do not collide). This suite's own range: other suites run at once and look for iptables lines of
+ * theirs by subnet (build-crash, 10.231.0.0/16, once found 10.231.201.0/24 of this suite when it
+ * drew from all of 10.200-10.249).
+ */
 async function freeSubnet(avoid: string[] = []): Promise<string> {
   const host = await hostSubnets();
   for (;;) {
-    const c = `10.${200 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 256)}.0/24`;
+    const c = `10.${204 + Math.floor(Math.random() * 4)}.${Math.floor(Math.random() * 256)}.0/24`;
     if (avoid.includes(c) || host.some((h) => overlaps(h.cidr, parseCidr(c, 'subnet')))) continue;
     return c;
   }
