@@ -112,6 +112,9 @@ export interface AttachOptions {
   readonly lingerMs?: number;
 }
 
+/** Socket errors that mean the monitor's end is gone (see `relay`). */
+const PEER_GONE = /\b(EBADF|ECONNRESET|EPIPE)\b/;
+
 /** An open attach connection to one container. */
 export class AttachConnection {
   /** What arrived before `relay` (a `start -a` connects before the container starts): replayed in order. */
@@ -207,6 +210,10 @@ export class AttachConnection {
       };
       const onError = (e: Error) => {
         if (done) return;
+        // The monitor closing its end as the container exits can come as an error rather than an
+        // end: libuv reports a POLLERR on the socket as EBADF (seen under load, with unread input
+        // at the peer); a reset or a broken pipe are the same. The container's exit code says the rest.
+        if (PEER_GONE.test(e.message)) return onClosed();
         cleanup();
         reject(new CdkDockerError(`attach: the connection to the container's monitor failed: ${e.message}`));
       };
