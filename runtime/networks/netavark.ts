@@ -607,8 +607,8 @@ function freePort(protocol: string, ip: string): Promise<number> {
  * when the network goes: a command killed between netavark's teardown and the firewall's leaves
  * them, and nothing else would remove them once the network is gone.
  */
-export function removeNetworkRules(network: NetavarkNetwork): Promise<void> {
-  return hostLock.exclusive(() => firewall.remove([{ set: firewall.networkRules(network), complete: true }], `remove the firewall rules of network ${network.name}`));
+export function removeNetworkRules(name: string, network: NetavarkNetwork): Promise<void> {
+  return hostLock.exclusive(() => firewall.remove([{ set: firewall.networkRules(network), complete: true }], `remove the firewall rules of network ${name}`));
 }
 
 /** The firewall of one network of a setup or teardown: the network's own rules and the container's ports there. */

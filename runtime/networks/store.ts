@@ -321,7 +321,7 @@ export class NetworkStore {
       throw new ConflictError(`error while removing network: network ${r.Name} id ${r.Id} has active endpoints (${users.join(', ')}); stop and remove those containers or disconnect them first (cdk-docker runtime network disconnect ${r.Name} CONTAINER)`);
     }
     await deleteLeftoverBridge(r.netavark.network_interface);
-    await (require('./netavark') as typeof import('./netavark')).removeNetworkRules(r.netavark);
+    await (require('./netavark') as typeof import('./netavark')).removeNetworkRules(r.Name, r.netavark);
     fs.rmSync(path.join(this.dir, `${r.Id}${RECORD_SUFFIX}`), { force: true });
     recordEvent(path.dirname(this.dir), 'network', 'destroy', r.Id, { name: r.Name, type: 'bridge' });
     // The network is gone already: a claim left by a failed release is dropped by its next reader.
