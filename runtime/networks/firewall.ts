@@ -188,6 +188,9 @@ function parseSave(text: string): Tables {
 /** What one restore will do, and the tables as they will be after it. */
 class Change {
   public readonly lines = new Map<Table, string[]>(TABLES.map((t) => [t, []]));
+  /** The chains and rules this change makes, to check and, if need be, undo (`install`). */
+  public readonly created: { table: Table; name: string }[] = [];
+  public readonly added: { table: Table; chain: string; spec: string }[] = [];
   constructor(public readonly tables: Tables) {}
 
   public chain(table: Table, name: string): string[] | undefined {
@@ -198,6 +201,7 @@ class Change {
     if (this.chain(table, name)) return;
     this.tables.get(table)!.set(name, []);
     this.lines.get(table)!.push(`:${name} - [0:0]`);
+    this.created.push({ table, name });
   }
 
   public add(rule: Rule): void {
@@ -205,6 +209,7 @@ class Change {
     let list = this.chain(rule.table, rule.chain);
     if (!list) this.tables.get(rule.table)!.set(rule.chain, (list = []));
     if (list.includes(rule.spec)) return;
+    this.added.push({ table: rule.table, chain: rule.chain, spec: rule.spec });
     let at = rule.position === 'afterIsolation' ? list.indexOf(ISOLATION_JUMP) + 2 : rule.position;
     if (at !== undefined && at > list.length) at = undefined;
     if (at === undefined) {
@@ -258,7 +263,23 @@ export function install(sets: readonly RuleSet[], what: string): Promise<void> {
     const change = new Change(parseSave(await save(what)));
     for (const s of sets) for (const c of s.chains) change.addChain(c.table, c.name);
     for (const s of sets) for (const r of s.rules) change.add(r);
+    if (change.empty) return;
     await restore(change, what);
+    // Each rule must read back as written: what is there is found by its text, so a rule this
+    // iptables prints in another form would be written again by every setup and never removed.
+    // Undone (iptables deletes by meaning, not text) and refused instead.
+    const now = parseSave(await save(what));
+    const unseen = change.added.find((r) => !now.get(r.table)?.get(r.chain)?.includes(r.spec));
+    if (unseen) {
+      const undo = TABLES.map((t) => [
+        ...change.added.filter((r) => r.table === t).map((r) => `-D ${r.chain} ${r.spec}`),
+        ...change.created.filter((c) => c.table === t).map((c) => `-X ${c.name}`),
+      ]);
+      await restoreText(TABLES.filter((_, i) => undo[i].length > 0).map((t) => `*${t}\n${undo[TABLES.indexOf(t)].join('\n')}\nCOMMIT\n`).join(''), what).catch(() => undefined);
+      throw new CdkDockerError(
+        `cannot ${what}: iptables-save shows the rule "-A ${unseen.chain} ${unseen.spec}" (table ${unseen.table}) in another form than it was written, so it could not be removed again; nothing was kept. This iptables prints rules differently (iptables --version): please report it`,
+      );
+    }
   });
 }
 
@@ -301,9 +322,11 @@ function save(what: string): Promise<string> {
 const IPTABLES_HINT = 'check that iptables works here (iptables -L; apt-get install iptables) and that the kernel has the nat table';
 
 function restore(change: Change, what: string): Promise<void> {
-  if (change.empty) return Promise.resolve();
+  return change.empty ? Promise.resolve() : restoreText(change.text(), what);
+}
+
+function restoreText(input: string, what: string): Promise<void> {
   const bin = tool('iptables-restore');
-  const input = change.text();
   return new Promise((resolve, reject) => {
     const child = spawn(bin, ['--noflush', '-w'], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';

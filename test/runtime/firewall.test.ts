@@ -149,6 +149,24 @@ test('rules a killed teardown left go with their network', async () => {
   expect(left()).toEqual([]);
 });
 
+test('a rule that reads back in another form than written is refused and undone, with the chain made for it', async () => {
+  const subnet = record.IPAM.Config[0].Subnet;
+  const chain = `CDKT-FORM-${tag}`;
+  const odd = {
+    chains: [{ table: 'nat', name: chain, own: true }],
+    rules: [
+      { table: 'nat', chain, spec: `-d ${subnet} -j ACCEPT` },
+      // iptables-save prints it as `-p tcp -m tcp --dport 1`.
+      { table: 'nat', chain: 'POSTROUTING', spec: `-s ${subnet} -p tcp --dport 1 -j ${chain}` },
+    ],
+  } as unknown as firewall.RuleSet;
+  await expect(firewall.install([odd], 'set up the firewall of container x')).rejects.toThrow(
+    `cannot set up the firewall of container x: iptables-save shows the rule "-A POSTROUTING -s ${subnet} -p tcp --dport 1 -j ${chain}" (table nat) in another form than it was written, so it could not be removed again; nothing was kept.`,
+  );
+  expect(ours()).toEqual([]);
+  expect(saved()).not.toContain(chain);
+});
+
 test('a restore that fails names the line and changes nothing', async () => {
   const subnet = record.IPAM.Config[0].Subnet;
   const bad = {
