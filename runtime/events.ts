@@ -197,13 +197,13 @@ export function readEvents(root: string, upTo?: EventCursor): EngineEvent[] {
   for (const f of [`${file}.1`, file]) {
     // No log at the cursor's time: whatever it has now came after.
     if (upTo?.ino === 0 && f === file) break;
-    let text: string;
+    let bytes: Buffer;
     let ino: number;
     try {
       const fd = fs.openSync(f, 'r');
       try {
         ino = fs.fstatSync(fd).ino;
-        text = fs.readFileSync(fd, 'utf8');
+        bytes = fs.readFileSync(fd);
       } finally {
         fs.closeSync(fd);
       }
@@ -213,8 +213,7 @@ export function readEvents(root: string, upTo?: EventCursor): EngineEvent[] {
     }
     // Up to a cursor: the file it points into ends at its offset, and what came after that file is not read.
     const last = upTo !== undefined && ino === upTo.ino;
-    if (last) text = Buffer.from(text, 'utf8').subarray(0, upTo.offset).toString('utf8');
-    for (const line of text.split('\n')) {
+    for (const line of (last ? bytes.subarray(0, upTo.offset) : bytes).toString('utf8').split('\n')) {
       const e = parseEventLine(line);
       if (e) out.push(e);
     }

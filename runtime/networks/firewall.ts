@@ -1,9 +1,10 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { CdkDockerError } from '../../lib/core/errors';
 import { packageRoot } from '../../lib/core/package-info';
 import { findHelper } from '../host';
+import { runTool, ToolError } from '../util/exec';
 import type { NetavarkNetwork, PortMapping } from './types';
 
 /**
@@ -244,8 +245,13 @@ class Change {
   }
 
   public text(): string {
-    return TABLES.filter((t) => this.lines.get(t)!.length > 0).map((t) => `*${t}\n${this.lines.get(t)!.join('\n')}\nCOMMIT\n`).join('');
+    return restoreInput(this.lines);
   }
+}
+
+/** iptables-restore's input: each table with lines, then COMMIT. */
+function restoreInput(lines: ReadonlyMap<Table, readonly string[]>): string {
+  return TABLES.filter((t) => (lines.get(t)?.length ?? 0) > 0).map((t) => `*${t}\n${lines.get(t)!.join('\n')}\nCOMMIT\n`).join('');
 }
 
 let queue: Promise<unknown> = Promise.resolve();
@@ -271,11 +277,11 @@ export function install(sets: readonly RuleSet[], what: string): Promise<void> {
     const now = parseSave(await save(what));
     const unseen = change.added.find((r) => !now.get(r.table)?.get(r.chain)?.includes(r.spec));
     if (unseen) {
-      const undo = TABLES.map((t) => [
+      const undo = new Map(TABLES.map((t) => [t, [
         ...change.added.filter((r) => r.table === t).map((r) => `-D ${r.chain} ${r.spec}`),
         ...change.created.filter((c) => c.table === t).map((c) => `-X ${c.name}`),
-      ]);
-      await restoreText(TABLES.filter((_, i) => undo[i].length > 0).map((t) => `*${t}\n${undo[TABLES.indexOf(t)].join('\n')}\nCOMMIT\n`).join(''), what).catch(() => undefined);
+      ]]));
+      await restoreText(restoreInput(undo), what).catch(() => undefined);
       throw new CdkDockerError(
         `cannot ${what}: iptables-save shows the rule "-A ${unseen.chain} ${unseen.spec}" (table ${unseen.table}) in another form than it was written, so it could not be removed again; nothing was kept. This iptables prints rules differently (iptables --version): please report it`,
       );
@@ -290,11 +296,12 @@ export function install(sets: readonly RuleSet[], what: string): Promise<void> {
  * go once empty and unreferenced.
  */
 export function remove(sets: readonly { set: RuleSet; complete: boolean }[], what: string): Promise<void> {
+  const removable = sets.flatMap(({ set, complete }) => set.rules.filter((r) => !r.shared && (complete || !r.network)));
+  // A container without ports leaving a network others stay on: not even an iptables-save.
+  if (removable.length === 0) return Promise.resolve();
   return serial(async () => {
     const change = new Change(parseSave(await save(what)));
-    for (const { set, complete } of sets) {
-      for (const r of set.rules) if (!r.shared && (complete || !r.network)) change.delete(r.table, r.chain, r.spec);
-    }
+    for (const r of removable) change.delete(r.table, r.chain, r.spec);
     if (change.chain('filter', ISOLATION_1)?.length === 0) {
       while (change.chain('filter', 'FORWARD')?.includes(ISOLATION_JUMP)) change.delete('filter', 'FORWARD', ISOLATION_JUMP);
     }
@@ -325,23 +332,17 @@ function restore(change: Change, what: string): Promise<void> {
   return change.empty ? Promise.resolve() : restoreText(change.text(), what);
 }
 
-function restoreText(input: string, what: string): Promise<void> {
-  const bin = tool('iptables-restore');
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, ['--noflush', '-w'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (e) => reject(new CdkDockerError(`cannot ${what}: cannot run ${bin}: ${e.message}; ${IPTABLES_HINT}`)));
-    child.on('close', (code) => {
-      if (code === 0) return resolve();
-      // "iptables-restore: line 3 failed": name the line.
-      const line = /line (\d+) failed/.exec(stderr)?.[1];
-      const failed = line ? ` (${input.split('\n')[Number(line) - 1]})` : '';
-      reject(new CdkDockerError(`cannot ${what}: iptables-restore failed: ${firstLine(stderr) || `exit ${code}`}${failed}; ${IPTABLES_HINT}`));
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
-  });
+async function restoreText(input: string, what: string): Promise<void> {
+  try {
+    await runTool(tool('iptables-restore'), ['--noflush', '-w'], input);
+  } catch (e) {
+    if (!(e instanceof ToolError)) throw e;
+    // "iptables-restore: line 3 failed": name the line.
+    const said = e.brief.slice(e.brief.indexOf(': ') + 2);
+    const line = /line (\d+) failed/.exec(said)?.[1];
+    const failed = line ? ` (${input.split('\n')[Number(line) - 1]})` : '';
+    throw new CdkDockerError(`cannot ${what}: iptables-restore failed: ${firstLine(said) || said}${failed}; ${IPTABLES_HINT}`);
+  }
 }
 
 function firstLine(text: string): string {

@@ -18,12 +18,16 @@ export class ToolError extends CdkDockerError {
 }
 
 /**
- * Runs a small host tool (mknod, setfattr, mount, cp …) to completion; a non-zero exit is a
- * ToolError with the command and its stderr.
+ * Runs a small host tool (mknod, setfattr, mount, cp …) to completion, `input` on its stdin when
+ * given; a non-zero exit is a ToolError with the command and its stderr.
  */
-export function runTool(cmd: string, args: string[]): Promise<void> {
+export function runTool(cmd: string, args: string[], input?: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: process.env });
+    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'], env: process.env });
+    if (input !== undefined) {
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(input);
+    }
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', (e) => reject(new ToolError(`cannot run ${cmd}: ${e.message}`, `${cmd}: ${e.message}`)));
