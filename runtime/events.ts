@@ -124,7 +124,11 @@ export function appendEvent(root: string, event: EngineEvent): void {
   const dir = eventsDir(root);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = eventsLog(root);
-  rotateIfFull(file);
+  try {
+    rotateIfFull(file);
+  } catch {
+    // A log that could not be rotated still takes the event: it only grows past its bound.
+  }
   const line = Buffer.from(`${serialize(event)}\n`, 'utf8');
   const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
   try {
@@ -147,15 +151,23 @@ function serialize(event: EngineEvent): string {
   return JSON.stringify({ ...event, Actor: { ID: event.Actor.ID.slice(0, 256), Attributes: {} } });
 }
 
-/** Renames a full log to `events.log.1` under a lock directory; a busy lock means someone else rotates. */
-function rotateIfFull(file: string): void {
-  let size: number;
+/** The log's size; 0 when there is none (a rotation just renamed it, and no one has written since). */
+function logSize(file: string): number {
   try {
-    size = fs.statSync(file).size;
-  } catch {
-    return;
+    return fs.statSync(file).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
   }
-  if (size < EVENTS_ROTATE_BYTES) return;
+}
+
+/**
+ * Renames a full log to `events.log.1` under a lock directory; a busy lock means someone else
+ * rotates. The size is looked at again under the lock: a writer that saw the log full may take
+ * the lock just after another rotated it, when there is a new small log or none at all.
+ */
+function rotateIfFull(file: string): void {
+  if (logSize(file) < EVENTS_ROTATE_BYTES) return;
   const lock = `${file}.rotating`;
   try {
     fs.mkdirSync(lock, { mode: 0o700 });
@@ -169,7 +181,7 @@ function rotateIfFull(file: string): void {
     return;
   }
   try {
-    if (fs.statSync(file).size >= EVENTS_ROTATE_BYTES) fs.renameSync(file, `${file}.1`);
+    if (logSize(file) >= EVENTS_ROTATE_BYTES) fs.renameSync(file, `${file}.1`);
   } finally {
     fs.rmdirSync(lock);
   }

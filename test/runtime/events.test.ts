@@ -313,6 +313,38 @@ describe('the log itself', () => {
     }
   });
 
+  test('a writer that finds the log rotated away under the rotation lock still writes its event', () => {
+    // The race behind a flaky loss: writer A sees the log full; writer B rotates it (and no one has
+    // written a new one yet); A takes the free lock and looks again. Played here in one process.
+    const dir = tempDir('cdk-docker-events-race-');
+    const log = path.join(dir, 'events', 'events.log');
+    const ev = events();
+    // The module object itself (the `fs` imported above is a read-only namespace over it).
+    const nodeFs = require('node:fs') as typeof fs;
+    const stat = nodeFs.statSync;
+    const spy = jest.spyOn(nodeFs, 'statSync');
+    try {
+      ev.recordEvent(dir, 'volume', 'create', 'first', { pad: 'p'.repeat(3000) });
+      fs.truncateSync(log, 1024 * 1024);
+      let calls = 0;
+      spy.mockImplementation(((p: fs.PathLike, o?: fs.StatSyncOptions) => {
+        const first = String(p) === log && ++calls === 1;
+        const s = stat(p, o);
+        // A's first look sees it full; then B's rotation happens.
+        if (first) fs.renameSync(log, `${log}.1`);
+        return s;
+      }) as typeof fs.statSync);
+      ev.recordEvent(dir, 'volume', 'create', 'second');
+      spy.mockRestore();
+      expect(calls).toBeGreaterThan(1);
+      expect(ev.readEvents(dir).map((e: { Actor: { ID: string } }) => e.Actor.ID)).toEqual(['first', 'second']);
+      expect(fs.readdirSync(path.join(dir, 'events')).sort()).toEqual(['events.log', 'events.log.1']);
+    } finally {
+      spy.mockRestore();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a follower reads every new event once, across a rotation of the log', () => {
     const dir = tempDir('cdk-docker-events-follow-');
     try {
