@@ -8,8 +8,10 @@
  */
 import type * as Build from './build';
 import type * as Containers from './containers';
+import type * as ContainerCore from './containers/core';
 import type * as Events from './events';
 import type * as Images from './images';
+import type * as ImageStoreModule from './images/store';
 import type * as Info from './info';
 import type * as Networks from './networks';
 import type * as Volumes from './volumes';
@@ -28,6 +30,8 @@ export type { LockHolder, LockOptions } from './util/files';
 // The sections, each loaded on first use.
 /** Containers: create/start/stop, exec, attach, logs, stats, files (runc + conmon). */
 export const containers = (): typeof Containers => require('./containers') as typeof Containers;
+/** The part of containers that a listing needs: ContainerService (its other parts loaded on first use), endpointsConfig, pidAlive, containerImageUsers. */
+export const containerCore = (): typeof ContainerCore => require('./containers/core') as typeof ContainerCore;
 /** Images: the content store, registry pulls and pushes, archives. */
 export const images = (): typeof Images => require('./images') as typeof Images;
 /** Networks: the store, IPAM and netavark. */
@@ -43,5 +47,13 @@ export const info = (): typeof Info => require('./info') as typeof Info;
 
 /** The image service of a state root, knowing which of its containers use which image. */
 export function imageService(config: RuntimeConfig): Images.ImageService {
-  return new (images().ImageService)(config, containers().containerImageUsers(config));
+  return new (images().ImageService)(config, containerCore().containerImageUsers(config));
+}
+
+/**
+ * The image store of a state root, to read from: what an observation needs, without the registry
+ * client, archives and builds that come with the service (nor its sweep of interrupted pulls).
+ */
+export function imageStore(config: RuntimeConfig): Images.ImageStore {
+  return new ((require('./images/store') as typeof ImageStoreModule).ImageStore)(config.root);
 }

@@ -56,6 +56,7 @@ import { Secret } from './secret';
 import { Size } from './size';
 import { Stack } from './stack';
 import { IVolume } from './volume';
+import { compareText } from '../core/canonical';
 
 export type { PortOptions } from './private/ports';
 export type { DeviceOptions } from './private/host-options';
@@ -1304,7 +1305,7 @@ function quoteDuration(d: Duration | string): string {
 }
 
 function sortPorts(ports: PortMapping[]): PortMapping[] {
-  return [...ports].sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol) || a.hostIp.localeCompare(b.hostIp) || a.hostPort - b.hostPort);
+  return [...ports].sort((a, b) => a.containerPort - b.containerPort || compareText(a.protocol, b.protocol) || compareText(a.hostIp, b.hostIp) || a.hostPort - b.hostPort);
 }
 
 function healthcheckToPlan(h: HealthcheckOptions, fail: (m: string) => never): PlanHealthcheck {

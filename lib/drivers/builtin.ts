@@ -48,6 +48,7 @@ import {
   UnmanagedObjects,
   UnmanagedQuery,
 } from './types';
+import { compareText } from '../core/canonical';
 
 type ImageService = Images.ImageService;
 type ImageStore = Images.ImageStore;
@@ -87,6 +88,8 @@ const DEFAULT_NETWORK = BUILTIN_CAPABILITIES.defaults.network;
 // never pay for them.
 const runtime = () => require('../../runtime') as typeof RuntimeApi;
 const loadContainers = () => runtime().containers();
+/** The service and the helpers a listing needs, without the rest of the containers section. */
+const containerCore = () => runtime().containerCore();
 const loadBuild = () => runtime().build();
 
 /**
@@ -98,13 +101,14 @@ export class BuiltinDriver implements Driver {
   public readonly capabilities = BUILTIN_CAPABILITIES;
   private containerService?: Containers.ContainerService;
   private imageService?: ImageService;
+  private readStore?: ImageStore;
   private volumeStore?: Volumes.VolumeStore;
   private networkStore?: Networks.NetworkStore;
 
   constructor(public readonly config: RuntimeConfig) {}
 
   private get containers(): Containers.ContainerService {
-    this.containerService ??= new (loadContainers().ContainerService)(this.config);
+    this.containerService ??= new (containerCore().ContainerService)(this.config);
     return this.containerService;
   }
 
@@ -113,8 +117,11 @@ export class BuiltinDriver implements Driver {
     return this.imageService;
   }
 
+  /** The service's store once there is a service; before, one only to read from (see runtime imageStore). */
   private get imageStore(): ImageStore {
-    return this.images.store;
+    if (this.imageService) return this.imageService.store;
+    this.readStore ??= runtime().imageStore(this.config);
+    return this.readStore;
   }
 
   private get volumes(): Volumes.VolumeStore {
@@ -134,10 +141,9 @@ export class BuiltinDriver implements Driver {
     const svc = this.containers;
     // `list` brings the states of containers whose process has gone up to date.
     const rows = (await svc.list(true)).filter((r) => mine(r.labels));
-    const records = rows.map((r) => svc.tryRecord(r.id)).filter((r): r is ContainerRecord => r !== undefined);
     const netRecords = await this.networks.records();
     const imageConfigs = new Map<string, ContainerConfig>();
-    const containers = records.map((r) => this.toObservedContainer(r, svc.state(r.Id), netRecords, imageConfigs));
+    const containers = rows.map((r) => this.toObservedContainer(r.record, r.state, netRecords, imageConfigs));
     const networks = netRecords.filter((n) => n.Name !== DEFAULT_NETWORK && mine(n.Labels)).map(observedNetwork);
     const volumes = this.volumes.list({ label: [`${LABELS.stack}=${stack}`] }).filter((v) => mine(v.Labels)).map(observedVolume);
     return withAdoptions((q) => this.unlabelled(q, true), {
@@ -219,7 +225,7 @@ export class BuiltinDriver implements Driver {
         }
       }
     }
-    ports.sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol) || a.hostIp.localeCompare(b.hostIp));
+    ports.sort((a, b) => a.containerPort - b.containerPort || compareText(a.protocol, b.protocol) || compareText(a.hostIp, b.hostIp));
     return {
       id: r.Id,
       name: r.Name,
@@ -528,7 +534,7 @@ export class BuiltinDriver implements Driver {
       if (!svc.tryRecord(id)) throw await fail(`was removed while cdk-docker waited for it to be ${CONDITION_WORDS[condition]}`, 'apply again');
       let state = svc.state(id);
       // The process may be gone without its exit recorded yet: finish that first.
-      if ((state.Status === 'running' || state.Status === 'paused') && !loadContainers().pidAlive(state.MonitorPid ?? 0)) state = await svc.currentState(id);
+      if ((state.Status === 'running' || state.Status === 'paused') && !containerCore().pidAlive(state.MonitorPid ?? 0)) state = await svc.currentState(id);
       const verdict = judge(state, condition, svc.record(id));
       if (verdict.done) return;
       if (verdict.failure) throw await fail(verdict.failure, verdict.fix ?? `see \`cdk-docker runtime logs ${name}\` and fix the container`);
@@ -700,7 +706,7 @@ function inspectShape(r: ContainerRecord, nameOf: (id: string) => string | undef
   const mode = r.HostConfig.NetworkMode;
   const shared = mode.startsWith('container:') ? nameOf(mode.slice('container:'.length)) : undefined;
   const hostConfig = shared !== undefined ? { ...r.HostConfig, NetworkMode: `container:${shared}` } : r.HostConfig;
-  return { ...r, HostConfig: { ...hostConfig, LogConfig: { Type: r.HostConfig.LogDriver ?? 'k8s-file', Config: {} } }, NetworkSettings: { Networks: Object.fromEntries(loadContainers().endpointsConfig(r)) } };
+  return { ...r, HostConfig: { ...hostConfig, LogConfig: { Type: r.HostConfig.LogDriver ?? 'k8s-file', Config: {} } }, NetworkSettings: { Networks: Object.fromEntries(containerCore().endpointsConfig(r)) } };
 }
 
 /** An existing network of the name asked for: it, when it has the labels asked for; else ConflictError. */

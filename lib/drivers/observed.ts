@@ -38,6 +38,7 @@ import { InvalidArgumentError } from '../core/errors';
 import { ownLabels } from '../core/labels';
 import { normalizeSignal } from '../core/linux';
 import type { EngineDefaults, ImageDefaults, InPlaceField, ObservedContainerSpec, ObservedNetwork, ObservedVolume } from './types';
+import { compareText } from '../core/canonical';
 
 /** Every volume a container has mounted, anonymous ones included (Docker's `Mounts` of type volume). */
 export function volumeMountsOf(c: Pick<ContainerInspectShape, 'Mounts'>): Array<{ name: string; target: string; readOnly: boolean }> {
@@ -315,7 +316,7 @@ function observedPorts(bindings: NonNullable<ContainerInspectShape['HostConfig']
     const [port, proto = 'tcp'] = key.split('/');
     for (const b of list ?? []) out.push({ containerPort: Number(port), protocol: proto as Protocol, hostIp: b.HostIp || '0.0.0.0', hostPort: Number(b.HostPort) || 0 });
   }
-  return out.sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol) || a.hostIp.localeCompare(b.hostIp) || a.hostPort - b.hostPort);
+  return out.sort((a, b) => a.containerPort - b.containerPort || compareText(a.protocol, b.protocol) || compareText(a.hostIp, b.hostIp) || a.hostPort - b.hostPort);
 }
 
 /**

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type { ObservedStack } from '../drivers/types';
 import { validatePlan } from '../plan/validate';
 import type { Plan } from '../plan/types';
-import { canonicalJson, hashObject, hmacSha256, sha256 } from '../core/canonical';
+import { canonicalJson, compareText, hashObject, hmacSha256, sha256 } from '../core/canonical';
 import { CdkDockerError, InvalidArgumentError } from '../core/errors';
 import type { Change, StackDiff } from './types';
 
@@ -44,9 +44,9 @@ export interface SavedPlan {
 /** What a saved plan must still match: ids, names, labels and run states (not health or counters). */
 export function fingerprint(observed: ObservedStack): string {
   const objects = (o: Omit<ObservedStack, 'unmanaged'>) => ({
-    containers: o.containers.map((c) => ({ id: c.id, name: c.name, labels: c.labels, imageId: c.imageId, status: c.status })).sort((a, b) => a.id.localeCompare(b.id)),
-    networks: o.networks.map((n) => ({ id: n.id, name: n.name, labels: n.labels })).sort((a, b) => a.id.localeCompare(b.id)),
-    volumes: o.volumes.map((v) => ({ name: v.name, labels: v.labels })).sort((a, b) => a.name.localeCompare(b.name)),
+    containers: o.containers.map((c) => ({ id: c.id, name: c.name, labels: c.labels, imageId: c.imageId, status: c.status })).sort((a, b) => compareText(a.id, b.id)),
+    networks: o.networks.map((n) => ({ id: n.id, name: n.name, labels: n.labels })).sort((a, b) => compareText(a.id, b.id)),
+    volumes: o.volumes.map((v) => ({ name: v.name, labels: v.labels })).sort((a, b) => compareText(a.name, b.name)),
   });
   // The objects a saved plan adopts are part of what was reviewed (absent: the same hash as before).
   return hashObject({ ...objects(observed), ...(observed.unmanaged !== undefined ? { unmanaged: objects(observed.unmanaged) } : {}) });

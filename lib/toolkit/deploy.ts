@@ -7,6 +7,7 @@ import type { Change, StackDiff } from '../reconcile/types';
 import { InvalidArgumentError } from '../core/errors';
 import { Lazy, resolveLazy, StackEngine } from './engine';
 import { observePlan } from './observe';
+import { compareText } from '../core/canonical';
 
 /**
  * `diff`, `apply` and `destroy`: synthesize the app, observe each stack through the engine's
@@ -187,7 +188,6 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
     work = r.plans.map((plan) => ({ plan }));
   }
   const { driver } = engine;
-  const { Progress } = (await import('../../runtime')).images();
   const results: ApplyResult[] = [];
   for (const { plan, saved: fromFile } of work) {
     // An apply that finds nothing to change is a diff, and a diff takes no lock: on Docker the
@@ -222,7 +222,7 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult[]> {
         }
         // On a terminal one live row per resource, redrawn in place; plain lines otherwise (CI).
         // Progress reads only `isTTY` and `write` of its stream.
-        const progress = Progress.to(out as NodeJS.WriteStream);
+        const progress = (await import('../../runtime')).images().Progress.to(out as NodeJS.WriteStream);
         const rowOf = (change: Change): string => `${change.path}${change.type === 'container' ? ` (${change.name})` : ''}`;
         await applyDiff(plan, d, observed, driver, {
           images: now.images,
@@ -292,7 +292,7 @@ async function renderOutputs(plan: Plan, driver: Driver): Promise<string> {
   const observed = await driver.observe(plan.stack);
   if (!observed.containers.length) return '';
   const lines = ['', 'Outputs:'];
-  for (const c of [...observed.containers].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const c of [...observed.containers].sort((a, b) => compareText(a.name, b.name))) {
     const ips = Object.entries(c.networks).map(([n, a]) => `${n} ${a.ipv4Address}`);
     const ports = c.ports.map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.protocol}`);
     lines.push(`  ${c.name}: ${c.status}${ips.length ? `, ${ips.join(', ')}` : ''}${ports.length ? `, ${ports.join(', ')}` : ''}`);

@@ -22,6 +22,7 @@ import { BuildContext, Source, TarItem, sourcesHash, tarOf } from './context';
 import { DockerfileError, Instruction, ParsedDockerfile, Stage, parseDockerfile, parseTrigger } from '../dockerfile/dockerfile';
 import { BUILD_LABEL, BUILD_OWNER_LABEL, buildTempDir, collectDeadBuilds, selfIdentity } from './leftovers';
 import { SubstitutionError, Vars, processWord, processWords, varsOf } from '../dockerfile/words';
+import { compareText } from '../../lib/core/canonical';
 
 /**
  * The Dockerfile builder of the built-in runtime, with the classic Docker builder's behaviour:
@@ -571,7 +572,7 @@ class Build {
     const parent = state.imageId ?? this.scratchImage()?.id;
     if (!parent) return undefined;
     const parentHistory = store.config(store.resolve(parent)).history?.length ?? 0;
-    for (const r of store.children(parent).sort((a, b) => b.created.localeCompare(a.created))) {
+    for (const r of store.children(parent).sort((a, b) => compareText(b.created, a.created))) {
       const h = store.config(r).history ?? [];
       if (h.length === parentHistory + 1 && h[h.length - 1].created_by === createdBy) return r.id;
     }

@@ -13,6 +13,7 @@ import { formatPorts, joinsNetworks, portsMap } from './network';
 import { pidAlive } from './runc';
 import { restoreIfRebooted } from './restore';
 import type { ContainerRecord, ContainerState, ContainerStatus } from './types';
+import { compareText } from '../../lib/core/canonical';
 
 /**
  * The queries of containers: `ps` (Docker's rows, filters and order), `inspect` (Docker-like
@@ -35,6 +36,8 @@ export interface ContainerSummary {
   readonly sizeRw?: number;
   /** Bytes of its image and its changes (Docker's SizeRootFs), when the listing asked for sizes. */
   readonly sizeRootFs?: number;
+  /** The record the row was made from (read once per listing). */
+  readonly record: ContainerRecord;
 }
 
 /** `ps --filter`: different keys must all match, values of one key any (label: all). */
@@ -109,10 +112,10 @@ export async function listContainers(ctx: ContainerContext, all = false, filters
     if (!everyState && state.Status !== 'running' && state.Status !== 'paused' && state.Status !== 'restarting') continue;
     // As Docker: a name that no longer means the container's image (untagged, moved) shows as its id.
     const image = imageIdOf(r.Config.Image) === r.ImageId ? r.Config.Image : r.ImageId.replace(/^sha256:/, '').slice(0, 12);
-    const row: ContainerSummary = { id: r.Id, name: r.Name, image, command: [r.Path, ...r.Args].join(' '), created: r.Created, status: statusText(state), state, labels: r.Config.Labels, ports: state.Status === 'running' || state.Status === 'paused' ? formatPorts(r, portsOf(r.Id)) : '' };
+    const row: ContainerSummary = { id: r.Id, name: r.Name, image, command: [r.Path, ...r.Args].join(' '), created: r.Created, status: statusText(state), state, labels: r.Config.Labels, ports: state.Status === 'running' || state.Status === 'paused' ? formatPorts(r, portsOf(r.Id)) : '', record: r };
     if (matchContainer(row, filters)) rows.push(row);
   }
-  rows.sort((a, b) => b.created.localeCompare(a.created));
+  rows.sort((a, b) => compareText(b.created, a.created));
   return opts.size ? Promise.all(rows.map((r) => withSizes(ctx, r))) : rows;
 }
 

@@ -3,29 +3,24 @@ import type { RuntimeConfig } from '../config';
 import { recordImageEvent } from '../events';
 import type { ImageRecord } from '../images/store';
 import { bindContext, ContainerContext } from './context';
-import { createContainer, CreateOptions } from './create';
-import { detachedExecExited, ensureRunning, execInContainer, ExecOptions, ExecResult } from './exec';
+import type * as Create from './create';
+import type { CreateOptions } from './create';
+import type * as Exec from './exec';
+import type { ExecOptions, ExecResult } from './exec';
 import { currentState } from './exit';
-import { commitContainer, CommitContainerOptions } from './files';
-import { runHealthcheck, statsStream, StatsStreamOptions, topContainer, TopResult } from './health-stats';
-import {
-  exited,
-  killContainer,
-  pauseContainer,
-  removeContainer,
-  removeIfExists,
-  renameContainer,
-  restartContainer,
-  stopContainer,
-  unpauseContainer,
-  updateContainer,
-  waitContainer,
-} from './lifecycle';
-import { followLog, LogDriver, LogLine } from './logs';
-import { connectContainer, disconnectContainer, publishedPorts } from './network-files';
-import { logDriverOf, readContainerLogs, ReadLogsOptions, syncContainerJsonLog } from './output';
+import type * as Files from './files';
+import type { CommitContainerOptions } from './files';
+import type * as HealthStats from './health-stats';
+import type { StatsStreamOptions, TopResult } from './health-stats';
+import type * as Lifecycle from './lifecycle';
+import type * as Logs from './logs';
+import type { LogDriver, LogLine } from './logs';
+import type * as NetworkFiles from './network-files';
+import type * as Output from './output';
+import type { ReadLogsOptions } from './output';
 import { ContainerListFilters, ContainerSummary, inspectContainer, listContainers } from './query';
-import { restoreIfRebooted, startContainer, StartHooks } from './start';
+import type * as Start from './start';
+import type { StartHooks } from './start';
 import type { StatsRow } from './stats';
 import type { ContainerRecord, ContainerState, HealthState, RestartPolicyName } from './types';
 
@@ -35,6 +30,20 @@ export type { StartHooks } from './start';
 
 /** How `exec` runs a command (Docker's exec options); each stream is a stream, 'inherit' (this process's) or none. */
 export type ExecRequest = ExecOptions;
+
+// The parts are loaded on first use: a listing (`ps`, an apply's observation) needs only the
+// context, query.ts and exit.ts, and pays for nothing else (~12 ms of modules).
+const part = {
+  create: () => require('./create') as typeof Create,
+  exec: () => require('./exec') as typeof Exec,
+  files: () => require('./files') as typeof Files,
+  healthStats: () => require('./health-stats') as typeof HealthStats,
+  lifecycle: () => require('./lifecycle') as typeof Lifecycle,
+  logs: () => require('./logs') as typeof Logs,
+  networkFiles: () => require('./network-files') as typeof NetworkFiles,
+  output: () => require('./output') as typeof Output,
+  start: () => require('./start') as typeof Start,
+};
 
 /**
  * The containers half of the built-in runtime, as one facade over its parts: create.ts,
@@ -98,7 +107,7 @@ export class ContainerService {
 
   /** The log driver of a container (`none` has nothing to read). */
   public logDriver(id: string): LogDriver {
-    return logDriverOf(this.ctx, id);
+    return part.output().logDriverOf(this.ctx, id);
   }
 
   /** Where Docker's json-file log of a `--log-driver json-file` container is: `<container dir>/<id>-json.log`. */
@@ -108,18 +117,18 @@ export class ContainerService {
 
   /** Brings a json-file container's `<id>-json.log` up to date with conmon's log. */
   public syncJsonLog(id: string): void {
-    syncContainerJsonLog(this.ctx, id);
+    part.output().syncContainerJsonLog(this.ctx, id);
   }
 
   /** `logs`: the container's output lines that `opts` picks, then (`follow`) new ones while it runs. */
   public logs(nameOrId: string, opts: ReadLogsOptions, onLine: (line: LogLine) => void): Promise<void> {
-    return readContainerLogs(this.ctx, nameOrId, opts, onLine);
+    return part.output().readContainerLogs(this.ctx, nameOrId, opts, onLine);
   }
 
   // --- lifecycle ------------------------------------------------------------------------------
 
   public create(opts: CreateOptions): Promise<ContainerRecord> {
-    return createContainer(this.ctx, opts);
+    return part.create().createContainer(this.ctx, opts);
   }
 
   /**
@@ -127,7 +136,7 @@ export class ContainerService {
    * process that waits for the exit and records it itself (a foreground `run`, `start -a`).
    */
   public start(nameOrId: string, opts: { attachedBy?: number } & StartHooks = {}): Promise<void> {
-    return startContainer(this.ctx, nameOrId, opts);
+    return part.start().startContainer(this.ctx, nameOrId, opts);
   }
 
   /**
@@ -157,7 +166,7 @@ export class ContainerService {
       code = c;
       finished = true;
     });
-    await followLog(this.logPath(id), 0, onLine, () => finished);
+    await part.logs().followLog(this.logPath(id), 0, onLine, () => finished);
     await waiting;
     await this.removeIfAutoRemove(id);
     return code;
@@ -165,40 +174,40 @@ export class ContainerService {
 
   /** Removes an `--rm` container that exited (after an attached run, whose CLI holds the exit); others stay. */
   public async removeIfAutoRemove(id: string): Promise<void> {
-    if (this.tryRecord(id)?.HostConfig.AutoRemove) await removeIfExists(this.ctx, id);
+    if (this.tryRecord(id)?.HostConfig.AutoRemove) await part.lifecycle().removeIfExists(this.ctx, id);
   }
 
   /** Sends STOPSIGNAL, waits up to `timeout` seconds, then SIGKILL; resolves once it has exited. */
   public stop(nameOrId: string, timeout?: number): Promise<void> {
-    return stopContainer(this.ctx, nameOrId, timeout);
+    return part.lifecycle().stopContainer(this.ctx, nameOrId, timeout);
   }
 
   /** Sends a signal (default SIGKILL); a container waiting to restart stays exited. */
   public kill(nameOrId: string, signal = 'KILL'): Promise<void> {
-    return killContainer(this.ctx, nameOrId, signal);
+    return part.lifecycle().killContainer(this.ctx, nameOrId, signal);
   }
 
   public restart(nameOrId: string, timeout?: number): Promise<void> {
-    return restartContainer(this.ctx, nameOrId, timeout);
+    return part.lifecycle().restartContainer(this.ctx, nameOrId, timeout);
   }
 
   /** Waits until the container is not running (nor restarting) and returns its exit code. */
   public wait(nameOrId: string): Promise<number> {
-    return waitContainer(this.ctx, nameOrId);
+    return part.lifecycle().waitContainer(this.ctx, nameOrId);
   }
 
   /** Removes a container (`force` stops it first; `volumes` removes its anonymous volumes). */
   public remove(nameOrId: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
-    return removeContainer(this.ctx, nameOrId, opts);
+    return part.lifecycle().removeContainer(this.ctx, nameOrId, opts);
   }
 
   /** `rm -f -v` of an auto-removed container, unless someone (its exit command) removed it first. */
   public removeIfExists(id: string): Promise<void> {
-    return removeIfExists(this.ctx, id);
+    return part.lifecycle().removeIfExists(this.ctx, id);
   }
 
   public rename(nameOrId: string, newName: string): Promise<void> {
-    return renameContainer(this.ctx, nameOrId, newName);
+    return part.lifecycle().renameContainer(this.ctx, nameOrId, newName);
   }
 
   /**
@@ -209,37 +218,37 @@ export class ContainerService {
     nameOrId: string,
     change: { restart?: { name: RestartPolicyName; maxRetries?: number }; memory?: number; nanoCpus?: number; pidsLimit?: number; labels?: { readonly [k: string]: string } },
   ): Promise<void> {
-    return updateContainer(this.ctx, nameOrId, change);
+    return part.lifecycle().updateContainer(this.ctx, nameOrId, change);
   }
 
   public pause(nameOrId: string): Promise<void> {
-    return pauseContainer(this.ctx, nameOrId);
+    return part.lifecycle().pauseContainer(this.ctx, nameOrId);
   }
 
   public unpause(nameOrId: string): Promise<void> {
-    return unpauseContainer(this.ctx, nameOrId);
+    return part.lifecycle().unpauseContainer(this.ctx, nameOrId);
   }
 
   /** After a reboot: marks the containers that ran exited and starts again those whose policy says so. */
   public restoreIfRebooted(force = false): Promise<string[]> {
-    return restoreIfRebooted(this.ctx, force);
+    return part.start().restoreIfRebooted(this.ctx, force);
   }
 
   // --- the engine's callbacks (runtime/hook.ts) -----------------------------------------------
 
   /** conmon's exit command: record the exit, then restart (after the back-off) or remove. */
   public exited(id: string): Promise<void> {
-    return exited(this.ctx, id);
+    return part.lifecycle().exited(this.ctx, id);
   }
 
   /** A detached exec ended (its conmon's exit command): records Docker's `exec_die`. */
   public detachedExecExited(id: string, execId: string): void {
-    detachedExecExited(this.ctx, id, execId);
+    part.exec().detachedExecExited(this.ctx, id, execId);
   }
 
   /** Runs the container's healthcheck once and records the result; returns the new health. */
   public runHealthcheck(nameOrId: string): Promise<HealthState> {
-    return runHealthcheck(this.ctx, nameOrId);
+    return part.healthStats().runHealthcheck(this.ctx, nameOrId);
   }
 
   // --- queries --------------------------------------------------------------------------------
@@ -259,29 +268,29 @@ export class ContainerService {
 
   /** `runtime port`: the published ports of a running container. */
   public ports(nameOrId: string): Promise<Array<{ container: string; host: string }>> {
-    return publishedPorts(this.ctx, nameOrId);
+    return part.networkFiles().publishedPorts(this.ctx, nameOrId);
   }
 
   /** `top`: the container's processes as `ps PS_ARGS` shows them (default `-ef`). */
   public top(nameOrId: string, psArgs: readonly string[] = []): Promise<TopResult> {
-    return topContainer(this.ctx, nameOrId, psArgs);
+    return part.healthStats().topContainer(this.ctx, nameOrId, psArgs);
   }
 
   /** `stats`: a reading of each container (see health-stats.ts statsStream). */
   public stats(names: readonly string[], opts: StatsStreamOptions = {}): AsyncGenerator<Array<{ readonly id: string; readonly row: StatsRow }>> {
-    return statsStream(this.ctx, names, opts);
+    return part.healthStats().statsStream(this.ctx, names, opts);
   }
 
   // --- networks -------------------------------------------------------------------------------
 
   /** `network connect`: joins one more network, at once when running, else from the next start. */
   public connect(network: string, nameOrId: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
-    return connectContainer(this.ctx, network, nameOrId, opts);
+    return part.networkFiles().connectContainer(this.ctx, network, nameOrId, opts);
   }
 
   /** `network disconnect`: leaves a network (the next one becomes the primary, or none). */
   public disconnect(network: string, nameOrId: string): Promise<void> {
-    return disconnectContainer(this.ctx, network, nameOrId);
+    return part.networkFiles().disconnectContainer(this.ctx, network, nameOrId);
   }
 
   // --- exec and commit ------------------------------------------------------------------------
@@ -291,12 +300,12 @@ export class ContainerService {
    * events): resolves with its exit code once it ended, or once it started with `detach`.
    */
   public exec(nameOrId: string, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    return execInContainer(this.ctx, nameOrId, argv, opts);
+    return part.exec().execInContainer(this.ctx, nameOrId, argv, opts);
   }
 
   /** The id of a container that can take an exec now (running, not paused), or Docker's refusal. */
   public ensureRunning(nameOrId: string): string {
-    return ensureRunning(this.ctx, nameOrId);
+    return part.exec().ensureRunning(this.ctx, nameOrId);
   }
 
   /**
@@ -306,7 +315,7 @@ export class ContainerService {
   public commit(nameOrId: string, opts: CommitContainerOptions = {}): Promise<ImageRecord> {
     const record = this.record(this.resolve(nameOrId));
     const ref = opts.ref !== undefined ? familiarReference(parseReference(opts.ref)) : '';
-    return commitContainer(this, nameOrId, opts, (image) => {
+    return part.files().commitContainer(this, nameOrId, opts, (image) => {
       if (ref) recordImageEvent(this.ctx.config.root, 'tag', image.id, ref, this.ctx.images.config(image).config?.Labels);
       this.ctx.event('commit', record, { comment: opts.message ?? '', imageID: image.id, imageRef: ref });
     });

@@ -10,6 +10,7 @@ import { digestHex, parseDigest } from '../../lib/core/digest';
 import { IngestArea } from './ingest';
 import { DigestMismatchError, chainIds, layerSize, unpackLayer } from './layers';
 import type { ImageConfig, ImageManifest } from './types';
+import { compareText } from '../../lib/core/canonical';
 
 /**
  * The image store of the built-in runtime.
@@ -93,7 +94,7 @@ function findImage(images: IndexFile['images'], nameOrId: string): ImageRecord |
 
 /** As `list` orders images: newest first. */
 function newestFirst(a: ImageRecord, b: ImageRecord): number {
-  return b.created.localeCompare(a.created) || a.id.localeCompare(b.id);
+  return compareText(b.created, a.created) || compareText(a.id, b.id);
 }
 
 /**

@@ -466,7 +466,7 @@ export function registerContainerCommands(runtime: Command): void {
       if (o.quiet && o.format === undefined) format = '{{.ID}}';
       // As Docker's client: sizes are asked for with -s, or when the template reads .Size (json . does).
       let sizeRead = false;
-      const render = (rows: Containers.ContainerSummary[]) => renderFormatted(format, rows.map((r) => psContext(svc, r, o.trunc, () => (sizeRead = true))), PS_HEADERS);
+      const render = (rows: Containers.ContainerSummary[]) => renderFormatted(format, rows.map((r) => psContext(r, o.trunc, () => (sizeRead = true))), PS_HEADERS);
       let text = render(await list(!!o.size));
       if (sizeRead && !o.size) text = render(await list(true));
       out(text);
@@ -661,8 +661,8 @@ function ellipsis(s: string, max: number): string {
 }
 
 /** One container as Docker's `ps` templates see it (its fields, sorted as `{{json .}}` prints them). */
-function psContext(svc: Containers.ContainerService, r: Containers.ContainerSummary, trunc: boolean, sizeRead: () => void): object {
-  const record = svc.tryRecord(r.id);
+function psContext(r: Containers.ContainerSummary, trunc: boolean, sizeRead: () => void): object {
+  const record = r.record;
   const labels = Object.keys(r.labels ?? {}).sort();
   const mounts = (record?.Mounts ?? []).filter((m) => m.Type !== 'tmpfs');
   const networks = record ? (['host', 'none'].includes(record.HostConfig.NetworkMode) ? [record.HostConfig.NetworkMode] : Object.keys(record.EndpointsConfig ?? {}).sort()) : [];

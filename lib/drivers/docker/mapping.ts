@@ -21,6 +21,7 @@
 import type { ContainerSpec, Healthcheck, Mount, NetworkSpec, PortMapping, VolumeSpec } from '../../plan/types';
 import { ContainerInspectShape, ImageConfigShape, imageDefaults, observedContainerSpec, requestNetworkMode, volumeMountsOf } from '../observed';
 import type { ContainerCreateRequest, ContainerFile, ContainerStatus, ContainerUpdate, DriverCapabilities, ImageDefaults, ObservedContainer } from '../types';
+import { compareText } from '../../core/canonical';
 
 // --- the Engine API's shapes (just the fields the driver reads or writes) --------------------
 
@@ -402,7 +403,7 @@ export function toObservedContainer(raw: DockerContainerInspect, image: ImageCon
       }
     }
   }
-  ports.sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol) || a.hostIp.localeCompare(b.hostIp));
+  ports.sort((a, b) => a.containerPort - b.containerPort || compareText(a.protocol, b.protocol) || compareText(a.hostIp, b.hostIp));
   const health = running && state.Health && state.Health.Status !== 'none' ? state.Health.Status : undefined;
   return {
     id: c.Id,
