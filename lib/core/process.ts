@@ -28,10 +28,16 @@ export function pidAlive(pid: number): boolean {
  * uniquely even after its pid is reused; undefined when it is gone or a zombie.
  */
 export function processIdentity(pid: number): string | undefined {
+  // This process's own never changes (every lock it takes writes it).
+  if (pid === process.pid && ownIdentity !== undefined) return ownIdentity;
   const fields = statFields(pid);
   if (!fields || fields[0] === 'Z' || fields[0] === 'X' || fields[0] === 'x') return undefined;
-  return `${pid} ${fields[19]}`;
+  const identity = `${pid} ${fields[19]}`;
+  if (pid === process.pid) ownIdentity = identity;
+  return identity;
 }
+
+let ownIdentity: string | undefined;
 
 /** True when `identity` (from processIdentity) still names a live process. */
 export function identityAlive(identity: string): boolean {

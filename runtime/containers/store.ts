@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
 import { checkName } from '../../lib/core/names';
-import { readJsonIfExists, withLock, writeJsonAtomic } from '../util/files';
+import { JsonFileCache, readJsonIfExists, withLock, writeJsonAtomic } from '../util/files';
 import type { RuntimeConfig } from '../config';
 import type { ImageUser, ImageUsers } from '../images/store';
 import { pidAlive } from '../../lib/core/process';
@@ -25,6 +25,8 @@ import type { ContainerRecord, ContainerState } from './types';
 export class ContainerStore {
   public readonly dir: string;
   public readonly runDir: string;
+  /** Records read before, read again only when rewritten: creating, starting or resolving scans every record. */
+  private readonly recordFiles = new JsonFileCache<ContainerRecord>();
 
   constructor(root: string, runRoot: string) {
     this.dir = path.join(root, 'containers');
@@ -60,14 +62,15 @@ export class ContainerStore {
     return fs.readdirSync(this.dir).filter((f) => /^[0-9a-f]{64}$/.test(f) && fs.existsSync(path.join(this.dir, f, 'config.json')));
   }
 
+  /** The record of container `id` (frozen: shared with every other reader; change a copy and write it). */
   public record(id: string): ContainerRecord {
-    const r = readJsonIfExists<ContainerRecord>(path.join(this.dir, id, 'config.json'));
+    const r = this.tryRecord(id);
     if (!r) throw new NotFoundError(`No such container: ${id}`);
     return r;
   }
 
   public tryRecord(id: string): ContainerRecord | undefined {
-    return readJsonIfExists<ContainerRecord>(path.join(this.dir, id, 'config.json'));
+    return this.recordFiles.read(path.join(this.dir, id, 'config.json'));
   }
 
   public state(id: string): ContainerState {
@@ -75,9 +78,12 @@ export class ContainerStore {
   }
 
   public records(): ContainerRecord[] {
-    return this.ids()
-      .map((id) => this.tryRecord(id))
-      .filter((r): r is ContainerRecord => r !== undefined);
+    const out: ContainerRecord[] = [];
+    for (const f of fs.readdirSync(this.dir)) {
+      const r = /^[0-9a-f]{64}$/.test(f) ? this.tryRecord(f) : undefined;
+      if (r) out.push(r);
+    }
+    return out;
   }
 
   /** The id of the container named `nameOrId` (a name, a full id or a unique id prefix), as Docker resolves it. */

@@ -66,8 +66,11 @@ export class SubnetRegistry {
     return withLock(lockPath, fn, { busy: `the host's subnet registry is locked by another cdk-docker command (${lockPath}); retry when it has finished` });
   }
 
-  /** The live claims, stale ones deleted on the way. Call it under `locked`. */
-  public liveClaims(): LiveClaim[] {
+  /**
+   * The live claims, stale ones deleted on the way (under `locked` only). With `prune: false`,
+   * nothing is deleted and no lock is needed: claims are written atomically.
+   */
+  public liveClaims(opts: { readonly prune?: boolean } = {}): LiveClaim[] {
     let entries: string[];
     try {
       entries = fs.readdirSync(this.dir);
@@ -83,7 +86,7 @@ export class SubnetRegistry {
       const claim = readClaim(file, `${m[1]}/${m[2]}`);
       if (claim === 'unreadable') continue;
       if (claim && isLive(claim)) out.push(claim);
-      else fs.rmSync(file, { force: true });
+      else if (opts.prune !== false) fs.rmSync(file, { force: true });
     }
     return out;
   }

@@ -6,7 +6,7 @@ import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } fr
 import { validateName } from '../../lib/core/names';
 import type { NetworkSettings } from '../config';
 import { recordEvent } from '../events';
-import { withLock, writeJsonAtomic } from '../util/files';
+import { JsonFileCache, withLock, writeJsonAtomic } from '../util/files';
 import { LabelFilters, anyOf, enumFilter, groupFilters, matchId, matchLabels, matchName } from '../util/filters';
 import {
   DEFAULT_POOL,
@@ -24,7 +24,7 @@ import {
   overlaps,
   parseCidr,
 } from './ipam';
-import { SubnetRegistry, otherRoots } from './registry';
+import { LiveClaim, SubnetRegistry, otherRoots } from './registry';
 import {
   AttachedContainers,
   BRIDGE_NAME_OPTION,
@@ -64,6 +64,14 @@ export class NetworkStore {
   public readonly root: string;
   private readonly attachedFn: AttachedContainers;
   private readonly registry: SubnetRegistry;
+  /** Records read before, read again only when rewritten: each container's start reads them all several times. */
+  private readonly recordFiles = new JsonFileCache<NetworkRecord>((text, file) => {
+    try {
+      return JSON.parse(text) as NetworkRecord;
+    } catch (e) {
+      throw new CdkDockerError(`network record ${file} is not valid JSON (${(e as Error).message}); move it away to drop that network`);
+    }
+  });
 
   /**
    * @param root the runtime's state root (`RuntimeConfig.root`)
@@ -159,19 +167,9 @@ export class NetworkStore {
     return out.sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
   }
 
+  /** A record (frozen, shared by every reader: change a copy and write it). */
   private readRecord(file: string): NetworkRecord | undefined {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
-    try {
-      return JSON.parse(text) as NetworkRecord;
-    } catch (e) {
-      throw new CdkDockerError(`network record ${file} is not valid JSON (${(e as Error).message}); move it away to drop that network`);
-    }
+    return this.recordFiles.read(file);
   }
 
   private write(r: NetworkRecord): void {
@@ -196,6 +194,9 @@ export class NetworkStore {
 
   /** Creates the default network `bridge` unless it exists. */
   public async ensureDefault(): Promise<NetworkRecord> {
+    // Made once per state root: the lock is taken only to make it (records are written atomically).
+    const made = this.readAll().find((r) => r.Name === DEFAULT_NETWORK);
+    if (made) return made;
     return this.locked(async () => {
       const existing = this.readAll().find((r) => r.Name === DEFAULT_NETWORK);
       if (existing) return existing;
@@ -342,9 +343,12 @@ export class NetworkStore {
     // a container joining bridges that exist needs no more than the claims.
     const toMake = networks.some((r) => !fs.existsSync(`/sys/class/net/${r.netavark.network_interface}`));
     const host = toMake ? await hostState() : undefined;
-    await this.registry.locked(() => {
-      const claims = this.registry.liveClaims();
+    // Refused or not, what the claims say is the same read with or without the lock; the lock is
+    // needed to claim (and to drop dead claims). A container joining networks that exist and are
+    // all claimed already takes no host-wide lock.
+    const unclaimed = (claims: readonly LiveClaim[]): NetworkRecord[] => {
       const others = otherRoots(claims, this.root);
+      const missing: NetworkRecord[] = [];
       for (const r of networks) {
         const subnet = parseCidr(r.IPAM.Config[0].Subnet, 'subnet', false);
         const bridge = r.netavark.network_interface;
@@ -364,9 +368,13 @@ export class NetworkStore {
             throw new ConflictError(`cannot start container ${container} on network "${r.Name}": its subnet ${formatCidr(subnet)} is in use on the host: ${holds}; ${free} or ${fix}`);
           }
         }
-        const mine = claims.find((c) => c.root === this.root && c.networkId === r.Id);
-        if (!mine) this.registry.claim(this.root, r);
+        if (!claims.some((c) => c.root === this.root && c.networkId === r.Id)) missing.push(r);
       }
+      return missing;
+    };
+    if (!host && unclaimed(this.registry.liveClaims({ prune: false })).length === 0) return;
+    await this.registry.locked(() => {
+      for (const r of unclaimed(this.registry.liveClaims())) this.registry.claim(this.root, r);
     });
   }
 

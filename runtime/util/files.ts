@@ -40,6 +40,51 @@ export function readJsonIfExists<T>(file: string): T | undefined {
   }
 }
 
+/**
+ * Parsed JSON files kept between reads in one process, each read again only when its file is
+ * another (inode, mtime, size): a file rewritten with writeJsonAtomic is a new inode. For stores
+ * whose every command scans all their records (a container's create checks every name). What
+ * it returns is frozen, shared by every caller: copy to change (as writeRecord callers do).
+ */
+export class JsonFileCache<T> {
+  private readonly entries = new Map<string, { readonly key: string; readonly value: T }>();
+
+  /** `parse` turns a file's text into its value (and says what is wrong with a bad one). */
+  constructor(private readonly parse: (text: string, file: string) => T = (text) => JSON.parse(text) as T) {}
+
+  /** The file's content, undefined when there is none. */
+  public read(file: string): T | undefined {
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    if (!st) {
+      this.entries.delete(file);
+      return undefined;
+    }
+    const key = `${st.ino}:${st.mtimeMs}:${st.size}`;
+    const hit = this.entries.get(file);
+    if (hit?.key === key) return hit.value;
+    // Replaced between the stat and the read: the next read sees another key and reads again.
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.entries.delete(file);
+      return undefined;
+    }
+    const value = deepFreeze(this.parse(text, file));
+    this.entries.set(file, { key, value });
+    return value;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}
+
 /** The locks this async context holds, so a holder can call code that takes the same lock. */
 const held = new AsyncLocalStorage<ReadonlySet<string>>();
 
@@ -132,11 +177,15 @@ async function lockAndRun<T>(lockPath: string, fn: () => Promise<T> | T, options
     }
   }
   const owner = path.join(lockPath, OWNER);
-  // Atomically: a reader sees the whole note or none, never a torn pid. Writing it changes the
-  // lock directory's mtime, which proper-lockfile checks as its own when it refreshes the lock
-  // (every staleMs / 2): put it back, or a lock held that long is "compromised" and the process dies.
+  // One write of a few bytes into the new lock's own new file: a reader sees it empty or whole
+  // (and readNote takes a note without its final newline for none). Not a temporary file and a
+  // rename: every file made and deleted costs the next ones made (ext4 without a journal scans
+  // the recently deleted inodes of the group on each allocation), and an apply takes hundreds
+  // of locks. Writing it changes the lock directory's mtime, which proper-lockfile checks as its
+  // own when it refreshes the lock (every staleMs / 2): put it back, or a lock held that long is
+  // "compromised" and the process dies.
   const { atime, mtime } = fs.statSync(lockPath);
-  writeFileAtomic(owner, `${processIdentity(process.pid) ?? String(process.pid)}\n${os.hostname()} ${new Date().toISOString()}\n`, 0o644);
+  fs.writeFileSync(owner, `${processIdentity(process.pid) ?? String(process.pid)}\n${os.hostname()} ${new Date().toISOString()}\n`, { mode: 0o644, flag: 'wx' });
   fs.utimesSync(lockPath, atime, mtime);
   try {
     return await held.run(new Set([...(mine ?? []), lockPath]), fn);
@@ -150,8 +199,10 @@ const LOCK_WAIT_MS = 100_000;
 
 /** The holder named in a lock's note, if it can be read. */
 export function lockHolder(lockPath: string): LockHolder | undefined {
+  const note = readNote(lockPath);
+  if (note === undefined) return undefined;
   try {
-    const [ident, where = ''] = fs.readFileSync(path.join(lockPath, OWNER), 'utf8').split('\n');
+    const [ident, where = ''] = note.split('\n');
     const [host = '?', since = '?'] = where.split(' ');
     const pid = Number(ident.split(' ')[0]);
     return Number.isInteger(pid) && pid > 0 ? { pid, host, since } : undefined;
@@ -204,9 +255,11 @@ function takeOverDeadLock(lockPath: string, staleMs: number): boolean {
   return true;
 }
 
+/** A lock's note, whole (ending in a newline: the one write that makes it may not have happened yet). */
 function readNote(lockPath: string): string | undefined {
   try {
-    return fs.readFileSync(path.join(lockPath, OWNER), 'utf8');
+    const note = fs.readFileSync(path.join(lockPath, OWNER), 'utf8');
+    return note.endsWith('\n') ? note : undefined;
   } catch {
     return undefined;
   }
