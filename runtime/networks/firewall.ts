@@ -85,6 +85,15 @@ export function networkHash(name: string): string {
   return createHash('sha512').update(name).digest('hex').toUpperCase().slice(0, 13);
 }
 
+/**
+ * Every chain netavark 1.4 makes for networks `names` (and the shared ones): the no-op iptables
+ * lists them when netavark asks whether a chain exists, so it runs no `-N` for them.
+ */
+export function netavarkChains(names: readonly string[]): string[] {
+  const own = names.flatMap((n) => [`NETAVARK-${networkHash(n)}`, `NETAVARK-DN-${networkHash(n)}`]);
+  return [ISOLATION_1, ISOLATION_2, FORWARD_CHAIN, HOSTPORT_SETMARK, HOSTPORT_MASQ, HOSTPORT_DNAT, ...own];
+}
+
 function ipv4Subnets(network: FirewallNetwork): string[] {
   return network.subnets.map((s) => s.subnet).filter((s) => !s.includes(':'));
 }

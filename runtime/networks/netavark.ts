@@ -422,7 +422,8 @@ export class Netavark {
     const args = ['--config', this.configDir, '--rootless', 'false', ...(aardvark ? ['--aardvark-binary', aardvark] : []), command, netnsPath];
     return new Promise((resolve, reject) => {
       // aardvark-dns, started by netavark, must not inherit our pipes: it outlives the call.
-      const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: netavarkEnv(this.env) });
+      const networks = Object.keys((JSON.parse(input) as { network_info?: object }).network_info ?? {});
+      const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: netavarkEnv(this.env, networks, command) });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -473,11 +474,18 @@ export class Netavark {
 
 /**
  * netavark's environment: `env` with `firewall.noFirewallPath()` first on PATH, so that its
- * iptables calls change nothing (the firewall is written around it), and NETAVARK_FW=iptables so
- * that a running firewalld does not take that part over.
+ * iptables calls change nothing (the firewall is written around it), NETAVARK_FW=iptables so
+ * that a running firewalld does not take that part over, and for that iptables: the chains of
+ * `networks` (netavark names) to list as made, and the command (a teardown finds no rule).
  */
-export function netavarkEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...env, PATH: [firewall.noFirewallPath(), env.PATH].filter(Boolean).join(':'), NETAVARK_FW: 'iptables' };
+export function netavarkEnv(env: NodeJS.ProcessEnv, networks: readonly string[] = [], command: 'setup' | 'teardown' = 'setup'): NodeJS.ProcessEnv {
+  return {
+    ...env,
+    PATH: [firewall.noFirewallPath(), env.PATH].filter(Boolean).join(':'),
+    NETAVARK_FW: 'iptables',
+    CDK_DOCKER_NETAVARK_CHAINS: firewall.netavarkChains(networks).join(' '),
+    CDK_DOCKER_NETAVARK_COMMAND: command,
+  };
 }
 
 /** stderr without netavark's "failed to connect to syslog" noise. */

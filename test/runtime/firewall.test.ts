@@ -45,8 +45,11 @@ function ours(): string[] {
   return saved().split('\n').filter((l) => keys.some((k) => l.includes(k)));
 }
 
-/** Runs netavark itself: with the real iptables, or (`asRuntime`) as the runtime runs it. */
-function netavark(command: 'setup' | 'teardown', asRuntime: boolean): void {
+/**
+ * Runs netavark itself: with the real iptables, or (`asRuntime`) as the runtime runs it. With
+ * `logTo`, each call netavark makes to the runtime's no-op iptables is appended to that file.
+ */
+function netavark(command: 'setup' | 'teardown', asRuntime: boolean, logTo?: string): void {
   const input = JSON.stringify({
     container_id: containerId,
     container_name: `fw-${tag}`,
@@ -56,11 +59,16 @@ function netavark(command: 'setup' | 'teardown', asRuntime: boolean): void {
   });
   const config = path.join(work, 'run', 'networks');
   fs.mkdirSync(config, { recursive: true });
-  const r = spawnSync(findHelper('netavark')!, ['--config', config, '--rootless', 'false', '--aardvark-binary', findHelper('aardvark-dns')!, command, `/run/netns/${ns}`], {
-    input,
-    encoding: 'utf8',
-    env: asRuntime ? netavarkEnv(process.env) : { ...process.env, NETAVARK_FW: 'iptables' },
-  });
+  let env = asRuntime ? netavarkEnv(process.env, [record.netavark.name], command) : { ...process.env, NETAVARK_FW: 'iptables' };
+  if (logTo) {
+    const dir = path.join(work, 'log-iptables');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const name of ['iptables', 'ip6tables']) {
+      fs.writeFileSync(path.join(dir, name), `#!/bin/sh\necho "$*" >> ${logTo}\nexec ${path.join(firewall.noFirewallPath(), name)} "$@"\n`, { mode: 0o755 });
+    }
+    env = { ...env, PATH: `${dir}:${env.PATH}` };
+  }
+  const r = spawnSync(findHelper('netavark')!, ['--config', config, '--rootless', 'false', '--aardvark-binary', findHelper('aardvark-dns')!, command, `/run/netns/${ns}`], { input, encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`netavark ${command}: ${r.stdout}${r.stderr}`);
 }
 
@@ -120,13 +128,23 @@ test('the rules are netavark 1.4\'s own, line for line, and each of the two remo
   expect(ours()).toEqual([]);
 });
 
-test('netavark run as the runtime runs it writes no iptables rule', async () => {
+test('netavark run as the runtime runs it writes no iptables rule, and asks its iptables no more than it must', async () => {
   expect(ours()).toEqual([]);
-  netavark('setup', true);
+  const log = path.join(work, 'iptables-calls.log');
+  netavark('setup', true, log);
   expect(JSON.parse(sh('ip', ['-j', '-n', ns, 'addr', 'show', 'eth0']))[0].addr_info.map((a: { local: string }) => a.local)).toContain(ip);
   expect(ours()).toEqual([]);
-  netavark('teardown', true);
+  const setup = fs.readFileSync(log, 'utf8').trim().split('\n');
+  fs.rmSync(log);
+  netavark('teardown', true, log);
   expect(ours()).toEqual([]);
+  const teardown = fs.readFileSync(log, 'utf8').trim().split('\n');
+  // Told that its chains exist, netavark makes none; told in a teardown that its rules are not
+  // there, it deletes none. What is left: the version, the listings and the checks.
+  const verb = (l: string) => l.split(' ')[2] ?? l;
+  expect(setup.filter((l) => ['-N', '-A', '-I', '-D', '-X'].includes(verb(l)))).toEqual([]);
+  expect(setup.filter((l) => verb(l) === '-C').length).toBeGreaterThanOrEqual(10);
+  expect(teardown.filter((l) => ['-N', '-A', '-I', '-D'].includes(verb(l)))).toEqual([]);
 });
 
 test('a container\'s ports go with it; the network\'s rules stay until it is complete', async () => {
