@@ -20,6 +20,7 @@ export function writeJsonAtomic(file: string, data: unknown, mode = 0o600): void
 
 /** Writes `content` to `file` atomically. */
 export function writeFileAtomic(file: string, content: string | Buffer, mode = 0o600): void {
+  cachedFiles.delete(file);
   const tmp = `${file}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`;
   try {
     fs.writeFileSync(tmp, content, { mode });
@@ -42,12 +43,16 @@ export function readJsonIfExists<T>(file: string): T | undefined {
 
 /**
  * Parsed JSON files kept between reads in one process, each read again only when its file is
- * another (inode, mtime, size): a file rewritten with writeJsonAtomic is a new inode. For stores
- * whose every command scans all their records (a container's create checks every name). What
- * it returns is frozen, shared by every caller: copy to change (as writeRecord callers do).
+ * another (inode, mtime, ctime, size): writeJsonAtomic makes a new inode, and forgets what this
+ * process kept of the file. (Timestamps are as coarse as the kernel's tick and a freed inode
+ * number can come back: another process would have to replace a file twice within one tick,
+ * the second time with the first inode's number and the same size, for a stale read; this
+ * process's own writes cannot cause one.) For stores whose every command scans all their
+ * records (a container's create checks every name). What it returns is frozen and shared by
+ * every caller: copy to change (as the stores' writers do).
  */
 export class JsonFileCache<T> {
-  private readonly entries = new Map<string, { readonly key: string; readonly value: T }>();
+  private readonly entries = cachedFiles as Map<string, { readonly key: string; readonly value: T }>;
 
   /** `parse` turns a file's text into its value (and says what is wrong with a bad one). */
   constructor(private readonly parse: (text: string, file: string) => T = (text) => JSON.parse(text) as T) {}
@@ -59,7 +64,7 @@ export class JsonFileCache<T> {
       this.entries.delete(file);
       return undefined;
     }
-    const key = `${st.ino}:${st.mtimeMs}:${st.size}`;
+    const key = `${st.ino}:${st.mtimeMs}:${st.ctimeMs}:${st.size}`;
     const hit = this.entries.get(file);
     if (hit?.key === key) return hit.value;
     // Replaced between the stat and the read: the next read sees another key and reads again.
@@ -76,6 +81,9 @@ export class JsonFileCache<T> {
     return value;
   }
 }
+
+/** What every JsonFileCache of this process holds, by file (a file is read by one kind of cache). */
+const cachedFiles = new Map<string, { readonly key: string; readonly value: unknown }>();
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
