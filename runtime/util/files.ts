@@ -185,15 +185,13 @@ async function lockAndRun<T>(lockPath: string, fn: () => Promise<T> | T, options
     }
   }
   const owner = path.join(lockPath, OWNER);
-  // One write of a few bytes into the new lock's own new file: a reader sees it empty or whole
-  // (and readNote takes a note without its final newline for none). Not a temporary file and a
-  // rename: every file made and deleted costs the next ones made (ext4 without a journal scans
-  // the recently deleted inodes of the group on each allocation), and an apply takes hundreds
-  // of locks. Writing it changes the lock directory's mtime, which proper-lockfile checks as its
-  // own when it refreshes the lock (every staleMs / 2): put it back, or a lock held that long is
-  // "compromised" and the process dies.
+  // One write of a few bytes into a file of the lock just made: a reader sees it empty or whole
+  // (readNote takes a note without its final newline for none), so no temporary file and rename
+  // (an apply takes hundreds of locks). Writing it changes the lock directory's mtime, which
+  // proper-lockfile checks as its own when it refreshes the lock (every staleMs / 2): put it
+  // back, or a lock held that long is "compromised" and the process dies.
   const { atime, mtime } = fs.statSync(lockPath);
-  fs.writeFileSync(owner, `${processIdentity(process.pid) ?? String(process.pid)}\n${os.hostname()} ${new Date().toISOString()}\n`, { mode: 0o644, flag: 'wx' });
+  fs.writeFileSync(owner, `${processIdentity(process.pid) ?? String(process.pid)}\n${os.hostname()} ${new Date().toISOString()}\n`, { mode: 0o644 });
   fs.utimesSync(lockPath, atime, mtime);
   try {
     return await held.run(new Set([...(mine ?? []), lockPath]), fn);
