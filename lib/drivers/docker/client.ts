@@ -185,7 +185,7 @@ export interface DockerClientOptions {
 const STALL_PROBE_MS = 1_000;
 
 /** The two parts of undici the client uses: its connection Pool and its `request` API. */
-interface UndiciParts {
+export interface UndiciParts {
   readonly Pool: typeof Pool;
   readonly request: (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
 }
@@ -198,16 +198,19 @@ let undiciParts: UndiciParts | undefined;
  * undici has no `exports` map, so the files are reachable; should a release move them, the index serves.
  */
 function undici(): UndiciParts {
-  if (!undiciParts) {
-    try {
-      undiciParts = { Pool: require('undici/lib/dispatcher/pool') as typeof Pool, request: require('undici/lib/api/api-request') as UndiciParts['request'] };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
-      const { Pool: IndexPool } = require('undici') as typeof import('undici');
-      undiciParts = { Pool: IndexPool, request: IndexPool.prototype.request as UndiciParts['request'] };
-    }
-  }
+  undiciParts ??= loadUndici();
   return undiciParts;
+}
+
+/** The loading of `undici()`; `load` is `require`, a parameter for the test of the fallback. */
+export function loadUndici(load: (id: string) => unknown = require): UndiciParts {
+  try {
+    return { Pool: load('undici/lib/dispatcher/pool') as typeof Pool, request: load('undici/lib/api/api-request') as UndiciParts['request'] };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+    const { Pool: IndexPool } = load('undici') as typeof import('undici');
+    return { Pool: IndexPool, request: IndexPool.prototype.request as UndiciParts['request'] };
+  }
 }
 
 /** Compares two `major.minor` API versions. */
