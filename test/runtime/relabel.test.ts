@@ -40,4 +40,9 @@ test('a network\'s labels are replaced, its addresses stay; the default network\
   expect(await store.get(before.Id)).toEqual(after);
   await expect(store.setLabels('adopt-none', {})).rejects.toThrow(new NotFoundError('network adopt-none not found'));
   await expect(store.setLabels('bridge', {})).rejects.toThrow(new InvalidArgumentError("network bridge: the default network's labels cannot change"));
+  // Removed, the network's claim in the host's subnet registry goes with it (the default
+  // network's, which cannot be removed, is dead once afterEach deletes the root: dropped by the
+  // registry's next reader).
+  await store.remove('adopt-net');
+  expect(fs.readdirSync('/var/lib/cdk-docker-subnets')).not.toContain('10.192.77.0-24.json');
 });
