@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
 import { NetworkStore } from '../../runtime/networks';
+import { SUBNET_REGISTRY_DIR } from '../../runtime/networks/registry';
 import { VolumeStore } from '../../runtime/volumes';
 import { tempDir } from '../helpers/cli';
 
@@ -44,5 +45,5 @@ test('a network\'s labels are replaced, its addresses stay; the default network\
   // network's, which cannot be removed, is dead once afterEach deletes the root: dropped by the
   // registry's next reader).
   await store.remove('adopt-net');
-  expect(fs.readdirSync('/var/lib/cdk-docker-subnets')).not.toContain('10.192.77.0-24.json');
+  expect(fs.readdirSync(SUBNET_REGISTRY_DIR)).not.toContain('10.192.77.0-24.json');
 });
