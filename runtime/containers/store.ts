@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../lib/core/errors';
 import { checkName } from '../../lib/core/names';
-import { JsonFileCache, readJsonIfExists, withLock, writeJsonAtomic } from '../util/files';
+import { JsonFileCache, readJsonIfExists, removeCachedFile, withLock, writeJsonAtomic } from '../util/files';
 import type { RuntimeConfig } from '../config';
 import type { ImageUser, ImageUsers } from '../images/store';
 import { pidAlive } from '../../lib/core/process';
@@ -142,7 +142,7 @@ export class ContainerStore {
 
   /** Deletes a container's record and directories (the record first, so a crash leaves no half container). */
   public delete(id: string): void {
-    fs.rmSync(path.join(this.containerDir(id), 'config.json'), { force: true });
+    removeCachedFile(path.join(this.containerDir(id), 'config.json'));
     fs.rmSync(this.containerDir(id), { recursive: true, force: true });
     fs.rmSync(this.bundleDir(id), { recursive: true, force: true });
   }

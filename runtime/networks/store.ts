@@ -6,7 +6,7 @@ import { CdkDockerError, ConflictError, InvalidArgumentError, NotFoundError } fr
 import { validateName } from '../../lib/core/names';
 import type { NetworkSettings } from '../config';
 import { recordEvent } from '../events';
-import { JsonFileCache, withLock, writeJsonAtomic } from '../util/files';
+import { JsonFileCache, removeCachedFile, withLock, writeJsonAtomic } from '../util/files';
 import { LabelFilters, anyOf, enumFilter, groupFilters, matchId, matchLabels, matchName } from '../util/filters';
 import {
   DEFAULT_POOL,
@@ -323,7 +323,7 @@ export class NetworkStore {
     }
     await deleteLeftoverBridge(r.netavark.network_interface);
     await (require('./netavark') as typeof import('./netavark')).removeNetworkRules(r.Name, r.netavark);
-    fs.rmSync(path.join(this.dir, `${r.Id}${RECORD_SUFFIX}`), { force: true });
+    removeCachedFile(path.join(this.dir, `${r.Id}${RECORD_SUFFIX}`));
     recordEvent(path.dirname(this.dir), 'network', 'destroy', r.Id, { name: r.Name, type: 'bridge' });
     // The network is gone already: a claim left by a failed release is dropped by its next reader.
     await this.registry.release(this.root, r).catch(() => undefined);

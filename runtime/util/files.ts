@@ -85,6 +85,20 @@ export class JsonFileCache<T> {
 /** What every JsonFileCache of this process holds, by file (a file is read by one kind of cache). */
 const cachedFiles = new Map<string, { readonly key: string; readonly value: unknown }>();
 
+/**
+ * Deletes `file` (a record a JsonFileCache may hold) and what this process kept of it: a
+ * long-lived process (`watch`) would otherwise keep every removed container's record.
+ */
+export function removeCachedFile(file: string): void {
+  cachedFiles.delete(file);
+  fs.rmSync(file, { force: true });
+}
+
+/** Whether this process keeps `file`'s content (for the tests of the above). */
+export function isFileCached(file: string): boolean {
+  return cachedFiles.has(file);
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);

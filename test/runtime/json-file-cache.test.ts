@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JsonFileCache, writeJsonAtomic } from '../../runtime/util/files';
+import { isFileCached, JsonFileCache, removeCachedFile, writeJsonAtomic } from '../../runtime/util/files';
 import { removeTempDirs, tempDir } from '../helpers/cli';
 
 /**
@@ -42,6 +42,21 @@ test('a file is read once, and again after every rewrite, however quick', () => 
   } finally {
     readFileSync.mockRestore();
   }
+});
+
+test('a record removed through removeCachedFile is gone from the file system and from what the process keeps', () => {
+  const dir = tempDir('cdk-docker-json-cache-');
+  const file = path.join(dir, 'gone.json');
+  writeJsonAtomic(file, { n: 1 });
+  const cache = new JsonFileCache<{ n: number }>();
+  expect(cache.read(file)).toEqual({ n: 1 });
+  expect(isFileCached(file)).toBe(true);
+  removeCachedFile(file);
+  expect(fs.existsSync(file)).toBe(false);
+  expect(isFileCached(file)).toBe(false);
+  // A file of that name made again later (by another process) is read afresh.
+  fs.writeFileSync(file, JSON.stringify({ n: 2 }));
+  expect(cache.read(file)).toEqual({ n: 2 });
 });
 
 test('what it gives is frozen all the way down: a caller cannot change what the next one is given', () => {
