@@ -19,6 +19,7 @@ import type * as NetworkFiles from './network-files';
 import type * as Output from './output';
 import type { ReadLogsOptions } from './output';
 import { ContainerListFilters, ContainerSummary, inspectContainer, listContainers } from './query';
+import { restoreIfRebooted } from './restore';
 import type * as Start from './start';
 import type { StartHooks } from './start';
 import type { StatsRow } from './stats';
@@ -231,7 +232,7 @@ export class ContainerService {
 
   /** After a reboot: marks the containers that ran exited and starts again those whose policy says so. */
   public restoreIfRebooted(force = false): Promise<string[]> {
-    return part.start().restoreIfRebooted(this.ctx, force);
+    return restoreIfRebooted(this.ctx, force);
   }
 
   // --- the engine's callbacks (runtime/hook.ts) -----------------------------------------------

@@ -58,10 +58,6 @@ export class ContainerStore {
     return withLock(path.join(this.dir, 'names.lock'), fn);
   }
 
-  public ids(): string[] {
-    return fs.readdirSync(this.dir).filter((f) => /^[0-9a-f]{64}$/.test(f) && fs.existsSync(path.join(this.dir, f, 'config.json')));
-  }
-
   /** The record of container `id` (frozen: shared with every other reader; change a copy and write it). */
   public record(id: string): ContainerRecord {
     const r = this.tryRecord(id);

@@ -422,8 +422,7 @@ export class Netavark {
     const args = ['--config', this.configDir, '--rootless', 'false', ...(aardvark ? ['--aardvark-binary', aardvark] : []), command, netnsPath];
     return new Promise((resolve, reject) => {
       // aardvark-dns, started by netavark, must not inherit our pipes: it outlives the call.
-      const networks = Object.keys((JSON.parse(input) as { network_info?: object }).network_info ?? {});
-      const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: netavarkEnv(this.env, networks, command) });
+      const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: netavarkEnv(this.env, Object.keys(networkInfoOf(input)), command) });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -640,10 +639,14 @@ function installRules(rules: readonly FirewallOf[], container: string): Promise<
 
 /** The bridge devices of the networks a netavark call names (its `network_info`). */
 function bridgesOf(input: string): string[] {
+  return Object.values(networkInfoOf(input)).map((n) => n.network_interface ?? '').filter((b) => b !== '');
+}
+
+/** The networks of a netavark input (see `Netavark.input`), by netavark name; none when it does not parse. */
+function networkInfoOf(input: string): { [name: string]: { network_interface?: string } } {
   try {
-    const info = (JSON.parse(input) as { network_info?: { [name: string]: { network_interface?: string } } }).network_info ?? {};
-    return Object.values(info).map((n) => n.network_interface ?? '').filter((b) => b !== '');
+    return (JSON.parse(input) as { network_info?: { [name: string]: { network_interface?: string } } }).network_info ?? {};
   } catch {
-    return [];
+    return {};
   }
 }

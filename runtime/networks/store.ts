@@ -195,13 +195,8 @@ export class NetworkStore {
   /** Creates the default network `bridge` unless it exists. */
   public async ensureDefault(): Promise<NetworkRecord> {
     // Made once per state root: the lock is taken only to make it (records are written atomically).
-    const made = this.readAll().find((r) => r.Name === DEFAULT_NETWORK);
-    if (made) return made;
-    return this.locked(async () => {
-      const existing = this.readAll().find((r) => r.Name === DEFAULT_NETWORK);
-      if (existing) return existing;
-      return this.createLocked(DEFAULT_NETWORK, {}, true);
-    });
+    const made = () => this.readAll().find((r) => r.Name === DEFAULT_NETWORK);
+    return made() ?? this.locked(async () => made() ?? this.createLocked(DEFAULT_NETWORK, {}, true));
   }
 
   /**
